@@ -19,7 +19,7 @@ def _as_leaf(value) -> Tensor:
 
 
 def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, params: Sequence[Tensor] = (),
-              eps: float = 1e-6, tol: float = 1e-6, floor: float = 1e-3, seed: int = 0) -> float:
+              eps: float = 1e-5, tol: float = 1e-6, floor: float = 1e-3, seed: int = 0) -> float:
     """Compare `fn`'s backward with central differences; return the largest relative error.
 
     `fn(*inputs)` returns a tensor of any shape; it is reduced to a scalar by a fixed random

@@ -27,6 +27,7 @@ SCHEME_FOR_ACTIVATION = {
 }
 
 SCHEMES = ("kaiming", "xavier", "lecun", "zeros")
+ALIASES = {"he": "kaiming", "glorot": "xavier"}
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -106,10 +107,11 @@ def ones_(tensor: Tensor) -> Tensor:
 
 
 def initialise(weight: Tensor, scheme: str, activation: str | None = None) -> Tensor:
-    """Fill a weight by scheme name ("kaiming", "xavier", "lecun", "zeros" or "auto").
+    """Fill a weight by scheme name ("kaiming"/"he", "xavier"/"glorot", "lecun", "zeros" or "auto").
 
     "auto" picks the scheme that suits `activation` (the layer that follows the weight).
     """
+    scheme = ALIASES.get(scheme, scheme)
     if scheme == "auto":
         scheme = SCHEME_FOR_ACTIVATION.get(activation, "lecun")
     if scheme == "kaiming":
