@@ -89,7 +89,7 @@ class Tensor:
     def _make(data: np.ndarray, parents: tuple["Tensor", ...], backward: BackwardFn) -> "Tensor":
         """Wrap an op's result; record the graph only when some input needs a gradient."""
         out = Tensor.__new__(Tensor)
-        out.data = data
+        out.data = data if type(data) is np.ndarray else np.asarray(data)  # 0-d ops yield NumPy scalars
         out.grad = None
         out._retain = False
         if _grad_mode.enabled and any(p.requires_grad for p in parents):
@@ -141,7 +141,8 @@ class Tensor:
             if g is None:
                 continue
             if node._backward is None or node._retain:
-                node.grad = g if node.grad is None else node.grad + g
+                total = g if node.grad is None else node.grad + g
+                node.grad = total if type(total) is np.ndarray else np.asarray(total)  # 0-d maths gives scalars
             if node._backward is None:
                 continue
             for parent, pg in zip(node._parents, node._backward(g)):

@@ -192,3 +192,15 @@ def test_graph_is_freed_without_cycles():
         assert ref() is None  # freed by reference counting alone
     finally:
         gc.enable()
+
+
+def test_zero_dimensional_results_stay_arrays():
+    x = Tensor(np.array(2.0), requires_grad=True)
+    y = x ** 2 * 3.0
+    assert isinstance(y.data, np.ndarray) and y.shape == ()
+    y.backward()
+    assert isinstance(x.grad, np.ndarray)
+    np.testing.assert_allclose(x.grad, 12.0)
+    (x * 1.0).backward()
+    assert isinstance(x.grad, np.ndarray)
+    np.testing.assert_allclose(x.grad, 13.0)
