@@ -1,0 +1,30 @@
+"""nnstudio's data sets: the MNIST family (IDX files, fetched or imported, cached), an embedded
+MNIST subset that works offline, and synthetic sets; plus preprocessing and batching.
+
+    from nnstudio.datasets import load_dataset, prepare, BatchIterator
+    data = prepare(load_dataset("mnist"), val_fraction=0.1, seed=0, standardize=True)
+    for xb, yb in BatchIterator(data.x_train, data.y_train, batch_size=64, seed=0): ...
+
+Imports only numpy and the standard library.
+"""
+
+from .batches import BatchIterator
+from .catalog import FASHION_MNIST, IDX_DATASETS, MNIST, IdxDatasetSpec, IdxFile
+from .checksums import Digest
+from .dataset import Dataset
+from .errors import DatasetError, FetchError
+from .fetch import DownloadProgress, fetch_dataset
+from .idx import encode_idx, parse_idx, read_idx
+from .importer import import_dataset
+from .loader import EMBEDDED_NAME, DatasetStatus, dataset_names, list_datasets, load_dataset
+from .locations import cache_dir, cache_root
+from .preprocess import PreparedData, Standardizer, prepare, scale, stratified_split, to_layout, train_val_split
+from .synthetic import SYNTHETIC
+
+__all__ = [
+    "BatchIterator", "Dataset", "DatasetError", "DatasetStatus", "Digest", "DownloadProgress",
+    "EMBEDDED_NAME", "FASHION_MNIST", "FetchError", "IDX_DATASETS", "IdxDatasetSpec", "IdxFile", "MNIST",
+    "PreparedData", "SYNTHETIC", "Standardizer", "cache_dir", "cache_root", "dataset_names", "encode_idx",
+    "fetch_dataset", "import_dataset", "list_datasets", "load_dataset", "parse_idx", "prepare", "read_idx",
+    "scale", "stratified_split", "to_layout", "train_val_split",
+]

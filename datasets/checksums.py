@@ -1,0 +1,107 @@
+"""Checksums that decide whether a file is the canonical one, whether compressed or not.
+
+A digest is taken either of the file's bytes (`of="file"`) or of its decompressed content
+(`of="content"`). Content digests are the ones we rely on: they hold for the canonical `.gz`,
+for a re-compressed copy of it (as the train-images file in shared/data/mnist, or the files
+Debian ships) and for an unpacked raw file alike. File digests of the canonical `.gz` are kept
+where they are published, and a file passes when any of the digests listed for it matches.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DatasetError
+from .idx import GZIP_MAGIC
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Digest:
+    """An expected digest: `algorithm` (a hashlib name), its hex value, and what it is taken of."""
+
+    algorithm: str
+    hexdigest: str
+    of: str = "content"  # "content": the decompressed bytes; "file": the bytes on disk
+
+    def __post_init__(self) -> None:
+        if self.of not in ("content", "file"):
+            raise ValueError(f"a digest is taken of 'content' or 'file', not {self.of!r}")
+        hashlib.new(self.algorithm)  # fails early on an unknown algorithm
+        object.__setattr__(self, "hexdigest", self.hexdigest.lower())
+
+    def __str__(self) -> str:
+        return f"{self.algorithm} of {self.of} {self.hexdigest}"
+
+
+def content_sha256(hexdigest: str) -> Digest:
+    """The sha256 of a file's decompressed content."""
+    return Digest("sha256", hexdigest, "content")
+
+
+def file_digests(path: str | os.PathLike, algorithms: set[str]) -> dict[str, str]:
+    """Hex digests of the bytes of the file at `path`, for each algorithm, in one read."""
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def content_digests(path: str | os.PathLike, algorithms: set[str]) -> dict[str, str]:
+    """Hex digests of the decompressed content of the file at `path` (its bytes if not gzip)."""
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == GZIP_MAGIC
+        handle.seek(0)
+        stream = gzip.GzipFile(fileobj=handle, mode="rb") if compressed else handle
+        try:
+            while chunk := stream.read(_CHUNK):
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+        except (OSError, EOFError, zlib.error) as error:
+            raise DatasetError(f"{path}: damaged gzip data ({error})") from None
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def matching_digest(path: str | os.PathLike, expected: tuple[Digest, ...]) -> Digest | None:
+    """The first expected digest that the file at `path` matches, or None.
+
+    File digests are tried first (one plain read); content digests need a decompression, so
+    they are computed only when no file digest matched.
+    """
+    by_file = [digest for digest in expected if digest.of == "file"]
+    if by_file:
+        actual = file_digests(path, {digest.algorithm for digest in by_file})
+        for digest in by_file:
+            if actual[digest.algorithm] == digest.hexdigest:
+                return digest
+    by_content = [digest for digest in expected if digest.of == "content"]
+    if by_content:
+        actual = content_digests(path, {digest.algorithm for digest in by_content})
+        for digest in by_content:
+            if actual[digest.algorithm] == digest.hexdigest:
+                return digest
+    return None
+
+
+def verify(path: str | os.PathLike, expected: tuple[Digest, ...], *, what: str | None = None) -> None:
+    """Raise `DatasetError` unless the file at `path` matches one of the `expected` digests.
+
+    With no expected digest there is nothing to check against and the file passes.
+    """
+    if not expected:
+        return
+    if matching_digest(path, expected) is None:
+        actual = content_digests(path, {"sha256"})["sha256"]
+        listed = "; ".join(str(digest) for digest in expected)
+        raise DatasetError(
+            f"{what or Path(path).name}: checksum mismatch (content sha256 {actual}; expected {listed})"
+        )

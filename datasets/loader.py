@@ -1,0 +1,206 @@
+"""`load_dataset(name)`: the one entry point that turns a data set name into a `Dataset`.
+
+Names: `mnist` and `fashion-mnist` (IDX files: an explicit folder, NNSTUDIO_DATA_DIR, the user
+cache, then a download; when all fail the embedded MNIST subset stands in, with a notice),
+`mnist-embedded` (the subset shipped in the package), and the synthetic sets of `synthetic`.
+`list_datasets` says what is available and where, for `nnstudio data list`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .catalog import IDX_DATASETS, MNIST, IdxDatasetSpec
+from .dataset import Dataset
+from .embedded import EMBEDDED_PATH, embedded_size_bytes, load_embedded
+from .errors import DatasetError, FetchError
+from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_dataset
+from .idx import read_idx
+from .locations import Located, display_path, find_files, how_to_get, locate, offline
+from .preprocess import to_layout
+from .synthetic import SYNTHETIC, generate
+
+EMBEDDED_NAME = "mnist-embedded"
+
+
+def dataset_names() -> list[str]:
+    """Every name `load_dataset` accepts."""
+    return [*IDX_DATASETS, EMBEDDED_NAME, *SYNTHETIC]
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    layout: str = "flat",
+    allow_fetch: bool | None = None,
+    fallback: bool = True,
+    progress: ProgressCallback | None = None,
+    mirrors: list[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    size: int | None = None,
+    test_size: int | None = None,
+    noise: float | None = None,
+    seed: int = 0,
+    **options,
+) -> Dataset:
+    """The data set `name`, raw (see `preprocess.prepare` for training-ready arrays).
+
+    Image sets: `data_dir` is an explicit folder (an error if the files are not there);
+    `layout` is "flat" (N, 784) or "image" (N, 1, 28, 28), both views of the uint8 pixels;
+    `allow_fetch` allows a download when no local copy exists (default: yes, unless
+    NNSTUDIO_OFFLINE is set); with `fallback`, a data set that cannot be had is replaced by the
+    embedded MNIST subset and `Dataset.notice` says so; without, a `DatasetError` is raised.
+    Synthetic sets: `size` train points (default 1000), `test_size` (default size // 4), `noise`,
+    `seed`, and generator options such as `classes` (spirals, blobs) or `cells` (checkerboard).
+    """
+    if name in SYNTHETIC:
+        if layout != "flat":
+            raise DatasetError(f"{name} is not an image data set: only the flat layout applies")
+        return _load_synthetic(name, size=size, test_size=test_size, noise=noise, seed=seed, **options)
+    extra = {key: value for key, value in (("size", size), ("test_size", test_size), ("noise", noise))
+             if value is not None}
+    if extra or options:
+        raise DatasetError(f"options {', '.join([*extra, *options])} apply to synthetic data sets only")
+    if name == EMBEDDED_NAME:
+        return load_embedded_dataset(layout)
+    if name in IDX_DATASETS:
+        return load_idx_dataset(IDX_DATASETS[name], data_dir=data_dir, layout=layout, allow_fetch=allow_fetch,
+                                fallback=fallback, progress=progress, mirrors=mirrors, timeout=timeout)
+    raise DatasetError(f"unknown data set {name!r} (known: {', '.join(dataset_names())})")
+
+
+def load_idx_dataset(
+    spec: IdxDatasetSpec,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    layout: str = "flat",
+    allow_fetch: bool | None = None,
+    fallback: bool = True,
+    progress: ProgressCallback | None = None,
+    mirrors: list[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Dataset:
+    """An IDX data set from the first place that has it (see the module docstring)."""
+    search = locate(spec, data_dir)
+    if search.found is not None:
+        return read_located(spec, search.found, layout)
+    fetch = (not offline()) if allow_fetch is None else allow_fetch
+    if fetch:
+        try:
+            folder = fetch_dataset(spec, mirrors=mirrors, progress=progress, timeout=timeout)
+        except FetchError as error:
+            failure = error
+        else:
+            return read_located(spec, Located(folder, "cache", find_files(folder, spec)), layout)
+    else:
+        looked = "; ".join(search.notes)
+        failure = DatasetError(f"{spec.name} is not on this machine{f' ({looked})' if looked else ''} and "
+                               f"downloading is off. {how_to_get(spec)}")
+    if not fallback:
+        raise failure
+    dataset = load_embedded_dataset(layout)
+    what = "MNIST digits subset" if spec.name == MNIST.name else f"MNIST digits subset (not {spec.title})"
+    dataset.notice = (f"{failure} Using the embedded {what}: "
+                      f"{len(dataset.y_train)} train / {len(dataset.y_test)} test images.")
+    return dataset
+
+
+def read_located(spec: IdxDatasetSpec, located: Located, layout: str = "flat") -> Dataset:
+    """Read and cross-check the four files found by `locate`."""
+    arrays = {}
+    for split in ("train", "test"):
+        images_path, labels_path = located.files[f"{split}_images"], located.files[f"{split}_labels"]
+        images = read_idx(images_path, ndim=3)
+        labels = read_idx(labels_path, ndim=1)
+        if images.shape[1:] != spec.image_shape:
+            raise DatasetError(f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
+                               f"expected {spec.image_shape[0]}x{spec.image_shape[1]}")
+        if images.dtype != np.uint8 or labels.dtype != np.uint8:
+            raise DatasetError(f"{images_path if images.dtype != np.uint8 else labels_path}: "
+                               "expected unsigned bytes (IDX type 0x08)")
+        if len(images) != len(labels):
+            raise DatasetError(f"{images_path} has {len(images)} images but {labels_path} "
+                               f"has {len(labels)} labels")
+        if len(labels) and int(labels.max()) >= len(spec.class_names):
+            raise DatasetError(f"{labels_path}: label {int(labels.max())} is outside 0-{len(spec.class_names) - 1}")
+        arrays[split] = (images, labels.astype(np.int64))
+    image_shape = (1, *spec.image_shape)
+    return Dataset(
+        name=spec.name, task="classification",
+        x_train=to_layout(arrays["train"][0], layout, image_shape), y_train=arrays["train"][1],
+        x_test=to_layout(arrays["test"][0], layout, image_shape), y_test=arrays["test"][1],
+        class_names=spec.class_names, input_shape=_input_shape(layout, image_shape),
+        source=str(located.folder), title=spec.title, image_shape=image_shape,
+    )
+
+
+def load_embedded_dataset(layout: str = "flat") -> Dataset:
+    """The MNIST subset shipped in the package."""
+    arrays = load_embedded()
+    image_shape = (1, 28, 28)
+    return Dataset(
+        name=EMBEDDED_NAME, task="classification",
+        x_train=to_layout(arrays["x_train"], layout, image_shape), y_train=arrays["y_train"].astype(np.int64),
+        x_test=to_layout(arrays["x_test"], layout, image_shape), y_test=arrays["y_test"].astype(np.int64),
+        class_names=MNIST.class_names, input_shape=_input_shape(layout, image_shape),
+        source="embedded", title="MNIST subset shipped with nnstudio (500 train + 100 test per digit)",
+        image_shape=image_shape,
+    )
+
+
+def _load_synthetic(name: str, **kwargs) -> Dataset:
+    size = kwargs.pop("size")
+    spec, (x_train, y_train, x_test, y_test) = generate(name, size=1000 if size is None else size, **kwargs)
+    options = {key: value for key, value in kwargs.items() if key in spec.options}
+    return Dataset(
+        name=name, task=spec.task, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+        class_names=tuple(str(c) for c in range(spec.num_classes(options))),
+        input_shape=(spec.input_dim,), source="synthetic", title=spec.title,
+    )
+
+
+def _input_shape(layout: str, image_shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (int(np.prod(image_shape)),) if layout == "flat" else image_shape
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """One row of `nnstudio data list`: what a data set is and whether and where it is available."""
+
+    name: str
+    title: str
+    task: str
+    kind: str  # e.g. "10 classes", "K classes", "regression"
+    input_shape: tuple[int, ...]
+    train_size: int | None  # None where it depends on options
+    test_size: int | None
+    available: bool
+    where: str
+    size_bytes: int
+
+
+def list_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetStatus]:
+    """The status of every named data set; looks for files but reads none."""
+    rows = []
+    for spec in IDX_DATASETS.values():
+        try:
+            search = locate(spec, data_dir)
+        except DatasetError:
+            search = locate(spec)
+        found = search.found
+        where = f"{display_path(found.folder)} ({found.origin})" if found else "missing"
+        rows.append(DatasetStatus(spec.name, spec.title, "classification", f"{len(spec.class_names)} classes",
+                                  (784,), spec.train_size, spec.test_size, found is not None, where,
+                                  found.size_bytes if found else 0))
+    rows.append(DatasetStatus(EMBEDDED_NAME, "MNIST subset shipped with nnstudio", "classification", "10 classes",
+                              (784,), 5000, 1000, EMBEDDED_PATH.exists(), "built in", embedded_size_bytes()))
+    for spec in SYNTHETIC.values():
+        kind = ("regression" if spec.task == "regression"
+                else "K classes" if "classes" in spec.options else f"{spec.classes} classes")
+        rows.append(DatasetStatus(spec.name, spec.title, spec.task, kind, (spec.input_dim,), None, None,
+                                  True, "generated", 0))
+    return rows

@@ -1,0 +1,145 @@
+"""The IDX reader: round trips, every kind of damage, and hypothesis fuzzing (only DatasetError escapes)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nnstudio.datasets import DatasetError, encode_idx, parse_idx, read_idx
+
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
+needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST not found at {MNIST_DIR}")
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _real_prefix() -> bytes:
+    """The raw bytes of t10k-labels (10 KB): a real header followed by real data."""
+    return gzip.decompress((MNIST_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("compress", [False, True])
+def test_round_trip_every_type(dtype, compress, tmp_path):
+    array = (np.arange(2 * 3 * 4) - 5).astype(dtype).reshape(2, 3, 4)
+    path = tmp_path / "a.idx"
+    path.write_bytes(encode_idx(array, compress=compress))
+    back = read_idx(path)
+    assert back.dtype == np.dtype(dtype) and back.dtype.isnative
+    np.testing.assert_array_equal(back, array)
+
+
+def test_uint8_is_read_without_conversion(tmp_path):
+    path = tmp_path / "a.idx"
+    path.write_bytes(encode_idx(np.ones((5, 28, 28), np.uint8)))
+    images = read_idx(path, ndim=3)
+    assert images.shape == (5, 28, 28) and images.dtype == np.uint8 and images.flags.writeable
+
+
+@pytest.mark.parametrize("data, fault", [
+    (b"", "too short"),
+    (b"\x00\x00\x08", "too short"),
+    (b"\x01\x00\x08\x01\x00\x00\x00\x01\x05", "not an IDX file"),
+    (b"\x00\x00\x07\x01\x00\x00\x00\x01\x05", "unknown IDX data type code 0x07"),
+    (b"\x00\x00\x08\x00", "declares no dimensions"),
+    (b"\x00\x00\x08\x02\x00\x00\x00\x01\x00", "truncated header"),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x03\x05\x06", "truncated"),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x01\x05\x06", "trailing bytes"),
+    (b"\x00\x00\x0c\x01\x00\x00\x00\x01\x05\x06", "truncated"),  # int32 needs 4 bytes
+    (b"\x00\x00\x08\x03\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", "more than any real IDX file"),
+])
+def test_damaged_headers_are_named(data, fault):
+    for blob, name in ((data, "raw.idx"), (gzip.compress(data), "packed.idx.gz")):
+        with pytest.raises(DatasetError, match=fault) as error:
+            parse_idx(blob, name=name)
+        assert str(error.value).startswith(name)
+
+
+def test_wrong_rank_is_named(tmp_path):
+    path = tmp_path / "labels.idx"
+    path.write_bytes(encode_idx(np.zeros((4, 2), np.uint8)))
+    with pytest.raises(DatasetError, match=r"labels.idx: has 2 dimension\(s\), expected 1"):
+        read_idx(path, ndim=1)
+
+
+def test_gzip_damage_is_a_dataset_error():
+    packed = bytearray(encode_idx(np.arange(5000, dtype=np.uint8).reshape(50, 100) % 7, compress=True))
+    packed[len(packed) // 2] ^= 0xFF
+    with pytest.raises(DatasetError, match="f.gz"):
+        parse_idx(bytes(packed), name="f.gz")
+    with pytest.raises(DatasetError, match="damaged gzip data"):
+        parse_idx(bytes(packed[:-6]), name="f.gz")
+
+
+def test_gzip_with_trailing_garbage():
+    packed = encode_idx(np.zeros(3, np.uint8), compress=True)
+    with pytest.raises(DatasetError):
+        parse_idx(packed + b"garbage!", name="f.gz")
+    with pytest.raises(DatasetError, match="trailing bytes"):
+        parse_idx(packed + gzip.compress(b"more"), name="f.gz")
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(DatasetError, match="no such file"):
+        read_idx(tmp_path / "absent.gz")
+    with pytest.raises(DatasetError, match="is a directory"):
+        read_idx(tmp_path)
+
+
+@FUZZ
+@given(st.binary(max_size=600))
+def test_fuzz_random_bytes(data):
+    for blob in (data, gzip.compress(data)):
+        try:
+            result = parse_idx(blob)
+        except DatasetError:
+            continue
+        assert isinstance(result, np.ndarray)
+
+
+@FUZZ
+@given(st.binary(min_size=4, max_size=4), st.lists(st.integers(0, 2**32 - 1), max_size=4), st.binary(max_size=64))
+def test_fuzz_plausible_headers(magic, dims, body):
+    blob = b"\x00\x00" + magic[2:] + b"".join(d.to_bytes(4, "big") for d in dims) + body
+    try:
+        result = parse_idx(blob)
+    except DatasetError:
+        return
+    assert isinstance(result, np.ndarray)
+
+
+@needs_mnist
+@FUZZ
+@given(st.data())
+def test_fuzz_truncations_of_real_files(data):
+    raw = _real_prefix()
+    packed = (MNIST_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    for blob in (raw, packed):
+        cut = data.draw(st.integers(0, len(blob) - 1))
+        with pytest.raises(DatasetError):
+            parse_idx(blob[:cut], name="cut")
+
+
+@needs_mnist
+@FUZZ
+@given(st.integers(0, 15), st.integers(1, 255))
+def test_fuzz_corrupted_real_headers(position, flip):
+    raw = bytearray(_real_prefix()[:16] + bytes(10))  # a real header, short data
+    raw[position] ^= flip
+    try:
+        result = parse_idx(bytes(raw))
+    except DatasetError:
+        return
+    assert isinstance(result, np.ndarray)
+
+
+@needs_mnist
+def test_real_labels_parse():
+    labels = parse_idx(_real_prefix(), ndim=1)
+    assert labels.shape == (10000,) and labels.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -1,0 +1,256 @@
+"""MNIST from real files: shapes and counts, the embedded subset against the real files, where files are
+looked for, import into the cache, memory of a full load, and the fallback to the embedded subset."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnstudio.datasets import (MNIST, DatasetError, EMBEDDED_NAME, cache_dir, cache_root, encode_idx,
+                               import_dataset, list_datasets, load_dataset, prepare, read_idx)
+from nnstudio.datasets.catalog import ROLES, IdxDatasetSpec, IdxFile
+from nnstudio.datasets.checksums import Digest, content_sha256, verify
+from nnstudio.datasets.embedded import EMBEDDED_PATH, balanced_indices, load_embedded
+from nnstudio.datasets.loader import load_idx_dataset
+from nnstudio.datasets.locations import locate
+
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
+needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST not found at {MNIST_DIR}")
+
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """A private cache, no data dir from the environment, and never a download."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("NNSTUDIO_DATA_DIR", raising=False)
+    monkeypatch.setenv("NNSTUDIO_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    """Full MNIST read once for the module (about 0.3 s)."""
+    if not MNIST_DIR.is_dir():
+        pytest.skip(f"real MNIST not found at {MNIST_DIR}")
+    return load_dataset("mnist", data_dir=MNIST_DIR, allow_fetch=False, fallback=False)
+
+
+def _write_tiny(folder: Path, n_train: int = 12, n_test: int = 5, labels_rank: int = 1) -> None:
+    """Four small IDX files under the canonical names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        if labels_rank == 2:
+            labels = labels[:, None]
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(
+            encode_idx(rng.integers(0, 256, (n_train if prefix == "train" else n_test, 28, 28), dtype=np.uint8),
+                       compress=True))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(encode_idx(labels, compress=True))
+
+
+def _unchecked(name: str = "tiny") -> IdxDatasetSpec:
+    """A data set spec with MNIST's file names and no checksums."""
+    return IdxDatasetSpec(name=name, title="tiny", class_names=MNIST.class_names,
+                          files={role: IdxFile(MNIST.files[role].name) for role in ROLES})
+
+
+# ------------------------------------------------------------------------------- real files
+
+@needs_mnist
+def test_real_mnist_shapes_dtypes_and_counts(mnist):
+    assert mnist.x_train.shape == (60000, 784) and mnist.x_train.dtype == np.uint8
+    assert mnist.x_test.shape == (10000, 784) and mnist.x_test.dtype == np.uint8
+    assert mnist.y_train.shape == (60000,) and mnist.y_test.shape == (10000,)
+    assert np.bincount(mnist.y_train).tolist() == TRAIN_COUNTS
+    assert np.bincount(mnist.y_test).tolist() == TEST_COUNTS
+    assert mnist.input_shape == (784,) and mnist.image_shape == (1, 28, 28)
+    assert mnist.source == str(MNIST_DIR) and mnist.notice is None and mnist.num_classes == 10
+
+
+@needs_mnist
+def test_real_labels_match_the_canonical_checksums():
+    for role in ("train_labels", "test_labels", "test_images"):
+        verify(MNIST_DIR / MNIST.files[role].name, MNIST.files[role].digests)
+
+
+@needs_mnist
+def test_image_layout(tmp_path):
+    images = load_dataset("mnist", data_dir=MNIST_DIR, layout="image", fallback=False)
+    assert images.x_test.shape == (10000, 1, 28, 28) and images.input_shape == (1, 28, 28)
+
+
+@needs_mnist
+def test_full_load_and_prepare_hold_one_float32_copy():
+    tracemalloc.start()
+    try:
+        data = load_dataset("mnist", data_dir=MNIST_DIR, fallback=False)
+        prepared = prepare(data, val_fraction=0.1, seed=0, standardize=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    uint8 = data.x_train.nbytes + data.x_test.nbytes
+    assert peak < 5 * uint8 + 16_000_000, f"peak {peak / 1e6:.0f} MB: uint8 {uint8 / 1e6:.0f} MB + float32 4x that"
+    assert prepared.x_train.base is prepared.x_val.base
+    assert abs(float(prepared.x_train.mean())) < 1e-3
+
+
+# --------------------------------------------------------------------------------- embedded
+
+def test_embedded_subset_is_small_balanced_and_loads_without_pickle():
+    assert EMBEDDED_PATH.stat().st_size <= 4 * 1024 * 1024
+    data = load_dataset(EMBEDDED_NAME)
+    assert data.source == "embedded" and data.x_train.shape == (5000, 784) and data.x_test.shape == (1000, 784)
+    assert np.bincount(data.y_train).tolist() == [500] * 10 and np.bincount(data.y_test).tolist() == [100] * 10
+    with np.load(EMBEDDED_PATH, allow_pickle=False) as archive:
+        assert all(archive[key].dtype != object for key in archive.files)
+
+
+@needs_mnist
+def test_embedded_subset_is_exactly_a_slice_of_the_real_files(mnist):
+    arrays = load_embedded()
+    for split, x, y, per_class in (("train", mnist.x_train, mnist.y_train, 500),
+                                   ("test", mnist.x_test, mnist.y_test, 100)):
+        index = arrays[f"{split}_index"]
+        np.testing.assert_array_equal(index, balanced_indices(y, per_class))
+        np.testing.assert_array_equal(arrays[f"x_{split}"].reshape(len(index), -1), x[index])
+        np.testing.assert_array_equal(arrays[f"y_{split}"], y[index])
+
+
+def test_damaged_embedded_file_is_a_dataset_error(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DatasetError, match="damaged"):
+        load_embedded(bad)
+    np.savez_compressed(tmp_path / "wrong.npz", x_train=np.zeros((2, 28, 28), np.float32))
+    with pytest.raises(DatasetError, match="x_train"):
+        load_embedded(tmp_path / "wrong.npz")
+
+
+# -------------------------------------------------------------------------------- locations
+
+def test_cache_root_follows_xdg(tmp_path, monkeypatch):
+    assert cache_root() == tmp_path / "xdg-cache" / "nnstudio"
+    assert cache_dir("mnist") == tmp_path / "xdg-cache" / "nnstudio" / "mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")
+    assert cache_root() == Path.home() / ".cache" / "nnstudio"
+
+
+@needs_mnist
+@pytest.mark.parametrize("env_dir", [MNIST_DIR, MNIST_DIR.parent])
+def test_environment_folder_directly_or_by_name(env_dir, monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(env_dir))
+    found = locate(MNIST).found
+    assert found.folder == MNIST_DIR and found.origin == "environment"
+
+
+@needs_mnist
+def test_a_folder_of_mnist_is_not_taken_for_fashion_mnist(monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(MNIST_DIR))
+    data = load_dataset("fashion-mnist")
+    assert data.name == EMBEDDED_NAME
+    assert "do not match fashion-mnist's checksums" in data.notice
+    with pytest.raises(DatasetError, match="fashion-mnist not found in"):
+        load_dataset("fashion-mnist", data_dir=MNIST_DIR)
+
+
+def test_explicit_folder_is_strict(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        load_dataset("mnist", data_dir=tmp_path / "absent")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "train-labels-idx1-ubyte.gz").write_bytes(b"x")
+    with pytest.raises(DatasetError, match=r"lacks train-images-idx3-ubyte.gz.*nnstudio data import mnist DIR"):
+        load_dataset("mnist", data_dir=tmp_path / "half")
+
+
+def test_offline_without_files_falls_back_to_the_embedded_subset_with_a_notice():
+    data = load_dataset("mnist")
+    assert data.name == EMBEDDED_NAME and data.source == "embedded"
+    assert "downloading is off" in data.notice
+    assert "train-images-idx3-ubyte.gz" in data.notice and str(cache_dir("mnist").name) in data.notice
+    assert "nnstudio data import mnist" in data.notice and "embedded" in data.notice
+    with pytest.raises(DatasetError, match="not on this machine"):
+        load_dataset("mnist", fallback=False)
+
+
+def test_mismatched_counts_and_ranks_name_the_files(tmp_path):
+    _write_tiny(tmp_path / "a")
+    (tmp_path / "a" / "t10k-labels-idx1-ubyte.gz").write_bytes(encode_idx(np.zeros(6, np.uint8), compress=True))
+    with pytest.raises(DatasetError, match=r"t10k-images-idx3-ubyte.gz has 5 images but .*t10k-labels"):
+        load_idx_dataset(_unchecked(), data_dir=tmp_path / "a", fallback=False)
+    _write_tiny(tmp_path / "b", labels_rank=2)
+    with pytest.raises(DatasetError, match=r"train-labels-idx1-ubyte.gz: has 2 dimension\(s\), expected 1"):
+        load_idx_dataset(_unchecked(), data_dir=tmp_path / "b", fallback=False)
+    _write_tiny(tmp_path / "c")
+    (tmp_path / "c" / "train-labels-idx1-ubyte.gz").write_bytes(
+        encode_idx(np.full(12, 10, np.uint8), compress=True))
+    with pytest.raises(DatasetError, match="label 10 is outside 0-9"):
+        load_idx_dataset(_unchecked(), data_dir=tmp_path / "c", fallback=False)
+
+
+def test_unpacked_files_are_read_too(tmp_path):
+    _write_tiny(tmp_path / "packed")
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    for path in (tmp_path / "packed").iterdir():
+        (unpacked / path.name[:-3]).write_bytes(encode_idx(read_idx(path)))
+    data = load_idx_dataset(_unchecked(), data_dir=unpacked, fallback=False)
+    assert data.x_train.shape == (12, 784) and data.source == str(unpacked)
+
+
+# ----------------------------------------------------------------------------------- import
+
+@needs_mnist
+def test_import_copies_verifies_and_is_then_found_in_the_cache():
+    folder = import_dataset("mnist", MNIST_DIR)
+    assert folder == cache_dir("mnist")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(MNIST.files[r].name for r in ROLES)
+    found = locate(MNIST).found
+    assert found.origin == "cache"
+    rows = {row.name: row for row in list_datasets()}
+    assert rows["mnist"].available and rows["mnist"].size_bytes > 11_000_000
+
+
+def test_import_rejects_files_that_fail_the_checksum_and_leaves_the_cache_alone(tmp_path):
+    _write_tiny(tmp_path / "src")
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        import_dataset("mnist", tmp_path / "src")
+    assert not cache_dir("mnist").exists() or not any(cache_dir("mnist").iterdir())
+
+
+def test_import_with_injected_checksums(tmp_path):
+    _write_tiny(tmp_path / "src" / "mnist")  # a folder holding a subfolder named after the data set
+    digests = {MNIST.files[role].name: hashlib.sha256(
+        gzip.decompress((tmp_path / "src" / "mnist" / MNIST.files[role].name).read_bytes())
+    ).hexdigest() for role in ROLES}
+    folder = import_dataset("mnist", tmp_path / "src", checksums=digests)
+    assert len(list(folder.glob("*.gz"))) == 4 and not list(folder.glob("*.part"))
+    with pytest.raises(DatasetError, match="lacks mnist files"):
+        import_dataset("mnist", tmp_path)
+
+
+def test_digest_kinds(tmp_path):
+    path = tmp_path / "f.gz"
+    path.write_bytes(encode_idx(np.arange(10, dtype=np.uint8), compress=True))
+    content = hashlib.sha256(encode_idx(np.arange(10, dtype=np.uint8))).hexdigest()
+    verify(path, (content_sha256(content),))
+    verify(path, (Digest("md5", hashlib.md5(path.read_bytes()).hexdigest(), "file"),))
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        verify(path, (content_sha256("0" * 64), Digest("sha256", "1" * 64, "file")))
+    with pytest.raises(ValueError):
+        Digest("sha256", "00", "bytes")
+
+
+def test_a_damaged_folder_in_the_environment_is_passed_over_with_a_note(tmp_path, monkeypatch):
+    _write_tiny(tmp_path / "env")
+    (tmp_path / "env" / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b\x08\x00 broken")
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "env"))
+    data = load_dataset("mnist")
+    assert data.name == EMBEDDED_NAME and "damaged gzip data" in data.notice

@@ -1,0 +1,343 @@
+"""Fetching against real HTTP servers on 127.0.0.1 serving files from temporary folders.
+
+A mirror down (a closed port), a corrupted payload rejected by the checksum, an interrupted
+download resumed (by a re-run and within one run), servers that ignore Range or answer 416,
+a timeout, and the cache reused without a second download. Nothing here reaches the internet.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnstudio.datasets import (MNIST, DatasetError, EMBEDDED_NAME, FetchError, cache_dir, encode_idx,
+                               fetch_dataset, load_dataset)
+from nnstudio.datasets.catalog import ROLES, IdxDatasetSpec, IdxFile
+from nnstudio.datasets.checksums import Digest, content_sha256
+from nnstudio.datasets.loader import load_idx_dataset
+
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
+
+
+class Mirror:
+    """An HTTP server on 127.0.0.1 serving `root`, with Range support, request counting, and faults.
+
+    `cut[name] = n` makes the next response for `name` stop after n body bytes (then close);
+    `ignore_range` makes it answer every request with the whole file.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.requests: list[tuple[str, str | None]] = []
+        self.sent: dict[str, int] = {}
+        self.cut: dict[str, int] = {}
+        self.ignore_range = False
+        self.stall = False
+        mirror = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                mirror.handle(self)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/data"
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        name = request.path.rsplit("/", 1)[-1]
+        range_header = request.headers.get("Range")
+        self.requests.append((name, range_header))
+        path = self.root / name
+        if not request.path.startswith("/data/") or not path.is_file():
+            request.send_error(404)
+            return
+        data = path.read_bytes()
+        start = 0
+        match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
+        if match and not self.ignore_range:
+            start = int(match.group(1))
+            if start >= len(data):
+                request.send_response(416)
+                request.send_header("Content-Range", f"bytes */{len(data)}")
+                request.send_header("Content-Length", "0")
+                request.end_headers()
+                return
+            request.send_response(206)
+            request.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            request.send_response(200)
+        body = data[start:]
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        if name in self.cut:
+            body = body[: self.cut.pop(name)]
+        request.wfile.write(body)
+        request.wfile.flush()
+        self.sent[name] = self.sent.get(name, 0) + len(body)
+
+    def count(self, name: str) -> int:
+        return sum(1 for requested, _ in self.requests if requested == name)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _dead_url() -> str:
+    """The URL of a port where nothing listens: a mirror that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/data"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("NNSTUDIO_DATA_DIR", raising=False)
+    monkeypatch.delenv("NNSTUDIO_OFFLINE", raising=False)
+    for name in ("MNIST", "FASHION_MNIST", "TINY"):
+        monkeypatch.delenv(f"NNSTUDIO_{name}_MIRRORS", raising=False)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A small data set in MNIST's format (about 50 KB of incompressible train images) and its spec."""
+    root = tmp_path / "served"
+    root.mkdir()
+    rng = np.random.default_rng(1)
+    arrays = {
+        "train_images": rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+        "train_labels": (np.arange(60) % 10).astype(np.uint8),
+        "test_images": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        "test_labels": np.arange(10, dtype=np.uint8),
+    }
+    files = {}
+    for role, array in arrays.items():
+        name = MNIST.files[role].name
+        (root / name).write_bytes(encode_idx(array, compress=True))
+        files[role] = IdxFile(name, (content_sha256(hashlib.sha256(encode_idx(array)).hexdigest()),))
+    spec = IdxDatasetSpec(name="tiny", title="tiny digits", files=files, class_names=MNIST.class_names)
+    return spec, root
+
+
+@pytest.fixture
+def mirror(tiny):
+    server = Mirror(tiny[1])
+    yield server
+    server.close()
+
+
+def _corrupt_copy(source: Path, target: Path, name: str) -> None:
+    """`target` holds the files of `source`, one of them with a valid gzip of different content."""
+    target.mkdir()
+    for path in source.iterdir():
+        data = path.read_bytes()
+        if path.name == name:
+            raw = bytearray(gzip.decompress(data))
+            raw[-1] ^= 0xFF
+            data = gzip.compress(bytes(raw))
+        (target / path.name).write_bytes(data)
+
+
+TRAIN_IMAGES = MNIST.files["train_images"].name
+
+
+def test_fetch_downloads_verifies_and_reports_progress(tiny, mirror):
+    spec, root = tiny
+    events = []
+    folder = fetch_dataset(spec, mirrors=[mirror.url], progress=events.append)
+    assert folder == cache_dir("tiny")
+    for role in ROLES:
+        assert (folder / spec.files[role].name).read_bytes() == (root / spec.files[role].name).read_bytes()
+    assert not list(folder.glob("*.part"))
+    images = [e for e in events if e.filename == TRAIN_IMAGES]
+    size = (root / TRAIN_IMAGES).stat().st_size
+    assert images[0].done == 0 and images[-1].done == images[-1].total == size
+    assert [e.done for e in images] == sorted(e.done for e in images)
+    data = load_idx_dataset(spec, allow_fetch=False, fallback=False)
+    assert data.x_train.shape == (60, 784) and data.source == str(folder)
+
+
+def test_one_mirror_down_the_next_one_serves(tiny, mirror):
+    spec, _ = tiny
+    fetch_dataset(spec, mirrors=[_dead_url(), mirror.url], timeout=5)
+    assert all(mirror.count(spec.files[role].name) == 1 for role in ROLES)
+
+
+def test_all_mirrors_down_says_what_failed_and_what_to_do(tiny):
+    spec, _ = tiny
+    dead = [_dead_url(), _dead_url()]
+    with pytest.raises(FetchError) as error:
+        fetch_dataset(spec, mirrors=dead, timeout=5)
+    message = str(error.value)
+    assert all(url in message for url in dead) and "refused" in message.lower()
+    assert "nnstudio data import tiny DIR" in message
+    assert str(cache_dir("tiny")) in message.replace("~", str(Path.home()))
+
+
+def test_missing_file_on_a_mirror_tries_the_next(tiny, mirror, tmp_path):
+    spec, root = tiny
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    other = Mirror(partial)  # serves nothing: every request is a 404
+    try:
+        fetch_dataset(spec, mirrors=[other.url, mirror.url])
+    finally:
+        other.close()
+    assert other.count(TRAIN_IMAGES) == 1 and mirror.count(TRAIN_IMAGES) == 1
+
+
+def test_corrupted_payload_is_rejected_and_the_next_mirror_used(tiny, mirror, tmp_path):
+    spec, root = tiny
+    _corrupt_copy(root, tmp_path / "bad", TRAIN_IMAGES)
+    bad = Mirror(tmp_path / "bad")
+    try:
+        with pytest.raises(FetchError, match=r"rejected: .*checksum mismatch"):
+            fetch_dataset(spec, mirrors=[bad.url])
+        assert not (cache_dir("tiny") / TRAIN_IMAGES).exists()
+        assert not (cache_dir("tiny") / (TRAIN_IMAGES + ".part")).exists()
+        fetch_dataset(spec, mirrors=[bad.url, mirror.url])
+    finally:
+        bad.close()
+    assert (cache_dir("tiny") / TRAIN_IMAGES).read_bytes() == (root / TRAIN_IMAGES).read_bytes()
+
+
+def test_interrupted_download_is_resumed_by_a_rerun(tiny, mirror):
+    spec, root = tiny
+    size = (root / TRAIN_IMAGES).stat().st_size
+    half = size // 2
+    mirror.cut[TRAIN_IMAGES] = half
+    with pytest.raises(FetchError, match="re-run resumes"):
+        fetch_dataset(spec, mirrors=[mirror.url], retries=0)
+    part = cache_dir("tiny") / (TRAIN_IMAGES + ".part")
+    assert part.stat().st_size == half
+    fetch_dataset(spec, mirrors=[mirror.url], retries=0)
+    assert (cache_dir("tiny") / TRAIN_IMAGES).read_bytes() == (root / TRAIN_IMAGES).read_bytes()
+    assert not part.exists()
+    assert [r for n, r in mirror.requests if n == TRAIN_IMAGES] == [None, f"bytes={half}-"]
+    assert mirror.sent[TRAIN_IMAGES] == size  # the first half was never sent again
+
+
+def test_interrupted_download_is_resumed_within_one_run(tiny, mirror):
+    spec, root = tiny
+    mirror.cut[TRAIN_IMAGES] = 1000
+    events = []
+    fetch_dataset(spec, mirrors=[mirror.url], progress=events.append)
+    assert [r for n, r in mirror.requests if n == TRAIN_IMAGES] == [None, "bytes=1000-"]
+    resumed = [e for e in events if e.filename == TRAIN_IMAGES and e.done == 1000]
+    assert resumed and resumed[-1].total == (root / TRAIN_IMAGES).stat().st_size
+
+
+def test_a_server_that_ignores_range_restarts_the_file(tiny, mirror):
+    spec, root = tiny
+    folder = cache_dir("tiny")
+    folder.mkdir(parents=True)
+    (folder / (TRAIN_IMAGES + ".part")).write_bytes(b"stale bytes from somewhere else")
+    mirror.ignore_range = True
+    fetch_dataset(spec, mirrors=[mirror.url])
+    assert (folder / TRAIN_IMAGES).read_bytes() == (root / TRAIN_IMAGES).read_bytes()
+    assert mirror.count(TRAIN_IMAGES) == 1
+
+
+def test_a_complete_part_answered_with_416_is_verified_and_kept(tiny, mirror):
+    spec, root = tiny
+    folder = cache_dir("tiny")
+    folder.mkdir(parents=True)
+    (folder / (TRAIN_IMAGES + ".part")).write_bytes((root / TRAIN_IMAGES).read_bytes())
+    fetch_dataset(spec, mirrors=[mirror.url])
+    assert (folder / TRAIN_IMAGES).read_bytes() == (root / TRAIN_IMAGES).read_bytes()
+    assert mirror.sent.get(TRAIN_IMAGES, 0) == 0
+
+
+def test_a_bad_resumed_part_is_discarded_and_downloaded_afresh(tiny, mirror):
+    spec, root = tiny
+    folder = cache_dir("tiny")
+    folder.mkdir(parents=True)
+    (folder / (TRAIN_IMAGES + ".part")).write_bytes(b"\x1f\x8b garbage that is not the start of the file")
+    fetch_dataset(spec, mirrors=[mirror.url])
+    assert (folder / TRAIN_IMAGES).read_bytes() == (root / TRAIN_IMAGES).read_bytes()
+    assert [r for n, r in mirror.requests if n == TRAIN_IMAGES][-1] is None
+
+
+def test_the_cache_is_reused_without_a_second_download(tiny, mirror):
+    spec, _ = tiny
+    fetch_dataset(spec, mirrors=[mirror.url])
+    before = len(mirror.requests)
+    fetch_dataset(spec, mirrors=[mirror.url])
+    load_idx_dataset(spec, mirrors=[mirror.url], fallback=False)
+    assert len(mirror.requests) == before == 4
+
+
+def test_a_silent_server_times_out(tiny):
+    spec, _ = tiny
+    with socket.socket() as listener:  # accepts connections (backlog) but never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/data"
+        with pytest.raises(FetchError, match="timed out"):
+            fetch_dataset(spec, mirrors=[url], timeout=0.3)
+
+
+def test_mirrors_from_the_environment(tiny, mirror, monkeypatch):
+    spec, _ = tiny
+    monkeypatch.setenv("NNSTUDIO_TINY_MIRRORS", f"{_dead_url()}, {mirror.url}")
+    assert spec.effective_mirrors()[1] == mirror.url
+    fetch_dataset(spec, timeout=5)
+    assert mirror.count(TRAIN_IMAGES) == 1
+
+
+def test_loader_fetches_when_allowed_and_falls_back_when_it_cannot(tiny, mirror):
+    spec, _ = tiny
+    dead = _dead_url()
+    fallback = load_idx_dataset(spec, mirrors=[dead], timeout=5)
+    assert fallback.name == EMBEDDED_NAME and dead in fallback.notice
+    assert "nnstudio data import tiny DIR" in fallback.notice
+    with pytest.raises(FetchError):
+        load_idx_dataset(spec, mirrors=[dead], fallback=False, timeout=5)
+    data = load_idx_dataset(spec, mirrors=[mirror.url], fallback=False)
+    assert data.name == "tiny" and data.notice is None
+
+
+def test_offline_setting_never_touches_the_network(tiny, mirror, monkeypatch):
+    spec, _ = tiny
+    monkeypatch.setenv("NNSTUDIO_OFFLINE", "1")
+    data = load_idx_dataset(spec, mirrors=[mirror.url])
+    assert data.name == EMBEDDED_NAME and mirror.requests == []
+
+
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST not found at {MNIST_DIR}")
+def test_real_mnist_over_http_with_injected_checksums():
+    """The local train-images .gz was re-compressed: its content sha256 is canonical, its file sha256 not.
+
+    With the default digests (content) it passes; an injected file digest of the canonical .gz
+    (which this copy is not) makes the mirror's payload fail; an injected digest of this copy passes.
+    """
+    server = Mirror(MNIST_DIR)
+    try:
+        canonical_md5 = Digest("md5", "f68b3c2dcbeaaa9fbdd348bbdeb94873", "file")
+        with pytest.raises(FetchError, match="checksum mismatch"):
+            fetch_dataset("mnist", mirrors=[server.url], checksums={TRAIN_IMAGES: canonical_md5})
+        local = Digest("sha256", "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971", "file")
+        fetch_dataset("mnist", mirrors=[server.url], checksums={TRAIN_IMAGES: local})
+        data = load_dataset("mnist", allow_fetch=False, fallback=False)
+    finally:
+        server.close()
+    assert data.source == str(cache_dir("mnist")) and data.x_train.shape == (60000, 784)
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(DatasetError, match="not a downloadable data set"):
+        fetch_dataset("spirals")

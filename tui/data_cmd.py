@@ -1,0 +1,275 @@
+"""`nnstudio data`: list, fetch, import and inspect data sets.
+
+    nnstudio data list [--data-dir DIR]          what is available, where, and how big
+    nnstudio data fetch NAME [--mirror URL ...]   download into the cache (progress bar, resumable)
+    nnstudio data import NAME DIR                 copy a local folder of IDX files into the cache, verified
+    nnstudio data info NAME [--data-dir DIR]      shapes, class counts, pixel statistics, a few samples
+
+Errors print one line to stderr: exit status 2 for bad arguments, 1 for failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import (BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn,
+                           TransferSpeedColumn)
+from rich.table import Table
+
+from nnstudio.datasets import (IDX_DATASETS, Dataset, DatasetError, DownloadProgress, Standardizer, cache_dir,
+                               dataset_names, fetch_dataset, import_dataset, list_datasets, load_dataset)
+from nnstudio.datasets.fetch import DEFAULT_TIMEOUT
+from nnstudio.datasets.locations import display_path, find_files
+
+GREY_RAMP = " .:-=+*#%@"
+"""Characters from blank to full ink, for drawing digits in a terminal."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `data` command and its actions to the `nnstudio` parser."""
+    parser = subparsers.add_parser("data", help="list, fetch, import and inspect data sets",
+                                   description="List, fetch, import and inspect data sets.")
+    actions = parser.add_subparsers(dest="data_action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="what is available, where, and sizes")
+    _add_data_dir(listing)
+    listing.set_defaults(handler=run_list)
+
+    fetch = actions.add_parser("fetch", help="download a data set into the cache")
+    fetch.add_argument("name", choices=list(IDX_DATASETS), help="data set to download")
+    fetch.add_argument("--mirror", action="append", metavar="URL",
+                       help="base URL to download from instead of the built-in mirrors (repeatable)")
+    fetch.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for a server")
+    fetch.set_defaults(handler=run_fetch)
+
+    imports = actions.add_parser("import", help="copy and verify a local folder of IDX files into the cache")
+    imports.add_argument("name", choices=list(IDX_DATASETS), help="data set the files are")
+    imports.add_argument("dir", type=Path, help="folder holding the four IDX files (.gz or unpacked)")
+    imports.set_defaults(handler=run_import)
+
+    info = actions.add_parser("info", help="shapes, class counts, pixel statistics and a few samples")
+    info.add_argument("name", choices=dataset_names(), help="data set to describe")
+    _add_data_dir(info)
+    info.add_argument("--samples", type=int, default=4, help="number of test samples to draw (default 4)")
+    info.add_argument("--fetch", action="store_true", help="download the data set if it is not here")
+    info.add_argument("--seed", type=int, default=0, help="seed of a synthetic data set")
+    info.set_defaults(handler=run_info)
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, metavar="DIR",
+                        help="folder holding IDX files (before $NNSTUDIO_DATA_DIR and the cache)")
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(f"nnstudio data: error: {message}", file=sys.stderr)
+    return status
+
+
+def _bad_data_dir(args: argparse.Namespace) -> int | None:
+    if getattr(args, "data_dir", None) is not None and not args.data_dir.is_dir():
+        return _fail(f"--data-dir {args.data_dir} is not a folder", 2)
+    return None
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""
+
+
+# ---------------------------------------------------------------------------------------- list
+
+def run_list(args: argparse.Namespace) -> int:
+    """`nnstudio data list`: a table of every data set."""
+    if (status := _bad_data_dir(args)) is not None:
+        return status
+    table = Table(title="Data sets", caption="Get a missing one with `nnstudio data fetch NAME` "
+                  "or, offline, `nnstudio data import NAME DIR`.")
+    table.add_column("name", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("input", no_wrap=True)
+    table.add_column("train / test", no_wrap=True)
+    table.add_column("where", overflow="fold")
+    table.add_column("size", justify="right", no_wrap=True)
+    for row in list_datasets(args.data_dir):
+        table.add_row(row.name if row.available else f"[dim]{row.name}[/]", row.kind,
+                      "x".join(map(str, row.input_shape)),
+                      f"{row.train_size} / {row.test_size}" if row.train_size else "any",
+                      row.where if row.available else "[dim]missing[/]",
+                      _size(row.size_bytes) if row.size_bytes else "")
+    Console().print(table)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- fetch
+
+class _ProgressBars:
+    """Turns the fetcher's progress reports into one rich progress bar per file."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, event: DownloadProgress) -> None:
+        task = self.tasks.get(event.filename)
+        if task is None:  # start at the resumed size, so the speed counts only new bytes
+            self.tasks[event.filename] = self.progress.add_task(event.filename, total=event.total,
+                                                                completed=event.done)
+        elif event.done < self.progress.tasks[task].completed:  # restarted (another mirror, or from zero)
+            self.progress.reset(task, total=event.total, completed=event.done)
+        else:
+            self.progress.update(task, completed=event.done, total=event.total)
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    """`nnstudio data fetch NAME`: download what the cache lacks, with a progress bar."""
+    spec = IDX_DATASETS[args.name]
+    folder = cache_dir(spec.name)
+    before = len(find_files(folder, spec)) if folder.is_dir() else 0
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            folder = fetch_dataset(spec, mirrors=args.mirror, progress=_ProgressBars(progress), timeout=args.timeout)
+    except DatasetError as error:
+        return _fail(str(error))
+    files = find_files(folder, spec)
+    size = sum(path.stat().st_size for path in files.values())
+    state = "already in the cache" if before == len(files) else "fetched and verified"
+    Console().print(f"{spec.name}: {state}: {display_path(folder)} ({len(files)} files, {_size(size)})", soft_wrap=True)
+    return 0
+
+
+# --------------------------------------------------------------------------------------- import
+
+def run_import(args: argparse.Namespace) -> int:
+    """`nnstudio data import NAME DIR`: copy the files into the cache after checking them."""
+    if not args.dir.is_dir():
+        return _fail(f"{args.dir} is not a folder", 2)
+    try:
+        folder = import_dataset(args.name, args.dir)
+    except DatasetError as error:
+        return _fail(str(error))
+    Console().print(f"{args.name}: imported from {display_path(args.dir)} into {display_path(folder)} "
+                    "(4 files, checksums verified)", soft_wrap=True)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- info
+
+def run_info(args: argparse.Namespace) -> int:
+    """`nnstudio data info NAME`: what the data set holds, with a few samples drawn."""
+    if (status := _bad_data_dir(args)) is not None:
+        return status
+    if args.samples < 0:
+        return _fail("--samples must be >= 0", 2)
+    synthetic = args.name not in IDX_DATASETS and args.name != "mnist-embedded"
+    try:
+        dataset = load_dataset(args.name, data_dir=args.data_dir, allow_fetch=args.fetch,
+                               layout="flat", **({"seed": args.seed} if synthetic else {}))
+    except DatasetError as error:
+        return _fail(str(error))
+    if dataset.notice:
+        Console(stderr=True).print(f"[yellow]notice:[/] {dataset.notice}", highlight=False, soft_wrap=True)
+    console = Console()
+    console.print(f"[bold]{dataset.name}[/]: {dataset.title}  (from {dataset.source})", highlight=False)
+    console.print(_shapes_table(dataset))
+    if dataset.task == "classification":
+        console.print(_class_table(dataset))
+    console.print(_stats_table(dataset))
+    if args.samples:
+        if dataset.image_shape is not None:
+            console.print(_draw_images(dataset, args.samples, console.width), highlight=False)
+        elif dataset.task == "classification":
+            console.print(_scatter(dataset.x_train, dataset.y_train), highlight=False)
+        else:
+            console.print(_rows_table(dataset, args.samples))
+    return 0
+
+
+def _shapes_table(dataset: Dataset) -> Table:
+    table = Table(title="Arrays")
+    for column in ("split", "samples", "x", "y"):
+        table.add_column(column)
+    for split, x, y in (("train", dataset.x_train, dataset.y_train), ("test", dataset.x_test, dataset.y_test)):
+        table.add_row(split, str(len(x)), f"{x.shape} {x.dtype}", f"{y.shape} {y.dtype}")
+    return table
+
+
+def _class_table(dataset: Dataset) -> Table:
+    table = Table(title="Class counts")
+    for column in ("class", "name", "train", "test"):
+        table.add_column(column, justify="right" if column in ("train", "test") else "left")
+    train = np.bincount(dataset.y_train, minlength=dataset.num_classes)
+    test = np.bincount(dataset.y_test, minlength=dataset.num_classes)
+    for c, name in enumerate(dataset.class_names):
+        table.add_row(str(c), name, str(train[c]), str(test[c]))
+    return table
+
+
+def _stats_table(dataset: Dataset) -> Table:
+    pixels = dataset.image_shape is not None
+    table = Table(title="Pixel statistics (train)" if pixels else "Feature statistics (train)")
+    for column in ("", "min", "max", "mean", "std"):
+        table.add_column(column, justify="right")
+    x = dataset.x_train.reshape(len(dataset.x_train), -1)
+    columns = [("all pixels", x)] if pixels else [(f"x{i + 1}", x[:, i:i + 1]) for i in range(x.shape[1])]
+    if dataset.task == "regression":
+        columns.append(("y", dataset.y_train.reshape(-1, 1)))
+    for label, values in columns:
+        stats = Standardizer.fit(values)
+        table.add_row(label, f"{values.min():.3g}", f"{values.max():.3g}", f"{float(stats.mean):.4g}",
+                      f"{float(stats.std):.4g}")
+    return table
+
+
+def digit_lines(image: np.ndarray) -> list[str]:
+    """A 28x28 uint8 image as 14 lines of 28 characters (two pixel rows per line keep the aspect)."""
+    image = np.asarray(image, dtype=np.float32).reshape(28, 28)
+    halves = (image[0::2] + image[1::2]) / 2
+    levels = np.minimum((halves / 256 * len(GREY_RAMP)).astype(int), len(GREY_RAMP) - 1)
+    return ["".join(GREY_RAMP[v] for v in row) for row in levels]
+
+
+def _draw_images(dataset: Dataset, count: int, width: int) -> str:
+    """The first `count` test images side by side, as many per row as `width` columns hold."""
+    count = min(count, len(dataset.x_test))
+    per_row = max(1, (width + 2) // 30)
+    blocks = []
+    for first in range(0, count, per_row):
+        shown = range(first, min(first + per_row, count))
+        drawings = [digit_lines(dataset.x_test[i]) for i in shown]
+        captions = [f"#{i} {dataset.class_names[dataset.y_test[i]]}"[:28].ljust(28) for i in shown]
+        lines = ["  ".join(parts) for parts in zip(*drawings)] + ["  ".join(captions)]
+        blocks.append("\n".join(line.rstrip() for line in lines))
+    return "\n\n".join(blocks)
+
+
+def _scatter(x: np.ndarray, y: np.ndarray, width: int = 56, height: int = 20) -> str:
+    """The 2-D points as a character plot: each cell shows the class of the last point in it."""
+    grid = [[" "] * width for _ in range(height)]
+    low, high = x.min(axis=0), x.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    cols = ((x[:, 0] - low[0]) / span[0] * (width - 1)).round().astype(int)
+    rows = ((high[1] - x[:, 1]) / span[1] * (height - 1)).round().astype(int)
+    for r, c, label in zip(rows, cols, y):
+        grid[r][c] = str(label % 10)
+    return "\n".join("".join(row) for row in grid)
+
+
+def _rows_table(dataset: Dataset, count: int) -> Table:
+    table = Table(title="First samples (train)")
+    for i in range(dataset.x_train.shape[1]):
+        table.add_column(f"x{i + 1}", justify="right")
+    table.add_column("y", justify="right")
+    for x, y in zip(dataset.x_train[:count], dataset.y_train[:count]):
+        table.add_row(*(f"{v:.3f}" for v in x), f"{float(y[0]):.3f}")
+    return table
