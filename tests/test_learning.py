@@ -53,3 +53,21 @@ def test_logistic_regression_cannot_solve_spirals():
     model = nn.Sequential(nn.Linear(2, 3, init="lecun"))
     _, accuracy = fit(model, Adam(model.parameters(), lr=0.01), x, y, epochs=50, batch_size=32)
     assert accuracy < 0.7
+
+
+def test_mlp_reaches_95_percent_on_real_mnist_in_two_epochs(mnist_dir):
+    from nnstudio.datasets import load_dataset, prepare
+    from nnstudio.engine import build_model
+    from nnstudio.engine.presets import preset_spec
+
+    data = prepare(load_dataset("mnist", data_dir=mnist_dir), val_fraction=0.0)
+    assert data.x_train.shape == (60000, 784)
+    manual_seed(0)
+    model = build_model(preset_spec("mlp"))
+    optimizer = Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        train_epoch(model, optimizer, loss_fn, data.x_train, data.y_train, 64, rng)
+    _, test_accuracy = evaluate(model, loss_fn, data.x_test, data.y_test)
+    assert test_accuracy >= 0.95

@@ -1,0 +1,147 @@
+"""`nnstudio bench`: how fast the engine trains the benchmark MLP and CNN on MNIST.
+
+Speed is measured here and in scripts, never in the test suite. Each model is trained with
+Adam (lr 1e-3) for a few epochs; the table reports the best and mean epoch time, samples per
+second, test accuracy and the process's peak memory. Run it beside shared/bench/reference_mlp.py
+in the same session and compare the times as a ratio: absolute seconds drift between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from nnstudio.datasets import DatasetError, load_dataset, prepare
+from nnstudio.engine import build_model, manual_seed, nn
+from nnstudio.engine.optim import Adam
+from nnstudio.engine.presets import preset_spec
+from nnstudio.engine.training import evaluate, train_epoch
+
+MODELS = ("mlp", "cnn")
+
+
+@dataclass
+class BenchResult:
+    """One model's figures."""
+
+    model: str
+    parameters: int
+    batch_size: int
+    epochs: int
+    train_samples: int
+    best_epoch_s: float
+    mean_epoch_s: float
+    samples_per_s: float
+    test_accuracy: float
+    peak_rss_mb: float
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_model(name: str, x_train, y_train, x_test, y_test, epochs: int, batch_size: int, seed: int,
+                on_epoch=None) -> BenchResult:
+    """Train preset `name` from a fixed seed and time each epoch."""
+    manual_seed(seed)
+    spec = preset_spec(name)
+    model = build_model(spec)
+    if len(spec["input_shape"]) == 3:  # the CNN wants images: a view, not a copy
+        x_train = x_train.reshape((len(x_train),) + tuple(spec["input_shape"]))
+        x_test = x_test.reshape((len(x_test),) + tuple(spec["input_shape"]))
+    optimizer = Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(seed)
+    times = []
+    for epoch in range(epochs):
+        result = train_epoch(model, optimizer, loss_fn, x_train, y_train, batch_size, rng)
+        times.append(result.seconds)
+        if on_epoch is not None:
+            on_epoch(name, epoch, result)
+    _, accuracy = evaluate(model, loss_fn, x_test, y_test)
+    best = min(times)
+    return BenchResult(name, model.num_parameters(), batch_size, epochs, len(x_train), best,
+                       sum(times) / len(times), len(x_train) / best, accuracy, peak_rss_mb())
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="time training of the benchmark MLP and CNN on MNIST",
+        description="Train the benchmark models (MLP 784-128-64-10 ReLU; CNN conv16-pool-conv32-pool-linear) "
+                    "with Adam lr 1e-3 on MNIST and report seconds per epoch, samples/s, test accuracy "
+                    "and peak memory.")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="which models (default: both)")
+    parser.add_argument("--epochs", type=_positive, default=3, help="epochs per model (default 3; the best is reported)")
+    parser.add_argument("--cnn-epochs", type=_positive, default=None, help="epochs for the CNN (default: --epochs)")
+    parser.add_argument("--batch-size", type=_positive, default=64, help="mini-batch size (default 64)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with the four MNIST IDX files (default: NNSTUDIO_DATA_DIR, the cache, a download)")
+    parser.add_argument("--limit", type=_positive, default=None, help="train on the first N images only (quick runs)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per model instead of a table")
+    parser.set_defaults(handler=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
+    return value
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    console = Console(stderr=args.json)
+    try:
+        dataset = load_dataset("mnist", data_dir=args.data_dir)
+    except DatasetError as error:
+        print(f"nnstudio bench: {error}", file=sys.stderr)
+        return 1
+    if dataset.notice:
+        console.print(f"[bold yellow]note:[/] {dataset.notice}")
+    data = prepare(dataset, val_fraction=0.0, layout="flat")
+    x_train, y_train = data.x_train, data.y_train
+    if args.limit:
+        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+    console.print(f"MNIST from {dataset.source}: {len(x_train)} train / {len(data.x_test)} test images, "
+                  f"batch {args.batch_size}")
+
+    def on_epoch(name, epoch, result):
+        console.print(f"  {name} epoch {epoch + 1}: {result.seconds:.3f} s, loss {result.loss:.4f}, "
+                      f"train accuracy {result.accuracy:.4f}")
+
+    results = []
+    for name in args.models:
+        epochs = args.cnn_epochs if name == "cnn" and args.cnn_epochs else args.epochs
+        result = bench_model(name, x_train, y_train, data.x_test, data.y_test, epochs, args.batch_size,
+                             args.seed, on_epoch)
+        results.append(result)
+        if args.json:
+            print(json.dumps(asdict(result)), flush=True)
+    if not args.json:
+        console.print(_table(results))
+    return 0
+
+
+def _table(results: list[BenchResult]):
+    from rich.table import Table
+
+    table = Table(title="nnstudio bench (Adam lr 1e-3, float32)")
+    for column in ("model", "params", "batch", "epochs", "best s/epoch", "mean s/epoch", "samples/s",
+                   "test acc", "peak MB"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for r in results:
+        table.add_row(r.model, f"{r.parameters:,}", str(r.batch_size), str(r.epochs), f"{r.best_epoch_s:.3f}",
+                      f"{r.mean_epoch_s:.3f}", f"{r.samples_per_s:,.0f}", f"{r.test_accuracy:.4f}",
+                      f"{r.peak_rss_mb:.0f}")
+    return table
