@@ -336,7 +336,7 @@ def trained_adam_state():
     (lambda s: s["state"]["0"].__setitem__("momentum_buffer", np.zeros((4, 3))), "unknown entry 'momentum_buffer'"),
     (lambda s: s["state"]["1"].pop("exp_avg_sq"), "missing"),
     (lambda s: s["state"].__setitem__("7", {}), "parameter '7'"),
-    (lambda s: s["hyper"].__setitem__("lr", -1.0), "lr must be > 0"),
+    (lambda s: s["hyper"].__setitem__("lr", -1.0), "lr must be >= 0"),
     (lambda s: s["hyper"].pop("eps"), "missing"),
     (lambda s: s.pop("step"), "missing 'step'"),
 ])
@@ -353,10 +353,9 @@ def test_load_state_dict_rejects_mismatches_and_changes_nothing(mutate, message)
 @pytest.mark.parametrize("make, message", [
     (lambda: SGD([]), "params is empty"),
     (lambda: SGD(iter([])), "params is empty"),
-    (lambda: SGD(make_params(), lr=0.0), "lr must be > 0"),
-    (lambda: SGD(make_params(), lr=-0.1), "lr must be > 0"),
-    (lambda: Adam(make_params(), lr=float("nan")), "lr must be > 0"),
-    (lambda: Adam(make_params(), lr=float("inf")), "lr must be > 0"),
+    (lambda: SGD(make_params(), lr=-0.1), "lr must be >= 0"),
+    (lambda: Adam(make_params(), lr=float("nan")), "lr must be >= 0"),
+    (lambda: Adam(make_params(), lr=float("inf")), "lr must be >= 0"),
     (lambda: SGD(make_params(), momentum=-0.5), "momentum"),
     (lambda: SGD(make_params(), weight_decay=-1), "weight_decay"),
     (lambda: SGD(make_params(), nesterov=True), "nesterov needs momentum > 0"),

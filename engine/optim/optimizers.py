@@ -83,7 +83,7 @@ class Optimizer:
     def _validate(self, h: dict) -> dict:
         """Check the hyperparameters; return them as Python floats/bools ready for the update."""
         out = dict(h)
-        out["lr"] = _checks.number("lr", h["lr"], 0.0, low_open=True)
+        out["lr"] = _checks.number("lr", h["lr"], 0.0)  # 0 freezes the weights: allowed
         if "weight_decay" in h:
             out["weight_decay"] = _checks.number("weight_decay", h["weight_decay"], 0.0)
         return out

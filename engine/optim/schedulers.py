@@ -28,7 +28,7 @@ class _Schedule:
 
     def __init__(self, optimizer, warmup_epochs: int = 0) -> None:
         self.optimizer = optimizer
-        self.base_lr = _checks.number("optimizer.lr", optimizer.lr, 0.0, low_open=True)
+        self.base_lr = _checks.number("optimizer.lr", optimizer.lr, 0.0)
         self.warmup_epochs = _checks.count("warmup_epochs", warmup_epochs)
         self.last_epoch = 0
         self._check_settings()
@@ -80,7 +80,7 @@ class _Schedule:
             raise ValueError(f"{kind} state dict has unexpected entries {unexpected}")
         before = {name: getattr(self, name) for name in ("base_lr", "last_epoch", "warmup_epochs", *self.settings)}
         try:
-            self.base_lr = _checks.number("base_lr", state["base_lr"], 0.0, low_open=True)
+            self.base_lr = _checks.number("base_lr", state["base_lr"], 0.0)
             self.last_epoch = _checks.count("last_epoch", state["last_epoch"])
             self.warmup_epochs = _checks.count("warmup_epochs", state["warmup_epochs"])
             for name in self.settings:

@@ -1,0 +1,107 @@
+"""What a training run reports: small immutable records, one per kind of moment.
+
+They cross threads (the training thread produces them, a user interface consumes them), so
+they hold plain Python values and private copies of arrays, never live model state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """After every optimizer step."""
+
+    epoch: int  # 0-based
+    batch: int  # 0-based, within the epoch
+    batches: int  # batches in this epoch at the current batch size
+    loss: float
+    accuracy: float | None  # running accuracy over the epoch so far (classification)
+    samples_per_s: float
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """After every epoch: the figures a studio plots and a log prints."""
+
+    epoch: int  # 0-based
+    epochs: int  # planned in total
+    train_loss: float
+    train_accuracy: float | None
+    val_loss: float | None
+    val_accuracy: float | None
+    lr: float
+    grad_norms: dict[str, float]  # per layer, averaged over sampled batches
+    weight_norms: dict[str, float]  # per layer, at the end of the epoch
+    update_ratios: dict[str, float]  # per layer: |step| / |weights|, averaged over sampled batches
+    samples_per_s: float
+    seconds: float  # this epoch
+    elapsed: float  # the whole run so far
+    eta: float  # seconds left for the planned epochs
+    confusion: np.ndarray | None = field(default=None, repr=False)  # (C, C) on validation, rows = truth
+    probe_outputs: np.ndarray | None = field(default=None, repr=False)  # model outputs for the probe inputs
+
+    def as_dict(self) -> dict:
+        """The JSON-able part (no arrays), e.g. one row of a run's history."""
+        return {
+            "epoch": self.epoch + 1, "train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
+            "val_loss": self.val_loss, "val_accuracy": self.val_accuracy, "lr": self.lr,
+            "grad_norms": dict(self.grad_norms), "weight_norms": dict(self.weight_norms),
+            "update_ratios": dict(self.update_ratios), "samples_per_s": self.samples_per_s,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class Paused:
+    """The run waits between batches for a command."""
+
+    epoch: int
+    batch: int  # batches done in this epoch
+
+
+@dataclass(frozen=True)
+class Resumed:
+    epoch: int
+    batch: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    """All planned epochs ran, or early stopping ended the run."""
+
+    epochs_done: int
+    reason: str  # "completed" or "early-stopped"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Stopped on request between two batches; the run can be resumed from here."""
+
+    epoch: int
+    batch: int
+
+
+@dataclass(frozen=True)
+class Diverged:
+    """The loss or the gradients blew up; the last good weights were restored."""
+
+    epoch: int
+    batch: int
+    message: str
+    restored_epoch: int  # epochs done by the weights now in the model
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An unexpected error ended the run."""
+
+    message: str
+    traceback: str = ""
+
+
+Event = BatchEnd | EpochEnd | Paused | Resumed | Finished | Stopped | Diverged | Failed

@@ -1,0 +1,283 @@
+"""`Trainer`: the training loop of a session, observable and controllable from another thread.
+
+It takes a model, an optimizer, a loss, a source of mini-batches and callbacks, and knows
+nothing of files, data sets or user interfaces. Per batch it steps the optimizer; per epoch
+it measures what a student wants to see (validation loss and accuracy, per-layer gradient
+and weight norms, update-to-weight ratios, a confusion matrix, outputs for a fixed probe set)
+and reports it as an `EpochEnd` event. Between batches it obeys a `Controller`: pause,
+step, stop, live settings. A loss or gradient that blows up ends the run as `Diverged`
+with the last good weights restored.
+
+`batches` is any object that yields one epoch of `(x, y)` arrays per iteration, has a
+settable `batch_size` and a `len()` in batches, and continues an interrupted epoch on the
+next iteration (nnstudio.datasets.BatchIterator is one).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from . import events
+from .control import Controller
+from .metrics import RunningMean, confusion_matrix, gradient_norms, layer_name, softmax, weight_norms
+from .nn.module import Module
+from .optim.clip import clip_grad_norm_
+from .tensor import Tensor
+from .training import predict
+
+#: per-layer figures are measured on about this many batches of each epoch (cost stays ~1%)
+SAMPLED_BATCHES_PER_EPOCH = 16
+#: a global gradient norm beyond this is treated as divergence
+MAX_GRAD_NORM = 1e6
+
+DIVERGENCE_ADVICE = "Lower the learning rate, or turn on gradient clipping, and start again."
+
+
+@dataclass
+class _EpochTally:
+    """Running sums of the current epoch (saved with a checkpoint taken mid-epoch)."""
+
+    batches: int = 0
+    seen: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(batches=self.batches, seen=self.seen, loss_sum=self.loss_sum, correct=self.correct,
+                    seconds=self.seconds)
+
+
+class Trainer:
+    """Runs planned epochs of mini-batches and reports events through `on_event`."""
+
+    def __init__(self, model: Module, optimizer, loss_fn: Callable, batches, *, epochs: int,
+                 val_data: tuple[np.ndarray, np.ndarray] | None = None, classes: int | None = None,
+                 scheduler=None, clip_norm: float | None = None, early_stopping=None,
+                 probe: np.ndarray | None = None, on_event: Callable[[Any], None] | None = None,
+                 controller: Controller | None = None) -> None:
+        self.model, self.optimizer, self.loss_fn, self.batches = model, optimizer, loss_fn, batches
+        self.epochs = int(epochs)
+        self.val_data = val_data
+        self.classes = classes
+        self.scheduler = scheduler
+        self.clip_norm = clip_norm
+        self.early_stopping = early_stopping
+        self.probe = probe
+        self.on_event = on_event or (lambda event: None)
+        self.controller = controller or Controller()
+        self.epoch = 0  # epochs completed
+        self.elapsed = 0.0  # seconds spent training and evaluating (pauses excluded)
+        self._tally = _EpochTally()
+        self._params = model.parameters()
+        self._named = list(model.named_parameters())
+        self._good: tuple[dict, dict, int] | None = None
+        self._last_loss = float("nan")
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> str:
+        """Train until the planned epochs are done; return "finished", "early-stopped",
+        "stopped", "diverged" or "failed" (the matching event has been sent)."""
+        try:
+            self._keep_good_state()
+            while self.epoch < self.epochs:
+                outcome = self._run_epoch()
+                if outcome is not None:
+                    return outcome
+            self.on_event(events.Finished(self.epoch, "completed"))
+            return "finished"
+        except Exception as error:  # reported, not raised: the caller is often a worker thread
+            self.on_event(events.Failed(f"{type(error).__name__}: {error}", traceback.format_exc()))
+            return "failed"
+
+    def _run_epoch(self) -> str | None:
+        tally = self._tally
+        stride = max(1, len(self.batches) // SAMPLED_BATCHES_PER_EPOCH)
+        grad_means, ratio_means = RunningMean(), RunningMean()
+        iterator = iter(self.batches)
+        while True:
+            if not self._between_batches():
+                self.on_event(events.Stopped(self.epoch, tally.batches))
+                return "stopped"
+            try:
+                xb, yb = next(iterator)
+            except StopIteration:
+                break
+            start = time.perf_counter()
+            measures = (grad_means, ratio_means) if tally.batches % stride == 0 else None
+            problem = self._step(xb, yb, tally, measures)
+            took = time.perf_counter() - start
+            tally.seconds += took
+            self.elapsed += took
+            if problem:
+                return self._diverge(problem)
+            self.on_event(events.BatchEnd(
+                self.epoch, tally.batches - 1, max(len(self.batches), tally.batches), self._last_loss, tally.correct / tally.seen if self.classes else None,
+                tally.seen / tally.seconds if tally.seconds > 0 else 0.0))
+            self.controller.batch_done(epoch_ended=False)
+        return self._end_epoch(grad_means, ratio_means)
+
+    def _step(self, xb, yb, tally: _EpochTally, measures: tuple[RunningMean, RunningMean] | None) -> str | None:
+        """One optimizer step; returns a description of the problem if the run diverged.
+
+        On sampled batches (`measures` given) it also records per-layer gradient norms and
+        update-to-weight ratios, which needs a copy of the weights before the step.
+        """
+        out = self.model(Tensor(xb))
+        loss = self.loss_fn(out, yb)
+        value = loss.item()
+        if not math.isfinite(value):
+            return f"the loss became {value}"
+        self.optimizer.zero_grad()
+        loss.backward()
+        if self.clip_norm:
+            total = clip_grad_norm_(self._params, self.clip_norm)
+            if not math.isfinite(total) or total > MAX_GRAD_NORM:
+                return f"the gradient norm reached {total:.3g}"
+        if measures is not None:
+            grad_means, ratio_means = measures
+            norms = gradient_norms(self._named)
+            total = math.sqrt(sum(n * n for n in norms.values()))
+            if not math.isfinite(total) or total > MAX_GRAD_NORM:
+                return f"the gradient norm reached {total:.3g}"
+            grad_means.add(norms)
+            before = {name: p.data.copy() for name, p in self._named}
+            self.optimizer.step()
+            ratio_means.add(self._update_ratios(before))
+        else:
+            self.optimizer.step()
+        self._last_loss = value
+        n = len(yb)
+        tally.batches += 1
+        tally.seen += n
+        tally.loss_sum += value * n
+        if self.classes:
+            tally.correct += int(np.count_nonzero(out.data.argmax(axis=1) == yb))
+        return None
+
+    def _update_ratios(self, before: dict[str, np.ndarray]) -> dict[str, float]:
+        """|Δw| / |w| per layer for the step just taken (about 1e-3 is healthy)."""
+        steps: dict[str, float] = {}
+        sizes: dict[str, float] = {}
+        for name, p in self._named:
+            layer = layer_name(name)
+            delta = (p.data - before[name]).reshape(-1)
+            old = before[name].reshape(-1)
+            steps[layer] = steps.get(layer, 0.0) + float(np.dot(delta, delta))
+            sizes[layer] = sizes.get(layer, 0.0) + float(np.dot(old, old))
+        return {layer: math.sqrt(steps[layer]) / math.sqrt(sizes[layer]) if sizes[layer] > 0 else 0.0
+                for layer in steps}
+
+    def _end_epoch(self, grad_means: RunningMean, ratio_means: RunningMean) -> str | None:
+        tally = self._tally
+        start = time.perf_counter()
+        val_loss = val_accuracy = confusion = None
+        if self.val_data is not None and len(self.val_data[0]):
+            val_loss, val_accuracy, confusion = self._validate()
+        probe_outputs = None
+        if self.probe is not None and len(self.probe):
+            probe_outputs = predict(self.model, self.probe)
+            if self.classes:
+                probe_outputs = softmax(probe_outputs)
+        self.elapsed += time.perf_counter() - start
+        lr = float(self.optimizer.lr)
+        self.epoch += 1
+        epochs_this_run = max(self.epoch, 1)
+        event = events.EpochEnd(
+            epoch=self.epoch - 1, epochs=self.epochs,
+            train_loss=tally.loss_sum / max(tally.seen, 1),
+            train_accuracy=tally.correct / tally.seen if self.classes and tally.seen else None,
+            val_loss=val_loss, val_accuracy=val_accuracy, lr=lr,
+            grad_norms=grad_means.means(), weight_norms=weight_norms(self._named),
+            update_ratios=ratio_means.means(),
+            samples_per_s=tally.seen / tally.seconds if tally.seconds > 0 else 0.0,
+            seconds=tally.seconds, elapsed=self.elapsed,
+            eta=self.elapsed / epochs_this_run * (self.epochs - self.epoch),
+            confusion=confusion, probe_outputs=probe_outputs,
+        )
+        self._tally = _EpochTally()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self._keep_good_state()
+        self.on_event(event)
+        self.controller.batch_done(epoch_ended=True)
+        if self.early_stopping is not None:
+            monitored = event.val_loss if event.val_loss is not None else event.train_loss
+            if self.early_stopping.step(monitored):
+                best_epoch = (self.early_stopping.best_epoch or 0) + 1
+                message = (f"{'validation' if event.val_loss is not None else 'training'} loss has not improved "
+                           f"for {self.early_stopping.patience} epochs (best {self.early_stopping.best:.4f} "
+                           f"after epoch {best_epoch})")
+                self.on_event(events.Finished(self.epoch, "early-stopped", message))
+                return "early-stopped"
+        return None
+
+    def _validate(self) -> tuple[float, float | None, np.ndarray | None]:
+        x_val, y_val = self.val_data
+        out = predict(self.model, x_val)
+        loss = float(self.loss_fn(Tensor(out), y_val).item())
+        if not self.classes:
+            return loss, None, None
+        predicted = out.argmax(axis=1)
+        return loss, float(np.mean(predicted == y_val)), confusion_matrix(y_val, predicted, self.classes)
+
+    # ------------------------------------------------------------------ control
+    def _between_batches(self) -> bool:
+        """Apply live settings, wait while paused; False when the run must stop."""
+        if not self.controller.wait_while_paused(
+                lambda: self.on_event(events.Paused(self.epoch, self._tally.batches))):
+            return False
+        settings = self.controller.take_settings()
+        if settings:
+            self.apply_settings(settings)
+        return True
+
+    def apply_settings(self, settings: dict[str, float]) -> None:
+        """Set live hyperparameters; a learning rate set by hand also rescales the schedule."""
+        opt = self.optimizer
+        if "lr" in settings:
+            new_lr = float(settings["lr"])
+            if self.scheduler is not None and opt.lr > 0:
+                self.scheduler.base_lr *= new_lr / opt.lr
+            opt.lr = new_lr
+        if "momentum" in settings:
+            if hasattr(opt, "momentum"):
+                opt.momentum = float(settings["momentum"])
+            elif hasattr(opt, "betas"):  # Adam's momentum is its first beta
+                opt.betas = (float(settings["momentum"]), opt.betas[1])
+        if "weight_decay" in settings and hasattr(opt, "weight_decay"):
+            opt.weight_decay = float(settings["weight_decay"])
+        if "batch_size" in settings:
+            self.batches.batch_size = int(settings["batch_size"])
+
+    # ------------------------------------------------------------------ divergence
+    def _keep_good_state(self) -> None:
+        """Remember the weights and optimizer state at an epoch boundary (the last known good)."""
+        self._good = (self.model.state_dict(), self.optimizer.state_dict(), self.epoch)
+
+    def _diverge(self, problem: str) -> str:
+        model_state, optimizer_state, epoch = self._good
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict(optimizer_state)
+        at = f"epoch {self.epoch + 1}, batch {self._tally.batches + 1}"
+        restored = f"the weights after epoch {epoch}" if epoch else "the initial weights"
+        self.on_event(events.Diverged(
+            self.epoch, self._tally.batches,
+            f"Training diverged at {at}: {problem}. Restored {restored}. {DIVERGENCE_ADVICE}", epoch))
+        return "diverged"
+
+    # ------------------------------------------------------------------ persistence
+    def state_dict(self) -> dict:
+        """Where the run is: epochs done, time spent, and the sums of an unfinished epoch (JSON-able)."""
+        return {"epoch": self.epoch, "elapsed": self.elapsed, "tally": self._tally.as_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch = int(state["epoch"])
+        self.elapsed = float(state["elapsed"])
+        self._tally = _EpochTally(**state["tally"])
