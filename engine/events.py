@@ -47,10 +47,10 @@ class EpochEnd:
     def as_dict(self) -> dict:
         """The JSON-able part (no arrays), e.g. one row of a run's history."""
         return {
-            "epoch": self.epoch + 1, "train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
-            "val_loss": self.val_loss, "val_accuracy": self.val_accuracy, "lr": self.lr,
+            "epoch": self.epoch + 1, "train_loss": self.train_loss, "train_acc": self.train_accuracy,
+            "val_loss": self.val_loss, "val_acc": self.val_accuracy, "lr": self.lr,
             "grad_norms": dict(self.grad_norms), "weight_norms": dict(self.weight_norms),
-            "update_ratios": dict(self.update_ratios), "samples_per_s": self.samples_per_s,
+            "update_ratios": dict(self.update_ratios), "samples_per_second": self.samples_per_s,
             "seconds": self.seconds,
         }
 

@@ -204,18 +204,18 @@ class Trainer:
         self._tally = _EpochTally()
         if self.scheduler is not None:
             self.scheduler.step()
+        stop = False
+        if self.early_stopping is not None:  # stepped before the event, so a checkpoint taken then is current
+            stop = self.early_stopping.step(event.val_loss if event.val_loss is not None else event.train_loss)
         self._keep_good_state()
         self.on_event(event)
         self.controller.batch_done(epoch_ended=True)
-        if self.early_stopping is not None:
-            monitored = event.val_loss if event.val_loss is not None else event.train_loss
-            if self.early_stopping.step(monitored):
-                best_epoch = (self.early_stopping.best_epoch or 0) + 1
-                message = (f"{'validation' if event.val_loss is not None else 'training'} loss has not improved "
-                           f"for {self.early_stopping.patience} epochs (best {self.early_stopping.best:.4f} "
-                           f"after epoch {best_epoch})")
-                self.on_event(events.Finished(self.epoch, "early-stopped", message))
-                return "early-stopped"
+        if stop:
+            stopping = self.early_stopping
+            message = (f"{'validation' if event.val_loss is not None else 'training'} loss has not improved "
+                       f"for {stopping.patience} epochs (best {stopping.best:.4f} after epoch {(stopping.best_epoch or 0) + 1})")
+            self.on_event(events.Finished(self.epoch, "early-stopped", message))
+            return "early-stopped"
         return None
 
     def _validate(self) -> tuple[float, float | None, np.ndarray | None]:

@@ -1,0 +1,46 @@
+"""Turning a run configuration into engine objects: optimizer, schedule, loss, early stopping.
+
+One place maps config names to engine classes, so the session, the command line and the
+studio cannot disagree about what "adam with momentum 0.9" means.
+"""
+
+from __future__ import annotations
+
+from nnstudio.engine import nn, optim
+
+from .config import RunConfig
+
+
+def make_optimizer(config: RunConfig, params) -> optim.Optimizer:
+    """The configured optimizer; for Adam/AdamW, "momentum" is the first beta."""
+    o = config.optimizer
+    if o.name == "sgd":
+        return optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
+    if o.name == "rmsprop":
+        return optim.RMSprop(params, lr=o.lr, alpha=o.alpha, eps=o.eps, momentum=o.momentum,
+                             weight_decay=o.weight_decay)
+    cls = optim.AdamW if o.name == "adamw" else optim.Adam
+    return cls(params, lr=o.lr, betas=(o.momentum, o.beta2), eps=o.eps, weight_decay=o.weight_decay)
+
+
+def make_scheduler(config: RunConfig, optimizer):
+    """The configured learning-rate schedule, or None; cosine anneals over the epochs after warm-up."""
+    s = config.schedule
+    if s.name == "step":
+        return optim.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma, warmup_epochs=s.warmup_epochs)
+    if s.name == "cosine":
+        span = max(config.training.epochs - s.warmup_epochs, 1)
+        return optim.CosineAnnealingLR(optimizer, T_max=span, eta_min=s.eta_min, warmup_epochs=s.warmup_epochs)
+    return None
+
+
+def make_early_stopping(config: RunConfig) -> optim.EarlyStopping | None:
+    t = config.training
+    return optim.EarlyStopping(patience=t.early_stopping, min_delta=t.min_delta) if t.early_stopping else None
+
+
+def make_loss(task: str, reconstruct: bool, config: RunConfig) -> tuple[nn.Module, str]:
+    """The loss for the task and its name: cross-entropy for classes, mean squared error otherwise."""
+    if task == "classification" and not reconstruct:
+        return nn.CrossEntropyLoss(label_smoothing=config.training.label_smoothing), "cross_entropy"
+    return nn.MSELoss(), "mse"

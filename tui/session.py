@@ -1,0 +1,354 @@
+"""The training session: one object that owns a run, driven alike by the command line and the studio.
+
+    session = Session(config, on_event=print)
+    session.prepare()            # data set, split, model, optimizer, schedule (errors: SessionError)
+    session.run()                # blocking: run it in a worker thread; events arrive through on_event
+    session.pause() / resume() / step_batch() / step_epoch() / stop() / set_live("optimizer.lr", 0.01)
+
+It wires a `RunConfig` to a data set (`nnstudio.datasets`), a model and optimizer (the engine),
+the engine's `Trainer` and per-epoch checkpoints (`nnstudio.saves`), and keeps the history.
+It holds no training logic of its own: the loop is the engine's. Checkpoints make a run that
+a dropped SSH connection or Ctrl+C cut off resumable exactly (`Session.resume`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from nnstudio import saves
+from nnstudio.datasets import BatchIterator, DatasetError, load_dataset, prepare
+from nnstudio.datasets.dataset import Dataset
+from nnstudio.engine import events, manual_seed
+from nnstudio.engine.control import Controller
+from nnstudio.engine.metrics import softmax
+from nnstudio.engine.spec import SpecError, build_model, is_autoencoder, summarize
+from nnstudio.engine.trainer import Trainer
+from nnstudio.engine.training import predict
+
+from .config import LIVE_SETTINGS, ConfigError, RunConfig, dataset_options, model_spec, parse_value
+from .factory import make_early_stopping, make_loss, make_optimizer, make_scheduler
+
+#: test images whose predictions are reported every epoch (the studio's digit grid draws from them)
+PROBE_SIZE = 500
+
+
+class SessionError(Exception):
+    """A run cannot be set up or continued; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    """A checkpoint was written (after an epoch, or when the run stopped)."""
+
+    path: Path
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should read, e.g. that the embedded digits stand in for a missing data set."""
+
+    text: str
+
+
+class Session:
+    """One training run: configuration, data, model, optimizer, history and checkpoints."""
+
+    def __init__(self, config: RunConfig, *, on_event: Callable[[Any], None] | None = None,
+                 dataset: Dataset | None = None, checkpoints: bool = True, run_name: str | None = None) -> None:
+        self.config = config
+        self.on_event = on_event or (lambda event: None)
+        self.controller = Controller()
+        self.history: list[dict] = []
+        self.status = "idle"  # idle, running, finished, early-stopped, stopped, diverged, failed
+        self.dataset = dataset
+        self.checkpoints_enabled = checkpoints and config.checkpoints.every_epoch
+        self.run_name = run_name
+        self.run_dir: Path | None = None
+        self.last_epoch: events.EpochEnd | None = None
+        self.trainer: Trainer | None = None
+        self._manager: saves.CheckpointManager | None = None
+        self._resume: saves.ResumeState | None = None
+
+    # ================================================================== building the run
+    def prepare(self) -> None:
+        """Load and split the data, build the model, optimizer, schedule and trainer from the config."""
+        config = self.config
+        if self.dataset is None:
+            self.dataset = self._load_dataset()
+        dataset = self.dataset
+        self.spec = self._fit_spec(dataset)
+        self.reconstruct = is_autoencoder(self.spec)
+        self.classes = dataset.num_classes if dataset.task == "classification" and not self.reconstruct else None
+        layout = "image" if len(self.spec["input_shape"]) == 3 else "flat"
+        try:
+            self.data = prepare(dataset, val_fraction=config.data.val_fraction, seed=config.training.seed,
+                                standardize=config.data.standardize, layout=layout)
+        except DatasetError as error:
+            raise SessionError(str(error)) from None
+        manual_seed(config.training.seed)
+        self.model = build_model(self.spec)
+        self._build_training_objects()
+
+    def _load_dataset(self) -> Dataset:
+        try:
+            dataset = load_dataset(self.config.data.name, **dataset_options(self.config))
+        except DatasetError as error:
+            raise SessionError(str(error)) from None
+        if dataset.notice:
+            self.on_event(Notice(dataset.notice))
+        return dataset
+
+    def _fit_spec(self, dataset: Dataset) -> dict:
+        """The model spec, fitted to the data for presets; a custom spec must already match the data."""
+        classes = dataset.num_classes or 1
+        try:
+            spec = model_spec(self.config, input_shape=list(dataset.input_shape), classes=classes)
+            summary = summarize(spec)
+        except (SpecError, ValueError) as error:
+            raise SessionError(f"the model does not fit data set {dataset.name}: {error}") from None
+        if tuple(summary.input_shape) != tuple(dataset.input_shape):
+            raise SessionError(f"the model expects inputs of shape {tuple(summary.input_shape)}, but data set "
+                               f"{dataset.name} has {tuple(dataset.input_shape)}")
+        expected = tuple(dataset.input_shape) if is_autoencoder(spec) else \
+            (dataset.num_classes,) if dataset.task == "classification" else (1,)
+        if tuple(summary.output_shape) != expected:
+            raise SessionError(f"the model outputs shape {tuple(summary.output_shape)}, but data set {dataset.name} "
+                               f"needs {expected} ({'reconstructions' if is_autoencoder(spec) else dataset.task})")
+        return spec
+
+    def _build_training_objects(self) -> None:
+        config, data = self.config, self.data
+        self.optimizer = make_optimizer(config, self.model.parameters())
+        self.scheduler = make_scheduler(config, self.optimizer)
+        self.early_stopping = make_early_stopping(config)
+        self.loss_fn, self.loss_name = make_loss(self.dataset.task, self.reconstruct, config)
+        y_train = data.x_train if self.reconstruct else data.y_train
+        y_val = data.x_val if self.reconstruct else data.y_val
+        self.batches = BatchIterator(data.x_train, y_train, config.training.batch_size, seed=config.training.seed)
+        probe_rng = np.random.default_rng(config.training.seed)
+        self.probe_index = np.sort(probe_rng.permutation(len(data.x_test))[:PROBE_SIZE])
+        self.trainer = Trainer(
+            self.model, self.optimizer, self.loss_fn, self.batches, epochs=config.training.epochs,
+            val_data=(data.x_val, y_val), classes=self.classes, scheduler=self.scheduler,
+            clip_norm=config.training.clip_norm or None, early_stopping=self.early_stopping,
+            probe=data.x_test[self.probe_index], on_event=self._handle, controller=self.controller)
+
+    # ================================================================== running
+    def run(self, epochs: int | None = None) -> str:
+        """Train (blocking) until the planned epochs are done or the run stops; returns the final status.
+
+        `epochs` raises the planned total (e.g. to continue a finished run for more epochs).
+        """
+        if self.trainer is None:
+            self.prepare()
+        if epochs is not None:
+            self.trainer.epochs = epochs
+        self.status = "running"
+        if self.checkpoints_enabled and self._manager is None:
+            self._open_checkpoints()
+        outcome = self.trainer.run()
+        self.status = outcome
+        self._close_checkpoints(outcome)
+        return outcome
+
+    def _handle(self, event) -> None:
+        """Events from the trainer (training thread): record, checkpoint, then pass on."""
+        if isinstance(event, events.EpochEnd):
+            self.history.append(event.as_dict())
+            self.last_epoch = event
+            self.on_event(event)
+            self._checkpoint(event.epoch + 1)
+            return
+        if isinstance(event, events.Stopped):
+            self.on_event(event)
+            self._checkpoint(self.trainer.epoch)
+            return
+        self.on_event(event)
+
+    # ------------------------------------------------------------------ commands (any thread)
+    def pause(self) -> None:
+        self.controller.pause()
+
+    def resume(self) -> None:
+        self.controller.resume()
+
+    def step_batch(self) -> None:
+        self.controller.step_batch()
+
+    def step_epoch(self) -> None:
+        self.controller.step_epoch()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def set_live(self, path: str, value: Any) -> Any:
+        """Change a live setting (optimizer.lr, optimizer.momentum, optimizer.weight_decay, training.batch_size).
+
+        The value (a number, or text as typed) is validated like the config file's (ConfigError
+        names the problem, nothing is applied); a running trainer picks it up before its next
+        batch. Returns the typed value.
+        """
+        if path not in LIVE_SETTINGS:
+            raise ConfigError(path, f"cannot change during training (live settings: {', '.join(LIVE_SETTINGS)})")
+        if isinstance(value, str):  # typed by a user: parsed with the config file's rules
+            value = parse_value(path, value)
+        self.config = self.config.replace(**{path: value})
+        typed = self.config.get(path)
+        self.controller.set(**{path.split(".", 1)[1]: typed})
+        return typed
+
+    # ================================================================== checkpoints and saves
+    def _open_checkpoints(self) -> None:
+        folder = self.config.checkpoints.folder
+        monitor, mode = ("val_acc", "max") if self.classes else ("val_loss", "min")
+        try:
+            if self.run_dir is None:
+                self.run_dir = saves.new_run_dir(self.run_name or self._default_run_name(), folder)
+            self._manager = saves.CheckpointManager(self.run_dir, keep_last=self.config.checkpoints.keep_last,
+                                                    monitor=monitor, mode=mode)
+        except saves.SaveError as error:
+            raise SessionError(f"cannot write checkpoints: {error}") from None
+
+    def _default_run_name(self) -> str:
+        return f"{self.config.data.name}-{self.spec.get('name') or 'model'}"
+
+    def _checkpoint(self, epoch: int) -> None:
+        if self._manager is None:
+            return
+        metric = None
+        if self.last_epoch is not None:
+            metric = self.last_epoch.val_accuracy if self.classes else self.last_epoch.val_loss
+            metric = metric if metric is not None and math.isfinite(metric) else None
+        path = self._manager.save(
+            epoch, self.model, self.optimizer, metric=metric, spec=self.spec, scheduler=self.scheduler,
+            early_stopping=self.early_stopping,
+            data_state={"batches": self.batches.get_state(), "trainer": self.trainer.state_dict()},
+            config=self._config_record(), dataset=self._dataset_record(), history=self.history,
+            metrics=self.metrics())
+        self.on_event(CheckpointSaved(path, epoch))
+
+    def _close_checkpoints(self, outcome: str) -> None:
+        if self._manager is None:
+            return
+        if outcome in ("finished", "early-stopped"):
+            self._manager.finish("finished")
+        elif outcome in ("diverged", "failed"):
+            self._manager.finish("failed")
+        else:  # stopped: leave it resumable, as an interrupted run is
+            self._manager.close()
+        self._manager = None
+
+    def _config_record(self) -> dict:
+        """The config as a save's metadata holds it: the whole run config plus the summary fields saves read."""
+        c = self.config
+        return {"run": c.to_dict(), "optimizer": c.optimizer.name, "lr": c.optimizer.lr, "schedule": c.schedule.name,
+                "batch_size": c.training.batch_size, "seed": c.training.seed, "epochs": self.trainer.epoch,
+                "loss": self.loss_name}
+
+    def _dataset_record(self) -> dict:
+        return {"name": self.dataset.name, "source": str(self.dataset.source), "task": self.dataset.task,
+                "class_names": list(self.dataset.class_names), "normalisation": self.data.normalisation}
+
+    def metrics(self) -> dict:
+        """The latest epoch's figures, as a save records them."""
+        if not self.history:
+            return {}
+        last = self.history[-1]
+        out = {key: last[key] for key in ("train_loss", "train_acc", "val_loss", "val_acc") if last.get(key) is not None}
+        accuracies = [h["val_acc"] for h in self.history if h.get("val_acc") is not None]
+        if accuracies:
+            out["best_val_acc"] = max(accuracies)
+        return out
+
+    def save(self, name: str, *, folder: str | Path | None = None, overwrite: bool = False) -> Path:
+        """Save the trained model under `name` in the saves folder (never while a batch is running)."""
+        if self.status == "running" and not self.controller.paused:
+            raise SessionError("pause or stop training before saving")
+        try:
+            path = saves.save_path(name, folder if folder is not None else self.config.checkpoints.folder)
+            return saves.save_model(path, self.model, spec=self.spec, config=self._config_record(),
+                                    dataset=self._dataset_record(), history=self.history, metrics=self.metrics(),
+                                    overwrite=overwrite)
+        except saves.SaveError as error:
+            raise SessionError(str(error)) from None
+
+    # ================================================================== predictions
+    def predict_test(self, index: np.ndarray | None = None) -> np.ndarray:
+        """Model outputs (class probabilities for classification) for test images (all, or `index`)."""
+        x = self.data.x_test if index is None else self.data.x_test[index]
+        out = predict(self.model, x)
+        return softmax(out) if self.classes else out
+
+    # ================================================================== resuming
+    @classmethod
+    def resume(cls, path: str | Path, *, on_event: Callable[[Any], None] | None = None,
+               dataset: Dataset | None = None) -> "Session":
+        """A session continuing a checkpoint (a file, or a run folder: its newest checkpoint) exactly where it stopped."""
+        path = Path(path)
+        if path.is_dir():
+            info = saves.read_run(path)
+            checkpoint = info.latest if info is not None else None
+            if checkpoint is None:
+                raise SessionError(f"{path}: no checkpoint to resume in this run folder")
+            run_dir = path
+        else:
+            checkpoint, run_dir = path, path.parent
+        loaded = _load(checkpoint)
+        if loaded.checkpoint is None:
+            raise SessionError(f"{checkpoint}: a model save, not a checkpoint; continue it with --from")
+        session = cls(_config_of(loaded), on_event=on_event, dataset=dataset)
+        session.run_dir = run_dir
+        session._restore(loaded)
+        return session
+
+    @classmethod
+    def from_save(cls, path: str | Path, *, config: RunConfig | None = None, reinitialise: bool = False,
+                  on_event: Callable[[Any], None] | None = None, dataset: Dataset | None = None) -> "Session":
+        """A new run that continues from a save's weights (or, with `reinitialise`, repeats its config from scratch)."""
+        loaded = _load(Path(path))
+        session = cls(config or _config_of(loaded), on_event=on_event, dataset=dataset)
+        session.prepare()
+        if not reinitialise:
+            session.model.load_state_dict(loaded.model.state_dict())
+            session.history = list(loaded.metadata.history)
+        return session
+
+    def _restore(self, loaded: saves.Loaded) -> None:
+        """Prepare as usual, then put back weights, optimizer, schedule, early stopping, random streams and position."""
+        self.prepare()
+        resume = loaded.checkpoint
+        try:
+            self.model.load_state_dict(loaded.model.state_dict())
+            resume.restore(self.optimizer, self.scheduler, self.early_stopping, rng=True)
+            state = resume.data_state or {}
+            self.batches.set_state(state["batches"])
+            self.trainer.load_state_dict(state["trainer"])
+        except (saves.SaveError, DatasetError, KeyError, TypeError, ValueError) as error:
+            raise SessionError(f"cannot resume from {loaded.path}: {error}") from None
+        self.history = list(loaded.metadata.history)
+
+
+def _load(path: Path) -> saves.Loaded:
+    try:
+        return saves.load(path)
+    except saves.SaveError as error:
+        raise SessionError(str(error)) from None
+
+
+def _config_of(loaded: saves.Loaded) -> RunConfig:
+    """The run config recorded in a save (saves written by other tools get the defaults, fitted to their spec)."""
+    record = loaded.metadata.config.get("run")
+    try:
+        if isinstance(record, dict):
+            return RunConfig.from_dict(record)
+        config = RunConfig.from_dict({})
+        dataset = loaded.metadata.dataset_name
+        return config.replace(**{"model.spec": loaded.metadata.spec, **({"data.name": dataset} if dataset else {})})
+    except ConfigError as error:
+        raise SessionError(f"{loaded.path}: its run configuration is invalid: {error}") from None
