@@ -1,0 +1,30 @@
+"""Saves: trained models and checkpoints as safe, atomic `.safetensors` files with a JSON metadata document.
+
+    from nnstudio import saves
+    saves.save_model(saves.save_path("mnist-mlp"), model, dataset="mnist", history=history, metrics=metrics)
+    loaded = saves.load(saves.resolve("mnist-mlp"))       # .model, .metadata, .checkpoint
+    for entry in saves.list_saves():                      # headers only, newest first
+        print(entry.name, entry.model_summary, entry.best_val_accuracy)
+
+Modules, one job each: `format` (the safetensors container), `schema` (the metadata document),
+`atomic` (crash-safe writing), `naming` (safe names, folders), `api` (save/load), `resume`
+(optimizer, schedule and random state of checkpoints), `catalogue` (listing), `checkpoints`
+(per-epoch checkpoints of a run and finding interrupted runs). Every failure is a `SaveError`.
+"""
+
+from .api import Loaded, load, read_header, read_metadata, save_checkpoint, save_model
+from .atomic import remove_stale_temp_files
+from .catalogue import SaveEntry, describe_model, list_saves
+from .checkpoints import (CheckpointManager, RunInfo, find_interrupted_runs, find_runs, latest_interrupted_run,
+                          new_run_dir, read_run, runs_folder)
+from .errors import SaveError
+from .naming import SUFFIX, default_folder, resolve, sanitize_name, save_path
+from .resume import ResumeState
+from .schema import FORMAT_VERSION, Metadata
+
+__all__ = [
+    "SaveError", "save_model", "save_checkpoint", "load", "read_metadata", "read_header", "Loaded", "ResumeState",
+    "Metadata", "FORMAT_VERSION", "list_saves", "SaveEntry", "describe_model", "sanitize_name", "save_path",
+    "resolve", "default_folder", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir", "runs_folder",
+    "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
+]

@@ -1,0 +1,293 @@
+"""Saving and loading models and checkpoints: the functions the rest of nnstudio calls.
+
+    saves.save_model(path, model, dataset="mnist", history=history, metrics={"val_acc": 0.97})
+    loaded = saves.load(path)          # loaded.model, loaded.metadata, loaded.checkpoint (or None)
+
+A load rebuilds the model from the spec in the metadata, checks every tensor in the header
+against that model (names, shapes, dtypes) before reading any data, then copies the weights
+in. The file never decides what code runs: it names a spec, an optimizer class from a fixed
+table, and plain arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator, Mapping
+
+import numpy as np
+
+from nnstudio.engine import random as engine_random
+from nnstudio.engine.nn.module import Module
+from nnstudio.engine.spec import build_model, count_parameters
+
+from . import format as fmt
+from . import schema
+from .atomic import atomic_writer
+from .errors import SaveError
+from .resume import (OPTIMIZER_PREFIX, ResumeState, check_optimizer_tensors, early_stopping_part, optimizer_parts,
+                     optimizer_state_from, rng_part)
+from .schema import Metadata
+
+Signature = dict[str, tuple[tuple[int, ...], str]]  # tensor name -> (shape, safetensors dtype)
+#: models up to this many parameters are built even when the file lacks weights (cheap, and gives named errors)
+_BUILD_BEFORE_CHECKING = 1_000_000
+
+
+@dataclass
+class Loaded:
+    """A loaded save: the rebuilt model (in training mode, as built; call `.eval()` to predict),
+    its metadata, and for checkpoints what is needed to resume."""
+
+    model: Module
+    metadata: Metadata
+    checkpoint: ResumeState | None
+    path: Path
+
+    @property
+    def spec(self) -> dict:
+        return self.metadata.spec
+
+
+# ====================================================================== the model and its tensors
+@contextlib.contextmanager
+def _engine_rng_untouched() -> Iterator[None]:
+    """Building a model draws initial weights from the engine's generator; loading must not move
+    the stream of a session that is training (its dropout masks would change), so put it back.
+
+    The generator is global: a build in one thread while another trains is still visible to it.
+    """
+    state = engine_random.get_rng_state()
+    try:
+        yield
+    finally:
+        engine_random.set_rng_state(state)
+
+
+def _build(spec: dict, dtype: str) -> Module:
+    try:
+        with _engine_rng_untouched():
+            model = build_model(spec)
+    except (AttributeError, ValueError, TypeError, NotImplementedError) as error:  # e.g. a layer this engine lacks
+        raise SaveError(f"cannot build the model its spec describes: {error}") from None
+    if _model_dtype(model) != dtype:
+        model.to(np.dtype(dtype))
+    return model
+
+
+def _model_dtype(model: Module) -> str:
+    """The one floating-point precision of a model's parameters (mixed precision is not supported)."""
+    kinds = {p.data.dtype for p in model.parameters() if p.data.dtype.kind == "f"}
+    names = sorted(str(k) for k in kinds)
+    if len(names) > 1 or (names and names[0] not in schema.PRECISIONS):
+        raise SaveError(f"model parameters are {', '.join(names)}; a save holds one of {', '.join(schema.PRECISIONS)}")
+    return names[0] if names else "float32"
+
+
+def _signature(model: Module) -> Signature:
+    entries = [*((n, p.data) for n, p in model.named_parameters()), *model.named_buffers()]
+    return {name: (tuple(np.shape(a)), fmt.dtype_name(np.asarray(a).dtype)) for name, a in entries}
+
+
+@functools.lru_cache(maxsize=16)
+def _spec_signature(spec_json: str, dtype: str) -> Signature:
+    return _signature(_build(json.loads(spec_json), dtype))
+
+
+def _compare(found: Signature, expected: Signature) -> list[str]:
+    """Every way the tensors differ from what the spec's model has, by name."""
+    problems = []
+    missing = [k for k in expected if k not in found]
+    if missing:
+        problems.append(f"missing {', '.join(_first(missing))}")
+    extra = [k for k in found if k not in expected]
+    if extra:
+        problems.append(f"unexpected {', '.join(_first(repr(k)[:80] for k in extra))}")
+    for name, (shape, dtype) in expected.items():
+        if name in found:
+            got_shape, got_dtype = found[name]
+            if tuple(got_shape) != shape:
+                problems.append(f"{name} has shape {list(got_shape)}, the spec gives {list(shape)}")
+            elif got_dtype != dtype:
+                problems.append(f"{name} has dtype {got_dtype}, expected {dtype}")
+    return problems
+
+
+def _first(items, limit: int = 5) -> list[str]:
+    items = list(items)
+    return items[:limit] + ([f"and {len(items) - limit} more"] if len(items) > limit else [])
+
+
+def _refuse_oversized_spec(spec: dict, found: Signature) -> None:
+    """Refuse a spec far bigger than the weights the file holds before building it: a tiny file must
+    not make us allocate and initialise a model of hundreds of megabytes just to find it lacking.
+    (Small models are built, so that the mismatch is reported tensor by tensor.)"""
+    expected = count_parameters(spec)
+    held = sum(math.prod(shape) for shape, _ in found.values())
+    if held < expected and expected > _BUILD_BEFORE_CHECKING:
+        raise SaveError(f"tensors do not match the model spec: the file holds {held:,} model values, "
+                        f"the spec's model has {expected:,} parameters")
+
+
+def _refuse_mismatch(problems: list[str]) -> None:
+    if problems:
+        raise SaveError("tensors do not match the model spec: " + "; ".join(problems[:6])
+                        + (f"; and {len(problems) - 6} more problems" if len(problems) > 6 else ""))
+
+
+# ====================================================================== writing
+def _spec_of(model: Module, spec: dict | None) -> dict:
+    spec = spec if spec is not None else getattr(model, "spec", None)
+    if spec is None:
+        raise SaveError("the model has no spec: pass spec=... (models made by build_model carry theirs)")
+    return spec
+
+
+@contextlib.contextmanager
+def _about(path: str | Path) -> Iterator[None]:
+    """Make every SaveError raised inside name `path` (deep checks do not know the file)."""
+    try:
+        yield
+    except SaveError as error:
+        raise error.at(path) from None
+
+
+def _write(path: str | Path, tensors: Mapping[str, np.ndarray], metadata: Metadata, overwrite: bool) -> Path:
+    with atomic_writer(path, overwrite=overwrite) as file:
+        fmt.write(file, tensors, {schema.METADATA_KEY: metadata.encode()})
+    return Path(path)
+
+
+def _model_tensors(model: Module, metadata: Metadata) -> dict[str, np.ndarray]:
+    """The model's state, checked against the spec being saved with it: never write what load refuses."""
+    tensors = model.state_dict()
+    found = {name: (a.shape, fmt.dtype_name(a.dtype)) for name, a in tensors.items()}
+    spec_json = json.dumps(metadata.spec, sort_keys=True)
+    _refuse_mismatch(_compare(found, _spec_signature(spec_json, metadata.dtype)))
+    return tensors
+
+
+def save_model(path: str | Path, model: Module, *, spec: dict | None = None, config: Mapping | None = None,
+               dataset: Mapping | str | None = None, history: list | None = None, metrics: Mapping | None = None,
+               overwrite: bool = False) -> Path:
+    """Save a trained model's weights and metadata atomically; refuses to replace a file unless `overwrite`.
+
+    `spec` defaults to `model.spec`; `config` is the training config (optimizer, lr, schedule,
+    batch_size, seed, epochs...), `dataset` a name or {"name", "normalisation"}, `history` the
+    per-epoch records and `metrics` the final ones. Returns the path written.
+    """
+    with _about(path):
+        metadata = schema.build("model", _spec_of(model, spec), _model_dtype(model), config=config,
+                                dataset=dataset, history=history, metrics=metrics)
+        return _write(path, _model_tensors(model, metadata), metadata, overwrite)
+
+
+def save_checkpoint(path: str | Path, model: Module, optimizer, *, epoch: int, spec: dict | None = None,
+                    scheduler=None, early_stopping=None, data_rng: np.random.Generator | Mapping | None = None,
+                    data_state: Mapping | None = None, engine_rng_state: Mapping | None = None,
+                    config: Mapping | None = None, dataset: Mapping | str | None = None, history: list | None = None,
+                    metrics: Mapping | None = None, overwrite: bool = True) -> Path:
+    """Save everything needed to continue training exactly: weights, optimizer, schedule, early stopping,
+    the engine's random stream (taken now unless `engine_rng_state` is given) and the data order.
+
+    `epoch` is the number of epochs completed. `data_rng` is the generator that shuffles the
+    data (or its state); `data_state` any JSON the data pipeline needs (e.g. `BatchIterator.get_state()`).
+    """
+    with _about(path):
+        return _save_checkpoint(path, model, optimizer, epoch, spec, scheduler, early_stopping, data_rng, data_state,
+                                engine_rng_state, config, dataset, history, metrics, overwrite)
+
+
+def _save_checkpoint(path, model, optimizer, epoch, spec, scheduler, early_stopping, data_rng, data_state,
+                     engine_rng_state, config, dataset, history, metrics, overwrite) -> Path:
+    spec = _spec_of(model, spec)
+    dtype = _model_dtype(model)
+    described, optimizer_tensors = optimizer_parts(optimizer)
+    checkpoint = {
+        "epoch": epoch, "optimizer": described,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "early_stopping": early_stopping_part(early_stopping),
+        "rng": {"engine": dict(engine_rng_state) if engine_rng_state is not None else engine_random.get_rng_state(),
+                "data": rng_part(data_rng)},
+        "data_state": data_state,
+    }
+    config = dict(config or {})
+    config.setdefault("epochs", epoch)
+    metadata = schema.build("checkpoint", spec, dtype, config=config, dataset=dataset, history=history,
+                            metrics=metrics, checkpoint=checkpoint)
+    tensors = _model_tensors(model, metadata)
+    clash = [name for name in tensors if name.startswith(OPTIMIZER_PREFIX)]
+    if clash:
+        raise SaveError(f"model tensor {clash[0]!r} clashes with the optimizer's names")
+    check_optimizer_tensors(metadata.checkpoint["optimizer"],
+                            {n: (a.shape, fmt.dtype_name(a.dtype)) for n, a in optimizer_tensors.items()},
+                            [p.shape for p in model.parameters()], fmt.dtype_name(np.dtype(dtype)))
+    return _write(path, {**tensors, **optimizer_tensors}, metadata, overwrite)
+
+
+# ====================================================================== reading
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[tuple[BinaryIO, int]]:
+    try:
+        file = open(path, "rb")
+        size = os.fstat(file.fileno()).st_size
+    except FileNotFoundError:
+        raise SaveError("no such file", path) from None
+    except IsADirectoryError:
+        raise SaveError("is a folder, not a save", path) from None
+    except OSError as error:
+        raise SaveError(f"cannot open: {error.strerror or error}", path) from None
+    with file, _about(path):
+        try:
+            yield file, size
+        except OSError as error:
+            raise SaveError(f"cannot read: {error.strerror or error}") from None
+
+
+def read_header(path: str | Path) -> tuple[Metadata, fmt.Header]:
+    """The metadata and tensor table of a save, reading only its header (fast; no tensor data)."""
+    path = Path(path)
+    with _open(path) as (file, size):
+        header = fmt.read_header(file, size)
+        return schema.decode(header.metadata), header
+
+
+def read_metadata(path: str | Path) -> Metadata:
+    """The validated metadata of a save, reading only its header."""
+    return read_header(path)[0]
+
+
+def load(path: str | Path) -> Loaded:
+    """Load a save: rebuild the model from its spec, check and copy the weights, and for a checkpoint
+    check and prepare the training state. Raises SaveError naming the file and the problem."""
+    path = Path(path)
+    with _open(path) as (file, size):
+        header = fmt.read_header(file, size)
+        metadata = schema.decode(header.metadata)
+        found = {name: (info.shape, info.dtype) for name, info in header.tensors.items()}
+        optimizer_found = {}
+        if metadata.kind == "checkpoint":
+            optimizer_found = {n: found.pop(n) for n in list(found) if n.startswith(OPTIMIZER_PREFIX)}
+        _refuse_oversized_spec(metadata.spec, found)
+        model = _build(metadata.spec, metadata.dtype)
+        expected = _signature(model)
+        _refuse_mismatch(_compare(found, expected))
+        if metadata.checkpoint is not None:
+            check_optimizer_tensors(metadata.checkpoint["optimizer"], optimizer_found,
+                                    [p.shape for p in model.parameters()], fmt.dtype_name(np.dtype(metadata.dtype)))
+        arrays = fmt.read_tensors(file, header)
+        try:
+            model.load_state_dict({name: arrays[name] for name in expected})
+        except ValueError as error:
+            raise SaveError(f"weights do not load: {error}") from None
+        resume = None
+        if metadata.checkpoint is not None:
+            state = optimizer_state_from(metadata.checkpoint["optimizer"], {n: arrays[n] for n in optimizer_found})
+            resume = ResumeState.from_checkpoint(metadata, state)
+            resume.check(model.parameters())
+    return Loaded(model, metadata, resume, path)

@@ -1,0 +1,113 @@
+"""The catalogue: what saves a folder holds, from their headers alone.
+
+Listing reads each file's 8-byte length and JSON header, never its tensor data, so a folder of
+hundreds of saves lists in well under a second. Files that cannot be read are listed with the
+reason rather than hidden (a user should see a damaged save); temp files of writers in progress
+(hidden names) and anything not ending in ".safetensors" are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from nnstudio.engine.spec import summarize
+
+from .api import read_metadata
+from .errors import SaveError
+from .naming import SUFFIX, default_folder
+from .schema import Metadata
+
+
+@dataclass(frozen=True)
+class SaveEntry:
+    """One save in a folder, as the catalogue shows it; `error` is set (and the rest mostly None) for a damaged file."""
+
+    name: str
+    path: Path
+    size: int                          # bytes on disk
+    modified: datetime                 # file time, for sorting files without a readable date
+    metadata: Metadata | None = None
+    error: str | None = None
+
+    @property
+    def created(self) -> datetime:
+        """When it was saved: the metadata's time, else the file's."""
+        return self.metadata.created if self.metadata is not None else self.modified
+
+    @property
+    def kind(self) -> str | None:
+        return self.metadata.kind if self.metadata else None
+
+    @property
+    def model_summary(self) -> str | None:
+        return describe_model(self.metadata.spec) if self.metadata else None
+
+    @property
+    def dataset(self) -> str | None:
+        return self.metadata.dataset_name if self.metadata else None
+
+    @property
+    def epochs(self) -> int | None:
+        return self.metadata.epochs if self.metadata else None
+
+    @property
+    def best_val_accuracy(self) -> float | None:
+        return self.metadata.best_val_accuracy if self.metadata else None
+
+
+def _compact(n: int) -> str:
+    """109386 -> "109k", 1_200_000 -> "1.2M": parameter counts at a glance."""
+    for limit, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if n >= limit:
+            value = n / limit
+            return f"{value:.1f}{suffix}" if value < 10 else f"{value:.0f}{suffix}"
+    return str(n)
+
+
+def describe_model(spec: dict) -> str:
+    """A one-line model summary: "mlp 784-128-64-10, 109k params", "cnn 1x28x28-c16-c32-10, 20k params"."""
+    summary = summarize(spec)
+    sizes = ["x".join(map(str, summary.input_shape))]
+    for row in summary:
+        if row.type == "linear":
+            sizes.append(str(row.output_shape[-1]))
+        elif row.type == "conv2d":
+            sizes.append(f"c{row.output_shape[0]}")
+    name = spec.get("name") or ("autoencoder" if "encoder" in spec else "model")
+    return f"{name} {'-'.join(sizes)}, {_compact(summary.total_params)} params"
+
+
+def _entry(path: Path, stat: os.stat_result) -> SaveEntry:
+    modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+    name = path.name[: -len(SUFFIX)]
+    try:
+        return SaveEntry(name, path, stat.st_size, modified, metadata=read_metadata(path))
+    except SaveError as error:
+        return SaveEntry(name, path, stat.st_size, modified, error=error.problem)
+
+
+def list_saves(folder: str | Path | None = None) -> list[SaveEntry]:
+    """Every save in `folder` (default: the saves folder), newest first; an empty list if there is no folder."""
+    folder = Path(folder) if folder is not None else default_folder()
+    entries = []
+    try:
+        scanned = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as error:
+        raise SaveError(f"cannot list: {error.strerror or error}", folder) from None
+    for item in scanned:
+        if item.name.startswith(".") or not item.name.endswith(SUFFIX):
+            continue
+        try:
+            if not item.is_file():
+                continue
+            stat = item.stat()
+        except OSError:  # removed while listing
+            continue
+        entries.append(_entry(Path(item.path), stat))
+    entries.sort(key=lambda e: (e.created, e.modified, e.name), reverse=True)
+    return entries

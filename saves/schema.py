@@ -1,0 +1,414 @@
+"""The metadata document of a save: one versioned JSON object, checked field by field.
+
+It travels in the safetensors header under the key "nnstudio" (safetensors metadata values
+are strings, so the whole document is one JSON string):
+
+    {"format_version": 1, "kind": "model" | "checkpoint", "created_at": "2025-01-31T12:00:00.000Z",
+     "nnstudio_version": "0.1.0",
+     "model":    {"spec": <engine model spec>, "dtype": "float32"},
+     "config":   {"optimizer": ..., "lr": ..., "schedule": ..., "batch_size": 64, "seed": 0, "epochs": 10, ...},
+     "dataset":  {"name": "mnist", "normalisation": {...} | null, ...} | null,
+     "history":  [{"epoch": 1, "train_loss": ..., "val_acc": ..., "lr": ..., "grad_norms": {...},
+                   "seconds": ...}, ...],
+     "metrics":  {"val_acc": 0.97, ...},
+     "checkpoint": null | {"epoch": 10,
+                   "optimizer": {"type": "Adam", "hyper": {...}, "step": 9380, "params": [[128, 784], ...]},
+                   "scheduler": {...} | null, "early_stopping": {"state": {...}, "patience": 5, "min_delta": 0} | null,
+                   "rng": {"engine": <bit generator state>, "data": <bit generator state> | null},
+                   "data_state": {...} | null}}
+
+Known fields have fixed types; `config`, `dataset` and history entries may carry extra keys
+(a session records more than nnstudio reads). Non-finite numbers are written as null: JSON
+has no NaN, and a diverged epoch's loss is "no value", not a number to compare.
+Every document is validated before it is written, so nnstudio never writes what it would refuse to read.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import numbers
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import PurePath
+from typing import Any, Callable
+
+import numpy as np
+
+from nnstudio.engine import optim
+from nnstudio.engine.spec import validate_spec
+
+from .errors import SaveError
+from .format import parse_json
+
+#: the newest format this code writes and reads; bump it whenever the schema changes
+FORMAT_VERSION = 1
+#: the safetensors metadata key holding the document
+METADATA_KEY = "nnstudio"
+KINDS = ("model", "checkpoint")
+#: floating-point precisions a model may be stored in (`Module.to(dtype)`)
+PRECISIONS = ("float32", "float64")
+
+#: the classes a checkpoint may name; nothing else is ever instantiated from a file
+OPTIMIZERS: dict[str, type] = {cls.__name__: cls for cls in (optim.SGD, optim.RMSprop, optim.Adam, optim.AdamW)}
+SCHEDULERS: dict[str, type] = {cls.__name__: cls for cls in (optim.StepLR, optim.CosineAnnealingLR)}
+#: NumPy bit generators whose state a checkpoint may restore
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+
+_TOP_LEVEL = ("format_version", "kind", "created_at", "nnstudio_version", "model", "config", "dataset",
+              "history", "metrics", "checkpoint")
+_CHECKPOINT_KEYS = ("epoch", "optimizer", "scheduler", "early_stopping", "rng", "data_state")
+
+
+@functools.lru_cache(maxsize=1)
+def nnstudio_version() -> str:
+    try:
+        return version("nnstudio")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def utc_now() -> str:
+    """The current time as ISO-8601 UTC with milliseconds, e.g. "2025-01-31T12:00:00.000Z"."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime | None:
+    """An ISO-8601 time with a zone as an aware datetime, or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+# ====================================================================== Python values -> JSON
+def to_json(value: Any, where: str) -> Any:
+    """`value` as plain JSON data: NumPy scalars and arrays become numbers and lists, tuples lists,
+    non-finite floats None. Anything else that JSON cannot hold is a SaveError naming `where`."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, np.ndarray):
+        return to_json(value.tolist(), where)
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise SaveError(f"cannot store {where}: key {key!r} is not text")
+            out[key] = to_json(item, f"{where}.{key}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [to_json(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise SaveError(f"cannot store {where}: a {type(value).__name__} is not JSON data")
+
+
+# ====================================================================== checks
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _fail(where: str, expected: str, value: Any) -> SaveError:
+    return SaveError(f"metadata {where} must be {expected}, got {_kind_of(value)}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _one_of(value: Any, names) -> bool:
+    """Whether `value` is one of the names (a list or object from a file is not hashable: no `in` on a dict)."""
+    return isinstance(value, str) and value in names
+
+
+def _object(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise _fail(where, "an object", value)
+    return value
+
+
+def _optional_object(value: Any, where: str) -> dict | None:
+    return None if value is None else _object(value, where)
+
+
+def _count(value: Any, where: str, low: int = 0) -> int:
+    if not _is_int(value) or value < low:
+        raise _fail(where, f"a whole number >= {low}", value)
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise _fail(where, "text", value)
+    return value
+
+
+def _check_keys(value: dict, where: str, required: tuple[str, ...], allowed: tuple[str, ...] | None = None) -> None:
+    what = f"metadata {where}" if where else "metadata"
+    missing = [k for k in required if k not in value]
+    if missing:
+        raise SaveError(f"{what} is missing {', '.join(missing)}")
+    if allowed is not None:
+        unknown = [k for k in value if k not in allowed]
+        if unknown:
+            raise SaveError(f"{what} has unknown key {unknown[0]!r:.60}; it has: {', '.join(allowed)}")
+
+
+#: typed fields: name -> (check, description); fields not listed are free-form JSON
+_Check = Callable[[Any], bool]
+_NUMBER_OR_NULL: tuple[_Check, str] = (lambda v: v is None or _is_number(v), "a number or null")
+_CONFIG_FIELDS: dict[str, tuple[_Check, str]] = {
+    "optimizer": (lambda v: v is None or isinstance(v, (str, dict)), "text, an object or null"),
+    "lr": _NUMBER_OR_NULL,
+    "schedule": (lambda v: v is None or isinstance(v, (str, dict)), "text, an object or null"),
+    "batch_size": (lambda v: v is None or (_is_int(v) and v >= 1), "a whole number >= 1 or null"),
+    "seed": (lambda v: v is None or _is_int(v), "a whole number or null"),
+    "epochs": (lambda v: v is None or (_is_int(v) and v >= 0), "a whole number >= 0 or null"),
+    "loss": (lambda v: v is None or isinstance(v, str), "text or null"),
+}
+_HISTORY_FIELDS: dict[str, tuple[_Check, str]] = {
+    "epoch": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
+    **{name: _NUMBER_OR_NULL for name in ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
+                                          "samples_per_second")},
+    "grad_norms": (lambda v: isinstance(v, dict) and all(x is None or _is_number(x) for x in v.values()),
+                   "an object of numbers (or null) by layer"),
+}
+
+
+def _check_fields(value: dict, where: str, fields: dict[str, tuple[_Check, str]]) -> None:
+    for name, (check, description) in fields.items():
+        if name in value and not check(value[name]):
+            raise _fail(f"{where}.{name}", description, value[name])
+
+
+def check_rng_state(state: Any, where: str) -> dict:
+    """A NumPy bit generator's state, checked by actually restoring it into a fresh generator.
+
+    Only the bit generators NumPy ships are allowed by name: a file never chooses what to call.
+    """
+    if not isinstance(state, dict) or not _one_of(state.get("bit_generator"), BIT_GENERATORS):
+        raise SaveError(f"metadata {where} is not a random generator state "
+                        f"(expected an object with bit_generator one of {', '.join(BIT_GENERATORS)})")
+    try:
+        getattr(np.random, state["bit_generator"])().state = state
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as error:
+        raise SaveError(f"metadata {where} is not a valid {state['bit_generator']} state ({error})") from None
+    return state
+
+
+def _check_shapes(value: Any, where: str) -> list[list[int]]:
+    if not isinstance(value, list) or not all(isinstance(s, list) and all(_is_int(d) and d >= 0 for d in s)
+                                               for s in value):
+        raise _fail(where, "a list of shapes (lists of whole numbers)", value)
+    return value
+
+
+def _check_checkpoint(value: Any) -> dict:
+    checkpoint = _object(value, "checkpoint")
+    _check_keys(checkpoint, "checkpoint", _CHECKPOINT_KEYS, _CHECKPOINT_KEYS)
+    _count(checkpoint["epoch"], "checkpoint.epoch")
+
+    opt = _object(checkpoint["optimizer"], "checkpoint.optimizer")
+    _check_keys(opt, "checkpoint.optimizer", ("type", "hyper", "step", "params"), ("type", "hyper", "step", "params"))
+    if not _one_of(opt["type"], OPTIMIZERS):
+        raise SaveError(f"metadata checkpoint.optimizer.type must be one of {', '.join(OPTIMIZERS)}, "
+                        f"got {opt['type']!r:.60}")
+    _object(opt["hyper"], "checkpoint.optimizer.hyper")
+    _count(opt["step"], "checkpoint.optimizer.step")
+    _check_shapes(opt["params"], "checkpoint.optimizer.params")
+
+    scheduler = _optional_object(checkpoint["scheduler"], "checkpoint.scheduler")
+    if scheduler is not None and not _one_of(scheduler.get("type"), SCHEDULERS):
+        raise SaveError(f"metadata checkpoint.scheduler.type must be one of {', '.join(SCHEDULERS)}, "
+                        f"got {scheduler.get('type')!r:.60}")
+    stopping = _optional_object(checkpoint["early_stopping"], "checkpoint.early_stopping")
+    if stopping is not None:
+        keys = ("state", "patience", "min_delta")
+        _check_keys(stopping, "checkpoint.early_stopping", keys, keys)
+        _object(stopping["state"], "checkpoint.early_stopping.state")
+        _count(stopping["patience"], "checkpoint.early_stopping.patience", 1)
+        if not _is_number(stopping["min_delta"]):
+            raise _fail("checkpoint.early_stopping.min_delta", "a number", stopping["min_delta"])
+
+    rng = _object(checkpoint["rng"], "checkpoint.rng")
+    _check_keys(rng, "checkpoint.rng", ("engine", "data"), ("engine", "data"))
+    check_rng_state(rng["engine"], "checkpoint.rng.engine")
+    if rng["data"] is not None:
+        check_rng_state(rng["data"], "checkpoint.rng.data")
+    _optional_object(checkpoint["data_state"], "checkpoint.data_state")
+    return checkpoint
+
+
+# ====================================================================== the document
+@dataclass(frozen=True)
+class Metadata:
+    """A validated metadata document; `spec` is the engine's normalised model spec."""
+
+    kind: str
+    created_at: str
+    nnstudio_version: str
+    spec: dict
+    dtype: str
+    config: dict
+    dataset: dict | None
+    history: list
+    metrics: dict
+    checkpoint: dict | None
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def created(self) -> datetime:
+        """`created_at` as an aware datetime (UTC)."""
+        moment = parse_time(self.created_at)
+        assert moment is not None  # checked by validate()
+        return moment
+
+    @property
+    def dataset_name(self) -> str | None:
+        return (self.dataset or {}).get("name")
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained: the checkpoint's epoch, the config's "epochs", or the history's length."""
+        if self.checkpoint is not None:
+            return self.checkpoint["epoch"]
+        if _is_int(self.config.get("epochs")):
+            return self.config["epochs"]
+        return len(self.history)
+
+    @property
+    def best_val_accuracy(self) -> float | None:
+        """The best validation accuracy in the history (or the metrics' "val_acc"), if any was recorded."""
+        values = [e["val_acc"] for e in self.history if isinstance(e, dict) and _is_number(e.get("val_acc"))]
+        if values:
+            return float(max(values))
+        for key in ("best_val_acc", "val_acc"):
+            if _is_number(self.metrics.get(key)):
+                return float(self.metrics[key])
+        return None
+
+    def to_document(self) -> dict:
+        return {"format_version": self.format_version, "kind": self.kind, "created_at": self.created_at,
+                "nnstudio_version": self.nnstudio_version, "model": {"spec": self.spec, "dtype": self.dtype},
+                "config": self.config, "dataset": self.dataset, "history": self.history,
+                "metrics": self.metrics, "checkpoint": self.checkpoint}
+
+    def encode(self) -> str:
+        """The document as the JSON string stored in the header."""
+        return json.dumps(self.to_document(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def check_version(document: Any) -> int:
+    """The document's format version, refusing one this code cannot read (before any other check,
+    so a newer file gets "upgrade nnstudio" rather than a list of unknown fields)."""
+    if not isinstance(document, dict):
+        raise SaveError(f"metadata must be a JSON object, got {_kind_of(document)}")
+    if "format_version" not in document:
+        raise SaveError("metadata is missing format_version")
+    found = document["format_version"]
+    if not _is_int(found) or found < 1:
+        raise _fail("format_version", "a whole number >= 1", found)
+    if found > FORMAT_VERSION:
+        raise SaveError(f"written by a newer nnstudio (format {found}, this one reads up to {FORMAT_VERSION}); "
+                        f"upgrade nnstudio to open it")
+    return found
+
+
+def validate(document: Any) -> Metadata:
+    """Check a parsed document against the schema; return it as `Metadata` or raise SaveError naming the field."""
+    format_version = check_version(document)
+    _check_keys(document, "", _TOP_LEVEL, _TOP_LEVEL)
+    kind = document["kind"]
+    if not _one_of(kind, KINDS):
+        raise SaveError(f"metadata kind must be one of {', '.join(KINDS)}, got {kind!r:.60}")
+    if parse_time(document["created_at"]) is None:
+        raise SaveError(f"metadata created_at must be an ISO-8601 time with a zone, got {document['created_at']!r:.60}")
+    _text(document["nnstudio_version"], "nnstudio_version")
+
+    model = _object(document["model"], "model")
+    _check_keys(model, "model", ("spec", "dtype"), ("spec", "dtype"))
+    if not _one_of(model["dtype"], PRECISIONS):
+        raise SaveError(f"metadata model.dtype must be one of {', '.join(PRECISIONS)}, got {model['dtype']!r:.60}")
+    try:
+        spec = validate_spec(model["spec"])
+    except (ValueError, TypeError, RecursionError) as error:
+        raise SaveError(f"metadata model.spec is not a valid model spec: {error}") from None
+
+    config = _object(document["config"], "config")
+    _check_fields(config, "config", _CONFIG_FIELDS)
+    dataset = _optional_object(document["dataset"], "dataset")
+    if dataset is not None:
+        _check_keys(dataset, "dataset", ("name",))
+        if dataset["name"] is not None:
+            _text(dataset["name"], "dataset.name")
+        _optional_object(dataset.get("normalisation"), "dataset.normalisation")
+    history = document["history"]
+    if not isinstance(history, list):
+        raise _fail("history", "a list of per-epoch objects", history)
+    for i, entry in enumerate(history):
+        _check_fields(_object(entry, f"history[{i}]"), f"history[{i}]", _HISTORY_FIELDS)
+    metrics = _object(document["metrics"], "metrics")
+    for key, value in metrics.items():
+        if value is not None and not isinstance(value, (int, float, str)):  # bool is an int
+            raise _fail(f"metrics.{key}", "a number, text, true/false or null", value)
+
+    checkpoint = document["checkpoint"]
+    if kind == "checkpoint":
+        checkpoint = _check_checkpoint(checkpoint)
+    elif checkpoint is not None:
+        raise SaveError("metadata of a model save must have checkpoint null; only checkpoints carry training state")
+    return Metadata(kind, document["created_at"], document["nnstudio_version"], spec, model["dtype"], config,
+                    dataset, history, metrics, checkpoint, format_version)
+
+
+def decode(header_metadata: dict[str, str]) -> Metadata:
+    """The Metadata in a safetensors header's `__metadata__`, or SaveError (e.g. for another program's file)."""
+    if METADATA_KEY not in header_metadata:
+        raise SaveError(f"not an nnstudio save: a safetensors file without {METADATA_KEY!r} metadata "
+                        f"(weights written by another program)")
+    return validate(parse_json(header_metadata[METADATA_KEY], "metadata"))
+
+
+def build(kind: str, spec: dict, dtype: str, *, config: Any = None, dataset: Any = None, history: Any = None,
+          metrics: Any = None, checkpoint: Any = None) -> Metadata:
+    """A new, validated document stamped with the time and nnstudio's version."""
+    if isinstance(dataset, str):
+        dataset = {"name": dataset, "normalisation": None}
+    document = to_json({
+        "format_version": FORMAT_VERSION, "kind": kind, "created_at": utc_now(),
+        "nnstudio_version": nnstudio_version(), "model": {"spec": spec, "dtype": dtype},
+        "config": config if config is not None else {}, "dataset": dataset,
+        "history": list(history) if history is not None else [], "metrics": metrics if metrics is not None else {},
+        "checkpoint": checkpoint,
+    }, "metadata")
+    if isinstance(document["dataset"], dict):
+        document["dataset"].setdefault("normalisation", None)
+    return validate(document)

@@ -1,0 +1,138 @@
+"""`nnstudio saves list|show|rm`, driven through the real command line."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from nnstudio import saves
+from nnstudio.engine import build_model, manual_seed, optim
+from nnstudio.engine.presets import preset_spec
+from nnstudio.saves import schema
+from nnstudio.tui.cli import main
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.delenv("NNSTUDIO_SAVES_DIR", raising=False)
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """Two saves, a checkpoint and a damaged file."""
+    times = iter(["2025-01-01T10:00:00.000Z", "2025-02-01T10:00:00.000Z", "2025-03-01T10:00:00.000Z"])
+    monkeypatch.setattr(schema, "utc_now", lambda: next(times))
+    manual_seed(0)
+    mlp = build_model(preset_spec("mlp"))
+    history = [{"epoch": e, "train_loss": 1.0 / e, "train_acc": 0.8 + e / 100, "val_loss": 1.2 / e,
+                "val_acc": 0.78 + e / 100, "lr": 0.001, "seconds": 2.5} for e in range(1, 21)]
+    saves.save_model(tmp_path / "mnist-mlp.safetensors", mlp, history=history, metrics={"val_acc": 0.98},
+                     dataset={"name": "mnist", "normalisation": {"mean": 0.1307, "std": 0.3081}},
+                     config={"optimizer": "adam", "lr": 0.001, "batch_size": 64, "seed": 0, "epochs": 20,
+                             "schedule": {"type": "cosine", "T_max": 20}})
+    logreg = build_model(preset_spec("logreg"))
+    saves.save_model(tmp_path / "baseline.safetensors", logreg, dataset="fashion-mnist", config={"epochs": 5})
+    saves.save_checkpoint(tmp_path / "halfway.safetensors", logreg, optim.SGD(logreg.parameters(), lr=0.1), epoch=3)
+    (tmp_path / "damaged.safetensors").write_bytes(b"\x00" * 7)
+    return tmp_path
+
+
+def test_list_shows_each_save_newest_first(folder, capsys):
+    assert main(["saves", "list", "--dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("halfway") < out.index("baseline") < out.index("mnist-mlp")
+    assert "mlp 784-128-64-10, 109k params" in out and "logreg 784-10, 7.8k params" in out
+    assert "fashion-mnist" in out and "98.00%" in out and "(checkpoint)" in out
+    assert "2025-" in out and "KB" in out
+    assert "unreadable damaged.safetensors: not a safetensors file: only 7 bytes long" in out
+
+
+def test_list_of_an_empty_or_missing_folder(tmp_path, capsys):
+    assert main(["saves", "list", "--dir", str(tmp_path / "none")]) == 0
+    assert "No saves in" in capsys.readouterr().out
+
+
+def test_list_mentions_an_interrupted_run(tmp_path, capsys):
+    model = build_model(preset_spec("logreg", input_shape=(4,), classes=2))
+    manager = saves.CheckpointManager(saves.new_run_dir("cut-off", tmp_path))
+    manager.save(4, model, optim.SGD(model.parameters(), lr=0.1))
+    manager.close()
+    assert main(["saves", "list", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "interrupted run cut-off-" in out and "at epoch 4" in out and "epoch-0004.safetensors" in out
+
+
+def test_list_rejects_a_file_as_folder(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(["saves", "list", "--dir", str(tmp_path / "file")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_show_prints_summary_config_metrics_and_history(folder, capsys):
+    assert main(["saves", "show", "mnist-mlp", "--dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "mnist-mlp" in out and "model, saved 2025-01-01" in out
+    assert "preprocessing: mean=0.1307, std=0.3081" in out
+    assert "100,480" in out and "109,386 parameters" in out  # the layer table
+    assert "batch_size" in out and "type=cosine, T_max=20" in out
+    assert "val_acc" in out and "0.98" in out
+    assert "train loss" in out and "98.00%" in out and "2.5s" in out and "20 epochs" in out
+    assert "..." in out  # 20 epochs are shortened to the start and the end
+
+
+def test_show_a_checkpoint_by_path(folder, capsys):
+    assert main(["saves", "show", str(folder / "halfway.safetensors")]) == 0
+    assert "checkpoint after epoch 3: SGD" in capsys.readouterr().out
+
+
+def test_show_reports_missing_and_damaged_saves(folder, capsys):
+    assert main(["saves", "show", "nothing", "--dir", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nnstudio saves: error: no save named 'nothing'") and err.count("\n") == 1
+    assert main(["saves", "show", "damaged", "--dir", str(folder)]) == 1
+    assert "not a safetensors file" in capsys.readouterr().err
+
+
+def test_rm_with_yes_deletes(folder, capsys):
+    assert main(["saves", "rm", "baseline", "--dir", str(folder), "--yes"]) == 0
+    assert not (folder / "baseline.safetensors").exists()
+    assert "Deleted" in capsys.readouterr().out
+
+
+def test_rm_without_a_terminal_or_yes_refuses(folder, capsys):
+    assert main(["saves", "rm", "baseline", "--dir", str(folder)]) == 2
+    assert "pass --yes" in capsys.readouterr().err
+    assert (folder / "baseline.safetensors").exists()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("answer, deleted, status", [("y\n", True, 0), ("yes\n", True, 0), ("\n", False, 1),
+                                                     ("n\n", False, 1)])
+def test_rm_asks_on_a_terminal(folder, capsys, monkeypatch, answer, deleted, status):
+    monkeypatch.setattr("sys.stdin", Terminal(answer))
+    assert main(["saves", "rm", "baseline", "--dir", str(folder)]) == status
+    assert "Delete" in capsys.readouterr().out
+    assert (folder / "baseline.safetensors").exists() != deleted
+
+
+def test_rm_of_a_missing_save_fails(folder, capsys):
+    assert main(["saves", "rm", "nothing", "--dir", str(folder), "--yes"]) == 1
+    assert "no save named 'nothing'" in capsys.readouterr().err
+
+
+def test_default_folder_comes_from_the_environment(folder, capsys, monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_SAVES_DIR", str(folder))
+    assert main(["saves", "list"]) == 0
+    assert "mnist-mlp" in capsys.readouterr().out
+
+
+def test_missing_action_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["saves"])
+    assert exited.value.code == 2

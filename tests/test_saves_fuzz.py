@@ -1,0 +1,189 @@
+"""Fuzzing the reader: whatever the bytes, loading gives a model or a SaveError, never another exception."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from nnstudio import saves
+from nnstudio.engine import build_model, manual_seed, optim
+from nnstudio.engine.nn import CrossEntropyLoss
+from nnstudio.engine.training import train_epoch
+from nnstudio.saves import SaveError
+
+FUZZ = settings(max_examples=150, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+TINY = {"name": "tiny", "input_shape": [4],
+        "layers": [{"type": "linear", "out": 6}, {"type": "relu"}, {"type": "dropout", "p": 0.25},
+                   {"type": "linear", "out": 3}]}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2 ** 70), 2 ** 70) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20)
+
+
+@pytest.fixture(scope="module")
+def valid(tmp_path_factory) -> bytes:
+    """A checkpoint with every part filled in (optimizer, schedule, early stopping, both generators, history)."""
+    manual_seed(0)
+    model = build_model(TINY)
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 4)).astype(np.float32), rng.integers(0, 3, 16)
+    train_epoch(model, optimizer, CrossEntropyLoss(), x, y, batch_size=8, rng=rng)
+    stopping = optim.EarlyStopping(patience=3)
+    stopping.step(1.0)
+    path = saves.save_checkpoint(tmp_path_factory.mktemp("fuzz") / "valid.safetensors", model, optimizer, epoch=1,
+                                 scheduler=optim.CosineAnnealingLR(optimizer, T_max=5, warmup_epochs=1),
+                                 early_stopping=stopping, data_rng=rng, data_state={"epoch": 1, "position": 0},
+                                 config={"batch_size": 8, "seed": 0}, dataset="toy",
+                                 history=[{"epoch": 1, "train_loss": 1.1, "val_acc": 0.4, "grad_norms": {"0": 0.5}}],
+                                 metrics={"val_acc": 0.4})
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fuzz-cases") / "case.safetensors"
+
+
+def outcome(path: Path, data: bytes):
+    """Load `data` from a file: a Loaded, or a SaveError (returned); any other exception fails the test."""
+    path.write_bytes(data)
+    try:
+        metadata = saves.read_metadata(path)
+    except SaveError as error:
+        header_error = error
+    else:
+        header_error = None
+    try:
+        loaded = saves.load(path)
+    except SaveError as error:
+        return error
+    assert header_error is None and metadata.kind == loaded.metadata.kind  # what loads also lists
+    return loaded
+
+
+def split(data: bytes) -> tuple[dict, bytes]:
+    n = struct.unpack("<Q", data[:8])[0]
+    return json.loads(data[8:8 + n]), data[8 + n:]
+
+
+def join(header, rest: bytes) -> bytes:
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + rest
+
+
+# ====================================================================== whole files
+@FUZZ
+@given(st.binary(max_size=4000))
+def test_random_bytes_are_refused(scratch, data):
+    assert isinstance(outcome(scratch, data), SaveError)
+
+
+@FUZZ
+@given(st.binary(max_size=2000))
+def test_random_headers_after_a_plausible_length_are_refused(scratch, text):
+    assert isinstance(outcome(scratch, struct.pack("<Q", len(text)) + text), SaveError)
+
+
+@FUZZ
+@given(st.data())
+def test_every_truncation_is_refused(scratch, valid, data):
+    cut = data.draw(st.integers(0, len(valid) - 1))
+    result = outcome(scratch, valid[:cut])
+    assert isinstance(result, SaveError)
+    assert "truncated" in result.problem or "not a safetensors file" in result.problem
+
+
+@FUZZ
+@given(st.data())
+def test_bit_flips_load_or_are_refused(scratch, valid, data):
+    damaged = bytearray(valid)
+    for _ in range(data.draw(st.integers(1, 8))):
+        position = data.draw(st.integers(0, len(valid) - 1))
+        damaged[position] ^= 1 << data.draw(st.integers(0, 7))
+    outcome(scratch, bytes(damaged))
+
+
+@FUZZ
+@given(st.data())
+def test_flips_in_the_header_load_or_are_refused(scratch, valid, data):
+    header_end = 8 + struct.unpack("<Q", valid[:8])[0]
+    damaged = bytearray(valid)
+    position = data.draw(st.integers(8, header_end - 1))
+    damaged[position] = data.draw(st.integers(0, 255))
+    outcome(scratch, bytes(damaged))
+
+
+# ====================================================================== header JSON
+@FUZZ
+@given(json_values)
+def test_random_json_headers_are_refused(scratch, valid, value):
+    assume(value != {})  # an empty header is a valid (empty) safetensors file, but still not a save
+    _, rest = split(valid)
+    assert isinstance(outcome(scratch, join(value, rest)), SaveError)
+
+
+@FUZZ
+@given(json_values)
+def test_random_metadata_documents_are_refused(scratch, valid, value):
+    header, rest = split(valid)
+    header["__metadata__"]["nnstudio"] = json.dumps(value)
+    assert isinstance(outcome(scratch, join(header, rest)), SaveError)
+
+
+def _paths(node, prefix=()):
+    """Every place in a JSON tree, as key/index paths."""
+    yield prefix
+    if isinstance(node, dict):
+        for key, child in node.items():
+            yield from _paths(child, prefix + (key,))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            yield from _paths(child, prefix + (index,))
+
+
+@FUZZ
+@given(st.data(), json_values)
+def test_any_metadata_field_replaced_loads_or_is_refused(scratch, valid, data, value):
+    header, rest = split(valid)
+    document = json.loads(header["__metadata__"]["nnstudio"])
+    path = data.draw(st.sampled_from(list(_paths(document))[1:]))
+    node = document
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    header["__metadata__"]["nnstudio"] = json.dumps(document)
+    outcome(scratch, join(header, rest))
+
+
+@FUZZ
+@given(st.data(), json_values)
+def test_any_tensor_entry_field_replaced_loads_or_is_refused(scratch, valid, data, value):
+    header, rest = split(valid)
+    name = data.draw(st.sampled_from(sorted(k for k in header if k != "__metadata__")))
+    field = data.draw(st.sampled_from(["dtype", "shape", "data_offsets", "extra"]))
+    header[name][field] = value
+    result = outcome(scratch, join(header, rest))
+    assert isinstance(result, SaveError) or field != "extra"
+
+
+@FUZZ
+@given(st.data())
+def test_renamed_or_dropped_tensors_are_refused(scratch, valid, data):
+    header, rest = split(valid)
+    name = data.draw(st.sampled_from(sorted(k for k in header if k != "__metadata__")))
+    new_name = data.draw(st.text(min_size=1, max_size=30))
+    assume(new_name not in header)
+    header[new_name] = header.pop(name)
+    assert isinstance(outcome(scratch, join(header, rest)), SaveError)

@@ -1,0 +1,254 @@
+"""`nnstudio saves`: list, inspect and delete saved models and checkpoints.
+
+    nnstudio saves list [--dir DIR]             name, date, model, data set, epochs, best val acc, size
+    nnstudio saves show NAME [--dir DIR]        model summary, training config, metrics and history
+    nnstudio saves rm NAME [--dir DIR] [--yes]  delete a save (asks first unless --yes; exit 1 if declined)
+
+NAME is a save's name in the folder (default ./saves or $NNSTUDIO_SAVES_DIR) or a path to a file.
+Errors print one line to stderr: exit status 2 for bad arguments, 1 for failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from nnstudio.engine.spec import summarize
+from nnstudio.saves import SaveError, default_folder, find_interrupted_runs, list_saves, read_metadata, resolve
+from nnstudio.saves.atomic import fsync_dir
+from nnstudio.saves.catalogue import describe_model
+
+#: rows of history shown by `show`; longer histories show their start and end
+HISTORY_ROWS = 12
+_HISTORY_COLUMNS = (("epoch", "epoch"), ("train_loss", "train loss"), ("train_acc", "train acc"),
+                    ("val_loss", "val loss"), ("val_acc", "val acc"), ("lr", "lr"), ("seconds", "time"))
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `saves` command and its actions to the `nnstudio` parser."""
+    parser = subparsers.add_parser("saves", help="list, inspect and delete saved models",
+                                   description="List, inspect and delete saved models and checkpoints.")
+    actions = parser.add_subparsers(dest="saves_action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="the saves in a folder, newest first")
+    _add_dir(listing)
+    listing.set_defaults(handler=run_list)
+
+    show = actions.add_parser("show", help="a save's model, training config, metrics and history")
+    show.add_argument("name", help="save name, or path to a .safetensors file")
+    _add_dir(show)
+    show.set_defaults(handler=run_show)
+
+    remove = actions.add_parser("rm", help="delete a save")
+    remove.add_argument("name", help="save name, or path to a .safetensors file")
+    _add_dir(remove)
+    remove.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    remove.set_defaults(handler=run_rm)
+
+
+def _add_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, metavar="DIR", dest="folder",
+                        help="saves folder (default: $NNSTUDIO_SAVES_DIR or ./saves)")
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(f"nnstudio saves: error: {message}", file=sys.stderr)
+    return status
+
+
+def _folder(args: argparse.Namespace) -> Path:
+    return args.folder if args.folder is not None else default_folder()
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""
+
+
+def _date(moment: datetime) -> str:
+    """A time in the viewer's zone, to the minute."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _number(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return escape(str(value))
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+# ---------------------------------------------------------------------------------------- list
+
+def run_list(args: argparse.Namespace) -> int:
+    """`nnstudio saves list`: a table of the folder's saves, from their headers only."""
+    folder = _folder(args)
+    if folder.exists() and not folder.is_dir():
+        return _fail(f"--dir {folder} is not a folder", 2)
+    try:
+        entries = list_saves(folder)
+    except SaveError as error:
+        return _fail(str(error))
+    console = Console()
+    if not entries:
+        console.print(f"No saves in {escape(str(folder))}.", highlight=False)
+    else:
+        table = Table(title=f"Saves in {escape(str(folder))}")
+        table.add_column("name", overflow="fold")
+        table.add_column("date", no_wrap=True)
+        table.add_column("model", overflow="fold")
+        table.add_column("data set", no_wrap=True)
+        table.add_column("epochs", justify="right")
+        table.add_column("best val acc", justify="right")
+        table.add_column("size", justify="right", no_wrap=True)
+        for entry in entries:
+            name = escape(entry.name) + (" [dim](checkpoint)[/]" if entry.kind == "checkpoint" else "")
+            if entry.error is not None:
+                table.add_row(name, _date(entry.modified), "[red]unreadable[/] (see below)", "", "", "", _size(entry.size))
+                continue
+            table.add_row(name, _date(entry.created), escape(entry.model_summary or ""), escape(entry.dataset or "-"),
+                          str(entry.epochs), _percent(entry.best_val_accuracy), _size(entry.size))
+        console.print(table)
+    for entry in entries:
+        if entry.error is not None:
+            console.print(f"[red]unreadable[/] {escape(entry.path.name)}: {escape(entry.error)}", highlight=False,
+                          soft_wrap=True)
+    for run in find_interrupted_runs(folder)[:3]:
+        epoch = f" at epoch {run.last_epoch}" if run.last_epoch is not None else ""
+        console.print(f"[yellow]interrupted run[/] {escape(run.name)}{epoch}: its latest checkpoint is "
+                      f"{escape(str(run.latest))}", highlight=False, soft_wrap=True)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- show
+
+def run_show(args: argparse.Namespace) -> int:
+    """`nnstudio saves show NAME`: everything the header says about one save (no tensor data read)."""
+    try:
+        path = resolve(args.name, _folder(args))
+        metadata = read_metadata(path)
+    except SaveError as error:
+        return _fail(str(error))
+    console = Console()
+    size = path.stat().st_size
+    console.print(f"[bold]{escape(path.stem)}[/]  {metadata.kind}, saved {_date(metadata.created)} by nnstudio "
+                  f"{escape(metadata.nnstudio_version)}, {_size(size)}", highlight=False)
+    console.print(f"file: {escape(str(path))}", highlight=False, soft_wrap=True)
+    console.print(f"model: {escape(describe_model(metadata.spec))} ({metadata.dtype})", highlight=False)
+    if metadata.dataset is not None:
+        normalisation = metadata.dataset.get("normalisation")
+        shown = {k: v for k, v in (normalisation or {}).items() if v is not None}
+        console.print(f"data set: {escape(str(metadata.dataset.get('name') or '-'))}"
+                      f"{'  (preprocessing: ' + _value(shown) + ')' if shown else ''}", highlight=False,
+                      soft_wrap=True)
+    console.print(_summary_table(metadata.spec))
+    if metadata.config:
+        console.print(_mapping_table("Training config", metadata.config))
+    if metadata.metrics:
+        console.print(_mapping_table("Final metrics", metadata.metrics))
+    if metadata.history:
+        console.print(_history_table(metadata.history))
+    if metadata.checkpoint is not None:
+        part = metadata.checkpoint
+        console.print(f"checkpoint after epoch {part['epoch']}: {part['optimizer']['type']} at step "
+                      f"{part['optimizer']['step']}"
+                      f"{', schedule ' + part['scheduler']['type'] if part['scheduler'] else ''}"
+                      f"{', early stopping' if part['early_stopping'] else ''}", highlight=False)
+    return 0
+
+
+def _summary_table(spec: dict) -> Table:
+    summary = summarize(spec)
+    table = Table(title="Model", caption=f"{summary.total_params:,} parameters")
+    for column in ("layer", "type", "settings", "output shape"):
+        table.add_column(column)
+    table.add_column("params", justify="right")
+    table.add_row("", "input", "", "x".join(map(str, summary.input_shape)), "")
+    for row in summary:
+        table.add_row(row.name, row.type, escape(row.settings), "x".join(map(str, row.output_shape)), f"{row.params:,}")
+    return table
+
+
+def _mapping_table(title: str, values: dict) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in values.items():
+        table.add_row(escape(str(key)), _value(value))
+    return table
+
+
+def _value(value) -> str:
+    """A config or metric value in one short line: objects as key=value lists, long lists elided."""
+    if isinstance(value, dict):
+        return ", ".join(f"{escape(str(k))}={_value(v) if not isinstance(v, (dict, list)) else '...'}"
+                         for k, v in value.items())
+    if isinstance(value, list):
+        shown = ", ".join(_value(v) for v in value[:6])
+        return f"[{shown}{', ...' if len(value) > 6 else ''}]"
+    return _number(value)
+
+
+def _history_table(history: list[dict]) -> Table:
+    present = [(key, title) for key, title in _HISTORY_COLUMNS if any(key in entry for entry in history)]
+    table = Table(title="History", caption=f"{len(history)} epochs")
+    for _, title in present:
+        table.add_column(title, justify="right")
+    rows: list[dict | None] = list(history)
+    if len(rows) > HISTORY_ROWS:
+        rows = rows[:3] + [None] + rows[-(HISTORY_ROWS - 4):]
+    for number, entry in enumerate(rows, start=1):
+        if entry is None:
+            table.add_row(*("..." for _ in present))
+            continue
+        cells = []
+        for key, _ in present:
+            value = entry.get(key)
+            if key in ("train_acc", "val_acc") and isinstance(value, (int, float)) and not isinstance(value, bool):
+                cells.append(_percent(value))
+            elif key == "seconds" and isinstance(value, (int, float)):
+                cells.append(f"{value:.1f}s")
+            else:
+                cells.append(_number(value))
+        table.add_row(*cells)
+    return table
+
+
+# ------------------------------------------------------------------------------------------ rm
+
+def run_rm(args: argparse.Namespace) -> int:
+    """`nnstudio saves rm NAME`: delete one save, after confirmation unless --yes."""
+    try:
+        path = resolve(args.name, _folder(args))
+    except SaveError as error:
+        return _fail(str(error))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            return _fail(f"not deleting {path} without confirmation: pass --yes", 2)
+        print(f"Delete {path} ({_size(path.stat().st_size)})? [y/N] ", end="", flush=True)
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            print(f"Kept {path}.")
+            return 1
+    try:
+        path.unlink()
+    except OSError as error:
+        return _fail(f"cannot delete {path}: {error.strerror or error}")
+    fsync_dir(path.parent)
+    print(f"Deleted {path}.")
+    return 0
