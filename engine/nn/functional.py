@@ -196,3 +196,8 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "m
         return ((stable_sigmoid(z) - t) * _scale_for(reduction, g, n),)
 
     return Tensor._make(_reduce(losses, reduction), (logits,), backward)
+
+
+# convolution, pooling and normalisation live in their own modules; re-exported here as in torch.nn.functional
+from .conv import conv2d, max_pool2d  # noqa: E402
+from .norm import batch_norm  # noqa: E402
