@@ -28,9 +28,17 @@ def get_rng_state() -> dict:
     return _generator.bit_generator.state
 
 
+#: the bit generators a snapshot may name (a snapshot can come from a file: never look up anything else)
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+
+
 def set_rng_state(state: dict) -> None:
     """Continue the random stream from a snapshot taken by `get_rng_state`."""
-    bit_generator = getattr(np.random, state["bit_generator"])()
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in BIT_GENERATORS:
+        raise ValueError(f"not a random generator state: bit_generator must be one of {', '.join(BIT_GENERATORS)}, "
+                         f"got {name!r}")
+    bit_generator = getattr(np.random, name)()
     bit_generator.state = state
     global _generator
     _generator = np.random.Generator(bit_generator)

@@ -185,3 +185,15 @@ def test_bad_layer_arguments_are_named():
         nn.Linear(3, 0)
     with pytest.raises(ValueError, match="unknown initialisation 'bogus'"):
         nn.Linear(3, 3, init="bogus")
+
+
+def test_rng_state_round_trip_and_refusal():
+    from nnstudio.engine import get_rng_state, set_rng_state
+
+    manual_seed(3)
+    state = get_rng_state()
+    first = nn.Linear(4, 4).weight.data.copy()
+    set_rng_state(state)
+    np.testing.assert_array_equal(nn.Linear(4, 4).weight.data, first)
+    with pytest.raises(ValueError, match="bit_generator must be one of"):
+        set_rng_state({"bit_generator": "__class__"})

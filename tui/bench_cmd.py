@@ -136,9 +136,8 @@ def run(args) -> int:
 def _table(results: list[BenchResult]):
     from rich.table import Table
 
-    table = Table(title="nnstudio bench (Adam lr 1e-3, float32)")
-    for column in ("model", "params", "batch", "epochs", "best s/epoch", "mean s/epoch", "samples/s",
-                   "test acc", "peak MB"):
+    table = Table(title="nnstudio bench (Adam lr 1e-3, float32; seconds per epoch)")
+    for column in ("model", "params", "batch", "epochs", "best s", "mean s", "samples/s", "test acc", "peak MB"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for r in results:
         table.add_row(r.model, f"{r.parameters:,}", str(r.batch_size), str(r.epochs), f"{r.best_epoch_s:.3f}",
