@@ -126,3 +126,13 @@ def test_save_and_continue_from_a_save(tmp_path):
     for name, value in weights(session).items():
         np.testing.assert_array_equal(weights(again)[name], value)
     assert len(again.history) == 3
+
+
+def test_a_cnn_preset_trains_on_images(tmp_path):
+    cfg = RunConfig.from_dict({"data": {"name": "mnist-embedded", "val_fraction": 0.2}, "model": {"preset": "cnn"},
+                               "training": {"epochs": 1, "batch_size": 64}})
+    session = Session(cfg, checkpoints=False)
+    session.prepare()
+    assert session.data.x_train.shape[1:] == (1, 28, 28)
+    assert session.run() == "finished"
+    assert session.history[0]["val_acc"] > 0.5

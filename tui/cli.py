@@ -10,9 +10,9 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from . import bench_cmd, data_cmd, saves_cmd
+from . import bench_cmd, data_cmd, eval_cmd, predict_cmd, saves_cmd, train_cmd
 
-COMMAND_MODULES = (bench_cmd, data_cmd, saves_cmd)
+COMMAND_MODULES = (train_cmd, eval_cmd, predict_cmd, bench_cmd, data_cmd, saves_cmd)
 
 
 def package_version() -> str:

@@ -25,8 +25,7 @@ from nnstudio.datasets import (IDX_DATASETS, Dataset, DatasetError, DownloadProg
 from nnstudio.datasets.fetch import DEFAULT_TIMEOUT
 from nnstudio.datasets.locations import display_path, find_files
 
-GREY_RAMP = " .:-=+*#%@"
-"""Characters from blank to full ink, for drawing digits in a terminal."""
+from .render import digit_lines
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -229,14 +228,6 @@ def _stats_table(dataset: Dataset) -> Table:
         table.add_row(label, f"{values.min():.3g}", f"{values.max():.3g}", f"{float(stats.mean):.4g}",
                       f"{float(stats.std):.4g}")
     return table
-
-
-def digit_lines(image: np.ndarray) -> list[str]:
-    """A 28x28 uint8 image as 14 lines of 28 characters (two pixel rows per line keep the aspect)."""
-    image = np.asarray(image, dtype=np.float32).reshape(28, 28)
-    halves = (image[0::2] + image[1::2]) / 2
-    levels = np.minimum((halves / 256 * len(GREY_RAMP)).astype(int), len(GREY_RAMP) - 1)
-    return ["".join(GREY_RAMP[v] for v in row) for row in levels]
 
 
 def _draw_images(dataset: Dataset, count: int, width: int) -> str:

@@ -26,6 +26,7 @@ from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import events, manual_seed
 from nnstudio.engine.control import Controller
 from nnstudio.engine.metrics import softmax
+from nnstudio.engine.presets import PRESETS
 from nnstudio.engine.spec import SpecError, build_model, is_autoencoder, summarize
 from nnstudio.engine.trainer import Trainer
 from nnstudio.engine.training import predict
@@ -105,16 +106,26 @@ class Session:
         return dataset
 
     def _fit_spec(self, dataset: Dataset) -> dict:
-        """The model spec, fitted to the data for presets; a custom spec must already match the data."""
+        """The model spec, fitted to the data for presets; a custom spec must already match the data.
+
+        Image data sets can be fed flat (N, 784) or as images (N, 1, 28, 28): a model whose
+        input is 3-D (a CNN) gets the image layout, any other the flat one.
+        """
         classes = dataset.num_classes or 1
+        shapes = {tuple(dataset.input_shape)} | ({tuple(dataset.image_shape)} if dataset.image_shape else set())
         try:
-            spec = model_spec(self.config, input_shape=list(dataset.input_shape), classes=classes)
+            input_shape = list(dataset.input_shape)
+            if self.config.model.spec is None and dataset.image_shape:
+                default = PRESETS[self.config.model.preset].options().get("input_shape")
+                if default is not None and len(default) == 3:
+                    input_shape = list(dataset.image_shape)
+            spec = model_spec(self.config, input_shape=input_shape, classes=classes)
             summary = summarize(spec)
         except (SpecError, ValueError) as error:
             raise SessionError(f"the model does not fit data set {dataset.name}: {error}") from None
-        if tuple(summary.input_shape) != tuple(dataset.input_shape):
+        if tuple(summary.input_shape) not in shapes:
             raise SessionError(f"the model expects inputs of shape {tuple(summary.input_shape)}, but data set "
-                               f"{dataset.name} has {tuple(dataset.input_shape)}")
+                               f"{dataset.name} has {' or '.join(str(s) for s in sorted(shapes, key=len))}")
         expected = tuple(dataset.input_shape) if is_autoencoder(spec) else \
             (dataset.num_classes,) if dataset.task == "classification" else (1,)
         if tuple(summary.output_shape) != expected:
@@ -341,14 +352,31 @@ def _load(path: Path) -> saves.Loaded:
         raise SessionError(str(error)) from None
 
 
-def _config_of(loaded: saves.Loaded) -> RunConfig:
-    """The run config recorded in a save (saves written by other tools get the defaults, fitted to their spec)."""
-    record = loaded.metadata.config.get("run")
+def config_from_metadata(metadata: saves.Metadata, path: str | Path) -> RunConfig:
+    """The run config a save records, with its model pinned to the saved spec.
+
+    The spec is pinned because a preset is refitted to whatever data set it meets, while the
+    saved weights fit only the saved shapes: another data set then gets a clear "does not fit"
+    instead of a weights mismatch. Saves without a run config (written by other tools) get the
+    defaults, on the data set they name.
+    """
+    record = metadata.config.get("run")
     try:
-        if isinstance(record, dict):
-            return RunConfig.from_dict(record)
-        config = RunConfig.from_dict({})
-        dataset = loaded.metadata.dataset_name
-        return config.replace(**{"model.spec": loaded.metadata.spec, **({"data.name": dataset} if dataset else {})})
+        config = RunConfig.from_dict(record) if isinstance(record, dict) else RunConfig.from_dict({})
+        dataset = {"data.name": metadata.dataset_name} if metadata.dataset_name and not isinstance(record, dict) else {}
+        return config.with_overrides({"model.spec": metadata.spec, **dataset})
     except ConfigError as error:
-        raise SessionError(f"{loaded.path}: its run configuration is invalid: {error}") from None
+        raise SessionError(f"{path}: its run configuration is invalid: {error}") from None
+
+
+def saved_config(path: str | Path) -> RunConfig:
+    """The run config of a save, read from its header only (see `config_from_metadata`)."""
+    try:
+        metadata = saves.read_metadata(path)
+    except saves.SaveError as error:
+        raise SessionError(str(error)) from None
+    return config_from_metadata(metadata, path)
+
+
+def _config_of(loaded: saves.Loaded) -> RunConfig:
+    return config_from_metadata(loaded.metadata, loaded.path)

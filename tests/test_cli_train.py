@@ -1,0 +1,257 @@
+"""`nnstudio train`: JSON lines end to end in a subprocess, saves, every bad argument, Ctrl+C and --resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nnstudio import saves
+from nnstudio.tui.cli import main
+from nnstudio.tui.train_cmd import stop_on_interrupt
+
+QUICK = ["--dataset", "blobs", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
+
+
+def child_env(tmp_path: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("NNSTUDIO_DATA_DIR", "NNSTUDIO_SAVES_DIR", "COLUMNS")}
+    return {**env, "XDG_CACHE_HOME": str(tmp_path / "cache"), "NNSTUDIO_OFFLINE": "1"}
+
+
+def nnstudio(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The real command line in a child process, in tmp_path (so ./saves is tmp_path/saves)."""
+    return subprocess.run([sys.executable, "-m", "nnstudio.tui.cli", *args], cwd=tmp_path, env=child_env(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]  # every stdout line must be JSON
+
+
+def run_cli(*argv: str) -> int:
+    """The command line in this process (argparse's own errors exit through SystemExit)."""
+    try:
+        return main(list(argv))
+    except SystemExit as exit:
+        return exit.code
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {path.relative_to(folder) for path in folder.rglob("*")}
+
+
+# ---------------------------------------------------------------------------------------- a whole run
+
+def test_train_json_lines_end_to_end_and_save(tmp_path):
+    done = nnstudio(tmp_path, "train", *QUICK, "--json", "--save", "blobs-model")
+    assert done.returncode == 0, done.stderr
+    records = json_lines(done.stdout)
+    epochs, final = records[:-1], records[-1]
+    assert [r["event"] for r in epochs] == ["epoch"] * 3
+    assert [r["epoch"] for r in epochs] == [1, 2, 3]
+    assert all(r["epochs"] == 3 and r["train_loss"] > 0 and "grad_norms" in r for r in epochs)
+    assert final["event"] == "finished" and final["epochs_done"] == 3
+    assert final["metrics"]["val_acc"] > 0.8 and final["metrics"]["best_val_acc"] >= final["metrics"]["val_acc"]
+    save = tmp_path / final["save"]
+    assert save == tmp_path / "saves" / "blobs-model.safetensors"
+    loaded = saves.load(save)
+    assert loaded.checkpoint is None and len(loaded.metadata.history) == 3
+    assert loaded.metadata.config["run"]["data"]["name"] == "blobs"
+    assert saves.read_run(tmp_path / final["run_dir"]).status == "finished"
+    assert (tmp_path / final["checkpoint"]).is_file()
+    # the human-readable display went to stderr
+    assert "Model: mlp" in done.stderr and "total" in done.stderr
+    assert "data blobs from synthetic" in done.stderr and "Finished" in done.stderr
+
+
+def test_train_prints_summary_rows_and_where_things_are(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *QUICK, "--save", "m") == 0
+    out = capsys.readouterr().out
+    for text in ("layer", "output shape", "parameters", "8,835", "901 train / 99 val / 250 test",
+                 "train loss", "val acc", "3/3", "Finished: 3 of 3 epochs", "checkpoints: saves/runs/",
+                 "saved: saves/m.safetensors"):
+        assert text in out
+    assert out.index("1/3") < out.index("2/3") < out.index("3/3") < out.index("Finished")
+
+
+def test_help_comes_from_the_config_registry(capsys):
+    assert run_cli("train", "--help") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "learning rate: how big a step each update takes" in out
+    assert "examples per update" in out and "--resume [RUN]" in out
+
+
+def test_from_a_save_continues_its_weights_and_reinit_starts_afresh(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *QUICK, "--save", "base", "--json") == 0
+    trained = json_lines(capsys.readouterr().out)[-1]["metrics"]["val_acc"]
+    assert run_cli("train", "--from", "base", "--lr", "0", "--epochs", "1", "--no-checkpoints", "--json") == 0
+    continued = json_lines(capsys.readouterr().out)
+    assert continued[0]["val_acc"] == trained  # lr 0: the save's weights, unchanged, on the same split
+    assert run_cli("train", "--from", "base", "--reinit", "--lr", "0", "--epochs", "1", "--no-checkpoints",
+                   "--json") == 0
+    assert json_lines(capsys.readouterr().out)[0]["val_acc"] < 0.9
+
+
+def test_no_checkpoints_writes_no_run_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *QUICK, "--no-checkpoints", "--json") == 0
+    final = json_lines(capsys.readouterr().out)[-1]
+    assert final["run_dir"] is None and final["checkpoint"] is None
+    assert not (tmp_path / "saves").exists()
+
+
+def test_a_diverging_run_exits_1_with_advice(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    status = run_cli("train", *QUICK, "--optimizer", "sgd", "--lr", "1e9", "--momentum", "0", "--json")
+    captured = capsys.readouterr()
+    final = json_lines(captured.out)[-1]
+    assert status == 1 and final["event"] == "diverged"
+    assert "learning rate" in final["message"] and "Diverged" in captured.err
+
+
+def test_early_stopping_exits_0(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    status = run_cli("train", *QUICK, "--lr", "0", "--epochs", "40", "--early-stopping", "2", "--no-checkpoints",
+                     "--json")
+    final = json_lines(capsys.readouterr().out)[-1]
+    assert status == 0 and final["event"] == "early-stopped" and final["epochs_done"] == 3
+    assert "has not improved" in final["message"]
+
+
+# ---------------------------------------------------------------------------------------- bad arguments
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return name
+
+
+def _taken_save(folder: Path) -> list[str]:
+    (folder / "saves").mkdir()
+    (folder / "saves" / "taken.safetensors").write_bytes(b"only its name matters here")
+    return ["--save", "taken"]
+
+
+BAD_ARGUMENTS = {
+    "bad lr": (lambda d: ["--lr", "fast"], ["--lr", "optimizer.lr", "a number >= 0"]),
+    "negative lr": (lambda d: ["--lr", "-1"], ["optimizer.lr", ">= 0"]),
+    "unknown optimizer": (lambda d: ["--optimizer", "adm"], ["--optimizer", "optimizer.name", "sgd, rmsprop, adam, adamw",
+                                                            "did you mean 'adam'"]),
+    "zero epochs": (lambda d: ["--epochs", "0"], ["--epochs", "training.epochs", ">= 1"]),
+    "fractional epochs": (lambda d: ["--epochs", "2.5"], ["training.epochs", "whole number"]),
+    "missing config": (lambda d: ["--config", "absent.toml"], ["absent.toml", "no such config file"]),
+    "invalid toml": (lambda d: ["--config", _write(d, "broken.toml", "[optimizer\n")], ["broken.toml", "not valid TOML"]),
+    "unknown config field": (lambda d: ["--config", _write(d, "typo.toml", '[optimizer]\nnme = "sgd"\n')],
+                             ["typo.toml", "optimizer.nme", "did you mean 'name'"]),
+    "bad config value": (lambda d: ["--config", _write(d, "value.toml", "[training]\nepochs = -3\n")],
+                         ["value.toml", "training.epochs", ">= 1"]),
+    "model file not json": (lambda d: ["--model", _write(d, "model.json", '{"input_shape": [2],')],
+                            ["--model model.json", "not valid JSON"]),
+    "model file bad spec": (lambda d: ["--model", _write(d, "spec.json", json.dumps(
+        {"input_shape": [2], "layers": [{"type": "linear", "out": 3}, {"type": "relux"}]}))],
+                            ["--model spec.json", "layer 1", "did you mean 'relu'"]),
+    "model file missing": (lambda d: ["--model", "absent.json"], ["--model absent.json", "no such file"]),
+    "unknown preset": (lambda d: ["--model", "resnet"], ["--model", "model.preset", "mlp, deep-mlp, cnn"]),
+    "bad save name": (lambda d: ["--save", "..."], ["--save", "no usable characters"]),
+    "existing save": (lambda d: _taken_save(d), ["--save taken", "already exists", "--overwrite"]),
+    "warmup too long": (lambda d: ["--schedule", "cosine", "--warmup", "5", "--epochs", "3"],
+                        ["--warmup", "schedule.warmup_epochs", "less than training.epochs"]),
+    "flag with resume": (lambda d: ["--resume", "--lr", "0.1"], ["cannot be combined with --resume", "keeps its own settings"]),
+    "reinit alone": (lambda d: ["--reinit"], ["--reinit needs --from"]),
+    "config and from": (lambda d: ["--config", "a.toml", "--from", "b"], ["--config and --from"]),
+    "missing data dir": (lambda d: ["--data-dir", "nowhere"], ["--data-dir nowhere", "not a folder"]),
+    "empty saves dir": (lambda d: ["--saves-dir", ""], ["--saves-dir", "checkpoints.folder", "non-empty"]),
+    "flag without value": (lambda d: ["--batch-size"], ["--batch-size", "expected one argument"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARGUMENTS))
+def test_bad_arguments_exit_2_with_one_line_and_write_nothing(case, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    make_args, expected = BAD_ARGUMENTS[case]
+    args = make_args(tmp_path)
+    before = files_under(tmp_path)
+    assert run_cli("train", "--dataset", "blobs", *args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnstudio train: error: "), captured.err
+    for text in expected:
+        assert text in lines[0]
+    assert captured.out == ""
+    assert files_under(tmp_path) == before
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--resume"], "nothing to resume: no interrupted run in saves/runs"),
+    (["--resume", "saves/runs/gone"], "--resume saves/runs/gone: no such run folder or checkpoint"),
+    (["--from", "absent"], "no save named 'absent'"),
+])
+def test_nothing_to_start_from_exits_1(args, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *args) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0]
+    assert files_under(tmp_path) == set()
+
+
+# ---------------------------------------------------------------------------------------- Ctrl+C and --resume
+
+def test_ctrl_c_stops_with_a_checkpoint_and_resume_completes(tmp_path):
+    command = [sys.executable, "-m", "nnstudio.tui.cli", "train", "--dataset", "blobs", "--batch-size", "8",
+               "--epochs", "10000", "--json", "--save", "interrupted"]
+    with open(tmp_path / "display.txt", "w") as display:  # the display is long: a file, not a pipe that fills up
+        child = subprocess.Popen(command, cwd=tmp_path, env=child_env(tmp_path), stdout=subprocess.PIPE,
+                                 stderr=display, text=True)
+        try:
+            first = json.loads(child.stdout.readline())
+            assert first["event"] == "epoch" and first["epoch"] == 1
+            child.send_signal(signal.SIGINT)
+            rest, _ = child.communicate(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    assert child.returncode == 130
+    final = json_lines(rest)[-1]
+    assert final["event"] == "stopped" and final["epochs_done"] >= 1
+    assert final["resume"] == f"nnstudio train --resume {final['run_dir']}"
+    checkpoint = saves.load(tmp_path / final["checkpoint"])
+    assert checkpoint.checkpoint is not None and checkpoint.checkpoint.epoch == final["epochs_done"]
+    assert saves.load(tmp_path / "saves" / "interrupted.safetensors").checkpoint is None  # --save after a stop
+    assert "resume with: nnstudio train --resume" in (tmp_path / "display.txt").read_text()
+
+    target = final["epochs_done"] + 1
+    resumed = nnstudio(tmp_path, "train", "--resume", "--epochs", str(target), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    records = json_lines(resumed.stdout)
+    assert [r["epoch"] for r in records[:-1]] == [target]
+    assert records[-1]["event"] == "finished" and records[-1]["epochs_done"] == target
+    assert records[-1]["run_dir"] == final["run_dir"]
+    assert saves.read_run(tmp_path / final["run_dir"]).status == "finished"
+    assert nnstudio(tmp_path, "train", "--resume").returncode == 1  # nothing interrupted any more
+
+
+def test_a_second_ctrl_c_interrupts_at_once_and_the_handler_is_put_back():
+    class Session:
+        stops = 0
+
+        def stop(self) -> None:
+            self.stops += 1
+
+    session, before = Session(), signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with stop_on_interrupt(session):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # Python runs the handler between bytecodes: now
+            assert session.stops == 1
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+    assert session.stops == 1 and signal.getsignal(signal.SIGINT) is before

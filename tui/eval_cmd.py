@@ -1,0 +1,169 @@
+"""`nnstudio eval SAVE`: how well a saved model does on its data set's test split; nothing is trained.
+
+    nnstudio eval mnist-mlp                          accuracy, loss, per-class accuracy, confusion matrix
+    nnstudio eval mnist-mlp --dataset mnist-embedded  the same model on another data set of the same shape
+    nnstudio eval sine-mlp --json                    one JSON object on stdout
+
+Regression models and autoencoders report the test mean squared error instead. The session is
+rebuilt from the save's own settings (`Session.from_save`), so the test data is prepared
+exactly as it was for training. Errors print one line to stderr: exit status 2 for bad
+arguments, 1 for failures (a missing save, a data set that cannot be loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from nnstudio import saves
+from nnstudio.engine import Tensor, no_grad
+from nnstudio.engine.metrics import confusion_matrix
+from nnstudio.engine.training import predict
+
+from .config import ConfigError
+from .session import Notice, Session, SessionError
+from .session import saved_config
+from .train_cmd import UsageError, fail, one_line_errors, parse_flag, percent, plain
+
+PROG = "nnstudio eval"
+#: a confusion matrix wider than this many classes would not fit a terminal; the per-class table still shows
+MAX_CONFUSION_CLASSES = 20
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `eval` command to the `nnstudio` parser."""
+    parser = subparsers.add_parser("eval", help="test accuracy, loss and confusion matrix of a saved model",
+                                   description="Evaluate a saved model on its data set's test split (no training).")
+    one_line_errors(parser, PROG)
+    add_save_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.set_defaults(handler=run_eval)
+
+
+def add_save_arguments(parser: argparse.ArgumentParser) -> None:
+    """SAVE and the options that say where it and its data are (shared with `predict`)."""
+    parser.add_argument("save", metavar="SAVE", help="save name in the saves folder, or path to a .safetensors file")
+    parser.add_argument("--dataset", metavar="NAME", help="test on this data set instead of the save's own")
+    parser.add_argument("--data-dir", metavar="DIR", help="folder holding the data set's IDX files")
+    parser.add_argument("--saves-dir", metavar="DIR", help="saves folder (default: $NNSTUDIO_SAVES_DIR or ./saves)")
+
+
+def data_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """--dataset and --data-dir as config overrides, checked like `train`'s flags (UsageError)."""
+    overrides = {}
+    if args.dataset is not None:
+        overrides["data.name"] = parse_flag("--dataset", args.dataset)
+    if args.data_dir is not None:
+        overrides["data.data_dir"] = parse_flag("--data-dir", args.data_dir)
+        if not Path(args.data_dir).is_dir():
+            raise UsageError(f"--data-dir {args.data_dir} is not a folder")
+    return overrides
+
+
+def open_save(args: argparse.Namespace) -> tuple[Session, Path]:
+    """The save named on the command line as a prepared session (its settings, its weights), and its path.
+
+    Nothing is trained or written: `Session.from_save` only loads the data and the model.
+    UsageError for bad options, SessionError when the save or its data cannot be had.
+    """
+    overrides = data_overrides(args)
+    folder = Path(parse_flag("--saves-dir", args.saves_dir)) if args.saves_dir is not None else saves.default_folder()
+    try:
+        path = saves.resolve(args.save, folder)
+    except saves.SaveError as error:
+        raise SessionError(str(error)) from None
+    try:
+        config = saved_config(path).with_overrides(overrides)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+
+    def show_notice(event: Any) -> None:
+        if isinstance(event, Notice):
+            Console(stderr=True).print(f"[yellow]notice:[/] {escape(event.text)}", highlight=False, soft_wrap=True)
+
+    return Session.from_save(path, config=config, on_event=show_notice), path
+
+
+def evaluate(session: Session) -> dict[str, Any]:
+    """Test figures of a prepared session: loss, accuracy, per-class accuracy and confusion (classes), or MSE."""
+    data = session.data
+    outputs = predict(session.model, data.x_test)
+    record: dict[str, Any] = {"dataset": session.dataset.name, "test_size": int(len(data.x_test))}
+    if session.classes:
+        with no_grad():
+            loss = float(session.loss_fn(Tensor(outputs), data.y_test).item())
+        confusion = confusion_matrix(data.y_test, outputs.argmax(axis=1), session.classes)
+        totals = confusion.sum(axis=1)
+        per_class = [float(confusion[c, c] / totals[c]) if totals[c] else None for c in range(session.classes)]
+        return {**record, "task": "classification", "test_loss": loss,
+                "test_acc": float(np.trace(confusion) / max(confusion.sum(), 1)),
+                "class_names": list(session.dataset.class_names), "per_class_acc": per_class,
+                "confusion": confusion.tolist()}
+    target = data.x_test if session.reconstruct else data.y_test
+    mse = float(np.mean((outputs - target.reshape(outputs.shape)) ** 2))
+    return {**record, "task": "reconstruction" if session.reconstruct else "regression", "test_mse": mse}
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """`nnstudio eval SAVE`: rebuild the session from the save, evaluate on the test split, print."""
+    console = Console()
+    try:
+        session, path = open_save(args)
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
+    except SessionError as error:
+        return fail(PROG, str(error))
+    record = {"save": str(path), "model": saves.describe_model(session.spec), **evaluate(session)}
+    if args.json:
+        print(json.dumps(plain(record), allow_nan=False))
+        return 0
+    console.print(f"[bold]{escape(path.stem)}[/]: {escape(record['model'])}, tested on "
+                  f"{escape(record['dataset'])} ({record['test_size']:,} test samples)", highlight=False)
+    console.print(results_table(record))
+    if record["task"] == "classification":
+        console.print(per_class_table(record))
+        if len(record["class_names"]) <= MAX_CONFUSION_CLASSES:
+            console.print(confusion_table(record))
+    return 0
+
+
+def results_table(record: dict) -> Table:
+    table = Table(title="Test", title_justify="left", show_header=False)
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    if record["task"] == "classification":
+        table.add_row("accuracy", percent(record["test_acc"]))
+        table.add_row("loss", f"{record['test_loss']:.4f}")
+    else:
+        table.add_row("mean squared error", f"{record['test_mse']:.5g}")
+    return table
+
+
+def per_class_table(record: dict) -> Table:
+    confusion = np.asarray(record["confusion"])
+    table = Table(title="Per-class accuracy", title_justify="left")
+    for column in ("class", "name", "samples", "correct", "accuracy"):
+        table.add_column(column, justify="left" if column == "name" else "right")
+    for c, (name, accuracy) in enumerate(zip(record["class_names"], record["per_class_acc"])):
+        table.add_row(str(c), escape(name), f"{confusion[c].sum():,}", f"{confusion[c, c]:,}", percent(accuracy))
+    return table
+
+
+def confusion_table(record: dict) -> Table:
+    """Rows are the true classes, columns the predicted ones; the diagonal (right) stands out from the errors."""
+    confusion = np.asarray(record["confusion"])
+    table = Table(title="Confusion matrix", title_justify="left")
+    table.add_column("true\\pred", style="bold", justify="right")
+    for c in range(len(confusion)):
+        table.add_column(str(c), justify="right")
+    for t, row in enumerate(confusion):
+        cells = [f"[bold green]{n}[/]" if p == t else f"[red]{n}[/]" if n else "[dim]0[/]" for p, n in enumerate(row)]
+        table.add_row(str(t), *cells)
+    return table
