@@ -92,14 +92,16 @@ class Tensor:
         out.data = data if type(data) is np.ndarray else np.asarray(data)  # 0-d ops yield NumPy scalars
         out.grad = None
         out._retain = False
-        if _grad_mode.enabled and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents = parents
-            out._backward = backward
-        else:
-            out.requires_grad = False
-            out._parents = ()
-            out._backward = None
+        if _grad_mode.enabled:
+            for parent in parents:
+                if parent.requires_grad:
+                    out.requires_grad = True
+                    out._parents = parents
+                    out._backward = backward
+                    return out
+        out.requires_grad = False
+        out._parents = ()
+        out._backward = None
         return out
 
     def _lift(self, other) -> "Tensor":

@@ -80,6 +80,15 @@ class Optimizer:
         """The hyperparameters as they are now (the UI may have changed them)."""
         return {name: getattr(self, name) for name in self.hyper_names}
 
+    def _checked_hyper(self) -> dict:
+        """The hyperparameters, validated; checked again only when one of them has changed."""
+        raw = self._hyper()
+        key = tuple(raw.values())
+        if getattr(self, "_checked_key", None) != key:
+            self._checked = self._validate(raw)  # raises before anything is stored if a value is bad
+            self._checked_key = key
+        return self._checked
+
     def _validate(self, h: dict) -> dict:
         """Check the hyperparameters; return them as Python floats/bools ready for the update."""
         out = dict(h)
@@ -96,7 +105,7 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient, with the hyperparameters as they are now."""
-        h = self._validate(self._hyper())
+        h = self._checked_hyper()
         self.step_count += 1
         for i, p in enumerate(self.params):
             if p.grad is not None:
