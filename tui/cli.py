@@ -2,17 +2,23 @@
 
 Each command module exposes `register(subparsers)`, which adds its parser and sets
 `handler=<function(args) -> exit status>` as a default. Bad arguments exit with status 2.
+
+With no command, `nnstudio` opens the studio (`nnstudio studio`); so does `nnstudio
+FILE.safetensors` or `nnstudio --open SAVE`, with that save loaded.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from . import bench_cmd, data_cmd, eval_cmd, predict_cmd, saves_cmd, train_cmd
+from . import bench_cmd, data_cmd, eval_cmd, predict_cmd, saves_cmd, studio, train_cmd
 
-COMMAND_MODULES = (train_cmd, eval_cmd, predict_cmd, bench_cmd, data_cmd, saves_cmd)
+COMMAND_MODULES = (studio, train_cmd, eval_cmd, predict_cmd, bench_cmd, data_cmd, saves_cmd)
+#: options of `nnstudio studio` that may come without the command name
+STUDIO_OPTIONS = ("--open", "--saves", "--no-resume")
 
 
 def package_version() -> str:
@@ -34,9 +40,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def studio_arguments(argv: list[str]) -> list[str]:
+    """The arguments with "studio" in front when they mean the studio: none at all, a save file, or
+    one of the studio's options (a mistyped command is still an error, not a save that is not there)."""
+    if not argv:
+        return ["studio"]
+    first = argv[0]
+    if first.split("=", 1)[0] in STUDIO_OPTIONS or (not first.startswith("-") and (
+            first.endswith(".safetensors") or os.path.isfile(first))):
+        return ["studio", *argv]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(studio_arguments(list(sys.argv[1:] if argv is None else argv)))
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

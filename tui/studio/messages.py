@@ -1,0 +1,77 @@
+"""Messages that travel up from the panes (and the training thread) to the studio app.
+
+Children post messages up; the app sets attributes down (`pane.config = ...`). These are
+the contract between the app and its panes, so they stay small, plain dataclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+from nnstudio.tui.config import RunConfig
+
+
+@dataclass
+class ConfigChanged(Message):
+    """The builder or settings pane committed a valid change to the run configuration.
+
+    The app replaces its config, discards an idle session whose model or data no longer
+    match, and pushes the new config down to every pane.
+    """
+
+    config: RunConfig
+
+
+@dataclass
+class LiveSettingRequested(Message):
+    """During training, the user typed a new value for a live setting (`optimizer.lr`, ...).
+
+    `text` is exactly what was typed: the app validates it through the session
+    (`Session.set_live`), so a bad value is refused before it ever reaches the engine.
+    """
+
+    path: str
+    text: str
+
+
+@dataclass
+class SessionEvent(Message):
+    """One non-batch event from the training thread (EpochEnd, Paused, Finished, Notice, ...).
+
+    Posted from the worker thread with `post_message` (thread-safe); handled on the UI
+    thread. Batch events never travel this way: they would flood the queue.
+    """
+
+    event: Any
+
+
+@dataclass
+class SessionReady(Message):
+    """A session was prepared, loaded or resumed in a worker and is ready to show.
+
+    `outputs` are the probe predictions of the weights as loaded (so a loaded save shows
+    its predictions before any training); `origin` is "new", "loaded" or "resumed".
+    """
+
+    session: Any
+    origin: str = "new"
+    outputs: Any = None
+
+
+@dataclass
+class LoadRequested(Message):
+    """The saves pane asks to open a save: its model, settings, history and predictions."""
+
+    path: Path
+
+
+@dataclass
+class SaveRequested(Message):
+    """The saves pane asks to save the trained model under `name`."""
+
+    name: str
+    overwrite: bool = False

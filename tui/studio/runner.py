@@ -1,0 +1,330 @@
+"""Driving a training session from the studio: its thread, its commands, its status.
+
+`SessionRunner` owns the studio's one `Session` and what it is doing (`status`). It holds no
+widgets: the app gives it a DOM node to run thread workers on and to post messages to, and is
+told of status changes through a callback. The app turns key presses into runner commands
+and shows what the runner reports; the runner turns commands into session calls.
+
+The session reports every event through one callback, called on the training thread. Widgets
+must never be touched from there, and a fast model on a small data set produces thousands of
+batch events a second: posting each one as a message would flood the UI queue and redraw far
+more often than a slow SSH link can carry. So `TrainingBridge` splits the stream:
+
+* batch events only overwrite a lock-protected "latest batch" slot and append to a list of
+  losses; the UI polls them on a timer (`take`) at its own pace (~10 times a second);
+* every other event (epoch ends, pauses, the end of the run, notices) is rare and important,
+  so it is posted as a `SessionEvent` message, which is thread-safe and keeps their order.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+from textual.dom import DOMNode
+from textual.worker import Worker, WorkerState
+
+from nnstudio import saves
+from nnstudio.datasets.dataset import Dataset
+from nnstudio.engine import events
+from nnstudio.engine.control import Controller
+from nnstudio.tui.config import LIVE_SETTINGS, RunConfig
+from nnstudio.tui.session import Session, SessionError, saved_config
+
+from .messages import SessionEvent, SessionReady
+
+#: statuses in which a training thread is alive (or about to be)
+BUSY = ("preparing", "running", "pausing", "paused", "stepping", "stopping")
+#: statuses in which the weights are still and can be saved
+STILL = ("idle", "paused", "stopped", "finished", "diverged")
+#: settings that change nothing about the model or data: a session survives changes to them
+_SESSION_SAFE = set(LIVE_SETTINGS) | {"training.epochs"}
+
+
+class Refused(Exception):
+    """A command that does not apply now; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class ModelSaved:
+    """The studio saved the trained model (forwarded to the panes, e.g. so the saves list refreshes)."""
+
+    path: Path
+
+
+class TrainingBridge:
+    """Receives a session's events on the training thread and hands them safely to the UI thread."""
+
+    def __init__(self, post: Callable[[SessionEvent], object]) -> None:
+        self._post = post
+        self._lock = threading.Lock()
+        self._latest: events.BatchEnd | None = None
+        self._losses: list[tuple[int, int, int, float]] = []
+
+    def on_event(self, event) -> None:
+        """The session's callback (training thread): batches into the slot, everything else as a message."""
+        if isinstance(event, events.BatchEnd):
+            with self._lock:
+                self._latest = event
+                self._losses.append((event.epoch, event.batch, event.batches, event.loss))
+            return
+        self._post(SessionEvent(event))
+
+    def take(self) -> tuple[events.BatchEnd | None, list[tuple[int, int, int, float]]]:
+        """The newest batch event since the last call (or None) and the (epoch, batch, batches, loss) seen since."""
+        with self._lock:
+            latest, losses = self._latest, self._losses
+            self._latest, self._losses = None, []
+        return latest, losses
+
+
+class SessionRunner:
+    """The studio's one training session: built, trained, paused, stepped, stopped, saved, loaded."""
+
+    def __init__(self, host: DOMNode, *, dataset: Dataset | None = None,
+                 on_status: Callable[[str], None] = lambda status: None) -> None:
+        self.host = host  # runs the workers; the thread's messages are posted to it
+        self.dataset = dataset  # injected (tests): stands in for every run's data set
+        self.on_status = on_status
+        self.session: Session | None = None
+        self.status = "idle"
+        self.unsaved_epochs = 0  # trained since the last save or load: what quitting would lose
+        self._after_prepare = "running"  # the status once a new session's data and model are ready
+        self.bridge = TrainingBridge(host.post_message)
+
+    @property
+    def busy(self) -> bool:
+        return self.status in BUSY
+
+    def _set(self, status: str) -> None:
+        if status != self.status:
+            self.status = status
+            self.on_status(status)
+
+    # ================================================================== commands (UI thread)
+    def toggle(self, config: RunConfig) -> bool:
+        """Space: start or continue training, pause it, or resume it. True when a new session was built."""
+        if self.status in ("running", "stepping"):
+            self.session.pause()
+            self._set("pausing")
+        elif self.status in ("paused", "pausing"):
+            # (not session.resume(): the classmethod Session.resume(path) of the same name shadows it)
+            self.session.controller.resume()
+            self._set("running")
+        elif not self.busy:
+            return self.start(config)
+        return False
+
+    def step(self, size: str, config: RunConfig) -> bool:
+        """Train one "epoch" or one "batch", then pause (starting the run first if need be)."""
+        if self.status == "paused":
+            getattr(self.session, f"step_{size}")()
+            self._set("stepping")
+        elif not self.busy:
+            return self.start(config, step=size)
+        return False
+
+    def stop(self) -> None:
+        """Stop at the next batch boundary (the run writes a checkpoint and stays resumable)."""
+        if self.session is not None and self.busy:
+            self.session.stop()
+            self._set("stopping")
+
+    def discard(self) -> bool:
+        """Forget the session: the next start builds the model afresh (re-initialised weights)."""
+        if self.busy:
+            raise Refused("Stop training (x) first.")
+        self.session, self.unsaved_epochs = None, 0
+        self._set("idle")
+        return True
+
+    def start(self, config: RunConfig, step: str | None = None) -> bool:
+        """Train in a thread worker: the current session, or a new one. True when a new one was built."""
+        session, new = self.session, self.session is None
+        if session is not None and session.status in ("diverged", "failed"):
+            raise Refused("This run has ended. Press r to re-initialise (after changing the settings).")
+        if session is not None and session.trainer is not None and session.status != "idle" and \
+                session.trainer.epoch >= config.training.epochs:
+            raise Refused(f"All {config.training.epochs} epochs are done: raise training.epochs in the settings "
+                          "(2) to go on, or press r to start afresh.")
+        if new:
+            session = self.session = Session(config, on_event=self.bridge.on_event, dataset=self.dataset)
+            self.unsaved_epochs = 0
+        elif session.status == "stopped":
+            rearm(session)
+        if step is not None:
+            session.pause()
+            getattr(session, f"step_{step}")()
+        self._after_prepare = "stepping" if step else "running"
+        self._set("preparing" if session.trainer is None else self._after_prepare)
+        self._run_worker(self._train, session, config.training.epochs, name="train")
+        return new
+
+    def open(self, path: Path, origin: str, folder: str) -> None:
+        """Load a save ("loaded") or resume an interrupted run ("resumed") in a worker; SessionReady follows."""
+        if self.busy:
+            raise Refused("Stop training (x) before opening another model.")
+        self._set("preparing")
+        self._run_worker(self._open, Path(path), origin, folder, name="open")
+
+    def prepared(self, session: Session) -> None:
+        """A new session's data and model are ready (its thread goes on to train)."""
+        if session is self.session and self.status == "preparing":
+            self._set(self._after_prepare)
+
+    def adopt(self, session: Session, origin: str, config: RunConfig) -> None:
+        """A loaded or resumed session (from `open`) becomes the studio's; a resumed run waits paused."""
+        self.session, self.unsaved_epochs = session, 0
+        self._set("idle")
+        if origin == "resumed":
+            session.pause()
+            self._set("pausing")
+            self._run_worker(self._train, session, config.training.epochs, name="train")
+
+    def save(self, name: str, folder: str, overwrite: bool = False) -> Path:
+        """Save the trained model (only while its weights are still); SessionError if it cannot be written."""
+        if self.session is None or not self.session.history:
+            raise Refused("Nothing trained to save yet: press space to train first.")
+        if self.status not in STILL:
+            raise Refused("Pause (space) or stop (x) training before saving.")
+        path = self.session.save(name, folder=folder, overwrite=overwrite)
+        self.unsaved_epochs = 0
+        return path
+
+    def apply_config(self, old: RunConfig, new: RunConfig) -> bool:
+        """A committed config change: live settings go to the session; a new model or data set discards it.
+
+        Returns True when trained work was discarded. Refused while training, for changes
+        that cannot apply to a running session.
+        """
+        if self.session is None:
+            return False
+        if needs_new_session(old, new):
+            if self.busy:
+                raise Refused("Stop training (x) before changing the model or the data.")
+            lost = self.unsaved_epochs > 0
+            self.discard()
+            return lost
+        for path, value in changed_live_settings(self.session.config, new).items():
+            self.session.set_live(path, value)
+        return False
+
+    # ================================================================== what comes back (UI thread)
+    def record(self, event) -> None:
+        """An event from the training thread: count trained epochs, follow the status."""
+        if isinstance(event, events.EpochEnd):
+            self.unsaved_epochs += 1
+        status = status_after(event)
+        if status is not None and not (status == "paused" and self.status == "stopping"):
+            self._set(status)
+
+    def worker_changed(self, worker: Worker, state: WorkerState) -> str | None:
+        """A worker ended: the status it leaves, and the text of its error (for the user) if it failed."""
+        if worker.group != "training":
+            return None
+        if state == WorkerState.ERROR:
+            error = worker.error
+            if worker.name == "train" and self.session is not None and self.session.trainer is None:
+                self.session = None  # never prepared: built again from the (corrected) config on the next start
+            self._set("failed" if worker.name == "train" else ("idle" if self.session is None else "stopped"))
+            return str(error) if isinstance(error, SessionError) else f"{type(error).__name__}: {error}"
+        if state == WorkerState.SUCCESS and self.busy and self.session is not None:
+            self._set(final_status(self.session))
+        return None
+
+    async def stop_and_wait(self) -> None:
+        """Stop a live run and wait for its thread to end (its last checkpoint is then on disk)."""
+        if self.session is None or not self.busy:
+            return
+        self.stop()
+        for worker in [w for w in self.host.workers if w.group == "training"]:
+            try:
+                await worker.wait()
+            except Exception:  # its error was already shown; the caller is leaving anyway
+                pass
+
+    # ================================================================== the threads
+    def _run_worker(self, work: Callable, *args, name: str) -> None:
+        self.host.run_worker(partial(work, *args), thread=True, exclusive=True, group="training",
+                             exit_on_error=False, name=name)
+
+    def _train(self, session: Session, epochs: int) -> str:
+        """Training thread: prepare if needed (data, model), then run; errors end the worker (see worker_changed)."""
+        if session.trainer is None:
+            session.prepare()
+            self.host.post_message(SessionReady(session, "new"))
+        return session.run(epochs=epochs)
+
+    def _open(self, path: Path, origin: str, folder: str) -> None:
+        """Loading thread: a save (continue from its weights) or an interrupted run (resume it exactly)."""
+        if origin == "resumed":
+            session = Session.resume(path, on_event=self.bridge.on_event, dataset=self.dataset)
+        else:
+            config = saved_config(path).replace(**{"checkpoints.folder": folder})
+            session = Session.from_save(path, config=config, on_event=self.bridge.on_event, dataset=self.dataset)
+        outputs = session.predict_test(session.probe_index) if session.classes else None
+        self.host.post_message(SessionReady(session, origin, outputs))
+
+
+# ====================================================================== rules
+def status_after(event) -> str | None:
+    """The status an event from the training thread puts the run in (None: it does not change it)."""
+    for kind, status in ((events.Paused, "paused"), (events.Resumed, "running"), (events.Finished, "finished"),
+                         (events.Stopped, "stopped"), (events.Diverged, "diverged"), (events.Failed, "failed")):
+        if isinstance(event, kind):
+            return status
+    return None
+
+
+def pane_status(status: str) -> str:
+    """The status as the builder and settings panes read it: "running" or "paused" while a thread is alive."""
+    if status not in BUSY:
+        return status
+    return "paused" if status == "paused" else "running"
+
+
+def final_status(session: Session) -> str:
+    """The status line's word for how a finished `Session.run` ended."""
+    return {"early-stopped": "finished", "running": "stopped"}.get(session.status, session.status)
+
+
+def needs_new_session(old: RunConfig, new: RunConfig) -> bool:
+    """True when a config change alters the model, data or training set-up, so the session must be rebuilt.
+
+    Live settings and the number of epochs apply to an existing session; the checkpoints folder
+    only matters when a run opens its checkpoints.
+    """
+    before, after = old.to_dict(), new.to_dict()
+    return any(before[section][name] != value and f"{section}.{name}" not in _SESSION_SAFE and section != "checkpoints"
+               for section, values in after.items() for name, value in values.items())
+
+
+def changed_live_settings(old: RunConfig, new: RunConfig) -> dict[str, object]:
+    """The live settings whose values differ between two configs."""
+    return {path: new.get(path) for path in LIVE_SETTINGS if old.get(path) != new.get(path)}
+
+
+def rearm(session: Session) -> None:
+    """Let a stopped session run again: a stop request stays set in its controller, so give it a fresh one.
+
+    (The session keeps its weights, optimizer state, position in the epoch and history; only the
+    mailbox between the interface and the loop is replaced. A `Session` method would be the
+    cleaner home for this.)
+    """
+    session.controller = Controller()
+    if session.trainer is not None:
+        session.trainer.controller = session.controller
+
+
+def default_save_name(config: RunConfig, folder: str | Path) -> str:
+    """A free save name for a quick save (ctrl+s): data set and model, numbered if taken."""
+    model = (config.model.spec.get("name") or "custom") if config.model.spec else config.model.preset
+    base = saves.sanitize_name(f"{config.data.name}-{model}")
+    name, n = base, 1
+    while saves.save_path(name, folder).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
