@@ -1,0 +1,447 @@
+"""The studio app driven by keys (Textual Pilot) on a tiny synthetic data set and a temporary saves folder.
+
+Training runs for real in the app's thread worker; tests wait for the run's status to change
+(polling with a generous timeout, never asserting how long anything takes).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from textual.events import Resize
+from textual.geometry import Size
+from textual.widgets import Input
+
+from nnstudio.datasets import load_dataset
+from nnstudio.engine import events
+from nnstudio.tui.config import RunConfig
+from nnstudio.tui.session import Session
+from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.confirm_screen import ConfirmScreen
+from nnstudio.tui.studio.help_screen import HelpScreen
+from nnstudio.tui.studio.messages import ConfigChanged, LiveSettingRequested, SessionEvent
+
+SPEC = {"input_shape": [2], "layers": [{"type": "linear", "out": 16}, {"type": "relu"}, {"type": "linear", "out": 3}]}
+WAIT = 60.0  # seconds: only a bound for a hung test, not a speed requirement
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return load_dataset("blobs", size=200, classes=3)
+
+
+def config(tmp_path, **overrides) -> RunConfig:
+    base = RunConfig.from_dict({
+        "data": {"name": "blobs", "size": 200, "classes": 3}, "model": {"spec": SPEC},
+        "optimizer": {"name": "adam", "lr": 0.01}, "training": {"epochs": 3, "batch_size": 16, "seed": 3},
+        "checkpoints": {"folder": str(tmp_path / "saves")}})
+    return base.with_overrides(overrides) if overrides else base
+
+
+def studio(tmp_path, blobs, *, offer_resume=False, **overrides):
+    app = create_app(config=config(tmp_path, **overrides), dataset=blobs, saves_dir=tmp_path / "saves",
+                     offer_resume=offer_resume)
+    app.seen_notifications = []
+    notify = app.notify
+
+    def recording_notify(message, **options):
+        app.seen_notifications.append((str(message), options.get("severity", "information")))
+        return notify(message, **options)
+
+    app.notify = recording_notify
+    return app
+
+
+async def wait_for(pilot, condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what} (status {pilot.app.status})")
+        await pilot.pause(0.02)
+
+
+async def wait_status(pilot, *statuses: str) -> None:
+    await wait_for(pilot, lambda: pilot.app.status in statuses, f"status in {statuses}")
+
+
+async def press_while_training(pilot, *keys: str) -> None:
+    """Press keys as `pilot.press` does, minus its wait for an idle CPU, which never comes while a
+    training thread runs (each key would cost Textual's one-second idle timeout twice)."""
+    for key in keys:
+        pilot.app.simulate_key(key)
+        await pilot.pause(0.02)
+
+
+def status_line(app) -> str:
+    return str(app.monitor.query_one("#run-status").render())
+
+
+def errors(app) -> list[str]:
+    return [text for text, severity in app.seen_notifications if severity == "error"]
+
+
+# ====================================================================== training by keys
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_space_trains_the_model_and_the_monitor_follows(tmp_path, blobs, size):
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=size) as pilot:
+        assert app.status == "idle" and "IDLE" in status_line(app)
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "finished")
+        await pilot.pause(0.6)  # one plot tick
+        assert len(app.session.history) == 3 and app.runner.unsaved_epochs == 3
+        assert "FINISHED" in status_line(app)
+        assert len(app.monitor.history) == 3 and app.monitor.trace.xs
+        assert "epoch 3/3" in str(app.monitor.query_one("#run-progress").render())
+        assert app.predictions.outputs is not None and app.predictions.probe is not None
+        await pilot.press("space")  # all epochs done: says so, does not crash or retrain
+        assert app.status == "finished" and any("epochs are done" in t for t, _ in app.seen_notifications)
+        await pilot.press("x")  # nothing to stop
+        await app.runner.stop_and_wait()
+
+
+async def test_step_pause_resume_and_stop(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"training.epochs": 2000})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press_while_training(pilot, "n")  # from idle: train one epoch, then pause
+        await wait_status(pilot, "paused")
+        await wait_for(pilot, lambda: len(app.session.history) == 1, "one epoch")
+        assert "PAUSED" in status_line(app)
+
+        await press_while_training(pilot, "n")
+        await wait_for(pilot, lambda: len(app.session.history) == 2 and app.status == "paused", "a second epoch")
+
+        await press_while_training(pilot, "N")  # shift+n: one batch
+        await wait_for(pilot, lambda: app.session.trainer.state_dict()["tally"]["batches"] == 1
+                       and app.status == "paused", "one batch")
+        assert len(app.session.history) == 2
+
+        await press_while_training(pilot, "space")  # resume
+        assert app.status == "running"
+        await wait_for(pilot, lambda: len(app.session.history) >= 4, "more epochs")
+        await press_while_training(pilot, "space")  # pause
+        await wait_status(pilot, "paused")
+        trained = len(app.session.history)
+        await pilot.pause(0.2)
+        assert len(app.session.history) == trained  # paused means paused
+
+        await pilot.press("x")
+        await wait_status(pilot, "stopped")
+        assert "STOPPED" in status_line(app)
+        assert app.session.status == "stopped" and list(app.session.run_dir.glob("epoch-*.safetensors"))
+
+        await press_while_training(pilot, "space")  # a stopped run continues where it stopped
+        await wait_for(pilot, lambda: len(app.session.history) > trained + 1, "training after the stop")
+        await press_while_training(pilot, "x")
+        await wait_status(pilot, "stopped")
+
+
+async def test_save_reinitialise_and_load_by_keys(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"training.epochs": 2})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "finished")
+        trained = {name: value.copy() for name, value in app.session.model.state_dict().items()}
+
+        await pilot.press("ctrl+s")
+        saved = sorted((tmp_path / "saves").glob("*.safetensors"))
+        assert [p.name for p in saved] == ["blobs-custom.safetensors"] and app.runner.unsaved_epochs == 0
+
+        await pilot.press("r")  # saved, so no question: the weights are discarded at once
+        assert app.session is None and app.status == "idle" and app.monitor.history == []
+
+        await pilot.press("5")  # the saves pane: its table has the focus, l loads the selected save
+        await pilot.pause()
+        await pilot.press("l")
+        await wait_for(pilot, lambda: app.session is not None and app.status == "idle", "the save to load")
+        assert len(app.session.history) == 2 and len(app.monitor.history) == 2
+        for name, value in app.session.model.state_dict().items():
+            assert (value == trained[name]).all()
+        assert app.predictions.outputs is not None  # the loaded weights' predictions, before any training
+        assert app.config.checkpoints.folder == str(tmp_path / "saves")
+
+        await press_while_training(pilot, "space")  # continue training the loaded model for the configured epochs
+        await wait_status(pilot, "finished")
+        assert len(app.session.history) == 4 and len(app.monitor.history) == 4
+
+
+async def test_saving_needs_a_trained_and_still_model(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+s")
+        assert any("Nothing trained" in t for t, _ in app.seen_notifications)
+        assert not list((tmp_path / "saves").glob("*.safetensors"))
+
+
+# ====================================================================== quitting
+async def test_quit_with_unsaved_work_asks_first(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"training.epochs": 50})
+    async with app.run_test() as pilot:
+        await press_while_training(pilot, "n")
+        await wait_status(pilot, "paused")
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # no: nothing happens
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen) and app.is_running
+
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")  # yes: the run is stopped cleanly (a checkpoint is written), then the app exits
+        await wait_for(pilot, lambda: not app.is_running, "the app to exit")
+    assert app.session.status == "stopped"
+    assert list(app.session.run_dir.glob("epoch-*.safetensors"))
+
+
+async def test_quit_without_trained_work_exits_at_once(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, "the app to exit")
+
+
+# ====================================================================== help and palette
+async def test_help_lists_the_bindings_of_the_app_and_the_pane(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4", "question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        rows = {(keys, description) for _, keys, description in app.screen.rows}
+        for binding in type(app).BINDINGS + type(app.predictions).BINDINGS:
+            for key in binding.key.split(","):
+                assert any(app.get_key_display(binding.with_key(key)) in keys.split(" / ") and
+                           (binding.tooltip or binding.description) == description for keys, description in rows), key
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_offers_the_main_actions(tmp_path, blobs):
+    from nnstudio.tui.studio.commands import palette_entries
+
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        names = [name for name, *_ in palette_entries(app, app.current_pane)]
+        for word in ("Run/Pause", "Step", "Save", "Load", "Help", "Quit", "Predictions", "Resample"):
+            assert any(word in name for name in names), word
+        assert not any(name.startswith("Stop") for name in names)  # nothing to stop: not offered
+
+
+# ====================================================================== settings reach the engine validated
+async def test_a_bad_live_setting_never_reaches_the_engine(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"training.epochs": 50})
+    async with app.run_test() as pilot:
+        await pilot.press("n")
+        await wait_status(pilot, "paused")
+        controller = app.session.controller
+        sent = []
+        original_set = controller.set
+        controller.set = lambda **settings: (sent.append(settings), original_set(**settings))
+
+        for bad in ("-1", "fast", "nan", "1e999"):
+            app.panes["settings"].post_message(LiveSettingRequested("optimizer.lr", bad))
+            await pilot.pause()
+        app.panes["settings"].post_message(LiveSettingRequested("training.epochs", "5"))  # not a live setting
+        await pilot.pause()
+        assert sent == [] and app.session.optimizer.lr == 0.01 and app.config.optimizer.lr == 0.01
+        assert len(errors(app)) == 5 and all("optimizer.lr" in e for e in errors(app)[:4])
+
+        app.panes["settings"].post_message(LiveSettingRequested("optimizer.lr", "0.05"))
+        await pilot.pause()
+        assert sent == [{"lr": 0.05}] and app.config.optimizer.lr == 0.05
+        await press_while_training(pilot, "n")  # applied before the next batch
+        await wait_for(pilot, lambda: len(app.session.history) == 2 and app.status == "paused", "an epoch")
+        assert app.session.optimizer.lr == 0.05
+        await pilot.press("x")
+        await wait_status(pilot, "stopped")
+
+
+# ====================================================================== errors are messages, not crashes
+async def test_divergence_is_a_message_and_a_status(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"optimizer.name": "sgd", "optimizer.lr": 1e9, "optimizer.momentum": 0.0})
+    async with app.run_test() as pilot:
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "diverged")
+        assert app.is_running and "DIVERGED" in status_line(app)
+        assert any("diverged" in e.lower() for e in errors(app))
+        await pilot.press("space")  # an ended run does not start again by itself
+        assert app.status == "diverged"
+
+
+async def test_a_failing_data_set_is_a_message_and_a_status(tmp_path, monkeypatch):
+    from nnstudio.datasets import DatasetError
+    from nnstudio.tui import session as session_module
+
+    def broken(*args, **kwargs):
+        raise DatasetError("train-images-idx3-ubyte.gz is damaged (checksum mismatch)")
+
+    monkeypatch.setattr(session_module, "load_dataset", broken)
+    app = studio(tmp_path, None)
+    async with app.run_test() as pilot:
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "failed")
+        assert app.is_running and "FAILED" in status_line(app)
+        assert any("damaged" in e for e in errors(app))
+        assert app.session is None  # the next start builds it again from the (corrected) config
+
+
+async def test_a_failure_inside_the_run_is_shown(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test() as pilot:
+        app.post_message(SessionEvent(events.Failed("ValueError: a broken batch", "traceback")))
+        await wait_status(pilot, "failed")
+        assert any("a broken batch" in e for e in errors(app)) and app.is_running
+
+
+# ====================================================================== resuming an interrupted run
+async def test_an_interrupted_run_is_offered_for_resuming(tmp_path, blobs):
+    cut_off = Session(config(tmp_path, **{"training.epochs": 4}), dataset=blobs)
+    cut_off.on_event = lambda event: cut_off.stop() if isinstance(event, events.EpochEnd) and event.epoch == 1 else None
+    assert cut_off.run() == "stopped"  # as if the SSH connection had dropped after epoch 2
+
+    app = studio(tmp_path, blobs, offer_resume=True, **{"training.epochs": 4})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert cut_off.run_dir.name in app.screen.question and "epoch 2" in app.screen.question
+        await press_while_training(pilot, "y")
+        await wait_status(pilot, "paused")  # shown paused: space continues it
+        assert len(app.session.history) == 2 and len(app.monitor.history) == 2
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "finished")
+        assert len(app.session.history) == 4 and app.session.run_dir == cut_off.run_dir
+
+
+async def test_declining_the_resume_offer_starts_fresh(tmp_path, blobs):
+    cut_off = Session(config(tmp_path), dataset=blobs)
+    cut_off.on_event = lambda event: cut_off.stop() if isinstance(event, events.EpochEnd) else None
+    cut_off.run()
+    app = studio(tmp_path, blobs, offer_resume=True)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.session is None and app.status == "idle"
+
+
+
+# ====================================================================== every pane by keys (and the mouse)
+async def test_build_set_and_train_through_the_panes(tmp_path, blobs):
+    output_only = {"input_shape": [2], "layers": [{"type": "linear", "out": 3}]}
+    app = studio(tmp_path, blobs, **{"model.spec": output_only, "training.epochs": 2})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("1")  # the model builder; its layer table takes the focus
+        await pilot.pause()
+        await pilot.press("A", *"linear", "enter")  # a hidden layer above the output layer...
+        await pilot.pause()
+        await pilot.press(*"32", "enter")  # ...32 wide
+        await pilot.pause()
+        await pilot.press("a", *"relu", "enter")
+        await pilot.pause()
+        assert [layer["type"] for layer in app.config.model.spec["layers"]] == ["linear", "relu", "linear"]
+
+        await pilot.press("2")  # the settings: a bad learning rate is refused, a good one applied
+        await pilot.pause()
+        lr = app.query_one("#optimizer-lr", Input)
+        for typed in ("-1", "0.05"):
+            lr.focus()
+            await pilot.pause()
+            lr.select_all()
+            await pilot.press(*typed, "enter")
+            await pilot.pause()
+            if typed == "-1":
+                assert app.config.optimizer.lr == 0.01
+        assert app.config.optimizer.lr == 0.05
+
+        await pilot.click("#--content-tab-monitor")  # the mouse works too
+        await pilot.press("escape")  # and escape leaves any field: the run keys act again
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "finished")
+        assert [layer["type"] for layer in app.session.spec["layers"]] == ["linear", "relu", "linear"]
+        assert app.session.optimizer.lr == 0.05 and app.config.model.spec["layers"][0]["out"] == 32
+
+
+async def test_a_terminal_resize_while_training_is_survived(tmp_path):
+    bigger = load_dataset("blobs", size=3000, classes=3)  # long epochs: the test waits on few messages
+    app = studio(tmp_path, bigger, **{"training.epochs": 1000, "checkpoints.every_epoch": False})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press_while_training(pilot, "space")
+        for pane, size in (("3", (200, 60)), ("4", (80, 24)), ("4", (200, 60)), ("3", (60, 20))):
+            await press_while_training(pilot, pane)
+            app.post_message(Resize(Size(*size), Size(*size)))  # what pilot.resize_terminal sends, minus its idle wait
+            app._driver._size = Size(*size)
+            await pilot.pause(0.2)
+            assert app.status == "running" and app.size == Size(*size)
+        await press_while_training(pilot, "x")
+        await wait_status(pilot, "stopped")
+        assert app.is_running and app.monitor.history
+
+
+async def test_config_changes_from_the_panes_keep_or_discard_the_session(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test() as pilot:
+        await press_while_training(pilot, "n")
+        await wait_status(pilot, "paused")
+        await pilot.press("x")
+        await wait_status(pilot, "stopped")
+        session = app.session
+        app.panes["settings"].post_message(ConfigChanged(app.config.replace(**{"optimizer.lr": 0.02})))
+        await pilot.pause()
+        assert app.session is session and app.config.optimizer.lr == 0.02
+        assert session.config.optimizer.lr == 0.02  # a live setting: the session takes it at the next batch
+
+        wider = dict(SPEC, layers=[{"type": "linear", "out": 8}, *SPEC["layers"][1:]])
+        app.panes["builder"].post_message(ConfigChanged(app.config.replace(**{"model.spec": wider})))
+        await pilot.pause()
+        assert app.session is None and app.status == "idle"  # another model: the old weights are gone
+        assert any("discarded" in text for text, _ in app.seen_notifications)
+
+
+async def test_ctrl_o_shows_the_saves_pane(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert app.query_one("#panes").active == "saves"
+
+
+# ====================================================================== the command line
+def test_nnstudio_alone_or_with_a_save_opens_the_studio(monkeypatch, tmp_path):
+    from nnstudio.tui import cli, studio as studio_package
+
+    opened = []
+
+    class FakeApp:
+        def __init__(self, **options):
+            self.options = options
+
+        def run(self):
+            opened.append(self.options)
+
+    monkeypatch.setattr(studio_package, "create_app", FakeApp)
+    assert cli.main([]) == 0
+    assert opened[-1] == {"saves_dir": None, "open_path": None, "offer_resume": True}
+
+    save = tmp_path / "model.safetensors"
+    save.write_bytes(b"")  # found by name: whether it loads is the studio's business
+    assert cli.main([str(save)]) == 0 and opened[-1]["open_path"] == save and not opened[-1]["offer_resume"]
+    assert cli.main(["--open", "model", "--saves", str(tmp_path)]) == 0 and opened[-1]["open_path"] == save
+    assert cli.main(["--open", "no-such-save", "--saves", str(tmp_path)]) == 2  # said before the studio opens
+    assert len(opened) == 3
+
+
+def test_nnstudio_help_and_the_subcommands_still_work(capsys):
+    from nnstudio.tui import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "studio" in out and "train" in out and "saves" in out
+    assert cli.studio_arguments(["train", "--epochs", "1"]) == ["train", "--epochs", "1"]
+    assert cli.studio_arguments(["trian"]) == ["trian"]  # a typo stays an error, not a missing save

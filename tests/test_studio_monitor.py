@@ -1,0 +1,242 @@
+"""The monitor and predictions panes: the redraw budget, plots, digits and their keys.
+
+The budget test feeds the app's bridge from a fake training thread that emits thousands of
+batch events a second, and counts what the UI did: it asserts counts per second, never how
+fast anything ran.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from nnstudio.engine import events
+from nnstudio.tui.config import RunConfig
+from nnstudio.tui.studio.app import POLL_INTERVAL, create_app
+from nnstudio.tui.studio.digit_grid import DigitCard, DigitGrid, ascii_lines, halfblock_lines
+from nnstudio.tui.studio.monitor_pane import (MAX_TRACE, PLOT_INTERVAL, LossTrace, MetricPlot, clock, downsample,
+                                               log_ticks)
+from nnstudio.tui.studio.predictions_pane import PAGE_SIZE, ProbeSet
+from studio_recorded import feed, recorded_epochs
+
+
+def studio(tmp_path):
+    return create_app(config=RunConfig.from_dict({"training": {"epochs": 10}}), saves_dir=tmp_path / "saves",
+                      offer_resume=False)
+
+
+def epoch_event(epoch: int) -> events.EpochEnd:
+    return events.EpochEnd(epoch, 1000, 0.5, 0.8, 0.6, 0.75, 1e-3, {"layers.0": 0.1}, {}, {}, 1e5, 0.1, 0.1, 1.0)
+
+
+# ====================================================================== the redraw budget
+async def test_redraws_stay_within_budget_whatever_the_batch_rate(tmp_path, monkeypatch):
+    renders = []
+    render = MetricPlot.render
+    monkeypatch.setattr(MetricPlot, "render", lambda self: (renders.append(self.id), render(self))[1])
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        monitor, bridge = app.monitor, app.runner.bridge
+        plots0, progress0, renders0 = monitor.plot_redraws, monitor.progress_updates, len(renders)
+        stop, sent = threading.Event(), []
+
+        def fake_training_thread() -> None:
+            n = 0
+            while not stop.is_set():
+                for _ in range(200):
+                    epoch, batch = divmod(n, 500)
+                    bridge.on_event(events.BatchEnd(epoch, batch, 500, 2.0 / (1 + n / 500), 0.5, 1e5))
+                    n += 1
+                    if batch == 499:
+                        bridge.on_event(epoch_event(epoch))
+                time.sleep(0.001)
+            sent.append(n)
+
+        thread = threading.Thread(target=fake_training_thread)
+        start = time.monotonic()
+        thread.start()
+        await pilot.pause(1.0)
+        stop.set()
+        thread.join()
+        elapsed = time.monotonic() - start
+        await pilot.pause(2 * PLOT_INTERVAL)  # let the last tick land
+        elapsed_all = time.monotonic() - start
+
+        batches = sent[0]
+        assert batches >= 2000, "the fake source should outrun any redraw rate"
+        progress_per_s = (monitor.progress_updates - progress0) / elapsed_all
+        plot_rounds_per_s = (monitor.plot_redraws - plots0) / 4 / elapsed_all
+        renders_per_s = (len(renders) - renders0) / 4 / elapsed_all
+        assert progress_per_s <= 1 / POLL_INTERVAL + 2  # about 10 a second, not thousands
+        assert plot_rounds_per_s <= 1 / PLOT_INTERVAL + 1
+        assert renders_per_s <= 1 / PLOT_INTERVAL + 2
+        assert monitor.plot_redraws > plots0 and elapsed > 0  # and it did redraw
+        # nothing was lost on the way: every batch is in the loss trace (compacted), every epoch plotted
+        assert len(monitor.history) == batches // 500
+        assert monitor.trace.xs[-1] == pytest.approx(batches / 500, abs=2 / 500)
+
+
+# ====================================================================== plots
+def test_downsampling_keeps_the_shape_and_bounds_the_points():
+    xs = list(range(10_000))
+    ys = [float(x % 100) for x in xs]
+    dx, dy = downsample(xs, ys, 100)
+    assert len(dx) == len(dy) == 100 and dx[0] < dx[-1]
+    assert downsample([1, 2], [3, 4], 100) == ([1, 2], [3, 4])
+
+
+def test_the_loss_trace_is_bounded_and_smoothed():
+    trace = LossTrace()
+    for i in range(3 * MAX_TRACE):
+        trace.add(i / 100, 1.0 if i % 2 else 3.0)
+    trace.add(99.0, float("nan"))  # a diverging batch does not break the plot
+    assert len(trace.xs) <= MAX_TRACE and trace.xs == sorted(trace.xs)
+    assert 1.5 < trace.ys[-1] < 2.5
+
+
+def test_log_ticks_fall_on_round_values_inside_the_range():
+    assert [round(10 ** t, 6) for t in log_ticks(-0.9, -0.1)] == [0.2, 0.5]
+    assert [round(10 ** t, 6) for t in log_ticks(-3.2, 0.4)] == [0.001, 0.01, 0.1, 1]
+    assert len(log_ticks(-20, 5)) <= 6 and log_ticks(-1, -1) == [-1]
+
+
+def test_clock():
+    assert clock(12) == "0:12" and clock(3725) == "1:02:05" and clock(None) == "-" and clock(float("inf")) == "-"
+
+
+async def test_plots_rebuild_repeatedly_including_the_log_scale(tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        for _ in range(3):  # a log-scale figure built twice raises in plotext 5.3; ours is log-transformed
+            app.monitor.redraw()
+            await pilot.pause()
+        grad = app.monitor.query_one("#plot-grad", MetricPlot)
+        text = grad.render().plain
+        assert "0.01" in text and "0.001" in text and "layers.3" in text  # powers of ten on a log axis
+
+
+async def test_monochrome_plots_tell_series_apart_by_marker(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        await pilot.pause()
+        text = app.monitor.query_one("#plot-accuracy", MetricPlot).render().plain
+        assert "** train %" in text and "++ validation %" in text
+
+
+async def test_a_loaded_history_is_plotted_and_the_progress_shown(tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        history = [e.as_dict() for e in recorded_epochs(4)]
+        app.monitor.show_history(history, epoch_offset=4)
+        await pilot.pause()
+        assert "epoch 4/14" in str(app.monitor.query_one("#run-progress").render())
+        assert "validation" in app.monitor.query_one("#plot-loss", MetricPlot).render().plain
+
+
+# ====================================================================== digits
+def test_a_digit_is_14_lines_of_28_half_blocks_with_grey_levels():
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[10:18, 12:16] = 255
+    lines = halfblock_lines(image)
+    assert len(lines) == 14 and all(line.cell_len == 28 and set(line.plain) == {"▀"} for line in lines)
+    styles = {span.style for line in lines for span in line.spans}
+    assert len(styles) >= 2  # ink and background differ
+    ascii_art = [line.plain for line in ascii_lines(image)]
+    assert len(ascii_art) == 14 and "@" in "".join(ascii_art) and ascii_art[0].strip() == ""
+
+
+def test_captions_mark_right_and_wrong_with_a_symbol_not_only_a_colour():
+    image = np.zeros((28, 28), dtype=np.uint8)
+    right, wrong = DigitCard(image, "7", "7", 0.98).caption(28), DigitCard(image, "3", "5", 0.61).caption(28)
+    assert right.plain.startswith("✓ 7 → 7") and "98%" in right.plain and right.cell_len == 28
+    assert wrong.plain.startswith("✗ 3 → 5") and "61%" in wrong.plain
+    assert DigitCard(image, "4").caption(28).plain.strip() == "label 4"
+
+
+async def test_no_color_draws_digits_with_the_ascii_ramp(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        await pilot.press("4")
+        await pilot.pause()
+        grid = app.predictions.query_one(DigitGrid)
+        assert grid.ascii
+        drawn = "\n".join("".join(segment.text for segment in line) for line in grid.lines(120))
+        assert "▀" not in drawn and "@" in drawn and "✗" in drawn and "✓" in drawn
+
+
+async def test_predictions_keys_resample_and_show_only_mistakes(tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        await pilot.press("4")
+        await pilot.pause()
+        grid = app.predictions.query_one(DigitGrid)
+        first = [card.true_label for card in grid.cards]
+        assert len(first) == PAGE_SIZE
+        await pilot.press("s")  # the next page of the probe set
+        assert app.predictions.page == 1 and [c.true_label for c in grid.cards] != first
+
+        await pilot.press("m")  # mistakes only, from the first page
+        assert app.predictions.mistakes_only and app.predictions.page == 0
+        assert grid.cards and all(card.correct is False for card in grid.cards)
+        summary = str(app.predictions.query_one("#probe-summary").render())
+        assert "100 wrong" in summary and "of 100 mistakes" in summary
+        app.predictions.page = 100 // PAGE_SIZE  # the last page of mistakes: the next one wraps around
+        await pilot.press("s")
+        assert app.predictions.page == 0
+        await pilot.press("m")
+        assert not app.predictions.mistakes_only
+
+
+async def test_the_confusion_matrix_has_per_class_accuracy(tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app)
+        await pilot.press("4")
+        await pilot.pause()
+        console = Console(width=80, file=io.StringIO(), record=True, color_system=None)
+        console.print(app.predictions.query_one("#confusion").content)
+        lines = console.export_text().splitlines()
+        assert lines[0].startswith("confusion (validation set)") and lines[1].split() == [*"0123456789", "acc"]
+        rows = [line.split() for line in lines[2:12]]
+        assert [row[0] for row in rows] == list("0123456789")
+        assert all(row[-1] == "84%" for row in rows)  # 92 right of 110 in each class, as recorded
+
+
+async def test_non_image_data_is_shown_as_a_table_of_inputs(tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        probe = ProbeSet(np.array([0, 1, 2, 1]), ("0", "1", "2"), inputs=np.array([[0.5, 1.0]] * 4))
+        app.predictions.show_probe(probe)
+        outputs = np.eye(3)[[0, 1, 2, 2]] * 0.9 + 0.03
+        app.predictions.show_outputs(outputs)  # no confusion given: made from the probe set
+        await pilot.press("4")
+        await pilot.pause()
+        assert not app.predictions.query_one(DigitGrid).display
+        assert app.predictions.confusion.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+        assert "3/4 right" in str(app.predictions.query_one("#probe-summary").render())
+
+
+def test_the_probe_set_reads_raw_test_pixels_from_a_session(tmp_path):
+    from nnstudio.datasets import load_dataset
+    from nnstudio.tui.session import Session
+
+    config = RunConfig.from_dict({"data": {"name": "mnist-embedded"}, "training": {"epochs": 1},
+                                  "checkpoints": {"folder": str(tmp_path)}})
+    session = Session(config, dataset=load_dataset("mnist-embedded"), checkpoints=False)
+    session.prepare()
+    probe = ProbeSet.from_session(session)
+    assert probe.images.shape == (len(session.probe_index), 28, 28) and probe.images.dtype == np.uint8
+    assert probe.labels.tolist() == session.dataset.y_test[session.probe_index].tolist()
+

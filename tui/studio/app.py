@@ -1,0 +1,374 @@
+"""The studio app: five panes in tabs, the run keys, and a router between the panes and the training session.
+
+The app holds no training logic. It owns the run configuration (`self.config`) and a
+`SessionRunner`, which owns the session and runs it in a thread worker. Keys become runner
+commands; what the session reports reaches the panes as batch figures polled ten times a
+second (`TrainingBridge`) and as `SessionEvent` messages for everything else. Panes talk back
+with messages (`ConfigChanged`, `LiveSettingRequested`, `SaveRequested`, `LoadRequested`); the
+app sets `pane.config` and calls `show_history`, `on_session_event` and `set_running` on the
+panes that have them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
+from textual.worker import Worker
+
+from nnstudio import saves
+from nnstudio.datasets.dataset import Dataset
+from nnstudio.engine import events
+from nnstudio.tui.config import LIVE_SETTINGS, ConfigError, RunConfig, parse_value
+from nnstudio.tui.session import Notice, SessionError
+
+from .builder_pane import BuilderPane
+from .commands import StudioCommands
+from .confirm_screen import ConfirmScreen
+from .help_screen import HelpScreen, binding_rows
+from .messages import ConfigChanged, LiveSettingRequested, LoadRequested, SaveRequested, SessionEvent, SessionReady
+from .monitor_pane import MonitorPane
+from .predictions_pane import PredictionsPane, ProbeSet
+from .runner import STILL, ModelSaved, Refused, SessionRunner, default_save_name, pane_status
+from .saves_pane import SavesPane
+from .settings_pane import SettingsPane
+
+#: seconds between two polls of the training thread's latest batch (the redraw budget: 10 a second)
+POLL_INTERVAL = 0.1
+#: (TabPane id, tab title): key n shows the n-th
+PANES = (("builder", "Model"), ("settings", "Settings"), ("monitor", "Monitor"), ("predictions", "Predictions"),
+         ("saves", "Saves"))
+_PANE_KEYS = Binding.Group("Panes", compact=True)
+
+
+class StudioApp(App):
+    """Build, train, watch and save models from the keyboard."""
+
+    TITLE = "nnstudio"
+    CSS_PATH = "app.tcss"  # the frame; each pane and screen brings its own styles
+    COMMANDS = App.COMMANDS | {StudioCommands}
+    HELP_TITLE = "Studio"
+    BINDINGS = [
+        *(Binding(str(n), f"show_pane('{pane_id}')", title, id=f"pane.{pane_id}", group=_PANE_KEYS,
+                  tooltip=f"Show pane {n}: {title.lower()}") for n, (pane_id, title) in enumerate(PANES, 1)),
+        Binding("space", "toggle_run", "Run/Pause", id="run.toggle", tooltip="Start training, or pause / resume it"),
+        Binding("n", "step('epoch')", "Step", id="run.step-epoch", tooltip="Train one epoch, then pause"),
+        Binding("N,shift+n", "step('batch')", "Step batch", show=False, id="run.step-batch",
+                tooltip="Train one batch, then pause"),
+        Binding("x", "stop", "Stop", id="run.stop", tooltip="Stop training (continue with space, or save it)"),
+        Binding("r", "reinitialise", "Re-init", show=False, id="run.reinit",
+                tooltip="Re-initialise: discard the trained weights and start afresh"),
+        Binding("ctrl+s", "save", "Save", id="run.save", tooltip="Save the trained model to the saves folder"),
+        Binding("ctrl+o", "load", "Load", show=False, id="run.load", tooltip="Load a save (opens the saves pane)"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help", tooltip="Show every key"),
+        Binding("escape", "leave_field", "Tab bar", show=False, id="app.leave-field",
+                tooltip="Leave the field being edited: the keys above act again (a pane may use escape first)"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first when trained work is unsaved)"),
+    ]
+
+    status: reactive[str] = reactive("idle")
+    """What the run is doing (mirrors the runner's): idle, preparing, running, paused, stopped, finished..."""
+
+    def __init__(self, config: RunConfig, *, dataset: Dataset | None = None, open_path: Path | None = None,
+                 offer_resume: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.open_path, self.offer_resume = open_path, offer_resume
+        self.runner = SessionRunner(self, dataset=dataset, on_status=lambda status: setattr(self, "status", status))
+        self.panes: dict[str, Widget] = {}
+
+    @property
+    def session(self):
+        """The training session, if there is one (the runner owns it)."""
+        return self.runner.session
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        self.panes = {
+            "builder": BuilderPane(self.config, id="builder-pane"),
+            "settings": SettingsPane(self.config, id="settings-pane"),
+            "monitor": MonitorPane(id="monitor-pane"),
+            "predictions": PredictionsPane(id="predictions-pane"),
+            "saves": SavesPane(self.config.checkpoints.folder, id="saves-pane"),
+        }
+        with TabbedContent(initial="monitor", id="panes"):
+            for n, (pane_id, title) in enumerate(PANES, 1):
+                with TabPane(f"{n} {title}", id=pane_id):
+                    yield self.panes[pane_id]
+        yield Footer(show_command_palette=False)  # ctrl+p still works; `?` lists it (80 columns are precious)
+
+    def on_mount(self) -> None:
+        self._push_config()
+        self.watch_status(self.status)
+        self.set_interval(POLL_INTERVAL, lambda: self.monitor.tick(*self.runner.bridge.take()))
+        if self.open_path is not None:
+            self._attempt(self.runner.open, self.open_path, "loaded", self.config.checkpoints.folder)
+        elif self.offer_resume:
+            self._offer_resume()
+
+    def on_unmount(self) -> None:
+        """Never leave a training thread behind (a stopped run writes its checkpoint first).
+
+        The session is told directly: the panes are being taken down, so no status is shown.
+        """
+        if self.session is not None:
+            self.session.stop()
+
+    # ================================================================== panes
+    @property
+    def monitor(self) -> MonitorPane:
+        return self.panes["monitor"]
+
+    @property
+    def predictions(self) -> PredictionsPane:
+        return self.panes["predictions"]
+
+    @property
+    def current_pane(self) -> Widget:
+        return self.panes[self.query_one(TabbedContent).active]
+
+    def _tell_panes(self, method: str, *args) -> None:
+        """Call `method(*args)` on every pane that has it."""
+        for pane in self.panes.values():
+            if callable(handler := getattr(pane, method, None)):
+                handler(*args)
+
+    def _push_config(self) -> None:
+        for pane in self.panes.values():
+            pane.config = self.config
+        saves_pane, folder = self.panes["saves"], Path(self.config.checkpoints.folder)
+        saves_pane.suggested_name = default_save_name(self.config, folder)
+        if saves_pane.saves_dir != folder:  # the saves folder was changed in the settings
+            saves_pane.saves_dir = folder
+            saves_pane.refresh_catalogue()
+        c = self.config
+        model = (c.model.spec.get("name") or "custom") if c.model.spec else c.model.preset
+        self.sub_title = f"{c.data.name} · {model} · {c.optimizer.name} lr {c.optimizer.lr:g}"
+
+    def _clear_displays(self, history: list[dict] | None = None, epoch_offset: int = 0) -> None:
+        self.monitor.show_history(history or [], epoch_offset)
+        self._tell_panes("show_history", list(history or []))
+        self.predictions.show_probe(None)
+
+    def watch_status(self, status: str) -> None:
+        """Called when status is updated: panes lock or unlock fields, the footer greys out keys.
+
+        The monitor shows the exact word; the other panes get running/paused for every moment
+        a training thread is alive (they lock what cannot change then).
+        """
+        self.monitor.set_running(status)
+        for pane_id, pane in self.panes.items():
+            if pane_id != "monitor" and callable(getattr(pane, "set_running", None)):
+                pane.set_running(pane_status(status))
+        self.refresh_bindings()
+
+    def _attempt(self, command: Callable, *args):
+        """Run a runner command; a refusal or a session error becomes a notification, not a crash."""
+        try:
+            return command(*args)
+        except Refused as refusal:
+            self.notify(str(refusal), severity="warning")
+        except SessionError as error:
+            self.notify(str(error), title="Not done", severity="error")
+        return None
+
+    # ================================================================== keys
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that do nothing in the current state are shown greyed out."""
+        allowed = {"step": self.status in ("idle", "paused", "stopped"), "save": self.status in STILL,
+                   "stop": self.runner.busy and self.status != "stopping", "reinitialise": not self.runner.busy}
+        return allowed.get(action, True) or None
+
+    def action_show_pane(self, pane_id: str) -> None:
+        """Show a pane and put the keyboard focus in it."""
+        self.query_one(TabbedContent).active = pane_id
+        self.call_after_refresh(self._focus_pane, pane_id)
+
+    def _focus_pane(self, pane_id: str) -> None:
+        pane = self.panes[pane_id]
+        target = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable), None)
+        if target is not None:
+            target.focus()
+
+    def action_leave_field(self) -> None:
+        """Put the focus on the tab bar, where digits, space and the other run keys are not typed into a field."""
+        self.query_one(TabbedContent).query_one(Tabs).focus()
+
+    def action_toggle_run(self) -> None:
+        """Space: start (or continue) training, pause it, or resume it."""
+        if self._attempt(self.runner.toggle, self.config):
+            self._clear_displays()
+
+    def action_step(self, size: str) -> None:
+        """Train one epoch (n) or one batch (shift+n), then pause; from idle, the run starts that way."""
+        if self._attempt(self.runner.step, size, self.config):
+            self._clear_displays()
+
+    def action_stop(self) -> None:
+        """Stop training at the next batch boundary; the run stays resumable and can be saved."""
+        self.runner.stop()
+
+    def action_reinitialise(self) -> None:
+        """Discard the session: the next start builds the model afresh from the config."""
+        self._confirm_discard("Re-initialise the weights?", self._reinitialise)
+
+    def _reinitialise(self) -> None:
+        if self._attempt(self.runner.discard):
+            self._clear_displays()
+
+    def action_save(self) -> None:
+        """Quick save under a free name made from the data set and the model."""
+        self._save(default_save_name(self.config, self.config.checkpoints.folder))
+
+    def action_load(self) -> None:
+        """Loading is chosen from the catalogue: show the saves pane."""
+        self.action_show_pane("saves")
+
+    def action_help(self) -> None:
+        """List every binding of the app and of the pane in use (and of what is focused inside it)."""
+        pane = self.current_pane
+        focused = [n for n in (self.focused.ancestors_with_self if self.focused else [])
+                   if isinstance(n, Widget) and pane in n.ancestors]
+        self.push_screen(HelpScreen(binding_rows([self, pane, *reversed(focused)], self.get_key_display)))
+
+    async def action_quit(self) -> None:
+        """Quit; ask first when trained epochs would be lost, and stop a running session cleanly."""
+        async def leave() -> None:
+            await self.runner.stop_and_wait()
+            self.exit()
+
+        if not self.runner.unsaved_epochs:
+            await leave()
+            return
+        question = ConfirmScreen("Quit nnstudio?", detail=f"{self.runner.unsaved_epochs} trained epoch(s) are not "
+                                 "saved (the run's last checkpoint stays in the saves folder and can be resumed).")
+        self.push_screen(question, lambda yes: self.call_next(leave) if yes else None)
+
+    def _confirm_discard(self, question: str, then: Callable[[], None]) -> None:
+        """Run `then()` at once, or after a yes when trained epochs would be lost."""
+        if not self.runner.unsaved_epochs or self.runner.busy:
+            then()
+            return
+        detail = f"{self.runner.unsaved_epochs} trained epoch(s) are not saved and will be lost."
+        self.push_screen(ConfirmScreen(question, detail=detail), lambda yes: then() if yes else None)
+
+    def _offer_resume(self) -> None:
+        run = saves.latest_interrupted_run(self.config.checkpoints.folder)
+        if run is None:
+            return
+        self.push_screen(
+            ConfirmScreen(f"Resume run {run.name} (epoch {run.last_epoch})?", yes="Resume", no="Not now",
+                          detail="It was cut off before it finished; its last checkpoint is on disk."),
+            lambda yes: self._attempt(self.runner.open, run.path, "resumed", self.config.checkpoints.folder)
+            if yes else None)
+
+    # ================================================================== from the training thread
+    def on_session_ready(self, message: SessionReady) -> None:
+        """A session was prepared (new), or loaded or resumed: show its model, settings, history and predictions."""
+        session = message.session
+        probe = ProbeSet.from_session(session)
+        if message.origin == "new":
+            if session is self.session:
+                self.predictions.show_probe(probe)
+                self.runner.prepared(session)
+            return
+        self.config = session.config = session.config.replace(**{"checkpoints.folder": self.config.checkpoints.folder})
+        self._push_config()
+        self._clear_displays(session.history, len(session.history) - session.trainer.epoch)
+        self.predictions.show_probe(probe)
+        if message.outputs is not None:
+            self.predictions.show_outputs(message.outputs, source="probe test images")
+        self.runner.adopt(session, message.origin, self.config)
+        self.notify(f"{len(session.history)} epoch(s) trained so far." +
+                    (" Press space to continue." if message.origin == "resumed" else ""),
+                    title="Resumed" if message.origin == "resumed" else "Loaded")
+
+    def on_session_event(self, message: SessionEvent) -> None:
+        event = message.event
+        if isinstance(event, Notice):
+            self.notify(event.text, title="Note", severity="warning", timeout=10)
+        elif isinstance(event, (events.Diverged, events.Failed)):
+            title = "Training diverged" if isinstance(event, events.Diverged) else "Training failed"
+            self.notify(event.message, title=title, severity="error", timeout=20)
+        elif isinstance(event, events.Finished):
+            self.notify(event.message or f"Trained {event.epochs_done} epochs.", title="Finished")
+        self.runner.record(event)
+        self._tell_panes("on_session_event", event)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed prepare or load becomes a message and a status, never a crash."""
+        problem = self.runner.worker_changed(event.worker, event.state)
+        if problem is not None:
+            title = "Could not start training" if event.worker.name == "train" else "Could not open"
+            self.notify(problem, title=title, severity="error", timeout=15)
+
+    # ================================================================== from the panes
+    def on_config_changed(self, message: ConfigChanged) -> None:
+        if message.config == self.config:
+            return
+        lost = self._attempt(self.runner.apply_config, self.config, message.config)
+        if lost is None:  # refused: put the panes back to the config in use
+            self._push_config()
+            return
+        if self.session is None:
+            self._clear_displays()
+        if lost:
+            self.notify("The model or data changed: the trained weights were discarded.", severity="warning")
+        self.config = message.config
+        self._push_config()
+
+    def on_live_setting_requested(self, message: LiveSettingRequested) -> None:
+        """Validate first (the config's rules), and only then hand the value to the session."""
+        path = message.path
+        try:
+            if path not in LIVE_SETTINGS:
+                raise ConfigError(path, f"cannot change during training (live settings: {', '.join(LIVE_SETTINGS)})")
+            value = parse_value(path, message.text)
+            config = self.config.replace(**{path: value})
+            if self.session is not None:
+                self.session.set_live(path, value)
+        except ConfigError as error:
+            self.notify(str(error), title="Not applied", severity="error")
+            if callable(show_error := getattr(self.panes["settings"], "show_error", None)):
+                show_error(path, error.problem)
+            return
+        self.config = config
+        self._push_config()
+
+    def on_save_requested(self, message: SaveRequested) -> None:
+        self._save(message.name, message.overwrite)
+
+    def _save(self, name: str, overwrite: bool = False) -> None:
+        path = self._attempt(self.runner.save, name, self.config.checkpoints.folder, overwrite)
+        if path is not None:
+            self.notify(f"Saved {path}", title="Saved")
+            self.panes["saves"].refresh_catalogue(select=path.stem)
+            self._tell_panes("on_session_event", ModelSaved(path))
+
+    def on_load_requested(self, message: LoadRequested) -> None:
+        path = Path(message.path)
+        self._confirm_discard(f"Load {path.name}?", lambda: self._attempt(
+            self.runner.open, path, "loaded", self.config.checkpoints.folder))
+
+
+def create_app(*, config: RunConfig | None = None, dataset: Dataset | None = None, saves_dir: str | Path | None = None,
+               open_path: str | Path | None = None, offer_resume: bool = True) -> StudioApp:
+    """The studio, configured: the default run (MNIST, the MLP preset, Adam) unless `config` says otherwise.
+
+    `dataset` replaces the configured data set for every run (tests inject a tiny one);
+    `saves_dir` is where saves and checkpoints go (default: the config's, else ./saves or
+    $NNSTUDIO_SAVES_DIR); `open_path` opens a save at once; `offer_resume` asks to resume the
+    latest interrupted run found in the saves folder.
+    """
+    config = config or RunConfig()
+    if saves_dir is None and config.checkpoints.folder == RunConfig().checkpoints.folder:
+        saves_dir = saves.default_folder()
+    if saves_dir is not None:
+        config = config.replace(**{"checkpoints.folder": str(saves_dir)})
+    return StudioApp(config, dataset=dataset, open_path=Path(open_path) if open_path else None,
+                     offer_resume=offer_resume)

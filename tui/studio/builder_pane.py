@@ -1,0 +1,579 @@
+"""The model builder: the layers of `config.model.spec` as a table you edit with the keyboard.
+
+    a add a layer after the selected one    e / enter edit it    d delete it
+    shift+up / K, shift+down / J move it     u undo               p choose a preset
+
+The pane keeps a *draft* of the spec. Every edit is checked at once with the engine's own
+`summarize` (which runs `validate_spec`): a valid draft becomes the run's model and is
+posted up as `ConfigChanged`; an invalid one (say, a linear layer straight on an image) stays
+on screen with the reason under the table and the offending layer marked, and is never
+posted, so the app can only ever train a model that builds. `valid` and `error_text` say
+which case holds.
+
+The pane never builds a model or touches a session: the table's shapes and parameter counts
+come from the spec alone, like Keras' `summary()`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any, Iterator, NamedTuple
+
+from rich.errors import StyleSyntaxError
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable, Label, Select, Static
+
+from nnstudio.engine.presets import PRESETS, preset_spec
+from nnstudio.engine.spec import (LAYER_TYPES, SpecError, Summary, is_autoencoder, new_layer, summarize,
+                                  validate_spec)
+from nnstudio.tui.config import ConfigError, RunConfig, model_spec
+
+from .layer_form import LayerForm, LayerTypePicker
+from .messages import ConfigChanged
+
+#: statuses of the app's session during which the model must not change
+RUN_ACTIVE = ("running", "paused")
+
+
+class Position(NamedTuple):
+    """Where a layer sits in a spec: its section ("layers", "encoder" or "decoder") and index there."""
+
+    section: str
+    index: int
+
+
+def sections_of(spec: dict) -> tuple[str, ...]:
+    """The layer lists of a spec, in the order data flows through them."""
+    return ("encoder", "decoder") if is_autoencoder(spec) else ("layers",)
+
+
+def positions(spec: dict) -> list[Position]:
+    """Every layer's position, in order: one per table row."""
+    return [Position(section, index) for section in sections_of(spec)
+            for index in range(len(spec.get(section, [])))]
+
+
+def row_name(position: Position) -> str:
+    """The row label: "3" for a plain stack, "enc 1" / "dec 0" for an autoencoder's two halves."""
+    if position.section == "layers":
+        return str(position.index)
+    return f"{position.section[:3]} {position.index}"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """(16, 28, 28) -> "16x28x28"."""
+    return "x".join(str(d) for d in shape)
+
+
+def alternative_layout(shape: list[int]) -> list[int] | None:
+    """The same data in the other layout: [784] <-> [1, 28, 28] (square images of 1 or 3 channels).
+
+    Image data sets come in both layouts (the session reshapes them to whatever the spec's
+    input is), so a CNN preset picked while the model is flat is fitted to the image layout.
+    """
+    if len(shape) == 3:
+        return [math.prod(shape)]
+    for channels in (1, 3):
+        side = math.isqrt(shape[0] // channels)
+        if side > 1 and channels * side * side == shape[0]:
+            return [channels, side, side]
+    return None
+
+
+def cell_text(text: str, style: str = "", *, right: bool = False) -> Text:
+    """A table cell: plain text (never markup), on one line, optionally right-aligned (numbers)."""
+    return Text(text, style=style, justify="right" if right else "left", no_wrap=True, end="")
+
+
+def check(spec: dict) -> tuple[Summary | None, SpecError | None]:
+    """The spec's summary, or the SpecError saying why it is not a valid model."""
+    try:
+        return summarize(spec), None
+    except SpecError as error:
+        return None, error
+
+
+class BuilderPane(Vertical):
+    """The layer table, total parameters, presets and the editing keys of a model spec."""
+
+    HELP_TITLE = "Model builder"
+    DEFAULT_CSS = (Path(__file__).with_name("builder_pane.tcss")).read_text(encoding="utf-8")
+    BINDINGS = [
+        Binding("a", "add", "Add layer", id="builder.add",
+                tooltip="Add a layer after the selected one: choose its type, then fill in its form"),
+        Binding("A", "add(True)", "Add above", id="builder.add-above", show=False,
+                tooltip="Add a layer before the selected one"),
+        Binding("e", "edit", "Edit", id="builder.edit", tooltip="Edit the selected layer's settings (or press enter)"),
+        Binding("d,delete", "delete", "Delete", id="builder.delete", tooltip="Remove the selected layer"),
+        Binding("shift+up,K", "move(-1)", "Move up", id="builder.move-up", key_display="⇧↑",
+                tooltip="Move the selected layer one place towards the input"),
+        Binding("shift+down,J", "move(1)", "Move down", id="builder.move-down", key_display="⇧↓",
+                tooltip="Move the selected layer one place towards the output"),
+        Binding("u", "undo", "Undo", id="builder.undo", tooltip="Take back the last change to the model"),
+        Binding("p", "choose_preset", "Preset", id="builder.preset",
+                tooltip="Replace the model with a ready-made one, fitted to the data set"),
+    ]
+
+    config: reactive[RunConfig | None] = reactive(None, init=False, always_update=True)
+    """The run configuration the app gives the pane; the model shown is its `model.spec`."""
+
+    read_only: reactive[bool] = reactive(False, init=False)
+    """True while a run exists (running or paused): the model is shown but cannot change."""
+
+    data_shape: tuple[int, ...] | None = None
+    """The input shape of one sample of the data set, if the app knows it (see `set_data`)."""
+
+    data_classes: int | None = None
+    """The data set's number of classes, if the app knows it (see `set_data`)."""
+
+    class ValidityChanged(Message):
+        """The draft model became valid or invalid (the app may enable or disable training)."""
+
+        def __init__(self, valid: bool, error: str | None) -> None:
+            super().__init__()
+            self.valid = valid
+            self.error = error
+
+    def __init__(self, config: RunConfig | None = None, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.set_reactive(BuilderPane.config, config)
+        self._draft: dict | None = None          # the spec being edited; may be invalid
+        self._synced: dict | None = None         # the valid spec the config holds (last received or posted)
+        self._summary: Summary | None = None
+        self._error: SpecError | None = None
+        self._undo: list[tuple[dict, int]] = []  # (draft, cursor row) before each change
+
+    # ================================================================== what the app reads
+    @property
+    def valid(self) -> bool:
+        """Whether the model on screen is a valid spec (only then can it be trained)."""
+        return self._draft is not None and self._error is None
+
+    @property
+    def error_text(self) -> str | None:
+        """Why the model on screen is invalid (the engine's SpecError message), or None."""
+        return str(self._error) if self._error is not None else None
+
+    @property
+    def spec(self) -> dict | None:
+        """A copy of the model on screen, valid or not."""
+        return copy.deepcopy(self._draft)
+
+    def set_data(self, input_shape: tuple[int, ...] | None, classes: int | None) -> None:
+        """Tell the pane the data set's sample shape and class count (e.g. from the prepared session).
+
+        Presets are fitted to them, and a config without a model spec (a preset by name only)
+        shows the preset fitted to them. Without this, both come from the current model: its
+        input shape and, for a classifier, its output size.
+        """
+        self.data_shape = tuple(input_shape) if input_shape is not None else None
+        self.data_classes = classes
+        if self.is_mounted:
+            self._sync_from_config()
+
+    def set_running(self, status: str) -> None:
+        """The app's session status changed: the model is read-only while a run is running or paused."""
+        self.read_only = status in RUN_ACTIVE
+
+    # ================================================================== building the pane
+    def compose(self) -> ComposeResult:
+        # The table comes first in the DOM so that it is the first widget to take the focus (the
+        # editing keys act on its selected row); the preset bar is docked above it by the CSS.
+        table: DataTable = DataTable(id="layers", cursor_type="row", zebra_stripes=True)
+        table.add_column("#", key="index")
+        table.add_column("layer", key="type")
+        table.add_column("settings", key="settings")
+        table.add_column("output", key="output")
+        table.add_column("params", key="params")
+        yield table
+        yield Static("", id="spec-error", markup=False)
+        with Vertical(id="builder-top"):
+            with Horizontal(id="preset-bar"):
+                yield Label("Preset", id="preset-label")
+                preset = Select([(name, name) for name in PRESETS], prompt="custom", id="preset", compact=True)
+                preset.tooltip = "\n".join(f"{name}: {p.description}" for name, p in PRESETS.items())
+                yield preset
+                yield Static("", id="summary", markup=False)
+            yield Static("Read-only while a run exists: stop it to change the model.", id="read-only")
+
+    def on_mount(self) -> None:
+        self._show_read_only()
+        self._sync_from_config()
+
+    def watch_config(self) -> None:
+        """Called when the app sets a new config: show its model (keeping an unfinished draft of the same model)."""
+        if self.is_mounted:
+            self._sync_from_config()
+
+    def watch_read_only(self) -> None:
+        """Called when a run starts or ends: lock or unlock the editing keys and the preset list."""
+        if self.is_mounted:   # before that, on_mount shows it
+            self._show_read_only()
+
+    def _show_read_only(self) -> None:
+        self.set_class(self.read_only, "-read-only")
+        self.query_one("#preset", Select).disabled = self.read_only
+        self.refresh_bindings()
+
+    def _sync_from_config(self) -> None:
+        """Take the config's model as the draft, unless the draft is an edit of that very model.
+
+        Keeping the draft means a settings change elsewhere does not wipe out a half-finished
+        (invalid) model; any other model (a load, a preset) replaces it.
+        """
+        if self.config is None:
+            self._draft = self._synced = None
+            self._undo.clear()
+            self._redraw()
+            return
+        incoming = self.config.model.spec
+        if incoming is None:   # a preset by name: show it fitted to the data, if the data is known
+            try:
+                incoming = model_spec(self.config, input_shape=list(self.data_shape) if self.data_shape else None,
+                                      classes=self.data_classes)
+            except (SpecError, ValueError):
+                incoming = model_spec(self.config)
+        if self._draft is None or incoming != self._synced:
+            self._draft, self._synced = copy.deepcopy(incoming), copy.deepcopy(incoming)
+            self._undo.clear()
+        self._redraw()
+
+    # ================================================================== drawing
+    @property
+    def _table(self) -> DataTable:
+        return self.query_one("#layers", DataTable)
+
+    def _redraw(self, cursor_row: int | None = None) -> None:
+        """Redraw the table, the totals line, the error line and the preset list from the draft."""
+        table = self._table
+        was_valid = self.valid
+        if cursor_row is None:
+            cursor_row = table.cursor_row
+        table.clear()
+        if self._draft is None:
+            self._summary, self._error = None, None
+            self.query_one("#summary", Static).update("No model yet")
+            self._show_error(None)
+            return
+        self._summary, self._error = check(self._draft)
+        bad_row = self._error_row()
+        shapes = self._shapes()
+        for row, position in enumerate(positions(self._draft)):
+            layer = self._draft[position.section][position.index]
+            output, params = shapes[row] if row < len(shapes) else ("?", "")
+            index = ("✗ " if row == bad_row else "") + row_name(position)
+            style = self._style("bold $text-error") if row == bad_row else ""
+            cells = (index, layer["type"], self._settings_text(layer), output, params)
+            table.add_row(*(cell_text(cell, style, right=column == 4) for column, cell in enumerate(cells)),
+                          key=f"{position.section}.{position.index}")
+        if table.row_count:
+            table.move_cursor(row=min(max(cursor_row, 0), table.row_count - 1), animate=False)
+        self._show_totals()
+        self._show_error(self._error)
+        self._show_preset()
+        self.refresh_bindings()
+        if was_valid != self.valid:
+            self.post_message(self.ValidityChanged(self.valid, self.error_text))
+
+    def _style(self, style: str) -> str:
+        """Resolve a theme variable in a Rich style ("bold $text-error" -> "bold #ff0000"), so a cell
+        follows the theme; plain red if the theme's value is not a colour Rich understands."""
+        variables = self.app.get_css_variables()
+        resolved = " ".join(variables.get(word[1:], "red") if word.startswith("$") else word for word in style.split())
+        try:
+            Style.parse(resolved)
+        except StyleSyntaxError:
+            return style.replace("$text-error", "red")
+        return resolved
+
+    @staticmethod
+    def _settings_text(layer: dict) -> str:
+        """The layer's settings in words ("out=32", "3x3, pad 1"), from its type's own formatter."""
+        try:
+            return LAYER_TYPES[layer["type"]].settings(layer)
+        except (KeyError, TypeError, ValueError):
+            return ""
+
+    def _error_row(self) -> int | None:
+        """The table row of the layer the spec error is about, if it names one."""
+        error = self._error
+        if error is None or error.index is None or self._draft is None:
+            return None
+        try:
+            return positions(self._draft).index(Position(error.section or "layers", error.index))
+        except ValueError:
+            return None
+
+    def _shapes(self) -> list[tuple[str, str]]:
+        """(output shape, parameters) per row: every row of a valid spec, the rows before the problem otherwise.
+
+        For an invalid spec the layers before the offending one are summarised as a plain
+        stack (encoder and decoder are one chain as far as shapes go), so the table still
+        shows how far the data gets.
+        """
+        if self._summary is not None:
+            return [(shape_text(row.output_shape), f"{row.params:,}") for row in self._summary]
+        bad_row = self._error_row()
+        if not bad_row or self._draft is None:
+            return []
+        chain = [self._draft[p.section][p.index] for p in positions(self._draft)[:bad_row]]
+        summary, _ = check({"input_shape": self._draft["input_shape"], "layers": chain})
+        return [(shape_text(row.output_shape), f"{row.params:,}") for row in summary] if summary else []
+
+    def _show_totals(self) -> None:
+        summary, draft = self._summary, self._draft
+        line = f"input {shape_text(tuple(draft['input_shape']))}"
+        if summary is not None:
+            line += f" → output {shape_text(summary.output_shape)} · {summary.total_params:,} parameters"
+        else:
+            line += " · not a valid model yet"
+        self.query_one("#summary", Static).update(line)
+
+    def _show_error(self, error: SpecError | None) -> None:
+        box = self.query_one("#spec-error", Static)
+        box.update(f"✗ {error}\nFix it to train: this model cannot be built." if error else "")
+        box.display = error is not None
+
+    def _show_preset(self) -> None:
+        """Show the preset the draft is (fitted to the data), or "custom" once it has been edited."""
+        select = self.query_one("#preset", Select)
+        current = None
+        if self._summary is not None:
+            normalised = self._normalised()
+            for name in PRESETS:
+                try:
+                    if self._fit_preset(name) == normalised:
+                        current = name
+                        break
+                except (SpecError, ValueError):
+                    continue
+        with self.prevent(Select.Changed):
+            select.value = current if current is not None else Select.NULL
+
+    def _normalised(self) -> dict:
+        """The draft with every default filled in (call only when it is valid)."""
+        return validate_spec(self._draft)
+
+    # ================================================================== presets
+    def _data_classes(self) -> int | None:
+        """Classes to fit a preset to: the app's, else the current (valid) model's output size."""
+        if self.data_classes:
+            return self.data_classes
+        if self._synced is None or is_autoencoder(self._synced):
+            return None
+        summary, _ = check(self._synced)
+        if summary is not None and len(summary.output_shape) == 1 and summary.output_shape[0] > 1:
+            return summary.output_shape[0]
+        return None
+
+    def _fit_preset(self, name: str) -> dict:
+        """Preset `name` fitted to the data: the current input shape (or its other layout) and classes."""
+        assert self._draft is not None
+        options = PRESETS[name].options()
+        classes = self._data_classes()
+        shape = list(self.data_shape or self._draft["input_shape"])
+        attempts = [shape] + ([alternative_layout(shape)] if alternative_layout(shape) else [])
+        problem: Exception | None = None
+        for attempt in attempts:
+            fitted: dict[str, Any] = {"input_shape": attempt}
+            if classes is not None and "classes" in options:
+                fitted["classes"] = classes
+            try:
+                return preset_spec(name, **fitted)
+            except (SpecError, ValueError) as error:
+                problem = problem or error
+        assert problem is not None
+        raise problem
+
+    @on(Select.Changed, "#preset")
+    def _preset_chosen(self, event: Select.Changed) -> None:
+        if event.value is Select.NULL or self._draft is None or self.config is None or self.read_only:
+            return
+        name = str(event.value)
+        try:
+            spec = self._fit_preset(name)
+        except (SpecError, ValueError) as error:
+            self.notify(f"The {name} preset does not fit this data set: {error}", severity="error",
+                        title="Preset", markup=False)
+            self._show_preset()
+            return
+        self._commit(spec, 0, preset=name)
+        self._table.focus()   # back to the layers, where the editing keys work
+
+    def action_choose_preset(self) -> None:
+        """Open the preset list."""
+        select = self.query_one("#preset", Select)
+        select.focus()
+        select.expanded = True
+
+    # ================================================================== editing
+    def _cursor_position(self) -> Position | None:
+        if self._draft is None or not self._table.row_count:
+            return None
+        spots = positions(self._draft)
+        return spots[min(self._table.cursor_row, len(spots) - 1)]
+
+    def _commit(self, draft: dict, cursor_row: int, *, preset: str | None = None) -> None:
+        """Make `draft` the model on screen (undoable) and, if it is valid, the run's model."""
+        assert self._draft is not None and self.config is not None
+        self._undo.append((self._draft, self._table.cursor_row))
+        self._draft = draft
+        self._redraw(cursor_row)
+        self._post_if_valid(preset)
+
+    def _post_if_valid(self, preset: str | None = None) -> None:
+        if not self.valid or self.config is None:
+            return
+        normalised = self._normalised()
+        if normalised == self._synced and preset is None:
+            return   # e.g. undoing back to the model the run already has
+        changes: dict[str, Any] = {"model.spec": normalised}
+        if preset is not None:
+            changes["model.preset"] = preset
+        try:
+            config = self.config.replace(**changes)
+        except ConfigError as error:   # not expected for a valid spec; shown rather than lost
+            self.notify(str(error), severity="error", title="Model", markup=False)
+            return
+        self._synced = normalised
+        self.set_reactive(BuilderPane.config, config)
+        self.post_message(ConfigChanged(config))
+
+    def _edited(self) -> dict:
+        """A copy of the draft to change."""
+        return copy.deepcopy(self._draft)
+
+    def _preview(self, position: Position, replace: bool):
+        """A function for the layer form: what the model would look like with this candidate layer."""
+        def preview(candidate: dict) -> str:
+            draft = self._edited()
+            if replace:
+                draft[position.section][position.index] = candidate
+            else:
+                draft[position.section].insert(position.index, candidate)
+            summary, error = check(draft)
+            if error is not None:
+                return f"⚠ the model would not be valid: {error}"
+            row = positions(draft).index(position)
+            result = summary[row]
+            return (f"output {shape_text(result.output_shape)} · {result.params:,} parameters"
+                    f" · model total {summary.total_params:,}")
+        return preview
+
+    def action_add(self, above: bool = False) -> None:
+        """Choose a layer type, fill in its fields (if it has any) and insert it after (or above) the selected layer."""
+        if self.read_only or self._draft is None:
+            return
+        selected = self._cursor_position()
+        if selected is None:
+            where = Position(sections_of(self._draft)[0], 0)
+        else:
+            where = Position(selected.section, selected.index + (0 if above else 1))
+
+        def chosen(type_name: str | None) -> None:
+            if type_name is None:
+                return
+            layer = new_layer(type_name)
+            if not LAYER_TYPES[type_name].fields:
+                self._insert(where, layer)
+                return
+            form = LayerForm(layer, title=f"Add a {type_name} layer", preview=self._preview(where, replace=False))
+            self.app.push_screen(form, lambda result: self._insert(where, result) if result else None)
+
+        self.app.push_screen(LayerTypePicker(), chosen)
+
+    def _insert(self, where: Position, layer: dict) -> None:
+        draft = self._edited()
+        draft.setdefault(where.section, []).insert(where.index, layer)
+        self._commit(draft, positions(draft).index(where))
+
+    def action_edit(self) -> None:
+        """Open the selected layer's form; OK replaces the layer."""
+        position = self._cursor_position()
+        if self.read_only or position is None:
+            return
+        layer = self._draft[position.section][position.index]
+        if not LAYER_TYPES[layer["type"]].fields:
+            self.notify(f"A {layer['type']} layer has no settings to edit.", title="Edit", markup=False)
+            return
+        row = self._table.cursor_row
+
+        def edited(result: dict | None) -> None:
+            if result is None or result == layer:
+                return
+            draft = self._edited()
+            draft[position.section][position.index] = result
+            self._commit(draft, row)
+
+        form = LayerForm(layer, title=f"Edit layer {row_name(position)} ({layer['type']})",
+                         preview=self._preview(position, replace=True))
+        self.app.push_screen(form, edited)
+
+    @on(DataTable.RowSelected, "#layers")
+    def _row_chosen(self) -> None:
+        self.action_edit()
+
+    def action_delete(self) -> None:
+        """Remove the selected layer (u takes it back)."""
+        position = self._cursor_position()
+        if self.read_only or position is None:
+            return
+        draft = self._edited()
+        del draft[position.section][position.index]
+        self._commit(draft, self._table.cursor_row)
+
+    def action_move(self, step: int) -> None:
+        """Move the selected layer one place; in an autoencoder it crosses between encoder and decoder."""
+        position = self._cursor_position()
+        if self.read_only or position is None:
+            return
+        draft = self._edited()
+        section, index = position
+        layers = draft[section]
+        target = index + step
+        if 0 <= target < len(layers):
+            layers[index], layers[target] = layers[target], layers[index]
+            self._commit(draft, self._table.cursor_row + step)
+        elif section == "encoder" and step > 0:
+            draft["decoder"].insert(0, layers.pop(index))   # the last encoder layer becomes the first decoder layer
+            self._commit(draft, self._table.cursor_row)
+        elif section == "decoder" and step < 0:
+            draft["encoder"].append(layers.pop(index))
+            self._commit(draft, self._table.cursor_row)
+        else:
+            self.app.bell()
+
+    def action_undo(self) -> None:
+        """Go back to the model before the last change."""
+        if self.read_only or not self._undo:
+            return
+        self._draft, row = self._undo.pop()
+        self._redraw(row)
+        self._post_if_valid()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out the editing keys while a run exists, and those that need a selected layer when there is none."""
+        if action in ("add", "edit", "delete", "move", "undo", "choose_preset"):
+            if self.read_only or self._draft is None:
+                return None
+            if action in ("edit", "delete", "move") and self._cursor_position() is None:
+                return None
+            if action == "undo" and not self._undo:
+                return None
+        return True
+
+    def iter_rows(self) -> Iterator[list[str]]:
+        """The table's cells as plain text, row by row (for tests and for copying)."""
+        table = self._table
+        for row in range(table.row_count):
+            yield [str(cell) for cell in table.get_row_at(row)]

@@ -1,0 +1,47 @@
+"""A yes/no question in a modal dialog: `y` or `n` on the keyboard, or the buttons with the mouse.
+
+Used wherever trained work could be lost (quit, re-initialise, load over unsaved weights)
+and to offer resuming an interrupted run. It returns a bool through `dismiss`, so callers
+push it with a callback: `app.push_screen(ConfirmScreen("Quit?"), on_answer)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Ask one question; dismiss with True (yes) or False (no, escape)."""
+
+    DEFAULT_CSS = Path(__file__).with_name("confirm_screen.tcss").read_text(encoding="utf-8")
+    HELP_TITLE = "Question"
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, *, detail: str = "", yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question, self.detail, self.yes, self.no = question, detail, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Static(self.question, id="confirm-question")
+            if self.detail:
+                yield Static(self.detail, id="confirm-detail")
+            with Horizontal(id="confirm-buttons"):
+                yield Button(f"{self.yes} (y)", variant="primary", id="confirm-yes")
+                yield Button(f"{self.no} (n)", id="confirm-no")
+
+    def action_answer(self, answer: bool) -> None:
+        """Close the dialog with the answer."""
+        self.dismiss(answer)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")

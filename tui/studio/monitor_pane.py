@@ -1,0 +1,329 @@
+"""Pane 3, the training monitor: four live plots, a progress line and a status line.
+
+The plots are loss (the per-batch loss smoothed, and train/validation loss per epoch),
+accuracy (train/validation), per-layer gradient norms on a log scale, and the learning rate.
+X is in epochs everywhere, so a batch curve and its epoch points line up.
+
+Redrawing is budgeted, because a plotext figure is rebuilt from scratch on every repaint
+(~8 ms for 100 points, ~80 ms for 10,000) and an SSH link cannot carry a full repaint per
+batch: the app feeds batches at most 10 times a second (`tick`, which only rewrites the
+progress line), epoch ends are only recorded when they arrive, and the plots are rebuilt at
+most every PLOT_INTERVAL seconds, only if something changed, from series downsampled to
+about the plot's width.
+
+In monochrome (NO_COLOR) every series also gets its own marker character, so lines that
+were told apart by colour still can be.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Grid, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from nnstudio.engine import events
+from nnstudio.tui.config import RunConfig
+
+#: seconds between two rebuilds of the plots, at most
+PLOT_INTERVAL = 0.5
+#: batch losses kept; beyond this, neighbours are averaged in pairs (the plot shows ~width points anyway)
+MAX_TRACE = 4096
+#: cells of the progress bar
+BAR = 12
+#: exponential smoothing of the batch loss (weight of the newest batch)
+SMOOTHING = 0.1
+
+_COLOURS = ("cyan", "magenta", "green", "yellow", "red", "blue", "white", "gray")
+_MARKERS = ("*", "+", "o", "x", "#", "%", "@", "=")
+
+#: status word -> (symbol, style, hint shown after it)
+STATUS_LOOK = {
+    "idle": ("○", "bold", "press space to train, n to train one epoch"),
+    "preparing": ("…", "bold", "loading the data set and building the model"),
+    "running": ("▶", "bold green", "space pauses, x stops"),
+    "pausing": ("‖", "bold yellow", "pausing after this batch"),
+    "paused": ("‖", "bold yellow", "space resumes, n steps an epoch, N one batch, x stops, ctrl+s saves"),
+    "stepping": ("▶", "bold green", "stepping"),
+    "stopping": ("■", "bold yellow", "stopping after this batch"),
+    "stopped": ("■", "bold", "space continues, ctrl+s saves, r starts afresh"),
+    "finished": ("✓", "bold green", "ctrl+s saves; raise the epochs in settings to go on, r starts afresh"),
+    "diverged": ("✗", "bold red", "lower the learning rate (settings), then r to start again"),
+    "failed": ("✗", "bold red", "see the message; fix the settings, then space to try again"),
+}
+
+
+def downsample(xs: list[float], ys: list[float], points: int) -> tuple[list[float], list[float]]:
+    """At most `points` points: means of consecutive runs (keeps the shape, unlike striding)."""
+    if len(xs) <= points or points < 2:
+        return list(xs), list(ys)
+    chunks = np.array_split(np.arange(len(xs)), points)
+    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    return [float(x[c].mean()) for c in chunks], [float(y[c].mean()) for c in chunks]
+
+
+def clock(seconds: float | None) -> str:
+    """12 -> "0:12", 3725 -> "1:02:05"; unknown -> "-"."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """Where to put y ticks on a log10 axis spanning [low, high]: at 1, 2 and 5 times powers of ten
+    on a narrow range, at powers of ten on a wide one (at most six; a tiny range gets its two ends)."""
+    for mantissas in ((1, 2, 5), (1,)):
+        ticks = [math.log10(m) + k for k in range(math.floor(low), math.ceil(high) + 1) for m in mantissas]
+        ticks = [t for t in ticks if low - 1e-9 <= t <= high + 1e-9]
+        if len(ticks) <= 6:
+            break
+    if len(ticks) < 2:
+        return [low, high] if high > low else [low]
+    return ticks[::-(-len(ticks) // 6)]
+
+
+class LossTrace:
+    """The smoothed per-batch loss, x in epochs, bounded in memory by pairwise averaging."""
+
+    def __init__(self) -> None:
+        self.xs: list[float] = []
+        self.ys: list[float] = []
+        self._smooth: float | None = None
+
+    def add(self, x: float, loss: float) -> None:
+        if not math.isfinite(loss):
+            return
+        self._smooth = loss if self._smooth is None else (1 - SMOOTHING) * self._smooth + SMOOTHING * loss
+        self.xs.append(x)
+        self.ys.append(self._smooth)
+        if len(self.xs) > MAX_TRACE:
+            half = len(self.xs) // 2 * 2
+            self.xs = [(a + b) / 2 for a, b in zip(self.xs[0:half:2], self.xs[1:half:2])] + self.xs[half:]
+            self.ys = [(a + b) / 2 for a, b in zip(self.ys[0:half:2], self.ys[1:half:2])] + self.ys[half:]
+
+
+class MetricPlot(PlotextPlot):
+    """A plotext plot that is only rebuilt when the monitor asks (and counts it, for the redraw budget)."""
+
+    def __init__(self, title: str, *, id: str) -> None:
+        super().__init__(id=id)
+        self.title = title
+        self.redraws = 0
+
+
+class MonitorPane(Vertical):
+    """Plots, progress and status of the current run."""
+
+    DEFAULT_CSS = Path(__file__).with_name("monitor_pane.tcss").read_text(encoding="utf-8")
+    HELP_TITLE = "Monitor pane"
+
+    config: reactive[RunConfig | None] = reactive(None, init=False)
+    """The run configuration (set by the app): the planned epochs and the batch size for the ETA."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.status = "idle"
+        self.epoch_offset = 0  # epochs in the history before this session's trainer started counting
+        self.history: list[dict] = []
+        self.trace = LossTrace()
+        self.progress_updates = 0
+        self.plot_redraws = 0
+        self._last_epoch: events.EpochEnd | None = None
+        self._latest_batch: events.BatchEnd | None = None
+        self._dirty = self._progress_dirty = False
+        self._composed = False  # True from on_mount: the widgets to draw into exist (is_mounted comes later)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="run-status")
+        yield Static(id="run-progress")
+        with VerticalScroll(id="plots"):
+            with Grid(id="plot-grid"):
+                yield MetricPlot("loss", id="plot-loss")
+                yield MetricPlot("accuracy", id="plot-accuracy")
+                yield MetricPlot("gradient norm per layer (log scale)", id="plot-grad")
+                yield MetricPlot("learning rate", id="plot-lr")
+
+    def on_mount(self) -> None:
+        self._composed = True
+        self.set_interval(PLOT_INTERVAL, self._redraw_if_dirty)
+        self.set_running(self.status)
+        self._show_progress(None)
+        self.redraw()
+
+    # ------------------------------------------------------------------ fed by the app
+    def watch_config(self) -> None:
+        """Called when config is updated: the planned epochs may have changed."""
+        self._show_progress(None)
+
+    def set_running(self, status: str) -> None:
+        """The run's status (idle, running, paused, stopped, finished, diverged, failed...) for the status line."""
+        self.status = status
+        if not self._composed:
+            return
+        symbol, style, hint = STATUS_LOOK.get(status, ("?", "bold", ""))
+        text = Text.assemble((f"{symbol} {status.upper()}", style), ("  " + hint, "dim") if hint else "")
+        self.query_one("#run-status", Static).update(text, layout=False)
+
+    def show_history(self, history: list[dict], epoch_offset: int | None = None) -> None:
+        """Replace the plotted epochs (a loaded save's history, or [] for a fresh run) and redraw now."""
+        self.history = [dict(h) for h in history]
+        self.epoch_offset = len(self.history) if epoch_offset is None else epoch_offset
+        self.trace = LossTrace()
+        self._last_epoch = self._latest_batch = None
+        self._show_progress(None)
+        self.redraw()
+
+    def on_session_event(self, event) -> None:
+        """An epoch ended: one more point on every plot (drawn at the next plot tick, not now)."""
+        if isinstance(event, events.EpochEnd):
+            self.history.append(event.as_dict())
+            self._last_epoch, self._latest_batch = event, None
+            self._progress_dirty = self._dirty = True
+
+    def tick(self, latest: events.BatchEnd | None, losses: list[tuple[int, int, int, float]]) -> None:
+        """The app's poll (~10 times a second): batches since the last one, and the newest batch event.
+
+        The progress line is rewritten here only, so it changes at most once a tick however
+        fast batches and epochs go by.
+        """
+        for epoch, batch, batches, loss in losses:
+            self.trace.add(self.epoch_offset + epoch + (batch + 1) / max(batches, 1), loss)
+        if losses:
+            self._dirty = True
+        if latest is not None:
+            # a batch of an epoch already reported is old news: the epoch's summary is shown instead
+            self._latest_batch = latest if self.epoch_offset + latest.epoch >= len(self.history) else None
+            self._progress_dirty = True
+        if self._progress_dirty:
+            self._show_progress(self._latest_batch)
+
+    # ------------------------------------------------------------------ progress line
+    def _planned_epochs(self) -> int:
+        """Epochs in the plotted history when this session's planned epochs are done."""
+        if self._last_epoch is not None:
+            return self.epoch_offset + self._last_epoch.epochs
+        return self.epoch_offset + (self.config.training.epochs if self.config is not None else 0)
+
+    def _show_progress(self, batch: events.BatchEnd | None) -> None:
+        self._progress_dirty = False
+        if not self._composed:
+            return
+        self.progress_updates += 1
+        planned = max(self._planned_epochs(), 1)
+        done = len(self.history)
+        text = Text()
+        text.append(f"epoch {min(done + (1 if batch else 0), planned)}/{planned} ", style="bold")
+        fraction = (done + ((batch.batch + 1) / batch.batches if batch else 0)) / planned
+        filled = int(round(min(max(fraction, 0.0), 1.0) * BAR))
+        text.append("█" * filled, style="green")
+        text.append("░" * (BAR - filled), style="dim")
+        if batch is not None:
+            text.append(f" batch {batch.batch + 1}/{batch.batches} · ETA {clock(self._eta(batch, planned))}"
+                        f" · {batch.samples_per_s:,.0f}/s · loss {batch.loss:.4f}")
+        elif self._last_epoch is not None:
+            e = self._last_epoch
+            text.append(f" ETA {clock(e.eta)} · {e.samples_per_s:,.0f} samples/s · {e.seconds:.1f} s/epoch")
+        self.query_one("#run-progress", Static).update(text, layout=False)  # one line: no reflow
+
+    def _eta(self, batch: events.BatchEnd, planned: int) -> float | None:
+        """Seconds left: the epochs still to go at the pace of those done (evaluation included), or
+        before the first epoch ends, at the current batch rate."""
+        epochs_left = planned - (self.epoch_offset + batch.epoch) - (batch.batch + 1) / max(batch.batches, 1)
+        last = self._last_epoch
+        if last is not None and last.elapsed > 0:
+            return last.elapsed / (last.epoch + 1) * max(epochs_left, 0.0)
+        if batch.samples_per_s <= 0 or self.config is None:
+            return None
+        return epochs_left * batch.batches * self.config.training.batch_size / batch.samples_per_s
+
+    # ------------------------------------------------------------------ plots
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self.redraw()
+
+    def _monochrome(self) -> bool:
+        return bool(getattr(self.app, "no_color", False))
+
+    def _style(self, i: int) -> dict:
+        """Colour (and, in monochrome, a distinct marker) of the i-th series of a plot."""
+        if self._monochrome():
+            return {"marker": _MARKERS[i % len(_MARKERS)]}
+        return {"color": _COLOURS[i % len(_COLOURS)]}
+
+    def redraw(self) -> None:
+        """Rebuild the four plots from the current data (downsampled to each plot's width)."""
+        self._dirty = False
+        if not self._composed:
+            return
+        xs = [float(i + 1) for i in range(len(self.history))]
+        for plot, paint in ((self.query_one("#plot-loss", MetricPlot), self._paint_loss),
+                            (self.query_one("#plot-accuracy", MetricPlot), self._paint_accuracy),
+                            (self.query_one("#plot-grad", MetricPlot), self._paint_grad),
+                            (self.query_one("#plot-lr", MetricPlot), self._paint_lr)):
+            plt = plot.plt
+            plt.clear_figure()
+            plt.title(plot.title)
+            plt.xlabel("epoch")
+            paint(plt, xs, max(plot.size.width - 10, 10))
+            plot.redraws += 1
+            self.plot_redraws += 1
+            plot.refresh()
+
+    def _series(self, key: str) -> tuple[list[float], list[float]]:
+        pairs = [(float(i + 1), h[key]) for i, h in enumerate(self.history)
+                 if isinstance(h.get(key), (int, float)) and math.isfinite(h[key])]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+
+    def _paint_loss(self, plt, xs, width) -> None:
+        n = 0
+        if self.trace.xs:
+            plt.plot(*downsample(self.trace.xs, self.trace.ys, width), label="batch (smoothed)", **self._style(n))
+            n += 1
+        for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+            x, y = self._series(key)
+            if x:
+                plt.plot(*downsample(x, y, width), label=label, **self._style(n))
+            n += 1
+
+    def _paint_accuracy(self, plt, xs, width) -> None:
+        for n, (key, label) in enumerate((("train_acc", "train"), ("val_acc", "validation"))):
+            x, y = self._series(key)
+            if x:
+                plt.plot(*downsample(x, [v * 100 for v in y], width), label=f"{label} %", **self._style(n))
+
+    def _paint_grad(self, plt, xs, width) -> None:
+        """log10 of each layer's gradient norm; the axis is labelled in powers of ten.
+
+        Plotted as log-transformed values on a linear axis: plotext 5.3 raises when a
+        log-scale figure is built twice, and the monitor rebuilds it on every redraw.
+        """
+        layers: list[str] = []
+        for h in self.history:
+            layers += [name for name in (h.get("grad_norms") or {}) if name not in layers]
+        low, high = math.inf, -math.inf
+        for n, layer in enumerate(layers):
+            pairs = [(float(i + 1), h["grad_norms"][layer]) for i, h in enumerate(self.history)
+                     if (h.get("grad_norms") or {}).get(layer, 0) > 0]
+            if not pairs:
+                continue
+            x = [p[0] for p in pairs]
+            y = [math.log10(p[1]) for p in pairs]
+            low, high = min(low, *y), max(high, *y)
+            plt.plot(*downsample(x, y, width), label=f"layer {layer}" if layer.isdigit() else layer,
+                     **self._style(n))
+        if math.isfinite(low):
+            ticks = log_ticks(low, high)
+            plt.yticks(ticks, [f"{10 ** t:.2g}" for t in ticks])
+
+    def _paint_lr(self, plt, xs, width) -> None:
+        x, y = self._series("lr")
+        if x:
+            plt.plot(*downsample(x, y, width), label="lr", **self._style(0))
