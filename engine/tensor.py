@@ -5,8 +5,9 @@ maps the gradient of the output to the gradients of its inputs (one op, one plac
 The closures capture input *arrays*, never the output `Tensor`, so a graph has no
 reference cycles and is freed by reference counting as soon as the loss goes away.
 
-Gradients are never modified in place once handed out (they may be shared between
-tensors); they accumulate with `+` into `.grad` of leaf tensors, as in PyTorch.
+During a backward pass no gradient is modified in place (one array may flow to several
+inputs); they accumulate with `+` into `.grad` of leaf tensors, as in PyTorch. What ends up
+in a `.grad` is always that tensor's own writeable array, so `p.grad *= 0.5` is safe.
 """
 
 from __future__ import annotations
@@ -67,11 +68,33 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
+    return grad if grad.shape == shape else grad.reshape(shape)  # no needless view: a fresh sum can be kept as `.grad`
+
+
+def _own_grad(g, stored: set[int]) -> np.ndarray:
+    """`g` as an array a `.grad` may keep: its own, writeable, shared with nothing else.
+
+    A backward closure may hand on a broadcast view (read-only), a view of a bigger array or
+    the very array it got (`a + b` gives both the same one). Those are copied; a fresh
+    array, the common case on the hot path (a matrix product, a sum), is kept as it is.
+    """
+    if type(g) is not np.ndarray:  # 0-d maths gives NumPy scalars
+        g = np.asarray(g)
+    elif g.base is not None or not g.flags.writeable or id(g) in stored:
+        g = g.copy()
+    stored.add(id(g))
+    return g
 
 
 class Tensor:
-    """An n-dimensional array with reverse-mode automatic differentiation."""
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    Known limitation (PyTorch forbids the same with its in-place rules; we do not check):
+    an op's backward reads its input arrays as they are *when backward runs*, not as they
+    were in the forward pass. Changing `.data` in place between `forward` and `backward()`
+    (an optimizer step, `p.data *= 2`) silently gives gradients of a graph that never ran.
+    Step the optimizer only after `backward()`, as the usual training step does.
+    """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_retain", "__weakref__")
     __array_priority__ = 1000  # make `ndarray * Tensor` call Tensor.__rmul__
@@ -138,13 +161,13 @@ class Tensor:
                 seed = np.broadcast_to(seed, self.data.shape)
 
         grads: dict[int, np.ndarray] = {id(self): seed}
+        stored: set[int] = {id(seed)}  # arrays a `.grad` now holds, or the caller still does: never store twice
         for node in reversed(self._topological_order()):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
             if node._backward is None or node._retain:
-                total = g if node.grad is None else node.grad + g
-                node.grad = total if type(total) is np.ndarray else np.asarray(total)  # 0-d maths gives scalars
+                node.grad = _own_grad(g, stored) if node.grad is None else _own_grad(node.grad + g, stored)
             if node._backward is None:
                 continue
             for parent, pg in zip(node._parents, node._backward(g)):
@@ -407,13 +430,11 @@ class Tensor:
         return self.reshape(self.shape[:start_dim] + (-1,))
 
     def transpose(self, *axes) -> "Tensor":
+        """Reorder the axes: none reverses them, two swap them (PyTorch's `transpose(dim0, dim1)`,
+        whatever the rank), and ndim of them are a full permutation (NumPy's `transpose`)."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if len(axes) == 2 and self.ndim != 2:  # PyTorch style: swap two dims
-            perm = list(range(self.ndim))
-            perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
-            axes = tuple(perm)
-        perm = axes or tuple(reversed(range(self.ndim)))
+        perm = _permutation(axes, self.ndim)
         inverse = tuple(np.argsort(perm))
         return Tensor._make(self.data.transpose(perm), (self,), lambda g: (g.transpose(inverse),))
 
@@ -437,6 +458,32 @@ class Tensor:
             return (full,)
 
         return Tensor._make(x[index], (self,), backward)
+
+
+def _permutation(axes: tuple, ndim: int) -> tuple[int, ...]:
+    """The full axis order `transpose(*axes)` means, or a ValueError saying what was wrong.
+
+    Two axes always swap, even on a 2-D tensor where they could also read as a permutation:
+    `t.transpose(0, 1)` must transpose a matrix, as in PyTorch, not leave it as it is.
+    """
+    if not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes):
+        raise ValueError(f"transpose axes must be ints, got {axes!r}")
+    bad = [a for a in axes if not -ndim <= a < ndim] if ndim else list(axes)
+    if bad:
+        raise ValueError(f"transpose axis {bad[0]} is out of range for a tensor with {ndim} dimensions")
+    axes = tuple(int(a) % ndim for a in axes) if ndim else ()
+    if not axes:
+        return tuple(reversed(range(ndim)))
+    if len(axes) == 2:
+        perm = list(range(ndim))
+        perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
+        return tuple(perm)
+    if len(axes) != ndim:
+        raise ValueError(f"transpose takes no axes (reverse them), two (swap them) or a permutation of all "
+                         f"{ndim}; got {len(axes)}: {axes!r}")
+    if sorted(axes) != list(range(ndim)):
+        raise ValueError(f"transpose axes {axes!r} are not a permutation of 0..{ndim - 1}")
+    return axes
 
 
 def _is_basic_index(index) -> bool:

@@ -44,6 +44,7 @@ UNARY = [
     ("transpose", lambda a: a.transpose(2, 0, 1) * 2, normal),
     ("T", lambda a: a.T * 2, normal),
     ("swap_dims", lambda a: a.transpose(0, 2) * 2, normal),
+    ("swap_dims_negative", lambda a: a.transpose(-1, 1) * 2, normal),
     ("flatten", lambda a: a.flatten(1) * 2, normal),
     ("getitem_slice", lambda a: a[1:, ::2] * 2, normal),
     ("getitem_fancy_repeat", lambda a: a[np.array([0, 0, 1])] * 2, normal),
@@ -204,3 +205,69 @@ def test_zero_dimensional_results_stay_arrays():
     (x * 1.0).backward()
     assert isinstance(x.grad, np.ndarray)
     np.testing.assert_allclose(x.grad, 13.0)
+
+
+def test_two_axes_swap_even_on_a_matrix(rng):
+    a = rng.standard_normal((2, 3))
+    for axes in ((0, 1), (1, 0), (-1, 0), ((0, 1),)):
+        np.testing.assert_allclose(Tensor(a).transpose(*axes).data, a.T)
+    assert gradcheck(lambda t: t.transpose(0, 1) @ t, [a]) < 1e-6  # (3, 2) @ (2, 3): only a real swap fits
+    b = rng.standard_normal((2, 3, 4))
+    np.testing.assert_allclose(Tensor(b).transpose(0, 1).data, b.transpose(1, 0, 2))
+    np.testing.assert_allclose(Tensor(b).transpose(2, 0, 1).data, b.transpose(2, 0, 1))
+
+
+@pytest.mark.parametrize("axes,message", [
+    ((0, 1, 2, 0), "permutation of all 3"),
+    ((1,), "permutation of all 3"),
+    ((0, 0, 1), "not a permutation"),
+    ((0, 3), "out of range"),
+    ((0.5, 1), "must be ints"),
+])
+def test_transpose_refuses_axes_that_mean_nothing(axes, message):
+    with pytest.raises(ValueError, match=message):
+        Tensor(np.zeros((2, 3, 4))).transpose(*axes)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p, q: p.sum() + q.sum(),          # broadcast (read-only) views upstream
+    lambda p, q: (p + q).sum(),              # the same array handed to both inputs
+    lambda p, q: (p.reshape(-1) * 1.0).sum() + (q * 2).sum(),  # a view of another array
+    lambda p, q: (p * q).sum(),              # fresh arrays: kept as they are
+])
+def test_leaf_gradients_are_their_own_writeable_arrays(make):
+    p = Tensor(np.ones((2, 3)), requires_grad=True)
+    q = Tensor(np.ones((2, 3)), requires_grad=True)
+    make(p, q).backward()
+    before = q.grad.copy()
+    p.grad *= 0.5  # PyTorch users scale gradients in place
+    assert p.grad.flags.writeable and q.grad.flags.writeable
+    np.testing.assert_allclose(q.grad, before)  # and that touched nothing else
+
+
+def test_an_explicit_seed_gradient_is_copied_not_kept():
+    p = Tensor(np.ones(3), requires_grad=True)
+    seed = np.array([1.0, 2.0, 3.0])
+    (p * 1.0 + 0.0).backward(seed)
+    p.grad *= 2
+    np.testing.assert_allclose(seed, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(p.grad, [2.0, 4.0, 6.0])
+
+
+def test_retained_intermediate_and_leaf_do_not_share_a_gradient():
+    x = Tensor(np.ones(2), requires_grad=True)
+    h = (x + 0.0).retain_grad()
+    h.sum().backward()
+    x.grad *= 3
+    np.testing.assert_allclose(h.grad, [1.0, 1.0])
+
+
+def test_backward_reads_inputs_as_they_are_when_it_runs():
+    """The documented limitation: no version counter, so an in-place change before backward() shows."""
+    w = Tensor(np.array([2.0]), requires_grad=True)
+    x = Tensor(np.array([5.0]), requires_grad=True)
+    y = (w * x).sum()
+    w.data *= 10  # as an optimizer step between forward and backward would
+    y.backward()
+    np.testing.assert_allclose(x.grad, [20.0])  # not 2: see the Tensor docstring
+    assert "backward runs" in Tensor.__doc__

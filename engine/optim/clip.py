@@ -25,7 +25,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
     gradient are ignored); `norm_type` may be any p >= 1 or `inf` (the largest |g|). When it
     exceeds `max_norm`, every gradient is multiplied by max_norm / (norm + 1e-6), as in PyTorch.
     Gradients are replaced (`p.grad = p.grad * scale`), never scaled in place, because a
-    gradient array may be shared with other tensors. A NaN/inf norm is returned unclipped,
+    caller may have assigned an array of its own (or a read-only one) to `.grad`. A NaN/inf norm is returned unclipped,
     so the caller can see the blow-up rather than have it hidden.
     """
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)

@@ -4,8 +4,8 @@ Three rules hold for all of them:
 
 - Parameters are updated in place (`p.data -= ...`): models, views and saves keep
   referring to the same arrays.
-- Gradients are only read, never written: one gradient array may be shared by several
-  tensors, so writing into it would corrupt the others.
+- Gradients are only read, never written: after a step `.grad` still holds what backward
+  computed, for the UI's gradient norms (and for arrays a caller assigned to `.grad` itself).
 - Hyperparameters are plain attributes read (and checked) at every `step()`, so a UI can
   change `lr`, `momentum` or `weight_decay` between two steps.
 """
