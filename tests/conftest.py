@@ -1,12 +1,23 @@
-"""Shared fixtures: a seeded generator and the location of the real MNIST files."""
+"""Shared fixtures: a seeded generator and the location of the real MNIST files.
+
+Tests run two at a time (`-n 2`) on two cores, so each test process, and every command it
+starts, uses one BLAS thread: spinning BLAS threads of two processes on two cores slow the
+suite several times over (see nnstudio.tui.blas).
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import numpy as np
-import pytest
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads BLAS, here and in subprocesses
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(limits=1, user_api="blas")  # in case NumPy was loaded before this file (a plugin)
 
 #: ../shared/data/mnist from the repository root (present on developer machines and in CI)
 SHARED_MNIST = Path(os.environ.get("NNSTUDIO_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))

@@ -290,6 +290,25 @@ async def test_a_failing_data_set_is_a_message_and_a_status(tmp_path, monkeypatc
         assert app.session is None  # the next start builds it again from the (corrected) config
 
 
+async def test_without_mnist_or_network_the_embedded_digits_train_with_a_visible_notice(tmp_path):
+    """The default run on a machine with no MNIST files and no network (NNSTUDIO_OFFLINE, set for
+    every test) trains the embedded subset, and says so in a notification that stays readable."""
+    app = create_app(config=RunConfig().replace(**{"training.epochs": 1, "checkpoints.folder": str(tmp_path)}),
+                     saves_dir=tmp_path, offer_resume=False)
+    app.seen_notifications = []
+    notify = app.notify
+    app.notify = lambda message, **options: (app.seen_notifications.append((str(message), options)),
+                                             notify(message, **options))[1]
+    async with app.run_test() as pilot:
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "finished")
+        notices = [(text, options) for text, options in app.seen_notifications if "embedded" in text]
+        assert notices, app.seen_notifications
+        text, options = notices[0]
+        assert "nnstudio data import" in text and options.get("severity") == "warning"
+        assert app.session.dataset.name == "mnist-embedded"
+
+
 async def test_a_failure_inside_the_run_is_shown(tmp_path, blobs):
     app = studio(tmp_path, blobs)
     async with app.run_test() as pilot:
@@ -425,14 +444,21 @@ def test_nnstudio_alone_or_with_a_save_opens_the_studio(monkeypatch, tmp_path):
 
     monkeypatch.setattr(studio_package, "create_app", FakeApp)
     assert cli.main([]) == 0
-    assert opened[-1] == {"saves_dir": None, "open_path": None, "offer_resume": True}
+    assert opened[-1] == {"saves_dir": None, "data_dir": None, "open_path": None, "offer_resume": True}
 
     save = tmp_path / "model.safetensors"
     save.write_bytes(b"")  # found by name: whether it loads is the studio's business
     assert cli.main([str(save)]) == 0 and opened[-1]["open_path"] == save and not opened[-1]["offer_resume"]
     assert cli.main(["--open", "model", "--saves", str(tmp_path)]) == 0 and opened[-1]["open_path"] == save
     assert cli.main(["--open", "no-such-save", "--saves", str(tmp_path)]) == 2  # said before the studio opens
-    assert len(opened) == 3
+    assert cli.main(["studio", "--data-dir", str(tmp_path)]) == 0 and opened[-1]["data_dir"] == str(tmp_path)
+    assert cli.main(["studio", "--data-dir", str(tmp_path / "missing")]) == 2
+    assert len(opened) == 4
+
+
+def test_a_data_dir_given_to_the_studio_is_the_run_s(tmp_path):
+    app = create_app(saves_dir=tmp_path / "saves", data_dir=tmp_path / "idx", offer_resume=False)
+    assert app.config.data.data_dir == str(tmp_path / "idx")
 
 
 def test_nnstudio_help_and_the_subcommands_still_work(capsys):

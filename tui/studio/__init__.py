@@ -21,7 +21,7 @@ def create_app(**options):
 
 
 def register(subparsers) -> None:
-    """Add `nnstudio studio [SAVE] [--open SAVE] [--saves DIR] [--no-resume]`."""
+    """Add `nnstudio studio [SAVE] [--open SAVE] [--saves DIR] [--data-dir DIR] [--no-resume]`."""
     parser = subparsers.add_parser(
         "studio", help="open the training studio (the default when no command is given)",
         description="Open the terminal training studio: build a model, train it, watch it learn, save it. "
@@ -29,12 +29,15 @@ def register(subparsers) -> None:
     parser.add_argument("save", nargs="?", metavar="SAVE", help="a .safetensors save (or a save name) to open")
     parser.add_argument("--open", dest="open_save", metavar="SAVE", help="same as SAVE")
     parser.add_argument("--saves", metavar="DIR", help="saves folder (default ./saves, or $NNSTUDIO_SAVES_DIR)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder with the data set's IDX files (default: $NNSTUDIO_DATA_DIR, the cache, a download)")
     parser.add_argument("--no-resume", action="store_true", help="do not offer to resume an interrupted run")
     parser.set_defaults(handler=run_studio)
 
 
 def run_studio(args: argparse.Namespace) -> int:
     """Run the studio until the user quits; a save that cannot be found is an error before it opens."""
+    import os
     import sys
 
     from nnstudio import saves
@@ -47,5 +50,9 @@ def run_studio(args: argparse.Namespace) -> int:
         except saves.SaveError as error:
             print(f"nnstudio: {error}", file=sys.stderr)
             return 2
-    create_app(saves_dir=args.saves, open_path=path, offer_resume=not args.no_resume and path is None).run()
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        print(f"nnstudio: --data-dir {args.data_dir}: no such folder", file=sys.stderr)
+        return 2
+    create_app(saves_dir=args.saves, data_dir=args.data_dir, open_path=path,
+               offer_resume=not args.no_resume and path is None).run()
     return 0

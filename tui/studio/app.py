@@ -24,6 +24,7 @@ from textual.worker import Worker
 from nnstudio import saves
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import events
+from nnstudio.tui.blas import limit_blas_threads
 from nnstudio.tui.config import LIVE_SETTINGS, ConfigError, RunConfig, parse_value
 from nnstudio.tui.session import Notice, SessionError
 
@@ -103,6 +104,7 @@ class StudioApp(App):
         yield Footer(show_command_palette=False)  # ctrl+p still works; `?` lists it (80 columns are precious)
 
     def on_mount(self) -> None:
+        limit_blas_threads(1)  # the interface thread keeps a core (see nnstudio.tui.blas)
         self._push_config()
         self.watch_status(self.status)
         self.set_interval(POLL_INTERVAL, lambda: self.monitor.tick(*self.runner.bridge.take()))
@@ -357,12 +359,14 @@ class StudioApp(App):
 
 
 def create_app(*, config: RunConfig | None = None, dataset: Dataset | None = None, saves_dir: str | Path | None = None,
-               open_path: str | Path | None = None, offer_resume: bool = True) -> StudioApp:
+               data_dir: str | Path | None = None, open_path: str | Path | None = None,
+               offer_resume: bool = True) -> StudioApp:
     """The studio, configured: the default run (MNIST, the MLP preset, Adam) unless `config` says otherwise.
 
     `dataset` replaces the configured data set for every run (tests inject a tiny one);
     `saves_dir` is where saves and checkpoints go (default: the config's, else ./saves or
-    $NNSTUDIO_SAVES_DIR); `open_path` opens a save at once; `offer_resume` asks to resume the
+    $NNSTUDIO_SAVES_DIR); `data_dir` is the folder of IDX files to train on (the settings pane's
+    data.data_dir); `open_path` opens a save at once; `offer_resume` asks to resume the
     latest interrupted run found in the saves folder.
     """
     config = config or RunConfig()
@@ -370,5 +374,7 @@ def create_app(*, config: RunConfig | None = None, dataset: Dataset | None = Non
         saves_dir = saves.default_folder()
     if saves_dir is not None:
         config = config.replace(**{"checkpoints.folder": str(saves_dir)})
+    if data_dir is not None:
+        config = config.replace(**{"data.data_dir": str(data_dir)})
     return StudioApp(config, dataset=dataset, open_path=Path(open_path) if open_path else None,
                      offer_resume=offer_resume)
