@@ -282,6 +282,27 @@ def test_batch_norm_state_dict_round_trip_keeps_updating():
     assert set(copy.state_dict()) == {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
 
 
+def test_reassigned_buffers_stay_registered_and_saved(tmp_path):
+    from nnstudio import saves
+    from nnstudio.engine import build_model
+    from nnstudio.engine.presets import preset_spec
+
+    model = build_model(preset_spec("deep-mlp", hidden=(4,), dropout=0.0))
+    bn = next(m for m in model.modules() if isinstance(m, nn.BatchNorm1d))
+    bn.running_mean = np.arange(4, dtype=np.float32)  # assigned, not written in place
+    bn.num_batches_tracked = np.array(7, dtype=np.int64)
+    names = [name for name, _ in model.named_buffers()]
+    assert sum(n.endswith(("running_mean", "running_var", "num_batches_tracked")) for n in names) == 3
+    key = next(n for n in model.state_dict() if n.endswith("running_mean"))
+    np.testing.assert_array_equal(model.state_dict()[key], np.arange(4))
+    loaded = saves.load(saves.save_model(tmp_path / "m.safetensors", model))
+    np.testing.assert_array_equal(loaded.model.state_dict()[key], np.arange(4))
+    with pytest.raises(TypeError, match="buffer 'running_var'"):
+        bn.running_var = [1.0, 1.0, 1.0, 1.0]
+    bn.running_mean = nn.Identity()  # a module under a buffer's name replaces it, as in PyTorch
+    assert "running_mean" not in bn._buffers
+
+
 def test_batch_norm_batch_of_one_is_refused_in_training():
     bn = nn.BatchNorm1d(3)
     with pytest.raises(ValueError, match="more than 1 value per channel"):

@@ -27,7 +27,8 @@ class Module:
 
     Assigning a `Parameter` or a `Module` to an attribute registers it, so `parameters()`,
     `state_dict()` and `train()/eval()` find it without the layer listing anything by hand.
-    Buffers (running statistics, not learned) are registered with `register_buffer`.
+    Buffers (running statistics, not learned) are registered with `register_buffer`; assigning
+    a new array to a buffer's name later (`bn.running_mean = arr`) keeps it a buffer, as in PyTorch.
     """
 
     def __init__(self) -> None:
@@ -39,6 +40,9 @@ class Module:
     def __setattr__(self, name: str, value) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before assigning {name!r}")
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            self.register_buffer(name, value)  # still state: saves must keep it
+            return
         for registry in (self._parameters, self._modules, self._buffers):
             registry.pop(name, None)
         if isinstance(value, Parameter):
@@ -49,6 +53,9 @@ class Module:
 
     def register_buffer(self, name: str, array: np.ndarray) -> None:
         """Keep `array` with the module's state (saved and loaded) without learning it."""
+        if not isinstance(array, np.ndarray):  # a list or a float here would break saving much later
+            raise TypeError(f"cannot assign {type(array).__name__} as buffer {name!r} of {type(self).__name__} "
+                            f"(a NumPy array expected)")
         object.__setattr__(self, name, array)
         self._buffers[name] = None  # the attribute holds the value; this records the name
 

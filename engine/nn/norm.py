@@ -132,7 +132,7 @@ class _BatchNorm(Module):
         momentum = self.momentum
         if self.training:
             _check(x.shape, True, name)  # before touching the counter, so a refused batch leaves no trace
-            self.num_batches_tracked[...] += 1  # in place: assigning would unregister the buffer
+            self.num_batches_tracked[...] += 1  # in place: no new array per batch
             if momentum is None:  # PyTorch's cumulative moving average
                 momentum = 1.0 / int(self.num_batches_tracked)
         return _batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
