@@ -82,6 +82,28 @@ def test_cross_entropy_rejects_bad_targets():
         nn.CrossEntropyLoss()(z, np.array([0.5, 1.0]))
 
 
+@pytest.mark.parametrize("bad", [np.array([0, 3]), np.array([-1, 0]), np.array([5, 1])])
+def test_nll_loss_rejects_targets_outside_the_classes(bad):
+    lp = F.log_softmax(Tensor(np.zeros((2, 3))), 1)
+    with pytest.raises(ValueError, match=r"class targets must lie in \[0, 3\)"):
+        nn.NLLLoss()(lp, bad)
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        F.nll_loss(lp, bad, reduction="none")
+    np.testing.assert_allclose(nn.NLLLoss()(lp, np.array([0, 2])).item(), np.log(3))
+
+
+@pytest.mark.parametrize("p", [[0.5, 1.5], [-0.1, 0.5], [-3.0, 4.0]])
+def test_bce_refuses_values_that_are_not_probabilities(p):
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*BCEWithLogitsLoss"):
+        nn.BCELoss()(Tensor(np.array(p)), np.array([1.0, 0.0]))
+
+
+def test_bce_lets_nan_through_for_the_divergence_guard():
+    with np.errstate(invalid="ignore"):
+        loss = nn.BCELoss()(Tensor(np.array([np.nan, 0.5])), np.array([1.0, 0.0]))
+    assert np.isnan(loss.item())
+
+
 def test_bce_losses_are_finite_at_the_extremes():
     p = Tensor(np.array([0.0, 1.0, 0.5]), requires_grad=True)
     loss = nn.BCELoss()(p, np.array([1.0, 0.0, 1.0]))
@@ -90,6 +112,22 @@ def test_bce_losses_are_finite_at_the_extremes():
     with np.errstate(over="raise", invalid="raise"):
         logits_loss = nn.BCEWithLogitsLoss()(z, np.array([1.0, 0.0]))
     np.testing.assert_allclose(logits_loss.item(), 800.0)
+
+
+@pytest.mark.parametrize("p", [0.3, 0.6])
+def test_dropout_gradients_with_a_fixed_mask(p, rng):
+    """Reseeding the engine rng before every evaluation gives the finite differences the same mask."""
+    layer = nn.Dropout(p)
+
+    def seeded(t):
+        manual_seed(42)
+        return layer(t)
+
+    x = rng.standard_normal((4, 6))
+    with_mask = seeded(Tensor(x)).data
+    assert 0 < np.count_nonzero(with_mask == 0) < x.size  # a real mask: some units dropped, some kept
+    assert gradcheck(seeded, [x]) < 1e-6
+    assert gradcheck(lambda t: seeded(t.tanh()) * t, [x]) < 1e-6  # in a graph, the input used twice
 
 
 def test_dropout_trains_and_evaluates():
@@ -180,9 +218,20 @@ def test_manual_seed_makes_initialisation_repeatable():
     np.testing.assert_array_equal(nn.Linear(5, 5).weight.data, w1)
 
 
+@pytest.mark.parametrize("sizes,message", [
+    ((3, 0), "out_features must be a positive int, got 0"),
+    ((2.5, 3), "in_features must be a positive int, got 2.5"),
+    (("3", 3), "in_features must be a positive int, got '3'"),
+    ((3, True), "out_features must be a positive int, got True"),
+    ((-1, 3), "in_features must be a positive int, got -1"),
+])
+def test_linear_sizes_are_checked_like_conv2d(sizes, message):
+    with pytest.raises(ValueError, match="^Linear: " + message):
+        nn.Linear(*sizes)
+    assert nn.Linear(np.int64(3), 2).weight.shape == (2, 3)  # NumPy ints (from shape arithmetic) are fine
+
+
 def test_bad_layer_arguments_are_named():
-    with pytest.raises(ValueError, match="out_features=0"):
-        nn.Linear(3, 0)
     with pytest.raises(ValueError, match="unknown initialisation 'bogus'"):
         nn.Linear(3, 3, init="bogus")
 

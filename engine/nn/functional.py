@@ -13,6 +13,18 @@ from .. import random as engine_random
 from ..tensor import Tensor, stable_sigmoid
 
 
+def _class_targets(target, n: int, c: int) -> np.ndarray:
+    """Integer class indices in [0, c) as an int array of length n.
+
+    Checked, because NumPy indexing would quietly read -1 as the last class and turn c into
+    a bare IndexError far from the mistake.
+    """
+    y = _targets(target, n)
+    if n and (y.min() < 0 or y.max() >= c):
+        raise ValueError(f"class targets must lie in [0, {c}), got values from {y.min()} to {y.max()}")
+    return y
+
+
 def _targets(target, n: int) -> np.ndarray:
     """Integer class indices as an int array of length n."""
     y = target.data if isinstance(target, Tensor) else np.asarray(target)
@@ -107,9 +119,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", label_smoothi
     if z.ndim != 2:
         raise ValueError(f"cross_entropy expects logits of shape (N, C), got {z.shape}")
     n, c = z.shape
-    y = _targets(target, n)
-    if n and (y.min() < 0 or y.max() >= c):
-        raise ValueError(f"class targets must lie in [0, {c}), got values from {y.min()} to {y.max()}")
+    y = _class_targets(target, n, c)
     rows = np.arange(n)
     shifted = z - z.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
@@ -135,8 +145,8 @@ def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
     lp = log_probs.data
     if lp.ndim != 2:
         raise ValueError(f"nll_loss expects log-probabilities of shape (N, C), got {lp.shape}")
-    n = lp.shape[0]
-    y = _targets(target, n)
+    n, c = lp.shape
+    y = _class_targets(target, n, c)
     rows = np.arange(n)
 
     def backward(g):
@@ -169,8 +179,16 @@ def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
 
 
 def binary_cross_entropy(prob: Tensor, target, reduction: str = "mean") -> Tensor:
-    """BCE on probabilities; log terms are clamped at -100 as in PyTorch, so p = 0 or 1 stays finite."""
+    """BCE on probabilities; log terms are clamped at -100 as in PyTorch, so p = 0 or 1 stays finite.
+
+    Inputs outside [0, 1] are refused, as in PyTorch: they are scores, not probabilities
+    (BCEWithLogitsLoss takes those), and would give a negative or NaN loss. NaN passes through,
+    so a diverging run reaches the trainer's NaN guard instead of dying here.
+    """
     p = prob.data
+    if np.any(p < 0) or np.any(p > 1):
+        raise ValueError(f"binary_cross_entropy expects probabilities in [0, 1], got values from "
+                         f"{np.nanmin(p):.4g} to {np.nanmax(p):.4g} (for raw scores use BCEWithLogitsLoss)")
     t = _dense_target(target, p)
     log_p = np.maximum(np.log(np.maximum(p, 1e-45)), -100.0)
     log_1p = np.maximum(np.log(np.maximum(1 - p, 1e-45)), -100.0)

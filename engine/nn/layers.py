@@ -20,8 +20,9 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  init: str = "kaiming", activation: str | None = "relu", dtype=DEFAULT_DTYPE) -> None:
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear needs positive sizes, got in_features={in_features}, out_features={out_features}")
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         initialise(self.weight, init, activation)
