@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -10,12 +11,29 @@ from .tensor import Tensor, no_grad
 
 
 def _as_leaf(value) -> Tensor:
+    """A float64 tensor to differentiate: the caller's own tensor (flags restored afterwards) or a new one."""
     if isinstance(value, Tensor):
         if value.dtype != np.float64:
             raise TypeError(f"gradcheck needs float64 tensors, got {value.dtype}")
-        value.requires_grad = True
         return value
-    return Tensor(np.array(value, dtype=np.float64), requires_grad=True)
+    return Tensor(np.array(value, dtype=np.float64))
+
+
+@contextmanager
+def _differentiating(tensors: Sequence[Tensor]) -> Iterator[None]:
+    """Make every tensor require a gradient for the check, then give back its flag and `.grad`.
+
+    A check is an observation: afterwards the caller's tensors are as they were, so a
+    constant input does not start collecting gradients in the caller's own graphs.
+    """
+    saved = [(t, t.requires_grad, t.grad) for t in tensors]
+    for t in tensors:
+        t.requires_grad = True
+    try:
+        yield
+    finally:
+        for t, requires_grad, grad in saved:
+            t.requires_grad, t.grad = requires_grad, grad
 
 
 def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, params: Sequence[Tensor] = (),
@@ -30,6 +48,12 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, params: Sequence[Tens
     """
     leaves = [_as_leaf(x) for x in inputs]
     targets = leaves + [_as_leaf(p) for p in params]
+    with _differentiating(targets):
+        return _check(fn, leaves, targets, eps, tol, floor, seed)
+
+
+def _check(fn, leaves: list[Tensor], targets: list[Tensor], eps: float, tol: float, floor: float, seed: int) -> float:
+    """The comparison itself, on tensors that all require a gradient."""
     out = fn(*leaves)
     projection = np.random.default_rng(seed).standard_normal(out.shape)
     for t in targets:

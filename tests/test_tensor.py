@@ -271,3 +271,22 @@ def test_backward_reads_inputs_as_they_are_when_it_runs():
     y.backward()
     np.testing.assert_allclose(x.grad, [20.0])  # not 2: see the Tensor docstring
     assert "backward runs" in Tensor.__doc__
+
+
+def test_gradcheck_leaves_the_callers_tensors_as_they_were(rng):
+    const = Tensor(rng.standard_normal((2, 3)))
+    weight = Tensor(rng.standard_normal((3,)), requires_grad=True)
+    weight.grad = np.full(3, 7.0)
+    assert gradcheck(lambda c: c * weight, [const], params=[weight]) < 1e-6
+    assert not const.requires_grad and const.grad is None
+    assert weight.requires_grad
+    np.testing.assert_allclose(weight.grad, np.full(3, 7.0))
+    assert not (const * 2).requires_grad  # no graph is recorded through the constant afterwards
+
+
+def test_gradcheck_restores_flags_when_the_check_fails():
+    const = Tensor(np.ones(3))
+    wrong = lambda t: Tensor._make(t.data * 2, (t,), lambda g: (g * 3,))  # backward disagrees with forward
+    with pytest.raises(AssertionError, match="gradient mismatch"):
+        gradcheck(wrong, [const])
+    assert not const.requires_grad and const.grad is None
