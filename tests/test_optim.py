@@ -391,6 +391,36 @@ def test_bad_lr_set_live_is_refused_before_any_update():
         np.testing.assert_array_equal(p.data, b)
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda opt: setattr(opt, "momentum", 0.0), "nesterov needs momentum > 0"),
+    (lambda opt: setattr(opt, "dampening", 0.5), "dampening = 0"),
+])
+def test_sgd_nesterov_rule_is_checked_when_settings_change_live(change, message):
+    params = make_params()
+    opt = SGD(params, lr=0.1, momentum=0.9, nesterov=True)
+    for p in params:
+        p.grad = np.ones(p.shape, np.float32)
+    opt.step()
+    after_first = [p.data.copy() for p in params]
+    change(opt)
+    with pytest.raises(ValueError, match=message):
+        opt.step()
+    for p, b in zip(params, after_first):  # refused before any update
+        np.testing.assert_array_equal(p.data, b)
+    opt.nesterov = False  # a consistent combination trains again
+    opt.step()
+    assert not np.array_equal(params[0].data, after_first[0])
+
+
+def test_sgd_nesterov_rule_is_checked_on_load():
+    state = SGD(make_params(), lr=0.1, momentum=0.9, nesterov=True).state_dict()
+    state["hyper"]["momentum"] = 0.0
+    opt = SGD(make_params(), lr=0.5)
+    with pytest.raises(ValueError, match="nesterov needs momentum > 0"):
+        opt.load_state_dict(state)
+    assert opt.lr == 0.5 and not opt.nesterov
+
+
 # ---------------------------------------------------------------------------------- Rosenbrock
 def rosenbrock(x, y):
     return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2

@@ -220,14 +220,16 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0, dampening: float = 0.0) -> None:
         super().__init__(params, lr, momentum=momentum, dampening=dampening,
                          nesterov=nesterov, weight_decay=weight_decay)
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise ValueError(f"nesterov needs momentum > 0 and dampening = 0, got momentum={momentum!r}, dampening={dampening!r}")
 
     def _validate(self, h: dict) -> dict:
+        """Also the combination: live settings (momentum 0 with Nesterov on) are checked at the next step."""
         out = super()._validate(h)
         out["momentum"] = _checks.number("momentum", h["momentum"], 0.0, 1.0, high_open=True)
         out["dampening"] = _checks.number("dampening", h["dampening"], 0.0, 1.0)
         out["nesterov"] = _checks.flag("nesterov", h["nesterov"])
+        if out["nesterov"] and (out["momentum"] <= 0 or out["dampening"] != 0):
+            raise ValueError(f"nesterov needs momentum > 0 and dampening = 0, "
+                             f"got momentum={h['momentum']!r}, dampening={h['dampening']!r}")
         return out
 
     def _update(self, i, p, g, h):
