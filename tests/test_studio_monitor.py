@@ -7,6 +7,8 @@ fast anything ran.
 
 from __future__ import annotations
 
+import math
+
 import io
 import threading
 import time
@@ -101,9 +103,12 @@ def test_the_loss_trace_is_bounded_and_smoothed():
 
 
 def test_log_ticks_fall_on_round_values_inside_the_range():
-    assert [round(10 ** t, 6) for t in log_ticks(-0.9, -0.1)] == [0.2, 0.5]
+    assert [round(10 ** t, 6) for t in log_ticks(-0.9, -0.1)] == [0.2, 0.4, 0.6]
+    assert [round(10 ** t, 6) for t in log_ticks(math.log10(0.33), math.log10(0.89))] == [0.4, 0.5, 0.6, 0.7, 0.8]
+    assert [round(10 ** t, 6) for t in log_ticks(-1.5, -0.4)] == [0.05, 0.1, 0.2]
     assert [round(10 ** t, 6) for t in log_ticks(-3.2, 0.4)] == [0.001, 0.01, 0.1, 1]
-    assert len(log_ticks(-20, 5)) <= 6 and log_ticks(-1, -1) == [-1]
+    assert log_ticks(-0.04, 0.02) == [-0.04, 0.02]  # not two round values inside: the ends
+    assert 3 <= len(log_ticks(-20, 5)) <= 5 and log_ticks(-1, -1) == [-1]
 
 
 def test_clock():

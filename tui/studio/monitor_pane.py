@@ -78,16 +78,18 @@ def clock(seconds: float | None) -> str:
 
 
 def log_ticks(low: float, high: float) -> list[float]:
-    """Where to put y ticks on a log10 axis spanning [low, high]: at 1, 2 and 5 times powers of ten
-    on a narrow range, at powers of ten on a wide one (at most six; a tiny range gets its two ends)."""
-    for mantissas in ((1, 2, 5), (1,)):
+    """Where to put y ticks on a log10 axis spanning [low, high]: round values, 1 times powers of
+    ten on a wide range, 1, 2 and 5 times them on a narrower one, every digit times them on a
+    range of a decade or less; the coarsest that gives three ticks (else two), at most five.
+    A range too tiny for two round values gets its two ends."""
+    candidates = []
+    for mantissas in ((1,), (1, 2, 5), tuple(range(1, 10))):
         ticks = [math.log10(m) + k for k in range(math.floor(low), math.ceil(high) + 1) for m in mantissas]
-        ticks = [t for t in ticks if low - 1e-9 <= t <= high + 1e-9]
-        if len(ticks) <= 6:
-            break
-    if len(ticks) < 2:
+        candidates.append([t for t in ticks if low - 1e-9 <= t <= high + 1e-9])
+    ticks = next((c for c in candidates if len(c) >= 3), None) or next((c for c in candidates if len(c) >= 2), [])
+    if not ticks:
         return [low, high] if high > low else [low]
-    return ticks[::-(-len(ticks) // 6)]
+    return ticks[::-(-len(ticks) // 5)]
 
 
 class LossTrace:
