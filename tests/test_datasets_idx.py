@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import struct
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -68,12 +70,13 @@ def test_wrong_rank_is_named(tmp_path):
 
 
 def test_gzip_damage_is_a_dataset_error():
-    packed = bytearray(encode_idx(np.arange(5000, dtype=np.uint8).reshape(50, 100) % 7, compress=True))
+    intact = encode_idx(np.arange(5000, dtype=np.uint8).reshape(50, 100) % 7, compress=True)
+    packed = bytearray(intact)
     packed[len(packed) // 2] ^= 0xFF
     with pytest.raises(DatasetError, match="f.gz"):
         parse_idx(bytes(packed), name="f.gz")
     with pytest.raises(DatasetError, match="damaged gzip data"):
-        parse_idx(bytes(packed[:-6]), name="f.gz")
+        parse_idx(intact[:-6], name="f.gz")
 
 
 def test_gzip_with_trailing_garbage():
@@ -82,6 +85,80 @@ def test_gzip_with_trailing_garbage():
         parse_idx(packed + b"garbage!", name="f.gz")
     with pytest.raises(DatasetError, match="trailing bytes"):
         parse_idx(packed + gzip.compress(b"more"), name="f.gz")
+
+
+def _peak_bytes(call) -> tuple[int, BaseException | None]:
+    """The peak memory traced while `call()` runs, and the exception it raised (if any)."""
+    tracemalloc.start()
+    try:
+        call()
+        error = None
+    except Exception as raised:  # noqa: BLE001 - returned to the test, which checks its type
+        error = raised
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return peak, error
+
+
+def _lying_gzip(shape: tuple[int, ...], body: bytes, *, forge_trailer: bool = False) -> bytes:
+    """A valid gzip of an IDX uint8 header declaring `shape` followed by `body` (far less data).
+
+    With `forge_trailer`, the trailer's ISIZE is rewritten to agree with the header's claim.
+    """
+    header = bytes([0, 0, 8, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+    blob = gzip.compress(header + body, mtime=0)
+    if forge_trailer:
+        claimed = (len(header) + int(np.prod(shape, dtype=np.int64))) % (1 << 32)
+        blob = blob[:-4] + claimed.to_bytes(4, "little")
+    return blob
+
+
+@pytest.mark.parametrize("forge_trailer", [False, True])
+def test_a_tiny_gzip_declaring_gigabytes_is_refused_without_allocating(forge_trailer):
+    blob = _lying_gzip((1600, 1600, 1600), b"", forge_trailer=forge_trailer)  # 29 bytes claiming 4.1 GB
+    assert len(blob) == 29
+    peak, error = _peak_bytes(lambda: parse_idx(blob, name="bomb.gz"))
+    assert isinstance(error, DatasetError), error
+    assert str(error).startswith("bomb.gz: ") and "29-byte gzip file" in str(error)
+    assert peak < 1 << 20
+
+
+def test_a_gzip_header_claiming_more_than_its_data_is_truncated_not_allocated():
+    body = np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes()  # incompressible
+    blob = _lying_gzip((50, 1000, 1000), body)  # claims 50 MB: possible for 200 KB of gzip, but not held
+    peak, error = _peak_bytes(lambda: parse_idx(blob, name="liar.gz"))
+    assert isinstance(error, DatasetError), error
+    assert str(error).startswith("liar.gz: truncated") and "holds 200000" in str(error)
+    assert peak < 4 << 20, f"{peak} bytes traced for a 200 KB file"
+
+
+@FUZZ
+@given(st.lists(st.integers(1, 1 << 16), min_size=1, max_size=4).filter(
+           lambda dims: (1 << 22) <= np.prod(dims, dtype=np.int64) <= 1 << 32),
+       st.binary(max_size=2048), st.booleans())
+def test_fuzz_gzip_valid_huge_headers(dims, body, forge_trailer):
+    blob = _lying_gzip(tuple(dims), body, forge_trailer=forge_trailer)
+    peak, error = _peak_bytes(lambda: parse_idx(blob, name="huge.gz"))
+    assert isinstance(error, DatasetError) and str(error).startswith("huge.gz: "), error
+    assert peak < 4 << 20
+
+
+def test_multi_member_gzip_is_read_whole():
+    """Its trailer gives only the last member's size: the buffer grows as the data arrives."""
+    array = np.random.default_rng(2).integers(0, 256, (3000, 1000), dtype=np.uint8)
+    raw = encode_idx(array)
+    blob = gzip.compress(raw[:1_000_000]) + gzip.compress(raw[1_000_000:])
+    np.testing.assert_array_equal(parse_idx(blob, name="two.gz"), array)
+
+
+@needs_mnist
+def test_real_gzip_is_read_in_one_allocation():
+    """A consistent trailer lets the reader allocate the array once: no second full copy."""
+    images = []
+    peak, error = _peak_bytes(lambda: images.append(read_idx(MNIST_DIR / "train-images-idx3-ubyte.gz", ndim=3)))
+    assert error is None and images[0].shape == (60000, 28, 28)
+    assert peak < images[0].nbytes + (4 << 20), f"peak {peak} for {images[0].nbytes} bytes of images"
 
 
 def test_missing_file_and_folder(tmp_path):
