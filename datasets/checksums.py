@@ -55,9 +55,13 @@ def file_digests(path: str | os.PathLike, algorithms: set[str]) -> dict[str, str
     return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
-def content_digests(path: str | os.PathLike, algorithms: set[str]) -> dict[str, str]:
-    """Hex digests of the decompressed content of the file at `path` (its bytes if not gzip)."""
-    hashers = {name: hashlib.new(name) for name in algorithms}
+def content_digests(path: str | os.PathLike, algorithms: set[str], *, name: str | None = None) -> dict[str, str]:
+    """Hex digests of the decompressed content of the file at `path` (its bytes if not gzip).
+
+    `name` is what error messages call the file: the user's own file when `path` is a temporary
+    copy of it (an import checks `X.gz.part` but must report `X.gz`).
+    """
+    hashers = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
     with open(path, "rb") as handle:
         compressed = handle.read(2) == GZIP_MAGIC
         handle.seek(0)
@@ -67,15 +71,15 @@ def content_digests(path: str | os.PathLike, algorithms: set[str]) -> dict[str, 
                 for hasher in hashers.values():
                     hasher.update(chunk)
         except (OSError, EOFError, zlib.error) as error:
-            raise DatasetError(f"{path}: damaged gzip data ({error})") from None
-    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+            raise DatasetError(f"{name or path}: damaged gzip data ({error})") from None
+    return {algorithm: hasher.hexdigest() for algorithm, hasher in hashers.items()}
 
 
-def matching_digest(path: str | os.PathLike, expected: tuple[Digest, ...]) -> Digest | None:
+def matching_digest(path: str | os.PathLike, expected: tuple[Digest, ...], *, name: str | None = None) -> Digest | None:
     """The first expected digest that the file at `path` matches, or None.
 
     File digests are tried first (one plain read); content digests need a decompression, so
-    they are computed only when no file digest matched.
+    they are computed only when no file digest matched. `name` is as for `content_digests`.
     """
     by_file = [digest for digest in expected if digest.of == "file"]
     if by_file:
@@ -85,7 +89,7 @@ def matching_digest(path: str | os.PathLike, expected: tuple[Digest, ...]) -> Di
                 return digest
     by_content = [digest for digest in expected if digest.of == "content"]
     if by_content:
-        actual = content_digests(path, {digest.algorithm for digest in by_content})
+        actual = content_digests(path, {digest.algorithm for digest in by_content}, name=name)
         for digest in by_content:
             if actual[digest.algorithm] == digest.hexdigest:
                 return digest
@@ -95,13 +99,17 @@ def matching_digest(path: str | os.PathLike, expected: tuple[Digest, ...]) -> Di
 def verify(path: str | os.PathLike, expected: tuple[Digest, ...], *, what: str | None = None) -> None:
     """Raise `DatasetError` unless the file at `path` matches one of the `expected` digests.
 
-    With no expected digest there is nothing to check against and the file passes.
+    `what` names the file in every message (default: the file name of `path`). With no expected
+    digest there is nothing to check against and the file passes.
     """
     if not expected:
         return
-    if matching_digest(path, expected) is None:
-        actual = content_digests(path, {"sha256"})["sha256"]
-        listed = "; ".join(str(digest) for digest in expected)
-        raise DatasetError(
-            f"{what or Path(path).name}: checksum mismatch (content sha256 {actual}; expected {listed})"
-        )
+    what = what or Path(path).name
+    try:
+        if matching_digest(path, expected, name=what) is not None:
+            return
+        actual = content_digests(path, {"sha256"}, name=what)["sha256"]
+    except OSError as error:
+        raise DatasetError(f"{what}: cannot read ({error.strerror or error})") from None
+    listed = "; ".join(str(digest) for digest in expected)
+    raise DatasetError(f"{what}: checksum mismatch (content sha256 {actual}; expected {listed})")

@@ -92,6 +92,20 @@ def test_import_of_wrong_files_fails_with_one_line(tmp_path, capsys):
     assert err.startswith("nnstudio data: error:") and "checksum mismatch" in err and err.count("\n") == 1
 
 
+def test_import_of_a_damaged_gzip_names_the_source_file(tmp_path, capsys):
+    source = tmp_path / "src"
+    source.mkdir()
+    for role, spec_file in MNIST.files.items():
+        shape = (3, 28, 28) if role.endswith("images") else (3,)
+        (source / spec_file.name).write_bytes(encode_idx(np.zeros(shape, np.uint8), compress=True))
+    damaged = source / MNIST.files["train_images"].name  # the first file checked
+    damaged.write_bytes(damaged.read_bytes()[:-8])  # cut inside the deflate data and trailer
+    assert run("data", "import", "mnist", str(source)) == 1
+    err = capsys.readouterr().err
+    assert f"{damaged}: damaged gzip data" in err and ".part" not in err
+    assert not cache_dir("mnist").exists() or not any(cache_dir("mnist").iterdir())
+
+
 def test_fetch_with_every_mirror_down_explains_the_offline_way(capsys):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
