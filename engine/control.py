@@ -1,14 +1,19 @@
 """Commands from another thread to a running training loop, applied only between batches.
 
 The user interface calls `pause()`, `step_batch()`, `set(lr=...)` and so on from its own
-thread; the loop calls `checkpoint()` before each batch, where it picks up new settings,
-waits while paused and learns whether to stop. A command therefore never lands in the
-middle of a step.
+thread; before each batch the loop calls `wait_while_paused()` (where it waits while paused
+and learns whether to stop) and `take_settings()` (new live settings), and after each batch
+`batch_done()`. A command therefore never lands in the middle of a step.
+
+Another thread that must read the model while it is still (to save it) uses `hold()`: it
+waits until the loop is waiting at a batch boundary and keeps it there until the block ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from typing import Callable, Iterator
 
 #: settings that may change while training
 LIVE_SETTINGS = ("lr", "momentum", "weight_decay", "batch_size")
@@ -23,6 +28,8 @@ class Controller:
         self._stop = False
         self._budget: str | None = None  # while paused: "batch" or "epoch" to run, then pause again
         self._pending: dict[str, float] = {}
+        self._waiting = False  # the loop is inside wait_while_paused, between two batches
+        self._holds = 0  # threads that keep the loop at its boundary (see hold)
 
     # ------------------------------------------------------------------ called by the interface
     def pause(self) -> None:
@@ -67,11 +74,37 @@ class Controller:
 
     @property
     def paused(self) -> bool:
+        """A pause was requested (the loop may still be finishing its batch: see `waiting`)."""
         return self._paused
+
+    @property
+    def waiting(self) -> bool:
+        """The loop is waiting between two batches right now, touching no arrays."""
+        return self._waiting
 
     @property
     def stop_requested(self) -> bool:
         return self._stop
+
+    @contextlib.contextmanager
+    def hold(self, timeout: float) -> Iterator[None]:
+        """Wait up to `timeout` seconds for the loop to wait at a batch boundary, and keep it there
+        (even if resumed, stepped or stopped meanwhile) until the block ends.
+
+        For reading the model from another thread, e.g. to save it: a pause only asks the loop
+        to stop after its current batch. TimeoutError if the loop does not get there in time
+        (it is not paused, or its batch is slow).
+        """
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._waiting, timeout):
+                raise TimeoutError("the training loop did not reach a batch boundary in time")
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._holds -= 1
+                self._cond.notify_all()
 
     # ------------------------------------------------------------------ called by the loop
     def take_settings(self) -> dict[str, float]:
@@ -80,15 +113,18 @@ class Controller:
             pending, self._pending = self._pending, {}
         return pending
 
-    def wait_while_paused(self, on_pause=None) -> bool:
-        """Block while paused without a step budget; return False when the run must stop.
+    def wait_while_paused(self, on_pause: Callable[[], None] | None = None,
+                          on_resume: Callable[[], None] | None = None) -> bool:
+        """Block while paused without a step budget (or held); return False when the run must stop.
 
-        `on_pause()` is called once when the wait begins (to report it).
+        `on_pause()` is called once when the wait begins, and `on_resume()` when a wait that
+        was announced ends because the pause was lifted (not for a step, nor a stop), so that
+        an interface can follow the run's state from its events alone.
         """
         with self._cond:
             announced = False
-            while self._paused and self._budget is None and not self._stop:
-                if not announced and on_pause is not None:
+            while self._holds or (self._paused and self._budget is None and not self._stop):
+                if not announced and on_pause is not None and not self._holds:
                     announced = True
                     self._cond.release()
                     try:
@@ -96,8 +132,15 @@ class Controller:
                     finally:
                         self._cond.acquire()
                     continue
+                self._waiting = True
+                self._cond.notify_all()  # a hold() may be waiting for this
                 self._cond.wait()
-            return not self._stop
+            self._waiting = False
+            resumed = announced and not self._paused and not self._stop
+            carry_on = not self._stop
+        if resumed and on_resume is not None:
+            on_resume()
+        return carry_on
 
     def batch_done(self, epoch_ended: bool) -> None:
         """Spend the step budget: a batch budget after any batch, an epoch budget at an epoch's end."""

@@ -18,9 +18,10 @@ class BatchEnd:
     epoch: int  # 0-based
     batch: int  # 0-based, within the epoch
     batches: int  # batches in this epoch at the current batch size
-    loss: float
+    loss: float  # this batch's
     accuracy: float | None  # running accuracy over the epoch so far (classification)
     samples_per_s: float
+    mean_loss: float = float("nan")  # running mean loss over the epoch so far (what a progress bar shows)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class EpochEnd:
             "val_loss": self.val_loss, "val_acc": self.val_accuracy, "lr": self.lr,
             "grad_norms": dict(self.grad_norms), "weight_norms": dict(self.weight_norms),
             "update_ratios": dict(self.update_ratios), "samples_per_second": self.samples_per_s,
-            "seconds": self.seconds,
+            "seconds": self.seconds, "elapsed": self.elapsed,
         }
 
 
@@ -65,8 +66,10 @@ class Paused:
 
 @dataclass(frozen=True)
 class Resumed:
+    """A pause was lifted and the run goes on (not sent for a step taken while paused)."""
+
     epoch: int
-    batch: int
+    batch: int  # batches done in this epoch
 
 
 @dataclass(frozen=True)

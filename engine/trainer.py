@@ -1,12 +1,13 @@
 """`Trainer`: the training loop of a session, observable and controllable from another thread.
 
 It takes a model, an optimizer, a loss, a source of mini-batches and callbacks, and knows
-nothing of files, data sets or user interfaces. Per batch it steps the optimizer; per epoch
-it measures what a student wants to see (validation loss and accuracy, per-layer gradient
-and weight norms, update-to-weight ratios, a confusion matrix, outputs for a fixed probe set)
-and reports it as an `EpochEnd` event. Between batches it obeys a `Controller`: pause,
-step, stop, live settings. A loss or gradient that blows up ends the run as `Diverged`
-with the last good weights restored.
+nothing of files, data sets or user interfaces. Per batch it steps the optimizer and checks
+the global gradient norm; per epoch it measures what a student wants to see (validation loss
+and accuracy, per-layer gradient and weight norms, update-to-weight ratios, a confusion
+matrix, outputs for a fixed probe set) and reports it as an `EpochEnd` event. Between batches
+it obeys a `Controller`: pause, step, stop, live settings. A loss, gradient or weight that
+blows up ends the run as `Diverged` with the last good weights restored; an epoch that ends
+broken is never reported as a normal one.
 
 `batches` is any object that yields one epoch of `(x, y)` arrays per iteration, has a
 settable `batch_size` and a `len()` in batches, and continues an interrupted epoch on the
@@ -39,6 +40,11 @@ MAX_GRAD_NORM = 1e6
 DIVERGENCE_ADVICE = "Lower the learning rate, or turn on gradient clipping, and start again."
 
 
+def _quiet():
+    """NumPy's overflow warnings silenced: a blow-up is detected and reported as `Diverged` instead."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
 @dataclass
 class _EpochTally:
     """Running sums of the current epoch (saved with a checkpoint taken mid-epoch)."""
@@ -52,6 +58,57 @@ class _EpochTally:
     def as_dict(self) -> dict:
         return dict(batches=self.batches, seen=self.seen, loss_sum=self.loss_sum, correct=self.correct,
                     seconds=self.seconds)
+
+
+@dataclass(frozen=True)
+class _GoodState:
+    """The last state known to be sound: where a diverged run goes back to."""
+
+    model: dict
+    optimizer: dict
+    epoch: int  # epochs completed
+    batch: int  # batches done in the next epoch (non-zero only where a run resumed mid-epoch)
+
+    def describe(self) -> str:
+        if self.batch:
+            return f"the weights at batch {self.batch} of epoch {self.epoch + 1}, where this run started"
+        return f"the weights after epoch {self.epoch}" if self.epoch else "the initial weights"
+
+
+def retarget_schedule(schedule, new_lr: float) -> None:
+    """Make a learning rate typed during training stick under a schedule.
+
+    Semantics: the typed rate becomes the schedule's rate for the current epoch, and the
+    schedule keeps its shape relative to it. The schedule's rate is homogeneous in its
+    base_lr and eta_min (StepLR's drops, the warm-up ramp, cosine's curve), so both are
+    multiplied by new / current: a later `step()` then gives what it would have given,
+    scaled alike (cosine's floor included), and the change survives checkpoints because
+    the schedule's state holds base_lr and eta_min.
+
+    A schedule at rate 0 has no scale to multiply. Its base_lr is then solved for: the rate
+    is affine in base_lr, so base_lr = new / (rate gained per unit of base_lr at this epoch).
+    Where base_lr no longer matters (cosine at or past its end), the typed rate becomes the
+    floor eta_min and so is held from then on.
+    """
+    epoch = schedule.last_epoch
+    current = schedule.lr_at(epoch)
+    has_floor = "eta_min" in getattr(type(schedule), "settings", ())
+    if current > 0:
+        scale = new_lr / current
+        schedule.base_lr *= scale
+        if has_floor:
+            schedule.eta_min *= scale
+        return
+    base = schedule.base_lr
+    schedule.base_lr = base + 1.0
+    slope = schedule.lr_at(epoch) - current
+    schedule.base_lr = base
+    if slope > 0:
+        schedule.base_lr = base + (new_lr - current) / slope
+    elif has_floor:
+        schedule.eta_min = new_lr
+    else:
+        schedule.base_lr = new_lr
 
 
 class Trainer:
@@ -77,7 +134,8 @@ class Trainer:
         self._tally = _EpochTally()
         self._params = model.parameters()
         self._named = list(model.named_parameters())
-        self._good: tuple[dict, dict, int] | None = None
+        self._layers = [layer_name(name) for name, _ in self._named]
+        self._good: _GoodState | None = None
         self._last_loss = float("nan")
 
     # ------------------------------------------------------------------ running
@@ -117,41 +175,71 @@ class Trainer:
             self.elapsed += took
             if problem:
                 return self._diverge(problem)
-            self.on_event(events.BatchEnd(
-                self.epoch, tally.batches - 1, max(len(self.batches), tally.batches), self._last_loss, tally.correct / tally.seen if self.classes else None,
-                tally.seen / tally.seconds if tally.seconds > 0 else 0.0))
+            self.on_event(self._batch_event())
             self.controller.batch_done(epoch_ended=False)
         return self._end_epoch(grad_means, ratio_means)
+
+    def _batch_event(self) -> events.BatchEnd:
+        """The batch just done, with the epoch's running figures from the tally."""
+        t = self._tally
+        return events.BatchEnd(
+            self.epoch, t.batches - 1, max(len(self.batches), t.batches), self._last_loss,
+            t.correct / t.seen if self.classes else None, t.seen / t.seconds if t.seconds > 0 else 0.0,
+            mean_loss=t.loss_sum / t.seen)
 
     def _step(self, xb, yb, tally: _EpochTally, measures: tuple[RunningMean, RunningMean] | None) -> str | None:
         """One optimizer step; returns a description of the problem if the run diverged.
 
-        On sampled batches (`measures` given) it also records per-layer gradient norms and
-        update-to-weight ratios, which needs a copy of the weights before the step.
+        The global gradient norm is checked on every batch, so a blow-up is caught before the
+        step that would spread it into the weights. On sampled batches (`measures` given) it
+        also records per-layer gradient norms (from the same sums) and update-to-weight
+        ratios, which needs a copy of the weights before the step.
         """
-        out = self.model(Tensor(xb))
-        loss = self.loss_fn(out, yb)
-        value = loss.item()
-        if not math.isfinite(value):
-            return f"the loss became {value}"
-        self.optimizer.zero_grad()
-        loss.backward()
+        with _quiet():
+            out = self.model(Tensor(xb))
+            loss = self.loss_fn(out, yb)
+            value = loss.item()
+            if not math.isfinite(value):
+                return f"the loss became {value}"
+            self.optimizer.zero_grad()
+            loss.backward()
+            total, squares = self._gradient_norm()
+            if not math.isfinite(total) or total > MAX_GRAD_NORM:
+                return f"the gradient norm reached {total:.3g}"
+            if measures is None:
+                self.optimizer.step()
+            else:
+                grad_means, ratio_means = measures
+                grad_means.add(self._layer_gradient_norms(squares))
+                before = {name: p.data.copy() for name, p in self._named}
+                self.optimizer.step()
+                ratio_means.add(self._update_ratios(before))
+        self._count(value, out, yb, tally)
+        return None
+
+    def _gradient_norm(self) -> tuple[float, dict[str, float] | None]:
+        """The global gradient norm, and each layer's sum of squared gradients when that came for free.
+
+        Without clipping it is one pass of squared sums, reused for the per-layer figures;
+        with clipping, `clip_grad_norm_` measures (and reports the norm before clipping).
+        """
         if self.clip_norm:
-            total = clip_grad_norm_(self._params, self.clip_norm)
-            if not math.isfinite(total) or total > MAX_GRAD_NORM:
-                return f"the gradient norm reached {total:.3g}"
-        if measures is not None:
-            grad_means, ratio_means = measures
-            norms = gradient_norms(self._named)
-            total = math.sqrt(sum(n * n for n in norms.values()))
-            if not math.isfinite(total) or total > MAX_GRAD_NORM:
-                return f"the gradient norm reached {total:.3g}"
-            grad_means.add(norms)
-            before = {name: p.data.copy() for name, p in self._named}
-            self.optimizer.step()
-            ratio_means.add(self._update_ratios(before))
-        else:
-            self.optimizer.step()
+            return clip_grad_norm_(self._params, self.clip_norm), None
+        squares: dict[str, float] = {}
+        for layer, (_, p) in zip(self._layers, self._named):
+            if p.grad is not None:
+                flat = p.grad.reshape(-1)
+                squares[layer] = squares.get(layer, 0.0) + float(np.dot(flat, flat))
+        return math.sqrt(sum(squares.values())), squares
+
+    def _layer_gradient_norms(self, squares: dict[str, float] | None) -> dict[str, float]:
+        """Per-layer norms of the gradients the step uses (measured after clipping when it is on)."""
+        if squares is None:
+            return gradient_norms(self._named)
+        return {layer: math.sqrt(total) for layer, total in squares.items()}
+
+    def _count(self, value: float, out: Tensor, yb, tally: _EpochTally) -> None:
+        """Add a finished batch to the epoch's running sums."""
         self._last_loss = value
         n = len(yb)
         tally.batches += 1
@@ -159,7 +247,6 @@ class Trainer:
         tally.loss_sum += value * n
         if self.classes:
             tally.correct += int(np.count_nonzero(out.data.argmax(axis=1) == yb))
-        return None
 
     def _update_ratios(self, before: dict[str, np.ndarray]) -> dict[str, float]:
         """|Δw| / |w| per layer for the step just taken (about 1e-3 is healthy)."""
@@ -175,27 +262,31 @@ class Trainer:
                 for layer in steps}
 
     def _end_epoch(self, grad_means: RunningMean, ratio_means: RunningMean) -> str | None:
+        """Measure the epoch; report it, or diverge if it left the model broken (then nothing is kept)."""
         tally = self._tally
         start = time.perf_counter()
-        val_loss = val_accuracy = confusion = None
-        if self.val_data is not None and len(self.val_data[0]):
-            val_loss, val_accuracy, confusion = self._validate()
-        probe_outputs = None
-        if self.probe is not None and len(self.probe):
-            probe_outputs = predict(self.model, self.probe)
-            if self.classes:
-                probe_outputs = softmax(probe_outputs)
+        train_loss = tally.loss_sum / max(tally.seen, 1)
+        val_loss = val_accuracy = confusion = probe_outputs = None
+        with _quiet():
+            if self.val_data is not None and len(self.val_data[0]):
+                val_loss, val_accuracy, confusion = self._validate()
+            problem = self._broken(train_loss, val_loss)
+            if problem is None and self.probe is not None and len(self.probe):
+                probe_outputs = predict(self.model, self.probe)
+                if self.classes:
+                    probe_outputs = softmax(probe_outputs)
+            norms = weight_norms(self._named) if problem is None else {}
         self.elapsed += time.perf_counter() - start
+        if problem is not None:
+            return self._diverge(problem, where=f"the end of epoch {self.epoch + 1}")
         lr = float(self.optimizer.lr)
         self.epoch += 1
         epochs_this_run = max(self.epoch, 1)
         event = events.EpochEnd(
-            epoch=self.epoch - 1, epochs=self.epochs,
-            train_loss=tally.loss_sum / max(tally.seen, 1),
+            epoch=self.epoch - 1, epochs=self.epochs, train_loss=train_loss,
             train_accuracy=tally.correct / tally.seen if self.classes and tally.seen else None,
             val_loss=val_loss, val_accuracy=val_accuracy, lr=lr,
-            grad_norms=grad_means.means(), weight_norms=weight_norms(self._named),
-            update_ratios=ratio_means.means(),
+            grad_norms=grad_means.means(), weight_norms=norms, update_ratios=ratio_means.means(),
             samples_per_s=tally.seen / tally.seconds if tally.seconds > 0 else 0.0,
             seconds=tally.seconds, elapsed=self.elapsed,
             eta=self.elapsed / epochs_this_run * (self.epochs - self.epoch),
@@ -211,11 +302,25 @@ class Trainer:
         self.on_event(event)
         self.controller.batch_done(epoch_ended=True)
         if stop:
-            stopping = self.early_stopping
-            message = (f"{'validation' if event.val_loss is not None else 'training'} loss has not improved "
-                       f"for {stopping.patience} epochs (best {stopping.best:.4f} after epoch {(stopping.best_epoch or 0) + 1})")
-            self.on_event(events.Finished(self.epoch, "early-stopped", message))
+            self.on_event(events.Finished(self.epoch, "early-stopped", self._early_stop_message(event)))
             return "early-stopped"
+        return None
+
+    def _early_stop_message(self, event: events.EpochEnd) -> str:
+        stopping = self.early_stopping
+        which = "validation" if event.val_loss is not None else "training"
+        return (f"{which} loss has not improved for {stopping.patience} epochs "
+                f"(best {stopping.best:.4f} after epoch {(stopping.best_epoch or 0) + 1})")
+
+    def _broken(self, train_loss: float, val_loss: float | None) -> str | None:
+        """Why the model at an epoch's end cannot be trusted (None if it can): the state kept as good
+        must have finite losses and finite weights, or a later divergence would restore a broken one."""
+        if not math.isfinite(train_loss):
+            return f"the epoch's training loss became {train_loss}"
+        if val_loss is not None and not math.isfinite(val_loss):
+            return f"the validation loss became {val_loss}"
+        if not all(np.isfinite(p.data).all() for p in self._params):
+            return "some weights are no longer finite numbers"
         return None
 
     def _validate(self) -> tuple[float, float | None, np.ndarray | None]:
@@ -231,7 +336,8 @@ class Trainer:
     def _between_batches(self) -> bool:
         """Apply live settings, wait while paused; False when the run must stop."""
         if not self.controller.wait_while_paused(
-                lambda: self.on_event(events.Paused(self.epoch, self._tally.batches))):
+                lambda: self.on_event(events.Paused(self.epoch, self._tally.batches)),
+                lambda: self.on_event(events.Resumed(self.epoch, self._tally.batches))):
             return False
         settings = self.controller.take_settings()
         if settings:
@@ -239,12 +345,12 @@ class Trainer:
         return True
 
     def apply_settings(self, settings: dict[str, float]) -> None:
-        """Set live hyperparameters; a learning rate set by hand also rescales the schedule."""
+        """Set live hyperparameters; a learning rate set by hand retargets the schedule (`retarget_schedule`)."""
         opt = self.optimizer
         if "lr" in settings:
             new_lr = float(settings["lr"])
-            if self.scheduler is not None and opt.lr > 0:
-                self.scheduler.base_lr *= new_lr / opt.lr
+            if self.scheduler is not None:
+                retarget_schedule(self.scheduler, new_lr)
             opt.lr = new_lr
         if "momentum" in settings:
             if hasattr(opt, "momentum"):
@@ -258,18 +364,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ divergence
     def _keep_good_state(self) -> None:
-        """Remember the weights and optimizer state at an epoch boundary (the last known good)."""
-        self._good = (self.model.state_dict(), self.optimizer.state_dict(), self.epoch)
+        """Remember the weights and optimizer state as sound: at the run's start, and after an epoch
+        that `_broken` passed (the only callers)."""
+        self._good = _GoodState(self.model.state_dict(), self.optimizer.state_dict(), self.epoch,
+                                self._tally.batches)
 
-    def _diverge(self, problem: str) -> str:
-        model_state, optimizer_state, epoch = self._good
-        self.model.load_state_dict(model_state)
-        self.optimizer.load_state_dict(optimizer_state)
-        at = f"epoch {self.epoch + 1}, batch {self._tally.batches + 1}"
-        restored = f"the weights after epoch {epoch}" if epoch else "the initial weights"
+    def _diverge(self, problem: str, where: str | None = None) -> str:
+        """Put the last good state back and report why the run ended."""
+        good = self._good
+        self.model.load_state_dict(good.model)
+        self.optimizer.load_state_dict(good.optimizer)
+        where = where or f"epoch {self.epoch + 1}, batch {self._tally.batches + 1}"
         self.on_event(events.Diverged(
             self.epoch, self._tally.batches,
-            f"Training diverged at {at}: {problem}. Restored {restored}. {DIVERGENCE_ADVICE}", epoch))
+            f"Training diverged at {where}: {problem}. Restored {good.describe()}. {DIVERGENCE_ADVICE}", good.epoch))
         return "diverged"
 
     # ------------------------------------------------------------------ persistence
