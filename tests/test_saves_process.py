@@ -127,6 +127,18 @@ def _row_sum(model_state) -> str:
     return float(model_state["0.weight"][0].astype(np.float64).sum()).hex()
 
 
+def _temp_file_being_written(folder: Path) -> bool:
+    """Whether a temp file with some bytes in it exists now. The writer renames its temp file at any
+    moment, so one listed may be gone by the time it is looked at: that one is simply not it."""
+    for temp in (p for p in folder.iterdir() if is_temp_name(p.name)):
+        try:
+            if temp.stat().st_size > 0:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def test_a_writer_killed_mid_save_never_corrupts_the_save(tmp_path):
     folder = tmp_path / "saves"
     path = folder / "big.safetensors"
@@ -143,8 +155,7 @@ def test_a_writer_killed_mid_save_never_corrupts_the_save(tmp_path):
         assert ready == "ready"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # kill while a temp file is being written
-            temps = [p for p in folder.iterdir() if is_temp_name(p.name)]
-            if temps and temps[0].stat().st_size > 0:
+            if _temp_file_being_written(folder):
                 break
             time.sleep(0.002)
         else:
@@ -161,6 +172,14 @@ def test_a_writer_killed_mid_save_never_corrupts_the_save(tmp_path):
     assert [(e.name, e.error) for e in entries] == [("big", None)]  # stray temp files are not saves
     saves.remove_stale_temp_files(folder, older_than=0)
     assert [p.name for p in folder.iterdir()] == ["big.safetensors"]
+
+
+def test_a_temp_file_renamed_while_looking_is_not_an_error(tmp_path):
+    """The writer renames its temp file at any moment; a dangling link stands for one gone between list and stat."""
+    (tmp_path / ".big.safetensors.0a1b2c3d.tmp").symlink_to(tmp_path / "renamed-away")
+    assert _temp_file_being_written(tmp_path) is False
+    (tmp_path / ".big.safetensors.0a1b2c3e.tmp").write_bytes(b"some bytes")
+    assert _temp_file_being_written(tmp_path) is True
 
 
 RUNNER = '''
