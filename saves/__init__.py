@@ -15,8 +15,8 @@ Modules, one job each: `format` (the safetensors container), `schema` (the metad
 from .api import Loaded, load, read_header, read_metadata, save_checkpoint, save_model
 from .atomic import remove_stale_temp_files
 from .catalogue import SaveEntry, describe_model, list_saves
-from .checkpoints import (CheckpointManager, RunInfo, find_interrupted_runs, find_runs, latest_interrupted_run,
-                          new_run_dir, read_run, runs_folder)
+from .checkpoints import (CheckpointManager, RunInfo, find_interrupted_runs, find_runs, is_run_dir,
+                          latest_interrupted_run, new_run_dir, read_run, runs_folder)
 from .errors import SaveError
 from .naming import SUFFIX, default_folder, resolve, sanitize_name, save_path
 from .resume import ResumeState
@@ -27,4 +27,5 @@ __all__ = [
     "Metadata", "FORMAT_VERSION", "list_saves", "SaveEntry", "describe_model", "sanitize_name", "save_path",
     "resolve", "default_folder", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir", "runs_folder",
     "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
+    "is_run_dir",
 ]

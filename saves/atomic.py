@@ -12,19 +12,33 @@ import contextlib
 import errno
 import json
 import os
+import re
 import secrets
 import time
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from .errors import SaveError
 
 TEMP_SUFFIX = ".tmp"
+#: how our temp files are named: "." + the final name + "." + 8 random hex digits + ".tmp"
+_TEMP_NAME = re.compile(r"\.(.+)\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX), re.DOTALL)
+
+
+def temp_name(final: Path) -> Path:
+    """A fresh temp file name beside `final` (hidden, so listings skip it; random, so writers never share one)."""
+    return final.with_name(f".{final.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def temp_target(name: str) -> str | None:
+    """The final file name a temp file of ours was being written for, or None if `name` is not one of ours."""
+    match = _TEMP_NAME.fullmatch(name)
+    return match.group(1) if match else None
 
 
 def is_temp_name(name: str) -> bool:
     """Whether a file name is one of our in-progress temporary files."""
-    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+    return temp_target(name) is not None
 
 
 def fsync_dir(folder: Path) -> None:
@@ -44,7 +58,7 @@ def fsync_dir(folder: Path) -> None:
 def _open_temp(final: Path) -> tuple[Path, BinaryIO]:
     """Create a new hidden temp file beside `final` (O_EXCL, so two writers never share one)."""
     for _ in range(100):
-        temp = final.with_name(f".{final.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        temp = temp_name(final)
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:
@@ -119,33 +133,58 @@ def write_json(path: str | Path, document: object, *, overwrite: bool = True) ->
 
 
 def link_or_copy(source: Path, target: Path) -> None:
-    """Atomically make `target` a copy of `source`: a hard link where possible (no bytes copied)."""
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    """Atomically make `target` a copy of `source`: a hard link where possible (no bytes copied).
+
+    Any failure is a SaveError naming both files, and leaves `target` as it was.
+    """
+    source, target = Path(source), Path(target)
+    temp = temp_name(target)
     try:
         os.link(source, temp)
     except OSError:
-        with open(source, "rb") as src, atomic_writer(target, overwrite=True) as dst:
-            while chunk := src.read(8 * 1024 * 1024):
-                dst.write(chunk)
+        _copy(source, target)
         return
     try:
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             temp.unlink()
+        if isinstance(error, OSError):
+            raise SaveError(f"cannot link {source} here: {error.strerror or error}", target) from None
         raise
     fsync_dir(target.parent)
 
 
-def remove_stale_temp_files(folder: str | Path, older_than: float = 3600.0) -> list[Path]:
-    """Delete temp files left by killed writers, if untouched for `older_than` seconds (a live writer's are fresh)."""
+def _copy(source: Path, target: Path) -> None:
+    """Where hard links are not possible: copy the bytes through an atomic writer."""
+    try:
+        with open(source, "rb") as src, atomic_writer(target, overwrite=True) as dst:
+            while chunk := src.read(8 * 1024 * 1024):
+                dst.write(chunk)
+    except SaveError as error:
+        raise SaveError(f"cannot copy {source} here: {error.problem}", target) from None
+    except OSError as error:
+        raise SaveError(f"cannot copy {source} here: {error.strerror or error}", target) from None
+
+
+def remove_stale_temp_files(folder: str | Path, older_than: float = 3600.0,
+                            owned: Callable[[str], bool] | None = None) -> list[Path]:
+    """Delete temp files left by killed writers, if untouched for `older_than` seconds (a live writer's are fresh).
+
+    Only our own temp names are considered, and with `owned` only those whose final name it
+    accepts: a run cleans up after its own files, never another writer's in the same folder.
+    """
     removed = []
     now = time.time()
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
-            if is_temp_name(entry.name) and entry.is_file(follow_symlinks=False):
-                with contextlib.suppress(OSError):
-                    if now - entry.stat(follow_symlinks=False).st_mtime >= older_than:
-                        os.unlink(entry.path)
-                        removed.append(Path(entry.path))
+            target = temp_target(entry.name)
+            if target is None or (owned is not None and not owned(target)):
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime >= older_than:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    if removed:
+        fsync_dir(Path(folder))
     return removed

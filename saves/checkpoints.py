@@ -21,12 +21,13 @@ import numbers
 import os
 import re
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from .api import read_metadata, save_checkpoint
-from .atomic import link_or_copy, remove_stale_temp_files, write_json
+from .atomic import fsync_dir, link_or_copy, remove_stale_temp_files, write_json
 from .errors import SaveError
 from .naming import default_folder, sanitize_name
 from .schema import parse_time, utc_now
@@ -42,6 +43,10 @@ BEST_FILE = "best.safetensors"
 RUNS_FOLDER = "runs"
 STATUSES = ("running", "finished", "stopped", "failed")
 _EPOCH_FILE = re.compile(r"epoch-([0-9]+)\.safetensors")
+#: a run's temp files untouched this long are a dead writer's (a live one touches its file with every chunk)
+STALE_TEMP_SECONDS = 300.0
+#: how long a new writer waits for a run's lock: long enough for any probe, short enough to report a real writer
+LOCK_WAIT_SECONDS = 0.5
 
 
 def runs_folder(folder: str | Path | None = None) -> Path:
@@ -50,13 +55,41 @@ def runs_folder(folder: str | Path | None = None) -> Path:
 
 
 def new_run_dir(name: str = "run", folder: str | Path | None = None) -> Path:
-    """A fresh, not yet existing folder for a run: runs/<name>-<YYYYmmdd-HHMMSS>[-n]."""
-    base = runs_folder(folder) / f"{sanitize_name(name)}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    candidate, n = base, 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
+    """A fresh, empty folder for a run, created here: runs/<name>-<YYYYmmdd-HHMMSS>[-n].
+
+    Created with a plain mkdir, which fails if the folder exists, and retried with the next
+    suffix: two runs started in the same second (in two terminals) never share a folder,
+    where checking first and creating later would let both pick the same name.
+    """
+    parent = runs_folder(folder)
+    base = f"{sanitize_name(name)}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 10_000):
+            candidate = parent / (base if n == 1 else f"{base}-{n}")
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                continue
+            return candidate
+    except OSError as error:
+        raise SaveError(f"cannot create a run folder: {error.strerror or error}", parent) from None
+    raise SaveError(f"cannot create a run folder: every name {base}-n is taken", parent)
+
+
+def is_run_dir(path: str | Path) -> bool:
+    """Whether `path` is a run's folder (it holds a readable run marker), as opposed to e.g. the saves folder.
+
+    A session resuming a checkpoint keeps writing to the checkpoint's folder only if this is true;
+    a checkpoint lying anywhere else gets a fresh run folder, so its neighbours are never pruned.
+    """
+    path = Path(path)
+    return path.is_dir() and _read_marker(path) is not None
+
+
+def _owned(name: str) -> bool:
+    """Whether a file name is one a run writes itself (its temp files may be cleaned up by the run)."""
+    return name in (RUN_FILE, BEST_FILE) or _EPOCH_FILE.fullmatch(name) is not None
 
 
 def epoch_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
@@ -82,7 +115,11 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 def _is_locked(run_dir: Path) -> bool:
-    """Whether a live process holds the run's lock (False where locks do not exist)."""
+    """Whether a live process holds the run's lock (False where locks do not exist).
+
+    The probe takes a *shared* lock for a moment: probes (two terminals listing runs) never
+    block each other, and a writer starting at that instant waits for it (see `_lock`).
+    """
     if fcntl is None:
         return False
     try:
@@ -90,7 +127,7 @@ def _is_locked(run_dir: Path) -> bool:
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
     except OSError:
@@ -145,7 +182,8 @@ class CheckpointManager:
             raise SaveError(f"cannot create the run folder: {error.strerror or error}", self.run_dir) from None
         self._lock_fd: int | None = None
         self._lock()
-        remove_stale_temp_files(self.run_dir, older_than=0)  # we hold the lock: any temp file is a dead writer's
+        # only the run's own files' temp files, and only stale ones: anything else in the folder is not ours
+        remove_stale_temp_files(self.run_dir, older_than=STALE_TEMP_SECONDS, owned=_owned)
         previous = _read_marker(self.run_dir) or {}
         best = previous.get("best") if isinstance(previous.get("best"), dict) else None
         self.best_value: float | None = best.get("value") if best and previous.get("monitor") == monitor else None
@@ -157,15 +195,29 @@ class CheckpointManager:
 
     # ------------------------------------------------------------------ the lock
     def _lock(self) -> None:
+        """Take the run's lock, waiting up to LOCK_WAIT_SECONDS: a `find_runs` probe holds it for an instant,
+        and must not pass for another writer."""
         if fcntl is None:
             return
-        fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise SaveError("another nnstudio process is writing this run", self.run_dir) from None
-        self._lock_fd = fd
+            fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as error:
+            raise SaveError(f"cannot create the run's lock file: {error.strerror or error}", self.run_dir) from None
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                os.close(fd)
+                raise SaveError("another nnstudio process is writing this run", self.run_dir) from None
+            except OSError as error:
+                os.close(fd)
+                raise SaveError(f"cannot lock the run: {error.strerror or error}", self.run_dir) from None
+            self._lock_fd = fd
+            return
 
     def close(self) -> None:
         """Release the run without changing its status (what a crash would leave, minus the crash)."""
@@ -219,11 +271,20 @@ class CheckpointManager:
         if metric is not None and _improves(float(metric), self.best_value, self.mode):
             link_or_copy(path, self.run_dir / BEST_FILE)
             self.best_value, self.best_epoch = float(metric), epoch
+        self._prune()
+        self._write_marker()
+        return path
+
+    def _prune(self) -> None:
+        """Delete checkpoints beyond the last `keep_last`, durably (a folder fsync), so that after a power cut
+        the folder does not come back holding files the marker no longer accounts for."""
+        pruned = False
         for _, old in epoch_checkpoints(self.run_dir)[:-self.keep_last]:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
-        self._write_marker()
-        return path
+                pruned = True
+        if pruned:
+            fsync_dir(self.run_dir)
 
     def checkpoints(self) -> list[tuple[int, Path]]:
         return epoch_checkpoints(self.run_dir)
