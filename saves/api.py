@@ -30,6 +30,7 @@ from . import format as fmt
 from . import schema
 from .atomic import atomic_writer
 from .errors import SaveError
+from .naming import SUFFIX
 from .resume import (OPTIMIZER_PREFIX, ResumeState, check_optimizer_tensors, early_stopping_part, optimizer_parts,
                      optimizer_state_from, rng_part)
 from .schema import Metadata
@@ -94,9 +95,26 @@ def _signature(model: Module) -> Signature:
     return {name: (tuple(np.shape(a)), fmt.dtype_name(np.asarray(a).dtype)) for name, a in entries}
 
 
-@functools.lru_cache(maxsize=16)
-def _spec_signature(spec_json: str, dtype: str) -> Signature:
-    return _signature(_build(json.loads(spec_json), dtype))
+@dataclass(frozen=True)
+class _Expected:
+    """What a spec's model holds: its tensors (parameters and buffers) and its parameters' shapes in order."""
+
+    tensors: Signature
+    param_shapes: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def of(cls, model: Module) -> "_Expected":
+        return cls(_signature(model), tuple(tuple(p.shape) for p in model.parameters()))
+
+
+@functools.lru_cache(maxsize=64)
+def _spec_expected(spec_json: str, dtype: str) -> _Expected:
+    """Cached by spec: a catalogue checks many headers of the same few models, and building one allocates its weights."""
+    return _Expected.of(_build(json.loads(spec_json), dtype))
+
+
+def _expected_for(metadata: Metadata) -> _Expected:
+    return _spec_expected(json.dumps(metadata.spec, sort_keys=True), metadata.dtype)
 
 
 def _compare(found: Signature, expected: Signature) -> list[str]:
@@ -167,8 +185,7 @@ def _model_tensors(model: Module, metadata: Metadata) -> dict[str, np.ndarray]:
     """The model's state, checked against the spec being saved with it: never write what load refuses."""
     tensors = model.state_dict()
     found = {name: (a.shape, fmt.dtype_name(a.dtype)) for name, a in tensors.items()}
-    spec_json = json.dumps(metadata.spec, sort_keys=True)
-    _refuse_mismatch(_compare(found, _spec_signature(spec_json, metadata.dtype)))
+    _refuse_mismatch(_compare(found, _expected_for(metadata).tensors))
     return tensors
 
 
@@ -191,12 +208,13 @@ def save_checkpoint(path: str | Path, model: Module, optimizer, *, epoch: int, s
                     scheduler=None, early_stopping=None, data_rng: np.random.Generator | Mapping | None = None,
                     data_state: Mapping | None = None, engine_rng_state: Mapping | None = None,
                     config: Mapping | None = None, dataset: Mapping | str | None = None, history: list | None = None,
-                    metrics: Mapping | None = None, overwrite: bool = True) -> Path:
+                    metrics: Mapping | None = None, overwrite: bool = False) -> Path:
     """Save everything needed to continue training exactly: weights, optimizer, schedule, early stopping,
     the engine's random stream (taken now unless `engine_rng_state` is given) and the data order.
 
     `epoch` is the number of epochs completed. `data_rng` is the generator that shuffles the
     data (or its state); `data_state` any JSON the data pipeline needs (e.g. `BatchIterator.get_state()`).
+    Like `save_model`, it refuses to replace a file unless `overwrite` (a run's manager passes it).
     """
     with _about(path):
         return _save_checkpoint(path, model, optimizer, epoch, spec, scheduler, early_stopping, data_rng, data_state,
@@ -249,12 +267,17 @@ def _open(path: Path) -> Iterator[tuple[BinaryIO, int]]:
             raise SaveError(f"cannot read: {error.strerror or error}") from None
 
 
+def _read_header(file: BinaryIO, size: int) -> tuple[Metadata, fmt.Header]:
+    """The checked header and its metadata; a newer format is refused before its tensor table is looked at."""
+    header = fmt.read_header(file, size, check_metadata=schema.refuse_newer)
+    return schema.decode(header.metadata), header
+
+
 def read_header(path: str | Path) -> tuple[Metadata, fmt.Header]:
     """The metadata and tensor table of a save, reading only its header (fast; no tensor data)."""
     path = Path(path)
     with _open(path) as (file, size):
-        header = fmt.read_header(file, size)
-        return schema.decode(header.metadata), header
+        return _read_header(file, size)
 
 
 def read_metadata(path: str | Path) -> Metadata:
@@ -262,27 +285,83 @@ def read_metadata(path: str | Path) -> Metadata:
     return read_header(path)[0]
 
 
+def _split_tensors(metadata: Metadata, header: fmt.Header) -> tuple[Signature, Signature]:
+    """The header's tensor table as (model tensors, optimizer tensors), each name -> (shape, dtype)."""
+    found = {name: (info.shape, info.dtype) for name, info in header.tensors.items()}
+    optimizer_found = {}
+    if metadata.kind == "checkpoint":
+        optimizer_found = {n: found.pop(n) for n in list(found) if n.startswith(OPTIMIZER_PREFIX)}
+    return found, optimizer_found
+
+
+def _check_tensor_table(metadata: Metadata, found: Signature, optimizer_found: Signature,
+                        expected: _Expected) -> None:
+    """Refuse a tensor table that does not fit the spec's model (and, for a checkpoint, its optimizer)."""
+    _refuse_mismatch(_compare(found, expected.tensors))
+    if metadata.checkpoint is not None:
+        check_optimizer_tensors(metadata.checkpoint["optimizer"], optimizer_found, list(expected.param_shapes),
+                                fmt.dtype_name(np.dtype(metadata.dtype)))
+
+
+def tensor_problem(metadata: Metadata, header: fmt.Header) -> str | None:
+    """Why the tensors a header lists would not load into the model its spec describes, or None if they fit.
+
+    The same checks `load` makes before reading data (names, shapes, dtypes, optimizer state),
+    from the header alone: a catalogue can then tell a save that lists from one that loads.
+    The spec's expected tensors are cached, so checking a folder of saves of one model builds it once.
+    """
+    found, optimizer_found = _split_tensors(metadata, header)
+    try:
+        _refuse_oversized_spec(metadata.spec, found)
+        _check_tensor_table(metadata, found, optimizer_found, _expected_for(metadata))
+    except SaveError as error:
+        return error.problem
+    return None
+
+
+def check_header(path: str | Path) -> Metadata:
+    """The metadata of a save whose header fits its spec, or SaveError saying why it would not load (no data read)."""
+    path = Path(path)
+    metadata, header = read_header(path)
+    problem = tensor_problem(metadata, header)
+    if problem is not None:
+        raise SaveError(problem, path)
+    return metadata
+
+
+def identify(path: str | Path) -> None:
+    """Refuse (SaveError) anything that is not an nnstudio save: a ".safetensors" file whose header holds
+    an nnstudio metadata document with a format version. What destroys files (`saves rm`) asks this first.
+
+    Damage beyond that (a bad field, mismatched tensors, a newer format's tensor table) still
+    counts as a save, so it can be deleted.
+    """
+    path = Path(path)
+    if path.suffix != SUFFIX:
+        raise SaveError(f"not an nnstudio save: the name does not end in {SUFFIX}", path)
+    with _open(path) as (file, size):
+        text = fmt.read_metadata_strings(file, size).get(schema.METADATA_KEY)
+        if text is None:
+            raise SaveError(f"not an nnstudio save: a safetensors file without {schema.METADATA_KEY!r} metadata")
+        document = fmt.parse_json(text, "metadata")
+        if not isinstance(document, dict) or type(document.get("format_version")) is not int:
+            raise SaveError("not an nnstudio save: its metadata has no format version")
+
+
 def load(path: str | Path) -> Loaded:
     """Load a save: rebuild the model from its spec, check and copy the weights, and for a checkpoint
     check and prepare the training state. Raises SaveError naming the file and the problem."""
     path = Path(path)
     with _open(path) as (file, size):
-        header = fmt.read_header(file, size)
-        metadata = schema.decode(header.metadata)
-        found = {name: (info.shape, info.dtype) for name, info in header.tensors.items()}
-        optimizer_found = {}
-        if metadata.kind == "checkpoint":
-            optimizer_found = {n: found.pop(n) for n in list(found) if n.startswith(OPTIMIZER_PREFIX)}
+        metadata, header = _read_header(file, size)
+        found, optimizer_found = _split_tensors(metadata, header)
         _refuse_oversized_spec(metadata.spec, found)
         model = _build(metadata.spec, metadata.dtype)
-        expected = _signature(model)
-        _refuse_mismatch(_compare(found, expected))
-        if metadata.checkpoint is not None:
-            check_optimizer_tensors(metadata.checkpoint["optimizer"], optimizer_found,
-                                    [p.shape for p in model.parameters()], fmt.dtype_name(np.dtype(metadata.dtype)))
+        expected = _Expected.of(model)
+        _check_tensor_table(metadata, found, optimizer_found, expected)
         arrays = fmt.read_tensors(file, header)
         try:
-            model.load_state_dict({name: arrays[name] for name in expected})
+            model.load_state_dict({name: arrays[name] for name in expected.tensors})
         except ValueError as error:
             raise SaveError(f"weights do not load: {error}") from None
         resume = None

@@ -2,8 +2,9 @@
 
 Listing reads each file's 8-byte length and JSON header, never its tensor data, so a folder of
 hundreds of saves lists in well under a second. Files that cannot be read are listed with the
-reason rather than hidden (a user should see a damaged save); temp files of writers in progress
-(hidden names) and anything not ending in ".safetensors" are skipped.
+reason rather than hidden (a user should see a damaged save), and so are files whose header reads
+but whose tensors do not fit their model spec (they would not load); temp files of writers in
+progress (hidden names) and anything not ending in ".safetensors" are skipped.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from pathlib import Path
 
 from nnstudio.engine.spec import summarize
 
-from .api import read_metadata
+from .api import read_header, tensor_problem
 from .errors import SaveError
 from .naming import SUFFIX, default_folder
-from .schema import Metadata
+from .schema import MAX_YEAR, MIN_YEAR, Metadata
 
 
 @dataclass(frozen=True)
 class SaveEntry:
-    """One save in a folder, as the catalogue shows it; `error` is set (and the rest mostly None) for a damaged file."""
+    """One save in a folder, as the catalogue shows it; `error` is set (and the rest mostly None) for a damaged
+    file, `problem` for one whose header reads but whose tensors do not fit its spec (it lists, but will not load)."""
 
     name: str
     path: Path
@@ -31,6 +33,12 @@ class SaveEntry:
     modified: datetime                 # file time, for sorting files without a readable date
     metadata: Metadata | None = None
     error: str | None = None
+    problem: str | None = None
+
+    @property
+    def loadable(self) -> bool:
+        """Whether the header promises a load: it reads and its tensors fit the spec (the data are not checked)."""
+        return self.error is None and self.problem is None
 
     @property
     def created(self) -> datetime:
@@ -80,13 +88,24 @@ def describe_model(spec: dict) -> str:
     return f"{name} {'-'.join(sizes)}, {_compact(summary.total_params)} params"
 
 
+def _modified(stat: os.stat_result) -> datetime:
+    """The file's time as UTC; a time datetime cannot hold (set with `touch -d` or a broken clock) is the epoch,
+    so that the entry still lists and converts to any local zone."""
+    try:
+        moment = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return datetime.fromtimestamp(0, timezone.utc)
+    return moment if MIN_YEAR <= moment.year <= MAX_YEAR else datetime.fromtimestamp(0, timezone.utc)
+
+
 def _entry(path: Path, stat: os.stat_result) -> SaveEntry:
-    modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+    modified = _modified(stat)
     name = path.name[: -len(SUFFIX)]
     try:
-        return SaveEntry(name, path, stat.st_size, modified, metadata=read_metadata(path))
+        metadata, header = read_header(path)
     except SaveError as error:
         return SaveEntry(name, path, stat.st_size, modified, error=error.problem)
+    return SaveEntry(name, path, stat.st_size, modified, metadata=metadata, problem=tensor_problem(metadata, header))
 
 
 def list_saves(folder: str | Path | None = None) -> list[SaveEntry]:

@@ -17,7 +17,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from typing import BinaryIO, Mapping
+from typing import BinaryIO, Callable, Mapping
 
 import numpy as np
 
@@ -179,13 +179,8 @@ def _tensor_info(name: str, info: object) -> TensorInfo:
     return TensorInfo(name, dtype, tuple(shape), offsets[0], offsets[1])
 
 
-def read_header(file: BinaryIO, file_size: int | None = None) -> Header:
-    """Read and check the header of an open file, without reading any tensor data.
-
-    Checks: the length prefix is sane, the header is UTF-8 JSON with no duplicate keys, the
-    metadata are strings, every tensor entry is well formed, and the tensors tile the data
-    section exactly (no gaps, no overlaps, nothing missing or left over).
-    """
+def _read_document(file: BinaryIO, file_size: int | None) -> tuple[dict, dict[str, str], int, int]:
+    """The header JSON's tensor entries (unchecked), its metadata strings, the header's length and the file's size."""
     if file_size is None:
         file_size = os.fstat(file.fileno()).st_size
     if file_size < 8:
@@ -215,6 +210,29 @@ def read_header(file: BinaryIO, file_size: int | None = None) -> Header:
         metadata = {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise SaveError("header is malformed: __metadata__ must map names to text")
+    return document, metadata, n, file_size
+
+
+def read_metadata_strings(file: BinaryIO, file_size: int | None = None) -> dict[str, str]:
+    """The header's `__metadata__` alone, its tensor table not checked: enough to tell whose file it is."""
+    return _read_document(file, file_size)[1]
+
+
+def read_header(file: BinaryIO, file_size: int | None = None,
+                check_metadata: Callable[[dict[str, str]], None] | None = None) -> Header:
+    """Read and check the header of an open file, without reading any tensor data.
+
+    Checks: the length prefix is sane, the header is UTF-8 JSON with no duplicate keys, the
+    metadata are strings, every tensor entry is well formed, and the tensors tile the data
+    section exactly (no gaps, no overlaps, nothing missing or left over).
+
+    `check_metadata` sees the metadata before any tensor entry is checked: a file of a newer
+    format may hold dtypes this code does not know, and its reader should say "upgrade", not
+    "unsupported dtype".
+    """
+    document, metadata, n, file_size = _read_document(file, file_size)
+    if check_metadata is not None:
+        check_metadata(metadata)
 
     tensors = {name: _tensor_info(name, info) for name, info in document.items()}
     data_length = file_size - 8 - n

@@ -18,8 +18,11 @@ are strings, so the whole document is one JSON string):
                    "data_state": {...} | null}}
 
 Known fields have fixed types; `config`, `dataset` and history entries may carry extra keys
-(a session records more than nnstudio reads). Non-finite numbers are written as null: JSON
-has no NaN, and a diverged epoch's loss is "no value", not a number to compare.
+(a session records more than nnstudio reads), except that the config never keeps the machine's
+saves folder (`MACHINE_SETTINGS`), and every generator state, in `data_state` too, names one of
+NumPy's bit generators. `created_at` must convert to UTC within MIN_YEAR..MAX_YEAR.
+Non-finite numbers are written as null: JSON has no NaN, and a diverged epoch's loss is
+"no value", not a number to compare.
 Every document is validated before it is written, so nnstudio never writes what it would refuse to read.
 """
 
@@ -48,6 +51,9 @@ FORMAT_VERSION = 1
 #: the safetensors metadata key holding the document
 METADATA_KEY = "nnstudio"
 KINDS = ("model", "checkpoint")
+#: the years a created_at may lie in: nnstudio did not exist before 1970, and a year short of
+#: datetime's limits leaves room for converting to any local zone
+MIN_YEAR, MAX_YEAR = 1970, 9998
 #: floating-point precisions a model may be stored in (`Module.to(dtype)`)
 PRECISIONS = ("float32", "float64")
 
@@ -56,6 +62,11 @@ OPTIMIZERS: dict[str, type] = {cls.__name__: cls for cls in (optim.SGD, optim.RM
 SCHEDULERS: dict[str, type] = {cls.__name__: cls for cls in (optim.StepLR, optim.CosineAnnealingLR)}
 #: NumPy bit generators whose state a checkpoint may restore
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+
+#: config settings of the machine a run was trained on rather than of the model: the saves folder
+#: (often an absolute path, e.g. /home/alice/saves) means nothing on another machine, where
+#: `nnstudio train --from` would otherwise put its new run there; so saves never record it
+MACHINE_SETTINGS: tuple[tuple[str, ...], ...] = (("run", "checkpoints", "folder"),)
 
 _TOP_LEVEL = ("format_version", "kind", "created_at", "nnstudio_version", "model", "config", "dataset",
               "history", "metrics", "checkpoint")
@@ -75,15 +86,37 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_time(text: str) -> datetime | None:
-    """An ISO-8601 time with a zone as an aware datetime, or None."""
+def check_time(text: Any, where: str) -> datetime:
+    """An ISO-8601 time with a zone, as an aware UTC datetime that is safe to show in any local zone.
+
+    A hand-edited "0001-01-01T00:00:00+14:00" parses, but lies before year 1 in UTC, and
+    `astimezone()` then raises OverflowError wherever it is displayed; so the value is converted
+    here, once, and years outside MIN_YEAR..MAX_YEAR (room for any zone's offset) are refused.
+    """
     if not isinstance(text, str):
-        return None
+        raise _fail(where, "an ISO-8601 time with a zone", text)
     try:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        raise SaveError(f"metadata {where} must be an ISO-8601 time with a zone, got {text!r:.60}")
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # before year 1 or after 9999 once in UTC
+        moment = None
+    if moment is None or not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise SaveError(f"metadata {where} must be a time between the years {MIN_YEAR} and {MAX_YEAR}, "
+                        f"got {text!r:.60}")
+    return moment
+
+
+def parse_time(text: Any) -> datetime | None:
+    """`check_time`'s UTC datetime, or None for anything it refuses (for optional times, e.g. a run's marker)."""
+    try:
+        return check_time(text, "time")
+    except SaveError:
         return None
-    return moment if moment.tzinfo is not None else None
 
 
 # ====================================================================== Python values -> JSON
@@ -209,6 +242,30 @@ def _check_fields(value: dict, where: str, fields: dict[str, tuple[_Check, str]]
             raise _fail(f"{where}.{name}", description, value[name])
 
 
+def _portable(config: dict) -> dict:
+    """The config without settings that belong to the machine it was trained on (`MACHINE_SETTINGS`).
+
+    Applied when a document is built and when one is read, so new files never hold them and older
+    files that do still load, without them.
+    """
+    for path in MACHINE_SETTINGS:
+        config = _without(config, path)
+    return config
+
+
+def _without(tree: dict, path: tuple[str, ...]) -> dict:
+    """`tree` minus the key at `path`, copying only the objects on the way (the caller's stay intact)."""
+    key, rest = path[0], path[1:]
+    if key not in tree or (rest and not isinstance(tree[key], dict)):
+        return tree
+    copy = dict(tree)
+    if rest:
+        copy[key] = _without(tree[key], rest)
+    else:
+        del copy[key]
+    return copy
+
+
 def check_rng_state(state: Any, where: str) -> dict:
     """A NumPy bit generator's state, checked by actually restoring it into a fresh generator.
 
@@ -263,8 +320,32 @@ def _check_checkpoint(value: Any) -> dict:
     check_rng_state(rng["engine"], "checkpoint.rng.engine")
     if rng["data"] is not None:
         check_rng_state(rng["data"], "checkpoint.rng.data")
-    _optional_object(checkpoint["data_state"], "checkpoint.data_state")
+    _check_data_state(_optional_object(checkpoint["data_state"], "checkpoint.data_state"))
     return checkpoint
+
+
+def _check_data_state(data_state: dict | None) -> None:
+    """The data pipeline's state is free-form, but generator states in it are not: a resume calls
+    `getattr(np.random, <bit_generator>)`, so a file naming "seed" would make it call np.random.seed.
+
+    The batch iterator's generator (data_state.batches.rng) must be a valid state, and so must any
+    object anywhere in the state that names a bit_generator.
+    """
+    if data_state is None:
+        return
+    batches = data_state.get("batches")
+    if isinstance(batches, dict) and "rng" in batches:
+        check_rng_state(batches["rng"], "checkpoint.data_state.batches.rng")
+    pending: list[tuple[Any, str]] = [(data_state, "checkpoint.data_state")]
+    while pending:  # iterative: a deeply nested state must not overflow the stack
+        node, where = pending.pop()
+        if isinstance(node, dict):
+            if "bit_generator" in node:
+                check_rng_state(node, where)
+            pending.extend((child, f"{where}.{key[:40]}") for key, child in node.items()
+                           if isinstance(child, (dict, list)))
+        elif isinstance(node, list):
+            pending.extend((child, f"{where}[{i}]") for i, child in enumerate(node) if isinstance(child, (dict, list)))
 
 
 # ====================================================================== the document
@@ -342,6 +423,20 @@ def check_version(document: Any) -> int:
     return found
 
 
+def refuse_newer(header_metadata: dict[str, str]) -> None:
+    """Refuse a file of a newer format as soon as its header's metadata is read, before its tensor
+    table (which may use dtypes or layouts this code does not know); other problems are left to `decode`."""
+    text = header_metadata.get(METADATA_KEY)
+    if text is None:
+        return
+    try:
+        document = parse_json(text, "metadata")
+    except SaveError:
+        return  # reported by decode, after the tensor table
+    if isinstance(document, dict) and "format_version" in document:
+        check_version(document)
+
+
 def validate(document: Any) -> Metadata:
     """Check a parsed document against the schema; return it as `Metadata` or raise SaveError naming the field."""
     format_version = check_version(document)
@@ -349,8 +444,7 @@ def validate(document: Any) -> Metadata:
     kind = document["kind"]
     if not _one_of(kind, KINDS):
         raise SaveError(f"metadata kind must be one of {', '.join(KINDS)}, got {kind!r:.60}")
-    if parse_time(document["created_at"]) is None:
-        raise SaveError(f"metadata created_at must be an ISO-8601 time with a zone, got {document['created_at']!r:.60}")
+    check_time(document["created_at"], "created_at")
     _text(document["nnstudio_version"], "nnstudio_version")
 
     model = _object(document["model"], "model")
@@ -362,7 +456,7 @@ def validate(document: Any) -> Metadata:
     except (ValueError, TypeError, RecursionError) as error:
         raise SaveError(f"metadata model.spec is not a valid model spec: {error}") from None
 
-    config = _object(document["config"], "config")
+    config = _portable(_object(document["config"], "config"))
     _check_fields(config, "config", _CONFIG_FIELDS)
     dataset = _optional_object(document["dataset"], "dataset")
     if dataset is not None:

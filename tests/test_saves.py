@@ -407,6 +407,21 @@ def test_refuses_a_format_from_the_future(good, tmp_path):
     (lambda d: d["checkpoint"]["rng"]["engine"]["state"].update(state="x"), "not a valid PCG64 state"),
     (lambda d: d["checkpoint"]["rng"].update(data={"bit_generator": "PCG64"}), "checkpoint.rng.data"),
     (lambda d: d["checkpoint"].update(early_stopping={"state": {}, "patience": 0, "min_delta": 0}), "patience"),
+    # a time that parses but lies outside datetime's range once in UTC (or local time) must not reach a view
+    (lambda d: d.update(created_at="0001-01-01T00:00:00+14:00"), "created_at must be a time between the years"),
+    (lambda d: d.update(created_at="9999-12-31T23:59:59-14:00"), "created_at must be a time between the years"),
+    (lambda d: d.update(created_at="0001-01-01T10:00:00Z"), "created_at must be a time between the years"),
+    (lambda d: d.update(created_at=20250101), "created_at must be an ISO-8601 time"),
+    # the batch iterator's generator is restored by name: only NumPy's bit generators may be named
+    (lambda d: d["checkpoint"].update(data_state={"batches": {"epoch": 1, "position": 0,
+                                                              "rng": {"bit_generator": "seed", "state": {}}}}),
+     "checkpoint.data_state.batches.rng is not a random generator state"),
+    (lambda d: d["checkpoint"].update(data_state={"batches": {"rng": {"state": 5}}}),
+     "checkpoint.data_state.batches.rng is not a random generator state"),
+    (lambda d: d["checkpoint"].update(data_state={"batches": {"rng": {"bit_generator": "PCG64", "state": "x"}}}),
+     "checkpoint.data_state.batches.rng is not a valid PCG64 state"),
+    (lambda d: d["checkpoint"].update(data_state={"other": [{"bit_generator": "RandomState"}]}),
+     "checkpoint.data_state.other[0] is not a random generator state"),
 ])
 def test_refuses_metadata_that_does_not_match_the_schema(good, tmp_path, change, phrase):
     document = document_of(good)
@@ -474,3 +489,87 @@ def test_the_container_round_trips_every_dtype_and_shape(tmp_path):
     arrays["flag"][0] = False  # loaded arrays are writable copies, not views of a read-only buffer
     with pytest.raises(SaveError, match="cannot store a tensor of dtype complex128"):
         fmt.write(io.BytesIO(), {"z": np.zeros(2, complex)}, {})
+
+
+# ====================================================================== audit: dates, data order, versions, overwrite
+def test_created_at_in_any_zone_is_kept_and_read_as_utc(good, tmp_path):
+    document = document_of(good)
+    document["created_at"] = "2025-06-01T08:30:00+14:00"
+    path = write_raw(tmp_path / "zoned.safetensors", dict(load_file(str(good))), document)
+    created = saves.read_metadata(path).created
+    assert created.utcoffset().total_seconds() == 0 and created.isoformat() == "2025-05-31T18:30:00+00:00"
+    created.astimezone()  # safe in the viewer's zone
+    assert saves.read_metadata(path).created_at == "2025-06-01T08:30:00+14:00"  # the text itself is not rewritten
+
+
+def test_a_valid_batch_iterator_state_loads(tmp_path):
+    model, optimizer, _ = trained()
+    state = {"epoch": 2, "position": 8, "rng": np.random.default_rng(5).bit_generator.state}
+    path = saves.save_checkpoint(tmp_path / "c.safetensors", model, optimizer, epoch=2,
+                                 data_state={"batches": state, "trainer": {"epoch": 2}})
+    assert saves.load(path).checkpoint.data_state["batches"] == json.loads(json.dumps(state))
+
+
+def test_a_bad_batch_iterator_state_is_not_written(tmp_path):
+    model, optimizer, _ = trained()
+    with pytest.raises(SaveError, match="data_state.batches.rng is not a random generator state"):
+        saves.save_checkpoint(tmp_path / "c.safetensors", model, optimizer, epoch=2,
+                              data_state={"batches": {"rng": {"bit_generator": "seed"}}})
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_newer_format_with_unknown_dtypes_says_upgrade(good, tmp_path):
+    """A future format may store e.g. bfloat16: the reader must say "upgrade", not "unsupported dtype"."""
+    header, data = header_of(good)
+    document = json.loads(header["__metadata__"]["nnstudio"])
+    document["format_version"] = saves.FORMAT_VERSION + 1
+    header["__metadata__"]["nnstudio"] = json.dumps(document)
+    name = next(k for k in header if k != "__metadata__" and header[k]["dtype"] == "F32")
+    header[name]["dtype"] = "BF16"
+    begin, end = header[name]["data_offsets"]
+    header[name]["shape"] = [(end - begin) // 2]
+    path = write_header(tmp_path / "future.safetensors", header, data)
+    error = refused(path, "written by a newer nnstudio", "upgrade nnstudio")
+    assert "dtype" not in error.problem
+    with pytest.raises(SaveError, match="upgrade nnstudio"):
+        saves.read_metadata(path)
+    [entry] = [e for e in saves.list_saves(tmp_path) if e.name == "future"]
+    assert entry.error.startswith("written by a newer nnstudio")
+
+
+def test_checkpoints_are_not_overwritten_unless_asked(tmp_path):
+    model, optimizer, _ = trained()
+    path = saves.save_checkpoint(tmp_path / "c.safetensors", model, optimizer, epoch=1)
+    with pytest.raises(SaveError, match="already exists"):
+        saves.save_checkpoint(path, model, optimizer, epoch=2)
+    assert saves.read_metadata(path).checkpoint["epoch"] == 1
+    saves.save_checkpoint(path, model, optimizer, epoch=2, overwrite=True)
+    assert saves.read_metadata(path).checkpoint["epoch"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]
+
+
+# ====================================================================== audit: saves move between machines
+RUN_RECORD = {"data": {"name": "blobs"}, "checkpoints": {"folder": "/home/alice/project/saves", "keep_last": 2},
+              "training": {"epochs": 3}}
+
+
+def test_the_saves_folder_is_not_recorded(tmp_path):
+    """An absolute saves folder means nothing on another machine, where `train --from` would write its run there."""
+    model, _, _ = trained()
+    config = {"run": RUN_RECORD, "epochs": 3}
+    path = saves.save_model(tmp_path / "m.safetensors", model, config=config)
+    assert b"/home/alice" not in path.read_bytes()
+    recorded = saves.read_metadata(path).config["run"]
+    assert recorded == {"data": {"name": "blobs"}, "checkpoints": {"keep_last": 2}, "training": {"epochs": 3}}
+    assert config["run"]["checkpoints"]["folder"] == "/home/alice/project/saves"  # the caller's dict is untouched
+
+
+def test_older_saves_that_record_the_folder_still_load_without_it(good, tmp_path):
+    document = document_of(good)
+    document["config"]["run"] = RUN_RECORD
+    path = write_raw(tmp_path / "old.safetensors", dict(load_file(str(good))), document)
+    loaded = saves.load(path)
+    assert loaded.metadata.config["run"]["checkpoints"] == {"keep_last": 2}
+    from nnstudio.tui.session import config_from_metadata  # what `train --from` and the studio build on
+    config = config_from_metadata(loaded.metadata, path)
+    assert config.checkpoints.folder == "saves" and config.checkpoints.keep_last == 2

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
+import os
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +18,7 @@ from hypothesis import strategies as st
 from nnstudio import saves
 from nnstudio.engine import build_model, manual_seed, optim
 from nnstudio.engine.presets import preset_spec
-from nnstudio.saves import SaveError, api, schema
+from nnstudio.saves import SaveError, api, catalogue, schema
 from nnstudio.saves import format as fmt
 
 SMALL = {"name": "small", "input_shape": [64], "layers": [{"type": "linear", "out": 256}, {"type": "relu"},
@@ -117,6 +120,75 @@ def test_catalogue_lists_newest_first_with_summary_fields(tmp_path, monkeypatch)
     assert january.created.year == 2025 and january.created.month == 1
     [broken] = [e for e in entries if e.error is not None]
     assert broken.name == "broken" and "not a safetensors file" in broken.error
+
+
+def mismatched(folder: Path) -> Path:
+    """A save whose header reads but whose tensors are not the ones its spec's model has (it will not load)."""
+    good = saves.save_model(folder / "good.safetensors", small_model())
+    header, data = _header_and_data(good)
+    document = json.loads(header["__metadata__"]["nnstudio"])
+    document["model"]["spec"]["layers"][-1]["out"] = 5   # the file still holds 10 outputs' weights
+    header["__metadata__"]["nnstudio"] = json.dumps(document)
+    text = json.dumps(header).encode()
+    path = folder / "mismatch.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data)
+    return path
+
+
+def _header_and_data(path: Path) -> tuple[dict, bytes]:
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    return json.loads(raw[8:8 + n]), raw[8 + n:]
+
+
+def test_catalogue_marks_a_save_whose_tensors_do_not_fit_its_spec(tmp_path):
+    path = mismatched(tmp_path)
+    entries = {e.name: e for e in saves.list_saves(tmp_path)}
+    assert entries["good"].loadable and entries["good"].problem is None
+    bad = entries["mismatch"]
+    assert bad.error is None and bad.metadata is not None and not bad.loadable  # it lists, with its details
+    assert "tensors do not match the model spec" in bad.problem and "2.weight has shape [10, 256]" in bad.problem
+    with pytest.raises(SaveError, match="tensors do not match the model spec"):
+        saves.load(path)  # the mark tells the truth
+    with pytest.raises(SaveError, match="tensors do not match the model spec"):
+        saves.check_header(path)
+    saves.check_header(tmp_path / "good.safetensors")
+
+
+def test_catalogue_checks_a_checkpoints_optimizer_tensors(tmp_path):
+    model = small_model()
+    optimizer = optim.Adam(model.parameters())
+    for parameter in model.parameters():
+        parameter.grad = np.ones_like(parameter.data)
+    optimizer.step()  # now it has moments to save
+    path = saves.save_checkpoint(tmp_path / "c.safetensors", model, optimizer, epoch=1)
+    header, data = _header_and_data(path)
+    header["optimizer.state.0.bogus"] = header.pop("optimizer.state.0.exp_avg")
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data)
+    [entry] = saves.list_saves(tmp_path)
+    assert entry.kind == "checkpoint" and "unexpected tensor 'optimizer.state.0.bogus'" in entry.problem
+
+
+def test_checking_a_folder_of_one_model_builds_it_once(tmp_path, monkeypatch):
+    first = saves.save_model(tmp_path / "save-0.safetensors", small_model(1))
+    for i in range(1, 20):
+        shutil.copyfile(first, tmp_path / f"save-{i}.safetensors")
+    api._spec_expected.cache_clear()
+    builds = []
+    real_build = api._build
+    monkeypatch.setattr(api, "_build", lambda *a: builds.append(1) or real_build(*a))
+    assert all(e.loadable for e in saves.list_saves(tmp_path))
+    assert len(builds) == 1
+
+
+@pytest.mark.parametrize("seconds", [2.0 ** 62, -(2.0 ** 62), float("nan"), 1e15])
+def test_a_file_time_datetime_cannot_hold_lists_as_the_epoch(seconds):
+    """A file time set by `touch -d` or a broken clock (many file systems clamp, some do not) must not break listing."""
+    stat = os.stat_result((0o100644, 0, 0, 1, 0, 0, 100, 0, seconds, 0))
+    moment = catalogue._modified(stat)
+    assert moment.year == 1970
+    moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def test_describe_model_names_the_layers():
