@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import struct
 
 import pytest
 
@@ -136,3 +138,87 @@ def test_missing_action_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["saves"])
     assert exited.value.code == 2
+
+
+# ====================================================================== audit: rm deletes saves only
+def test_rm_refuses_a_file_that_is_not_a_save(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("my notes")
+    assert main(["saves", "rm", "./notes.txt", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "not deleting notes.txt: not an nnstudio save" in err and err.count("\n") == 1
+    assert (tmp_path / "notes.txt").read_text() == "my notes"
+
+
+def test_rm_refuses_safetensors_files_that_nnstudio_did_not_write(tmp_path, capsys):
+    import numpy as np
+    from safetensors.numpy import save_file
+    save_file({"w": np.zeros(3, dtype=np.float32)}, str(tmp_path / "theirs.safetensors"))
+    (tmp_path / "text.safetensors").write_text("plain text with the suffix")
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    for name, reason in (("theirs", "without 'nnstudio' metadata"), ("text", "not a safetensors file"),
+                         ("empty", "only 0 bytes")):
+        assert main(["saves", "rm", name, "--dir", str(tmp_path), "--yes"]) == 1
+        err = capsys.readouterr().err
+        assert "not an nnstudio save" in err or "not a safetensors file" in err
+        assert reason in err and (tmp_path / f"{name}.safetensors").exists()
+
+
+def test_rm_still_deletes_a_damaged_or_newer_save(folder, capsys):
+    """A damaged save of ours (e.g. hand-edited), or one of a newer format, is still one: it can be deleted."""
+    raw = (folder / "baseline.safetensors").read_bytes()
+    (folder / "edited.safetensors").write_bytes(raw.replace(b'"kind":"model"', b'"kind":"modle"'))
+    future = folder / "future.safetensors"
+    future.write_bytes(raw.replace(b'"dtype":"F32"', b'"dtype":"X99"'))  # a dtype this version does not know
+    edit_document(future, lambda d: d.update(format_version=99))
+    assert b"X99" in future.read_bytes()
+    for name in ("edited", "future"):
+        assert main(["saves", "rm", name, "--dir", str(folder), "--yes"]) == 0
+        assert not (folder / f"{name}.safetensors").exists()
+
+
+# ====================================================================== audit: dates and files that will not load
+def edit_document(path, change) -> None:
+    """Edit a save's metadata document in place, as a user with a text editor might (the tensors stay as they are)."""
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    document = json.loads(header["__metadata__"]["nnstudio"])
+    change(document)
+    header["__metadata__"]["nnstudio"] = json.dumps(document)
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+
+
+def test_list_and_show_survive_a_date_at_the_edge_of_time(folder, capsys):
+    edit_document(folder / "baseline.safetensors", lambda d: d.update(created_at="0001-01-01T00:00:00+14:00"))
+    assert main(["saves", "list", "--dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "unreadable baseline.safetensors: metadata created_at must be a time between the years" in out
+    assert "mnist-mlp" in out  # the others still list
+    assert main(["saves", "show", "baseline", "--dir", str(folder)]) == 1
+    assert "created_at must be a time between the years" in capsys.readouterr().err
+
+
+def _with_spec_outputs(path, outputs: int) -> None:
+    """Make a save's spec claim `outputs` classes while its weights keep theirs."""
+    edit_document(path, lambda d: d["model"]["spec"]["layers"][-1].update(out=outputs))
+
+
+def test_list_marks_a_save_that_will_not_load(folder, capsys):
+    _with_spec_outputs(folder / "baseline.safetensors", 5)
+    assert main(["saves", "list", "--dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "baseline (will not load)" in out and "mnist-mlp (will not load)" not in out
+    assert "will not load baseline.safetensors: tensors do not match the model spec" in out
+    assert "logreg 784-5" in out  # still listed with what its header says
+
+
+def test_show_reports_a_save_that_will_not_load(folder, capsys):
+    _with_spec_outputs(folder / "baseline.safetensors", 5)
+    assert main(["saves", "show", "baseline", "--dir", str(folder)]) == 1
+    captured = capsys.readouterr()
+    assert "logreg" in captured.out  # the details are still shown
+    assert "will not load: tensors do not match the model spec" in captured.err
+    assert "0.weight has shape [10, 784], the spec gives [5, 784]" in captured.err
+    assert main(["saves", "show", "mnist-mlp", "--dir", str(folder)]) == 0

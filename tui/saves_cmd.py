@@ -5,7 +5,9 @@
     nnstudio saves rm NAME [--dir DIR] [--yes]  delete a save (asks first unless --yes; exit 1 if declined)
 
 NAME is a save's name in the folder (default ./saves or $NNSTUDIO_SAVES_DIR) or a path to a file.
-Errors print one line to stderr: exit status 2 for bad arguments, 1 for failures.
+Errors print one line to stderr: exit status 2 for bad arguments, 1 for failures. `list` and `show`
+check each header's tensors against its model spec (no data read): a save that would not load is
+marked in `list`, and `show` prints why and exits 1. `rm` deletes only nnstudio saves.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from nnstudio.engine.spec import summarize
-from nnstudio.saves import SaveError, default_folder, find_interrupted_runs, list_saves, read_metadata, resolve
+from nnstudio.saves import (SaveError, default_folder, find_interrupted_runs, identify, list_saves, read_header,
+                            resolve, tensor_problem)
 from nnstudio.saves.atomic import fsync_dir
 from nnstudio.saves.catalogue import describe_model
 
@@ -118,6 +121,7 @@ def run_list(args: argparse.Namespace) -> int:
         table.add_column("size", justify="right", no_wrap=True)
         for entry in entries:
             name = escape(entry.name) + (" [dim](checkpoint)[/]" if entry.kind == "checkpoint" else "")
+            name += " [red](will not load)[/]" if entry.problem is not None else ""
             if entry.error is not None:
                 table.add_row(name, _date(entry.modified), "[red]unreadable[/] (see below)", "", "", "", _size(entry.size))
                 continue
@@ -127,6 +131,9 @@ def run_list(args: argparse.Namespace) -> int:
     for entry in entries:
         if entry.error is not None:
             console.print(f"[red]unreadable[/] {escape(entry.path.name)}: {escape(entry.error)}", highlight=False,
+                          soft_wrap=True)
+        elif entry.problem is not None:
+            console.print(f"[red]will not load[/] {escape(entry.path.name)}: {escape(entry.problem)}", highlight=False,
                           soft_wrap=True)
     for run in find_interrupted_runs(folder)[:3]:
         epoch = f" at epoch {run.last_epoch}" if run.last_epoch is not None else ""
@@ -138,14 +145,17 @@ def run_list(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------- show
 
 def run_show(args: argparse.Namespace) -> int:
-    """`nnstudio saves show NAME`: everything the header says about one save (no tensor data read)."""
+    """`nnstudio saves show NAME`: everything the header says about one save (no tensor data read), and
+    exit 1 with the reason if its tensors do not fit its model spec (it would not load)."""
     try:
         path = resolve(args.name, _folder(args))
-        metadata = read_metadata(path)
+        metadata, header = read_header(path)
+        size = path.stat().st_size
     except SaveError as error:
         return _fail(str(error))
+    except OSError as error:  # removed since it was read
+        return _fail(f"{path}: {error.strerror or error}")
     console = Console()
-    size = path.stat().st_size
     console.print(f"[bold]{escape(path.stem)}[/]  {metadata.kind}, saved {_date(metadata.created)} by nnstudio "
                   f"{escape(metadata.nnstudio_version)}, {_size(size)}", highlight=False)
     console.print(f"file: {escape(str(path))}", highlight=False, soft_wrap=True)
@@ -169,6 +179,9 @@ def run_show(args: argparse.Namespace) -> int:
                       f"{part['optimizer']['step']}"
                       f"{', schedule ' + part['scheduler']['type'] if part['scheduler'] else ''}"
                       f"{', early stopping' if part['early_stopping'] else ''}", highlight=False)
+    problem = tensor_problem(metadata, header)
+    if problem is not None:
+        return _fail(f"{path}: will not load: {problem}")
     return 0
 
 
@@ -232,11 +245,19 @@ def _history_table(history: list[dict]) -> Table:
 # ------------------------------------------------------------------------------------------ rm
 
 def run_rm(args: argparse.Namespace) -> int:
-    """`nnstudio saves rm NAME`: delete one save, after confirmation unless --yes."""
+    """`nnstudio saves rm NAME`: delete one save, after confirmation unless --yes.
+
+    Only an nnstudio save is deleted (a ".safetensors" file whose header holds nnstudio's metadata):
+    `rm ./notes.txt` by mistake must not remove a file this command never wrote.
+    """
     try:
         path = resolve(args.name, _folder(args))
     except SaveError as error:
         return _fail(str(error))
+    try:
+        identify(path)
+    except SaveError as error:
+        return _fail(f"not deleting {error}; `saves rm` deletes only nnstudio saves")
     if not args.yes:
         if not sys.stdin.isatty():
             return _fail(f"not deleting {path} without confirmation: pass --yes", 2)
