@@ -1,14 +1,16 @@
-"""Fuzzing the reader: whatever the bytes, loading gives a model or a SaveError, never another exception."""
+"""Fuzzing the reader: whatever the bytes, loading gives a model or a SaveError, never another exception;
+and whatever the metadata, the catalogue lists the file and `saves list`/`saves show` display it."""
 
 from __future__ import annotations
 
 import json
 import struct
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from nnstudio import saves
@@ -16,6 +18,7 @@ from nnstudio.engine import build_model, manual_seed, optim
 from nnstudio.engine.nn import CrossEntropyLoss
 from nnstudio.engine.training import train_epoch
 from nnstudio.saves import SaveError
+from nnstudio.tui.cli import main
 
 FUZZ = settings(max_examples=150, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -57,7 +60,11 @@ def scratch(tmp_path_factory) -> Path:
 
 
 def outcome(path: Path, data: bytes):
-    """Load `data` from a file: a Loaded, or a SaveError (returned); any other exception fails the test."""
+    """Load `data` from a file: a Loaded, or a SaveError (returned); any other exception fails the test.
+
+    The catalogue lists the file whatever it holds, as a save or as a damaged file, and what loads
+    also lists, as loadable.
+    """
     path.write_bytes(data)
     try:
         metadata = saves.read_metadata(path)
@@ -65,12 +72,41 @@ def outcome(path: Path, data: bytes):
         header_error = error
     else:
         header_error = None
+    entry = listed(path)
     try:
         loaded = saves.load(path)
     except SaveError as error:
         return error
     assert header_error is None and metadata.kind == loaded.metadata.kind  # what loads also lists
+    assert entry.loadable, entry.problem  # ... and is not marked as one that will not load
     return loaded
+
+
+def listed(path: Path) -> saves.SaveEntry:
+    """The file's catalogue entry, checked as every view uses it: dates shown in the local zone, summaries made."""
+    [entry] = saves.list_saves(path.parent)
+    assert (entry.error is None) == (entry.metadata is not None)
+    entry.created.astimezone().strftime("%Y-%m-%d %H:%M")   # what `saves list` and the studio's pane do
+    entry.modified.astimezone().strftime("%Y-%m-%d %H:%M")
+    if entry.metadata is not None:
+        assert entry.model_summary and entry.epochs is not None
+        entry.best_val_accuracy
+    return entry
+
+
+@pytest.fixture
+def displayed(capsys):
+    """Run `saves list` and `saves show` on a fuzzed file: they exit 0 (show: 1 for a file that will not load),
+    print an error rather than a traceback, and show what loads as fine."""
+    def check(path: Path, result) -> None:
+        assert main(["saves", "list", "--dir", str(path.parent)]) == 0
+        shown = main(["saves", "show", str(path)])
+        out, err = capsys.readouterr()
+        assert shown in (0, 1), err
+        assert shown == 0 or err.startswith("nnstudio saves: error: ")
+        if not isinstance(result, SaveError):
+            assert shown == 0 and "will not load" not in out, err
+    return check
 
 
 def split(data: bytes) -> tuple[dict, bytes]:
@@ -136,10 +172,12 @@ def test_random_json_headers_are_refused(scratch, valid, value):
 
 @FUZZ
 @given(json_values)
-def test_random_metadata_documents_are_refused(scratch, valid, value):
+def test_random_metadata_documents_are_refused(scratch, valid, displayed, value):
     header, rest = split(valid)
     header["__metadata__"]["nnstudio"] = json.dumps(value)
-    assert isinstance(outcome(scratch, join(header, rest)), SaveError)
+    result = outcome(scratch, join(header, rest))
+    assert isinstance(result, SaveError)
+    displayed(scratch, result)
 
 
 def _paths(node, prefix=()):
@@ -153,18 +191,48 @@ def _paths(node, prefix=()):
             yield from _paths(child, prefix + (index,))
 
 
-@FUZZ
-@given(st.data(), json_values)
-def test_any_metadata_field_replaced_loads_or_is_refused(scratch, valid, data, value):
+def with_metadata(valid: bytes, change) -> bytes:
+    """The valid file with its metadata document changed in place by `change(document)`."""
     header, rest = split(valid)
     document = json.loads(header["__metadata__"]["nnstudio"])
-    path = data.draw(st.sampled_from(list(_paths(document))[1:]))
+    change(document)
+    header["__metadata__"]["nnstudio"] = json.dumps(document)
+    return join(header, rest)
+
+
+def replace_at(document, path, value) -> None:
     node = document
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = value
-    header["__metadata__"]["nnstudio"] = json.dumps(document)
-    outcome(scratch, join(header, rest))
+
+
+@FUZZ
+@given(st.data(), json_values)
+def test_any_metadata_field_replaced_loads_or_is_refused(scratch, valid, displayed, data, value):
+    document = json.loads(split(valid)[0]["__metadata__"]["nnstudio"])
+    path = data.draw(st.sampled_from(list(_paths(document))[1:]))
+    damaged = with_metadata(valid, lambda d: replace_at(d, path, value))
+    displayed(scratch, outcome(scratch, damaged))
+
+
+#: times as a hand edit might leave them: any date datetime can parse, with any zone offset
+edited_times = st.builds(lambda moment, minutes: moment.replace(tzinfo=timezone(timedelta(minutes=minutes))).isoformat(),
+                         st.datetimes(), st.integers(-(24 * 60 - 1), 24 * 60 - 1))
+
+
+@FUZZ
+@given(edited_times)
+@example("0001-01-01T00:00:00+14:00")   # before year 1 in UTC: astimezone() overflowed in `saves list`
+@example("9999-12-31T23:59:59-14:00")   # after year 9999 in UTC
+@example("0001-01-01T10:00:00Z")        # fine in UTC, but not in a zone west of it
+def test_any_created_at_lists_and_displays(scratch, valid, displayed, text):
+    result = outcome(scratch, with_metadata(valid, lambda d: d.update(created_at=text)))
+    if isinstance(result, SaveError):
+        assert "created_at" in result.problem
+    else:
+        assert result.metadata.created.utcoffset() == timedelta(0)
+    displayed(scratch, result)
 
 
 @FUZZ
