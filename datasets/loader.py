@@ -1,7 +1,9 @@
 """`load_dataset(name)`: the one entry point that turns a data set name into a `Dataset`.
 
 Names: `mnist` and `fashion-mnist` (IDX files: an explicit folder, NNSTUDIO_DATA_DIR, the user
-cache, then a download; when all fail the embedded MNIST subset stands in, with a notice),
+cache, then a download; when all fail the embedded MNIST subset stands in, with a notice; a copy
+that turns out damaged when read is passed over with a note, except in an explicit folder, which
+is strict),
 `mnist-embedded` (the subset shipped in the package), and the synthetic sets of `synthetic`.
 `list_datasets` says what is available and where, for `nnstudio data list`.
 """
@@ -16,10 +18,10 @@ import numpy as np
 from .catalog import IDX_DATASETS, MNIST, IdxDatasetSpec
 from .dataset import Dataset
 from .embedded import EMBEDDED_PATH, embedded_size_bytes, load_embedded
-from .errors import DatasetError, FetchError
+from .errors import DatasetError
 from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_dataset
 from .idx import read_idx
-from .locations import Located, display_path, find_files, how_to_get, locate, offline
+from .locations import Located, copies, display_path, find_files, how_to_get, locate, offline
 from .preprocess import to_layout
 from .synthetic import SYNTHETIC, generate
 
@@ -85,19 +87,23 @@ def load_idx_dataset(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Dataset:
     """An IDX data set from the first place that has it (see the module docstring)."""
-    search = locate(spec, data_dir)
-    if search.found is not None:
-        return read_located(spec, search.found, layout)
+    notes: list[str] = []
+    for located in copies(spec, data_dir, notes):
+        try:
+            return _noted(read_located(spec, located, layout), notes)
+        except DatasetError as error:
+            if located.origin == "argument":
+                raise
+            notes.append(f"passed over {display_path(located.folder)} ({located.origin}): {error}")
     fetch = (not offline()) if allow_fetch is None else allow_fetch
     if fetch:
         try:
             folder = fetch_dataset(spec, mirrors=mirrors, progress=progress, timeout=timeout)
-        except FetchError as error:
-            failure = error
-        else:
-            return read_located(spec, Located(folder, "cache", find_files(folder, spec)), layout)
+            return _noted(read_located(spec, Located(folder, "cache", find_files(folder, spec)), layout), notes)
+        except DatasetError as error:  # the network, or the cache folder itself (unwritable, not a folder)
+            failure = type(error)(f"{error}{_looked(notes)}")
     else:
-        looked = "; ".join(search.notes)
+        looked = "; ".join(notes)
         failure = DatasetError(f"{spec.name} is not on this machine{f' ({looked})' if looked else ''} and "
                                f"downloading is off. {how_to_get(spec)}")
     if not fallback:
@@ -107,6 +113,18 @@ def load_idx_dataset(
     dataset.notice = (f"{failure} Using the embedded {what}: "
                       f"{len(dataset.y_train)} train / {len(dataset.y_test)} test images.")
     return dataset
+
+
+def _noted(dataset: Dataset, notes: list[str]) -> Dataset:
+    """`dataset` with a notice listing the places passed over before it, so the user learns of them."""
+    if notes:
+        dataset.notice = f"Using {display_path(dataset.source)}; {'; '.join(notes)}."
+    return dataset
+
+
+def _looked(notes: list[str]) -> str:
+    """The notes of the local search, appended to a download failure."""
+    return f" (before downloading: {'; '.join(notes)})" if notes else ""
 
 
 def read_located(spec: IdxDatasetSpec, located: Located, layout: str = "flat") -> Dataset:
@@ -181,6 +199,7 @@ class DatasetStatus:
     available: bool
     where: str
     size_bytes: int
+    notes: tuple[str, ...] = ()  # why folders were passed over, e.g. an NNSTUDIO_DATA_DIR that is not a folder
 
 
 def list_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetStatus]:
@@ -195,7 +214,7 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetStat
         where = f"{display_path(found.folder)} ({found.origin})" if found else "missing"
         rows.append(DatasetStatus(spec.name, spec.title, "classification", f"{len(spec.class_names)} classes",
                                   (784,), spec.train_size, spec.test_size, found is not None, where,
-                                  found.size_bytes if found else 0))
+                                  found.size_bytes if found else 0, tuple(search.notes)))
     rows.append(DatasetStatus(EMBEDDED_NAME, "MNIST subset shipped with nnstudio", "classification", "10 classes",
                               (784,), 5000, 1000, EMBEDDED_PATH.exists(), "built in", embedded_size_bytes()))
     for spec in SYNTHETIC.values():

@@ -5,7 +5,8 @@ cache (`$XDG_CACHE_HOME/nnstudio/<name>`, default `~/.cache/nnstudio/<name>`), t
 package installs (Debian's `dataset-fashion-mnist`). A data folder may hold the files directly or
 in a subfolder named after the data set. A folder counts only when it has all four files and its
 label files match the data set's checksums (cheap: 60 KB), so a folder of MNIST is never taken for
-Fashion-MNIST, whose files have the same names.
+Fashion-MNIST, whose files have the same names. Every folder passed over leaves a note saying why,
+including an NNSTUDIO_DATA_DIR that names no folder; the loader shows the notes to the user.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from .catalog import ROLES, IdxDatasetSpec
 from .checksums import matching_digest
@@ -95,28 +97,54 @@ def candidate_folders(spec: IdxDatasetSpec, data_dir: str | os.PathLike | None =
 
 
 def locate(spec: IdxDatasetSpec, data_dir: str | os.PathLike | None = None) -> Search:
-    """Look for the files of `spec` in the candidate folders, in order.
+    """The first folder holding a complete copy of `spec` (see `copies`), with the notes gathered on the way."""
+    search = Search(found=None)
+    search.found = next(copies(spec, data_dir, search.notes), None)
+    return search
+
+
+def copies(spec: IdxDatasetSpec, data_dir: str | os.PathLike | None = None,
+           notes: list[str] | None = None) -> Iterator[Located]:
+    """Every folder holding a complete copy of `spec`, in search order, so a caller that finds one
+    damaged can go on to the next; `notes` collects why the other folders were passed over.
 
     An explicit `data_dir` is a promise by the caller: if it holds no copy of the data set, that is
     an error (DatasetError) rather than a silent fall-through to the cache.
     """
+    notes = [] if notes is None else notes
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DatasetError(f"data folder {display_path(data_dir)} does not exist")
-    search = Search(found=None)
+    if (note := _env_dir_note()) is not None:
+        notes.append(note)
     for folder, origin in candidate_folders(spec, data_dir):
-        located = _look_in(folder, origin, spec, search.notes)
+        located = _look_in(folder, origin, spec, notes)
         if located is not None:
-            search.found = located
-            return search
-        if origin == "argument" and folder == Path(data_dir):  # the last folder of the argument's two
-            notes = "; ".join(search.notes) or f"no {spec.name} files there"
-            raise DatasetError(f"{spec.name} not found in {display_path(data_dir)} ({notes}). {how_to_get(spec)}")
-    return search
+            yield located
+        elif origin == "argument" and folder == Path(data_dir):  # the last folder of the argument's two
+            looked = "; ".join(notes) or f"no {spec.name} files there"
+            raise DatasetError(f"{spec.name} not found in {display_path(data_dir)} ({looked}). {how_to_get(spec)}")
+
+
+def _env_dir_note() -> str | None:
+    """Why the folder in NNSTUDIO_DATA_DIR cannot be used, if it names no folder."""
+    value = os.environ.get(DATA_DIR_ENV)
+    if not value or _is_dir(Path(value)):
+        return None
+    what = "is not a folder" if os.path.lexists(value) else "is a folder that does not exist"
+    return f"{DATA_DIR_ENV} is set to {display_path(value)}, which {what}"
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether `path` is a folder; one we may not even look at counts as absent."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _look_in(folder: Path, origin: str, spec: IdxDatasetSpec, notes: list[str]) -> Located | None:
     """The data set in `folder` if it is complete and its labels are the right ones; else a note why not."""
-    if not folder.is_dir():
+    if not _is_dir(folder):
         return None
     files = find_files(folder, spec)
     if not files:
@@ -125,13 +153,18 @@ def _look_in(folder: Path, origin: str, spec: IdxDatasetSpec, notes: list[str]) 
     if missing:
         notes.append(f"{display_path(folder)} lacks {', '.join(missing)}")
         return None
-    try:
-        foreign = [path.name for role, path in files.items()
-                   if role.endswith("labels") and spec.files[role].digests
-                   and matching_digest(path, spec.files[role].digests) is None]
-    except (DatasetError, OSError) as error:
-        notes.append(f"{display_path(folder)}: {error}")
-        return None
+    foreign = []
+    for role in ("train_labels", "test_labels"):
+        path, digests = files[role], spec.files[role].digests
+        try:
+            if digests and matching_digest(path, digests, name=display_path(path)) is None:
+                foreign.append(path.name)
+        except DatasetError as error:  # names the file and the damage
+            notes.append(str(error))
+            return None
+        except OSError as error:
+            notes.append(f"{display_path(path)}: cannot read ({error.strerror or error})")
+            return None
     if foreign:
         notes.append(f"{display_path(folder)}: {', '.join(foreign)} do not match {spec.name}'s checksums")
         return None

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nnstudio.datasets import (MNIST, DatasetError, EMBEDDED_NAME, cache_dir, cache_root, encode_idx,
-                               import_dataset, list_datasets, load_dataset, prepare, read_idx)
+from dataclasses import replace
+
+from nnstudio.datasets import (FASHION_MNIST, IDX_DATASETS, MNIST, DatasetError, EMBEDDED_NAME, cache_dir,
+                               cache_root, encode_idx, import_dataset, list_datasets, load_dataset, prepare,
+                               read_idx)
 from nnstudio.datasets.catalog import ROLES, IdxDatasetSpec, IdxFile
 from nnstudio.datasets.checksums import Digest, content_sha256, verify
 from nnstudio.datasets.embedded import EMBEDDED_PATH, balanced_indices, load_embedded
@@ -32,6 +36,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.delenv("NNSTUDIO_DATA_DIR", raising=False)
     monkeypatch.setenv("NNSTUDIO_OFFLINE", "1")
+    # a machine with Debian's dataset-fashion-mnist installed must not change what these tests see
+    monkeypatch.setitem(IDX_DATASETS, "fashion-mnist", replace(FASHION_MNIST, system_dirs=()))
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +260,70 @@ def test_a_damaged_folder_in_the_environment_is_passed_over_with_a_note(tmp_path
     monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "env"))
     data = load_dataset("mnist")
     assert data.name == EMBEDDED_NAME and "damaged gzip data" in data.notice
+
+
+@pytest.mark.parametrize("role", ["train_images", "test_images", "train_labels"])
+def test_a_damaged_file_in_the_environment_or_cache_is_passed_over_the_same_way(tmp_path, monkeypatch, role):
+    """Images or labels, in NNSTUDIO_DATA_DIR or the cache: skipped with a note naming the file and the fault."""
+    spec = _unchecked()
+    _write_tiny(tmp_path / "env", n_train=11)
+    damaged = tmp_path / "env" / MNIST.files[role].name
+    damaged.write_bytes(damaged.read_bytes()[:-10])  # cut inside the gzip stream
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "env"))
+
+    fallback = load_idx_dataset(spec)
+    assert fallback.name == EMBEDDED_NAME
+    assert f"{damaged}: damaged gzip data" in fallback.notice.replace("~", str(Path.home()))
+
+    _write_tiny(cache_dir("tiny"), n_train=12)
+    data = load_idx_dataset(spec)
+    assert data.name == "tiny" and len(data.x_train) == 12 and data.source == str(cache_dir("tiny"))
+    assert f"{damaged}: damaged gzip data" in data.notice.replace("~", str(Path.home()))
+
+    monkeypatch.delenv("NNSTUDIO_DATA_DIR")
+    cached = cache_dir("tiny") / MNIST.files[role].name
+    cached.write_bytes(cached.read_bytes()[:-10])
+    from_cache = load_idx_dataset(spec)
+    assert from_cache.name == EMBEDDED_NAME and f"{cached}: damaged gzip data" in from_cache.notice
+
+
+@pytest.mark.parametrize("role", ["train_images", "test_labels"])
+def test_a_damaged_file_in_an_explicit_folder_is_an_error(tmp_path, role):
+    _write_tiny(tmp_path / "mine")
+    _write_tiny(cache_dir("tiny"))  # a good copy elsewhere must not be used instead
+    damaged = tmp_path / "mine" / MNIST.files[role].name
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    with pytest.raises(DatasetError, match=re.escape(f"{damaged}: damaged gzip data")):
+        load_idx_dataset(_unchecked(), data_dir=tmp_path / "mine")
+
+
+def test_a_data_dir_variable_naming_no_folder_is_said_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "absent"))
+    data = load_dataset("mnist")
+    assert data.name == EMBEDDED_NAME
+    assert f"NNSTUDIO_DATA_DIR is set to {tmp_path / 'absent'}, which is a folder that does not exist" in data.notice
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "a-file"))
+    _write_tiny(cache_dir("tiny"))
+    data = load_idx_dataset(_unchecked())
+    assert data.name == "tiny" and "which is not a folder" in data.notice
+
+
+def test_precedence_argument_then_environment_then_cache(tmp_path, monkeypatch):
+    """All three hold a copy (told apart by their sizes): the first in the order wins, and no notice."""
+    spec = _unchecked()
+    _write_tiny(tmp_path / "arg", n_train=11)
+    _write_tiny(tmp_path / "env" / "tiny", n_train=12)  # by name inside the folder
+    _write_tiny(cache_dir("tiny"), n_train=13)
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "env"))
+
+    def train_size(**kwargs) -> tuple[int, str, str | None]:
+        data = load_idx_dataset(spec, fallback=False, **kwargs)
+        return len(data.x_train), data.source, data.notice
+
+    assert train_size(data_dir=tmp_path / "arg") == (11, str(tmp_path / "arg"), None)
+    assert train_size() == (12, str(tmp_path / "env" / "tiny"), None)
+    assert locate(spec).found.origin == "environment"
+    monkeypatch.delenv("NNSTUDIO_DATA_DIR")
+    assert train_size() == (13, str(cache_dir("tiny")), None)
+    assert locate(spec).found.origin == "cache"
