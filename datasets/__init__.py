@@ -13,7 +13,7 @@ from .catalog import FASHION_MNIST, IDX_DATASETS, MNIST, IdxDatasetSpec, IdxFile
 from .checksums import Digest
 from .dataset import Dataset
 from .errors import DatasetError, FetchError
-from .fetch import DownloadProgress, fetch_dataset
+from .fetch import DownloadProgress, FetchResult, fetch_dataset, fetch_files
 from .idx import encode_idx, parse_idx, read_idx
 from .importer import import_dataset
 from .loader import EMBEDDED_NAME, DatasetStatus, dataset_names, list_datasets, load_dataset
@@ -23,8 +23,8 @@ from .synthetic import SYNTHETIC
 
 __all__ = [
     "BatchIterator", "Dataset", "DatasetError", "DatasetStatus", "Digest", "DownloadProgress",
-    "EMBEDDED_NAME", "FASHION_MNIST", "FetchError", "IDX_DATASETS", "IdxDatasetSpec", "IdxFile", "MNIST",
-    "PreparedData", "SYNTHETIC", "Standardizer", "cache_dir", "cache_root", "dataset_names", "encode_idx",
-    "fetch_dataset", "import_dataset", "list_datasets", "load_dataset", "parse_idx", "prepare", "read_idx",
-    "scale", "stratified_split", "to_layout", "train_val_split",
+    "EMBEDDED_NAME", "FASHION_MNIST", "FetchError", "FetchResult", "IDX_DATASETS", "IdxDatasetSpec", "IdxFile",
+    "MNIST", "PreparedData", "SYNTHETIC", "Standardizer", "cache_dir", "cache_root", "dataset_names",
+    "encode_idx", "fetch_dataset", "fetch_files", "import_dataset", "list_datasets", "load_dataset", "parse_idx",
+    "prepare", "read_idx", "scale", "stratified_split", "to_layout", "train_val_split",
 ]

@@ -4,7 +4,10 @@ Each file is downloaded to `<name>.part` beside its final place. A dropped conne
 part file, and the next attempt (a retry now, or a re-run later) asks only for the rest with an
 HTTP Range request; a server that ignores Range sends the whole file and the part is rewritten.
 A finished part is checked against the file's digests (see `checksums`) and only then renamed
-into place, so the cache never holds an unverified file. Only urllib is used; progress goes to an
+into place. A file already in the cache may have been copied there by hand, so it is verified too
+(its digests, or a full IDX read when it has none) and downloaded again when it fails; `force`
+downloads every file again. With NNSTUDIO_OFFLINE set nothing is downloaded: the cache is only
+verified, and a missing or damaged file is an error. Only urllib is used; progress goes to an
 optional callback, which the command line turns into a progress bar.
 """
 
@@ -22,7 +25,8 @@ from typing import Callable
 from .catalog import ROLES, IdxDatasetSpec, IdxFile, idx_spec
 from .checksums import Digest, verify
 from .errors import DatasetError, FetchError
-from .locations import cache_dir, display_path, how_to_get
+from .idx import read_idx
+from .locations import OFFLINE_ENV, cache_dir, display_path, how_to_get, offline
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds to wait for a connection or for the next bytes of a response."""
@@ -44,6 +48,17 @@ class DownloadProgress:
 ProgressCallback = Callable[[DownloadProgress], None]
 
 
+@dataclass(frozen=True)
+class FetchResult:
+    """What a fetch did: the folder, the files it downloaded, those the cache already held intact,
+    and a note for each cached file that failed verification (and was downloaded again)."""
+
+    folder: Path
+    downloaded: tuple[str, ...]
+    kept: tuple[str, ...]
+    replaced: tuple[str, ...]
+
+
 class _MirrorFailed(Exception):
     """This mirror cannot deliver the file now; the message says why. The next mirror is tried."""
 
@@ -61,33 +76,93 @@ def fetch_dataset(
     progress: ProgressCallback | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = 2,
+    force: bool = False,
 ) -> Path:
-    """Download the files of `dataset` that the cache lacks, and return the cache folder.
+    """Download the files of `dataset` that the cache lacks (or holds damaged), and return the cache folder.
+
+    See `fetch_files` for the arguments; this is it for callers that need only the folder.
+    """
+    return fetch_files(dataset, mirrors=mirrors, checksums=checksums, folder=folder, progress=progress,
+                       timeout=timeout, retries=retries, force=force).folder
+
+
+def fetch_files(
+    dataset: str | IdxDatasetSpec,
+    *,
+    mirrors: list[str] | tuple[str, ...] | None = None,
+    checksums: dict | None = None,
+    folder: str | os.PathLike | None = None,
+    progress: ProgressCallback | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = 2,
+    force: bool = False,
+) -> FetchResult:
+    """Bring the cache folder of `dataset` to four verified files, downloading only what is needed.
 
     `mirrors` (base URLs) replace the spec's list and the `NNSTUDIO_<NAME>_MIRRORS` variable;
     `checksums` replace expected digests (see `IdxDatasetSpec.with_checksums`); `folder` replaces
-    the cache folder. A file already in the folder is not downloaded again: it was verified when
-    it was put there. `retries` is how many times a dropped transfer is resumed on one mirror
-    before the next mirror is tried.
+    the cache folder. A file already there is verified and kept, or downloaded again if it fails;
+    `force` downloads every file again. `retries` is how many times a dropped transfer is resumed
+    on one mirror before the next mirror is tried. With NNSTUDIO_OFFLINE set, a file that would
+    need downloading is a `FetchError` and no request is made.
     """
     spec = idx_spec(dataset)
     if checksums:
         spec = spec.with_checksums(checksums)
-    urls = tuple(mirrors) if mirrors is not None else spec.effective_mirrors()
-    if not urls:
-        raise FetchError(f"no mirrors are configured for {spec.name}. {how_to_get(spec)}")
     target = Path(folder) if folder is not None else cache_dir(spec.name)
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         reason = error.strerror or error
         raise DatasetError(f"cannot create the cache folder {display_path(target)}: {reason}") from None
+    needed, kept, replaced = [], [], []
     for role in ROLES:
         file = spec.files[role]
-        if any((target / name).is_file() for name in file.candidate_names()):
+        cached = None if force else next((target / name for name in file.candidate_names()
+                                          if (target / name).is_file()), None)
+        problem = _cached_problem(cached, file) if cached is not None else None
+        if cached is not None and problem is None:
+            kept.append(cached.name)
             continue
-        download_file(file, urls, target, progress=progress, timeout=timeout, retries=retries, spec=spec)
-    return target
+        if problem is not None:
+            replaced.append(problem)
+        needed.append(file)
+    if needed:
+        _check_can_download(spec, target, needed, replaced, force)
+        urls = tuple(mirrors) if mirrors is not None else spec.effective_mirrors()
+        if not urls:
+            raise FetchError(f"no mirrors are configured for {spec.name}. {how_to_get(spec)}")
+        for file in needed:
+            download_file(file, urls, target, progress=progress, timeout=timeout, retries=retries, spec=spec)
+    return FetchResult(target, tuple(file.name for file in needed), tuple(kept), tuple(replaced))
+
+
+def _cached_problem(path: Path, file: IdxFile) -> str | None:
+    """Why the cached file at `path` cannot be kept (it names the file), or None if it is intact.
+
+    Its digests decide (the `.gz` digest first, then that of the decompressed content, which a
+    re-compressed copy keeps); a file without digests must at least read as a whole IDX file.
+    """
+    try:
+        if file.digests:
+            verify(path, file.digests, what=display_path(path))
+        else:
+            read_idx(path)
+    except DatasetError as error:
+        return str(error)
+    return None
+
+
+def _check_can_download(spec: IdxDatasetSpec, target: Path, needed: list[IdxFile], replaced: list[str],
+                        force: bool) -> None:
+    """Refuse, with what would have been downloaded and why, when NNSTUDIO_OFFLINE forbids the network."""
+    if not offline():
+        return
+    names = ", ".join(file.name for file in needed)
+    why = ("--force asks for a fresh download" if force
+           else "; ".join(replaced) if replaced else f"missing from {display_path(target)}")
+    raise FetchError(f"{OFFLINE_ENV} is set, so nothing is downloaded, and {names} would need it ({why}). "
+                     f"{how_to_get(spec)}")
 
 
 def download_file(
@@ -113,7 +188,13 @@ def download_file(
             continue
         except OSError as error:
             raise DatasetError(f"cannot write {display_path(part)}: {error.strerror or error}") from None
-        os.replace(part, final)
+        try:
+            os.replace(part, final)
+            for other in file.candidate_names():  # a damaged or older copy under another name
+                if other != final.name:
+                    (folder / other).unlink(missing_ok=True)
+        except OSError as error:
+            raise DatasetError(f"cannot write {display_path(final)}: {error.strerror or error}") from None
         return final
     advice = how_to_get(spec) if spec is not None else f"Copy {file.name} into {display_path(folder)}/."
     raise FetchError(f"could not download {file.name} from any mirror ({'; '.join(failures)}). {advice}")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from nnstudio.datasets import (MNIST, DatasetError, EMBEDDED_NAME, FetchError, cache_dir, encode_idx,
-                               fetch_dataset, load_dataset)
+                               fetch_dataset, fetch_files, load_dataset)
 from nnstudio.datasets.catalog import ROLES, IdxDatasetSpec, IdxFile
 from nnstudio.datasets.checksums import Digest, content_sha256
 from nnstudio.datasets.loader import load_idx_dataset
@@ -336,6 +336,83 @@ def test_real_mnist_over_http_with_injected_checksums():
     finally:
         server.close()
     assert data.source == str(cache_dir("mnist")) and data.x_train.shape == (60000, 784)
+
+
+def _cache_copy(root: Path, spec: IdxDatasetSpec) -> Path:
+    """The served files copied by hand into the cache folder of `spec`."""
+    folder = cache_dir(spec.name)
+    folder.mkdir(parents=True)
+    for role in ROLES:
+        name = spec.files[role].name
+        (folder / name).write_bytes((root / name).read_bytes())
+    return folder
+
+
+@pytest.mark.parametrize("damage", ["other content", "truncated"])
+def test_a_damaged_file_in_the_cache_is_verified_and_downloaded_again(tiny, mirror, tmp_path, damage):
+    spec, root = tiny
+    folder = _cache_copy(root, spec)
+    if damage == "truncated":
+        (folder / TRAIN_IMAGES).write_bytes((root / TRAIN_IMAGES).read_bytes()[:5000])
+    else:  # a valid gzip of other bytes: a hand-copied file of another data set
+        _corrupt_copy(root, tmp_path / "other", TRAIN_IMAGES)
+        (folder / TRAIN_IMAGES).write_bytes((tmp_path / "other" / TRAIN_IMAGES).read_bytes())
+    result = fetch_files(spec, mirrors=[mirror.url])
+    assert result.downloaded == (TRAIN_IMAGES,) and len(result.kept) == 3
+    assert len(result.replaced) == 1 and str(folder / TRAIN_IMAGES) in result.replaced[0]
+    assert ("checksum mismatch" if damage == "other content" else "damaged gzip data") in result.replaced[0]
+    assert (folder / TRAIN_IMAGES).read_bytes() == (root / TRAIN_IMAGES).read_bytes()
+    assert [name for name, _ in mirror.requests] == [TRAIN_IMAGES]
+
+
+def test_a_cached_file_without_digests_must_read_as_a_whole_idx_file(tiny, mirror):
+    spec, root = tiny
+    unchecked = IdxDatasetSpec(name="tiny", title="tiny", class_names=spec.class_names,
+                               files={role: IdxFile(spec.files[role].name) for role in ROLES})
+    folder = _cache_copy(root, spec)
+    unpacked = folder / TRAIN_IMAGES[:-3]  # a damaged unpacked copy, shadowing nothing yet
+    (folder / TRAIN_IMAGES).unlink()
+    unpacked.write_bytes(gzip.decompress((root / TRAIN_IMAGES).read_bytes())[:-1])
+    result = fetch_files(unchecked, mirrors=[mirror.url])
+    assert result.downloaded == (TRAIN_IMAGES,) and "truncated" in result.replaced[0]
+    assert not unpacked.exists(), "the damaged copy under the other name is removed"
+    assert fetch_files(unchecked, mirrors=[mirror.url]).downloaded == ()
+
+
+def test_force_downloads_every_file_again(tiny, mirror):
+    spec, root = tiny
+    _cache_copy(root, spec)
+    assert fetch_files(spec, mirrors=[mirror.url]).downloaded == () and mirror.requests == []
+    result = fetch_files(spec, mirrors=[mirror.url], force=True)
+    assert sorted(result.downloaded) == sorted(spec.files[role].name for role in ROLES)
+    assert all(mirror.count(spec.files[role].name) == 1 for role in ROLES)
+
+
+def test_offline_fetch_verifies_the_cache_and_never_downloads(tiny, mirror, monkeypatch):
+    spec, root = tiny
+    monkeypatch.setenv("NNSTUDIO_OFFLINE", "1")
+    with pytest.raises(FetchError, match=r"NNSTUDIO_OFFLINE is set, .*train-images-idx3-ubyte.gz.*missing from"):
+        fetch_dataset(spec, mirrors=[mirror.url])
+    folder = _cache_copy(root, spec)
+    assert fetch_files(spec, mirrors=[mirror.url]).kept  # all four verified, nothing asked for
+    with pytest.raises(FetchError, match="--force"):
+        fetch_dataset(spec, mirrors=[mirror.url], force=True)
+    (folder / TRAIN_IMAGES).write_bytes(b"\x1f\x8b\x08\x00 not gzip")
+    with pytest.raises(FetchError, match=re.escape(f"{folder / TRAIN_IMAGES}: damaged gzip data")):
+        fetch_dataset(spec, mirrors=[mirror.url])
+    assert mirror.requests == []
+
+
+def test_loader_falls_back_when_the_cache_cannot_be_created(tiny, mirror, tmp_path, monkeypatch):
+    spec, _ = tiny
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file" / "x"))
+    data = load_idx_dataset(spec, mirrors=[mirror.url])
+    assert data.name == EMBEDDED_NAME and mirror.requests == []
+    assert f"cannot create the cache folder {tmp_path / 'a-file' / 'x'}" in data.notice
+    assert "Not a directory" in data.notice and "Using the embedded" in data.notice
+    with pytest.raises(DatasetError, match="cannot create the cache folder"):
+        load_idx_dataset(spec, mirrors=[mirror.url], fallback=False)
 
 
 def test_unknown_names_are_refused():
