@@ -1,9 +1,11 @@
 """`nnstudio data`: list, fetch, import and inspect data sets.
 
     nnstudio data list [--data-dir DIR]          what is available, where, and how big
-    nnstudio data fetch NAME [--mirror URL ...]   download into the cache (progress bar, resumable)
+    nnstudio data fetch NAME [--mirror URL ...] [--force]
+                                                 download into the cache (progress bar, resumable)
     nnstudio data import NAME DIR                 copy a local folder of IDX files into the cache, verified
-    nnstudio data info NAME [--data-dir DIR]      shapes, class counts, pixel statistics, a few samples
+    nnstudio data info NAME [--data-dir DIR] [--fetch]
+                                                 shapes, class counts, pixel statistics, a few samples
 
 Errors print one line to stderr: exit status 2 for bad arguments, 1 for failures.
 """
@@ -11,6 +13,7 @@ Errors print one line to stderr: exit status 2 for bad arguments, 1 for failures
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -20,10 +23,10 @@ from rich.progress import (BarColumn, DownloadColumn, Progress, TaskID, TextColu
                            TransferSpeedColumn)
 from rich.table import Table
 
-from nnstudio.datasets import (IDX_DATASETS, Dataset, DatasetError, DownloadProgress, Standardizer, cache_dir,
-                               dataset_names, fetch_dataset, import_dataset, list_datasets, load_dataset)
+from nnstudio.datasets import (IDX_DATASETS, Dataset, DatasetError, DownloadProgress, Standardizer, dataset_names,
+                               fetch_files, import_dataset, list_datasets, load_dataset)
 from nnstudio.datasets.fetch import DEFAULT_TIMEOUT
-from nnstudio.datasets.locations import display_path, find_files
+from nnstudio.datasets.locations import OFFLINE_ENV, display_path, find_files
 
 from .render import digit_lines
 
@@ -38,11 +41,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_data_dir(listing)
     listing.set_defaults(handler=run_list)
 
-    fetch = actions.add_parser("fetch", help="download a data set into the cache")
+    fetch = actions.add_parser(
+        "fetch", help="download a data set into the cache",
+        description="Download a data set into the cache. Files already there are verified (checksums, or a "
+                    "full read) and kept; damaged ones are downloaded again.",
+        epilog=f"With {OFFLINE_ENV} set (to anything but 0), nothing is downloaded: fetch only verifies the "
+               "cached files, and fails, saying what is missing or damaged, if anything would need the network. "
+               "Offline, use `nnstudio data import NAME DIR` instead.")
     fetch.add_argument("name", choices=list(IDX_DATASETS), help="data set to download")
     fetch.add_argument("--mirror", action="append", metavar="URL",
                        help="base URL to download from instead of the built-in mirrors (repeatable)")
     fetch.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for a server")
+    fetch.add_argument("--force", action="store_true",
+                       help="download every file again, even those the cache holds intact")
     fetch.set_defaults(handler=run_fetch)
 
     imports = actions.add_parser("import", help="copy and verify a local folder of IDX files into the cache")
@@ -54,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("name", choices=dataset_names(), help="data set to describe")
     _add_data_dir(info)
     info.add_argument("--samples", type=int, default=4, help="number of test samples to draw (default 4)")
-    info.add_argument("--fetch", action="store_true", help="download the data set if it is not here")
+    info.add_argument("--fetch", action="store_true",
+                      help=f"download the data set if it is not here (never with {OFFLINE_ENV} set)")
     info.add_argument("--seed", type=int, default=0, help="seed of a synthetic data set")
     info.set_defaults(handler=run_info)
 
@@ -97,13 +109,16 @@ def run_list(args: argparse.Namespace) -> int:
     table.add_column("train / test", no_wrap=True)
     table.add_column("where", overflow="fold")
     table.add_column("size", justify="right", no_wrap=True)
-    for row in list_datasets(args.data_dir):
+    rows = list_datasets(args.data_dir)
+    for row in rows:
         table.add_row(row.name if row.available else f"[dim]{row.name}[/]", row.kind,
                       "x".join(map(str, row.input_shape)),
                       f"{row.train_size} / {row.test_size}" if row.train_size else "any",
                       row.where if row.available else "[dim]missing[/]",
                       _size(row.size_bytes) if row.size_bytes else "")
     Console().print(table)
+    for note in dict.fromkeys(note for row in rows for note in row.notes):
+        Console(stderr=True).print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -127,23 +142,34 @@ class _ProgressBars:
             self.progress.update(task, completed=event.done, total=event.total)
 
 
-def run_fetch(args: argparse.Namespace) -> int:
-    """`nnstudio data fetch NAME`: download what the cache lacks, with a progress bar."""
-    spec = IDX_DATASETS[args.name]
-    folder = cache_dir(spec.name)
-    before = len(find_files(folder, spec)) if folder.is_dir() else 0
-    console = Console(stderr=True)
+def _download_bars() -> Progress:
+    """The rich progress display of downloads (one bar per file: size, speed, time left), on stderr."""
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())
+    return Progress(*columns, console=Console(stderr=True))
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    """`nnstudio data fetch NAME`: download what the cache lacks or holds damaged, with a progress bar."""
+    spec = IDX_DATASETS[args.name]
     try:
-        with Progress(*columns, console=console) as progress:
-            folder = fetch_dataset(spec, mirrors=args.mirror, progress=_ProgressBars(progress), timeout=args.timeout)
+        with _download_bars() as progress:
+            result = fetch_files(spec, mirrors=args.mirror, progress=_ProgressBars(progress), timeout=args.timeout,
+                                 force=args.force)
     except DatasetError as error:
         return _fail(str(error))
-    files = find_files(folder, spec)
+    for problem in result.replaced:
+        Console(stderr=True).print(f"[yellow]replaced:[/] {problem}", highlight=False, soft_wrap=True)
+    files = find_files(result.folder, spec)
     size = sum(path.stat().st_size for path in files.values())
-    state = "already in the cache" if before == len(files) else "fetched and verified"
-    Console().print(f"{spec.name}: {state}: {display_path(folder)} ({len(files)} files, {_size(size)})", soft_wrap=True)
+    if not result.downloaded:
+        state = "already in the cache, verified"
+    elif result.kept:
+        state = f"fetched {len(result.downloaded)} and verified ({len(result.kept)} already in the cache)"
+    else:
+        state = "fetched and verified"
+    Console().print(f"{spec.name}: {state}: {display_path(result.folder)} ({len(files)} files, {_size(size)})",
+                    soft_wrap=True)
     return 0
 
 
@@ -172,8 +198,10 @@ def run_info(args: argparse.Namespace) -> int:
         return _fail("--samples must be >= 0", 2)
     synthetic = args.name not in IDX_DATASETS and args.name != "mnist-embedded"
     try:
-        dataset = load_dataset(args.name, data_dir=args.data_dir, allow_fetch=args.fetch,
-                               layout="flat", **({"seed": args.seed} if synthetic else {}))
+        with _download_bars() if args.fetch else contextlib.nullcontext() as progress:
+            dataset = load_dataset(args.name, data_dir=args.data_dir, allow_fetch=args.fetch, layout="flat",
+                                   progress=_ProgressBars(progress) if progress is not None else None,
+                                   **({"seed": args.seed} if synthetic else {}))
     except DatasetError as error:
         return _fail(str(error))
     if dataset.notice:
