@@ -341,7 +341,7 @@ def test_real_mnist_over_http_with_injected_checksums():
 def _cache_copy(root: Path, spec: IdxDatasetSpec) -> Path:
     """The served files copied by hand into the cache folder of `spec`."""
     folder = cache_dir(spec.name)
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for role in ROLES:
         name = spec.files[role].name
         (folder / name).write_bytes((root / name).read_bytes())
