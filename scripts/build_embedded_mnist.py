@@ -5,13 +5,17 @@
                                            [--test-per-class 100] [--out datasets/mnist_embedded.npz]
 
 The source files are verified against the canonical checksums first. The output keeps the first
-N images of each digit of each official split, in their original order, with their indices.
+N images of each digit of each official split, in their original order, with their indices. It is
+written to a temporary file beside --out and moved into place only if it fits the 4 MiB budget,
+so an oversized build never replaces the file the package ships.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -53,14 +57,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build_embedded_mnist: {error}", file=sys.stderr)
         return 1
 
-    np.savez_compressed(args.out, **arrays)
-    size = args.out.stat().st_size
+    try:
+        size = write_within_budget(args.out, arrays)
+    except (DatasetError, OSError) as error:
+        print(f"build_embedded_mnist: {error}", file=sys.stderr)
+        return 1
     print(f"wrote {args.out} ({size / 1e6:.2f} MB): "
           f"{len(arrays['x_train'])} train + {len(arrays['x_test'])} test images")
-    if size > MAX_BYTES:
-        print(f"build_embedded_mnist: {args.out} is over the 4 MiB budget", file=sys.stderr)
-        return 1
     return 0
+
+
+def write_within_budget(out: Path, arrays: dict[str, np.ndarray]) -> int:
+    """Write `arrays` to `out` as a compressed .npz only if it fits MAX_BYTES; returns its size.
+
+    The archive goes to a temporary file in the same folder first (so the final rename is atomic);
+    an archive over the budget is deleted and `out` is left as it was.
+    """
+    handle, temp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as stream:  # a file object: savez would add .npz to a bare name
+            np.savez_compressed(stream, **arrays)
+        size = temp.stat().st_size
+        if size > MAX_BYTES:
+            raise DatasetError(f"{out}: the archive would be {size} bytes, over the {MAX_BYTES}-byte "
+                               "budget; it was not written")
+        os.chmod(temp, 0o644)  # mkstemp makes it private; the shipped file is world-readable
+        os.replace(temp, out)
+    finally:
+        temp.unlink(missing_ok=True)
+    return size
 
 
 if __name__ == "__main__":
