@@ -111,6 +111,11 @@ def test_log_ticks_fall_on_round_values_inside_the_range():
     assert 3 <= len(log_ticks(-20, 5)) <= 5 and log_ticks(-1, -1) == [-1]
 
 
+def legend(app, plot_id: str) -> str:
+    """The title-and-legend line above a plot, as text."""
+    return str(app.monitor.query_one(f"#{plot_id}-legend").render())
+
+
 def test_clock():
     assert clock(12) == "0:12" and clock(3725) == "1:02:05" and clock(None) == "-" and clock(float("inf")) == "-"
 
@@ -122,9 +127,9 @@ async def test_plots_rebuild_repeatedly_including_the_log_scale(tmp_path):
         for _ in range(3):  # a log-scale figure built twice raises in plotext 5.3; ours is log-transformed
             app.monitor.redraw()
             await pilot.pause()
-        grad = app.monitor.query_one("#plot-grad", MetricPlot)
-        text = grad.render().plain
-        assert "0.01" in text and "0.001" in text and "layers.3" in text  # powers of ten on a log axis
+        text = app.monitor.query_one("#plot-grad", MetricPlot).render().plain
+        assert "0.01" in text and "0.001" in text  # powers of ten on a log axis
+        assert "layers.3" in legend(app, "plot-grad") and "layers.3" not in text  # named above, not over the points
 
 
 async def test_monochrome_plots_tell_series_apart_by_marker(tmp_path, monkeypatch):
@@ -133,8 +138,9 @@ async def test_monochrome_plots_tell_series_apart_by_marker(tmp_path, monkeypatc
     async with app.run_test(size=(120, 40)) as pilot:
         feed(app)
         await pilot.pause()
-        text = app.monitor.query_one("#plot-accuracy", MetricPlot).render().plain
-        assert "** train %" in text and "++ validation %" in text
+        plot = app.monitor.query_one("#plot-accuracy", MetricPlot).render().plain
+        assert "** train" in legend(app, "plot-accuracy") and "++ validation" in legend(app, "plot-accuracy")
+        assert "*" in plot and "+" in plot  # the points are drawn with the markers the legend names
 
 
 async def test_a_loaded_history_is_plotted_and_the_progress_shown(tmp_path):
@@ -144,7 +150,9 @@ async def test_a_loaded_history_is_plotted_and_the_progress_shown(tmp_path):
         app.monitor.show_history(history, epoch_offset=4)
         await pilot.pause()
         assert "epoch 4/14" in str(app.monitor.query_one("#run-progress").render())
-        assert "validation" in app.monitor.query_one("#plot-loss", MetricPlot).render().plain
+        assert "validation" in legend(app, "plot-loss")
+        plot = app.monitor.query_one("#plot-loss", MetricPlot).render().plain
+        assert any("\u2800" < ch <= "\u28ff" for ch in plot)  # the curves, in braille dots
 
 
 # ====================================================================== digits

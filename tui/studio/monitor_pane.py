@@ -43,6 +43,10 @@ SMOOTHING = 0.1
 _COLOURS = ("cyan", "magenta", "green", "yellow", "red", "blue", "white", "gray")
 _MARKERS = ("*", "+", "o", "x", "#", "%", "@", "=")
 
+#: (widget id, title) of the four plots, in reading order
+PLOTS = (("plot-loss", "loss"), ("plot-accuracy", "accuracy %"), ("plot-grad", "gradient norm (log)"),
+         ("plot-lr", "learning rate"))
+
 #: status word -> (symbol, style, hint shown after it)
 STATUS_LOOK = {
     "idle": ("○", "bold", "press space to train, n to train one epoch"),
@@ -113,7 +117,11 @@ class LossTrace:
 
 
 class MetricPlot(PlotextPlot):
-    """A plotext plot that is only rebuilt when the monitor asks (and counts it, for the redraw budget)."""
+    """A plotext plot that is only rebuilt when the monitor asks (and counts it, for the redraw budget).
+
+    Its title and legend are a line of text above it (`legend_text`), not plotext's own: a
+    legend inside a plot a few rows high covers the very points it names.
+    """
 
     def __init__(self, title: str, *, id: str) -> None:
         super().__init__(id=id)
@@ -148,10 +156,10 @@ class MonitorPane(Vertical):
         yield Static(id="run-progress")
         with VerticalScroll(id="plots"):
             with Grid(id="plot-grid"):
-                yield MetricPlot("loss", id="plot-loss")
-                yield MetricPlot("accuracy", id="plot-accuracy")
-                yield MetricPlot("gradient norm per layer (log scale)", id="plot-grad")
-                yield MetricPlot("learning rate", id="plot-lr")
+                for plot_id, title in PLOTS:
+                    with Vertical(classes="metric"):
+                        yield Static(id=f"{plot_id}-legend", classes="legend")
+                        yield MetricPlot(title, id=plot_id)
 
     def on_mount(self) -> None:
         self._composed = True
@@ -159,6 +167,10 @@ class MonitorPane(Vertical):
         self.set_running(self.status)
         self._show_progress(None)
         self.redraw()
+
+    def on_resize(self) -> None:
+        """The plots' widths changed: redraw once the new layout is in place (legends wrap to the width)."""
+        self.call_after_refresh(self.redraw)
 
     # ------------------------------------------------------------------ fed by the app
     def watch_config(self) -> None:
@@ -255,26 +267,49 @@ class MonitorPane(Vertical):
         return bool(getattr(self.app, "no_color", False))
 
     def _style(self, i: int) -> dict:
-        """Colour (and, in monochrome, a distinct marker) of the i-th series of a plot."""
+        """Colour and braille dots (2x4 per cell: four times the resolution of a character) for the
+        i-th series of a plot; in monochrome, a distinct character marker instead of a colour."""
         if self._monochrome():
             return {"marker": _MARKERS[i % len(_MARKERS)]}
-        return {"color": _COLOURS[i % len(_COLOURS)]}
+        return {"color": _COLOURS[i % len(_COLOURS)], "marker": "braille"}
+
+    def legend_text(self, title: str, labels: list[tuple[int, str]], width: int) -> Text:
+        """"loss  ━ batch  ━ train  ━ validation", each key in its series' colour (its marker in
+        monochrome); an entry that does not fit in `width` cells starts the next line, whole."""
+        text, column = Text(title, style="bold"), len(title)
+        for n, label in labels:
+            mono = self._monochrome()
+            key = _MARKERS[n % len(_MARKERS)] * 2 if mono else "━"
+            entry = Text.assemble((key, "" if mono else f"bold {_COLOURS[n % len(_COLOURS)]}"), f" {label}")
+            if column + 2 + len(entry) > width:
+                text.append("\n")
+                column = 0
+            else:
+                text.append("  ")
+                column += 2
+            text.append_text(entry)
+            column += len(entry)
+        return text
 
     def redraw(self) -> None:
-        """Rebuild the four plots from the current data (downsampled to each plot's width)."""
+        """Rebuild the four plots and their legends from the current data (downsampled to each plot's width)."""
         self._dirty = False
         if not self._composed:
             return
-        xs = [float(i + 1) for i in range(len(self.history))]
-        for plot, paint in ((self.query_one("#plot-loss", MetricPlot), self._paint_loss),
-                            (self.query_one("#plot-accuracy", MetricPlot), self._paint_accuracy),
-                            (self.query_one("#plot-grad", MetricPlot), self._paint_grad),
-                            (self.query_one("#plot-lr", MetricPlot), self._paint_lr)):
-            plt = plot.plt
+        for plot_id, paint in (("plot-loss", self._paint_loss), ("plot-accuracy", self._paint_accuracy),
+                               ("plot-grad", self._paint_grad), ("plot-lr", self._paint_lr)):
+            plot = self.query_one(f"#{plot_id}", MetricPlot)
+            plt, width, labels = plot.plt, max(plot.size.width - 10, 10), []
+
+            def line(xs: list[float], ys: list[float], label: str, n: int) -> None:
+                plt.plot(*downsample(xs, ys, width), **self._style(n))
+                labels.append((n, label))
+
             plt.clear_figure()
-            plt.title(plot.title)
             plt.xlabel("epoch")
-            paint(plt, xs, max(plot.size.width - 10, 10))
+            paint(plt, line)
+            legend = self.query_one(f"#{plot_id}-legend", Static)
+            legend.update(self.legend_text(plot.title, labels, max(plot.size.width - 2, 20)))  # (padding 0 1)
             plot.redraws += 1
             self.plot_redraws += 1
             plot.refresh()
@@ -284,25 +319,23 @@ class MonitorPane(Vertical):
                  if isinstance(h.get(key), (int, float)) and math.isfinite(h[key])]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    def _paint_loss(self, plt, xs, width) -> None:
-        n = 0
+    def _paint_loss(self, plt, line) -> None:
+        """The smoothed batch loss, and each epoch's train and validation loss."""
         if self.trace.xs:
-            plt.plot(*downsample(self.trace.xs, self.trace.ys, width), label="batch (smoothed)", **self._style(n))
-            n += 1
-        for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+            line(self.trace.xs, self.trace.ys, "batch", 0)
+        for n, (key, label) in enumerate((("train_loss", "train"), ("val_loss", "validation")), 1):
             x, y = self._series(key)
             if x:
-                plt.plot(*downsample(x, y, width), label=label, **self._style(n))
-            n += 1
+                line(x, y, label, n)
 
-    def _paint_accuracy(self, plt, xs, width) -> None:
+    def _paint_accuracy(self, plt, line) -> None:
         for n, (key, label) in enumerate((("train_acc", "train"), ("val_acc", "validation"))):
             x, y = self._series(key)
             if x:
-                plt.plot(*downsample(x, [v * 100 for v in y], width), label=f"{label} %", **self._style(n))
+                line(x, [v * 100 for v in y], label, n)
 
-    def _paint_grad(self, plt, xs, width) -> None:
-        """log10 of each layer's gradient norm; the axis is labelled in powers of ten.
+    def _paint_grad(self, plt, line) -> None:
+        """log10 of each layer's gradient norm; the axis is labelled in round values.
 
         Plotted as log-transformed values on a linear axis: plotext 5.3 raises when a
         log-scale figure is built twice, and the monitor rebuilds it on every redraw.
@@ -316,16 +349,14 @@ class MonitorPane(Vertical):
                      if (h.get("grad_norms") or {}).get(layer, 0) > 0]
             if not pairs:
                 continue
-            x = [p[0] for p in pairs]
             y = [math.log10(p[1]) for p in pairs]
             low, high = min(low, *y), max(high, *y)
-            plt.plot(*downsample(x, y, width), label=f"layer {layer}" if layer.isdigit() else layer,
-                     **self._style(n))
+            line([p[0] for p in pairs], y, f"layer {layer}" if layer.isdigit() else layer, n)
         if math.isfinite(low):
             ticks = log_ticks(low, high)
             plt.yticks(ticks, [f"{10 ** t:.2g}" for t in ticks])
 
-    def _paint_lr(self, plt, xs, width) -> None:
+    def _paint_lr(self, plt, line) -> None:
         x, y = self._series("lr")
         if x:
-            plt.plot(*downsample(x, y, width), label="lr", **self._style(0))
+            line(x, y, "lr", 0)
