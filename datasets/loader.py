@@ -110,7 +110,8 @@ def load_idx_dataset(
         raise failure
     dataset = load_embedded_dataset(layout)
     what = "MNIST digits subset" if spec.name == MNIST.name else f"MNIST digits subset (not {spec.title})"
-    dataset.notice = (f"{failure} Using the embedded {what}: "
+    stop = "" if str(failure).endswith(".") else "."
+    dataset.notice = (f"{failure}{stop} Using the embedded {what}: "
                       f"{len(dataset.y_train)} train / {len(dataset.y_test)} test images.")
     return dataset
 

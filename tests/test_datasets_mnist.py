@@ -7,12 +7,11 @@ import gzip
 import hashlib
 import re
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from dataclasses import replace
 
 from nnstudio.datasets import (FASHION_MNIST, IDX_DATASETS, MNIST, DatasetError, EMBEDDED_NAME, cache_dir,
                                cache_root, encode_idx, import_dataset, list_datasets, load_dataset, prepare,

@@ -410,7 +410,7 @@ def test_loader_falls_back_when_the_cache_cannot_be_created(tiny, mirror, tmp_pa
     data = load_idx_dataset(spec, mirrors=[mirror.url])
     assert data.name == EMBEDDED_NAME and mirror.requests == []
     assert f"cannot create the cache folder {tmp_path / 'a-file' / 'x'}" in data.notice
-    assert "Not a directory" in data.notice and "Using the embedded" in data.notice
+    assert "Not a directory. Using the embedded" in data.notice
     with pytest.raises(DatasetError, match="cannot create the cache folder"):
         load_idx_dataset(spec, mirrors=[mirror.url], fallback=False)
 
