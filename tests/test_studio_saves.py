@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from textual import on
 from textual.app import App, ComposeResult
@@ -146,6 +147,32 @@ async def test_enter_or_l_asks_the_app_to_load_the_selected_save(folder):
                               LoadRequested(folder / f"spirals-small{saves.SUFFIX}")]
         await pilot.press("down", "l")          # the damaged file: refused here, with its reason
         assert len(app.posted) == 2
+
+
+async def test_a_save_whose_tensors_do_not_fit_its_model_is_marked_and_not_loaded(folder):
+    """The header reads, but a tensor's shape disagrees with the spec: listed, marked, refused."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    good = folder / f"spirals-small{saves.SUFFIX}"
+    with safe_open(str(good), framework="numpy") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(good))
+    name = next(key for key in tensors if key.endswith("weight"))
+    tensors[name] = np.zeros((tensors[name].shape[0] + 1, tensors[name].shape[1]), dtype=tensors[name].dtype)
+    save_file(tensors, str(folder / f"misfit{saves.SUFFIX}"), metadata=metadata)
+    json.loads(next(iter(metadata.values())))  # still a readable nnstudio header
+    app = _Host(folder)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert "will not load" in " ".join(row(app, "misfit"))
+        pane = app.query_one(SavesPane)
+        pane.query_one("#saves", DataTable).move_cursor(row=names(app).index("misfit"), animate=False)
+        await pilot.pause()
+        assert "will not load" in str(pane.query_one("#saves-detail").render())
+        await pilot.press("l")
+        assert app.posted == []
 
 
 # ====================================================================== save as

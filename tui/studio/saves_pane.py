@@ -188,8 +188,9 @@ class SavesPane(Vertical):
                     cell(size_text(entry.size), right=True), cell(f"damaged: {entry.error}", "bold red")]
         accuracy = f"{entry.best_val_accuracy:.2%}" if entry.best_val_accuracy is not None else "—"
         epochs = str(entry.epochs) if entry.epochs is not None else "—"
-        return [cell(entry.name), cell(saved), cell(entry.dataset or "—"), cell(epochs, right=True),
-                cell(accuracy, right=True), cell(size_text(entry.size), right=True), cell(self._model_text(entry))]
+        model = cell(self._model_text(entry)) if entry.problem is None else cell("will not load", "bold red")
+        return [cell(entry.name, "" if entry.problem is None else "red"), cell(saved), cell(entry.dataset or "—"),
+                cell(epochs, right=True), cell(accuracy, right=True), cell(size_text(entry.size), right=True), model]
 
     @staticmethod
     def _model_text(entry: SaveEntry) -> str:
@@ -205,6 +206,8 @@ class SavesPane(Vertical):
             return
         if entry.error is not None:
             detail.update(Text.assemble((f"{entry.path}\n", "dim"), (f"✗ cannot be read: {entry.error}", "bold red")))
+        elif entry.problem is not None:
+            detail.update(Text.assemble((f"{entry.path}\n", "dim"), (f"✗ will not load: {entry.problem}", "bold red")))
         else:
             detail.update(Text.assemble((f"{entry.path}\n", "dim"), self._model_text(entry)))
 
@@ -219,8 +222,9 @@ class SavesPane(Vertical):
         entry = self.selected
         if entry is None:
             return
-        if entry.error is not None:
-            self.notify(f"{entry.name} cannot be loaded: {entry.error}", severity="error", title="Load", markup=False)
+        if not entry.loadable:
+            self.notify(f"{entry.name} cannot be loaded: {entry.error or entry.problem}", severity="error",
+                        title="Load", markup=False)
             return
         self.post_message(LoadRequested(entry.path))
 
