@@ -216,6 +216,18 @@ def test_unknown_section_suggests_the_right_one():
     assert "did you mean 'optimizer'?" in str(info.value)
 
 
+def test_a_setting_outside_its_section_is_told_where_it_goes():
+    with raises_for("lr") as info:
+        from_toml("lr = 0.1\n[training]\nepochs = 2\n")
+    assert str(info.value) == "lr: is a setting, not a section: write it under [optimizer] (optimizer.lr)"
+    with raises_for("name") as info:  # a name several sections have: all of them are offered
+        RunConfig.from_dict({"name": "adam"})
+    assert "under [data], [optimizer] or [schedule] (data.name, optimizer.name, schedule.name)" in str(info.value)
+    with raises_for("epochz") as info:  # neither a section nor a setting: the sections are listed
+        RunConfig.from_dict({"epochz": 3})
+    assert "unknown section" in str(info.value)
+
+
 def test_unknown_setting_suggests_the_right_one():
     with raises_for("optimizer.momentun") as info:
         RunConfig.from_dict({"optimizer": {"momentun": 0.5}})

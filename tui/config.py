@@ -480,9 +480,7 @@ class RunConfig:
                                   f"got {_short_repr(data)}")
         for key in data:
             if key not in SECTIONS:
-                shown = key if isinstance(key, str) else _short_repr(key)
-                raise ConfigError(str(shown), f"unknown section{_suggest(key, SECTIONS)}; "
-                                              f"sections are: {', '.join(SECTIONS)}")
+                raise _unknown_section(key)
         sections = {}
         for name, section_class in _SECTION_CLASSES.items():
             values = data.get(name, {})
@@ -537,6 +535,17 @@ class RunConfig:
 
 
 assert tuple(SECTIONS) == tuple(f.name for f in dataclasses.fields(RunConfig)), "RunConfig must list every section"
+
+
+def _unknown_section(key: Any) -> ConfigError:
+    """A top-level key that is no section; a setting written above every [section] is told where it goes."""
+    shown = str(key if isinstance(key, str) else _short_repr(key))
+    homes = [name for name in SECTIONS if any(s.name == key for s in section_settings(name))]
+    if homes:
+        tables = " or ".join(", ".join(f"[{home}]" for home in homes).rsplit(", ", 1))
+        paths = ", ".join(f"{home}.{key}" for home in homes)
+        return ConfigError(shown, f"is a setting, not a section: write it under {tables} ({paths})")
+    return ConfigError(shown, f"unknown section{_suggest(key, SECTIONS)}; sections are: {', '.join(SECTIONS)}")
 
 
 def _check_combinations(config: RunConfig) -> None:
