@@ -86,17 +86,22 @@ def test_eval_on_real_mnist(saves_dir, mnist_dir, capsys):
 
 
 @pytest.mark.parametrize("args, status, expected", [
-    (["absent"], 1, "no save named 'absent'"),
+    (["absent"], 2, "no save named 'absent'"),
     (["blobs", "--dataset", "imagenet"], 2, "data.name: must be one of"),
-    (["blobs", "--dataset", "sine2d"], 1, "the model outputs shape (3,), but data set sine2d needs (1,)"),
-    (["blobs", "--dataset", "mnist-embedded"], 1, "the model expects inputs of shape (2,)"),
+    (["blobs", "--dataset", "sine2d"], 2, "the model outputs shape (3,), but data set sine2d needs (1,)"),
+    (["blobs", "--dataset", "mnist-embedded"], 2, "the model expects inputs of shape (2,)"),
     (["blobs", "--data-dir", "nowhere"], 2, "--data-dir nowhere is not a folder"),
+    (["{saves}"], 2, "{saves} is a folder, not a save; name one of the saves in it: {saves}/auto.safetensors, "
+                     "{saves}/blobs.safetensors, {saves}/digits.safetensors, {saves}/sine.safetensors"),
+    (["blobs", "--bogus"], 2, "unrecognized arguments: --bogus"),
 ])
 def test_eval_failures_are_one_line(args, status, expected, saves_dir, capsys):
+    args = [arg.format(saves=saves_dir) for arg in args]
     assert run_cli("eval", *args, "--saves-dir", str(saves_dir)) == status
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nnstudio eval: error: ") and expected in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("nnstudio eval: error: ")
+    assert expected.format(saves=saves_dir) in lines[0]
     assert captured.out == ""
 
 
@@ -154,7 +159,7 @@ def test_predict_autoencoder_draws_reconstructions(saves_dir, capsys):
 
 
 @pytest.mark.parametrize("args, status, expected", [
-    (["absent"], 1, "no save named 'absent'"),
+    (["absent"], 2, "no save named 'absent'"),
     (["digits", "--count", "0"], 2, "--count must be a whole number >= 1"),
     (["digits", "--count", "many"], 2, "argument --count: invalid int value"),
 ])

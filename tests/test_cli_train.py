@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from nnstudio import saves
-from nnstudio.tui.cli import main
+from nnstudio.engine import events
+from nnstudio.tui.cli import main, package_version
+from nnstudio.tui.config import RunConfig
+from nnstudio.tui.session import Session
 from nnstudio.tui.train_cmd import stop_on_interrupt
 
 QUICK = ["--dataset", "blobs", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
@@ -57,6 +60,8 @@ def test_train_json_lines_end_to_end_and_save(tmp_path):
     assert [r["event"] for r in epochs] == ["epoch"] * 3
     assert [r["epoch"] for r in epochs] == [1, 2, 3]
     assert all(r["epochs"] == 3 and r["train_loss"] > 0 and "grad_norms" in r for r in epochs)
+    assert all(r["elapsed"] >= r["seconds"] > 0 for r in epochs)
+    assert epochs[0]["elapsed"] < epochs[1]["elapsed"] < epochs[2]["elapsed"]
     assert final["event"] == "finished" and final["epochs_done"] == 3
     assert final["metrics"]["val_acc"] > 0.8 and final["metrics"]["best_val_acc"] >= final["metrics"]["val_acc"]
     save = tmp_path / final["save"]
@@ -82,6 +87,11 @@ def test_train_prints_summary_rows_and_where_things_are(tmp_path, monkeypatch, c
     assert out.index("1/3") < out.index("2/3") < out.index("3/3") < out.index("Finished")
 
 
+def test_version(capsys):
+    assert run_cli("--version") == 0
+    assert capsys.readouterr().out.strip() == f"nnstudio {package_version()}"
+
+
 def test_help_comes_from_the_config_registry(capsys):
     assert run_cli("train", "--help") == 0
     out = " ".join(capsys.readouterr().out.split())
@@ -101,6 +111,20 @@ def test_from_a_save_continues_its_weights_and_reinit_starts_afresh(tmp_path, mo
     assert json_lines(capsys.readouterr().out)[0]["val_acc"] < 0.9
 
 
+def test_a_continued_save_numbers_its_epochs_after_the_saved_ones(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *QUICK, "--save", "base", "--no-checkpoints") == 0
+    capsys.readouterr()
+    assert run_cli("train", "--from", "base", "--epochs", "2", "--save", "more", "--json") == 0
+    captured = capsys.readouterr()
+    records = json_lines(captured.out)
+    assert [(r["epoch"], r["epochs"]) for r in records[:-1]] == [(4, 5), (5, 5)]
+    assert (records[-1]["epochs_done"], records[-1]["epochs"]) == (5, 5)
+    assert "4/5" in captured.err and "5/5" in captured.err and "Finished: 5 of 5 epochs" in captured.err
+    saved = saves.read_metadata(tmp_path / "saves" / "more.safetensors")
+    assert [h["epoch"] for h in saved.history] == [1, 2, 3, 4, 5] and saved.epochs == 5
+
+
 def test_no_checkpoints_writes_no_run_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert run_cli("train", *QUICK, "--no-checkpoints", "--json") == 0
@@ -116,6 +140,17 @@ def test_a_diverging_run_exits_1_with_advice(tmp_path, monkeypatch, capsys):
     final = json_lines(captured.out)[-1]
     assert status == 1 and final["event"] == "diverged"
     assert "learning rate" in final["message"] and "Diverged" in captured.err
+
+
+def test_an_epoch_that_ends_broken_is_not_a_row(tmp_path, monkeypatch, capsys, recwarn):
+    monkeypatch.chdir(tmp_path)
+    status = run_cli("train", *QUICK, "--optimizer", "sgd", "--lr", "1e30", "--momentum", "0", "--batch-size", "1000",
+                     "--json")
+    records = json_lines(capsys.readouterr().out)
+    assert status == 1 and [r["event"] for r in records] == ["diverged"] and records[0]["epochs_done"] == 0
+    assert "the validation loss became nan. Restored the initial weights" in records[0]["message"]
+    assert records[0]["checkpoint"].endswith("epoch-0000.safetensors")  # the run's start, not the broken epoch
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # no raw overflow warnings
 
 
 def test_early_stopping_exits_0(tmp_path, monkeypatch, capsys):
@@ -170,6 +205,14 @@ BAD_ARGUMENTS = {
     "missing data dir": (lambda d: ["--data-dir", "nowhere"], ["--data-dir nowhere", "not a folder"]),
     "empty saves dir": (lambda d: ["--saves-dir", ""], ["--saves-dir", "checkpoints.folder", "non-empty"]),
     "flag without value": (lambda d: ["--batch-size"], ["--batch-size", "expected one argument"]),
+    "unknown option": (lambda d: ["--bogus"], ["unrecognized arguments: --bogus", "nnstudio train --help"]),
+    "model does not fit": (lambda d: ["--model", "cnn", "--dataset", "spirals"],
+                           ["does not fit data set spirals", "conv2d needs an image input"]),
+    "missing save": (lambda d: ["--from", "nope"], ["--from: no save named 'nope'"]),
+    "save is a folder": (lambda d: ["--from", "saves", *_taken_save(d)[:0]],
+                         ["--from saves is a folder, not a save", "saves/taken.safetensors"]),
+    "setting outside its section": (lambda d: ["--config", _write(d, "top.toml", "lr = 0.1\n")],
+                                    ["top.toml", "lr: is a setting, not a section", "under [optimizer]"]),
 }
 
 
@@ -190,16 +233,73 @@ def test_bad_arguments_exit_2_with_one_line_and_write_nothing(case, tmp_path, mo
 
 
 @pytest.mark.parametrize("args, expected", [
+    (["train", "--bogus"], "nnstudio train: error: unrecognized arguments: --bogus (see nnstudio train --help)"),
+    (["eval", "x", "--bogus"], "nnstudio eval: error: unrecognized arguments: --bogus (see nnstudio eval --help)"),
+    (["trian"], "nnstudio: error: unknown command 'trian' (did you mean 'train'? commands: studio, train, eval"),
+    (["--bogus"], "nnstudio: error: unrecognized arguments: --bogus"),
+    (["saves", "rm"], "nnstudio saves rm: error: the following arguments are required: name"),
+    (["train", "--resume", "saves/runs/gone"],
+     "nnstudio train: error: --resume saves/runs/gone: no such run folder or checkpoint"),
+])
+def test_unknown_commands_options_and_names_are_one_line(args, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(*args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), captured.err
+    assert captured.out == "" and files_under(tmp_path) == set()
+
+
+@pytest.mark.parametrize("args, expected", [
     (["--resume"], "nothing to resume: no interrupted run in saves/runs"),
-    (["--resume", "saves/runs/gone"], "--resume saves/runs/gone: no such run folder or checkpoint"),
-    (["--from", "absent"], "no save named 'absent'"),
+    (["--dataset", "mnist", "--data-dir", "idx"], "mnist not found in idx"),
 ])
 def test_nothing_to_start_from_exits_1(args, expected, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "idx").mkdir()
     assert run_cli("train", *args) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0]
-    assert files_under(tmp_path) == set()
+    assert files_under(tmp_path) == {Path("idx")}
+    if "--data-dir" in args:  # the folder the user gave, not the cache, is where the files should go
+        assert "To use mnist from idx, copy train-images-idx3-ubyte.gz" in lines[0] and ".cache" not in lines[0]
+
+
+def test_eval_of_a_folder_lists_the_saves_in_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *QUICK) == 0
+    run = next((tmp_path / "saves" / "runs").iterdir())
+    capsys.readouterr()
+    assert run_cli("eval", "saves/runs") == 2
+    line = capsys.readouterr().err.strip()
+    assert line == (f"nnstudio eval: error: saves/runs is a folder, not a save; name one of the saves in it: "
+                    f"saves/runs/{run.name}/best.safetensors")
+
+
+def stopped_run(tmp_path: Path) -> Path:
+    """A run of 3 planned epochs stopped after its first, as a dropped connection leaves it (in saves/runs)."""
+    cfg = RunConfig.from_dict({"data": {"name": "blobs"}, "training": {"epochs": 3, "batch_size": 32},
+                               "checkpoints": {"folder": str(tmp_path / "saves")}})
+    session = Session(cfg)
+    session.on_event = lambda event: session.stop() if isinstance(event, events.EpochEnd) else None
+    assert session.run() == "stopped"
+    return session.run_dir
+
+
+def test_resume_with_no_more_epochs_than_done_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run_dir = stopped_run(tmp_path)
+    before = files_under(tmp_path)
+    assert run_cli("train", "--resume", "--epochs", "1") == 2
+    assert capsys.readouterr().err.strip() == ("nnstudio train: error: --epochs 1: this run has already done 1 epochs; "
+                                               "pass --epochs 2 or more to train it further")
+    assert files_under(tmp_path) == before and saves.read_run(run_dir).interrupted
+    assert run_cli("train", "--resume", "--json") == 0  # still found, and finished as planned
+    assert json_lines(capsys.readouterr().out)[-1]["epochs_done"] == 3
+    assert run_cli("train", "--resume", str(run_dir)) == 2  # a finished run, named: all its epochs are done
+    assert "done all its 3 epochs; pass --epochs 4 or more" in capsys.readouterr().err
+    assert run_cli("train", "--resume", str(run_dir), "--epochs", "4", "--json") == 0
+    assert [r["epoch"] for r in json_lines(capsys.readouterr().out)[:-1]] == [4]
 
 
 # ---------------------------------------------------------------------------------------- Ctrl+C and --resume
@@ -225,6 +325,8 @@ def test_ctrl_c_stops_with_a_checkpoint_and_resume_completes(tmp_path):
     assert final["resume"] == f"nnstudio train --resume {final['run_dir']}"
     checkpoint = saves.load(tmp_path / final["checkpoint"])
     assert checkpoint.checkpoint is not None and checkpoint.checkpoint.epoch == final["epochs_done"]
+    last_epoch = tmp_path / final["run_dir"] / f"epoch-{final['epochs_done']:04d}.safetensors"
+    assert saves.read_metadata(last_epoch).checkpoint["data_state"]["trainer"]["tally"]["batches"] == 0  # clean
     assert saves.load(tmp_path / "saves" / "interrupted.safetensors").checkpoint is None  # --save after a stop
     assert "resume with: nnstudio train --resume" in (tmp_path / "display.txt").read_text()
 

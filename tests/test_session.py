@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import queue
+import shutil
 import threading
 
 import numpy as np
 import pytest
 
+from nnstudio import saves
 from nnstudio.engine import events
+from nnstudio.tui import session as session_module
 from nnstudio.tui.config import ConfigError, RunConfig
-from nnstudio.tui.session import CheckpointSaved, Session, SessionError
+from nnstudio.tui.session import PARTIAL_FILE, CheckpointSaved, MismatchError, Session, SessionError, resume_point
 
 DROPOUT_SPEC = {"input_shape": [2], "layers": [
     {"type": "linear", "out": 16}, {"type": "relu"}, {"type": "dropout", "p": 0.2}, {"type": "linear", "out": 3}]}
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Whatever a session writes to a relative folder (./saves) lands in the test's own folder."""
+    monkeypatch.chdir(tmp_path)
 
 
 def config(tmp_path, **overrides) -> RunConfig:
@@ -28,19 +37,57 @@ def weights(session):
     return {name: value.copy() for name, value in session.model.state_dict().items()}
 
 
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name, value in a.items():
+        np.testing.assert_array_equal(value, b[name])
+
+
+def wait_for(inbox: queue.Queue, kind) -> object:
+    while True:
+        event = inbox.get(timeout=30)
+        if isinstance(event, kind):
+            return event
+
+
+def trainer_state(checkpoint) -> dict:
+    return saves.read_metadata(checkpoint).checkpoint["data_state"]["trainer"]
+
+
+def stopped_mid_epoch(tmp_path, epochs=4) -> Session:
+    """A run stopped three batches into its second epoch (from another thread, as the studio does)."""
+    inbox: queue.Queue = queue.Queue()
+    session = Session(config(tmp_path, **{"training.epochs": epochs}), on_event=inbox.put)
+    session.pause()
+    worker = threading.Thread(target=session.run)
+    worker.start()
+    wait_for(inbox, events.Paused)
+    session.step_epoch()
+    wait_for(inbox, events.Paused)
+    for _ in range(3):
+        session.step_batch()
+        wait_for(inbox, events.Paused)
+    session.stop()
+    worker.join(timeout=30)
+    assert session.status == "stopped" and session.trainer.epoch == 1
+    return session
+
+
 def test_a_run_reports_epochs_checkpoints_and_finishes(tmp_path):
     seen = []
     session = Session(config(tmp_path), on_event=seen.append)
     assert session.run() == "finished"
     kinds = [type(e).__name__ for e in seen]
-    assert kinds.count("EpochEnd") == 3 and kinds.count("CheckpointSaved") == 3 and kinds[-1] == "Finished"
-    assert kinds.index("BatchEnd") < kinds.index("EpochEnd") < kinds.index("CheckpointSaved")
+    assert kinds.count("EpochEnd") == 3 and kinds.count("CheckpointSaved") == 4 and kinds[-1] == "Finished"
+    # the run's starting point first (so a stop in epoch 1 is resumable), then one after each epoch
+    assert kinds[0] == "CheckpointSaved" and kinds.index("BatchEnd") < kinds.index("EpochEnd")
+    assert kinds[kinds.index("EpochEnd") + 1] == "CheckpointSaved"
     end = next(e for e in seen if isinstance(e, events.EpochEnd))
     assert end.probe_outputs.shape == (60, 3) and end.confusion.shape == (3, 3)
     assert [h["epoch"] for h in session.history] == [1, 2, 3]
     assert session.history[-1]["val_acc"] > 0.8
     saved = [e for e in seen if isinstance(e, CheckpointSaved)]
-    assert saved[-1].epoch == 3 and saved[-1].path.exists()
+    assert [e.epoch for e in saved] == [0, 1, 2, 3] and saved[-1].path.exists()
     assert len(list(session.run_dir.glob("epoch-*.safetensors"))) == 2  # keep_last
 
 
@@ -48,29 +95,107 @@ def test_a_stopped_run_resumes_bit_identically(tmp_path):
     straight = Session(config(tmp_path / "a", **{"training.epochs": 4}))
     assert straight.run() == "finished"
 
-    inbox: queue.Queue = queue.Queue()
-    first = Session(config(tmp_path / "b", **{"training.epochs": 4}), on_event=inbox.put)
-    first.pause()
-    worker = threading.Thread(target=first.run)
-    worker.start()
-    inbox.get(timeout=30)  # the first Paused (after any notices)
-    first.step_epoch()
-    while not isinstance(inbox.get(timeout=30), events.Paused):
-        pass
-    for _ in range(3):  # stop in the middle of epoch 2
-        first.step_batch()
-        while not isinstance(inbox.get(timeout=30), events.Paused):
-            pass
-    first.stop()
-    worker.join(timeout=30)
-    assert first.status == "stopped" and first.trainer.epoch == 1
-
-    resumed = Session.resume(first.run_dir)
+    first = stopped_mid_epoch(tmp_path / "b")
+    resumed = Session.open_checkpoint(first.run_dir)
     assert resumed.trainer.epoch == 1 and len(resumed.history) == 1
+    assert resumed.trainer.state_dict()["tally"]["batches"] == 3  # the partial checkpoint, not epoch 1's
     assert resumed.run() == "finished"
-    for name, value in weights(straight).items():
-        np.testing.assert_array_equal(weights(resumed)[name], value)
+    assert_same_weights(weights(resumed), weights(straight))
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight.history]
+    assert not (first.run_dir / PARTIAL_FILE).exists()  # stale once a later epoch was checkpointed
+
+
+def test_a_stop_mid_epoch_keeps_the_last_epoch_s_checkpoint_clean(tmp_path):
+    session = stopped_mid_epoch(tmp_path)
+    assert trainer_state(session.run_dir / "epoch-0001.safetensors")["tally"]["batches"] == 0
+    partial = session.run_dir / PARTIAL_FILE
+    assert trainer_state(partial)["tally"]["batches"] == 3 and resume_point(session.run_dir) == partial
+    stale = tmp_path / "stale.safetensors"
+    shutil.copy(partial, stale)
+    Session.open_checkpoint(session.run_dir).run()
+    shutil.copy(stale, partial)  # a partial checkpoint older than the last epoch's is passed over
+    assert resume_point(session.run_dir) == session.run_dir / "epoch-0004.safetensors"
+
+
+def test_a_stop_in_the_first_epoch_can_be_resumed_from_the_starting_checkpoint(tmp_path):
+    inbox: queue.Queue = queue.Queue()
+    session = Session(config(tmp_path), on_event=inbox.put)
+    session.pause()
+    worker = threading.Thread(target=session.run)
+    worker.start()
+    wait_for(inbox, events.Paused)
+    session.step_batch()
+    wait_for(inbox, events.Paused)
+    session.stop()
+    worker.join(timeout=30)
+    run = saves.read_run(session.run_dir)
+    assert run.interrupted and run.latest.name == "epoch-0000.safetensors"  # what --resume finds
+    assert resume_point(session.run_dir).name == PARTIAL_FILE
+    assert Session.open_checkpoint(session.run_dir).trainer.state_dict()["tally"]["batches"] == 1
+
+
+def test_a_checkpoint_outside_a_run_folder_resumes_into_a_fresh_one(tmp_path):
+    first = stopped_mid_epoch(tmp_path)
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    shutil.copy(first.run_dir / "epoch-0001.safetensors", loose / "copy.safetensors")
+    resumed = Session.open_checkpoint(loose / "copy.safetensors", folder=tmp_path / "saves")
+    assert resumed.run_dir is None
+    assert resumed.run() == "finished"
+    assert sorted(p.name for p in loose.iterdir()) == ["copy.safetensors"]  # not taken over
+    assert resumed.run_dir.parent == first.run_dir.parent and resumed.run_dir != first.run_dir
+    assert saves.read_run(resumed.run_dir).status == "finished"
+    # an older checkpoint of a run is not its resume point either: the run's own folder is left alone
+    older = Session.open_checkpoint(first.run_dir / "epoch-0001.safetensors")
+    assert older.run_dir is None
+    assert Session.open_checkpoint(first.run_dir / PARTIAL_FILE).run_dir == first.run_dir
+
+
+def test_a_save_waits_for_the_batch_boundary(tmp_path, monkeypatch):
+    """The loss of one batch blocks until released: a pause asked for meanwhile leaves the loop inside
+    that step, and a save from another thread must wait for the step to end, not write half-stepped weights."""
+    session = Session(config(tmp_path), checkpoints=False)
+    session.prepare()
+    in_step, release = threading.Event(), threading.Event()
+    loss_fn = session.trainer.loss_fn
+
+    def slow_loss(out, y):
+        if session.trainer.state_dict()["tally"]["batches"] == 2 and not release.is_set():
+            in_step.set()
+            release.wait(30)
+        return loss_fn(out, y)
+
+    session.trainer.loss_fn = slow_loss
+    worker = threading.Thread(target=session.run)
+    worker.start()
+    assert in_step.wait(30)
+    session.pause()  # asked for, not reached: the third batch is still running
+    saved: list = []
+    saver = threading.Thread(target=lambda: saved.append(session.save("mid-run")))
+    saver.start()
+    saver.join(timeout=0.3)
+    assert saver.is_alive() and not saved and not (tmp_path / "saves" / "mid-run.safetensors").exists()
+    release.set()
+    saver.join(timeout=30)
+    assert saved and session.controller.waiting
+    assert session.trainer.state_dict()["tally"]["batches"] == 3
+    assert_same_weights(saves.load(saved[0]).model.state_dict(), weights(session))  # after the step, whole
+    session.stop()
+    worker.join(timeout=30)
+
+
+def test_a_save_that_cannot_reach_the_boundary_is_refused(tmp_path, monkeypatch):
+    session = Session(config(tmp_path), checkpoints=False)
+    session.prepare()
+    session.status = "running"  # as if its thread were stuck in a long batch after a pause was asked for
+    session.pause()
+    monkeypatch.setattr(session_module, "SAVE_WAIT_SECONDS", 0.05)
+    with pytest.raises(SessionError, match="has not finished its batch"):
+        session.save("never")
+    session.controller.resume()
+    with pytest.raises(SessionError, match="pause or stop"):
+        session.save("never")
+    assert not (tmp_path / "saves").exists()
 
 
 def test_an_absurd_learning_rate_diverges_and_restores(tmp_path):
@@ -82,8 +207,18 @@ def test_an_absurd_learning_rate_diverges_and_restores(tmp_path):
     assert session.run() == "diverged"
     diverged = next(e for e in seen if isinstance(e, events.Diverged))
     assert "learning rate" in diverged.message
-    for name, value in initial.items():
-        np.testing.assert_array_equal(weights(session)[name], value)
+    assert_same_weights(weights(session), initial)
+
+
+def test_an_epoch_that_ends_broken_is_neither_recorded_nor_checkpointed(tmp_path):
+    seen = []
+    session = Session(config(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 1e30, "optimizer.momentum": 0.0,
+                                          "training.batch_size": 1000}), on_event=seen.append)
+    assert session.run() == "diverged"
+    assert "Restored the initial weights" in seen[-1].message and session.history == []
+    assert [e.epoch for e in seen if isinstance(e, CheckpointSaved)] == [0]
+    assert sorted(p.name for p in session.run_dir.glob("*.safetensors")) == ["epoch-0000.safetensors"]
+    assert saves.read_run(session.run_dir).status == "failed"
 
 
 def test_early_stopping_finishes_the_run(tmp_path):
@@ -108,7 +243,7 @@ def test_live_settings_are_validated_before_they_apply(tmp_path):
 
 
 def test_a_model_that_does_not_fit_the_data_is_refused(tmp_path):
-    with pytest.raises(SessionError, match="blobs"):
+    with pytest.raises(MismatchError, match="blobs"):
         Session(config(tmp_path, **{"model.preset": "cnn"})).prepare()
     spec = dict(DROPOUT_SPEC, input_shape=[5])
     with pytest.raises(SessionError, match=r"expects inputs of shape \(5,\)"):
@@ -123,9 +258,64 @@ def test_save_and_continue_from_a_save(tmp_path):
     with pytest.raises(SessionError, match="exists"):
         session.save("blobs-model")
     again = Session.from_save(path)
-    for name, value in weights(session).items():
-        np.testing.assert_array_equal(weights(again)[name], value)
+    assert_same_weights(weights(again), weights(session))
     assert len(again.history) == 3
+
+
+def test_a_continued_save_numbers_its_epochs_after_the_saved_ones(tmp_path):
+    base = Session(config(tmp_path), checkpoints=False)
+    base.run()
+    path = base.save("base")
+    seen = []
+    more = Session.from_save(path, config=config(tmp_path, **{"training.epochs": 2}), on_event=seen.append)
+    assert (more.epoch_offset, more.epochs_done, more.epochs_planned) == (3, 3, 5)
+    assert more.run() == "finished"
+    assert [h["epoch"] for h in more.history] == [1, 2, 3, 4, 5]
+    assert [e.epoch for e in seen if isinstance(e, CheckpointSaved)] == [3, 4, 5]
+    assert sorted(p.name for p in more.run_dir.glob("epoch-*")) == ["epoch-0004.safetensors", "epoch-0005.safetensors"]
+    assert more.config.training.epochs == 2  # this run's own plan (a schedule spans it)
+    saved = saves.read_metadata(more.save("more"))
+    assert saved.epochs == 5 and [h["epoch"] for h in saved.history] == [1, 2, 3, 4, 5]
+    resumed = Session.open_checkpoint(more.run_dir / "epoch-0004.safetensors")
+    assert (resumed.epoch_offset, resumed.epochs_done) == (3, 4)
+
+
+def test_the_plan_cannot_shrink_below_the_epochs_done_and_the_config_follows_it(tmp_path):
+    session = Session(config(tmp_path), checkpoints=False)
+    assert session.run() == "finished"
+    with pytest.raises(SessionError, match="3 are already done"):
+        session.run(epochs=2)
+    assert session.run(epochs=5) == "finished"
+    assert session.trainer.epoch == 5 and session.config.training.epochs == 5
+
+
+def test_evaluate_test_agrees_with_the_predictions(tmp_path):
+    session = Session(config(tmp_path), checkpoints=False)
+    session.run()
+    record = session.evaluate_test()
+    predicted = session.predict_test().argmax(axis=1)
+    truth = session.data.y_test
+    assert record["test_size"] == len(truth) == np.sum(record["confusion"])
+    assert record["test_acc"] == pytest.approx(np.mean(predicted == truth))
+    for c, accuracy in enumerate(record["per_class_acc"]):
+        assert accuracy == pytest.approx(np.mean(predicted[truth == c] == c))
+    sine = Session(RunConfig.from_dict({"data": {"name": "sine", "size": 200}, "training": {"epochs": 1}}),
+                   checkpoints=False)
+    sine.prepare()
+    outputs = sine.predict_test()
+    errors = outputs - sine.data.y_test.reshape(outputs.shape)
+    assert sine.evaluate_test()["test_mse"] == pytest.approx(float(np.mean(errors ** 2)))
+
+
+def test_a_missing_data_set_in_a_given_folder_says_to_put_it_there(tmp_path):
+    folder = tmp_path / "my-idx"
+    folder.mkdir()
+    cfg = RunConfig.from_dict({"data": {"name": "mnist", "data_dir": str(folder)}})
+    with pytest.raises(SessionError) as error:
+        Session(cfg, checkpoints=False).prepare()
+    message = str(error.value)
+    assert "copy train-images-idx3-ubyte.gz" in message and f"from {folder}" in message
+    assert ".cache" not in message and "into it" in message
 
 
 def test_a_cnn_preset_trains_on_images(tmp_path):

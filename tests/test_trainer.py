@@ -111,7 +111,8 @@ def test_epoch_figures_agree_with_a_hand_written_loop():
 def per_layer(named: dict) -> dict:
     squares: dict = {}
     for name, array in named.items():
-        squares[layer_name(name)] = squares.get(layer_name(name), 0.0) + float(np.sum(np.square(array, dtype=np.float64)))
+        layer = layer_name(name)
+        squares[layer] = squares.get(layer, 0.0) + float(np.sum(np.square(array, dtype=np.float64)))
     return {layer: float(np.sqrt(total)) for layer, total in squares.items()}
 
 

@@ -1,7 +1,9 @@
 """The `nnstudio` command line: one argparse parser whose subcommands live in their own modules.
 
 Each command module exposes `register(subparsers)`, which adds its parser and sets
-`handler=<function(args) -> exit status>` as a default. Bad arguments exit with status 2.
+`handler=<function(args) -> exit status>` as a default. Bad arguments exit with status 2 and
+one line on stderr, prefixed with the command they were given to ("nnstudio train: error: ...");
+a mistyped command is told the nearest one.
 
 With no command, `nnstudio` opens the studio (`nnstudio studio`); so does `nnstudio
 FILE.safetensors` or `nnstudio --open SAVE`, with that save loaded.
@@ -10,11 +12,13 @@ FILE.safetensors` or `nnstudio --open SAVE`, with that save loaded.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from . import bench_cmd, data_cmd, eval_cmd, predict_cmd, saves_cmd, studio, train_cmd
+from .train_cmd import one_line_errors
 
 COMMAND_MODULES = (studio, train_cmd, eval_cmd, predict_cmd, bench_cmd, data_cmd, saves_cmd)
 #: options of `nnstudio studio` that may come without the command name
@@ -34,10 +38,50 @@ def build_parser() -> argparse.ArgumentParser:
         description="nnstudio: a terminal training studio for neural networks, on a from-scratch NumPy engine.",
     )
     parser.add_argument("--version", action="version", version=f"nnstudio {package_version()}")
+    one_line_errors(parser, "nnstudio")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    one_line_everywhere(parser)
     return parser
+
+
+def one_line_everywhere(parser: argparse.ArgumentParser) -> None:
+    """One-line errors for every command and action parser that did not install its own."""
+    for name, command in commands(parser).items():
+        if getattr(command.error, "__func__", None) is argparse.ArgumentParser.error:
+            one_line_errors(command, command.prog)
+        one_line_everywhere(command)
+
+
+def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each command's name and parser."""
+    for action in parser._actions:  # argparse keeps its subparsers there and nowhere public
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def check_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A first word that is no command: a one-line error that names the nearest command."""
+    if not argv or argv[0].startswith("-"):
+        return
+    known = commands(parser)
+    if argv[0] not in known:
+        close = difflib.get_close_matches(argv[0], list(known), n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        parser.error(f"unknown command '{argv[0]}' ({hint}commands: {', '.join(known)})")
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The parsed arguments; an option a command does not know is reported by that command's parser,
+    so the error line says which command it was given to."""
+    check_command(parser, argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = commands(parser).get(getattr(args, "command", None) or "", parser)
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def studio_arguments(argv: list[str]) -> list[str]:
@@ -54,7 +98,7 @@ def studio_arguments(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(studio_arguments(list(sys.argv[1:] if argv is None else argv)))
+    args = parse(parser, studio_arguments(list(sys.argv[1:] if argv is None else argv)))
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

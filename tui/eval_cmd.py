@@ -6,8 +6,10 @@
 
 Regression models and autoencoders report the test mean squared error instead. The session is
 rebuilt from the save's own settings (`Session.from_save`), so the test data is prepared
-exactly as it was for training. Errors print one line to stderr: exit status 2 for bad
-arguments, 1 for failures (a missing save, a data set that cannot be loaded).
+exactly as it was for training, and computes the figures itself (`Session.evaluate_test`).
+Errors print one line to stderr: exit status 2 for bad arguments (a save that is not there, a
+folder, a data set the model does not fit), 1 for failures (a damaged save, a data set that
+cannot be loaded).
 """
 
 from __future__ import annotations
@@ -23,14 +25,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from nnstudio import saves
-from nnstudio.engine import Tensor, no_grad
-from nnstudio.engine.metrics import confusion_matrix
-from nnstudio.engine.training import predict
 
 from .config import ConfigError
-from .session import Notice, Session, SessionError
-from .session import saved_config
-from .train_cmd import UsageError, fail, one_line_errors, parse_flag, percent, plain
+from .session import Notice, Session, SessionError, saved_config
+from .train_cmd import UsageError, fail, failure_status, one_line_errors, parse_flag, percent, plain, resolve_save
 
 PROG = "nnstudio eval"
 #: a confusion matrix wider than this many classes would not fit a terminal; the per-class table still shows
@@ -75,10 +73,7 @@ def open_save(args: argparse.Namespace) -> tuple[Session, Path]:
     """
     overrides = data_overrides(args)
     folder = Path(parse_flag("--saves-dir", args.saves_dir)) if args.saves_dir is not None else saves.default_folder()
-    try:
-        path = saves.resolve(args.save, folder)
-    except saves.SaveError as error:
-        raise SessionError(str(error)) from None
+    path = resolve_save(args.save, folder)
     try:
         config = saved_config(path).with_overrides(overrides)
     except ConfigError as error:
@@ -91,26 +86,6 @@ def open_save(args: argparse.Namespace) -> tuple[Session, Path]:
     return Session.from_save(path, config=config, on_event=show_notice), path
 
 
-def evaluate(session: Session) -> dict[str, Any]:
-    """Test figures of a prepared session: loss, accuracy, per-class accuracy and confusion (classes), or MSE."""
-    data = session.data
-    outputs = predict(session.model, data.x_test)
-    record: dict[str, Any] = {"dataset": session.dataset.name, "test_size": int(len(data.x_test))}
-    if session.classes:
-        with no_grad():
-            loss = float(session.loss_fn(Tensor(outputs), data.y_test).item())
-        confusion = confusion_matrix(data.y_test, outputs.argmax(axis=1), session.classes)
-        totals = confusion.sum(axis=1)
-        per_class = [float(confusion[c, c] / totals[c]) if totals[c] else None for c in range(session.classes)]
-        return {**record, "task": "classification", "test_loss": loss,
-                "test_acc": float(np.trace(confusion) / max(confusion.sum(), 1)),
-                "class_names": list(session.dataset.class_names), "per_class_acc": per_class,
-                "confusion": confusion.tolist()}
-    target = data.x_test if session.reconstruct else data.y_test
-    mse = float(np.mean((outputs - target.reshape(outputs.shape)) ** 2))
-    return {**record, "task": "reconstruction" if session.reconstruct else "regression", "test_mse": mse}
-
-
 def run_eval(args: argparse.Namespace) -> int:
     """`nnstudio eval SAVE`: rebuild the session from the save, evaluate on the test split, print."""
     console = Console()
@@ -119,8 +94,8 @@ def run_eval(args: argparse.Namespace) -> int:
     except UsageError as error:
         return fail(PROG, str(error), 2)
     except SessionError as error:
-        return fail(PROG, str(error))
-    record = {"save": str(path), "model": saves.describe_model(session.spec), **evaluate(session)}
+        return fail(PROG, str(error), failure_status(error))
+    record = {"save": str(path), "model": saves.describe_model(session.spec), **session.evaluate_test()}
     if args.json:
         print(json.dumps(plain(record), allow_nan=False))
         return 0

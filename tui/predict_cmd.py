@@ -8,7 +8,7 @@ Digits are drawn with half blocks on a colour Unicode terminal and with a plain 
 elsewhere (pipes, files, NO_COLOR); --style picks one. A wrong prediction is marked
 "✗ 7 (pred 1, 64%)", a right one "✓ 3 (99%)". For regression models --mistakes shows the worst
 predictions; for autoencoders each input is drawn beside its reconstruction.
-Errors print one line to stderr: exit status 2 for bad arguments, 1 for failures.
+Errors print one line to stderr: exit status 2 for bad arguments (as for `eval`), 1 for failures.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rich.text import Text
 from .eval_cmd import add_save_arguments, open_save
 from .render import MODES, caption, default_mode, digit_lines, side_by_side
 from .session import Session, SessionError
-from .train_cmd import UsageError, fail, one_line_errors
+from .train_cmd import UsageError, fail, failure_status, one_line_errors
 
 PROG = "nnstudio predict"
 DEFAULT_COUNT = 12
@@ -71,7 +71,7 @@ def run_predict(args: argparse.Namespace) -> int:
     except UsageError as error:
         return fail(PROG, str(error), 2)
     except SessionError as error:
-        return fail(PROG, str(error))
+        return fail(PROG, str(error), failure_status(error))
     picked = pick(session, args.count, args.mistakes, args.seed)
     if picked.note:
         console.print(escape(picked.note), highlight=False)

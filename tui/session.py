@@ -4,16 +4,25 @@
     session.prepare()            # data set, split, model, optimizer, schedule (errors: SessionError)
     session.run()                # blocking: run it in a worker thread; events arrive through on_event
     session.pause() / resume() / step_batch() / step_epoch() / stop() / set_live("optimizer.lr", 0.01)
+    session.evaluate_test()      # test-split figures of the model as it is
 
 It wires a `RunConfig` to a data set (`nnstudio.datasets`), a model and optimizer (the engine),
 the engine's `Trainer` and per-epoch checkpoints (`nnstudio.saves`), and keeps the history.
 It holds no training logic of its own: the loop is the engine's. Checkpoints make a run that
-a dropped SSH connection or Ctrl+C cut off resumable exactly (`Session.resume`).
+a dropped SSH connection or Ctrl+C cut off resumable exactly (`Session.open_checkpoint`).
+
+A run folder holds `epoch-NNNN.safetensors` for finished epochs only (from epoch 0, the run's
+starting point, on), and `partial.safetensors` for a run stopped mid-epoch, which resuming
+prefers while it is newer than the last epoch's. Epochs are numbered across a save and its
+continuations (`--from`): a save trained for 3 epochs continues with epoch 4, in the history,
+the checkpoints and the saved config alike; `epoch_offset` is that shift.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -21,11 +30,12 @@ from typing import Any, Callable
 import numpy as np
 
 from nnstudio import saves
-from nnstudio.datasets import BatchIterator, DatasetError, load_dataset, prepare
+from nnstudio.datasets import IDX_DATASETS, BatchIterator, DatasetError, load_dataset, prepare
 from nnstudio.datasets.dataset import Dataset
-from nnstudio.engine import events, manual_seed
+from nnstudio.datasets.locations import how_to_get
+from nnstudio.engine import Tensor, events, manual_seed, no_grad
 from nnstudio.engine.control import Controller
-from nnstudio.engine.metrics import softmax
+from nnstudio.engine.metrics import confusion_matrix, softmax
 from nnstudio.engine.presets import PRESETS
 from nnstudio.engine.spec import SpecError, build_model, is_autoencoder, summarize
 from nnstudio.engine.trainer import Trainer
@@ -36,10 +46,18 @@ from .factory import make_early_stopping, make_loss, make_optimizer, make_schedu
 
 #: test images whose predictions are reported every epoch (the studio's digit grid draws from them)
 PROBE_SIZE = 500
+#: a run folder's checkpoint of a run stopped mid-epoch (epoch-NNNN files hold finished epochs only)
+PARTIAL_FILE = "partial.safetensors"
+#: how long `save` waits for a paused run to finish the batch it is in
+SAVE_WAIT_SECONDS = 5.0
 
 
 class SessionError(Exception):
     """A run cannot be set up or continued; the message says why and what to do."""
+
+
+class MismatchError(SessionError):
+    """The model and the data set do not fit together: a bad combination of settings, not a failure."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,7 @@ class Session:
         self.run_dir: Path | None = None
         self.last_epoch: events.EpochEnd | None = None
         self.trainer: Trainer | None = None
+        self.epoch_offset = 0  # epochs of the save this run continues, before its trainer's first
         self._manager: saves.CheckpointManager | None = None
         self._resume: saves.ResumeState | None = None
 
@@ -100,10 +119,19 @@ class Session:
         try:
             dataset = load_dataset(self.config.data.name, **dataset_options(self.config))
         except DatasetError as error:
-            raise SessionError(str(error)) from None
+            raise SessionError(self._in_given_folder(str(error))) from None
         if dataset.notice:
             self.on_event(Notice(dataset.notice))
         return dataset
+
+    def _in_given_folder(self, message: str) -> str:
+        """A data set missing from the folder the user named: say to put the files there, not in the cache."""
+        folder, spec = self.config.data.data_dir, IDX_DATASETS.get(self.config.data.name)
+        if not folder or spec is None or how_to_get(spec) not in message:
+            return message
+        files = ", ".join(file.name for file in spec.files.values())
+        return message.replace(how_to_get(spec), f"To use {spec.name} from {folder}, copy {files} into it "
+                                                 f"(or leave the data folder out to use the cache).")
 
     def _fit_spec(self, dataset: Dataset) -> dict:
         """The model spec, fitted to the data for presets; a custom spec must already match the data.
@@ -122,14 +150,14 @@ class Session:
             spec = model_spec(self.config, input_shape=input_shape, classes=classes)
             summary = summarize(spec)
         except (SpecError, ValueError) as error:
-            raise SessionError(f"the model does not fit data set {dataset.name}: {error}") from None
+            raise MismatchError(f"the model does not fit data set {dataset.name}: {error}") from None
         if tuple(summary.input_shape) not in shapes:
-            raise SessionError(f"the model expects inputs of shape {tuple(summary.input_shape)}, but data set "
+            raise MismatchError(f"the model expects inputs of shape {tuple(summary.input_shape)}, but data set "
                                f"{dataset.name} has {' or '.join(str(s) for s in sorted(shapes, key=len))}")
         expected = tuple(dataset.input_shape) if is_autoencoder(spec) else \
             (dataset.num_classes,) if dataset.task == "classification" else (1,)
         if tuple(summary.output_shape) != expected:
-            raise SessionError(f"the model outputs shape {tuple(summary.output_shape)}, but data set {dataset.name} "
+            raise MismatchError(f"the model outputs shape {tuple(summary.output_shape)}, but data set {dataset.name} "
                                f"needs {expected} ({'reconstructions' if is_autoencoder(spec) else dataset.task})")
         return spec
 
@@ -151,15 +179,26 @@ class Session:
             probe=data.x_test[self.probe_index], on_event=self._handle, controller=self.controller)
 
     # ================================================================== running
+    @property
+    def epochs_done(self) -> int:
+        """Epochs trained in all, the continued save's included: the number the history shows last."""
+        return self.epoch_offset + (self.trainer.epoch if self.trainer is not None else 0)
+
+    @property
+    def epochs_planned(self) -> int:
+        """The history's epoch number at which this session's run is planned to end."""
+        return self.epoch_offset + (self.trainer.epochs if self.trainer is not None else self.config.training.epochs)
+
     def run(self, epochs: int | None = None) -> str:
         """Train (blocking) until the planned epochs are done or the run stops; returns the final status.
 
-        `epochs` raises the planned total (e.g. to continue a finished run for more epochs).
+        `epochs` sets this session's planned epochs (its trainer's count, as `training.epochs`
+        is), e.g. more to continue a finished run; SessionError if fewer are already done.
         """
         if self.trainer is None:
             self.prepare()
         if epochs is not None:
-            self.trainer.epochs = epochs
+            self._plan(epochs)
         self.status = "running"
         if self.checkpoints_enabled and self._manager is None:
             self._open_checkpoints()
@@ -168,19 +207,33 @@ class Session:
         self._close_checkpoints(outcome)
         return outcome
 
+    def _plan(self, epochs: int) -> None:
+        """Plan `epochs` for the trainer, and say so in the config too, so a checkpoint resumes the same plan."""
+        if epochs < self.trainer.epoch:
+            raise SessionError(f"cannot plan {epochs} epochs: {self.trainer.epoch} are already done")
+        try:
+            self.config = self.config.replace(**{"training.epochs": epochs})
+        except ConfigError as error:
+            raise SessionError(str(error)) from None
+        self.trainer.epochs = epochs
+
     def _handle(self, event) -> None:
         """Events from the trainer (training thread): record, checkpoint, then pass on."""
         if isinstance(event, events.EpochEnd):
-            self.history.append(event.as_dict())
+            self.history.append(self.history_record(event))
             self.last_epoch = event
             self.on_event(event)
-            self._checkpoint(event.epoch + 1)
+            self._checkpoint_epoch()
             return
         if isinstance(event, events.Stopped):
             self.on_event(event)
-            self._checkpoint(self.trainer.epoch)
+            self._checkpoint_position()
             return
         self.on_event(event)
+
+    def history_record(self, event: events.EpochEnd) -> dict:
+        """An epoch's row of the history, numbered after the epochs of the save this run continues."""
+        return {**event.as_dict(), "epoch": self.epoch_offset + event.epoch + 1}
 
     # ------------------------------------------------------------------ commands (any thread)
     def pause(self) -> None:
@@ -216,33 +269,60 @@ class Session:
 
     # ================================================================== checkpoints and saves
     def _open_checkpoints(self) -> None:
+        """Open the run folder for writing; a new folder starts with a checkpoint of where the run starts,
+        so that a stop (or a dropped connection) in its first epoch is resumable too."""
         folder = self.config.checkpoints.folder
         monitor, mode = ("val_acc", "max") if self.classes else ("val_loss", "min")
+        fresh = self.run_dir is None
         try:
-            if self.run_dir is None:
+            if fresh:
                 self.run_dir = saves.new_run_dir(self.run_name or self._default_run_name(), folder)
             self._manager = saves.CheckpointManager(self.run_dir, keep_last=self.config.checkpoints.keep_last,
                                                     monitor=monitor, mode=mode)
+            if fresh:
+                self._checkpoint_position()
         except saves.SaveError as error:
             raise SessionError(f"cannot write checkpoints: {error}") from None
 
     def _default_run_name(self) -> str:
         return f"{self.config.data.name}-{self.spec.get('name') or 'model'}"
 
-    def _checkpoint(self, epoch: int) -> None:
+    def _checkpoint_epoch(self) -> None:
+        """The clean checkpoint of the epochs done (epoch-NNNN); a partial one from before is now stale."""
         if self._manager is None:
             return
         metric = None
         if self.last_epoch is not None:
             metric = self.last_epoch.val_accuracy if self.classes else self.last_epoch.val_loss
             metric = metric if metric is not None and math.isfinite(metric) else None
-        path = self._manager.save(
-            epoch, self.model, self.optimizer, metric=metric, spec=self.spec, scheduler=self.scheduler,
-            early_stopping=self.early_stopping,
-            data_state={"batches": self.batches.get_state(), "trainer": self.trainer.state_dict()},
-            config=self._config_record(), dataset=self._dataset_record(), history=self.history,
-            metrics=self.metrics())
-        self.on_event(CheckpointSaved(path, epoch))
+        path = self._manager.save(self.epochs_done, self.model, self.optimizer, metric=metric,
+                                  **self._checkpoint_parts())
+        with contextlib.suppress(FileNotFoundError):
+            (self.run_dir / PARTIAL_FILE).unlink()
+        self.on_event(CheckpointSaved(path, self.epochs_done))
+
+    def _checkpoint_position(self) -> None:
+        """A checkpoint of where the run stands: the epoch's own at an epoch boundary; mid-epoch, the
+        partial one, so the clean checkpoint of the last finished epoch is never overwritten."""
+        if self._manager is None:
+            return
+        if not self.trainer.state_dict()["tally"]["batches"]:
+            self._checkpoint_epoch()
+            return
+        try:
+            path = saves.save_checkpoint(self.run_dir / PARTIAL_FILE, self.model, self.optimizer,
+                                         epoch=self.epochs_done, overwrite=True, **self._checkpoint_parts())
+        except saves.SaveError as error:
+            raise SessionError(f"cannot write checkpoints: {error}") from None
+        self.on_event(CheckpointSaved(path, self.epochs_done))
+
+    def _checkpoint_parts(self) -> dict:
+        """What a checkpoint holds besides weights and optimizer: schedule, position, records."""
+        return dict(spec=self.spec, scheduler=self.scheduler, early_stopping=self.early_stopping,
+                    data_state={"batches": self.batches.get_state(), "trainer": self.trainer.state_dict(),
+                                "epoch_offset": self.epoch_offset},
+                    config=self._config_record(), dataset=self._dataset_record(), history=self.history,
+                    metrics=self.metrics())
 
     def _close_checkpoints(self, outcome: str) -> None:
         if self._manager is None:
@@ -259,7 +339,7 @@ class Session:
         """The config as a save's metadata holds it: the whole run config plus the summary fields saves read."""
         c = self.config
         return {"run": c.to_dict(), "optimizer": c.optimizer.name, "lr": c.optimizer.lr, "schedule": c.schedule.name,
-                "batch_size": c.training.batch_size, "seed": c.training.seed, "epochs": self.trainer.epoch,
+                "batch_size": c.training.batch_size, "seed": c.training.seed, "epochs": self.epochs_done,
                 "loss": self.loss_name}
 
     def _dataset_record(self) -> dict:
@@ -278,9 +358,24 @@ class Session:
         return out
 
     def save(self, name: str, *, folder: str | Path | None = None, overwrite: bool = False) -> Path:
-        """Save the trained model under `name` in the saves folder (never while a batch is running)."""
-        if self.status == "running" and not self.controller.paused:
+        """Save the trained model under `name` in the saves folder, never while a batch is running.
+
+        A pause only asks the loop to stop after its batch, so while a run is live the save
+        waits (up to SAVE_WAIT_SECONDS) for the loop to wait at the batch boundary and holds
+        it there until the file is written: a resume pressed meanwhile waits for the save.
+        """
+        if self.status != "running":
+            return self._write_save(name, folder, overwrite)
+        if not self.controller.paused:
             raise SessionError("pause or stop training before saving")
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self.controller.hold(SAVE_WAIT_SECONDS))
+            except TimeoutError:
+                raise SessionError("training has not finished its batch yet; save again in a moment") from None
+            return self._write_save(name, folder, overwrite)
+
+    def _write_save(self, name: str, folder: str | Path | None, overwrite: bool) -> Path:
         try:
             path = saves.save_path(name, folder if folder is not None else self.config.checkpoints.folder)
             return saves.save_model(path, self.model, spec=self.spec, config=self._config_record(),
@@ -296,25 +391,55 @@ class Session:
         out = predict(self.model, x)
         return softmax(out) if self.classes else out
 
+    def evaluate_test(self) -> dict[str, Any]:
+        """The model's figures on the test split, JSON-able: for classes the loss, accuracy, per-class
+        accuracy and confusion matrix (rows = truth); otherwise the mean squared error."""
+        data = self.data
+        outputs = predict(self.model, data.x_test)
+        record: dict[str, Any] = {"dataset": self.dataset.name, "test_size": int(len(data.x_test))}
+        if self.classes:
+            with no_grad():
+                loss = float(self.loss_fn(Tensor(outputs), data.y_test).item())
+            confusion = confusion_matrix(data.y_test, outputs.argmax(axis=1), self.classes)
+            totals = confusion.sum(axis=1)
+            per_class = [float(confusion[c, c] / totals[c]) if totals[c] else None for c in range(self.classes)]
+            return {**record, "task": "classification", "test_loss": loss,
+                    "test_acc": float(np.trace(confusion) / max(confusion.sum(), 1)),
+                    "class_names": list(self.dataset.class_names), "per_class_acc": per_class,
+                    "confusion": confusion.tolist()}
+        target = data.x_test if self.reconstruct else data.y_test
+        mse = float(np.mean((outputs - target.reshape(outputs.shape)) ** 2))
+        return {**record, "task": "reconstruction" if self.reconstruct else "regression", "test_mse": mse}
+
     # ================================================================== resuming
     @classmethod
-    def resume(cls, path: str | Path, *, on_event: Callable[[Any], None] | None = None,
-               dataset: Dataset | None = None) -> "Session":
-        """A session continuing a checkpoint (a file, or a run folder: its newest checkpoint) exactly where it stopped."""
+    def open_checkpoint(cls, path: str | Path, *, on_event: Callable[[Any], None] | None = None,
+                        dataset: Dataset | None = None, folder: str | Path | None = None) -> "Session":
+        """A session continuing a checkpoint exactly where it stopped: a checkpoint file, or a run folder
+        (its `resume_point`).
+
+        It goes on writing in the checkpoint's run folder only if the file is that run's resume
+        point. A checkpoint anywhere else (copied into the saves folder, an older epoch of a run)
+        continues in a fresh run folder under `folder`'s runs/ (default: the config's saves
+        folder): the folder it lies in is never taken over or pruned.
+        """
         path = Path(path)
         if path.is_dir():
-            info = saves.read_run(path)
-            checkpoint = info.latest if info is not None else None
+            if saves.read_run(path) is None:
+                raise SessionError(f"{path}: not a run folder (it has no run.json); name a run folder or a checkpoint")
+            checkpoint = resume_point(path)
             if checkpoint is None:
                 raise SessionError(f"{path}: no checkpoint to resume in this run folder")
-            run_dir = path
         else:
-            checkpoint, run_dir = path, path.parent
+            checkpoint = path
         loaded = _load(checkpoint)
         if loaded.checkpoint is None:
             raise SessionError(f"{checkpoint}: a model save, not a checkpoint; continue it with --from")
-        session = cls(_config_of(loaded), on_event=on_event, dataset=dataset)
-        session.run_dir = run_dir
+        config = _config_of(loaded)
+        if folder is not None:
+            config = config.replace(**{"checkpoints.folder": str(folder)})
+        session = cls(config, on_event=on_event, dataset=dataset)
+        session.run_dir = _run_folder_to_continue(checkpoint)
         session._restore(loaded)
         return session
 
@@ -328,6 +453,7 @@ class Session:
         if not reinitialise:
             session.model.load_state_dict(loaded.model.state_dict())
             session.history = list(loaded.metadata.history)
+            session.epoch_offset = len(session.history)
         return session
 
     def _restore(self, loaded: saves.Loaded) -> None:
@@ -340,9 +466,45 @@ class Session:
             state = resume.data_state or {}
             self.batches.set_state(state["batches"])
             self.trainer.load_state_dict(state["trainer"])
+            self.history = list(loaded.metadata.history)
+            # older checkpoints do not record the offset: their history holds it
+            self.epoch_offset = int(state.get("epoch_offset", max(len(self.history) - self.trainer.epoch, 0)))
         except (saves.SaveError, DatasetError, KeyError, TypeError, ValueError) as error:
             raise SessionError(f"cannot resume from {loaded.path}: {error}") from None
-        self.history = list(loaded.metadata.history)
+
+
+def resume_point(run_dir: str | Path) -> Path | None:
+    """Where a run folder continues from: its newest epoch checkpoint, or the partial checkpoint of a
+    stop mid-epoch while that is at least as far on (None if there is neither)."""
+    run_dir = Path(run_dir)
+    info = saves.read_run(run_dir)
+    latest = info.latest if info is not None else None
+    partial = run_dir / PARTIAL_FILE
+    partial_epoch = _epochs_done(partial) if partial.is_file() else None
+    if partial_epoch is not None and (latest is None or partial_epoch >= (_epochs_done(latest) or 0)):
+        return partial
+    return latest
+
+
+def _epochs_done(checkpoint: Path) -> int | None:
+    """The epochs a checkpoint had completed, from its header (None if it does not read)."""
+    try:
+        part = saves.read_metadata(checkpoint).checkpoint
+    except saves.SaveError:
+        return None
+    return part.get("epoch") if isinstance(part, dict) else None
+
+
+def _run_folder_to_continue(checkpoint: Path) -> Path | None:
+    """The checkpoint's run folder, if the checkpoint is where that run continues from; else None (a fresh one)."""
+    folder = checkpoint.parent
+    if saves.read_run(folder) is None:
+        return None
+    point = resume_point(folder)
+    try:
+        return folder if point is not None and os.path.samefile(point, checkpoint) else None
+    except OSError:
+        return None
 
 
 def _load(path: Path) -> saves.Loaded:

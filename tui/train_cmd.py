@@ -12,9 +12,14 @@ exits. Everything typed is checked before anything is loaded or written, so a ty
 nothing: one line on stderr naming the flag (or the config file and setting) and what is
 allowed. Ctrl+C stops after the current batch and writes a checkpoint; a second one quits.
 
+Epochs are numbered across a save and its continuations: `--from` a save trained for 3 epochs
+with `--epochs 2` shows epochs 4/5 and 5/5. `--resume --epochs N` sets the run's new planned
+total in that same numbering, so N must be more than the epochs already done.
+
 Exit status: 0 finished (or stopped early by early stopping), 130 stopped with Ctrl+C,
 1 diverged, failed or could not start (a data set that cannot be loaded, nothing to resume),
-2 bad arguments.
+2 bad arguments (including a save, run or file named that is not there, and a model that does
+not fit the data set).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from nnstudio.engine.presets import PRESETS
 from nnstudio.engine.spec import summarize
 
 from .config import SETTINGS, ConfigError, RunConfig, load_config, parse_value
-from .session import CheckpointSaved, Notice, Session, SessionError, saved_config
+from .session import CheckpointSaved, MismatchError, Notice, Session, SessionError, saved_config
 
 PROG = "nnstudio train"
 #: the progress bar is redrawn at most this often, however fast the batches go
@@ -141,6 +146,40 @@ def fail(prog: str, message: str, status: int = 1) -> int:
     return status
 
 
+def failure_status(error: SessionError) -> int:
+    """2 for a model and data set that do not fit (the arguments clash), 1 for any other failure."""
+    return 2 if isinstance(error, MismatchError) else 1
+
+
+def resolve_save(text: str, folder: Path, option: str = "") -> Path:
+    """The save a user names (a name in the saves folder, or a path to a file); UsageError if there is none.
+
+    A folder is named as often as a file: the error then lists the saves in it to pick from.
+    """
+    where = f"{option} {text}" if option else text
+    if Path(text).is_dir():
+        raise UsageError(f"{where} is a folder, not a save; {saves_inside(Path(text))}")
+    try:
+        return saves.resolve(text, folder)
+    except saves.SaveError as error:
+        raise UsageError(f"{option}: {error}" if option else str(error)) from None
+
+
+def saves_inside(folder: Path, limit: int = 4) -> str:
+    """The saves in a folder, to name one of them: its .safetensors files, or the best (else latest)
+    checkpoint of each run folder in it."""
+    found = sorted(p for p in folder.glob(f"*{saves.SUFFIX}") if not p.name.startswith("."))
+    if not found:
+        with contextlib.suppress(OSError):
+            runs = [saves.read_run(p) for p in sorted(folder.iterdir()) if p.is_dir()]
+            found = [run.best or run.latest for run in runs if run is not None and (run.best or run.latest)]
+    if not found:
+        return "it holds no saves (`nnstudio saves list` shows them)"
+    shown = ", ".join(str(p) for p in found[:limit])
+    more = f" and {len(found) - limit} more" if len(found) > limit else ""
+    return f"name one of the saves in it: {shown}{more}"
+
+
 # ====================================================================== the plan: arguments checked
 @dataclass
 class Plan:
@@ -229,10 +268,7 @@ def _base_config(args: argparse.Namespace, folder: Path) -> tuple[RunConfig, Pat
         except ConfigError as error:
             raise UsageError(str(error)) from None
     if args.from_save is not None:
-        try:
-            path = saves.resolve(args.from_save, folder)
-        except saves.SaveError as error:
-            raise SessionError(f"--from: {error}") from None
+        path = resolve_save(args.from_save, folder, "--from")
         return saved_config(path), path
     return RunConfig(), None
 
@@ -306,7 +342,9 @@ def _check_save_target(name: str, folder: Path, overwrite: bool) -> Path:
 def open_session(plan: Plan, on_event) -> Session:
     """The session the plan describes, prepared (data loaded, model built); SessionError if it cannot be."""
     if plan.resume is not None:
-        return Session.resume(_resume_target(plan), on_event=on_event)
+        session = Session.open_checkpoint(_resume_target(plan), on_event=on_event, folder=plan.folder)
+        _check_resumed_epochs(plan, session)
+        return session
     if plan.start_from is not None:
         return Session.from_save(plan.start_from, config=plan.config, reinitialise=plan.reinit, on_event=on_event)
     session = Session(plan.config, on_event=on_event)
@@ -321,12 +359,23 @@ def _resume_target(plan: Plan) -> Path:
         for candidate in (Path(plan.resume), runs / plan.resume):
             if candidate.exists():
                 return candidate
-        raise SessionError(f"--resume {plan.resume}: no such run folder or checkpoint (runs are in {runs})")
+        raise UsageError(f"--resume {plan.resume}: no such run folder or checkpoint (runs are in {runs})")
     run = saves.latest_interrupted_run(plan.folder)
     if run is None:
         raise SessionError(f"nothing to resume: no interrupted run in {runs} (start one with `{PROG}`, or name a "
                            f"run folder or checkpoint: --resume PATH)")
     return run.path
+
+
+def _check_resumed_epochs(plan: Plan, session: Session) -> None:
+    """A resumed run must have epochs left to train: --epochs N is its new total, more than those done."""
+    done = session.epochs_done
+    if plan.epochs is not None and plan.epochs <= done:
+        raise UsageError(f"--epochs {plan.epochs}: this run has already done {done} epochs; pass --epochs "
+                         f"{done + 1} or more to train it further")
+    if plan.epochs is None and session.epochs_planned <= done:
+        raise UsageError(f"this run has done all its {done} epochs; pass --epochs {done + 1} or more to "
+                         f"train it further")
 
 
 @contextlib.contextmanager
@@ -361,12 +410,12 @@ def run_train(args: argparse.Namespace) -> int:
     except UsageError as error:
         return fail(PROG, str(error), 2)
     except SessionError as error:
-        return fail(PROG, str(error))
-    planned = plan.epochs if plan.epochs is not None else session.trainer.epochs
+        return fail(PROG, str(error), failure_status(error))
+    planned = plan.epochs if plan.epochs is not None else session.epochs_planned
     reporter.header(session, planned, resumed=plan.resume is not None)
     try:
         with reporter.live(session, planned), stop_on_interrupt(session):
-            status = session.run(epochs=plan.epochs)
+            status = session.run(epochs=planned - session.epoch_offset if plan.epochs is not None else None)
     except KeyboardInterrupt:
         reporter.interrupted(session)
         return 130
@@ -433,7 +482,7 @@ def training_line(session: Session, planned: int, resumed: bool) -> str:
     if not session.checkpoints_enabled:
         parts.append("no checkpoints")
     text = f"[bold]training[/] {', '.join(parts)}"
-    done = session.trainer.epoch
+    done = session.epochs_done
     if resumed:
         text += f"; resuming {escape(str(session.run_dir))} after epoch {done}"
     elif session.history:
@@ -453,10 +502,12 @@ def _epoch_table(header: bool) -> Table:
     return table
 
 
-def epoch_row(event: events.EpochEnd) -> Table:
-    """One epoch's figures as a table row aligned under `_epoch_table(header=True)`."""
+def epoch_row(event: events.EpochEnd, offset: int = 0) -> Table:
+    """One epoch's figures as a table row aligned under `_epoch_table(header=True)`, numbered after
+    the `offset` epochs of the save the run continues."""
     table = _epoch_table(header=False)
-    table.add_row(f"{event.epoch + 1}/{event.epochs}", number(event.train_loss), percent(event.train_accuracy),
+    table.add_row(f"{offset + event.epoch + 1}/{offset + event.epochs}", number(event.train_loss),
+                  percent(event.train_accuracy),
                   number(event.val_loss), percent(event.val_accuracy), f"{event.lr:.3g}", f"{event.seconds:.1f}s")
     return table
 
@@ -505,9 +556,8 @@ class Reporter:
         self.ending: Any = None  # the event that ended the run
         self.checkpoint: Path | None = None
         self.started = time.monotonic()
+        self.epoch_offset = 0  # the session's: epochs of the continued save, before this run's first
         self._drawn_at = 0.0
-        self._loss_sum = 0.0
-        self._batches = 0
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, Notice):
@@ -536,6 +586,7 @@ class Reporter:
 
     def header(self, session: Session, planned: int, *, resumed: bool) -> None:
         """The model summary, the data set and training lines, any notices, and the epoch table's header."""
+        self.epoch_offset = session.epoch_offset
         self.console.print(model_table(session.spec))
         self.console.print(dataset_line(session), highlight=False, soft_wrap=True)
         notices, self.pending_notices = self.pending_notices or [], None
@@ -558,7 +609,7 @@ class Reporter:
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
             TimeRemainingColumn(), TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[loss]}"),
             console=self.console, transient=True, auto_refresh=False, redirect_stdout=False, redirect_stderr=False)
-        self.task = progress.add_task(self._title(session.trainer.epoch, planned), total=len(session.batches),
+        self.task = progress.add_task(self._title(session.epochs_done, planned), total=len(session.batches),
                                       speed="", loss="")
         self.progress = progress
         try:
@@ -572,8 +623,6 @@ class Reporter:
         return f"epoch {epoch + 1}/{planned}"
 
     def _batch(self, event: events.BatchEnd) -> None:
-        self._loss_sum += event.loss
-        self._batches += 1
         now = time.monotonic()
         if self.progress is None or (now - self._drawn_at < REFRESH_SECONDS and event.batch + 1 < event.batches):
             return
@@ -581,15 +630,17 @@ class Reporter:
         accuracy = f"  acc {percent(event.accuracy)}" if event.accuracy is not None else ""
         self.progress.update(self.task, total=event.batches, completed=event.batch + 1,
                              speed=f"{event.samples_per_s:,.0f} samples/s",
-                             loss=f"loss {number(self._loss_sum / self._batches)}{accuracy}")
+                             loss=f"loss {number(event.mean_loss)}{accuracy}")
         self.progress.refresh()
 
     def _epoch(self, event: events.EpochEnd) -> None:
-        self.emit({"event": "epoch", **event.as_dict(), "epochs": event.epochs, "eta": event.eta})
-        self.console.print(epoch_row(event))
-        self._loss_sum, self._batches = 0.0, 0
+        offset = self.epoch_offset
+        self.emit({"event": "epoch", **event.as_dict(), "epoch": offset + event.epoch + 1,
+                   "epochs": offset + event.epochs, "eta": event.eta})
+        self.console.print(epoch_row(event, offset))
         if self.progress is not None and event.epoch + 1 < event.epochs:
-            self.progress.reset(self.task, description=self._title(event.epoch + 1, event.epochs), speed="", loss="")
+            self.progress.reset(self.task, description=self._title(offset + event.epoch + 1, offset + event.epochs),
+                                speed="", loss="")
             self.progress.refresh()
 
     # ------------------------------------------------------------------ after the run
@@ -606,7 +657,7 @@ class Reporter:
         stopped_at = self.ending if isinstance(self.ending, events.Stopped) else None
         resumable = status == "stopped" and self.checkpoint is not None
         return {
-            "event": status, "epochs_done": session.trainer.epoch, "epochs": session.trainer.epochs,
+            "event": status, "epochs_done": session.epochs_done, "epochs": session.epochs_planned,
             "stopped_in_batch": stopped_at.batch if stopped_at else None,
             "metrics": session.metrics(), "seconds": round(time.monotonic() - self.started, 3),
             "message": message, "run_dir": session.run_dir, "checkpoint": self.checkpoint,

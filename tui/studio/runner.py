@@ -111,8 +111,7 @@ class SessionRunner:
             self.session.pause()
             self._set("pausing")
         elif self.status in ("paused", "pausing"):
-            # (not session.resume(): the classmethod Session.resume(path) of the same name shadows it)
-            self.session.controller.resume()
+            self.session.resume()
             self._set("running")
         elif not self.busy:
             return self.start(config)
@@ -261,7 +260,7 @@ class SessionRunner:
     def _open(self, path: Path, origin: str, folder: str) -> None:
         """Loading thread: a save (continue from its weights) or an interrupted run (resume it exactly)."""
         if origin == "resumed":
-            session = Session.resume(path, on_event=self.bridge.on_event, dataset=self.dataset)
+            session = Session.open_checkpoint(path, on_event=self.bridge.on_event, dataset=self.dataset)
         else:
             config = saved_config(path).replace(**{"checkpoints.folder": folder})
             session = Session.from_save(path, config=config, on_event=self.bridge.on_event, dataset=self.dataset)
