@@ -121,6 +121,7 @@ def test_a_continued_save_numbers_its_epochs_after_the_saved_ones(tmp_path, monk
     assert [(r["epoch"], r["epochs"]) for r in records[:-1]] == [(4, 5), (5, 5)]
     assert (records[-1]["epochs_done"], records[-1]["epochs"]) == (5, 5)
     assert "4/5" in captured.err and "5/5" in captured.err and "Finished: 5 of 5 epochs" in captured.err
+    assert "2 epochs, seed 1" in captured.err and "continuing from a save trained for 3 epochs" in captured.err
     saved = saves.read_metadata(tmp_path / "saves" / "more.safetensors")
     assert [h["epoch"] for h in saved.history] == [1, 2, 3, 4, 5] and saved.epochs == 5
 
