@@ -217,8 +217,15 @@ class SessionRunner:
         if isinstance(event, events.EpochEnd):
             self.unsaved_epochs += 1
         status = status_after(event)
-        if status is not None and not (status == "paused" and self.status == "stopping"):
+        if status is not None and not self._overtaken(status):
             self._set(status)
+
+    def _overtaken(self, status: str) -> bool:
+        """News the user's last command has already overtaken: a run being stopped ignores "paused" and
+        "running"; a run being paused ignores "running" (a Resumed sent before the pause was asked)."""
+        if self.status == "stopping":
+            return status in ("paused", "running")
+        return self.status == "pausing" and status == "running"
 
     def worker_changed(self, worker: Worker, state: WorkerState) -> str | None:
         """A worker ended: the status it leaves, and the text of its error (for the user) if it failed."""
@@ -260,7 +267,7 @@ class SessionRunner:
     def _open(self, path: Path, origin: str, folder: str) -> None:
         """Loading thread: a save (continue from its weights) or an interrupted run (resume it exactly)."""
         if origin == "resumed":
-            session = Session.open_checkpoint(path, on_event=self.bridge.on_event, dataset=self.dataset)
+            session = Session.open_checkpoint(path, on_event=self.bridge.on_event, dataset=self.dataset, folder=folder)
         else:
             config = saved_config(path).replace(**{"checkpoints.folder": folder})
             session = Session.from_save(path, config=config, on_event=self.bridge.on_event, dataset=self.dataset)
