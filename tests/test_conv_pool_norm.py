@@ -175,6 +175,30 @@ def test_max_pool_ties_break_row_major_within_a_window():
     np.testing.assert_allclose(x.grad, [[[[0.0, 1.0], [0.0, 0.0]]]])
 
 
+@pytest.mark.parametrize("kernel", [(17, 16), (16, 17), (1, 300)])
+def test_max_pool_with_more_than_256_offsets_per_window(kernel):
+    """Window offsets past 255 need a wider integer than uint8 (NumPy 1.x kept uint8 and wrapped)."""
+    kh, kw = kernel
+    x = RNG.standard_normal((2, 2, kh, kw))
+    x[0, 0, -1, -1] = 10.0  # the last offset of the only window wins
+    t = Tensor(x, requires_grad=True)
+    out = F.max_pool2d(t, kernel)
+    np.testing.assert_allclose(out.data, naive_max_pool2d(x, kernel, None, 0))
+    out.backward(np.ones(out.shape))
+    winners = np.zeros_like(x)
+    for s in range(2):
+        for c in range(2):
+            i, j = np.unravel_index(np.argmax(x[s, c]), (kh, kw))
+            winners[s, c, i, j] = 1.0
+    np.testing.assert_array_equal(t.grad, winners)
+
+
+def test_max_pool_offsets_have_an_explicit_dtype():
+    from nnstudio.engine.nn.conv import _offset_dtype
+
+    assert [_offset_dtype(n) for n in (1, 256, 257, 65536, 65537)] == [np.uint8, np.uint8, np.uint16, np.uint16, np.uint32]
+
+
 def test_max_pool_padding_is_never_the_maximum():
     x = -np.abs(RNG.standard_normal((1, 1, 4, 4))) - 1.0  # all negative: zero padding would win
     out = F.max_pool2d(Tensor(x), 2, stride=2, padding=1)
@@ -319,6 +343,58 @@ def test_small_cnn_gradients_through_every_layer():
     model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Conv2d(2, 2, 2), nn.Flatten(), nn.Linear(8, 3)).to(np.float64)
     check_grad(model, [distinct(2, 1, 6, 6)], model.parameters())
+
+
+class _SpyReLU(nn.ReLU):
+    """A ReLU that records the shapes it is given."""
+
+    def __init__(self, seen):
+        super().__init__()
+        self.seen = seen
+
+    def forward(self, x):
+        self.seen.append(x.shape)
+        return super().forward(x)
+
+
+@pytest.mark.parametrize("pool", [nn.MaxPool2d(2), nn.MaxPool2d(3, 2, 1), nn.MaxPool2d((2, 3), (1, 2))])
+def test_sequential_pools_before_relu_with_identical_values_and_gradients(pool):
+    """ReLU then max-pool runs as max-pool then ReLU: the same numbers exactly, ties and all-negative windows included."""
+    manual_seed(5)
+    seen = []
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), _SpyReLU(seen), pool, nn.Flatten()).to(np.float64)
+    x = RNG.standard_normal((2, 2, 6, 6))
+    x[0, :, :4, :4] = 0.0  # zero bias: conv outputs exactly 0 there, ties for the maximum
+    upstream = RNG.standard_normal(model(Tensor(x)).shape)
+    assert seen[-1][2:] == pool(Tensor(np.zeros((2, 3, 6, 6)))).shape[2:]  # the ReLU saw pooled maps
+
+    def run(forward):
+        model.zero_grad()
+        t = Tensor(x, requires_grad=True)
+        out = forward(t)
+        out.backward(upstream)
+        return [out.data, t.grad] + [p.grad for p in model.parameters()]
+
+    def layer_by_layer(t):
+        for layer in model:
+            t = layer(t)
+        return t
+
+    for reordered, plain in zip(run(model), run(layer_by_layer)):
+        np.testing.assert_array_equal(reordered, plain)
+    check_grad(model, [distinct(2, 2, 6, 6)], model.parameters())
+
+
+def test_only_relu_is_moved_behind_max_pooling():
+    seen = []
+
+    class SpyLeaky(nn.LeakyReLU):
+        def forward(self, x):
+            seen.append(x.shape)
+            return super().forward(x)
+
+    nn.Sequential(SpyLeaky(0.1), nn.MaxPool2d(2))(Tensor(np.ones((1, 1, 4, 4))))
+    assert seen == [(1, 1, 4, 4)]  # a leaky slope can round distinct values into ties: not exact, so not moved
 
 
 def test_float32_stays_float32():

@@ -14,10 +14,11 @@ gradient and sends the column gradient back to the pixels (col2im) by adding one
 slice per kernel offset: kh*kw vectorised additions, not a scatter (`np.add.at` is an order
 of magnitude slower).
 
-`max_pool2d` is separable: a window's maximum is the maximum over its rows of the maxima
-along each row. Each 1-D pass keeps the offset of its first maximum, and the two combine
-into one winning offset per window, so on ties exactly one input, the first in row-major
-order (as in PyTorch), receives the gradient: one masked write per kernel offset.
+`max_pool2d` makes one pass per kernel offset: the element that offset meets in every window
+of the batch is one strided view, compared with the running maximum in a single vectorised
+operation (fewer, larger passes than the row-then-column scheme it replaced). The running
+winner keeps the first maximum in row-major order (as in PyTorch), so on ties exactly one
+input receives the gradient; the backward is one masked write per kernel offset.
 """
 
 from __future__ import annotations
@@ -87,8 +88,7 @@ def _pad(x: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
     if ph == 0 and pw == 0:
         return _channel_major(x)
     n, c, h, w = x.shape
-    out = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype) if value == 0 else \
-        np.full((c, h + 2 * ph, w + 2 * pw, n), value, dtype=x.dtype)
+    out = np.full((c, h + 2 * ph, w + 2 * pw, n), value, dtype=x.dtype)
     out[:, ph:ph + h, pw:pw + w] = x.transpose(1, 2, 3, 0)
     return out
 
@@ -133,8 +133,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         g2 = _channel_major(g).reshape(o, oh * ow * n)
         gx = gw = gb = None
         if weight.requires_grad or (bias is not None and bias.requires_grad):
-            gwb = _block_product_t(cols, g2, oh).T  # (O, K [+1]): the last column is the bias gradient
-            gw, gb = gwb[:, :k].reshape(w.shape), (gwb[:, k] if bias is not None else None)
+            gwb = _block_product_t(cols, g2, oh)  # (K [+1], O): the last row is the bias gradient
+            gw = np.ascontiguousarray(gwb[:k].T).reshape(w.shape)
+            gb = gwb[k].copy() if bias is not None else None  # own arrays: they become `.grad`
         if x.requires_grad:
             gx = _batch_major(_col2im(w2.T @ g2, (c, h, wd, n), kh, kw, sh, sw, ph, pw, oh, ow))
         return gx, gw, gb
@@ -210,9 +211,7 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     ow = _out_size(x.shape[3], kw, sw, pw, "max_pool2d", "width")
 
     xp = _pad(x.data, ph, pw, -np.inf)  # (C, H+2ph, W+2pw, N)
-    rows, col_arg = _max_1d(xp, 2, kw, sw, ow)  # (C, H+2ph, OW, N): the maxima along each row
-    out, row_arg = _max_1d(rows, 1, kh, sh, oh)  # (C, OH, OW, N): the best of those rows
-    winner = _winners(row_arg, col_arg, kh, kw, sh)
+    out, winner = _max_taps(xp, kh, kw, sh, sw, oh, ow)  # (C, OH, OW, N) each
     padded_shape = xp.shape
 
     def backward(g):
@@ -221,37 +220,47 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     return Tensor._make(_batch_major(out), (x,), backward)
 
 
-def _taps(x: np.ndarray, axis: int, offset: int, stride: int, count: int) -> np.ndarray:
-    """The elements along `axis` that kernel offset `offset` meets, one per window (a view)."""
-    return x[(slice(None),) * axis + (_span(offset, stride, count),)]
+def _offset_dtype(count: int) -> np.dtype:
+    """The integer type of a window offset in [0, count), chosen explicitly.
 
-
-def _max_1d(x: np.ndarray, axis: int, k: int, stride: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Maxima of `count` windows of length k along `axis`, and the offset of each window's first maximum.
-
-    A later offset takes over only when strictly greater, so ties keep the first one.
+    Never left to type promotion: NumPy 1.x keeps `uint8_array * scalar` in uint8 when the
+    scalar's value fits, so offsets past 255 (a 16 x 16 kernel) would wrap around there.
     """
-    taps = [_taps(x, axis, i, stride, count) for i in range(k)]
-    arg = np.zeros(taps[0].shape, dtype=np.min_scalar_type(k - 1))
-    if k == 1:
-        return taps[0].copy(), arg
-    out = np.maximum(taps[0], taps[1])
-    np.greater(taps[1], taps[0], out=arg, casting="unsafe")
-    for i in range(2, k):
-        np.maximum(arg, (taps[i] > out) * arg.dtype.type(i), out=arg)
-        np.maximum(out, taps[i], out=out)
-    return out, arg
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if count - 1 <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
 
 
-def _winners(row_arg: np.ndarray, col_arg: np.ndarray, kh: int, kw: int, sh: int) -> np.ndarray:
-    """Each window's first maximum as one offset i*kw + j: its best row, and the best column in that row.
+def _tap(x: np.ndarray, t: int, kw: int, sh: int, sw: int, oh: int, ow: int) -> np.ndarray:
+    """The element that kernel offset t = i*kw + j meets in every window: a (C, OH, OW, N) view."""
+    return x[:, _span(t // kw, sh, oh), _span(t % kw, sw, ow)]
 
-    Arithmetic on small integers, not `np.where`, which is ten times slower here.
+
+def _max_taps(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's maximum, and the offset t = i*kw + j of its first maximum in row-major order.
+
+    One pass per kernel offset over the whole batch (batch-innermost views, so each pass is
+    a vectorised loop). A later offset takes over only when strictly greater, so ties keep
+    the first, as in PyTorch. Offsets are written in place, in their explicit dtype.
     """
-    winner = row_arg * np.min_scalar_type(kh * kw - 1).type(kw)  # wide enough for every offset
-    for i in range(kh):
-        winner += (row_arg == i) * _taps(col_arg, 1, i, sh, row_arg.shape[1])
-    return winner
+    count = kh * kw
+    dtype = _offset_dtype(count)
+    first = _tap(xp, 0, kw, sh, sw, oh, ow)
+    if count == 1:
+        return first.copy(), np.zeros(first.shape, dtype=dtype)
+    second = _tap(xp, 1, kw, sh, sw, oh, ow)
+    out = np.maximum(first, second)
+    winner = np.greater(second, first).astype(dtype)  # offset 1 where the second is strictly greater, else 0
+    hit = np.empty(out.shape, dtype=np.bool_)
+    for t in range(2, count):
+        tap = _tap(xp, t, kw, sh, sw, oh, ow)
+        np.greater(tap, out, out=hit)
+        np.maximum(out, tap, out=out)
+        step = hit.view(np.uint8) if dtype == np.uint8 else hit.astype(dtype)
+        step *= t  # in place: stays in the offsets' dtype, whatever the promotion rules
+        np.maximum(winner, step, out=winner)  # t exceeds every earlier offset: where hit, it wins
+    return out, winner
 
 
 def _unpool(g: np.ndarray, winner: np.ndarray, padded_shape, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
@@ -264,12 +273,14 @@ def _unpool(g: np.ndarray, winner: np.ndarray, padded_shape, kh: int, kw: int, s
     overlapping = sh < kh or sw < kw
     covered = (sh, sw) == (kh, kw) and (kh * oh, kw * ow) == padded_shape[1:3]
     gx = np.empty(padded_shape, dtype=g.dtype) if covered else np.zeros(padded_shape, dtype=g.dtype)
+    hit = np.empty(winner.shape, dtype=np.bool_)
     for t in range(kh * kw):
-        tap = gx[:, _span(t // kw, sh, oh), _span(t % kw, sw, ow)]
+        tap = _tap(gx, t, kw, sh, sw, oh, ow)
+        np.equal(winner, winner.dtype.type(t), out=hit)
         if overlapping:
-            tap += g * (winner == t)
+            tap += g * hit
         else:
-            np.multiply(g, winner == t, out=tap)
+            np.multiply(g, hit, out=tap)
     return gx
 
 
@@ -308,6 +319,8 @@ class Conv2d(Module):
 
 class MaxPool2d(Module):
     """Max pooling layer; the stride defaults to the kernel size (non-overlapping windows)."""
+
+    is_max_pool = True
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
