@@ -133,14 +133,31 @@ def run(args) -> int:
     return 0
 
 
+#: (header, justification): short headers, and what all rows share in the title, so the table fits 80 columns
+COLUMNS = (("model", "left"), ("params", "right"), ("best\ns/epoch", "right"), ("mean\ns/epoch", "right"),
+           ("samples/s", "right"), ("test acc", "right"), ("peak MB", "right"))
+
+
+def _title(results: list[BenchResult]) -> str:
+    """What every row shares (optimizer, dtype, batch, epochs), so the columns need not repeat it."""
+    batches = sorted({r.batch_size for r in results})
+    epochs = {r.model: r.epochs for r in results}
+    if len(set(epochs.values())) <= 1:
+        n = next(iter(epochs.values()), 0)
+        epoch_text = f"{n} epoch{'s' if n != 1 else ''}"
+    else:
+        epoch_text = "epochs " + ", ".join(f"{model} {n}" for model, n in epochs.items())
+    batch_text = "batch " + "/".join(str(b) for b in batches)
+    return f"nnstudio bench: Adam lr 1e-3, float32, {batch_text}, {epoch_text}"
+
+
 def _table(results: list[BenchResult]):
     from rich.table import Table
 
-    table = Table(title="nnstudio bench (Adam lr 1e-3, float32; seconds per epoch)")
-    for column in ("model", "params", "batch", "epochs", "best s", "mean s", "samples/s", "test acc", "peak MB"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+    table = Table(title=_title(results))
+    for header, justify in COLUMNS:
+        table.add_column(header, justify=justify, no_wrap=True)
     for r in results:
-        table.add_row(r.model, f"{r.parameters:,}", str(r.batch_size), str(r.epochs), f"{r.best_epoch_s:.3f}",
-                      f"{r.mean_epoch_s:.3f}", f"{r.samples_per_s:,.0f}", f"{r.test_accuracy:.4f}",
-                      f"{r.peak_rss_mb:.0f}")
+        table.add_row(r.model, f"{r.parameters:,}", f"{r.best_epoch_s:.3f}", f"{r.mean_epoch_s:.3f}",
+                      f"{r.samples_per_s:,.0f}", f"{r.test_accuracy:.4f}", f"{r.peak_rss_mb:,.0f}")
     return table
