@@ -251,7 +251,8 @@ def _max_taps(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: i
         return first.copy(), np.zeros(first.shape, dtype=dtype)
     second = _tap(xp, 1, kw, sh, sw, oh, ow)
     out = np.maximum(first, second)
-    winner = np.greater(second, first).astype(dtype)  # offset 1 where the second is strictly greater, else 0
+    winner = np.greater(second, first)  # offset 1 where the second is strictly greater, else 0
+    winner = winner.view(np.uint8) if dtype == np.uint8 else winner.astype(dtype)
     hit = np.empty(out.shape, dtype=np.bool_)
     for t in range(2, count):
         tap = _tap(xp, t, kw, sh, sw, oh, ow)
