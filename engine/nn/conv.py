@@ -134,8 +134,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         gx = gw = gb = None
         if weight.requires_grad or (bias is not None and bias.requires_grad):
             gwb = _block_product_t(cols, g2, oh)  # (K [+1], O): the last row is the bias gradient
-            gw = np.ascontiguousarray(gwb[:k].T).reshape(w.shape)
-            gb = gwb[k].copy() if bias is not None else None  # own arrays: they become `.grad`
+            gw = np.empty(w.shape, dtype=gwb.dtype)  # own arrays, so `.grad` keeps them without a copy
+            gw.reshape(o, k)[...] = gwb[:k].T
+            gb = gwb[k].copy() if bias is not None else None
         if x.requires_grad:
             gx = _batch_major(_col2im(w2.T @ g2, (c, h, wd, n), kh, kw, sh, sw, ph, pw, oh, ow))
         return gx, gw, gb
