@@ -396,6 +396,14 @@ def test_only_relu_is_moved_behind_max_pooling():
     nn.Sequential(SpyLeaky(0.1), nn.MaxPool2d(2))(Tensor(np.ones((1, 1, 4, 4))))
     assert seen == [(1, 1, 4, 4)]  # a leaky slope can round distinct values into ties: not exact, so not moved
 
+    class SpyReLU(nn.ReLU):  # a subclass may do anything in forward: it is not moved either
+        def forward(self, x):
+            seen.append(x.shape)
+            return super().forward(x)
+
+    nn.Sequential(SpyReLU(), nn.MaxPool2d(2))(Tensor(np.ones((1, 1, 4, 4))))
+    assert seen[-1] == (1, 1, 4, 4)
+
 
 def test_float32_stays_float32():
     manual_seed(0)

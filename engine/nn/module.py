@@ -32,7 +32,8 @@ class Module:
     """
 
     #: True for an elementwise layer f with max(f(window)) == f(max(window)) and the same gradient,
-    #: ties included (ReLU), so `Sequential` may run a max pooling that follows it first, on fewer numbers
+    #: ties included (ReLU), so `Sequential` may run a max pooling that follows it first, on fewer numbers.
+    #: Only the class that sets it counts: a subclass may change what forward does, so it is not inherited.
     commutes_with_max_pool: bool = False
     #: True for max pooling layers (the other half of that pair)
     is_max_pool: bool = False
@@ -207,7 +208,8 @@ class Sequential(Module):
         i = 0
         while i < len(modules):
             module = modules[i]
-            if module.commutes_with_max_pool and i + 1 < len(modules) and modules[i + 1].is_max_pool:
+            if (type(module).__dict__.get("commutes_with_max_pool", False) and i + 1 < len(modules)
+                    and modules[i + 1].is_max_pool):
                 x = module(modules[i + 1](x))
                 i += 2
             else:
