@@ -346,7 +346,9 @@ def test_small_cnn_gradients_through_every_layer():
 
 
 class _SpyReLU(nn.ReLU):
-    """A ReLU that records the shapes it is given."""
+    """A ReLU that records the shapes it is given (and says it still commutes with max pooling)."""
+
+    commutes_with_max_pool = True
 
     def __init__(self, seen):
         super().__init__()
