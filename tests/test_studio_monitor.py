@@ -7,9 +7,8 @@ fast anything ran.
 
 from __future__ import annotations
 
-import math
-
 import io
+import math
 import threading
 import time
 
@@ -82,6 +81,30 @@ async def test_redraws_stay_within_budget_whatever_the_batch_rate(tmp_path, monk
         # nothing was lost on the way: every batch is in the loss trace (compacted), every epoch plotted
         assert len(monitor.history) == batches // 500
         assert monitor.trace.xs[-1] == pytest.approx(batches / 500, abs=2 / 500)
+
+
+async def test_only_what_changed_and_is_in_view_is_redrawn(tmp_path):
+    """Batches change only the loss plot; plots out of view wait until the pane is shown again."""
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(2 * PLOT_INTERVAL)
+        plots = {plot.id: plot for plot in app.monitor.query(MetricPlot)}
+        counts = lambda: {plot_id: plot.redraws for plot_id, plot in plots.items()}  # noqa: E731
+        before = counts()
+        app.monitor.tick(events.BatchEnd(0, 0, 10, 2.0, 0.1, 1e4), [(0, 0, 10, 2.0)])
+        await pilot.pause(2 * PLOT_INTERVAL)
+        after = counts()
+        assert after["plot-loss"] > before["plot-loss"]
+        assert all(after[p] == before[p] for p in plots if p != "plot-loss")
+
+        await pilot.press("1")  # the monitor is hidden: an epoch ends, nothing is drawn
+        app.monitor.on_session_event(epoch_event(0))
+        await pilot.pause(2 * PLOT_INTERVAL)
+        assert counts() == after
+        await pilot.press("3")
+        await pilot.pause(0.1)
+        assert all(n > after[p] for p, n in counts().items())  # all four caught up at once, on show
+        assert "epoch 1" in str(app.monitor.query_one("#run-progress").render())
 
 
 # ====================================================================== plots

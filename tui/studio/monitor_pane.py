@@ -148,7 +148,9 @@ class MonitorPane(Vertical):
         self.plot_redraws = 0
         self._last_epoch: events.EpochEnd | None = None
         self._latest_batch: events.BatchEnd | None = None
-        self._dirty = self._progress_dirty = False
+        self._stale: set[str] = set()  # plots whose data changed since they were last drawn
+        self._legends: dict[str, tuple] = {}  # plot id -> (what its legend shows, its line count)
+        self._progress_dirty = False
         self._composed = False  # True from on_mount: the widgets to draw into exist (is_mounted comes later)
 
     def compose(self) -> ComposeResult:
@@ -184,7 +186,8 @@ class MonitorPane(Vertical):
             return
         symbol, style, hint = STATUS_LOOK.get(status, ("?", "bold", ""))
         text = Text.assemble((f"{symbol} {status.upper()}", style), ("  " + hint, "dim") if hint else "")
-        self.query_one("#run-status", Static).update(text, layout=False)
+        if (status_line := self._part("#run-status", Static)) is not None:
+            status_line.update(text, layout=False)
 
     def show_history(self, history: list[dict], epoch_offset: int | None = None) -> None:
         """Replace the plotted epochs (a loaded save's history, or [] for a fresh run) and redraw now."""
@@ -200,7 +203,8 @@ class MonitorPane(Vertical):
         if isinstance(event, events.EpochEnd):
             self.history.append(event.as_dict())
             self._last_epoch, self._latest_batch = event, None
-            self._progress_dirty = self._dirty = True
+            self._progress_dirty = True
+            self._stale.update(plot_id for plot_id, _ in PLOTS)
 
     def tick(self, latest: events.BatchEnd | None, losses: list[tuple[int, int, int, float]]) -> None:
         """The app's poll (~10 times a second): batches since the last one, and the newest batch event.
@@ -211,13 +215,19 @@ class MonitorPane(Vertical):
         for epoch, batch, batches, loss in losses:
             self.trace.add(self.epoch_offset + epoch + (batch + 1) / max(batches, 1), loss)
         if losses:
-            self._dirty = True
+            self._stale.add("plot-loss")  # the batch curve: the other plots change once an epoch
         if latest is not None:
             # a batch of an epoch already reported is old news: the epoch's summary is shown instead
             self._latest_batch = latest if self.epoch_offset + latest.epoch >= len(self.history) else None
             self._progress_dirty = True
         if self._progress_dirty:
             self._show_progress(self._latest_batch)
+
+    def _part(self, selector: str, kind: type):
+        """One of the pane's widgets, or None once the app is taking the pane down (a timer or a
+        callback that was already due may still fire then)."""
+        found = self.query(selector)
+        return found.first(kind) if found else None
 
     # ------------------------------------------------------------------ progress line
     def _planned_epochs(self) -> int:
@@ -245,7 +255,8 @@ class MonitorPane(Vertical):
         elif self._last_epoch is not None:
             e = self._last_epoch
             text.append(f" ETA {clock(e.eta)} · {e.samples_per_s:,.0f} samples/s · {e.seconds:.1f} s/epoch")
-        self.query_one("#run-progress", Static).update(text, layout=False)  # one line: no reflow
+        if (progress := self._part("#run-progress", Static)) is not None:
+            progress.update(text, layout=False)  # one line: no reflow
 
     def _eta(self, batch: events.BatchEnd, planned: int) -> float | None:
         """Seconds left: the epochs still to go at the pace of those done (evaluation included), or
@@ -260,8 +271,18 @@ class MonitorPane(Vertical):
 
     # ------------------------------------------------------------------ plots
     def _redraw_if_dirty(self) -> None:
-        if self._dirty:
-            self.redraw()
+        """The plot timer: rebuild the plots whose data changed, if the pane is in view at all.
+
+        Every rebuild is work on the interface thread, which shares the interpreter lock with
+        training: plots nobody sees wait until the pane is shown again.
+        """
+        if self._stale and self.is_on_screen:
+            self.redraw(self._stale)
+
+    def on_show(self) -> None:
+        """Back in view: draw what changed while the pane was hidden."""
+        if self._stale:
+            self.call_after_refresh(self.redraw, set(self._stale))
 
     def _monochrome(self) -> bool:
         return bool(getattr(self.app, "no_color", False))
@@ -291,14 +312,20 @@ class MonitorPane(Vertical):
             column += len(entry)
         return text
 
-    def redraw(self) -> None:
-        """Rebuild the four plots and their legends from the current data (downsampled to each plot's width)."""
-        self._dirty = False
+    def redraw(self, plots: set[str] | None = None) -> None:
+        """Rebuild plots and their legends (all four, or those named) from the current data,
+        downsampled to each plot's width."""
         if not self._composed:
             return
+        plots = {plot_id for plot_id, _ in PLOTS} if plots is None else set(plots)
+        self._stale -= plots
         for plot_id, paint in (("plot-loss", self._paint_loss), ("plot-accuracy", self._paint_accuracy),
                                ("plot-grad", self._paint_grad), ("plot-lr", self._paint_lr)):
-            plot = self.query_one(f"#{plot_id}", MetricPlot)
+            if plot_id not in plots:
+                continue
+            plot = self._part(f"#{plot_id}", MetricPlot)
+            if plot is None:
+                return
             plt, width, labels = plot.plt, max(plot.size.width - 10, 10), []
 
             def line(xs: list[float], ys: list[float], label: str, n: int) -> None:
@@ -308,11 +335,21 @@ class MonitorPane(Vertical):
             plt.clear_figure()
             plt.xlabel("epoch")
             paint(plt, line)
-            legend = self.query_one(f"#{plot_id}-legend", Static)
-            legend.update(self.legend_text(plot.title, labels, max(plot.size.width - 2, 20)))  # (padding 0 1)
+            self._show_legend(plot_id, self.legend_text(plot.title, labels, max(plot.size.width - 2, 20)))
             plot.redraws += 1
             self.plot_redraws += 1
             plot.refresh()
+
+    def _show_legend(self, plot_id: str, text: Text) -> None:
+        """Put a legend above its plot only when it changed, and lay the screen out again only when its
+        number of lines did: a layout pass costs the whole screen, and legends rarely change."""
+        key, lines = (text.plain, tuple(span for span in text.spans)), text.plain.count("\n")
+        if self._legends.get(plot_id, (None, None))[0] == key:
+            return
+        relayout = self._legends.get(plot_id, (None, -1))[1] != lines
+        self._legends[plot_id] = (key, lines)
+        if (legend := self._part(f"#{plot_id}-legend", Static)) is not None:
+            legend.update(text, layout=relayout)
 
     def _series(self, key: str) -> tuple[list[float], list[float]]:
         pairs = [(float(i + 1), h[key]) for i, h in enumerate(self.history)

@@ -138,16 +138,27 @@ class PredictionsPane(Vertical, can_focus=True):
         self._redraw()
 
     def on_session_event(self, event) -> None:
-        """Epoch ends bring new outputs; drawn at most every REDRAW_INTERVAL seconds."""
+        """Epoch ends bring new outputs; drawn at most every REDRAW_INTERVAL seconds, and only in view."""
         if isinstance(event, events.EpochEnd) and event.probe_outputs is not None:
             if self._pending is None:
                 self.set_timer(REDRAW_INTERVAL, self._flush_pending)
             self._pending = event
 
     def _flush_pending(self) -> None:
+        """Draw the newest epoch's outputs, unless the pane is out of view: then when it is shown.
+
+        Drawing is work on the interface thread, which shares the interpreter lock with training.
+        """
+        if not self.is_on_screen:
+            return
         event, self._pending = self._pending, None
         if event is not None:
             self.show_outputs(event.probe_outputs, event.confusion)
+
+    def on_show(self) -> None:
+        """Back in view: draw the outputs that arrived while the pane was hidden."""
+        if self._pending is not None:
+            self.call_after_refresh(self._flush_pending)
 
     # ------------------------------------------------------------------ keys
     def action_resample(self) -> None:
