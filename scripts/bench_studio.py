@@ -1,17 +1,21 @@
 """How the studio keeps up while it trains: training throughput inside the app against headless
 `nnstudio train`, and how long a key press takes to be handled during training.
 
-    python scripts/bench_studio.py --data-dir ../shared/data/mnist --epochs 3
+    python scripts/bench_studio.py --data-dir ../shared/data/mnist --epochs 3 --repeat 3
 
-Both runs train the same configuration (MNIST, the MLP preset, Adam, batch 64, the same seed)
-in this one session, one after the other, so the figures are comparable as a ratio (absolute
-seconds drift on a shared machine). The app runs under Textual's headless driver through
-`App.run_test()`: everything but the bytes written to a terminal is the real app (the
-compositor, the plots, the redraw timers). During training a pane key (1-5, cycling) is pressed
-every half second; its latency is the time from posting the key to the new pane being shown,
-including the screen refresh that follows.
+Throughput: headless and studio runs of the same configuration (MNIST, the MLP preset, Adam,
+batch 64, the same seed) are taken in turn, and each studio epoch is compared with the same
+epoch of the headless run before it (these machines slow down over a run, alike for both);
+the studio shows the monitor pane and no key is pressed, as when a user watches a run.
 
-Speed is measured here, never in the test suite.
+Keys: one more studio run, during which a key is pressed every 0.6 s: space (pause, then
+resume) and the pane keys 1-5 in turn. A key's latency is the time from posting it to the end
+of the first screen refresh that shows its effect (the status line's "pausing"/"running", or
+the new pane).
+
+The app runs under Textual's headless driver through `App.run_test()`: everything but the bytes
+written to a terminal is the real app (the compositor, the plots, the redraw timers). Speed is
+measured here, never in the test suite.
 """
 
 from __future__ import annotations
@@ -26,78 +30,111 @@ import tempfile
 import time
 from pathlib import Path
 
+#: the keys pressed in turn during the latency run, and what each must bring about
+KEYS = ("space", "space", "1", "2", "3", "4", "5")
 
-def headless(data_dir: str, epochs: int, saves: Path) -> dict:
-    """`nnstudio train --json` in a subprocess: per-epoch training samples/s and the wall time."""
+
+def headless(data_dir: str, epochs: int, saves: Path) -> list[float]:
+    """`nnstudio train --json` in a subprocess: the training samples/s of each epoch."""
     command = [sys.executable, "-m", "nnstudio.tui.cli", "train", "--dataset", "mnist", "--data-dir", data_dir,
                "--model", "mlp", "--epochs", str(epochs), "--saves-dir", str(saves), "--json"]
-    start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - start
-    epochs_seen = [json.loads(line) for line in done.stdout.splitlines() if '"event": "epoch"' in line]
-    return {"samples_per_s": [e["samples_per_second"] for e in epochs_seen],
-            "epoch_s": [e["seconds"] for e in epochs_seen], "wall_s": wall}
+    return [json.loads(line)["samples_per_second"] for line in done.stdout.splitlines() if '"event": "epoch"' in line]
 
 
-async def in_studio(data_dir: str, epochs: int, saves: Path, size: tuple[int, int]) -> dict:
-    """The studio trains the same run while a pane key is pressed every half second."""
-    from textual.widgets import TabbedContent
-
+def studio_app(data_dir: str, epochs: int, saves: Path):
     from nnstudio.tui.config import RunConfig
-    from nnstudio.tui.studio.app import PANES, create_app
+    from nnstudio.tui.studio.app import create_app
 
-    app = create_app(config=RunConfig().replace(**{"training.epochs": epochs}), saves_dir=saves, data_dir=data_dir,
-                     offer_resume=False)
-    latencies: list[float] = []
+    return create_app(config=RunConfig().replace(**{"training.epochs": epochs}), saves_dir=saves, data_dir=data_dir,
+                      offer_resume=False)
+
+
+async def train_in_studio(app, size: tuple[int, int]) -> list[float]:
+    """Train on the monitor pane, no key pressed: the training samples/s of each epoch."""
     async with app.run_test(size=size) as pilot:
         await pilot.press("3")
-        start = time.perf_counter()
-        await pilot.press("space")
+        app.simulate_key("space")
+        while app.status not in ("finished", "stopped", "diverged", "failed"):
+            await asyncio.sleep(0.2)
+        if app.status != "finished":
+            raise SystemExit(f"the studio's run ended {app.status}")
+        return [h["samples_per_second"] for h in app.monitor.history]
+
+
+async def key_latencies(app, size: tuple[int, int]) -> list[tuple[str, float]]:
+    """(key, seconds) for keys pressed every 0.6 s while the studio trains."""
+    from textual.widgets import TabbedContent
+
+    from nnstudio.tui.studio.app import PANES
+
+    def done(key: str, before: str):
+        if key == "space":
+            return lambda: app.status != before
+        pane_id = PANES[int(key) - 1][0]
+        return lambda: app.query_one(TabbedContent).active == pane_id
+
+    seen: list[tuple[str, float]] = []
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("3")
+        app.simulate_key("space")
         n = 0
         while app.status not in ("finished", "stopped", "diverged", "failed"):
-            await pilot.pause(0.5)
-            if app.status != "running":
+            await asyncio.sleep(0.6)
+            if app.status not in ("running", "paused"):
                 continue
+            key = KEYS[n % len(KEYS)]
             n += 1
-            pane_id = PANES[n % len(PANES)][0]
+            effect = done(key, app.status)
             pressed = time.perf_counter()
-            await pilot.press(str(n % len(PANES) + 1))
-            while app.query_one(TabbedContent).active != pane_id:
+            app.simulate_key(key)  # (not pilot.press: it waits for an idle CPU, which training never leaves)
+            while not effect():
                 await asyncio.sleep(0.001)
-            await pilot.wait_for_scheduled_animations()
-            latencies.append(time.perf_counter() - pressed)
-        wall = time.perf_counter() - start
-        history = app.monitor.history
-        status = app.status
-    return {"samples_per_s": [h["samples_per_second"] for h in history],
-            "epoch_s": [h["seconds"] for h in history], "wall_s": wall, "latencies_s": latencies, "status": status}
+            handled = time.perf_counter()
+            repainted = asyncio.Event()
+            app.call_after_refresh(repainted.set)  # runs once the screen showing the effect is drawn
+            try:
+                await asyncio.wait_for(repainted.wait(), 1.0)
+                handled = time.perf_counter()
+            except asyncio.TimeoutError:
+                pass  # nothing left to redraw (the run had just ended): the effect is the answer
+            seen.append((key, handled - pressed))
+        if app.status == "paused":
+            app.runner.stop()
+    return seen
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True, help="folder with the four MNIST IDX files")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="headless and studio runs, taken in turn (default 3)")
     parser.add_argument("--size", default="120x40", help="terminal size of the app, COLSxROWS (default 120x40)")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
+    print(f"MLP on full MNIST, {args.epochs} epochs, batch 64, app at {args.size}; training samples/s of each epoch")
+    ratios = []
     with tempfile.TemporaryDirectory() as folder:
-        cli = headless(args.data_dir, args.epochs, Path(folder) / "cli")
-        app = asyncio.run(in_studio(args.data_dir, args.epochs, Path(folder) / "app", size))
-    if app["status"] != "finished":
-        print(f"the studio's run ended {app['status']}", file=sys.stderr)
-        return 1
-    best_cli, best_app = max(cli["samples_per_s"]), max(app["samples_per_s"])
-    mean_cli, mean_app = statistics.mean(cli["samples_per_s"]), statistics.mean(app["samples_per_s"])
-    ms = sorted(1000 * t for t in app["latencies_s"])
-    print(f"MLP on full MNIST, {args.epochs} epochs, batch 64, app at {args.size}")
-    print(f"  headless nnstudio train: {mean_cli:,.0f} samples/s mean, {best_cli:,.0f} best; "
-          f"epochs {', '.join(f'{s:.2f}' for s in cli['epoch_s'])} s; {cli['wall_s']:.1f} s in all")
-    print(f"  studio:                  {mean_app:,.0f} samples/s mean, {best_app:,.0f} best; "
-          f"epochs {', '.join(f'{s:.2f}' for s in app['epoch_s'])} s; {app['wall_s']:.1f} s in all")
-    print(f"  studio / headless: {mean_app / mean_cli:.2f} (mean), {best_app / best_cli:.2f} (best epoch)")
-    if ms:
-        print(f"  key presses during training: {len(ms)}, median {statistics.median(ms):.0f} ms, "
-              f"95th percentile {ms[int(0.95 * (len(ms) - 1))]:.0f} ms, worst {ms[-1]:.0f} ms")
+        for run in range(args.repeat):
+            cli = headless(args.data_dir, args.epochs, Path(folder) / f"cli{run}")
+            app = asyncio.run(train_in_studio(studio_app(args.data_dir, args.epochs, Path(folder) / f"app{run}"),
+                                              size))
+            ratios += [a / c for a, c in zip(app, cli)]
+            print(f"  run {run + 1}: headless {', '.join(f'{v:,.0f}' for v in cli)}; "
+                  f"studio {', '.join(f'{v:,.0f}' for v in app)}")
+        print(f"  studio / headless, epoch by epoch: median {statistics.median(ratios):.2f} "
+              f"(from {min(ratios):.2f} to {max(ratios):.2f}, {len(ratios)} epochs)")
+        seen = asyncio.run(key_latencies(studio_app(args.data_dir, max(args.epochs, 4), Path(folder) / "keys"), size))
+    for label, keys in (("space (pause/resume)", ("space",)), ("pane keys 1-5", ("1", "2", "3", "4", "5"))):
+        ms = sorted(1000 * t for key, t in seen if key in keys)
+        if ms:
+            p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
+            print(f"  {label} during training: {len(ms)} presses, median {statistics.median(ms):.0f} ms, "
+                  f"90th percentile {p90:.0f} ms, worst {ms[-1]:.0f} ms")
+    for key in ("1", "2", "3", "4", "5"):
+        ms = [1000 * t for k, t in seen if k == key]
+        if ms:
+            print(f"    key {key}: median {statistics.median(ms):.0f} ms")
     return 0
 
 

@@ -13,6 +13,7 @@ from textual.events import Resize
 from textual.geometry import Size
 from textual.widgets import Input
 
+from nnstudio import saves
 from nnstudio.datasets import load_dataset
 from nnstudio.engine import events
 from nnstudio.tui.config import RunConfig
@@ -94,7 +95,12 @@ async def test_space_trains_the_model_and_the_monitor_follows(tmp_path, blobs, s
         assert "FINISHED" in status_line(app)
         assert len(app.monitor.history) == 3 and app.monitor.trace.xs
         assert "epoch 3/3" in str(app.monitor.query_one("#run-progress").render())
-        assert app.predictions.outputs is not None and app.predictions.probe is not None
+        assert app.predictions.probe is not None
+        assert app.predictions.outputs is None  # out of view: not drawn on the interface thread yet
+        await pilot.press("4")
+        await pilot.pause(0.1)
+        assert app.predictions.outputs is not None  # drawn once shown
+        await pilot.press("3")
         await pilot.press("space")  # all epochs done: says so, does not crash or retrain
         assert app.status == "finished" and any("epochs are done" in t for t, _ in app.seen_notifications)
         await pilot.press("x")  # nothing to stop
@@ -117,8 +123,8 @@ async def test_step_pause_resume_and_stop(tmp_path, blobs):
                        and app.status == "paused", "one batch")
         assert len(app.session.history) == 2
 
-        await press_while_training(pilot, "space")  # resume
-        assert app.status == "running"
+        await press_while_training(pilot, "space")  # resume (the key is handled when the app gets to it)
+        await wait_status(pilot, "running")
         await wait_for(pilot, lambda: len(app.session.history) >= 4, "more epochs")
         await press_while_training(pilot, "space")  # pause
         await wait_status(pilot, "paused")
@@ -135,6 +141,33 @@ async def test_step_pause_resume_and_stop(tmp_path, blobs):
         await wait_for(pilot, lambda: len(app.session.history) > trained + 1, "training after the stop")
         await press_while_training(pilot, "x")
         await wait_status(pilot, "stopped")
+
+
+@pytest.mark.parametrize("stop_first", [True, False])
+async def test_leaving_while_a_run_is_live_is_clean(tmp_path, blobs, stop_first):
+    """The run's last events (stopped, its checkpoint) may arrive while the app takes its widgets
+    down: they must change nothing, and raise nothing."""
+    app = studio(tmp_path, blobs, **{"training.epochs": 2000})
+    async with app.run_test() as pilot:
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "running")
+        if stop_first:
+            app.runner.stop()  # the Stopped event is on its way as the app exits
+    assert app.return_code in (None, 0) and app._exception is None
+    deadline = time.monotonic() + WAIT  # the thread was told to stop, and ends on its own
+    while app.session.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert app.session.status == "stopped"
+    assert saves.latest_interrupted_run(tmp_path / "saves") is not None  # offered for resuming next time
+
+
+async def test_news_from_the_run_after_the_app_has_gone_changes_nothing(tmp_path, blobs):
+    """What the training thread posts while (or after) the app takes its widgets down is dropped."""
+    app = studio(tmp_path, blobs)
+    async with app.run_test():
+        pass
+    app.on_session_event(SessionEvent(events.Stopped(epoch=0, batch=3)))  # would restyle panes that are gone
+    app.watch_status("stopped")
 
 
 async def test_save_reinitialise_and_load_by_keys(tmp_path, blobs):

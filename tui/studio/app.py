@@ -18,7 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
+from textual.widgets import Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker
 
 from nnstudio import saves
@@ -31,6 +31,7 @@ from nnstudio.tui.session import Notice, SessionError
 from .builder_pane import BuilderPane
 from .commands import StudioCommands
 from .confirm_screen import ConfirmScreen
+from .footer import StudioFooter
 from .help_screen import HelpScreen, binding_rows
 from .messages import ConfigChanged, LiveSettingRequested, LoadRequested, SaveRequested, SessionEvent, SessionReady
 from .monitor_pane import MonitorPane
@@ -101,7 +102,7 @@ class StudioApp(App):
             for n, (pane_id, title) in enumerate(PANES, 1):
                 with TabPane(f"{n} {title}", id=pane_id):
                     yield self.panes[pane_id]
-        yield Footer(show_command_palette=False)  # ctrl+p still works; `?` lists it (80 columns are precious)
+        yield StudioFooter(show_command_palette=False)  # ctrl+p still works; `?` lists it (80 columns are precious)
 
     def on_mount(self) -> None:
         limit_blas_threads(1)  # the interface thread keeps a core (see nnstudio.tui.blas)
@@ -161,8 +162,11 @@ class StudioApp(App):
         """Called when status is updated: panes lock or unlock fields, the footer greys out keys.
 
         The monitor shows the exact word; the other panes get running/paused for every moment
-        a training thread is alive (they lock what cannot change then).
+        a training thread is alive (they lock what cannot change then). Once the app is shutting
+        down (its widgets are being taken away) a status that still arrives changes nothing.
         """
+        if not self.is_running:
+            return
         self.monitor.set_running(status)
         for pane_id, pane in self.panes.items():
             if pane_id != "monitor" and callable(getattr(pane, "set_running", None)):
@@ -291,7 +295,10 @@ class StudioApp(App):
                     title="Resumed" if message.origin == "resumed" else "Loaded")
 
     def on_session_event(self, message: SessionEvent) -> None:
+        """An event from the training thread (not a batch: those are polled): to the runner and the panes."""
         event = message.event
+        if not self.is_running:  # shutting down: the run's last events (its checkpoint is written) go nowhere
+            return
         if isinstance(event, Notice):
             self.notify(event.text, title="Note", severity="warning", timeout=10)
         elif isinstance(event, (events.Diverged, events.Failed)):

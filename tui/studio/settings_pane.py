@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -139,15 +140,28 @@ class SettingRow(Horizontal):
         message.update(problem if problem is not None else self.hint())
 
     def set_locked(self, locked: bool) -> None:
-        """Disable the control while a run exists (for settings that cannot change live)."""
+        """Disable the control while a run exists (for settings that cannot change live).
+
+        The name is dimmed by restyling its text, not by a class on the row: a class change
+        restyles the row's every widget, and a run's start or end locks thirty rows at once.
+        """
         self.locked = locked
         self.control.disabled = locked
-        self.set_class(locked, "-locked")
+        self.query_one(".setting-name", Label).update(Text(self.setting.name, style="dim" if locked else ""))
         if self.problem is None:
             self.show_problem(None)
 
 
-class SettingsPane(VerticalScroll):
+class FocusAnchor(Static, can_focus=True):
+    """Where the keyboard lands when the pane is shown: not in a field, so the app's keys (the
+    pane numbers, space...) still act, and the arrow keys scroll the pane; tab goes to the fields.
+
+    (Not the pane itself: a focused container restyles everything inside it, thirty rows, on
+    every pane switch, which the training thread pays for too.)
+    """
+
+
+class SettingsPane(VerticalScroll, can_focus=False):
     """Every run setting except the model, generated from `SETTINGS`, checked as typed."""
 
     HELP_TITLE = "Settings"
@@ -169,6 +183,7 @@ class SettingsPane(VerticalScroll):
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.set_reactive(SettingsPane.config, config)
+        self._locks_stale = True  # the rows' locks do not yet follow run_active
 
     # ================================================================== what the app calls
     def set_running(self, status: str) -> None:
@@ -189,6 +204,7 @@ class SettingsPane(VerticalScroll):
     # ================================================================== building the form
     def compose(self) -> ComposeResult:
         live = ", ".join(path.split(".")[1] for path in LIVE_SETTINGS)
+        yield FocusAnchor("tab / shift+tab move between the fields · enter applies · esc reverts", id="settings-anchor")
         yield Static(f"Training: only {live} can change now (applied between batches).", id="live-banner")
         for section in SHOWN_SECTIONS:
             yield Static(f"[b]{section}[/b]  [dim]{SECTIONS[section]}[/dim]", classes="section-heading")
@@ -204,10 +220,31 @@ class SettingsPane(VerticalScroll):
         self._show_config()
 
     def watch_run_active(self, active: bool) -> None:
-        """Called when a run starts or ends: lock or unlock the settings that cannot change live."""
-        self.set_class(active, "-run-active")
-        for row in self.query(SettingRow):
-            row.set_locked(active and not row.setting.live)
+        """Called when a run starts or ends: lock or unlock the settings that cannot change live.
+
+        Restyling every row costs the interface thread a large fraction of a second, which it
+        shares with training (and the key that started the run would wait for it): a pane out
+        of view locks its rows when it is shown instead. (The app refuses a change that cannot
+        apply to a running session in any case.)
+        """
+        for banner in self.query("#live-banner"):  # (a class on the pane would restyle every row)
+            banner.display = active
+        if self.is_on_screen:
+            self._lock_rows()
+        else:
+            self._locks_stale = True
+
+    def on_show(self) -> None:
+        """Back in view: lock or unlock the rows as the run's state says, before anything is typed."""
+        if self._locks_stale:
+            self._lock_rows()
+
+    def _lock_rows(self) -> None:
+        self._locks_stale = False
+        with self.app.batch_update():
+            for row in self.query(SettingRow):
+                if row.locked != (locked := self.run_active and not row.setting.live):
+                    row.set_locked(locked)
 
     def _show_config(self, force: bool = False) -> None:
         """Update the controls whose value changed, and show only the settings that apply.
