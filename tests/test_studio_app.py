@@ -504,3 +504,26 @@ def test_nnstudio_help_and_the_subcommands_still_work(capsys):
     assert "studio" in out and "train" in out and "saves" in out
     assert cli.studio_arguments(["train", "--epochs", "1"]) == ["train", "--epochs", "1"]
     assert cli.studio_arguments(["trian"]) == ["trian"]  # a typo stays an error, not a missing save
+
+
+async def test_a_pane_switch_rebuilds_the_footer_once(tmp_path, blobs, monkeypatch):
+    """A pane switch changes the focus and the bindings several times; the footer's keys are
+    rebuilt once for all of them (each rebuild restyles a dozen widgets)."""
+    from nnstudio.tui.studio.footer import StudioFooter
+
+    rebuilds = []
+    recompose = StudioFooter.recompose
+
+    async def counting(self):
+        rebuilds.append(1)
+        return await recompose(self)
+
+    monkeypatch.setattr(StudioFooter, "recompose", counting)
+    app = studio(tmp_path, blobs)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        for key in ("1", "2", "4"):
+            rebuilds.clear()
+            await pilot.press(key)
+            await pilot.pause()
+            assert 1 <= len(rebuilds) <= 2, (key, len(rebuilds))
