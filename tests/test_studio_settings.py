@@ -109,6 +109,7 @@ async def test_a_bad_value_is_explained_and_never_applied(typed, problem):
         field.focus()
         await pilot.press("escape")                      # revert: the current value is back
         assert field.value == "0.001" and "a number >= 0" in message_of(app, "optimizer.lr")
+        assert not field.has_focus  # and the field is left: digits and space act as app keys again
 
 
 async def test_a_rule_between_two_settings_is_checked_as_typed():

@@ -168,7 +168,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
     DEFAULT_CSS = (Path(__file__).with_name("settings_pane.tcss")).read_text(encoding="utf-8")
     BINDINGS = [
         Binding("escape", "revert", "Revert", id="settings.revert",
-                tooltip="Put back the current value of the setting being edited"),
+                tooltip="Put back the current value of the setting being edited, and leave the field"),
         Binding("ctrl+r", "reset_default", "Default", id="settings.default",
                 tooltip="Set the selected setting to its default value"),
     ]
@@ -204,7 +204,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
     # ================================================================== building the form
     def compose(self) -> ComposeResult:
         live = ", ".join(path.split(".")[1] for path in LIVE_SETTINGS)
-        yield FocusAnchor("tab / shift+tab move between the fields · enter applies · esc reverts", id="settings-anchor")
+        yield FocusAnchor("tab / shift+tab move between the fields · enter applies · esc reverts and leaves the field", id="settings-anchor")
         yield Static(f"Training: only {live} can change now (applied between batches).", id="live-banner")
         for section in SHOWN_SECTIONS:
             yield Static(f"[b]{section}[/b]  [dim]{SECTIONS[section]}[/dim]", classes="section-heading")
@@ -339,10 +339,12 @@ class SettingsPane(VerticalScroll, can_focus=False):
         return next((a for a in focused.ancestors if isinstance(a, SettingRow)), None)
 
     def action_revert(self) -> None:
-        """Discard what was typed in the focused field: show the current value again."""
+        """Discard what was typed in the focused field, show the current value again, and leave the
+        field (for the anchor above the form), so that the app's keys act again."""
         row = self._focused_row()
         if row is not None:
             row.show_value(row.shown)
+        self.query_one(FocusAnchor).focus(scroll_visible=False)
 
     def action_reset_default(self) -> None:
         """Set the focused setting back to its default (checked and applied like a typed value)."""
