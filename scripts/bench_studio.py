@@ -124,7 +124,7 @@ def main() -> int:
                   f"studio {', '.join(f'{v:,.0f}' for v in app)}")
         print(f"  studio / headless, epoch by epoch: median {statistics.median(ratios):.2f} "
               f"(from {min(ratios):.2f} to {max(ratios):.2f}, {len(ratios)} epochs)")
-        seen = asyncio.run(key_latencies(studio_app(args.data_dir, max(args.epochs, 4), Path(folder) / "keys"), size))
+        seen = asyncio.run(key_latencies(studio_app(args.data_dir, max(args.epochs, 8), Path(folder) / "keys"), size))
     for label, keys in (("space (pause/resume)", ("space",)), ("pane keys 1-5", ("1", "2", "3", "4", "5"))):
         ms = sorted(1000 * t for key, t in seen if key in keys)
         if ms:
