@@ -489,6 +489,23 @@ def test_nnstudio_alone_or_with_a_save_opens_the_studio(monkeypatch, tmp_path):
     assert len(opened) == 4
 
 
+def test_the_studio_opens_on_the_embedded_digits_unless_the_full_mnist_is_here(tmp_path, monkeypatch, mnist_dir):
+    """A first start trains at once: no download behind the first key press."""
+    app = create_app(saves_dir=tmp_path, offer_resume=False)
+    assert app.config.data.name == "mnist-embedded" and app.embedded_default
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(mnist_dir))
+    app = create_app(saves_dir=tmp_path, offer_resume=False)
+    assert app.config.data.name == "mnist" and not app.embedded_default
+
+
+async def test_the_embedded_default_says_how_to_get_the_full_set(tmp_path):
+    app = studio(tmp_path, None)
+    app.embedded_default = True
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert any("embedded MNIST subset" in text and "data.name mnist" in text for text, _ in app.seen_notifications)
+
+
 def test_a_data_dir_given_to_the_studio_is_the_run_s(tmp_path):
     app = create_app(saves_dir=tmp_path / "saves", data_dir=tmp_path / "idx", offer_resume=False)
     assert app.config.data.data_dir == str(tmp_path / "idx")

@@ -22,7 +22,9 @@ from textual.widgets import Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker
 
 from nnstudio import saves
+from nnstudio.datasets import EMBEDDED_NAME, MNIST, DatasetError
 from nnstudio.datasets.dataset import Dataset
+from nnstudio.datasets.locations import locate
 from nnstudio.engine import events
 from nnstudio.tui.blas import limit_blas_threads
 from nnstudio.tui.config import LIVE_SETTINGS, ConfigError, RunConfig, parse_value
@@ -73,6 +75,9 @@ class StudioApp(App):
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first when trained work is unsaved)"),
     ]
 
+    embedded_default = False
+    """True when the studio opened on the embedded MNIST subset because the full set is not here (see create_app)."""
+
     status: reactive[str] = reactive("idle")
     """What the run is doing (mirrors the runner's): idle, preparing, running, paused, stopped, finished..."""
 
@@ -109,6 +114,10 @@ class StudioApp(App):
         self._push_config()
         self.watch_status(self.status)
         self.set_interval(POLL_INTERVAL, lambda: self.monitor.tick(*self.runner.bridge.take()))
+        if self.embedded_default and self.open_path is None:
+            self.notify("Training on the embedded MNIST subset (6,000 digits) until the full set is here: choose "
+                        "data.name mnist in the settings (2) to download it once, or run `nnstudio data import`.",
+                        title="MNIST", timeout=12)
         if self.open_path is not None:
             self._attempt(self.runner.open, self.open_path, "loaded", self.config.checkpoints.folder)
         elif self.offer_resume:
@@ -368,7 +377,8 @@ class StudioApp(App):
 def create_app(*, config: RunConfig | None = None, dataset: Dataset | None = None, saves_dir: str | Path | None = None,
                data_dir: str | Path | None = None, open_path: str | Path | None = None,
                offer_resume: bool = True) -> StudioApp:
-    """The studio, configured: the default run (MNIST, the MLP preset, Adam) unless `config` says otherwise.
+    """The studio, configured: the default run (MNIST, the MLP preset, Adam) unless `config` says otherwise;
+    without a `config` or a `data_dir`, MNIST is the embedded subset unless the full set is at hand.
 
     `dataset` replaces the configured data set for every run (tests inject a tiny one);
     `saves_dir` is where saves and checkpoints go (default: the config's, else ./saves or
@@ -376,12 +386,30 @@ def create_app(*, config: RunConfig | None = None, dataset: Dataset | None = Non
     data.data_dir); `open_path` opens a save at once; `offer_resume` asks to resume the
     latest interrupted run found in the saves folder.
     """
-    config = config or RunConfig()
+    embedded_default = False
+    if config is None:
+        config = RunConfig()
+        if data_dir is None and not mnist_at_hand():
+            config, embedded_default = config.replace(**{"data.name": EMBEDDED_NAME}), True
     if saves_dir is None and config.checkpoints.folder == RunConfig().checkpoints.folder:
         saves_dir = saves.default_folder()
     if saves_dir is not None:
         config = config.replace(**{"checkpoints.folder": str(saves_dir)})
     if data_dir is not None:
         config = config.replace(**{"data.data_dir": str(data_dir)})
-    return StudioApp(config, dataset=dataset, open_path=Path(open_path) if open_path else None,
-                     offer_resume=offer_resume)
+    app = StudioApp(config, dataset=dataset, open_path=Path(open_path) if open_path else None,
+                    offer_resume=offer_resume)
+    app.embedded_default = embedded_default
+    return app
+
+
+def mnist_at_hand() -> bool:
+    """Whether the full MNIST is on this machine already (NNSTUDIO_DATA_DIR, the cache, a system folder).
+
+    The studio opens on it if so, and otherwise on the embedded subset, so that the first key
+    press trains at once: the full set is downloaded only when asked for (data.name mnist).
+    """
+    try:
+        return locate(MNIST).found is not None
+    except DatasetError:
+        return False
