@@ -19,15 +19,14 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import (BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn,
-                           TransferSpeedColumn)
 from rich.table import Table
 
-from nnstudio.datasets import (IDX_DATASETS, Dataset, DatasetError, DownloadProgress, Standardizer, dataset_names,
-                               fetch_files, import_dataset, list_datasets, load_dataset)
+from nnstudio.datasets import (IDX_DATASETS, Dataset, DatasetError, Standardizer, dataset_names, fetch_files,
+                               import_dataset, list_datasets, load_dataset)
 from nnstudio.datasets.fetch import DEFAULT_TIMEOUT
 from nnstudio.datasets.locations import OFFLINE_ENV, display_path, find_files
 
+from .download_bars import DownloadBars, download_bars
 from .render import digit_lines
 
 
@@ -124,37 +123,12 @@ def run_list(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------- fetch
 
-class _ProgressBars:
-    """Turns the fetcher's progress reports into one rich progress bar per file."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, TaskID] = {}
-
-    def __call__(self, event: DownloadProgress) -> None:
-        task = self.tasks.get(event.filename)
-        if task is None:  # start at the resumed size, so the speed counts only new bytes
-            self.tasks[event.filename] = self.progress.add_task(event.filename, total=event.total,
-                                                                completed=event.done)
-        elif event.done < self.progress.tasks[task].completed:  # restarted (another mirror, or from zero)
-            self.progress.reset(task, total=event.total, completed=event.done)
-        else:
-            self.progress.update(task, completed=event.done, total=event.total)
-
-
-def _download_bars() -> Progress:
-    """The rich progress display of downloads (one bar per file: size, speed, time left), on stderr."""
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn())
-    return Progress(*columns, console=Console(stderr=True))
-
-
 def run_fetch(args: argparse.Namespace) -> int:
     """`nnstudio data fetch NAME`: download what the cache lacks or holds damaged, with a progress bar."""
     spec = IDX_DATASETS[args.name]
     try:
-        with _download_bars() as progress:
-            result = fetch_files(spec, mirrors=args.mirror, progress=_ProgressBars(progress), timeout=args.timeout,
+        with download_bars() as progress:
+            result = fetch_files(spec, mirrors=args.mirror, progress=DownloadBars(progress), timeout=args.timeout,
                                  force=args.force)
     except DatasetError as error:
         return _fail(str(error))
@@ -198,9 +172,9 @@ def run_info(args: argparse.Namespace) -> int:
         return _fail("--samples must be >= 0", 2)
     synthetic = args.name not in IDX_DATASETS and args.name != "mnist-embedded"
     try:
-        with _download_bars() if args.fetch else contextlib.nullcontext() as progress:
+        with download_bars() if args.fetch else contextlib.nullcontext() as progress:
             dataset = load_dataset(args.name, data_dir=args.data_dir, allow_fetch=args.fetch, layout="flat",
-                                   progress=_ProgressBars(progress) if progress is not None else None,
+                                   progress=DownloadBars(progress) if progress is not None else None,
                                    **({"seed": args.seed} if synthetic else {}))
     except DatasetError as error:
         return _fail(str(error))

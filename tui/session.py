@@ -116,8 +116,9 @@ class Session:
         self._build_training_objects()
 
     def _load_dataset(self) -> Dataset:
+        """The configured data set; a download on the way is reported as `DownloadProgress` events."""
         try:
-            dataset = load_dataset(self.config.data.name, **dataset_options(self.config))
+            dataset = load_dataset(self.config.data.name, progress=self.on_event, **dataset_options(self.config))
         except DatasetError as error:
             raise SessionError(self._in_given_folder(str(error))) from None
         if dataset.notice:

@@ -43,11 +43,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from nnstudio import saves
+from nnstudio.datasets import DownloadProgress
 from nnstudio.engine import events
 from nnstudio.engine.presets import PRESETS
 from nnstudio.engine.spec import summarize
 
 from .config import SETTINGS, ConfigError, RunConfig, load_config, parse_value
+from .download_bars import DownloadBars, download_bars
 from .session import CheckpointSaved, MismatchError, Notice, Session, SessionError, saved_config
 
 PROG = "nnstudio train"
@@ -557,6 +559,7 @@ class Reporter:
         self.json_out = json_out  # kept: a live display may replace sys.stdout while it runs
         self.progress: Progress | None = None
         self.task: TaskID | None = None
+        self.downloads: Progress | None = None  # bars of a data set being downloaded before the run
         self.pending_notices: list[str] | None = []
         self.ending: Any = None  # the event that ended the run
         self.checkpoint: Path | None = None
@@ -565,7 +568,9 @@ class Reporter:
         self._drawn_at = 0.0
 
     def __call__(self, event: Any) -> None:
-        if isinstance(event, Notice):
+        if isinstance(event, DownloadProgress):
+            self._download(event)
+        elif isinstance(event, Notice):
             self._notice(event.text)
         elif isinstance(event, CheckpointSaved):
             self.checkpoint = event.path
@@ -589,8 +594,21 @@ class Reporter:
         else:
             self.console.print(f"[yellow]notice:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
+    def _download(self, event: DownloadProgress) -> None:
+        """A data set is being downloaded before the run: bars on stderr (a terminal only), gone at the header."""
+        if self.downloads is None:
+            if not self.console.is_terminal:
+                return
+            self.downloads = download_bars(self.console)
+            self.downloads.start()
+            self._download_bars = DownloadBars(self.downloads)
+        self._download_bars(event)
+
     def header(self, session: Session, planned: int, *, resumed: bool) -> None:
         """The model summary, the data set and training lines, any notices, and the epoch table's header."""
+        if self.downloads is not None:
+            self.downloads.stop()
+            self.downloads = None
         self.epoch_offset = session.epoch_offset
         self.console.print(model_table(session.spec))
         self.console.print(dataset_line(session), highlight=False, soft_wrap=True)

@@ -28,6 +28,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from nnstudio.datasets import DownloadProgress
 from nnstudio.engine import events
 from nnstudio.tui.config import RunConfig
 
@@ -70,6 +71,11 @@ def downsample(xs: list[float], ys: list[float], points: int) -> tuple[list[floa
     chunks = np.array_split(np.arange(len(xs)), points)
     x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
     return [float(x[c].mean()) for c in chunks], [float(y[c].mean()) for c in chunks]
+
+
+def megabytes(count: int) -> str:
+    """12_345_678 -> "12.3 MB"."""
+    return f"{count / 1e6:.1f} MB"
 
 
 def clock(seconds: float | None) -> str:
@@ -199,8 +205,11 @@ class MonitorPane(Vertical):
         self.redraw()
 
     def on_session_event(self, event) -> None:
-        """An epoch ended: one more point on every plot (drawn at the next plot tick, not now)."""
-        if isinstance(event, events.EpochEnd):
+        """An epoch ended: one more point on every plot (drawn at the next plot tick, not now); or the
+        data set is being downloaded before the run: the progress line says how far it is."""
+        if isinstance(event, DownloadProgress):
+            self._show_download(event)
+        elif isinstance(event, events.EpochEnd):
             self.history.append(event.as_dict())
             self._last_epoch, self._latest_batch = event, None
             self._progress_dirty = True
@@ -230,6 +239,14 @@ class MonitorPane(Vertical):
         return found.first(kind) if found else None
 
     # ------------------------------------------------------------------ progress line
+    def _show_download(self, event: DownloadProgress) -> None:
+        if (progress := self._part("#run-progress", Static)) is None:
+            return
+        text = Text.assemble(("downloading ", "bold"), event.filename, f"  {megabytes(event.done)}")
+        if event.total:
+            text.append(f" of {megabytes(event.total)} ({event.done / event.total:.0%})")
+        progress.update(text, layout=False)
+
     def _planned_epochs(self) -> int:
         """Epochs in the plotted history when this session's planned epochs are done."""
         if self._last_epoch is not None:

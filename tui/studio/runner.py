@@ -19,6 +19,7 @@ more often than a slow SSH link can carry. So `TrainingBridge` splits the stream
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,7 @@ from textual.dom import DOMNode
 from textual.worker import Worker, WorkerState
 
 from nnstudio import saves
+from nnstudio.datasets import DownloadProgress
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import events
 from nnstudio.engine.control import Controller
@@ -36,6 +38,8 @@ from nnstudio.tui.session import Session, SessionError, saved_config
 
 from .messages import SessionEvent, SessionReady
 
+#: seconds between two download progress reports passed on to the interface, at least
+DOWNLOAD_INTERVAL = 0.25
 #: statuses in which a training thread is alive (or about to be)
 BUSY = ("preparing", "running", "pausing", "paused", "stepping", "stopping")
 #: statuses in which the weights are still and can be saved
@@ -63,14 +67,21 @@ class TrainingBridge:
         self._lock = threading.Lock()
         self._latest: events.BatchEnd | None = None
         self._losses: list[tuple[int, int, int, float]] = []
+        self._download_posted = 0.0  # when a download's progress was last passed on
 
     def on_event(self, event) -> None:
-        """The session's callback (training thread): batches into the slot, everything else as a message."""
+        """The session's callback (training thread): batches into the slot, everything else as a message
+        (a download's progress reports, which come per chunk, at most a few a second)."""
         if isinstance(event, events.BatchEnd):
             with self._lock:
                 self._latest = event
                 self._losses.append((event.epoch, event.batch, event.batches, event.loss))
             return
+        if isinstance(event, DownloadProgress):
+            now = time.monotonic()
+            if now - self._download_posted < DOWNLOAD_INTERVAL and event.done != event.total:
+                return
+            self._download_posted = now
         self._post(SessionEvent(event))
 
     def take(self) -> tuple[events.BatchEnd | None, list[tuple[int, int, int, float]]]:
