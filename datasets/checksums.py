@@ -81,35 +81,45 @@ def matching_digest(path: str | os.PathLike, expected: tuple[Digest, ...], *, na
     File digests are tried first (one plain read); content digests need a decompression, so
     they are computed only when no file digest matched. `name` is as for `content_digests`.
     """
+    return _match(path, expected, name=name, want_sha256=False)[0]
+
+
+def _match(path: str | os.PathLike, expected: tuple[Digest, ...], *, name: str | None,
+           want_sha256: bool) -> tuple[Digest | None, str | None]:
+    """The first expected digest that the file at `path` matches (or None), and the sha256 of its
+    content if that was computed: always when no file digest matched and `want_sha256` is set.
+
+    The content is decompressed at most once, for the expected content digests and the sha256 alike.
+    """
     by_file = [digest for digest in expected if digest.of == "file"]
     if by_file:
         actual = file_digests(path, {digest.algorithm for digest in by_file})
         for digest in by_file:
             if actual[digest.algorithm] == digest.hexdigest:
-                return digest
+                return digest, None
     by_content = [digest for digest in expected if digest.of == "content"]
-    if by_content:
-        actual = content_digests(path, {digest.algorithm for digest in by_content}, name=name)
-        for digest in by_content:
-            if actual[digest.algorithm] == digest.hexdigest:
-                return digest
-    return None
+    algorithms = {digest.algorithm for digest in by_content} | ({"sha256"} if want_sha256 else set())
+    if not algorithms:
+        return None, None
+    actual = content_digests(path, algorithms, name=name)
+    match = next((digest for digest in by_content if actual[digest.algorithm] == digest.hexdigest), None)
+    return match, actual.get("sha256")
 
 
-def verify(path: str | os.PathLike, expected: tuple[Digest, ...], *, what: str | None = None) -> None:
+def verify(path: str | os.PathLike, expected: tuple[Digest, ...], *, name: str | None = None) -> None:
     """Raise `DatasetError` unless the file at `path` matches one of the `expected` digests.
 
-    `what` names the file in every message (default: the file name of `path`). With no expected
-    digest there is nothing to check against and the file passes.
+    `name` names the file in every message (default: the file name of `path`), as for
+    `content_digests`. With no expected digest there is nothing to check against and the file passes.
     """
     if not expected:
         return
-    what = what or Path(path).name
+    name = name or Path(path).name
     try:
-        if matching_digest(path, expected, name=what) is not None:
-            return
-        actual = content_digests(path, {"sha256"}, name=what)["sha256"]
+        match, actual = _match(path, expected, name=name, want_sha256=True)
     except OSError as error:
-        raise DatasetError(f"{what}: cannot read ({error.strerror or error})") from None
+        raise DatasetError(f"{name}: cannot read ({error.strerror or error})") from None
+    if match is not None:
+        return
     listed = "; ".join(str(digest) for digest in expected)
-    raise DatasetError(f"{what}: checksum mismatch (content sha256 {actual}; expected {listed})")
+    raise DatasetError(f"{name}: checksum mismatch (content sha256 {actual}; expected {listed})")

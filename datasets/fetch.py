@@ -26,7 +26,7 @@ from .catalog import ROLES, IdxDatasetSpec, IdxFile, idx_spec
 from .checksums import Digest, verify
 from .errors import DatasetError, FetchError
 from .idx import read_idx
-from .locations import OFFLINE_ENV, cache_dir, display_path, how_to_get, offline
+from .locations import OFFLINE_ENV, cache_dir, display_path, find_files, how_to_get, offline, remove_other_copies
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds to wait for a connection or for the next bytes of a response."""
@@ -67,23 +67,12 @@ class _Interrupted(Exception):
     """The response stopped before its end; the part file is kept for a resume."""
 
 
-def fetch_dataset(
-    dataset: str | IdxDatasetSpec,
-    *,
-    mirrors: list[str] | tuple[str, ...] | None = None,
-    checksums: dict | None = None,
-    folder: str | os.PathLike | None = None,
-    progress: ProgressCallback | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    retries: int = 2,
-    force: bool = False,
-) -> Path:
+def fetch_dataset(dataset: str | IdxDatasetSpec, **options) -> Path:
     """Download the files of `dataset` that the cache lacks (or holds damaged), and return the cache folder.
 
-    See `fetch_files` for the arguments; this is it for callers that need only the folder.
+    `fetch_files(dataset, **options).folder`: see `fetch_files` for the options.
     """
-    return fetch_files(dataset, mirrors=mirrors, checksums=checksums, folder=folder, progress=progress,
-                       timeout=timeout, retries=retries, force=force).folder
+    return fetch_files(dataset, **options).folder
 
 
 def fetch_files(
@@ -115,20 +104,21 @@ def fetch_files(
     except OSError as error:
         reason = error.strerror or error
         raise DatasetError(f"cannot create the cache folder {display_path(target)}: {reason}") from None
-    needed, kept, replaced = [], [], []
+    present = {} if force else find_files(target, spec)
+    needed, missing, kept, replaced = [], [], [], []
     for role in ROLES:
-        file = spec.files[role]
-        cached = None if force else next((target / name for name in file.candidate_names()
-                                          if (target / name).is_file()), None)
-        problem = _cached_problem(cached, file) if cached is not None else None
-        if cached is not None and problem is None:
-            kept.append(cached.name)
-            continue
-        if problem is not None:
+        file, cached = spec.files[role], present.get(role)
+        if cached is None:
+            missing.append(file.name)
+        else:
+            problem = _cached_problem(cached, file)
+            if problem is None:
+                kept.append(cached.name)
+                continue
             replaced.append(problem)
         needed.append(file)
     if needed:
-        _check_can_download(spec, target, needed, replaced, force)
+        _check_can_download(spec, target, needed, missing, replaced, force)
         urls = tuple(mirrors) if mirrors is not None else spec.effective_mirrors()
         if not urls:
             raise FetchError(f"no mirrors are configured for {spec.name}. {how_to_get(spec)}")
@@ -145,7 +135,7 @@ def _cached_problem(path: Path, file: IdxFile) -> str | None:
     """
     try:
         if file.digests:
-            verify(path, file.digests, what=display_path(path))
+            verify(path, file.digests, name=display_path(path))
         else:
             read_idx(path)
     except DatasetError as error:
@@ -153,14 +143,24 @@ def _cached_problem(path: Path, file: IdxFile) -> str | None:
     return None
 
 
-def _check_can_download(spec: IdxDatasetSpec, target: Path, needed: list[IdxFile], replaced: list[str],
-                        force: bool) -> None:
-    """Refuse, with what would have been downloaded and why, when NNSTUDIO_OFFLINE forbids the network."""
+def _check_can_download(spec: IdxDatasetSpec, target: Path, needed: list[IdxFile], missing: list[str],
+                        replaced: list[str], force: bool) -> None:
+    """Refuse, with what would have been downloaded and why, when NNSTUDIO_OFFLINE forbids the network.
+
+    `missing` are the names of the needed files not in `target`; `replaced` says, for each needed
+    file that is there, why it cannot be kept (each reason names its file).
+    """
     if not offline():
         return
     names = ", ".join(file.name for file in needed)
-    why = ("--force asks for a fresh download" if force
-           else "; ".join(replaced) if replaced else f"missing from {display_path(target)}")
+    if force:
+        why = "--force asks for a fresh download"
+    else:
+        reasons = []
+        if missing:
+            reasons.append(f"{', '.join(missing)} missing from {display_path(target)}")
+        reasons += replaced
+        why = "; ".join(reasons)
     raise FetchError(f"{OFFLINE_ENV} is set, so nothing is downloaded, and {names} would need it ({why}). "
                      f"{how_to_get(spec)}")
 
@@ -190,9 +190,7 @@ def download_file(
             raise DatasetError(f"cannot write {display_path(part)}: {error.strerror or error}") from None
         try:
             os.replace(part, final)
-            for other in file.candidate_names():  # a damaged or older copy under another name
-                if other != final.name:
-                    (folder / other).unlink(missing_ok=True)
+            remove_other_copies(folder, file, keep=final.name)  # a damaged or older copy under another name
         except OSError as error:
             raise DatasetError(f"cannot write {display_path(final)}: {error.strerror or error}") from None
         return final
@@ -216,7 +214,7 @@ def _download_verified(
                 raise _MirrorFailed(f"{interruption}; the partial download is kept and a re-run resumes it") from None
             continue
         try:
-            verify(part, digests, what=url)
+            verify(part, digests, name=url)
         except DatasetError as mismatch:
             part.unlink(missing_ok=True)
             if resumed and not restarted:  # the earlier bytes may be from another copy: start afresh once

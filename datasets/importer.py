@@ -14,7 +14,7 @@ from pathlib import Path
 from .catalog import ROLES, IdxDatasetSpec, idx_spec
 from .checksums import verify
 from .errors import DatasetError
-from .locations import cache_dir, display_path, find_files
+from .locations import cache_dir, display_path, find_files, remove_other_copies
 
 
 def import_dataset(
@@ -27,7 +27,7 @@ def import_dataset(
     """Copy the four files of `dataset` from `source` (or `source/<name>`) into the cache folder.
 
     Files may be gzip-compressed or unpacked. `checksums` and `folder` override the expected
-    digests and the destination, as for `fetch_dataset`. Returns the destination folder.
+    digests and the destination, as for `fetch_files`. Returns the destination folder.
     """
     spec = idx_spec(dataset)
     if checksums:
@@ -41,24 +41,22 @@ def import_dataset(
         destination.mkdir(parents=True, exist_ok=True)
         if destination.resolve() == files[ROLES[0]].parent.resolve():
             for role in ROLES:
-                verify(files[role], spec.files[role].digests, what=str(files[role]))
+                verify(files[role], spec.files[role].digests, name=str(files[role]))
             return destination
         parts = {role: _copy_to_part(files[role], destination) for role in ROLES}
     except OSError as error:
         raise DatasetError(f"cannot copy into {display_path(destination)}: {error.strerror or error}") from None
     try:
         for role, part in parts.items():
-            verify(part, spec.files[role].digests, what=str(files[role]))
+            verify(part, spec.files[role].digests, name=str(files[role]))
     except DatasetError:
         for part in parts.values():
             part.unlink(missing_ok=True)
         raise
     for role, part in parts.items():
         final = part.with_name(files[role].name)
-        for other in spec.files[role].candidate_names():  # drop an older copy under another name
-            if other != final.name:
-                (destination / other).unlink(missing_ok=True)
         os.replace(part, final)
+        remove_other_copies(destination, spec.files[role], keep=final.name)  # an older copy under another name
     return destination
 
 

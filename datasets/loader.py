@@ -19,7 +19,7 @@ from .catalog import IDX_DATASETS, MNIST, IdxDatasetSpec
 from .dataset import Dataset
 from .embedded import EMBEDDED_PATH, embedded_size_bytes, load_embedded
 from .errors import DatasetError
-from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_dataset
+from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_files
 from .idx import read_idx
 from .locations import Located, copies, display_path, find_files, how_to_get, locate, offline
 from .preprocess import to_layout
@@ -98,7 +98,7 @@ def load_idx_dataset(
     fetch = (not offline()) if allow_fetch is None else allow_fetch
     if fetch:
         try:
-            folder = fetch_dataset(spec, mirrors=mirrors, progress=progress, timeout=timeout)
+            folder = fetch_files(spec, mirrors=mirrors, progress=progress, timeout=timeout).folder
             return _noted(read_located(spec, Located(folder, "cache", find_files(folder, spec)), layout), notes)
         except DatasetError as error:  # the network, or the cache folder itself (unwritable, not a folder)
             failure = type(error)(f"{error}{_looked(notes)}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .catalog import ROLES, IdxDatasetSpec
+from .catalog import ROLES, IdxDatasetSpec, IdxFile
 from .checksums import matching_digest
 from .errors import DatasetError
 
@@ -81,6 +81,17 @@ def find_files(folder: Path, spec: IdxDatasetSpec) -> dict[str, Path]:
                 present[role] = path
                 break
     return present
+
+
+def remove_other_copies(folder: Path, file: IdxFile, keep: str) -> None:
+    """Delete the copies of `file` in `folder` under its accepted names other than `keep`.
+
+    Called once the new copy is in place as `keep`, so that a damaged or older copy under another
+    name can no longer shadow it, and a failure here still leaves one good copy.
+    """
+    for name in file.candidate_names():
+        if name != keep:
+            (folder / name).unlink(missing_ok=True)
 
 
 def candidate_folders(spec: IdxDatasetSpec, data_dir: str | os.PathLike | None = None) -> list[tuple[Path, str]]:

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             raise DatasetError(f"{args.source} lacks {', '.join(missing)}")
         for role in ROLES:
-            verify(files[role], MNIST.files[role].digests, what=str(files[role]))
+            verify(files[role], MNIST.files[role].digests, name=str(files[role]))
         arrays = {}
         for split, per_class in (("train", args.train_per_class), ("test", args.test_per_class)):
             labels = read_idx(files[f"{split}_labels"], ndim=1)

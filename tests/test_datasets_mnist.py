@@ -17,6 +17,7 @@ from nnstudio.datasets import (FASHION_MNIST, IDX_DATASETS, MNIST, DatasetError,
                                cache_root, encode_idx, import_dataset, list_datasets, load_dataset, prepare,
                                read_idx)
 from nnstudio.datasets.catalog import ROLES, IdxDatasetSpec, IdxFile
+from nnstudio.datasets import checksums
 from nnstudio.datasets.checksums import Digest, content_sha256, verify
 from nnstudio.datasets.embedded import EMBEDDED_PATH, balanced_indices, load_embedded
 from nnstudio.datasets.loader import load_idx_dataset
@@ -251,6 +252,41 @@ def test_digest_kinds(tmp_path):
         verify(path, (content_sha256("0" * 64), Digest("sha256", "1" * 64, "file")))
     with pytest.raises(ValueError):
         Digest("sha256", "00", "bytes")
+
+
+@pytest.mark.parametrize("kinds", [("content",), ("file",), ("file", "content")])
+def test_a_wrong_file_is_decompressed_once_for_the_match_and_the_message(tmp_path, monkeypatch, kinds):
+    path = tmp_path / "f.gz"
+    path.write_bytes(encode_idx(np.arange(10, dtype=np.uint8), compress=True))
+    content = hashlib.sha256(encode_idx(np.arange(10, dtype=np.uint8))).hexdigest()
+    passes = []
+    real = checksums.content_digests
+
+    def spy(*args, **kwargs):
+        passes.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checksums, "content_digests", spy)
+    wrong = tuple(Digest("sha256", "0" * 64, of) for of in kinds)
+    with pytest.raises(DatasetError, match=f"f.gz: checksum mismatch \\(content sha256 {content};"):
+        verify(path, wrong)
+    assert len(passes) == 1 and "sha256" in passes[0]
+    passes.clear()
+    verify(path, (content_sha256(content),))  # a right file: one pass too
+    assert len(passes) == 1
+    passes.clear()
+    verify(path, (Digest("md5", hashlib.md5(path.read_bytes()).hexdigest(), "file"),))
+    assert passes == [], "a matching file digest needs no decompression"
+
+
+def test_a_renamed_display_name_is_used_in_every_message(tmp_path):
+    path = tmp_path / "x.gz.part"
+    path.write_bytes(b"\x1f\x8b\x08\x00 not gzip")
+    with pytest.raises(DatasetError, match=r"^x\.gz: damaged gzip data"):
+        verify(path, (content_sha256("0" * 64),), name="x.gz")
+    path.write_bytes(encode_idx(np.arange(3, dtype=np.uint8)))
+    with pytest.raises(DatasetError, match=r"^x\.gz: checksum mismatch"):
+        verify(path, (content_sha256("0" * 64),), name="x.gz")
 
 
 def test_a_damaged_folder_in_the_environment_is_passed_over_with_a_note(tmp_path, monkeypatch):

@@ -403,6 +403,22 @@ def test_offline_fetch_verifies_the_cache_and_never_downloads(tiny, mirror, monk
     assert mirror.requests == []
 
 
+def test_offline_fetch_names_missing_and_damaged_files_each_with_its_own_reason(tiny, mirror, monkeypatch):
+    spec, root = tiny
+    monkeypatch.setenv("NNSTUDIO_OFFLINE", "1")
+    folder = _cache_copy(root, spec)
+    test_labels = spec.files["test_labels"].name
+    (folder / test_labels).unlink()
+    (folder / TRAIN_IMAGES).write_bytes(b"\x1f\x8b\x08\x00 not gzip")
+    with pytest.raises(FetchError) as caught:
+        fetch_dataset(spec, mirrors=[mirror.url])
+    message = str(caught.value)
+    assert f"and {TRAIN_IMAGES}, {test_labels} would need it (" in message
+    assert f"({test_labels} missing from {folder}; {folder / TRAIN_IMAGES}: damaged gzip data" in message
+    assert f"{TRAIN_IMAGES} missing" not in message and f"{folder / test_labels}:" not in message
+    assert mirror.requests == []
+
+
 def test_loader_falls_back_when_the_cache_cannot_be_created(tiny, mirror, tmp_path, monkeypatch):
     spec, _ = tiny
     (tmp_path / "a-file").write_text("not a folder")
