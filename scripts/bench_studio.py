@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-#: the keys pressed in turn during the latency run, and what each must bring about
+#: the keys pressed in turn during the latency run: pause, resume, then each pane
 KEYS = ("space", "space", "1", "2", "3", "4", "5")
 
 

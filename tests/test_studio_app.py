@@ -523,6 +523,18 @@ def test_nnstudio_help_and_the_subcommands_still_work(capsys):
     assert cli.studio_arguments(["trian"]) == ["trian"]  # a typo stays an error, not a missing save
 
 
+def test_a_file_named_like_a_command_does_not_take_the_command_over(tmp_path, monkeypatch):
+    from nnstudio.tui import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train").write_text("notes")
+    names = cli.commands(cli.build_parser())
+    assert cli.studio_arguments(["train", "--epochs", "1"], names) == ["train", "--epochs", "1"]
+    assert cli.studio_arguments(["notes.txt"], names) == ["notes.txt"]  # no such file: left to the parser
+    (tmp_path / "notes.txt").write_text("x")
+    assert cli.studio_arguments(["notes.txt"], names) == ["studio", "notes.txt"]
+
+
 async def test_a_pane_switch_rebuilds_the_footer_once(tmp_path, blobs, monkeypatch):
     """A pane switch changes the focus and the bindings several times; the footer's keys are
     rebuilt once for all of them (each rebuild restyles a dozen widgets)."""

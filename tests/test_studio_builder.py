@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 from textual import on
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from nnstudio.engine.presets import preset_spec
 from nnstudio.engine.spec import validate_spec
@@ -18,6 +17,7 @@ from nnstudio.tui.config import RunConfig
 from nnstudio.tui.studio.builder_pane import BuilderPane, alternative_layout
 from nnstudio.tui.studio.layer_form import LayerForm, LayerTypePicker
 from nnstudio.tui.studio.messages import ConfigChanged
+from studio_host import PaneHost
 
 SIZES = [(80, 24), (120, 40)]
 OUTPUT_ONLY = {"input_shape": [2], "layers": [{"type": "linear", "out": 3}]}
@@ -29,18 +29,12 @@ def config_with(spec: dict) -> RunConfig:
     return RunConfig().replace(**{"data.name": "spirals", "model.spec": spec})
 
 
-class _Host(App):
+class _Host(PaneHost):
     """The builder alone, with a footer; remembers every ConfigChanged it receives."""
 
     def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.start_config = config
-        self.posted: list[ConfigChanged] = []
+        super().__init__(BuilderPane(config, id="builder"))
         self.validity: list[bool] = []
-
-    def compose(self) -> ComposeResult:
-        yield BuilderPane(self.start_config, id="builder")
-        yield Footer()
 
     @on(ConfigChanged)
     def record(self, message: ConfigChanged) -> None:

@@ -19,7 +19,8 @@ from rich.console import Console
 from nnstudio.engine import events
 from nnstudio.tui.config import RunConfig
 from nnstudio.tui.studio.app import POLL_INTERVAL, create_app
-from nnstudio.tui.studio.digit_grid import DigitCard, DigitGrid, ascii_lines, halfblock_lines
+from nnstudio.tui.render import digit_lines
+from nnstudio.tui.studio.digit_grid import DigitCard, DigitGrid, halfblock_rows
 from nnstudio.tui.studio.monitor_pane import (MAX_TRACE, PLOT_INTERVAL, LossTrace, MetricPlot, clock, downsample,
                                                log_ticks)
 from nnstudio.tui.studio.predictions_pane import PAGE_SIZE, ProbeSet
@@ -182,11 +183,12 @@ async def test_a_loaded_history_is_plotted_and_the_progress_shown(tmp_path):
 def test_a_digit_is_14_lines_of_28_half_blocks_with_grey_levels():
     image = np.zeros((28, 28), dtype=np.uint8)
     image[10:18, 12:16] = 255
-    lines = halfblock_lines(image)
-    assert len(lines) == 14 and all(line.cell_len == 28 and set(line.plain) == {"▀"} for line in lines)
-    styles = {span.style for line in lines for span in line.spans}
+    rows = halfblock_rows(image)
+    texts = ["".join(segment.text for segment in row) for row in rows]
+    assert len(rows) == 14 and all(len(text) == 28 and set(text) == {"▀"} for text in texts)
+    styles = {segment.style for row in rows for segment in row}
     assert len(styles) >= 2  # ink and background differ
-    ascii_art = [line.plain for line in ascii_lines(image)]
+    ascii_art = digit_lines(image, mode="ascii")
     assert len(ascii_art) == 14 and "@" in "".join(ascii_art) and ascii_art[0].strip() == ""
 
 

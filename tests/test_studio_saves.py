@@ -14,20 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from textual import on
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from nnstudio import saves
 from nnstudio.engine import build_model, manual_seed
 from nnstudio.saves import schema
-from nnstudio.tui.studio import confirm_screen
+from nnstudio.tui.formats import size_text
 from nnstudio.tui.studio.confirm_screen import ConfirmScreen
 from nnstudio.tui.studio.messages import LoadRequested, SaveRequested
-from nnstudio.tui.studio.saves_pane import SaveNameScreen, SavesPane, size_text
+from nnstudio.tui.studio.saves_pane import SaveNameScreen, SavesPane
+from studio_host import PaneHost
 
 SIZES = [(80, 24), (120, 40)]
-#: the app styles the confirm dialog with its own stylesheet; the host loads it the same way
-CONFIRM_CSS = Path(confirm_screen.__file__).with_name("confirm_screen.tcss")
 
 
 def small_spec(name: str, hidden: int) -> dict:
@@ -70,19 +68,11 @@ def folder(tmp_path, monkeypatch, utc) -> Path:
     return folder
 
 
-class _Host(App):
+class _Host(PaneHost):
     """The saves pane alone, with a footer; remembers the LoadRequested and SaveRequested it gets."""
 
-    CSS_PATH = [CONFIRM_CSS]
-
     def __init__(self, folder: Path) -> None:
-        super().__init__()
-        self.folder = folder
-        self.posted: list = []
-
-    def compose(self) -> ComposeResult:
-        yield SavesPane(self.folder, id="saves-pane")
-        yield Footer()
+        super().__init__(SavesPane(folder, id="saves-pane"))
 
     @on(LoadRequested)
     @on(SaveRequested)
@@ -221,6 +211,16 @@ async def test_delete_asks_first(folder):
         await pilot.press("d", "y")
         assert not wide.exists() and names(app) == ["spirals-small", "truncated"]
         assert app.posted == []
+
+
+async def test_a_question_about_a_name_with_brackets_quotes_it_exactly(folder):
+    """Names are any file's names: the dialog shows them as they are, never as markup."""
+    app = _Host(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(ConfirmScreen("Delete the save old[bold]run?", detail="saves/old[bold]run.safetensors"))
+        await pilot.pause()
+        assert "old[bold]run?" in str(app.screen.query_one("#confirm-question").render())
+        assert "saves/old[bold]run" in str(app.screen.query_one("#confirm-detail").render())
 
 
 async def test_refresh_reads_the_folder_again(folder, monkeypatch):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 from textual import on
-from textual.app import App, ComposeResult
-from textual.widgets import Checkbox, Footer, Input, Select, Static
+from textual.widgets import Checkbox, Input, Select, Static
 
 from nnstudio.tui.config import LIVE_SETTINGS, SETTINGS, RunConfig
 from nnstudio.tui.studio.messages import ConfigChanged, LiveSettingRequested
 from nnstudio.tui.studio.settings_pane import SHOWN_SECTIONS, SettingRow, SettingsPane
+from studio_host import PaneHost
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -22,17 +22,11 @@ def small_config() -> RunConfig:
     return RunConfig().replace(**{"data.name": "spirals", "training.epochs": 5})
 
 
-class _Host(App):
+class _Host(PaneHost):
     """The settings pane alone, with a footer; remembers what the pane posts."""
 
     def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.start_config = config
-        self.posted: list = []
-
-    def compose(self) -> ComposeResult:
-        yield SettingsPane(self.start_config, id="settings")
-        yield Footer()
+        super().__init__(SettingsPane(config, id="settings"))
 
     @on(ConfigChanged)
     @on(LiveSettingRequested)

@@ -84,12 +84,15 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
     return args
 
 
-def studio_arguments(argv: list[str]) -> list[str]:
+def studio_arguments(argv: list[str], command_names=()) -> list[str]:
     """The arguments with "studio" in front when they mean the studio: none at all, a save file, or
-    one of the studio's options (a mistyped command is still an error, not a save that is not there)."""
+    one of the studio's options. A command name stays a command even if a file of that name is in
+    the folder, and a mistyped command is still an error, not a save that is not there."""
     if not argv:
         return ["studio"]
     first = argv[0]
+    if first in command_names:
+        return argv
     if first.split("=", 1)[0] in STUDIO_OPTIONS or (not first.startswith("-") and (
             first.endswith(".safetensors") or os.path.isfile(first))):
         return ["studio", *argv]
@@ -98,7 +101,7 @@ def studio_arguments(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parse(parser, studio_arguments(list(sys.argv[1:] if argv is None else argv)))
+    args = parse(parser, studio_arguments(list(sys.argv[1:] if argv is None else argv), commands(parser)))
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

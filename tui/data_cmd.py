@@ -27,6 +27,7 @@ from nnstudio.datasets.fetch import DEFAULT_TIMEOUT
 from nnstudio.datasets.locations import OFFLINE_ENV, display_path, find_files
 
 from .download_bars import DownloadBars, download_bars
+from .formats import size_text
 from .render import digit_lines
 
 
@@ -86,14 +87,6 @@ def _bad_data_dir(args: argparse.Namespace) -> int | None:
     return None
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return ""
-
-
 # ---------------------------------------------------------------------------------------- list
 
 def run_list(args: argparse.Namespace) -> int:
@@ -114,7 +107,7 @@ def run_list(args: argparse.Namespace) -> int:
                       "x".join(map(str, row.input_shape)),
                       f"{row.train_size} / {row.test_size}" if row.train_size else "any",
                       row.where if row.available else "[dim]missing[/]",
-                      _size(row.size_bytes) if row.size_bytes else "")
+                      size_text(row.size_bytes) if row.size_bytes else "")
     Console().print(table)
     for note in dict.fromkeys(note for row in rows for note in row.notes):
         Console(stderr=True).print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
@@ -142,7 +135,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         state = f"fetched {len(result.downloaded)} and verified ({len(result.kept)} already in the cache)"
     else:
         state = "fetched and verified"
-    Console().print(f"{spec.name}: {state}: {display_path(result.folder)} ({len(files)} files, {_size(size)})",
+    Console().print(f"{spec.name}: {state}: {display_path(result.folder)} ({len(files)} files, {size_text(size)})",
                     soft_wrap=True)
     return 0
 

@@ -75,17 +75,16 @@ class StudioApp(App):
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first when trained work is unsaved)"),
     ]
 
-    embedded_default = False
-    """True when the studio opened on the embedded MNIST subset because the full set is not here (see create_app)."""
-
     status: reactive[str] = reactive("idle")
     """What the run is doing (mirrors the runner's): idle, preparing, running, paused, stopped, finished..."""
 
     def __init__(self, config: RunConfig, *, dataset: Dataset | None = None, open_path: Path | None = None,
-                 offer_resume: bool = True) -> None:
+                 offer_resume: bool = True, embedded_default: bool = False) -> None:
         super().__init__()
         self.config = config
         self.open_path, self.offer_resume = open_path, offer_resume
+        self.embedded_default = embedded_default
+        """True when the studio opened on the embedded MNIST subset because the full set is not here (create_app)."""
         self.runner = SessionRunner(self, dataset=dataset, on_status=lambda status: setattr(self, "status", status))
         self.panes: dict[str, Widget] = {}
 
@@ -397,10 +396,8 @@ def create_app(*, config: RunConfig | None = None, dataset: Dataset | None = Non
         config = config.replace(**{"checkpoints.folder": str(saves_dir)})
     if data_dir is not None:
         config = config.replace(**{"data.data_dir": str(data_dir)})
-    app = StudioApp(config, dataset=dataset, open_path=Path(open_path) if open_path else None,
-                    offer_resume=offer_resume)
-    app.embedded_default = embedded_default
-    return app
+    return StudioApp(config, dataset=dataset, open_path=Path(open_path) if open_path else None,
+                     offer_resume=offer_resume, embedded_default=embedded_default)
 
 
 def mnist_at_hand() -> bool:

@@ -23,7 +23,6 @@ from typing import Any, Iterator, NamedTuple
 
 from rich.errors import StyleSyntaxError
 from rich.style import Style
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -37,6 +36,7 @@ from nnstudio.engine.spec import (LAYER_TYPES, SpecError, Summary, is_autoencode
                                   validate_spec)
 from nnstudio.tui.config import ConfigError, RunConfig, model_spec
 
+from .cells import cell
 from .layer_form import LayerForm, LayerTypePicker
 from .messages import ConfigChanged
 
@@ -87,11 +87,6 @@ def alternative_layout(shape: list[int]) -> list[int] | None:
         if side > 1 and channels * side * side == shape[0]:
             return [channels, side, side]
     return None
-
-
-def cell_text(text: str, style: str = "", *, right: bool = False) -> Text:
-    """A table cell: plain text (never markup), on one line, optionally right-aligned (numbers)."""
-    return Text(text, style=style, justify="right" if right else "left", no_wrap=True, end="")
 
 
 def check(spec: dict) -> tuple[Summary | None, SpecError | None]:
@@ -274,7 +269,7 @@ class BuilderPane(Vertical):
             index = ("✗ " if row == bad_row else "") + row_name(position)
             style = self._style("bold $text-error") if row == bad_row else ""
             cells = (index, layer["type"], self._settings_text(layer), output, params)
-            table.add_row(*(cell_text(cell, style, right=column == 4) for column, cell in enumerate(cells)),
+            table.add_row(*(cell(text, style, right=column == 4) for column, text in enumerate(cells)),
                           key=f"{position.section}.{position.index}")
         if table.row_count:
             table.move_cursor(row=min(max(cursor_row, 0), table.row_count - 1), animate=False)
@@ -576,4 +571,4 @@ class BuilderPane(Vertical):
         """The table's cells as plain text, row by row (for tests and for copying)."""
         table = self._table
         for row in range(table.row_count):
-            yield [str(cell) for cell in table.get_row_at(row)]
+            yield [str(value) for value in table.get_row_at(row)]

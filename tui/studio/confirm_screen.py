@@ -32,9 +32,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
-            yield Static(self.question, id="confirm-question")
+            # plain text: questions quote file and run names, which may hold "[" (never read as markup)
+            yield Static(self.question, id="confirm-question", markup=False)
             if self.detail:
-                yield Static(self.detail, id="confirm-detail")
+                yield Static(self.detail, id="confirm-detail", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.yes} (y)", variant="primary", id="confirm-yes")
                 yield Button(f"{self.no} (n)", id="confirm-no")

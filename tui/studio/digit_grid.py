@@ -68,16 +68,6 @@ def halfblock_rows(image: np.ndarray) -> list[list[Segment]]:
     return rows
 
 
-def halfblock_lines(image: np.ndarray) -> list[Text]:
-    """`halfblock_rows` as rich Text lines (for printing outside the studio)."""
-    return [Text.assemble(*((segment.text, segment.style) for segment in row)) for row in halfblock_rows(image)]
-
-
-def ascii_lines(image: np.ndarray) -> list[Text]:
-    """The command line's grey ramp (`tui.render`), one character per two pixels: any terminal shows it."""
-    return [Text(line) for line in digit_lines(image, mode="ascii")]
-
-
 @dataclass(frozen=True)
 class DigitCard:
     """One probe image and what the model made of it (`predicted` None before any prediction)."""
@@ -187,7 +177,7 @@ class DigitGrid(Widget):
 
     def _image_rows(self, image: np.ndarray, base: Style) -> list[list[Segment]]:
         if self.ascii:
-            return [[Segment(line.plain, base)] for line in ascii_lines(image)]
+            return [[Segment(line, base)] for line in digit_lines(image, mode="ascii")]
         return halfblock_rows(image)
 
     def render_line(self, y: int) -> Strip:

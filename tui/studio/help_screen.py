@@ -73,7 +73,3 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row(Text(where, style="bold underline"), "")
             table.add_row(keys, description)
         return table
-
-    async def action_dismiss(self, result=None) -> None:
-        """Close the help screen."""
-        self.dismiss(None)

@@ -29,16 +29,9 @@ from textual.widgets.option_list import Option
 
 from nnstudio.engine.spec import LAYER_TYPES, Field, LayerType, SpecError
 
+from .cells import value_text
+
 _CSS = (Path(__file__).with_name("layer_form.tcss")).read_text(encoding="utf-8")
-
-
-def field_text(spec_field: Field, value: Any) -> str:
-    """How a field's value is written in an Input: 0.5 -> "0.5", None -> "" (shown as the placeholder)."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
 
 
 def _clip(text: str, width: int) -> str:
@@ -165,7 +158,7 @@ class LayerForm(ModalScreen[dict | None]):
                             id=spec_field.name, compact=True)
             select.tooltip = tooltip
             return select
-        field_input = Input(field_text(spec_field, value), id=spec_field.name, compact=True,
+        field_input = Input(value_text(value), id=spec_field.name, compact=True,
                             placeholder="none" if spec_field.nullable else spec_field.constraint)
         field_input.tooltip = tooltip
         return field_input

@@ -27,6 +27,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from nnstudio.engine import events
+from nnstudio.engine.metrics import confusion_matrix
 
 from .digit_grid import DigitCard, DigitGrid
 
@@ -90,8 +91,8 @@ class PredictionsPane(Vertical, can_focus=True):
         self.outputs: np.ndarray | None = None
         self.confusion: np.ndarray | None = None
         self.confusion_source = "validation set"
+        self.predicted: np.ndarray | None = None  # the class each probe example is given, from the outputs
         self._pending: events.EpochEnd | None = None
-        self.redraws = 0
         self._composed = False  # True from on_mount: the widgets to draw into exist (is_mounted comes later)
 
     def compose(self) -> ComposeResult:
@@ -113,7 +114,7 @@ class PredictionsPane(Vertical, can_focus=True):
     # ------------------------------------------------------------------ fed by the app
     def show_probe(self, probe: ProbeSet | None) -> None:
         """A new session's probe set (None: no session); its earlier outputs no longer apply."""
-        self.probe, self.outputs, self.confusion, self._pending = probe, None, None, None
+        self.probe, self.outputs, self.predicted, self.confusion, self._pending = probe, None, None, None, None
         self.set_reactive(PredictionsPane.page, 0)
         self._redraw()
 
@@ -128,12 +129,11 @@ class PredictionsPane(Vertical, can_focus=True):
                 np.shape(outputs)[1] != self._class_count():
             outputs = None
         self.outputs, self.confusion, self.confusion_source = outputs, confusion, source
-        if confusion is None and outputs is not None and self._class_count():
-            predicted = np.asarray(outputs).argmax(axis=1)
+        classify = outputs is not None and self._class_count()
+        self.predicted = np.asarray(outputs).argmax(axis=1) if classify else None
+        if confusion is None and classify:
             truth = np.asarray(self.probe.labels).reshape(-1)
-            classes = self._class_count()
-            counts = np.bincount(truth * classes + predicted, minlength=classes * classes)
-            self.confusion = counts.reshape(classes, classes)
+            self.confusion = confusion_matrix(truth, self.predicted, self._class_count())
             self.confusion_source = f"{len(truth)} test images"
         self._redraw()
 
@@ -183,15 +183,10 @@ class PredictionsPane(Vertical, can_focus=True):
     def _class_count(self) -> int:
         return len(self.probe.class_names) if self.probe is not None else 0
 
-    def _predicted(self) -> np.ndarray | None:
-        if self.outputs is None or not self._class_count():
-            return None
-        return np.asarray(self.outputs).argmax(axis=1)
-
     def _visible_indices(self) -> np.ndarray:
         if self.probe is None:
             return np.arange(0)
-        predicted = self._predicted()
+        predicted = self.predicted
         if self.mistakes_only and predicted is not None:
             return np.flatnonzero(predicted != np.asarray(self.probe.labels).reshape(-1))
         return np.arange(len(self.probe))
@@ -200,7 +195,6 @@ class PredictionsPane(Vertical, can_focus=True):
         """Draw the page of examples (and the confusion matrix, unless only the page changed)."""
         if not self._composed:
             return
-        self.redraws += 1
         shown = self._visible_indices()
         page = shown[self.page * PAGE_SIZE:(self.page + 1) * PAGE_SIZE]
         self.query_one("#probe-summary", Static).update(self._summary(shown, page))
@@ -222,7 +216,7 @@ class PredictionsPane(Vertical, can_focus=True):
     def _summary(self, shown: np.ndarray, page: np.ndarray) -> Text:
         if self.probe is None:
             return Text("Predictions appear here after the first epoch (press space to train).", style="dim")
-        predicted = self._predicted()
+        predicted = self.predicted
         text = Text()
         if predicted is not None:
             wrong = int(np.count_nonzero(predicted != np.asarray(self.probe.labels).reshape(-1)))
@@ -262,7 +256,7 @@ class PredictionsPane(Vertical, can_focus=True):
         table.add_column("true")
         table.add_column("predicted")
         table.add_column("")
-        predicted = self._predicted()
+        predicted = self.predicted
         for i in page:
             cells = [f"{v:.3f}" for v in self.probe.inputs[i][:6]]
             if self._class_count():

@@ -18,32 +18,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Static
 
 from nnstudio import saves
 from nnstudio.saves import SaveEntry, SaveError
+from nnstudio.tui.formats import size_text
 
+from .cells import cell
 from .confirm_screen import ConfirmScreen
 from .messages import LoadRequested, SaveRequested
 
 _CSS = (Path(__file__).with_name("saves_pane.tcss")).read_text(encoding="utf-8")
-
-
-def size_text(size: int) -> str:
-    """Bytes for people: 830 -> "830 B", 12_345 -> "12.3 kB", 4_200_000 -> "4.2 MB"."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
-
-
-def cell(text: str, style: str = "", *, right: bool = False) -> Text:
-    """A table cell: plain text (a save name or an error is never read as markup), on one line."""
-    return Text(text, style=style, justify="right" if right else "left", no_wrap=True, end="")
 
 
 class SaveNameScreen(ModalScreen[str | None]):
@@ -272,9 +258,8 @@ class SavesPane(Vertical):
             self.notify(f"Deleted {entry.name}.", title="Delete", markup=False)
             self.refresh_catalogue()
 
-        where = escape(str(entry.path))   # the dialog reads markup; a folder name may hold "["
         self.app.push_screen(ConfirmScreen(f"Delete the save {entry.name}?",
-                                           detail=f"{where} will be removed from disk. This cannot be undone.",
+                                           detail=f"{entry.path} will be removed from disk. This cannot be undone.",
                                            yes="Delete", no="Keep"), answered)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -32,6 +32,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from nnstudio.tui.config import LIVE_SETTINGS, SECTIONS, ConfigError, RunConfig, Setting, section_settings
 
+from .cells import value_text
 from .messages import ConfigChanged, LiveSettingRequested
 
 #: statuses of the app's session during which only live settings may change
@@ -43,17 +44,6 @@ SHOWN_SECTIONS = tuple(section for section in SECTIONS if section != "model")
 def control_id(path: str) -> str:
     """The id of a setting's control: "optimizer.lr" -> "optimizer-lr" (ids cannot contain dots)."""
     return path.replace(".", "-")
-
-
-def value_text(value: Any) -> str:
-    """A setting's value as it is typed: 0.001 -> "0.001", 1e-08 -> "1e-08", True -> "true"."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
 
 
 class SettingRow(Horizontal):

@@ -1,0 +1,20 @@
+"""A host app for testing one studio pane alone: the pane, a footer, and the messages it posted."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widget import Widget
+from textual.widgets import Footer
+
+
+class PaneHost(App):
+    """Shows `pane` with a footer; subclasses record in `posted` the messages they handle."""
+
+    def __init__(self, pane: Widget) -> None:
+        super().__init__()
+        self.pane = pane
+        self.posted: list = []
+
+    def compose(self) -> ComposeResult:
+        yield self.pane
+        yield Footer()
