@@ -15,18 +15,19 @@ def layer_name(parameter_name: str) -> str:
     return parameter_name.rpartition(".")[0] or parameter_name
 
 
-def _sum_squares(a: np.ndarray) -> float:
-    flat = a.reshape(-1)
-    return float(np.dot(flat, flat))
+def layer_squares(named_arrays: Iterable[tuple[str, np.ndarray]]) -> dict[str, float]:
+    """Sum of squares of each layer's arrays taken together (weight and bias of a layer count as one)."""
+    squares: dict[str, float] = {}
+    for name, array in named_arrays:
+        layer = layer_name(name)
+        flat = array.reshape(-1)
+        squares[layer] = squares.get(layer, 0.0) + float(np.dot(flat, flat))
+    return squares
 
 
 def layer_norms(named_arrays: Iterable[tuple[str, np.ndarray]]) -> dict[str, float]:
     """L2 norm of each layer's arrays taken together (weight and bias of a layer count as one)."""
-    squares: dict[str, float] = {}
-    for name, array in named_arrays:
-        layer = layer_name(name)
-        squares[layer] = squares.get(layer, 0.0) + _sum_squares(array)
-    return {layer: math.sqrt(total) for layer, total in squares.items()}
+    return {layer: math.sqrt(total) for layer, total in layer_squares(named_arrays).items()}
 
 
 def gradient_norms(named_parameters: Iterable[tuple[str, Tensor]]) -> dict[str, float]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import events
 from .control import Controller
-from .metrics import RunningMean, confusion_matrix, gradient_norms, layer_name, softmax, weight_norms
+from .metrics import RunningMean, confusion_matrix, gradient_norms, layer_squares, softmax, weight_norms
 from .nn.module import Module
 from .optim.clip import clip_grad_norm_
 from .tensor import Tensor
@@ -75,42 +75,6 @@ class _GoodState:
         return f"the weights after epoch {self.epoch}" if self.epoch else "the initial weights"
 
 
-def retarget_schedule(schedule, new_lr: float) -> None:
-    """Make a learning rate typed during training stick under a schedule.
-
-    Semantics: the typed rate becomes the schedule's rate for the current epoch, and the
-    schedule keeps its shape relative to it. The schedule's rate is homogeneous in its
-    base_lr and eta_min (StepLR's drops, the warm-up ramp, cosine's curve), so both are
-    multiplied by new / current: a later `step()` then gives what it would have given,
-    scaled alike (cosine's floor included), and the change survives checkpoints because
-    the schedule's state holds base_lr and eta_min.
-
-    A schedule at rate 0 has no scale to multiply. Its base_lr is then solved for: the rate
-    is affine in base_lr, so base_lr = new / (rate gained per unit of base_lr at this epoch).
-    Where base_lr no longer matters (cosine at or past its end), the typed rate becomes the
-    floor eta_min and so is held from then on.
-    """
-    epoch = schedule.last_epoch
-    current = schedule.lr_at(epoch)
-    has_floor = "eta_min" in getattr(type(schedule), "settings", ())
-    if current > 0:
-        scale = new_lr / current
-        schedule.base_lr *= scale
-        if has_floor:
-            schedule.eta_min *= scale
-        return
-    base = schedule.base_lr
-    schedule.base_lr = base + 1.0
-    slope = schedule.lr_at(epoch) - current
-    schedule.base_lr = base
-    if slope > 0:
-        schedule.base_lr = base + (new_lr - current) / slope
-    elif has_floor:
-        schedule.eta_min = new_lr
-    else:
-        schedule.base_lr = new_lr
-
-
 class Trainer:
     """Runs planned epochs of mini-batches and reports events through `on_event`."""
 
@@ -134,7 +98,6 @@ class Trainer:
         self._tally = _EpochTally()
         self._params = model.parameters()
         self._named = list(model.named_parameters())
-        self._layers = [layer_name(name) for name, _ in self._named]
         self._good: _GoodState | None = None
         self._last_loss = float("nan")
 
@@ -225,11 +188,7 @@ class Trainer:
         """
         if self.clip_norm:
             return clip_grad_norm_(self._params, self.clip_norm), None
-        squares: dict[str, float] = {}
-        for layer, (_, p) in zip(self._layers, self._named):
-            if p.grad is not None:
-                flat = p.grad.reshape(-1)
-                squares[layer] = squares.get(layer, 0.0) + float(np.dot(flat, flat))
+        squares = layer_squares((name, p.grad) for name, p in self._named if p.grad is not None)
         return math.sqrt(sum(squares.values())), squares
 
     def _layer_gradient_norms(self, squares: dict[str, float] | None) -> dict[str, float]:
@@ -250,14 +209,8 @@ class Trainer:
 
     def _update_ratios(self, before: dict[str, np.ndarray]) -> dict[str, float]:
         """|Δw| / |w| per layer for the step just taken (about 1e-3 is healthy)."""
-        steps: dict[str, float] = {}
-        sizes: dict[str, float] = {}
-        for name, p in self._named:
-            layer = layer_name(name)
-            delta = (p.data - before[name]).reshape(-1)
-            old = before[name].reshape(-1)
-            steps[layer] = steps.get(layer, 0.0) + float(np.dot(delta, delta))
-            sizes[layer] = sizes.get(layer, 0.0) + float(np.dot(old, old))
+        steps = layer_squares((name, p.data - before[name]) for name, p in self._named)
+        sizes = layer_squares(before.items())
         return {layer: math.sqrt(steps[layer]) / math.sqrt(sizes[layer]) if sizes[layer] > 0 else 0.0
                 for layer in steps}
 
@@ -270,12 +223,12 @@ class Trainer:
         with _quiet():
             if self.val_data is not None and len(self.val_data[0]):
                 val_loss, val_accuracy, confusion = self._validate()
-            problem = self._broken(train_loss, val_loss)
+            norms = weight_norms(self._named)
+            problem = self._broken(val_loss, norms)
             if problem is None and self.probe is not None and len(self.probe):
                 probe_outputs = predict(self.model, self.probe)
                 if self.classes:
                     probe_outputs = softmax(probe_outputs)
-            norms = weight_norms(self._named) if problem is None else {}
         self.elapsed += time.perf_counter() - start
         if problem is not None:
             return self._diverge(problem, where=f"the end of epoch {self.epoch + 1}")
@@ -312,14 +265,15 @@ class Trainer:
         return (f"{which} loss has not improved for {stopping.patience} epochs "
                 f"(best {stopping.best:.4f} after epoch {(stopping.best_epoch or 0) + 1})")
 
-    def _broken(self, train_loss: float, val_loss: float | None) -> str | None:
+    @staticmethod
+    def _broken(val_loss: float | None, norms: dict[str, float]) -> str | None:
         """Why the model at an epoch's end cannot be trusted (None if it can): the state kept as good
-        must have finite losses and finite weights, or a later divergence would restore a broken one."""
-        if not math.isfinite(train_loss):
-            return f"the epoch's training loss became {train_loss}"
+        must have a finite validation loss and finite weights, or a later divergence would restore a
+        broken one. (Every batch's training loss was already checked finite.) A NaN or infinite weight
+        makes its layer's norm NaN or infinite, so the epoch's weight norms tell without another pass."""
         if val_loss is not None and not math.isfinite(val_loss):
             return f"the validation loss became {val_loss}"
-        if not all(np.isfinite(p.data).all() for p in self._params):
+        if not all(math.isfinite(norm) for norm in norms.values()):
             return "some weights are no longer finite numbers"
         return None
 
@@ -345,12 +299,12 @@ class Trainer:
         return True
 
     def apply_settings(self, settings: dict[str, float]) -> None:
-        """Set live hyperparameters; a learning rate set by hand retargets the schedule (`retarget_schedule`)."""
+        """Set live hyperparameters; a learning rate set by hand retargets the schedule (`retarget`)."""
         opt = self.optimizer
         if "lr" in settings:
             new_lr = float(settings["lr"])
             if self.scheduler is not None:
-                retarget_schedule(self.scheduler, new_lr)
+                self.scheduler.retarget(new_lr)
             opt.lr = new_lr
         if "momentum" in settings:
             if hasattr(opt, "momentum"):

@@ -110,6 +110,17 @@ def test_schedules_reject_bad_arguments(make, message):
         make()
 
 
+# ---------------------------------------------------------------------------------- retargeting
+def test_retargeting_is_exact_for_the_current_epoch():
+    for schedule in (StepLR(optimizer(0.3), step_size=2, gamma=0.3),
+                     CosineAnnealingLR(optimizer(0.3), T_max=7, eta_min=0.02)):
+        for _ in range(3):
+            schedule.step()
+        for typed in (0.0, 1e-4, 0.7, 0.0, 0.05):
+            schedule.retarget(typed)
+            assert schedule.lr_at(schedule.last_epoch) == pytest.approx(typed, abs=1e-15)
+
+
 # ---------------------------------------------------------------------------------- early stopping
 def steps(stopper, values):
     return [stopper.step(v) for v in values]

@@ -13,7 +13,7 @@ from nnstudio.engine import Tensor, events, manual_seed, nn
 from nnstudio.engine.control import Controller
 from nnstudio.engine.metrics import layer_name
 from nnstudio.engine.optim import SGD, Adam, CosineAnnealingLR, EarlyStopping, StepLR
-from nnstudio.engine.trainer import Trainer, retarget_schedule
+from nnstudio.engine.trainer import Trainer
 
 
 def blobs(n=256, seed=0):
@@ -350,15 +350,6 @@ def test_a_live_rate_from_zero_with_warm_up_and_past_the_end_of_cosine():
     rates_after(cosine, 3)  # past the end: the rate is eta_min = 0, whatever the base
     ended.apply_settings({"lr": 0.01})
     assert rates_after(cosine, 2) == pytest.approx([0.01, 0.01])
-
-
-def test_retargeting_is_exact_for_the_current_epoch():
-    for schedule in (StepLR(SGD(small_model().parameters(), lr=0.3), step_size=2, gamma=0.3),
-                     CosineAnnealingLR(SGD(small_model().parameters(), lr=0.3), T_max=7, eta_min=0.02)):
-        rates_after(schedule, 3)
-        for typed in (0.0, 1e-4, 0.7, 0.0, 0.05):
-            retarget_schedule(schedule, typed)
-            assert schedule.lr_at(schedule.last_epoch) == pytest.approx(typed, abs=1e-15)
 
 
 def test_a_live_rate_reaches_the_next_epoch_of_a_running_schedule():

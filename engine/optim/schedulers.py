@@ -37,14 +37,53 @@ class _Schedule:
     def _check_settings(self) -> None:
         """Check (and normalise) the subclass's settings; raise ValueError naming a bad one."""
 
-    def _after_warmup(self, epoch: int) -> float:
+    def _decay(self, epoch: int) -> float:
+        """The share of base_lr the rate carries at `epoch` after warm-up (1 at its start)."""
         raise NotImplementedError
+
+    def _after_warmup(self, epoch: int) -> float:
+        return self.base_lr * self._decay(epoch)
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate for 0-based `epoch`, warm-up included."""
         if epoch < self.warmup_epochs:
             return self.base_lr * (epoch + 1) / (self.warmup_epochs + 1)
         return self._after_warmup(epoch - self.warmup_epochs)
+
+    def _slope(self, epoch: int) -> float:
+        """How much the rate at `epoch` gains per unit of base_lr (it is affine in base_lr)."""
+        if epoch < self.warmup_epochs:
+            return (epoch + 1) / (self.warmup_epochs + 1)
+        return self._decay(epoch - self.warmup_epochs)
+
+    def retarget(self, lr: float) -> None:
+        """Make `lr` the rate of the current epoch, keeping the schedule's shape relative to it.
+
+        For a learning rate typed during training: the rate is homogeneous in the schedule's
+        scale (base_lr, and cosine's eta_min), so the scale is multiplied by lr / current and
+        a later `step()` gives what it would have given, scaled alike. The change survives
+        checkpoints, since the state dict holds the scale. A schedule at rate 0 has nothing to
+        multiply: base_lr is then solved for from the slope; where base_lr no longer matters
+        (cosine at or past its end), `_hold` keeps the rate another way. The optimizer's rate
+        is left to the caller.
+        """
+        current = self.lr_at(self.last_epoch)
+        if current > 0:
+            self._scale(lr / current)
+            return
+        slope = self._slope(self.last_epoch)
+        if slope > 0:
+            self.base_lr += (lr - current) / slope
+        else:
+            self._hold(lr)
+
+    def _scale(self, factor: float) -> None:
+        """Multiply every rate of the schedule by `factor`."""
+        self.base_lr *= factor
+
+    def _hold(self, lr: float) -> None:
+        """Make `lr` the current rate where base_lr has no effect on it."""
+        self.base_lr = lr
 
     def step(self) -> None:
         """Move to the next epoch (call once per epoch, after its optimizer steps) and set its rate."""
@@ -112,8 +151,8 @@ class StepLR(_Schedule):
         self.step_size = _checks.count("step_size", self.step_size, low=1)
         self.gamma = _checks.number("gamma", self.gamma, 0.0, low_open=True)
 
-    def _after_warmup(self, epoch: int) -> float:
-        return self.base_lr * self.gamma ** (epoch // self.step_size)
+    def _decay(self, epoch: int) -> float:
+        return self.gamma ** (epoch // self.step_size)
 
 
 class CosineAnnealingLR(_Schedule):
@@ -136,6 +175,18 @@ class CosineAnnealingLR(_Schedule):
         self.T_max = _checks.count("T_max", self.T_max, low=1)
         self.eta_min = _checks.number("eta_min", self.eta_min, 0.0)
 
-    def _after_warmup(self, epoch: int) -> float:
+    def _decay(self, epoch: int) -> float:
         progress = min(epoch, self.T_max) / self.T_max
-        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
+        return (1 + math.cos(math.pi * progress)) / 2
+
+    def _after_warmup(self, epoch: int) -> float:
+        return self.eta_min + (self.base_lr - self.eta_min) * self._decay(epoch)
+
+    def _scale(self, factor: float) -> None:
+        """The floor scales with the rest, so the curve keeps its shape."""
+        self.base_lr *= factor
+        self.eta_min *= factor
+
+    def _hold(self, lr: float) -> None:
+        """At or past T_max the rate is the floor: the typed rate becomes it, and is held from then on."""
+        self.eta_min = lr
