@@ -193,12 +193,6 @@ def test_max_pool_with_more_than_256_offsets_per_window(kernel):
     np.testing.assert_array_equal(t.grad, winners)
 
 
-def test_max_pool_offsets_have_an_explicit_dtype():
-    from nnstudio.engine.nn.conv import _offset_dtype
-
-    assert [_offset_dtype(n) for n in (1, 256, 257, 65536, 65537)] == [np.uint8, np.uint8, np.uint16, np.uint16, np.uint32]
-
-
 def test_max_pool_padding_is_never_the_maximum():
     x = -np.abs(RNG.standard_normal((1, 1, 4, 4))) - 1.0  # all negative: zero padding would win
     out = F.max_pool2d(Tensor(x), 2, stride=2, padding=1)

@@ -262,15 +262,15 @@ def test_retained_intermediate_and_leaf_do_not_share_a_gradient():
     np.testing.assert_allclose(h.grad, [1.0, 1.0])
 
 
-def test_backward_reads_inputs_as_they_are_when_it_runs():
-    """The documented limitation: no version counter, so an in-place change before backward() shows."""
+@pytest.mark.xfail(strict=True, reason="known limitation (see the Tensor docstring): no version counter, so "
+                   "backward reads inputs as they are when it runs, not as they were in the forward pass")
+def test_backward_uses_inputs_as_they_were_in_the_forward_pass():
     w = Tensor(np.array([2.0]), requires_grad=True)
     x = Tensor(np.array([5.0]), requires_grad=True)
     y = (w * x).sum()
     w.data *= 10  # as an optimizer step between forward and backward would
     y.backward()
-    np.testing.assert_allclose(x.grad, [20.0])  # not 2: see the Tensor docstring
-    assert "backward runs" in Tensor.__doc__
+    np.testing.assert_allclose(x.grad, [2.0])  # 20.0 today; when this passes, drop the mark
 
 
 def test_gradcheck_leaves_the_callers_tensors_as_they_were(rng):

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..tensor import DEFAULT_DTYPE, Tensor
 from .init import initialise
-from .module import Module, Parameter
+from .module import Module, Parameter, _positive_int
 
 
 # ---------------------------------------------------------------------- argument checks
@@ -221,18 +221,6 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     return Tensor._make(_batch_major(out), (x,), backward)
 
 
-def _offset_dtype(count: int) -> np.dtype:
-    """The integer type of a window offset in [0, count), chosen explicitly.
-
-    Never left to type promotion: NumPy 1.x keeps `uint8_array * scalar` in uint8 when the
-    scalar's value fits, so offsets past 255 (a 16 x 16 kernel) would wrap around there.
-    """
-    for dtype in (np.uint8, np.uint16, np.uint32):
-        if count - 1 <= np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    return np.dtype(np.int64)
-
-
 def _tap(x: np.ndarray, t: int, kw: int, sh: int, sw: int, oh: int, ow: int) -> np.ndarray:
     """The element that kernel offset t = i*kw + j meets in every window: a (C, OH, OW, N) view."""
     return x[:, _span(t // kw, sh, oh), _span(t % kw, sw, ow)]
@@ -243,10 +231,13 @@ def _max_taps(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: i
 
     One pass per kernel offset over the whole batch (batch-innermost views, so each pass is
     a vectorised loop). A later offset takes over only when strictly greater, so ties keep
-    the first, as in PyTorch. Offsets are written in place, in their explicit dtype.
+    the first, as in PyTorch. Offsets are written in place, in the smallest unsigned type that
+    holds count - 1, chosen explicitly: never left to type promotion, since NumPy 1.x keeps
+    `uint8_array * scalar` in uint8 when the scalar fits, so offsets past 255 (a 16 x 16 kernel)
+    would wrap around there.
     """
     count = kh * kw
-    dtype = _offset_dtype(count)
+    dtype = np.min_scalar_type(count - 1)
     first = _tap(xp, 0, kw, sh, sw, oh, ow)
     if count == 1:
         return first.copy(), np.zeros(first.shape, dtype=dtype)
@@ -298,10 +289,8 @@ class Conv2d(Module):
                  bias: bool = True, init: str = "kaiming", activation: str | None = "relu",
                  dtype=DEFAULT_DTYPE) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Conv2d: {name} must be a positive int, got {value!r}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.in_channels = _positive_int(in_channels, "in_channels", "Conv2d")
+        self.out_channels = _positive_int(out_channels, "out_channels", "Conv2d")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = _pair(stride, "stride", "Conv2d")
         self.padding = _pair(padding, "padding", "Conv2d", minimum=0)

@@ -7,7 +7,7 @@ import numpy as np
 from ..tensor import DEFAULT_DTYPE, Tensor
 from . import functional as F
 from .init import initialise
-from .module import Module, Parameter
+from .module import Module, Parameter, _positive_int
 
 
 class Linear(Module):
@@ -20,10 +20,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  init: str = "kaiming", activation: str | None = "relu", dtype=DEFAULT_DTYPE) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = _positive_int(in_features, "in_features", "Linear")
+        self.out_features = _positive_int(out_features, "out_features", "Linear")
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         initialise(self.weight, init, activation)
         self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None

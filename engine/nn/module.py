@@ -10,6 +10,13 @@ import numpy as np
 from ..tensor import Tensor
 
 
+def _positive_int(value, name: str, layer: str) -> int:
+    """`value` as a Python int if it is a positive integer (not a bool), else a ValueError naming it."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
 class Parameter(Tensor):
     """A tensor that a module learns: it always requires a gradient."""
 

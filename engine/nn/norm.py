@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import DEFAULT_DTYPE, Tensor
-from .module import Module, Parameter
+from .module import Module, Parameter, _positive_int
 
 
 def batch_norm(x: Tensor, running_mean: np.ndarray | None, running_var: np.ndarray | None,
@@ -111,8 +111,7 @@ class _BatchNorm(Module):
                  affine: bool = True, dtype=DEFAULT_DTYPE) -> None:
         super().__init__()
         name = type(self).__name__
-        if not isinstance(num_features, (int, np.integer)) or isinstance(num_features, bool) or num_features <= 0:
-            raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
+        num_features = _positive_int(num_features, "num_features", name)
         if not eps > 0:
             raise ValueError(f"{name}: eps must be positive, got {eps!r}")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
