@@ -3,7 +3,6 @@
     from nnstudio import saves
     saves.save_model(saves.save_path("mnist-mlp"), model, dataset="mnist", history=history, metrics=metrics)
     loaded = saves.load(saves.resolve("mnist-mlp"))       # .model, .metadata, .checkpoint
-    saves.check_header(path)                              # SaveError if the header says it will not load
     for entry in saves.list_saves():                      # headers only, newest first
         print(entry.name, entry.model_summary, entry.best_val_accuracy)
 
@@ -13,8 +12,7 @@ Modules, one job each: `format` (the safetensors container), `schema` (the metad
 (per-epoch checkpoints of a run and finding interrupted runs). Every failure is a `SaveError`.
 """
 
-from .api import (Loaded, check_header, identify, load, read_header, read_metadata, save_checkpoint, save_model,
-                  tensor_problem)
+from .api import Loaded, identify, load, read_header, read_metadata, save_checkpoint, save_model, tensor_problem
 from .atomic import remove_stale_temp_files
 from .catalogue import SaveEntry, describe_model, list_saves
 from .checkpoints import (CheckpointManager, RunInfo, find_interrupted_runs, find_runs, is_run_dir,
@@ -29,5 +27,5 @@ __all__ = [
     "Metadata", "FORMAT_VERSION", "list_saves", "SaveEntry", "describe_model", "sanitize_name", "save_path",
     "resolve", "default_folder", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir", "runs_folder",
     "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
-    "is_run_dir", "check_header", "tensor_problem", "identify",
+    "is_run_dir", "tensor_problem", "identify",
 ]

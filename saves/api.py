@@ -268,9 +268,19 @@ def _open(path: Path) -> Iterator[tuple[BinaryIO, int]]:
 
 
 def _read_header(file: BinaryIO, size: int) -> tuple[Metadata, fmt.Header]:
-    """The checked header and its metadata; a newer format is refused before its tensor table is looked at."""
-    header = fmt.read_header(file, size, check_metadata=schema.refuse_newer)
-    return schema.decode(header.metadata), header
+    """The checked header and its metadata; a newer format is refused before its tensor table is looked at.
+
+    The metadata document is parsed once: its version is checked on the parsed document, which
+    is then validated after the tensor table.
+    """
+    parsed: list[schema.Parsed] = []
+
+    def refuse_newer(header_metadata: dict[str, str]) -> None:
+        parsed.append(schema.parse(header_metadata))
+        schema.refuse_newer(parsed[0])
+
+    header = fmt.read_header(file, size, check_metadata=refuse_newer)
+    return schema.decode(parsed[0]), header
 
 
 def read_header(path: str | Path) -> tuple[Metadata, fmt.Header]:
@@ -317,16 +327,6 @@ def tensor_problem(metadata: Metadata, header: fmt.Header) -> str | None:
     except SaveError as error:
         return error.problem
     return None
-
-
-def check_header(path: str | Path) -> Metadata:
-    """The metadata of a save whose header fits its spec, or SaveError saying why it would not load (no data read)."""
-    path = Path(path)
-    metadata, header = read_header(path)
-    problem = tensor_problem(metadata, header)
-    if problem is not None:
-        raise SaveError(problem, path)
-    return metadata
 
 
 def identify(path: str | Path) -> None:

@@ -423,17 +423,31 @@ def check_version(document: Any) -> int:
     return found
 
 
-def refuse_newer(header_metadata: dict[str, str]) -> None:
+@dataclass(frozen=True)
+class Parsed:
+    """A header's metadata document, parsed once: the JSON value, or why there is none (`error`, raised by
+    `decode` after the tensor table has been checked, so that a damaged file reports its worst problem)."""
+
+    document: Any = None
+    error: SaveError | None = None
+
+
+def parse(header_metadata: dict[str, str]) -> Parsed:
+    """Parse the nnstudio document in a safetensors header's `__metadata__` (once; see `refuse_newer`, `decode`)."""
+    if METADATA_KEY not in header_metadata:
+        return Parsed(error=SaveError(f"not an nnstudio save: a safetensors file without {METADATA_KEY!r} metadata "
+                                      f"(weights written by another program)"))
+    try:
+        return Parsed(parse_json(header_metadata[METADATA_KEY], "metadata"))
+    except SaveError as error:
+        return Parsed(error=error)
+
+
+def refuse_newer(parsed: Parsed) -> None:
     """Refuse a file of a newer format as soon as its header's metadata is read, before its tensor
     table (which may use dtypes or layouts this code does not know); other problems are left to `decode`."""
-    text = header_metadata.get(METADATA_KEY)
-    if text is None:
-        return
-    try:
-        document = parse_json(text, "metadata")
-    except SaveError:
-        return  # reported by decode, after the tensor table
-    if isinstance(document, dict) and "format_version" in document:
+    document = parsed.document
+    if parsed.error is None and isinstance(document, dict) and "format_version" in document:
         check_version(document)
 
 
@@ -483,12 +497,11 @@ def validate(document: Any) -> Metadata:
                     dataset, history, metrics, checkpoint, format_version)
 
 
-def decode(header_metadata: dict[str, str]) -> Metadata:
-    """The Metadata in a safetensors header's `__metadata__`, or SaveError (e.g. for another program's file)."""
-    if METADATA_KEY not in header_metadata:
-        raise SaveError(f"not an nnstudio save: a safetensors file without {METADATA_KEY!r} metadata "
-                        f"(weights written by another program)")
-    return validate(parse_json(header_metadata[METADATA_KEY], "metadata"))
+def decode(parsed: Parsed) -> Metadata:
+    """The Metadata of a header's parsed document (`parse`), or SaveError (e.g. for another program's file)."""
+    if parsed.error is not None:
+        raise parsed.error
+    return validate(parsed.document)
 
 
 def build(kind: str, spec: dict, dtype: str, *, config: Any = None, dataset: Any = None, history: Any = None,
