@@ -9,14 +9,15 @@
 Modules, one job each: `format` (the safetensors container), `schema` (the metadata document),
 `atomic` (crash-safe writing), `naming` (safe names, folders), `api` (save/load), `resume`
 (optimizer, schedule and random state of checkpoints), `catalogue` (listing), `checkpoints`
-(per-epoch checkpoints of a run and finding interrupted runs). Every failure is a `SaveError`.
+(per-epoch and partial checkpoints of a run, its resume point, finding interrupted runs).
+Every failure is a `SaveError`.
 """
 
 from .api import Loaded, identify, load, read_header, read_metadata, save_checkpoint, save_model, tensor_problem
 from .atomic import remove_stale_temp_files
 from .catalogue import SaveEntry, describe_model, list_saves
-from .checkpoints import (CheckpointManager, RunInfo, find_interrupted_runs, find_runs, is_run_dir,
-                          latest_interrupted_run, new_run_dir, read_run, runs_folder)
+from .checkpoints import (PARTIAL_FILE, CheckpointManager, RunInfo, find_interrupted_runs, find_runs, is_run_dir,
+                          latest_interrupted_run, new_run_dir, read_run, resume_point, runs_folder)
 from .errors import SaveError
 from .naming import SUFFIX, default_folder, resolve, sanitize_name, save_path
 from .resume import ResumeState
@@ -27,5 +28,5 @@ __all__ = [
     "Metadata", "FORMAT_VERSION", "list_saves", "SaveEntry", "describe_model", "sanitize_name", "save_path",
     "resolve", "default_folder", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir", "runs_folder",
     "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
-    "is_run_dir", "tensor_problem", "identify",
+    "is_run_dir", "tensor_problem", "identify", "resume_point", "PARTIAL_FILE",
 ]

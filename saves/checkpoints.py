@@ -2,7 +2,8 @@
 
 A run owns one folder (by default `saves/runs/<name>-<time>/`):
 
-    epoch-0007.safetensors ...   the last `keep_last` epochs' checkpoints
+    epoch-0007.safetensors ...   the last `keep_last` epochs' checkpoints (finished epochs only)
+    partial.safetensors          where a run stopped mid-epoch (gone once a later epoch is checkpointed)
     best.safetensors             the checkpoint with the best monitored metric (a hard link when possible)
     run.json                     the run's state marker: status, last epoch, best, times (written atomically)
     .lock                        locked (flock) while a process is writing the run
@@ -10,6 +11,8 @@ A run owns one folder (by default `saves/runs/<name>-<time>/`):
 A run whose marker still says "running" but whose lock nobody holds was interrupted: its
 process died without saying goodbye (killed, SSH dropped, power cut). The lock tells such a
 run from one that is still training in another terminal; the kernel releases it on death.
+A run continues from its *resume point* (`resume_point`): the partial checkpoint while it is
+at least as far on as the newest epoch's, else the newest readable epoch checkpoint.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ except ImportError:  # Windows: no advisory locks; every "running" run without a
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
 BEST_FILE = "best.safetensors"
+#: a run's checkpoint of a stop mid-epoch (epoch-NNNN files hold finished epochs only)
+PARTIAL_FILE = "partial.safetensors"
 RUNS_FOLDER = "runs"
 STATUSES = ("running", "finished", "stopped", "failed")
 _EPOCH_FILE = re.compile(r"epoch-([0-9]+)\.safetensors")
@@ -89,7 +94,7 @@ def is_run_dir(path: str | Path) -> bool:
 
 def _owned(name: str) -> bool:
     """Whether a file name is one a run writes itself (its temp files may be cleaned up by the run)."""
-    return name in (RUN_FILE, BEST_FILE) or _EPOCH_FILE.fullmatch(name) is not None
+    return name in (RUN_FILE, BEST_FILE, PARTIAL_FILE) or _EPOCH_FILE.fullmatch(name) is not None
 
 
 def epoch_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
@@ -103,15 +108,51 @@ def epoch_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The newest per-epoch checkpoint whose header reads, or None."""
-    for _, path in reversed(epoch_checkpoints(run_dir)):
+def _latest_readable(run_dir: Path) -> tuple[int, Path] | None:
+    """The newest per-epoch checkpoint whose header reads, as (epoch, path) (its name gives the epoch), or None."""
+    for epoch, path in reversed(epoch_checkpoints(run_dir)):
         try:
             read_metadata(path)
         except SaveError:
             continue
-        return path
+        return epoch, path
     return None
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest per-epoch checkpoint whose header reads, or None."""
+    latest = _latest_readable(Path(run_dir))
+    return latest[1] if latest is not None else None
+
+
+def _partial_epoch(run_dir: Path) -> int | None:
+    """The epochs done by the run's partial checkpoint (from its header), or None if there is none that reads."""
+    path = run_dir / PARTIAL_FILE
+    if not path.is_file():
+        return None
+    try:
+        return read_metadata(path).checkpoint["epoch"]
+    except (SaveError, TypeError, KeyError):
+        return None
+
+
+def _checkpoints_of(run_dir: Path) -> tuple[Path | None, Path | None]:
+    """The run's newest readable epoch checkpoint and its resume point (each header read once)."""
+    latest = _latest_readable(run_dir)
+    latest_path = latest[1] if latest is not None else None
+    partial_epoch = _partial_epoch(run_dir)
+    if partial_epoch is not None and (latest is None or partial_epoch >= latest[0]):
+        return latest_path, run_dir / PARTIAL_FILE
+    return latest_path, latest_path
+
+
+def resume_point(run_dir: str | Path) -> Path | None:
+    """Where a run folder continues from: its partial checkpoint (a stop mid-epoch) while that is at least
+    as far on as its newest epoch checkpoint, else that newest readable epoch checkpoint; None if it has neither.
+
+    The folder's marker is not read: ask `is_run_dir` (or `read_run`, whose `resume_point` this is) first.
+    """
+    return _checkpoints_of(Path(run_dir))[1]
 
 
 def _is_locked(run_dir: Path) -> bool:
@@ -239,7 +280,7 @@ class CheckpointManager:
 
     # ------------------------------------------------------------------ the marker
     def _write_marker(self) -> None:
-        latest = self.latest()
+        latest = self.resume_point()
         best = ({"epoch": self.best_epoch, "value": self.best_value, "file": BEST_FILE}
                 if self.best_value is not None else None)
         write_json(self.run_dir / RUN_FILE, {
@@ -258,11 +299,14 @@ class CheckpointManager:
         self.close()
 
     # ------------------------------------------------------------------ checkpoints
+    def _check_open(self) -> None:
+        if self.status != "running" or (fcntl is not None and self._lock_fd is None):
+            raise SaveError("this run is closed; open it again with a new CheckpointManager", self.run_dir)
+
     def save(self, epoch: int, model, optimizer, *, metric: float | None = None, **checkpoint) -> Path:
         """Write epoch `epoch`'s checkpoint (see `save_checkpoint` for the keyword arguments), update
         `best.safetensors` if `metric` improves, drop checkpoints beyond the last `keep_last`."""
-        if self.status != "running" or (fcntl is not None and self._lock_fd is None):
-            raise SaveError("this run is closed; open it again with a new CheckpointManager", self.run_dir)
+        self._check_open()
         if metric is not None and (isinstance(metric, bool) or not isinstance(metric, numbers.Real)):
             raise ValueError(f"metric must be a number or None, got {metric!r}")
         path = save_checkpoint(self.run_dir / f"epoch-{epoch:04d}.safetensors", model, optimizer, epoch=epoch,
@@ -272,8 +316,23 @@ class CheckpointManager:
             link_or_copy(path, self.run_dir / BEST_FILE)
             self.best_value, self.best_epoch = float(metric), epoch
         self._prune()
+        self._drop_partial()
         self._write_marker()
         return path
+
+    def save_partial(self, epoch: int, model, optimizer, **checkpoint) -> Path:
+        """Write where a run stopped mid-epoch, after `epoch` finished epochs, as `partial.safetensors`:
+        the clean checkpoint of the last finished epoch is never overwritten, and the next epoch's
+        checkpoint (`save`) makes this one stale and removes it. It becomes the run's resume point."""
+        self._check_open()
+        path = save_checkpoint(self.run_dir / PARTIAL_FILE, model, optimizer, epoch=epoch, overwrite=True,
+                               **checkpoint)
+        self._write_marker()
+        return path
+
+    def _drop_partial(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.run_dir / PARTIAL_FILE).unlink()
 
     def _prune(self) -> None:
         """Delete checkpoints beyond the last `keep_last`, durably (a folder fsync), so that after a power cut
@@ -293,6 +352,10 @@ class CheckpointManager:
         """The newest readable per-epoch checkpoint."""
         return latest_checkpoint(self.run_dir)
 
+    def resume_point(self) -> Path | None:
+        """Where the run would continue from (see `resume_point`)."""
+        return resume_point(self.run_dir)
+
     def best(self) -> Path | None:
         path = self.run_dir / BEST_FILE
         return path if path.is_file() else None
@@ -308,7 +371,8 @@ class RunInfo:
     started_at: str | None
     updated_at: str | None
     last_epoch: int | None
-    latest: Path | None        # newest readable checkpoint
+    latest: Path | None        # newest readable per-epoch checkpoint
+    resume_point: Path | None  # where it continues from: `latest`, or the partial checkpoint of a stop mid-epoch
     best: Path | None
     best_value: float | None
     active: bool               # a live process holds its lock
@@ -320,7 +384,7 @@ class RunInfo:
     @property
     def interrupted(self) -> bool:
         """Cut off mid-training and resumable: still marked running, nobody writing it, a checkpoint to go on from."""
-        return self.status == "running" and not self.active and self.latest is not None
+        return self.status == "running" and not self.active and self.resume_point is not None
 
     @property
     def updated(self) -> datetime | None:
@@ -339,9 +403,10 @@ def read_run(run_dir: str | Path) -> RunInfo | None:
     def text(key: str) -> str | None:
         return marker[key] if isinstance(marker.get(key), str) else None
 
+    latest, resume = _checkpoints_of(run_dir)
     return RunInfo(run_dir, marker["status"], text("started_at"), text("updated_at"),
                    marker["last_epoch"] if isinstance(marker.get("last_epoch"), int) else None,
-                   latest_checkpoint(run_dir), best if best.is_file() else None,
+                   latest, resume, best if best.is_file() else None,
                    best_value if isinstance(best_value, (int, float)) else None, _is_locked(run_dir))
 
 

@@ -66,6 +66,18 @@ def test_list_mentions_an_interrupted_run(tmp_path, capsys):
     assert "interrupted run cut-off-" in out and "at epoch 4" in out and "epoch-0004.safetensors" in out
 
 
+def test_list_names_the_partial_checkpoint_of_a_run_stopped_mid_epoch(tmp_path, capsys):
+    model = build_model(preset_spec("logreg", input_shape=(4,), classes=2))
+    manager = saves.CheckpointManager(saves.new_run_dir("cut-off", tmp_path))
+    manager.save(4, model, optim.SGD(model.parameters(), lr=0.1))
+    manager.save_partial(4, model, optim.SGD(model.parameters(), lr=0.1))
+    manager.close()
+    assert main(["saves", "list", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "interrupted run cut-off-" in out and "its latest checkpoint is" in out
+    assert "partial.safetensors" in out and "epoch-0004.safetensors" not in out
+
+
 def test_list_rejects_a_file_as_folder(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert main(["saves", "list", "--dir", str(tmp_path / "file")]) == 2

@@ -3,6 +3,7 @@ a lock probe that disturbs nobody, durable pruning, and copies that fail as Save
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -122,6 +123,47 @@ def test_remove_stale_temp_files_with_an_owner_filter(tmp_path):
     assert saves.remove_stale_temp_files(tmp_path, older_than=60, owned=lambda name: name == "m.safetensors") == [ours]
     assert theirs.exists()
 
+
+def test_a_run_cleans_its_partial_checkpoint_s_stale_temp_file(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    stale = _write_aged(run_dir / f".{saves.PARTIAL_FILE}.0a1b2c3d.tmp")  # a writer killed during a stop
+    saves.CheckpointManager(run_dir).close()
+    assert not stale.exists()
+
+
+# ====================================================================== the partial checkpoint
+def test_a_partial_checkpoint_is_the_run_s_resume_point_until_the_next_epoch(tmp_path):
+    model, optimizer = tiny()
+    run_dir = tmp_path / "runs" / "toy"
+    manager = saves.CheckpointManager(run_dir)
+    manager.save(1, model, optimizer)
+    partial = manager.save_partial(1, model, optimizer)  # stopped in epoch 2
+    assert partial == run_dir / saves.PARTIAL_FILE and saves.load(partial).checkpoint.epoch == 1
+    manager.close()
+    run = saves.read_run(run_dir)
+    assert (run.latest.name, run.resume_point, run.last_epoch) == ("epoch-0001.safetensors", partial, 1)
+    assert saves.resume_point(run_dir) == partial and run.interrupted
+    assert json.loads((run_dir / "run.json").read_text())["last_checkpoint"] == saves.PARTIAL_FILE
+    assert saves.latest_interrupted_run(tmp_path).resume_point == partial
+
+    manager = saves.CheckpointManager(run_dir)  # resumed from it: the next epoch's checkpoint supersedes it
+    manager.save(2, model, optimizer)
+    assert not partial.exists() and saves.resume_point(run_dir) == run_dir / "epoch-0002.safetensors"
+    assert json.loads((run_dir / "run.json").read_text())["last_checkpoint"] == "epoch-0002.safetensors"
+    manager.finish()
+    with pytest.raises(SaveError, match="closed"):
+        manager.save_partial(2, model, optimizer)
+
+
+def test_a_partial_checkpoint_behind_the_newest_epoch_or_damaged_is_passed_over(tmp_path):
+    model, optimizer = tiny()
+    with saves.CheckpointManager(tmp_path / "run") as manager:
+        manager.save(2, model, optimizer)
+        saves.save_checkpoint(tmp_path / "run" / saves.PARTIAL_FILE, model, optimizer, epoch=1)  # left from before
+        assert manager.resume_point() == tmp_path / "run" / "epoch-0002.safetensors"
+        (tmp_path / "run" / saves.PARTIAL_FILE).write_bytes(b"damaged")
+        assert saves.read_run(tmp_path / "run").resume_point == tmp_path / "run" / "epoch-0002.safetensors"
 
 
 # ====================================================================== the lock

@@ -13,7 +13,8 @@ from nnstudio import saves
 from nnstudio.engine import events
 from nnstudio.tui import session as session_module
 from nnstudio.tui.config import ConfigError, RunConfig
-from nnstudio.tui.session import PARTIAL_FILE, CheckpointSaved, MismatchError, Session, SessionError, resume_point
+from nnstudio.saves import PARTIAL_FILE, resume_point
+from nnstudio.tui.session import CheckpointSaved, MismatchError, Session, SessionError
 
 DROPOUT_SPEC = {"input_shape": [2], "layers": [
     {"type": "linear", "out": 16}, {"type": "relu"}, {"type": "dropout", "p": 0.2}, {"type": "linear", "out": 3}]}
@@ -98,7 +99,7 @@ def test_a_stopped_run_resumes_bit_identically(tmp_path):
     first = stopped_mid_epoch(tmp_path / "b")
     resumed = Session.open_checkpoint(first.run_dir)
     assert resumed.trainer.epoch == 1 and len(resumed.history) == 1
-    assert resumed.trainer.state_dict()["tally"]["batches"] == 3  # the partial checkpoint, not epoch 1's
+    assert resumed.batches_into_epoch == 3  # the partial checkpoint, not epoch 1's
     assert resumed.run() == "finished"
     assert_same_weights(weights(resumed), weights(straight))
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight.history]
@@ -131,7 +132,8 @@ def test_a_stop_in_the_first_epoch_can_be_resumed_from_the_starting_checkpoint(t
     run = saves.read_run(session.run_dir)
     assert run.interrupted and run.latest.name == "epoch-0000.safetensors"  # what --resume finds
     assert resume_point(session.run_dir).name == PARTIAL_FILE
-    assert Session.open_checkpoint(session.run_dir).trainer.state_dict()["tally"]["batches"] == 1
+    assert run.resume_point == session.run_dir / PARTIAL_FILE  # and what `saves list` names
+    assert Session.open_checkpoint(session.run_dir).batches_into_epoch == 1
 
 
 def test_a_checkpoint_outside_a_run_folder_resumes_into_a_fresh_one(tmp_path):
@@ -160,7 +162,7 @@ def test_a_save_waits_for_the_batch_boundary(tmp_path, monkeypatch):
     loss_fn = session.trainer.loss_fn
 
     def slow_loss(out, y):
-        if session.trainer.state_dict()["tally"]["batches"] == 2 and not release.is_set():
+        if session.batches_into_epoch == 2 and not release.is_set():
             in_step.set()
             release.wait(30)
         return loss_fn(out, y)
@@ -178,7 +180,7 @@ def test_a_save_waits_for_the_batch_boundary(tmp_path, monkeypatch):
     release.set()
     saver.join(timeout=30)
     assert saved and session.controller.waiting
-    assert session.trainer.state_dict()["tally"]["batches"] == 3
+    assert session.batches_into_epoch == 3
     assert_same_weights(saves.load(saved[0]).model.state_dict(), weights(session))  # after the step, whole
     session.stop()
     worker.join(timeout=30)
@@ -287,6 +289,21 @@ def test_the_plan_cannot_shrink_below_the_epochs_done_and_the_config_follows_it(
         session.run(epochs=2)
     assert session.run(epochs=5) == "finished"
     assert session.trainer.epoch == 5 and session.config.training.epochs == 5
+
+
+@pytest.mark.parametrize("offset", [-1, True, "3", 2.0])
+def test_a_checkpoint_with_a_bad_epoch_offset_is_refused(tmp_path, monkeypatch, offset):
+    session = Session(config(tmp_path, **{"training.epochs": 1}))
+    parts = session._checkpoint_parts
+
+    def tampered() -> dict:
+        record = parts()
+        return {**record, "data_state": {**record["data_state"], "epoch_offset": offset}}
+
+    monkeypatch.setattr(session, "_checkpoint_parts", tampered)
+    assert session.run() == "finished"
+    with pytest.raises(SessionError, match="epoch_offset must be a whole number >= 0"):
+        Session.open_checkpoint(session.run_dir / "epoch-0001.safetensors")
 
 
 def test_evaluate_test_agrees_with_the_predictions(tmp_path):

@@ -138,7 +138,7 @@ def run_list(args: argparse.Namespace) -> int:
     for run in find_interrupted_runs(folder)[:3]:
         epoch = f" at epoch {run.last_epoch}" if run.last_epoch is not None else ""
         console.print(f"[yellow]interrupted run[/] {escape(run.name)}{epoch}: its latest checkpoint is "
-                      f"{escape(str(run.latest))}", highlight=False, soft_wrap=True)
+                      f"{escape(str(run.resume_point))}", highlight=False, soft_wrap=True)
     return 0
 
 

@@ -11,11 +11,12 @@ the engine's `Trainer` and per-epoch checkpoints (`nnstudio.saves`), and keeps t
 It holds no training logic of its own: the loop is the engine's. Checkpoints make a run that
 a dropped SSH connection or Ctrl+C cut off resumable exactly (`Session.open_checkpoint`).
 
-A run folder holds `epoch-NNNN.safetensors` for finished epochs only (from epoch 0, the run's
-starting point, on), and `partial.safetensors` for a run stopped mid-epoch, which resuming
-prefers while it is newer than the last epoch's. Epochs are numbered across a save and its
-continuations (`--from`): a save trained for 3 epochs continues with epoch 4, in the history,
-the checkpoints and the saved config alike; `epoch_offset` is that shift.
+A run folder (`nnstudio.saves.checkpoints`) holds `epoch-NNNN.safetensors` for finished epochs
+only (from epoch 0, the run's starting point, on), and a partial checkpoint for a run stopped
+mid-epoch, which resuming prefers while it is newer than the last epoch's (`saves.resume_point`).
+Epochs are numbered across a save and its continuations (`--from`): a save trained for 3 epochs
+continues with epoch 4, in the history, the checkpoints and the saved config alike;
+`epoch_offset` is that shift.
 """
 
 from __future__ import annotations
@@ -46,8 +47,6 @@ from .factory import make_early_stopping, make_loss, make_optimizer, make_schedu
 
 #: test images whose predictions are reported every epoch (the studio's digit grid draws from them)
 PROBE_SIZE = 500
-#: a run folder's checkpoint of a run stopped mid-epoch (epoch-NNNN files hold finished epochs only)
-PARTIAL_FILE = "partial.safetensors"
 #: how long `save` waits for a paused run to finish the batch it is in
 SAVE_WAIT_SECONDS = 5.0
 
@@ -190,6 +189,11 @@ class Session:
         """The history's epoch number at which this session's run is planned to end."""
         return self.epoch_offset + (self.trainer.epochs if self.trainer is not None else self.config.training.epochs)
 
+    @property
+    def batches_into_epoch(self) -> int:
+        """Batches done in the epoch under way (0 at an epoch boundary)."""
+        return self.trainer.state_dict()["tally"]["batches"] if self.trainer is not None else 0
+
     def run(self, epochs: int | None = None) -> str:
         """Train (blocking) until the planned epochs are done or the run stops; returns the final status.
 
@@ -298,21 +302,19 @@ class Session:
             metric = metric if metric is not None and math.isfinite(metric) else None
         path = self._manager.save(self.epochs_done, self.model, self.optimizer, metric=metric,
                                   **self._checkpoint_parts())
-        with contextlib.suppress(FileNotFoundError):
-            (self.run_dir / PARTIAL_FILE).unlink()
         self.on_event(CheckpointSaved(path, self.epochs_done))
 
     def _checkpoint_position(self) -> None:
         """A checkpoint of where the run stands: the epoch's own at an epoch boundary; mid-epoch, the
-        partial one, so the clean checkpoint of the last finished epoch is never overwritten."""
+        run's partial one, so the clean checkpoint of the last finished epoch is never overwritten."""
         if self._manager is None:
             return
-        if not self.trainer.state_dict()["tally"]["batches"]:
+        if not self.batches_into_epoch:
             self._checkpoint_epoch()
             return
         try:
-            path = saves.save_checkpoint(self.run_dir / PARTIAL_FILE, self.model, self.optimizer,
-                                         epoch=self.epochs_done, overwrite=True, **self._checkpoint_parts())
+            path = self._manager.save_partial(self.epochs_done, self.model, self.optimizer,
+                                              **self._checkpoint_parts())
         except saves.SaveError as error:
             raise SessionError(f"cannot write checkpoints: {error}") from None
         self.on_event(CheckpointSaved(path, self.epochs_done))
@@ -417,7 +419,7 @@ class Session:
     def open_checkpoint(cls, path: str | Path, *, on_event: Callable[[Any], None] | None = None,
                         dataset: Dataset | None = None, folder: str | Path | None = None) -> "Session":
         """A session continuing a checkpoint exactly where it stopped: a checkpoint file, or a run folder
-        (its `resume_point`).
+        (its `saves.resume_point`).
 
         It goes on writing in the checkpoint's run folder only if the file is that run's resume
         point. A checkpoint anywhere else (copied into the saves folder, an older epoch of a run)
@@ -426,13 +428,13 @@ class Session:
         """
         path = Path(path)
         if path.is_dir():
-            if saves.read_run(path) is None:
+            if not saves.is_run_dir(path):
                 raise SessionError(f"{path}: not a run folder (it has no run.json); name a run folder or a checkpoint")
-            checkpoint = resume_point(path)
+            checkpoint, run_dir = saves.resume_point(path), path
             if checkpoint is None:
                 raise SessionError(f"{path}: no checkpoint to resume in this run folder")
         else:
-            checkpoint = path
+            checkpoint, run_dir = path, _run_folder_to_continue(path)
         loaded = _load(checkpoint)
         if loaded.checkpoint is None:
             raise SessionError(f"{checkpoint}: a model save, not a checkpoint; continue it with --from")
@@ -440,7 +442,7 @@ class Session:
         if folder is not None:
             config = config.replace(**{"checkpoints.folder": str(folder)})
         session = cls(config, on_event=on_event, dataset=dataset)
-        session.run_dir = _run_folder_to_continue(checkpoint)
+        session.run_dir = run_dir
         session._restore(loaded)
         return session
 
@@ -469,39 +471,21 @@ class Session:
             self.trainer.load_state_dict(state["trainer"])
             self.history = list(loaded.metadata.history)
             # older checkpoints do not record the offset: their history holds it
-            self.epoch_offset = int(state.get("epoch_offset", max(len(self.history) - self.trainer.epoch, 0)))
+            offset = state.get("epoch_offset", max(len(self.history) - self.trainer.epoch, 0))
         except (saves.SaveError, DatasetError, KeyError, TypeError, ValueError) as error:
             raise SessionError(f"cannot resume from {loaded.path}: {error}") from None
-
-
-def resume_point(run_dir: str | Path) -> Path | None:
-    """Where a run folder continues from: its newest epoch checkpoint, or the partial checkpoint of a
-    stop mid-epoch while that is at least as far on (None if there is neither)."""
-    run_dir = Path(run_dir)
-    info = saves.read_run(run_dir)
-    latest = info.latest if info is not None else None
-    partial = run_dir / PARTIAL_FILE
-    partial_epoch = _epochs_done(partial) if partial.is_file() else None
-    if partial_epoch is not None and (latest is None or partial_epoch >= (_epochs_done(latest) or 0)):
-        return partial
-    return latest
-
-
-def _epochs_done(checkpoint: Path) -> int | None:
-    """The epochs a checkpoint had completed, from its header (None if it does not read)."""
-    try:
-        part = saves.read_metadata(checkpoint).checkpoint
-    except saves.SaveError:
-        return None
-    return part.get("epoch") if isinstance(part, dict) else None
+        if type(offset) is not int or offset < 0:
+            raise SessionError(f"cannot resume from {loaded.path}: its epoch_offset must be a whole number >= 0, "
+                               f"got {offset!r:.40}")
+        self.epoch_offset = offset
 
 
 def _run_folder_to_continue(checkpoint: Path) -> Path | None:
     """The checkpoint's run folder, if the checkpoint is where that run continues from; else None (a fresh one)."""
     folder = checkpoint.parent
-    if saves.read_run(folder) is None:
+    if not saves.is_run_dir(folder):
         return None
-    point = resume_point(folder)
+    point = saves.resume_point(folder)
     try:
         return folder if point is not None and os.path.samefile(point, checkpoint) else None
     except OSError:
