@@ -14,7 +14,7 @@ from nnstudio.engine import events
 from nnstudio.tui import session as session_module
 from nnstudio.tui.config import ConfigError, RunConfig
 from nnstudio.saves import PARTIAL_FILE, resume_point
-from nnstudio.tui.session import CheckpointSaved, MismatchError, Session, SessionError
+from nnstudio.tui.session import CheckpointSaved, MismatchError, NothingToTrain, Session, SessionError
 
 DROPOUT_SPEC = {"input_shape": [2], "layers": [
     {"type": "linear", "out": 16}, {"type": "relu"}, {"type": "dropout", "p": 0.2}, {"type": "linear", "out": 3}]}
@@ -273,6 +273,9 @@ def test_a_continued_save_numbers_its_epochs_after_the_saved_ones(tmp_path):
     assert (more.epoch_offset, more.epochs_done, more.epochs_planned) == (3, 3, 5)
     assert more.run() == "finished"
     assert [h["epoch"] for h in more.history] == [1, 2, 3, 4, 5]
+    # the events it passes on are numbered as its history is (views add nothing)
+    assert [(e.epoch, e.epochs) for e in seen if isinstance(e, events.EpochEnd)] == [(3, 5), (4, 5)]
+    assert {e.epoch for e in seen if isinstance(e, events.BatchEnd)} == {3, 4}
     assert [e.epoch for e in seen if isinstance(e, CheckpointSaved)] == [3, 4, 5]
     assert sorted(p.name for p in more.run_dir.glob("epoch-*")) == ["epoch-0004.safetensors", "epoch-0005.safetensors"]
     assert more.config.training.epochs == 2  # this run's own plan (a schedule spans it)
@@ -287,6 +290,11 @@ def test_the_plan_cannot_shrink_below_the_epochs_done_and_the_config_follows_it(
     assert session.run() == "finished"
     with pytest.raises(SessionError, match="3 are already done"):
         session.run(epochs=2)
+    with pytest.raises(NothingToTrain, match="3 are already done"):  # one check: a plan must leave an epoch
+        session.run(epochs=3)
+    with pytest.raises(NothingToTrain) as nothing:
+        session.plan()
+    assert (nothing.value.total, nothing.value.done) == (3, 3)
     assert session.run(epochs=5) == "finished"
     assert session.trainer.epoch == 5 and session.config.training.epochs == 5
 

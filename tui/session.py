@@ -14,14 +14,18 @@ a dropped SSH connection or Ctrl+C cut off resumable exactly (`Session.open_chec
 A run folder (`nnstudio.saves.checkpoints`) holds `epoch-NNNN.safetensors` for finished epochs
 only (from epoch 0, the run's starting point, on), and a partial checkpoint for a run stopped
 mid-epoch, which resuming prefers while it is newer than the last epoch's (`saves.resume_point`).
+
 Epochs are numbered across a save and its continuations (`--from`): a save trained for 3 epochs
-continues with epoch 4, in the history, the checkpoints and the saved config alike;
-`epoch_offset` is that shift.
+continues with epoch 4, in the history, the checkpoints, the saved config and the events alike;
+`epoch_offset` is that shift. The session owns the numbering: the `BatchEnd` and `EpochEnd`
+events it passes on count epochs as its history does (the trainer's own count from its first
+epoch), and `plan` is the one check of a planned total.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -57,6 +61,14 @@ class SessionError(Exception):
 
 class MismatchError(SessionError):
     """The model and the data set do not fit together: a bad combination of settings, not a failure."""
+
+
+class NothingToTrain(SessionError):
+    """A planned total that leaves no epoch to train: it is not more than the `done` epochs."""
+
+    def __init__(self, total: int, done: int) -> None:
+        self.total, self.done = total, done
+        super().__init__(f"cannot plan {total} epochs in all: {done} are already done")
 
 
 @dataclass(frozen=True)
@@ -198,12 +210,12 @@ class Session:
         """Train (blocking) until the planned epochs are done or the run stops; returns the final status.
 
         `epochs` sets this session's planned epochs (its trainer's count, as `training.epochs`
-        is), e.g. more to continue a finished run; SessionError if fewer are already done.
+        is), e.g. more to continue a finished run: `plan(epoch_offset + epochs)`.
         """
         if self.trainer is None:
             self.prepare()
         if epochs is not None:
-            self._plan(epochs)
+            self.plan(self.epoch_offset + epochs)
         self.status = "running"
         if self.checkpoints_enabled and self._manager is None:
             self._open_checkpoints()
@@ -212,10 +224,20 @@ class Session:
         self._close_checkpoints(outcome)
         return outcome
 
-    def _plan(self, epochs: int) -> None:
-        """Plan `epochs` for the trainer, and say so in the config too, so a checkpoint resumes the same plan."""
-        if epochs < self.trainer.epoch:
-            raise SessionError(f"cannot plan {epochs} epochs: {self.trainer.epoch} are already done")
+    def plan(self, total: int | None = None) -> None:
+        """Plan this session's run to end at epoch `total` of the history's numbering (None: keep the plan).
+
+        The one check of a plan: NothingToTrain unless it leaves at least one epoch to train.
+        The config says so too (`training.epochs`, the trainer's count), so a checkpoint resumes
+        the same plan. Needs a prepared session.
+        """
+        done = self.epochs_done
+        planned = self.epochs_planned if total is None else total
+        if planned <= done:
+            raise NothingToTrain(planned, done)
+        if total is None:
+            return
+        epochs = total - self.epoch_offset
         try:
             self.config = self.config.replace(**{"training.epochs": epochs})
         except ConfigError as error:
@@ -223,9 +245,13 @@ class Session:
         self.trainer.epochs = epochs
 
     def _handle(self, event) -> None:
-        """Events from the trainer (training thread): record, checkpoint, then pass on."""
+        """Events from the trainer (training thread): number, record, checkpoint, then pass on."""
+        if isinstance(event, events.BatchEnd):
+            self.on_event(self._numbered(event))
+            return
         if isinstance(event, events.EpochEnd):
-            self.history.append(self.history_record(event))
+            event = self._numbered(event)
+            self.history.append(event.as_dict())
             self.last_epoch = event
             self.on_event(event)
             self._checkpoint_epoch()
@@ -236,9 +262,15 @@ class Session:
             return
         self.on_event(event)
 
-    def history_record(self, event: events.EpochEnd) -> dict:
-        """An epoch's row of the history, numbered after the epochs of the save this run continues."""
-        return {**event.as_dict(), "epoch": self.epoch_offset + event.epoch + 1}
+    def _numbered(self, event):
+        """A trainer's BatchEnd or EpochEnd numbered as the history is: after the epochs of the save this
+        run continues (`epoch`, and an EpochEnd's planned `epochs`, shifted by `epoch_offset`)."""
+        offset = self.epoch_offset
+        if not offset:
+            return event
+        if isinstance(event, events.EpochEnd):
+            return dataclasses.replace(event, epoch=offset + event.epoch, epochs=offset + event.epochs)
+        return dataclasses.replace(event, epoch=offset + event.epoch)
 
     # ------------------------------------------------------------------ commands (any thread)
     def pause(self) -> None:

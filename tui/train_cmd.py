@@ -50,7 +50,7 @@ from nnstudio.engine.spec import summarize
 
 from .config import SETTINGS, ConfigError, RunConfig, load_config, parse_value
 from .download_bars import DownloadBars, download_bars
-from .session import CheckpointSaved, MismatchError, Notice, Session, SessionError, saved_config
+from .session import CheckpointSaved, MismatchError, NothingToTrain, Notice, Session, SessionError, saved_config
 
 PROG = "nnstudio train"
 #: the progress bar is redrawn at most this often, however fast the batches go
@@ -345,7 +345,7 @@ def open_session(plan: Plan, on_event) -> Session:
     """The session the plan describes, prepared (data loaded, model built); SessionError if it cannot be."""
     if plan.resume is not None:
         session = Session.open_checkpoint(_resume_target(plan), on_event=on_event, folder=plan.folder)
-        _check_resumed_epochs(plan, session)
+        _plan_resumed_epochs(plan, session)
         return session
     if plan.start_from is not None:
         return Session.from_save(plan.start_from, config=plan.config, reinitialise=plan.reinit, on_event=on_event)
@@ -369,15 +369,17 @@ def _resume_target(plan: Plan) -> Path:
     return run.path
 
 
-def _check_resumed_epochs(plan: Plan, session: Session) -> None:
+def _plan_resumed_epochs(plan: Plan, session: Session) -> None:
     """A resumed run must have epochs left to train: --epochs N is its new total, more than those done."""
-    done = session.epochs_done
-    if plan.epochs is not None and plan.epochs <= done:
-        raise UsageError(f"--epochs {plan.epochs}: this run has already done {done} epochs; pass --epochs "
-                         f"{done + 1} or more to train it further")
-    if plan.epochs is None and session.epochs_planned <= done:
+    try:
+        session.plan(plan.epochs)
+    except NothingToTrain as error:
+        done = error.done
+        if plan.epochs is not None:
+            raise UsageError(f"--epochs {plan.epochs}: this run has already done {done} epochs; pass --epochs "
+                             f"{done + 1} or more to train it further") from None
         raise UsageError(f"this run has done all its {done} epochs; pass --epochs {done + 1} or more to "
-                         f"train it further")
+                         f"train it further") from None
 
 
 @contextlib.contextmanager
@@ -413,11 +415,11 @@ def run_train(args: argparse.Namespace) -> int:
         return fail(PROG, str(error), 2)
     except SessionError as error:
         return fail(PROG, str(error), failure_status(error))
-    planned = plan.epochs if plan.epochs is not None else session.epochs_planned
+    planned = session.epochs_planned
     reporter.header(session, planned, resumed=plan.resume is not None)
     try:
         with reporter.live(session, planned), stop_on_interrupt(session):
-            status = session.run(epochs=planned - session.epoch_offset if plan.epochs is not None else None)
+            status = session.run()
     except KeyboardInterrupt:
         reporter.interrupted(session)
         return 130
@@ -509,11 +511,11 @@ def _epoch_table(header: bool) -> Table:
     return table
 
 
-def epoch_row(event: events.EpochEnd, offset: int = 0) -> Table:
-    """One epoch's figures as a table row aligned under `_epoch_table(header=True)`, numbered after
-    the `offset` epochs of the save the run continues."""
+def epoch_row(event: events.EpochEnd) -> Table:
+    """One epoch's figures as a table row aligned under `_epoch_table(header=True)`, numbered as the
+    session numbers them (after the epochs of the save the run continues)."""
     table = _epoch_table(header=False)
-    table.add_row(f"{offset + event.epoch + 1}/{offset + event.epochs}", number(event.train_loss),
+    table.add_row(f"{event.epoch + 1}/{event.epochs}", number(event.train_loss),
                   percent(event.train_accuracy),
                   number(event.val_loss), percent(event.val_accuracy), f"{event.lr:.3g}", f"{event.seconds:.1f}s")
     return table
@@ -564,7 +566,6 @@ class Reporter:
         self.ending: Any = None  # the event that ended the run
         self.checkpoint: Path | None = None
         self.started = time.monotonic()
-        self.epoch_offset = 0  # the session's: epochs of the continued save, before this run's first
         self._drawn_at = 0.0
 
     def __call__(self, event: Any) -> None:
@@ -609,7 +610,6 @@ class Reporter:
         if self.downloads is not None:
             self.downloads.stop()
             self.downloads = None
-        self.epoch_offset = session.epoch_offset
         self.console.print(model_table(session.spec))
         self.console.print(dataset_line(session), highlight=False, soft_wrap=True)
         notices, self.pending_notices = self.pending_notices or [], None
@@ -657,12 +657,11 @@ class Reporter:
         self.progress.refresh()
 
     def _epoch(self, event: events.EpochEnd) -> None:
-        offset = self.epoch_offset
-        self.emit({"event": "epoch", **event.as_dict(), "epoch": offset + event.epoch + 1,
-                   "epochs": offset + event.epochs, "eta": event.eta})
-        self.console.print(epoch_row(event, offset))
+        """An epoch's JSON line and table row (the session numbers them as its history does)."""
+        self.emit({"event": "epoch", **event.as_dict(), "epochs": event.epochs, "eta": event.eta})
+        self.console.print(epoch_row(event))
         if self.progress is not None and event.epoch + 1 < event.epochs:
-            self.progress.reset(self.task, description=self._title(offset + event.epoch + 1, offset + event.epochs),
+            self.progress.reset(self.task, description=self._title(event.epoch + 1, event.epochs),
                                 speed="", loss="")
             self.progress.refresh()
 

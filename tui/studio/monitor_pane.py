@@ -2,7 +2,8 @@
 
 The plots are loss (the per-batch loss smoothed, and train/validation loss per epoch),
 accuracy (train/validation), per-layer gradient norms on a log scale, and the learning rate.
-X is in epochs everywhere, so a batch curve and its epoch points line up.
+X is in epochs everywhere, so a batch curve and its epoch points line up. Epochs are numbered as
+the session numbers them (after the epochs of a save the run continues, as its history is).
 
 Redrawing is budgeted, because a plotext figure is rebuilt from scratch on every repaint
 (~8 ms for 100 points, ~80 ms for 10,000) and an SSH link cannot carry a full repaint per
@@ -147,7 +148,7 @@ class MonitorPane(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.status = "idle"
-        self.epoch_offset = 0  # epochs in the history before this session's trainer started counting
+        self.epoch_offset = 0  # epochs in the history before this session's trainer started (for its pace)
         self.history: list[dict] = []
         self.trace = LossTrace()
         self.progress_updates = 0
@@ -222,12 +223,12 @@ class MonitorPane(Vertical):
         fast batches and epochs go by.
         """
         for epoch, batch, batches, loss in losses:
-            self.trace.add(self.epoch_offset + epoch + (batch + 1) / max(batches, 1), loss)
+            self.trace.add(epoch + (batch + 1) / max(batches, 1), loss)
         if losses:
             self._stale.add("plot-loss")  # the batch curve: the other plots change once an epoch
         if latest is not None:
             # a batch of an epoch already reported is old news: the epoch's summary is shown instead
-            self._latest_batch = latest if self.epoch_offset + latest.epoch >= len(self.history) else None
+            self._latest_batch = latest if latest.epoch >= len(self.history) else None
             self._progress_dirty = True
         if self._progress_dirty:
             self._show_progress(self._latest_batch)
@@ -250,7 +251,7 @@ class MonitorPane(Vertical):
     def _planned_epochs(self) -> int:
         """Epochs in the plotted history when this session's planned epochs are done."""
         if self._last_epoch is not None:
-            return self.epoch_offset + self._last_epoch.epochs
+            return self._last_epoch.epochs
         return self.epoch_offset + (self.config.training.epochs if self.config is not None else 0)
 
     def _show_progress(self, batch: events.BatchEnd | None) -> None:
@@ -278,10 +279,10 @@ class MonitorPane(Vertical):
     def _eta(self, batch: events.BatchEnd, planned: int) -> float | None:
         """Seconds left: the epochs still to go at the pace of those done (evaluation included), or
         before the first epoch ends, at the current batch rate."""
-        epochs_left = planned - (self.epoch_offset + batch.epoch) - (batch.batch + 1) / max(batch.batches, 1)
+        epochs_left = planned - batch.epoch - (batch.batch + 1) / max(batch.batches, 1)
         last = self._last_epoch
-        if last is not None and last.elapsed > 0:
-            return last.elapsed / (last.epoch + 1) * max(epochs_left, 0.0)
+        if last is not None and last.elapsed > 0:  # elapsed is the trainer's, over its own epochs
+            return last.elapsed / max(last.epoch + 1 - self.epoch_offset, 1) * max(epochs_left, 0.0)
         if batch.samples_per_s <= 0 or self.config is None:
             return None
         return epochs_left * batch.batches * self.config.training.batch_size / batch.samples_per_s
