@@ -7,13 +7,20 @@ loader is replaced by one that reports progress as the fetcher does, then hands 
 from __future__ import annotations
 
 import io
+import itertools
+import sys
+import types
 
+import pytest
 from rich.console import Console
 
-from nnstudio.datasets import DownloadProgress, load_dataset
+from nnstudio.datasets import DatasetError, DownloadProgress, load_dataset
 from nnstudio.tui import session as session_module
+from nnstudio.tui import train_cmd
+from nnstudio.tui.cli import main
 from nnstudio.tui.config import RunConfig
 from nnstudio.tui.session import Session
+from nnstudio.tui.studio import runner
 from nnstudio.tui.studio.app import create_app
 from nnstudio.tui.studio.messages import SessionEvent
 from nnstudio.tui.studio.runner import TrainingBridge
@@ -24,10 +31,16 @@ STEPS = [DownloadProgress("train-images-idx3-ubyte.gz", "http://127.0.0.1/x", do
          for done in (0, 2 * MB, 5 * MB, 10 * MB)]
 
 
-def downloading_loader(monkeypatch):
+SPEC = {"input_shape": [2], "layers": [{"type": "linear", "out": 3}]}
+
+
+def downloading_loader(monkeypatch, failure: BaseException | None = None):
+    """The loader reports the download's steps, then hands back a data set (or fails, e.g. a checksum)."""
     def load(name, *, progress=None, **options):
         for step in STEPS:
             progress(step)
+        if failure is not None:
+            raise failure
         return load_dataset("blobs", size=60, classes=3)
 
     monkeypatch.setattr(session_module, "load_dataset", load)
@@ -36,30 +49,61 @@ def downloading_loader(monkeypatch):
 def test_the_session_reports_a_download_as_events(tmp_path, monkeypatch):
     downloading_loader(monkeypatch)
     seen = []
-    config = RunConfig.from_dict({"model": {"spec": {"input_shape": [2], "layers": [{"type": "linear", "out": 3}]}},
-                                  "checkpoints": {"folder": str(tmp_path)}})
+    config = RunConfig.from_dict({"model": {"spec": SPEC}, "checkpoints": {"folder": str(tmp_path)}})
     Session(config, on_event=seen.append).prepare()
     assert [e for e in seen if isinstance(e, DownloadProgress)] == STEPS
 
 
-def test_train_shows_download_bars_on_a_terminal_until_the_run_starts():
+def test_train_shows_download_bars_on_a_terminal_until_the_run_starts(tmp_path, monkeypatch):
+    downloading_loader(monkeypatch)
     out = io.StringIO()
     reporter = Reporter(Console(file=out, force_terminal=True, width=100))
-    for step in STEPS:
-        reporter(step)
-    assert reporter.downloads is not None and "train-images-idx3-ubyte.gz" in out.getvalue()
+    config = RunConfig.from_dict({"model": {"spec": SPEC}, "checkpoints": {"folder": str(tmp_path)}})
+    session = Session(config, on_event=reporter)
+    session.prepare()
+    bars = reporter.downloads
+    assert bars is not None and bars.live.is_started and "train-images-idx3-ubyte.gz" in out.getvalue()
+    reporter.header(session, session.epochs_planned, resumed=False)
+    assert reporter.downloads is None and not bars.live.is_started  # gone: the run's display takes over
     quiet = Reporter(Console(file=io.StringIO(), force_terminal=False))
     quiet(STEPS[0])
     assert quiet.downloads is None  # a pipe or a log gets no bars
 
 
-def test_the_studio_bridge_passes_a_download_on_a_few_times_a_second():
+@pytest.mark.parametrize("failure, status, line", [
+    (DatasetError("train-images-idx3-ubyte.gz: sha256 does not match"), 1,
+     "nnstudio train: error: train-images-idx3-ubyte.gz: sha256 does not match"),
+    (KeyboardInterrupt(), 130, "interrupted"),
+])
+def test_a_load_that_fails_after_the_download_started_takes_the_bars_down(tmp_path, monkeypatch, capsys, failure,
+                                                                          status, line):
+    monkeypatch.chdir(tmp_path)
+    downloading_loader(monkeypatch, failure)
+    shown, made, download_bars = io.StringIO(), [], train_cmd.download_bars
+
+    def bars(console):
+        made.append(download_bars(console))
+        return made[-1]
+
+    monkeypatch.setattr(train_cmd, "Console", lambda **options: Console(file=shown, force_terminal=True, width=100))
+    monkeypatch.setattr(train_cmd, "download_bars", bars)
+    stderr = sys.stderr
+    assert main(["train", "--dataset", "blobs"]) == status
+    assert len(made) == 1 and not made[0].live.is_started and sys.stderr is stderr  # stopped, nothing redirected
+    assert shown.getvalue().rstrip().endswith("\x1b[?25h")  # the cursor shows again
+    assert capsys.readouterr().err == line + "\n"  # one line on stderr itself, not drawn into a bar's display
+
+
+def test_the_studio_bridge_passes_a_download_on_a_few_times_a_second(monkeypatch):
+    clock = itertools.count(1000 * 1024)
+    monkeypatch.setattr(runner, "time", types.SimpleNamespace(monotonic=lambda: next(clock) / 1024))  # 1/1024 s a call
     posted = []
     bridge = TrainingBridge(posted.append)
-    for done in range(0, 10 * MB, 10_000):  # a thousand chunks in a moment
+    for done in range(0, 10 * MB, 10_000):  # a thousand chunks in a moment (just under a second)
         bridge.on_event(DownloadProgress("f.gz", "u", done, 10 * MB))
     bridge.on_event(STEPS[-1])  # the last one always arrives
     assert 2 <= len(posted) <= 5 and posted[-1].event == STEPS[-1]
+    assert [message.event.done for message in posted] == [0, 2_560_000, 5_120_000, 7_680_000, 10 * MB]  # 4 a second
 
 
 async def test_the_monitor_shows_how_far_the_download_is(tmp_path):

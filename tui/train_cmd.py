@@ -410,7 +410,8 @@ def run_train(args: argparse.Namespace) -> int:
     reporter = Reporter(Console(stderr=args.json), sys.stdout if args.json else None)
     try:
         plan = make_plan(args)
-        session = open_session(plan, reporter)
+        with reporter.opening():
+            session = open_session(plan, reporter)
     except UsageError as error:
         return fail(PROG, str(error), 2)
     except SessionError as error:
@@ -553,7 +554,8 @@ class Reporter:
 
     It is the session's `on_event`. The command runs the session in the main thread, so events
     arrive one at a time on the thread that draws; batch events redraw the progress bar at most
-    every REFRESH_SECONDS. Notices that arrive while the data loads wait for the header.
+    every REFRESH_SECONDS. Notices that arrive while the data loads wait for the header; download
+    bars drawn meanwhile last until the header, or until `opening` ends however it ends.
     """
 
     def __init__(self, console: Console, json_out: TextIO | None = None) -> None:
@@ -562,6 +564,7 @@ class Reporter:
         self.progress: Progress | None = None
         self.task: TaskID | None = None
         self.downloads: Progress | None = None  # bars of a data set being downloaded before the run
+        self._download_bars: DownloadBars | None = None
         self.pending_notices: list[str] | None = []
         self.ending: Any = None  # the event that ended the run
         self.checkpoint: Path | None = None
@@ -597,7 +600,7 @@ class Reporter:
 
     def _download(self, event: DownloadProgress) -> None:
         """A data set is being downloaded before the run: bars on stderr (a terminal only), gone at the header."""
-        if self.downloads is None:
+        if self._download_bars is None:
             if not self.console.is_terminal:
                 return
             self.downloads = download_bars(self.console)
@@ -605,11 +608,24 @@ class Reporter:
             self._download_bars = DownloadBars(self.downloads)
         self._download_bars(event)
 
+    def _stop_downloads(self) -> None:
+        """Take the download bars down: the cursor shows again and stdout/stderr are no longer redirected."""
+        downloads, self.downloads, self._download_bars = self.downloads, None, None
+        if downloads is not None:
+            downloads.stop()
+
+    @contextlib.contextmanager
+    def opening(self) -> Iterator[None]:
+        """Around opening the session: download bars it starts are stopped however it ends (a failed
+        checksum, a network error, Ctrl+C), so that an error line is not drawn under a bar."""
+        try:
+            yield
+        finally:
+            self._stop_downloads()
+
     def header(self, session: Session, planned: int, *, resumed: bool) -> None:
         """The model summary, the data set and training lines, any notices, and the epoch table's header."""
-        if self.downloads is not None:
-            self.downloads.stop()
-            self.downloads = None
+        self._stop_downloads()
         self.console.print(model_table(session.spec))
         self.console.print(dataset_line(session), highlight=False, soft_wrap=True)
         notices, self.pending_notices = self.pending_notices or [], None
