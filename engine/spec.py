@@ -198,7 +198,7 @@ def _describe(value: Any) -> str:
 
 
 # ====================================================================== shapes, parameters, settings
-def _shape_text(shape: Shape) -> str:
+def shape_text(shape: Shape) -> str:
     """(16, 28, 28) -> "16x28x28", (128,) -> "128"."""
     return "x".join(str(d) for d in shape)
 
@@ -206,13 +206,13 @@ def _shape_text(shape: Shape) -> str:
 def _need_flat(layer: dict, shape: Shape, hint: str) -> None:
     if len(shape) != 1:
         raise _Problem(f"{layer['type']} needs a flat input (a vector of features), but its input "
-                       f"has shape {_shape_text(shape)}; {hint}")
+                       f"has shape {shape_text(shape)}; {hint}")
 
 
 def _need_image(layer: dict, shape: Shape) -> None:
     if len(shape) != 3:
         raise _Problem(f"{layer['type']} needs an image input (channels x height x width), but its "
-                       f"input is flat ({_shape_text(shape)} features); for images set input_shape to "
+                       f"input is flat ({shape_text(shape)} features); for images set input_shape to "
                        f"[channels, height, width], e.g. [1, 28, 28], and use conv/pool layers before flatten")
 
 
@@ -299,7 +299,7 @@ def _bn1d_shape(layer: dict, shape: Shape) -> Shape:
 def _bn2d_shape(layer: dict, shape: Shape) -> Shape:
     if len(shape) != 3:
         raise _Problem(f"batchnorm2d normalises the channels of an image, but its input is flat "
-                       f"({_shape_text(shape)} features); use batchnorm1d after linear layers")
+                       f"({shape_text(shape)} features); use batchnorm1d after linear layers")
     return shape
 
 
@@ -553,7 +553,7 @@ def _check_shapes(spec: dict) -> None:
     for step in steps:
         size = math.prod(step.out_shape)
         if size > MAX_VALUES_PER_SAMPLE:
-            shape = f" ({_shape_text(step.out_shape)})" if len(step.out_shape) > 1 else ""
+            shape = f" ({shape_text(step.out_shape)})" if len(step.out_shape) > 1 else ""
             raise SpecError(f"{_where(step.section, step.index, step.layer['type'])}: its output has {size:,} "
                             f"values per sample{shape}, more than the limit of "
                             f"{MAX_VALUES_PER_SAMPLE:,}", section=step.section, index=step.index,
@@ -564,8 +564,8 @@ def _check_shapes(spec: dict) -> None:
                         f"limit of {MAX_PARAMETERS:,}; use fewer or smaller layers")
     if "encoder" in spec and steps[-1].out_shape != tuple(spec["input_shape"]):
         raise SpecError(f"an autoencoder must reconstruct its input: the decoder ends with shape "
-                        f"{_shape_text(steps[-1].out_shape)}, but the input has shape "
-                        f"{_shape_text(tuple(spec['input_shape']))}", section="decoder")
+                        f"{shape_text(steps[-1].out_shape)}, but the input has shape "
+                        f"{shape_text(tuple(spec['input_shape']))}", section="decoder")
 
 
 def validate_spec(spec: Any) -> dict:
@@ -644,10 +644,10 @@ def summarize(spec: dict) -> Summary:
 def format_summary(rows: list[SummaryRow]) -> str:
     """A plain-text table of a summary, with the total parameter count at the bottom."""
     header = ("Layer", "Type", "Settings", "Output shape", "Params")
-    table = [(row.name, row.type, row.settings, _shape_text(row.output_shape), f"{row.params:,}") for row in rows]
+    table = [(row.name, row.type, row.settings, shape_text(row.output_shape), f"{row.params:,}") for row in rows]
     input_shape = getattr(rows, "input_shape", None)
     if input_shape is not None:
-        table.insert(0, ("", "input", "", _shape_text(input_shape), ""))
+        table.insert(0, ("", "input", "", shape_text(input_shape), ""))
     widths = [max(len(header[i]), *(len(r[i]) for r in table)) for i in range(len(header))]
 
     def line(cells) -> str:

@@ -32,8 +32,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
 from nnstudio.engine.presets import PRESETS, preset_spec
-from nnstudio.engine.spec import (LAYER_TYPES, SpecError, Summary, is_autoencoder, new_layer, summarize,
-                                  validate_spec)
+from nnstudio.engine.spec import (LAYER_TYPES, SpecError, Summary, is_autoencoder, new_layer, shape_text,
+                                  summarize, validate_spec)
 from nnstudio.tui.config import ConfigError, RunConfig, model_spec
 
 from .cells import cell
@@ -67,11 +67,6 @@ def row_name(position: Position) -> str:
     if position.section == "layers":
         return str(position.index)
     return f"{position.section[:3]} {position.index}"
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    """(16, 28, 28) -> "16x28x28"."""
-    return "x".join(str(d) for d in shape)
 
 
 def alternative_layout(shape: list[int]) -> list[int] | None:
