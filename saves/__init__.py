@@ -13,7 +13,7 @@ Modules, one job each: `format` (the safetensors container), `schema` (the metad
 Every failure is a `SaveError`.
 """
 
-from .api import Loaded, identify, load, read_header, read_metadata, save_checkpoint, save_model, tensor_problem
+from .api import Loaded, delete, identify, load, read_header, read_metadata, save_checkpoint, save_model, tensor_problem
 from .atomic import remove_stale_temp_files
 from .catalogue import SaveEntry, describe_model, list_saves
 from .checkpoints import (PARTIAL_FILE, CheckpointManager, RunInfo, find_interrupted_runs, find_runs, is_run_dir,
@@ -28,5 +28,5 @@ __all__ = [
     "Metadata", "FORMAT_VERSION", "list_saves", "SaveEntry", "describe_model", "sanitize_name", "save_path",
     "resolve", "default_folder", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir", "runs_folder",
     "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
-    "is_run_dir", "tensor_problem", "identify", "resume_point", "PARTIAL_FILE",
+    "is_run_dir", "tensor_problem", "identify", "delete", "resume_point", "PARTIAL_FILE",
 ]

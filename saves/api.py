@@ -28,7 +28,7 @@ from nnstudio.engine.spec import build_model, count_parameters
 
 from . import format as fmt
 from . import schema
-from .atomic import atomic_writer
+from .atomic import atomic_writer, fsync_dir
 from .errors import SaveError
 from .naming import SUFFIX
 from .resume import (OPTIMIZER_PREFIX, ResumeState, check_optimizer_tensors, early_stopping_part, optimizer_parts,
@@ -346,6 +346,21 @@ def identify(path: str | Path) -> None:
         document = fmt.parse_json(text, "metadata")
         if not isinstance(document, dict) or type(document.get("format_version")) is not int:
             raise SaveError("not an nnstudio save: its metadata has no format version")
+
+
+def delete(path: str | Path) -> None:
+    """Delete one nnstudio save, durably (the folder is synced); anything else (`identify`) is refused.
+
+    The one way the command line and the studio remove a save, so neither can delete a file it
+    never wrote. A file that cannot be removed is a SaveError naming it.
+    """
+    path = Path(path)
+    identify(path)
+    try:
+        path.unlink()
+    except OSError as error:
+        raise SaveError(f"cannot delete it: {error.strerror or error}", path) from None
+    fsync_dir(path.parent)
 
 
 def load(path: str | Path) -> Loaded:

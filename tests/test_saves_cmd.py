@@ -47,7 +47,7 @@ def test_list_shows_each_save_newest_first(folder, capsys):
     assert out.index("halfway") < out.index("baseline") < out.index("mnist-mlp")
     assert "mlp 784-128-64-10, 109k params" in out and "logreg 784-10, 7.8k params" in out
     assert "fashion-mnist" in out and "98.00%" in out and "(checkpoint)" in out
-    assert "2025-" in out and "KB" in out
+    assert "2025-" in out and "kB" in out  # sizes as everywhere (tui.formats)
     assert "unreadable damaged.safetensors: not a safetensors file: only 7 bytes long" in out
 
 
@@ -174,6 +174,20 @@ def test_rm_refuses_safetensors_files_that_nnstudio_did_not_write(tmp_path, caps
         err = capsys.readouterr().err
         assert "not an nnstudio save" in err or "not a safetensors file" in err
         assert reason in err and (tmp_path / f"{name}.safetensors").exists()
+
+
+def test_delete_is_the_one_guarded_way_to_remove_a_save(folder, tmp_path):
+    """`saves.delete` (used by `saves rm` and the studio) removes a save and refuses anything else."""
+    import numpy as np
+    from safetensors.numpy import save_file
+    theirs = tmp_path / "theirs.safetensors"
+    save_file({"w": np.zeros(3, dtype=np.float32)}, str(theirs))
+    with pytest.raises(saves.SaveError, match="not an nnstudio save"):
+        saves.delete(theirs)
+    assert theirs.exists()
+    ours = folder / "baseline.safetensors"
+    saves.delete(ours)
+    assert not ours.exists()
 
 
 def test_rm_still_deletes_a_damaged_or_newer_save(folder, capsys):

@@ -213,6 +213,22 @@ async def test_delete_asks_first(folder):
         assert app.posted == []
 
 
+async def test_delete_in_the_pane_refuses_a_file_nnstudio_did_not_write(folder):
+    """The pane deletes only nnstudio saves, as `nnstudio saves rm` does (a foreign .safetensors stays)."""
+    from safetensors.numpy import save_file
+
+    foreign = folder / f"theirs{saves.SUFFIX}"
+    save_file({"w": np.zeros(3, dtype=np.float32)}, str(foreign))
+    app = _Host(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(SavesPane)
+        pane.query_one("#saves", DataTable).move_cursor(row=names(app).index("theirs"), animate=False)
+        await pilot.pause()
+        await pilot.press("d", "y")
+        await pilot.pause()
+        assert foreign.exists() and "theirs" in names(app)
+
+
 async def test_a_question_about_a_name_with_brackets_quotes_it_exactly(folder):
     """Names are any file's names: the dialog shows them as they are, never as markup."""
     app = _Host(folder)

@@ -22,10 +22,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from nnstudio.engine.spec import summarize
-from nnstudio.saves import (SaveError, default_folder, find_interrupted_runs, identify, list_saves, read_header,
-                            resolve, tensor_problem)
-from nnstudio.saves.atomic import fsync_dir
+from nnstudio.saves import (SaveError, default_folder, delete, find_interrupted_runs, identify, list_saves,
+                            read_header, resolve, tensor_problem)
 from nnstudio.saves.catalogue import describe_model
+
+from .formats import size_text
 
 #: rows of history shown by `show`; longer histories show their start and end
 HISTORY_ROWS = 12
@@ -67,14 +68,6 @@ def _fail(message: str, status: int = 1) -> int:
 
 def _folder(args: argparse.Namespace) -> Path:
     return args.folder if args.folder is not None else default_folder()
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return ""
 
 
 def _date(moment: datetime) -> str:
@@ -123,10 +116,10 @@ def run_list(args: argparse.Namespace) -> int:
             name = escape(entry.name) + (" [dim](checkpoint)[/]" if entry.kind == "checkpoint" else "")
             name += " [red](will not load)[/]" if entry.problem is not None else ""
             if entry.error is not None:
-                table.add_row(name, _date(entry.modified), "[red]unreadable[/] (see below)", "", "", "", _size(entry.size))
+                table.add_row(name, _date(entry.modified), "[red]unreadable[/] (see below)", "", "", "", size_text(entry.size))
                 continue
             table.add_row(name, _date(entry.created), escape(entry.model_summary or ""), escape(entry.dataset or "-"),
-                          str(entry.epochs), _percent(entry.best_val_accuracy), _size(entry.size))
+                          str(entry.epochs), _percent(entry.best_val_accuracy), size_text(entry.size))
         console.print(table)
     for entry in entries:
         if entry.error is not None:
@@ -157,7 +150,7 @@ def run_show(args: argparse.Namespace) -> int:
         return _fail(f"{path}: {error.strerror or error}")
     console = Console()
     console.print(f"[bold]{escape(path.stem)}[/]  {metadata.kind}, saved {_date(metadata.created)} by nnstudio "
-                  f"{escape(metadata.nnstudio_version)}, {_size(size)}", highlight=False)
+                  f"{escape(metadata.nnstudio_version)}, {size_text(size)}", highlight=False)
     console.print(f"file: {escape(str(path))}", highlight=False, soft_wrap=True)
     console.print(f"model: {escape(describe_model(metadata.spec))} ({metadata.dtype})", highlight=False)
     if metadata.dataset is not None:
@@ -261,15 +254,14 @@ def run_rm(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             return _fail(f"not deleting {path} without confirmation: pass --yes", 2)
-        print(f"Delete {path} ({_size(path.stat().st_size)})? [y/N] ", end="", flush=True)
+        print(f"Delete {path} ({size_text(path.stat().st_size)})? [y/N] ", end="", flush=True)
         answer = sys.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
             print(f"Kept {path}.")
             return 1
     try:
-        path.unlink()
-    except OSError as error:
-        return _fail(f"cannot delete {path}: {error.strerror or error}")
-    fsync_dir(path.parent)
+        delete(path)
+    except SaveError as error:
+        return _fail(str(error))
     print(f"Deleted {path}.")
     return 0

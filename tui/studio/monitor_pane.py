@@ -32,6 +32,7 @@ from textual_plotext import PlotextPlot
 from nnstudio.datasets import DownloadProgress
 from nnstudio.engine import events
 from nnstudio.tui.config import RunConfig
+from nnstudio.tui.formats import size_text
 
 #: seconds between two rebuilds of the plots, at most
 PLOT_INTERVAL = 0.5
@@ -72,11 +73,6 @@ def downsample(xs: list[float], ys: list[float], points: int) -> tuple[list[floa
     chunks = np.array_split(np.arange(len(xs)), points)
     x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
     return [float(x[c].mean()) for c in chunks], [float(y[c].mean()) for c in chunks]
-
-
-def megabytes(count: int) -> str:
-    """12_345_678 -> "12.3 MB"."""
-    return f"{count / 1e6:.1f} MB"
 
 
 def clock(seconds: float | None) -> str:
@@ -243,9 +239,9 @@ class MonitorPane(Vertical):
     def _show_download(self, event: DownloadProgress) -> None:
         if (progress := self._part("#run-progress", Static)) is None:
             return
-        text = Text.assemble(("downloading ", "bold"), event.filename, f"  {megabytes(event.done)}")
+        text = Text.assemble(("downloading ", "bold"), event.filename, f"  {size_text(event.done)}")
         if event.total:
-            text.append(f" of {megabytes(event.total)} ({event.done / event.total:.0%})")
+            text.append(f" of {size_text(event.total)} ({event.done / event.total:.0%})")
         progress.update(text, layout=False)
 
     def _planned_epochs(self) -> int:

@@ -248,12 +248,10 @@ class SavesPane(Vertical):
             if not yes:
                 return
             try:
-                entry.path.unlink()
-            except FileNotFoundError:
-                pass   # already gone: the refresh below shows that
-            except OSError as error:
-                self.notify(f"Cannot delete {entry.path}: {error.strerror or error}", severity="error",
-                            title="Delete", markup=False)
+                if entry.path.exists():  # (else already gone: the refresh below shows that)
+                    saves.delete(entry.path)  # only an nnstudio save, as `nnstudio saves rm`
+            except SaveError as error:
+                self.notify(str(error), severity="error", title="Delete", markup=False)
                 return
             self.notify(f"Deleted {entry.name}.", title="Delete", markup=False)
             self.refresh_catalogue()
