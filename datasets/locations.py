@@ -133,7 +133,7 @@ def copies(spec: IdxDatasetSpec, data_dir: str | os.PathLike | None = None,
             yield located
         elif origin == "argument" and folder == Path(data_dir):  # the last folder of the argument's two
             looked = "; ".join(notes) or f"no {spec.name} files there"
-            raise DatasetError(f"{spec.name} not found in {display_path(data_dir)} ({looked}). {how_to_get(spec)}")
+            raise DatasetError(f"{spec.name} not found in {display_path(data_dir)} ({looked}). {how_to_get(spec, data_dir)}")
 
 
 def _env_dir_note() -> str | None:
@@ -182,9 +182,14 @@ def _look_in(folder: Path, origin: str, spec: IdxDatasetSpec, notes: list[str]) 
     return Located(folder, origin, files)
 
 
-def how_to_get(spec: IdxDatasetSpec) -> str:
-    """The offline instructions: which files to copy where, or which command to run."""
+def how_to_get(spec: IdxDatasetSpec, data_dir: str | os.PathLike | None = None) -> str:
+    """The offline instructions: which files to copy where (the folder the user named, if any, else
+    the cache), or which command to run."""
     names = ", ".join(spec.files[role].name for role in ROLES)
+    if data_dir is not None:
+        return (f"To use {spec.name} from {display_path(data_dir)}, copy {names} into it (or leave the data "
+                f"folder out to use the cache, where `nnstudio data import {spec.name} DIR` or "
+                f"`nnstudio data fetch {spec.name}` puts them).")
     return (
         f"To use {spec.name}, copy {names} into {display_path(cache_dir(spec.name))}/ "
         f"(or run `nnstudio data import {spec.name} DIR` on a folder that holds them, "

@@ -362,3 +362,14 @@ def test_precedence_argument_then_environment_then_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("NNSTUDIO_DATA_DIR")
     assert train_size() == (13, str(cache_dir("tiny")), None)
     assert locate(spec).found.origin == "cache"
+
+
+def test_a_folder_the_user_named_gets_advice_about_that_folder(tmp_path):
+    """Files missing from an explicit folder: copy them there (not into the cache), for every command."""
+    from nnstudio.datasets import DatasetError, load_dataset
+
+    with pytest.raises(DatasetError) as error:
+        load_dataset("mnist", data_dir=tmp_path, fallback=False)
+    message = str(error.value)
+    assert f"To use mnist from {tmp_path}, copy train-images-idx3-ubyte.gz" in message
+    assert "into it" in message and ".cache" not in message

@@ -35,9 +35,8 @@ from typing import Any, Callable
 import numpy as np
 
 from nnstudio import saves
-from nnstudio.datasets import IDX_DATASETS, BatchIterator, DatasetError, load_dataset, prepare
+from nnstudio.datasets import BatchIterator, DatasetError, load_dataset, prepare
 from nnstudio.datasets.dataset import Dataset
-from nnstudio.datasets.locations import how_to_get
 from nnstudio.engine import Tensor, events, manual_seed, no_grad
 from nnstudio.engine.control import Controller
 from nnstudio.engine.metrics import confusion_matrix, softmax
@@ -131,19 +130,10 @@ class Session:
         try:
             dataset = load_dataset(self.config.data.name, progress=self.on_event, **dataset_options(self.config))
         except DatasetError as error:
-            raise SessionError(self._in_given_folder(str(error))) from None
+            raise SessionError(str(error)) from None
         if dataset.notice:
             self.on_event(Notice(dataset.notice))
         return dataset
-
-    def _in_given_folder(self, message: str) -> str:
-        """A data set missing from the folder the user named: say to put the files there, not in the cache."""
-        folder, spec = self.config.data.data_dir, IDX_DATASETS.get(self.config.data.name)
-        if not folder or spec is None or how_to_get(spec) not in message:
-            return message
-        files = ", ".join(file.name for file in spec.files.values())
-        return message.replace(how_to_get(spec), f"To use {spec.name} from {folder}, copy {files} into it "
-                                                 f"(or leave the data folder out to use the cache).")
 
     def _fit_spec(self, dataset: Dataset) -> dict:
         """The model spec, fitted to the data for presets; a custom spec must already match the data.
