@@ -36,14 +36,14 @@ KEYS = ("space", "space", "1", "2", "3", "4", "5")
 
 def headless(data_dir: str, epochs: int, saves: Path) -> list[float]:
     """`nnstudio train --json` in a subprocess: the training samples/s of each epoch."""
-    command = [sys.executable, "-m", "nnstudio.tui.cli", "train", "--dataset", "mnist", "--data-dir", data_dir,
+    command = [sys.executable, "-m", "nnstudio.tui", "train", "--dataset", "mnist", "--data-dir", data_dir,
                "--model", "mlp", "--epochs", str(epochs), "--saves-dir", str(saves), "--json"]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return [json.loads(line)["samples_per_second"] for line in done.stdout.splitlines() if '"event": "epoch"' in line]
 
 
 def studio_app(data_dir: str, epochs: int, saves: Path):
-    from nnstudio.tui.config import RunConfig
+    from nnstudio.tui.run.config import RunConfig
     from nnstudio.tui.studio.app import create_app
 
     return create_app(config=RunConfig().replace(**{"training.epochs": epochs}), saves_dir=saves, data_dir=data_dir,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 async def take(out: Path, epochs: int) -> None:
-    from nnstudio.tui.config import RunConfig
+    from nnstudio.tui.run.config import RunConfig
     from nnstudio.tui.studio.app import create_app
 
     with tempfile.TemporaryDirectory() as saves:

@@ -2,7 +2,7 @@
 
 Tests run two at a time (`-n 2`) on two cores, so each test process, and every command it
 starts, uses one BLAS thread: spinning BLAS threads of two processes on two cores slow the
-suite several times over (see nnstudio.tui.blas).
+suite several times over (see nnstudio.tui.run.blas).
 """
 
 from __future__ import annotations

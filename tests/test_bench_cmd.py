@@ -12,8 +12,8 @@ import pytest
 
 from nnstudio.engine import build_model
 from nnstudio.engine.presets import preset_spec
-from nnstudio.tui.bench_cmd import BenchResult
-from nnstudio.tui.cli import main
+from nnstudio.tui.cli.bench import BenchResult
+from nnstudio.tui.main import main
 
 QUICK = ["bench", "--limit", "256", "--epochs", "1", "--models", "mlp", "cnn"]
 

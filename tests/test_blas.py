@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from nnstudio.tui.blas import USER_SETTINGS, limit_blas_threads
+from nnstudio.tui.run.blas import USER_SETTINGS, limit_blas_threads
 
 
 def blas_threads() -> set[int]:

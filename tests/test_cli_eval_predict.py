@@ -12,9 +12,9 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from nnstudio.tui.cli import main
+from nnstudio.tui.main import main
 from nnstudio.tui.render import GREY_RAMP, default_mode, digit_lines, side_by_side
-from nnstudio.tui.session import Session
+from nnstudio.tui.run.session import Session
 
 BLOCK_CHARACTERS = set("▀▄█")
 

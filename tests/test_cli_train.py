@@ -14,10 +14,10 @@ import pytest
 
 from nnstudio import saves
 from nnstudio.engine import events
-from nnstudio.tui.cli import main, package_version
-from nnstudio.tui.config import RunConfig
-from nnstudio.tui.session import Session
-from nnstudio.tui.train_cmd import stop_on_interrupt
+from nnstudio.tui.main import main, package_version
+from nnstudio.tui.run.config import RunConfig
+from nnstudio.tui.run.session import Session
+from nnstudio.tui.cli.train import stop_on_interrupt
 
 QUICK = ["--dataset", "blobs", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
 
@@ -30,7 +30,7 @@ def child_env(tmp_path: Path) -> dict[str, str]:
 
 def nnstudio(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """The real command line in a child process, in tmp_path (so ./saves is tmp_path/saves)."""
-    return subprocess.run([sys.executable, "-m", "nnstudio.tui.cli", *args], cwd=tmp_path, env=child_env(tmp_path),
+    return subprocess.run([sys.executable, "-m", "nnstudio.tui", *args], cwd=tmp_path, env=child_env(tmp_path),
                           capture_output=True, text=True, timeout=120)
 
 
@@ -306,7 +306,7 @@ def test_resume_with_no_more_epochs_than_done_is_refused(tmp_path, monkeypatch, 
 # ---------------------------------------------------------------------------------------- Ctrl+C and --resume
 
 def test_ctrl_c_stops_with_a_checkpoint_and_resume_completes(tmp_path):
-    command = [sys.executable, "-m", "nnstudio.tui.cli", "train", "--dataset", "blobs", "--batch-size", "8",
+    command = [sys.executable, "-m", "nnstudio.tui", "train", "--dataset", "blobs", "--batch-size", "8",
                "--epochs", "10000", "--json", "--save", "interrupted"]
     with open(tmp_path / "display.txt", "w") as display:  # the display is long: a file, not a pipe that fills up
         child = subprocess.Popen(command, cwd=tmp_path, env=child_env(tmp_path), stdout=subprocess.PIPE,

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from nnstudio.engine.control import LIVE_SETTINGS as ENGINE_LIVE_SETTINGS
 from nnstudio.engine.presets import preset_spec
 from nnstudio.engine.spec import SpecError
-from nnstudio.tui import toml_writer
-from nnstudio.tui.config import (
+from nnstudio.tui.run import toml_writer
+from nnstudio.tui.run.config import (
     LIVE_SETTINGS, SECTIONS, SETTINGS, ConfigError, RunConfig, Setting, dataset_options, describe, from_toml,
     load_config, model_spec, parse_value, save_config, to_toml,
 )
@@ -91,7 +91,7 @@ def test_config_is_immutable():
 
 
 def test_a_section_of_the_wrong_kind_is_refused():
-    from nnstudio.tui.config import DataSettings
+    from nnstudio.tui.run.config import DataSettings
     with raises_for("optimizer"):
         RunConfig(optimizer=DataSettings())
 

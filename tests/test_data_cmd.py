@@ -19,7 +19,7 @@ import pytest
 from nnstudio.datasets import FASHION_MNIST, IDX_DATASETS, MNIST, cache_dir, encode_idx, load_dataset
 from nnstudio.datasets.catalog import IdxDatasetSpec, IdxFile
 from nnstudio.datasets.checksums import content_sha256
-from nnstudio.tui import data_cmd
+from nnstudio.tui.cli import data as data_cmd
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST not found at {MNIST_DIR}")

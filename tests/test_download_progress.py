@@ -15,16 +15,17 @@ import pytest
 from rich.console import Console
 
 from nnstudio.datasets import DatasetError, DownloadProgress, load_dataset
-from nnstudio.tui import session as session_module
-from nnstudio.tui import train_cmd
-from nnstudio.tui.cli import main
-from nnstudio.tui.config import RunConfig
-from nnstudio.tui.session import Session
+from nnstudio.tui.run import session as session_module
+from nnstudio.tui.cli import report as report_module
+from nnstudio.tui.cli import train as train_cmd
+from nnstudio.tui.main import main
+from nnstudio.tui.run.config import RunConfig
+from nnstudio.tui.run.session import Session
 from nnstudio.tui.studio import runner
 from nnstudio.tui.studio.app import create_app
 from nnstudio.tui.studio.messages import SessionEvent
 from nnstudio.tui.studio.runner import TrainingBridge
-from nnstudio.tui.train_cmd import Reporter
+from nnstudio.tui.cli.report import Reporter
 
 MB = 1_000_000
 STEPS = [DownloadProgress("train-images-idx3-ubyte.gz", "http://127.0.0.1/x", done, 10 * MB)
@@ -79,14 +80,14 @@ def test_a_load_that_fails_after_the_download_started_takes_the_bars_down(tmp_pa
                                                                           status, line):
     monkeypatch.chdir(tmp_path)
     downloading_loader(monkeypatch, failure)
-    shown, made, download_bars = io.StringIO(), [], train_cmd.download_bars
+    shown, made, download_bars = io.StringIO(), [], report_module.download_bars
 
     def bars(console):
         made.append(download_bars(console))
         return made[-1]
 
     monkeypatch.setattr(train_cmd, "Console", lambda **options: Console(file=shown, force_terminal=True, width=100))
-    monkeypatch.setattr(train_cmd, "download_bars", bars)
+    monkeypatch.setattr(report_module, "download_bars", bars)
     stderr = sys.stderr
     assert main(["train", "--dataset", "blobs"]) == status
     assert len(made) == 1 and not made[0].live.is_started and sys.stderr is stderr  # stopped, nothing redirected

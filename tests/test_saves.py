@@ -570,6 +570,6 @@ def test_older_saves_that_record_the_folder_still_load_without_it(good, tmp_path
     path = write_raw(tmp_path / "old.safetensors", dict(load_file(str(good))), document)
     loaded = saves.load(path)
     assert loaded.metadata.config["run"]["checkpoints"] == {"keep_last": 2}
-    from nnstudio.tui.session import config_from_metadata  # what `train --from` and the studio build on
+    from nnstudio.tui.run.session import config_from_metadata  # what `train --from` and the studio build on
     config = config_from_metadata(loaded.metadata, path)
     assert config.checkpoints.folder == "saves" and config.checkpoints.keep_last == 2

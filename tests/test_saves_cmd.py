@@ -12,7 +12,7 @@ from nnstudio import saves
 from nnstudio.engine import build_model, manual_seed, optim
 from nnstudio.engine.presets import preset_spec
 from nnstudio.saves import schema
-from nnstudio.tui.cli import main
+from nnstudio.tui.main import main
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +47,7 @@ def test_list_shows_each_save_newest_first(folder, capsys):
     assert out.index("halfway") < out.index("baseline") < out.index("mnist-mlp")
     assert "mlp 784-128-64-10, 109k params" in out and "logreg 784-10, 7.8k params" in out
     assert "fashion-mnist" in out and "98.00%" in out and "(checkpoint)" in out
-    assert "2025-" in out and "kB" in out  # sizes as everywhere (tui.formats)
+    assert "2025-" in out and "kB" in out  # sizes as everywhere (tui.render)
     assert "unreadable damaged.safetensors: not a safetensors file: only 7 bytes long" in out
 
 

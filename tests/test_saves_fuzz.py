@@ -18,7 +18,7 @@ from nnstudio.engine import build_model, manual_seed, optim
 from nnstudio.engine.nn import CrossEntropyLoss
 from nnstudio.engine.training import train_epoch
 from nnstudio.saves import SaveError
-from nnstudio.tui.cli import main
+from nnstudio.tui.main import main
 
 FUZZ = settings(max_examples=150, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -11,10 +11,10 @@ import pytest
 
 from nnstudio import saves
 from nnstudio.engine import events
-from nnstudio.tui import session as session_module
-from nnstudio.tui.config import ConfigError, RunConfig
+from nnstudio.tui.run import session as session_module
+from nnstudio.tui.run.config import ConfigError, RunConfig
 from nnstudio.saves import PARTIAL_FILE, resume_point
-from nnstudio.tui.session import CheckpointSaved, MismatchError, NothingToTrain, Session, SessionError
+from nnstudio.tui.run.session import CheckpointSaved, MismatchError, NothingToTrain, Session, SessionError
 
 DROPOUT_SPEC = {"input_shape": [2], "layers": [
     {"type": "linear", "out": 16}, {"type": "relu"}, {"type": "dropout", "p": 0.2}, {"type": "linear", "out": 3}]}

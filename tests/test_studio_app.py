@@ -16,8 +16,8 @@ from textual.widgets import Input
 from nnstudio import saves
 from nnstudio.datasets import load_dataset
 from nnstudio.engine import events
-from nnstudio.tui.config import RunConfig
-from nnstudio.tui.session import Session
+from nnstudio.tui.run.config import RunConfig
+from nnstudio.tui.run.session import Session
 from nnstudio.tui.studio.app import create_app
 from nnstudio.tui.studio.confirm_screen import ConfirmScreen
 from nnstudio.tui.studio.help_screen import HelpScreen
@@ -308,7 +308,7 @@ async def test_divergence_is_a_message_and_a_status(tmp_path, blobs):
 
 async def test_a_failing_data_set_is_a_message_and_a_status(tmp_path, monkeypatch):
     from nnstudio.datasets import DatasetError
-    from nnstudio.tui import session as session_module
+    from nnstudio.tui.run import session as session_module
 
     def broken(*args, **kwargs):
         raise DatasetError("train-images-idx3-ubyte.gz is damaged (checksum mismatch)")
@@ -464,7 +464,8 @@ async def test_ctrl_o_shows_the_saves_pane(tmp_path, blobs):
 
 # ====================================================================== the command line
 def test_nnstudio_alone_or_with_a_save_opens_the_studio(monkeypatch, tmp_path):
-    from nnstudio.tui import cli, studio as studio_package
+    from nnstudio.tui import main as cli
+    from nnstudio.tui.studio import command as studio_package
 
     opened = []
 
@@ -512,7 +513,7 @@ def test_a_data_dir_given_to_the_studio_is_the_run_s(tmp_path):
 
 
 def test_nnstudio_help_and_the_subcommands_still_work(capsys):
-    from nnstudio.tui import cli
+    from nnstudio.tui import main as cli
 
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"])
@@ -524,7 +525,7 @@ def test_nnstudio_help_and_the_subcommands_still_work(capsys):
 
 
 def test_a_file_named_like_a_command_does_not_take_the_command_over(tmp_path, monkeypatch):
-    from nnstudio.tui import cli
+    from nnstudio.tui import main as cli
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "train").write_text("notes")

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from nnstudio.engine.presets import preset_spec
 from nnstudio.engine.spec import validate_spec
-from nnstudio.tui.config import RunConfig
+from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.builder_pane import BuilderPane, alternative_layout
 from nnstudio.tui.studio.layer_form import LayerForm, LayerTypePicker
 from nnstudio.tui.studio.messages import ConfigChanged

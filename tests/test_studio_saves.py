@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Static
 from nnstudio import saves
 from nnstudio.engine import build_model, manual_seed
 from nnstudio.saves import schema
-from nnstudio.tui.formats import size_text
+from nnstudio.tui.render import size_text
 from nnstudio.tui.studio.confirm_screen import ConfirmScreen
 from nnstudio.tui.studio.messages import LoadRequested, SaveRequested
 from nnstudio.tui.studio.saves_pane import SaveNameScreen, SavesPane

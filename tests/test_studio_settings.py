@@ -10,7 +10,7 @@ import pytest
 from textual import on
 from textual.widgets import Checkbox, Input, Select, Static
 
-from nnstudio.tui.config import LIVE_SETTINGS, SETTINGS, RunConfig
+from nnstudio.tui.run.config import LIVE_SETTINGS, SETTINGS, RunConfig
 from nnstudio.tui.studio.messages import ConfigChanged, LiveSettingRequested
 from nnstudio.tui.studio.settings_pane import SHOWN_SECTIONS, SettingRow, SettingsPane
 from studio_host import PaneHost

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from studio_recorded import feed
 
-from nnstudio.tui.config import RunConfig
+from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.app import create_app
 
 SIZES = [(80, 24), (120, 40)]

@@ -1,4 +1,4 @@
-"""Drawing digits as characters: one place for `data info`, `predict` and the studio's predictions pane.
+"""Drawing for people in a terminal, shared by the command line and the studio: digits as characters, sizes.
 
     digit_lines(image)                  -> 14 lines of 28 characters from a 28x28 image (grey ramp)
     digit_lines(image, mode="blocks")   -> the same with half blocks (twice the vertical detail)
@@ -8,6 +8,8 @@ A terminal cell is about twice as tall as it is wide, so two pixel rows go into 
 characters and a digit keeps its shape. "ascii" averages the two rows onto a ten-step grey
 ramp that any terminal shows; "blocks" keeps both rows (upper half, lower half or full block
 where the ink is dark enough), which reads better but needs a Unicode terminal.
+
+    size_text(12_345)                   -> "12.3 kB" (file sizes, alike in every command and pane)
 """
 
 from __future__ import annotations
@@ -114,3 +116,14 @@ def caption(text: str | Text, width: int = 28) -> Text:
     line = text.copy() if isinstance(text, Text) else Text(text)
     line.truncate(width, overflow="ellipsis")
     return line
+
+
+def size_text(size: int) -> str:
+    """Bytes for people (SI units, as file managers show them): 830 -> "830 B", 12_345 -> "12.3 kB",
+    4_200_000 -> "4.2 MB"."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")

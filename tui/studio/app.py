@@ -26,10 +26,10 @@ from nnstudio.datasets import EMBEDDED_NAME, MNIST, DatasetError
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.datasets.locations import locate
 from nnstudio.engine import events
-from nnstudio.tui.blas import limit_blas_threads
-from nnstudio.tui.config import LIVE_SETTINGS, ConfigError, RunConfig, parse_value
-from nnstudio.tui.session import Notice, SessionError
 
+from ..run.blas import limit_blas_threads
+from ..run.config import LIVE_SETTINGS, ConfigError, RunConfig, parse_value
+from ..run.session import Notice, SessionError
 from .builder_pane import BuilderPane
 from .commands import StudioCommands
 from .confirm_screen import ConfirmScreen
@@ -109,7 +109,7 @@ class StudioApp(App):
         yield StudioFooter(show_command_palette=False)  # ctrl+p still works; `?` lists it (80 columns are precious)
 
     def on_mount(self) -> None:
-        limit_blas_threads(1)  # the interface thread keeps a core (see nnstudio.tui.blas)
+        limit_blas_threads(1)  # the interface thread keeps a core (see nnstudio.tui.run.blas)
         self._push_config()
         self.watch_status(self.status)
         self.set_interval(POLL_INTERVAL, lambda: self.monitor.tick(*self.runner.bridge.take()))

@@ -34,8 +34,8 @@ from textual.widgets import DataTable, Label, Select, Static
 from nnstudio.engine.presets import PRESETS, preset_spec
 from nnstudio.engine.spec import (LAYER_TYPES, SpecError, Summary, is_autoencoder, new_layer, shape_text,
                                   summarize, validate_spec)
-from nnstudio.tui.config import ConfigError, RunConfig, model_spec
 
+from ..run.config import ConfigError, RunConfig, model_spec
 from .cells import cell
 from .layer_form import LayerForm, LayerTypePicker
 from .messages import ConfigChanged

@@ -26,7 +26,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from nnstudio.tui.render import digit_lines, ink
+from ..render import digit_lines, ink
+
 
 #: grey levels kept for half-blocks: 32 is indistinguishable from 256 on a terminal, and caches well
 _LEVELS = 32

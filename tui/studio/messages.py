@@ -12,7 +12,8 @@ from typing import Any
 
 from textual.message import Message
 
-from nnstudio.tui.config import RunConfig
+from ..run.config import RunConfig
+
 
 
 @dataclass

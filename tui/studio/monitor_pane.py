@@ -31,8 +31,9 @@ from textual_plotext import PlotextPlot
 
 from nnstudio.datasets import DownloadProgress
 from nnstudio.engine import events
-from nnstudio.tui.config import RunConfig
-from nnstudio.tui.formats import size_text
+
+from ..render import size_text
+from ..run.config import RunConfig
 
 #: seconds between two rebuilds of the plots, at most
 PLOT_INTERVAL = 0.5

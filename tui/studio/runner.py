@@ -33,9 +33,9 @@ from nnstudio.datasets import DownloadProgress
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import events
 from nnstudio.engine.control import Controller
-from nnstudio.tui.config import LIVE_SETTINGS, RunConfig
-from nnstudio.tui.session import Session, SessionError, saved_config
 
+from ..run.config import LIVE_SETTINGS, RunConfig
+from ..run.session import Session, SessionError, saved_config
 from .messages import SessionEvent, SessionReady
 
 #: seconds between two download progress reports passed on to the interface, at least

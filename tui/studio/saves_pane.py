@@ -23,8 +23,8 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from nnstudio import saves
 from nnstudio.saves import SaveEntry, SaveError
-from nnstudio.tui.formats import size_text
 
+from ..render import size_text
 from .cells import cell
 from .confirm_screen import ConfirmScreen
 from .messages import LoadRequested, SaveRequested

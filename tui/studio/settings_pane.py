@@ -30,8 +30,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from nnstudio.tui.config import LIVE_SETTINGS, SECTIONS, ConfigError, RunConfig, Setting, section_settings
 
+from ..run.config import LIVE_SETTINGS, SECTIONS, ConfigError, RunConfig, Setting, section_settings
 from .cells import value_text
 from .messages import ConfigChanged, LiveSettingRequested
 

@@ -26,9 +26,9 @@ from rich.table import Table
 
 from nnstudio import saves
 
-from .config import ConfigError
-from .session import Notice, Session, SessionError, saved_config
-from .train_cmd import UsageError, fail, failure_status, one_line_errors, parse_flag, percent, plain, resolve_save
+from ..run.config import ConfigError
+from ..run.session import Notice, Session, SessionError, saved_config
+from .common import UsageError, fail, failure_status, one_line_errors, parse_flag, percent, plain, resolve_save
 
 PROG = "nnstudio eval"
 #: a confusion matrix wider than this many classes would not fit a terminal; the per-class table still shows

@@ -26,9 +26,8 @@ from nnstudio.datasets import (IDX_DATASETS, Dataset, DatasetError, Standardizer
 from nnstudio.datasets.fetch import DEFAULT_TIMEOUT
 from nnstudio.datasets.locations import OFFLINE_ENV, display_path, find_files
 
+from ..render import digit_lines, size_text
 from .download_bars import DownloadBars, download_bars
-from .formats import size_text
-from .render import digit_lines
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -26,7 +26,7 @@ from nnstudio.saves import (SaveError, default_folder, delete, find_interrupted_
                             read_header, resolve, tensor_problem)
 from nnstudio.saves.catalogue import describe_model
 
-from .formats import size_text
+from ..render import size_text
 
 #: rows of history shown by `show`; longer histories show their start and end
 HISTORY_ROWS = 12

@@ -1,4 +1,6 @@
-"""The `nnstudio` command line: one argparse parser whose subcommands live in their own modules.
+"""The `nnstudio` program: one argparse parser over the headless commands (`tui/cli`) and the studio's.
+
+This module is where the two views meet: `tui/cli` and `tui/studio` never import each other.
 
 Each command module exposes `register(subparsers)`, which adds its parser and sets
 `handler=<function(args) -> exit status>` as a default. Bad arguments exit with status 2 and
@@ -17,10 +19,11 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from . import bench_cmd, data_cmd, eval_cmd, predict_cmd, saves_cmd, studio, train_cmd
-from .train_cmd import one_line_errors
+from .cli import COMMAND_MODULES as CLI_COMMANDS
+from .cli.common import one_line_errors
+from .studio import command as studio_command
 
-COMMAND_MODULES = (studio, train_cmd, eval_cmd, predict_cmd, bench_cmd, data_cmd, saves_cmd)
+COMMAND_MODULES = (studio_command, *CLI_COMMANDS)
 #: options of `nnstudio studio` that may come without the command name
 STUDIO_OPTIONS = ("--open", "--saves", "--no-resume")
 

@@ -22,10 +22,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .eval_cmd import add_save_arguments, open_save
-from .render import MODES, caption, default_mode, digit_lines, side_by_side
-from .session import Session, SessionError
-from .train_cmd import UsageError, fail, failure_status, one_line_errors
+from ..render import MODES, caption, default_mode, digit_lines, side_by_side
+from ..run.session import Session, SessionError
+from .common import UsageError, fail, failure_status, one_line_errors
+from .eval import add_save_arguments, open_save
 
 PROG = "nnstudio predict"
 DEFAULT_COUNT = 12

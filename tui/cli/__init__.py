@@ -1,0 +1,14 @@
+"""The headless command line: one module per command, each with `register(subparsers)`.
+
+`common` holds what the commands share (one-line errors, the flags that set run settings,
+naming a save, number formats), `report` the display of `nnstudio train`. The commands drive
+the run core (`nnstudio.tui.run`) and draw with Rich; the `nnstudio` program (`nnstudio.tui.main`)
+puts them beside the studio's command.
+"""
+
+from __future__ import annotations
+
+from . import bench, data, eval, predict, saves, train
+
+#: the commands, in the order `nnstudio --help` lists them
+COMMAND_MODULES = (train, eval, predict, bench, data, saves)

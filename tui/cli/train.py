@@ -1,0 +1,337 @@
+"""`nnstudio train`: train a model without the studio, printing what the training session reports.
+
+    nnstudio train --dataset spirals --epochs 20 --lr 0.01
+    nnstudio train --config run.toml --save my-model       # a TOML config; flags change single settings
+    nnstudio train --from my-model --epochs 5              # continue a save's weights (--reinit: from scratch)
+    nnstudio train --resume [RUN]                          # continue an interrupted run exactly
+    nnstudio train ... --json                              # one JSON object per line on stdout, for scripts
+
+The command holds no training logic: it builds a `RunConfig`, hands it to a `Session`, shows
+the session's events (a model summary, a progress bar, one table row per epoch, a summary) and
+exits. Everything typed is checked before anything is loaded or written, so a typo costs
+nothing: one line on stderr naming the flag (or the config file and setting) and what is
+allowed. Ctrl+C stops after the current batch and writes a checkpoint; a second one quits.
+
+Epochs are numbered across a save and its continuations: `--from` a save trained for 3 epochs
+with `--epochs 2` shows epochs 4/5 and 5/5. `--resume --epochs N` sets the run's new planned
+total in that same numbering, so N must be more than the epochs already done.
+
+Exit status: 0 finished (or stopped early by early stopping), 130 stopped with Ctrl+C,
+1 diverged, failed or could not start (a data set that cannot be loaded, nothing to resume),
+2 bad arguments (including a save, run or file named that is not there, and a model that does
+not fit the data set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from rich.console import Console
+
+from nnstudio import saves
+from nnstudio.engine.presets import PRESETS
+
+from ..run.config import SETTINGS, ConfigError, RunConfig, load_config, parse_value
+from ..run.session import NothingToTrain, Session, SessionError, saved_config
+from .common import (CONFIG_FLAGS, FLAGS_BY_PATH, UsageError, fail, failure_status, one_line_errors, parse_flag,
+                     resolve_save)
+from .report import PROG, Reporter
+
+#: how each way a run can end maps to the exit status
+EXIT_STATUS = {"finished": 0, "early-stopped": 0, "stopped": 130, "diverged": 1, "failed": 1}
+#: what a resumed run still accepts: it keeps its own settings, but may be given more epochs
+RESUME_FLAGS = ("--epochs", "--saves-dir")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `train` command to the `nnstudio` parser."""
+    parser = subparsers.add_parser(
+        "train", help="train a model from the command line (headless)",
+        description="Train a model from the command line. Settings come from the defaults, then --config "
+                    "(or the save of --from), then the flags.",
+        epilog="Exit status: 0 finished, 130 stopped with Ctrl+C (resume with --resume), 1 diverged or failed, "
+               "2 bad arguments.")
+    one_line_errors(parser, PROG)
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML run configuration (see the README)")
+    parser.add_argument("--model", metavar="NAME|FILE.json",
+                        help=f"ready-made model ({', '.join(PRESETS)}) or a model spec file (JSON)")
+    for flag in CONFIG_FLAGS:
+        parser.add_argument(flag.option, dest=flag.dest, metavar=flag.metavar, help=flag.help())
+    parser.add_argument("--no-checkpoints", action="store_true",
+                        help="do not write a checkpoint each epoch (the run cannot be resumed then)")
+    parser.add_argument("--save", metavar="NAME", help="save the trained model under NAME in the saves folder")
+    parser.add_argument("--overwrite", action="store_true", help="let --save replace an existing save")
+    parser.add_argument("--resume", nargs="?", const="", metavar="RUN",
+                        help="continue an interrupted run exactly: the latest one in <saves-dir>/runs, "
+                             "or RUN (a run folder, its name, or a checkpoint file)")
+    parser.add_argument("--from", dest="from_save", metavar="SAVE",
+                        help="start from a save's weights and settings (flags change single settings)")
+    parser.add_argument("--reinit", action="store_true", help="with --from: repeat its settings from fresh weights")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per line on stdout (each epoch, then the end); the display goes to stderr")
+    parser.set_defaults(handler=run_train)
+
+
+
+# ====================================================================== the plan: arguments checked
+@dataclass
+class Plan:
+    """A run checked from the command line; nothing has been loaded or written yet."""
+
+    folder: Path                      # the saves folder: runs/ for checkpoints, and --save's target
+    config: RunConfig | None = None   # None when resuming: the checkpoint holds the settings
+    resume: str | None = None         # "" means the latest interrupted run
+    start_from: Path | None = None    # --from: a save to continue (or repeat, with --reinit)
+    reinit: bool = False
+    epochs: int | None = None         # a resumed run's new planned total
+    save_name: str | None = None
+    overwrite: bool = False
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    """Check every argument and build the run's config: UsageError (exit 2) or SessionError (exit 1)."""
+    _check_combinations(args)
+    folder = _saves_folder(args)
+    if args.resume is not None:
+        epochs = parse_flag("--epochs", args.epochs) if args.epochs is not None else None
+        plan = Plan(folder, resume=args.resume, epochs=epochs)
+    else:
+        base, start_from = _base_config(args, folder)
+        config = _with_flags(base, args)
+        folder = _saves_folder(args, config)
+        config = config.replace(**{"checkpoints.folder": str(folder)})
+        plan = Plan(folder, config=config, start_from=start_from, reinit=args.reinit)
+    if args.save is not None:
+        _check_save_target(args.save, folder, args.overwrite)
+        plan.save_name, plan.overwrite = args.save, args.overwrite
+    return plan
+
+
+def _given(args: argparse.Namespace) -> list[str]:
+    """The options typed on the command line that change settings (in the order --help lists them)."""
+    given = ["--config"] if args.config is not None else []
+    given += ["--model"] if args.model is not None else []
+    given += [flag.option for flag in CONFIG_FLAGS if getattr(args, flag.dest) is not None]
+    given += ["--no-checkpoints"] if args.no_checkpoints else []
+    given += ["--from"] if args.from_save is not None else []
+    return given + (["--reinit"] if args.reinit else [])
+
+
+def _check_combinations(args: argparse.Namespace) -> None:
+    if args.resume is not None:
+        clashing = [option for option in _given(args) if option not in RESUME_FLAGS]
+        if clashing:
+            raise UsageError(f"{clashing[0]} cannot be combined with --resume: a resumed run keeps its own "
+                             f"settings (only {', '.join(RESUME_FLAGS)}, --save and --json apply)")
+    if args.reinit and args.from_save is None:
+        raise UsageError("--reinit needs --from SAVE (it repeats that save's settings from fresh weights)")
+    if args.config is not None and args.from_save is not None:
+        raise UsageError("--config and --from both give the whole configuration; use one (flags change single "
+                         "settings)")
+    if args.model is not None and args.from_save is not None and not args.reinit:
+        raise UsageError("--model cannot change the model of a save continued with --from; add --reinit to "
+                         "train the new model from fresh weights")
+
+
+
+
+def _saves_folder(args: argparse.Namespace, config: RunConfig | None = None) -> Path:
+    """--saves-dir, else the config's folder when it names one, else the default ($NNSTUDIO_SAVES_DIR or ./saves)."""
+    if args.saves_dir is not None:
+        folder = Path(parse_flag("--saves-dir", args.saves_dir))
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"--saves-dir {folder} is not a folder")
+        return folder
+    if config is not None and config.checkpoints.folder != SETTINGS["checkpoints.folder"].default:
+        return Path(config.checkpoints.folder)
+    return saves.default_folder()
+
+
+def _base_config(args: argparse.Namespace, folder: Path) -> tuple[RunConfig, Path | None]:
+    """The settings the flags change: --config's, --from's save's, or the defaults (and the save's path)."""
+    if args.config is not None:
+        try:
+            return load_config(args.config), None
+        except ConfigError as error:
+            raise UsageError(str(error)) from None
+    if args.from_save is not None:
+        path = resolve_save(args.from_save, folder, "--from")
+        return saved_config(path), path
+    return RunConfig(), None
+
+
+def _with_flags(base: RunConfig, args: argparse.Namespace) -> RunConfig:
+    overrides = {flag.path: parse_flag(flag.option, getattr(args, flag.dest))
+                 for flag in CONFIG_FLAGS if getattr(args, flag.dest) is not None}
+    if args.model is not None:
+        overrides.update(model_overrides(args.model))
+    if args.no_checkpoints:
+        overrides["checkpoints.every_epoch"] = False
+    data_dir = overrides.get("data.data_dir")
+    if data_dir and not Path(data_dir).is_dir():
+        raise UsageError(f"--data-dir {data_dir} is not a folder")
+    try:
+        return base.with_overrides(overrides)
+    except ConfigError as error:  # a rule between two settings, e.g. --warmup against --epochs
+        flag = FLAGS_BY_PATH.get(error.field)
+        typed = flag is not None and getattr(args, flag.dest) is not None
+        raise UsageError(f"{flag.option}: {error}" if typed else str(error)) from None
+
+
+def model_overrides(value: str) -> dict[str, Any]:
+    """--model: a preset's name, or a JSON spec file (read and checked here, so its problems are usage errors)."""
+    if value in PRESETS:
+        return {"model.preset": value}
+    path = Path(value)
+    if value.lower().endswith(".json") or path.is_file():
+        return {"model.spec": read_spec_file(path)}
+    try:
+        return {"model.preset": parse_value("model.preset", value)}
+    except ConfigError as error:
+        raise UsageError(f"--model: {error}; or give a model spec file (FILE.json)") from None
+
+
+def read_spec_file(path: Path) -> dict:
+    """A model spec from a JSON file, validated; every problem is a UsageError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"--model {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--model {path}: not UTF-8 text; a model spec is a JSON file") from None
+    except OSError as error:
+        raise UsageError(f"--model {path}: cannot read it: {error.strerror or error}") from None
+    try:
+        spec = json.loads(text)
+    except ValueError as error:
+        raise UsageError(f"--model {path}: not valid JSON: {error}") from None
+    except RecursionError:
+        raise UsageError(f"--model {path}: nested far too deeply to be a model spec") from None
+    try:
+        return SETTINGS["model.spec"].check(spec)
+    except ConfigError as error:
+        raise UsageError(f"--model {path}: {error.problem}") from None
+
+
+def _check_save_target(name: str, folder: Path, overwrite: bool) -> Path:
+    """Where --save will write; refused now, before training, if the name is unusable or taken."""
+    try:
+        path = saves.save_path(name, folder)
+    except saves.SaveError as error:
+        raise UsageError(f"--save: {error}") from None
+    if path.exists() and not overwrite:
+        raise UsageError(f"--save {name}: {path} already exists; add --overwrite to replace it, or choose "
+                         f"another name")
+    return path
+
+
+# ====================================================================== opening and running the session
+def open_session(plan: Plan, on_event) -> Session:
+    """The session the plan describes, prepared (data loaded, model built); SessionError if it cannot be."""
+    if plan.resume is not None:
+        session = Session.open_checkpoint(_resume_target(plan), on_event=on_event, folder=plan.folder)
+        _plan_resumed_epochs(plan, session)
+        return session
+    if plan.start_from is not None:
+        return Session.from_save(plan.start_from, config=plan.config, reinitialise=plan.reinit, on_event=on_event)
+    session = Session(plan.config, on_event=on_event)
+    session.prepare()
+    return session
+
+
+def _resume_target(plan: Plan) -> Path:
+    """--resume RUN (a path, or a run's name in <saves>/runs), or the most recent interrupted run."""
+    runs = saves.runs_folder(plan.folder)
+    if plan.resume:
+        for candidate in (Path(plan.resume), runs / plan.resume):
+            if candidate.exists():
+                return candidate
+        raise UsageError(f"--resume {plan.resume}: no such run folder or checkpoint (runs are in {runs})")
+    run = saves.latest_interrupted_run(plan.folder)
+    if run is None:
+        raise SessionError(f"nothing to resume: no interrupted run in {runs} (start one with `{PROG}`, or name a "
+                           f"run folder or checkpoint: --resume PATH)")
+    return run.path
+
+
+def _plan_resumed_epochs(plan: Plan, session: Session) -> None:
+    """A resumed run must have epochs left to train: --epochs N is its new total, more than those done."""
+    try:
+        session.plan(plan.epochs)
+    except NothingToTrain as error:
+        done = error.done
+        if plan.epochs is not None:
+            raise UsageError(f"--epochs {plan.epochs}: this run has already done {done} epochs; pass --epochs "
+                             f"{done + 1} or more to train it further") from None
+        raise UsageError(f"this run has done all its {done} epochs; pass --epochs {done + 1} or more to "
+                         f"train it further") from None
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(session: Session) -> Iterator[None]:
+    """Ctrl+C once: the session stops after the current batch and writes a checkpoint. Twice: quit now.
+
+    The first press puts Python's default handler back, so a second one raises KeyboardInterrupt
+    wherever the run is. Signals reach only the main thread; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def stop(signum, frame) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        session.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """`nnstudio train`: check the arguments, open the session, run it in this thread, report, save."""
+    reporter = Reporter(Console(stderr=args.json), sys.stdout if args.json else None)
+    try:
+        plan = make_plan(args)
+        with reporter.opening():
+            session = open_session(plan, reporter)
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
+    except SessionError as error:
+        return fail(PROG, str(error), failure_status(error))
+    planned = session.epochs_planned
+    reporter.header(session, planned, resumed=plan.resume is not None)
+    try:
+        with reporter.live(session, planned), stop_on_interrupt(session):
+            status = session.run()
+    except KeyboardInterrupt:
+        reporter.interrupted(session)
+        return 130
+    except SessionError as error:  # e.g. the checkpoint folder cannot be written
+        return fail(PROG, str(error))
+    saved, problem = _save(session, plan, status)
+    reporter.summary(session, status, saved, problem)
+    if problem is not None:
+        return fail(PROG, problem)
+    return EXIT_STATUS[status]
+
+
+def _save(session: Session, plan: Plan, status: str) -> tuple[Path | None, str | None]:
+    """--save after the run (also after a stop or divergence: the model holds good weights); not after a crash."""
+    if plan.save_name is None or status == "failed":
+        return None, None
+    try:
+        return session.save(plan.save_name, folder=plan.folder, overwrite=plan.overwrite), None
+    except SessionError as error:
+        return None, f"--save {plan.save_name}: {error}"
+
