@@ -16,7 +16,6 @@ from it, and `validate_spec` checks specs against the same table, so the two nev
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from . import nn
+from .fields import Field, FieldError, short_repr, suggest, value_and_kind
 from .nn.init import SCHEMES
 from .nn.module import Module, Sequential
 
@@ -39,7 +39,7 @@ MAX_VALUES_PER_SAMPLE = 20_000_000
 INIT_CHOICES = ("auto",) + tuple(SCHEMES)
 
 #: no size, stride or padding is anywhere near this; bigger integers are typos or garbage
-_LARGEST = 10 ** 9
+LARGEST_SIZE = 10 ** 9
 
 
 class SpecError(ValueError):
@@ -61,140 +61,6 @@ class _Problem(Exception):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
-
-
-# ====================================================================== the field table
-class _Required:
-    """Marks a field without a default."""
-
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED: Any = _Required()
-
-_KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
-
-
-@dataclass(frozen=True)
-class Field:
-    """One setting of a layer: its Python type, default, allowed values and what it means."""
-
-    name: str
-    kind: type
-    description: str
-    default: Any = REQUIRED
-    minimum: float | None = None    # inclusive
-    below: float | None = None      # exclusive upper bound
-    choices: tuple[str, ...] | None = None
-    nullable: bool = False          # None is allowed (and means something, see description)
-    example: Any = None             # a sensible value to pre-fill a form with for a required field
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
-
-    @property
-    def constraint(self) -> str:
-        """The allowed values in words, for a form's hint line."""
-        if self.choices:
-            return "one of " + ", ".join(self.choices)
-        if self.minimum is not None and self.below is not None:
-            return f"{_number_text(self.minimum)} <= {self.name} < {_number_text(self.below)}"
-        if self.minimum is not None:
-            return f">= {_number_text(self.minimum)}"
-        return _KIND_WORDS[self.kind]
-
-    def check(self, value: Any) -> Any:
-        """Return `value` normalised to the field's type, or raise _Problem saying what is wrong."""
-        if value is None and self.nullable:
-            return None
-        value = self._coerce(value)
-        if self.choices is not None and value not in self.choices:
-            raise _Problem(f"{self.name} must be one of {', '.join(self.choices)}, got {_short_repr(value)}", self.name)
-        if self.minimum is not None and value < self.minimum:
-            raise _Problem(f"{self.name} must be {self.constraint}, got {_short_repr(value)}", self.name)
-        if self.below is not None and value >= self.below:
-            raise _Problem(f"{self.name} must be {self.constraint}, got {_short_repr(value)}", self.name)
-        return value
-
-    def _coerce(self, value: Any) -> Any:
-        wrong = _Problem(f"{self.name} must be {_KIND_WORDS[self.kind]}"
-                         f"{' or null' if self.nullable else ''}, got {_describe(value)}", self.name)
-        if self.kind is bool:
-            if isinstance(value, (bool, np.bool_)):
-                return bool(value)
-            raise wrong
-        if isinstance(value, (bool, np.bool_)):  # bool is an int subclass in Python; never a size or a rate
-            raise wrong
-        if self.kind is int:
-            if not isinstance(value, numbers.Integral):
-                raise wrong
-            if abs(value) > _LARGEST:  # also keeps later arithmetic and messages on ordinary numbers
-                raise _Problem(f"{self.name} is far too large: {_short_repr(value)}", self.name)
-            return int(value)
-        if self.kind is float:
-            if not isinstance(value, numbers.Real):
-                raise wrong
-            try:
-                number = float(value)
-            except OverflowError:
-                raise _Problem(f"{self.name} is far too large: {_short_repr(value)}", self.name) from None
-            if not math.isfinite(number):
-                raise _Problem(f"{self.name} must be a finite number, got {_short_repr(value)}", self.name)
-            return number
-        if isinstance(value, self.kind):
-            return value
-        raise wrong
-
-    def parse(self, text: str) -> Any:
-        """Turn what a user typed into a form into a checked value (ValueError if it is not one)."""
-        text = text.strip()
-        try:
-            if self.nullable and text.lower() in ("", "none", "null"):
-                return None
-            if self.kind is bool:
-                lowered = text.lower()
-                if lowered not in ("true", "false", "yes", "no", "1", "0"):
-                    raise _Problem(f"{self.name} must be true or false, got {_short_repr(text)}", self.name)
-                return lowered in ("true", "yes", "1")
-            if self.kind is int:
-                try:
-                    value: Any = int(text)
-                except ValueError:
-                    raise _Problem(f"{self.name} must be a whole number, got {_short_repr(text)}", self.name) from None
-            elif self.kind is float:
-                try:
-                    value = float(text)
-                except ValueError:
-                    raise _Problem(f"{self.name} must be a number, got {_short_repr(text)}", self.name) from None
-            else:
-                value = text
-            return self.check(value)
-        except _Problem as problem:
-            raise SpecError(str(problem), field=self.name) from None
-
-
-def _number_text(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def _short_repr(value: Any, limit: int = 40) -> str:
-    """repr() cut to `limit` characters; never raises (Python refuses to print ints of 4,300+ digits)."""
-    try:
-        text = repr(value)
-    except ValueError:
-        return "a number too long to print"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _describe(value: Any) -> str:
-    """A short description of a wrong value for an error message: its repr and its JSON-ish type."""
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "a list", tuple: "a list", dict: "an object", type(None): "null"}
-    text = _short_repr(value)
-    kind = names.get(type(value), type(value).__name__)
-    return f"{text} ({kind})"
 
 
 # ====================================================================== shapes, parameters, settings
@@ -356,8 +222,13 @@ class LayerType:
         return tuple(f.name for f in self.fields)
 
 
+def _int(name: str, description: str, **rules: Any) -> Field:
+    """A whole-number field of a layer (a size, a stride, a padding): never anywhere near LARGEST_SIZE."""
+    return Field(name, int, description, largest=LARGEST_SIZE, **rules)
+
+
 def _size(name: str, description: str, example: int) -> Field:
-    return Field(name, int, description, minimum=1, example=example)
+    return _int(name, description, low=1, example=example)
 
 
 _BIAS = Field("bias", bool, "learn an offset added to each output", default=True)
@@ -380,22 +251,22 @@ _LAYER_LIST = [
               _make_conv,
               (_size("out", "number of output channels (filters)", 16),
                _size("kernel", "filter size in pixels (kernel x kernel)", 3),
-               Field("stride", int, "step between filter positions", default=1, minimum=1),
-               Field("padding", int, "zeros added around each side of the image", default=0, minimum=0),
+               _int("stride", "step between filter positions", default=1, low=1),
+               _int("padding", "zeros added around each side of the image", default=0, low=0),
                _BIAS, _INIT),
               _conv_shape, _conv_params, _conv_settings),
     LayerType("maxpool2d", "pooling", "keeps the largest value in each window, shrinking the image",
               _make_simple("MaxPool2d", kernel="kernel_size", stride="stride", padding="padding"),
               (_size("kernel", "window size in pixels (kernel x kernel)", 2),
-               Field("stride", int, "step between windows; null means the same as kernel",
-                     default=None, minimum=1, nullable=True),
-               Field("padding", int, "padding around each side; at most half the kernel", default=0, minimum=0)),
+               _int("stride", "step between windows; null means the same as kernel", default=None, low=1,
+                    nullable=True),
+               _int("padding", "padding around each side; at most half the kernel", default=0, low=0)),
               _pool_shape, settings=_pool_settings),
     LayerType("flatten", "shape", "turns an image (channels x height x width) into a flat vector",
               _make_simple("Flatten"), output_shape=_flatten_shape),
     LayerType("dropout", "regularisation", "randomly zeroes a fraction p of values while training",
               _make_simple("Dropout", p="p"),
-              (Field("p", float, "probability of zeroing each value", default=0.5, minimum=0.0, below=1.0),),
+              (Field("p", float, "probability of zeroing each value", default=0.5, low=0.0, high=1.0, high_open=True),),
               settings=lambda layer: f"p={layer['p']:g}"),
     LayerType("batchnorm1d", "normalisation", "normalises each feature over the batch (after linear layers)",
               _make_batchnorm("BatchNorm1d"), output_shape=_bn1d_shape, param_count=_bn_params),
@@ -403,7 +274,7 @@ _LAYER_LIST = [
               _make_batchnorm("BatchNorm2d"), output_shape=_bn2d_shape, param_count=_bn_params),
     _activation("relu", "ReLU", "max(x, 0): the default choice for hidden layers"),
     _activation("leaky_relu", "LeakyReLU", "like relu but lets a small slope through for x < 0",
-                (Field("slope", float, "slope for negative inputs", default=0.01, minimum=0.0, below=1.0),),
+                (Field("slope", float, "slope for negative inputs", default=0.01, low=0.0, high=1.0, high_open=True),),
                 settings=lambda layer: f"slope={layer['slope']:g}", slope="negative_slope"),
     _activation("gelu", "GELU", "smooth relu used by transformers"),
     _activation("tanh", "Tanh", "squashes to (-1, 1)"),
@@ -428,16 +299,9 @@ def new_layer(type_name: str) -> dict:
 
 def _layer_type(type_name: str) -> LayerType:
     if type_name not in LAYER_TYPES:
-        raise SpecError(f"unknown layer type {_short_repr(type_name)}{_suggest(type_name, LAYER_TYPES)}; "
+        raise SpecError(f"unknown layer type {short_repr(type_name)}{suggest(type_name, LAYER_TYPES)}; "
                         f"known types: {', '.join(LAYER_TYPES)}")
     return LAYER_TYPES[type_name]
-
-
-def _suggest(word: Any, options) -> str:
-    if not isinstance(word, str) or len(word) > 40:
-        return ""
-    close = difflib.get_close_matches(word.lower(), list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # ====================================================================== validation
@@ -453,20 +317,20 @@ def _check_layer(layer: Any, section: str, index: int) -> dict:
                          layer_type=type_name, field=field_name)
 
     if not isinstance(layer, dict):
-        raise fail(f"expected a layer object such as {{\"type\": \"relu\"}}, got {_describe(layer)}")
+        raise fail(f"expected a layer object such as {{\"type\": \"relu\"}}, got {value_and_kind(layer)}")
     if "type" not in layer:
         raise fail(f"missing \"type\"; known types: {', '.join(LAYER_TYPES)}")
     type_name = layer["type"]
     if not isinstance(type_name, str) or type_name not in LAYER_TYPES:
-        shown = _short_repr(type_name) if isinstance(type_name, str) else _describe(type_name)
-        raise fail(f"unknown layer type {shown}{_suggest(type_name, LAYER_TYPES)}; known types: {', '.join(LAYER_TYPES)}")
+        shown = short_repr(type_name) if isinstance(type_name, str) else value_and_kind(type_name)
+        raise fail(f"unknown layer type {shown}{suggest(type_name, LAYER_TYPES)}; known types: {', '.join(LAYER_TYPES)}")
     layer_type = LAYER_TYPES[type_name]
     for key in layer:
         if key != "type" and key not in layer_type.field_names:
             known = ", ".join(layer_type.field_names) or "none"
-            raise fail(f"unknown field {_short_repr(key)}{_suggest(key, layer_type.field_names)}; "
+            raise fail(f"unknown field {short_repr(key)}{suggest(key, layer_type.field_names)}; "
                        f"{type_name} accepts: {known}", type_name,
-                       key if isinstance(key, str) else _short_repr(key))
+                       key if isinstance(key, str) else short_repr(key))
     normalised = {"type": type_name}
     for spec_field in layer_type.fields:
         if spec_field.name not in layer:
@@ -477,7 +341,7 @@ def _check_layer(layer: Any, section: str, index: int) -> dict:
             continue
         try:
             normalised[spec_field.name] = spec_field.check(layer[spec_field.name])
-        except _Problem as problem:
+        except FieldError as problem:
             raise fail(str(problem), type_name, spec_field.name) from None
     return normalised
 
@@ -486,10 +350,10 @@ def _check_input_shape(value: Any) -> list[int]:
     expected = ("input_shape must be [features] for flat data or [channels, height, width] for images, "
                 "with whole numbers >= 1")
     if not isinstance(value, (list, tuple)) or len(value) not in (1, 3):
-        raise SpecError(f"{expected}; got {_describe(value)}", field="input_shape")
+        raise SpecError(f"{expected}; got {value_and_kind(value)}", field="input_shape")
     for d in value:
-        if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral) or not 1 <= d <= _LARGEST:
-            raise SpecError(f"{expected}; got {_describe(list(value))}", field="input_shape")
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral) or not 1 <= d <= LARGEST_SIZE:
+            raise SpecError(f"{expected}; got {value_and_kind(list(value))}", field="input_shape")
     return [int(d) for d in value]
 
 
@@ -510,7 +374,7 @@ def _check_sections(spec: dict) -> tuple[str, ...]:
 
 def _check_layer_list(value: Any, section: str) -> list[dict]:
     if not isinstance(value, (list, tuple)):
-        raise SpecError(f"{section!r} must be a list of layer objects, got {_describe(value)}", section=section)
+        raise SpecError(f"{section!r} must be a list of layer objects, got {value_and_kind(value)}", section=section)
     if not value:
         raise SpecError(f"{section!r} is empty: a model needs at least one layer", section=section)
     return [_check_layer(layer, section, i) for i, layer in enumerate(value)]
@@ -575,10 +439,10 @@ def validate_spec(spec: Any) -> dict:
     A normalised spec is JSON-able and validates to itself.
     """
     if not isinstance(spec, dict):
-        raise SpecError(f"a model spec must be an object with \"input_shape\" and \"layers\", got {_describe(spec)}")
+        raise SpecError(f"a model spec must be an object with \"input_shape\" and \"layers\", got {value_and_kind(spec)}")
     for key in spec:
         if key not in _TOP_LEVEL_KEYS:
-            raise SpecError(f"unknown top-level key {_short_repr(key)}{_suggest(key, _TOP_LEVEL_KEYS)}; "
+            raise SpecError(f"unknown top-level key {short_repr(key)}{suggest(key, _TOP_LEVEL_KEYS)}; "
                             f"a spec has: {', '.join(_TOP_LEVEL_KEYS)}")
     if "input_shape" not in spec:
         raise SpecError("missing \"input_shape\", e.g. [784] for flat MNIST or [1, 28, 28] for images",
@@ -586,7 +450,7 @@ def validate_spec(spec: Any) -> dict:
     normalised: dict[str, Any] = {}
     if "name" in spec:
         if not isinstance(spec["name"], str):
-            raise SpecError(f"name must be text, got {_describe(spec['name'])}", field="name")
+            raise SpecError(f"name must be text, got {value_and_kind(spec['name'])}", field="name")
         normalised["name"] = spec["name"]
     normalised["input_shape"] = _check_input_shape(spec["input_shape"])
     for section in _check_sections(spec):

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnstudio.engine import SpecError, Tensor, build_model, manual_seed, nn, summarize, validate_spec
+from nnstudio.engine.fields import FieldError
 from nnstudio.engine.presets import PRESETS, cnn, preset_spec
 from nnstudio.engine.spec import (LAYER_TYPES, Autoencoder, format_summary, infer_shapes, is_autoencoder,
                                   new_layer)
@@ -134,7 +135,7 @@ def corrupted_specs(draw):
     index = draw(st.integers(0, len(spec["layers"]) - 1))
     layer = spec["layers"][index]
     fields = LAYER_TYPES[layer["type"]].fields
-    sizes = [f for f in fields if f.kind is int and f.minimum == 1]
+    sizes = [f for f in fields if f.kind is int and f.low == 1]
     corruption = draw(st.sampled_from(["unknown field", "wrong type", "bad size"]))
     if corruption == "wrong type" and fields:
         field = draw(st.sampled_from(fields))
@@ -185,15 +186,15 @@ IMAGE = [1, 28, 28]
     ({"input_shape": FLAT, "layers": [{"type": "linear", "out": 3, "units": 4}]},
      r"^layer 0 \(linear\): unknown field 'units'.*accepts: out, bias, init"),
     ({"input_shape": FLAT, "layers": [{"type": "linear"}]}, r"^layer 0 \(linear\): missing required field 'out'"),
-    ({"input_shape": FLAT, "layers": [{"type": "linear", "out": True}]}, r"out must be a whole number, got True"),
+    ({"input_shape": FLAT, "layers": [{"type": "linear", "out": True}]}, r"out must be a whole number >= 1, got True"),
     ({"input_shape": FLAT, "layers": [{"type": "linear", "out": 12.0}]}, r"out must be a whole number"),
     ({"input_shape": FLAT, "layers": [{"type": "linear", "out": "12"}]}, r"out must be a whole number"),
-    ({"input_shape": FLAT, "layers": [{"type": "linear", "out": 0}]}, r"^layer 0 \(linear\): out must be >= 1"),
+    ({"input_shape": FLAT, "layers": [{"type": "linear", "out": 0}]}, r"^layer 0 \(linear\): out must be a whole number >= 1, got 0"),
     ({"input_shape": FLAT, "layers": [{"type": "linear", "out": 4, "bias": 1}]}, r"bias must be true or false"),
     ({"input_shape": FLAT, "layers": [{"type": "linear", "out": 4, "init": "he"}]}, r"init must be one of auto"),
-    ({"input_shape": FLAT, "layers": [{"type": "dropout", "p": 1.0}]}, r"^layer 0 \(dropout\): p must be 0 <= p < 1"),
-    ({"input_shape": FLAT, "layers": [{"type": "dropout", "p": -0.1}]}, r"p must be 0 <= p < 1"),
-    ({"input_shape": FLAT, "layers": [{"type": "dropout", "p": float("nan")}]}, r"p must be a finite number"),
+    ({"input_shape": FLAT, "layers": [{"type": "dropout", "p": 1.0}]}, r"^layer 0 \(dropout\): p must be a number >= 0 and < 1, got 1.0"),
+    ({"input_shape": FLAT, "layers": [{"type": "dropout", "p": -0.1}]}, r"p must be a number >= 0 and < 1, got -0.1"),
+    ({"input_shape": FLAT, "layers": [{"type": "dropout", "p": float("nan")}]}, r"p must be a number >= 0 and < 1, got nan \(it must be a finite number\)"),
     ({"input_shape": FLAT, "layers": [{"type": "leaky_relu", "slope": float("inf")}]}, r"finite"),
     ({"input_shape": FLAT, "layers": [{"type": "conv2d", "out": 4, "kernel": 3}]},
      r"^layer 0 \(conv2d\): conv2d needs an image input"),
@@ -269,9 +270,9 @@ def test_field_parse_turns_form_text_into_checked_values():
     assert conv.field("bias").parse("false") is False
     assert LAYER_TYPES["maxpool2d"].field("stride").parse("") is None
     assert LAYER_TYPES["dropout"].field("p").parse("0.25") == 0.25
-    with pytest.raises(SpecError, match="out must be a whole number"):
+    with pytest.raises(FieldError, match="^out must be a whole number >= 1, got 'sixteen'$"):
         conv.field("out").parse("sixteen")
-    with pytest.raises(SpecError, match=">= 1"):
+    with pytest.raises(FieldError, match=">= 1, got '-3'"):
         conv.field("out").parse("-3")
 
 
@@ -398,8 +399,8 @@ def test_preset_overrides():
     (lambda: preset_spec("mlp", hiden=(3,)), r"preset 'mlp' has no setting 'hiden' \(did you mean 'hidden'\?\)"),
     (lambda: preset_spec("mlp", activation="swish"), r"activation must be one of relu"),
     (lambda: preset_spec("mlp", hidden="128"), r"hidden must be a list of layer sizes"),
-    (lambda: preset_spec("mlp", hidden=(128, -4)), r"layer 2 \(linear\): out must be >= 1"),
-    (lambda: preset_spec("mlp", dropout=1.5), r"p must be 0 <= p < 1"),
+    (lambda: preset_spec("mlp", hidden=(128, -4)), r"layer 2 \(linear\): out must be a whole number >= 1, got -4"),
+    (lambda: preset_spec("mlp", dropout=1.5), r"p must be a number >= 0 and < 1, got 1.5"),
     (lambda: preset_spec("autoencoder", input_shape=(1, 28, 28)), r"reconstructs flat inputs"),
 ])
 def test_preset_errors_are_value_errors_with_clear_messages(call, message):

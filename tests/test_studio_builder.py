@@ -119,9 +119,9 @@ async def test_edit_a_layer_through_its_form():
 
 
 @pytest.mark.parametrize("typed, message", [
-    ("0", "out must be >= 1, got 0"),
-    ("abc", "out must be a whole number, got 'abc'"),
-    ("[2]", "out must be a whole number, got '[2]'"),   # shown as typed, never read as markup
+    ("0", "out must be a whole number >= 1, got '0'"),
+    ("abc", "out must be a whole number >= 1, got 'abc'"),
+    ("[2]", "out must be a whole number >= 1, got '[2]'"),   # shown as typed, never read as markup
 ])
 async def test_an_invalid_field_is_explained_and_cannot_be_submitted(typed, message):
     app = _Host(config_with(MLP))

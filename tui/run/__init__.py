@@ -10,13 +10,13 @@ The command line and the studio are two views of this; neither holds training lo
 it loads neither Textual nor Rich.
 """
 
-from .config import (LIVE_SETTINGS, SETTINGS, ConfigError, RunConfig, load_config, parse_value, save_config,
-                     setting)
+from .config import (LIVE_SETTINGS, SETTINGS, ConfigError, RunConfig, load_config, parse_value, setting_at,
+                     write_config)
 from .session import (CheckpointSaved, MismatchError, Notice, NothingToTrain, Session, SessionError, config_from_metadata,
                       saved_config)
 
 __all__ = [
-    "RunConfig", "ConfigError", "SETTINGS", "LIVE_SETTINGS", "load_config", "save_config", "parse_value", "setting",
+    "RunConfig", "ConfigError", "SETTINGS", "LIVE_SETTINGS", "load_config", "write_config", "parse_value", "setting_at",
     "Session", "SessionError", "MismatchError", "NothingToTrain", "Notice", "CheckpointSaved", "saved_config",
     "config_from_metadata",
 ]

@@ -27,7 +27,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from nnstudio.engine.spec import LAYER_TYPES, Field, LayerType, SpecError
+from nnstudio.engine.fields import Field, FieldError
+from nnstudio.engine.spec import LAYER_TYPES, LayerType
 
 from .cells import value_text
 
@@ -183,7 +184,7 @@ class LayerForm(ModalScreen[dict | None]):
         try:
             self.values[spec_field.name] = spec_field.parse(event.value)
             self.problems.pop(spec_field.name, None)
-        except SpecError as error:
+        except FieldError as error:
             self.problems[spec_field.name] = str(error)
         self._refresh_state()
 
