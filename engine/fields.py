@@ -19,8 +19,9 @@ import difflib
 import json
 import math
 import numbers
+import reprlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -54,12 +55,18 @@ REQUIRED: Any = _Required()
 
 # ====================================================================== words for messages
 def short_repr(value: Any, limit: int = 50) -> str:
-    """repr() cut to `limit` characters; never raises (Python refuses to print ints of 4,300+ digits)."""
+    """repr() cut to `limit` characters, cheap for any value and never raising: a container from a hostile
+    file is summarised by `reprlib` (however long or deep), and Python refuses to print ints of 4,300+ digits."""
     try:
-        text = repr(value)
-    except ValueError:
-        return "a number too long to print"
+        text = reprlib.repr(value) if isinstance(value, (list, tuple, dict, set)) else repr(value)
+    except (ValueError, RecursionError):
+        return "a value too long to print"
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def is_whole_number(value: Any) -> bool:
+    """An integer that is not a bool (Python's bool is an int; `true` is never a count or a size)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def suggest(word: Any, options) -> str:
@@ -127,6 +134,9 @@ class Field:
     words: str | None = None        # what the value is, where the kind's own word says too little
     validate: Callable[[Any], Any] | None = None
 
+    #: how "no value" is called where these fields are written (JSON's null; a TOML file has none)
+    NULL_WORD: ClassVar[str] = "null"
+
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
@@ -151,7 +161,7 @@ class Field:
         if self.special is not None:
             text = f"{number_text(self.special[0])} ({self.special[1]}) or {text}"
         if self.nullable:
-            text += " or nothing"
+            text += f" or {self.NULL_WORD}"
         return text
 
     def default_text(self) -> str:

@@ -194,9 +194,10 @@ def save_model(path: str | Path, model: Module, *, spec: dict | None = None, con
                overwrite: bool = False) -> Path:
     """Save a trained model's weights and metadata atomically; refuses to replace a file unless `overwrite`.
 
-    `spec` defaults to `model.spec`; `config` is the training config (optimizer, lr, schedule,
-    batch_size, seed, epochs...), `dataset` a name or {"name", "normalisation"}, `history` the
-    per-epoch records and `metrics` the final ones. Returns the path written.
+    `spec` defaults to `model.spec`; `config` is the run configuration as its writer records it
+    (any JSON object: saves store it and never read inside it), `dataset` a name or {"name",
+    "normalisation"}, `history` the per-epoch records and `metrics` the final ones. Returns the
+    path written.
     """
     with _about(path):
         metadata = schema.build("model", _spec_of(model, spec), _model_dtype(model), config=config,
@@ -234,8 +235,6 @@ def _save_checkpoint(path, model, optimizer, epoch, spec, scheduler, early_stopp
                 "data": rng_part(data_rng)},
         "data_state": data_state,
     }
-    config = dict(config or {})
-    config.setdefault("epochs", epoch)
     metadata = schema.build("checkpoint", spec, dtype, config=config, dataset=dataset, history=history,
                             metrics=metrics, checkpoint=checkpoint)
     tensors = _model_tensors(model, metadata)

@@ -21,6 +21,8 @@ from typing import BinaryIO, Callable, Mapping
 
 import numpy as np
 
+from nnstudio.engine.fields import is_whole_number, short_repr
+
 from .errors import SaveError
 
 #: the official library refuses bigger headers; anything larger is damage or an attack
@@ -128,7 +130,7 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
     result: dict = {}
     for key, value in pairs:
         if key in result:
-            raise SaveError(f"header is malformed: key {_short(key)} appears twice")
+            raise SaveError(f"header is malformed: key {short_repr(key)} appears twice")
         result[key] = value
     return result
 
@@ -149,29 +151,20 @@ def parse_json(text: str, what: str):
         raise SaveError(f"{what} is not valid JSON ({error})") from None
 
 
-def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _tensor_info(name: str, info: object) -> TensorInfo:
-    where = f"header entry {_short(name)}"
+    where = f"header entry {short_repr(name)}"
     if not isinstance(info, dict):
         raise SaveError(f"{where} must be an object with dtype, shape and data_offsets")
     if set(info) != {"dtype", "shape", "data_offsets"}:
         raise SaveError(f"{where} must have exactly dtype, shape and data_offsets, has {', '.join(map(str, info)) or 'nothing'}")
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
     if not isinstance(dtype, str) or dtype not in DTYPES:
-        raise SaveError(f"{where} has unsupported dtype {_short(dtype)}; supported: {', '.join(DTYPES)}")
-    if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
-        raise SaveError(f"{where} has shape {_short(shape)}; expected a list of whole numbers >= 0")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)
+        raise SaveError(f"{where} has unsupported dtype {short_repr(dtype)}; supported: {', '.join(DTYPES)}")
+    if not isinstance(shape, list) or not all(is_whole_number(d) and d >= 0 for d in shape):
+        raise SaveError(f"{where} has shape {short_repr(shape)}; expected a list of whole numbers >= 0")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(is_whole_number(o) for o in offsets)
             and 0 <= offsets[0] <= offsets[1]):
-        raise SaveError(f"{where} has data_offsets {_short(offsets)}; expected [begin, end] with 0 <= begin <= end")
+        raise SaveError(f"{where} has data_offsets {short_repr(offsets)}; expected [begin, end] with 0 <= begin <= end")
     size = math.prod(shape) * DTYPES[dtype].itemsize
     if offsets[1] - offsets[0] != size:
         raise SaveError(f"{where}: shape {shape} of {dtype} needs {size:,} bytes, but data_offsets span "
@@ -240,7 +233,7 @@ def read_header(file: BinaryIO, file_size: int | None = None,
     for info in sorted(tensors.values(), key=lambda t: (t.begin, t.end)):
         if info.begin != position:
             problem = "overlaps the tensor before it" if info.begin < position else "leaves a gap before it"
-            raise SaveError(f"header is malformed: tensor {_short(info.name)} at bytes {info.begin:,}-{info.end:,} {problem}")
+            raise SaveError(f"header is malformed: tensor {short_repr(info.name)} at bytes {info.begin:,}-{info.end:,} {problem}")
         position = info.end
     if position > data_length:
         raise SaveError(f"truncated file: the tensors need {position:,} bytes of data but only {data_length:,} are present")

@@ -6,7 +6,7 @@ are strings, so the whole document is one JSON string):
     {"format_version": 1, "kind": "model" | "checkpoint", "created_at": "2025-01-31T12:00:00.000Z",
      "nnstudio_version": "0.1.0",
      "model":    {"spec": <engine model spec>, "dtype": "float32"},
-     "config":   {"optimizer": ..., "lr": ..., "schedule": ..., "batch_size": 64, "seed": 0, "epochs": 10, ...},
+     "config":   {...} (the run configuration as its writer made it: any JSON object),
      "dataset":  {"name": "mnist", "normalisation": {...} | null, ...} | null,
      "history":  [{"epoch": 1, "train_loss": ..., "val_acc": ..., "lr": ..., "grad_norms": {...},
                    "seconds": ...}, ...],
@@ -17,10 +17,12 @@ are strings, so the whole document is one JSON string):
                    "rng": {"engine": <bit generator state>, "data": <bit generator state> | null},
                    "data_state": {...} | null}}
 
-Known fields have fixed types; `config`, `dataset` and history entries may carry extra keys
-(a session records more than nnstudio reads), except that the config never keeps the machine's
-saves folder (`MACHINE_SETTINGS`), and every generator state, in `data_state` too, names one of
-NumPy's bit generators. `created_at` must convert to UTC within MIN_YEAR..MAX_YEAR.
+Known fields have fixed types, checked with the engine's `Field` (the rules a run setting and a
+layer field follow too); `dataset` and history entries may carry extra keys (a session records
+more than nnstudio reads), and `config` is the writer's own: saves check that it is a JSON
+object and never read a setting from it (what goes in it, and what a reader makes of it, is the
+session's business). Every generator state, in `data_state` too, names one of NumPy's bit
+generators. `created_at` must convert to UTC within MIN_YEAR..MAX_YEAR.
 Non-finite numbers are written as null: JSON has no NaN, and a diverged epoch's loss is
 "no value", not a number to compare.
 Every document is validated before it is written, so nnstudio never writes what it would refuse to read.
@@ -36,11 +38,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import PurePath
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from nnstudio.engine import optim
+from nnstudio.engine.fields import Field, FieldError, is_whole_number, kind_of
 from nnstudio.engine.spec import validate_spec
 
 from .errors import SaveError
@@ -62,11 +65,6 @@ OPTIMIZERS: dict[str, type] = {cls.__name__: cls for cls in (optim.SGD, optim.RM
 SCHEDULERS: dict[str, type] = {cls.__name__: cls for cls in (optim.StepLR, optim.CosineAnnealingLR)}
 #: NumPy bit generators whose state a checkpoint may restore
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
-
-#: config settings of the machine a run was trained on rather than of the model: the saves folder
-#: (often an absolute path, e.g. /home/alice/saves) means nothing on another machine, where
-#: `nnstudio train --from` would otherwise put its new run there; so saves never record it
-MACHINE_SETTINGS: tuple[tuple[str, ...], ...] = (("run", "checkpoints", "folder"),)
 
 _TOP_LEVEL = ("format_version", "kind", "created_at", "nnstudio_version", "model", "config", "dataset",
               "history", "metrics", "checkpoint")
@@ -149,32 +147,16 @@ def to_json(value: Any, where: str) -> Any:
 
 
 # ====================================================================== checks
-def _kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def _fail(where: str, expected: str, value: Any) -> SaveError:
-    return SaveError(f"metadata {where} must be {expected}, got {_kind_of(value)}")
+    return SaveError(f"metadata {where} must be {expected}, got {kind_of(value)}")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _check(field: Field, value: Any, where: str) -> Any:
+    """`field.check(value)`, its problem reported as a SaveError naming where in the document the value is."""
+    try:
+        return field.check(value)
+    except FieldError as error:
+        raise SaveError(f"metadata {where} {error.problem}") from None
 
 
 def _one_of(value: Any, names) -> bool:
@@ -182,26 +164,25 @@ def _one_of(value: Any, names) -> bool:
     return isinstance(value, str) and value in names
 
 
+_OBJECT = Field("", dict, words="an object")
+_TEXT = Field("", str)
+_COUNT = Field("", int, low=0)
+_NUMBER = Field("", float)
+_NUMBER_OR_NULL = Field("", float, nullable=True)
+_PATIENCE = Field("", int, low=1)
+_FORMAT_VERSION = Field("", int, low=1)
+_KIND = Field("", str, choices=KINDS)
+_PRECISION = Field("", str, choices=PRECISIONS)
+_OPTIMIZER_TYPE = Field("", str, choices=tuple(OPTIMIZERS))
+_SCHEDULER_TYPE = Field("", str, choices=tuple(SCHEDULERS))
+
+
 def _object(value: Any, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise _fail(where, "an object", value)
-    return value
+    return _check(_OBJECT, value, where)
 
 
 def _optional_object(value: Any, where: str) -> dict | None:
     return None if value is None else _object(value, where)
-
-
-def _count(value: Any, where: str, low: int = 0) -> int:
-    if not _is_int(value) or value < low:
-        raise _fail(where, f"a whole number >= {low}", value)
-    return value
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise _fail(where, "text", value)
-    return value
 
 
 def _check_keys(value: dict, where: str, required: tuple[str, ...], allowed: tuple[str, ...] | None = None) -> None:
@@ -215,55 +196,26 @@ def _check_keys(value: dict, where: str, required: tuple[str, ...], allowed: tup
             raise SaveError(f"{what} has unknown key {unknown[0]!r:.60}; it has: {', '.join(allowed)}")
 
 
-#: typed fields: name -> (check, description); fields not listed are free-form JSON
-_Check = Callable[[Any], bool]
-_NUMBER_OR_NULL: tuple[_Check, str] = (lambda v: v is None or _is_number(v), "a number or null")
-_CONFIG_FIELDS: dict[str, tuple[_Check, str]] = {
-    "optimizer": (lambda v: v is None or isinstance(v, (str, dict)), "text, an object or null"),
-    "lr": _NUMBER_OR_NULL,
-    "schedule": (lambda v: v is None or isinstance(v, (str, dict)), "text, an object or null"),
-    "batch_size": (lambda v: v is None or (_is_int(v) and v >= 1), "a whole number >= 1 or null"),
-    "seed": (lambda v: v is None or _is_int(v), "a whole number or null"),
-    "epochs": (lambda v: v is None or (_is_int(v) and v >= 0), "a whole number >= 0 or null"),
-    "loss": (lambda v: v is None or isinstance(v, str), "text or null"),
-}
-_HISTORY_FIELDS: dict[str, tuple[_Check, str]] = {
-    "epoch": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0"),
-    **{name: _NUMBER_OR_NULL for name in ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
-                                          "samples_per_second")},
-    "grad_norms": (lambda v: isinstance(v, dict) and all(x is None or _is_number(x) for x in v.values()),
-                   "an object of numbers (or null) by layer"),
-}
+#: the typed fields of a history entry (one epoch); others are free-form JSON
+_HISTORY_FIELDS: tuple[Field, ...] = (
+    Field("epoch", int, low=0),
+    *(Field(name, float, nullable=True) for name in ("train_loss", "train_acc", "val_loss", "val_acc", "lr",
+                                                    "seconds", "samples_per_second")),
+)
 
 
-def _check_fields(value: dict, where: str, fields: dict[str, tuple[_Check, str]]) -> None:
-    for name, (check, description) in fields.items():
-        if name in value and not check(value[name]):
-            raise _fail(f"{where}.{name}", description, value[name])
+def _check_history_entry(entry: Any, where: str) -> None:
+    entry = _object(entry, where)
+    for field in _HISTORY_FIELDS:
+        if field.name in entry:
+            _check(field, entry[field.name], f"{where}.{field.name}")
+    if "grad_norms" in entry:   # by layer
+        for layer, norm in _object(entry["grad_norms"], f"{where}.grad_norms").items():
+            _check(_NUMBER_OR_NULL, norm, f"{where}.grad_norms.{layer[:40]}")
 
 
-def _portable(config: dict) -> dict:
-    """The config without settings that belong to the machine it was trained on (`MACHINE_SETTINGS`).
-
-    Applied when a document is built and when one is read, so new files never hold them and older
-    files that do still load, without them.
-    """
-    for path in MACHINE_SETTINGS:
-        config = _without(config, path)
-    return config
-
-
-def _without(tree: dict, path: tuple[str, ...]) -> dict:
-    """`tree` minus the key at `path`, copying only the objects on the way (the caller's stay intact)."""
-    key, rest = path[0], path[1:]
-    if key not in tree or (rest and not isinstance(tree[key], dict)):
-        return tree
-    copy = dict(tree)
-    if rest:
-        copy[key] = _without(tree[key], rest)
-    else:
-        del copy[key]
-    return copy
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_rng_state(state: Any, where: str) -> dict:
@@ -282,7 +234,7 @@ def check_rng_state(state: Any, where: str) -> dict:
 
 
 def _check_shapes(value: Any, where: str) -> list[list[int]]:
-    if not isinstance(value, list) or not all(isinstance(s, list) and all(_is_int(d) and d >= 0 for d in s)
+    if not isinstance(value, list) or not all(isinstance(s, list) and all(is_whole_number(d) and d >= 0 for d in s)
                                                for s in value):
         raise _fail(where, "a list of shapes (lists of whole numbers)", value)
     return value
@@ -291,29 +243,25 @@ def _check_shapes(value: Any, where: str) -> list[list[int]]:
 def _check_checkpoint(value: Any) -> dict:
     checkpoint = _object(value, "checkpoint")
     _check_keys(checkpoint, "checkpoint", _CHECKPOINT_KEYS, _CHECKPOINT_KEYS)
-    _count(checkpoint["epoch"], "checkpoint.epoch")
+    _check(_COUNT, checkpoint["epoch"], "checkpoint.epoch")
 
     opt = _object(checkpoint["optimizer"], "checkpoint.optimizer")
     _check_keys(opt, "checkpoint.optimizer", ("type", "hyper", "step", "params"), ("type", "hyper", "step", "params"))
-    if not _one_of(opt["type"], OPTIMIZERS):
-        raise SaveError(f"metadata checkpoint.optimizer.type must be one of {', '.join(OPTIMIZERS)}, "
-                        f"got {opt['type']!r:.60}")
+    _check(_OPTIMIZER_TYPE, opt["type"], "checkpoint.optimizer.type")
     _object(opt["hyper"], "checkpoint.optimizer.hyper")
-    _count(opt["step"], "checkpoint.optimizer.step")
+    _check(_COUNT, opt["step"], "checkpoint.optimizer.step")
     _check_shapes(opt["params"], "checkpoint.optimizer.params")
 
     scheduler = _optional_object(checkpoint["scheduler"], "checkpoint.scheduler")
-    if scheduler is not None and not _one_of(scheduler.get("type"), SCHEDULERS):
-        raise SaveError(f"metadata checkpoint.scheduler.type must be one of {', '.join(SCHEDULERS)}, "
-                        f"got {scheduler.get('type')!r:.60}")
+    if scheduler is not None:
+        _check(_SCHEDULER_TYPE, scheduler.get("type"), "checkpoint.scheduler.type")
     stopping = _optional_object(checkpoint["early_stopping"], "checkpoint.early_stopping")
     if stopping is not None:
         keys = ("state", "patience", "min_delta")
         _check_keys(stopping, "checkpoint.early_stopping", keys, keys)
         _object(stopping["state"], "checkpoint.early_stopping.state")
-        _count(stopping["patience"], "checkpoint.early_stopping.patience", 1)
-        if not _is_number(stopping["min_delta"]):
-            raise _fail("checkpoint.early_stopping.min_delta", "a number", stopping["min_delta"])
+        _check(_PATIENCE, stopping["patience"], "checkpoint.early_stopping.patience")
+        _check(_NUMBER, stopping["min_delta"], "checkpoint.early_stopping.min_delta")
 
     rng = _object(checkpoint["rng"], "checkpoint.rng")
     _check_keys(rng, "checkpoint.rng", ("engine", "data"), ("engine", "data"))
@@ -378,11 +326,9 @@ class Metadata:
 
     @property
     def epochs(self) -> int:
-        """Epochs trained: the checkpoint's epoch, the config's "epochs", or the history's length."""
+        """Epochs trained: the checkpoint's epoch, else the history's length (one entry per epoch)."""
         if self.checkpoint is not None:
             return self.checkpoint["epoch"]
-        if _is_int(self.config.get("epochs")):
-            return self.config["epochs"]
         return len(self.history)
 
     @property
@@ -411,12 +357,10 @@ def check_version(document: Any) -> int:
     """The document's format version, refusing one this code cannot read (before any other check,
     so a newer file gets "upgrade nnstudio" rather than a list of unknown fields)."""
     if not isinstance(document, dict):
-        raise SaveError(f"metadata must be a JSON object, got {_kind_of(document)}")
+        raise SaveError(f"metadata must be a JSON object, got {kind_of(document)}")
     if "format_version" not in document:
         raise SaveError("metadata is missing format_version")
-    found = document["format_version"]
-    if not _is_int(found) or found < 1:
-        raise _fail("format_version", "a whole number >= 1", found)
+    found = _check(_FORMAT_VERSION, document["format_version"], "format_version")
     if found > FORMAT_VERSION:
         raise SaveError(f"written by a newer nnstudio (format {found}, this one reads up to {FORMAT_VERSION}); "
                         f"upgrade nnstudio to open it")
@@ -455,34 +399,30 @@ def validate(document: Any) -> Metadata:
     """Check a parsed document against the schema; return it as `Metadata` or raise SaveError naming the field."""
     format_version = check_version(document)
     _check_keys(document, "", _TOP_LEVEL, _TOP_LEVEL)
-    kind = document["kind"]
-    if not _one_of(kind, KINDS):
-        raise SaveError(f"metadata kind must be one of {', '.join(KINDS)}, got {kind!r:.60}")
+    kind = _check(_KIND, document["kind"], "kind")
     check_time(document["created_at"], "created_at")
-    _text(document["nnstudio_version"], "nnstudio_version")
+    _check(_TEXT, document["nnstudio_version"], "nnstudio_version")
 
     model = _object(document["model"], "model")
     _check_keys(model, "model", ("spec", "dtype"), ("spec", "dtype"))
-    if not _one_of(model["dtype"], PRECISIONS):
-        raise SaveError(f"metadata model.dtype must be one of {', '.join(PRECISIONS)}, got {model['dtype']!r:.60}")
+    _check(_PRECISION, model["dtype"], "model.dtype")
     try:
         spec = validate_spec(model["spec"])
     except (ValueError, TypeError, RecursionError) as error:
         raise SaveError(f"metadata model.spec is not a valid model spec: {error}") from None
 
-    config = _portable(_object(document["config"], "config"))
-    _check_fields(config, "config", _CONFIG_FIELDS)
+    config = _object(document["config"], "config")
     dataset = _optional_object(document["dataset"], "dataset")
     if dataset is not None:
         _check_keys(dataset, "dataset", ("name",))
         if dataset["name"] is not None:
-            _text(dataset["name"], "dataset.name")
+            _check(_TEXT, dataset["name"], "dataset.name")
         _optional_object(dataset.get("normalisation"), "dataset.normalisation")
     history = document["history"]
     if not isinstance(history, list):
         raise _fail("history", "a list of per-epoch objects", history)
     for i, entry in enumerate(history):
-        _check_fields(_object(entry, f"history[{i}]"), f"history[{i}]", _HISTORY_FIELDS)
+        _check_history_entry(entry, f"history[{i}]")
     metrics = _object(document["metrics"], "metrics")
     for key, value in metrics.items():
         if value is not None and not isinstance(value, (int, float, str)):  # bool is an int

@@ -68,7 +68,7 @@ def test_train_json_lines_end_to_end_and_save(tmp_path):
     assert save == tmp_path / "saves" / "blobs-model.safetensors"
     loaded = saves.load(save)
     assert loaded.checkpoint is None and len(loaded.metadata.history) == 3
-    assert loaded.metadata.config["run"]["data"]["name"] == "blobs"
+    assert loaded.metadata.config["data"]["name"] == "blobs" and "folder" not in loaded.metadata.config["checkpoints"]
     assert saves.read_run(tmp_path / final["run_dir"]).status == "finished"
     assert (tmp_path / final["checkpoint"]).is_file()
     # the human-readable display went to stderr

@@ -157,9 +157,17 @@ def test_unstorable_metadata_is_refused_before_writing(tmp_path):
     model, _, _ = trained()
     with pytest.raises(SaveError, match="config.callback"):
         saves.save_model(tmp_path / "m.safetensors", model, config={"callback": print})
-    with pytest.raises(SaveError, match="batch_size"):
-        saves.save_model(tmp_path / "m.safetensors", model, config={"batch_size": 0})
+    with pytest.raises(SaveError, match=": metadata config must be an object, got \\['adam', 0.1\\]$"):
+        saves.save_model(tmp_path / "m.safetensors", model, config=["adam", 0.1])
     assert not any(tmp_path.iterdir())
+
+
+def test_the_config_is_the_writers_own(tmp_path):
+    """Saves check that a config is JSON data, never what is in it: its settings are the session's business."""
+    model, _, _ = trained()
+    config = {"optimizer": {"name": "adam", "lr": 1e-3}, "training": {"batch_size": 0}, "anything": [1, "two"]}
+    path = saves.save_model(tmp_path / "m.safetensors", model, config=config, history=[{"epoch": 1}])
+    assert saves.read_metadata(path).config == config and saves.read_metadata(path).epochs == 1
 
 
 def test_a_model_that_does_not_match_its_spec_is_not_written(tmp_path):
@@ -390,7 +398,9 @@ def test_refuses_a_format_from_the_future(good, tmp_path):
     (lambda d: d["model"]["spec"]["layers"][0].update(out=-1), "model.spec is not a valid model spec: layer 0"),
     (lambda d: d["model"].update(spec="mlp"), "model.spec"),
     (lambda d: d.update(config=[]), "config must be an object"),
-    (lambda d: d["config"].update(batch_size=1.5), "config.batch_size"),
+    (lambda d: d.update(config="adam"), "config must be an object, got 'adam'"),
+    (lambda d: d.update(history=[{"grad_norms": {"0": "big"}}]), "history[0].grad_norms.0 must be a number or null"),
+    (lambda d: d.update(history=[{"epoch": True}]), "history[0].epoch must be a whole number >= 0, got True"),
     (lambda d: d.update(history=[{"val_acc": "high"}]), "history[0].val_acc must be a number or null"),
     (lambda d: d.update(history=[3]), "history[0] must be an object"),
     (lambda d: d.update(dataset={"normalisation": None}), "dataset is missing name"),
@@ -546,30 +556,3 @@ def test_checkpoints_are_not_overwritten_unless_asked(tmp_path):
     saves.save_checkpoint(path, model, optimizer, epoch=2, overwrite=True)
     assert saves.read_metadata(path).checkpoint["epoch"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]
-
-
-# ====================================================================== audit: saves move between machines
-RUN_RECORD = {"data": {"name": "blobs"}, "checkpoints": {"folder": "/home/alice/project/saves", "keep_last": 2},
-              "training": {"epochs": 3}}
-
-
-def test_the_saves_folder_is_not_recorded(tmp_path):
-    """An absolute saves folder means nothing on another machine, where `train --from` would write its run there."""
-    model, _, _ = trained()
-    config = {"run": RUN_RECORD, "epochs": 3}
-    path = saves.save_model(tmp_path / "m.safetensors", model, config=config)
-    assert b"/home/alice" not in path.read_bytes()
-    recorded = saves.read_metadata(path).config["run"]
-    assert recorded == {"data": {"name": "blobs"}, "checkpoints": {"keep_last": 2}, "training": {"epochs": 3}}
-    assert config["run"]["checkpoints"]["folder"] == "/home/alice/project/saves"  # the caller's dict is untouched
-
-
-def test_older_saves_that_record_the_folder_still_load_without_it(good, tmp_path):
-    document = document_of(good)
-    document["config"]["run"] = RUN_RECORD
-    path = write_raw(tmp_path / "old.safetensors", dict(load_file(str(good))), document)
-    loaded = saves.load(path)
-    assert loaded.metadata.config["run"]["checkpoints"] == {"keep_last": 2}
-    from nnstudio.tui.run.session import config_from_metadata  # what `train --from` and the studio build on
-    config = config_from_metadata(loaded.metadata, path)
-    assert config.checkpoints.folder == "saves" and config.checkpoints.keep_last == 2

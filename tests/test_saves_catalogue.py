@@ -101,7 +101,7 @@ def test_catalogue_lists_newest_first_with_summary_fields(tmp_path, monkeypatch)
                      history=[{"epoch": 1, "val_acc": 0.8}, {"epoch": 2, "val_acc": 0.9}, {"epoch": 3, "val_acc": 0.85}])
     mlp = build_model(preset_spec("mlp"))
     saves.save_model(tmp_path / "march.safetensors", mlp, dataset={"name": "fashion-mnist", "normalisation": None},
-                     config={"epochs": 12}, metrics={"val_acc": 0.7})
+                     config={"epochs": 12}, history=[{"epoch": 1}, {"epoch": 2}], metrics={"val_acc": 0.7})
     saves.save_checkpoint(tmp_path / "february.safetensors", model, optim.SGD(model.parameters(), lr=0.1), epoch=4)
     (tmp_path / "broken.safetensors").write_bytes(b"not a save at all")
     (tmp_path / ".march.safetensors.1234abcd.tmp").write_bytes(b"half")
@@ -113,7 +113,8 @@ def test_catalogue_lists_newest_first_with_summary_fields(tmp_path, monkeypatch)
     assert [e.name for e in readable] == ["march", "february", "january"]
     march, february, january = readable
     assert march.model_summary == "mlp 784-128-64-10, 109k params"
-    assert (march.dataset, march.epochs, march.best_val_accuracy, march.kind) == ("fashion-mnist", 12, 0.7, "model")
+    # epochs trained are the history's (a config is the writer's own: saves never read inside it)
+    assert (march.dataset, march.epochs, march.best_val_accuracy, march.kind) == ("fashion-mnist", 2, 0.7, "model")
     assert (january.dataset, january.epochs, january.best_val_accuracy) == ("mnist", 3, 0.9)
     assert (february.kind, february.epochs, february.dataset) == ("checkpoint", 4, None)
     assert january.size == (tmp_path / "january.safetensors").stat().st_size

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from nnstudio import saves
-from nnstudio.engine import events
+from nnstudio.engine import build_model, events
+from nnstudio.engine.presets import preset_spec
 from nnstudio.tui.run import session as session_module
 from nnstudio.tui.run.config import ConfigError, RunConfig
 from nnstudio.saves import PARTIAL_FILE, resume_point
-from nnstudio.tui.run.session import CheckpointSaved, MismatchError, NothingToTrain, Session, SessionError
+from nnstudio.tui.run.session import (CheckpointSaved, MismatchError, NothingToTrain, Session, SessionError,
+                                      saved_config)
 
 DROPOUT_SPEC = {"input_shape": [2], "layers": [
     {"type": "linear", "out": 16}, {"type": "relu"}, {"type": "dropout", "p": 0.2}, {"type": "linear", "out": 3}]}
@@ -351,3 +353,37 @@ def test_a_cnn_preset_trains_on_images(tmp_path):
     assert session.data.x_train.shape[1:] == (1, 28, 28)
     assert session.run() == "finished"
     assert session.history[0]["val_acc"] > 0.5
+
+
+# ====================================================================== saves move between machines
+def test_a_save_records_the_config_without_the_saves_folder(tmp_path):
+    """An absolute saves folder means nothing on another machine, where `train --from` would write its run there."""
+    folder = tmp_path / "home" / "alice" / "saves"
+    session = Session(config(tmp_path, **{"checkpoints.folder": str(folder), "training.epochs": 1}))
+    session.run()
+    path = session.save("model")
+    assert str(folder).encode() not in path.read_bytes()
+    recorded = saves.read_metadata(path).config
+    assert recorded == session.config.portable_dict() and "folder" not in recorded["checkpoints"]
+    assert saved_config(path) == session.config.replace(**{"checkpoints.folder": "saves",
+                                                          "model.spec": session.spec})
+
+
+OLD_RECORD = {"run": {"data": {"name": "blobs"}, "checkpoints": {"folder": "/home/alice/project/saves",
+                                                                 "keep_last": 2}, "training": {"epochs": 3}},
+              "optimizer": "adam", "lr": 0.001, "batch_size": 64, "seed": 0, "epochs": 3, "loss": "cross_entropy"}
+
+
+def test_saves_of_nnstudio_0_1_load_with_their_settings_but_not_their_folder(tmp_path):
+    """0.1 nested the run config under "run", beside summary fields, and kept the saves folder."""
+    model = build_model(preset_spec("mlp", input_shape=(2,), classes=3))
+    path = saves.save_model(tmp_path / "old.safetensors", model, config=OLD_RECORD, dataset="blobs")
+    config = saved_config(path)
+    assert config.data.name == "blobs" and config.training.epochs == 3 and config.checkpoints.keep_last == 2
+    assert config.checkpoints.folder == "saves" and config.model.spec == model.spec
+
+
+def test_a_save_without_a_run_config_trains_with_the_defaults_on_its_data_set(tmp_path):
+    model = build_model(preset_spec("mlp", input_shape=(2,), classes=3))
+    path = saves.save_model(tmp_path / "foreign.safetensors", model, config={"epochs": 3}, dataset="blobs")
+    assert saved_config(path) == RunConfig().replace(**{"data.name": "blobs", "model.spec": model.spec})

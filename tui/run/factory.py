@@ -39,8 +39,8 @@ def make_early_stopping(config: RunConfig) -> optim.EarlyStopping | None:
     return optim.EarlyStopping(patience=t.early_stopping, min_delta=t.min_delta) if t.early_stopping else None
 
 
-def make_loss(task: str, reconstruct: bool, config: RunConfig) -> tuple[nn.Module, str]:
-    """The loss for the task and its name: cross-entropy for classes, mean squared error otherwise."""
+def make_loss(task: str, reconstruct: bool, config: RunConfig) -> nn.Module:
+    """The loss for the task: cross-entropy for classes, mean squared error otherwise."""
     if task == "classification" and not reconstruct:
-        return nn.CrossEntropyLoss(label_smoothing=config.training.label_smoothing), "cross_entropy"
-    return nn.MSELoss(), "mse"
+        return nn.CrossEntropyLoss(label_smoothing=config.training.label_smoothing)
+    return nn.MSELoss()

@@ -45,7 +45,8 @@ from nnstudio.engine.spec import SpecError, build_model, is_autoencoder, summari
 from nnstudio.engine.trainer import Trainer
 from nnstudio.engine.training import predict
 
-from .config import LIVE_SETTINGS, ConfigError, RunConfig, dataset_options, model_spec, parse_value
+from .config import (LIVE_SETTINGS, SECTIONS, ConfigError, RunConfig, dataset_options, model_spec, parse_value,
+                     portable)
 from .factory import make_early_stopping, make_loss, make_optimizer, make_scheduler
 
 #: test images whose predictions are reported every epoch (the studio's digit grid draws from them)
@@ -168,7 +169,7 @@ class Session:
         self.optimizer = make_optimizer(config, self.model.parameters())
         self.scheduler = make_scheduler(config, self.optimizer)
         self.early_stopping = make_early_stopping(config)
-        self.loss_fn, self.loss_name = make_loss(self.dataset.task, self.reconstruct, config)
+        self.loss_fn = make_loss(self.dataset.task, self.reconstruct, config)
         y_train = data.x_train if self.reconstruct else data.y_train
         y_val = data.x_val if self.reconstruct else data.y_val
         self.batches = BatchIterator(data.x_train, y_train, config.training.batch_size, seed=config.training.seed)
@@ -361,11 +362,8 @@ class Session:
         self._manager = None
 
     def _config_record(self) -> dict:
-        """The config as a save's metadata holds it: the whole run config plus the summary fields saves read."""
-        c = self.config
-        return {"run": c.to_dict(), "optimizer": c.optimizer.name, "lr": c.optimizer.lr, "schedule": c.schedule.name,
-                "batch_size": c.training.batch_size, "seed": c.training.seed, "epochs": self.epochs_done,
-                "loss": self.loss_name}
+        """The config as a save records it: every setting but those of this machine (`config_from_metadata` reads it)."""
+        return self.config.portable_dict()
 
     def _dataset_record(self) -> dict:
         return {"name": self.dataset.name, "source": str(self.dataset.source), "task": self.dataset.task,
@@ -529,13 +527,21 @@ def config_from_metadata(metadata: saves.Metadata, path: str | Path) -> RunConfi
     instead of a weights mismatch. Saves without a run config (written by other tools) get the
     defaults, on the data set they name.
     """
-    record = metadata.config.get("run")
+    record = _run_record(metadata.config)
     try:
-        config = RunConfig.from_dict(record) if isinstance(record, dict) else RunConfig.from_dict({})
-        dataset = {"data.name": metadata.dataset_name} if metadata.dataset_name and not isinstance(record, dict) else {}
+        config = RunConfig.from_dict(portable(record or {}))
+        dataset = {"data.name": metadata.dataset_name} if metadata.dataset_name and record is None else {}
         return config.with_overrides({"model.spec": metadata.spec, **dataset})
     except ConfigError as error:
         raise SessionError(f"{path}: its run configuration is invalid: {error}") from None
+
+
+def _run_record(config: dict) -> dict | None:
+    """The run config in a save's config record: the record itself (sections at the top, as sessions write it),
+    or under "run" beside summary fields (as nnstudio 0.1 wrote it); None when the save holds no run config."""
+    if isinstance(config.get("run"), dict):
+        return config["run"]
+    return config if any(isinstance(config.get(name), dict) for name in SECTIONS) else None
 
 
 def saved_config(path: str | Path) -> RunConfig:

@@ -79,6 +79,8 @@ class Setting(Field):
     only_with: OnlyWith | None = None
     machine: bool = False
 
+    NULL_WORD: ClassVar[str] = "nothing"   # TOML has no null: a setting with no value is left out
+
     @property
     def path(self) -> str:
         """The dotted name used in messages, on the command line and in overrides: "optimizer.lr"."""
