@@ -72,6 +72,18 @@ class Controller:
         with self._cond:
             self._pending.update(settings)
 
+    def reset(self) -> None:
+        """Forget the pause, step and stop commands, so that a loop which stopped can run again
+        (live settings not yet taken stay: they are still wanted)."""
+        with self._cond:
+            self._paused = self._stop = False
+            self._budget = None
+
+    @property
+    def stepping(self) -> bool:
+        """While paused, a batch or an epoch is granted: the loop runs it, then pauses again."""
+        return self._budget is not None
+
     @property
     def paused(self) -> bool:
         """A pause was requested (the loop may still be finishing its batch: see `waiting`)."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from nnstudio.datasets import load_dataset
 from nnstudio.engine import events
+from nnstudio.tui.run import Status
 from nnstudio.tui.studio.predictions_pane import ProbeSet
 
 LAYERS = ("layers.1", "layers.3", "layers.5")
@@ -57,4 +58,4 @@ def feed(app) -> None:
     probe, outputs = mnist_probe()
     app.predictions.show_probe(probe)
     app.predictions.show_outputs(outputs, epochs[-1].confusion)
-    app.status = "paused"
+    app.status = Status.PAUSED

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from nnstudio.tui.main import main
 from nnstudio.tui.render import GREY_RAMP, default_mode, digit_lines, side_by_side
-from nnstudio.tui.run.session import Session
+from nnstudio.tui.run import Session
 
 BLOCK_CHARACTERS = set("▀▄█")
 

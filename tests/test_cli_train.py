@@ -16,7 +16,7 @@ from nnstudio import saves
 from nnstudio.engine import events
 from nnstudio.tui.main import main, package_version
 from nnstudio.tui.run.config import RunConfig
-from nnstudio.tui.run.session import Session
+from nnstudio.tui.run import Session
 from nnstudio.tui.cli.train import stop_on_interrupt
 
 QUICK = ["--dataset", "blobs", "--epochs", "3", "--batch-size", "32", "--seed", "1"]

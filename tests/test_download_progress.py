@@ -20,7 +20,7 @@ from nnstudio.tui.cli import report as report_module
 from nnstudio.tui.cli import train as train_cmd
 from nnstudio.tui.main import main
 from nnstudio.tui.run.config import RunConfig
-from nnstudio.tui.run.session import Session
+from nnstudio.tui.run import Session
 from nnstudio.tui.studio import runner
 from nnstudio.tui.studio.app import create_app
 from nnstudio.tui.studio.messages import SessionEvent

@@ -67,9 +67,9 @@ def test_imports_point_one_way(path):
 
 
 def test_the_checker_resolves_relative_imports():
-    """A guard for the test itself: `from ..run.session import Session` in the studio is nnstudio.tui.run."""
+    """A guard for the test itself: `from ..run import Session` in the studio is nnstudio.tui.run."""
     found = imports_of(ROOT / "tui" / "studio" / "runner.py")
-    assert "nnstudio.tui.run.session" in found and "textual.worker" in found
+    assert "nnstudio.tui.run.Session" in found and "textual.worker" in found
 
 
 def test_the_run_core_imports_without_textual_or_rich():

@@ -15,8 +15,8 @@ from nnstudio.engine.presets import preset_spec
 from nnstudio.tui.run import session as session_module
 from nnstudio.tui.run.config import ConfigError, RunConfig
 from nnstudio.saves import PARTIAL_FILE, resume_point
-from nnstudio.tui.run.session import (CheckpointSaved, MismatchError, NothingToTrain, Session, SessionError,
-                                      saved_config)
+from nnstudio.tui.run import (CheckpointSaved, MismatchError, NothingToTrain, Prepared, Session, SessionError,
+                              Status, StatusChanged, saved_config)
 
 DROPOUT_SPEC = {"input_shape": [2], "layers": [
     {"type": "linear", "out": 16}, {"type": "relu"}, {"type": "dropout", "p": 0.2}, {"type": "linear", "out": 3}]}
@@ -80,7 +80,9 @@ def test_a_run_reports_epochs_checkpoints_and_finishes(tmp_path):
     seen = []
     session = Session(config(tmp_path), on_event=seen.append)
     assert session.run() == "finished"
-    kinds = [type(e).__name__ for e in seen]
+    assert [e.status for e in seen if isinstance(e, StatusChanged)] == ["preparing", "running", "finished"]
+    assert [e.session for e in seen if isinstance(e, Prepared)] == [session]
+    kinds = [type(e).__name__ for e in seen if not isinstance(e, (StatusChanged, Prepared))]
     assert kinds.count("EpochEnd") == 3 and kinds.count("CheckpointSaved") == 4 and kinds[-1] == "Finished"
     # the run's starting point first (so a stop in epoch 1 is resumable), then one after each epoch
     assert kinds[0] == "CheckpointSaved" and kinds.index("BatchEnd") < kinds.index("EpochEnd")
@@ -191,7 +193,7 @@ def test_a_save_waits_for_the_batch_boundary(tmp_path, monkeypatch):
 def test_a_save_that_cannot_reach_the_boundary_is_refused(tmp_path, monkeypatch):
     session = Session(config(tmp_path), checkpoints=False)
     session.prepare()
-    session.status = "running"  # as if its thread were stuck in a long batch after a pause was asked for
+    session._status = Status.RUNNING  # as if its thread were stuck in a long batch after a pause was asked for
     session.pause()
     monkeypatch.setattr(session_module, "SAVE_WAIT_SECONDS", 0.05)
     with pytest.raises(SessionError, match="has not finished its batch"):
@@ -219,7 +221,8 @@ def test_an_epoch_that_ends_broken_is_neither_recorded_nor_checkpointed(tmp_path
     session = Session(config(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 1e30, "optimizer.momentum": 0.0,
                                           "training.batch_size": 1000}), on_event=seen.append)
     assert session.run() == "diverged"
-    assert "Restored the initial weights" in seen[-1].message and session.history == []
+    assert seen[-1] == StatusChanged(Status.DIVERGED)  # last, once the run folder is marked
+    assert "Restored the initial weights" in seen[-2].message and session.history == []
     assert [e.epoch for e in seen if isinstance(e, CheckpointSaved)] == [0]
     assert sorted(p.name for p in session.run_dir.glob("*.safetensors")) == ["epoch-0000.safetensors"]
     assert saves.read_run(session.run_dir).status == "failed"
@@ -230,16 +233,18 @@ def test_early_stopping_finishes_the_run(tmp_path):
     session = Session(config(tmp_path, **{"optimizer.lr": 0.0, "training.epochs": 50, "training.early_stopping": 2}),
                       on_event=seen.append, checkpoints=False)
     assert session.run() == "early-stopped"
-    assert seen[-1].reason == "early-stopped" and len(session.history) == 3
+    assert seen[-1] == StatusChanged(Status.EARLY_STOPPED) and session.status == "early-stopped"
+    assert seen[-2].reason == "early-stopped" and len(session.history) == 3
 
 
 def test_live_settings_are_validated_before_they_apply(tmp_path):
     session = Session(config(tmp_path), checkpoints=False)
     session.prepare()
-    assert session.set_live("optimizer.lr", "0.05") == 0.05
-    assert session.controller.take_settings() == {"lr": 0.05}
-    with pytest.raises(ConfigError, match="optimizer.lr"):
-        session.set_live("optimizer.lr", "fast")
+    assert session.set_live("optimizer.lr", 0.05) == 0.05 and session.set_live("training.batch_size", 16) == 16
+    assert session.controller.take_settings() == {"lr": 0.05, "batch_size": 16}
+    for bad in ("fast", "0.1", -1.0, float("nan"), True):   # values travel typed: text was parsed at the edge
+        with pytest.raises(ConfigError, match="^optimizer.lr: must be a number >= 0"):
+            session.set_live("optimizer.lr", bad)
     with pytest.raises(ConfigError, match="cannot change during training"):
         session.set_live("training.epochs", 3)
     assert session.controller.take_settings() == {}

@@ -17,7 +17,7 @@ from nnstudio import saves
 from nnstudio.datasets import load_dataset
 from nnstudio.engine import events
 from nnstudio.tui.run.config import RunConfig
-from nnstudio.tui.run.session import Session
+from nnstudio.tui.run import Session, Status
 from nnstudio.tui.studio.app import create_app
 from nnstudio.tui.studio.confirm_screen import ConfirmScreen
 from nnstudio.tui.studio.help_screen import HelpScreen
@@ -43,11 +43,12 @@ def config(tmp_path, **overrides) -> RunConfig:
 def studio(tmp_path, blobs, *, offer_resume=False, **overrides):
     app = create_app(config=config(tmp_path, **overrides), dataset=blobs, saves_dir=tmp_path / "saves",
                      offer_resume=offer_resume)
-    app.seen_notifications = []
+    app.seen_notifications, app.seen_titles = [], []
     notify = app.notify
 
     def recording_notify(message, **options):
         app.seen_notifications.append((str(message), options.get("severity", "information")))
+        app.seen_titles.append((options.get("title", ""), options.get("severity", "information")))
         return notify(message, **options)
 
     app.notify = recording_notify
@@ -155,7 +156,7 @@ async def test_leaving_while_a_run_is_live_is_clean(tmp_path, blobs, stop_first)
             app.runner.stop()  # the Stopped event is on its way as the app exits
     assert app.return_code in (None, 0) and app._exception is None
     deadline = time.monotonic() + WAIT  # the thread was told to stop, and ends on its own
-    while app.session.status == "running" and time.monotonic() < deadline:
+    while app.session.status.busy and time.monotonic() < deadline:
         time.sleep(0.05)
     assert app.session.status == "stopped"
     assert saves.latest_interrupted_run(tmp_path / "saves") is not None  # offered for resuming next time
@@ -167,7 +168,7 @@ async def test_news_from_the_run_after_the_app_has_gone_changes_nothing(tmp_path
     async with app.run_test():
         pass
     app.on_session_event(SessionEvent(events.Stopped(epoch=0, batch=3)))  # would restyle panes that are gone
-    app.watch_status("stopped")
+    app.watch_status(Status.STOPPED)
 
 
 async def test_save_reinitialise_and_load_by_keys(tmp_path, blobs):
@@ -276,15 +277,15 @@ async def test_a_bad_live_setting_never_reaches_the_engine(tmp_path, blobs):
         original_set = controller.set
         controller.set = lambda **settings: (sent.append(settings), original_set(**settings))
 
-        for bad in ("-1", "fast", "nan", "1e999"):
+        for bad in (-1.0, "fast", float("nan"), float("inf")):
             app.panes["settings"].post_message(LiveSettingRequested("optimizer.lr", bad))
             await pilot.pause()
-        app.panes["settings"].post_message(LiveSettingRequested("training.epochs", "5"))  # not a live setting
+        app.panes["settings"].post_message(LiveSettingRequested("training.epochs", 5))  # not a live setting
         await pilot.pause()
         assert sent == [] and app.session.optimizer.lr == 0.01 and app.config.optimizer.lr == 0.01
         assert len(errors(app)) == 5 and all("optimizer.lr" in e for e in errors(app)[:4])
 
-        app.panes["settings"].post_message(LiveSettingRequested("optimizer.lr", "0.05"))
+        app.panes["settings"].post_message(LiveSettingRequested("optimizer.lr", 0.05))
         await pilot.pause()
         assert sent == [{"lr": 0.05}] and app.config.optimizer.lr == 0.05
         await press_while_training(pilot, "n")  # applied before the next batch
@@ -313,6 +314,7 @@ async def test_a_failing_data_set_is_a_message_and_a_status(tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise DatasetError("train-images-idx3-ubyte.gz is damaged (checksum mismatch)")
 
+    working = session_module.load_dataset
     monkeypatch.setattr(session_module, "load_dataset", broken)
     app = studio(tmp_path, None)
     async with app.run_test() as pilot:
@@ -320,7 +322,13 @@ async def test_a_failing_data_set_is_a_message_and_a_status(tmp_path, monkeypatc
         await wait_status(pilot, "failed")
         assert app.is_running and "FAILED" in status_line(app)
         assert any("damaged" in e for e in errors(app))
-        assert app.session is None  # the next start builds it again from the (corrected) config
+        assert ("Could not start training", "error") in [(t, s) for t, s in app.seen_titles]
+
+        monkeypatch.setattr(session_module, "load_dataset", working)  # the data set is mended
+        failed = app.session
+        await press_while_training(pilot, "space")  # the next start builds the run again from the config
+        await wait_status(pilot, "finished")
+        assert app.session is not failed and len(app.session.history) == 3
 
 
 async def test_without_mnist_or_network_the_embedded_digits_train_with_a_visible_notice(tmp_path):
@@ -342,12 +350,21 @@ async def test_without_mnist_or_network_the_embedded_digits_train_with_a_visible
         assert app.session.dataset.name == "mnist-embedded"
 
 
-async def test_a_failure_inside_the_run_is_shown(tmp_path, blobs):
+async def test_a_failure_inside_the_run_is_shown(tmp_path, blobs, monkeypatch):
+    from nnstudio.engine.trainer import Trainer
+
+    def broken_step(self, *args):
+        raise ValueError("a broken batch")
+
+    monkeypatch.setattr(Trainer, "_step", broken_step)
     app = studio(tmp_path, blobs)
     async with app.run_test() as pilot:
-        app.post_message(SessionEvent(events.Failed("ValueError: a broken batch", "traceback")))
+        await press_while_training(pilot, "space")
         await wait_status(pilot, "failed")
         assert any("a broken batch" in e for e in errors(app)) and app.is_running
+        assert ("Training failed", "error") in app.seen_titles and "FAILED" in status_line(app)
+        await pilot.press("space")  # an ended run does not go on: it says what to do
+        assert app.status == "failed" and any("Press r" in text for text, _ in app.seen_notifications)
 
 
 # ====================================================================== resuming an interrupted run

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from nnstudio.engine.presets import preset_spec
 from nnstudio.engine.spec import validate_spec
+from nnstudio.tui.run import Status
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.builder_pane import BuilderPane, alternative_layout
 from nnstudio.tui.studio.layer_form import LayerForm, LayerTypePicker
@@ -283,14 +284,14 @@ async def test_the_model_is_read_only_while_a_run_exists():
     app = _Host(config_with(MLP))
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.query_one(BuilderPane)
-        pane.set_running("running")
+        pane.set_running(Status.RUNNING)
         await pilot.pause()
         assert app.query_one("#read-only").display and app.query_one("#preset", Select).disabled
         await pilot.press("a")
         await pilot.press("d", "K", "e")
         assert app.screen is app.screen_stack[0]     # no form or picker opened
         assert types(app) == ["linear", "relu", "linear"] and app.posted == []
-        pane.set_running("finished")
+        pane.set_running(Status.FINISHED)
         await pilot.pause()
         await pilot.press("d")
         assert types(app) == ["relu", "linear"] and len(app.posted) == 1

@@ -268,7 +268,7 @@ async def test_non_image_data_is_shown_as_a_table_of_inputs(tmp_path):
 
 def test_the_probe_set_reads_raw_test_pixels_from_a_session(tmp_path):
     from nnstudio.datasets import load_dataset
-    from nnstudio.tui.run.session import Session
+    from nnstudio.tui.run import Session
 
     config = RunConfig.from_dict({"data": {"name": "mnist-embedded"}, "training": {"epochs": 1},
                                   "checkpoints": {"folder": str(tmp_path)}})

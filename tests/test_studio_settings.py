@@ -10,6 +10,7 @@ import pytest
 from textual import on
 from textual.widgets import Checkbox, Input, Select, Static
 
+from nnstudio.tui.run import Status
 from nnstudio.tui.run.config import LIVE_SETTINGS, SETTINGS, RunConfig
 from nnstudio.tui.studio.messages import ConfigChanged, LiveSettingRequested
 from nnstudio.tui.studio.settings_pane import SHOWN_SECTIONS, SettingRow, SettingsPane
@@ -154,7 +155,7 @@ async def test_during_a_run_only_live_settings_change_and_through_the_session():
     app = _Host(small_config())
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.query_one(SettingsPane)
-        pane.set_running("running")
+        pane.set_running(Status.RUNNING)
         await pilot.pause()
         assert app.query_one("#live-banner").display
         locked = {row.setting.path for row in app.query(SettingRow) if row.control.disabled}
@@ -167,13 +168,14 @@ async def test_during_a_run_only_live_settings_change_and_through_the_session():
         await type_into(pilot, "optimizer.lr", "abc", "enter")
         assert app.posted == []                           # a bad live value is stopped here too
         await type_into(pilot, "optimizer.lr", "0.01", "enter")
-        assert app.posted == [LiveSettingRequested("optimizer.lr", "0.01")]
+        assert app.posted == [LiveSettingRequested("optimizer.lr", 0.01)]   # parsed here, once: it travels typed
+        assert type(app.posted[0].value) is float
 
         pane.show_error("optimizer.lr", "the session refused it")
         await pilot.pause()
         assert message_of(app, "optimizer.lr") == "the session refused it"
 
-        pane.set_running("stopped")
+        pane.set_running(Status.STOPPED)
         await pilot.pause()
         assert not epochs.disabled and not app.query_one("#live-banner").display
 
@@ -188,7 +190,7 @@ class TestSettingsSnapshots:
     def test_running_120x40(self, snap_compare):
         async def during_a_run(pilot):
             pane = pilot.app.query_one(SettingsPane)
-            pane.set_running("running")
+            pane.set_running(Status.RUNNING)
             await type_into(pilot, "optimizer.lr", "-1")
 
         assert snap_compare(_Host(small_config()), terminal_size=(120, 40), run_before=during_a_run)

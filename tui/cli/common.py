@@ -21,7 +21,7 @@ import numpy as np
 from nnstudio import saves
 
 from ..run.config import SETTINGS, ConfigError, parse_value
-from ..run.session import MismatchError, SessionError
+from ..run import MismatchError, SessionError
 
 
 class UsageError(Exception):

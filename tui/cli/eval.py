@@ -27,7 +27,7 @@ from rich.table import Table
 from nnstudio import saves
 
 from ..run.config import ConfigError
-from ..run.session import Notice, Session, SessionError, saved_config
+from ..run import Notice, Session, SessionError, saved_config
 from .common import UsageError, fail, failure_status, one_line_errors, parse_flag, percent, plain, resolve_save
 
 PROG = "nnstudio eval"

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..render import MODES, caption, default_mode, digit_lines, side_by_side
-from ..run.session import Session, SessionError
+from ..run import Session, SessionError
 from .common import UsageError, fail, failure_status, one_line_errors
 from .eval import add_save_arguments, open_save
 

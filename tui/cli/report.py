@@ -26,7 +26,7 @@ from nnstudio.datasets import DownloadProgress
 from nnstudio.engine import events
 from nnstudio.engine.spec import summarize
 
-from ..run.session import CheckpointSaved, Notice, Session
+from ..run import CheckpointSaved, Notice, Session, Status
 from .common import number, percent, plain
 from .download_bars import DownloadBars, download_bars
 
@@ -168,18 +168,18 @@ class Reporter:
             self.progress.refresh()
 
     # ------------------------------------------------------------------ after the run
-    def summary(self, session: Session, status: str, saved: Path | None, problem: str | None) -> None:
+    def summary(self, session: Session, status: Status, saved: Path | None, problem: str | None) -> None:
         """The final JSON line and the closing lines: how it ended, the best figures, where things are."""
         record = self.final_record(session, status, saved)
         self.emit(record)
         for line in summary_lines(record, problem):
             self.console.print(line, highlight=False, soft_wrap=True)
 
-    def final_record(self, session: Session, status: str, saved: Path | None) -> dict:
+    def final_record(self, session: Session, status: Status, saved: Path | None) -> dict:
         run = saves.read_run(session.run_dir) if session.run_dir is not None else None
         message = getattr(self.ending, "message", "") or ""
         stopped_at = self.ending if isinstance(self.ending, events.Stopped) else None
-        resumable = status == "stopped" and self.checkpoint is not None
+        resumable = status is Status.STOPPED and self.checkpoint is not None
         return {
             "event": status, "epochs_done": session.epochs_done, "epochs": session.epochs_planned,
             "stopped_in_batch": stopped_at.batch if stopped_at else None,
@@ -199,8 +199,8 @@ class Reporter:
         self.console.print(f"[yellow]Interrupted[/]; {escape(how)}", highlight=False, soft_wrap=True)
 
 
-_ENDINGS = {"finished": "[green]Finished[/]", "early-stopped": "[green]Stopped early[/]",
-            "stopped": "[yellow]Stopped[/]", "diverged": "[red]Diverged[/]", "failed": "[red]Failed[/]"}
+_ENDINGS = {Status.FINISHED: "[green]Finished[/]", Status.EARLY_STOPPED: "[green]Stopped early[/]",
+            Status.STOPPED: "[yellow]Stopped[/]", Status.DIVERGED: "[red]Diverged[/]", Status.FAILED: "[red]Failed[/]"}
 
 
 def summary_lines(record: dict, problem: str | None = None) -> list[str]:
@@ -223,7 +223,7 @@ def summary_lines(record: dict, problem: str | None = None) -> list[str]:
         lines.append(f"saved: {escape(str(record['save']))}")
     elif problem is not None:
         lines.append(f"[red]not saved[/]: {escape(problem)}")
-    if record["event"] == "stopped":
+    if record["event"] == Status.STOPPED:
         lines.append(f"resume with: {escape(record['resume'])}" if record["resume"]
                      else "checkpoints were off (--no-checkpoints), so this run cannot be resumed")
     return lines

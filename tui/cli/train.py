@@ -40,13 +40,13 @@ from nnstudio import saves
 from nnstudio.engine.presets import PRESETS
 
 from ..run.config import SETTINGS, ConfigError, RunConfig, load_config, parse_value
-from ..run.session import NothingToTrain, Session, SessionError, saved_config
+from ..run import NothingToTrain, Session, SessionError, Status, saved_config
 from .common import (CONFIG_FLAGS, FLAGS_BY_PATH, UsageError, fail, failure_status, one_line_errors, parse_flag,
                      resolve_save)
 from .report import PROG, Reporter
 
 #: how each way a run can end maps to the exit status
-EXIT_STATUS = {"finished": 0, "early-stopped": 0, "stopped": 130, "diverged": 1, "failed": 1}
+EXIT_STATUS = {Status.FINISHED: 0, Status.EARLY_STOPPED: 0, Status.STOPPED: 130, Status.DIVERGED: 1, Status.FAILED: 1}
 #: what a resumed run still accepts: it keeps its own settings, but may be given more epochs
 RESUME_FLAGS = ("--epochs", "--saves-dir")
 
@@ -326,9 +326,9 @@ def run_train(args: argparse.Namespace) -> int:
     return EXIT_STATUS[status]
 
 
-def _save(session: Session, plan: Plan, status: str) -> tuple[Path | None, str | None]:
+def _save(session: Session, plan: Plan, status: Status) -> tuple[Path | None, str | None]:
     """--save after the run (also after a stop or divergence: the model holds good weights); not after a crash."""
-    if plan.save_name is None or status == "failed":
+    if plan.save_name is None or status is Status.FAILED:
         return None, None
     try:
         return session.save(plan.save_name, folder=plan.folder, overwrite=plan.overwrite), None

@@ -4,12 +4,15 @@
     session.prepare()            # data set, split, model, optimizer, schedule (errors: SessionError)
     session.run()                # blocking: run it in a worker thread; events arrive through on_event
     session.pause() / resume() / step_batch() / step_epoch() / stop() / set_live("optimizer.lr", 0.01)
+    session.status               # Status.RUNNING, ... (a StatusChanged event says when it changes)
     session.evaluate_test()      # test-split figures of the model as it is
 
 It wires a `RunConfig` to a data set (`nnstudio.datasets`), a model and optimizer (the engine),
 the engine's `Trainer` and per-epoch checkpoints (`nnstudio.saves`), and keeps the history.
-It holds no training logic of its own: the loop is the engine's. Checkpoints make a run that
-a dropped SSH connection or Ctrl+C cut off resumable exactly (`Session.open_checkpoint`).
+It holds no training logic of its own: the loop is the engine's. It owns the run's `Status`:
+commands move it at once to what was asked, the loop's events to what happened (`status.py`).
+Checkpoints make a run that a dropped SSH connection or Ctrl+C cut off resumable exactly
+(`Session.open_checkpoint`).
 
 A run folder (`nnstudio.saves.checkpoints`) holds `epoch-NNNN.safetensors` for finished epochs
 only (from epoch 0, the run's starting point, on), and a partial checkpoint for a run stopped
@@ -27,8 +30,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
-from dataclasses import dataclass
+import threading
+import traceback
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,45 +48,16 @@ from nnstudio.engine.spec import SpecError, build_model, is_autoencoder, summari
 from nnstudio.engine.trainer import Trainer
 from nnstudio.engine.training import predict
 
-from .config import (LIVE_SETTINGS, SECTIONS, ConfigError, RunConfig, dataset_options, model_spec, parse_value,
-                     portable)
+from .config import LIVE_SETTINGS, ConfigError, RunConfig, dataset_options, model_spec
 from .factory import make_early_stopping, make_loss, make_optimizer, make_scheduler
+from .reports import CheckpointSaved, MismatchError, Notice, NothingToTrain, Prepared, SessionError
+from .saved import config_of, load_save, run_folder_to_continue
+from .status import OUTCOMES, Status, StatusChanged, after_event
 
 #: test images whose predictions are reported every epoch (the studio's digit grid draws from them)
 PROBE_SIZE = 500
 #: how long `save` waits for a paused run to finish the batch it is in
 SAVE_WAIT_SECONDS = 5.0
-
-
-class SessionError(Exception):
-    """A run cannot be set up or continued; the message says why and what to do."""
-
-
-class MismatchError(SessionError):
-    """The model and the data set do not fit together: a bad combination of settings, not a failure."""
-
-
-class NothingToTrain(SessionError):
-    """A planned total that leaves no epoch to train: it is not more than the `done` epochs."""
-
-    def __init__(self, total: int, done: int) -> None:
-        self.total, self.done = total, done
-        super().__init__(f"cannot plan {total} epochs in all: {done} are already done")
-
-
-@dataclass(frozen=True)
-class CheckpointSaved:
-    """A checkpoint was written (after an epoch, or when the run stopped)."""
-
-    path: Path
-    epoch: int
-
-
-@dataclass(frozen=True)
-class Notice:
-    """Something the user should read, e.g. that the embedded digits stand in for a missing data set."""
-
-    text: str
 
 
 class Session:
@@ -95,7 +69,8 @@ class Session:
         self.on_event = on_event or (lambda event: None)
         self.controller = Controller()
         self.history: list[dict] = []
-        self.status = "idle"  # idle, running, finished, early-stopped, stopped, diverged, failed
+        self._status = Status.IDLE
+        self._status_lock = threading.Lock()   # commands (any thread) and the loop's events both move it
         self.dataset = dataset
         self.checkpoints_enabled = checkpoints and config.checkpoints.every_epoch
         self.run_name = run_name
@@ -104,11 +79,37 @@ class Session:
         self.trainer: Trainer | None = None
         self.epoch_offset = 0  # epochs of the save this run continues, before its trainer's first
         self._manager: saves.CheckpointManager | None = None
-        self._resume: saves.ResumeState | None = None
+
+    # ================================================================== status
+    @property
+    def status(self) -> Status:
+        """What the run is doing now (see `nnstudio.tui.run.status`)."""
+        return self._status
+
+    def _move(self, rule: Callable[[Status], Status]) -> None:
+        """Set the status to `rule(current status)`, atomically; report a change as `StatusChanged`."""
+        with self._status_lock:
+            before, self._status = self._status, rule(self._status)
+            after = self._status
+        if after is not before:
+            self.on_event(StatusChanged(after))
 
     # ================================================================== building the run
     def prepare(self) -> None:
-        """Load and split the data, build the model, optimizer, schedule and trainer from the config."""
+        """Load and split the data, build the model, optimizer, schedule and trainer from the config.
+
+        The status is "preparing" meanwhile, then "idle" (ready), or "failed" if it cannot be done.
+        """
+        self._move(lambda status: Status.PREPARING)
+        try:
+            self._build()
+        except BaseException:
+            self._move(lambda status: Status.FAILED)
+            raise
+        self._move(lambda status: Status.IDLE)
+        self.on_event(Prepared(self))
+
+    def _build(self) -> None:
         config = self.config
         if self.dataset is None:
             self.dataset = self._load_dataset()
@@ -197,23 +198,53 @@ class Session:
         """Batches done in the epoch under way (0 at an epoch boundary)."""
         return self.trainer.state_dict()["tally"]["batches"] if self.trainer is not None else 0
 
-    def run(self, epochs: int | None = None) -> str:
+    def run(self, epochs: int | None = None) -> Status:
         """Train (blocking) until the planned epochs are done or the run stops; returns the final status.
 
         `epochs` sets this session's planned epochs (its trainer's count, as `training.epochs`
         is), e.g. more to continue a finished run: `plan(epoch_offset + epochs)`.
         """
-        if self.trainer is None:
-            self.prepare()
-        if epochs is not None:
-            self.plan(self.epoch_offset + epochs)
-        self.status = "running"
-        if self.checkpoints_enabled and self._manager is None:
-            self._open_checkpoints()
-        outcome = self.trainer.run()
-        self.status = outcome
-        self._close_checkpoints(outcome)
+        try:
+            if self.trainer is None:
+                self._move(lambda status: Status.PREPARING)
+                self._build()
+                self.on_event(Prepared(self))
+            if epochs is not None:
+                self.plan(self.epoch_offset + epochs)
+            self._move(self._under_way)
+            if self.checkpoints_enabled and self._manager is None:
+                self._open_checkpoints()
+        except BaseException as error:
+            self._failed(error)
+            raise
+        outcome = OUTCOMES[self.trainer.run()]
+        try:
+            self._close_checkpoints(outcome)
+        finally:
+            self._move(lambda status: outcome)   # last: a run shown as ended has its run folder marked
         return outcome
+
+    def _failed(self, error: BaseException) -> None:
+        """A run that could not start or go on: say why first (a `Failed` event, as the loop's own), then the status."""
+        if isinstance(error, Exception):
+            expected = isinstance(error, SessionError)
+            self.on_event(events.Failed(str(error) if expected else f"{type(error).__name__}: {error}",
+                                        "" if expected else traceback.format_exc()))
+        self._move(lambda status: Status.FAILED)
+
+    def _under_way(self, status: Status) -> Status:
+        """The status of a run whose loop is starting: running, unless a pause or step was asked first."""
+        if self.controller.stop_requested:
+            return Status.STOPPING
+        if self.controller.paused:
+            return Status.STEPPING if self.controller.stepping else Status.PAUSING
+        return Status.RUNNING
+
+    def rearm(self) -> None:
+        """Let a stopped run go on (`run` again): the stop it obeyed is forgotten; its weights, optimizer
+        state, position in the epoch and history stay. Call it before `run`, from the thread that commands."""
+        if self._status is Status.STOPPED:
+            self.controller.reset()
 
     def plan(self, total: int | None = None) -> None:
         """Plan this session's run to end at epoch `total` of the history's numbering (None: keep the plan).
@@ -236,7 +267,7 @@ class Session:
         self.trainer.epochs = epochs
 
     def _handle(self, event) -> None:
-        """Events from the trainer (training thread): number, record, checkpoint, then pass on."""
+        """Events from the trainer (training thread): number, record, checkpoint, follow the status, pass on."""
         if isinstance(event, events.BatchEnd):
             self.on_event(self._numbered(event))
             return
@@ -247,11 +278,10 @@ class Session:
             self.on_event(event)
             self._checkpoint_epoch()
             return
-        if isinstance(event, events.Stopped):
-            self.on_event(event)
-            self._checkpoint_position()
-            return
+        self._move(lambda status: after_event(status, event))
         self.on_event(event)
+        if isinstance(event, events.Stopped):
+            self._checkpoint_position()
 
     def _numbered(self, event):
         """A trainer's BatchEnd or EpochEnd numbered as the history is: after the epochs of the save this
@@ -265,31 +295,38 @@ class Session:
 
     # ------------------------------------------------------------------ commands (any thread)
     def pause(self) -> None:
+        """Pause after the batch under way ("pausing", then "paused")."""
         self.controller.pause()
+        self._move(lambda s: Status.PAUSING if s in (Status.RUNNING, Status.STEPPING) else s)
 
     def resume(self) -> None:
         self.controller.resume()
+        self._move(lambda s: Status.RUNNING if s in (Status.PAUSED, Status.PAUSING) else s)
 
     def step_batch(self) -> None:
+        """While paused: train one batch, then pause again."""
         self.controller.step_batch()
+        self._move(lambda s: Status.STEPPING if s is Status.PAUSED else s)
 
     def step_epoch(self) -> None:
+        """While paused: train to the end of the epoch, then pause again."""
         self.controller.step_epoch()
+        self._move(lambda s: Status.STEPPING if s is Status.PAUSED else s)
 
     def stop(self) -> None:
+        """Stop at the next batch boundary (a paused run too); the run writes a checkpoint and stays resumable."""
         self.controller.stop()
+        self._move(lambda s: Status.STOPPING if s.busy else s)
 
     def set_live(self, path: str, value: Any) -> Any:
         """Change a live setting (optimizer.lr, optimizer.momentum, optimizer.weight_decay, training.batch_size).
 
-        The value (a number, or text as typed) is validated like the config file's (ConfigError
-        names the problem, nothing is applied); a running trainer picks it up before its next
-        batch. Returns the typed value.
+        `value` is typed (parse what a user typed at the edge: `parse_value`); it is checked
+        against the config's rules (ConfigError names the problem, nothing is applied), and a
+        running trainer picks it up before its next batch. Returns the value as the config holds it.
         """
         if path not in LIVE_SETTINGS:
             raise ConfigError(path, f"cannot change during training (live settings: {', '.join(LIVE_SETTINGS)})")
-        if isinstance(value, str):  # typed by a user: parsed with the config file's rules
-            value = parse_value(path, value)
         self.config = self.config.replace(**{path: value})
         typed = self.config.get(path)
         self.controller.set(**{path.split(".", 1)[1]: typed})
@@ -350,12 +387,12 @@ class Session:
                     config=self._config_record(), dataset=self._dataset_record(), history=self.history,
                     metrics=self.metrics())
 
-    def _close_checkpoints(self, outcome: str) -> None:
+    def _close_checkpoints(self, outcome: Status) -> None:
         if self._manager is None:
             return
-        if outcome in ("finished", "early-stopped"):
+        if outcome in (Status.FINISHED, Status.EARLY_STOPPED):
             self._manager.finish("finished")
-        elif outcome in ("diverged", "failed"):
+        elif outcome.ended:
             self._manager.finish("failed")
         else:  # stopped: leave it resumable, as an interrupted run is
             self._manager.close()
@@ -387,7 +424,7 @@ class Session:
         waits (up to SAVE_WAIT_SECONDS) for the loop to wait at the batch boundary and holds
         it there until the file is written: a resume pressed meanwhile waits for the save.
         """
-        if self.status != "running":
+        if not self._status.busy:
             return self._write_save(name, folder, overwrite)
         if not self.controller.paused:
             raise SessionError("pause or stop training before saving")
@@ -454,11 +491,11 @@ class Session:
             if checkpoint is None:
                 raise SessionError(f"{path}: no checkpoint to resume in this run folder")
         else:
-            checkpoint, run_dir = path, _run_folder_to_continue(path)
-        loaded = _load(checkpoint)
+            checkpoint, run_dir = path, run_folder_to_continue(path)
+        loaded = load_save(checkpoint)
         if loaded.checkpoint is None:
             raise SessionError(f"{checkpoint}: a model save, not a checkpoint; continue it with --from")
-        config = _config_of(loaded)
+        config = config_of(loaded)
         if folder is not None:
             config = config.replace(**{"checkpoints.folder": str(folder)})
         session = cls(config, on_event=on_event, dataset=dataset)
@@ -470,8 +507,8 @@ class Session:
     def from_save(cls, path: str | Path, *, config: RunConfig | None = None, reinitialise: bool = False,
                   on_event: Callable[[Any], None] | None = None, dataset: Dataset | None = None) -> "Session":
         """A new run that continues from a save's weights (or, with `reinitialise`, repeats its config from scratch)."""
-        loaded = _load(Path(path))
-        session = cls(config or _config_of(loaded), on_event=on_event, dataset=dataset)
+        loaded = load_save(Path(path))
+        session = cls(config or config_of(loaded), on_event=on_event, dataset=dataset)
         session.prepare()
         if not reinitialise:
             session.model.load_state_dict(loaded.model.state_dict())
@@ -498,60 +535,3 @@ class Session:
             raise SessionError(f"cannot resume from {loaded.path}: its epoch_offset must be a whole number >= 0, "
                                f"got {offset!r:.40}")
         self.epoch_offset = offset
-
-
-def _run_folder_to_continue(checkpoint: Path) -> Path | None:
-    """The checkpoint's run folder, if the checkpoint is where that run continues from; else None (a fresh one)."""
-    folder = checkpoint.parent
-    if not saves.is_run_dir(folder):
-        return None
-    point = saves.resume_point(folder)
-    try:
-        return folder if point is not None and os.path.samefile(point, checkpoint) else None
-    except OSError:
-        return None
-
-
-def _load(path: Path) -> saves.Loaded:
-    try:
-        return saves.load(path)
-    except saves.SaveError as error:
-        raise SessionError(str(error)) from None
-
-
-def config_from_metadata(metadata: saves.Metadata, path: str | Path) -> RunConfig:
-    """The run config a save records, with its model pinned to the saved spec.
-
-    The spec is pinned because a preset is refitted to whatever data set it meets, while the
-    saved weights fit only the saved shapes: another data set then gets a clear "does not fit"
-    instead of a weights mismatch. Saves without a run config (written by other tools) get the
-    defaults, on the data set they name.
-    """
-    record = _run_record(metadata.config)
-    try:
-        config = RunConfig.from_dict(portable(record or {}))
-        dataset = {"data.name": metadata.dataset_name} if metadata.dataset_name and record is None else {}
-        return config.with_overrides({"model.spec": metadata.spec, **dataset})
-    except ConfigError as error:
-        raise SessionError(f"{path}: its run configuration is invalid: {error}") from None
-
-
-def _run_record(config: dict) -> dict | None:
-    """The run config in a save's config record: the record itself (sections at the top, as sessions write it),
-    or under "run" beside summary fields (as nnstudio 0.1 wrote it); None when the save holds no run config."""
-    if isinstance(config.get("run"), dict):
-        return config["run"]
-    return config if any(isinstance(config.get(name), dict) for name in SECTIONS) else None
-
-
-def saved_config(path: str | Path) -> RunConfig:
-    """The run config of a save, read from its header only (see `config_from_metadata`)."""
-    try:
-        metadata = saves.read_metadata(path)
-    except saves.SaveError as error:
-        raise SessionError(str(error)) from None
-    return config_from_metadata(metadata, path)
-
-
-def _config_of(loaded: saves.Loaded) -> RunConfig:
-    return config_from_metadata(loaded.metadata, loaded.path)

@@ -1,12 +1,13 @@
 """The studio app: five panes in tabs, the run keys, and a router between the panes and the training session.
 
 The app holds no training logic. It owns the run configuration (`self.config`) and a
-`SessionRunner`, which owns the session and runs it in a thread worker. Keys become runner
+`SessionRunner`, which holds the session and runs it in a thread worker. Keys become runner
 commands; what the session reports reaches the panes as batch figures polled ten times a
-second (`TrainingBridge`) and as `SessionEvent` messages for everything else. Panes talk back
-with messages (`ConfigChanged`, `LiveSettingRequested`, `SaveRequested`, `LoadRequested`); the
-app sets `pane.config` and calls `show_history`, `on_session_event` and `set_running` on the
-panes that have them.
+second (`TrainingBridge`) and as `SessionEvent` messages for everything else. The `status`
+reactive follows the session's own `Status` (after each command, and on each event). Panes
+talk back with messages (`ConfigChanged`, `LiveSettingRequested`, `SaveRequested`,
+`LoadRequested`); the app sets `pane.config` and calls `show_history`, `on_session_event` and
+`set_running` on the panes that have them.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from nnstudio.datasets.dataset import Dataset
 from nnstudio.datasets.locations import locate
 from nnstudio.engine import events
 
+from ..run import ConfigError, Notice, Prepared, SessionError, Status, StatusChanged
 from ..run.blas import limit_blas_threads
-from ..run.config import LIVE_SETTINGS, ConfigError, RunConfig, parse_value
-from ..run.session import Notice, SessionError
+from ..run.config import RunConfig
 from .builder_pane import BuilderPane
 from .commands import StudioCommands
 from .confirm_screen import ConfirmScreen
@@ -38,7 +39,7 @@ from .help_screen import HelpScreen, binding_rows
 from .messages import ConfigChanged, LiveSettingRequested, LoadRequested, SaveRequested, SessionEvent, SessionReady
 from .monitor_pane import MonitorPane
 from .predictions_pane import PredictionsPane, ProbeSet
-from .runner import STILL, ModelSaved, Refused, SessionRunner, default_save_name, pane_status
+from .runner import ModelSaved, Refused, SessionRunner, default_save_name
 from .saves_pane import SavesPane
 from .settings_pane import SettingsPane
 
@@ -75,8 +76,9 @@ class StudioApp(App):
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first when trained work is unsaved)"),
     ]
 
-    status: reactive[str] = reactive("idle")
-    """What the run is doing (mirrors the runner's): idle, preparing, running, paused, stopped, finished..."""
+    status: reactive[Status] = reactive(Status.IDLE)
+    """What the run is doing: the session's status, followed by `_follow_status` (it drives the panes' locks
+    and the keys' availability)."""
 
     def __init__(self, config: RunConfig, *, dataset: Dataset | None = None, open_path: Path | None = None,
                  offer_resume: bool = True, embedded_default: bool = False) -> None:
@@ -85,7 +87,7 @@ class StudioApp(App):
         self.open_path, self.offer_resume = open_path, offer_resume
         self.embedded_default = embedded_default
         """True when the studio opened on the embedded MNIST subset because the full set is not here (create_app)."""
-        self.runner = SessionRunner(self, dataset=dataset, on_status=lambda status: setattr(self, "status", status))
+        self.runner = SessionRunner(self, dataset=dataset)
         self.panes: dict[str, Widget] = {}
 
     @property
@@ -166,36 +168,42 @@ class StudioApp(App):
         self._tell_panes("show_history", list(history or []))
         self.predictions.show_probe(None)
 
-    def watch_status(self, status: str) -> None:
+    def _follow_status(self) -> None:
+        """Take the run's status from the session (through the runner): after a command, and on its news."""
+        self.status = self.runner.status
+
+    def watch_status(self, status: Status) -> None:
         """Called when status is updated: panes lock or unlock fields, the footer greys out keys.
 
-        The monitor shows the exact word; the other panes get running/paused for every moment
-        a training thread is alive (they lock what cannot change then). Once the app is shutting
-        down (its widgets are being taken away) a status that still arrives changes nothing.
+        Once the app is shutting down (its widgets are being taken away) a status that still
+        arrives changes nothing.
         """
         if not self.is_running:
             return
-        self.monitor.set_running(status)
-        for pane_id, pane in self.panes.items():
-            if pane_id != "monitor" and callable(getattr(pane, "set_running", None)):
-                pane.set_running(pane_status(status))
+        for pane in self.panes.values():
+            if callable(getattr(pane, "set_running", None)):
+                pane.set_running(status)
         self.refresh_bindings()
 
     def _attempt(self, command: Callable, *args):
-        """Run a runner command; a refusal or a session error becomes a notification, not a crash."""
+        """Run a runner command; a refusal or a session error becomes a notification, not a crash.
+        Either way the status shown is the session's afterwards."""
         try:
             return command(*args)
         except Refused as refusal:
             self.notify(str(refusal), severity="warning")
         except SessionError as error:
             self.notify(str(error), title="Not done", severity="error")
+        finally:
+            self._follow_status()
         return None
 
     # ================================================================== keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys that do nothing in the current state are shown greyed out."""
-        allowed = {"step": self.status in ("idle", "paused", "stopped"), "save": self.status in STILL,
-                   "stop": self.runner.busy and self.status != "stopping", "reinitialise": not self.runner.busy}
+        status = self.status
+        allowed = {"step": status in (Status.IDLE, Status.PAUSED, Status.STOPPED), "save": status.still,
+                   "stop": status.busy and status is not Status.STOPPING, "reinitialise": not status.busy}
         return allowed.get(action, True) or None
 
     def action_show_pane(self, pane_id: str) -> None:
@@ -225,7 +233,7 @@ class StudioApp(App):
 
     def action_stop(self) -> None:
         """Stop training at the next batch boundary; the run stays resumable and can be saved."""
-        self.runner.stop()
+        self._attempt(self.runner.stop)
 
     def action_reinitialise(self) -> None:
         """Discard the session: the next start builds the model afresh from the config."""
@@ -283,21 +291,15 @@ class StudioApp(App):
 
     # ================================================================== from the training thread
     def on_session_ready(self, message: SessionReady) -> None:
-        """A session was prepared (new), or loaded or resumed: show its model, settings, history and predictions."""
+        """A session was loaded or resumed: show its model, settings, history and predictions."""
         session = message.session
-        probe = ProbeSet.from_session(session)
-        if message.origin == "new":
-            if session is self.session:
-                self.predictions.show_probe(probe)
-                self.runner.prepared(session)
-            return
-        self.config = session.config = session.config.replace(**{"checkpoints.folder": self.config.checkpoints.folder})
+        self.config = session.config   # opened under this studio's saves folder (SessionRunner.open)
         self._push_config()
-        self._clear_displays(session.history, len(session.history) - session.trainer.epoch)
-        self.predictions.show_probe(probe)
+        self._clear_displays(session.history, session.epoch_offset)
+        self.predictions.show_probe(ProbeSet.from_session(session))
         if message.outputs is not None:
             self.predictions.show_outputs(message.outputs, source="probe test images")
-        self.runner.adopt(session, message.origin, self.config)
+        self._attempt(self.runner.adopt, session, message.origin, self.config)
         self.notify(f"{len(session.history)} epoch(s) trained so far." +
                     (" Press space to continue." if message.origin == "resumed" else ""),
                     title="Resumed" if message.origin == "resumed" else "Loaded")
@@ -307,10 +309,19 @@ class StudioApp(App):
         event = message.event
         if not self.is_running:  # shutting down: the run's last events (its checkpoint is written) go nowhere
             return
+        if isinstance(event, StatusChanged):
+            self._follow_status()
+            return
+        if isinstance(event, Prepared):   # a new run's data and model are ready: its probe digits can be drawn
+            if event.session is self.session:
+                self.predictions.show_probe(ProbeSet.from_session(event.session))
+            return
         if isinstance(event, Notice):
             self.notify(event.text, title="Note", severity="warning", timeout=10)
         elif isinstance(event, (events.Diverged, events.Failed)):
-            title = "Training diverged" if isinstance(event, events.Diverged) else "Training failed"
+            title = ("Training diverged" if isinstance(event, events.Diverged) else
+                     "Could not start training" if self.session is None or self.session.trainer is None
+                     else "Training failed")
             self.notify(event.message, title=title, severity="error", timeout=20)
         elif isinstance(event, events.Finished):
             self.notify(event.message or f"Trained {event.epochs_done} epochs.", title="Finished")
@@ -320,9 +331,9 @@ class StudioApp(App):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failed prepare or load becomes a message and a status, never a crash."""
         problem = self.runner.worker_changed(event.worker, event.state)
+        self._follow_status()
         if problem is not None:
-            title = "Could not start training" if event.worker.name == "train" else "Could not open"
-            self.notify(problem, title=title, severity="error", timeout=15)
+            self.notify(problem, title="Could not open", severity="error", timeout=15)
 
     # ================================================================== from the panes
     def on_config_changed(self, message: ConfigChanged) -> None:
@@ -343,12 +354,8 @@ class StudioApp(App):
         """Validate first (the config's rules), and only then hand the value to the session."""
         path = message.path
         try:
-            if path not in LIVE_SETTINGS:
-                raise ConfigError(path, f"cannot change during training (live settings: {', '.join(LIVE_SETTINGS)})")
-            value = parse_value(path, message.text)
+            value = self.session.set_live(path, message.value) if self.session is not None else message.value
             config = self.config.replace(**{path: value})
-            if self.session is not None:
-                self.session.set_live(path, value)
         except ConfigError as error:
             self.notify(str(error), title="Not applied", severity="error")
             if callable(show_error := getattr(self.panes["settings"], "show_error", None)):

@@ -35,13 +35,12 @@ from nnstudio.engine.presets import PRESETS, preset_spec
 from nnstudio.engine.spec import (LAYER_TYPES, SpecError, Summary, is_autoencoder, new_layer, shape_text,
                                   summarize, validate_spec)
 
+from ..run import Status
 from ..run.config import ConfigError, RunConfig, model_spec
 from .cells import cell
 from .layer_form import LayerForm, LayerTypePicker
 from .messages import ConfigChanged
 
-#: statuses of the app's session during which the model must not change
-RUN_ACTIVE = ("running", "paused")
 
 
 class Position(NamedTuple):
@@ -171,9 +170,9 @@ class BuilderPane(Vertical):
         if self.is_mounted:
             self._sync_from_config()
 
-    def set_running(self, status: str) -> None:
-        """The app's session status changed: the model is read-only while a run is running or paused."""
-        self.read_only = status in RUN_ACTIVE
+    def set_running(self, status: Status) -> None:
+        """The app's session status changed: the model is read-only while a training thread is alive."""
+        self.read_only = status.busy
 
     # ================================================================== building the pane
     def compose(self) -> ComposeResult:

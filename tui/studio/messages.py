@@ -29,14 +29,14 @@ class ConfigChanged(Message):
 
 @dataclass
 class LiveSettingRequested(Message):
-    """During training, the user typed a new value for a live setting (`optimizer.lr`, ...).
+    """During training, the user gave a new value for a live setting (`optimizer.lr`, ...).
 
-    `text` is exactly what was typed: the app validates it through the session
-    (`Session.set_live`), so a bad value is refused before it ever reaches the engine.
+    `value` is typed: the pane parsed what was typed (once, at the edge) and checked it; the
+    session checks it against its config (`Session.set_live`) before the engine ever sees it.
     """
 
     path: str
-    text: str
+    value: Any
 
 
 @dataclass
@@ -52,14 +52,14 @@ class SessionEvent(Message):
 
 @dataclass
 class SessionReady(Message):
-    """A session was prepared, loaded or resumed in a worker and is ready to show.
+    """A save was loaded or a run resumed in a worker, and its session is ready to show.
 
     `outputs` are the probe predictions of the weights as loaded (so a loaded save shows
-    its predictions before any training); `origin` is "new", "loaded" or "resumed".
+    its predictions before any training); `origin` is "loaded" or "resumed".
     """
 
     session: Any
-    origin: str = "new"
+    origin: str
     outputs: Any = None
 
 

@@ -33,6 +33,7 @@ from nnstudio.datasets import DownloadProgress
 from nnstudio.engine import events
 
 from ..render import size_text
+from ..run import Status
 from ..run.config import RunConfig
 
 #: seconds between two rebuilds of the plots, at most
@@ -52,18 +53,19 @@ PLOTS = (("plot-loss", "loss"), ("plot-accuracy", "accuracy %"), ("plot-grad", "
          ("plot-lr", "learning rate"))
 
 #: status word -> (symbol, style, hint shown after it)
-STATUS_LOOK = {
-    "idle": ("○", "bold", "press space to train, n to train one epoch"),
-    "preparing": ("…", "bold", "loading the data set and building the model"),
-    "running": ("▶", "bold green", "space pauses, x stops"),
-    "pausing": ("‖", "bold yellow", "pausing after this batch"),
-    "paused": ("‖", "bold yellow", "space resumes, n steps an epoch, N one batch, x stops, ctrl+s saves"),
-    "stepping": ("▶", "bold green", "stepping"),
-    "stopping": ("■", "bold yellow", "stopping after this batch"),
-    "stopped": ("■", "bold", "space continues, ctrl+s saves, r starts afresh"),
-    "finished": ("✓", "bold green", "ctrl+s saves; raise the epochs in settings to go on, r starts afresh"),
-    "diverged": ("✗", "bold red", "lower the learning rate (settings), then r to start again"),
-    "failed": ("✗", "bold red", "see the message; fix the settings, then space to try again"),
+STATUS_LOOK: dict[Status, tuple[str, str, str]] = {
+    Status.IDLE: ("○", "bold", "press space to train, n to train one epoch"),
+    Status.PREPARING: ("…", "bold", "loading the data set and building the model"),
+    Status.RUNNING: ("▶", "bold green", "space pauses, x stops"),
+    Status.PAUSING: ("‖", "bold yellow", "pausing after this batch"),
+    Status.PAUSED: ("‖", "bold yellow", "space resumes, n steps an epoch, N one batch, x stops, ctrl+s saves"),
+    Status.STEPPING: ("▶", "bold green", "stepping"),
+    Status.STOPPING: ("■", "bold yellow", "stopping after this batch"),
+    Status.STOPPED: ("■", "bold", "space continues, ctrl+s saves, r starts afresh"),
+    Status.FINISHED: ("✓", "bold green", "ctrl+s saves; raise the epochs in settings to go on, r starts afresh"),
+    Status.EARLY_STOPPED: ("✓", "bold green", "the validation loss stopped improving; ctrl+s saves, r starts afresh"),
+    Status.DIVERGED: ("✗", "bold red", "lower the learning rate (settings), then r to start again"),
+    Status.FAILED: ("✗", "bold red", "see the message; fix the settings, then space to try again"),
 }
 
 
@@ -144,7 +146,7 @@ class MonitorPane(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.status = "idle"
+        self.status = Status.IDLE
         self.epoch_offset = 0  # epochs in the history before this session's trainer started (for its pace)
         self.history: list[dict] = []
         self.trace = LossTrace()
@@ -183,13 +185,13 @@ class MonitorPane(Vertical):
         """Called when config is updated: the planned epochs may have changed."""
         self._show_progress(None)
 
-    def set_running(self, status: str) -> None:
+    def set_running(self, status: Status) -> None:
         """The run's status (idle, running, paused, stopped, finished, diverged, failed...) for the status line."""
         self.status = status
         if not self._composed:
             return
-        symbol, style, hint = STATUS_LOOK.get(status, ("?", "bold", ""))
-        text = Text.assemble((f"{symbol} {status.upper()}", style), ("  " + hint, "dim") if hint else "")
+        symbol, style, hint = STATUS_LOOK[status]
+        text = Text.assemble((f"{symbol} {status.upper().replace('-', ' ')}", style), ("  " + hint, "dim") if hint else "")
         if (status_line := self._part("#run-status", Static)) is not None:
             status_line.update(text, layout=False)
 

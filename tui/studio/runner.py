@@ -1,9 +1,9 @@
-"""Driving a training session from the studio: its thread, its commands, its status.
+"""Driving a training session from the studio: its threads and its commands.
 
-`SessionRunner` owns the studio's one `Session` and what it is doing (`status`). It holds no
-widgets: the app gives it a DOM node to run thread workers on and to post messages to, and is
-told of status changes through a callback. The app turns key presses into runner commands
-and shows what the runner reports; the runner turns commands into session calls.
+`SessionRunner` holds the studio's one `Session` and runs it in thread workers; it holds no
+widgets and no status of its own: what the run is doing is the session's `Status` (while a
+save or a run is being opened in a thread, before there is a session to ask, it is
+"preparing"). The app turns key presses into runner commands and shows the status.
 
 The session reports every event through one callback, called on the training thread. Widgets
 must never be touched from there, and a fast model on a small data set produces thousands of
@@ -12,8 +12,8 @@ more often than a slow SSH link can carry. So `TrainingBridge` splits the stream
 
 * batch events only overwrite a lock-protected "latest batch" slot and append to a list of
   losses; the UI polls them on a timer (`take`) at its own pace (~10 times a second);
-* every other event (epoch ends, pauses, the end of the run, notices) is rare and important,
-  so it is posted as a `SessionEvent` message, which is thread-safe and keeps their order.
+* every other event (epoch ends, status changes, the end of the run, notices) is rare and
+  important, so it is posted as a `SessionEvent` message, which is thread-safe and keeps their order.
 """
 
 from __future__ import annotations
@@ -32,18 +32,13 @@ from nnstudio import saves
 from nnstudio.datasets import DownloadProgress
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import events
-from nnstudio.engine.control import Controller
 
+from ..run import Session, SessionError, Status, saved_config
 from ..run.config import LIVE_SETTINGS, RunConfig
-from ..run.session import Session, SessionError, saved_config
 from .messages import SessionEvent, SessionReady
 
 #: seconds between two download progress reports passed on to the interface, at least
 DOWNLOAD_INTERVAL = 0.25
-#: statuses in which a training thread is alive (or about to be)
-BUSY = ("preparing", "running", "pausing", "paused", "stepping", "stopping")
-#: statuses in which the weights are still and can be saved
-STILL = ("idle", "paused", "stopped", "finished", "diverged")
 #: settings that change nothing about the model or data: a session survives changes to them
 _SESSION_SAFE = set(LIVE_SETTINGS) | {"training.epochs"}
 
@@ -95,110 +90,100 @@ class TrainingBridge:
 class SessionRunner:
     """The studio's one training session: built, trained, paused, stepped, stopped, saved, loaded."""
 
-    def __init__(self, host: DOMNode, *, dataset: Dataset | None = None,
-                 on_status: Callable[[str], None] = lambda status: None) -> None:
+    def __init__(self, host: DOMNode, *, dataset: Dataset | None = None) -> None:
         self.host = host  # runs the workers; the thread's messages are posted to it
         self.dataset = dataset  # injected (tests): stands in for every run's data set
-        self.on_status = on_status
         self.session: Session | None = None
-        self.status = "idle"
+        self.opening = False  # a save or a run is being opened in a thread
         self.unsaved_epochs = 0  # trained since the last save or load: what quitting would lose
-        self._after_prepare = "running"  # the status once a new session's data and model are ready
         self.bridge = TrainingBridge(host.post_message)
 
     @property
-    def busy(self) -> bool:
-        return self.status in BUSY
+    def status(self) -> Status:
+        """What the run is doing: the session's status ("preparing" while one is being opened, "idle" without one)."""
+        if self.opening:
+            return Status.PREPARING
+        return self.session.status if self.session is not None else Status.IDLE
 
-    def _set(self, status: str) -> None:
-        if status != self.status:
-            self.status = status
-            self.on_status(status)
+    @property
+    def busy(self) -> bool:
+        return self.status.busy
 
     # ================================================================== commands (UI thread)
     def toggle(self, config: RunConfig) -> bool:
         """Space: start or continue training, pause it, or resume it. True when a new session was built."""
-        if self.status in ("running", "stepping"):
+        status = self.status
+        if status in (Status.RUNNING, Status.STEPPING):
             self.session.pause()
-            self._set("pausing")
-        elif self.status in ("paused", "pausing"):
+        elif status in (Status.PAUSED, Status.PAUSING):
             self.session.resume()
-            self._set("running")
-        elif not self.busy:
+        elif not status.busy:
             return self.start(config)
         return False
 
     def step(self, size: str, config: RunConfig) -> bool:
         """Train one "epoch" or one "batch", then pause (starting the run first if need be)."""
-        if self.status == "paused":
+        if self.status is Status.PAUSED:
             getattr(self.session, f"step_{size}")()
-            self._set("stepping")
         elif not self.busy:
             return self.start(config, step=size)
         return False
 
     def stop(self) -> None:
         """Stop at the next batch boundary (the run writes a checkpoint and stays resumable)."""
-        if self.session is not None and self.busy:
+        if self.session is not None and self.session.status.busy:
             self.session.stop()
-            self._set("stopping")
 
     def discard(self) -> bool:
         """Forget the session: the next start builds the model afresh (re-initialised weights)."""
         if self.busy:
             raise Refused("Stop training (x) first.")
         self.session, self.unsaved_epochs = None, 0
-        self._set("idle")
         return True
 
     def start(self, config: RunConfig, step: str | None = None) -> bool:
-        """Train in a thread worker: the current session, or a new one. True when a new one was built."""
-        session, new = self.session, self.session is None
-        if session is not None and session.status in ("diverged", "failed"):
-            raise Refused("This run has ended. Press r to re-initialise (after changing the settings).")
-        if session is not None and session.trainer is not None and session.status != "idle" and \
-                session.trainer.epoch >= config.training.epochs:
-            raise Refused(f"All {config.training.epochs} epochs are done: raise training.epochs in the settings "
-                          "(2) to go on, or press r to start afresh.")
+        """Train in a thread worker: the current session, or a new one. True when a new one was built.
+
+        A session that never got prepared (its data set failed to load, say) is built again from
+        the config, which the user may have corrected since.
+        """
+        session = self.session
+        new = session is None or session.trainer is None
         if new:
             session = self.session = Session(config, on_event=self.bridge.on_event, dataset=self.dataset)
             self.unsaved_epochs = 0
-        elif session.status == "stopped":
-            rearm(session)
+        elif session.status.ended:
+            raise Refused("This run has ended. Press r to re-initialise (after changing the settings).")
+        elif session.status is not Status.IDLE and session.trainer.epoch >= config.training.epochs:
+            raise Refused(f"All {config.training.epochs} epochs are done: raise training.epochs in the settings "
+                          "(2) to go on, or press r to start afresh.")
+        else:
+            session.rearm()
         if step is not None:
             session.pause()
             getattr(session, f"step_{step}")()
-        self._after_prepare = "stepping" if step else "running"
-        self._set("preparing" if session.trainer is None else self._after_prepare)
-        self._run_worker(self._train, session, config.training.epochs, name="train")
+        self._run_worker(session.run, config.training.epochs, name="train")
         return new
 
     def open(self, path: Path, origin: str, folder: str) -> None:
         """Load a save ("loaded") or resume an interrupted run ("resumed") in a worker; SessionReady follows."""
         if self.busy:
             raise Refused("Stop training (x) before opening another model.")
-        self._set("preparing")
+        self.opening = True
         self._run_worker(self._open, Path(path), origin, folder, name="open")
-
-    def prepared(self, session: Session) -> None:
-        """A new session's data and model are ready (its thread goes on to train)."""
-        if session is self.session and self.status == "preparing":
-            self._set(self._after_prepare)
 
     def adopt(self, session: Session, origin: str, config: RunConfig) -> None:
         """A loaded or resumed session (from `open`) becomes the studio's; a resumed run waits paused."""
-        self.session, self.unsaved_epochs = session, 0
-        self._set("idle")
+        self.session, self.unsaved_epochs, self.opening = session, 0, False
         if origin == "resumed":
             session.pause()
-            self._set("pausing")
-            self._run_worker(self._train, session, config.training.epochs, name="train")
+            self._run_worker(session.run, config.training.epochs, name="train")
 
     def save(self, name: str, folder: str, overwrite: bool = False) -> Path:
         """Save the trained model (only while its weights are still); SessionError if it cannot be written."""
         if self.session is None or not self.session.history:
             raise Refused("Nothing trained to save yet: press space to train first.")
-        if self.status not in STILL:
+        if not self.status.still:
             raise Refused("Pause (space) or stop (x) training before saving.")
         path = self.session.save(name, folder=folder, overwrite=overwrite)
         self.unsaved_epochs = 0
@@ -224,33 +209,18 @@ class SessionRunner:
 
     # ================================================================== what comes back (UI thread)
     def record(self, event) -> None:
-        """An event from the training thread: count trained epochs, follow the status."""
+        """An event from the training thread: count trained epochs (unsaved work)."""
         if isinstance(event, events.EpochEnd):
             self.unsaved_epochs += 1
-        status = status_after(event)
-        if status is not None and not self._overtaken(status):
-            self._set(status)
-
-    def _overtaken(self, status: str) -> bool:
-        """News the user's last command has already overtaken: a run being stopped ignores "paused" and
-        "running"; a run being paused ignores "running" (a Resumed sent before the pause was asked)."""
-        if self.status == "stopping":
-            return status in ("paused", "running")
-        return self.status == "pausing" and status == "running"
 
     def worker_changed(self, worker: Worker, state: WorkerState) -> str | None:
-        """A worker ended: the status it leaves, and the text of its error (for the user) if it failed."""
-        if worker.group != "training":
+        """A worker ended: the text of its error (for the user) if an open failed; the studio stays as it was.
+        (A training thread's failure the session reports itself, as a `Failed` event and its status.)"""
+        if worker.group != "training" or state != WorkerState.ERROR or worker.name != "open":
             return None
-        if state == WorkerState.ERROR:
-            error = worker.error
-            if worker.name == "train" and self.session is not None and self.session.trainer is None:
-                self.session = None  # never prepared: built again from the (corrected) config on the next start
-            self._set("failed" if worker.name == "train" else ("idle" if self.session is None else "stopped"))
-            return str(error) if isinstance(error, SessionError) else f"{type(error).__name__}: {error}"
-        if state == WorkerState.SUCCESS and self.busy and self.session is not None:
-            self._set(final_status(self.session))
-        return None
+        self.opening = False
+        error = worker.error
+        return str(error) if isinstance(error, SessionError) else f"{type(error).__name__}: {error}"
 
     async def stop_and_wait(self) -> None:
         """Stop a live run and wait for its thread to end (its last checkpoint is then on disk)."""
@@ -268,13 +238,6 @@ class SessionRunner:
         self.host.run_worker(partial(work, *args), thread=True, exclusive=True, group="training",
                              exit_on_error=False, name=name)
 
-    def _train(self, session: Session, epochs: int) -> str:
-        """Training thread: prepare if needed (data, model), then run; errors end the worker (see worker_changed)."""
-        if session.trainer is None:
-            session.prepare()
-            self.host.post_message(SessionReady(session, "new"))
-        return session.run(epochs=epochs)
-
     def _open(self, path: Path, origin: str, folder: str) -> None:
         """Loading thread: a save (continue from its weights) or an interrupted run (resume it exactly)."""
         if origin == "resumed":
@@ -287,27 +250,6 @@ class SessionRunner:
 
 
 # ====================================================================== rules
-def status_after(event) -> str | None:
-    """The status an event from the training thread puts the run in (None: it does not change it)."""
-    for kind, status in ((events.Paused, "paused"), (events.Resumed, "running"), (events.Finished, "finished"),
-                         (events.Stopped, "stopped"), (events.Diverged, "diverged"), (events.Failed, "failed")):
-        if isinstance(event, kind):
-            return status
-    return None
-
-
-def pane_status(status: str) -> str:
-    """The status as the builder and settings panes read it: "running" or "paused" while a thread is alive."""
-    if status not in BUSY:
-        return status
-    return "paused" if status == "paused" else "running"
-
-
-def final_status(session: Session) -> str:
-    """The status line's word for how a finished `Session.run` ended."""
-    return {"early-stopped": "finished", "running": "stopped"}.get(session.status, session.status)
-
-
 def needs_new_session(old: RunConfig, new: RunConfig) -> bool:
     """True when a config change alters the model, data or training set-up, so the session must be rebuilt.
 
@@ -322,18 +264,6 @@ def needs_new_session(old: RunConfig, new: RunConfig) -> bool:
 def changed_live_settings(old: RunConfig, new: RunConfig) -> dict[str, object]:
     """The live settings whose values differ between two configs."""
     return {path: new.get(path) for path in LIVE_SETTINGS if old.get(path) != new.get(path)}
-
-
-def rearm(session: Session) -> None:
-    """Let a stopped session run again: a stop request stays set in its controller, so give it a fresh one.
-
-    (The session keeps its weights, optimizer state, position in the epoch and history; only the
-    mailbox between the interface and the loop is replaced. A `Session` method would be the
-    cleaner home for this.)
-    """
-    session.controller = Controller()
-    if session.trainer is not None:
-        session.trainer.controller = session.controller
 
 
 def default_save_name(config: RunConfig, folder: str | Path) -> str:

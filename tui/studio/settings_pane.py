@@ -31,12 +31,11 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 
+from ..run import Status
 from ..run.config import LIVE_SETTINGS, SECTIONS, ConfigError, RunConfig, Setting, section_settings
 from .cells import value_text
 from .messages import ConfigChanged, LiveSettingRequested
 
-#: statuses of the app's session during which only live settings may change
-RUN_ACTIVE = ("running", "paused")
 #: the sections shown, in the table's order; the model is edited in the builder pane
 SHOWN_SECTIONS = tuple(section for section in SECTIONS if section != "model")
 
@@ -176,9 +175,9 @@ class SettingsPane(VerticalScroll, can_focus=False):
         self._locks_stale = True  # the rows' locks do not yet follow run_active
 
     # ================================================================== what the app calls
-    def set_running(self, status: str) -> None:
-        """The app's session status changed: lock the settings that cannot change during a run."""
-        self.run_active = status in RUN_ACTIVE
+    def set_running(self, status: Status) -> None:
+        """The app's session status changed: while a training thread is alive, lock what cannot change live."""
+        self.run_active = status.busy
 
     def show_error(self, path: str, message: str) -> None:
         """Show a refused value (e.g. a live setting the session rejected) beside its field."""
@@ -314,7 +313,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
             row.show_value(value)   # tidy the text ("0.0010" -> "0.001") and clear the problem
             return
         if self.run_active:
-            self.post_message(LiveSettingRequested(s.path, text.strip()))
+            self.post_message(LiveSettingRequested(s.path, value))
             return
         config = self.config.replace(**{s.path: value})
         row.show_value(value)

@@ -1,0 +1,75 @@
+"""Reading saves back into runs: the run config a save records, and the run folder a checkpoint continues.
+
+A save's config is what `Session` recorded (`RunConfig.portable_dict`: every setting but the
+machine's saves folder); saves of nnstudio 0.1 nested it under "run" beside summary fields,
+and may hold the folder, which is dropped here so that it is never imposed on another machine.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nnstudio import saves
+
+from .config import SECTIONS, ConfigError, RunConfig, portable
+from .reports import SessionError
+
+
+def run_folder_to_continue(checkpoint: Path) -> Path | None:
+    """The checkpoint's run folder, if the checkpoint is where that run continues from; else None (a fresh one)."""
+    folder = checkpoint.parent
+    if not saves.is_run_dir(folder):
+        return None
+    point = saves.resume_point(folder)
+    try:
+        return folder if point is not None and os.path.samefile(point, checkpoint) else None
+    except OSError:
+        return None
+
+
+def load_save(path: Path) -> saves.Loaded:
+    """A save or checkpoint, loaded; SessionError if it cannot be."""
+    try:
+        return saves.load(path)
+    except saves.SaveError as error:
+        raise SessionError(str(error)) from None
+
+
+def config_from_metadata(metadata: saves.Metadata, path: str | Path) -> RunConfig:
+    """The run config a save records, with its model pinned to the saved spec.
+
+    The spec is pinned because a preset is refitted to whatever data set it meets, while the
+    saved weights fit only the saved shapes: another data set then gets a clear "does not fit"
+    instead of a weights mismatch. Saves without a run config (written by other tools) get the
+    defaults, on the data set they name.
+    """
+    record = _run_record(metadata.config)
+    try:
+        config = RunConfig.from_dict(portable(record or {}))
+        dataset = {"data.name": metadata.dataset_name} if metadata.dataset_name and record is None else {}
+        return config.with_overrides({"model.spec": metadata.spec, **dataset})
+    except ConfigError as error:
+        raise SessionError(f"{path}: its run configuration is invalid: {error}") from None
+
+
+def _run_record(config: dict) -> dict | None:
+    """The run config in a save's config record: the record itself (sections at the top, as sessions write it),
+    or under "run" beside summary fields (as nnstudio 0.1 wrote it); None when the save holds no run config."""
+    if isinstance(config.get("run"), dict):
+        return config["run"]
+    return config if any(isinstance(config.get(name), dict) for name in SECTIONS) else None
+
+
+def saved_config(path: str | Path) -> RunConfig:
+    """The run config of a save, read from its header only (see `config_from_metadata`)."""
+    try:
+        metadata = saves.read_metadata(path)
+    except saves.SaveError as error:
+        raise SessionError(str(error)) from None
+    return config_from_metadata(metadata, path)
+
+
+def config_of(loaded: saves.Loaded) -> RunConfig:
+    """The run config of a loaded save (see `config_from_metadata`)."""
+    return config_from_metadata(loaded.metadata, loaded.path)
