@@ -392,3 +392,17 @@ def test_a_save_without_a_run_config_trains_with_the_defaults_on_its_data_set(tm
     model = build_model(preset_spec("mlp", input_shape=(2,), classes=3))
     path = saves.save_model(tmp_path / "foreign.safetensors", model, config={"epochs": 3}, dataset="blobs")
     assert saved_config(path) == RunConfig().replace(**{"data.name": "blobs", "model.spec": model.spec})
+
+
+def test_a_setting_changed_while_stopped_applies_when_the_run_goes_on(tmp_path):
+    session = stopped_mid_epoch(tmp_path)
+    session.set_live("optimizer.lr", 0.002)        # stopped: the loop takes it before its next batch
+    session.rearm()
+    assert session.run() == "finished" and session.optimizer.lr == 0.002
+
+
+def test_a_stopped_run_goes_on_only_once_rearmed(tmp_path):
+    session = stopped_mid_epoch(tmp_path)
+    assert session.run() == "stopped" and session.trainer.epoch == 1   # the stop it obeyed still stands
+    session.rearm()
+    assert session.run() == "finished" and session.trainer.epoch == 4
