@@ -15,7 +15,7 @@ import pytest
 from nnstudio import saves
 from nnstudio.engine import events
 from nnstudio.tui.main import main, package_version
-from nnstudio.tui.run.config import RunConfig
+from nnstudio.tui.run.config import RunConfig, load_config
 from nnstudio.tui.run import Session
 from nnstudio.tui.cli.train import stop_on_interrupt
 
@@ -214,6 +214,12 @@ BAD_ARGUMENTS = {
                          ["--from saves is a folder, not a save", "saves/taken.safetensors"]),
     "setting outside its section": (lambda d: ["--config", _write(d, "top.toml", "lr = 0.1\n")],
                                     ["top.toml", "lr: is a setting, not a section", "under [optimizer]"]),
+    "write config over a file": (lambda d: ["--write-config", _write(d, "mine.toml", "# my notes\n")],
+                                 ["--write-config", "mine.toml already exists", "--overwrite"]),
+    "write config to a folder": (lambda d: ["--write-config", "."], ["--write-config . is a folder", "run.toml"]),
+    "write config and resume": (lambda d: ["--resume", "--write-config", "x.toml"],
+                                ["cannot be combined with --resume", "--from CHECKPOINT"]),
+    "write config and save": (lambda d: ["--save", "m", "--write-config", "x.toml"], ["--save has nothing to save"]),
 }
 
 
@@ -358,3 +364,29 @@ def test_a_second_ctrl_c_interrupts_at_once_and_the_handler_is_put_back():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(5)
     assert session.stops == 1 and signal.getsignal(signal.SIGINT) is before
+
+
+# ---------------------------------------------------------------------------------------- --write-config
+def test_write_config_writes_the_runs_settings_and_trains_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *QUICK, "--lr", "0.03", "--saves-dir", "elsewhere", "--write-config", "run.toml") == 0
+    assert "train it with: nnstudio train --config run.toml" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.toml"]   # no run folder: nothing trained
+    written = load_config(tmp_path / "run.toml")
+    expected = RunConfig().replace(**{"data.name": "blobs", "training.epochs": 3, "training.batch_size": 32,
+                                      "training.seed": 1, "optimizer.lr": 0.03})
+    assert written == expected   # the machine's saves folder is not written: the file travels
+    assert "# learning rate" in (tmp_path / "run.toml").read_text()
+
+    assert run_cli("train", "--config", "run.toml", "--epochs", "1", "--json") == 0   # and it trains as written
+    assert json_lines(capsys.readouterr().out)[-1]["event"] == "finished"
+
+
+def test_write_config_from_a_save_starts_a_file_from_its_settings(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *QUICK, "--epochs", "1", "--optimizer", "sgd", "--save", "base") == 0
+    capsys.readouterr()
+    assert run_cli("train", "--from", "base", "--epochs", "4", "--write-config", "next.toml", "--json") == 0
+    assert json_lines(capsys.readouterr().out)[-1] == {"event": "config-written", "path": "next.toml"}
+    written = load_config(tmp_path / "next.toml")
+    assert written.optimizer.name == "sgd" and written.training.epochs == 4 and written.model.spec is not None

@@ -5,6 +5,7 @@
     nnstudio train --from my-model --epochs 5              # continue a save's weights (--reinit: from scratch)
     nnstudio train --resume [RUN]                          # continue an interrupted run exactly
     nnstudio train ... --json                              # one JSON object per line on stdout, for scripts
+    nnstudio train --from my-model --write-config run.toml # its settings as a file to edit; nothing trained
 
 The command holds no training logic: it builds a `RunConfig`, hands it to a `Session`, shows
 the session's events (a model summary, a progress bar, one table row per epoch, a summary) and
@@ -35,11 +36,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 
 from nnstudio import saves
 from nnstudio.engine.presets import PRESETS
 
-from ..run.config import SETTINGS, ConfigError, RunConfig, load_config, parse_value
+from ..run.config import SETTINGS, ConfigError, RunConfig, load_config, parse_value, write_config
 from ..run import NothingToTrain, Session, SessionError, Status, saved_config
 from .common import (CONFIG_FLAGS, FLAGS_BY_PATH, UsageError, fail, failure_status, one_line_errors, parse_flag,
                      resolve_save)
@@ -68,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-checkpoints", action="store_true",
                         help="do not write a checkpoint each epoch (the run cannot be resumed then)")
     parser.add_argument("--save", metavar="NAME", help="save the trained model under NAME in the saves folder")
-    parser.add_argument("--overwrite", action="store_true", help="let --save replace an existing save")
+    parser.add_argument("--overwrite", action="store_true", help="let --save or --write-config replace a file")
     parser.add_argument("--resume", nargs="?", const="", metavar="RUN",
                         help="continue an interrupted run exactly: the latest one in <saves-dir>/runs, "
                              "or RUN (a run folder, its name, or a checkpoint file)")
@@ -77,8 +79,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reinit", action="store_true", help="with --from: repeat its settings from fresh weights")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line on stdout (each epoch, then the end); the display goes to stderr")
+    parser.add_argument("--write-config", type=Path, metavar="FILE",
+                        help="write the run's settings (the defaults, then --config or the save of --from, then "
+                             "the flags) to FILE as TOML and exit without training; --config FILE runs them")
     parser.set_defaults(handler=run_train)
-
 
 
 # ====================================================================== the plan: arguments checked
@@ -94,6 +98,7 @@ class Plan:
     epochs: int | None = None         # a resumed run's new planned total
     save_name: str | None = None
     overwrite: bool = False
+    write_config: Path | None = None  # --write-config: write the config there instead of training
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -112,6 +117,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.save is not None:
         _check_save_target(args.save, folder, args.overwrite)
         plan.save_name, plan.overwrite = args.save, args.overwrite
+    if args.write_config is not None:
+        plan.write_config = _check_config_target(args.write_config, args.overwrite)
     return plan
 
 
@@ -126,11 +133,16 @@ def _given(args: argparse.Namespace) -> list[str]:
 
 
 def _check_combinations(args: argparse.Namespace) -> None:
+    if args.write_config is not None and args.resume is not None:
+        raise UsageError("--write-config writes the settings of a new run, so it cannot be combined with --resume; "
+                         "for a run's own settings, name one of its checkpoints: --from CHECKPOINT --write-config FILE")
     if args.resume is not None:
         clashing = [option for option in _given(args) if option not in RESUME_FLAGS]
         if clashing:
             raise UsageError(f"{clashing[0]} cannot be combined with --resume: a resumed run keeps its own "
                              f"settings (only {', '.join(RESUME_FLAGS)}, --save and --json apply)")
+    if args.write_config is not None and args.save is not None:
+        raise UsageError("--save has nothing to save: --write-config writes the settings and trains nothing")
     if args.reinit and args.from_save is None:
         raise UsageError("--reinit needs --from SAVE (it repeats that save's settings from fresh weights)")
     if args.config is not None and args.from_save is not None:
@@ -233,6 +245,30 @@ def _check_save_target(name: str, folder: Path, overwrite: bool) -> Path:
     return path
 
 
+def _check_config_target(path: Path, overwrite: bool) -> Path:
+    """Where --write-config will write; refused now if it is a folder, or a file and not --overwrite."""
+    if path.is_dir():
+        raise UsageError(f"--write-config {path} is a folder; name a file, e.g. {path / 'run.toml'}")
+    if path.exists() and not overwrite:
+        raise UsageError(f"--write-config {path} already exists; add --overwrite to replace it, or choose another name")
+    return path
+
+
+def write_settings(plan: Plan, json_out: bool) -> int:
+    """--write-config: the run's settings as TOML, without this machine's saves folder (a file travels)."""
+    config = RunConfig.from_dict(plan.config.portable_dict())
+    try:
+        path = write_config(plan.write_config, config)
+    except ConfigError as error:
+        return fail(PROG, str(error))
+    if json_out:
+        print(json.dumps({"event": "config-written", "path": str(path)}))
+    else:
+        Console(stderr=True).print(f"wrote {escape(str(path))}; train it with: {PROG} --config {escape(str(path))}",
+                                   highlight=False, soft_wrap=True)
+    return 0
+
+
 # ====================================================================== opening and running the session
 def open_session(plan: Plan, on_event) -> Session:
     """The session the plan describes, prepared (data loaded, model built); SessionError if it cannot be."""
@@ -303,6 +339,8 @@ def run_train(args: argparse.Namespace) -> int:
     reporter = Reporter(Console(stderr=args.json), sys.stdout if args.json else None)
     try:
         plan = make_plan(args)
+        if plan.write_config is not None:
+            return write_settings(plan, args.json)
         with reporter.opening():
             session = open_session(plan, reporter)
     except UsageError as error:
