@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from nnstudio.datasets import DatasetError, DownloadProgress, load_dataset
-from nnstudio.tui.run import session as session_module
+from nnstudio.tui.run import data as run_data
 from nnstudio.tui.cli import report as report_module
 from nnstudio.tui.cli import train as train_cmd
 from nnstudio.tui.main import main
@@ -44,7 +44,7 @@ def downloading_loader(monkeypatch, failure: BaseException | None = None):
             raise failure
         return load_dataset("blobs", size=60, classes=3)
 
-    monkeypatch.setattr(session_module, "load_dataset", load)
+    monkeypatch.setattr(run_data, "load_dataset", load)
 
 
 def test_the_session_reports_a_download_as_events(tmp_path, monkeypatch):

@@ -309,13 +309,13 @@ async def test_divergence_is_a_message_and_a_status(tmp_path, blobs):
 
 async def test_a_failing_data_set_is_a_message_and_a_status(tmp_path, monkeypatch):
     from nnstudio.datasets import DatasetError
-    from nnstudio.tui.run import session as session_module
+    from nnstudio.tui.run import data as run_data
 
     def broken(*args, **kwargs):
         raise DatasetError("train-images-idx3-ubyte.gz is damaged (checksum mismatch)")
 
-    working = session_module.load_dataset
-    monkeypatch.setattr(session_module, "load_dataset", broken)
+    working = run_data.load_dataset
+    monkeypatch.setattr(run_data, "load_dataset", broken)
     app = studio(tmp_path, None)
     async with app.run_test() as pilot:
         await press_while_training(pilot, "space")
@@ -324,7 +324,7 @@ async def test_a_failing_data_set_is_a_message_and_a_status(tmp_path, monkeypatc
         assert any("damaged" in e for e in errors(app))
         assert ("Could not start training", "error") in [(t, s) for t, s in app.seen_titles]
 
-        monkeypatch.setattr(session_module, "load_dataset", working)  # the data set is mended
+        monkeypatch.setattr(run_data, "load_dataset", working)  # the data set is mended
         failed = app.session
         await press_while_training(pilot, "space")  # the next start builds the run again from the config
         await wait_status(pilot, "finished")

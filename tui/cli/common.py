@@ -119,11 +119,17 @@ def saves_inside(folder: Path, limit: int = 4) -> str:
 
 
 def parse_flag(option: str, text: str) -> Any:
-    """A flag's text as a checked value, with the config's own message: "--lr: optimizer.lr: must be ..."."""
+    """A flag's text as a checked value, with the config's own message: "--lr: optimizer.lr: must be ...".
+
+    A folder to read data from must exist (a typo there would only show once the data set is looked for).
+    """
     try:
-        return parse_value(FLAGS_BY_OPTION[option].path, text)
+        value = parse_value(FLAGS_BY_OPTION[option].path, text)
     except ConfigError as error:
         raise UsageError(f"{option}: {error}") from None
+    if option == "--data-dir" and value and not Path(value).is_dir():
+        raise UsageError(f"--data-dir {value} is not a folder")
+    return value
 
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,9 @@ from nnstudio.datasets.locations import OFFLINE_ENV, display_path, find_files
 
 from ..render import digit_lines, size_text
 from .download_bars import DownloadBars, download_bars
+from .common import fail
+
+PROG = "nnstudio data"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,14 +77,9 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
                         help="folder holding IDX files (before $NNSTUDIO_DATA_DIR and the cache)")
 
 
-def _fail(message: str, status: int = 1) -> int:
-    print(f"nnstudio data: error: {message}", file=sys.stderr)
-    return status
-
-
 def _bad_data_dir(args: argparse.Namespace) -> int | None:
     if getattr(args, "data_dir", None) is not None and not args.data_dir.is_dir():
-        return _fail(f"--data-dir {args.data_dir} is not a folder", 2)
+        return fail(PROG, f"--data-dir {args.data_dir} is not a folder", 2)
     return None
 
 
@@ -123,7 +120,7 @@ def run_fetch(args: argparse.Namespace) -> int:
             result = fetch_files(spec, mirrors=args.mirror, progress=DownloadBars(progress), timeout=args.timeout,
                                  force=args.force)
     except DatasetError as error:
-        return _fail(str(error))
+        return fail(PROG, str(error))
     for problem in result.replaced:
         Console(stderr=True).print(f"[yellow]replaced:[/] {problem}", highlight=False, soft_wrap=True)
     files = find_files(result.folder, spec)
@@ -144,11 +141,11 @@ def run_fetch(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     """`nnstudio data import NAME DIR`: copy the files into the cache after checking them."""
     if not args.dir.is_dir():
-        return _fail(f"{args.dir} is not a folder", 2)
+        return fail(PROG, f"{args.dir} is not a folder", 2)
     try:
         folder = import_dataset(args.name, args.dir)
     except DatasetError as error:
-        return _fail(str(error))
+        return fail(PROG, str(error))
     Console().print(f"{args.name}: imported from {display_path(args.dir)} into {display_path(folder)} "
                     "(4 files, checksums verified)", soft_wrap=True)
     return 0
@@ -161,7 +158,7 @@ def run_info(args: argparse.Namespace) -> int:
     if (status := _bad_data_dir(args)) is not None:
         return status
     if args.samples < 0:
-        return _fail("--samples must be >= 0", 2)
+        return fail(PROG, "--samples must be >= 0", 2)
     synthetic = args.name not in IDX_DATASETS and args.name != "mnist-embedded"
     try:
         with download_bars() if args.fetch else contextlib.nullcontext() as progress:
@@ -169,7 +166,7 @@ def run_info(args: argparse.Namespace) -> int:
                                    progress=DownloadBars(progress) if progress is not None else None,
                                    **({"seed": args.seed} if synthetic else {}))
     except DatasetError as error:
-        return _fail(str(error))
+        return fail(PROG, str(error))
     if dataset.notice:
         Console(stderr=True).print(f"[yellow]notice:[/] {dataset.notice}", highlight=False, soft_wrap=True)
     console = Console()

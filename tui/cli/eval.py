@@ -60,8 +60,6 @@ def data_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["data.name"] = parse_flag("--dataset", args.dataset)
     if args.data_dir is not None:
         overrides["data.data_dir"] = parse_flag("--data-dir", args.data_dir)
-        if not Path(args.data_dir).is_dir():
-            raise UsageError(f"--data-dir {args.data_dir} is not a folder")
     return overrides
 
 

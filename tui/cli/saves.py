@@ -27,6 +27,9 @@ from nnstudio.saves import (SaveError, default_folder, delete, find_interrupted_
 from nnstudio.saves.catalogue import describe_model
 
 from ..render import size_text
+from .common import fail
+
+PROG = "nnstudio saves"
 
 #: rows of history shown by `show`; longer histories show their start and end
 HISTORY_ROWS = 12
@@ -61,11 +64,6 @@ def _add_dir(parser: argparse.ArgumentParser) -> None:
                         help="saves folder (default: $NNSTUDIO_SAVES_DIR or ./saves)")
 
 
-def _fail(message: str, status: int = 1) -> int:
-    print(f"nnstudio saves: error: {message}", file=sys.stderr)
-    return status
-
-
 def _folder(args: argparse.Namespace) -> Path:
     return args.folder if args.folder is not None else default_folder()
 
@@ -95,11 +93,11 @@ def run_list(args: argparse.Namespace) -> int:
     """`nnstudio saves list`: a table of the folder's saves, from their headers only."""
     folder = _folder(args)
     if folder.exists() and not folder.is_dir():
-        return _fail(f"--dir {folder} is not a folder", 2)
+        return fail(PROG, f"--dir {folder} is not a folder", 2)
     try:
         entries = list_saves(folder)
     except SaveError as error:
-        return _fail(str(error))
+        return fail(PROG, str(error))
     console = Console()
     if not entries:
         console.print(f"No saves in {escape(str(folder))}.", highlight=False)
@@ -145,9 +143,9 @@ def run_show(args: argparse.Namespace) -> int:
         metadata, header = read_header(path)
         size = path.stat().st_size
     except SaveError as error:
-        return _fail(str(error))
+        return fail(PROG, str(error))
     except OSError as error:  # removed since it was read
-        return _fail(f"{path}: {error.strerror or error}")
+        return fail(PROG, f"{path}: {error.strerror or error}")
     console = Console()
     console.print(f"[bold]{escape(path.stem)}[/]  {metadata.kind}, saved {_date(metadata.created)} by nnstudio "
                   f"{escape(metadata.nnstudio_version)}, {size_text(size)}", highlight=False)
@@ -174,7 +172,7 @@ def run_show(args: argparse.Namespace) -> int:
                       f"{', early stopping' if part['early_stopping'] else ''}", highlight=False)
     problem = tensor_problem(metadata, header)
     if problem is not None:
-        return _fail(f"{path}: will not load: {problem}")
+        return fail(PROG, f"{path}: will not load: {problem}")
     return 0
 
 
@@ -246,14 +244,14 @@ def run_rm(args: argparse.Namespace) -> int:
     try:
         path = resolve(args.name, _folder(args))
     except SaveError as error:
-        return _fail(str(error))
+        return fail(PROG, str(error))
     try:
         identify(path)
     except SaveError as error:
-        return _fail(f"not deleting {error}; `saves rm` deletes only nnstudio saves")
+        return fail(PROG, f"not deleting {error}; `saves rm` deletes only nnstudio saves")
     if not args.yes:
         if not sys.stdin.isatty():
-            return _fail(f"not deleting {path} without confirmation: pass --yes", 2)
+            return fail(PROG, f"not deleting {path} without confirmation: pass --yes", 2)
         print(f"Delete {path} ({size_text(path.stat().st_size)})? [y/N] ", end="", flush=True)
         answer = sys.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
@@ -262,6 +260,6 @@ def run_rm(args: argparse.Namespace) -> int:
     try:
         delete(path)
     except SaveError as error:
-        return _fail(str(error))
+        return fail(PROG, str(error))
     print(f"Deleted {path}.")
     return 0

@@ -187,9 +187,6 @@ def _with_flags(base: RunConfig, args: argparse.Namespace) -> RunConfig:
         overrides.update(model_overrides(args.model))
     if args.no_checkpoints:
         overrides["checkpoints.every_epoch"] = False
-    data_dir = overrides.get("data.data_dir")
-    if data_dir and not Path(data_dir).is_dir():
-        raise UsageError(f"--data-dir {data_dir} is not a folder")
     try:
         return base.with_overrides(overrides)
     except ConfigError as error:  # a rule between two settings, e.g. --warmup against --epochs

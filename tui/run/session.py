@@ -38,7 +38,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nnstudio import saves
-from nnstudio.datasets import BatchIterator, DatasetError, load_dataset, prepare
+from nnstudio.datasets import BatchIterator, DatasetError
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import Tensor, events, manual_seed, no_grad
 from nnstudio.engine.control import Controller
@@ -48,9 +48,10 @@ from nnstudio.engine.spec import SpecError, build_model, is_autoencoder, summari
 from nnstudio.engine.trainer import Trainer
 from nnstudio.engine.training import predict
 
-from .config import LIVE_SETTINGS, ConfigError, RunConfig, dataset_options, model_spec
+from .config import LIVE_SETTINGS, ConfigError, RunConfig, model_spec
+from .data import load_run_dataset, prepare_run_data
 from .factory import make_early_stopping, make_loss, make_optimizer, make_scheduler
-from .reports import CheckpointSaved, MismatchError, Notice, NothingToTrain, Prepared, SessionError
+from .reports import CheckpointSaved, MismatchError, NothingToTrain, Prepared, SessionError
 from .saved import config_of, load_save, run_folder_to_continue
 from .status import OUTCOMES, Status, StatusChanged, after_event
 
@@ -112,30 +113,16 @@ class Session:
     def _build(self) -> None:
         config = self.config
         if self.dataset is None:
-            self.dataset = self._load_dataset()
+            self.dataset = load_run_dataset(config, self.on_event)
         dataset = self.dataset
         self.spec = self._fit_spec(dataset)
         self.reconstruct = is_autoencoder(self.spec)
         self.classes = dataset.num_classes if dataset.task == "classification" and not self.reconstruct else None
         layout = "image" if len(self.spec["input_shape"]) == 3 else "flat"
-        try:
-            self.data = prepare(dataset, val_fraction=config.data.val_fraction, seed=config.training.seed,
-                                standardize=config.data.standardize, layout=layout)
-        except DatasetError as error:
-            raise SessionError(str(error)) from None
+        self.data = prepare_run_data(config, dataset, layout)
         manual_seed(config.training.seed)
         self.model = build_model(self.spec)
         self._build_training_objects()
-
-    def _load_dataset(self) -> Dataset:
-        """The configured data set; a download on the way is reported as `DownloadProgress` events."""
-        try:
-            dataset = load_dataset(self.config.data.name, progress=self.on_event, **dataset_options(self.config))
-        except DatasetError as error:
-            raise SessionError(str(error)) from None
-        if dataset.notice:
-            self.on_event(Notice(dataset.notice))
-        return dataset
 
     def _fit_spec(self, dataset: Dataset) -> dict:
         """The model spec, fitted to the data for presets; a custom spec must already match the data.

@@ -1,0 +1,38 @@
+"""The data a run learns from: its configured data set, loaded, then split and scaled as the config says.
+
+One place for the session and the kernel ridge baseline, so a network and its yardstick see the
+same training, validation and test rows, scaled alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from nnstudio.datasets import DatasetError, PreparedData, load_dataset, prepare
+from nnstudio.datasets.dataset import Dataset
+
+from .config import RunConfig, dataset_options
+from .reports import Notice, SessionError
+
+
+def load_run_dataset(config: RunConfig, on_event: Callable[[Any], None]) -> Dataset:
+    """The configured data set; a download on the way is reported as `DownloadProgress` events through
+    `on_event`, a stand-in (the embedded digits for a missing MNIST) as a `Notice`. SessionError if it
+    cannot be had."""
+    try:
+        dataset = load_dataset(config.data.name, progress=on_event, **dataset_options(config))
+    except DatasetError as error:
+        raise SessionError(str(error)) from None
+    if dataset.notice:
+        on_event(Notice(dataset.notice))
+    return dataset
+
+
+def prepare_run_data(config: RunConfig, dataset: Dataset, layout: str = "flat") -> PreparedData:
+    """The data set split (validation held out, seeded) and scaled as the config says, in `layout`
+    ("flat" vectors or "image" arrays)."""
+    try:
+        return prepare(dataset, val_fraction=config.data.val_fraction, seed=config.training.seed,
+                       standardize=config.data.standardize, layout=layout)
+    except DatasetError as error:
+        raise SessionError(str(error)) from None
