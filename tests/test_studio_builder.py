@@ -15,7 +15,8 @@ from nnstudio.engine.presets import preset_spec
 from nnstudio.engine.spec import validate_spec
 from nnstudio.tui.run import Status
 from nnstudio.tui.run.config import RunConfig
-from nnstudio.tui.studio.builder_pane import BuilderPane, alternative_layout
+from nnstudio.tui.studio.builder_pane import BuilderPane
+from nnstudio.tui.studio.spec_edits import alternative_layout
 from nnstudio.tui.studio.layer_form import LayerForm, LayerTypePicker
 from nnstudio.tui.studio.messages import ConfigChanged
 from studio_host import PaneHost

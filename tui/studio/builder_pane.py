@@ -17,9 +17,8 @@ come from the spec alone, like Keras' `summary()`.
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator
 
 from rich.errors import StyleSyntaxError
 from rich.style import Style
@@ -33,62 +32,15 @@ from textual.widgets import DataTable, Label, Select, Static
 
 from nnstudio.engine.presets import PRESETS, preset_spec
 from nnstudio.engine.spec import (LAYER_TYPES, SpecError, Summary, is_autoencoder, new_layer, shape_text,
-                                  summarize, validate_spec)
+                                  validate_spec)
 
 from ..run import Status
 from ..run.config import ConfigError, RunConfig, model_spec
 from .cells import cell
 from .layer_form import LayerForm, LayerTypePicker
 from .messages import ConfigChanged
-
-
-
-class Position(NamedTuple):
-    """Where a layer sits in a spec: its section ("layers", "encoder" or "decoder") and index there."""
-
-    section: str
-    index: int
-
-
-def sections_of(spec: dict) -> tuple[str, ...]:
-    """The layer lists of a spec, in the order data flows through them."""
-    return ("encoder", "decoder") if is_autoencoder(spec) else ("layers",)
-
-
-def positions(spec: dict) -> list[Position]:
-    """Every layer's position, in order: one per table row."""
-    return [Position(section, index) for section in sections_of(spec)
-            for index in range(len(spec.get(section, [])))]
-
-
-def row_name(position: Position) -> str:
-    """The row label: "3" for a plain stack, "enc 1" / "dec 0" for an autoencoder's two halves."""
-    if position.section == "layers":
-        return str(position.index)
-    return f"{position.section[:3]} {position.index}"
-
-
-def alternative_layout(shape: list[int]) -> list[int] | None:
-    """The same data in the other layout: [784] <-> [1, 28, 28] (square images of 1 or 3 channels).
-
-    Image data sets come in both layouts (the session reshapes them to whatever the spec's
-    input is), so a CNN preset picked while the model is flat is fitted to the image layout.
-    """
-    if len(shape) == 3:
-        return [math.prod(shape)]
-    for channels in (1, 3):
-        side = math.isqrt(shape[0] // channels)
-        if side > 1 and channels * side * side == shape[0]:
-            return [channels, side, side]
-    return None
-
-
-def check(spec: dict) -> tuple[Summary | None, SpecError | None]:
-    """The spec's summary, or the SpecError saying why it is not a valid model."""
-    try:
-        return summarize(spec), None
-    except SpecError as error:
-        return None, error
+from .spec_edits import (Position, alternative_layout, check, moved, positions, row_name, sections_of, with_layer,
+                         without_layer)
 
 
 class BuilderPane(Vertical):
@@ -438,18 +390,10 @@ class BuilderPane(Vertical):
         self.set_reactive(BuilderPane.config, config)
         self.post_message(ConfigChanged(config))
 
-    def _edited(self) -> dict:
-        """A copy of the draft to change."""
-        return copy.deepcopy(self._draft)
-
     def _preview(self, position: Position, replace: bool):
         """A function for the layer form: what the model would look like with this candidate layer."""
         def preview(candidate: dict) -> str:
-            draft = self._edited()
-            if replace:
-                draft[position.section][position.index] = candidate
-            else:
-                draft[position.section].insert(position.index, candidate)
+            draft = with_layer(self._draft, position, candidate, replace=replace)
             summary, error = check(draft)
             if error is not None:
                 return f"⚠ the model would not be valid: {error}"
@@ -482,8 +426,7 @@ class BuilderPane(Vertical):
         self.app.push_screen(LayerTypePicker(), chosen)
 
     def _insert(self, where: Position, layer: dict) -> None:
-        draft = self._edited()
-        draft.setdefault(where.section, []).insert(where.index, layer)
+        draft = with_layer(self._draft, where, layer)
         self._commit(draft, positions(draft).index(where))
 
     def action_edit(self) -> None:
@@ -500,9 +443,7 @@ class BuilderPane(Vertical):
         def edited(result: dict | None) -> None:
             if result is None or result == layer:
                 return
-            draft = self._edited()
-            draft[position.section][position.index] = result
-            self._commit(draft, row)
+            self._commit(with_layer(self._draft, position, result, replace=True), row)
 
         form = LayerForm(layer, title=f"Edit layer {row_name(position)} ({layer['type']})",
                          preview=self._preview(position, replace=True))
@@ -517,30 +458,18 @@ class BuilderPane(Vertical):
         position = self._cursor_position()
         if self.read_only or position is None:
             return
-        draft = self._edited()
-        del draft[position.section][position.index]
-        self._commit(draft, self._table.cursor_row)
+        self._commit(without_layer(self._draft, position), self._table.cursor_row)
 
     def action_move(self, step: int) -> None:
         """Move the selected layer one place; in an autoencoder it crosses between encoder and decoder."""
         position = self._cursor_position()
         if self.read_only or position is None:
             return
-        draft = self._edited()
-        section, index = position
-        layers = draft[section]
-        target = index + step
-        if 0 <= target < len(layers):
-            layers[index], layers[target] = layers[target], layers[index]
-            self._commit(draft, self._table.cursor_row + step)
-        elif section == "encoder" and step > 0:
-            draft["decoder"].insert(0, layers.pop(index))   # the last encoder layer becomes the first decoder layer
-            self._commit(draft, self._table.cursor_row)
-        elif section == "decoder" and step < 0:
-            draft["encoder"].append(layers.pop(index))
-            self._commit(draft, self._table.cursor_row)
-        else:
+        result = moved(self._draft, position, step)
+        if result is None:
             self.app.bell()
+            return
+        self._commit(*result)
 
     def action_undo(self) -> None:
         """Go back to the model before the last change."""
