@@ -1,26 +1,27 @@
-"""`nnstudio bench`: how fast the engine trains the benchmark MLP and CNN on MNIST.
+"""`nnstudio bench`: how fast nnstudio trains the benchmark MLP and CNN on MNIST.
 
-Speed is measured here and in scripts, never in the test suite. Each model is trained with
-Adam (lr 1e-3) for a few epochs; the table reports the best and mean epoch time, samples per
-second, test accuracy and the process's peak memory. Run it beside shared/bench/reference_mlp.py
-in the same session and compare the times as a ratio: absolute seconds drift between runs.
+It times what `nnstudio train` and the studio run: a `Session` of the preset with Adam (lr
+1e-3), no validation split and no checkpoints, for a few epochs; each epoch's training seconds
+and samples/s come from the session's `EpochEnd` events and the test accuracy from
+`Session.evaluate_test`. The table reports the best and mean epoch time, samples per second,
+test accuracy and the process's peak memory. Speed is measured here and in scripts, never in
+the test suite. Run it beside shared/bench/reference_mlp.py in the same session and compare
+the times as a ratio: absolute seconds drift between runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import sys
 from dataclasses import asdict, dataclass
 
-import numpy as np
+from nnstudio.datasets import Dataset, DatasetError, load_dataset
+from nnstudio.engine.events import Diverged, EpochEnd, Failed
 
-from nnstudio.datasets import DatasetError, load_dataset, prepare
-from nnstudio.engine import build_model, manual_seed, nn
-from nnstudio.engine.optim import Adam
-from nnstudio.engine.presets import preset_spec
-from nnstudio.engine.training import evaluate, train_epoch
+from ..run import RunConfig, Session, SessionError
 
 MODELS = ("mlp", "cnn")
 
@@ -41,33 +42,51 @@ class BenchResult:
     peak_rss_mb: float
 
 
+class BenchError(Exception):
+    """A benchmark run did not finish; the message says why."""
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far (Linux reports kilobytes)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_model(name: str, x_train, y_train, x_test, y_test, epochs: int, batch_size: int, seed: int,
-                on_epoch=None) -> BenchResult:
-    """Train preset `name` from a fixed seed and time each epoch."""
-    manual_seed(seed)
-    spec = preset_spec(name)
-    model = build_model(spec)
-    if len(spec["input_shape"]) == 3:  # the CNN wants images: a view, not a copy
-        x_train = x_train.reshape((len(x_train),) + tuple(spec["input_shape"]))
-        x_test = x_test.reshape((len(x_test),) + tuple(spec["input_shape"]))
-    optimizer = Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(seed)
-    times = []
-    for epoch in range(epochs):
-        result = train_epoch(model, optimizer, loss_fn, x_train, y_train, batch_size, rng)
-        times.append(result.seconds)
-        if on_epoch is not None:
-            on_epoch(name, epoch, result)
-    _, accuracy = evaluate(model, loss_fn, x_test, y_test)
-    best = min(times)
-    return BenchResult(name, model.num_parameters(), batch_size, epochs, len(x_train), best,
-                       sum(times) / len(times), len(x_train) / best, accuracy, peak_rss_mb())
+def bench_config(name: str, epochs: int, batch_size: int, seed: int) -> RunConfig:
+    """The run a benchmark times: preset `name` on MNIST with Adam lr 1e-3, every row trained, no checkpoints."""
+    return RunConfig().replace(**{
+        "data.name": "mnist", "data.val_fraction": 0.0, "model.preset": name, "optimizer.name": "adam",
+        "optimizer.lr": 1e-3, "training.epochs": epochs, "training.batch_size": batch_size, "training.seed": seed,
+        "checkpoints.every_epoch": False})
+
+
+def first_rows(dataset: Dataset, limit: int | None) -> Dataset:
+    """The data set with only its first `limit` training rows (all of them for None); the test split stays whole."""
+    if not limit:
+        return dataset
+    return dataclasses.replace(dataset, x_train=dataset.x_train[:limit], y_train=dataset.y_train[:limit])
+
+
+def bench_model(name: str, dataset: Dataset, epochs: int, batch_size: int, seed: int, on_epoch=None) -> BenchResult:
+    """Train preset `name` from a fixed seed in a session and report its epochs' times."""
+    ends: list[EpochEnd] = []
+    problems: list[str] = []
+
+    def on_event(event) -> None:
+        if isinstance(event, EpochEnd):
+            ends.append(event)
+            if on_epoch is not None:
+                on_epoch(name, event)
+        elif isinstance(event, (Diverged, Failed)):
+            problems.append(event.message)
+
+    session = Session(bench_config(name, epochs, batch_size, seed), dataset=dataset, on_event=on_event)
+    outcome = session.run()
+    if outcome != "finished":
+        raise BenchError(f"{name}: the run {outcome}" + (f": {problems[-1]}" if problems else ""))
+    best = min(ends, key=lambda end: end.seconds)
+    return BenchResult(name, session.model.num_parameters(), batch_size, epochs, len(session.data.x_train),
+                       best.seconds, sum(end.seconds for end in ends) / len(ends), best.samples_per_s,
+                       session.evaluate_test()["test_acc"], peak_rss_mb())
 
 
 def register(subparsers) -> None:
@@ -109,22 +128,22 @@ def run(args) -> int:
         return 1
     if dataset.notice:
         console.print(f"[bold yellow]note:[/] {dataset.notice}")
-    data = prepare(dataset, val_fraction=0.0, layout="flat")
-    x_train, y_train = data.x_train, data.y_train
-    if args.limit:
-        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
-    console.print(f"MNIST from {dataset.source}: {len(x_train)} train / {len(data.x_test)} test images, "
+    dataset = first_rows(dataset, args.limit)
+    console.print(f"MNIST from {dataset.source}: {len(dataset.x_train)} train / {len(dataset.x_test)} test images, "
                   f"batch {args.batch_size}")
 
-    def on_epoch(name, epoch, result):
-        console.print(f"  {name} epoch {epoch + 1}: {result.seconds:.3f} s, loss {result.loss:.4f}, "
-                      f"train accuracy {result.accuracy:.4f}")
+    def on_epoch(name: str, end: EpochEnd) -> None:
+        console.print(f"  {name} epoch {end.epoch + 1}: {end.seconds:.3f} s, loss {end.train_loss:.4f}, "
+                      f"train accuracy {end.train_accuracy:.4f}")
 
     results = []
     for name in args.models:
         epochs = args.cnn_epochs if name == "cnn" and args.cnn_epochs else args.epochs
-        result = bench_model(name, x_train, y_train, data.x_test, data.y_test, epochs, args.batch_size,
-                             args.seed, on_epoch)
+        try:
+            result = bench_model(name, dataset, epochs, args.batch_size, args.seed, on_epoch)
+        except (BenchError, SessionError) as error:
+            print(f"nnstudio bench: {error}", file=sys.stderr)
+            return 1
         results.append(result)
         if args.json:
             print(json.dumps(asdict(result)), flush=True)
