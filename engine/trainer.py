@@ -26,11 +26,11 @@ import numpy as np
 
 from . import events
 from .control import Controller
-from .metrics import RunningMean, confusion_matrix, gradient_norms, layer_squares, softmax, weight_norms
+from .metrics import RunningMean, gradient_norms, layer_squares, softmax, weight_norms
 from .nn.module import Module
 from .optim.clip import clip_grad_norm_
 from .tensor import Tensor
-from .training import predict
+from .training import evaluate, predict
 
 #: per-layer figures are measured on about this many batches of each epoch (cost stays ~1%)
 SAMPLED_BATCHES_PER_EPOCH = 16
@@ -222,7 +222,8 @@ class Trainer:
         val_loss = val_accuracy = confusion = probe_outputs = None
         with _quiet():
             if self.val_data is not None and len(self.val_data[0]):
-                val_loss, val_accuracy, confusion = self._validate()
+                validation = evaluate(self.model, self.loss_fn, *self.val_data, classes=self.classes)
+                val_loss, val_accuracy, confusion = validation.loss, validation.accuracy, validation.confusion
             norms = weight_norms(self._named)
             problem = self._broken(val_loss, norms)
             if problem is None and self.probe is not None and len(self.probe):
@@ -276,15 +277,6 @@ class Trainer:
         if not all(math.isfinite(norm) for norm in norms.values()):
             return "some weights are no longer finite numbers"
         return None
-
-    def _validate(self) -> tuple[float, float | None, np.ndarray | None]:
-        x_val, y_val = self.val_data
-        out = predict(self.model, x_val)
-        loss = float(self.loss_fn(Tensor(out), y_val).item())
-        if not self.classes:
-            return loss, None, None
-        predicted = out.argmax(axis=1)
-        return loss, float(np.mean(predicted == y_val)), confusion_matrix(y_val, predicted, self.classes)
 
     # ------------------------------------------------------------------ control
     def _between_batches(self) -> bool:

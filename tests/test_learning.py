@@ -1,12 +1,14 @@
-"""End-to-end learning: the engine, optimizers and loop actually fit real problems."""
+"""End-to-end learning: the engine, optimizers and the trainer's loop actually fit real problems."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from nnstudio.datasets import BatchIterator
 from nnstudio.engine import manual_seed, nn
 from nnstudio.engine.optim import SGD, Adam
-from nnstudio.engine.training import evaluate, train_epoch
+from nnstudio.engine.trainer import Trainer
+from nnstudio.engine.training import evaluate
 
 
 def spirals(n_per_class: int, classes: int, rng: np.random.Generator):
@@ -20,12 +22,14 @@ def spirals(n_per_class: int, classes: int, rng: np.random.Generator):
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
 
 
-def fit(model, optimizer, x, y, epochs, batch_size, loss_fn=None):
+def fit(model, optimizer, x, y, epochs, batch_size, loss_fn=None, classes=None):
+    """Train with the engine's Trainer (a seeded shuffle each epoch); the loss and accuracy on (x, y) after."""
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    rng = np.random.default_rng(0)
-    for _ in range(epochs):
-        train_epoch(model, optimizer, loss_fn, x, y, batch_size, rng)
-    return evaluate(model, loss_fn, x, y)
+    classes = classes or int(y.max()) + 1
+    trainer = Trainer(model, optimizer, loss_fn, BatchIterator(x, y, batch_size, seed=0), epochs=epochs, classes=classes)
+    assert trainer.run() == "finished"
+    result = evaluate(model, loss_fn, x, y, classes=classes)
+    return result.loss, result.accuracy
 
 
 def test_xor_is_learned_by_a_tiny_tanh_network():
@@ -65,9 +69,7 @@ def test_mlp_reaches_95_percent_on_real_mnist_in_two_epochs(mnist_dir):
     manual_seed(0)
     model = build_model(preset_spec("mlp"))
     optimizer = Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(0)
-    for _ in range(2):
-        train_epoch(model, optimizer, loss_fn, data.x_train, data.y_train, 64, rng)
-    _, test_accuracy = evaluate(model, loss_fn, data.x_test, data.y_test)
-    assert test_accuracy >= 0.95
+    fit(model, optimizer, data.x_train, data.y_train, epochs=2, batch_size=64, classes=10)
+    test = evaluate(model, nn.CrossEntropyLoss(), data.x_test, data.y_test, classes=10)
+    assert test.accuracy >= 0.95
+    assert test.confusion.sum() == 10000 and np.trace(test.confusion) == round(test.accuracy * 10000)

@@ -14,10 +14,12 @@ from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from nnstudio import saves
+from nnstudio.datasets import BatchIterator
 from nnstudio.engine import Tensor, build_model, get_rng_state, manual_seed, optim
 from nnstudio.engine.nn import CrossEntropyLoss
 from nnstudio.engine.presets import preset_spec
-from nnstudio.engine.training import predict, train_epoch
+from nnstudio.engine.trainer import Trainer
+from nnstudio.engine.training import predict
 from nnstudio.saves import SaveError
 from nnstudio.saves import format as fmt
 from nnstudio.saves import schema
@@ -43,8 +45,8 @@ def trained(spec: dict = TINY, epochs: int = 2, seed: int = 0):
     x = rng.normal(size=(32, *spec["input_shape"])).astype(np.float32)
     y = rng.integers(0, 3, size=32)
     optimizer = optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(epochs):
-        train_epoch(model, optimizer, CrossEntropyLoss(), x, y, batch_size=8, rng=rng)
+    trainer = Trainer(model, optimizer, CrossEntropyLoss(), BatchIterator(x, y, 8, seed=seed), epochs=epochs, classes=3)
+    assert trainer.run() == "finished"
     return model, optimizer, x
 
 

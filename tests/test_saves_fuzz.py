@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from nnstudio import saves
+from nnstudio.datasets import BatchIterator
 from nnstudio.engine import build_model, manual_seed, optim
 from nnstudio.engine.nn import CrossEntropyLoss
-from nnstudio.engine.training import train_epoch
+from nnstudio.engine.trainer import Trainer
 from nnstudio.saves import SaveError
 from nnstudio.tui.main import main
 
@@ -42,7 +43,7 @@ def valid(tmp_path_factory) -> bytes:
     optimizer = optim.Adam(model.parameters(), lr=0.01)
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(16, 4)).astype(np.float32), rng.integers(0, 3, 16)
-    train_epoch(model, optimizer, CrossEntropyLoss(), x, y, batch_size=8, rng=rng)
+    assert Trainer(model, optimizer, CrossEntropyLoss(), BatchIterator(x, y, 8), epochs=1, classes=3).run() == "finished"
     stopping = optim.EarlyStopping(patience=3)
     stopping.step(1.0)
     path = saves.save_checkpoint(tmp_path_factory.mktemp("fuzz") / "valid.safetensors", model, optimizer, epoch=1,

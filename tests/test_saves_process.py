@@ -23,9 +23,10 @@ TRAINING = '''
 import sys
 import numpy as np
 from nnstudio import saves
+from nnstudio.datasets import BatchIterator
 from nnstudio.engine import build_model, manual_seed, optim
 from nnstudio.engine.nn import CrossEntropyLoss
-from nnstudio.engine.training import train_epoch
+from nnstudio.engine.trainer import Trainer
 
 SPEC = {"name": "dropout-mlp", "input_shape": [6],
         "layers": [{"type": "linear", "out": 16}, {"type": "relu"}, {"type": "dropout", "p": 0.3},
@@ -48,11 +49,13 @@ def fresh():
 
 
 def run_epochs(model, optimizer, scheduler, stopping, data_rng, epochs):
+    """The engine's Trainer (which steps the schedule and early stopping) over batches that `data_rng` shuffles:
+    default_rng keeps a Generator as it is, so the batches draw from the stream the checkpoint saves."""
     x, y = data()
-    for _ in range(epochs):
-        result = train_epoch(model, optimizer, CrossEntropyLoss(), x, y, batch_size=16, rng=data_rng)
-        scheduler.step()
-        stopping.step(result.loss)
+    batches = BatchIterator(x, y, 16, seed=data_rng)
+    trainer = Trainer(model, optimizer, CrossEntropyLoss(), batches, epochs=epochs, scheduler=scheduler,
+                      early_stopping=stopping)
+    assert trainer.run() == "finished"
 
 
 if __name__ == "__main__":

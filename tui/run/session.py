@@ -40,13 +40,13 @@ import numpy as np
 from nnstudio import saves
 from nnstudio.datasets import BatchIterator, DatasetError
 from nnstudio.datasets.dataset import Dataset
-from nnstudio.engine import Tensor, events, manual_seed, no_grad
+from nnstudio.engine import events, manual_seed
 from nnstudio.engine.control import Controller
-from nnstudio.engine.metrics import confusion_matrix, softmax
+from nnstudio.engine.metrics import softmax
 from nnstudio.engine.presets import PRESETS
 from nnstudio.engine.spec import SpecError, build_model, is_autoencoder, summarize
 from nnstudio.engine.trainer import Trainer
-from nnstudio.engine.training import predict
+from nnstudio.engine.training import evaluate, predict
 
 from .config import LIVE_SETTINGS, ConfigError, RunConfig, model_spec
 from .data import load_run_dataset, prepare_run_data
@@ -440,23 +440,20 @@ class Session:
 
     def evaluate_test(self) -> dict[str, Any]:
         """The model's figures on the test split, JSON-able: for classes the loss, accuracy, per-class
-        accuracy and confusion matrix (rows = truth); otherwise the mean squared error."""
+        accuracy and confusion matrix (rows = truth); otherwise the mean squared error (the loss of
+        regression and reconstruction, `factory.make_loss`)."""
         data = self.data
-        outputs = predict(self.model, data.x_test)
-        record: dict[str, Any] = {"dataset": self.dataset.name, "test_size": int(len(data.x_test))}
-        if self.classes:
-            with no_grad():
-                loss = float(self.loss_fn(Tensor(outputs), data.y_test).item())
-            confusion = confusion_matrix(data.y_test, outputs.argmax(axis=1), self.classes)
-            totals = confusion.sum(axis=1)
-            per_class = [float(confusion[c, c] / totals[c]) if totals[c] else None for c in range(self.classes)]
-            return {**record, "task": "classification", "test_loss": loss,
-                    "test_acc": float(np.trace(confusion) / max(confusion.sum(), 1)),
-                    "class_names": list(self.dataset.class_names), "per_class_acc": per_class,
-                    "confusion": confusion.tolist()}
         target = data.x_test if self.reconstruct else data.y_test
-        mse = float(np.mean((outputs - target.reshape(outputs.shape)) ** 2))
-        return {**record, "task": "reconstruction" if self.reconstruct else "regression", "test_mse": mse}
+        result = evaluate(self.model, self.loss_fn, data.x_test, target, classes=self.classes)
+        record: dict[str, Any] = {"dataset": self.dataset.name, "test_size": int(len(data.x_test))}
+        if not self.classes:
+            return {**record, "task": "reconstruction" if self.reconstruct else "regression", "test_mse": result.loss}
+        confusion = result.confusion
+        totals = confusion.sum(axis=1)
+        per_class = [float(confusion[c, c] / totals[c]) if totals[c] else None for c in range(self.classes)]
+        return {**record, "task": "classification", "test_loss": result.loss, "test_acc": result.accuracy,
+                "class_names": list(self.dataset.class_names), "per_class_acc": per_class,
+                "confusion": confusion.tolist()}
 
     # ================================================================== resuming
     @classmethod
