@@ -26,11 +26,11 @@ import numpy as np
 
 from . import events
 from .control import Controller
+from .evaluation import evaluate, predict
 from .metrics import RunningMean, gradient_norms, layer_squares, softmax, weight_norms
 from .nn.module import Module
 from .optim.clip import clip_grad_norm_
 from .tensor import Tensor
-from .training import evaluate, predict
 
 #: per-layer figures are measured on about this many batches of each epoch (cost stays ~1%)
 SAMPLED_BATCHES_PER_EPOCH = 16

@@ -7,9 +7,9 @@ import pytest
 
 from nnstudio.datasets import BatchIterator
 from nnstudio.engine import Tensor, events, manual_seed, nn, no_grad
+from nnstudio.engine.evaluation import evaluate, predict
 from nnstudio.engine.optim import SGD
 from nnstudio.engine.trainer import Trainer
-from nnstudio.engine.training import evaluate, predict
 
 
 def classifier():

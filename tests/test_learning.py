@@ -6,9 +6,9 @@ import numpy as np
 
 from nnstudio.datasets import BatchIterator
 from nnstudio.engine import manual_seed, nn
+from nnstudio.engine.evaluation import evaluate
 from nnstudio.engine.optim import SGD, Adam
 from nnstudio.engine.trainer import Trainer
-from nnstudio.engine.training import evaluate
 
 
 def spirals(n_per_class: int, classes: int, rng: np.random.Generator):

@@ -16,10 +16,10 @@ from safetensors.numpy import load_file, save_file
 from nnstudio import saves
 from nnstudio.datasets import BatchIterator
 from nnstudio.engine import Tensor, build_model, get_rng_state, manual_seed, optim
+from nnstudio.engine.evaluation import predict
 from nnstudio.engine.nn import CrossEntropyLoss
 from nnstudio.engine.presets import preset_spec
 from nnstudio.engine.trainer import Trainer
-from nnstudio.engine.training import predict
 from nnstudio.saves import SaveError
 from nnstudio.saves import format as fmt
 from nnstudio.saves import schema

@@ -42,11 +42,11 @@ from nnstudio.datasets import BatchIterator, DatasetError
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import events, manual_seed
 from nnstudio.engine.control import Controller
+from nnstudio.engine.evaluation import evaluate, predict
 from nnstudio.engine.metrics import softmax
 from nnstudio.engine.presets import PRESETS
 from nnstudio.engine.spec import SpecError, build_model, is_autoencoder, summarize
 from nnstudio.engine.trainer import Trainer
-from nnstudio.engine.training import evaluate, predict
 
 from .config import LIVE_SETTINGS, ConfigError, RunConfig, model_spec
 from .data import load_run_dataset, prepare_run_data
