@@ -9,7 +9,6 @@ Imports only numpy and the standard library.
 """
 
 from .batches import BatchIterator
-from .catalog import FASHION_MNIST, IDX_DATASETS, MNIST, IdxDatasetSpec, IdxFile
 from .checksums import Digest
 from .dataset import Dataset
 from .errors import DatasetError, FetchError
@@ -18,6 +17,7 @@ from .idx import encode_idx, parse_idx, read_idx
 from .importer import import_dataset
 from .loader import EMBEDDED_NAME, DatasetStatus, dataset_names, list_datasets, load_dataset
 from .locations import cache_dir, cache_root
+from .mnist_family import FASHION_MNIST, IDX_DATASETS, MNIST, IdxDatasetSpec, IdxFile
 from .preprocess import PreparedData, Standardizer, prepare, scale, stratified_split, to_layout, train_val_split
 from .synthetic import SYNTHETIC
 

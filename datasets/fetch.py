@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .catalog import ROLES, IdxDatasetSpec, IdxFile, idx_spec
 from .checksums import Digest, verify
 from .errors import DatasetError, FetchError
 from .idx import read_idx
 from .locations import OFFLINE_ENV, cache_dir, display_path, find_files, how_to_get, offline, remove_other_copies
+from .mnist_family import ROLES, IdxDatasetSpec, IdxFile, idx_spec
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds to wait for a connection or for the next bytes of a response."""

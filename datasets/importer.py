@@ -11,10 +11,10 @@ import os
 import shutil
 from pathlib import Path
 
-from .catalog import ROLES, IdxDatasetSpec, idx_spec
 from .checksums import verify
 from .errors import DatasetError
 from .locations import cache_dir, display_path, find_files, remove_other_copies
+from .mnist_family import ROLES, IdxDatasetSpec, idx_spec
 
 
 def import_dataset(

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .catalog import IDX_DATASETS, MNIST, IdxDatasetSpec
 from .dataset import Dataset
 from .embedded import EMBEDDED_PATH, embedded_size_bytes, load_embedded
 from .errors import DatasetError
 from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_files
 from .idx import read_idx
 from .locations import Located, copies, display_path, find_files, how_to_get, locate, offline
+from .mnist_family import IDX_DATASETS, MNIST, IdxDatasetSpec
 from .preprocess import to_layout
 from .synthetic import SYNTHETIC, generate
 

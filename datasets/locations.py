@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .catalog import ROLES, IdxDatasetSpec, IdxFile
 from .checksums import matching_digest
 from .errors import DatasetError
+from .mnist_family import ROLES, IdxDatasetSpec, IdxFile
 
 DATA_DIR_ENV = "NNSTUDIO_DATA_DIR"
 OFFLINE_ENV = "NNSTUDIO_OFFLINE"

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudio.datasets.catalog import MNIST, ROLES
 from nnstudio.datasets.checksums import verify
 from nnstudio.datasets.embedded import EMBEDDED_PATH, balanced_indices
 from nnstudio.datasets.errors import DatasetError
 from nnstudio.datasets.idx import read_idx
 from nnstudio.datasets.locations import find_files
+from nnstudio.datasets.mnist_family import MNIST, ROLES
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_BYTES = 4 * 1024 * 1024

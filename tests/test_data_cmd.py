@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from nnstudio.datasets import FASHION_MNIST, IDX_DATASETS, MNIST, cache_dir, encode_idx, load_dataset
-from nnstudio.datasets.catalog import IdxDatasetSpec, IdxFile
 from nnstudio.datasets.checksums import content_sha256
+from nnstudio.datasets.mnist_family import IdxDatasetSpec, IdxFile
 from nnstudio.tui.cli import data as data_cmd
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"

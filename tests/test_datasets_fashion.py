@@ -1,9 +1,9 @@
-"""Fashion-MNIST's catalogue entry against the real files of Debian's `dataset-fashion-mnist` package.
+"""Fashion-MNIST's entry in datasets.mnist_family against the real files of Debian's `dataset-fashion-mnist` package.
 
 The package's files are the canonical downloads with the gzip header's file name dropped and its
 time stamp changed; the deflate data is untouched. So the canonical `.gz` can be rebuilt byte for
 byte from them (header flags FNAME, the original mtime, the name), and both kinds of digest in
-the catalogue are checked: the md5 published for each canonical `.gz`, and the sha256 of the content.
+the entry are checked: the md5 published for each canonical `.gz`, and the sha256 of the content.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from nnstudio.datasets import FASHION_MNIST, load_dataset
-from nnstudio.datasets.catalog import ROLES
 from nnstudio.datasets.checksums import matching_digest
+from nnstudio.datasets.mnist_family import ROLES
 
 SYSTEM_DIR = Path(FASHION_MNIST.system_dirs[0])
 pytestmark = pytest.mark.skipif(
@@ -41,7 +41,7 @@ def _canonical_gz(role: str) -> bytes:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_catalogue_digests_match_the_real_files(role):
+def test_the_recorded_digests_match_the_real_files(role):
     file = FASHION_MNIST.files[role]
     path = SYSTEM_DIR / file.name
     content = hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()

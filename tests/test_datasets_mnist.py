@@ -16,12 +16,12 @@ import pytest
 from nnstudio.datasets import (FASHION_MNIST, IDX_DATASETS, MNIST, DatasetError, EMBEDDED_NAME, cache_dir,
                                cache_root, encode_idx, import_dataset, list_datasets, load_dataset, prepare,
                                read_idx)
-from nnstudio.datasets.catalog import ROLES, IdxDatasetSpec, IdxFile
 from nnstudio.datasets import checksums
 from nnstudio.datasets.checksums import Digest, content_sha256, verify
 from nnstudio.datasets.embedded import EMBEDDED_PATH, balanced_indices, load_embedded
 from nnstudio.datasets.loader import load_idx_dataset
 from nnstudio.datasets.locations import locate
+from nnstudio.datasets.mnist_family import ROLES, IdxDatasetSpec, IdxFile
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST not found at {MNIST_DIR}")

@@ -20,9 +20,9 @@ import pytest
 
 from nnstudio.datasets import (MNIST, DatasetError, EMBEDDED_NAME, FetchError, cache_dir, encode_idx,
                                fetch_dataset, fetch_files, load_dataset)
-from nnstudio.datasets.catalog import ROLES, IdxDatasetSpec, IdxFile
 from nnstudio.datasets.checksums import Digest, content_sha256
 from nnstudio.datasets.loader import load_idx_dataset
+from nnstudio.datasets.mnist_family import ROLES, IdxDatasetSpec, IdxFile
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 

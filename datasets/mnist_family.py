@@ -87,10 +87,6 @@ class IdxDatasetSpec:
             files[role] = replace(files[role], digests=tuple(value))
         return replace(self, files=files)
 
-    def with_mirrors(self, mirrors: tuple[str, ...] | list[str]) -> IdxDatasetSpec:
-        """A copy that downloads from `mirrors` instead."""
-        return replace(self, mirrors=tuple(mirrors))
-
 
 MNIST = IdxDatasetSpec(
     name="mnist",
