@@ -8,17 +8,17 @@
 
 Modules, one job each: `format` (the safetensors container), `schema` (the metadata document),
 `atomic` (crash-safe writing), `naming` (safe names, folders), `api` (save/load), `resume`
-(optimizer, schedule and random state of checkpoints), `catalogue` (listing), `checkpoints`
+(optimizer, schedule and random state of checkpoints), `listing` (the saves in a folder), `checkpoints`
 (per-epoch and partial checkpoints of a run, its resume point, finding interrupted runs).
 Every failure is a `SaveError`.
 """
 
 from .api import Loaded, delete, identify, load, read_header, read_metadata, save_checkpoint, save_model, tensor_problem
 from .atomic import remove_stale_temp_files
-from .catalogue import SaveEntry, describe_model, list_saves
 from .checkpoints import (PARTIAL_FILE, CheckpointManager, RunInfo, find_interrupted_runs, find_runs, is_run_dir,
                           latest_interrupted_run, new_run_dir, read_run, resume_point, runs_folder)
 from .errors import SaveError
+from .listing import SaveEntry, describe_model, list_saves
 from .naming import SUFFIX, default_folder, resolve, sanitize_name, save_path
 from .resume import ResumeState
 from .schema import FORMAT_VERSION, Metadata

@@ -109,7 +109,7 @@ class _Expected:
 
 @functools.lru_cache(maxsize=64)
 def _spec_expected(spec_json: str, dtype: str) -> _Expected:
-    """Cached by spec: a catalogue checks many headers of the same few models, and building one allocates its weights."""
+    """Cached by spec: a listing checks many headers of the same few models, and building one allocates its weights."""
     return _Expected.of(_build(json.loads(spec_json), dtype))
 
 
@@ -316,7 +316,7 @@ def tensor_problem(metadata: Metadata, header: fmt.Header) -> str | None:
     """Why the tensors a header lists would not load into the model its spec describes, or None if they fit.
 
     The same checks `load` makes before reading data (names, shapes, dtypes, optimizer state),
-    from the header alone: a catalogue can then tell a save that lists from one that loads.
+    from the header alone: a listing can then tell a save that lists from one that loads.
     The spec's expected tensors are cached, so checking a folder of saves of one model builds it once.
     """
     found, optimizer_found = _split_tensors(metadata, header)

@@ -6,7 +6,7 @@
 
 The official `safetensors` library reads what `write` produces (the tests check), so the
 weights open in other frameworks too. Reading is our own so that it can (1) read the header
-alone, without touching the tensor data, for a fast catalogue, and (2) turn every kind of
+alone, without touching the tensor data, for a fast listing, and (2) turn every kind of
 damage into a `SaveError` that says what is wrong. Nothing here can execute code: the header
 is JSON and the data go through `np.frombuffer` with a fixed table of plain dtypes.
 """

@@ -1,5 +1,5 @@
 """Fuzzing the reader: whatever the bytes, loading gives a model or a SaveError, never another exception;
-and whatever the metadata, the catalogue lists the file and `saves list`/`saves show` display it."""
+and whatever the metadata, the listing shows the file and `saves list`/`saves show` display it."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def scratch(tmp_path_factory) -> Path:
 def outcome(path: Path, data: bytes):
     """Load `data` from a file: a Loaded, or a SaveError (returned); any other exception fails the test.
 
-    The catalogue lists the file whatever it holds, as a save or as a damaged file, and what loads
+    The listing shows the file whatever it holds, as a save or as a damaged file, and what loads
     also lists, as loadable.
     """
     path.write_bytes(data)
@@ -84,7 +84,7 @@ def outcome(path: Path, data: bytes):
 
 
 def listed(path: Path) -> saves.SaveEntry:
-    """The file's catalogue entry, checked as every view uses it: dates shown in the local zone, summaries made."""
+    """The file's listing entry, checked as every view uses it: dates shown in the local zone, summaries made."""
     [entry] = saves.list_saves(path.parent)
     assert (entry.error is None) == (entry.metadata is not None)
     entry.created.astimezone().strftime("%Y-%m-%d %H:%M")   # what `saves list` and the studio's pane do

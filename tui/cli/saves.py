@@ -24,7 +24,7 @@ from rich.table import Table
 from nnstudio.engine.spec import summarize
 from nnstudio.saves import (SaveError, default_folder, delete, find_interrupted_runs, identify, list_saves,
                             read_header, resolve, tensor_problem)
-from nnstudio.saves.catalogue import describe_model
+from nnstudio.saves.listing import describe_model
 
 from ..render import size_text
 from .common import fail

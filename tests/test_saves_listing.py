@@ -1,4 +1,4 @@
-"""Save names, the catalogue of a folder (headers only), and a run's checkpoints."""
+"""Save names, the listing of a folder (headers only), and a run's checkpoints."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from nnstudio import saves
 from nnstudio.engine import build_model, manual_seed, optim
 from nnstudio.engine.presets import preset_spec
-from nnstudio.saves import SaveError, api, catalogue, schema
+from nnstudio.saves import SaveError, api, listing, schema
 from nnstudio.saves import format as fmt
 
 SMALL = {"name": "small", "input_shape": [64], "layers": [{"type": "linear", "out": 256}, {"type": "relu"},
@@ -92,8 +92,8 @@ def test_default_folder_is_configurable(monkeypatch, tmp_path):
     assert saves.save_path("x").parent == tmp_path
 
 
-# ====================================================================== the catalogue
-def test_catalogue_lists_newest_first_with_summary_fields(tmp_path, monkeypatch):
+# ====================================================================== the listing
+def test_the_listing_lists_newest_first_with_summary_fields(tmp_path, monkeypatch):
     times = iter(["2025-01-01T10:00:00.000Z", "2025-03-01T10:00:00.000Z", "2025-02-01T10:00:00.000Z"])
     monkeypatch.setattr(schema, "utc_now", lambda: next(times))
     model = small_model()
@@ -123,7 +123,7 @@ def test_catalogue_lists_newest_first_with_summary_fields(tmp_path, monkeypatch)
     assert broken.name == "broken" and "not a safetensors file" in broken.error
 
 
-def test_catalogue_parses_each_header_s_metadata_document_once(tmp_path, monkeypatch):
+def test_the_listing_parses_each_header_s_metadata_document_once(tmp_path, monkeypatch):
     model = small_model()
     saves.save_model(tmp_path / "model.safetensors", model)
     saves.save_checkpoint(tmp_path / "checkpoint.safetensors", model, optim.SGD(model.parameters(), lr=0.1), epoch=2)
@@ -153,7 +153,7 @@ def _header_and_data(path: Path) -> tuple[dict, bytes]:
     return json.loads(raw[8:8 + n]), raw[8 + n:]
 
 
-def test_catalogue_marks_a_save_whose_tensors_do_not_fit_its_spec(tmp_path):
+def test_the_listing_marks_a_save_whose_tensors_do_not_fit_its_spec(tmp_path):
     path = mismatched(tmp_path)
     entries = {e.name: e for e in saves.list_saves(tmp_path)}
     assert entries["good"].loadable and entries["good"].problem is None
@@ -164,7 +164,7 @@ def test_catalogue_marks_a_save_whose_tensors_do_not_fit_its_spec(tmp_path):
         saves.load(path)  # the mark tells the truth
 
 
-def test_catalogue_checks_a_checkpoints_optimizer_tensors(tmp_path):
+def test_the_listing_checks_a_checkpoints_optimizer_tensors(tmp_path):
     model = small_model()
     optimizer = optim.Adam(model.parameters())
     for parameter in model.parameters():
@@ -195,7 +195,7 @@ def test_checking_a_folder_of_one_model_builds_it_once(tmp_path, monkeypatch):
 def test_a_file_time_datetime_cannot_hold_lists_as_the_epoch(seconds):
     """A file time set by `touch -d` or a broken clock (many file systems clamp, some do not) must not break listing."""
     stat = os.stat_result((0o100644, 0, 0, 1, 0, 0, 100, 0, seconds, 0))
-    moment = catalogue._modified(stat)
+    moment = listing._modified(stat)
     assert moment.year == 1970
     moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
@@ -206,7 +206,7 @@ def test_describe_model_names_the_layers():
     assert saves.describe_model(preset_spec("autoencoder")) == "autoencoder 784-128-32-128-784, 210k params"
 
 
-def test_catalogue_of_hundreds_of_files_reads_headers_only(tmp_path, monkeypatch):
+def test_the_listing_of_hundreds_of_files_reads_headers_only(tmp_path, monkeypatch):
     first = saves.save_model(tmp_path / "save-000.safetensors", small_model())
     for i in range(1, 200):
         shutil.copyfile(first, tmp_path / f"save-{i:03d}.safetensors")
@@ -228,7 +228,7 @@ def test_catalogue_of_hundreds_of_files_reads_headers_only(tmp_path, monkeypatch
         return Counting(real_open(path, "rb", buffering=0))
 
     def no_data(*args, **kwargs):
-        raise AssertionError("the catalogue read tensor data")
+        raise AssertionError("the listing read tensor data")
 
     monkeypatch.setattr(api, "open", counting_open, raising=False)
     monkeypatch.setattr(np, "frombuffer", no_data)

@@ -1,4 +1,4 @@
-"""The catalogue: what saves a folder holds, from their headers alone.
+"""The listing of a folder's saves: what saves it holds, from their headers alone.
 
 Listing reads each file's 8-byte length and JSON header, never its tensor data, so a folder of
 hundreds of saves lists in well under a second. Files that cannot be read are listed with the
@@ -24,7 +24,7 @@ from .schema import MAX_YEAR, MIN_YEAR, Metadata
 
 @dataclass(frozen=True)
 class SaveEntry:
-    """One save in a folder, as the catalogue shows it; `error` is set (and the rest mostly None) for a damaged
+    """One save in a folder, as the listing shows it; `error` is set (and the rest mostly None) for a damaged
     file, `problem` for one whose header reads but whose tensors do not fit its spec (it lists, but will not load)."""
 
     name: str
