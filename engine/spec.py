@@ -464,12 +464,7 @@ def is_autoencoder(spec: dict) -> bool:
     return isinstance(spec, dict) and "encoder" in spec
 
 
-# ====================================================================== shapes and summaries
-def infer_shapes(spec: dict) -> list[Shape]:
-    """The output shape of one sample after each layer, in order (encoder then decoder)."""
-    return [step.out_shape for step in _walk(validate_spec(spec))]
-
-
+# ====================================================================== summaries
 class SummaryRow(NamedTuple):
     """One line of a model summary."""
 
@@ -503,24 +498,6 @@ def summarize(spec: dict) -> Summary:
                        step.out_shape, step.params, step.section)
             for step in _walk(normalised)]
     return Summary(rows, tuple(normalised["input_shape"]))
-
-
-def format_summary(rows: list[SummaryRow]) -> str:
-    """A plain-text table of a summary, with the total parameter count at the bottom."""
-    header = ("Layer", "Type", "Settings", "Output shape", "Params")
-    table = [(row.name, row.type, row.settings, shape_text(row.output_shape), f"{row.params:,}") for row in rows]
-    input_shape = getattr(rows, "input_shape", None)
-    if input_shape is not None:
-        table.insert(0, ("", "input", "", shape_text(input_shape), ""))
-    widths = [max(len(header[i]), *(len(r[i]) for r in table)) for i in range(len(header))]
-
-    def line(cells) -> str:
-        text = "  ".join(c.rjust(w) if i == 4 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-        return text.rstrip()
-
-    rule = "-" * len(line(tuple("-" * w for w in widths)))
-    total = sum(row.params for row in rows)
-    return "\n".join([line(header), rule, *(line(r) for r in table), rule, f"Total parameters: {total:,}"])
 
 
 # ====================================================================== building
