@@ -339,66 +339,49 @@ def test_small_cnn_gradients_through_every_layer():
     check_grad(model, [distinct(2, 1, 6, 6)], model.parameters())
 
 
-class _SpyReLU(nn.ReLU):
-    """A ReLU that records the shapes it is given (and says it still commutes with max pooling)."""
-
-    commutes_with_max_pool = True
-
-    def __init__(self, seen):
-        super().__init__()
-        self.seen = seen
-
-    def forward(self, x):
-        self.seen.append(x.shape)
-        return super().forward(x)
-
-
 @pytest.mark.parametrize("pool", [nn.MaxPool2d(2), nn.MaxPool2d(3, 2, 1), nn.MaxPool2d((2, 3), (1, 2))])
-def test_sequential_pools_before_relu_with_identical_values_and_gradients(pool):
-    """ReLU then max-pool runs as max-pool then ReLU: the same numbers exactly, ties and all-negative windows included."""
+def test_max_pooling_then_relu_equals_relu_then_max_pooling_exactly(pool):
+    """What `build_model`'s pool-first order rests on: the same numbers exactly, values and gradients,
+    ties and all-negative windows included."""
     manual_seed(5)
-    seen = []
-    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), _SpyReLU(seen), pool, nn.Flatten()).to(np.float64)
+    conv = nn.Conv2d(2, 3, 3, padding=1).to(np.float64)
+    relu_first = nn.Sequential(conv, nn.ReLU(), pool, nn.Flatten())
+    pool_first = nn.Sequential(conv, pool, nn.ReLU(), nn.Flatten())  # the same conv: the same parameters
     x = RNG.standard_normal((2, 2, 6, 6))
     x[0, :, :4, :4] = 0.0  # zero bias: conv outputs exactly 0 there, ties for the maximum
-    upstream = RNG.standard_normal(model(Tensor(x)).shape)
-    assert seen[-1][2:] == pool(Tensor(np.zeros((2, 3, 6, 6)))).shape[2:]  # the ReLU saw pooled maps
+    upstream = RNG.standard_normal(relu_first(Tensor(x)).shape)
 
-    def run(forward):
+    def run(model):
         model.zero_grad()
         t = Tensor(x, requires_grad=True)
-        out = forward(t)
+        out = model(t)
         out.backward(upstream)
-        return [out.data, t.grad] + [p.grad for p in model.parameters()]
+        return [out.data, t.grad] + [p.grad for p in conv.parameters()]
 
-    def layer_by_layer(t):
-        for layer in model:
-            t = layer(t)
-        return t
-
-    for reordered, plain in zip(run(model), run(layer_by_layer)):
-        np.testing.assert_array_equal(reordered, plain)
-    check_grad(model, [distinct(2, 2, 6, 6)], model.parameters())
+    for pooled_first, plain in zip(run(pool_first), run(relu_first)):
+        np.testing.assert_array_equal(pooled_first, plain)
+    check_grad(pool_first, [distinct(2, 2, 6, 6)], pool_first.parameters())
 
 
-def test_only_relu_is_moved_behind_max_pooling():
+def test_sequential_runs_its_modules_in_order():
     seen = []
 
-    class SpyLeaky(nn.LeakyReLU):
+    class Spy(nn.Module):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
         def forward(self, x):
-            seen.append(x.shape)
+            seen.append((self.name, x.shape))
+            return x
+
+    class SpyReLU(nn.ReLU):
+        def forward(self, x):
+            seen.append(("relu", x.shape))
             return super().forward(x)
 
-    nn.Sequential(SpyLeaky(0.1), nn.MaxPool2d(2))(Tensor(np.ones((1, 1, 4, 4))))
-    assert seen == [(1, 1, 4, 4)]  # a leaky slope can round distinct values into ties: not exact, so not moved
-
-    class SpyReLU(nn.ReLU):  # a subclass may do anything in forward: it is not moved either
-        def forward(self, x):
-            seen.append(x.shape)
-            return super().forward(x)
-
-    nn.Sequential(SpyReLU(), nn.MaxPool2d(2))(Tensor(np.ones((1, 1, 4, 4))))
-    assert seen[-1] == (1, 1, 4, 4)
+    nn.Sequential(Spy("first"), SpyReLU(), nn.MaxPool2d(2), Spy("last"))(Tensor(np.ones((1, 1, 4, 4))))
+    assert seen == [("first", (1, 1, 4, 4)), ("relu", (1, 1, 4, 4)), ("last", (1, 1, 2, 2))]  # no reordering
 
 
 def test_float32_stays_float32():

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nnstudio.engine import SpecError, Tensor, build_model, manual_seed, nn, summarize, validate_spec
@@ -93,20 +93,32 @@ def run(model, spec: dict, batch: int = 3) -> np.ndarray:
     return model(Tensor(inputs(spec, batch))).data
 
 
+def in_spec_order(model: nn.Sequential, layers: list[dict]) -> list[nn.Module]:
+    """The built modules in the order of the spec's layers: build_model's pool-before-relu swaps undone."""
+    modules = list(model)
+    for i, layer in enumerate(layers[:-1]):
+        if layer["type"] == "relu" and isinstance(modules[i], nn.MaxPool2d):
+            modules[i], modules[i + 1] = modules[i + 1], modules[i]
+    return modules
+
+
 # ---------------------------------------------------------------------- properties
 @FAST
 @given(any_specs)
+@example({"input_shape": [2, 7, 7], "layers": [  # a relu before a max pooling, built pool first
+    {"type": "conv2d", "out": 3, "kernel": 3, "padding": 1}, {"type": "relu"},
+    {"type": "maxpool2d", "kernel": 3, "stride": 2, "padding": 1}, {"type": "flatten"}, {"type": "linear", "out": 4}]})
 def test_random_valid_specs_build_models_that_match_their_summary(spec):
     summary = summarize(spec)
     model = build_model(spec).eval()  # dropout off: two passes compute the same
     assert model.num_parameters() == summary.total_params
     assert run(model, spec).shape == (3, *summary.output_shape)
     t, shapes = Tensor(inputs(spec)), []
-    for module in model:  # each layer's real output, as the summary says it
+    for module in in_spec_order(model, spec["layers"]):  # each layer's real output, as the summary says it
         t = module(t)
         shapes.append(t.shape[1:])
     assert shapes == [row.output_shape for row in summary]
-    np.testing.assert_array_equal(run(model, spec), t.data)
+    np.testing.assert_array_equal(run(model, spec), t.data)  # the order it is built in computes the same
 
 
 @FAST
@@ -350,6 +362,43 @@ def test_built_model_layers_and_spec():
     assert model.spec == validate_spec(spec)
     assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias",
                                                               "4.weight", "4.bias"]
+
+
+def test_a_relu_before_max_pooling_is_built_pool_first():
+    """build_model's one reordering: values and gradients exactly those of the spec's order, every
+    parameter layer at its index (named_parameters() and the summary's names agree)."""
+    spec = cnn()
+    manual_seed(0)
+    model = build_model(spec)
+    assert [type(m).__name__ for m in model] == ["Conv2d", "MaxPool2d", "ReLU", "Conv2d", "MaxPool2d", "ReLU",
+                                                 "Flatten", "Linear"]
+    assert [name for name, _ in model.named_parameters()] == [f"{row.name}.{p}" for row in summarize(spec)
+                                                              if row.params for p in ("weight", "bias")]
+    as_written = nn.Sequential(*(model[i] for i in (0, 2, 1, 3, 5, 4, 6, 7)))  # the same modules in spec order
+    x = inputs(spec, 4)
+    upstream = np.random.default_rng(1).standard_normal((4, 10)).astype(np.float32)
+
+    def outputs_and_gradients(sequence):
+        sequence.zero_grad()
+        out = sequence(Tensor(x))
+        out.backward(upstream)
+        return [out.data] + [p.grad for p in model.parameters()]
+
+    for built, written in zip(outputs_and_gradients(model), outputs_and_gradients(as_written)):
+        np.testing.assert_array_equal(built, written)
+
+
+@pytest.mark.parametrize("layers, order", [
+    (["leaky_relu", "maxpool2d"], ["LeakyReLU", "MaxPool2d"]),  # a slope can round distinct values into ties
+    (["maxpool2d", "relu"], ["MaxPool2d", "ReLU"]),
+    (["relu", "relu", "maxpool2d", "relu"], ["ReLU", "MaxPool2d", "ReLU", "ReLU"]),
+    (["relu", "maxpool2d", "maxpool2d"], ["MaxPool2d", "ReLU", "MaxPool2d"]),
+    (["relu", "dropout", "maxpool2d"], ["ReLU", "Dropout", "MaxPool2d"]),
+])
+def test_only_a_relu_directly_before_max_pooling_moves(layers, order):
+    spec = {"input_shape": [1, 8, 8], "layers": [{"type": t, **({"kernel": 2} if t == "maxpool2d" else {})}
+                                                 for t in layers]}
+    assert [type(m).__name__ for m in build_model(spec)] == order
 
 
 def test_autoencoder_spec_builds_an_autoencoder():

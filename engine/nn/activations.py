@@ -10,8 +10,6 @@ from .module import Module
 class ReLU(Module):
     """max(x, 0)."""
 
-    commutes_with_max_pool = True  # monotone, and flat only where its gradient is 0
-
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()
 

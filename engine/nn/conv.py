@@ -311,8 +311,6 @@ class Conv2d(Module):
 class MaxPool2d(Module):
     """Max pooling layer; the stride defaults to the kernel size (non-overlapping windows)."""
 
-    is_max_pool = True
-
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
         self.kernel_size = _pair(kernel_size, "kernel_size", "MaxPool2d")

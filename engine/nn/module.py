@@ -38,13 +38,6 @@ class Module:
     a new array to a buffer's name later (`bn.running_mean = arr`) keeps it a buffer, as in PyTorch.
     """
 
-    #: True for an elementwise layer f with max(f(window)) == f(max(window)) and the same gradient,
-    #: ties included (ReLU), so `Sequential` may run a max pooling that follows it first, on fewer numbers.
-    #: Only the class that sets it counts: a subclass may change what forward does, so it is not inherited.
-    commutes_with_max_pool: bool = False
-    #: True for max pooling layers (the other half of that pair)
-    is_max_pool: bool = False
-
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
@@ -196,14 +189,7 @@ class Module:
 
 
 class Sequential(Module):
-    """Modules applied one after another; indexable like a list.
-
-    One reordering, exact in values and gradients: an activation that commutes with max
-    pooling (ReLU) followed by a max pooling runs as the pooling, then the activation, so the
-    activation and its backward touch a quarter of the numbers (2 x 2 windows). Both orders
-    pick the same window maximum, ties included: where the maximum is <= 0 both give 0 and
-    a zero gradient, else both route the gradient to the first maximum.
-    """
+    """Modules applied one after another, in order; indexable like a list."""
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
@@ -211,17 +197,8 @@ class Sequential(Module):
             setattr(self, str(i), module)
 
     def forward(self, x):
-        modules = list(self._modules.values())
-        i = 0
-        while i < len(modules):
-            module = modules[i]
-            if (type(module).__dict__.get("commutes_with_max_pool", False) and i + 1 < len(modules)
-                    and modules[i + 1].is_max_pool):
-                x = module(modules[i + 1](x))
-                i += 2
-            else:
-                x = module(x)
-                i += 1
+        for module in self._modules.values():
+            x = module(x)
         return x
 
     def append(self, module: Module) -> "Sequential":
