@@ -26,8 +26,8 @@ def fit(model, optimizer, x, y, epochs, batch_size, loss_fn=None, classes=None):
     """Train with the engine's Trainer (a seeded shuffle each epoch); the loss and accuracy on (x, y) after."""
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     classes = classes or int(y.max()) + 1
-    trainer = Trainer(model, optimizer, loss_fn, BatchIterator(x, y, batch_size, seed=0), epochs=epochs, classes=classes)
-    assert trainer.run() == "finished"
+    batches = BatchIterator(x, y, batch_size, seed=0)
+    assert Trainer(model, optimizer, loss_fn, batches, epochs=epochs, classes=classes).run() == "finished"
     result = evaluate(model, loss_fn, x, y, classes=classes)
     return result.loss, result.accuracy
 
