@@ -16,7 +16,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .spec import LAYER_TYPES, validate_spec
+from .layer_types import LAYER_TYPES
+from .spec import validate_spec
 
 ACTIVATIONS = tuple(name for name, t in LAYER_TYPES.items() if t.category == "activation")
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from nnstudio.engine import SpecError, Tensor, build_model, manual_seed, nn, summarize, validate_spec
 from nnstudio.engine.fields import FieldError
+from nnstudio.engine.layer_types import LAYER_TYPES, shape_text
 from nnstudio.engine.presets import PRESETS, cnn, preset_spec
-from nnstudio.engine.spec import LAYER_TYPES, Autoencoder, is_autoencoder, new_layer, shape_text
+from nnstudio.engine.spec import Autoencoder, is_autoencoder, new_layer
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ACTIVATIONS = [name for name, t in LAYER_TYPES.items() if t.category == "activation"]

@@ -30,9 +30,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
+from nnstudio.engine.layer_types import LAYER_TYPES, shape_text
 from nnstudio.engine.presets import PRESETS, preset_spec
-from nnstudio.engine.spec import (LAYER_TYPES, SpecError, Summary, is_autoencoder, new_layer, shape_text,
-                                  validate_spec)
+from nnstudio.engine.spec import SpecError, Summary, is_autoencoder, new_layer, validate_spec
 
 from ..run import Status
 from ..run.config import ConfigError, RunConfig, model_spec

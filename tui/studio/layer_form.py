@@ -28,7 +28,7 @@ from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, 
 from textual.widgets.option_list import Option
 
 from nnstudio.engine.fields import Field, FieldError
-from nnstudio.engine.spec import LAYER_TYPES, LayerType
+from nnstudio.engine.layer_types import LAYER_TYPES, LayerType
 
 from .cells import value_text
 
