@@ -44,14 +44,13 @@ from nnstudio.engine import events, manual_seed
 from nnstudio.engine.control import Controller
 from nnstudio.engine.evaluation import evaluate, predict
 from nnstudio.engine.metrics import softmax
-from nnstudio.engine.presets import PRESETS
-from nnstudio.engine.spec import SpecError, build_model, is_autoencoder, summarize
+from nnstudio.engine.spec import build_model, is_autoencoder
 from nnstudio.engine.trainer import Trainer
 
-from .config import LIVE_SETTINGS, ConfigError, RunConfig, model_spec
+from .config import LIVE_SETTINGS, ConfigError, RunConfig
 from .data import load_run_dataset, prepare_run_data
-from .factory import make_early_stopping, make_loss, make_optimizer, make_scheduler
-from .reports import CheckpointSaved, MismatchError, NothingToTrain, Prepared, SessionError
+from .factory import fit_spec, make_early_stopping, make_loss, make_optimizer, make_scheduler
+from .reports import CheckpointSaved, NothingToTrain, Prepared, SessionError
 from .saved import config_of, load_save, run_folder_to_continue
 from .status import OUTCOMES, Status, StatusChanged, after_event
 
@@ -115,7 +114,7 @@ class Session:
         if self.dataset is None:
             self.dataset = load_run_dataset(config, self.on_event)
         dataset = self.dataset
-        self.spec = self._fit_spec(dataset)
+        self.spec = fit_spec(config, dataset)
         self.reconstruct = is_autoencoder(self.spec)
         self.classes = dataset.num_classes if dataset.task == "classification" and not self.reconstruct else None
         layout = "image" if len(self.spec["input_shape"]) == 3 else "flat"
@@ -123,34 +122,6 @@ class Session:
         manual_seed(config.training.seed)
         self.model = build_model(self.spec)
         self._build_training_objects()
-
-    def _fit_spec(self, dataset: Dataset) -> dict:
-        """The model spec, fitted to the data for presets; a custom spec must already match the data.
-
-        Image data sets can be fed flat (N, 784) or as images (N, 1, 28, 28): a model whose
-        input is 3-D (a CNN) gets the image layout, any other the flat one.
-        """
-        classes = dataset.num_classes or 1
-        shapes = {tuple(dataset.input_shape)} | ({tuple(dataset.image_shape)} if dataset.image_shape else set())
-        try:
-            input_shape = list(dataset.input_shape)
-            if self.config.model.spec is None and dataset.image_shape:
-                default = PRESETS[self.config.model.preset].options().get("input_shape")
-                if default is not None and len(default) == 3:
-                    input_shape = list(dataset.image_shape)
-            spec = model_spec(self.config, input_shape=input_shape, classes=classes)
-            summary = summarize(spec)
-        except (SpecError, ValueError) as error:
-            raise MismatchError(f"the model does not fit data set {dataset.name}: {error}") from None
-        if tuple(summary.input_shape) not in shapes:
-            raise MismatchError(f"the model expects inputs of shape {tuple(summary.input_shape)}, but data set "
-                               f"{dataset.name} has {' or '.join(str(s) for s in sorted(shapes, key=len))}")
-        expected = tuple(dataset.input_shape) if is_autoencoder(spec) else \
-            (dataset.num_classes,) if dataset.task == "classification" else (1,)
-        if tuple(summary.output_shape) != expected:
-            raise MismatchError(f"the model outputs shape {tuple(summary.output_shape)}, but data set {dataset.name} "
-                               f"needs {expected} ({'reconstructions' if is_autoencoder(spec) else dataset.task})")
-        return spec
 
     def _build_training_objects(self) -> None:
         config, data = self.config, self.data
