@@ -80,6 +80,10 @@ def status_line(app) -> str:
     return str(app.monitor.query_one("#run-status").render())
 
 
+def progress_line(app) -> str:
+    return str(app.monitor.query_one("#run-progress").render())
+
+
 def errors(app) -> list[str]:
     return [text for text, severity in app.seen_notifications if severity == "error"]
 
@@ -92,16 +96,14 @@ async def test_space_trains_the_model_and_the_monitor_follows(tmp_path, blobs, s
         assert app.status == "idle" and "IDLE" in status_line(app)
         await press_while_training(pilot, "space")
         await wait_status(pilot, "finished")
-        await pilot.pause(0.6)  # one plot tick
+        await wait_for(pilot, lambda: "epoch 3/3" in progress_line(app), "the poll after the last epoch")
         assert len(app.session.history) == 3 and app.runner.unsaved_epochs == 3
         assert "FINISHED" in status_line(app)
         assert len(app.monitor.history) == 3 and app.monitor.trace.xs
-        assert "epoch 3/3" in str(app.monitor.query_one("#run-progress").render())
         assert app.predictions.probe is not None
         assert app.predictions.outputs is None  # out of view: not drawn on the interface thread yet
         await pilot.press("4")
-        await pilot.pause(0.1)
-        assert app.predictions.outputs is not None  # drawn once shown
+        await wait_for(pilot, lambda: app.predictions.outputs is not None, "the predictions, drawn once shown")
         await pilot.press("3")
         await pilot.press("space")  # all epochs done: says so, does not crash or retrain
         assert app.status == "finished" and any("epochs are done" in t for t, _ in app.seen_notifications)
