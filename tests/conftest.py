@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded generator and the location of the real MNIST files.
+"""Shared fixtures: a seeded generator and the location of the real MNIST files (see real_mnist.py).
 
 Tests run two at a time (`-n 2`) on two cores, so each test process, and every command it
 starts, uses one BLAS thread: spinning BLAS threads of two processes on two cores slow the
@@ -19,8 +19,12 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 threadpool_limits(limits=1, user_api="blas")  # in case NumPy was loaded before this file (a plugin)
 
-#: ../shared/data/mnist from the repository root (present on developer machines and in CI)
-SHARED_MNIST = Path(os.environ.get("NNSTUDIO_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
+import real_mnist  # noqa: E402  (reads NNSTUDIO_DATA_DIR now, before any test clears or sets it)
+
+
+def pytest_report_header(config) -> str:
+    """Which data the run uses: the MNIST folder, or that the real-data tests are skipped and how to run them."""
+    return real_mnist.header()
 
 
 @pytest.fixture
@@ -30,9 +34,11 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture
 def mnist_dir() -> Path:
-    if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"real MNIST not found at {SHARED_MNIST} (expected ../shared/data/mnist beside the repository)")
-    return SHARED_MNIST
+    """The folder holding the real MNIST's four files (NNSTUDIO_DATA_DIR as the session started, or
+    ../shared/data/mnist); the test is skipped without it."""
+    if not real_mnist.HAVE_MNIST:
+        pytest.skip(real_mnist.SKIP_REASON)
+    return real_mnist.MNIST_DIR
 
 
 @pytest.fixture(autouse=True)
