@@ -166,12 +166,28 @@ async def test_leaving_while_a_run_is_live_is_clean(tmp_path, blobs, stop_first)
 
 
 async def test_news_from_the_run_after_the_app_has_gone_changes_nothing(tmp_path, blobs):
-    """What the training thread posts while (or after) the app takes its widgets down is dropped."""
+    """What the training thread posts while (or after) the app takes its widgets down is dropped:
+    no status changes, no pane is told, nothing is shown, nothing raises."""
     app = studio(tmp_path, blobs)
     async with app.run_test():
         pass
+
+    def state():
+        monitor, builder, settings = app.monitor, app.panes["builder"], app.panes["settings"]
+        return (app.status, app.runner.status, app.runner.unsaved_epochs, monitor.status, monitor.history,
+                monitor.progress_updates, builder.read_only, settings.run_active, list(app.seen_notifications))
+
+    before = state()
+    assert before[:4] == ("idle", "idle", 0, "idle")
     app.on_session_event(SessionEvent(events.Stopped(epoch=0, batch=3)))  # would restyle panes that are gone
+    app.on_session_event(SessionEvent(events.EpochEnd(
+        epoch=0, epochs=3, train_loss=0.5, train_accuracy=0.8, val_loss=0.6, val_accuracy=0.75, lr=0.01,
+        grad_norms={"0": 0.1}, weight_norms={"0": 1.0}, update_ratios={"0": 1e-3}, samples_per_s=1e4, seconds=0.1,
+        elapsed=0.1, eta=0.2)))  # would count an unsaved epoch and plot it
     app.watch_status("stopped")
+    app.watch_status("running")  # would lock the builder and the settings
+    assert state() == before
+    assert app._exception is None and app.return_code in (None, 0)
 
 
 async def test_save_reinitialise_and_load_by_keys(tmp_path, blobs):
