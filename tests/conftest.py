@@ -7,6 +7,7 @@ suite several times over (see nnstudio.tui.run.blas).
 
 from __future__ import annotations
 
+import inspect
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads BLAS, here and in subprocesses
@@ -15,6 +16,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from textual.widgets import Input  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 threadpool_limits(limits=1, user_api="blas")  # in case NumPy was loaded before this file (a plugin)
@@ -50,3 +52,26 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
     monkeypatch.setenv("NNSTUDIO_OFFLINE", "1")
     monkeypatch.delenv("NNSTUDIO_DATA_DIR", raising=False)
+
+
+@pytest.fixture
+def snap_compare(snap_compare):
+    """pytest-textual-snapshot's snap_compare, with a text cursor that does not blink.
+
+    A focused Input's cursor blinks every half second; a screenshot taken a little late (a busy
+    machine) caught it off and failed. With blinking off (Textual's own `cursor_blink` reactive)
+    the cursor of the focused field is always drawn, as the snapshots show it.
+    """
+
+    def compare(app, *args, run_before=None, **kwargs):
+        async def before_the_screenshot(pilot) -> None:
+            if run_before is not None:
+                result = run_before(pilot)
+                if inspect.isawaitable(result):
+                    await result
+            for field in pilot.app.screen.query(Input):
+                field.cursor_blink = False
+
+        return snap_compare(app, *args, run_before=before_the_screenshot, **kwargs)
+
+    return compare
