@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -130,6 +131,39 @@ async def test_redraws_stay_within_budget_whatever_the_batch_rate(tmp_path, monk
         # nothing was lost on the way: every batch is in the loss trace (compacted), every epoch plotted
         assert len(monitor.history) == sent // EPOCH
         assert monitor.trace.xs[-1] == pytest.approx(sent / EPOCH, abs=2 / EPOCH)
+
+
+async def test_what_the_training_thread_reports_all_reaches_the_plots(tmp_path):
+    """Batches and epochs reported from another thread, however they interleave with the polls (the
+    fake clock ticks while the thread runs): once it is done, every batch is in the loss trace and
+    every epoch in the history, in order."""
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        clock = FakeClock(app)
+        monitor, bridge = app.monitor, app.runner.bridge
+        epochs = 20
+
+        def training_thread() -> None:
+            for n in range(epochs * EPOCH):
+                epoch, batch = divmod(n, EPOCH)
+                bridge.on_event(events.BatchEnd(epoch, batch, EPOCH, 2.0 / (1 + n / EPOCH), 0.5, 1e5))
+                if batch == EPOCH - 1:
+                    bridge.on_event(epoch_event(epoch))
+
+        thread = threading.Thread(target=training_thread)
+        thread.start()
+        while thread.is_alive():
+            clock.advance(STEP_MS)
+            await pilot.pause(0)
+        thread.join()
+        await pilot.pause(0)  # the last epoch's message
+        clock.advance(round(POLL_INTERVAL * 1000))  # and the poll after the last batch
+
+        assert clock.poll.fired >= 1
+        assert [h["epoch"] for h in monitor.history] == list(range(1, epochs + 1))
+        assert monitor.trace.xs == sorted(monitor.trace.xs)
+        assert monitor.trace.xs[-1] == pytest.approx(epochs, abs=2 / EPOCH)
 
 
 async def test_only_what_changed_and_is_in_view_is_redrawn(tmp_path):
