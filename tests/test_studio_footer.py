@@ -11,6 +11,7 @@ synchronous burst, exactly as Textual publishes them), let the refresh come, and
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 import pytest
 from textual.app import App, ComposeResult
@@ -57,14 +58,15 @@ class Rebuilds:
 
         monkeypatch.setattr(footer, "recompose", counting)
 
-    async def next(self) -> None:
-        """Until a rebuild has run (from the one before this call's burst)."""
-        await asyncio.wait_for(self._done.wait(), WAIT)
+    async def after(self, burst: Callable[[], None]) -> None:
+        """Run `burst` (synchronous: no refresh can come in between), then wait until a rebuild has run."""
         self._done.clear()
+        burst()
+        await asyncio.wait_for(self._done.wait(), WAIT)
 
 
 async def settle(pilot) -> None:
-    """Let every callback already due run: two refreshes (a rebuild is scheduled, then it runs)."""
+    """Let every callback already due run (a rebuild is scheduled after one refresh and runs after the next)."""
     for _ in range(3):
         await pilot.pause()
 
@@ -90,8 +92,7 @@ async def test_a_burst_of_binding_changes_rebuilds_the_footer_once(monkeypatch, 
     async with app.run_test() as pilot:
         await settle(pilot)
         before = rebuilds.count
-        burst(app, notifications)
-        await rebuilds.next()
+        await rebuilds.after(lambda: burst(app, notifications))
         await settle(pilot)  # a second rebuild, had one been scheduled, would have run by now
         assert rebuilds.count - before == 1
         # the one rebuild shows the bindings as the burst left them
@@ -106,8 +107,7 @@ async def test_each_burst_after_a_refresh_gets_its_own_rebuild(monkeypatch):
         await settle(pilot)
         before = rebuilds.count
         for notifications in (3, 1, 2, 5):
-            burst(app, notifications)
-            await rebuilds.next()
+            await rebuilds.after(lambda: burst(app, notifications))  # noqa: B023 (called at once)
             await settle(pilot)
             assert save_key_greyed(app) is (notifications % 2 == 0)
         assert rebuilds.count - before == 4
@@ -120,7 +120,6 @@ async def test_textual_s_own_footer_rebuilds_once_per_notification(monkeypatch):
     async with app.run_test() as pilot:
         await settle(pilot)
         before = rebuilds.count
-        burst(app, 5)
-        await rebuilds.next()
+        await rebuilds.after(lambda: burst(app, 5))
         await settle(pilot)
         assert rebuilds.count - before == 5
