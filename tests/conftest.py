@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded generator and the location of the real MNIST files.
+"""Shared fixtures: a seeded generator and the location of the real MNIST files (see real_mnist.py).
 
 Tests run two at a time (`-n 2`) on two cores, so each test process, and every command it
 starts, uses one BLAS thread: spinning BLAS threads of two processes on two cores slow the
@@ -7,6 +7,7 @@ suite several times over (see nnstudio.tui.run.blas).
 
 from __future__ import annotations
 
+import inspect
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads BLAS, here and in subprocesses
@@ -15,12 +16,17 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from textual.widgets import Input  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 threadpool_limits(limits=1, user_api="blas")  # in case NumPy was loaded before this file (a plugin)
 
-#: ../shared/data/mnist from the repository root (present on developer machines and in CI)
-SHARED_MNIST = Path(os.environ.get("NNSTUDIO_TEST_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
+import real_mnist  # noqa: E402  (reads NNSTUDIO_DATA_DIR now, before any test clears or sets it)
+
+
+def pytest_report_header(config) -> str:
+    """Which data the run uses: the MNIST folder, or that the real-data tests are skipped and how to run them."""
+    return real_mnist.header()
 
 
 @pytest.fixture
@@ -30,9 +36,11 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture
 def mnist_dir() -> Path:
-    if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"real MNIST not found at {SHARED_MNIST} (expected ../shared/data/mnist beside the repository)")
-    return SHARED_MNIST
+    """The folder holding the real MNIST's four files (NNSTUDIO_DATA_DIR as the session started, or
+    ../shared/data/mnist); the test is skipped without it."""
+    if not real_mnist.HAVE_MNIST:
+        pytest.skip(real_mnist.SKIP_REASON)
+    return real_mnist.MNIST_DIR
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +52,26 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
     monkeypatch.setenv("NNSTUDIO_OFFLINE", "1")
     monkeypatch.delenv("NNSTUDIO_DATA_DIR", raising=False)
+
+
+@pytest.fixture
+def snap_compare(snap_compare):
+    """pytest-textual-snapshot's snap_compare, with a text cursor that does not blink.
+
+    A focused Input's cursor blinks every half second; a screenshot taken a little late (a busy
+    machine) caught it off and failed. With blinking off (Textual's own `cursor_blink` reactive)
+    the cursor of the focused field is always drawn, as the snapshots show it.
+    """
+
+    def compare(app, *args, run_before=None, **kwargs):
+        async def before_the_screenshot(pilot) -> None:
+            if run_before is not None:
+                result = run_before(pilot)
+                if inspect.isawaitable(result):
+                    await result
+            for field in pilot.app.screen.query(Input):
+                field.cursor_blink = False
+
+        return snap_compare(app, *args, run_before=before_the_screenshot, **kwargs)
+
+    return compare

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from nnstudio.datasets.embedded import load_embedded
+from real_mnist import MNIST_DIR, needs_mnist
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_embedded_mnist.py"
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_an_archive_within_the_budget_replaces_out(build, tmp_path):
         np.testing.assert_array_equal(archive["x_train"], _arrays(5)["x_train"])
 
 
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST not found at {MNIST_DIR}")
+@needs_mnist
 def test_the_script_builds_a_subset_or_refuses_without_writing(build, tmp_path, monkeypatch, capsys):
     out = tmp_path / "subset.npz"
     argv = ["--source", str(MNIST_DIR), "--train-per-class", "3", "--test-per-class", "1", "--out", str(out)]

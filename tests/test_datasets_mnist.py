@@ -22,9 +22,8 @@ from nnstudio.datasets.embedded import EMBEDDED_PATH, balanced_indices, load_emb
 from nnstudio.datasets.loader import load_idx_dataset
 from nnstudio.datasets.locations import locate
 from nnstudio.datasets.mnist_family import ROLES, IdxDatasetSpec, IdxFile
+from real_mnist import HAVE_MNIST, MNIST_DIR, SKIP_REASON, needs_mnist
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
-needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST not found at {MNIST_DIR}")
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -43,8 +42,8 @@ def isolated(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def mnist():
     """Full MNIST read once for the module (about 0.3 s)."""
-    if not MNIST_DIR.is_dir():
-        pytest.skip(f"real MNIST not found at {MNIST_DIR}")
+    if not HAVE_MNIST:
+        pytest.skip(SKIP_REASON)
     return load_dataset("mnist", data_dir=MNIST_DIR, allow_fetch=False, fallback=False)
 
 
@@ -150,11 +149,17 @@ def test_cache_root_follows_xdg(tmp_path, monkeypatch):
 
 
 @needs_mnist
-@pytest.mark.parametrize("env_dir", [MNIST_DIR, MNIST_DIR.parent])
-def test_environment_folder_directly_or_by_name(env_dir, monkeypatch):
-    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(env_dir))
+@pytest.mark.parametrize("by_name", [False, True])
+def test_environment_folder_directly_or_by_name(by_name, tmp_path, monkeypatch):
+    """NNSTUDIO_DATA_DIR names the folder of the files, or a folder holding it under the data set's name."""
+    folder = MNIST_DIR
+    if by_name:  # a data folder with mnist/ in it, whatever the real files' folder is called
+        folder = tmp_path / "data" / "mnist"
+        folder.parent.mkdir()
+        folder.symlink_to(MNIST_DIR, target_is_directory=True)
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(folder.parent if by_name else folder))
     found = locate(MNIST).found
-    assert found.folder == MNIST_DIR and found.origin == "environment"
+    assert found.folder == folder and found.origin == "environment"
 
 
 @needs_mnist

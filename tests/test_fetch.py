@@ -23,8 +23,8 @@ from nnstudio.datasets import (MNIST, DatasetError, EMBEDDED_NAME, FetchError, c
 from nnstudio.datasets.checksums import Digest, content_sha256
 from nnstudio.datasets.loader import load_idx_dataset
 from nnstudio.datasets.mnist_family import ROLES, IdxDatasetSpec, IdxFile
+from real_mnist import MNIST_DIR, needs_mnist
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 
 
 class Mirror:
@@ -318,20 +318,22 @@ def test_offline_setting_never_touches_the_network(tiny, mirror, monkeypatch):
     assert data.name == EMBEDDED_NAME and mirror.requests == []
 
 
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST not found at {MNIST_DIR}")
+@needs_mnist
 def test_real_mnist_over_http_with_injected_checksums():
-    """The local train-images .gz was re-compressed: its content sha256 is canonical, its file sha256 not.
+    """Injected digests replace the catalogue's, and a "file" digest is checked against the bytes served.
 
-    With the default digests (content) it passes; an injected file digest of the canonical .gz
-    (which this copy is not) makes the mirror's payload fail; an injected digest of this copy passes.
+    Both are made from the copy the tests were pointed at (the shared one was re-compressed: its
+    content sha256 is canonical, its file digests are not the canonical .gz's): a file digest of
+    other bytes makes the mirror's payload fail; one of this copy passes.
     """
+    copy = (MNIST_DIR / TRAIN_IMAGES).read_bytes()
+    other_bytes = Digest("md5", hashlib.md5(copy[:-1]).hexdigest(), "file")
+    this_copy = Digest("sha256", hashlib.sha256(copy).hexdigest(), "file")
     server = Mirror(MNIST_DIR)
     try:
-        canonical_md5 = Digest("md5", "f68b3c2dcbeaaa9fbdd348bbdeb94873", "file")
         with pytest.raises(FetchError, match="checksum mismatch"):
-            fetch_dataset("mnist", mirrors=[server.url], checksums={TRAIN_IMAGES: canonical_md5})
-        local = Digest("sha256", "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971", "file")
-        fetch_dataset("mnist", mirrors=[server.url], checksums={TRAIN_IMAGES: local})
+            fetch_dataset("mnist", mirrors=[server.url], checksums={TRAIN_IMAGES: other_bytes})
+        fetch_dataset("mnist", mirrors=[server.url], checksums={TRAIN_IMAGES: this_copy})
         data = load_dataset("mnist", allow_fetch=False, fallback=False)
     finally:
         server.close()

@@ -5,17 +5,20 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from nnstudio import saves
 from nnstudio.engine import SpecError, Tensor, build_model, manual_seed, nn, summarize, validate_spec
 from nnstudio.engine.fields import FieldError
 from nnstudio.engine.layer_types import LAYER_TYPES, shape_text
 from nnstudio.engine.presets import PRESETS, cnn, preset_spec
 from nnstudio.engine.spec import Autoencoder, is_autoencoder, new_layer
+from nnstudio.saves import SaveError, schema
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ACTIVATIONS = [name for name, t in LAYER_TYPES.items() if t.category == "activation"]
@@ -199,7 +202,8 @@ FLAT = [784]
 IMAGE = [1, 28, 28]
 
 
-@pytest.mark.parametrize("spec, expected", [
+#: (an invalid spec, a pattern its SpecError's message matches): every way a spec can be invalid
+INVALID_SPECS = [
     ({"input_shape": FLAT, "layers": [{"type": "relu"}, {"type": "dense", "out": 3}]},
      r"^layer 1: unknown layer type 'dense'.*known types: linear, conv2d"),
     ({"input_shape": FLAT, "layers": [{"type": "Linear", "out": 3}]}, r"did you mean 'linear'"),
@@ -247,7 +251,10 @@ IMAGE = [1, 28, 28]
      r"must reconstruct its input: the decoder ends with shape 10, but the input has shape 784"),
     ({"input_shape": FLAT, "encoder": [{"type": "linear", "out": 8}], "decoder": [{"type": "tanh"}, {"type": "conv2d"}]},
      r"^decoder layer 1 \(conv2d\): missing required field 'out'"),
-])
+]
+
+
+@pytest.mark.parametrize("spec, expected", INVALID_SPECS)
 def test_invalid_specs_get_a_clear_message(spec, expected):
     with pytest.raises(SpecError, match=expected):
         validate_spec(spec)
@@ -262,8 +269,45 @@ def test_integers_too_long_to_print_still_give_a_spec_error(layer):
         validate_spec({"input_shape": [10 ** 5000], "layers": [{"type": "relu"}]})
 
 
-def test_spec_error_is_a_value_error():
-    assert issubclass(SpecError, ValueError)
+#: "layer 2 (maxpool2d): ...", "decoder layer 1 (conv2d): ...", "layer 1: ..." (the type unknown)
+WHERE = re.compile(r"^(?:(encoder|decoder) )?layer (\d+)(?: \((\w+)\))?: ")
+#: what a message says first when it is about one field: "out must be ...", "missing required field 'out'"
+NAMED_FIELD = re.compile(r"^(?:missing required field '(\w+)'|unknown field '(\w+)'|(\w+) must be )")
+
+
+@pytest.mark.parametrize("spec, expected", INVALID_SPECS)
+def test_every_invalid_spec_is_a_value_error_whose_attributes_say_where(spec, expected):
+    """A SpecError is a ValueError, so code that guards a spec with `except ValueError` catches every way
+    a spec can be invalid; and its attributes name the entry its message names (a form highlights it)."""
+    with pytest.raises(ValueError) as caught:
+        validate_spec(spec)
+    error = caught.value
+    assert type(error) is SpecError
+    message = str(error)
+    if (where := WHERE.match(message)) is not None:
+        section, index, layer_type = where.groups()
+        assert (error.section, error.index, error.layer_type) == (section or "layers", int(index), layer_type)
+        message = message[where.end():]
+    else:
+        assert error.index is None and error.layer_type is None
+        assert error.section is None or error.section in message
+    if (named := NAMED_FIELD.match(message)) is not None:
+        assert error.field == next(name for name in named.groups() if name)
+    if error.field is not None:
+        assert re.search(rf"\b{error.field}\b", message), (error.field, message)
+
+
+@pytest.mark.parametrize("spec, expected", INVALID_SPECS)
+def test_a_save_with_an_invalid_spec_is_refused_with_the_engine_s_message(spec, expected, tmp_path):
+    """The save reader relies on it: it checks a save's spec under `except ValueError`, so every invalid
+    spec becomes a SaveError quoting the engine's message, never an unexpected exception."""
+    path = tmp_path / "model.safetensors"
+    saves.save_model(path, build_model({"input_shape": [4], "layers": [{"type": "linear", "out": 2}]}))
+    document = saves.read_metadata(path).to_document()
+    document["model"]["spec"] = copy.deepcopy(spec)
+    with pytest.raises(SaveError, match=r"^metadata model\.spec is not a valid model spec: ") as caught:
+        schema.validate(document)
+    assert re.search(expected, str(caught.value).split("not a valid model spec: ", 1)[1])
 
 
 # ---------------------------------------------------------------------- the layer table

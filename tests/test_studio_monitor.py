@@ -1,8 +1,8 @@
 """The monitor and predictions panes: the redraw budget, plots, digits and their keys.
 
-The budget test feeds the app's bridge from a fake training thread that emits thousands of
-batch events a second, and counts what the UI did: it asserts counts per second, never how
-fast anything ran.
+The budget tests feed the app's bridge thousands of batch events per second of a fake clock,
+which also runs the two timers that pace the redraws, and count what the UI did: counts per
+tick of those timers, never how fast anything ran.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ import io
 import math
 import threading
 import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -37,75 +40,168 @@ def epoch_event(epoch: int) -> events.EpochEnd:
 
 
 # ====================================================================== the redraw budget
-async def test_redraws_stay_within_budget_whatever_the_batch_rate(tmp_path, monkeypatch):
-    renders = []
+@dataclass
+class Periodic:
+    """One of the app's timers as the fake clock runs it."""
+
+    every_ms: int
+    callback: Callable[[], None]
+    due_ms: int = 0
+    fired: int = 0
+
+
+class FakeClock:
+    """Fake time for the two timers that budget the monitor's redraws.
+
+    The studio's poll of the training thread (`app.poll_timer`, every POLL_INTERVAL) and the
+    monitor's plot rebuild (`monitor.plot_timer`, every PLOT_INTERVAL) are paused, and `advance`
+    calls each one's callback once whenever fake time reaches its next tick, as the timer would
+    (a Textual timer that falls behind skips the ticks it missed: it never fires twice in a row).
+    Time is counted in whole milliseconds, so ticks fall exactly where they should.
+    """
+
+    def __init__(self, app) -> None:
+        app.poll_timer.pause()
+        app.monitor.plot_timer.pause()
+        self.ms = 0
+        self.poll = Periodic(round(POLL_INTERVAL * 1000), app.poll_training)
+        self.plot = Periodic(round(PLOT_INTERVAL * 1000), app.monitor.redraw_if_dirty)
+        for timer in (self.poll, self.plot):
+            timer.due_ms = timer.every_ms
+
+    def advance(self, ms: int) -> bool:
+        """Let `ms` milliseconds of fake time pass; True if a timer fired."""
+        self.ms += ms
+        fired = False
+        for timer in (self.poll, self.plot):
+            if self.ms >= timer.due_ms:
+                timer.callback()
+                timer.fired += 1
+                timer.due_ms = (self.ms // timer.every_ms + 1) * timer.every_ms
+                fired = True
+        return fired
+
+
+SECONDS = 3  # of fake time
+STEP_MS = 10  # the fake training thread reports every 10 ms of fake time
+EPOCH = 500  # batches
+
+
+@pytest.mark.parametrize("batches_per_second", [1_000, 20_000])
+async def test_redraws_stay_within_budget_whatever_the_batch_rate(tmp_path, monkeypatch, batches_per_second):
+    """Batches pour into the app's bridge (as from the training thread) for SECONDS of fake time: the
+    progress line changes once per poll and each plot is rebuilt (and painted) at most once per plot
+    tick, however fast the batches come; and nothing is lost on the way."""
+    renders = Counter()
     render = MetricPlot.render
-    monkeypatch.setattr(MetricPlot, "render", lambda self: (renders.append(self.id), render(self))[1])
+    monkeypatch.setattr(MetricPlot, "render", lambda self: (renders.update([self.id]), render(self))[1])
     app = studio(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.3)
+        await pilot.pause()
+        clock = FakeClock(app)
+        await pilot.pause()  # the first layout and paint are done: count from here
         monitor, bridge = app.monitor, app.runner.bridge
-        plots0, progress0, renders0 = monitor.plot_redraws, monitor.progress_updates, len(renders)
-        stop, sent = threading.Event(), []
+        plots = {plot.id: plot for plot in monitor.query(MetricPlot)}
+        progress0, renders0 = monitor.progress_updates, Counter(renders)
+        redraws0 = {plot_id: plot.redraws for plot_id, plot in plots.items()}
 
-        def fake_training_thread() -> None:
-            n = 0
-            while not stop.is_set():
-                for _ in range(200):
-                    epoch, batch = divmod(n, 500)
-                    bridge.on_event(events.BatchEnd(epoch, batch, 500, 2.0 / (1 + n / 500), 0.5, 1e5))
-                    n += 1
-                    if batch == 499:
-                        bridge.on_event(epoch_event(epoch))
-                time.sleep(0.001)
-            sent.append(n)
+        sent = 0
+        for _ in range(SECONDS * 1000 // STEP_MS):
+            for _ in range(batches_per_second * STEP_MS // 1000):
+                epoch, batch = divmod(sent, EPOCH)
+                bridge.on_event(events.BatchEnd(epoch, batch, EPOCH, 2.0 / (1 + sent / EPOCH), 0.5, 1e5))
+                sent += 1
+                if batch == EPOCH - 1:
+                    bridge.on_event(epoch_event(epoch))  # posted to the app as a message, as from the thread
+            if clock.advance(STEP_MS):
+                await pilot.pause(0)  # the messages posted so far are handled, the screen is painted
+        await pilot.pause(0)
 
-        thread = threading.Thread(target=fake_training_thread)
-        start = time.monotonic()
-        thread.start()
-        await pilot.pause(1.0)
-        stop.set()
-        thread.join()
-        elapsed = time.monotonic() - start
-        await pilot.pause(2 * PLOT_INTERVAL)  # let the last tick land
-        elapsed_all = time.monotonic() - start
-
-        batches = sent[0]
-        assert batches >= 2000, "the fake source should outrun any redraw rate"
-        progress_per_s = (monitor.progress_updates - progress0) / elapsed_all
-        plot_rounds_per_s = (monitor.plot_redraws - plots0) / 4 / elapsed_all
-        renders_per_s = (len(renders) - renders0) / 4 / elapsed_all
-        assert progress_per_s <= 1 / POLL_INTERVAL + 2  # about 10 a second, not thousands
-        assert plot_rounds_per_s <= 1 / PLOT_INTERVAL + 1
-        assert renders_per_s <= 1 / PLOT_INTERVAL + 2
-        assert monitor.plot_redraws > plots0 and elapsed > 0  # and it did redraw
+        polls, plot_ticks = clock.poll.fired, clock.plot.fired
+        assert (polls, plot_ticks) == (SECONDS / POLL_INTERVAL, SECONDS / PLOT_INTERVAL)
+        assert sent == batches_per_second * SECONDS
+        # once per poll, each of which had new batches: not once per batch
+        assert monitor.progress_updates - progress0 == polls
+        redraws = {plot_id: plot.redraws - redraws0[plot_id] for plot_id, plot in plots.items()}
+        assert redraws["plot-loss"] == plot_ticks  # new batches before every tick: drawn at every one
+        assert all(1 <= n <= plot_ticks for n in redraws.values()), redraws  # epochs: drawn, at most once a tick
+        assert monitor.plot_redraws - sum(redraws0.values()) == sum(redraws.values())
+        painted = renders - renders0
+        assert all(painted[plot_id] <= redraws[plot_id] for plot_id in plots), (painted, redraws)
         # nothing was lost on the way: every batch is in the loss trace (compacted), every epoch plotted
-        assert len(monitor.history) == batches // 500
-        assert monitor.trace.xs[-1] == pytest.approx(batches / 500, abs=2 / 500)
+        assert len(monitor.history) == sent // EPOCH
+        assert monitor.trace.xs[-1] == pytest.approx(sent / EPOCH, abs=2 / EPOCH)
+
+
+async def test_what_the_training_thread_reports_all_reaches_the_plots(tmp_path):
+    """Batches and epochs reported from another thread, however they interleave with the polls (the
+    fake clock ticks while the thread runs): once it is done, every batch is in the loss trace and
+    every epoch in the history, in order."""
+    app = studio(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        clock = FakeClock(app)
+        monitor, bridge = app.monitor, app.runner.bridge
+        epochs = 20
+
+        def training_thread() -> None:
+            for n in range(epochs * EPOCH):
+                epoch, batch = divmod(n, EPOCH)
+                bridge.on_event(events.BatchEnd(epoch, batch, EPOCH, 2.0 / (1 + n / EPOCH), 0.5, 1e5))
+                if batch == EPOCH - 1:
+                    bridge.on_event(epoch_event(epoch))
+
+        thread = threading.Thread(target=training_thread)
+        thread.start()
+        while thread.is_alive():
+            clock.advance(STEP_MS)
+            await pilot.pause(0)
+        thread.join()
+        await pilot.pause(0)  # the last epoch's message
+        clock.advance(round(POLL_INTERVAL * 1000))  # and the poll after the last batch
+
+        assert clock.poll.fired >= 1
+        assert [h["epoch"] for h in monitor.history] == list(range(1, epochs + 1))
+        assert monitor.trace.xs == sorted(monitor.trace.xs)
+        assert monitor.trace.xs[-1] == pytest.approx(epochs, abs=2 / EPOCH)
 
 
 async def test_only_what_changed_and_is_in_view_is_redrawn(tmp_path):
     """Batches change only the loss plot; plots out of view wait until the pane is shown again."""
     app = studio(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(2 * PLOT_INTERVAL)
+        await pilot.pause()
+        clock = FakeClock(app)
         plots = {plot.id: plot for plot in app.monitor.query(MetricPlot)}
         counts = lambda: {plot_id: plot.redraws for plot_id, plot in plots.items()}  # noqa: E731
         before = counts()
         app.monitor.tick(events.BatchEnd(0, 0, 10, 2.0, 0.1, 1e4), [(0, 0, 10, 2.0)])
-        await pilot.pause(2 * PLOT_INTERVAL)
+        assert clock.advance(round(PLOT_INTERVAL * 1000)) and clock.plot.fired == 1
         after = counts()
-        assert after["plot-loss"] > before["plot-loss"]
+        assert after["plot-loss"] == before["plot-loss"] + 1
         assert all(after[p] == before[p] for p in plots if p != "plot-loss")
 
         await pilot.press("1")  # the monitor is hidden: an epoch ends, nothing is drawn
         app.monitor.on_session_event(epoch_event(0))
-        await pilot.pause(2 * PLOT_INTERVAL)
+        assert clock.advance(round(PLOT_INTERVAL * 1000)) and clock.plot.fired == 2
         assert counts() == after
         await pilot.press("3")
-        await pilot.pause(0.1)
-        assert all(n > after[p] for p, n in counts().items())  # all four caught up at once, on show
+        await wait_for(pilot, lambda: all(n > after[p] for p, n in counts().items()),
+                       "all four plots to catch up once shown")
+        clock.advance(round(POLL_INTERVAL * 1000))  # the next poll writes the progress line
         assert "epoch 1" in str(app.monitor.query_one("#run-progress").render())
+
+
+WAIT = 60.0  # seconds: only a bound for a hung test, not a speed requirement
+
+
+async def wait_for(pilot, condition, what: str) -> None:
+    """Until `condition()` holds, letting the app work; fails only if it never does (a hung test)."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
 
 
 # ====================================================================== plots

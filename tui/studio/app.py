@@ -18,6 +18,7 @@ from typing import Callable
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Header, TabbedContent, TabPane, Tabs
 from textual.worker import Worker
@@ -89,6 +90,8 @@ class StudioApp(App):
         """True when the studio opened on the embedded MNIST subset because the full set is not here (create_app)."""
         self.runner = SessionRunner(self, dataset=dataset)
         self.panes: dict[str, Widget] = {}
+        self.poll_timer: Timer | None = None
+        """Calls `poll_training` every POLL_INTERVAL seconds (from on_mount); tests pause it and call it themselves."""
 
     @property
     def session(self):
@@ -114,7 +117,7 @@ class StudioApp(App):
         limit_blas_threads(1)  # the interface thread keeps a core (see nnstudio.tui.run.blas)
         self._push_config()
         self.watch_status(self.status)
-        self.set_interval(POLL_INTERVAL, lambda: self.monitor.tick(*self.runner.bridge.take()))
+        self.poll_timer = self.set_interval(POLL_INTERVAL, self.poll_training, name="poll-training")
         if self.embedded_default and self.open_path is None:
             self.notify("Training on the embedded MNIST subset (6,000 digits) until the full set is here: choose "
                         "data.name mnist in the settings (2) to download it once, or run `nnstudio data import`.",
@@ -123,6 +126,14 @@ class StudioApp(App):
             self._attempt(self.runner.open, self.open_path, "loaded", self.config.checkpoints.folder)
         elif self.offer_resume:
             self._offer_resume()
+
+    def poll_training(self) -> None:
+        """The poll of the training thread: the batches reported since the last poll, to the monitor.
+
+        Called by `poll_timer`, so the monitor's progress line changes at most 1 / POLL_INTERVAL
+        times a second however many batches go by.
+        """
+        self.monitor.tick(*self.runner.bridge.take())
 
     def on_unmount(self) -> None:
         """Never leave a training thread behind (a stopped run writes its checkpoint first).

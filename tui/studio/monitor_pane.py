@@ -26,6 +26,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
@@ -158,6 +159,8 @@ class MonitorPane(Vertical):
         self._legends: dict[str, tuple] = {}  # plot id -> (what its legend shows, its line count)
         self._progress_dirty = False
         self._composed = False  # True from on_mount: the widgets to draw into exist (is_mounted comes later)
+        self.plot_timer: Timer | None = None
+        """Calls `redraw_if_dirty` every PLOT_INTERVAL seconds (from on_mount); tests pause it and call it themselves."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-status")
@@ -171,7 +174,7 @@ class MonitorPane(Vertical):
 
     def on_mount(self) -> None:
         self._composed = True
-        self.set_interval(PLOT_INTERVAL, self._redraw_if_dirty)
+        self.plot_timer = self.set_interval(PLOT_INTERVAL, self.redraw_if_dirty, name="plot-redraw")
         self.set_running(self.status)
         self._show_progress(None)
         self.redraw()
@@ -287,8 +290,8 @@ class MonitorPane(Vertical):
         return epochs_left * batch.batches * self.config.training.batch_size / batch.samples_per_s
 
     # ------------------------------------------------------------------ plots
-    def _redraw_if_dirty(self) -> None:
-        """The plot timer: rebuild the plots whose data changed, if the pane is in view at all.
+    def redraw_if_dirty(self) -> None:
+        """Called by the plot timer: rebuild the plots whose data changed, if the pane is in view at all.
 
         Every rebuild is work on the interface thread, which shares the interpreter lock with
         training: plots nobody sees wait until the pane is shown again.
