@@ -94,3 +94,37 @@ def test_trained_epochs_are_counted_as_unsaved_work():
                                       val_accuracy=None, lr=0.1, grad_norms={}, weight_norms={}, update_ratios={},
                                       samples_per_s=1.0, seconds=1.0, elapsed=1.0, eta=0.0))
     assert runner.unsaved_epochs == 2
+
+
+class _WorkerHost(_Host):
+    """Records the workers the runner starts, without running them (as if their threads had not begun yet)."""
+
+    def __init__(self) -> None:
+        self.started: list = []
+
+    def run_worker(self, work, **options) -> None:
+        self.started.append(work)
+
+
+def test_a_second_press_before_the_thread_begins_starts_nothing():
+    host = _WorkerHost()
+    runner = SessionRunner(host)
+    config = RunConfig().replace(**{"data.name": "blobs"})
+    assert runner.toggle(config) is True
+    assert runner.status is Status.PREPARING and runner.busy   # at once, not when the thread gets to it
+    assert runner.toggle(config) is False and runner.step("epoch", config) is False
+    assert len(host.started) == 1
+
+
+def test_a_stopped_run_continued_is_running_at_once_and_a_step_is_stepping():
+    host = _WorkerHost()
+    runner = SessionRunner(host)
+    session = runner.session = Session(RunConfig().replace(**{"data.name": "blobs"}))
+    session.prepare()
+    session._status = Status.STOPPED                      # as after a stop (no thread here)
+    session.controller.stop()
+    runner.start(session.config)
+    assert runner.status is Status.RUNNING and not session.controller.stop_requested
+    session._status = Status.STOPPED
+    runner.start(session.config, step="batch")
+    assert runner.status is Status.STEPPING and len(host.started) == 2

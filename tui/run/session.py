@@ -198,6 +198,12 @@ class Session:
             return Status.STEPPING if self.controller.stepping else Status.PAUSING
         return Status.RUNNING
 
+    def starting(self) -> None:
+        """Say that `run` is about to start in another thread, from the thread that starts it: the status moves
+        at once to what `run` shows first ("preparing", "running", or "stepping" after a step asked for), so the
+        run counts as under way, keys that need it still are refused, and it is never started twice."""
+        self._move(lambda status: Status.PREPARING if self.trainer is None else self._under_way(status))
+
     def rearm(self) -> None:
         """Let a stopped run go on (`run` again): the stop it obeyed is forgotten; its weights, optimizer
         state, position in the epoch and history stay. Call it before `run`, from the thread that commands."""

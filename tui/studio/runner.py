@@ -162,6 +162,7 @@ class SessionRunner:
         if step is not None:
             session.pause()
             getattr(session, f"step_{step}")()
+        session.starting()   # under way from now: a second press before the thread starts starts nothing
         self._run_worker(session.run, config.training.epochs, name="train")
         return new
 
@@ -177,6 +178,7 @@ class SessionRunner:
         self.session, self.unsaved_epochs, self.opening = session, 0, False
         if origin == "resumed":
             session.pause()
+            session.starting()
             self._run_worker(session.run, config.training.epochs, name="train")
 
     def save(self, name: str, folder: str, overwrite: bool = False) -> Path:
