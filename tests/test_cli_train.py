@@ -217,6 +217,8 @@ BAD_ARGUMENTS = {
     "write config over a file": (lambda d: ["--write-config", _write(d, "mine.toml", "# my notes\n")],
                                  ["--write-config", "mine.toml already exists", "--overwrite"]),
     "write config to a folder": (lambda d: ["--write-config", "."], ["--write-config . is a folder", "run.toml"]),
+    "write config to no folder": (lambda d: ["--write-config", "nowhere/run.toml"],
+                                  ["--write-config nowhere/run.toml: there is no folder nowhere"]),
     "write config and resume": (lambda d: ["--resume", "--write-config", "x.toml"],
                                 ["cannot be combined with --resume", "--from CHECKPOINT"]),
     "write config and save": (lambda d: ["--save", "m", "--write-config", "x.toml"], ["--save has nothing to save"]),

@@ -487,7 +487,16 @@ async def test_config_changes_from_the_panes_keep_or_discard_the_session(tmp_pat
         wider = dict(SPEC, layers=[{"type": "linear", "out": 8}, *SPEC["layers"][1:]])
         app.panes["builder"].post_message(ConfigChanged(app.config.replace(**{"model.spec": wider})))
         await pilot.pause()
-        assert app.session is None and app.status == "idle"  # another model: the old weights are gone
+        assert isinstance(app.screen, ConfirmScreen)   # another model would lose the trained epoch: asked first
+        await pilot.press("n")
+        assert app.session is session and app.config.model.spec["layers"][0]["out"] == 16
+        assert app.panes["builder"].config == app.config    # the panes are put back to the run's model
+
+        app.panes["settings"].post_message(ConfigChanged(app.config.replace(**{"training.min_delta": 0.5})))
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)   # so would any setting the run was built with
+        await pilot.press("y")
+        assert app.session is None and app.status == "idle" and app.config.training.min_delta == 0.5
         assert any("discarded" in text for text, _ in app.seen_notifications)
 
 

@@ -248,6 +248,9 @@ def _check_config_target(path: Path, overwrite: bool) -> Path:
         raise UsageError(f"--write-config {path} is a folder; name a file, e.g. {path / 'run.toml'}")
     if path.exists() and not overwrite:
         raise UsageError(f"--write-config {path} already exists; add --overwrite to replace it, or choose another name")
+    if not path.parent.is_dir():
+        raise UsageError(f"--write-config {path}: there is no folder {path.parent}; create it first, or name a file "
+                         f"in an existing folder")
     return path
 
 

@@ -40,7 +40,7 @@ from .help_screen import HelpScreen, binding_rows
 from .messages import ConfigChanged, LiveSettingRequested, LoadRequested, SaveRequested, SessionEvent, SessionReady
 from .monitor_pane import MonitorPane
 from .predictions_pane import PredictionsPane, ProbeSet
-from .runner import ModelSaved, Refused, SessionRunner, default_save_name
+from .runner import ModelSaved, Refused, SessionRunner, default_save_name, needs_new_session
 from .saves_pane import SavesPane
 from .settings_pane import SettingsPane
 
@@ -282,13 +282,22 @@ class StudioApp(App):
                                  "saved (the run's last checkpoint stays in the saves folder and can be resumed).")
         self.push_screen(question, lambda yes: self.call_next(leave) if yes else None)
 
-    def _confirm_discard(self, question: str, then: Callable[[], None]) -> None:
-        """Run `then()` at once, or after a yes when trained epochs would be lost."""
+    def _confirm_discard(self, question: str, then: Callable[[], None],
+                         otherwise: Callable[[], None] | None = None) -> None:
+        """Run `then()` at once, or after a yes when trained epochs would be lost (`otherwise()` after a no)."""
         if not self.runner.unsaved_epochs or self.runner.busy:
             then()
             return
-        detail = f"{self.runner.unsaved_epochs} trained epoch(s) are not saved and will be lost."
-        self.push_screen(ConfirmScreen(question, detail=detail), lambda yes: then() if yes else None)
+        detail = (f"{self.runner.unsaved_epochs} trained epoch(s) are not saved and will be lost "
+                  "(ctrl+s saves them first).")
+
+        def answered(yes: bool) -> None:
+            if yes:
+                then()
+            elif otherwise is not None:
+                otherwise()
+
+        self.push_screen(ConfirmScreen(question, detail=detail), answered)
 
     def _offer_resume(self) -> None:
         run = saves.latest_interrupted_run(self.config.checkpoints.folder)
@@ -348,17 +357,28 @@ class StudioApp(App):
 
     # ================================================================== from the panes
     def on_config_changed(self, message: ConfigChanged) -> None:
-        if message.config == self.config:
+        """A pane committed a change. One the session cannot take (another model, data set or set-up) starts the
+        run afresh, after a yes when trained epochs would be lost; a no puts the panes back."""
+        config = message.config
+        if config == self.config:
             return
-        lost = self._attempt(self.runner.apply_config, self.config, message.config)
+        if self.session is not None and needs_new_session(self.config, config):
+            self._confirm_discard("Start afresh with the changed settings?", lambda: self._apply_config(config),
+                                  otherwise=self._push_config)
+            return
+        self._apply_config(config)
+
+    def _apply_config(self, config: RunConfig) -> None:
+        lost = self._attempt(self.runner.apply_config, self.config, config)
         if lost is None:  # refused: put the panes back to the config in use
             self._push_config()
             return
         if self.session is None:
             self._clear_displays()
         if lost:
-            self.notify("The model or data changed: the trained weights were discarded.", severity="warning")
-        self.config = message.config
+            self.notify("The run starts afresh with the changed settings: the trained weights were discarded.",
+                        severity="warning")
+        self.config = config
         self._push_config()
 
     def on_live_setting_requested(self, message: LiveSettingRequested) -> None:

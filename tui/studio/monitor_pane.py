@@ -60,7 +60,7 @@ STATUS_LOOK: dict[Status, tuple[str, str, str]] = {
     Status.RUNNING: ("▶", "bold green", "space pauses, x stops"),
     Status.PAUSING: ("‖", "bold yellow", "pausing after this batch"),
     Status.PAUSED: ("‖", "bold yellow", "space resumes, n steps an epoch, N one batch, x stops, ctrl+s saves"),
-    Status.STEPPING: ("▶", "bold green", "stepping"),
+    Status.STEPPING: ("▶", "bold green", "one batch or epoch, then paused again"),
     Status.STOPPING: ("■", "bold yellow", "stopping after this batch"),
     Status.STOPPED: ("■", "bold", "space continues, ctrl+s saves, r starts afresh"),
     Status.FINISHED: ("✓", "bold green", "ctrl+s saves; raise the epochs in settings to go on, r starts afresh"),
