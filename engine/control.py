@@ -30,6 +30,7 @@ class Controller:
         self._pending: dict[str, float] = {}
         self._waiting = False  # the loop is inside wait_while_paused, between two batches
         self._holds = 0  # threads that keep the loop at its boundary (see hold)
+        self._wakes = 0  # resumes and steps granted so far: a pause after one is a new pause to announce
 
     # ------------------------------------------------------------------ called by the interface
     def pause(self) -> None:
@@ -41,6 +42,7 @@ class Controller:
         with self._cond:
             self._paused = False
             self._budget = None
+            self._wakes += 1
             self._cond.notify_all()
 
     def step_batch(self) -> None:
@@ -55,6 +57,7 @@ class Controller:
         with self._cond:
             self._paused = True
             self._budget = budget
+            self._wakes += 1
             self._cond.notify_all()
 
     def stop(self) -> None:
@@ -129,15 +132,17 @@ class Controller:
                           on_resume: Callable[[], None] | None = None) -> bool:
         """Block while paused without a step budget (or held); return False when the run must stop.
 
-        `on_pause()` is called once when the wait begins, and `on_resume()` when a wait that
-        was announced ends because the pause was lifted (not for a step, nor a stop), so that
-        an interface can follow the run's state from its events alone.
+        `on_pause()` is called when the wait begins, and again if a resume or step granted while it
+        waits is taken back by a new pause before the loop could act on it (the interface has been
+        told "resuming" meanwhile); `on_resume()` when a wait that was announced ends because the
+        pause was lifted (not for a step, nor a stop). So an interface can follow the run's state
+        from its events alone.
         """
         with self._cond:
-            announced = False
+            announced = None   # the number of wakes when the pause was last announced
             while self._holds or (self._paused and self._budget is None and not self._stop):
-                if not announced and on_pause is not None and not self._holds:
-                    announced = True
+                if announced != self._wakes and on_pause is not None and not self._holds:
+                    announced = self._wakes
                     self._cond.release()
                     try:
                         on_pause()
@@ -148,7 +153,7 @@ class Controller:
                 self._cond.notify_all()  # a hold() may be waiting for this
                 self._cond.wait()
             self._waiting = False
-            resumed = announced and not self._paused and not self._stop
+            resumed = announced is not None and not self._paused and not self._stop
             carry_on = not self._stop
         if resumed and on_resume is not None:
             on_resume()

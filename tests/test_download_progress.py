@@ -110,7 +110,7 @@ def test_the_studio_bridge_passes_a_download_on_a_few_times_a_second(monkeypatch
 async def test_the_monitor_shows_how_far_the_download_is(tmp_path):
     app = create_app(config=RunConfig(), saves_dir=tmp_path, offer_resume=False)
     async with app.run_test() as pilot:
-        app.post_message(SessionEvent(STEPS[2]))
+        app.post_message(SessionEvent(STEPS[2], app.runner.bridge))
         await pilot.pause()
         line = str(app.monitor.query_one("#run-progress").render())
         assert "downloading train-images-idx3-ubyte.gz" in line and "5.0 MB of 10.0 MB (50%)" in line

@@ -397,12 +397,13 @@ def test_a_save_without_a_run_config_trains_with_the_defaults_on_its_data_set(tm
 def test_a_setting_changed_while_stopped_applies_when_the_run_goes_on(tmp_path):
     session = stopped_mid_epoch(tmp_path)
     session.set_live("optimizer.lr", 0.002)        # stopped: the loop takes it before its next batch
-    session.rearm()
-    assert session.run() == "finished" and session.optimizer.lr == 0.002
+    assert session.run() == "finished" and session.optimizer.lr == 0.002 and session.trainer.epoch == 4
 
 
-def test_a_stopped_run_goes_on_only_once_rearmed(tmp_path):
-    session = stopped_mid_epoch(tmp_path)
-    assert session.run() == "stopped" and session.trainer.epoch == 1   # the stop it obeyed still stands
-    session.rearm()
-    assert session.run() == "finished" and session.trainer.epoch == 4
+def test_a_command_the_loop_no_longer_obeyed_does_not_carry_into_the_next_run(tmp_path):
+    """x pressed while the last epoch is validated: the run finishes; continuing it must not stop at once."""
+    session = Session(config(tmp_path, **{"training.epochs": 1}))
+    session.on_event = lambda event: session.stop() if isinstance(event, events.EpochEnd) else None
+    assert session.run() == "finished" and not session.controller.stop_requested
+    session.on_event = lambda event: None
+    assert session.run(epochs=2) == "finished" and session.trainer.epoch == 2

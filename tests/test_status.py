@@ -64,8 +64,9 @@ class _Host:
 def test_commands_move_a_sessions_status_at_once_and_report_it():
     seen = []
     session = Session(RunConfig(), on_event=seen.append)
-    session.pause()                                       # nothing under way: nothing to pause
-    assert session.status is Status.IDLE and seen == []
+    session.pause()                                       # nothing under way: the status stays (a run started
+    assert session.status is Status.IDLE and seen == []   # now starts paused, as the studio's n from idle wants)
+    session.controller.reset()
     session._status = Status.RUNNING                      # as if its loop were running (no thread here)
     session.pause()
     session.resume()
@@ -122,7 +123,6 @@ def test_a_stopped_run_continued_is_running_at_once_and_a_step_is_stepping():
     session = runner.session = Session(RunConfig().replace(**{"data.name": "blobs"}))
     session.prepare()
     session._status = Status.STOPPED                      # as after a stop (no thread here)
-    session.controller.stop()
     runner.start(session.config)
     assert runner.status is Status.RUNNING and not session.controller.stop_requested
     session._status = Status.STOPPED

@@ -180,11 +180,11 @@ async def test_news_from_the_run_after_the_app_has_gone_changes_nothing(tmp_path
 
     before = state()
     assert before[:4] == ("idle", "idle", 0, "idle")
-    app.on_session_event(SessionEvent(events.Stopped(epoch=0, batch=3)))  # would restyle panes that are gone
+    app.on_session_event(SessionEvent(events.Stopped(epoch=0, batch=3), app.runner.bridge))  # would restyle panes that are gone
     app.on_session_event(SessionEvent(events.EpochEnd(
         epoch=0, epochs=3, train_loss=0.5, train_accuracy=0.8, val_loss=0.6, val_accuracy=0.75, lr=0.01,
         grad_norms={"0": 0.1}, weight_norms={"0": 1.0}, update_ratios={"0": 1e-3}, samples_per_s=1e4, seconds=0.1,
-        elapsed=0.1, eta=0.2)))  # would count an unsaved epoch and plot it
+        elapsed=0.1, eta=0.2), app.runner.bridge))  # would count an unsaved epoch and plot it
     app.watch_status(Status.STOPPED)
     app.watch_status(Status.RUNNING)  # would lock the builder and the settings
     assert state() == before
@@ -610,3 +610,25 @@ async def test_after_a_pane_switch_the_footer_shows_that_pane_s_keys(tmp_path, b
 def footer_keys(app) -> set[str]:
     """The descriptions of the keys the footer shows."""
     return {key.description for key in app.query_one(Footer).query(FooterKey)}
+
+
+async def test_news_from_a_session_let_go_is_dropped(tmp_path, blobs):
+    """Events of a run that was re-initialised may still be queued: they must not count or plot as the new one's."""
+    app = studio(tmp_path, blobs)
+    async with app.run_test() as pilot:
+        await press_while_training(pilot, "n")
+        await wait_status(pilot, "paused")
+        await pilot.press("x")
+        await wait_status(pilot, "stopped")
+        old = app.runner.bridge
+        await pilot.press("r")
+        await pilot.press("y")                              # one trained epoch: asked first
+        await wait_for(pilot, lambda: app.session is None, "the re-initialise")
+        app.post_message(SessionEvent(events.EpochEnd(
+            epoch=1, epochs=3, train_loss=0.5, train_accuracy=0.8, val_loss=0.6, val_accuracy=0.75, lr=0.01,
+            grad_norms={"0": 0.1}, weight_norms={"0": 1.0}, update_ratios={"0": 1e-3}, samples_per_s=1e4,
+            seconds=0.1, elapsed=0.1, eta=0.2), old))
+        app.post_message(SessionEvent(events.Finished(2, "completed"), old))
+        await pilot.pause()
+        assert app.runner.unsaved_epochs == 0 and app.monitor.history == [] and app.status == "idle"
+        assert not any("Trained" in text for text, _ in app.seen_notifications)

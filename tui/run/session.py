@@ -70,7 +70,8 @@ class Session:
         self.controller = Controller()
         self.history: list[dict] = []
         self._status = Status.IDLE
-        self._status_lock = threading.Lock()   # commands (any thread) and the loop's events both move it
+        # commands (any thread, a signal handler too: reentrant) and the loop's events both move it
+        self._status_lock = threading.RLock()
         self.dataset = dataset
         self.checkpoints_enabled = checkpoints and config.checkpoints.every_epoch
         self.run_name = run_name
@@ -176,10 +177,13 @@ class Session:
             self._failed(error)
             raise
         outcome = OUTCOMES[self.trainer.run()]
+        self.controller.reset()   # a command the loop no longer obeyed (x in the last validation) ends with it
         try:
             self._close_checkpoints(outcome)
-        finally:
-            self._move(lambda status: outcome)   # last: a run shown as ended has its run folder marked
+        except BaseException as error:
+            self._failed(error)
+            raise
+        self._move(lambda status: outcome)   # last: a run shown as ended has its run folder marked
         return outcome
 
     def _failed(self, error: BaseException) -> None:
@@ -203,12 +207,6 @@ class Session:
         at once to what `run` shows first ("preparing", "running", or "stepping" after a step asked for), so the
         run counts as under way, keys that need it still are refused, and it is never started twice."""
         self._move(lambda status: Status.PREPARING if self.trainer is None else self._under_way(status))
-
-    def rearm(self) -> None:
-        """Let a stopped run go on (`run` again): the stop it obeyed is forgotten; its weights, optimizer
-        state, position in the epoch and history stay. Call it before `run`, from the thread that commands."""
-        if self._status is Status.STOPPED:
-            self.controller.reset()
 
     def plan(self, total: int | None = None) -> None:
         """Plan this session's run to end at epoch `total` of the history's numbering (None: keep the plan).

@@ -319,7 +319,7 @@ class StudioApp(App):
         self.predictions.show_probe(ProbeSet.from_session(session))
         if message.outputs is not None:
             self.predictions.show_outputs(message.outputs, source="probe test images")
-        self._attempt(self.runner.adopt, session, message.origin, self.config)
+        self._attempt(self.runner.adopt, session, message.origin, self.config, message.bridge)
         self.notify(f"{len(session.history)} epoch(s) trained so far." +
                     (" Press space to continue." if message.origin == "resumed" else ""),
                     title="Resumed" if message.origin == "resumed" else "Loaded")
@@ -328,6 +328,8 @@ class StudioApp(App):
         """An event from the training thread (not a batch: those are polled): to the runner and the panes."""
         event = message.event
         if not self.is_running:  # shutting down: the run's last events (its checkpoint is written) go nowhere
+            return
+        if message.source is not self.runner.bridge:  # from a session let go since (re-initialised, replaced)
             return
         if isinstance(event, StatusChanged):
             self._follow_status()

@@ -44,10 +44,13 @@ class SessionEvent(Message):
     """One non-batch event from the training thread (EpochEnd, Paused, Finished, Notice, ...).
 
     Posted from the worker thread with `post_message` (thread-safe); handled on the UI
-    thread. Batch events never travel this way: they would flood the queue.
+    thread. Batch events never travel this way: they would flood the queue. `source` is the
+    bridge of the session that sent it: news from a session the studio has since let go
+    (re-initialised, replaced by a load) may still be queued, and is dropped.
     """
 
     event: Any
+    source: Any
 
 
 @dataclass
@@ -60,6 +63,7 @@ class SessionReady(Message):
 
     session: Any
     origin: str
+    bridge: Any               # the session's TrainingBridge, which the studio polls once it adopts it
     outputs: Any = None
 
 

@@ -77,7 +77,7 @@ class TrainingBridge:
             if now - self._download_posted < DOWNLOAD_INTERVAL and event.done != event.total:
                 return
             self._download_posted = now
-        self._post(SessionEvent(event))
+        self._post(SessionEvent(event, self))
 
     def take(self) -> tuple[events.BatchEnd | None, list[tuple[int, int, int, float]]]:
         """The newest batch event since the last call (or None) and the (epoch, batch, batches, loss) seen since."""
@@ -139,6 +139,7 @@ class SessionRunner:
         if self.busy:
             raise Refused("Stop training (x) first.")
         self.session, self.unsaved_epochs = None, 0
+        self.bridge = TrainingBridge(self.host.post_message)
         return True
 
     def start(self, config: RunConfig, step: str | None = None) -> bool:
@@ -150,6 +151,7 @@ class SessionRunner:
         session = self.session
         new = session is None or session.trainer is None
         if new:
+            self.bridge = TrainingBridge(self.host.post_message)   # news of an earlier session is not this one's
             session = self.session = Session(config, on_event=self.bridge.on_event, dataset=self.dataset)
             self.unsaved_epochs = 0
         elif session.status.ended:
@@ -157,8 +159,6 @@ class SessionRunner:
         elif session.status is not Status.IDLE and session.trainer.epoch >= config.training.epochs:
             raise Refused(f"All {config.training.epochs} epochs are done: raise training.epochs in the settings "
                           "(2) to go on, or press r to start afresh.")
-        else:
-            session.rearm()
         if step is not None:
             session.pause()
             getattr(session, f"step_{step}")()
@@ -173,9 +173,10 @@ class SessionRunner:
         self.opening = True
         self._run_worker(self._open, Path(path), origin, folder, name="open")
 
-    def adopt(self, session: Session, origin: str, config: RunConfig) -> None:
-        """A loaded or resumed session (from `open`) becomes the studio's; a resumed run waits paused."""
-        self.session, self.unsaved_epochs, self.opening = session, 0, False
+    def adopt(self, session: Session, origin: str, config: RunConfig, bridge: TrainingBridge) -> None:
+        """A loaded or resumed session (from `open`, with its bridge) becomes the studio's; a resumed run waits
+        paused."""
+        self.session, self.bridge, self.unsaved_epochs, self.opening = session, bridge, 0, False
         if origin == "resumed":
             session.pause()
             session.starting()
@@ -242,13 +243,14 @@ class SessionRunner:
 
     def _open(self, path: Path, origin: str, folder: str) -> None:
         """Loading thread: a save (continue from its weights) or an interrupted run (resume it exactly)."""
+        bridge = TrainingBridge(self.host.post_message)
         if origin == "resumed":
-            session = Session.open_checkpoint(path, on_event=self.bridge.on_event, dataset=self.dataset, folder=folder)
+            session = Session.open_checkpoint(path, on_event=bridge.on_event, dataset=self.dataset, folder=folder)
         else:
             config = saved_config(path).replace(**{"checkpoints.folder": folder})
-            session = Session.from_save(path, config=config, on_event=self.bridge.on_event, dataset=self.dataset)
+            session = Session.from_save(path, config=config, on_event=bridge.on_event, dataset=self.dataset)
         outputs = session.predict_test(session.probe_index) if session.classes else None
-        self.host.post_message(SessionReady(session, origin, outputs))
+        self.host.post_message(SessionReady(session, origin, bridge, outputs))
 
 
 # ====================================================================== rules
