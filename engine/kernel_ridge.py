@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from .fields import Field
+
 #: n^2 float64 values: 20,000 samples already need 3.2 GB for the kernel matrix
 MAX_SAMPLES = 20_000
 
 #: predictions are computed this many kernel values at a time, to bound memory on large test sets
 _BLOCK_VALUES = 4_000_000
+
+#: the knobs, checked as every setting is (a FieldError is a ValueError)
+ALPHA = Field("alpha", float, "ridge penalty added to the kernel's diagonal (larger: smoother, more stable)",
+              default=1e-3, low=0.0)
+GAMMA = Field("gamma", float, "RBF kernel width; none picks 1 / (features x variance) from the data",
+              default=None, low=0.0, low_open=True, nullable=True)
 
 
 def squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -35,10 +43,6 @@ def rbf_kernel(A: np.ndarray, B: np.ndarray, gamma: float) -> np.ndarray:
     return np.exp(-gamma * squared_distances(A, B))
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 class NotFittedError(RuntimeError):
     """The model was used before `fit`."""
 
@@ -52,12 +56,8 @@ class KernelRidge:
     """
 
     def __init__(self, alpha: float = 1e-3, gamma: float | None = None, max_samples: int = MAX_SAMPLES) -> None:
-        if not _is_number(alpha) or not np.isfinite(alpha) or alpha < 0:
-            raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
-        if gamma is not None and (not _is_number(gamma) or not np.isfinite(gamma) or gamma <= 0):
-            raise ValueError(f"gamma must be a positive number (or None to choose it from the data), got {gamma!r}")
-        self.alpha = float(alpha)
-        self.gamma = gamma
+        self.alpha = ALPHA.check(alpha)
+        self.gamma = GAMMA.check(gamma)
         self.max_samples = int(max_samples)
         self.X_: np.ndarray | None = None
         self.classes_: np.ndarray | None = None

@@ -52,4 +52,4 @@ def test_bench_refuses_bad_numbers(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--epochs", "0"])
     assert exit_info.value.code == 2
-    assert "expected a positive whole number" in capsys.readouterr().err
+    assert "argument --epochs: must be a whole number >= 1, got '0'" in capsys.readouterr().err

@@ -160,8 +160,9 @@ def test_predict_autoencoder_draws_reconstructions(saves_dir, capsys):
 
 @pytest.mark.parametrize("args, status, expected", [
     (["absent"], 2, "no save named 'absent'"),
-    (["digits", "--count", "0"], 2, "--count must be a whole number >= 1"),
-    (["digits", "--count", "many"], 2, "argument --count: invalid int value"),
+    (["digits", "--count", "0"], 2, "argument --count: must be a whole number >= 1, got '0'"),
+    (["digits", "--count", "many"], 2, "argument --count: must be a whole number >= 1, got 'many'"),
+    (["digits", "--seed", "-2"], 2, "argument --seed: must be a whole number >= 0, got '-2'"),
 ])
 def test_predict_failures_are_one_line(args, status, expected, saves_dir, capsys):
     assert run_cli("predict", *args, "--saves-dir", str(saves_dir)) == status

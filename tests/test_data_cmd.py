@@ -152,9 +152,11 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert run("data", "import", "mnist", str(tmp_path / "absent")) == 2
     assert run("data", "info", "mnist", "--data-dir", str(tmp_path / "absent")) == 2
-    assert run("data", "info", "mnist-embedded", "--samples", "-1") == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert all(line.startswith("nnstudio data: error:") for line in lines[-3:])
+    assert all(line.startswith("nnstudio data: error:") for line in lines[-2:])
+    with pytest.raises(SystemExit) as exit_info:   # read by the argument's field, as every setting is
+        run("data", "info", "mnist-embedded", "--samples", "-1")
+    assert exit_info.value.code == 2 and "--samples: must be a whole number >= 0, got '-1'" in capsys.readouterr().err
 
 
 def test_import_of_wrong_files_fails_with_one_line(tmp_path, capsys):

@@ -96,10 +96,10 @@ def test_zero_alpha_falls_back_when_the_kernel_is_singular():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: KernelRidge(alpha=-1), "alpha must be a finite number >= 0"),
+    (lambda: KernelRidge(alpha=-1), "alpha must be a number >= 0, got -1"),
     (lambda: KernelRidge(alpha=float("nan")), "alpha must be"),
     (lambda: KernelRidge(alpha="big"), "alpha must be"),
-    (lambda: KernelRidge(gamma=0), "gamma must be a positive number"),
+    (lambda: KernelRidge(gamma=0), "gamma must be a number > 0 or null, got 0"),
     (lambda: KernelRidge().fit(np.arange(10.0), np.arange(10.0)), r"2-D .* X.reshape\(-1, 1\)"),
     (lambda: KernelRidge().fit(np.ones((10, 2)), np.ones(9)), "X has 10 samples but y has shape"),
     (lambda: KernelRidge().fit(np.full((3, 2), np.nan), np.ones(3)), "NaN"),

@@ -11,19 +11,23 @@ the times as a ratio: absolute seconds drift between runs.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import resource
-import sys
 from dataclasses import asdict, dataclass
 
 from nnstudio.datasets import Dataset, DatasetError, load_dataset
 from nnstudio.engine.events import Diverged, EpochEnd, Failed
 
-from ..run import RunConfig, Session, SessionError
+from nnstudio.engine.fields import Field
 
+from ..run import RunConfig, Session, SessionError, Status
+from .common import UsageError, fail, field_type, parse_flag
+
+PROG = "nnstudio bench"
 MODELS = ("mlp", "cnn")
+#: epochs, batch size, a limit: whole numbers >= 1, read by the rules every setting follows
+_POSITIVE = field_type(Field("value", int, low=1))
 
 
 @dataclass
@@ -81,7 +85,7 @@ def bench_model(name: str, dataset: Dataset, epochs: int, batch_size: int, seed:
 
     session = Session(bench_config(name, epochs, batch_size, seed), dataset=dataset, on_event=on_event)
     outcome = session.run()
-    if outcome != "finished":
+    if outcome is not Status.FINISHED:
         raise BenchError(f"{name}: the run {outcome}" + (f": {problems[-1]}" if problems else ""))
     best = min(ends, key=lambda end: end.seconds)
     return BenchResult(name, session.model.num_parameters(), batch_size, epochs, len(session.data.x_train),
@@ -96,25 +100,15 @@ def register(subparsers) -> None:
                     "with Adam lr 1e-3 on MNIST and report seconds per epoch, samples/s, test accuracy "
                     "and peak memory.")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="which models (default: both)")
-    parser.add_argument("--epochs", type=_positive, default=3, help="epochs per model (default 3; the best is reported)")
-    parser.add_argument("--cnn-epochs", type=_positive, default=None, help="epochs for the CNN (default: --epochs)")
-    parser.add_argument("--batch-size", type=_positive, default=64, help="mini-batch size (default 64)")
+    parser.add_argument("--epochs", type=_POSITIVE, default=3, help="epochs per model (default 3; the best is reported)")
+    parser.add_argument("--cnn-epochs", type=_POSITIVE, default=None, help="epochs for the CNN (default: --epochs)")
+    parser.add_argument("--batch-size", type=_POSITIVE, default=64, help="mini-batch size (default 64)")
     parser.add_argument("--data-dir", default=None,
                         help="folder with the four MNIST IDX files (default: NNSTUDIO_DATA_DIR, the cache, a download)")
-    parser.add_argument("--limit", type=_positive, default=None, help="train on the first N images only (quick runs)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--limit", type=_POSITIVE, default=None, help="train on the first N images only (quick runs)")
+    parser.add_argument("--seed", type=field_type(Field("seed", int, low=0)), default=0, help="random seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per model instead of a table")
     parser.set_defaults(handler=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value}")
-    return value
 
 
 def run(args) -> int:
@@ -122,10 +116,12 @@ def run(args) -> int:
 
     console = Console(stderr=args.json)
     try:
-        dataset = load_dataset("mnist", data_dir=args.data_dir)
+        data_dir = parse_flag("--data-dir", args.data_dir) if args.data_dir is not None else None
+        dataset = load_dataset("mnist", data_dir=data_dir or None)
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
     except DatasetError as error:
-        print(f"nnstudio bench: {error}", file=sys.stderr)
-        return 1
+        return fail(PROG, str(error))
     if dataset.notice:
         console.print(f"[bold yellow]note:[/] {dataset.notice}")
     dataset = first_rows(dataset, args.limit)
@@ -142,8 +138,7 @@ def run(args) -> int:
         try:
             result = bench_model(name, dataset, epochs, args.batch_size, args.seed, on_epoch)
         except (BenchError, SessionError) as error:
-            print(f"nnstudio bench: {error}", file=sys.stderr)
-            return 1
+            return fail(PROG, str(error))
         results.append(result)
         if args.json:
             print(json.dumps(asdict(result)), flush=True)

@@ -14,11 +14,12 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from nnstudio import saves
+from nnstudio.engine.fields import Field, FieldError
 
 from ..run.config import SETTINGS, ConfigError, parse_value
 from ..run import MismatchError, SessionError
@@ -116,6 +117,18 @@ def saves_inside(folder: Path, limit: int = 4) -> str:
     more = f" and {len(found) - limit} more" if len(found) > limit else ""
     return f"name one of the saves in it: {shown}{more}"
 
+
+
+def field_type(field: Field) -> Callable[[str], Any]:
+    """An argparse `type` that reads an option's text with a `Field` (its rules and words, as every setting's):
+    `parser.add_argument("--count", type=field_type(Field("count", int, low=1)))`."""
+    def parse(text: str) -> Any:
+        try:
+            return field.parse(text)
+        except FieldError as error:
+            raise argparse.ArgumentTypeError(error.problem) from None
+    parse.__name__ = field.name   # argparse names the type in some messages
+    return parse
 
 
 def parse_flag(option: str, text: str) -> Any:

@@ -24,10 +24,11 @@ from nnstudio.datasets import (IDX_DATASETS, Dataset, DatasetError, Standardizer
                                import_dataset, list_datasets, load_dataset)
 from nnstudio.datasets.fetch import DEFAULT_TIMEOUT
 from nnstudio.datasets.locations import OFFLINE_ENV, display_path, find_files
+from nnstudio.engine.fields import Field
 
 from ..render import digit_lines, size_text
 from .download_bars import DownloadBars, download_bars
-from .common import fail
+from .common import fail, field_type
 
 PROG = "nnstudio data"
 
@@ -65,10 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info = actions.add_parser("info", help="shapes, class counts, pixel statistics and a few samples")
     info.add_argument("name", choices=dataset_names(), help="data set to describe")
     _add_data_dir(info)
-    info.add_argument("--samples", type=int, default=4, help="number of test samples to draw (default 4)")
+    info.add_argument("--samples", type=field_type(Field("samples", int, low=0)), default=4, help="number of test samples to draw (default 4)")
     info.add_argument("--fetch", action="store_true",
                       help=f"download the data set if it is not here (never with {OFFLINE_ENV} set)")
-    info.add_argument("--seed", type=int, default=0, help="seed of a synthetic data set")
+    info.add_argument("--seed", type=field_type(Field("seed", int, low=0)), default=0, help="seed of a synthetic data set")
     info.set_defaults(handler=run_info)
 
 
@@ -157,8 +158,6 @@ def run_info(args: argparse.Namespace) -> int:
     """`nnstudio data info NAME`: what the data set holds, with a few samples drawn."""
     if (status := _bad_data_dir(args)) is not None:
         return status
-    if args.samples < 0:
-        return fail(PROG, "--samples must be >= 0", 2)
     synthetic = args.name not in IDX_DATASETS and args.name != "mnist-embedded"
     try:
         with download_bars() if args.fetch else contextlib.nullcontext() as progress:

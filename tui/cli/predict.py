@@ -22,9 +22,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from nnstudio.engine.fields import Field
+
 from ..render import MODES, caption, default_mode, digit_lines, side_by_side
 from ..run import Session, SessionError
-from .common import UsageError, fail, failure_status, one_line_errors
+from .common import UsageError, fail, failure_status, field_type, one_line_errors
 from .eval import add_save_arguments, open_save
 
 PROG = "nnstudio predict"
@@ -39,11 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description="Show a saved model's predictions on random test samples.")
     one_line_errors(parser, PROG)
     add_save_arguments(parser)
-    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, metavar="N",
+    parser.add_argument("--count", type=field_type(Field("count", int, low=1)), default=DEFAULT_COUNT, metavar="N",
                         help=f"how many test samples to show (default {DEFAULT_COUNT})")
     parser.add_argument("--mistakes", action="store_true",
                         help="only misclassified samples (for regression: the worst predictions)")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="which random samples to show (default 0)")
+    parser.add_argument("--seed", type=field_type(Field("seed", int, low=0)), default=0, metavar="N",
+                        help="which random samples to show (default 0)")
     parser.add_argument("--style", choices=("auto",) + MODES, default="auto",
                         help="how digits are drawn: blocks (Unicode half blocks), ascii (grey ramp), or auto "
                              "(blocks on a colour terminal, else ascii)")
@@ -61,10 +64,6 @@ class Picked:
 
 def run_predict(args: argparse.Namespace) -> int:
     """`nnstudio predict SAVE`: rebuild the session from the save, predict some test samples, show them."""
-    if args.count < 1:
-        return fail(PROG, f"--count must be a whole number >= 1, got {args.count}", 2)
-    if args.seed < 0:
-        return fail(PROG, f"--seed must be a whole number >= 0, got {args.seed}", 2)
     console = Console()
     try:
         session, path = open_save(args)

@@ -18,16 +18,12 @@ import numpy as np
 
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine.fields import Field
-from nnstudio.engine.kernel_ridge import MAX_SAMPLES, KernelRidge
+from nnstudio.engine.kernel_ridge import ALPHA, GAMMA, MAX_SAMPLES, KernelRidge
 
 from .config import RunConfig
 from .data import load_run_dataset, prepare_run_data
 
-#: the knobs, with the rules every other setting follows (the command line parses with them)
-ALPHA = Field("alpha", float, "ridge penalty added to the kernel's diagonal (larger: smoother)", default=1e-3,
-              low=0.0)
-GAMMA = Field("gamma", float, "RBF kernel width; none picks 1 / (features x variance) from the data",
-              default=None, low=0.0, low_open=True, nullable=True)
+#: the knobs (the command line parses with them): the engine's, and how many rows to fit on
 SAMPLES = Field("samples", int, "training rows to fit on (a random subset; the kernel holds samples^2 numbers)",
                 default=5000, low=1, high=MAX_SAMPLES)
 
