@@ -23,7 +23,6 @@ class Evaluation:
     loss: float
     accuracy: float | None          # None for regression / reconstruction
     confusion: np.ndarray | None    # classes x classes counts, row = true class, column = predicted
-    outputs: np.ndarray             # the model's outputs, so a caller never predicts twice
 
 
 def predict(model: Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -49,7 +48,7 @@ def evaluate(model: Module, loss_fn: Callable, x: np.ndarray, y: np.ndarray, cla
     with no_grad():
         loss = float(loss_fn(Tensor(outputs), y).item())
     if not classes:
-        return Evaluation(loss, None, None, outputs)
+        return Evaluation(loss, None, None)
     confusion = confusion_matrix(y, outputs.argmax(axis=1), classes)
     accuracy = float(np.trace(confusion) / max(confusion.sum(), 1))
-    return Evaluation(loss, accuracy, confusion, outputs)
+    return Evaluation(loss, accuracy, confusion)

@@ -287,7 +287,7 @@ class Field:
             try:
                 value = json.loads(stripped)
             except (ValueError, RecursionError) as error:
-                raise self.error(f"must be {self.constraint} written as JSON: {error}") from None
+                raise self.error(f"must be {self.words or 'an object'} written as JSON: {error}") from None
         else:
             value = stripped
             if self.choices is not None and value not in self.choices and value.lower() in self.choices:

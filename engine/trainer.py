@@ -117,6 +117,8 @@ class Trainer:
         except Exception as error:  # reported, not raised: the caller is often a worker thread
             self.on_event(events.Failed(f"{type(error).__name__}: {error}", traceback.format_exc()))
             return "failed"
+        finally:
+            self._last_graph = None  # a run that stopped or diverged mid-epoch holds no batch's graph after it
 
     def _run_epoch(self) -> str | None:
         tally = self._tally

@@ -19,8 +19,8 @@ from nnstudio.engine.control import LIVE_SETTINGS as ENGINE_LIVE_SETTINGS
 from nnstudio.engine.presets import preset_spec
 from nnstudio.engine.spec import SpecError
 from nnstudio.tui.run.config import (
-    LIVE_SETTINGS, SECTIONS, SETTINGS, ConfigError, RunConfig, Setting, dataset_options, describe, from_toml,
-    load_config, model_spec, parse_value, to_toml, write_config,
+    LIVE_SETTINGS, SECTIONS, SETTINGS, ConfigError, RunConfig, Setting, dataset_options, from_toml,
+    load_config, model_spec, parse_value, setting_at, to_toml, write_config,
 )
 
 if sys.version_info >= (3, 11):
@@ -77,7 +77,7 @@ def test_live_settings_are_the_ones_the_engine_can_change_between_batches():
 @pytest.mark.parametrize("path", list(SETTINGS))
 def test_every_setting_has_help_text(path):
     s = SETTINGS[path]
-    help_text = describe(path)
+    help_text = SETTINGS[path].describe()
     assert s.description in help_text and s.constraint in help_text
     assert "\n" not in help_text
     assert ("can change while training" in help_text) == s.live
@@ -237,8 +237,8 @@ def test_unknown_setting_suggests_the_right_one():
     with raises_for("trainig.epochs") as info:
         RunConfig().replace(**{"trainig.epochs": 3})
     assert "did you mean 'training.epochs'?" in str(info.value)
-    with pytest.raises(ConfigError):
-        describe("nope")
+    with pytest.raises(ConfigError, match="^nope: unknown setting"):
+        setting_at("nope")
 
 
 @pytest.mark.parametrize("data", [None, [], "x", 3, {"optimizer": 3}, {"optimizer": [1]}, {3: {}},

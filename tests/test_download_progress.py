@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from nnstudio.datasets import DatasetError, DownloadProgress, load_dataset
-from nnstudio.tui.run import data as run_data
+from nnstudio.tui.run import training_data as run_data
 from nnstudio.tui.cli import report as report_module
 from nnstudio.tui.cli import train as train_cmd
 from nnstudio.tui.main import main

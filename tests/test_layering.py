@@ -17,7 +17,7 @@ PACKAGES = {"engine": "nnstudio.engine", "datasets": "nnstudio.datasets", "saves
 FORBIDDEN = {
     "nnstudio.engine": ("nnstudio.datasets", "nnstudio.saves", "nnstudio.tui", "textual", "rich"),
     "nnstudio.datasets": ("nnstudio.engine", "nnstudio.saves", "nnstudio.tui", "textual", "rich"),
-    "nnstudio.saves": ("nnstudio.tui", "textual", "rich"),
+    "nnstudio.saves": ("nnstudio.datasets", "nnstudio.tui", "textual", "rich"),
     "nnstudio.tui.run": ("nnstudio.tui.cli", "nnstudio.tui.studio", "nnstudio.tui.main", "nnstudio.tui.render",
                          "textual", "rich", "textual_plotext"),
     "nnstudio.tui.cli": ("nnstudio.tui.studio", "nnstudio.tui.main", "textual", "textual_plotext"),

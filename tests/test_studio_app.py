@@ -329,7 +329,7 @@ async def test_divergence_is_a_message_and_a_status(tmp_path, blobs):
 
 async def test_a_failing_data_set_is_a_message_and_a_status(tmp_path, monkeypatch):
     from nnstudio.datasets import DatasetError
-    from nnstudio.tui.run import data as run_data
+    from nnstudio.tui.run import training_data as run_data
 
     def broken(*args, **kwargs):
         raise DatasetError("train-images-idx3-ubyte.gz is damaged (checksum mismatch)")

@@ -7,3 +7,9 @@ from .layers import Dropout, Flatten, Identity, Linear
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter, Sequential
 from .norm import BatchNorm1d, BatchNorm2d
+
+__all__ = [
+    "functional", "init", "Module", "Parameter", "Sequential", "Linear", "Conv2d", "MaxPool2d", "Flatten", "Dropout",
+    "Identity", "BatchNorm1d", "BatchNorm2d", "ReLU", "LeakyReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "Softmax",
+    "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss",
+]

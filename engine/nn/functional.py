@@ -217,5 +217,5 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "m
 
 
 # convolution, pooling and normalisation live in their own modules; re-exported here as in torch.nn.functional
-from .conv import conv2d, max_pool2d  # noqa: E402
-from .norm import batch_norm  # noqa: E402
+from .conv import conv2d, max_pool2d  # noqa: E402, F401
+from .norm import batch_norm  # noqa: E402, F401

@@ -7,8 +7,9 @@
     session.run()                               # blocking; pause/resume/stop/set_live from other threads
 
 Modules: `settings` (every setting, typed), `config` (RunConfig, TOML files), `session` (Session),
-`status` (what a run is doing), `reports` (the session's errors and news), `saved` (reading
-saves back into configs), `factory` (config names to engine objects), `blas` (threads).
+`status` (what a run is doing), `reports` (the session's errors and news), `reopening` (saves
+read back into configs and runs), `training_data` (the data a run learns from), `factory` (config
+names to engine objects), `baseline` (kernel ridge on a run's data), `blas` (threads).
 The command line and the studio are two views of this; neither holds training logic.
 Importing it loads neither Textual nor Rich.
 """
@@ -16,7 +17,7 @@ Importing it loads neither Textual nor Rich.
 from .config import (LIVE_SETTINGS, SETTINGS, ConfigError, RunConfig, load_config, parse_value, setting_at,
                      write_config)
 from .reports import CheckpointSaved, MismatchError, Notice, NothingToTrain, Prepared, SessionError
-from .saved import config_from_metadata, saved_config
+from .reopening import config_from_metadata, saved_config
 from .session import Session
 from .status import Status, StatusChanged
 

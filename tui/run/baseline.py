@@ -4,7 +4,7 @@
     record["test_acc"]          # or record["test_mse"] for a regression data set
 
 No training loop, no learning rate: one linear solve (`nnstudio.engine.kernel_ridge`). It sees
-the rows a network trained with `config` would see (`data.prepare_run_data`: the same split,
+the rows a network trained with `config` would see (`training_data.prepare_run_data`: the same split,
 seed and scaling), so "logistic regression vs an MLP vs kernel ridge" compares like with like.
 Its price is memory (an n x n kernel), so it fits on a random subset of the training rows.
 """
@@ -21,7 +21,7 @@ from nnstudio.engine.fields import Field
 from nnstudio.engine.kernel_ridge import ALPHA, GAMMA, MAX_SAMPLES, KernelRidge
 
 from .config import RunConfig
-from .data import load_run_dataset, prepare_run_data
+from .training_data import load_run_dataset, prepare_run_data
 
 #: the knobs (the command line parses with them): the engine's, and how many rows to fit on
 SAMPLES = Field("samples", int, "training rows to fit on (a random subset; the kernel holds samples^2 numbers)",

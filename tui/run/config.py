@@ -30,7 +30,7 @@ from nnstudio.saves.atomic import write_bytes as atomic_write_bytes
 
 from .settings import (LIVE_SETTINGS, SECTION_CLASSES, SECTIONS, SETTINGS, CheckpointsSettings, ConfigError,
                        DataSettings, ModelSettings, OptimizerSettings, ScheduleSettings, Setting, TrainingSettings,
-                       describe, parse_value, section_settings, setting_at)
+                       parse_value, section_settings, setting_at)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,7 +39,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 __all__ = [
     "RunConfig", "ConfigError", "Setting", "SETTINGS", "SECTIONS", "LIVE_SETTINGS", "DataSettings", "ModelSettings",
-    "OptimizerSettings", "ScheduleSettings", "TrainingSettings", "CheckpointsSettings", "describe", "parse_value",
+    "OptimizerSettings", "ScheduleSettings", "TrainingSettings", "CheckpointsSettings", "parse_value",
     "section_settings", "setting_at", "model_spec", "dataset_options", "portable", "from_toml", "load_config",
     "to_toml", "write_config",
 ]

@@ -48,10 +48,10 @@ from nnstudio.engine.spec import build_model, is_autoencoder
 from nnstudio.engine.trainer import Trainer
 
 from .config import LIVE_SETTINGS, ConfigError, RunConfig
-from .data import load_run_dataset, prepare_run_data
+from .training_data import load_run_dataset, prepare_run_data
 from .factory import fit_spec, make_early_stopping, make_loss, make_optimizer, make_scheduler
 from .reports import CheckpointSaved, NothingToTrain, Prepared, SessionError
-from .saved import config_of, load_save, run_folder_to_continue
+from .reopening import config_of, load_save, run_folder_to_continue
 from .status import OUTCOMES, Status, StatusChanged, after_event
 
 #: test images whose predictions are reported every epoch (the studio's digit grid draws from them)

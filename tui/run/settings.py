@@ -231,6 +231,9 @@ SECTIONS: dict[str, str] = {name: cls.ABOUT for name, cls in SECTION_CLASSES.ite
 SETTINGS: dict[str, Setting] = {s.path: s for cls in SECTION_CLASSES.values() for s in cls.SETTINGS}
 #: the settings that may change while a run trains (the engine applies them between batches)
 LIVE_SETTINGS: tuple[str, ...] = tuple(path for path, s in SETTINGS.items() if s.live)
+if sorted(path.split(".")[1] for path in LIVE_SETTINGS) != sorted(ENGINE_LIVE_SETTINGS):
+    raise RuntimeError(f"each of the engine's live settings ({', '.join(ENGINE_LIVE_SETTINGS)}) must name exactly "
+                       f"one run setting, but these are live: {', '.join(LIVE_SETTINGS)}")
 
 
 def section_settings(name: str) -> tuple[Setting, ...]:
@@ -245,11 +248,6 @@ def setting_at(path: str) -> Setting:
     shown = path if isinstance(path, str) else short_repr(path)
     raise ConfigError(str(shown), f"unknown setting{suggest(path, SETTINGS)}; a setting is named "
                                   f"section.name, e.g. optimizer.lr, with sections {', '.join(SECTIONS)}")
-
-
-def describe(path: str) -> str:
-    """Help text for one setting: used by the CLI's --help and as the settings pane's tooltip."""
-    return setting_at(path).describe()
 
 
 def parse_value(path: str, text: str) -> Any:

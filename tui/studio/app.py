@@ -384,7 +384,8 @@ class StudioApp(App):
         self._push_config()
 
     def on_live_setting_requested(self, message: LiveSettingRequested) -> None:
-        """Validate first (the config's rules), and only then hand the value to the session."""
+        """A typed value for a live setting: the session checks it against its config and takes it at the next
+        batch; only a value it took becomes the studio's config. A refused one is shown beside its field."""
         path = message.path
         try:
             value = self.session.set_live(path, message.value) if self.session is not None else message.value

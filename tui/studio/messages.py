@@ -20,8 +20,9 @@ from ..run.config import RunConfig
 class ConfigChanged(Message):
     """The builder or settings pane committed a valid change to the run configuration.
 
-    The app replaces its config, discards an idle session whose model or data no longer
-    match, and pushes the new config down to every pane.
+    The app replaces its config and pushes it down to every pane; a change the session cannot
+    take (another model, data set or set-up) starts the run afresh, after asking when trained
+    epochs would be lost (a no puts the panes back).
     """
 
     config: RunConfig
