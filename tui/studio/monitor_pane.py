@@ -66,7 +66,7 @@ STATUS_LOOK: dict[Status, tuple[str, str, str]] = {
     Status.FINISHED: ("✓", "bold green", "ctrl+s saves; raise the epochs in settings to go on, r starts afresh"),
     Status.EARLY_STOPPED: ("✓", "bold green", "the validation loss stopped improving; ctrl+s saves, r starts afresh"),
     Status.DIVERGED: ("✗", "bold red", "lower the learning rate (settings), then r to start again"),
-    Status.FAILED: ("✗", "bold red", "see the message; fix the settings, then space to try again"),
+    Status.FAILED: ("✗", "bold red", "see the message; fix the settings, then r and space to start again"),
 }
 
 
