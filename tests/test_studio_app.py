@@ -85,6 +85,21 @@ def progress_line(app) -> str:
     return str(app.monitor.query_one("#run-progress").render())
 
 
+def an_epoch(epoch: int) -> events.EpochEnd:
+    """A made-up epoch's figures, as the training thread reports them."""
+    return events.EpochEnd(epoch=epoch, epochs=3, train_loss=0.5, train_accuracy=0.8, val_loss=0.6, val_accuracy=0.75,
+                           lr=0.01, grad_norms={"0": 0.1}, weight_norms={"0": 1.0}, update_ratios={"0": 1e-3},
+                           samples_per_s=1e4, seconds=0.1, elapsed=0.1, eta=0.2)
+
+
+async def one_epoch_then_stopped(pilot) -> None:
+    """Train one epoch with n, then stop with x: a run with unsaved trained work, its weights still."""
+    await press_while_training(pilot, "n")
+    await wait_status(pilot, "paused")
+    await pilot.press("x")
+    await wait_status(pilot, "stopped")
+
+
 def errors(app) -> list[str]:
     return [text for text, severity in app.seen_notifications if severity == "error"]
 
@@ -181,10 +196,7 @@ async def test_news_from_the_run_after_the_app_has_gone_changes_nothing(tmp_path
     before = state()
     assert before[:4] == ("idle", "idle", 0, "idle")
     app.on_session_event(SessionEvent(events.Stopped(epoch=0, batch=3), app.runner.bridge))  # would restyle panes that are gone
-    app.on_session_event(SessionEvent(events.EpochEnd(
-        epoch=0, epochs=3, train_loss=0.5, train_accuracy=0.8, val_loss=0.6, val_accuracy=0.75, lr=0.01,
-        grad_norms={"0": 0.1}, weight_norms={"0": 1.0}, update_ratios={"0": 1e-3}, samples_per_s=1e4, seconds=0.1,
-        elapsed=0.1, eta=0.2), app.runner.bridge))  # would count an unsaved epoch and plot it
+    app.on_session_event(SessionEvent(an_epoch(0), app.runner.bridge))  # would count an unsaved epoch and plot it
     app.watch_status(Status.STOPPED)
     app.watch_status(Status.RUNNING)  # would lock the builder and the settings
     assert state() == before
@@ -474,10 +486,7 @@ async def test_a_terminal_resize_while_training_is_survived(tmp_path):
 async def test_config_changes_from_the_panes_keep_or_discard_the_session(tmp_path, blobs):
     app = studio(tmp_path, blobs)
     async with app.run_test() as pilot:
-        await press_while_training(pilot, "n")
-        await wait_status(pilot, "paused")
-        await pilot.press("x")
-        await wait_status(pilot, "stopped")
+        await one_epoch_then_stopped(pilot)
         session = app.session
         app.panes["settings"].post_message(ConfigChanged(app.config.replace(**{"optimizer.lr": 0.02})))
         await pilot.pause()
@@ -616,18 +625,12 @@ async def test_news_from_a_session_let_go_is_dropped(tmp_path, blobs):
     """Events of a run that was re-initialised may still be queued: they must not count or plot as the new one's."""
     app = studio(tmp_path, blobs)
     async with app.run_test() as pilot:
-        await press_while_training(pilot, "n")
-        await wait_status(pilot, "paused")
-        await pilot.press("x")
-        await wait_status(pilot, "stopped")
+        await one_epoch_then_stopped(pilot)
         old = app.runner.bridge
         await pilot.press("r")
         await pilot.press("y")                              # one trained epoch: asked first
         await wait_for(pilot, lambda: app.session is None, "the re-initialise")
-        app.post_message(SessionEvent(events.EpochEnd(
-            epoch=1, epochs=3, train_loss=0.5, train_accuracy=0.8, val_loss=0.6, val_accuracy=0.75, lr=0.01,
-            grad_norms={"0": 0.1}, weight_norms={"0": 1.0}, update_ratios={"0": 1e-3}, samples_per_s=1e4,
-            seconds=0.1, elapsed=0.1, eta=0.2), old))
+        app.post_message(SessionEvent(an_epoch(1), old))
         app.post_message(SessionEvent(events.Finished(2, "completed"), old))
         await pilot.pause()
         assert app.runner.unsaved_epochs == 0 and app.monitor.history == [] and app.status == "idle"

@@ -20,9 +20,9 @@ from rich.markup import escape
 
 from nnstudio.engine.fields import Field, FieldError
 
-from ..run import ConfigError, Notice, RunConfig, SessionError
+from ..run import ConfigError, RunConfig, SessionError
 from ..run.baseline import ALPHA, GAMMA, SAMPLES, kernel_ridge_baseline
-from .common import FLAGS_BY_OPTION, UsageError, fail, one_line_errors, parse_flag, percent, plain
+from .common import FLAGS_BY_OPTION, UsageError, fail, one_line_errors, parse_flag, percent, plain, show_notice
 
 PROG = "nnstudio baseline"
 #: the flags that set the run's data, as `train` reads them
@@ -68,10 +68,6 @@ def _config(args: argparse.Namespace) -> RunConfig:
 def run_baseline(args: argparse.Namespace) -> int:
     """`nnstudio baseline`: check the flags, fit on the run's training rows, report on its test rows."""
     console = Console(stderr=args.json)
-
-    def show_notice(event: Any) -> None:
-        if isinstance(event, Notice):
-            Console(stderr=True).print(f"[yellow]notice:[/] {escape(event.text)}", highlight=False, soft_wrap=True)
 
     try:
         config = _config(args)

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from rich.console import Console
+from rich.markup import escape
 
 from nnstudio import saves
 from nnstudio.engine.fields import Field, FieldError
 
 from ..run.config import SETTINGS, ConfigError, parse_value
-from ..run import MismatchError, SessionError
+from ..run import MismatchError, Notice, SessionError
 
 
 class UsageError(Exception):
@@ -117,6 +119,13 @@ def saves_inside(folder: Path, limit: int = 4) -> str:
     more = f" and {len(found) - limit} more" if len(found) > limit else ""
     return f"name one of the saves in it: {shown}{more}"
 
+
+
+def show_notice(event: Any) -> None:
+    """A session's `on_event` for commands that show no progress: its notices (e.g. the embedded digits standing
+    in for a missing MNIST), one line each on stderr."""
+    if isinstance(event, Notice):
+        Console(stderr=True).print(f"[yellow]notice:[/] {escape(event.text)}", highlight=False, soft_wrap=True)
 
 
 def field_type(field: Field) -> Callable[[str], Any]:

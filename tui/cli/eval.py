@@ -27,8 +27,9 @@ from rich.table import Table
 from nnstudio import saves
 
 from ..run.config import ConfigError
-from ..run import Notice, Session, SessionError, saved_config
-from .common import UsageError, fail, failure_status, one_line_errors, parse_flag, percent, plain, resolve_save
+from ..run import Session, SessionError, saved_config
+from .common import (UsageError, fail, failure_status, one_line_errors, parse_flag, percent, plain, resolve_save,
+                     show_notice)
 
 PROG = "nnstudio eval"
 #: a confusion matrix wider than this many classes would not fit a terminal; the per-class table still shows
@@ -76,10 +77,6 @@ def open_save(args: argparse.Namespace) -> tuple[Session, Path]:
         config = saved_config(path).with_overrides(overrides)
     except ConfigError as error:
         raise UsageError(str(error)) from None
-
-    def show_notice(event: Any) -> None:
-        if isinstance(event, Notice):
-            Console(stderr=True).print(f"[yellow]notice:[/] {escape(event.text)}", highlight=False, soft_wrap=True)
 
     return Session.from_save(path, config=config, on_event=show_notice), path
 
