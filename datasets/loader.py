@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dataset import Dataset
-from .embedded import EMBEDDED_PATH, embedded_size_bytes, load_embedded
+from .embedded import EMBEDDED_NAME, EMBEDDED_PATH, embedded_size_bytes, load_embedded
 from .errors import DatasetError
 from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_files
 from .idx import read_idx
@@ -25,7 +25,6 @@ from .mnist_family import IDX_DATASETS, MNIST, IdxDatasetSpec
 from .preprocess import to_layout
 from .synthetic import SYNTHETIC, generate
 
-EMBEDDED_NAME = "mnist-embedded"
 
 
 def dataset_names() -> list[str]:

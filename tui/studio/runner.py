@@ -35,6 +35,7 @@ from nnstudio.engine import events
 
 from ..run import Session, SessionError, Status, saved_config
 from ..run.config import LIVE_SETTINGS, RunConfig
+from ..run.fitting import model_name
 from .messages import SessionEvent, SessionReady
 
 #: seconds between two download progress reports passed on to the interface, at least
@@ -272,8 +273,7 @@ def changed_live_settings(old: RunConfig, new: RunConfig) -> dict[str, object]:
 
 def default_save_name(config: RunConfig, folder: str | Path) -> str:
     """A free save name for a quick save (ctrl+s): data set and model, numbered if taken."""
-    model = (config.model.spec.get("name") or "custom") if config.model.spec else config.model.preset
-    base = saves.sanitize_name(f"{config.data.name}-{model}")
+    base = saves.sanitize_name(f"{config.data.name}-{model_name(config)}")
     name, n = base, 1
     while saves.save_path(name, folder).exists():
         n += 1
