@@ -116,3 +116,16 @@ def test_every_data_set_trains_with_every_preset_that_fits_it(tmp_path, name):
         session = Session(config, checkpoints=False)
         session.run()
         assert session.status == "finished", (preset, session.status)
+
+
+async def test_the_title_says_custom_once_a_preset_is_edited(tmp_path):
+    mlp = fit_preset("mlp", data_shape("spirals"))
+    app = create_app(config=small(RunConfig().replace(**{"data.name": "spirals", "model.spec": mlp}), tmp_path),
+                     offer_resume=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "spirals · mlp" in app.sub_title
+        await pilot.press("1", "down", "down", "d")          # the second relu goes: a valid custom model
+        assert app.query_one(BuilderPane).valid and "name" not in app.config.model.spec
+        assert "spirals · custom" in app.sub_title
+        await pilot.press("u")                               # back to the preset: named again
+        assert "spirals · mlp" in app.sub_title and app.config.model.spec["name"] == "mlp"
