@@ -19,14 +19,14 @@ from .checkpoints import (PARTIAL_FILE, CheckpointManager, RunInfo, find_interru
                           latest_interrupted_run, new_run_dir, read_run, resume_point, runs_folder)
 from .errors import SaveError
 from .listing import SaveEntry, describe_model, list_saves
-from .naming import SUFFIX, default_folder, resolve, sanitize_name, save_path
+from .naming import SUFFIX, default_folder, folder_or_default, resolve, sanitize_name, save_path
 from .resume import ResumeState
 from .schema import FORMAT_VERSION, Metadata
 
 __all__ = [
     "SaveError", "save_model", "save_checkpoint", "load", "read_metadata", "read_header", "Loaded", "ResumeState",
     "Metadata", "FORMAT_VERSION", "list_saves", "SaveEntry", "describe_model", "sanitize_name", "save_path",
-    "resolve", "default_folder", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir", "runs_folder",
-    "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
+    "resolve", "default_folder", "folder_or_default", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir",
+    "runs_folder", "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
     "is_run_dir", "tensor_problem", "identify", "delete", "resume_point", "PARTIAL_FILE",
 ]

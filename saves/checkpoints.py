@@ -1,6 +1,6 @@
 """Checkpoints of a training run, and finding the run a dropped connection cut off.
 
-A run owns one folder (by default `saves/runs/<name>-<time>/`):
+A run owns one folder, `runs/<name>-<time>/` in the saves folder:
 
     epoch-0007.safetensors ...   the last `keep_last` epochs' checkpoints (finished epochs only)
     partial.safetensors          where a run stopped mid-epoch (gone once a later epoch is checkpointed)
@@ -32,7 +32,7 @@ from pathlib import Path
 from .api import read_metadata, save_checkpoint
 from .atomic import fsync_dir, link_or_copy, remove_stale_temp_files, write_json
 from .errors import SaveError
-from .naming import default_folder, sanitize_name
+from .naming import folder_or_default, sanitize_name
 from .schema import parse_time, utc_now
 
 try:
@@ -56,7 +56,7 @@ LOCK_WAIT_SECONDS = 0.5
 
 def runs_folder(folder: str | Path | None = None) -> Path:
     """Where runs live: the `runs` folder inside the saves folder."""
-    return Path(folder if folder is not None else default_folder()) / RUNS_FOLDER
+    return folder_or_default(folder) / RUNS_FOLDER
 
 
 def new_run_dir(name: str = "run", folder: str | Path | None = None) -> Path:

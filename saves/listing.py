@@ -18,7 +18,7 @@ from nnstudio.engine.spec import summarize
 
 from .api import read_header, tensor_problem
 from .errors import SaveError
-from .naming import SUFFIX, default_folder
+from .naming import SUFFIX, folder_or_default
 from .schema import MAX_YEAR, MIN_YEAR, Metadata
 
 
@@ -110,7 +110,7 @@ def _entry(path: Path, stat: os.stat_result) -> SaveEntry:
 
 def list_saves(folder: str | Path | None = None) -> list[SaveEntry]:
     """Every save in `folder` (default: the saves folder), newest first; an empty list if there is no folder."""
-    folder = Path(folder) if folder is not None else default_folder()
+    folder = folder_or_default(folder)
     entries = []
     try:
         scanned = list(os.scandir(folder))

@@ -15,8 +15,6 @@ from pathlib import Path
 from .errors import SaveError
 
 SUFFIX = ".safetensors"
-#: where saves go unless a folder is given; relative, so it is the working directory's ./saves
-DEFAULT_FOLDER = Path("saves")
 #: an environment variable naming another default folder
 FOLDER_ENV = "NNSTUDIO_SAVES_DIR"
 #: file names are limited to 255 bytes on most file systems; leave room for suffixes and temp names
@@ -26,8 +24,26 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lp
 
 
 def default_folder() -> Path:
-    """The saves folder: $NNSTUDIO_SAVES_DIR if set, else ./saves."""
-    return Path(os.environ.get(FOLDER_ENV) or DEFAULT_FOLDER)
+    """The saves folder: $NNSTUDIO_SAVES_DIR if set, else `$XDG_DATA_HOME/nnstudio/saves` (by default
+    `~/.local/share/nnstudio/saves`).
+
+    One folder per user, wherever nnstudio is started: `nnstudio eval NAME` finds a save made in
+    another folder, an interrupted run is offered for resuming from anywhere, and nothing is ever
+    written into a checkout or an installed package (a relative ./saves did both). It sits beside
+    the data cache (`$XDG_CACHE_HOME/nnstudio`), where the XDG specification puts a user's data.
+    A relative XDG_DATA_HOME is ignored, as the specification says.
+    """
+    chosen = os.environ.get(FOLDER_ENV)
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_DATA_HOME", "")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".local" / "share"
+    return root / "nnstudio" / "saves"
+
+
+def folder_or_default(folder: str | os.PathLike | None) -> Path:
+    """`folder`, or the default saves folder when it is None or empty (a run config's "" means the default)."""
+    return Path(folder) if folder is not None and os.fspath(folder) != "" else default_folder()
 
 
 def _allowed(char: str) -> bool:
@@ -64,7 +80,7 @@ def sanitize_name(name: str) -> str:
 
 def save_path(name: str, folder: str | Path | None = None) -> Path:
     """Where the save called `name` lives: FOLDER/<sanitized name>.safetensors."""
-    return Path(folder if folder is not None else default_folder()) / (sanitize_name(name) + SUFFIX)
+    return folder_or_default(folder) / (sanitize_name(name) + SUFFIX)
 
 
 def resolve(name_or_path: str | Path, folder: str | Path | None = None) -> Path:

@@ -45,11 +45,14 @@ def mnist_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(tmp_path_factory, monkeypatch):
-    """No test reads or writes the real user cache or tries the network on its own.
+    """No test reads or writes the real user cache or saves folder, or tries the network on its own.
 
-    Tests that exercise fetching pass mirrors on 127.0.0.1 explicitly.
+    Tests that exercise fetching pass mirrors on 127.0.0.1 explicitly. The default saves folder is
+    `$XDG_DATA_HOME/nnstudio/saves`, here a fresh folder of the test's own.
     """
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+    monkeypatch.delenv("NNSTUDIO_SAVES_DIR", raising=False)
     monkeypatch.setenv("NNSTUDIO_OFFLINE", "1")
     monkeypatch.delenv("NNSTUDIO_DATA_DIR", raising=False)
 

@@ -22,9 +22,15 @@ from nnstudio.tui.cli.train import stop_on_interrupt
 QUICK = ["--dataset", "blobs", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
 
 
+@pytest.fixture(autouse=True)
+def saves_in_the_working_folder(monkeypatch):
+    """These tests run in tmp_path with the saves folder ./saves ($NNSTUDIO_SAVES_DIR is taken as given), so
+    the paths in messages read as a user would see them; the default folder has a test of its own."""
+    monkeypatch.setenv("NNSTUDIO_SAVES_DIR", "saves")
+
+
 def child_env(tmp_path: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("NNSTUDIO_DATA_DIR", "NNSTUDIO_SAVES_DIR", "COLUMNS")}
+    env = {key: value for key, value in os.environ.items() if key not in ("NNSTUDIO_DATA_DIR", "COLUMNS")}
     return {**env, "XDG_CACHE_HOME": str(tmp_path / "cache"), "NNSTUDIO_OFFLINE": "1"}
 
 
@@ -32,6 +38,21 @@ def nnstudio(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """The real command line in a child process, in tmp_path (so ./saves is tmp_path/saves)."""
     return subprocess.run([sys.executable, "-m", "nnstudio.tui", *args], cwd=tmp_path, env=child_env(tmp_path),
                           capture_output=True, text=True, timeout=120)
+
+
+def test_the_default_saves_folder_is_the_user_s_data_folder_not_the_working_one(tmp_path, monkeypatch, capsys):
+    """Run from a checkout's root, ./saves is the `saves` package: nothing may land there (or anywhere in the
+    working folder) unless asked for."""
+    monkeypatch.delenv("NNSTUDIO_SAVES_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert run_cli("train", *QUICK, "--save", "model") == 0
+    assert files_under(work) == set()
+    folder = tmp_path / "data" / "nnstudio" / "saves"
+    assert (folder / "model.safetensors").is_file() and len(list((folder / "runs").iterdir())) == 1
+    assert f"saved: {folder / 'model.safetensors'}" in capsys.readouterr().out.replace("\n", "")
 
 
 def json_lines(text: str) -> list[dict]:
@@ -204,7 +225,7 @@ BAD_ARGUMENTS = {
     "reinit alone": (lambda d: ["--reinit"], ["--reinit needs --from"]),
     "config and from": (lambda d: ["--config", "a.toml", "--from", "b"], ["--config and --from"]),
     "missing data dir": (lambda d: ["--data-dir", "nowhere"], ["--data-dir nowhere", "not a folder"]),
-    "empty saves dir": (lambda d: ["--saves-dir", ""], ["--saves-dir", "checkpoints.folder", "non-empty"]),
+    "saves dir is a file": (lambda d: ["--saves-dir", _write(d, "notes.txt", "")], ["--saves-dir notes.txt is not a folder"]),
     "flag without value": (lambda d: ["--batch-size"], ["--batch-size", "expected one argument"]),
     "unknown option": (lambda d: ["--bogus"], ["unrecognized arguments: --bogus", "nnstudio train --help"]),
     "model does not fit": (lambda d: ["--model", "cnn", "--dataset", "spirals"],

@@ -42,7 +42,7 @@ def folder(tmp_path, monkeypatch):
 
 
 def test_list_shows_each_save_newest_first(folder, capsys):
-    assert main(["saves", "list", "--dir", str(folder)]) == 0
+    assert main(["saves", "list", "--saves-dir", str(folder)]) == 0
     out = capsys.readouterr().out
     assert out.index("halfway") < out.index("baseline") < out.index("mnist-mlp")
     assert "mlp 784-128-64-10, 109k params" in out and "logreg 784-10, 7.8k params" in out
@@ -52,7 +52,7 @@ def test_list_shows_each_save_newest_first(folder, capsys):
 
 
 def test_list_of_an_empty_or_missing_folder(tmp_path, capsys):
-    assert main(["saves", "list", "--dir", str(tmp_path / "none")]) == 0
+    assert main(["saves", "list", "--saves-dir", str(tmp_path / "none")]) == 0
     assert "No saves in" in capsys.readouterr().out
 
 
@@ -61,7 +61,7 @@ def test_list_mentions_an_interrupted_run(tmp_path, capsys):
     manager = saves.CheckpointManager(saves.new_run_dir("cut-off", tmp_path))
     manager.save(4, model, optim.SGD(model.parameters(), lr=0.1))
     manager.close()
-    assert main(["saves", "list", "--dir", str(tmp_path)]) == 0
+    assert main(["saves", "list", "--saves-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "interrupted run cut-off-" in out and "at epoch 4" in out and "epoch-0004.safetensors" in out
 
@@ -72,7 +72,7 @@ def test_list_names_the_partial_checkpoint_of_a_run_stopped_mid_epoch(tmp_path, 
     manager.save(4, model, optim.SGD(model.parameters(), lr=0.1))
     manager.save_partial(4, model, optim.SGD(model.parameters(), lr=0.1))
     manager.close()
-    assert main(["saves", "list", "--dir", str(tmp_path)]) == 0
+    assert main(["saves", "list", "--saves-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "interrupted run cut-off-" in out and "its latest checkpoint is" in out
     assert "partial.safetensors" in out and "epoch-0004.safetensors" not in out
@@ -80,12 +80,12 @@ def test_list_names_the_partial_checkpoint_of_a_run_stopped_mid_epoch(tmp_path, 
 
 def test_list_rejects_a_file_as_folder(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
-    assert main(["saves", "list", "--dir", str(tmp_path / "file")]) == 2
+    assert main(["saves", "list", "--saves-dir", str(tmp_path / "file")]) == 2
     assert "is not a folder" in capsys.readouterr().err
 
 
 def test_show_prints_summary_config_metrics_and_history(folder, capsys):
-    assert main(["saves", "show", "mnist-mlp", "--dir", str(folder)]) == 0
+    assert main(["saves", "show", "mnist-mlp", "--saves-dir", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "mnist-mlp" in out and "model, saved 2025-01-01" in out
     assert "preprocessing: mean=0.1307, std=0.3081" in out
@@ -102,21 +102,21 @@ def test_show_a_checkpoint_by_path(folder, capsys):
 
 
 def test_show_reports_missing_and_damaged_saves(folder, capsys):
-    assert main(["saves", "show", "nothing", "--dir", str(folder)]) == 1
+    assert main(["saves", "show", "nothing", "--saves-dir", str(folder)]) == 2   # a bad argument
     err = capsys.readouterr().err
     assert err.startswith("nnstudio saves: error: no save named 'nothing'") and err.count("\n") == 1
-    assert main(["saves", "show", "damaged", "--dir", str(folder)]) == 1
+    assert main(["saves", "show", "damaged", "--saves-dir", str(folder)]) == 1
     assert "not a safetensors file" in capsys.readouterr().err
 
 
 def test_rm_with_yes_deletes(folder, capsys):
-    assert main(["saves", "rm", "baseline", "--dir", str(folder), "--yes"]) == 0
+    assert main(["saves", "rm", "baseline", "--saves-dir", str(folder), "--yes"]) == 0
     assert not (folder / "baseline.safetensors").exists()
     assert "Deleted" in capsys.readouterr().out
 
 
 def test_rm_without_a_terminal_or_yes_refuses(folder, capsys):
-    assert main(["saves", "rm", "baseline", "--dir", str(folder)]) == 2
+    assert main(["saves", "rm", "baseline", "--saves-dir", str(folder)]) == 2
     assert "pass --yes" in capsys.readouterr().err
     assert (folder / "baseline.safetensors").exists()
 
@@ -130,14 +130,25 @@ class Terminal(io.StringIO):
                                                      ("n\n", False, 1)])
 def test_rm_asks_on_a_terminal(folder, capsys, monkeypatch, answer, deleted, status):
     monkeypatch.setattr("sys.stdin", Terminal(answer))
-    assert main(["saves", "rm", "baseline", "--dir", str(folder)]) == status
+    assert main(["saves", "rm", "baseline", "--saves-dir", str(folder)]) == status
     assert "Delete" in capsys.readouterr().out
     assert (folder / "baseline.safetensors").exists() != deleted
 
 
 def test_rm_of_a_missing_save_fails(folder, capsys):
-    assert main(["saves", "rm", "nothing", "--dir", str(folder), "--yes"]) == 1
+    assert main(["saves", "rm", "nothing", "--saves-dir", str(folder), "--yes"]) == 2
     assert "no save named 'nothing'" in capsys.readouterr().err
+
+
+def test_the_old_dir_option_still_works_but_only_saves_dir_is_documented(folder, capsys):
+    """`--dir` was the saves commands' name for the folder every other command calls --saves-dir."""
+    assert main(["saves", "list", "--dir", str(folder)]) == 0
+    assert "mnist-mlp" in capsys.readouterr().out
+    for action in ("list", "show", "rm"):
+        with pytest.raises(SystemExit):
+            main(["saves", action, "--help"])
+        out = capsys.readouterr().out
+        assert "--saves-dir DIR" in out and "--dir" not in out
 
 
 def test_default_folder_comes_from_the_environment(folder, capsys, monkeypatch):
@@ -170,7 +181,7 @@ def test_rm_refuses_safetensors_files_that_nnstudio_did_not_write(tmp_path, caps
     (tmp_path / "empty.safetensors").write_bytes(b"")
     for name, reason in (("theirs", "without 'nnstudio' metadata"), ("text", "not a safetensors file"),
                          ("empty", "only 0 bytes")):
-        assert main(["saves", "rm", name, "--dir", str(tmp_path), "--yes"]) == 1
+        assert main(["saves", "rm", name, "--saves-dir", str(tmp_path), "--yes"]) == 1
         err = capsys.readouterr().err
         assert "not an nnstudio save" in err or "not a safetensors file" in err
         assert reason in err and (tmp_path / f"{name}.safetensors").exists()
@@ -199,7 +210,7 @@ def test_rm_still_deletes_a_damaged_or_newer_save(folder, capsys):
     edit_document(future, lambda d: d.update(format_version=99))
     assert b"X99" in future.read_bytes()
     for name in ("edited", "future"):
-        assert main(["saves", "rm", name, "--dir", str(folder), "--yes"]) == 0
+        assert main(["saves", "rm", name, "--saves-dir", str(folder), "--yes"]) == 0
         assert not (folder / f"{name}.safetensors").exists()
 
 
@@ -218,11 +229,11 @@ def edit_document(path, change) -> None:
 
 def test_list_and_show_survive_a_date_at_the_edge_of_time(folder, capsys):
     edit_document(folder / "baseline.safetensors", lambda d: d.update(created_at="0001-01-01T00:00:00+14:00"))
-    assert main(["saves", "list", "--dir", str(folder)]) == 0
+    assert main(["saves", "list", "--saves-dir", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "unreadable baseline.safetensors: metadata created_at must be a time between the years" in out
     assert "mnist-mlp" in out  # the others still list
-    assert main(["saves", "show", "baseline", "--dir", str(folder)]) == 1
+    assert main(["saves", "show", "baseline", "--saves-dir", str(folder)]) == 1
     assert "created_at must be a time between the years" in capsys.readouterr().err
 
 
@@ -233,7 +244,7 @@ def _with_spec_outputs(path, outputs: int) -> None:
 
 def test_list_marks_a_save_that_will_not_load(folder, capsys):
     _with_spec_outputs(folder / "baseline.safetensors", 5)
-    assert main(["saves", "list", "--dir", str(folder)]) == 0
+    assert main(["saves", "list", "--saves-dir", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "baseline (will not load)" in out and "mnist-mlp (will not load)" not in out
     assert "will not load baseline.safetensors: tensors do not match the model spec" in out
@@ -242,9 +253,9 @@ def test_list_marks_a_save_that_will_not_load(folder, capsys):
 
 def test_show_reports_a_save_that_will_not_load(folder, capsys):
     _with_spec_outputs(folder / "baseline.safetensors", 5)
-    assert main(["saves", "show", "baseline", "--dir", str(folder)]) == 1
+    assert main(["saves", "show", "baseline", "--saves-dir", str(folder)]) == 1
     captured = capsys.readouterr()
     assert "logreg" in captured.out  # the details are still shown
     assert "will not load: tensors do not match the model spec" in captured.err
     assert "0.weight has shape [10, 784], the spec gives [5, 784]" in captured.err
-    assert main(["saves", "show", "mnist-mlp", "--dir", str(folder)]) == 0
+    assert main(["saves", "show", "mnist-mlp", "--saves-dir", str(folder)]) == 0

@@ -84,9 +84,21 @@ def test_resolve_finds_names_and_paths(tmp_path):
         saves.resolve(str(tmp_path / "missing.safetensors"))
 
 
-def test_default_folder_is_configurable(monkeypatch, tmp_path):
+def test_default_folder_is_the_user_s_data_folder(monkeypatch, tmp_path):
+    """Never the working folder: run from a checkout's root, ./saves is the `saves` source package."""
     monkeypatch.delenv("NNSTUDIO_SAVES_DIR", raising=False)
-    assert saves.default_folder() == Path("saves")
+    monkeypatch.chdir(Path(saves.__file__).parent.parent)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert saves.default_folder() == tmp_path / "data" / "nnstudio" / "saves"
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/data")   # the XDG specification says to ignore it
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert saves.default_folder() == tmp_path / "home" / ".local" / "share" / "nnstudio" / "saves"
+    package = Path(saves.__file__).resolve().parent
+    assert package not in saves.default_folder().resolve().parents
+    assert saves.folder_or_default("") == saves.folder_or_default(None) == saves.default_folder()
+
+
+def test_default_folder_is_configurable(monkeypatch, tmp_path):
     monkeypatch.setenv("NNSTUDIO_SAVES_DIR", str(tmp_path))
     assert saves.default_folder() == tmp_path
     assert saves.save_path("x").parent == tmp_path

@@ -370,7 +370,7 @@ def test_a_save_records_the_config_without_the_saves_folder(tmp_path):
     assert str(folder).encode() not in path.read_bytes()
     recorded = saves.read_metadata(path).config
     assert recorded == session.config.portable_dict() and "folder" not in recorded["checkpoints"]
-    assert saved_config(path) == session.config.replace(**{"checkpoints.folder": "saves",
+    assert saved_config(path) == session.config.replace(**{"checkpoints.folder": "",
                                                           "model.spec": session.spec})
 
 
@@ -385,7 +385,7 @@ def test_saves_of_nnstudio_0_1_load_with_their_settings_but_not_their_folder(tmp
     path = saves.save_model(tmp_path / "old.safetensors", model, config=OLD_RECORD, dataset="blobs")
     config = saved_config(path)
     assert config.data.name == "blobs" and config.training.epochs == 3 and config.checkpoints.keep_last == 2
-    assert config.checkpoints.folder == "saves" and config.model.spec == model.spec
+    assert config.checkpoints.folder == "" and config.model.spec == model.spec
 
 
 def test_a_save_without_a_run_config_trains_with_the_defaults_on_its_data_set(tmp_path):

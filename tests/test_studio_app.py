@@ -517,34 +517,7 @@ async def test_ctrl_o_shows_the_saves_pane(tmp_path, blobs):
         assert app.query_one("#panes").active == "saves"
 
 
-# ====================================================================== the command line
-def test_nnstudio_alone_or_with_a_save_opens_the_studio(monkeypatch, tmp_path):
-    from nnstudio.tui import main as cli
-    from nnstudio.tui.studio import command as studio_package
-
-    opened = []
-
-    class FakeApp:
-        def __init__(self, **options):
-            self.options = options
-
-        def run(self):
-            opened.append(self.options)
-
-    monkeypatch.setattr(studio_package, "create_app", FakeApp)
-    assert cli.main([]) == 0
-    assert opened[-1] == {"saves_dir": None, "data_dir": None, "open_path": None, "offer_resume": True}
-
-    save = tmp_path / "model.safetensors"
-    save.write_bytes(b"")  # found by name: whether it loads is the studio's business
-    assert cli.main([str(save)]) == 0 and opened[-1]["open_path"] == save and not opened[-1]["offer_resume"]
-    assert cli.main(["--open", "model", "--saves", str(tmp_path)]) == 0 and opened[-1]["open_path"] == save
-    assert cli.main(["--open", "no-such-save", "--saves", str(tmp_path)]) == 2  # said before the studio opens
-    assert cli.main(["studio", "--data-dir", str(tmp_path)]) == 0 and opened[-1]["data_dir"] == str(tmp_path)
-    assert cli.main(["studio", "--data-dir", str(tmp_path / "missing")]) == 2
-    assert len(opened) == 4
-
-
+# ====================================================================== the command line (and test_studio_command.py)
 def test_the_studio_opens_on_the_embedded_digits_unless_the_full_mnist_is_here(tmp_path, monkeypatch, mnist_dir):
     """A first start trains at once: no download behind the first key press."""
     app = create_app(saves_dir=tmp_path, offer_resume=False)

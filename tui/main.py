@@ -8,7 +8,9 @@ one line on stderr, prefixed with the command they were given to ("nnstudio trai
 a mistyped command is told the nearest one.
 
 With no command, `nnstudio` opens the studio (`nnstudio studio`); so does `nnstudio
-FILE.safetensors` or `nnstudio --open SAVE`, with that save loaded.
+FILE.safetensors` (with that save loaded), and `nnstudio` followed by any option of the studio's
+(`nnstudio --data-dir DIR`, `nnstudio --lr=0.03`): which options those are is read from the
+studio's own parser, so an option added there works without the word `studio` at once.
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from .cli.common import one_line_errors
 from .studio import command as studio_command
 
 COMMAND_MODULES = (studio_command, *CLI_COMMANDS)
-#: options of `nnstudio studio` that may come without the command name
-STUDIO_OPTIONS = ("--open", "--saves", "--no-resume")
 
 
 def package_version() -> str:
@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnstudio",
         description="nnstudio: a terminal training studio for neural networks, on a from-scratch NumPy engine.",
+        epilog="With no command, nnstudio opens the studio. The studio's options work without the word studio, "
+               "and they include the run flags of nnstudio train, so a run opens ready to train: nnstudio "
+               "--dataset spirals --model mlp --lr 0.03, nnstudio --config run.toml, nnstudio SAVE "
+               "(see nnstudio studio --help).",
     )
     parser.add_argument("--version", action="version", version=f"nnstudio {package_version()}")
     one_line_errors(parser, "nnstudio")
@@ -87,16 +91,23 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
     return args
 
 
-def studio_arguments(argv: list[str], command_names=()) -> list[str]:
+def studio_options(parser: argparse.ArgumentParser) -> set[str]:
+    """The options of `nnstudio studio` that the program itself does not have (--help, --version stay its own)."""
+    studio = commands(parser)["studio"]
+    return set(studio._option_string_actions) - set(parser._option_string_actions)  # argparse's table of options
+
+
+def studio_arguments(argv: list[str], command_names=(), options=frozenset()) -> list[str]:
     """The arguments with "studio" in front when they mean the studio: none at all, a save file, or
-    one of the studio's options. A command name stays a command even if a file of that name is in
-    the folder, and a mistyped command is still an error, not a save that is not there."""
+    one of the studio's `options` (as `--opt value` or `--opt=value`). A command name stays a command
+    even if a file of that name is in the folder, and a mistyped command is still an error, not a
+    save that is not there."""
     if not argv:
         return ["studio"]
     first = argv[0]
     if first in command_names:
         return argv
-    if first.split("=", 1)[0] in STUDIO_OPTIONS or (not first.startswith("-") and (
+    if first.split("=", 1)[0] in options or (not first.startswith("-") and (
             first.endswith(".safetensors") or os.path.isfile(first))):
         return ["studio", *argv]
     return argv
@@ -104,7 +115,8 @@ def studio_arguments(argv: list[str], command_names=()) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parse(parser, studio_arguments(list(sys.argv[1:] if argv is None else argv), commands(parser)))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse(parser, studio_arguments(argv, commands(parser), studio_options(parser)))
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

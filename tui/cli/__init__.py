@@ -1,7 +1,8 @@
 """The headless command line: one module per command, each with `register(subparsers)`.
 
-`common` holds what the commands share (one-line errors, the flags that set run settings,
-naming a save, number formats), `report` the display of `nnstudio train`. The commands drive
+`common` holds what the commands share (one-line errors, exit statuses, number formats; the flags
+that set run settings and naming a save come from `nnstudio.tui.run.arguments`, as the studio
+takes them too), `report` the display of `nnstudio train`. The commands drive
 the run core (`nnstudio.tui.run`) and draw with Rich; the `nnstudio` program (`nnstudio.tui.main`)
 puts them beside the studio's command.
 """

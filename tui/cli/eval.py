@@ -28,8 +28,8 @@ from nnstudio import saves
 
 from ..run.config import ConfigError
 from ..run import Session, SessionError, saved_config
-from .common import (UsageError, fail, failure_status, one_line_errors, parse_flag, percent, plain, resolve_save,
-                     show_notice)
+from .common import (FLAGS_BY_OPTION, UsageError, fail, failure_status, one_line_errors, parse_flag, percent, plain,
+                     resolve_save, show_notice)
 
 PROG = "nnstudio eval"
 #: a confusion matrix wider than this many classes would not fit a terminal; the per-class table still shows
@@ -51,7 +51,7 @@ def add_save_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("save", metavar="SAVE", help="save name in the saves folder, or path to a .safetensors file")
     parser.add_argument("--dataset", metavar="NAME", help="test on this data set instead of the save's own")
     parser.add_argument("--data-dir", metavar="DIR", help="folder holding the data set's IDX files")
-    parser.add_argument("--saves-dir", metavar="DIR", help="saves folder (default: $NNSTUDIO_SAVES_DIR or ./saves)")
+    parser.add_argument("--saves-dir", metavar="DIR", help=FLAGS_BY_OPTION["--saves-dir"].help())
 
 
 def data_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def open_save(args: argparse.Namespace) -> tuple[Session, Path]:
     UsageError for bad options, SessionError when the save or its data cannot be had.
     """
     overrides = data_overrides(args)
-    folder = Path(parse_flag("--saves-dir", args.saves_dir)) if args.saves_dir is not None else saves.default_folder()
+    folder = saves.folder_or_default(parse_flag("--saves-dir", args.saves_dir) if args.saves_dir is not None else None)
     path = resolve_save(args.save, folder)
     try:
         config = saved_config(path).with_overrides(overrides)

@@ -1,13 +1,14 @@
 """`nnstudio saves`: list, inspect and delete saved models and checkpoints.
 
-    nnstudio saves list [--dir DIR]             name, date, model, data set, epochs, best val acc, size
-    nnstudio saves show NAME [--dir DIR]        model summary, training config, metrics and history
-    nnstudio saves rm NAME [--dir DIR] [--yes]  delete a save (asks first unless --yes; exit 1 if declined)
+    nnstudio saves list [--saves-dir DIR]             name, date, model, data set, epochs, best val acc, size
+    nnstudio saves show NAME [--saves-dir DIR]        model summary, the run's settings, metrics and history
+    nnstudio saves rm NAME [--saves-dir DIR] [--yes]  delete a save (asks first unless --yes; exit 1 if declined)
 
-NAME is a save's name in the folder (default ./saves or $NNSTUDIO_SAVES_DIR) or a path to a file.
-Errors print one line to stderr: exit status 2 for bad arguments, 1 for failures. `list` and `show`
-check each header's tensors against its model spec (no data read): a save that would not load is
-marked in `list`, and `show` prints why and exits 1. `rm` deletes only nnstudio saves.
+NAME is a save's name in the saves folder (`saves.default_folder()` unless --saves-dir) or a path
+to a file. Errors print one line to stderr: exit status 2 for bad arguments (a save that is not
+there among them), 1 for failures. `list` and `show` check each header's tensors against its model
+spec (no data read): a save that would not load is marked in `list`, and `show` prints why and
+exits 1. `rm` deletes only nnstudio saves. (`--dir` is the old name of --saves-dir; it still works.)
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from nnstudio.engine.spec import summarize
-from nnstudio.saves import (SaveError, default_folder, delete, find_interrupted_runs, identify, list_saves,
-                            read_header, resolve, tensor_problem)
+from nnstudio.saves import (SaveError, delete, find_interrupted_runs, folder_or_default, identify, list_saves,
+                            read_header, tensor_problem)
 from nnstudio.saves.listing import describe_model
 
 from ..render import size_text
-from .common import fail
+from ..run.arguments import add_hidden_alias
+from .common import FLAGS_BY_OPTION, UsageError, fail, parse_flag, resolve_save
 
 PROG = "nnstudio saves"
 
@@ -60,12 +62,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", type=Path, metavar="DIR", dest="folder",
-                        help="saves folder (default: $NNSTUDIO_SAVES_DIR or ./saves)")
+    parser.add_argument("--saves-dir", metavar="DIR", help=FLAGS_BY_OPTION["--saves-dir"].help())
+    add_hidden_alias(parser, "--dir", "--saves-dir")
 
 
 def _folder(args: argparse.Namespace) -> Path:
-    return args.folder if args.folder is not None else default_folder()
+    """--saves-dir (checked as `train` checks it: UsageError), else the default saves folder."""
+    return folder_or_default(parse_flag("--saves-dir", args.saves_dir) if args.saves_dir is not None else None)
 
 
 def _date(moment: datetime) -> str:
@@ -91,9 +94,12 @@ def _percent(value: float | None) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     """`nnstudio saves list`: a table of the folder's saves, from their headers only."""
-    folder = _folder(args)
-    if folder.exists() and not folder.is_dir():
-        return fail(PROG, f"--dir {folder} is not a folder", 2)
+    try:
+        folder = _folder(args)
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
+    if folder.exists() and not folder.is_dir():   # $NNSTUDIO_SAVES_DIR names a file
+        return fail(PROG, f"the saves folder {folder} is not a folder", 2)
     try:
         entries = list_saves(folder)
     except SaveError as error:
@@ -139,7 +145,10 @@ def run_show(args: argparse.Namespace) -> int:
     """`nnstudio saves show NAME`: everything the header says about one save (no tensor data read), and
     exit 1 with the reason if its tensors do not fit its model spec (it would not load)."""
     try:
-        path = resolve(args.name, _folder(args))
+        path = resolve_save(args.name, _folder(args))
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
+    try:
         metadata, header = read_header(path)
         size = path.stat().st_size
     except SaveError as error:
@@ -242,9 +251,9 @@ def run_rm(args: argparse.Namespace) -> int:
     `rm ./notes.txt` by mistake must not remove a file this command never wrote.
     """
     try:
-        path = resolve(args.name, _folder(args))
-    except SaveError as error:
-        return fail(PROG, str(error))
+        path = resolve_save(args.name, _folder(args))
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
     try:
         identify(path)
     except SaveError as error:

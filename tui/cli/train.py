@@ -33,18 +33,17 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from rich.console import Console
 from rich.markup import escape
 
 from nnstudio import saves
-from nnstudio.engine.presets import PRESETS
 
-from ..run.config import SETTINGS, ConfigError, RunConfig, load_config, parse_value, write_config
+from ..run.arguments import UsageError, add_run_flags, flags_given, parse_flag, resolve_save, run_config
+from ..run.config import ConfigError, RunConfig, write_config
 from ..run import NothingToTrain, Session, SessionError, Status, saved_config
-from .common import (CONFIG_FLAGS, FLAGS_BY_PATH, UsageError, fail, failure_status, one_line_errors, parse_flag,
-                     resolve_save)
+from .common import fail, failure_status, one_line_errors
 from .report import PROG, Reporter
 
 #: how each way a run can end maps to the exit status
@@ -62,11 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="Exit status: 0 finished, 130 stopped with Ctrl+C (resume with --resume), 1 diverged or failed, "
                "2 bad arguments.")
     one_line_errors(parser, PROG)
-    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML run configuration (see the README)")
-    parser.add_argument("--model", metavar="NAME|FILE.json",
-                        help=f"ready-made model ({', '.join(PRESETS)}) or a model spec file (JSON)")
-    for flag in CONFIG_FLAGS:
-        parser.add_argument(flag.option, dest=flag.dest, metavar=flag.metavar, help=flag.help())
+    add_run_flags(parser)
     parser.add_argument("--no-checkpoints", action="store_true",
                         help="do not write a checkpoint each epoch (the run cannot be resumed then)")
     parser.add_argument("--save", metavar="NAME", help="save the trained model under NAME in the saves folder")
@@ -104,14 +99,16 @@ class Plan:
 def make_plan(args: argparse.Namespace) -> Plan:
     """Check every argument and build the run's config: UsageError (exit 2) or SessionError (exit 1)."""
     _check_combinations(args)
-    folder = _saves_folder(args)
+    saves_dir = parse_flag("--saves-dir", args.saves_dir) if args.saves_dir is not None else None
+    folder = saves.folder_or_default(saves_dir)
     if args.resume is not None:
         epochs = parse_flag("--epochs", args.epochs) if args.epochs is not None else None
         plan = Plan(folder, resume=args.resume, epochs=epochs)
     else:
-        base, start_from = _base_config(args, folder)
-        config = _with_flags(base, args)
-        folder = _saves_folder(args, config)
+        start_from = resolve_save(args.from_save, folder, "--from") if args.from_save is not None else None
+        config = run_config(args, base=saved_config(start_from) if start_from is not None else None,
+                            extra={"checkpoints.every_epoch": False} if args.no_checkpoints else None)
+        folder = saves.folder_or_default(config.checkpoints.folder)   # --config's file may name one
         config = config.replace(**{"checkpoints.folder": str(folder)})
         plan = Plan(folder, config=config, start_from=start_from, reinit=args.reinit)
     if args.save is not None:
@@ -124,9 +121,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
 
 def _given(args: argparse.Namespace) -> list[str]:
     """The options typed on the command line that change settings (in the order --help lists them)."""
-    given = ["--config"] if args.config is not None else []
-    given += ["--model"] if args.model is not None else []
-    given += [flag.option for flag in CONFIG_FLAGS if getattr(args, flag.dest) is not None]
+    given = flags_given(args)
     given += ["--no-checkpoints"] if args.no_checkpoints else []
     given += ["--from"] if args.from_save is not None else []
     return given + (["--reinit"] if args.reinit else [])
@@ -151,83 +146,6 @@ def _check_combinations(args: argparse.Namespace) -> None:
     if args.model is not None and args.from_save is not None and not args.reinit:
         raise UsageError("--model cannot change the model of a save continued with --from; add --reinit to "
                          "train the new model from fresh weights")
-
-
-
-
-def _saves_folder(args: argparse.Namespace, config: RunConfig | None = None) -> Path:
-    """--saves-dir, else the config's folder when it names one, else the default ($NNSTUDIO_SAVES_DIR or ./saves)."""
-    if args.saves_dir is not None:
-        folder = Path(parse_flag("--saves-dir", args.saves_dir))
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(f"--saves-dir {folder} is not a folder")
-        return folder
-    if config is not None and config.checkpoints.folder != SETTINGS["checkpoints.folder"].default:
-        return Path(config.checkpoints.folder)
-    return saves.default_folder()
-
-
-def _base_config(args: argparse.Namespace, folder: Path) -> tuple[RunConfig, Path | None]:
-    """The settings the flags change: --config's, --from's save's, or the defaults (and the save's path)."""
-    if args.config is not None:
-        try:
-            return load_config(args.config), None
-        except ConfigError as error:
-            raise UsageError(str(error)) from None
-    if args.from_save is not None:
-        path = resolve_save(args.from_save, folder, "--from")
-        return saved_config(path), path
-    return RunConfig(), None
-
-
-def _with_flags(base: RunConfig, args: argparse.Namespace) -> RunConfig:
-    overrides = {flag.path: parse_flag(flag.option, getattr(args, flag.dest))
-                 for flag in CONFIG_FLAGS if getattr(args, flag.dest) is not None}
-    if args.model is not None:
-        overrides.update(model_overrides(args.model))
-    if args.no_checkpoints:
-        overrides["checkpoints.every_epoch"] = False
-    try:
-        return base.with_overrides(overrides)
-    except ConfigError as error:  # a rule between two settings, e.g. --warmup against --epochs
-        flag = FLAGS_BY_PATH.get(error.field)
-        typed = flag is not None and getattr(args, flag.dest) is not None
-        raise UsageError(f"{flag.option}: {error}" if typed else str(error)) from None
-
-
-def model_overrides(value: str) -> dict[str, Any]:
-    """--model: a preset's name, or a JSON spec file (read and checked here, so its problems are usage errors)."""
-    if value in PRESETS:
-        return {"model.preset": value}
-    path = Path(value)
-    if value.lower().endswith(".json") or path.is_file():
-        return {"model.spec": read_spec_file(path)}
-    try:
-        return {"model.preset": parse_value("model.preset", value)}
-    except ConfigError as error:
-        raise UsageError(f"--model: {error}; or give a model spec file (FILE.json)") from None
-
-
-def read_spec_file(path: Path) -> dict:
-    """A model spec from a JSON file, validated; every problem is a UsageError naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"--model {path}: no such file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"--model {path}: not UTF-8 text; a model spec is a JSON file") from None
-    except OSError as error:
-        raise UsageError(f"--model {path}: cannot read it: {error.strerror or error}") from None
-    try:
-        spec = json.loads(text)
-    except ValueError as error:
-        raise UsageError(f"--model {path}: not valid JSON: {error}") from None
-    except RecursionError:
-        raise UsageError(f"--model {path}: nested far too deeply to be a model spec") from None
-    try:
-        return SETTINGS["model.spec"].check(spec)
-    except ConfigError as error:
-        raise UsageError(f"--model {path}: {error.problem}") from None
 
 
 def _check_save_target(name: str, folder: Path, overwrite: bool) -> Path:

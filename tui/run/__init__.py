@@ -9,7 +9,8 @@
 Modules: `settings` (every setting, typed), `config` (RunConfig, TOML files), `session` (Session),
 `status` (what a run is doing), `reports` (the session's errors and news), `reopening` (saves
 read back into configs and runs), `training_data` (the data a run learns from), `factory` (config
-names to engine objects), `baseline` (kernel ridge on a run's data), `blas` (threads).
+names to engine objects), `baseline` (kernel ridge on a run's data), `blas` (threads), `arguments`
+(the command-line flags that set a run, which `nnstudio train` and the studio both take).
 The command line and the studio are two views of this; neither holds training logic.
 Importing it loads neither Textual nor Rich.
 """

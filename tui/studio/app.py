@@ -166,7 +166,7 @@ class StudioApp(App):
     def _push_config(self) -> None:
         for pane in self.panes.values():
             pane.config = self.config
-        saves_pane, folder = self.panes["saves"], Path(self.config.checkpoints.folder)
+        saves_pane, folder = self.panes["saves"], saves.folder_or_default(self.config.checkpoints.folder)
         saves_pane.suggested_name = default_save_name(self.config, folder)
         if saves_pane.saves_dir != folder:  # the saves folder was changed in the settings
             saves_pane.saves_dir = folder
@@ -423,22 +423,24 @@ class StudioApp(App):
 
 def create_app(*, config: RunConfig | None = None, dataset: Dataset | None = None, saves_dir: str | Path | None = None,
                data_dir: str | Path | None = None, open_path: str | Path | None = None,
-               offer_resume: bool = True) -> StudioApp:
+               offer_resume: bool = True, default_data: bool | None = None) -> StudioApp:
     """The studio, configured: the default run (MNIST, the MLP preset, Adam) unless `config` says otherwise;
-    without a `config` or a `data_dir`, MNIST is the embedded subset unless the full set is at hand.
+    when the data set is the default one (`default_data`, true when no `config` is given) and no folder of
+    IDX files is named, MNIST is the embedded subset unless the full set is at hand.
 
     `dataset` replaces the configured data set for every run (tests inject a tiny one);
-    `saves_dir` is where saves and checkpoints go (default: the config's, else ./saves or
-    $NNSTUDIO_SAVES_DIR); `data_dir` is the folder of IDX files to train on (the settings pane's
+    `saves_dir` is where saves and checkpoints go (default: the config's, else the default saves
+    folder, `saves.default_folder()`); `data_dir` is the folder of IDX files to train on (the settings pane's
     data.data_dir); `open_path` opens a save at once; `offer_resume` asks to resume the
     latest interrupted run found in the saves folder.
     """
     embedded_default = False
-    if config is None:
-        config = RunConfig()
-        if data_dir is None and not mnist_at_hand():
-            config, embedded_default = config.replace(**{"data.name": EMBEDDED_NAME}), True
-    if saves_dir is None and config.checkpoints.folder == RunConfig().checkpoints.folder:
+    if default_data is None:
+        default_data = config is None
+    config = config or RunConfig()
+    if default_data and data_dir is None and not config.data.data_dir and not mnist_at_hand():
+        config, embedded_default = config.replace(**{"data.name": EMBEDDED_NAME}), True
+    if saves_dir is None and not config.checkpoints.folder:
         saves_dir = saves.default_folder()
     if saves_dir is not None:
         config = config.replace(**{"checkpoints.folder": str(saves_dir)})
