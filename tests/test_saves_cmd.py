@@ -33,7 +33,7 @@ def folder(tmp_path, monkeypatch):
     saves.save_model(tmp_path / "mnist-mlp.safetensors", mlp, history=history, metrics={"val_acc": 0.98},
                      dataset={"name": "mnist", "normalisation": {"mean": 0.1307, "std": 0.3081}},
                      config={"optimizer": "adam", "lr": 0.001, "batch_size": 64, "seed": 0, "epochs": 20,
-                             "schedule": {"type": "cosine", "T_max": 20}})
+                             "lr_schedule": {"type": "cosine", "options": {"T_max": 20}}})   # another tool's
     logreg = build_model(preset_spec("logreg"))
     saves.save_model(tmp_path / "baseline.safetensors", logreg, dataset="fashion-mnist", config={"epochs": 5})
     saves.save_checkpoint(tmp_path / "halfway.safetensors", logreg, optim.SGD(logreg.parameters(), lr=0.1), epoch=3)
@@ -90,7 +90,7 @@ def test_show_prints_summary_config_metrics_and_history(folder, capsys):
     assert "mnist-mlp" in out and "model, saved 2025-01-01" in out
     assert "preprocessing: mean=0.1307, std=0.3081" in out
     assert "100,480" in out and "109,386 parameters" in out  # the layer table
-    assert "batch_size" in out and "type=cosine, T_max=20" in out
+    assert "batch_size" in out and "type=cosine, options={T_max=20}" in out
     assert "val_acc" in out and "0.98" in out
     assert "train loss" in out and "98.00%" in out and "2.5s" in out and "20 epochs" in out
     assert "..." in out  # 20 epochs are shortened to the start and the end
@@ -259,3 +259,70 @@ def test_show_reports_a_save_that_will_not_load(folder, capsys):
     assert "will not load: tensors do not match the model spec" in captured.err
     assert "0.weight has shape [10, 784], the spec gives [5, 784]" in captured.err
     assert main(["saves", "show", "mnist-mlp", "--saves-dir", str(folder)]) == 0
+
+
+# ====================================================================== show: the run's settings
+def _settings_rows(out: str) -> dict[str, str]:
+    """The Settings table of `saves show`, as section -> the text of its row (folded lines joined)."""
+    rows: dict[str, str] = {}
+    section = None
+    for line in out[out.index("Settings"):].splitlines()[1:]:
+        cells = [cell.strip() for cell in line.strip("│┃ ").split("│")]
+        if len(cells) != 2:
+            if rows:
+                break
+            continue
+        section = cells[0] or section
+        rows[section] = (rows.get(section, "") + " " + cells[1]).strip()
+    return rows
+
+
+def test_show_prints_the_settings_the_save_was_trained_with(tmp_path, capsys):
+    """Not a placeholder row (`run | data=..., model=..., optimizer=...`): what each setting was, where it applies."""
+    from nnstudio.tui.run import RunConfig, Session
+    config = RunConfig().replace(**{"data.name": "blobs", "optimizer.name": "sgd", "optimizer.lr": 0.05,
+                                    "optimizer.nesterov": True, "schedule.name": "step", "schedule.step_size": 2,
+                                    "training.epochs": 1, "training.batch_size": 32, "training.seed": 4,
+                                    "checkpoints.folder": str(tmp_path), "checkpoints.every_epoch": False})
+    session = Session(config)
+    session.run()
+    session.save("sgd-run")
+    assert main(["saves", "show", "sgd-run", "--saves-dir", str(tmp_path)]) == 0
+    rows = _settings_rows(capsys.readouterr().out)
+    assert rows["data"] == "blobs, val_fraction=0.1, standardize=false, size=default, noise=default, classes=default"
+    assert rows["model"] == "preset mlp"
+    assert rows["optimizer"] == "sgd, lr=0.05, momentum=0.9, nesterov=true, weight_decay=0"   # no Adam betas
+    assert rows["schedule"] == "step, step_size=2, gamma=0.1, warmup_epochs=0"
+    assert rows["training"].startswith("epochs=1, batch_size=32, seed=4, clip_norm=0, early_stopping=0")
+    assert rows["checkpoints"] == "keep_last=3, every_epoch=false"
+    assert str(tmp_path) not in rows["checkpoints"]   # the machine's folder is not part of a save
+
+
+def test_show_reads_the_settings_of_a_save_of_nnstudio_0_1(tmp_path, capsys):
+    """0.1 nested the run config under "run", beside summary fields: that was the placeholder row."""
+    record = {"run": {"data": {"name": "moons"}, "optimizer": {"name": "rmsprop", "lr": 0.002},
+                      "training": {"epochs": 3}},
+              "optimizer": "rmsprop", "lr": 0.002, "batch_size": 64, "seed": 0, "epochs": 3}
+    saves.save_model(tmp_path / "old.safetensors", build_model(preset_spec("mlp", input_shape=(2,), classes=2)),
+                     config=record, dataset="moons")
+    assert main(["saves", "show", "old", "--saves-dir", str(tmp_path)]) == 0
+    rows = _settings_rows(capsys.readouterr().out)
+    assert rows["optimizer"] == "rmsprop, lr=0.002, momentum=0.9, weight_decay=0, eps=1e-08, alpha=0.99"
+    assert rows["data"].startswith("moons,") and rows["training"].startswith("epochs=3,")
+
+
+def test_show_prints_a_config_written_by_another_tool_as_it_is(folder, capsys):
+    assert main(["saves", "show", "mnist-mlp", "--saves-dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "Config (as recorded)" in out and "Settings" not in out
+    assert "options={T_max=20}" in out   # nested values are shown, not elided
+
+
+def test_show_says_a_run_configuration_nnstudio_cannot_read_will_not_load(tmp_path, capsys):
+    """`eval`, `predict`, `train --from` and the studio all read a save's run config: one they refuse is said."""
+    saves.save_model(tmp_path / "odd.safetensors", build_model(preset_spec("logreg")),
+                     config={"optimizer": {"name": "adm"}})
+    assert main(["saves", "show", "odd", "--saves-dir", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "Config (as recorded)" in captured.out and "name=adm" in captured.out
+    assert "odd.safetensors: will not load: its run configuration is invalid: optimizer.name" in captured.err

@@ -22,13 +22,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from nnstudio.engine.fields import number_text
 from nnstudio.engine.spec import summarize
 from nnstudio.saves import (SaveError, delete, find_interrupted_runs, folder_or_default, identify, list_saves,
                             read_header, tensor_problem)
 from nnstudio.saves.listing import describe_model
 
 from ..render import size_text
+from ..run import recorded_config
 from ..run.arguments import add_hidden_alias
+from ..run.config import SECTIONS, ConfigError, RunConfig, Setting, section_settings
 from .common import FLAGS_BY_OPTION, UsageError, fail, parse_flag, resolve_save
 
 PROG = "nnstudio saves"
@@ -167,8 +170,14 @@ def run_show(args: argparse.Namespace) -> int:
                       f"{'  (preprocessing: ' + _value(shown) + ')' if shown else ''}", highlight=False,
                       soft_wrap=True)
     console.print(_summary_table(metadata.spec))
-    if metadata.config:
-        console.print(_mapping_table("Training config", metadata.config))
+    try:
+        config, invalid = recorded_config(metadata), None
+    except ConfigError as error:
+        config, invalid = None, error
+    if config is not None:
+        console.print(_settings_table(config))
+    elif metadata.config:
+        console.print(_mapping_table("Config (as recorded)", metadata.config))
     if metadata.metrics:
         console.print(_mapping_table("Final metrics", metadata.metrics))
     if metadata.history:
@@ -182,6 +191,8 @@ def run_show(args: argparse.Namespace) -> int:
     problem = tensor_problem(metadata, header)
     if problem is not None:
         return fail(PROG, f"{path}: will not load: {problem}")
+    if invalid is not None:
+        return fail(PROG, f"{path}: will not load: its run configuration is invalid: {invalid}")
     return 0
 
 
@@ -197,6 +208,39 @@ def _summary_table(spec: dict) -> Table:
     return table
 
 
+def _settings_table(config: RunConfig) -> Table:
+    """The run's settings, a row per section: its choice first (adam, cosine), then each setting that applies
+    to that choice (no Adam betas for SGD), as `name=value` in the words of a config file."""
+    table = Table(title="Settings", show_header=False)
+    table.add_column("section", style="bold")
+    table.add_column("settings", overflow="fold")
+    for section in SECTIONS:
+        parts = []
+        for s in section_settings(section):
+            value = config.get(s.path)
+            if s.machine or not config.applies(s.path) or value is None or value == "":
+                continue
+            if s.path == "model.preset":
+                parts.append("its own spec (the Model table)" if config.model.spec else f"preset {escape(value)}")
+            elif s.name == "name":
+                parts.append(escape(value))
+            elif not isinstance(value, dict):
+                parts.append(f"{s.name}={_setting_text(s, value)}")
+        table.add_row(section, ", ".join(parts))
+    return table
+
+
+def _setting_text(setting: Setting, value) -> str:
+    """A setting's value as a config file writes it (true, 0.001, 1e-08), or "default" for its special value."""
+    if setting.special is not None and value == setting.special[0]:
+        return "default"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return number_text(value)
+    return escape(str(value))
+
+
 def _mapping_table(title: str, values: dict) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column("key", style="bold")
@@ -206,14 +250,17 @@ def _mapping_table(title: str, values: dict) -> Table:
     return table
 
 
-def _value(value) -> str:
-    """A config or metric value in one short line: objects as key=value lists, long lists elided."""
+def _value(value, depth: int = 0) -> str:
+    """A config or metric value in one short line: objects as key=value lists (nested ones in braces), long
+    lists elided."""
     if isinstance(value, dict):
-        return ", ".join(f"{escape(str(k))}={_value(v) if not isinstance(v, (dict, list)) else '...'}"
-                         for k, v in value.items())
+        if depth > 2:
+            return "{...}"
+        text = ", ".join(f"{escape(str(k))}={_value(v, depth + 1)}" for k, v in value.items())
+        return f"{{{text}}}" if depth else text
     if isinstance(value, list):
-        shown = ", ".join(_value(v) for v in value[:6])
-        return f"[{shown}{', ...' if len(value) > 6 else ''}]"
+        shown = ", ".join(_value(v, depth + 1) for v in value[:6])
+        return f"\\[{shown}{', ...' if len(value) > 6 else ''}]"   # "\\[": a bracket, not Rich markup
     return _number(value)
 
 

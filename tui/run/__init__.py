@@ -18,12 +18,12 @@ Importing it loads neither Textual nor Rich.
 from .config import (LIVE_SETTINGS, SETTINGS, ConfigError, RunConfig, load_config, parse_value, setting_at,
                      write_config)
 from .reports import CheckpointSaved, MismatchError, Notice, NothingToTrain, Prepared, SessionError
-from .reopening import config_from_metadata, saved_config
+from .reopening import config_from_metadata, recorded_config, saved_config
 from .session import Session
 from .status import Status, StatusChanged
 
 __all__ = [
     "RunConfig", "ConfigError", "SETTINGS", "LIVE_SETTINGS", "load_config", "write_config", "parse_value", "setting_at",
     "Session", "SessionError", "MismatchError", "NothingToTrain", "Notice", "CheckpointSaved", "Prepared",
-    "Status", "StatusChanged", "saved_config", "config_from_metadata",
+    "Status", "StatusChanged", "saved_config", "config_from_metadata", "recorded_config",
 ]

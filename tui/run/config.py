@@ -111,6 +111,12 @@ class RunConfig:
         s = setting_at(path)
         return getattr(getattr(self, s.section), s.name)
 
+    def applies(self, path: str) -> bool:
+        """Whether a setting matters in this run: false for one that applies only with another choice
+        (`only_with`: Nesterov momentum when the optimizer is adam, a step size without a step schedule)."""
+        s = setting_at(path)
+        return s.only_with is None or self.get(s.only_with.path) in s.only_with.values
+
     def replace(self, **changes: Any) -> RunConfig:
         """A new validated config with some settings changed: config.replace(**{"optimizer.lr": 0.01})."""
         return self.with_overrides(changes)

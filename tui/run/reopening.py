@@ -44,13 +44,19 @@ def config_from_metadata(metadata: saves.Metadata, path: str | Path) -> RunConfi
     instead of a weights mismatch. Saves without a run config (written by other tools) get the
     defaults, on the data set they name.
     """
-    record = _run_record(metadata.config)
     try:
-        config = RunConfig.from_dict(portable(record or {}))
-        dataset = {"data.name": metadata.dataset_name} if metadata.dataset_name and record is None else {}
-        return config.with_overrides({"model.spec": metadata.spec, **dataset})
+        config = recorded_config(metadata)
+        dataset = {"data.name": metadata.dataset_name} if metadata.dataset_name and config is None else {}
+        return (config or RunConfig()).with_overrides({"model.spec": metadata.spec, **dataset})
     except ConfigError as error:
         raise SessionError(f"{path}: its run configuration is invalid: {error}") from None
+
+
+def recorded_config(metadata: saves.Metadata) -> RunConfig | None:
+    """The run config a save records, as it was trained (a preset stays a preset); None when the save holds
+    none (written by another tool); ConfigError when it is invalid."""
+    record = _run_record(metadata.config)
+    return None if record is None else RunConfig.from_dict(portable(record))
 
 
 def _run_record(config: dict) -> dict | None:
