@@ -152,3 +152,17 @@ def test_help_says_the_studio_takes_the_run_flags(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "--config FILE" in out and "--lr X" in out and "--saves-dir DIR" in out and "those of `nnstudio train`" in out
     assert "--saves " not in out and "--saves]" not in out   # the old name works, undocumented
+
+
+async def test_an_emptied_saves_folder_setting_means_the_default_folder(tmp_path):
+    """checkpoints.folder "" is the default saves folder (as in a config file), not the working folder."""
+    from nnstudio.tui.studio.messages import ConfigChanged
+
+    app = create_app(saves_dir=tmp_path / "mine", offer_resume=False)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.panes["saves"].saves_dir == tmp_path / "mine"
+        app.post_message(ConfigChanged(app.config.replace(**{"checkpoints.folder": ""})))
+        await pilot.pause()
+        assert app.config.checkpoints.folder == ""
+        assert app.panes["saves"].saves_dir == saves.default_folder()
