@@ -217,9 +217,8 @@ class TrainingSettings(Section):
 
 @section("checkpoints", "saving progress while training, so a run can be resumed")
 class CheckpointsSettings(Section):
-    folder: str = setting("", "folder for saves and run checkpoints; empty means the default: $NNSTUDIO_SAVES_DIR "
-                              "if set, else $XDG_DATA_HOME/nnstudio/saves (~/.local/share/nnstudio/saves)",
-                          machine=True)
+    folder: str = setting("", "folder for saves and run checkpoints; empty means the default: $NNSTUDIO_SAVES_DIR, "
+                              "else nnstudio/saves in $XDG_DATA_HOME (~/.local/share)", machine=True)
     keep_last: int = setting(3, "how many checkpoints of a run to keep (older ones are deleted)", low=1)
     every_epoch: bool = setting(True, "write a checkpoint at the end of every epoch")
 
