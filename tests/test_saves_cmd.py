@@ -289,7 +289,8 @@ def test_show_prints_the_settings_the_save_was_trained_with(tmp_path, capsys):
     session.save("sgd-run")
     assert main(["saves", "show", "sgd-run", "--saves-dir", str(tmp_path)]) == 0
     rows = _settings_rows(capsys.readouterr().out)
-    assert rows["data"] == "blobs, val_fraction=0.1, standardize=false, size=default, noise=default, classes=default"
+    assert rows["data"] == ("blobs, val_fraction=0.1, standardize=false, size=default (1000), noise=default (0.2), "
+                            "classes=default (3)")   # the set's own defaults
     assert rows["model"] == "preset mlp"
     assert rows["optimizer"] == "sgd, lr=0.05, momentum=0.9, nesterov=true, weight_decay=0"   # no Adam betas
     assert rows["schedule"] == "step, step_size=2, gamma=0.1, warmup_epochs=0"

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from nnstudio.datasets import SYNTHETIC
 from nnstudio.engine.fields import number_text
 from nnstudio.engine.spec import summarize
 from nnstudio.saves import (SaveError, delete, find_interrupted_runs, folder_or_default, identify, list_saves,
@@ -214,6 +215,8 @@ def _settings_table(config: RunConfig) -> Table:
     table = Table(title="Settings", show_header=False)
     table.add_column("section", style="bold")
     table.add_column("settings", overflow="fold")
+    synthetic = SYNTHETIC.get(config.data.name)
+    defaults = synthetic.defaults() if synthetic is not None else {}
     for section in SECTIONS:
         parts = []
         for s in section_settings(section):
@@ -225,15 +228,16 @@ def _settings_table(config: RunConfig) -> Table:
             elif s.name == "name":
                 parts.append(escape(value))
             elif not isinstance(value, dict):
-                parts.append(f"{s.name}={_setting_text(s, value)}")
+                parts.append(f"{s.name}={_setting_text(s, value, defaults.get(s.name))}")
         table.add_row(section, ", ".join(parts))
     return table
 
 
-def _setting_text(setting: Setting, value) -> str:
-    """A setting's value as a config file writes it (true, 0.001, 1e-08), or "default" for its special value."""
+def _setting_text(setting: Setting, value, default=None) -> str:
+    """A setting's value as a config file writes it (true, 0.001, 1e-08); for its special value "default", with
+    what that is when known ("default (1000)": a synthetic set's own)."""
     if setting.special is not None and value == setting.special[0]:
-        return "default"
+        return "default" if default is None else f"default ({_setting_text(setting, default)})"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
