@@ -267,9 +267,9 @@ async def test_a_loaded_history_is_plotted_and_the_progress_shown(tmp_path):
     app = studio(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         history = [e.as_dict() for e in recorded_epochs(4)]
-        app.monitor.show_history(history, epoch_offset=4)
+        app.monitor.show_history(history)
         await pilot.pause()
-        assert "epoch 4/14" in str(app.monitor.query_one("#run-progress").render())
+        assert "epoch 4/10" in str(app.monitor.query_one("#run-progress").render())  # training.epochs: the total
         assert "validation" in legend(app, "plot-loss")
         plot = app.monitor.query_one("#plot-loss", MetricPlot).render().plain
         assert any("\u2800" < ch <= "\u28ff" for ch in plot)  # the curves, in braille dots

@@ -174,8 +174,8 @@ class StudioApp(App):
         model = (c.model.spec.get("name") or "custom") if c.model.spec else c.model.preset
         self.sub_title = f"{c.data.name} · {model} · {c.optimizer.name} lr {c.optimizer.lr:g}"
 
-    def _clear_displays(self, history: list[dict] | None = None, epoch_offset: int = 0) -> None:
-        self.monitor.show_history(history or [], epoch_offset)
+    def _clear_displays(self, history: list[dict] | None = None) -> None:
+        """Show a run's history (a loaded or resumed one's, or none for a fresh run) on every pane that plots it."""
         self._tell_panes("show_history", list(history or []))
         self.predictions.show_probe(None)
 
@@ -315,7 +315,7 @@ class StudioApp(App):
         session = message.session
         self.config = session.config   # opened under this studio's saves folder (SessionRunner.open)
         self._push_config()
-        self._clear_displays(session.history, session.epoch_offset)
+        self._clear_displays(session.history)
         self.predictions.show_probe(ProbeSet.from_session(session))
         if message.outputs is not None:
             self.predictions.show_outputs(message.outputs, source="probe test images")

@@ -156,9 +156,10 @@ class SessionRunner:
             self.unsaved_epochs = 0
         elif session.status.ended:
             raise Refused("This run has ended. Press r to re-initialise (after changing the settings).")
-        elif session.status is not Status.IDLE and session.trainer.epoch >= config.training.epochs:
-            raise Refused(f"All {config.training.epochs} epochs are done: raise training.epochs in the settings "
-                          "(2) to go on, or press r to start afresh.")
+        elif session.epochs_done >= config.training.epochs:
+            raise Refused(f"The run has trained its {session.epochs_done} epochs, all that epochs asks for (it "
+                          f"counts the epochs done): raise epochs above {session.epochs_done} in Settings (2) to "
+                          "train more, or press r to start afresh.")
         if step is not None:
             session.pause()
             getattr(session, f"step_{step}")()
