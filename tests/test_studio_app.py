@@ -122,7 +122,7 @@ async def test_space_trains_the_model_and_the_monitor_follows(tmp_path, blobs, s
         await wait_for(pilot, lambda: app.predictions.outputs is not None, "the predictions, drawn once shown")
         await pilot.press("3")
         await pilot.press("space")  # all epochs done: says so, does not crash or retrain
-        assert app.status == "finished" and any("epochs are done" in t for t, _ in app.seen_notifications)
+        assert app.status == "finished" and any("trained its 3 epochs" in t for t, _ in app.seen_notifications)
         await pilot.press("x")  # nothing to stop
         await app.runner.stop_and_wait()
 
@@ -227,7 +227,12 @@ async def test_save_reinitialise_and_load_by_keys(tmp_path, blobs):
         assert app.predictions.outputs is not None  # the loaded weights' predictions, before any training
         assert app.config.checkpoints.folder == str(tmp_path / "saves")
 
-        await press_while_training(pilot, "space")  # continue training the loaded model for the configured epochs
+        assert "epoch 2/2" in progress_line(app)   # epochs counts those the save has: all done
+        await pilot.press("space")
+        assert app.status == "idle" and "raise epochs above 2" in app.seen_notifications[-1][0]
+        app.panes["settings"].post_message(ConfigChanged(app.config.replace(**{"training.epochs": 4})))
+        await pilot.pause()
+        await press_while_training(pilot, "space")  # continue training the loaded model up to epoch 4
         await wait_status(pilot, "finished")
         assert len(app.session.history) == 4 and len(app.monitor.history) == 4
 
@@ -396,7 +401,7 @@ async def test_a_failure_inside_the_run_is_shown(tmp_path, blobs, monkeypatch):
         assert any("a broken batch" in e for e in errors(app)) and app.is_running
         assert ("Training failed", "error") in app.seen_titles and "FAILED" in status_line(app)
         await pilot.press("space")  # an ended run does not go on: it says what to do
-        assert app.status == "failed" and any("Press r" in text for text, _ in app.seen_notifications)
+        assert app.status == "failed" and any("press r" in text for text, _ in app.seen_notifications)
 
 
 # ====================================================================== resuming an interrupted run

@@ -40,7 +40,8 @@ from .help_screen import HelpScreen, binding_rows
 from .messages import ConfigChanged, LiveSettingRequested, LoadRequested, SaveRequested, SessionEvent, SessionReady
 from .monitor_pane import MonitorPane
 from .predictions_pane import PredictionsPane, ProbeSet
-from .runner import ModelSaved, Refused, SessionRunner, default_save_name, needs_new_session
+from .run_keys import RUN_ACTIONS, refusal
+from .runner import ModelSaved, Refused, SessionRunner, base_save_name, default_save_name, needs_new_session
 from .saves_pane import SavesPane
 from .settings_pane import SettingsPane
 
@@ -173,6 +174,7 @@ class StudioApp(App):
         c = self.config
         model = (c.model.spec.get("name") or "custom") if c.model.spec else c.model.preset
         self.sub_title = f"{c.data.name} · {model} · {c.optimizer.name} lr {c.optimizer.lr:g}"
+        self.refresh_bindings()   # the keys' availability depends on the config too (its epochs)
 
     def _clear_displays(self, history: list[dict] | None = None) -> None:
         """Show a run's history (a loaded or resumed one's, or none for a fresh run) on every pane that plots it."""
@@ -180,8 +182,14 @@ class StudioApp(App):
         self.predictions.show_probe(None)
 
     def _follow_status(self) -> None:
-        """Take the run's status from the session (through the runner): after a command, and on its news."""
+        """Take the run's status from the session (through the runner): after a command, and on its news.
+
+        The keys are looked at again even when the status stays: what they can do depends on the
+        session too (a save loaded, a run discarded); the footer folds the two into one rebuild.
+        """
         self.status = self.runner.status
+        if self.is_running:
+            self.refresh_bindings()
 
     def watch_status(self, status: Status) -> None:
         """Called when status is updated: panes lock or unlock fields, the footer greys out keys.
@@ -211,11 +219,27 @@ class StudioApp(App):
 
     # ================================================================== keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys that do nothing in the current state are shown greyed out."""
-        status = self.status
-        allowed = {"step": status in (Status.IDLE, Status.PAUSED, Status.STOPPED), "save": status.still,
-                   "stop": status.busy and status is not Status.STOPPING, "reinitialise": not status.busy}
-        return allowed.get(action, True) or None
+        """A run key that cannot act now is shown greyed out (None); `run_action` says why when it is pressed."""
+        if action in RUN_ACTIONS and refusal(action, self.runner.state(self.config)) is not None:
+            return None
+        return True
+
+    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
+        """Run an action; a run key that cannot act now (greyed in the footer) says why instead of nothing.
+
+        Textual runs a key's action only when `check_action` allows it and otherwise treats the
+        key as unhandled, which would lose the press silently: here it is answered with the
+        reason (`run_keys.refusal`), and counts as handled.
+        """
+        if await super().run_action(action, default_namespace, namespaces):
+            return True
+        if default_namespace not in (None, self) or not isinstance(action, str):
+            return False
+        name = action.partition("(")[0].removeprefix("app.")
+        if name in RUN_ACTIONS and (why := refusal(name, self.runner.state(self.config))) is not None:
+            self.notify(why, title="Not now", severity="warning")
+            return True
+        return False
 
     def action_show_pane(self, pane_id: str) -> None:
         """Show a pane and put the keyboard focus in it."""
@@ -255,8 +279,17 @@ class StudioApp(App):
             self._clear_displays()
 
     def action_save(self) -> None:
-        """Quick save under a free name made from the data set and the model."""
-        self._save(default_save_name(self.config, self.config.checkpoints.folder))
+        """Quick save under a free name made from the data set and the model; nothing new when nothing changed
+        since the last save, and a numbered name said as such when the plain one is taken."""
+        folder = self.config.checkpoints.folder
+        if (name := self.runner.already_saved(folder)) is not None:
+            self.notify(f"Already saved as {name}: nothing has changed since.", title="Saved")
+            return
+        earlier, base, name = self.runner.saved_as, base_save_name(self.config), default_save_name(self.config, folder)
+        ours = earlier is not None and (earlier == base or earlier.startswith(f"{base}-"))
+        note = ("" if name == base else f"; {earlier} holds this run's earlier state" if ours
+                else f" ({base} was taken by another save)")
+        self._save(name, note=note)
 
     def action_load(self) -> None:
         """Loading is chosen from the catalogue: show the saves pane."""
@@ -283,13 +316,14 @@ class StudioApp(App):
         self.push_screen(question, lambda yes: self.call_next(leave) if yes else None)
 
     def _confirm_discard(self, question: str, then: Callable[[], None],
-                         otherwise: Callable[[], None] | None = None) -> None:
-        """Run `then()` at once, or after a yes when trained epochs would be lost (`otherwise()` after a no)."""
+                         otherwise: Callable[[], None] | None = None, *, no: str = "") -> None:
+        """Run `then()` at once, or after a yes when trained epochs would be lost (`otherwise()` after a no, which
+        `no` describes). The dialog's "no" has the focus: an enter does not throw the epochs away."""
         if not self.runner.unsaved_epochs or self.runner.busy:
             then()
             return
         detail = (f"{self.runner.unsaved_epochs} trained epoch(s) are not saved and will be lost "
-                  "(ctrl+s saves them first).")
+                  f"(ctrl+s saves them first).{' ' + no if no else ''}")
 
         def answered(yes: bool) -> None:
             if yes:
@@ -305,7 +339,7 @@ class StudioApp(App):
             return
         self.push_screen(
             ConfirmScreen(f"Resume run {run.name} (epoch {run.last_epoch})?", yes="Resume", no="Not now",
-                          detail="It was cut off before it finished; its last checkpoint is on disk."),
+                          detail="It was cut off before it finished; its last checkpoint is on disk.", default=True),
             lambda yes: self._attempt(self.runner.open, run.path, "resumed", self.config.checkpoints.folder)
             if yes else None)
 
@@ -365,8 +399,9 @@ class StudioApp(App):
         if config == self.config:
             return
         if self.session is not None and needs_new_session(self.config, config):
-            self._confirm_discard("Start afresh with the changed settings?", lambda: self._apply_config(config),
-                                  otherwise=self._push_config)
+            what = "model" if config.model != self.config.model else "settings"
+            self._confirm_discard(f"Start afresh with the changed {what}?", lambda: self._apply_config(config),
+                                  otherwise=self._push_config, no=f"No keeps the run and puts the {what} back.")
             return
         self._apply_config(config)
 
@@ -401,10 +436,10 @@ class StudioApp(App):
     def on_save_requested(self, message: SaveRequested) -> None:
         self._save(message.name, message.overwrite)
 
-    def _save(self, name: str, overwrite: bool = False) -> None:
+    def _save(self, name: str, overwrite: bool = False, note: str = "") -> None:
         path = self._attempt(self.runner.save, name, self.config.checkpoints.folder, overwrite)
         if path is not None:
-            self.notify(f"Saved {path}", title="Saved")
+            self.notify(f"Saved as {path.stem}{note}. ({path})", title="Saved", markup=False)
             self.panes["saves"].refresh_catalogue(select=path.stem)
             self._tell_panes("on_session_event", ModelSaved(path))
 
