@@ -282,12 +282,38 @@ async def test_help_lists_the_bindings_of_the_app_and_the_pane(tmp_path, blobs):
         assert isinstance(app.screen, HelpScreen)
         rows = {(keys, description) for _, keys, description in app.screen.rows}
         for binding in type(app).BINDINGS + type(app.predictions).BINDINGS:
+            if binding.group is not None:   # the pane keys: one row
+                continue
             for key in binding.key.split(","):
                 assert any(app.get_key_display(binding.with_key(key)) in keys.split(" / ") and
                            (binding.tooltip or binding.description) == description for keys, description in rows), key
+        assert ("1-5", "Panes: 1 Model, 2 Settings, 3 Monitor, 4 Predictions, 5 Saves") in rows
+        sections = list(dict.fromkeys(section for section, *_ in app.screen.rows))
+        assert sections == ["Panes", "The run", "Studio", "Predictions pane"]
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize("pane", ["1", "2", "5"])
+async def test_help_lists_only_the_studio_s_own_keys(tmp_path, blobs, pane):
+    """A focused table or field brings Textual's generic keys (ctrl+pgup "Page Left", a field's cursor keys):
+    they are not the studio's and are not listed; every row says what its key does."""
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(pane)
+        await pilot.pause()
+        if pane == "2":   # a field has the focus (where ? is typed): the help lists its keys if they are the studio's
+            app.query_one("#optimizer-lr", Input).focus()
+            await pilot.pause()
+            app.action_help()
+        else:
+            await pilot.press("question_mark")
+        await pilot.pause()
+        rows = app.screen.rows
+        assert {section for section, *_ in rows} == {"Panes", "The run", "Studio", app.current_pane.HELP_TITLE}
+        assert not any("Page" in description or "^pgup" in keys or "Cursor" in description for _, keys, description in rows)
+        assert all(description and not description.startswith("Panes:") or keys == "1-5" for _, keys, description in rows)
 
 
 async def test_command_palette_offers_the_main_actions(tmp_path, blobs):

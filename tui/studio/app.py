@@ -60,6 +60,8 @@ class StudioApp(App):
     CSS_PATH = "app.tcss"  # the frame; each pane and screen brings its own styles
     COMMANDS = App.COMMANDS | {StudioCommands}
     HELP_TITLE = "Studio"
+    HELP_GROUPS = {"pane": "Panes", "run": "The run", "app": "Studio"}
+    """Sections of the `?` screen, by the first word of a binding's id."""
     BINDINGS = [
         *(Binding(str(n), f"show_pane('{pane_id}')", title, id=f"pane.{pane_id}", group=_PANE_KEYS,
                   tooltip=f"Show pane {n}: {title.lower()}") for n, (pane_id, title) in enumerate(PANES, 1)),
