@@ -624,7 +624,7 @@ def test_a_file_named_like_a_command_does_not_take_the_command_over(tmp_path, mo
 
 #: pane key -> (keys of that pane the footer shows, keys of the other panes it must not show then)
 FOOTER_AFTER_SWITCH = {
-    "1": ({"Add layer", "Undo", "Preset"}, {"Resample", "Save as", "Default"}),
+    "1": ({"Add layer", "Preset"}, {"Resample", "Save as", "Default"}),
     "2": ({"Revert", "Default"}, {"Add layer", "Resample", "Save as"}),
     "4": ({"Resample", "Mistakes"}, {"Add layer", "Default", "Save as"}),
     "5": ({"Load", "Save as", "Refresh"}, {"Add layer", "Resample", "Default"}),
