@@ -586,11 +586,40 @@ def test_the_studio_opens_on_the_embedded_digits_unless_the_full_mnist_is_here(t
 
 
 async def test_the_embedded_default_says_how_to_get_the_full_set(tmp_path):
-    app = studio(tmp_path, None)
-    app.embedded_default = True
-    async with app.run_test() as pilot:
+    """On the first screen, not in a toast over the plots."""
+    app = studio(tmp_path, None, **{"data.name": "mnist-embedded", "model.spec": None})
+    async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert any("embedded MNIST subset" in text and "data.name mnist" in text for text, _ in app.seen_notifications)
+        text = welcome_text(app)
+        assert "mnist-embedded is the 6,000-digit MNIST subset" in text and "data.name mnist in 2 Settings" in text
+        assert app.seen_notifications == []
+
+
+def welcome_text(app) -> str:
+    """The first screen's words, as drawn (wrapped to its width)."""
+    return " ".join(line.text for line in app.welcome.query_one("#welcome-text").render_lines(
+        app.welcome.query_one("#welcome-text").region.reset_offset)).replace("  ", " ")
+
+
+async def test_the_studio_opens_on_what_to_do_which_gives_way_to_the_plots(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"training.epochs": 1})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.query_one("#panes").active == "monitor"
+        assert app.welcome.display and not app.monitor.display   # no empty plots
+        text = " ".join(welcome_text(app).split())
+        for words in ("space train the model shown in 1 Model on the data set in 2 Settings", "p a preset in 1 Model",
+                      "? every key", "Now space trains a custom model on blobs, adam lr 0.01, 1 epoch."):
+            assert words in text, words
+        assert app.welcome.region.bottom <= 23   # one screen at 80x24: above the footer, nothing to scroll to
+        assert app.welcome.max_scroll_y == 0
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "finished")
+        assert app.monitor.display and not app.welcome.display
+        await pilot.press("r", "y")   # re-initialised: nothing to watch any more
+        await wait_for(pilot, lambda: app.session is None, "the re-initialise")
+        await pilot.pause()
+        assert app.welcome.display and not app.monitor.display
 
 
 def test_a_data_dir_given_to_the_studio_is_the_run_s(tmp_path):

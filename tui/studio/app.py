@@ -44,6 +44,7 @@ from .run_keys import RUN_ACTIONS, refusal
 from .runner import ModelSaved, Refused, SessionRunner, base_save_name, default_save_name, needs_new_session
 from .saves_pane import SavesPane
 from .settings_pane import SettingsPane
+from .welcome import Welcome
 
 #: seconds between two polls of the training thread's latest batch (the redraw budget: 10 a second)
 POLL_INTERVAL = 0.1
@@ -93,6 +94,8 @@ class StudioApp(App):
         """True when the studio opened on the embedded MNIST subset because the full set is not here (create_app)."""
         self.runner = SessionRunner(self, dataset=dataset)
         self.panes: dict[str, Widget] = {}
+        self.welcome = Welcome(id="welcome")
+        """In the Monitor's place until there is a run to watch (`_show_welcome`)."""
         self.poll_timer: Timer | None = None
         """Calls `poll_training` every POLL_INTERVAL seconds (from on_mount); tests pause it and call it themselves."""
 
@@ -113,6 +116,8 @@ class StudioApp(App):
         with TabbedContent(initial="monitor", id="panes"):
             for n, (pane_id, title) in enumerate(PANES, 1):
                 with TabPane(f"{n} {title}", id=pane_id):
+                    if pane_id == "monitor":
+                        yield self.welcome
                     yield self.panes[pane_id]
         yield StudioFooter(show_command_palette=False)  # ctrl+p still works; `?` lists it (80 columns are precious)
 
@@ -121,10 +126,6 @@ class StudioApp(App):
         self._push_config()
         self.watch_status(self.status)
         self.poll_timer = self.set_interval(POLL_INTERVAL, self.poll_training, name="poll-training")
-        if self.embedded_default and self.open_path is None:
-            self.notify("Training on the embedded MNIST subset (6,000 digits) until the full set is here: choose "
-                        "data.name mnist in the settings (2) to download it once, or run `nnstudio data import`.",
-                        title="MNIST", timeout=12)
         if self.open_path is not None:
             self._attempt(self.runner.open, self.open_path, "loaded", self.config.checkpoints.folder)
         elif self.offer_resume:
@@ -166,7 +167,7 @@ class StudioApp(App):
                 handler(*args)
 
     def _push_config(self) -> None:
-        for pane in self.panes.values():
+        for pane in (*self.panes.values(), self.welcome):
             pane.config = self.config
         saves_pane, folder = self.panes["saves"], Path(self.config.checkpoints.folder)
         saves_pane.suggested_name = default_save_name(self.config, folder)
@@ -192,6 +193,14 @@ class StudioApp(App):
         self.status = self.runner.status
         if self.is_running:
             self.refresh_bindings()
+            self._show_welcome()
+
+    def _show_welcome(self) -> None:
+        """The welcome in the Monitor's place while there is no run to watch (nor one being opened); the plots once
+        there is."""
+        welcome = self.session is None and self.status is Status.IDLE
+        if self.welcome.display != welcome or self.monitor.display == welcome:
+            self.welcome.display, self.monitor.display = welcome, not welcome
 
     def watch_status(self, status: Status) -> None:
         """Called when status is updated: panes lock or unlock fields, the footer greys out keys.
@@ -205,6 +214,7 @@ class StudioApp(App):
             if callable(getattr(pane, "set_running", None)):
                 pane.set_running(status)
         self.refresh_bindings()
+        self._show_welcome()
 
     def _attempt(self, command: Callable, *args):
         """Run a runner command; a refusal or a session error becomes a notification, not a crash.
