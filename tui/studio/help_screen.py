@@ -63,10 +63,10 @@ def _keys(keys: list[str]) -> str:
 
 
 def _description(bindings: list[Binding]) -> str:
-    """What a row's keys do: the tooltip of one action, or a group's description and what each key shows."""
+    """What a row's keys do: the tooltip of one action, or for a group what each of its keys does ("1 Model, ...")."""
     first = bindings[0]
     if first.group is not None and len({b.action for b in bindings}) > 1:
-        return f"{first.group.description}: " + ", ".join(f"{b.key.split(',')[0]} {b.description}" for b in bindings)
+        return ", ".join(f"{b.key.split(',')[0]} {b.description}" for b in bindings)
     return first.tooltip or first.description
 
 
