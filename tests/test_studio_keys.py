@@ -149,3 +149,15 @@ async def test_r_while_paused_says_to_stop_first(tmp_path, blobs):
                                               "re-initialises.", "warning")
         await pilot.press("x")
         await wait_status(pilot, "stopped")
+
+
+async def test_a_click_on_a_greyed_footer_key_says_why_too(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        (stop,) = [key for key in app.query(FooterKey) if key.key == "x"]
+        assert stop.has_class("-disabled")
+        await pilot.click(stop)
+        await pilot.pause()
+        assert app.seen_notifications[-1][0] == "Nothing is training: x stops a run under way (space starts one)."

@@ -35,6 +35,15 @@ SECONDARY = ("builder.move-up", "builder.move-down")
 SECONDARY_RANK = 4
 
 
+class StudioFooterKey(FooterKey):
+    """A footer key; a click on one that cannot act now presses it anyway, so the app says why (Textual's rings
+    the bell and says nothing)."""
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        event.prevent_default()   # not FooterKey's handler as well
+        self.app.simulate_key(self.key)
+
+
 @dataclass
 class FooterItem:
     """One key the footer may show, and how much it wants to be shown (lower `rank` first)."""
@@ -116,8 +125,8 @@ class StudioFooter(Footer):
         self.set_reactive(Footer.compact, compact)
         self.set_class(compact, "-compact")
         for item in shown:
-            yield FooterKey(item.key, item.key_display, item.description, item.action, disabled=not item.enabled,
-                            tooltip=item.tooltip).data_bind(compact=Footer.compact)
+            yield StudioFooterKey(item.key, item.key_display, item.description, item.action,
+                                  disabled=not item.enabled, tooltip=item.tooltip).data_bind(compact=Footer.compact)
 
     def on_resize(self, event: events.Resize) -> None:
         """Another width fits other keys."""
