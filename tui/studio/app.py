@@ -41,7 +41,7 @@ from .messages import ConfigChanged, LiveSettingRequested, LoadRequested, SaveRe
 from .monitor_pane import MonitorPane
 from .predictions_pane import PredictionsPane, ProbeSet
 from .run_keys import RUN_ACTIONS, refusal
-from .runner import ModelSaved, Refused, SessionRunner, base_save_name, default_save_name, needs_new_session
+from .runner import ModelSaved, Refused, SessionRunner, default_save_name, needs_new_session
 from .saves_pane import SavesPane
 from .settings_pane import SettingsPane
 from .welcome import Welcome
@@ -293,15 +293,10 @@ class StudioApp(App):
     def action_save(self) -> None:
         """Quick save under a free name made from the data set and the model; nothing new when nothing changed
         since the last save, and a numbered name said as such when the plain one is taken."""
-        folder = self.config.checkpoints.folder
-        if (name := self.runner.already_saved(folder)) is not None:
+        if (name := self.runner.already_saved(self.config.checkpoints.folder)) is not None:
             self.notify(f"Already saved as {name}: nothing has changed since.", title="Saved")
             return
-        earlier, base, name = self.runner.saved_as, base_save_name(self.config), default_save_name(self.config, folder)
-        ours = earlier is not None and (earlier == base or earlier.startswith(f"{base}-"))
-        note = ("" if name == base else f"; {earlier} holds this run's earlier state" if ours
-                else f" ({base} was taken by another save)")
-        self._save(name, note=note)
+        self._save(*self.runner.quick_save_name(self.config))
 
     def action_load(self) -> None:
         """Loading is chosen from the catalogue: show the saves pane."""
@@ -446,9 +441,9 @@ class StudioApp(App):
         self._push_config()
 
     def on_save_requested(self, message: SaveRequested) -> None:
-        self._save(message.name, message.overwrite)
+        self._save(message.name, overwrite=message.overwrite)
 
-    def _save(self, name: str, overwrite: bool = False, note: str = "") -> None:
+    def _save(self, name: str, note: str = "", overwrite: bool = False) -> None:
         path = self._attempt(self.runner.save, name, self.config.checkpoints.folder, overwrite)
         if path is not None:
             self.notify(f"Saved as {path.stem}{note}. ({path})", title="Saved", markup=False)

@@ -210,6 +210,17 @@ class SessionRunner:
             return None
         return self.saved_as if saves.save_path(self.saved_as, folder).exists() else None
 
+    def quick_save_name(self, config: RunConfig) -> tuple[str, str]:
+        """ctrl+s: a free name for the run (`default_save_name`) and what to say about it when it is numbered
+        ("; NAME holds this run's earlier state", or that NAME is another save)."""
+        base, name = base_save_name(config), default_save_name(config, config.checkpoints.folder)
+        earlier = self.saved_as
+        if name == base:
+            return name, ""
+        if earlier is not None and (earlier == base or earlier.startswith(f"{base}-")):
+            return name, f"; {earlier} holds this run's earlier state"
+        return name, f" ({base} was taken by another save)"
+
     def _mark(self) -> tuple | None:
         """What a save of the run holds, as far as it can change: which session, where it is (only training moves
         the weights), and its settings (a live setting changed since is recorded by the next save)."""
