@@ -15,16 +15,18 @@ from .errors import DatasetError, FetchError
 from .fetch import DownloadProgress, FetchResult, fetch_dataset, fetch_files
 from .idx import encode_idx, parse_idx, read_idx
 from .importer import import_dataset
-from .loader import EMBEDDED_NAME, DatasetStatus, dataset_names, list_datasets, load_dataset
+from .embedded import EMBEDDED_NAME
+from .loader import DatasetStatus, dataset_names, list_datasets, load_dataset
 from .locations import cache_dir, cache_root
 from .mnist_family import FASHION_MNIST, IDX_DATASETS, MNIST, IdxDatasetSpec, IdxFile
 from .preprocess import PreparedData, Standardizer, prepare, scale, stratified_split, to_layout, train_val_split
+from .shapes import DataShape, data_shape
 from .synthetic import SYNTHETIC
 
 __all__ = [
-    "BatchIterator", "Dataset", "DatasetError", "DatasetStatus", "Digest", "DownloadProgress",
+    "BatchIterator", "DataShape", "Dataset", "DatasetError", "DatasetStatus", "Digest", "DownloadProgress",
     "EMBEDDED_NAME", "FASHION_MNIST", "FetchError", "FetchResult", "IDX_DATASETS", "IdxDatasetSpec", "IdxFile",
-    "MNIST", "PreparedData", "SYNTHETIC", "Standardizer", "cache_dir", "cache_root", "dataset_names",
+    "MNIST", "PreparedData", "SYNTHETIC", "Standardizer", "cache_dir", "cache_root", "data_shape", "dataset_names",
     "encode_idx", "fetch_dataset", "fetch_files", "import_dataset", "list_datasets", "load_dataset", "parse_idx",
     "prepare", "read_idx", "scale", "stratified_split", "to_layout", "train_val_split",
 ]

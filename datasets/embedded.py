@@ -15,6 +15,8 @@ import numpy as np
 
 from .errors import DatasetError
 
+#: the subset's data set name
+EMBEDDED_NAME = "mnist-embedded"
 EMBEDDED_PATH = Path(__file__).with_name("mnist_embedded.npz")
 
 # key -> (dtype, rank); shapes are checked against each other below.

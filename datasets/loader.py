@@ -16,16 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dataset import Dataset
-from .embedded import EMBEDDED_PATH, embedded_size_bytes, load_embedded
+from .embedded import EMBEDDED_NAME, EMBEDDED_PATH, embedded_size_bytes, load_embedded
 from .errors import DatasetError
 from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_files
 from .idx import read_idx
 from .locations import Located, copies, display_path, find_files, how_to_get, locate, offline
 from .mnist_family import IDX_DATASETS, MNIST, IdxDatasetSpec
 from .preprocess import to_layout
-from .synthetic import SYNTHETIC, generate
+from .synthetic import DEFAULT_SIZE, SYNTHETIC, generate
 
-EMBEDDED_NAME = "mnist-embedded"
 
 
 def dataset_names() -> list[str]:
@@ -173,7 +172,7 @@ def load_embedded_dataset(layout: str = "flat") -> Dataset:
 
 def _load_synthetic(name: str, **kwargs) -> Dataset:
     size = kwargs.pop("size")
-    spec, (x_train, y_train, x_test, y_test) = generate(name, size=1000 if size is None else size, **kwargs)
+    spec, (x_train, y_train, x_test, y_test) = generate(name, size=DEFAULT_SIZE if size is None else size, **kwargs)
     options = {key: value for key, value in kwargs.items() if key in spec.options}
     return Dataset(
         name=name, task=spec.task, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,

@@ -9,12 +9,16 @@ coordinates, so it blurs the boundary without changing the balance.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from .errors import DatasetError
+
+#: training points generated when no size is given (test points: a quarter of it)
+DEFAULT_SIZE = 1000
 
 
 def class_sizes(n: int, num_classes: int) -> np.ndarray:
@@ -127,6 +131,12 @@ class SyntheticSpec:
         """The number of classes with these options."""
         return int(options.get("classes", self.classes)) if "classes" in self.options else self.classes
 
+    def defaults(self) -> dict[str, Any]:
+        """What `generate` uses when an option is not given: {"size": 1000, "noise": 0.05, "classes": 3, ...}."""
+        parameters = inspect.signature(self.make).parameters
+        return {"size": DEFAULT_SIZE, "noise": parameters["noise"].default,
+                **{name: parameters[name].default for name in self.options}}
+
 
 SYNTHETIC: dict[str, SyntheticSpec] = {spec.name: spec for spec in (
     SyntheticSpec("spirals", "interleaved spirals (K classes)", "classification", spirals, 2, 3, ("classes", "turns")),
@@ -140,7 +150,7 @@ SYNTHETIC: dict[str, SyntheticSpec] = {spec.name: spec for spec in (
 )}
 
 
-def generate(name: str, *, size: int = 1000, test_size: int | None = None, noise: float | None = None,
+def generate(name: str, *, size: int = DEFAULT_SIZE, test_size: int | None = None, noise: float | None = None,
              seed: int = 0, **options) -> tuple[SyntheticSpec, tuple[np.ndarray, ...]]:
     """Train and test arrays (x_train, y_train, x_test, y_test) of synthetic set `name`.
 

@@ -144,6 +144,16 @@ class Field:
     @property
     def constraint(self) -> str:
         """The allowed values in words: "a number >= 0 and < 1", "one of sgd, rmsprop, adam, adamw"."""
+        text = self.ordinary_values
+        if self.special is not None:
+            text = f"{number_text(self.special[0])} ({self.special[1]}) or {text}"
+        if self.nullable:
+            text += f" or {self.NULL_WORD}"
+        return text
+
+    @property
+    def ordinary_values(self) -> str:
+        """The allowed values in words, leaving out the special value and null (see `constraint`)."""
         if self.choices is not None:
             text = "one of " + ", ".join(self.choices)
         elif self.words is not None:
@@ -158,10 +168,6 @@ class Field:
             if self.high is not None:
                 bounds.append(f"{'<' if self.high_open else '<='} {number_text(self.high)}")
             text += (" " + " and ".join(bounds)) if bounds else ""
-        if self.special is not None:
-            text = f"{number_text(self.special[0])} ({self.special[1]}) or {text}"
-        if self.nullable:
-            text += f" or {self.NULL_WORD}"
         return text
 
     def default_text(self) -> str:

@@ -124,6 +124,8 @@ class Preset:
     name: str
     description: str
     function: Callable[..., dict]
+    needs_images: bool = False
+    """True for a recipe that only makes sense on images (convolutions; reconstructing pictures)."""
 
     def options(self) -> dict[str, Any]:
         """The recipe's settings and their defaults, e.g. {"hidden": (128, 64), ...}."""
@@ -145,8 +147,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("logreg", "logistic regression: one linear layer, pixels to class scores", logistic_regression),
     Preset("mlp", "multilayer perceptron 784-128-64-10 with ReLU (the benchmark model)", mlp),
     Preset("deep-mlp", "4 hidden layers with batch norm and dropout", deep_mlp),
-    Preset("cnn", "small CNN: two conv 3x3 + max-pool blocks (16, 32 channels), then linear", cnn),
-    Preset("autoencoder", "dense autoencoder 784-128-32-128-784 with a sigmoid output", autoencoder),
+    Preset("cnn", "small CNN: two conv 3x3 + max-pool blocks (16, 32 channels), then linear", cnn,
+           needs_images=True),
+    Preset("autoencoder", "dense autoencoder 784-128-32-128-784 with a sigmoid output", autoencoder,
+           needs_images=True),
 )}
 
 

@@ -225,7 +225,7 @@ BAD_ARGUMENTS = {
     "flag without value": (lambda d: ["--batch-size"], ["--batch-size", "expected one argument"]),
     "unknown option": (lambda d: ["--bogus"], ["unrecognized arguments: --bogus", "nnstudio train --help"]),
     "model does not fit": (lambda d: ["--model", "cnn", "--dataset", "spirals"],
-                           ["does not fit data set spirals", "conv2d needs an image input"]),
+                           ["does not fit data set spirals", "needs images; spirals has 2 features"]),
     "missing save": (lambda d: ["--from", "nope"], ["--from: no save named 'nope'"]),
     "save is a folder": (lambda d: ["--from", "saves", *_taken_save(d)[:0]],
                          ["--from saves is a folder, not a save", "saves/taken.safetensors"]),

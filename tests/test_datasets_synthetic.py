@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nnstudio.datasets import SYNTHETIC, DatasetError, load_dataset
+from nnstudio.datasets.synthetic import generate
 
 CLASSIFICATION = [name for name, spec in SYNTHETIC.items() if spec.task == "classification"]
 REGRESSION = [name for name, spec in SYNTHETIC.items() if spec.task == "regression"]
@@ -96,3 +97,17 @@ def test_regression_shapes(name, dim):
 def test_bad_options(kwargs, fault):
     with pytest.raises(DatasetError, match=fault):
         load_dataset(**kwargs)
+
+
+@pytest.mark.parametrize("name", [*SYNTHETIC, "mnist-embedded"])
+def test_a_data_sets_shape_is_known_without_loading_it(name):
+    from nnstudio.datasets import DataShape, data_shape
+    options = {"classes": 5} if "classes" in SYNTHETIC.get(name, SYNTHETIC["moons"]).options else {}
+    assert data_shape(name, **options) == DataShape.of(load_dataset(name, **options))
+
+
+def test_the_defaults_a_synthetic_set_is_generated_with():
+    spirals = SYNTHETIC["spirals"].defaults()
+    assert spirals == {"size": 1000, "noise": 0.05, "classes": 3, "turns": 0.75}
+    x_train, *_ = generate("spirals")[1]
+    assert len(x_train) == spirals["size"]

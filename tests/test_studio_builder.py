@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 from textual import on
 from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets._select import SelectOverlay
 
 from nnstudio.engine.presets import preset_spec
 from nnstudio.engine.spec import validate_spec
 from nnstudio.tui.run import Status
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.builder_pane import BuilderPane
-from nnstudio.tui.studio.spec_edits import alternative_layout
 from nnstudio.tui.studio.layer_form import LayerForm, LayerTypePicker
 from nnstudio.tui.studio.messages import ConfigChanged
 from studio_host import PaneHost
@@ -24,11 +24,13 @@ from studio_host import PaneHost
 SIZES = [(80, 24), (120, 40)]
 OUTPUT_ONLY = {"input_shape": [2], "layers": [{"type": "linear", "out": 3}]}
 MLP = {"input_shape": [2], "layers": [{"type": "linear", "out": 32}, {"type": "relu"}, {"type": "linear", "out": 3}]}
-IMAGES = {"input_shape": [1, 8, 8], "layers": [{"type": "flatten"}, {"type": "linear", "out": 3}]}
+IMAGES = {"input_shape": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "linear", "out": 10}]}
 
 
-def config_with(spec: dict) -> RunConfig:
-    return RunConfig().replace(**{"data.name": "spirals", "model.spec": spec})
+def config_with(spec: dict, data: str | None = None) -> RunConfig:
+    """The spec on spirals (2 features, 3 classes), or on MNIST for a spec that takes images."""
+    data = data or ("mnist" if len(spec["input_shape"]) == 3 or spec["input_shape"] == [784] else "spirals")
+    return RunConfig().replace(**{"data.name": data, "model.spec": spec})
 
 
 class _Host(PaneHost):
@@ -164,14 +166,33 @@ async def test_an_invalid_spec_is_shown_inline_and_never_posted(size):
         assert rows(app)[0][3] == "?"          # no output shape for the offending layer
         assert "not a valid model" in str(app.query_one("#summary", Static).render())
         assert app.posted == []
-        await pilot.press("e", "backspace", "5", "enter")   # still invalid: still not posted
+        await pilot.press("e", "backspace", "backspace", "5", "enter")   # still invalid: still not posted
         assert rows(app)[0][:3] == ["✗ 0", "linear", "out=5"] and app.posted == []
-        await add_layer(pilot, "flatten", above=True)       # fixed: now it is posted
+        await add_layer(pilot, "flatten", above=True)       # it builds now, but gives 5 scores for 10 classes
+        assert not pane.valid and app.posted == [] and rows(app)[1][0] == "✗ 1"
+        assert "outputs 5 values per sample, but mnist needs 10 (a score per class): set its out to 10" \
+            in str(error_box.render())
+        assert "does not fit the data" in str(app.query_one("#summary", Static).render())
+        app.query_one("#layers", DataTable).move_cursor(row=1)
+        await pilot.press("e", "backspace", "7", "enter")   # out=7 ...
+        await pilot.press("i")                               # ... and i fits the output to the data set
         assert pane.valid and not error_box.display
         assert app.validity == [False, True]
-        assert len(app.posted) == 1
-        assert last_spec(app)["layers"] == [{"type": "flatten"}, {"type": "linear", "out": 5, "bias": True,
-                                                                   "init": "auto"}]
+        assert app.posted == []               # back to the model the config holds: nothing to post
+
+
+async def test_a_model_for_another_data_set_is_flagged_and_i_fits_its_ends():
+    app = _Host(config_with(MLP))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(BuilderPane)
+        pane.config = pane.config.replace(**{"data.name": "mnist"})   # the data set changed, the model did not
+        await pilot.pause()
+        assert not pane.valid and "the model's input is 2, but mnist has images 1x28x28" in pane.error_text
+        assert "i fits its ends" in str(app.query_one("#spec-error", Static).render())
+        await pilot.press("i")
+        assert pane.valid and app.posted[-1].config.model.spec["input_shape"] == [784]
+        assert [row[2] for row in rows(app)] == ["out=32", "", "out=10"]
+        assert "input 2 → 784, layer 2 (linear) out 3 → 10" in str(list(app._notifications)[-1].message)
 
 
 async def test_undo_brings_back_a_deleted_layer():
@@ -233,7 +254,7 @@ async def test_an_autoencoder_layer_moves_across_encoder_and_decoder():
 
 # ====================================================================== presets
 async def test_choose_a_preset_fitted_to_the_data():
-    app = _Host(config_with(OUTPUT_ONLY))
+    app = _Host(config_with(MLP))
     async with app.run_test(size=(80, 24)) as pilot:
         select = app.query_one("#preset", Select)
         assert select.value is Select.NULL      # a hand-made model is "custom"
@@ -247,37 +268,40 @@ async def test_choose_a_preset_fitted_to_the_data():
 
 
 async def test_an_image_preset_takes_the_image_layout_of_flat_pixels():
-    app = _Host(config_with({"input_shape": [64], "layers": [{"type": "linear", "out": 10}]}))
+    app = _Host(config_with({"input_shape": [784], "layers": [{"type": "linear", "out": 10}]}))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("p", *["down"] * 5, "enter")   # custom, logreg, mlp, deep-mlp, cnn
+        await pilot.press("p", "down", "down", "down", "enter")   # from logreg (the model): mlp, deep-mlp, cnn
         spec = last_spec(app)
-        assert spec["input_shape"] == [1, 8, 8] and spec == preset_spec("cnn", input_shape=[1, 8, 8], classes=10)
+        assert spec["input_shape"] == [1, 28, 28] and spec == preset_spec("cnn", input_shape=[1, 28, 28], classes=10)
 
 
-async def test_a_preset_that_cannot_fit_the_data_changes_nothing():
+async def test_a_preset_that_cannot_fit_the_data_is_unavailable_with_the_reason():
     app = _Host(config_with(OUTPUT_ONLY))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("p", *["down"] * 5, "enter")   # cnn on 2 features
+        select = app.query_one("#preset", Select)
+        overlay = select.query_one(SelectOverlay)
+        disabled = [overlay.get_option_at_index(i).disabled for i in range(1, overlay.option_count)]
+        assert disabled == [False, False, False, True, True]       # logreg, mlp, deep-mlp fit; cnn, autoencoder not
+        assert "cnn: " in str(select.tooltip) and "unavailable: needs images; spirals has 2 features" in str(select.tooltip)
+        await pilot.press("p", "down", "down", "down")   # from logreg (the model): mlp, deep-mlp, then past
+        await pilot.press("enter")                        # cnn and autoencoder, which cannot be chosen, to "custom"
         await pilot.pause()
-        assert app.posted == [] and types(app) == ["linear"]
-        assert app.query_one("#preset", Select).value is Select.NULL
+        assert app.posted == [] and select.value == "logreg"
+        await pilot.press("p", "down", "down", "enter")
+        await pilot.pause()
+        assert app.posted[-1].config.model.preset == "deep-mlp"
+        select.value = "cnn"                              # chosen anyway (say, by a script): refused, reason given
+        await pilot.pause()
+        assert app.posted[-1].config.model.preset == "deep-mlp"
+        assert any("needs images" in str(n.message) for n in app._notifications)
 
 
-async def test_a_preset_by_name_is_shown_fitted_to_the_data_the_app_reports():
+async def test_a_preset_by_name_is_shown_fitted_to_the_data_set_of_the_config():
     app = _Host(RunConfig().replace(**{"data.name": "spirals", "model.preset": "logreg"}))   # no spec
     async with app.run_test(size=(80, 24)):
         pane = app.query_one(BuilderPane)
-        assert pane.spec["input_shape"] == [784]             # the preset's own default until the app says
-        pane.set_data((2,), 3)
         assert pane.spec == preset_spec("logreg", input_shape=[2], classes=3)
         assert app.query_one("#preset", Select).value == "logreg" and app.posted == []
-
-
-def test_alternative_layouts():
-    assert alternative_layout([784]) == [1, 28, 28]
-    assert alternative_layout([3 * 32 * 32]) == [3, 32, 32]
-    assert alternative_layout([1, 28, 28]) == [784]
-    assert alternative_layout([2]) is None
 
 
 # ====================================================================== during a run

@@ -97,19 +97,29 @@ async def test_the_catalogue_lists_real_saves_newest_first(folder, size):
     async with app.run_test(size=size):
         assert names(app) == ["spirals-wide", "spirals-small", "truncated"]
         wide = row(app, "spirals-wide")
-        assert wide[:5] == ["spirals-wide", "2025-02-14 09:30", "spirals", "12", "97.50%"]
-        assert wide[6] == "mlp 2-64-3, 387 params"
-        assert row(app, "spirals-small")[4] == "91.25%"
+        assert wide[:6] == ["spirals-wide", "12", "97.50%", wide[3], "02-14 09:30", "spirals"]
+        assert wide[3].endswith(" kB") and wide[6] == "mlp 2-64-3, 387 params"
+        assert row(app, "spirals-small")[2] == "91.25%"
         damaged = row(app, "truncated")
-        assert damaged[6].startswith("damaged: ") and damaged[2:5] == ["", "", ""]
+        assert damaged[6].startswith("damaged: ") and damaged[1:3] == ["", ""]
         assert "3 files" in str(app.query_one("#saves-folder", Static).render())
+
+
+async def test_at_80_columns_the_columns_that_tell_saves_apart_are_whole(folder):
+    app = _Host(folder)
+    async with app.run_test(size=(80, 24)):
+        table = app.query_one("#saves", DataTable)
+        widths = [column.get_render_width(table) for column in table.ordered_columns]
+        keys = [column.key.value for column in table.ordered_columns]
+        assert keys[:5] == ["name", "epochs", "accuracy", "size", "saved"]
+        assert sum(widths[:5]) <= table.scrollable_content_region.width
 
 
 async def test_the_selected_save_is_described_in_full(folder):
     app = _Host(folder)
     async with app.run_test(size=(80, 24)) as pilot:
         detail = app.query_one("#saves-detail", Static)
-        assert "mlp 2-64-3, 387 params" in str(detail.render())
+        assert "mlp 2-64-3, 387 params · data spirals · saved 2025-02-14 09:30" in str(detail.render())
         await pilot.press("down", "down")
         assert "cannot be read" in str(detail.render())
 

@@ -68,6 +68,50 @@ async def test_the_form_is_generated_from_the_settings_table():
         assert not rows["schedule.gamma"].display
 
 
+async def test_each_hint_says_what_the_setting_does_and_what_it_takes():
+    app = _Host(small_config())
+    async with app.run_test(size=(120, 40)):
+        assert message_of(app, "training.clip_norm") == (
+            "largest gradient norm allowed before an update; 0 turns clipping off · a number >= 0")
+        assert message_of(app, "optimizer.lr").endswith("· a number >= 0 · can change while training")
+        assert message_of(app, "optimizer.momentum").startswith(SETTINGS["optimizer.momentum"].description)
+
+
+async def test_the_data_sets_defaults_are_shown_not_the_values_that_stand_for_them():
+    app = _Host(small_config())
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(SettingsPane)
+        size, noise, classes = (pane.row(f"data.{name}").control for name in ("size", "noise", "classes"))
+        assert (size.value, noise.value, classes.value) == ("", "", "")
+        assert (size.placeholder, noise.placeholder, classes.placeholder) == (
+            "default (1000)", "default (0.05)", "default (3)")
+        pane.config = pane.config.replace(**{"data.name": "moons"})          # another set, other defaults
+        await pilot.pause()
+        assert noise.placeholder == "default (0.1)"
+        await type_into(pilot, "data.size", "300", "enter")
+        assert app.posted[-1].config.data.size == 300
+        await type_into(pilot, "data.size", "", "backspace", "enter")          # emptied: the default again
+        assert app.posted[-1].config.data.size == 0 and size.placeholder == "default (1000)"
+
+
+async def test_the_field_being_edited_is_unmistakable_without_colour():
+    app = _Host(small_config())
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(SettingsPane)
+        row, other = pane.row("optimizer.lr"), pane.row("training.epochs")
+        row.control.focus()
+        await pilot.pause()
+        assert "reverse" in str(row.query_one(".setting-name").styles.text_style)
+        assert "reverse" not in str(other.query_one(".setting-name").styles.text_style)
+        checkbox = pane.row("data.standardize").control
+        assert str(checkbox.label) == "off"
+        checkbox.focus()
+        await pilot.press("space")
+        assert str(checkbox.label) == "on" and app.posted[-1].config.data.standardize is True
+        assert "reverse" in str(pane.row("data.standardize").query_one(".setting-name").styles.text_style)
+        assert "reverse" not in str(row.query_one(".setting-name").styles.text_style)
+
+
 # ====================================================================== typing values
 @pytest.mark.parametrize("size", SIZES)
 async def test_typing_a_learning_rate_applies_it_on_enter(size):

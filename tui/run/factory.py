@@ -6,41 +6,32 @@ studio cannot disagree about what "adam with momentum 0.9" means.
 
 from __future__ import annotations
 
+from nnstudio.datasets import DataShape
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import nn, optim
-from nnstudio.engine.presets import PRESETS
-from nnstudio.engine.spec import SpecError, is_autoencoder, summarize
+from nnstudio.engine.spec import SpecError
 
 from .config import RunConfig, model_spec
+from .fitting import fit_preset, fit_problem, preset_problem
 from .reports import MismatchError
 
 
 def fit_spec(config: RunConfig, dataset: Dataset) -> dict:
-    """The run's model spec for `dataset`: a preset fitted to its shapes; a custom spec must already match them.
-
-    Image data sets can be fed flat (N, 784) or as images (N, 1, 28, 28): a model whose
-    input is 3-D (a CNN) gets the image layout, any other the flat one.
-    """
-    classes = dataset.num_classes or 1
-    shapes = {tuple(dataset.input_shape)} | ({tuple(dataset.image_shape)} if dataset.image_shape else set())
-    try:
-        input_shape = list(dataset.input_shape)
-        if config.model.spec is None and dataset.image_shape:
-            default = PRESETS[config.model.preset].options().get("input_shape")
-            if default is not None and len(default) == 3:
-                input_shape = list(dataset.image_shape)
-        spec = model_spec(config, input_shape=input_shape, classes=classes)
-        summary = summarize(spec)
-    except (SpecError, ValueError) as error:
-        raise MismatchError(f"the model does not fit data set {dataset.name}: {error}") from None
-    if tuple(summary.input_shape) not in shapes:
-        raise MismatchError(f"the model expects inputs of shape {tuple(summary.input_shape)}, but data set "
-                           f"{dataset.name} has {' or '.join(str(s) for s in sorted(shapes, key=len))}")
-    expected = tuple(dataset.input_shape) if is_autoencoder(spec) else \
-        (dataset.num_classes,) if dataset.task == "classification" else (1,)
-    if tuple(summary.output_shape) != expected:
-        raise MismatchError(f"the model outputs shape {tuple(summary.output_shape)}, but data set {dataset.name} "
-                           f"needs {expected} ({'reconstructions' if is_autoencoder(spec) else dataset.task})")
+    """The run's model spec for `dataset`: a preset fitted to its shapes; a custom spec must already match them
+    (`fitting.fit_problem` says which layer to change). MismatchError if it does not fit."""
+    shape = DataShape.of(dataset)
+    if config.model.spec is None:
+        try:
+            spec = fit_preset(config.model.preset, shape)
+        except (SpecError, ValueError) as error:
+            problem = preset_problem(config.model.preset, shape) or str(error)
+            raise MismatchError(f"the {config.model.preset} preset does not fit data set {dataset.name}: "
+                                f"{problem}") from None
+    else:
+        spec = model_spec(config)
+    problem = fit_problem(spec, shape)
+    if problem is not None:
+        raise MismatchError(f"the model does not fit data set {dataset.name}: {problem}")
     return spec
 
 

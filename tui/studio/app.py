@@ -32,6 +32,7 @@ from nnstudio.engine import events
 from ..run import ConfigError, Notice, Prepared, SessionError, Status, StatusChanged
 from ..run.blas import limit_blas_threads
 from ..run.config import RunConfig
+from ..run.fitting import follow_data, model_name
 from .builder_pane import BuilderPane
 from .commands import StudioCommands
 from .confirm_screen import ConfirmScreen
@@ -175,8 +176,7 @@ class StudioApp(App):
             saves_pane.saves_dir = folder
             saves_pane.refresh_catalogue()
         c = self.config
-        model = (c.model.spec.get("name") or "custom") if c.model.spec else c.model.preset
-        self.sub_title = f"{c.data.name} · {model} · {c.optimizer.name} lr {c.optimizer.lr:g}"
+        self.sub_title = f"{c.data.name} · {model_name(c)} · {c.optimizer.name} lr {c.optimizer.lr:g}"
         self.refresh_bindings()   # the keys' availability depends on the config too (its epochs)
 
     def _clear_displays(self, history: list[dict] | None = None) -> None:
@@ -400,23 +400,30 @@ class StudioApp(App):
 
     # ================================================================== from the panes
     def on_config_changed(self, message: ConfigChanged) -> None:
-        """A pane committed a change. One the session cannot take (another model, data set or set-up) starts the
-        run afresh, after a yes when trained epochs would be lost; a no puts the panes back."""
-        config = message.config
+        """A pane committed a change. A new data set takes the model with it (`follow_data` fits its input and
+        output, and says so). One the session cannot take (another model, data set or set-up) starts the run
+        afresh, after a yes when trained epochs would be lost; a no puts the panes back."""
+        config, note = follow_data(self.config, message.config)
         if config == self.config:
             return
-        if self.session is not None and needs_new_session(self.config, config):
-            what = "model" if config.model != self.config.model else "settings"
-            self._confirm_discard(f"Start afresh with the changed {what}?", lambda: self._apply_config(config),
-                                  otherwise=self._push_config, no=f"No keeps the run and puts the {what} back.")
-            return
-        self._apply_config(config)
 
-    def _apply_config(self, config: RunConfig) -> None:
+        def apply() -> None:
+            if self._apply_config(config) and note is not None:
+                self.notify(note, title="Model", markup=False, timeout=10)
+
+        if self.session is not None and needs_new_session(self.config, config):
+            what = "model" if config.model != self.config.model and config.data == self.config.data else "settings"
+            self._confirm_discard(f"Start afresh with the changed {what}?", apply, otherwise=self._push_config,
+                                  no=f"No keeps the run and puts the {what} back.")
+            return
+        apply()
+
+    def _apply_config(self, config: RunConfig) -> bool:
+        """Make `config` the studio's; False (and the panes put back) if the runner refused it."""
         lost = self._attempt(self.runner.apply_config, self.config, config)
         if lost is None:  # refused: put the panes back to the config in use
             self._push_config()
-            return
+            return False
         if self.session is None:
             self._clear_displays()
         if lost:
@@ -424,6 +431,7 @@ class StudioApp(App):
                         severity="warning")
         self.config = config
         self._push_config()
+        return True
 
     def on_live_setting_requested(self, message: LiveSettingRequested) -> None:
         """A typed value for a live setting: the session checks it against its config and takes it at the next

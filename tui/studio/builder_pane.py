@@ -2,13 +2,16 @@
 
     a add a layer after the selected one    e / enter edit it    d delete it
     shift+up / K, shift+down / J move it     u undo               p choose a preset
+    i fit the model's input and output to the data set
 
-The pane keeps a *draft* of the spec. Every edit is checked at once with the engine's own
-`summarize` (which runs `validate_spec`): a valid draft becomes the run's model and is
-posted up as `ConfigChanged`; an invalid one (say, a linear layer straight on an image) stays
-on screen with the reason under the table and the offending layer marked, and is never
-posted, so the app can only ever train a model that builds. `valid` and `error_text` say
-which case holds.
+The pane keeps a *draft* of the spec. Every edit is checked at once against the engine's own
+`summarize` and against the config's data set (`run.fitting.fit_problem`: the input one sample
+has, the output the task needs): a draft that builds and fits becomes the run's model and is
+posted up as `ConfigChanged`; any other (a linear layer straight on an image, an output of 32
+for 10 classes) stays on screen with the reason under the table and the offending layer
+marked, and is never posted, so the app can only ever train a model that builds and fits.
+`valid` and `error_text` say which case holds. Presets are fitted to the data set; one that
+cannot fit it (a CNN on 2-D points) is listed as unavailable, with the reason.
 
 The pane never builds a model or touches a session: the table's shapes and parameter counts
 come from the spec alone, like Keras' `summary()`.
@@ -22,6 +25,7 @@ from typing import Any, Iterator
 
 from rich.errors import StyleSyntaxError
 from rich.style import Style
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -29,18 +33,20 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
+from textual.widgets._select import SelectOverlay
 
 from nnstudio.engine.layer_types import LAYER_TYPES, shape_text
-from nnstudio.engine.presets import PRESETS, preset_spec
-from nnstudio.engine.spec import SpecError, Summary, is_autoencoder, new_layer, validate_spec
+from nnstudio.datasets import DataShape
+from nnstudio.engine.presets import PRESETS
+from nnstudio.engine.spec import SpecError, Summary, new_layer, validate_spec
 
 from ..run import Status
 from ..run.config import ConfigError, RunConfig, model_spec
+from ..run.fitting import data_shape_of, fit_preset, fit_problem, preset_of, preset_problem, refit
 from .cells import cell
 from .layer_form import LayerForm, LayerTypePicker
 from .messages import ConfigChanged
-from .spec_edits import (Position, alternative_layout, check, moved, positions, row_name, sections_of, with_layer,
-                         without_layer)
+from .spec_edits import Position, check, moved, positions, row_name, sections_of, with_layer, without_layer
 
 
 class BuilderPane(Vertical):
@@ -62,6 +68,8 @@ class BuilderPane(Vertical):
         Binding("u", "undo", "Undo", id="builder.undo", tooltip="Take back the last change to the model"),
         Binding("p", "choose_preset", "Preset", id="builder.preset",
                 tooltip="Replace the model with a ready-made one, fitted to the data set"),
+        Binding("i", "fit_to_data", "Fit to data", id="builder.fit", show=False,
+                tooltip="Set the model's input, and its last linear layer's out, to what the data set needs"),
     ]
 
     config: reactive[RunConfig | None] = reactive(None, init=False, always_update=True)
@@ -69,12 +77,6 @@ class BuilderPane(Vertical):
 
     read_only: reactive[bool] = reactive(False, init=False)
     """True while a run exists (running or paused): the model is shown but cannot change."""
-
-    data_shape: tuple[int, ...] | None = None
-    """The input shape of one sample of the data set, if the app knows it (see `set_data`)."""
-
-    data_classes: int | None = None
-    """The data set's number of classes, if the app knows it (see `set_data`)."""
 
     class ValidityChanged(Message):
         """The draft model became valid or invalid (the app may enable or disable training)."""
@@ -93,6 +95,7 @@ class BuilderPane(Vertical):
         self._summary: Summary | None = None
         self._error: SpecError | None = None
         self._undo: list[tuple[dict, int]] = []  # (draft, cursor row) before each change
+        self._preset_problems: dict[str, str | None] | None = None   # as listed by _offer_presets
 
     # ================================================================== what the app reads
     @property
@@ -110,17 +113,10 @@ class BuilderPane(Vertical):
         """A copy of the model on screen, valid or not."""
         return copy.deepcopy(self._draft)
 
-    def set_data(self, input_shape: tuple[int, ...] | None, classes: int | None) -> None:
-        """Tell the pane the data set's sample shape and class count (e.g. from the prepared session).
-
-        Presets are fitted to them, and a config without a model spec (a preset by name only)
-        shows the preset fitted to them. Without this, both come from the current model: its
-        input shape and, for a classifier, its output size.
-        """
-        self.data_shape = tuple(input_shape) if input_shape is not None else None
-        self.data_classes = classes
-        if self.is_mounted:
-            self._sync_from_config()
+    @property
+    def data(self) -> DataShape | None:
+        """What the config's data set asks of a model (known from its name: nothing is loaded)."""
+        return data_shape_of(self.config) if self.config is not None else None
 
     def set_running(self, status: Status) -> None:
         """The app's session status changed: the model is read-only while a training thread is alive."""
@@ -141,9 +137,7 @@ class BuilderPane(Vertical):
         with Vertical(id="builder-top"):
             with Horizontal(id="preset-bar"):
                 yield Label("Preset", id="preset-label")
-                preset = Select([(name, name) for name in PRESETS], prompt="custom", id="preset", compact=True)
-                preset.tooltip = "\n".join(f"{name}: {p.description}" for name, p in PRESETS.items())
-                yield preset
+                yield Select([(name, name) for name in PRESETS], prompt="custom", id="preset", compact=True)
                 yield Static("", id="summary", markup=False)
             yield Static("Read-only while a run exists: stop it to change the model.", id="read-only")
 
@@ -177,13 +171,13 @@ class BuilderPane(Vertical):
             self._undo.clear()
             self._redraw()
             return
-        incoming = self.config.model.spec
-        if incoming is None:   # a preset by name: show it fitted to the data, if the data is known
+        incoming, data = self.config.model.spec, self.data
+        if incoming is None:   # a preset by name: show it fitted to the data set, if it fits
             try:
-                incoming = model_spec(self.config, input_shape=list(self.data_shape) if self.data_shape else None,
-                                      classes=self.data_classes)
+                incoming = fit_preset(self.config.model.preset, data) if data else model_spec(self.config)
             except (SpecError, ValueError):
                 incoming = model_spec(self.config)
+        self._offer_presets(data)
         if self._draft is None or incoming != self._synced:
             self._draft, self._synced = copy.deepcopy(incoming), copy.deepcopy(incoming)
             self._undo.clear()
@@ -207,6 +201,9 @@ class BuilderPane(Vertical):
             self._show_error(None)
             return
         self._summary, self._error = check(self._draft)
+        data = self.data
+        if self._error is None and data is not None:
+            self._error = fit_problem(self._draft, data)
         bad_row = self._error_row()
         shapes = self._shapes()
         for row, position in enumerate(positions(self._draft)):
@@ -262,7 +259,7 @@ class BuilderPane(Vertical):
         stack (encoder and decoder are one chain as far as shapes go), so the table still
         shows how far the data gets.
         """
-        if self._summary is not None:
+        if self._summary is not None:   # it builds (it may still not fit the data set)
             return [(shape_text(row.output_shape), f"{row.params:,}") for row in self._summary]
         bad_row = self._error_row()
         if not bad_row or self._draft is None:
@@ -276,28 +273,26 @@ class BuilderPane(Vertical):
         line = f"input {shape_text(tuple(draft['input_shape']))}"
         if summary is not None:
             line += f" → output {shape_text(summary.output_shape)} · {summary.total_params:,} parameters"
+            if self._error is not None:
+                line += " · does not fit the data"
         else:
             line += " · not a valid model yet"
         self.query_one("#summary", Static).update(line)
 
     def _show_error(self, error: SpecError | None) -> None:
         box = self.query_one("#spec-error", Static)
-        box.update(f"✗ {error}\nFix it to train: this model cannot be built." if error else "")
+        if error is not None and self._summary is not None:   # it builds, but not for this data set
+            text = f"✗ {error}\nFix it to train: this model does not fit the data set (i fits its ends to it)."
+        else:
+            text = f"✗ {error}\nFix it to train: this model cannot be built." if error else ""
+        box.update(text)
         box.display = error is not None
 
     def _show_preset(self) -> None:
         """Show the preset the draft is (fitted to the data), or "custom" once it has been edited."""
         select = self.query_one("#preset", Select)
-        current = None
-        if self._summary is not None:
-            normalised = self._normalised()
-            for name in PRESETS:
-                try:
-                    if self._fit_preset(name) == normalised:
-                        current = name
-                        break
-                except (SpecError, ValueError):
-                    continue
+        data = self.data
+        current = preset_of(self._draft, data) if self.valid and data is not None else None
         with self.prevent(Select.Changed):
             select.value = current if current is not None else Select.NULL
 
@@ -305,51 +300,67 @@ class BuilderPane(Vertical):
         """The draft with every default filled in (call only when it is valid)."""
         return validate_spec(self._draft)
 
-    # ================================================================== presets
-    def _data_classes(self) -> int | None:
-        """Classes to fit a preset to: the app's, else the current (valid) model's output size."""
-        if self.data_classes:
-            return self.data_classes
-        if self._synced is None or is_autoencoder(self._synced):
-            return None
-        summary, _ = check(self._synced)
-        if summary is not None and len(summary.output_shape) == 1 and summary.output_shape[0] > 1:
-            return summary.output_shape[0]
-        return None
+    def _named(self, spec: dict) -> dict:
+        """`spec` named after the preset it is, or without a name once edited into a custom model
+        (the title, the saves list and a save's metadata read the name)."""
+        name = preset_of(spec, self.data) if self.data is not None else None
+        named = {key: value for key, value in spec.items() if key != "name"}
+        return {"name": name, **named} if name else named
 
-    def _fit_preset(self, name: str) -> dict:
-        """Preset `name` fitted to the data: the current input shape (or its other layout) and classes."""
-        assert self._draft is not None
-        options = PRESETS[name].options()
-        classes = self._data_classes()
-        shape = list(self.data_shape or self._draft["input_shape"])
-        attempts = [shape] + ([alternative_layout(shape)] if alternative_layout(shape) else [])
-        problem: Exception | None = None
-        for attempt in attempts:
-            fitted: dict[str, Any] = {"input_shape": attempt}
-            if classes is not None and "classes" in options:
-                fitted["classes"] = classes
-            try:
-                return preset_spec(name, **fitted)
-            except (SpecError, ValueError) as error:
-                problem = problem or error
-        assert problem is not None
-        raise problem
+    # ================================================================== presets
+    def _offer_presets(self, data: DataShape | None) -> None:
+        """List the presets, those that cannot fit the data set greyed out with the reason (in the list's tooltip)."""
+        select = self.query_one("#preset", Select)
+        problems = {name: preset_problem(name, data) if data else None for name in PRESETS}
+        if problems == self._preset_problems:
+            return
+        self._preset_problems = problems
+        labels = [(name if problem is None else Text(f"{name} (needs images)" if PRESETS[name].needs_images
+                                                    else f"{name} (does not fit)", style="dim"), name)
+                  for name, problem in problems.items()]
+        with self.prevent(Select.Changed):
+            select.set_options(labels)
+        overlay = select.query_one(SelectOverlay)
+        for index, problem in enumerate(problems.values(), 1):   # option 0 is the blank ("custom")
+            if problem is not None:
+                overlay.disable_option_at_index(index)
+        select.tooltip = "\n".join(f"{name}: {p.description}" + (f" (unavailable: {problems[name]})"
+                                                                    if problems[name] else "")
+                                   for name, p in PRESETS.items())
 
     @on(Select.Changed, "#preset")
     def _preset_chosen(self, event: Select.Changed) -> None:
         if event.value is Select.NULL or self._draft is None or self.config is None or self.read_only:
+            self._show_preset()   # "custom" is not a model to choose: show what the model is
             return
-        name = str(event.value)
-        try:
-            spec = self._fit_preset(name)
-        except (SpecError, ValueError) as error:
-            self.notify(f"The {name} preset does not fit this data set: {error}", severity="error",
-                        title="Preset", markup=False)
+        name, data = str(event.value), self.data
+        problem = preset_problem(name, data) if data is not None else None
+        if problem is None:
+            try:
+                spec = fit_preset(name, data) if data is not None else model_spec(
+                    self.config.replace(**{"model.spec": None, "model.preset": name}))
+            except (SpecError, ValueError) as error:
+                problem = str(error)
+        if problem is not None:
+            self.notify(f"The {name} preset does not fit {data.name if data else 'this data set'}: {problem}",
+                        severity="error", title="Preset", markup=False)
             self._show_preset()
             return
         self._commit(spec, 0, preset=name)
         self._table.focus()   # back to the layers, where the editing keys work
+
+    def action_fit_to_data(self) -> None:
+        """Fit the model's ends to the data set: its input shape and its last linear layer's out."""
+        data = self.data
+        if self.read_only or self._draft is None or data is None:
+            return
+        draft, changes = refit(self._draft, data)
+        if not changes:
+            self.notify(f"The model's input and output already fit {data.name} ({data.describe()}).",
+                        title="Fit to data", markup=False)
+            return
+        self._commit(draft, self._table.cursor_row)
+        self.notify(f"Fitted to {data.name}: {', '.join(changes)}.", title="Fit to data", markup=False)
 
     def action_choose_preset(self) -> None:
         """Open the preset list."""
@@ -375,7 +386,7 @@ class BuilderPane(Vertical):
     def _post_if_valid(self, preset: str | None = None) -> None:
         if not self.valid or self.config is None:
             return
-        normalised = self._normalised()
+        normalised = self._named(self._normalised())
         if normalised == self._synced and preset is None:
             return   # e.g. undoing back to the model the run already has
         changes: dict[str, Any] = {"model.spec": normalised}
@@ -481,7 +492,7 @@ class BuilderPane(Vertical):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out the editing keys while a run exists, and those that need a selected layer when there is none."""
-        if action in ("add", "edit", "delete", "move", "undo", "choose_preset"):
+        if action in ("add", "edit", "delete", "move", "undo", "choose_preset", "fit_to_data"):
             if self.read_only or self._draft is None:
                 return None
             if action in ("edit", "delete", "move") and self._cursor_position() is None:

@@ -35,6 +35,7 @@ from nnstudio.engine import events
 
 from ..run import Session, SessionError, Status, saved_config
 from ..run.config import LIVE_SETTINGS, RunConfig
+from ..run.fitting import model_name
 from .messages import SessionEvent, SessionReady
 from .run_keys import RunState, refusal
 
@@ -309,8 +310,7 @@ def changed_live_settings(old: RunConfig, new: RunConfig) -> dict[str, object]:
 
 def base_save_name(config: RunConfig) -> str:
     """The name a quick save (ctrl+s) is given when it is free: the data set and the model."""
-    model = (config.model.spec.get("name") or "custom") if config.model.spec else config.model.preset
-    return saves.sanitize_name(f"{config.data.name}-{model}")
+    return saves.sanitize_name(f"{config.data.name}-{model_name(config)}")
 
 
 def default_save_name(config: RunConfig, folder: str | Path) -> str:

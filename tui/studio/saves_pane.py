@@ -119,9 +119,10 @@ class SavesPane(Vertical):
 
     def compose(self) -> ComposeResult:
         table: DataTable = DataTable(id="saves", cursor_type="row", zebra_stripes=True)
-        # the model summary is the widest cell, so it comes last: on a narrow terminal it is the one cut
-        for label, key in (("name", "name"), ("saved", "saved"), ("data", "data"), ("epochs", "epochs"),
-                           ("best val acc", "accuracy"), ("size", "size"), ("model", "model")):
+        # what tells saves apart comes first, so 80 columns show it all (name, epochs, accuracy, size, when);
+        # the data set and the model summary, the widest cells, come last and are also under the table
+        for label, key in (("name", "name"), ("epochs", "epochs"), ("best val", "accuracy"), ("size", "size"),
+                           ("saved", "saved"), ("data", "data"), ("model", "model")):
             table.add_column(label, key=key)
         yield table
         yield Static("", id="saves-detail")
@@ -168,15 +169,16 @@ class SavesPane(Vertical):
         self.refresh_bindings()
 
     def _cells(self, entry: SaveEntry) -> list[Text]:
-        saved = entry.created.astimezone().strftime("%Y-%m-%d %H:%M")
+        saved = entry.created.astimezone().strftime("%m-%d %H:%M")   # the year is in the detail under the table
         if entry.error is not None:
-            return [cell(entry.name, "red"), cell(saved), cell(""), cell(""), cell(""),
-                    cell(size_text(entry.size), right=True), cell(f"damaged: {entry.error}", "bold red")]
+            return [cell(entry.name, "red"), cell(""), cell(""), cell(size_text(entry.size), right=True),
+                    cell(saved), cell(""), cell(f"damaged: {entry.error}", "bold red")]
         accuracy = f"{entry.best_val_accuracy:.2%}" if entry.best_val_accuracy is not None else "—"
         epochs = str(entry.epochs) if entry.epochs is not None else "—"
         model = cell(self._model_text(entry)) if entry.problem is None else cell("will not load", "bold red")
-        return [cell(entry.name, "" if entry.problem is None else "red"), cell(saved), cell(entry.dataset or "—"),
-                cell(epochs, right=True), cell(accuracy, right=True), cell(size_text(entry.size), right=True), model]
+        return [cell(entry.name, "" if entry.problem is None else "red"), cell(epochs, right=True),
+                cell(accuracy, right=True), cell(size_text(entry.size), right=True), cell(saved),
+                cell(entry.dataset or "—"), model]
 
     @staticmethod
     def _model_text(entry: SaveEntry) -> str:
@@ -195,7 +197,9 @@ class SavesPane(Vertical):
         elif entry.problem is not None:
             detail.update(Text.assemble((f"{entry.path}\n", "dim"), (f"✗ will not load: {entry.problem}", "bold red")))
         else:
-            detail.update(Text.assemble((f"{entry.path}\n", "dim"), self._model_text(entry)))
+            saved = entry.created.astimezone().strftime("%Y-%m-%d %H:%M")
+            detail.update(Text.assemble((f"{entry.path}\n", "dim"), self._model_text(entry),
+                                        f" · data {entry.dataset or '—'} · saved {saved}"))
 
     # ================================================================== actions
     def action_refresh(self) -> None:

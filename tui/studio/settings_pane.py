@@ -31,6 +31,8 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 
+from nnstudio.datasets import SYNTHETIC
+
 from ..run import Status
 from ..run.config import LIVE_SETTINGS, SECTIONS, ConfigError, RunConfig, Setting, section_settings
 from .cells import value_text
@@ -45,8 +47,21 @@ def control_id(path: str) -> str:
     return path.replace(".", "-")
 
 
+class OnOffCheckbox(Checkbox):
+    """A checkbox that says "on" or "off" beside its box, so its state reads without colour (NO_COLOR)."""
+
+    def watch_value(self) -> None:
+        super().watch_value()   # (which posts Changed)
+        self.label = "on" if self.value else "off"
+
+
 class SettingRow(Horizontal):
-    """One setting: name, control, and its hint or problem. A view only; the pane does the checking."""
+    """One setting: name, control, and its hint or problem. A view only; the pane does the checking.
+
+    A setting whose special value means "the data set's default" (a synthetic set's size, noise,
+    classes) shows an empty box with that default as its placeholder, "default (1000)", never
+    the sentinel (0, -1.0) that stands for it in the config.
+    """
 
     def __init__(self, setting: Setting) -> None:
         super().__init__(id=f"row-{control_id(setting.path)}", classes="setting-row")
@@ -57,13 +72,16 @@ class SettingRow(Horizontal):
         """Why the typed value was refused, if it was."""
         self.locked = False
         """Whether the setting cannot change now (a run exists and it is not live)."""
+        self.default_here: Any = None
+        """What the special value means for the current data set (e.g. 1000 points), if known."""
 
     def compose(self) -> ComposeResult:
         s = self.setting
         yield Label(s.name, classes="setting-name")
         cid = control_id(s.path)
         if s.kind is bool:
-            control: Widget = Checkbox("", value=bool(s.default), id=cid, compact=True)
+            control: Widget = OnOffCheckbox("on" if s.default else "off", value=bool(s.default), id=cid,
+                                            compact=True)
         elif s.choices:
             control = Select([(c, c) for c in s.choices], value=s.default, allow_blank=False, id=cid, compact=True)
         else:
@@ -82,7 +100,8 @@ class SettingRow(Horizontal):
         """What the control holds now, as text (what a user typed, or the chosen item)."""
         control = self.control
         if isinstance(control, Input):
-            return control.value
+            special = self.setting.special
+            return value_text(special[0]) if special is not None and not control.value.strip() else control.value
         if isinstance(control, Checkbox):
             return value_text(control.value)
         return value_text(control.value)
@@ -100,15 +119,22 @@ class SettingRow(Horizontal):
         if self.locked:
             return "locked during the run"
         if s.kind in (bool, str) or s.choices:
-            return s.description   # nothing to say about the values, so say what it is
-        return s.constraint + (" · live" if s.live else "")
+            return s.description   # the control shows the values it takes
+        allowed = s.constraint if s.special is None else f"empty for the data set's default, or {s.ordinary_values}"
+        return f"{s.description} · {allowed}" + (" · can change while training" if s.live else "")
 
     def put(self, value: Any) -> None:
         """Put `value` in the control without it counting as an edit."""
         control = self.control
         with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
             if isinstance(control, Input):
-                control.value = value_text(value)
+                special = self.setting.special
+                if special is not None and value == special[0]:
+                    control.value = ""
+                    control.placeholder = "default" + (f" ({value_text(self.default_here)})"
+                                                       if self.default_here is not None else "")
+                else:
+                    control.value = value_text(value)
                 control.cursor_position = len(control.value)
             elif isinstance(control, Checkbox):
                 control.value = bool(value)
@@ -244,11 +270,18 @@ class SettingsPane(VerticalScroll, can_focus=False):
         config = self.config
         if config is None:
             return
+        synthetic = SYNTHETIC.get(config.data.name)
+        defaults = synthetic.defaults() if synthetic is not None else {}
         for row in self.query(SettingRow):
             s = row.setting
             row.display = s.only_with is None or config.get(s.only_with.path) in s.only_with.values
             value = config.get(s.path)
-            if not force and value == row.shown:
+            if s.special is not None and row.default_here != defaults.get(s.name):
+                row.default_here = defaults.get(s.name)   # another data set: another default to show
+                force_row = True
+            else:
+                force_row = force
+            if not force_row and value == row.shown:
                 continue
             typing = row.control.has_focus and isinstance(row.control, Input)
             if typing and not (row.holds(row.shown) or row.holds(value)):

@@ -8,7 +8,6 @@ An autoencoder's layers live in two lists (encoder, decoder); a position names t
 from __future__ import annotations
 
 import copy
-import math
 from typing import NamedTuple
 
 from nnstudio.engine.spec import SpecError, Summary, is_autoencoder, summarize
@@ -37,21 +36,6 @@ def row_name(position: Position) -> str:
     if position.section == "layers":
         return str(position.index)
     return f"{position.section[:3]} {position.index}"
-
-
-def alternative_layout(shape: list[int]) -> list[int] | None:
-    """The same data in the other layout: [784] <-> [1, 28, 28] (square images of 1 or 3 channels).
-
-    Image data sets come in both layouts (the session reshapes them to whatever the spec's
-    input is), so a CNN preset picked while the model is flat is fitted to the image layout.
-    """
-    if len(shape) == 3:
-        return [math.prod(shape)]
-    for channels in (1, 3):
-        side = math.isqrt(shape[0] // channels)
-        if side > 1 and channels * side * side == shape[0]:
-            return [channels, side, side]
-    return None
 
 
 def check(spec: dict) -> tuple[Summary | None, SpecError | None]:

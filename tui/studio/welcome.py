@@ -24,6 +24,7 @@ from nnstudio.datasets import EMBEDDED_NAME
 from nnstudio.engine.presets import PRESETS
 
 from ..run.config import RunConfig
+from ..run.fitting import model_name
 
 #: (key, what it does) in the order a newcomer needs them
 STEPS = (
@@ -65,7 +66,7 @@ class Welcome(VerticalScroll, can_focus=False):
                        Padding(keys, (0, 0, 0, 2))]
         config = self.config
         if config is not None:
-            name = (config.model.spec.get("name") or "custom") if config.model.spec else config.model.preset
+            name = model_name(config)
             model = "a custom model" if name == "custom" else f"the {name} preset"
             epochs = config.training.epochs
             parts.append(Text(f"\nNow space trains {model} on {config.data.name}, {config.optimizer.name} "
