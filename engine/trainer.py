@@ -95,6 +95,7 @@ class Trainer:
         self.controller = controller or Controller()
         self.epoch = 0  # epochs completed
         self.elapsed = 0.0  # seconds spent training and evaluating (pauses excluded)
+        self._run_start = (0, 0.0)  # (epoch, elapsed) when `run` was last called
         self._tally = _EpochTally()
         self._params = model.parameters()
         self._named = list(model.named_parameters())
@@ -106,6 +107,7 @@ class Trainer:
     def run(self) -> str:
         """Train until the planned epochs are done; return "finished", "early-stopped",
         "stopped", "diverged" or "failed" (the matching event has been sent)."""
+        self._run_start = (self.epoch, self.elapsed)   # the pace of this call's epochs makes the ETA
         try:
             self._keep_good_state()
             while self.epoch < self.epochs:
@@ -245,7 +247,8 @@ class Trainer:
             return self._diverge(problem, where=f"the end of epoch {self.epoch + 1}")
         lr = float(self.optimizer.lr)
         self.epoch += 1
-        epochs_this_run = max(self.epoch, 1)
+        first_epoch, elapsed_before = self._run_start   # a resumed run's earlier epochs ran at another pace
+        epochs_this_run = max(self.epoch - first_epoch, 1)
         event = events.EpochEnd(
             epoch=self.epoch - 1, epochs=self.epochs, train_loss=train_loss,
             train_accuracy=tally.correct / tally.seen if self.classes and tally.seen else None,
@@ -253,7 +256,7 @@ class Trainer:
             grad_norms=grad_means.means(), weight_norms=norms, update_ratios=ratio_means.means(),
             samples_per_s=tally.seen / tally.seconds if tally.seconds > 0 else 0.0,
             seconds=tally.seconds, elapsed=self.elapsed,
-            eta=self.elapsed / epochs_this_run * (self.epochs - self.epoch),
+            eta=(self.elapsed - elapsed_before) / epochs_this_run * (self.epochs - self.epoch),
             confusion=confusion, probe_outputs=probe_outputs,
         )
         self._tally = _EpochTally()

@@ -16,7 +16,7 @@ from nnstudio import saves
 from nnstudio.engine import events
 from nnstudio.tui.main import main, package_version
 from nnstudio.tui.run.config import RunConfig, load_config
-from nnstudio.tui.run import Session
+from nnstudio.tui.run import Session, saved_config
 from nnstudio.tui.cli.train import stop_on_interrupt
 
 QUICK = ["--dataset", "blobs", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
@@ -124,7 +124,7 @@ def test_from_a_save_continues_its_weights_and_reinit_starts_afresh(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     assert run_cli("train", *QUICK, "--save", "base", "--json") == 0
     trained = json_lines(capsys.readouterr().out)[-1]["metrics"]["val_acc"]
-    assert run_cli("train", "--from", "base", "--lr", "0", "--epochs", "1", "--no-checkpoints", "--json") == 0
+    assert run_cli("train", "--from", "base", "--lr", "0", "--epochs", "4", "--no-checkpoints", "--json") == 0
     continued = json_lines(capsys.readouterr().out)
     assert continued[0]["val_acc"] == trained  # lr 0: the save's weights, unchanged, on the same split
     assert run_cli("train", "--from", "base", "--reinit", "--lr", "0", "--epochs", "1", "--no-checkpoints",
@@ -136,15 +136,32 @@ def test_a_continued_save_numbers_its_epochs_after_the_saved_ones(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     assert run_cli("train", *QUICK, "--save", "base", "--no-checkpoints") == 0
     capsys.readouterr()
-    assert run_cli("train", "--from", "base", "--epochs", "2", "--save", "more", "--json") == 0
+    assert run_cli("train", "--from", "base", "--epochs", "5", "--save", "more", "--json") == 0  # up to 5: 2 more
     captured = capsys.readouterr()
     records = json_lines(captured.out)
     assert [(r["epoch"], r["epochs"]) for r in records[:-1]] == [(4, 5), (5, 5)]
     assert (records[-1]["epochs_done"], records[-1]["epochs"]) == (5, 5)
     assert "4/5" in captured.err and "5/5" in captured.err and "Finished: 5 of 5 epochs" in captured.err
-    assert "2 epochs, seed 1" in captured.err and "continuing from a save trained for 3 epochs" in captured.err
+    assert "5 epochs, seed 1" in captured.err and "continuing from a save trained for 3 epochs (2 more)" in captured.err
     saved = saves.read_metadata(tmp_path / "saves" / "more.safetensors")
     assert [h["epoch"] for h in saved.history] == [1, 2, 3, 4, 5] and saved.epochs == 5
+    assert saved_config(tmp_path / "saves" / "more.safetensors").training.epochs == 5  # one meaning in the save too
+
+
+def test_from_a_save_epochs_is_the_total_and_must_leave_some_to_train(tmp_path, monkeypatch, capsys):
+    """--from SAVE --epochs N trains up to epoch N, as --resume --epochs N and the studio do: N must be more."""
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *QUICK, "--save", "base", "--no-checkpoints") == 0   # 3 epochs
+    capsys.readouterr()
+    assert run_cli("train", "--from", "base", "--epochs", "3") == 2
+    error = capsys.readouterr().err.strip()
+    assert error == ("nnstudio train: error: --epochs 3: base has 3 epochs already and --epochs counts them (it is "
+                     "the total to train up to); ask for more, e.g. --epochs 8")
+    assert run_cli("train", "--from", "base") == 2   # its own settings: up to the 3 it has
+    assert "base has trained all its 3 epochs; ask for more, e.g. --epochs 8 (or add --reinit" in capsys.readouterr().err
+    assert not (tmp_path / "saves" / "runs").exists()   # refused before anything was loaded or written
+    assert run_cli("train", "--from", "base", "--reinit", "--epochs", "1", "--no-checkpoints", "--json") == 0
+    assert json_lines(capsys.readouterr().out)[-1]["epochs_done"] == 1
 
 
 def test_no_checkpoints_writes_no_run_folder(tmp_path, monkeypatch, capsys):

@@ -276,8 +276,9 @@ def test_a_continued_save_numbers_its_epochs_after_the_saved_ones(tmp_path):
     base.run()
     path = base.save("base")
     seen = []
-    more = Session.from_save(path, config=config(tmp_path, **{"training.epochs": 2}), on_event=seen.append)
-    assert (more.epoch_offset, more.epochs_done, more.epochs_planned) == (3, 3, 5)
+    # training.epochs is the total the run trains up to, the save's 3 epochs included: 2 more
+    more = Session.from_save(path, config=config(tmp_path, **{"training.epochs": 5}), on_event=seen.append)
+    assert (more.epoch_offset, more.epochs_done, more.epochs_planned, more.epochs_left) == (3, 3, 5, 2)
     assert more.run() == "finished"
     assert [h["epoch"] for h in more.history] == [1, 2, 3, 4, 5]
     # the events it passes on are numbered as its history is (views add nothing)
@@ -285,11 +286,44 @@ def test_a_continued_save_numbers_its_epochs_after_the_saved_ones(tmp_path):
     assert {e.epoch for e in seen if isinstance(e, events.BatchEnd)} == {3, 4}
     assert [e.epoch for e in seen if isinstance(e, CheckpointSaved)] == [3, 4, 5]
     assert sorted(p.name for p in more.run_dir.glob("epoch-*")) == ["epoch-0004.safetensors", "epoch-0005.safetensors"]
-    assert more.config.training.epochs == 2  # this run's own plan (a schedule spans it)
+    assert more.config.training.epochs == 5 and more.trainer.epochs == 2  # the total; the trainer's share
     saved = saves.read_metadata(more.save("more"))
     assert saved.epochs == 5 and [h["epoch"] for h in saved.history] == [1, 2, 3, 4, 5]
     resumed = Session.open_checkpoint(more.run_dir / "epoch-0004.safetensors")
     assert (resumed.epoch_offset, resumed.epochs_done) == (3, 4)
+
+
+def test_a_save_that_has_all_its_epochs_trains_only_when_asked_for_more(tmp_path):
+    base = Session(config(tmp_path, **{"schedule.name": "cosine"}), checkpoints=False)
+    base.run()
+    again = Session.from_save(base.save("base"))
+    assert (again.epochs_done, again.epochs_planned, again.epochs_left) == (3, 3, 0)  # "up to 3": all done
+    with pytest.raises(NothingToTrain):
+        again.plan()
+    assert again.run(epochs=5) == "finished" and again.epochs_done == 5 and again.config.training.epochs == 5
+    more = Session.from_save(base.save("more"), config=config(tmp_path, **{"schedule.name": "cosine",
+                                                                        "training.epochs": 7}))
+    assert more.scheduler.T_max == 4  # a fresh schedule spans the epochs still to train, not the total
+
+
+def test_a_checkpoint_of_an_older_version_resumes_its_plan(tmp_path, monkeypatch):
+    """Checkpoints written before training.epochs counted the save's epochs held the trainer's share."""
+    base = Session(config(tmp_path), checkpoints=False)
+    base.run()
+    more = Session.from_save(base.save("base"), config=config(tmp_path, **{"training.epochs": 5}))
+    parts = more._checkpoint_parts
+
+    def older() -> dict:
+        record = parts()
+        state = {k: v for k, v in record["data_state"].items() if k != "epochs_planned"}
+        old_config = {**record["config"], "training": {**record["config"]["training"], "epochs": 2}}
+        return {**record, "data_state": state, "config": old_config}
+
+    monkeypatch.setattr(more, "_checkpoint_parts", older)
+    assert more.run() == "finished"
+    resumed = Session.open_checkpoint(more.run_dir / "epoch-0004.safetensors")
+    assert (resumed.epochs_done, resumed.epochs_planned, resumed.epochs_left) == (4, 5, 1)
+    assert resumed.run() == "finished" and [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5]
 
 
 def test_the_plan_cannot_shrink_below_the_epochs_done_and_the_config_follows_it(tmp_path):

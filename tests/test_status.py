@@ -12,7 +12,7 @@ import pytest
 from nnstudio.engine import events
 from nnstudio.tui.run import RunConfig, Session, Status, StatusChanged
 from nnstudio.tui.run.status import after_event
-from nnstudio.tui.studio.runner import SessionRunner
+from nnstudio.tui.studio.runner import Refused, SessionRunner
 
 PAUSED, RESUMED = events.Paused(epoch=0, batch=5), events.Resumed(epoch=0, batch=3)
 
@@ -113,7 +113,9 @@ def test_a_second_press_before_the_thread_begins_starts_nothing():
     config = RunConfig().replace(**{"data.name": "blobs"})
     assert runner.toggle(config) is True
     assert runner.status is Status.PREPARING and runner.busy   # at once, not when the thread gets to it
-    assert runner.toggle(config) is False and runner.step("epoch", config) is False
+    for second in (lambda: runner.toggle(config), lambda: runner.step("epoch", config)):   # refused, and said why
+        with pytest.raises(Refused, match="being prepared"):
+            second()
     assert len(host.started) == 1
 
 

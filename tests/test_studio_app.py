@@ -122,7 +122,7 @@ async def test_space_trains_the_model_and_the_monitor_follows(tmp_path, blobs, s
         await wait_for(pilot, lambda: app.predictions.outputs is not None, "the predictions, drawn once shown")
         await pilot.press("3")
         await pilot.press("space")  # all epochs done: says so, does not crash or retrain
-        assert app.status == "finished" and any("epochs are done" in t for t, _ in app.seen_notifications)
+        assert app.status == "finished" and any("trained its 3 epochs" in t for t, _ in app.seen_notifications)
         await pilot.press("x")  # nothing to stop
         await app.runner.stop_and_wait()
 
@@ -227,7 +227,12 @@ async def test_save_reinitialise_and_load_by_keys(tmp_path, blobs):
         assert app.predictions.outputs is not None  # the loaded weights' predictions, before any training
         assert app.config.checkpoints.folder == str(tmp_path / "saves")
 
-        await press_while_training(pilot, "space")  # continue training the loaded model for the configured epochs
+        assert "epoch 2/2" in progress_line(app)   # epochs counts those the save has: all done
+        await pilot.press("space")
+        assert app.status == "idle" and "raise epochs above 2" in app.seen_notifications[-1][0]
+        app.panes["settings"].post_message(ConfigChanged(app.config.replace(**{"training.epochs": 4})))
+        await pilot.pause()
+        await press_while_training(pilot, "space")  # continue training the loaded model up to epoch 4
         await wait_status(pilot, "finished")
         assert len(app.session.history) == 4 and len(app.monitor.history) == 4
 
@@ -277,12 +282,38 @@ async def test_help_lists_the_bindings_of_the_app_and_the_pane(tmp_path, blobs):
         assert isinstance(app.screen, HelpScreen)
         rows = {(keys, description) for _, keys, description in app.screen.rows}
         for binding in type(app).BINDINGS + type(app.predictions).BINDINGS:
+            if binding.group is not None:   # the pane keys: one row
+                continue
             for key in binding.key.split(","):
                 assert any(app.get_key_display(binding.with_key(key)) in keys.split(" / ") and
                            (binding.tooltip or binding.description) == description for keys, description in rows), key
+        assert ("1-5", "1 Model, 2 Settings, 3 Monitor, 4 Predictions, 5 Saves") in rows
+        sections = list(dict.fromkeys(section for section, *_ in app.screen.rows))
+        assert sections == ["Panes", "The run", "Studio", "Predictions pane"]
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize("pane", ["1", "2", "5"])
+async def test_help_lists_only_the_studio_s_own_keys(tmp_path, blobs, pane):
+    """A focused table or field brings Textual's generic keys (ctrl+pgup "Page Left", a field's cursor keys):
+    they are not the studio's and are not listed; every row says what its key does."""
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(pane)
+        await pilot.pause()
+        if pane == "2":   # a field has the focus (where ? is typed): the help lists its keys if they are the studio's
+            app.query_one("#optimizer-lr", Input).focus()
+            await pilot.pause()
+            app.action_help()
+        else:
+            await pilot.press("question_mark")
+        await pilot.pause()
+        rows = app.screen.rows
+        assert {section for section, *_ in rows} == {"Panes", "The run", "Studio", app.current_pane.HELP_TITLE}
+        assert not any("Page" in description or "^pgup" in keys or "Cursor" in description for _, keys, description in rows)
+        assert all(description for _, _, description in rows)
 
 
 async def test_command_palette_offers_the_main_actions(tmp_path, blobs):
@@ -396,7 +427,7 @@ async def test_a_failure_inside_the_run_is_shown(tmp_path, blobs, monkeypatch):
         assert any("a broken batch" in e for e in errors(app)) and app.is_running
         assert ("Training failed", "error") in app.seen_titles and "FAILED" in status_line(app)
         await pilot.press("space")  # an ended run does not go on: it says what to do
-        assert app.status == "failed" and any("Press r" in text for text, _ in app.seen_notifications)
+        assert app.status == "failed" and any("press r" in text for text, _ in app.seen_notifications)
 
 
 # ====================================================================== resuming an interrupted run
@@ -528,11 +559,40 @@ def test_the_studio_opens_on_the_embedded_digits_unless_the_full_mnist_is_here(t
 
 
 async def test_the_embedded_default_says_how_to_get_the_full_set(tmp_path):
-    app = studio(tmp_path, None)
-    app.embedded_default = True
-    async with app.run_test() as pilot:
+    """On the first screen, not in a toast over the plots."""
+    app = studio(tmp_path, None, **{"data.name": "mnist-embedded", "model.spec": None})
+    async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert any("embedded MNIST subset" in text and "data.name mnist" in text for text, _ in app.seen_notifications)
+        text = welcome_text(app)
+        assert "mnist-embedded is the 6,000-digit MNIST subset" in text and "data.name mnist in 2 Settings" in text
+        assert app.seen_notifications == []
+
+
+def welcome_text(app) -> str:
+    """The first screen's words, as drawn (wrapped to its width)."""
+    return " ".join(line.text for line in app.welcome.query_one("#welcome-text").render_lines(
+        app.welcome.query_one("#welcome-text").region.reset_offset)).replace("  ", " ")
+
+
+async def test_the_studio_opens_on_what_to_do_which_gives_way_to_the_plots(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"training.epochs": 1})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.query_one("#panes").active == "monitor"
+        assert app.welcome.display and not app.monitor.display   # no empty plots
+        text = " ".join(welcome_text(app).split())
+        for words in ("space train the model shown in 1 Model on the data set in 2 Settings", "p a preset in 1 Model",
+                      "? every key", "Now space trains a custom model on blobs, adam lr 0.01, 1 epoch."):
+            assert words in text, words
+        assert app.welcome.region.bottom <= 23   # one screen at 80x24: above the footer, nothing to scroll to
+        assert app.welcome.max_scroll_y == 0
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "finished")
+        assert app.monitor.display and not app.welcome.display
+        await pilot.press("r", "y")   # re-initialised: nothing to watch any more
+        await wait_for(pilot, lambda: app.session is None, "the re-initialise")
+        await pilot.pause()
+        assert app.welcome.display and not app.monitor.display
 
 
 def test_a_data_dir_given_to_the_studio_is_the_run_s(tmp_path):
@@ -566,7 +626,7 @@ def test_a_file_named_like_a_command_does_not_take_the_command_over(tmp_path, mo
 
 #: pane key -> (keys of that pane the footer shows, keys of the other panes it must not show then)
 FOOTER_AFTER_SWITCH = {
-    "1": ({"Add layer", "Undo", "Preset"}, {"Resample", "Save as", "Default"}),
+    "1": ({"Add layer", "Preset"}, {"Resample", "Save as", "Default"}),
     "2": ({"Revert", "Default"}, {"Add layer", "Resample", "Save as"}),
     "4": ({"Resample", "Mistakes"}, {"Add layer", "Default", "Save as"}),
     "5": ({"Load", "Save as", "Refresh"}, {"Add layer", "Resample", "Default"}),

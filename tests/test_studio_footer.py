@@ -1,4 +1,8 @@
-"""The studio's footer folds a burst of binding changes into one rebuild of its keys.
+"""The studio's footer: what it shows in a narrow terminal, and how it folds a burst of binding changes
+into one rebuild of its keys.
+
+At 80 columns it always shows space, `?` and `q` and the pane keys as one item, on every pane,
+and drops the keys that matter least first (those that cannot act now, then the secondary ones).
 
 Every change of the bindings (a focus move, a pane shown, a key greyed out) notifies the footer
 through the screen's `bindings_updated_signal`, and Textual's own Footer rebuilds all its keys
@@ -19,7 +23,7 @@ from textual.binding import Binding
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from nnstudio.tui.studio.footer import StudioFooter
+from nnstudio.tui.studio.footer import FooterItem, StudioFooter, choose
 
 WAIT = 60.0  # seconds: only a bound for a hung test, not a speed requirement
 
@@ -123,3 +127,69 @@ async def test_textual_s_own_footer_rebuilds_once_per_notification(monkeypatch):
         await rebuilds.after(lambda: burst(app, 5))
         await settle(pilot)
         assert rebuilds.count - before == 5
+
+
+# ====================================================================== what fits
+def item(key: str, description: str, rank: int, order: int, enabled: bool = True) -> FooterItem:
+    return FooterItem(key, key, description, key, enabled, "", rank, order)
+
+
+def test_choose_keeps_the_essentials_and_drops_the_lowest_ranks_first():
+    items = [item("a", "Add layer", 2, 0), item("m", "Move up", 4, 1), item("M", "Move down", 4, 2),
+             item("u", "Undo", 5, 3, enabled=False), item("1-5", "Panes", 1, 4), item("space", "Run/Pause", 0, 5),
+             item("n", "Step", 3, 6), item("?", "Help", 0, 7), item("q", "Quit", 0, 8)]
+    everything = sum(i.width(False) for i in items)
+    assert choose(items, everything) == (items, False)   # all of it fits as Textual draws it
+    shown, compact = choose(items, 52)   # drawn compact: 30 cells for the essentials, 10 the panes, 12 the pane's key
+    assert compact and [i.key for i in shown] == ["a", "1-5", "space", "?", "q"]
+    assert sum(i.width(True) for i in shown) == 52
+    shown, _ = choose(items, 81)   # the two secondary keys go together (22 cells)...
+    assert [i.key for i in shown] == ["a", "m", "M", "1-5", "space", "n", "?", "q"]
+    shown, _ = choose(items, 80)   # ...or not at all; a key that cannot act fills what is left
+    assert [i.key for i in shown] == ["a", "u", "1-5", "space", "n", "?", "q"]
+    assert [i.key for i in choose(items, 10)[0]] == ["space", "?", "q"]   # never fewer than these
+
+
+def studio_app(tmp_path):
+    from nnstudio.tui.run.config import RunConfig
+    from nnstudio.tui.studio.app import create_app
+
+    return create_app(config=RunConfig(), saves_dir=tmp_path / "saves", offer_resume=False)
+
+
+def footer_items(app) -> dict[str, tuple[str, int, int]]:
+    """key as displayed -> (description, first column, column after it) of the keys the footer shows."""
+    return {key.key_display: (key.description, key.region.x, key.region.right)
+            for key in app.query_one(Footer).query(FooterKey)}
+
+
+#: pane key -> the first key of that pane the footer must still show at 80 columns
+PANE_FIRST_KEY = {"1": "a", "2": "esc", "3": None, "4": "s", "5": "l"}
+
+
+@pytest.mark.parametrize("pane", list(PANE_FIRST_KEY))
+async def test_at_80_columns_the_footer_shows_space_help_and_quit_on_every_pane(tmp_path, pane):
+    app = studio_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(pane)
+        await settle(pilot)
+        shown = footer_items(app)
+        for key, description in (("space", "Run/Pause"), ("?", "Help"), ("q", "Quit"), ("1-5", "Panes")):
+            assert shown.get(key, ("",))[0] == description, (key, shown)
+        assert all(0 <= left < right <= 80 for _, left, right in shown.values()), shown   # nothing cut off
+        if PANE_FIRST_KEY[pane]:
+            assert PANE_FIRST_KEY[pane] in shown
+
+
+async def test_a_wide_footer_shows_every_key_and_a_narrower_one_chooses_again(tmp_path):
+    app = studio_app(tmp_path)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await pilot.press("1")
+        await settle(pilot)
+        wide = footer_items(app)
+        assert {"a", "e", "d", "⇧↑", "⇧↓", "p", "1-5", "space", "n", "x", "^s", "?", "q"} <= set(wide)
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        narrow = footer_items(app)
+        assert {"space", "?", "q", "1-5"} <= set(narrow) and len(narrow) < len(wide)
+        assert all(right <= 80 for _, _, right in narrow.values())

@@ -20,6 +20,7 @@ import pytest
 from rich.console import Console
 
 from nnstudio.engine import events
+from nnstudio.tui.run import Status
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.app import POLL_INTERVAL, create_app
 from nnstudio.tui.render import digit_lines
@@ -33,6 +34,12 @@ from studio_recorded import feed, recorded_epochs
 def studio(tmp_path):
     return create_app(config=RunConfig.from_dict({"training": {"epochs": 10}}), saves_dir=tmp_path / "saves",
                       offer_resume=False)
+
+
+def as_if_training(app) -> None:
+    """The studio shows the plots once a run is under way (its first screen until then): these tests feed the
+    monitor as a run would, without one."""
+    app.status = Status.RUNNING
 
 
 def epoch_event(epoch: int) -> events.EpochEnd:
@@ -97,6 +104,7 @@ async def test_redraws_stay_within_budget_whatever_the_batch_rate(tmp_path, monk
     monkeypatch.setattr(MetricPlot, "render", lambda self: (renders.update([self.id]), render(self))[1])
     app = studio(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
+        as_if_training(app)
         await pilot.pause()
         clock = FakeClock(app)
         await pilot.pause()  # the first layout and paint are done: count from here
@@ -139,6 +147,7 @@ async def test_what_the_training_thread_reports_all_reaches_the_plots(tmp_path):
     every epoch in the history, in order."""
     app = studio(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
+        as_if_training(app)
         await pilot.pause()
         clock = FakeClock(app)
         monitor, bridge = app.monitor, app.runner.bridge
@@ -170,6 +179,7 @@ async def test_only_what_changed_and_is_in_view_is_redrawn(tmp_path):
     """Batches change only the loss plot; plots out of view wait until the pane is shown again."""
     app = studio(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
+        as_if_training(app)
         await pilot.pause()
         clock = FakeClock(app)
         plots = {plot.id: plot for plot in app.monitor.query(MetricPlot)}
@@ -267,9 +277,10 @@ async def test_a_loaded_history_is_plotted_and_the_progress_shown(tmp_path):
     app = studio(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         history = [e.as_dict() for e in recorded_epochs(4)]
-        app.monitor.show_history(history, epoch_offset=4)
+        as_if_training(app)
+        app.monitor.show_history(history)
         await pilot.pause()
-        assert "epoch 4/14" in str(app.monitor.query_one("#run-progress").render())
+        assert "epoch 4/10" in str(app.monitor.query_one("#run-progress").render())  # training.epochs: the total
         assert "validation" in legend(app, "plot-loss")
         plot = app.monitor.query_one("#plot-loss", MetricPlot).render().plain
         assert any("\u2800" < ch <= "\u28ff" for ch in plot)  # the curves, in braille dots

@@ -121,6 +121,16 @@ def test_epoch_figures_agree_with_a_hand_written_loop(fake_clock):
     assert first.eta == first.elapsed and second.eta == 0  # the pace so far, times the epochs left
 
 
+def test_the_eta_is_this_run_s_pace_times_the_epochs_left(fake_clock):
+    """A trainer restored from a slow earlier run (3 epochs in 1,000 s): its ETA is the pace of the epochs it
+    trains now, not the whole run's elapsed time over all its epochs."""
+    trainer, seen = make_trainer(epochs=5)
+    trainer.load_state_dict({**trainer.state_dict(), "epoch": 3, "elapsed": 1000.0})
+    assert trainer.run() == "finished"
+    first, second = of_kind(seen, events.EpochEnd)
+    assert first.eta == pytest.approx(first.elapsed - 1000.0) and second.eta == 0
+
+
 def per_layer(named: dict) -> dict:
     squares: dict = {}
     for name, array in named.items():

@@ -264,13 +264,12 @@ def dataset_line(session: Session) -> str:
 def training_line(session: Session, planned: int, resumed: bool) -> str:
     """One line (rich markup): the optimizer and loop settings, and where a continued run picks up.
 
-    A run continuing a save counts its own epochs ("2 epochs; continuing from a save trained for
-    3"), a resumed one its planned total, as the epoch rows do.
+    The epochs are the planned total, as the epoch rows count them ("5 epochs; continuing from a
+    save trained for 3 epochs (2 more)").
     """
     c = session.config
-    count = planned if resumed else planned - session.epoch_offset
     parts = [f"{c.optimizer.name} lr {c.optimizer.lr:g}", f"batch {c.training.batch_size}",
-             f"{count} epoch{'' if count == 1 else 's'}",
+             f"{planned} epoch{'' if planned == 1 else 's'}",
              f"seed {c.training.seed}"]
     if c.schedule.name != "none":
         parts.append(f"{c.schedule.name} schedule")
@@ -283,7 +282,8 @@ def training_line(session: Session, planned: int, resumed: bool) -> str:
     if resumed:
         text += f"; resuming {escape(str(session.run_dir))} after epoch {done}"
     elif session.history:
-        text += f"; continuing from a save trained for {len(session.history)} epochs"
+        text += (f"; continuing from a save trained for {len(session.history)} epochs "
+                 f"({planned - len(session.history)} more)")
     return text
 
 

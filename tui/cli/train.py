@@ -13,9 +13,10 @@ exits. Everything typed is checked before anything is loaded or written, so a ty
 nothing: one line on stderr naming the flag (or the config file and setting) and what is
 allowed. Ctrl+C stops after the current batch and writes a checkpoint; a second one quits.
 
-Epochs are numbered across a save and its continuations: `--from` a save trained for 3 epochs
-with `--epochs 2` shows epochs 4/5 and 5/5. `--resume --epochs N` sets the run's new planned
-total in that same numbering, so N must be more than the epochs already done.
+Epochs are numbered across a save and its continuations, and `--epochs N` always means "up to
+epoch N" in that numbering, the epochs already trained included: `--from` a save trained for 3
+epochs with `--epochs 5` trains 2 more and shows epochs 4/5 and 5/5; `--resume --epochs N` sets
+the run's new planned total. Either way N must be more than the epochs already done.
 
 Exit status: 0 finished (or stopped early by early stopping), 130 stopped with Ctrl+C,
 1 diverged, failed or could not start (a data set that cannot be loaded, nothing to resume),
@@ -70,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="continue an interrupted run exactly: the latest one in <saves-dir>/runs, "
                              "or RUN (a run folder, its name, or a checkpoint file)")
     parser.add_argument("--from", dest="from_save", metavar="SAVE",
-                        help="start from a save's weights and settings (flags change single settings)")
+                        help="start from a save's weights and settings (flags change single settings); "
+                             "--epochs is then the total to train up to, the save's epochs included")
     parser.add_argument("--reinit", action="store_true", help="with --from: repeat its settings from fresh weights")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line on stdout (each epoch, then the end); the display goes to stderr")
@@ -111,6 +113,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         folder = saves.folder_or_default(config.checkpoints.folder)   # --config's file may name one
         config = config.replace(**{"checkpoints.folder": str(folder)})
         plan = Plan(folder, config=config, start_from=start_from, reinit=args.reinit)
+        if start_from is not None and not args.reinit and args.write_config is None:
+            _check_epochs_to_continue(args, start_from, config)
     if args.save is not None:
         _check_save_target(args.save, folder, args.overwrite)
         plan.save_name, plan.overwrite = args.save, args.overwrite
@@ -146,6 +150,23 @@ def _check_combinations(args: argparse.Namespace) -> None:
     if args.model is not None and args.from_save is not None and not args.reinit:
         raise UsageError("--model cannot change the model of a save continued with --from; add --reinit to "
                          "train the new model from fresh weights")
+
+
+def _check_epochs_to_continue(args: argparse.Namespace, save: Path, config: RunConfig) -> None:
+    """--from SAVE trains up to training.epochs, counting the save's own: refused now if that leaves nothing."""
+    try:
+        done = len(saves.read_metadata(save).history)
+    except saves.SaveError as error:
+        raise SessionError(str(error)) from None
+    planned = config.training.epochs
+    if planned > done:
+        return
+    more = f"ask for more, e.g. --epochs {done + max(done // 4, 5)}"
+    if args.epochs is not None:
+        raise UsageError(f"--epochs {planned}: {args.from_save} has {done} epochs already and --epochs counts them "
+                         f"(it is the total to train up to); {more}")
+    raise UsageError(f"{args.from_save} has trained all its {done} epochs; {more} (or add --reinit to train "
+                     f"its settings afresh)")
 
 
 def _check_save_target(name: str, folder: Path, overwrite: bool) -> Path:

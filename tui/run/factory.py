@@ -47,13 +47,17 @@ def make_optimizer(config: RunConfig, params) -> optim.Optimizer:
     return cls(params, lr=o.lr, betas=(o.momentum, o.beta2), eps=o.eps, weight_decay=o.weight_decay)
 
 
-def make_scheduler(config: RunConfig, optimizer):
-    """The configured learning-rate schedule, or None; cosine anneals over the epochs after warm-up."""
+def make_scheduler(config: RunConfig, optimizer, epochs: int | None = None):
+    """The configured learning-rate schedule, or None; cosine anneals over the epochs after warm-up.
+
+    `epochs` is how many the schedule spans (default `training.epochs`): a run continuing a
+    save starts a fresh schedule over the epochs it still has to train.
+    """
     s = config.schedule
     if s.name == "step":
         return optim.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma, warmup_epochs=s.warmup_epochs)
     if s.name == "cosine":
-        span = max(config.training.epochs - s.warmup_epochs, 1)
+        span = max((config.training.epochs if epochs is None else epochs) - s.warmup_epochs, 1)
         return optim.CosineAnnealingLR(optimizer, T_max=span, eta_min=s.eta_min, warmup_epochs=s.warmup_epochs)
     return None
 

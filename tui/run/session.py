@@ -20,9 +20,12 @@ mid-epoch, which resuming prefers while it is newer than the last epoch's (`save
 
 Epochs are numbered across a save and its continuations (`--from`): a save trained for 3 epochs
 continues with epoch 4, in the history, the checkpoints, the saved config and the events alike;
-`epoch_offset` is that shift. The session owns the numbering: the `BatchEnd` and `EpochEnd`
-events it passes on count epochs as its history does (the trainer's own count from its first
-epoch), and `plan` is the one check of a planned total.
+`epoch_offset` is that shift. `training.epochs` counts in that numbering: it is the total the run
+trains up to, the save's epochs included (as Keras' `epochs` with `initial_epoch`), so a save of
+3 epochs continued with `training.epochs` 5 trains 2 more, and a resumed run keeps its total. The
+session owns the numbering: the `BatchEnd` and `EpochEnd` events it passes on count epochs as its
+history does (the trainer counts only its own, `training.epochs - epoch_offset`), and `plan` is
+the one check of a planned total.
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ class Session:
     def _build_training_objects(self) -> None:
         config, data = self.config, self.data
         self.optimizer = make_optimizer(config, self.model.parameters())
-        self.scheduler = make_scheduler(config, self.optimizer)
+        self.scheduler = make_scheduler(config, self.optimizer, epochs=self._trainer_epochs())
         self.early_stopping = make_early_stopping(config)
         self.loss_fn = make_loss(self.dataset.task, self.reconstruct, config)
         y_train = data.x_train if self.reconstruct else data.y_train
@@ -136,10 +139,20 @@ class Session:
         probe_rng = np.random.default_rng(config.training.seed)
         self.probe_index = np.sort(probe_rng.permutation(len(data.x_test))[:PROBE_SIZE])
         self.trainer = Trainer(
-            self.model, self.optimizer, self.loss_fn, self.batches, epochs=config.training.epochs,
+            self.model, self.optimizer, self.loss_fn, self.batches, epochs=self._trainer_epochs(),
             val_data=(data.x_val, y_val), classes=self.classes, scheduler=self.scheduler,
             clip_norm=config.training.clip_norm or None, early_stopping=self.early_stopping,
             probe=data.x_test[self.probe_index], on_event=self._handle, controller=self.controller)
+
+    def _trainer_epochs(self) -> int:
+        """The trainer's own share of the plan: the epochs after those of the save this run continues."""
+        return max(self.config.training.epochs - self.epoch_offset, 0)
+
+    def _continue_after(self, offset: int) -> None:
+        """Number this run's epochs after `offset` epochs of a save (the trainer keeps the planned total)."""
+        self.epoch_offset = offset
+        if self.trainer is not None:
+            self.trainer.epochs = self._trainer_epochs()
 
     # ================================================================== running
     @property
@@ -149,8 +162,13 @@ class Session:
 
     @property
     def epochs_planned(self) -> int:
-        """The history's epoch number at which this session's run is planned to end."""
-        return self.epoch_offset + (self.trainer.epochs if self.trainer is not None else self.config.training.epochs)
+        """The history's epoch number at which the run is planned to end: `training.epochs`."""
+        return self.config.training.epochs
+
+    @property
+    def epochs_left(self) -> int:
+        """Epochs still to train before the plan is done (0: nothing left; `plan` a larger total to go on)."""
+        return max(self.epochs_planned - self.epochs_done, 0)
 
     @property
     def batches_into_epoch(self) -> int:
@@ -160,8 +178,8 @@ class Session:
     def run(self, epochs: int | None = None) -> Status:
         """Train (blocking) until the planned epochs are done or the run stops; returns the final status.
 
-        `epochs` sets this session's planned epochs (its trainer's count, as `training.epochs`
-        is), e.g. more to continue a finished run: `plan(epoch_offset + epochs)`.
+        `epochs` sets a new planned total (as `training.epochs` counts: the epochs already done
+        included), e.g. more to continue a finished run: `plan(epochs)`.
         """
         try:
             if self.trainer is None:
@@ -169,7 +187,7 @@ class Session:
                 self._build()
                 self.on_event(Prepared(self))
             if epochs is not None:
-                self.plan(self.epoch_offset + epochs)
+                self.plan(epochs)
             self._move(self._under_way)
             if self.checkpoints_enabled and self._manager is None:
                 self._open_checkpoints()
@@ -212,8 +230,8 @@ class Session:
         """Plan this session's run to end at epoch `total` of the history's numbering (None: keep the plan).
 
         The one check of a plan: NothingToTrain unless it leaves at least one epoch to train.
-        The config says so too (`training.epochs`, the trainer's count), so a checkpoint resumes
-        the same plan. Needs a prepared session.
+        The config says so too (`training.epochs`), so a checkpoint resumes the same plan.
+        Needs a prepared session.
         """
         done = self.epochs_done
         planned = self.epochs_planned if total is None else total
@@ -221,12 +239,11 @@ class Session:
             raise NothingToTrain(planned, done)
         if total is None:
             return
-        epochs = total - self.epoch_offset
         try:
-            self.config = self.config.replace(**{"training.epochs": epochs})
+            self.config = self.config.replace(**{"training.epochs": total})
         except ConfigError as error:
             raise SessionError(str(error)) from None
-        self.trainer.epochs = epochs
+        self.trainer.epochs = self._trainer_epochs()
 
     def _handle(self, event) -> None:
         """Events from the trainer (training thread): number, record, checkpoint, follow the status, pass on."""
@@ -345,7 +362,7 @@ class Session:
         """What a checkpoint holds besides weights and optimizer: schedule, position, records."""
         return dict(spec=self.spec, scheduler=self.scheduler, early_stopping=self.early_stopping,
                     data_state={"batches": self.batches.get_state(), "trainer": self.trainer.state_dict(),
-                                "epoch_offset": self.epoch_offset},
+                                "epoch_offset": self.epoch_offset, "epochs_planned": self.epochs_planned},
                     config=self._config_record(), dataset=self._dataset_record(), history=self.history,
                     metrics=self.metrics())
 
@@ -468,11 +485,12 @@ class Session:
         """A new run that continues from a save's weights (or, with `reinitialise`, repeats its config from scratch)."""
         loaded = load_save(Path(path))
         session = cls(config or config_of(loaded), on_event=on_event, dataset=dataset)
+        if not reinitialise:   # before the trainer and schedule are built: they span the epochs still to train
+            session.epoch_offset = len(loaded.metadata.history)
         session.prepare()
         if not reinitialise:
             session.model.load_state_dict(loaded.model.state_dict())
             session.history = list(loaded.metadata.history)
-            session.epoch_offset = len(session.history)
         return session
 
     def _restore(self, loaded: saves.Loaded) -> None:
@@ -493,4 +511,9 @@ class Session:
         if type(offset) is not int or offset < 0:
             raise SessionError(f"cannot resume from {loaded.path}: its epoch_offset must be a whole number >= 0, "
                                f"got {offset!r:.40}")
-        self.epoch_offset = offset
+        if "epochs_planned" not in state and offset:   # older checkpoints counted training.epochs after the offset
+            try:
+                self.config = self.config.replace(**{"training.epochs": offset + self.config.training.epochs})
+            except ConfigError as error:
+                raise SessionError(f"cannot resume from {loaded.path}: {error}") from None
+        self._continue_after(offset)

@@ -41,9 +41,11 @@ from .help_screen import HelpScreen, binding_rows
 from .messages import ConfigChanged, LiveSettingRequested, LoadRequested, SaveRequested, SessionEvent, SessionReady
 from .monitor_pane import MonitorPane
 from .predictions_pane import PredictionsPane, ProbeSet
+from .run_keys import RUN_ACTIONS, refusal
 from .runner import ModelSaved, Refused, SessionRunner, default_save_name, needs_new_session
 from .saves_pane import SavesPane
 from .settings_pane import SettingsPane
+from .welcome import Welcome
 
 #: seconds between two polls of the training thread's latest batch (the redraw budget: 10 a second)
 POLL_INTERVAL = 0.1
@@ -60,6 +62,8 @@ class StudioApp(App):
     CSS_PATH = "app.tcss"  # the frame; each pane and screen brings its own styles
     COMMANDS = App.COMMANDS | {StudioCommands}
     HELP_TITLE = "Studio"
+    HELP_GROUPS = {"pane": "Panes", "run": "The run", "app": "Studio"}
+    """Sections of the `?` screen, by the first word of a binding's id."""
     BINDINGS = [
         *(Binding(str(n), f"show_pane('{pane_id}')", title, id=f"pane.{pane_id}", group=_PANE_KEYS,
                   tooltip=f"Show pane {n}: {title.lower()}") for n, (pane_id, title) in enumerate(PANES, 1)),
@@ -91,6 +95,8 @@ class StudioApp(App):
         """True when the studio opened on the embedded MNIST subset because the full set is not here (create_app)."""
         self.runner = SessionRunner(self, dataset=dataset)
         self.panes: dict[str, Widget] = {}
+        self.welcome = Welcome(id="welcome")
+        """In the Monitor's place until there is a run to watch (`_show_welcome`)."""
         self.poll_timer: Timer | None = None
         """Calls `poll_training` every POLL_INTERVAL seconds (from on_mount); tests pause it and call it themselves."""
 
@@ -111,6 +117,8 @@ class StudioApp(App):
         with TabbedContent(initial="monitor", id="panes"):
             for n, (pane_id, title) in enumerate(PANES, 1):
                 with TabPane(f"{n} {title}", id=pane_id):
+                    if pane_id == "monitor":
+                        yield self.welcome
                     yield self.panes[pane_id]
         yield StudioFooter(show_command_palette=False)  # ctrl+p still works; `?` lists it (80 columns are precious)
 
@@ -119,10 +127,6 @@ class StudioApp(App):
         self._push_config()
         self.watch_status(self.status)
         self.poll_timer = self.set_interval(POLL_INTERVAL, self.poll_training, name="poll-training")
-        if self.embedded_default and self.open_path is None:
-            self.notify("Training on the embedded MNIST subset (6,000 digits) until the full set is here: choose "
-                        "data.name mnist in the settings (2) to download it once, or run `nnstudio data import`.",
-                        title="MNIST", timeout=12)
         if self.open_path is not None:
             self._attempt(self.runner.open, self.open_path, "loaded", self.config.checkpoints.folder)
         elif self.offer_resume:
@@ -164,7 +168,7 @@ class StudioApp(App):
                 handler(*args)
 
     def _push_config(self) -> None:
-        for pane in self.panes.values():
+        for pane in (*self.panes.values(), self.welcome):
             pane.config = self.config
         saves_pane, folder = self.panes["saves"], saves.folder_or_default(self.config.checkpoints.folder)
         saves_pane.suggested_name = default_save_name(self.config, folder)
@@ -173,15 +177,30 @@ class StudioApp(App):
             saves_pane.refresh_catalogue()
         c = self.config
         self.sub_title = f"{c.data.name} · {model_name(c)} · {c.optimizer.name} lr {c.optimizer.lr:g}"
+        self.refresh_bindings()   # the keys' availability depends on the config too (its epochs)
 
-    def _clear_displays(self, history: list[dict] | None = None, epoch_offset: int = 0) -> None:
-        self.monitor.show_history(history or [], epoch_offset)
+    def _clear_displays(self, history: list[dict] | None = None) -> None:
+        """Show a run's history (a loaded or resumed one's, or none for a fresh run) on every pane that plots it."""
         self._tell_panes("show_history", list(history or []))
         self.predictions.show_probe(None)
 
     def _follow_status(self) -> None:
-        """Take the run's status from the session (through the runner): after a command, and on its news."""
+        """Take the run's status from the session (through the runner): after a command, and on its news.
+
+        The keys are looked at again even when the status stays: what they can do depends on the
+        session too (a save loaded, a run discarded); the footer folds the two into one rebuild.
+        """
         self.status = self.runner.status
+        if self.is_running:
+            self.refresh_bindings()
+            self._show_welcome()
+
+    def _show_welcome(self) -> None:
+        """The welcome in the Monitor's place while there is no run to watch (nor one being opened); the plots once
+        there is."""
+        welcome = self.session is None and self.status is Status.IDLE
+        if self.welcome.display != welcome or self.monitor.display == welcome:
+            self.welcome.display, self.monitor.display = welcome, not welcome
 
     def watch_status(self, status: Status) -> None:
         """Called when status is updated: panes lock or unlock fields, the footer greys out keys.
@@ -195,6 +214,7 @@ class StudioApp(App):
             if callable(getattr(pane, "set_running", None)):
                 pane.set_running(status)
         self.refresh_bindings()
+        self._show_welcome()
 
     def _attempt(self, command: Callable, *args):
         """Run a runner command; a refusal or a session error becomes a notification, not a crash.
@@ -211,11 +231,27 @@ class StudioApp(App):
 
     # ================================================================== keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys that do nothing in the current state are shown greyed out."""
-        status = self.status
-        allowed = {"step": status in (Status.IDLE, Status.PAUSED, Status.STOPPED), "save": status.still,
-                   "stop": status.busy and status is not Status.STOPPING, "reinitialise": not status.busy}
-        return allowed.get(action, True) or None
+        """A run key that cannot act now is shown greyed out (None); `run_action` says why when it is pressed."""
+        if action in RUN_ACTIONS and refusal(action, self.runner.state(self.config)) is not None:
+            return None
+        return True
+
+    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
+        """Run an action; a run key that cannot act now (greyed in the footer) says why instead of nothing.
+
+        Textual runs a key's action only when `check_action` allows it and otherwise treats the
+        key as unhandled, which would lose the press silently: here it is answered with the
+        reason (`run_keys.refusal`), and counts as handled.
+        """
+        if await super().run_action(action, default_namespace, namespaces):
+            return True
+        if default_namespace not in (None, self) or not isinstance(action, str):
+            return False
+        name = action.partition("(")[0].removeprefix("app.")
+        if name in RUN_ACTIONS and (why := refusal(name, self.runner.state(self.config))) is not None:
+            self.notify(why, title="Not now", severity="warning")
+            return True
+        return False
 
     def action_show_pane(self, pane_id: str) -> None:
         """Show a pane and put the keyboard focus in it."""
@@ -255,8 +291,12 @@ class StudioApp(App):
             self._clear_displays()
 
     def action_save(self) -> None:
-        """Quick save under a free name made from the data set and the model."""
-        self._save(default_save_name(self.config, self.config.checkpoints.folder))
+        """Quick save under a free name made from the data set and the model; nothing new when nothing changed
+        since the last save, and a numbered name said as such when the plain one is taken."""
+        if (name := self.runner.already_saved(self.config.checkpoints.folder)) is not None:
+            self.notify(f"Already saved as {name}: nothing has changed since.", title="Saved")
+            return
+        self._save(*self.runner.quick_save_name(self.config))
 
     def action_load(self) -> None:
         """Loading is chosen from the catalogue: show the saves pane."""
@@ -283,13 +323,14 @@ class StudioApp(App):
         self.push_screen(question, lambda yes: self.call_next(leave) if yes else None)
 
     def _confirm_discard(self, question: str, then: Callable[[], None],
-                         otherwise: Callable[[], None] | None = None) -> None:
-        """Run `then()` at once, or after a yes when trained epochs would be lost (`otherwise()` after a no)."""
+                         otherwise: Callable[[], None] | None = None, *, no: str = "") -> None:
+        """Run `then()` at once, or after a yes when trained epochs would be lost (`otherwise()` after a no, which
+        `no` describes). The dialog's "no" has the focus: an enter does not throw the epochs away."""
         if not self.runner.unsaved_epochs or self.runner.busy:
             then()
             return
         detail = (f"{self.runner.unsaved_epochs} trained epoch(s) are not saved and will be lost "
-                  "(ctrl+s saves them first).")
+                  f"(ctrl+s saves them first).{' ' + no if no else ''}")
 
         def answered(yes: bool) -> None:
             if yes:
@@ -305,7 +346,7 @@ class StudioApp(App):
             return
         self.push_screen(
             ConfirmScreen(f"Resume run {run.name} (epoch {run.last_epoch})?", yes="Resume", no="Not now",
-                          detail="It was cut off before it finished; its last checkpoint is on disk."),
+                          detail="It was cut off before it finished; its last checkpoint is on disk.", default=True),
             lambda yes: self._attempt(self.runner.open, run.path, "resumed", self.config.checkpoints.folder)
             if yes else None)
 
@@ -315,7 +356,7 @@ class StudioApp(App):
         session = message.session
         self.config = session.config   # opened under this studio's saves folder (SessionRunner.open)
         self._push_config()
-        self._clear_displays(session.history, session.epoch_offset)
+        self._clear_displays(session.history)
         self.predictions.show_probe(ProbeSet.from_session(session))
         if message.outputs is not None:
             self.predictions.show_outputs(message.outputs, source="probe test images")
@@ -371,7 +412,9 @@ class StudioApp(App):
                 self.notify(note, title="Model", markup=False, timeout=10)
 
         if self.session is not None and needs_new_session(self.config, config):
-            self._confirm_discard("Start afresh with the changed settings?", apply, otherwise=self._push_config)
+            what = "model" if config.model != self.config.model and config.data == self.config.data else "settings"
+            self._confirm_discard(f"Start afresh with the changed {what}?", apply, otherwise=self._push_config,
+                                  no=f"No keeps the run and puts the {what} back.")
             return
         apply()
 
@@ -406,12 +449,12 @@ class StudioApp(App):
         self._push_config()
 
     def on_save_requested(self, message: SaveRequested) -> None:
-        self._save(message.name, message.overwrite)
+        self._save(message.name, overwrite=message.overwrite)
 
-    def _save(self, name: str, overwrite: bool = False) -> None:
+    def _save(self, name: str, note: str = "", overwrite: bool = False) -> None:
         path = self._attempt(self.runner.save, name, self.config.checkpoints.folder, overwrite)
         if path is not None:
-            self.notify(f"Saved {path}", title="Saved")
+            self.notify(f"Saved as {path.stem}{note}. ({path})", title="Saved", markup=False)
             self.panes["saves"].refresh_catalogue(select=path.stem)
             self._tell_panes("on_session_event", ModelSaved(path))
 

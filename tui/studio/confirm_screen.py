@@ -1,8 +1,13 @@
 """A yes/no question in a modal dialog: `y` or `n` on the keyboard, or the buttons with the mouse.
 
-Used wherever trained work could be lost (quit, re-initialise, load over unsaved weights)
-and to offer resuming an interrupted run. It returns a bool through `dismiss`, so callers
-push it with a callback: `app.push_screen(ConfirmScreen("Quit?"), on_answer)`.
+Used wherever trained work could be lost (quit, re-initialise, load over unsaved weights, a
+change of model or settings that starts the run afresh) and to offer resuming an interrupted
+run. It returns a bool through `dismiss`, so callers push it with a callback:
+`app.push_screen(ConfirmScreen("Quit?"), on_answer)`.
+
+The button that has the focus at first is `default`'s, "no" unless the caller says otherwise:
+an enter meant for what came before (the layer form's, a second one) must never throw trained
+work away.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, question: str, *, detail: str = "", yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str, *, detail: str = "", yes: str = "Yes", no: str = "No",
+                 default: bool = False) -> None:
         super().__init__()
         self.question, self.detail, self.yes, self.no = question, detail, yes, no
+        self.default = default
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
@@ -39,6 +46,9 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="confirm-buttons"):
                 yield Button(f"{self.yes} (y)", variant="primary", id="confirm-yes")
                 yield Button(f"{self.no} (n)", id="confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-yes" if self.default else "#confirm-no", Button).focus()
 
     def action_answer(self, answer: bool) -> None:
         """Close the dialog with the answer."""

@@ -3,7 +3,8 @@
 The plots are loss (the per-batch loss smoothed, and train/validation loss per epoch),
 accuracy (train/validation), per-layer gradient norms on a log scale, and the learning rate.
 X is in epochs everywhere, so a batch curve and its epoch points line up. Epochs are numbered as
-the session numbers them (after the epochs of a save the run continues, as its history is).
+the session numbers them (after the epochs of a save the run continues, as its history is), and
+the progress line counts up to `training.epochs`, the run's planned total in that numbering.
 
 Redrawing is budgeted, because a plotext figure is rebuilt from scratch on every repaint
 (~8 ms for 100 points, ~80 ms for 10,000) and an SSH link cannot carry a full repaint per
@@ -148,8 +149,8 @@ class MonitorPane(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.status = Status.IDLE
-        self.epoch_offset = 0  # epochs in the history before this session's trainer started (for its pace)
         self.history: list[dict] = []
+        self._live_epochs: list[events.EpochEnd] = []  # epochs trained since the history was shown: their pace
         self.trace = LossTrace()
         self.progress_updates = 0
         self.plot_redraws = 0
@@ -198,10 +199,10 @@ class MonitorPane(Vertical):
         if (status_line := self._part("#run-status", Static)) is not None:
             status_line.update(text, layout=False)
 
-    def show_history(self, history: list[dict], epoch_offset: int | None = None) -> None:
+    def show_history(self, history: list[dict]) -> None:
         """Replace the plotted epochs (a loaded save's history, or [] for a fresh run) and redraw now."""
         self.history = [dict(h) for h in history]
-        self.epoch_offset = len(self.history) if epoch_offset is None else epoch_offset
+        self._live_epochs = []
         self.trace = LossTrace()
         self._last_epoch = self._latest_batch = None
         self._show_progress(None)
@@ -214,6 +215,7 @@ class MonitorPane(Vertical):
             self._show_download(event)
         elif isinstance(event, events.EpochEnd):
             self.history.append(event.as_dict())
+            self._live_epochs.append(event)
             self._last_epoch, self._latest_batch = event, None
             self._progress_dirty = True
             self._stale.update(plot_id for plot_id, _ in PLOTS)
@@ -251,10 +253,17 @@ class MonitorPane(Vertical):
         progress.update(text, layout=False)
 
     def _planned_epochs(self) -> int:
-        """Epochs in the plotted history when this session's planned epochs are done."""
-        if self._last_epoch is not None:
-            return self._last_epoch.epochs
-        return self.epoch_offset + (self.config.training.epochs if self.config is not None else 0)
+        """The epoch the run trains up to: `training.epochs`, which counts the epochs it already has
+        (never fewer than the history holds)."""
+        return max(self.config.training.epochs if self.config is not None else 0, len(self.history))
+
+    def _pace(self) -> float | None:
+        """Seconds an epoch takes in this session, evaluation included, measured on the epochs trained since
+        the history was shown (a resumed run's earlier epochs ran elsewhere, at another pace); None before one."""
+        live = self._live_epochs
+        if len(live) >= 2:
+            return (live[-1].elapsed - live[0].elapsed) / (len(live) - 1)
+        return live[0].seconds if live else None
 
     def _show_progress(self, batch: events.BatchEnd | None) -> None:
         self._progress_dirty = False
@@ -273,18 +282,19 @@ class MonitorPane(Vertical):
             text.append(f" batch {batch.batch + 1}/{batch.batches} · ETA {clock(self._eta(batch, planned))}"
                         f" · {batch.samples_per_s:,.0f}/s · loss {batch.loss:.4f}")
         elif self._last_epoch is not None:
-            e = self._last_epoch
-            text.append(f" ETA {clock(e.eta)} · {e.samples_per_s:,.0f} samples/s · {e.seconds:.1f} s/epoch")
+            e, pace = self._last_epoch, self._pace()
+            eta = pace * max(planned - done, 0) if pace is not None else None
+            text.append(f" ETA {clock(eta)} · {e.samples_per_s:,.0f} samples/s · {e.seconds:.1f} s/epoch")
         if (progress := self._part("#run-progress", Static)) is not None:
             progress.update(text, layout=False)  # one line: no reflow
 
     def _eta(self, batch: events.BatchEnd, planned: int) -> float | None:
-        """Seconds left: the epochs still to go at the pace of those done (evaluation included), or
-        before the first epoch ends, at the current batch rate."""
+        """Seconds left: the epochs still to go at this session's pace (`_pace`), or before its first
+        epoch ends, at the current batch rate."""
         epochs_left = planned - batch.epoch - (batch.batch + 1) / max(batch.batches, 1)
-        last = self._last_epoch
-        if last is not None and last.elapsed > 0:  # elapsed is the trainer's, over its own epochs
-            return last.elapsed / max(last.epoch + 1 - self.epoch_offset, 1) * max(epochs_left, 0.0)
+        pace = self._pace()
+        if pace is not None:
+            return pace * max(epochs_left, 0.0)
         if batch.samples_per_s <= 0 or self.config is None:
             return None
         return epochs_left * batch.batches * self.config.training.batch_size / batch.samples_per_s

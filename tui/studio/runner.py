@@ -37,6 +37,7 @@ from ..run import Session, SessionError, Status, saved_config
 from ..run.config import LIVE_SETTINGS, RunConfig
 from ..run.fitting import model_name
 from .messages import SessionEvent, SessionReady
+from .run_keys import RunState, refusal
 
 #: seconds between two download progress reports passed on to the interface, at least
 DOWNLOAD_INTERVAL = 0.25
@@ -97,6 +98,8 @@ class SessionRunner:
         self.session: Session | None = None
         self.opening = False  # a save or a run is being opened in a thread
         self.unsaved_epochs = 0  # trained since the last save or load: what quitting would lose
+        self.saved_as: str | None = None   # the name this run was last saved under
+        self._saved_mark: tuple | None = None   # the run as it was then (`_mark`)
         self.bridge = TrainingBridge(host.post_message)
 
     @property
@@ -110,9 +113,24 @@ class SessionRunner:
     def busy(self) -> bool:
         return self.status.busy
 
+    def state(self, config: RunConfig | None = None) -> RunState:
+        """What the run keys depend on (`run_keys.refusal`); `config` is the studio's, whose training.epochs
+        the next start plans (default: the session's plan)."""
+        session = self.session
+        planned = config.training.epochs if config is not None else session.epochs_planned if session else 0
+        return RunState(self.status, opening=self.opening, session=session is not None,
+                        prepared=session is not None and session.trainer is not None,
+                        trained=session.epochs_done if session is not None else 0, planned=planned)
+
+    def _check(self, action: str, config: RunConfig | None = None) -> None:
+        """Refused (with the reason the footer's greyed key gives) unless `action` can act now."""
+        if (why := refusal(action, self.state(config))) is not None:
+            raise Refused(why)
+
     # ================================================================== commands (UI thread)
     def toggle(self, config: RunConfig) -> bool:
         """Space: start or continue training, pause it, or resume it. True when a new session was built."""
+        self._check("toggle_run", config)
         status = self.status
         if status in (Status.RUNNING, Status.STEPPING):
             self.session.pause()
@@ -124,6 +142,7 @@ class SessionRunner:
 
     def step(self, size: str, config: RunConfig) -> bool:
         """Train one "epoch" or one "batch", then pause (starting the run first if need be)."""
+        self._check("step", config)
         if self.status is Status.PAUSED:
             getattr(self.session, f"step_{size}")()
         elif not self.busy:
@@ -132,14 +151,13 @@ class SessionRunner:
 
     def stop(self) -> None:
         """Stop at the next batch boundary (the run writes a checkpoint and stays resumable)."""
-        if self.session is not None and self.session.status.busy:
-            self.session.stop()
+        self._check("stop")
+        self.session.stop()
 
     def discard(self) -> bool:
         """Forget the session: the next start builds the model afresh (re-initialised weights)."""
-        if self.busy:
-            raise Refused("Stop training (x) first.")
-        self.session, self.unsaved_epochs = None, 0
+        self._check("reinitialise")
+        self.session, self.unsaved_epochs, self.saved_as = None, 0, None
         self.bridge = TrainingBridge(self.host.post_message)
         return True
 
@@ -147,7 +165,8 @@ class SessionRunner:
         """Train in a thread worker: the current session, or a new one. True when a new one was built.
 
         A session that never got prepared (its data set failed to load, say) is built again from
-        the config, which the user may have corrected since.
+        the config, which the user may have corrected since. The caller has checked that the run
+        can start (`toggle`, `step`): it has epochs left up to `training.epochs`, which counts those done.
         """
         session = self.session
         new = session is None or session.trainer is None
@@ -155,11 +174,6 @@ class SessionRunner:
             self.bridge = TrainingBridge(self.host.post_message)   # news of an earlier session is not this one's
             session = self.session = Session(config, on_event=self.bridge.on_event, dataset=self.dataset)
             self.unsaved_epochs = 0
-        elif session.status.ended:
-            raise Refused("This run has ended. Press r to re-initialise (after changing the settings).")
-        elif session.status is not Status.IDLE and session.trainer.epoch >= config.training.epochs:
-            raise Refused(f"All {config.training.epochs} epochs are done: raise training.epochs in the settings "
-                          "(2) to go on, or press r to start afresh.")
         if step is not None:
             session.pause()
             getattr(session, f"step_{step}")()
@@ -178,6 +192,7 @@ class SessionRunner:
         """A loaded or resumed session (from `open`, with its bridge) becomes the studio's; a resumed run waits
         paused."""
         self.session, self.bridge, self.unsaved_epochs, self.opening = session, bridge, 0, False
+        self.saved_as = None
         if origin == "resumed":
             session.pause()
             session.starting()
@@ -185,13 +200,35 @@ class SessionRunner:
 
     def save(self, name: str, folder: str, overwrite: bool = False) -> Path:
         """Save the trained model (only while its weights are still); SessionError if it cannot be written."""
-        if self.session is None or not self.session.history:
-            raise Refused("Nothing trained to save yet: press space to train first.")
-        if not self.status.still:
-            raise Refused("Pause (space) or stop (x) training before saving.")
+        self._check("save")
         path = self.session.save(name, folder=folder, overwrite=overwrite)
-        self.unsaved_epochs = 0
+        self.unsaved_epochs, self.saved_as, self._saved_mark = 0, path.stem, self._mark()
         return path
+
+    def already_saved(self, folder: str | Path) -> str | None:
+        """The name the run was last saved under, if it has not changed since (and that save is still there)."""
+        if self.saved_as is None or self._saved_mark != self._mark():
+            return None
+        return self.saved_as if saves.save_path(self.saved_as, folder).exists() else None
+
+    def quick_save_name(self, config: RunConfig) -> tuple[str, str]:
+        """ctrl+s: a free name for the run (`default_save_name`) and what to say about it when it is numbered
+        ("; NAME holds this run's earlier state", or that NAME is another save)."""
+        base, name = base_save_name(config), default_save_name(config, config.checkpoints.folder)
+        earlier = self.saved_as
+        if name == base:
+            return name, ""
+        if earlier is not None and (earlier == base or earlier.startswith(f"{base}-")):
+            return name, f"; {earlier} holds this run's earlier state"
+        return name, f" ({base} was taken by another save)"
+
+    def _mark(self) -> tuple | None:
+        """What a save of the run holds, as far as it can change: which session, where it is (only training moves
+        the weights), and its settings (a live setting changed since is recorded by the next save)."""
+        session = self.session
+        if session is None:
+            return None
+        return session, session.epochs_done, session.batches_into_epoch, session.config
 
     def apply_config(self, old: RunConfig, new: RunConfig) -> bool:
         """A committed config change: live settings go to the session; a new model or data set discards it.
@@ -230,7 +267,7 @@ class SessionRunner:
         """Stop a live run and wait for its thread to end (its last checkpoint is then on disk)."""
         if self.session is None or not self.busy:
             return
-        self.stop()
+        self.session.stop()   # also while already stopping, or while another model is being opened
         for worker in [w for w in self.host.workers if w.group == "training"]:
             try:
                 await worker.wait()
@@ -271,9 +308,14 @@ def changed_live_settings(old: RunConfig, new: RunConfig) -> dict[str, object]:
     return {path: new.get(path) for path in LIVE_SETTINGS if old.get(path) != new.get(path)}
 
 
+def base_save_name(config: RunConfig) -> str:
+    """The name a quick save (ctrl+s) is given when it is free: the data set and the model."""
+    return saves.sanitize_name(f"{config.data.name}-{model_name(config)}")
+
+
 def default_save_name(config: RunConfig, folder: str | Path) -> str:
-    """A free save name for a quick save (ctrl+s): data set and model, numbered if taken."""
-    base = saves.sanitize_name(f"{config.data.name}-{model_name(config)}")
+    """A free save name for a quick save (ctrl+s): `base_save_name`, numbered (-2, -3, ...) if taken."""
+    base = base_save_name(config)
     name, n = base, 1
     while saves.save_path(name, folder).exists():
         n += 1
