@@ -110,20 +110,23 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3, help="headless and studio runs, taken in turn (default 3)")
     parser.add_argument("--size", default="120x40", help="terminal size of the app, COLSxROWS (default 120x40)")
+    parser.add_argument("--keys-only", action="store_true",
+                        help="measure only the keys (no throughput runs); --epochs is then the key run's length")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
     print(f"MLP on full MNIST, {args.epochs} epochs, batch 64, app at {args.size}; training samples/s of each epoch")
     ratios = []
     with tempfile.TemporaryDirectory() as folder:
-        for run in range(args.repeat):
+        for run in range(0 if args.keys_only else args.repeat):
             cli = headless(args.data_dir, args.epochs, Path(folder) / f"cli{run}")
             app = asyncio.run(train_in_studio(studio_app(args.data_dir, args.epochs, Path(folder) / f"app{run}"),
                                               size))
             ratios += [a / c for a, c in zip(app, cli)]
             print(f"  run {run + 1}: headless {', '.join(f'{v:,.0f}' for v in cli)}; "
                   f"studio {', '.join(f'{v:,.0f}' for v in app)}")
-        print(f"  studio / headless, epoch by epoch: median {statistics.median(ratios):.2f} "
-              f"(from {min(ratios):.2f} to {max(ratios):.2f}, {len(ratios)} epochs)")
+        if ratios:
+            print(f"  studio / headless, epoch by epoch: median {statistics.median(ratios):.2f} "
+                  f"(from {min(ratios):.2f} to {max(ratios):.2f}, {len(ratios)} epochs)")
         seen = asyncio.run(key_latencies(studio_app(args.data_dir, max(args.epochs, 8), Path(folder) / "keys"), size))
     for label, keys in (("space (pause/resume)", ("space",)), ("pane keys 1-5", ("1", "2", "3", "4", "5"))):
         ms = sorted(1000 * t for key, t in seen if key in keys)
