@@ -18,3 +18,8 @@ class PaneHost(App):
     def compose(self) -> ComposeResult:
         yield self.pane
         yield Footer()
+
+
+def screen_text(app) -> str:
+    """The screen as the terminal would show it, as plain text (one line per row): what a user can read."""
+    return "\n".join("".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips())

@@ -7,7 +7,6 @@ tick of those timers, never how fast anything ran.
 
 from __future__ import annotations
 
-import io
 import math
 import threading
 import time
@@ -15,19 +14,17 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import pytest
-from rich.console import Console
 
 from nnstudio.engine import events
 from nnstudio.tui.run import Status
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.app import POLL_INTERVAL, create_app
-from nnstudio.tui.render import digit_lines
-from nnstudio.tui.studio.digit_grid import DigitCard, DigitGrid, halfblock_rows
-from nnstudio.tui.studio.monitor_pane import (MAX_TRACE, PLOT_INTERVAL, LossTrace, MetricPlot, clock, downsample,
-                                               log_ticks)
-from nnstudio.tui.studio.predictions_pane import PAGE_SIZE, ProbeSet
+from nnstudio.tui.studio.monitor_pane import PLOT_INTERVAL
+from nnstudio.tui.studio.plots import (MAX_TRACE, TICK_WIDTH, LossTrace, MetricPlot, downsample, legend_text, log_ticks,
+                                       nice_ticks, tick_labels)
+from nnstudio.tui.studio.status_lines import clock, status_text
+from studio_host import screen_text
 from studio_recorded import feed, recorded_epochs
 
 
@@ -262,15 +259,84 @@ async def test_plots_rebuild_repeatedly_including_the_log_scale(tmp_path):
         assert "layers.3" in legend(app, "plot-grad") and "layers.3" not in text  # named above, not over the points
 
 
-async def test_monochrome_plots_tell_series_apart_by_marker(tmp_path, monkeypatch):
-    monkeypatch.setenv("NO_COLOR", "1")
+def record_series(app) -> dict[str, list[dict]]:
+    """From now on, the style of every series each plot's latest figure draws, in order."""
+    drawn: dict[str, list[dict]] = {}
+    for plot in app.monitor.query(MetricPlot):
+        def plot_with_record(*args, _plot=plot, _original=plot.plt.plot, **style):
+            drawn[_plot.id].append(style)
+            return _original(*args, **style)
+
+        def clear_with_record(_plot=plot, _original=plot.plt.clear_figure):
+            drawn[_plot.id] = []
+            return _original()
+        plot.plt.plot, plot.plt.clear_figure = plot_with_record, clear_with_record
+    return drawn
+
+
+def legend_labels(app, plot_id: str) -> list[str]:
+    """The series a legend names, in order ("loss  ━ batch  ━ train" -> ["batch", "train"])."""
+    entries = legend(app, plot_id).replace("\n", "  ").split("  ")[1:]
+    return [entry.split(" ", 1)[1] for entry in entries if entry]
+
+
+@pytest.mark.parametrize("no_color", [False, True], ids=["colour", "NO_COLOR"])
+async def test_a_series_looks_the_same_in_every_plot(tmp_path, monkeypatch, no_color):
+    """Train and validation (and every series) get one colour and one marker in every plot, and the
+    legend's key is drawn with that colour or marker; in colour the curves are braille dots."""
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
     app = studio(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
+        drawn = record_series(app)
         feed(app)
         await pilot.pause()
-        plot = app.monitor.query_one("#plot-accuracy", MetricPlot).render().plain
-        assert "** train" in legend(app, "plot-accuracy") and "++ validation" in legend(app, "plot-accuracy")
-        assert "*" in plot and "+" in plot  # the points are drawn with the markers the legend names
+        looks: dict[str, set] = {}
+        for plot_id, styles in drawn.items():
+            labels = legend_labels(app, plot_id)
+            assert len(labels) == len(styles), (plot_id, labels)
+            for label, style in zip(labels, styles):
+                looks.setdefault(label, set()).add(tuple(sorted(style.items())))
+        assert {"train", "validation"} <= set(looks) and len(drawn["plot-accuracy"]) == 2
+        assert all(len(styles) == 1 for styles in looks.values()), looks  # one look per series, wherever drawn
+        series = [next(iter(styles)) for styles in looks.values()]
+        assert len(set(series)) == len(series)  # and no two series look alike
+        train = dict(next(iter(looks["train"])))
+        accuracy = app.monitor.query_one("#plot-accuracy", MetricPlot).render()
+        if no_color:
+            assert set(train) == {"marker"} and f"{train['marker'] * 2} train" in legend(app, "plot-loss")
+            assert train["marker"] in accuracy.plain  # the points are drawn with the marker the legend shows
+        else:
+            assert train["marker"] == "braille" and "━ train" in legend(app, "plot-accuracy")
+            key = next(s for s in legend_text("", [("train", "train", None)], 80, mono=False).spans)
+            assert key.style.color.number == train["color"]  # the legend key in the curve's colour
+
+
+async def test_y_tick_labels_are_alike_so_the_plot_frames_line_up(tmp_path):
+    """Every y label is written with its axis's decimals and padded alike: the four frames start in the
+    same column of their plot (they did not: "0.361" beside "0.00150")."""
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app)
+        await pilot.pause()
+        columns = {}
+        for plot in app.monitor.query(MetricPlot):
+            lines = plot.render().plain.splitlines()
+            columns[plot.id] = next(line.index("┌") for line in lines if "┌" in line)
+            labels = [line[:columns[plot.id]].strip() for line in lines if "┤" in line]
+            assert labels and all(label for label in labels), (plot.id, lines)
+        assert set(columns.values()) == {TICK_WIDTH}, columns
+
+
+def test_ticks_fall_on_round_values_written_alike():
+    assert nice_ticks(0.016, 0.361, 3, outward=False) == [0.1, 0.2, 0.3]
+    assert nice_ticks(58, 83, 3, outward=False) == [60, 70, 80]
+    assert nice_ticks(0.02, 6.0, 6) == [0, 2, 4, 6]  # an x axis: from a round value to a round value
+    assert nice_ticks(1e-3, 1e-3) == [1e-3]  # a constant learning rate
+    assert [label.strip() for label in tick_labels([0.0005, 0.001, 0.0015])] == ["0.0005", "0.0010", "0.0015"]
+    assert [label.strip() for label in tick_labels([60.0, 70.0, 80.0])] == ["60", "70", "80"]
+    assert [label.strip() for label in tick_labels([5e-5, 1e-4, 1.5e-4])] == ["5e-5", "1.0e-4", "1.5e-4"]
+    assert all(len(label) == TICK_WIDTH for label in tick_labels([0.1, 0.2, 0.3]))
 
 
 async def test_a_loaded_history_is_plotted_and_the_progress_shown(tmp_path):
@@ -286,102 +352,130 @@ async def test_a_loaded_history_is_plotted_and_the_progress_shown(tmp_path):
         assert any("\u2800" < ch <= "\u28ff" for ch in plot)  # the curves, in braille dots
 
 
-# ====================================================================== digits
-def test_a_digit_is_14_lines_of_28_half_blocks_with_grey_levels():
-    image = np.zeros((28, 28), dtype=np.uint8)
-    image[10:18, 12:16] = 255
-    rows = halfblock_rows(image)
-    texts = ["".join(segment.text for segment in row) for row in rows]
-    assert len(rows) == 14 and all(len(text) == 28 and set(text) == {"▀"} for text in texts)
-    styles = {segment.style for row in rows for segment in row}
-    assert len(styles) >= 2  # ink and background differ
-    ascii_art = digit_lines(image, mode="ascii")
-    assert len(ascii_art) == 14 and "@" in "".join(ascii_art) and ascii_art[0].strip() == ""
+# ====================================================================== status area
+def status_area(app) -> tuple[str, str, str]:
+    """The status line, the reason under it ("" when hidden) and the progress line, as shown."""
+    monitor = app.monitor
+    reason = monitor.query_one("#run-reason")
+    return (str(monitor.query_one("#run-status").render()), str(reason.render()) if reason.display else "",
+            str(monitor.query_one("#run-progress").render()))
 
 
-def test_captions_mark_right_and_wrong_with_a_symbol_not_only_a_colour():
-    image = np.zeros((28, 28), dtype=np.uint8)
-    right, wrong = DigitCard(image, "7", "7", 0.98).caption(28), DigitCard(image, "3", "5", 0.61).caption(28)
-    assert right.plain.startswith("✓ 7 → 7") and "98%" in right.plain and right.cell_len == 28
-    assert wrong.plain.startswith("✗ 3 → 5") and "61%" in wrong.plain
-    assert DigitCard(image, "4").caption(28).plain.strip() == "label 4"
+def shown_region(app, widget) -> str:
+    """The text the screen shows where `widget` is (its lines joined by spaces)."""
+    region = widget.region
+    rows = screen_text(app).splitlines()[region.y:region.y + region.height]
+    return " ".join(row[region.x:region.x + region.width].strip() for row in rows)
 
 
-async def test_no_color_draws_digits_with_the_ascii_ramp(tmp_path, monkeypatch):
-    monkeypatch.setenv("NO_COLOR", "1")
-    app = studio(tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        feed(app)
-        await pilot.press("4")
-        await pilot.pause()
-        grid = app.predictions.query_one(DigitGrid)
-        assert grid.ascii
-        drawn = "\n".join("".join(segment.text for segment in line) for line in grid.lines(120))
-        assert "▀" not in drawn and "@" in drawn and "✗" in drawn and "✓" in drawn
-
-
-async def test_predictions_keys_resample_and_show_only_mistakes(tmp_path):
-    app = studio(tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        feed(app)
-        await pilot.press("4")
-        await pilot.pause()
-        grid = app.predictions.query_one(DigitGrid)
-        first = [card.true_label for card in grid.cards]
-        assert len(first) == PAGE_SIZE
-        await pilot.press("s")  # the next page of the probe set
-        assert app.predictions.page == 1 and [c.true_label for c in grid.cards] != first
-
-        await pilot.press("m")  # mistakes only, from the first page
-        assert app.predictions.mistakes_only and app.predictions.page == 0
-        assert grid.cards and all(card.correct is False for card in grid.cards)
-        summary = str(app.predictions.query_one("#probe-summary").render())
-        assert "100 wrong" in summary and "of 100 mistakes" in summary
-        app.predictions.page = 100 // PAGE_SIZE  # the last page of mistakes: the next one wraps around
-        await pilot.press("s")
-        assert app.predictions.page == 0
-        await pilot.press("m")
-        assert not app.predictions.mistakes_only
-
-
-async def test_the_confusion_matrix_has_per_class_accuracy(tmp_path):
-    app = studio(tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        feed(app)
-        await pilot.press("4")
-        await pilot.pause()
-        console = Console(width=80, file=io.StringIO(), record=True, color_system=None)
-        console.print(app.predictions.query_one("#confusion").content)
-        lines = console.export_text().splitlines()
-        assert lines[0].startswith("confusion (validation set)") and lines[1].split() == [*"0123456789", "acc"]
-        rows = [line.split() for line in lines[2:12]]
-        assert [row[0] for row in rows] == list("0123456789")
-        assert all(row[-1] == "84%" for row in rows)  # 92 right of 110 in each class, as recorded
-
-
-async def test_non_image_data_is_shown_as_a_table_of_inputs(tmp_path):
-    app = studio(tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        probe = ProbeSet(np.array([0, 1, 2, 1]), ("0", "1", "2"), inputs=np.array([[0.5, 1.0]] * 4))
-        app.predictions.show_probe(probe)
-        outputs = np.eye(3)[[0, 1, 2, 2]] * 0.9 + 0.03
-        app.predictions.show_outputs(outputs)  # no confusion given: made from the probe set
-        await pilot.press("4")
-        await pilot.pause()
-        assert not app.predictions.query_one(DigitGrid).display
-        assert app.predictions.confusion.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
-        assert "3/4 right" in str(app.predictions.query_one("#probe-summary").render())
-
-
-def test_the_probe_set_reads_raw_test_pixels_from_a_session(tmp_path):
+@pytest.fixture(scope="module")
+def blobs():
     from nnstudio.datasets import load_dataset
-    from nnstudio.tui.run import Session
+    return load_dataset("blobs", size=200, classes=3)
 
-    config = RunConfig.from_dict({"data": {"name": "mnist-embedded"}, "training": {"epochs": 1},
-                                  "checkpoints": {"folder": str(tmp_path)}})
-    session = Session(config, dataset=load_dataset("mnist-embedded"), checkpoints=False)
-    session.prepare()
-    probe = ProbeSet.from_session(session)
-    assert probe.images.shape == (len(session.probe_index), 28, 28) and probe.images.dtype == np.uint8
-    assert probe.labels.tolist() == session.dataset.y_test[session.probe_index].tolist()
 
+def blobs_studio(tmp_path, dataset, **settings):
+    config = RunConfig.from_dict({
+        "data": {"name": "blobs", "size": 200, "classes": 3},
+        "model": {"spec": {"input_shape": [2], "layers": [{"type": "linear", "out": 8}, {"type": "relu"},
+                                                          {"type": "linear", "out": 3}]}},
+        "training": {"epochs": 2, "batch_size": 16, "seed": 3}}).with_overrides(settings)
+    return create_app(config=config, dataset=dataset, saves_dir=tmp_path / "saves", offer_resume=False)
+
+
+async def wait_status(pilot, *statuses: str) -> None:
+    await wait_for(pilot, lambda: pilot.app.status in statuses, f"status in {statuses}")
+
+
+async def test_why_a_run_could_not_start_stays_on_the_monitor_until_the_next_run(tmp_path, monkeypatch):
+    """The reason was a toast, gone after a while, while the status line said "see the message"."""
+    from nnstudio.datasets import DatasetError
+    from nnstudio.tui.run import training_data
+
+    why = "train-images-idx3-ubyte.gz is damaged (checksum mismatch): fetch it again with nnstudio data fetch"
+    working = training_data.load_dataset
+    monkeypatch.setattr(training_data, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(DatasetError(why)))
+    app = blobs_studio(tmp_path, None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.simulate_key("space")
+        await wait_status(pilot, "failed")
+        await pilot.pause()
+        status, reason, _ = status_area(app)
+        assert "FAILED" in status and why in reason
+        for toast in app.screen.query("Toast"):  # the toast goes; the reason stays
+            toast.remove()
+        await pilot.pause()
+        widget = app.monitor.query_one("#run-reason")
+        assert widget.region.height >= 2 and why in shown_region(app, widget)  # wrapped, whole, readable at 80x24
+
+        await pilot.press("r")  # re-initialised: no run yet, the reason still says what went wrong
+        assert why in status_area(app)[1]
+        monkeypatch.setattr(training_data, "load_dataset", working)
+        app.simulate_key("space")  # the next run starts: the old reason goes
+        await wait_status(pilot, "finished")
+        assert status_area(app)[1] == "" and not app.monitor.query_one("#run-reason").display
+
+
+async def test_why_a_run_diverged_and_what_to_try_stays_on_the_monitor(tmp_path, blobs):
+    app = blobs_studio(tmp_path, blobs, **{"optimizer.name": "sgd", "optimizer.lr": 1e9,
+                                           "optimizer.momentum": 0.0})
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.simulate_key("space")
+        await wait_status(pilot, "diverged")
+        await pilot.pause()
+        status, reason, _ = status_area(app)
+        assert "DIVERGED" in status and "learning rate" in status
+        assert "diverged" in reason and "Lower the learning rate" in reason and "clipping" in reason
+
+
+async def test_every_status_line_fits_80_columns(tmp_path):
+    """Most important first, and never cut with "…" (it was: "r starts afr…")."""
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for status in Status:
+            app.status = status
+            await pilot.pause()
+            line = app.monitor.query_one("#run-status")
+            assert str(line.render()) == status_text(status).plain and line.region.height == 1
+            assert status_text(status).plain in shown_region(app, line), status
+
+
+async def test_the_eta_says_paused_while_paused(tmp_path):
+    """A paused run's time does not run: no ETA frozen at what it was when the pause came."""
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.monitor.config = RunConfig.from_dict({"training": {"epochs": 10, "batch_size": 100}})
+        app.status = Status.RUNNING
+        app.monitor.tick(events.BatchEnd(0, 9, 100, 0.5, 0.8, 1000.0), [(0, 9, 100, 0.5)])
+        await pilot.pause()
+        assert "ETA 1:39" in status_area(app)[2]  # 9.9 epochs of 10,000 samples at 1,000 a second
+        app.status = Status.PAUSED
+        await pilot.pause()
+        progress = status_area(app)[2]
+        assert "paused" in progress and "ETA" not in progress
+        app.status = Status.RUNNING
+        await pilot.pause()
+        assert "ETA 1:39" in status_area(app)[2]
+        app.status = Status.STOPPED
+        await pilot.pause()
+        assert "stopped" in status_area(app)[2] and "ETA" not in status_area(app)[2]
+
+
+# ====================================================================== a model without accuracy
+@pytest.mark.parametrize("task", ["reconstruction", "regression", None])
+async def test_a_model_without_accuracy_gets_no_accuracy_plot(tmp_path, task):
+    """No empty accuracy box: the loss (the mean squared error) takes its place, and its title says so.
+    The task comes from the app once a run is prepared, else from the history (no accuracy in it)."""
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        history = [{**e.as_dict(), "train_acc": None, "val_acc": None} for e in recorded_epochs(4)]
+        app.monitor.show_history(history)
+        app.monitor.task = task
+        await pilot.pause()
+        accuracy, loss = app.monitor.query_one("#plot-accuracy-box"), app.monitor.query_one("#plot-loss-box")
+        assert not accuracy.display and loss.region.width > 70
+        title = legend(app, "plot-loss")
+        assert "no accuracy" in title and ("reconstruction error" in title) == (task == "reconstruction")
+        app.monitor.task = "classification"
+        await pilot.pause()
+        assert accuracy.display and loss.region.width < 45

@@ -154,6 +154,11 @@ class Session:
         if self.trainer is not None:
             self.trainer.epochs = self._trainer_epochs()
 
+    @property
+    def task(self) -> str:
+        """What the prepared model does: "classification", "regression" or "reconstruction" (an autoencoder)."""
+        return "classification" if self.classes else "reconstruction" if self.reconstruct else "regression"
+
     # ================================================================== running
     @property
     def epochs_done(self) -> int:
@@ -439,7 +444,7 @@ class Session:
         result = evaluate(self.model, self.loss_fn, data.x_test, target, classes=self.classes)
         record: dict[str, Any] = {"dataset": self.dataset.name, "test_size": int(len(data.x_test))}
         if not self.classes:
-            return {**record, "task": "reconstruction" if self.reconstruct else "regression", "test_mse": result.loss}
+            return {**record, "task": self.task, "test_mse": result.loss}
         confusion = result.confusion
         totals = confusion.sum(axis=1)
         per_class = [float(confusion[c, c] / totals[c]) if totals[c] else None for c in range(self.classes)]

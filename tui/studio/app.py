@@ -358,6 +358,7 @@ class StudioApp(App):
         self._push_config()
         self._clear_displays(session.history)
         self.predictions.show_probe(ProbeSet.from_session(session))
+        self.monitor.task = session.task
         if message.outputs is not None:
             self.predictions.show_outputs(message.outputs, source="probe test images")
         self._attempt(self.runner.adopt, session, message.origin, self.config, message.bridge)
@@ -378,6 +379,7 @@ class StudioApp(App):
         if isinstance(event, Prepared):   # a new run's data and model are ready: its probe digits can be drawn
             if event.session is self.session:
                 self.predictions.show_probe(ProbeSet.from_session(event.session))
+                self.monitor.task = event.session.task
             return
         if isinstance(event, Notice):
             self.notify(event.text, title="Note", severity="warning", timeout=10)

@@ -13,8 +13,10 @@ progress line), epoch ends are only recorded when they arrive, and the plots are
 most every PLOT_INTERVAL seconds, only if something changed, from series downsampled to
 about the plot's width.
 
-In monochrome (NO_COLOR) every series also gets its own marker character, so lines that
-were told apart by colour still can be.
+A series looks the same in every plot (`plots.SERIES`: one colour, and in monochrome one
+marker). A model without accuracy (a regression, an autoencoder) has no accuracy plot: its
+loss, the mean squared error, takes that space too. When a run fails or diverges, why (and
+what to try) stays under the status line until the next run starts.
 """
 
 from __future__ import annotations
@@ -22,14 +24,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from nnstudio.datasets import DownloadProgress
 from nnstudio.engine import events
@@ -37,105 +37,22 @@ from nnstudio.engine import events
 from ..render import size_text
 from ..run import Status
 from ..run.config import RunConfig
+from .plots import LossTrace, MetricPlot, downsample, legend_text, log_tick_labels, log_ticks, look, set_ticks
+from .status_lines import STARTING, clock, eta_word, status_text
 
 #: seconds between two rebuilds of the plots, at most
 PLOT_INTERVAL = 0.5
-#: batch losses kept; beyond this, neighbours are averaged in pairs (the plot shows ~width points anyway)
-MAX_TRACE = 4096
+#: seconds after the pane is shown again before the plots that changed meanwhile are rebuilt
+SHOW_DELAY = 0.1
 #: cells of the progress bar
 BAR = 12
-#: exponential smoothing of the batch loss (weight of the newest batch)
-SMOOTHING = 0.1
-
-_COLOURS = ("cyan", "magenta", "green", "yellow", "red", "blue", "white", "gray")
-_MARKERS = ("*", "+", "o", "x", "#", "%", "@", "=")
 
 #: (widget id, title) of the four plots, in reading order
 PLOTS = (("plot-loss", "loss"), ("plot-accuracy", "accuracy %"), ("plot-grad", "gradient norm (log)"),
          ("plot-lr", "learning rate"))
-
-#: status word -> (symbol, style, hint shown after it)
-STATUS_LOOK: dict[Status, tuple[str, str, str]] = {
-    Status.IDLE: ("○", "bold", "press space to train, n to train one epoch"),
-    Status.PREPARING: ("…", "bold", "loading the data set and building the model"),
-    Status.RUNNING: ("▶", "bold green", "space pauses, x stops"),
-    Status.PAUSING: ("‖", "bold yellow", "pausing after this batch"),
-    Status.PAUSED: ("‖", "bold yellow", "space resumes, n steps an epoch, N one batch, x stops, ctrl+s saves"),
-    Status.STEPPING: ("▶", "bold green", "one batch or epoch, then paused again"),
-    Status.STOPPING: ("■", "bold yellow", "stopping after this batch"),
-    Status.STOPPED: ("■", "bold", "space continues, ctrl+s saves, r starts afresh"),
-    Status.FINISHED: ("✓", "bold green", "ctrl+s saves; raise the epochs in settings to go on, r starts afresh"),
-    Status.EARLY_STOPPED: ("✓", "bold green", "the validation loss stopped improving; ctrl+s saves, r starts afresh"),
-    Status.DIVERGED: ("✗", "bold red", "lower the learning rate (settings), then r to start again"),
-    Status.FAILED: ("✗", "bold red", "see the message; fix the settings, then r and space to start again"),
-}
-
-
-def downsample(xs: list[float], ys: list[float], points: int) -> tuple[list[float], list[float]]:
-    """At most `points` points: means of consecutive runs (keeps the shape, unlike striding)."""
-    if len(xs) <= points or points < 2:
-        return list(xs), list(ys)
-    chunks = np.array_split(np.arange(len(xs)), points)
-    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    return [float(x[c].mean()) for c in chunks], [float(y[c].mean()) for c in chunks]
-
-
-def clock(seconds: float | None) -> str:
-    """12 -> "0:12", 3725 -> "1:02:05"; unknown -> "-"."""
-    if seconds is None or not math.isfinite(seconds):
-        return "-"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def log_ticks(low: float, high: float) -> list[float]:
-    """Where to put y ticks on a log10 axis spanning [low, high]: round values, 1 times powers of
-    ten on a wide range, 1, 2 and 5 times them on a narrower one, every digit times them on a
-    range of a decade or less; the coarsest that gives three ticks (else two), at most five.
-    A range too tiny for two round values gets its two ends."""
-    candidates = []
-    for mantissas in ((1,), (1, 2, 5), tuple(range(1, 10))):
-        ticks = [math.log10(m) + k for k in range(math.floor(low), math.ceil(high) + 1) for m in mantissas]
-        candidates.append([t for t in ticks if low - 1e-9 <= t <= high + 1e-9])
-    ticks = next((c for c in candidates if len(c) >= 3), None) or next((c for c in candidates if len(c) >= 2), [])
-    if not ticks:
-        return [low, high] if high > low else [low]
-    return ticks[::-(-len(ticks) // 5)]
-
-
-class LossTrace:
-    """The smoothed per-batch loss, x in epochs, bounded in memory by pairwise averaging."""
-
-    def __init__(self) -> None:
-        self.xs: list[float] = []
-        self.ys: list[float] = []
-        self._smooth: float | None = None
-
-    def add(self, x: float, loss: float) -> None:
-        if not math.isfinite(loss):
-            return
-        self._smooth = loss if self._smooth is None else (1 - SMOOTHING) * self._smooth + SMOOTHING * loss
-        self.xs.append(x)
-        self.ys.append(self._smooth)
-        if len(self.xs) > MAX_TRACE:
-            half = len(self.xs) // 2 * 2
-            self.xs = [(a + b) / 2 for a, b in zip(self.xs[0:half:2], self.xs[1:half:2])] + self.xs[half:]
-            self.ys = [(a + b) / 2 for a, b in zip(self.ys[0:half:2], self.ys[1:half:2])] + self.ys[half:]
-
-
-class MetricPlot(PlotextPlot):
-    """A plotext plot that is only rebuilt when the monitor asks (and counts it, for the redraw budget).
-
-    Its title and legend are a line of text above it (`legend_text`), not plotext's own: a
-    legend inside a plot a few rows high covers the very points it names.
-    """
-
-    def __init__(self, title: str, *, id: str) -> None:
-        super().__init__(id=id)
-        self.title = title
-        self.redraws = 0
-
+#: the loss plot's title for a model without accuracy (it then spans the accuracy plot's place too)
+NO_ACCURACY_TITLES = {"reconstruction": "reconstruction error (MSE; no accuracy)",
+                      "regression": "loss (MSE; regression: no accuracy)"}
 
 class MonitorPane(Vertical):
     """Plots, progress and status of the current run."""
@@ -145,6 +62,9 @@ class MonitorPane(Vertical):
 
     config: reactive[RunConfig | None] = reactive(None, init=False)
     """The run configuration (set by the app): the planned epochs and the batch size for the ETA."""
+    task: reactive[str | None] = reactive(None, init=False)
+    """What the model does: "classification", "regression" or "reconstruction" (set by the app once a run is
+    prepared); None until known, when the history says whether there is an accuracy to plot."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -154,10 +74,14 @@ class MonitorPane(Vertical):
         self.trace = LossTrace()
         self.progress_updates = 0
         self.plot_redraws = 0
+        self.reason: Text | None = None
+        """Why the last run failed or diverged (and what to try), shown until the next run starts."""
         self._last_epoch: events.EpochEnd | None = None
         self._latest_batch: events.BatchEnd | None = None
         self._stale: set[str] = set()  # plots whose data changed since they were last drawn
+        self._queued: list[str] = []  # stale plots to rebuild, one per screen refresh (redraw_if_dirty)
         self._legends: dict[str, tuple] = {}  # plot id -> (what its legend shows, its line count)
+        self._status_lines = 1
         self._progress_dirty = False
         self._composed = False  # True from on_mount: the widgets to draw into exist (is_mounted comes later)
         self.plot_timer: Timer | None = None
@@ -165,11 +89,12 @@ class MonitorPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-status")
+        yield Static(id="run-reason")
         yield Static(id="run-progress")
         with VerticalScroll(id="plots"):
             with Grid(id="plot-grid"):
                 for plot_id, title in PLOTS:
-                    with Vertical(classes="metric"):
+                    with Vertical(classes="metric", id=f"{plot_id}-box"):
                         yield Static(id=f"{plot_id}-legend", classes="legend")
                         yield MetricPlot(title, id=plot_id)
 
@@ -177,40 +102,66 @@ class MonitorPane(Vertical):
         self._composed = True
         self.plot_timer = self.set_interval(PLOT_INTERVAL, self.redraw_if_dirty, name="plot-redraw")
         self.set_running(self.status)
+        self._show_reason()
+        self._show_layout()
         self._show_progress(None)
         self.redraw()
 
     def on_resize(self) -> None:
-        """The plots' widths changed: redraw once the new layout is in place (legends wrap to the width)."""
-        self.call_after_refresh(self.redraw)
+        """The pane's size changed (it is also "resized" each time it is shown again): once the new layout is
+        in place, redraw the plots whose size is not the one they were drawn for (series are downsampled to
+        the width, legends wrap to it)."""
+        self.call_after_refresh(self._redraw_resized)
+
+    def _redraw_resized(self) -> None:
+        resized = {plot.id for plot in self.query(MetricPlot) if plot.size != plot.drawn_size}
+        if resized:
+            self.redraw(resized)
 
     # ------------------------------------------------------------------ fed by the app
     def watch_config(self) -> None:
         """Called when config is updated: the planned epochs may have changed."""
         self._show_progress(None)
 
+    def watch_task(self) -> None:
+        """Called when task is updated: a model without accuracy gets no accuracy plot."""
+        self._show_layout()
+
     def set_running(self, status: Status) -> None:
-        """The run's status (idle, running, paused, stopped, finished, diverged, failed...) for the status line."""
+        """The run's status (idle, running, paused, stopped, finished, diverged, failed...) for the status line.
+
+        A run that starts makes the reason the last one failed old news; the ETA says "paused" while paused.
+        """
         self.status = status
+        if status in STARTING and self.reason is not None:
+            self.reason = None
+            self._show_reason()
         if not self._composed:
             return
-        symbol, style, hint = STATUS_LOOK[status]
-        text = Text.assemble((f"{symbol} {status.upper().replace('-', ' ')}", style), ("  " + hint, "dim") if hint else "")
+        text = status_text(status)
         if (status_line := self._part("#run-status", Static)) is not None:
-            status_line.update(text, layout=False)
+            # one line at 80 columns; a narrower terminal wraps it (the status word first), which needs a layout
+            lines = max(1, -(-text.cell_len // max(status_line.size.width - 2, 1))) if status_line.size.width else 1
+            status_line.update(text, layout=lines != self._status_lines)
+            self._status_lines = lines
+        self._show_progress(self._latest_batch)
 
     def show_history(self, history: list[dict]) -> None:
-        """Replace the plotted epochs (a loaded save's history, or [] for a fresh run) and redraw now."""
+        """Replace the plotted epochs (a loaded save's history, or [] for a fresh run) and redraw now.
+        The model's task is not known until the app says it again (`task`)."""
+        self.set_reactive(MonitorPane.task, None)
         self.history = [dict(h) for h in history]
         self._live_epochs = []
         self.trace = LossTrace()
         self._last_epoch = self._latest_batch = None
+        self._show_layout()
         self._show_progress(None)
         self.redraw()
 
     def on_session_event(self, event) -> None:
-        """An epoch ended: one more point on every plot (drawn at the next plot tick, not now); or the
-        data set is being downloaded before the run: the progress line says how far it is."""
+        """An epoch ended: one more point on every plot (drawn at the next plot tick, not now); the data set
+        is being downloaded before the run: the progress line says how far it is; the run failed or
+        diverged: why, under the status line."""
         if isinstance(event, DownloadProgress):
             self._show_download(event)
         elif isinstance(event, events.EpochEnd):
@@ -219,6 +170,11 @@ class MonitorPane(Vertical):
             self._last_epoch, self._latest_batch = event, None
             self._progress_dirty = True
             self._stale.update(plot_id for plot_id, _ in PLOTS)
+            if len(self.history) == 1:
+                self._show_layout()
+        elif isinstance(event, (events.Failed, events.Diverged)):
+            self.reason = Text.assemble(("Why: ", "bold red"), event.message)
+            self._show_reason()
 
     def tick(self, latest: events.BatchEnd | None, losses: list[tuple[int, int, int, float]]) -> None:
         """The app's poll (~10 times a second): batches since the last one, and the newest batch event.
@@ -243,6 +199,33 @@ class MonitorPane(Vertical):
         found = self.query(selector)
         return found.first(kind) if found else None
 
+    # ------------------------------------------------------------------ status area
+    def _show_reason(self) -> None:
+        """Why the run failed or diverged, wrapped under the status line; nothing (no line) otherwise."""
+        if not self._composed or (reason := self._part("#run-reason", Static)) is None:
+            return
+        reason.display = self.reason is not None
+        reason.update(self.reason or "")
+
+    @property
+    def has_accuracy(self) -> bool:
+        """Whether the model has an accuracy to plot: it classifies (its task, else its history says so;
+        before either is known, assume it does)."""
+        if self.task is not None:
+            return self.task == "classification"
+        figures = [h.get(key) for h in self.history for key in ("train_acc", "val_acc")]
+        return not self.history or any(value is not None for value in figures)
+
+    def _show_layout(self) -> None:
+        """No accuracy plot for a model without accuracy: the loss plot takes both columns."""
+        if not self._composed:
+            return
+        without = not self.has_accuracy
+        if without != self.has_class("-no-accuracy"):
+            self.set_class(without, "-no-accuracy")
+            self._stale.add("plot-loss")
+            self.call_after_refresh(self.redraw, {"plot-loss"})  # the legend's title says what is plotted
+
     # ------------------------------------------------------------------ progress line
     def _show_download(self, event: DownloadProgress) -> None:
         if (progress := self._part("#run-progress", Static)) is None:
@@ -259,7 +242,8 @@ class MonitorPane(Vertical):
 
     def _pace(self) -> float | None:
         """Seconds an epoch takes in this session, evaluation included, measured on the epochs trained since
-        the history was shown (a resumed run's earlier epochs ran elsewhere, at another pace); None before one."""
+        the history was shown (a resumed run's earlier epochs ran elsewhere, at another pace); None before one.
+        Trainer times only: a pause stops them."""
         live = self._live_epochs
         if len(live) >= 2:
             return (live[-1].elapsed - live[0].elapsed) / (len(live) - 1)
@@ -279,18 +263,23 @@ class MonitorPane(Vertical):
         text.append("█" * filled, style="green")
         text.append("░" * (BAR - filled), style="dim")
         if batch is not None:
-            text.append(f" batch {batch.batch + 1}/{batch.batches} · ETA {clock(self._eta(batch, planned))}"
+            text.append(f" batch {batch.batch + 1}/{batch.batches} · {self._eta_text(self._eta(batch, planned))}"
                         f" · {batch.samples_per_s:,.0f}/s · loss {batch.loss:.4f}")
         elif self._last_epoch is not None:
             e, pace = self._last_epoch, self._pace()
-            eta = pace * max(planned - done, 0) if pace is not None else None
-            text.append(f" ETA {clock(eta)} · {e.samples_per_s:,.0f} samples/s · {e.seconds:.1f} s/epoch")
+            eta = self._eta_text(pace * max(planned - done, 0) if pace is not None else None)
+            text.append(f" {eta + ' · ' if eta else ''}{e.samples_per_s:,.0f} samples/s · {e.seconds:.1f} s/epoch")
         if (progress := self._part("#run-progress", Static)) is not None:
             progress.update(text, layout=False)  # one line: no reflow
 
+    def _eta_text(self, seconds: float | None) -> str:
+        word = eta_word(self.status)
+        return f"ETA {clock(seconds)}" if word is None else word
+
     def _eta(self, batch: events.BatchEnd, planned: int) -> float | None:
         """Seconds left: the epochs still to go at this session's pace (`_pace`), or before its first
-        epoch ends, at the current batch rate."""
+        epoch ends, at the current batch rate. Both count the time spent training only (the trainer's
+        clock stops while paused)."""
         epochs_left = planned - batch.epoch - (batch.batch + 1) / max(batch.batches, 1)
         pace = self._pace()
         if pace is not None:
@@ -304,51 +293,43 @@ class MonitorPane(Vertical):
         """Called by the plot timer: rebuild the plots whose data changed, if the pane is in view at all.
 
         Every rebuild is work on the interface thread, which shares the interpreter lock with
-        training: plots nobody sees wait until the pane is shown again.
+        training: plots nobody sees wait until the pane is shown again, and those that changed are
+        rebuilt one per screen refresh (the loss first), so a key pressed meanwhile waits for one
+        plot at most, never for four.
         """
-        if self._stale and self.is_on_screen:
-            self.redraw(self._stale)
+        if self._stale and self.is_on_screen and not self._queued:
+            self._queued = [plot_id for plot_id, _ in PLOTS if plot_id in self._stale]
+            self._redraw_queued()
+
+    def _redraw_queued(self) -> None:
+        """Rebuild the next plot of the queue (if it is still stale), then the one after at the next refresh."""
+        if not self.is_on_screen:  # hidden meanwhile: on_show starts again
+            self._queued = []
+        while self._queued:
+            plot_id = self._queued.pop(0)
+            if plot_id in self._stale:
+                self.redraw({plot_id})
+                break
+        if self._queued:
+            self.call_after_refresh(self._redraw_queued)
 
     def on_show(self) -> None:
-        """Back in view: draw what changed while the pane was hidden."""
+        """Back in view: the plots are shown at once as they were, and those that changed meanwhile are
+        rebuilt a moment later (SHOW_DELAY), so the pane switch itself waits for no plot."""
         if self._stale:
-            self.call_after_refresh(self.redraw, set(self._stale))
+            self.set_timer(SHOW_DELAY, self.redraw_if_dirty)
 
     def _monochrome(self) -> bool:
         return bool(getattr(self.app, "no_color", False))
 
-    def _style(self, i: int) -> dict:
-        """Colour and braille dots (2x4 per cell: four times the resolution of a character) for the
-        i-th series of a plot; in monochrome, a distinct character marker instead of a colour."""
-        if self._monochrome():
-            return {"marker": _MARKERS[i % len(_MARKERS)]}
-        return {"color": _COLOURS[i % len(_COLOURS)], "marker": "braille"}
-
-    def legend_text(self, title: str, labels: list[tuple[int, str]], width: int) -> Text:
-        """"loss  ━ batch  ━ train  ━ validation", each key in its series' colour (its marker in
-        monochrome); an entry that does not fit in `width` cells starts the next line, whole."""
-        text, column = Text(title, style="bold"), len(title)
-        for n, label in labels:
-            mono = self._monochrome()
-            key = _MARKERS[n % len(_MARKERS)] * 2 if mono else "━"
-            entry = Text.assemble((key, "" if mono else f"bold {_COLOURS[n % len(_COLOURS)]}"), f" {label}")
-            if column + 2 + len(entry) > width:
-                text.append("\n")
-                column = 0
-            else:
-                text.append("  ")
-                column += 2
-            text.append_text(entry)
-            column += len(entry)
-        return text
-
     def redraw(self, plots: set[str] | None = None) -> None:
         """Rebuild plots and their legends (all four, or those named) from the current data,
-        downsampled to each plot's width."""
+        downsampled to each plot's width, with round ticks on both axes."""
         if not self._composed:
             return
         plots = {plot_id for plot_id, _ in PLOTS} if plots is None else set(plots)
         self._stale -= plots
+        mono = self._monochrome()
         for plot_id, paint in (("plot-loss", self._paint_loss), ("plot-accuracy", self._paint_accuracy),
                                ("plot-grad", self._paint_grad), ("plot-lr", self._paint_lr)):
             if plot_id not in plots:
@@ -357,18 +338,27 @@ class MonitorPane(Vertical):
             if plot is None:
                 return
             plt, width, labels = plot.plt, max(plot.size.width - 10, 10), []
+            xs_seen: list[float] = []
 
-            def line(xs: list[float], ys: list[float], label: str, n: int) -> None:
-                plt.plot(*downsample(xs, ys, width), **self._style(n))
-                labels.append((n, label))
+            def line(xs: list[float], ys: list[float], series: str, label: str, layer: int | None = None) -> None:
+                xs, ys = downsample(xs, ys, width)
+                plt.plot(xs, ys, **look(series, layer).plot_style(mono))
+                labels.append((series, label, layer))
+                xs_seen.extend((xs[0], xs[-1]))
 
             plt.clear_figure()
             plt.xlabel("epoch")
-            paint(plt, line)
-            self._show_legend(plot_id, self.legend_text(plot.title, labels, max(plot.size.width - 2, 20)))
-            plot.redraws += 1
+            ys_range = paint(plt, line)
+            set_ticks(plot, xs_seen, ys_range)
+            self._show_legend(plot_id, legend_text(self._title(plot), labels, max(plot.size.width - 2, 20), mono))
             self.plot_redraws += 1
-            plot.refresh()
+            plot.changed()
+            plot.drawn_size = plot.size
+
+    def _title(self, plot: MetricPlot) -> str:
+        if plot.id == "plot-loss" and not self.has_accuracy:
+            return NO_ACCURACY_TITLES.get(self.task or "", "loss (no accuracy)")
+        return plot.title
 
     def _show_legend(self, plot_id: str, text: Text) -> None:
         """Put a legend above its plot only when it changed, and lay the screen out again only when its
@@ -386,20 +376,31 @@ class MonitorPane(Vertical):
                  if isinstance(h.get(key), (int, float)) and math.isfinite(h[key])]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    def _paint_loss(self, plt, line) -> None:
+    @staticmethod
+    def _span(*series: list[float]) -> tuple[float, float] | None:
+        values = [v for ys in series for v in ys]
+        return (min(values), max(values)) if values else None
+
+    def _paint_loss(self, plt, line) -> tuple[float, float] | None:
         """The smoothed batch loss, and each epoch's train and validation loss."""
         if self.trace.xs:
-            line(self.trace.xs, self.trace.ys, "batch", 0)
-        for n, (key, label) in enumerate((("train_loss", "train"), ("val_loss", "validation")), 1):
+            line(self.trace.xs, self.trace.ys, "batch", "batch")
+        drawn = [self.trace.ys]
+        for key, series in (("train_loss", "train"), ("val_loss", "validation")):
             x, y = self._series(key)
             if x:
-                line(x, y, label, n)
+                line(x, y, series, series)
+                drawn.append(y)
+        return self._span(*drawn)
 
-    def _paint_accuracy(self, plt, line) -> None:
-        for n, (key, label) in enumerate((("train_acc", "train"), ("val_acc", "validation"))):
+    def _paint_accuracy(self, plt, line) -> tuple[float, float] | None:
+        drawn = []
+        for key, series in (("train_acc", "train"), ("val_acc", "validation")):
             x, y = self._series(key)
             if x:
-                line(x, [v * 100 for v in y], label, n)
+                drawn.append([v * 100 for v in y])
+                line(x, drawn[-1], series, series)
+        return self._span(*drawn)
 
     def _paint_grad(self, plt, line) -> None:
         """log10 of each layer's gradient norm; the axis is labelled in round values.
@@ -418,12 +419,14 @@ class MonitorPane(Vertical):
                 continue
             y = [math.log10(p[1]) for p in pairs]
             low, high = min(low, *y), max(high, *y)
-            line([p[0] for p in pairs], y, f"layer {layer}" if layer.isdigit() else layer, n)
+            line([p[0] for p in pairs], y, "layer", f"layer {layer}" if layer.isdigit() else layer, n)
         if math.isfinite(low):
             ticks = log_ticks(low, high)
-            plt.yticks(ticks, [f"{10 ** t:.2g}" for t in ticks])
+            plt.yticks(ticks, log_tick_labels(ticks))
+        return None
 
-    def _paint_lr(self, plt, line) -> None:
+    def _paint_lr(self, plt, line) -> tuple[float, float] | None:
         x, y = self._series("lr")
         if x:
-            line(x, y, "lr", 0)
+            line(x, y, "lr", "lr")
+        return self._span(y)
