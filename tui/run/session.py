@@ -31,6 +31,7 @@ the one check of a planned total.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import math
 import threading
@@ -47,6 +48,7 @@ from nnstudio.engine import events, manual_seed
 from nnstudio.engine.control import Controller
 from nnstudio.engine.evaluation import evaluate, predict
 from nnstudio.engine.metrics import softmax
+from nnstudio.engine.nn import Module
 from nnstudio.engine.spec import build_model, is_autoencoder
 from nnstudio.engine.trainer import Trainer
 
@@ -435,13 +437,13 @@ class Session:
         out = predict(self.model, x)
         return softmax(out) if self.classes else out
 
-    def evaluate_test(self) -> dict[str, Any]:
-        """The model's figures on the test split, JSON-able: for classes the loss, accuracy, per-class
-        accuracy and confusion matrix (rows = truth); otherwise the mean squared error (the loss of
-        regression and reconstruction, `factory.make_loss`)."""
+    def evaluate_test(self, model: Module | None = None) -> dict[str, Any]:
+        """The model's (or a copy's: `test_evaluation`) figures on the test split, JSON-able: for classes the
+        loss, accuracy, per-class accuracy and confusion matrix (rows = truth); otherwise the mean squared
+        error (the loss of regression and reconstruction, `factory.make_loss`)."""
         data = self.data
         target = data.x_test if self.reconstruct else data.y_test
-        result = evaluate(self.model, self.loss_fn, data.x_test, target, classes=self.classes)
+        result = evaluate(model or self.model, self.loss_fn, data.x_test, target, classes=self.classes)
         record: dict[str, Any] = {"dataset": self.dataset.name, "test_size": int(len(data.x_test))}
         if not self.classes:
             return {**record, "task": self.task, "test_mse": result.loss}
@@ -451,6 +453,13 @@ class Session:
         return {**record, "task": "classification", "test_loss": result.loss, "test_acc": result.accuracy,
                 "class_names": list(self.dataset.class_names), "per_class_acc": per_class,
                 "confusion": confusion.tolist()}
+
+    def test_evaluation(self) -> Callable[[], dict[str, Any]]:
+        """`evaluate_test` of the weights as they are now, to call later from any thread, while training goes
+        on or not: it evaluates a copy taken here. So call this while the weights are still (`Status.still`:
+        not while a batch is running)."""
+        snapshot = copy.deepcopy(self.model)
+        return lambda: self.evaluate_test(snapshot)
 
     # ================================================================== resuming
     @classmethod

@@ -1,71 +1,54 @@
-"""Pane 4, predictions: what the model now makes of real test images, and where it goes wrong.
+"""Pane 4, predictions: what the model now makes of real test examples, and where it goes wrong.
 
-The session predicts a fixed probe set of test images every epoch (`Session.probe_index`,
+The session predicts a fixed probe set of test examples every epoch (`Session.probe_index`,
 `EpochEnd.probe_outputs`), so the same digits can be watched as they turn from wrong to right.
 A page of them is drawn at a time (`s` shows the next page, `m` only the mistakes); beside
-them a confusion matrix (validation set, rows = true class) with per-class accuracy says
-which classes are confused with which. Data sets that are not images get a table of inputs.
+them a confusion matrix (rows = true class) with per-class accuracy says which classes are
+confused with which. A model that does not classify has errors instead of mistakes: an
+autoencoder's inputs are drawn beside their reconstructions, and `m` puts the worst first.
+Data sets that are not images get a table of inputs.
 
-The pane knows nothing of sessions or threads: the app hands it a `ProbeSet` once per
-session and outputs after each epoch; it throttles its own redraws, because an epoch of a
-tiny synthetic set can take milliseconds.
+Every figure says which examples it counts: the probe's (a few hundred test examples), the
+validation set's (the confusion matrix an epoch brings), or, after `t`, the whole test set's,
+evaluated in a thread worker on a copy of the weights (the interface never waits for it).
+
+The pane knows nothing of sessions: the app hands it a `ProbeSet` once per session and
+outputs after each epoch; it throttles its own redraws, because an epoch of a tiny synthetic
+set can take milliseconds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from nnstudio.engine import events
 from nnstudio.engine.metrics import confusion_matrix
 
+from ..run import Status
+from .confusion_view import confusion_view
 from .digit_grid import DigitCard, DigitGrid
+from .probe import ProbeSet, worst_first
+
+__all__ = ["PAGE_SIZE", "PredictionsPane", "ProbeSet"]
 
 #: digits per page: two rows at 200 columns, and still quick to draw
 PAGE_SIZE = 12
 #: at most this many redraws a second from epoch events (a loaded save or a test redraws at once)
 REDRAW_INTERVAL = 0.25
-#: below this width the confusion matrix goes under the digits instead of beside them
-NARROW = 100
-
-
-@dataclass(frozen=True)
-class ProbeSet:
-    """The probe test examples of a session, as the pane draws them (raw pixels, not the scaled inputs)."""
-
-    labels: np.ndarray                 # (N,) class indices, or (N, 1) targets for regression
-    class_names: tuple[str, ...]       # empty for regression
-    images: np.ndarray | None = None   # (N, H, W) grey images, for image data sets
-    inputs: np.ndarray | None = None   # (N, D) feature rows, for everything else
-
-    @classmethod
-    def from_session(cls, session) -> ProbeSet:
-        """The probe set of a prepared session (its data set's raw test rows at `probe_index`).
-
-        A model that does not classify (regression, an autoencoder) gets no class names: its
-        outputs are not predictions of a class.
-        """
-        dataset, index = session.dataset, session.probe_index
-        names = tuple(dataset.class_names) if session.classes else ()
-        if dataset.image_shape is not None:
-            channels, height, width = dataset.image_shape
-            images = dataset.x_test[index].reshape(len(index), channels, height, width)
-            images = images[:, 0] if channels == 1 else images.mean(axis=1)
-            return cls(dataset.y_test[index], names, images=images)
-        return cls(dataset.y_test[index], names, inputs=dataset.x_test[index].reshape(len(index), -1))
-
-    def __len__(self) -> int:
-        return len(self.labels)
+#: seconds after the pane is shown again before the outputs that arrived meanwhile are drawn
+SHOW_DELAY = 0.1
 
 
 class PredictionsPane(Vertical, can_focus=True):
@@ -74,25 +57,38 @@ class PredictionsPane(Vertical, can_focus=True):
     DEFAULT_CSS = Path(__file__).with_name("predictions_pane.tcss").read_text(encoding="utf-8")
     HELP_TITLE = "Predictions pane"
     BINDINGS = [
-        Binding("s", "resample", "Resample", tooltip="Show the next page of test images", id="predictions.resample"),
-        Binding("m", "toggle_mistakes", "Mistakes", tooltip="Show only the images the model gets wrong",
+        Binding("s", "resample", "Resample", tooltip="Show the next page of test examples", id="predictions.resample"),
+        Binding("m", "toggle_mistakes", "Mistakes", tooltip="Show only the examples the model gets wrong",
                 id="predictions.mistakes"),
+        Binding("m", "toggle_worst", "Worst", tooltip="Show the examples with the highest error first",
+                id="predictions.worst"),
+        Binding("c", "confusion", "Confusion", tooltip="Scroll to the confusion matrix (again: back to the top)",
+                id="predictions.confusion"),
+        Binding("t", "test_set", "Test set", show=False, id="predictions.test-set",
+                tooltip="Evaluate the whole test set with the weights as they are now"),
     ]
 
     mistakes_only: reactive[bool] = reactive(False)
-    """Show only probe images the model currently gets wrong."""
+    """Show only the examples the model gets wrong; for a model without classes, the worst first."""
     page: reactive[int] = reactive(0)
     """Which page of the (filtered) probe set is shown."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.config = None
+        self.status = Status.IDLE
         self.probe: ProbeSet | None = None
         self.outputs: np.ndarray | None = None
         self.confusion: np.ndarray | None = None
         self.confusion_source = "validation set"
         self.predicted: np.ndarray | None = None  # the class each probe example is given, from the outputs
+        self.errors: np.ndarray | None = None  # each probe example's squared error, for a model without classes
+        self.test_result: dict[str, Any] | None = None
+        """The whole test set's figures (`Session.evaluate_test`) for the weights whose outputs are shown."""
+        self.testing = False  # a test set evaluation is under way
+        self._weights = 0  # counts the outputs shown: a test result for older weights is dropped
         self._pending: events.EpochEnd | None = None
+        self._shapes: dict[str, object] = {}  # part of the pane -> the shape of what it shows (see _update)
         self._composed = False  # True from on_mount: the widgets to draw into exist (is_mounted comes later)
 
     def compose(self) -> ComposeResult:
@@ -108,33 +104,45 @@ class PredictionsPane(Vertical, can_focus=True):
         self._redraw()
 
     def on_resize(self) -> None:
-        """Narrow terminals (80 columns) stack the matrix under the digits; the body scrolls."""
-        self.set_class(self.size.width < NARROW, "-narrow")
+        """Narrow terminals stack the matrix under the digits (`c` scrolls to it); the body scrolls."""
+        self._fit_layout()
 
     # ------------------------------------------------------------------ fed by the app
+    def set_running(self, status: Status) -> None:
+        """The run's status: the whole test set is only evaluated on weights that are still."""
+        self.status = status
+
     def show_probe(self, probe: ProbeSet | None) -> None:
         """A new session's probe set (None: no session); its earlier outputs no longer apply."""
-        self.probe, self.outputs, self.predicted, self.confusion, self._pending = probe, None, None, None, None
+        self.probe, self._pending = probe, None
+        self._clear_outputs()
         self.set_reactive(PredictionsPane.page, 0)
+        self.refresh_bindings()
         self._redraw()
+
+    def _clear_outputs(self) -> None:
+        self.outputs = self.confusion = self.predicted = self.errors = self.test_result = None
+        self._weights += 1
 
     def show_outputs(self, outputs: np.ndarray | None, confusion: np.ndarray | None = None,
                      source: str = "validation set") -> None:
-        """Model outputs for the probe set (and a confusion matrix: else one is made from the probe set).
-
-        Outputs that are not class probabilities (an autoencoder's reconstructions) are not
-        predictions: the images are then shown with their labels only.
-        """
-        if outputs is not None and np.ndim(outputs) == 2 and self._class_count() and \
-                np.shape(outputs)[1] != self._class_count():
-            outputs = None
-        self.outputs, self.confusion, self.confusion_source = outputs, confusion, source
-        classify = outputs is not None and self._class_count()
-        self.predicted = np.asarray(outputs).argmax(axis=1) if classify else None
-        if confusion is None and classify:
-            truth = np.asarray(self.probe.labels).reshape(-1)
-            self.confusion = confusion_matrix(truth, self.predicted, self._class_count())
-            self.confusion_source = f"{len(truth)} test images"
+        """Model outputs for the probe set (and a confusion matrix of `source`: else one is made from the
+        probe set). A test set result for the weights before is dropped."""
+        self._clear_outputs()
+        probe = self.probe
+        if probe is None or not probe.fits(outputs):
+            self._redraw()
+            return
+        self.outputs = np.asarray(outputs)
+        if probe.classifies:
+            self.predicted = self.outputs.argmax(axis=1)
+            self.confusion, self.confusion_source = confusion, source
+            if confusion is None:
+                truth = np.asarray(probe.labels).reshape(-1)
+                self.confusion = confusion_matrix(truth, self.predicted, len(probe.class_names))
+                self.confusion_source = "probe test examples"
+        else:
+            self.errors = probe.errors(self.outputs)
         self._redraw()
 
     def on_session_event(self, event) -> None:
@@ -156,20 +164,75 @@ class PredictionsPane(Vertical, can_focus=True):
             self.show_outputs(event.probe_outputs, event.confusion)
 
     def on_show(self) -> None:
-        """Back in view: draw the outputs that arrived while the pane was hidden."""
+        """Back in view: the pane is shown at once as it was, and the outputs that arrived while it was hidden
+        are drawn a moment later (SHOW_DELAY), so the pane switch itself waits for no redraw."""
         if self._pending is not None:
-            self.call_after_refresh(self._flush_pending)
+            self.set_timer(SHOW_DELAY, self._flush_pending)
 
     # ------------------------------------------------------------------ keys
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`m` reads "Mistakes" for a classifier and "Worst" otherwise; `c` is there while the matrix is under
+        the digits."""
+        classifies = self.probe is None or self.probe.classifies
+        if action == "toggle_mistakes":
+            return classifies
+        if action == "toggle_worst":
+            return not classifies
+        if action == "confusion":
+            return classifies and self.has_class("-narrow")
+        return True
+
     def action_resample(self) -> None:
-        """Show the next page of probe images (wrapping around)."""
+        """Show the next page of probe examples (wrapping around)."""
         pages = max(1, -(-len(self._visible_indices()) // PAGE_SIZE))
         self.page = (self.page + 1) % pages
 
     def action_toggle_mistakes(self) -> None:
-        """Toggle showing only the images the model gets wrong."""
+        """Toggle showing only the examples the model gets wrong."""
         self.mistakes_only = not self.mistakes_only
         self.page = 0
+
+    def action_toggle_worst(self) -> None:
+        """Toggle showing the examples with the highest error first."""
+        self.action_toggle_mistakes()
+
+    def action_confusion(self) -> None:
+        """Scroll the confusion matrix (under the digits in a narrow terminal) into view; again, back to the top."""
+        body, matrix = self.query_one("#predictions-body", VerticalScroll), self.query_one("#confusion", Static)
+        if body.scroll_y >= min(matrix.virtual_region.y, body.max_scroll_y) > 0:
+            body.scroll_home(animate=False)
+        else:
+            body.scroll_to_widget(matrix, animate=False, top=True)
+
+    def action_test_set(self) -> None:
+        """Evaluate the whole test set with the weights as they are now, in a thread worker."""
+        probe = self.probe
+        if probe is None or probe.test_evaluation is None or self.outputs is None:
+            self.notify("Nothing to evaluate yet: press space to train first.", severity="warning")
+            return
+        if not self.status.still:
+            self.notify("Pause training (space) first: the test set is evaluated on weights that are still.",
+                        severity="warning")
+            return
+        if self.testing:
+            return
+        self.testing = True
+        self.run_worker(probe.test_evaluation(), thread=True, exclusive=True, group="test-set",
+                        name=f"test-set-{self._weights}", exit_on_error=False)
+        self._redraw(confusion=False)
+
+    @on(Worker.StateChanged)
+    def _test_set_done(self, event: Worker.StateChanged) -> None:
+        """The test set evaluation ended: its figures are shown if the weights shown are still those it used."""
+        if event.worker.group != "test-set" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        event.stop()
+        self.testing = False
+        if event.state == WorkerState.ERROR:
+            self.notify(f"Could not evaluate the test set: {event.worker.error}", severity="error")
+        elif event.worker.name == f"test-set-{self._weights}":
+            self.test_result = event.worker.result
+        self._redraw()
 
     def watch_mistakes_only(self) -> None:
         """Called when mistakes_only is updated."""
@@ -180,129 +243,149 @@ class PredictionsPane(Vertical, can_focus=True):
         self._redraw(confusion=False)
 
     # ------------------------------------------------------------------ drawing
-    def _class_count(self) -> int:
-        return len(self.probe.class_names) if self.probe is not None else 0
-
     def _visible_indices(self) -> np.ndarray:
         if self.probe is None:
             return np.arange(0)
-        predicted = self.predicted
-        if self.mistakes_only and predicted is not None:
-            return np.flatnonzero(predicted != np.asarray(self.probe.labels).reshape(-1))
+        if self.mistakes_only and self.predicted is not None:
+            return np.flatnonzero(self.predicted != np.asarray(self.probe.labels).reshape(-1))
+        if self.mistakes_only and self.errors is not None:
+            return worst_first(self.errors)
         return np.arange(len(self.probe))
 
+    def _fit_layout(self) -> None:
+        """Matrix beside the digits when both fit across, else under them (and `c` scrolls to it)."""
+        if not self._composed or not self.size.width:  # hidden: laid out again when shown
+            return
+        matrix = self.query_one("#confusion", Static)
+        examples = self.query_one(DigitGrid).card_width if self.probe is None or self.probe.images is not None else 40
+        beside = int(matrix.styles.width.value) if matrix.display and matrix.styles.width is not None else 0
+        narrow = self.size.width < examples + beside + 4
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self.refresh_bindings()
+
     def _redraw(self, confusion: bool = True) -> None:
-        """Draw the page of examples (and the confusion matrix, unless only the page changed)."""
+        """Draw the page of examples (and the confusion matrix, unless only the page changed).
+
+        Every part is laid out again only if it takes another size: a layout pass costs the whole
+        screen, and the interface thread shares the interpreter with training.
+        """
         if not self._composed:
             return
         shown = self._visible_indices()
         page = shown[self.page * PAGE_SIZE:(self.page + 1) * PAGE_SIZE]
-        self.query_one("#probe-summary", Static).update(self._summary(shown, page))
+        summary = self._summary(shown, page)
+        wrapped = [-(-line.cell_len // max(self.size.width - 2, 1)) for line in summary.split("\n")]
+        self._update("#probe-summary", summary, wrapped)  # its lines as wrapped to the pane's width
         is_image = self.probe is not None and self.probe.images is not None
         grid, table = self.query_one(DigitGrid), self.query_one("#probe-table", Static)
         grid.display, table.display = is_image or self.probe is None, not is_image and self.probe is not None
         if is_image:
             grid.show([self._card(i) for i in page])
         elif self.probe is not None:
-            table.update(self._input_table(page))
+            self._update("#probe-table", self._input_table(page), (len(page), self.outputs is None))
         else:
             grid.show([])
         if confusion:
-            matrix, width = self._confusion_table()
-            widget = self.query_one("#confusion", Static)
-            widget.update(matrix)
-            widget.styles.width = width + 2  # + padding: a rich Table under `width: auto` would be squeezed
+            matrix, source = self.confusion, self.confusion_source
+            if self.test_result is not None and self.test_result.get("confusion") is not None:
+                matrix, source = np.asarray(self.test_result["confusion"]), "whole test set"
+            names = self.probe.class_names if self.probe is not None and self.probe.classifies else ()
+            view, width = confusion_view(matrix, names, source, expected=bool(names))
+            widget = self._update("#confusion", view, (width, None if matrix is None else np.shape(matrix)))
+            widget.display = width > 0
+            widget.styles.width = width + 2  # + padding
+            widget.styles.height = len(view.split("\n"))  # known: no measuring it on every layout
+        self._fit_layout()
+
+    def _update(self, selector: str, content, shape) -> Static:
+        """Show `content` in a part of the pane; lay the screen out again only if its `shape` changed."""
+        widget = self.query_one(selector, Static)
+        widget.update(content, layout=self._shapes.get(selector) != shape)
+        self._shapes[selector] = shape
+        return widget
 
     def _summary(self, shown: np.ndarray, page: np.ndarray) -> Text:
+        """Two lines: the figures, each saying which examples it counts; then what is shown and the keys."""
         if self.probe is None:
             return Text("Predictions appear here after the first epoch (press space to train).", style="dim")
-        predicted = self.predicted
-        text = Text()
-        if predicted is not None:
-            wrong = int(np.count_nonzero(predicted != np.asarray(self.probe.labels).reshape(-1)))
-            text.append(f"{len(self.probe) - wrong}/{len(self.probe)} right", style="bold green")
-            text.append(" · ")
+        probe, text = self.probe, Text()
+        kind = "image" if probe.images is not None else "example"
+        noun, sample = f"test {kind}s", f"{len(probe)}-{kind} test sample: "
+        if self.predicted is not None:
+            wrong = int(np.count_nonzero(self.predicted != np.asarray(probe.labels).reshape(-1)))
+            text.append(sample)
+            text.append(f"{len(probe) - wrong} right ({(len(probe) - wrong) / len(probe):.0%})", style="bold green")
+            text.append(", ")
             text.append(f"{wrong} wrong", style="bold red")
-            text.append(" · ")
-        elif not self._class_count():
-            text.append("this model does not classify · ", style="dim")
+        elif self.errors is not None:
+            what = "reconstruction MSE" if probe.task == "reconstruction" else "MSE"
+            text.append(f"{sample}{what} ")
+            text.append(f"{float(self.errors.mean()):.4f}", style="bold")
         else:
-            text.append("not trained yet · ", style="dim")
-        what = "mistakes" if self.mistakes_only else "test examples"
+            text.append(f"{sample}not trained yet", style="dim")
+        text.append(" · ")
+        text.append_text(self._test_set_text())
+        text.append("\n")
+        if self.mistakes_only and probe.classifies:
+            what = "mistakes"
+        else:
+            what = f"{noun}, worst first" if self.mistakes_only else noun
         if len(page):
             first = self.page * PAGE_SIZE
             text.append(f"{first + 1}-{first + len(page)} of {len(shown)} {what}")
         else:
             text.append(f"no {what} to show")
-        text.append("  s next · m mistakes", style="dim")
+        text.append("  s next · m " + ("mistakes" if probe.classifies else "worst first"), style="dim")
         return text
 
+    def _test_set_text(self) -> Text:
+        """The whole test set's figure ("test set: 97.6% of 10,000"), or how to get it."""
+        result = self.test_result
+        if self.testing:
+            return Text("test set: evaluating…", style="italic")
+        if result is None:
+            return Text("whole test set: press t", style="dim")
+        size = f"{result['test_size']:,}"
+        if result.get("test_acc") is not None:
+            return Text.assemble("test set: ", (f"{result['test_acc']:.1%}", "bold"), f" of {size}")
+        return Text.assemble("test set: MSE ", (f"{result['test_mse']:.4f}", "bold"), f" of {size}")
+
     def _card(self, i: int) -> DigitCard:
-        names = self.probe.class_names
-        label = self.probe.labels[i]
-        true = names[int(label)] if names else str(label)
-        if self.outputs is None or not names:
-            return DigitCard(self.probe.images[i], true)
-        row = np.asarray(self.outputs[i])
+        probe, true = self.probe, self.probe.label_name(i)
+        if self.outputs is None:
+            return DigitCard(probe.images[i], true)
+        if probe.task == "reconstruction":
+            return DigitCard(probe.images[i], true, reconstruction=probe.reconstruction_image(i, self.outputs),
+                             error=float(self.errors[i]))
+        if not probe.classifies:
+            return DigitCard(probe.images[i], true)
+        row = self.outputs[i]
         best = int(row.argmax())
-        return DigitCard(self.probe.images[i], true, names[best], float(row[best]))
+        return DigitCard(probe.images[i], true, probe.class_names[best], float(row[best]))
 
     def _input_table(self, page: np.ndarray) -> Table:
-        """Non-image data: one row per probe example with its inputs, truth and prediction."""
-        table = Table(title="test examples", title_justify="left", box=None, pad_edge=False)
-        width = self.probe.inputs.shape[1]
+        """Non-image data: one row per probe example with its inputs, truth and prediction (or error)."""
+        table = Table(title="test sample", title_justify="left", box=None, pad_edge=False)
+        probe, width = self.probe, self.probe.inputs.shape[1]
         for j in range(min(width, 6)):
             table.add_column(f"x{j + 1}", justify="right")
-        table.add_column("true")
-        table.add_column("predicted")
-        table.add_column("")
-        predicted = self.predicted
+        table.add_column("true" if probe.classifies else "target", justify="right")
+        table.add_column("predicted", justify="right")
+        table.add_column("" if probe.classifies else "sq. error", justify="right")
         for i in page:
-            cells = [f"{v:.3f}" for v in self.probe.inputs[i][:6]]
-            if self._class_count():
-                true = self.probe.class_names[int(self.probe.labels[i])]
-                if predicted is None:
-                    cells += [true, "", ""]
-                else:
-                    ok = predicted[i] == self.probe.labels[i]
-                    guess = self.probe.class_names[int(predicted[i])]
-                    confidence = float(np.asarray(self.outputs[i]).max())
-                    cells += [true, f"{guess} {confidence:.0%}",
-                              Text("✓", style="bold green") if ok else Text("✗", style="bold red")]
+            cells: list = [f"{v:.3f}" for v in probe.inputs[i][:6]]
+            true = probe.label_name(i)
+            if self.outputs is None:
+                cells += [true, "", ""]
+            elif probe.classifies:
+                ok = self.predicted[i] == int(np.asarray(probe.labels[i]).reshape(-1)[0])
+                guess = probe.class_names[int(self.predicted[i])]
+                cells += [true, f"{guess} {float(self.outputs[i].max()):.0%}",
+                          Text("✓", style="bold green") if ok else Text("✗", style="bold red")]
             else:
-                target = float(np.asarray(self.probe.labels[i]).reshape(-1)[0])
-                guess = "" if self.outputs is None else f"{float(np.asarray(self.outputs[i]).reshape(-1)[0]):.3f}"
-                cells += [f"{target:.3f}", guess, ""]
+                out = self.outputs[i].reshape(-1)
+                guess = f"{float(out[0]):.3f}" if out.size == 1 else " ".join(f"{v:.2f}" for v in out[:3])
+                cells += [true, guess, f"{float(self.errors[i]):.4f}"]
             table.add_row(*cells)
         return table
-
-    def _confusion_table(self) -> tuple[Group | Text, int]:
-        """The matrix as a table, and the width it needs."""
-        if self.confusion is None:
-            text = "Confusion matrix: after the first epoch." if self._class_count() else ""
-            return Text(text, style="dim"), len(text)
-        matrix = np.asarray(self.confusion)
-        classes = matrix.shape[0]
-        names = [self.probe.class_names[i] if self.probe is not None and i < self._class_count() else str(i)
-                 for i in range(classes)]
-        names = [name if len(name) <= 8 else str(i) for i, name in enumerate(names)]
-        cell = max(len(str(int(matrix.max()))), 1) + 1
-        width = max(max(len(n) for n in names) + classes * cell + 6, len(self.confusion_source) + 12, 32)
-        table = Table(box=None, pad_edge=False, padding=(0, 0, 0, 1))
-        table.add_column("", justify="right", style="bold")
-        for j in range(classes):
-            table.add_column(str(j), justify="right")
-        table.add_column("acc", justify="right")
-        for i in range(classes):
-            total = int(matrix[i].sum())
-            cells = []
-            for j in range(classes):
-                value = int(matrix[i, j])
-                style = "bold green" if i == j else ("red" if value else "dim")
-                cells.append(Text(str(value) if value or i == j else "·", style=style))
-            accuracy = matrix[i, i] / total if total else float("nan")
-            cells.append(Text(f"{accuracy:.0%}" if total else "-", style="bold"))
-            table.add_row(names[i], *cells)
-        # title and caption outside the table: a table's own would wrap to its (narrow) width
-        return Group(Text(f"confusion ({self.confusion_source})", style="bold"), table,
-                     Text("rows: true · columns: predicted", style="dim")), width
