@@ -6,6 +6,8 @@ no thread, no timing figure, no random numbers.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from nnstudio.datasets import load_dataset
@@ -58,4 +60,29 @@ def feed(app) -> None:
     probe, outputs = mnist_probe()
     app.predictions.show_probe(probe)
     app.predictions.show_outputs(outputs, epochs[-1].confusion)
+    app.status = Status.PAUSED
+
+
+def mnist_reconstructions() -> tuple[ProbeSet, np.ndarray]:
+    """The embedded test digits as an autoencoder's probe set, and made-up reconstructions: each digit
+    faded and shifted a pixel, every seventh one far off."""
+    probe, _ = mnist_probe()
+    targets = probe.images.reshape(len(probe), -1).astype(np.float32) / 255
+    outputs = np.roll(targets.reshape(-1, 28, 28), 1, axis=2).reshape(len(probe), -1) * 0.8
+    outputs[::7] = 1.0 - outputs[::7]
+    return ProbeSet(probe.labels, probe.class_names, images=probe.images, task="reconstruction",
+                    targets=targets), outputs
+
+
+def feed_autoencoder(app) -> None:
+    """Show a paused autoencoder run after six epochs: no accuracy, reconstructions for predictions."""
+    for event in recorded_epochs():
+        app.monitor.on_session_event(dataclasses.replace(event, train_accuracy=None, val_accuracy=None,
+                                                         confusion=None))
+    app.monitor.tick(events.BatchEnd(5, 49, 50, 0.31, None, 12_000.0), recorded_batches())
+    app.monitor.task = "reconstruction"
+    app.monitor.redraw()
+    probe, outputs = mnist_reconstructions()
+    app.predictions.show_probe(probe)
+    app.predictions.show_outputs(outputs)
     app.status = Status.PAUSED

@@ -9,12 +9,16 @@ change with `pytest tests/test_studio_snapshots.py --snapshot-update` and look a
 from __future__ import annotations
 
 import pytest
-from studio_recorded import feed
+from studio_recorded import feed, feed_autoencoder
 
+from nnstudio.engine import events
+from nnstudio.tui.run import Status
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.app import create_app
 
 SIZES = [(80, 24), (120, 40)]
+DIVERGED = ("Training diverged at epoch 7, batch 4: the loss became nan. Restored the weights of epoch 6. "
+            "Lower the learning rate, or turn on gradient clipping, and start again.")
 
 
 def studio(tmp_path):
@@ -36,6 +40,24 @@ class TestMonitorSnapshots:
     def test_idle_80x24(self, snap_compare, tmp_path):
         assert snap_compare(studio(tmp_path), terminal_size=(80, 24))
 
+    def test_diverged_80x24(self, snap_compare, tmp_path):
+        """Why the run diverged and what to try, wrapped under the status line."""
+        async def run_before(pilot) -> None:
+            feed(pilot.app)
+            pilot.app.monitor.on_session_event(events.Diverged(6, 3, DIVERGED, 6))
+            pilot.app.status = Status.DIVERGED
+            await pilot.pause()
+
+        assert snap_compare(studio(tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+    def test_autoencoder_80x24(self, snap_compare, tmp_path):
+        """No accuracy plot: the reconstruction error takes its place, and says so."""
+        async def run_before(pilot) -> None:
+            feed_autoencoder(pilot.app)
+            await pilot.pause()
+
+        assert snap_compare(studio(tmp_path), terminal_size=(80, 24), run_before=run_before)
+
 
 class TestPredictionsSnapshots:
     """Pane 4 with the embedded MNIST test digits and made-up predictions (every fifth one wrong)."""
@@ -45,6 +67,16 @@ class TestPredictionsSnapshots:
         async def run_before(pilot) -> None:
             feed(pilot.app)
             await pilot.press("4")
+            await pilot.pause()
+
+        assert snap_compare(studio(tmp_path), terminal_size=size, run_before=run_before)
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_autoencoder_worst_first(self, snap_compare, tmp_path, size):
+        """Each input beside its reconstruction and its error, the worst first."""
+        async def run_before(pilot) -> None:
+            feed_autoencoder(pilot.app)
+            await pilot.press("4", "m")
             await pilot.pause()
 
         assert snap_compare(studio(tmp_path), terminal_size=size, run_before=run_before)
