@@ -193,3 +193,19 @@ async def test_a_wide_footer_shows_every_key_and_a_narrower_one_chooses_again(tm
         narrow = footer_items(app)
         assert {"space", "?", "q", "1-5"} <= set(narrow) and len(narrow) < len(wide)
         assert all(right <= 80 for _, _, right in narrow.values())
+
+
+async def test_a_notification_that_changes_no_key_keeps_the_keys_as_they_are():
+    """A focus move notifies twice, a refresh apart, and a status change notifies whether or not it greys a
+    key out: rebuilding identical keys (a dozen widgets mounted and styled) was most of a pane switch."""
+    app = Host(StudioFooter)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        keys = list(app.query(FooterKey))
+        app.screen.refresh_bindings()  # nothing changed
+        await settle(pilot)
+        assert list(app.query(FooterKey)) == keys and all(key.is_attached for key in keys)
+        app.allowed = False
+        app.screen.refresh_bindings()  # the key is greyed out: rebuilt
+        await settle(pilot)
+        assert list(app.query(FooterKey)) != keys and save_key_greyed(app)

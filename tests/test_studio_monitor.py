@@ -479,3 +479,17 @@ async def test_a_model_without_accuracy_gets_no_accuracy_plot(tmp_path, task):
         app.monitor.task = "classification"
         await pilot.pause()
         assert accuracy.display and loss.region.width < 45
+
+
+# ====================================================================== the collector
+async def test_the_collector_is_spared_while_the_studio_runs_and_put_back_after(tmp_path):
+    """Full collections walked every object of the studio inside key presses; frozen while it runs, the
+    objects are collectable again once it closes (a test run opens many studios)."""
+    import gc
+
+    before = gc.get_threshold()
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: gc.get_freeze_count() > 0, "the objects of the studio to be frozen")
+        assert gc.get_threshold()[2] >= 100
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before

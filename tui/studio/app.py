@@ -34,6 +34,7 @@ from ..run.blas import limit_blas_threads
 from ..run.config import RunConfig
 from ..run.fitting import follow_data, model_name
 from .builder_pane import BuilderPane
+from .collector import restore_the_collector, spare_the_collector
 from .commands import StudioCommands
 from .confirm_screen import ConfirmScreen
 from .footer import StudioFooter
@@ -97,6 +98,7 @@ class StudioApp(App):
         self.panes: dict[str, Widget] = {}
         self.welcome = Welcome(id="welcome")
         """In the Monitor's place until there is a run to watch (`_show_welcome`)."""
+        self._collector: tuple[int, int, int] | None = None  # thresholds before spare_the_collector
         self.poll_timer: Timer | None = None
         """Calls `poll_training` every POLL_INTERVAL seconds (from on_mount); tests pause it and call it themselves."""
 
@@ -124,6 +126,7 @@ class StudioApp(App):
 
     def on_mount(self) -> None:
         limit_blas_threads(1)  # the interface thread keeps a core (see nnstudio.tui.run.blas)
+        self.call_after_refresh(self._spare_the_collector)
         self._push_config()
         self.watch_status(self.status)
         self.poll_timer = self.set_interval(POLL_INTERVAL, self.poll_training, name="poll-training")
@@ -147,6 +150,12 @@ class StudioApp(App):
         """
         if self.session is not None:
             self.session.stop()
+        if self._collector is not None:
+            restore_the_collector(self._collector)
+
+    def _spare_the_collector(self) -> None:
+        """Once the studio is up: no long pause of the garbage collector inside a key press (collector.py)."""
+        self._collector = spare_the_collector()
 
     # ================================================================== panes
     @property

@@ -12,7 +12,9 @@ Switching panes moves the focus and changes the active bindings several times in
 Textual's Footer rebuilds all its keys for every one of those changes (each rebuild mounts and
 restyles a dozen widgets). Measured here, that was most of the cost of a pane switch: a few
 hundred milliseconds of the interface thread, which training shares. This footer folds the
-changes that arrive before its pending rebuild into that one rebuild.
+changes that arrive before its pending rebuild into that one rebuild, and skips a rebuild that
+would show the very keys it shows (a focus move notifies twice, a refresh apart; the app asks
+for the keys to be looked at again after every command and status change).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class StudioFooter(Footer):
 
     _rebuild_pending = False
     _built_width = 0
+    _shown: tuple | None = None  # what the keys were last built from (see _what_to_show)
 
     def items(self) -> list[FooterItem]:
         """The keys the screen's active bindings would show, ranked; the pane keys folded into one."""
@@ -142,3 +145,20 @@ class StudioFooter(Footer):
     def _rebuild(self, screen: Screen) -> None:
         self._rebuild_pending = False
         super().bindings_changed(screen)
+
+    async def recompose(self) -> None:
+        """Rebuild the keys, unless they would be the very ones shown now."""
+        wanted = self._what_to_show()
+        if wanted is not None and wanted == self._shown:
+            return
+        self._shown = wanted
+        await super().recompose()
+
+    def _what_to_show(self) -> tuple | None:
+        """Everything `compose` builds the keys from (None before the bindings are ready: always rebuild)."""
+        if not self._bindings_ready or not self.is_attached:
+            return None
+        width = self.size.width or self.app.size.width
+        shown, compact = choose(self.items(), width)
+        return width, compact, tuple((item.key, item.key_display, item.description, item.action, item.enabled,
+                                      item.tooltip) for item in shown)
