@@ -44,9 +44,12 @@ def clock(seconds: float | None) -> str:
 
 def eta_word(status: Status) -> str | None:
     """What stands where the ETA goes when the run is not moving: "paused" or "stopped" (its time does not
-    run then), "" once it has ended; None while it moves (then the ETA is shown)."""
+    run then: an ETA would stand still), nothing once it has ended; None otherwise (the ETA is shown: of a
+    run under way, or of the epochs an idle one has still to train)."""
     if status is Status.PAUSED:
         return "paused"
     if status is Status.STOPPED:
         return "stopped"
-    return None if status.busy else ""
+    if status in (Status.FINISHED, Status.EARLY_STOPPED, Status.DIVERGED, Status.FAILED):
+        return ""
+    return None
