@@ -462,6 +462,9 @@ async def test_the_eta_says_paused_while_paused(tmp_path):
         app.status = Status.STOPPED
         await pilot.pause()
         assert "stopped" in status_area(app)[2] and "ETA" not in status_area(app)[2]
+        app.status = Status.DIVERGED  # ended: no ETA, and no gap where it stood
+        await pilot.pause()
+        assert " batch 10/100 · 1,000/s · loss 0.5000" in status_area(app)[2]
 
 
 # ====================================================================== a model without accuracy

@@ -271,7 +271,7 @@ async def test_an_autoencoder_shows_each_input_beside_its_reconstruction(tmp_pat
         assert first.caption(57).plain.startswith(f"{probe.label_name(0)} · input → output · MSE {errors[0]:.4f}")
         drawn = grid.lines(120)
         assert sum(segment.cell_length for segment in drawn[0]) == 2 * (28 * 2 + 1) + 2  # two pairs a row
-        assert f"reconstruction MSE {errors.mean():.4f}" in summary(app) and "mistakes" not in summary(app)
+        assert f"test sample: MSE {errors.mean():.4f}" in summary(app) and "mistakes" not in summary(app)
         assert "Worst" in footer_keys(app) and "Mistakes" not in footer_keys(app)
 
         await pilot.press("m")

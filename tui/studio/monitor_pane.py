@@ -262,13 +262,16 @@ class MonitorPane(Vertical):
         filled = int(round(min(max(fraction, 0.0), 1.0) * BAR))
         text.append("█" * filled, style="green")
         text.append("░" * (BAR - filled), style="dim")
+        parts: list[str] = []
         if batch is not None:
-            text.append(f" batch {batch.batch + 1}/{batch.batches} · {self._eta_text(self._eta(batch, planned))}"
-                        f" · {batch.samples_per_s:,.0f}/s · loss {batch.loss:.4f}")
+            parts = [f"batch {batch.batch + 1}/{batch.batches}", self._eta_text(self._eta(batch, planned)),
+                     f"{batch.samples_per_s:,.0f}/s", f"loss {batch.loss:.4f}"]
         elif self._last_epoch is not None:
             e, pace = self._last_epoch, self._pace()
-            eta = self._eta_text(pace * max(planned - done, 0) if pace is not None else None)
-            text.append(f" {eta + ' · ' if eta else ''}{e.samples_per_s:,.0f} samples/s · {e.seconds:.1f} s/epoch")
+            parts = [self._eta_text(pace * max(planned - done, 0) if pace is not None else None),
+                     f"{e.samples_per_s:,.0f} samples/s", f"{e.seconds:.1f} s/epoch"]
+        if parts:
+            text.append(" " + " · ".join(part for part in parts if part))
         if (progress := self._part("#run-progress", Static)) is not None:
             progress.update(text, layout=False)  # one line: no reflow
 

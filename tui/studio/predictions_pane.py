@@ -319,8 +319,7 @@ class PredictionsPane(Vertical, can_focus=True):
             text.append(", ")
             text.append(f"{wrong} wrong", style="bold red")
         elif self.errors is not None:
-            what = "reconstruction MSE" if probe.task == "reconstruction" else "MSE"
-            text.append(f"{sample}{what} ")
+            text.append(f"{sample}MSE ")
             text.append(f"{float(self.errors.mean()):.4f}", style="bold")
         else:
             text.append(f"{sample}not trained yet", style="dim")
