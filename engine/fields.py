@@ -172,14 +172,18 @@ class Field:
 
     def default_text(self) -> str:
         """The default as a user would write it: true, 'adam', 0.001, none."""
-        default = self.default
-        if default is None or default is REQUIRED:
+        return self.value_text(self.default)
+
+    @staticmethod
+    def value_text(value: Any) -> str:
+        """A value of a field as a user would write it: true, 'adam', 0.001, none."""
+        if value is None or value is REQUIRED:
             return "none"
-        if isinstance(default, bool):
-            return "true" if default else "false"
-        if isinstance(default, str):
-            return repr(default)
-        return number_text(default) if isinstance(default, (int, float)) else repr(default)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, str):
+            return repr(value)
+        return number_text(value) if isinstance(value, (int, float)) else repr(value)
 
     def describe(self) -> str:
         """One line of help: what it is, what is allowed, the default."""

@@ -4,6 +4,11 @@ Each preset is a function returning a normalised model spec (see `spec.py`), so 
 only a starting point: the model builder can edit it like any other spec.
 
     preset_spec("mlp", hidden=(256, 128))  ->  {"name": "mlp", "input_shape": [784], "layers": [...]}
+    PRESETS["cnn"].training                ->  {"training.epochs": 10, "schedule.name": "cosine"}
+
+A preset also says how it is best trained (`Preset.training`): the run settings it was measured
+with on full MNIST, as plain data keyed by the run core's setting paths. The engine only carries
+them; `nnstudio.tui.run` checks them and makes them the defaults of a run of that preset.
 
 Classifiers end with a plain linear layer (logits): `CrossEntropyLoss` applies the softmax.
 """
@@ -13,8 +18,9 @@ from __future__ import annotations
 import difflib
 import inspect
 import numbers
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
 
 from .layer_types import LAYER_TYPES
 from .spec import validate_spec
@@ -55,8 +61,12 @@ def logistic_regression(input_shape: Sequence[int] = (784,), classes: int = 10) 
 
 
 def mlp(input_shape: Sequence[int] = (784,), hidden: Sequence[int] = (128, 64), classes: int = 10,
-        activation: str = "relu", dropout: float = 0.0) -> dict:
-    """A multilayer perceptron; the default is the benchmark MLP 784-128-64-10 with ReLU."""
+        activation: str = "relu", dropout: float = 0.2) -> dict:
+    """A multilayer perceptron 784-128-64-10 with ReLU, each hidden layer followed by dropout.
+
+    Without dropout (the benchmark MLP, `dropout=0`) it overfits MNIST within a few epochs
+    (99.7% train, 97.6% test); dropout 0.2 costs nothing in speed and gains half a point.
+    """
     activation = _check_activation(activation)
     layers = _flatten_if_image(input_shape)
     for size in _sizes(hidden, "hidden"):
@@ -84,14 +94,24 @@ def deep_mlp(input_shape: Sequence[int] = (784,), hidden: Sequence[int] = (256, 
     return _finish("deep-mlp", input_shape, layers=layers)
 
 
-def cnn(input_shape: Sequence[int] = (1, 28, 28), classes: int = 10, channels: Sequence[int] = (16, 32)) -> dict:
+def cnn(input_shape: Sequence[int] = (1, 28, 28), classes: int = 10, channels: Sequence[int] = (16, 32),
+        hidden: Sequence[int] = (64,), dropout: float = 0.25) -> dict:
     """A small convolutional network: (conv 3x3 pad 1 -> ReLU -> max-pool 2) per entry of `channels`,
-    then flatten and one linear layer. On 28x28 MNIST: 16 and 32 channels, 7x7 maps, 1568 -> 10."""
+    then flatten, a linear + ReLU per entry of `hidden`, dropout, and the linear layer to the classes.
+
+    On 28x28 MNIST: 16 and 32 channels, 7x7 maps, 1568 -> 64 -> 10. The small hidden layer and
+    the dropout add about a tenth to an epoch; `hidden=(), dropout=0` is the benchmark CNN.
+    """
     layers: list[dict] = []
     for out in _sizes(channels, "channels"):
         layers += [{"type": "conv2d", "out": out, "kernel": 3, "padding": 1}, {"type": "relu"},
                    {"type": "maxpool2d", "kernel": 2}]
-    layers += [{"type": "flatten"}, {"type": "linear", "out": classes}]
+    layers.append({"type": "flatten"})
+    for size in _sizes(hidden, "hidden"):
+        layers += [{"type": "linear", "out": size}, {"type": "relu"}]
+    if dropout != 0:  # any other value, even an invalid one, goes to the spec to be checked
+        layers.append({"type": "dropout", "p": dropout})
+    layers.append({"type": "linear", "out": classes})
     return _finish("cnn", input_shape, layers=layers)
 
 
@@ -119,13 +139,22 @@ def autoencoder(input_shape: Sequence[int] = (784,), hidden: Sequence[int] = (12
 
 @dataclass(frozen=True)
 class Preset:
-    """A named model recipe: call it (with optional overrides) to get a spec."""
+    """A named model recipe: call it (with optional overrides) to get a spec.
+
+    `training` holds the run settings the recipe is best trained with, keyed by the run core's
+    setting paths ("training.epochs", "schedule.name"): plain data, so the engine need not know
+    the run's settings; those not named keep their usual defaults.
+    """
 
     name: str
     description: str
     function: Callable[..., dict]
     needs_images: bool = False
     """True for a recipe that only makes sense on images (convolutions; reconstructing pictures)."""
+    training: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "training", MappingProxyType(dict(self.training)))   # read-only, a copy
 
     def options(self) -> dict[str, Any]:
         """The recipe's settings and their defaults, e.g. {"hidden": (128, 64), ...}."""
@@ -142,13 +171,15 @@ class Preset:
         return self.function(**overrides)
 
 
-#: every preset by name, in the order a menu shows them
+#: every preset by name, in the order a menu shows them. The training settings of the MLP and the
+#: CNN were chosen by measurement on full MNIST (README, Speed): 98.2% and 99.1% test accuracy.
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("logreg", "logistic regression: one linear layer, pixels to class scores", logistic_regression),
-    Preset("mlp", "multilayer perceptron 784-128-64-10 with ReLU (the benchmark model)", mlp),
+    Preset("mlp", "multilayer perceptron 784-128-64-10 with ReLU and dropout", mlp,
+           training={"training.epochs": 20, "schedule.name": "cosine"}),
     Preset("deep-mlp", "4 hidden layers with batch norm and dropout", deep_mlp),
-    Preset("cnn", "small CNN: two conv 3x3 + max-pool blocks (16, 32 channels), then linear", cnn,
-           needs_images=True),
+    Preset("cnn", "small CNN: two conv 3x3 + max-pool blocks (16, 32 channels), linear 64, dropout", cnn,
+           needs_images=True, training={"training.epochs": 10, "schedule.name": "cosine"}),
     Preset("autoencoder", "dense autoencoder 784-128-32-128-784 with a sigmoid output", autoencoder,
            needs_images=True),
 )}

@@ -19,8 +19,8 @@ from nnstudio.engine.control import LIVE_SETTINGS as ENGINE_LIVE_SETTINGS
 from nnstudio.engine.presets import preset_spec
 from nnstudio.engine.spec import SpecError
 from nnstudio.tui.run.config import (
-    LIVE_SETTINGS, SECTIONS, SETTINGS, ConfigError, RunConfig, Setting, dataset_options, from_toml,
-    load_config, model_spec, parse_value, setting_at, to_toml, write_config,
+    LIVE_SETTINGS, RECOMMENDED, SECTIONS, SETTINGS, ConfigError, RunConfig, Setting, dataset_options, from_toml,
+    load_config, model_spec, parse_value, preset_default, setting_at, to_toml, write_config,
 )
 
 if sys.version_info >= (3, 11):
@@ -57,11 +57,12 @@ def raises_for(path: str):
 
 
 # ====================================================================== the table and defaults
-def test_defaults_are_valid_and_come_from_the_table():
+def test_defaults_are_valid_and_come_from_the_table_and_the_default_preset():
     config = RunConfig()
     assert config == RunConfig.from_dict({})
+    assert config.model.preset == "mlp"
     for path, s in SETTINGS.items():
-        assert config.get(path) == s.default
+        assert config.get(path) == RECOMMENDED["mlp"].get(path, s.default) == preset_default("mlp", path)
         assert s.check(s.default) == s.default
 
 

@@ -214,7 +214,7 @@ def test_a_file_time_datetime_cannot_hold_lists_as_the_epoch(seconds):
 
 def test_describe_model_names_the_layers():
     assert saves.describe_model(preset_spec("logreg")) == "logreg 784-10, 7.8k params"
-    assert saves.describe_model(preset_spec("cnn")).startswith("cnn 1x28x28-c16-c32-10, ")
+    assert saves.describe_model(preset_spec("cnn")).startswith("cnn 1x28x28-c16-c32-64-10, ")
     assert saves.describe_model(preset_spec("autoencoder")) == "autoencoder 784-128-32-128-784, 210k params"
 
 

@@ -29,7 +29,7 @@ def in_tmp_path(tmp_path, monkeypatch):
 
 
 def config(tmp_path, **overrides) -> RunConfig:
-    base = {"data": {"name": "blobs", "size": 240, "classes": 3}, "model": {"spec": DROPOUT_SPEC},
+    base = {"data": {"name": "blobs", "size": 240, "classes": 3}, "model": {"spec": DROPOUT_SPEC}, "schedule": {"name": "none"},
             "optimizer": {"name": "adam", "lr": 0.01}, "training": {"epochs": 3, "batch_size": 32, "seed": 7},
             "checkpoints": {"folder": str(tmp_path / "saves"), "keep_last": 2}}
     cfg = RunConfig.from_dict(base)

@@ -342,7 +342,7 @@ def test_field_parse_turns_form_text_into_checked_values():
 
 # ---------------------------------------------------------------------- summaries
 def test_summary_rows_for_the_cnn():
-    summary = summarize(cnn())
+    summary = summarize(cnn(hidden=(), dropout=0))   # the benchmark CNN
     assert [row.type for row in summary] == ["conv2d", "relu", "maxpool2d", "conv2d", "relu", "maxpool2d",
                                              "flatten", "linear"]
     assert summary[0].settings == "16, 3x3, pad 1"
@@ -350,7 +350,7 @@ def test_summary_rows_for_the_cnn():
     assert summary[6].output_shape == (1568,) and summary[7].settings == "out=10"
     assert shape_text(summary[0].output_shape) == "16x28x28" and summary.input_shape == (1, 28, 28)
     assert [row.params for row in summary] == [160, 0, 0, 4640, 0, 0, 0, 15_690]
-    assert summary.total_params == 20_490 == build_model(cnn()).num_parameters()
+    assert summary.total_params == 20_490 == build_model(cnn(hidden=(), dropout=0)).num_parameters()
     assert [row.name for row in summary] == [str(i) for i in range(8)]
 
 
@@ -402,17 +402,17 @@ def test_auto_init_of_conv_layers():
 def test_built_model_layers_and_spec():
     spec = preset_spec("mlp")
     model = build_model(spec)
-    assert isinstance(model, nn.Sequential) and len(model) == 5
-    assert isinstance(model[0], nn.Linear) and isinstance(model[1], nn.ReLU)
+    assert isinstance(model, nn.Sequential) and len(model) == 7
+    assert isinstance(model[0], nn.Linear) and isinstance(model[1], nn.ReLU) and isinstance(model[2], nn.Dropout)
     assert model.spec == validate_spec(spec)
-    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias",
-                                                              "4.weight", "4.bias"]
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "3.weight", "3.bias",
+                                                              "6.weight", "6.bias"]
 
 
 def test_a_relu_before_max_pooling_is_built_pool_first():
     """build_model's one reordering: values and gradients exactly those of the spec's order, every
     parameter layer at its index (named_parameters() and the summary's names agree)."""
-    spec = cnn()
+    spec = cnn(hidden=(), dropout=0)
     manual_seed(0)
     model = build_model(spec)
     assert [type(m).__name__ for m in model] == ["Conv2d", "MaxPool2d", "ReLU", "Conv2d", "MaxPool2d", "ReLU",
@@ -478,14 +478,20 @@ def test_each_preset_builds_and_runs(name):
     assert validate_spec(json.loads(json.dumps(spec))) == spec
 
 
-def test_cnn_preset_has_the_course_parameter_count():
-    assert build_model(preset_spec("cnn")).num_parameters() == 16 * 9 + 16 + 32 * 16 * 9 + 32 + 1568 * 10 + 10
+def test_cnn_preset_is_the_course_cnn_with_a_small_hidden_layer_and_dropout():
+    convs = 16 * 9 + 16 + 32 * 16 * 9 + 32
+    assert build_model(preset_spec("cnn")).num_parameters() == convs + 1568 * 64 + 64 + 64 * 10 + 10
+    assert [layer["type"] for layer in preset_spec("cnn")["layers"][-5:]] == ["flatten", "linear", "relu", "dropout",
+                                                                              "linear"]
+    assert build_model(preset_spec("cnn", hidden=(), dropout=0)).num_parameters() == convs + 1568 * 10 + 10
 
 
-def test_mlp_preset_is_the_benchmark_mlp():
+def test_mlp_preset_is_the_benchmark_mlp_with_dropout():
     spec = preset_spec("mlp")
-    assert [layer.get("out") for layer in spec["layers"]] == [128, None, 64, None, 10]
+    assert [layer.get("out") or layer.get("p") for layer in spec["layers"]] == [128, None, 0.2, 64, None, 0.2, 10]
     assert summarize(spec).total_params == 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+    assert [layer["type"] for layer in preset_spec("mlp", dropout=0)["layers"]] == ["linear", "relu", "linear",
+                                                                                     "relu", "linear"]
 
 
 def test_preset_overrides():
@@ -502,7 +508,7 @@ def test_preset_overrides():
     (lambda: preset_spec("mlp", hiden=(3,)), r"preset 'mlp' has no setting 'hiden' \(did you mean 'hidden'\?\)"),
     (lambda: preset_spec("mlp", activation="swish"), r"activation must be one of relu"),
     (lambda: preset_spec("mlp", hidden="128"), r"hidden must be a list of layer sizes"),
-    (lambda: preset_spec("mlp", hidden=(128, -4)), r"layer 2 \(linear\): out must be a whole number >= 1, got -4"),
+    (lambda: preset_spec("mlp", hidden=(128, -4)), r"layer 3 \(linear\): out must be a whole number >= 1, got -4"),
     (lambda: preset_spec("mlp", dropout=1.5), r"p must be a number >= 0 and < 1, got 1.5"),
     (lambda: preset_spec("autoencoder", input_shape=(1, 28, 28)), r"reconstructs flat inputs"),
 ])

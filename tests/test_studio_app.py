@@ -36,7 +36,7 @@ def blobs():
 
 def config(tmp_path, **overrides) -> RunConfig:
     base = RunConfig.from_dict({
-        "data": {"name": "blobs", "size": 200, "classes": 3}, "model": {"spec": SPEC},
+        "data": {"name": "blobs", "size": 200, "classes": 3}, "model": {"spec": SPEC}, "schedule": {"name": "none"},
         "optimizer": {"name": "adam", "lr": 0.01}, "training": {"epochs": 3, "batch_size": 16, "seed": 3},
         "checkpoints": {"folder": str(tmp_path / "saves")}})
     return base.with_overrides(overrides) if overrides else base

@@ -57,8 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `train` command to the `nnstudio` parser."""
     parser = subparsers.add_parser(
         "train", help="train a model from the command line (headless)",
-        description="Train a model from the command line. Settings come from the defaults, then --config "
-                    "(or the save of --from), then the flags.",
+        description="Train a model from the command line. Settings come from the defaults (the model preset's "
+                    "recommended settings first), then --config (or the save of --from), then the flags.",
         epilog="Exit status: 0 finished, 130 stopped with Ctrl+C (resume with --resume), 1 diverged or failed, "
                "2 bad arguments.")
     one_line_errors(parser, PROG)

@@ -75,7 +75,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     """--config, --model and every flag of `CONFIG_FLAGS`, as options of `parser` (all default to None)."""
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML run configuration (see the README)")
     parser.add_argument("--model", metavar="NAME|FILE.json",
-                        help=f"ready-made model ({', '.join(PRESETS)}) or a model spec file (JSON)")
+                        help=f"ready-made model ({', '.join(PRESETS)}; default mlp), trained with the settings it "
+                             f"recommends unless others are given; or a model spec file (JSON)")
     for flag in CONFIG_FLAGS:
         parser.add_argument(flag.option, dest=flag.dest, metavar=flag.metavar, help=flag.help())
 

@@ -9,6 +9,13 @@
 The settings themselves, their types, defaults and rules, are written out in `settings`; this
 module puts the sections together, checks the rules between settings (Nesterov needs momentum,
 a warm-up shorter than the run), and reads and writes TOML files.
+
+A run's defaults depend on its model preset: the settings a preset recommends (`Preset.training`,
+e.g. 20 epochs and a cosine schedule for the MLP) are the defaults of a run of that preset, and
+any value given explicitly wins. So `RunConfig()` is the MLP with its recommendations, a config
+file that names a preset takes that preset's recommendations for what it leaves out, and a
+change of preset (`config_for_preset`, or `with_overrides` with `model.preset`) moves the
+settings still at the old preset's defaults to the new one's, keeping those the user changed.
 """
 
 from __future__ import annotations
@@ -28,9 +35,9 @@ from nnstudio.engine.presets import PRESETS, preset_spec
 from nnstudio.saves import SaveError
 from nnstudio.saves.atomic import write_bytes as atomic_write_bytes
 
-from .settings import (LIVE_SETTINGS, SECTION_CLASSES, SECTIONS, SETTINGS, CheckpointsSettings, ConfigError,
-                       DataSettings, ModelSettings, OptimizerSettings, ScheduleSettings, Setting, TrainingSettings,
-                       parse_value, section_settings, setting_at)
+from .settings import (LIVE_SETTINGS, RECOMMENDED, SECTION_CLASSES, SECTIONS, SETTINGS, CheckpointsSettings,
+                       ConfigError, DataSettings, ModelSettings, OptimizerSettings, ScheduleSettings, Section, Setting,
+                       TrainingSettings, parse_value, section_settings, setting_at)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,8 +48,32 @@ __all__ = [
     "RunConfig", "ConfigError", "Setting", "SETTINGS", "SECTIONS", "LIVE_SETTINGS", "DataSettings", "ModelSettings",
     "OptimizerSettings", "ScheduleSettings", "TrainingSettings", "CheckpointsSettings", "parse_value",
     "section_settings", "setting_at", "model_spec", "dataset_options", "portable", "from_toml", "load_config",
-    "to_toml", "write_config",
+    "to_toml", "write_config", "RECOMMENDED", "preset_default", "config_for_preset",
 ]
+
+#: the preset of a config that names none
+DEFAULT_PRESET: str = SETTINGS["model.preset"].default
+
+
+def preset_default(preset: str, path: str) -> Any:
+    """The default of setting `path` in a run of `preset`: what the preset recommends, else the setting's own.
+
+    preset_default("mlp", "training.epochs") -> 20; preset_default("logreg", "training.epochs") -> 10.
+    What "restore the default" means for a run of that preset.
+    """
+    s = setting_at(path)
+    return copy.deepcopy(RECOMMENDED[preset].get(path, s.default)) if preset in RECOMMENDED else s.default
+
+
+def _section_defaults(name: str, preset: str) -> dict[str, Any]:
+    """The settings of section `name` that `preset` recommends, by setting name."""
+    return {path.split(".", 1)[1]: copy.deepcopy(value) for path, value in RECOMMENDED[preset].items()
+            if path.split(".", 1)[0] == name}
+
+
+def _default_section(name: str):
+    """A section's default: its settings' defaults in a run of the default preset (so `RunConfig()` is one)."""
+    return lambda: SECTION_CLASSES[name](**_section_defaults(name, DEFAULT_PRESET))
 
 
 @dataclass(frozen=True)
@@ -50,15 +81,17 @@ class RunConfig:
     """A complete, validated description of a training run (immutable: changes make a new one).
 
     Read settings as attributes (`config.optimizer.lr`); change them with `replace` or
-    `with_overrides`; store them with `to_dict` (JSON) or `write_config` (TOML).
+    `with_overrides`; store them with `to_dict` (JSON) or `write_config` (TOML). A section
+    left out takes the default preset's defaults: build the config of another preset with
+    `from_dict` or `config_for_preset`, which give it that preset's.
     """
 
-    data: DataSettings = field(default_factory=DataSettings)
-    model: ModelSettings = field(default_factory=ModelSettings)
-    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
-    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
-    training: TrainingSettings = field(default_factory=TrainingSettings)
-    checkpoints: CheckpointsSettings = field(default_factory=CheckpointsSettings)
+    data: DataSettings = field(default_factory=_default_section("data"))
+    model: ModelSettings = field(default_factory=_default_section("model"))
+    optimizer: OptimizerSettings = field(default_factory=_default_section("optimizer"))
+    schedule: ScheduleSettings = field(default_factory=_default_section("schedule"))
+    training: TrainingSettings = field(default_factory=_default_section("training"))
+    checkpoints: CheckpointsSettings = field(default_factory=_default_section("checkpoints"))
 
     def __post_init__(self) -> None:
         for name in SECTIONS:
@@ -70,7 +103,8 @@ class RunConfig:
     # ------------------------------------------------------------------ dicts (JSON, TOML)
     @classmethod
     def from_dict(cls, data: Any) -> RunConfig:
-        """A validated config from plain data (parsed JSON or TOML); missing settings take their defaults.
+        """A validated config from plain data (parsed JSON or TOML); missing settings take their defaults
+        for the config's preset (its recommendations, else the settings' own defaults).
 
         Unknown sections and settings are errors (with a did-you-mean): a misspelt setting
         silently ignored would train with the default while the user believes otherwise.
@@ -81,19 +115,9 @@ class RunConfig:
         for key in data:
             if key not in SECTIONS:
                 raise _unknown_section(key)
-        sections = {}
-        for name, section_class in SECTION_CLASSES.items():
-            values = data.get(name, {})
-            if not isinstance(values, Mapping):
-                raise ConfigError(name, f"must be a table of settings ([{name}] in a TOML file), "
-                                        f"got {short_repr(values)}")
-            known = [s.name for s in section_settings(name)]
-            for key in values:
-                if key not in known:
-                    shown = key if isinstance(key, str) else short_repr(key)
-                    raise ConfigError(f"{name}.{shown}", f"unknown setting{suggest(key, known)}; "
-                                                         f"{name} settings are: {', '.join(known)}")
-            sections[name] = section_class(**values)
+        model = _section_from(data, "model", {})   # first: its preset gives the others their defaults
+        sections = {name: model if name == "model" else _section_from(data, name, _section_defaults(name, model.preset))
+                    for name in SECTION_CLASSES}
         return cls(**sections)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -127,21 +151,67 @@ class RunConfig:
         A change of a choice (optimizer.name, data.name, schedule.name) puts the settings that
         only applied to the old choice back to their defaults, unless they are changed too: so
         `--optimizer adam` on an rmsprop config does not trip over its alpha. Choosing a
-        preset drops a custom model.spec (otherwise the spec would win and the preset do nothing).
+        preset drops a custom model.spec (otherwise the spec would win and the preset do nothing),
+        and a change of preset moves each setting still at the old preset's default to the new
+        preset's (`preset_default`), unless it is changed too: `--model cnn --epochs 3` trains
+        the CNN for 3 epochs with the rest of its recommendations.
         """
         values = self.to_dict()
         for path, value in overrides.items():
             s = setting_at(path)
             values[s.section][s.name] = value
+        changed = set(overrides) | _follow_preset(values, self.model.preset, explicit=overrides)
         for path, s in SETTINGS.items():
             if path in overrides or s.only_with is None:
                 continue
             section, name = s.only_with.path.split(".")
-            if s.only_with.path in overrides and values[section][name] not in s.only_with.values:
+            if s.only_with.path in changed and values[section][name] not in s.only_with.values:
                 values[s.section][s.name] = copy.deepcopy(s.default)
         if "model.preset" in overrides and "model.spec" not in overrides:
             values["model"]["spec"] = None
         return RunConfig.from_dict(values)
+
+
+def config_for_preset(config: RunConfig, name: str, *, spec: dict | None = None) -> RunConfig:
+    """`config` made a run of preset `name`: what a front end calls when the user picks a preset.
+
+    The preset's recommended settings replace those still at the old preset's defaults; a
+    setting the user changed (any other value) stays. `spec` is the model to train, typically
+    the preset fitted to the data set; without it the preset itself is built at training time.
+    The same as `config.replace(**{"model.preset": name, "model.spec": spec})`: use either.
+    """
+    return config.with_overrides({"model.preset": name, "model.spec": spec})
+
+
+def _follow_preset(values: dict[str, dict[str, Any]], old: str, *, explicit: Mapping[str, Any]) -> set[str]:
+    """If `values` name another preset than `old`, move the settings still at `old`'s defaults to the new
+    preset's (in place), except the `explicit` ones; the paths moved."""
+    new = values["model"]["preset"]
+    if not isinstance(new, str) or new not in RECOMMENDED or new == old:
+        return set()   # an unknown preset is reported by from_dict
+    moved = set()
+    for path in SETTINGS:
+        if path in explicit or (path not in RECOMMENDED[old] and path not in RECOMMENDED[new]):
+            continue
+        s = SETTINGS[path]
+        if values[s.section][s.name] == preset_default(old, path):
+            values[s.section][s.name] = preset_default(new, path)
+            moved.add(path)
+    return moved
+
+
+def _section_from(data: Mapping[str, Any], name: str, defaults: dict[str, Any]) -> Section:
+    """Section `name` from the plain data of a config: its values over `defaults` (and the settings' own)."""
+    values = data.get(name, {})
+    if not isinstance(values, Mapping):
+        raise ConfigError(name, f"must be a table of settings ([{name}] in a TOML file), got {short_repr(values)}")
+    known = [s.name for s in section_settings(name)]
+    for key in values:
+        if key not in known:
+            shown = key if isinstance(key, str) else short_repr(key)
+            raise ConfigError(f"{name}.{shown}", f"unknown setting{suggest(key, known)}; "
+                                                 f"{name} settings are: {', '.join(known)}")
+    return SECTION_CLASSES[name](**{**defaults, **values})
 
 
 def _unknown_section(key: Any) -> ConfigError:
@@ -217,7 +287,8 @@ def portable(data: Mapping[str, Any]) -> dict[str, Any]:
 
 # ====================================================================== TOML files
 _HEADER = ("# nnstudio run configuration: nnstudio train --config FILE\n"
-           "# Every setting is optional (missing ones take their defaults); nnstudio train --help describes them.\n")
+           "# Every setting is optional: a missing one takes its default, or the model preset's recommendation\n"
+           "# where the preset makes one (the comments say which); nnstudio train --help describes them.\n")
 
 
 def _without_none(value: Any) -> Any:

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, NamedTuple
 from nnstudio.datasets import SYNTHETIC, dataset_names
 from nnstudio.engine.control import LIVE_SETTINGS as ENGINE_LIVE_SETTINGS
 from nnstudio.engine.fields import Field, FieldError, short_repr, suggest
-from nnstudio.engine.presets import PRESETS
+from nnstudio.engine.presets import PRESETS, Preset
 from nnstudio.engine.spec import validate_spec
 
 
@@ -93,13 +93,23 @@ class Setting(Field):
         return self.name in ENGINE_LIVE_SETTINGS
 
     def describe(self) -> str:
-        """One line of help: what it is, what is allowed, the default, where it applies."""
-        parts = [self.constraint, f"default {self.default_text()}"]
+        """One line of help: what it is, what is allowed, the default (and the presets' own), where it applies."""
+        parts = [self.constraint, f"default {self.default_text()}{self.preset_defaults_text()}"]
         if self.only_with is not None:
             parts.append(f"only {self.only_with.text()}")
         if self.live:
             parts.append("can change while training")
         return f"{self.description}. Allowed: {'; '.join(parts)}"
+
+    def preset_defaults_text(self) -> str:
+        """ " (20 with the mlp preset)": the presets that recommend another default for this setting."""
+        by_value: dict[str, list[str]] = {}
+        for preset, settings in RECOMMENDED.items():
+            if self.path in settings and settings[self.path] != self.default:
+                by_value.setdefault(self.value_text(settings[self.path]), []).append(preset)
+        texts = [f"{value} with the {' and '.join(presets)} preset{'s' if len(presets) > 1 else ''}"
+                 for value, presets in by_value.items()]
+        return f" ({'; '.join(texts)})" if texts else ""
 
     def error(self, problem: str) -> ConfigError:
         return ConfigError(self.path, problem)
@@ -236,6 +246,27 @@ LIVE_SETTINGS: tuple[str, ...] = tuple(path for path, s in SETTINGS.items() if s
 if sorted(path.split(".")[1] for path in LIVE_SETTINGS) != sorted(ENGINE_LIVE_SETTINGS):
     raise RuntimeError(f"each of the engine's live settings ({', '.join(ENGINE_LIVE_SETTINGS)}) must name exactly "
                        f"one run setting, but these are live: {', '.join(LIVE_SETTINGS)}")
+
+
+def _recommended(preset: Preset) -> dict[str, Any]:
+    """A preset's recommended settings (`Preset.training`), each checked by its setting: a typo in a preset
+    must fail here, at import, not later as if the user's config were wrong."""
+    checked = {}
+    for path, value in preset.training.items():
+        s = SETTINGS.get(path)
+        if s is None or s.section == "model" or s.machine:
+            raise RuntimeError(f"preset {preset.name!r} recommends {path!r}, which is not a run setting it may "
+                               f"recommend (a setting of data, optimizer, schedule, training or checkpoints)")
+        try:
+            checked[path] = s.check(value)
+        except ConfigError as error:
+            raise RuntimeError(f"preset {preset.name!r} recommends a bad value: {error}") from None
+    return checked
+
+
+#: the settings each preset recommends, checked, by preset and dotted path: a run of that preset
+#: takes them as its defaults (`config.preset_default`)
+RECOMMENDED: dict[str, dict[str, Any]] = {name: _recommended(preset) for name, preset in PRESETS.items()}
 
 
 def section_settings(name: str) -> tuple[Setting, ...]:
