@@ -15,8 +15,8 @@ The command line and the studio are two views of this; neither holds training lo
 Importing it loads neither Textual nor Rich.
 """
 
-from .config import (LIVE_SETTINGS, SETTINGS, ConfigError, RunConfig, load_config, parse_value, setting_at,
-                     write_config)
+from .config import (LIVE_SETTINGS, SETTINGS, ConfigError, RunConfig, config_for_preset, load_config, parse_value,
+                     preset_default, setting_at, write_config)
 from .reports import CheckpointSaved, MismatchError, Notice, NothingToTrain, Prepared, SessionError
 from .reopening import config_from_metadata, recorded_config, saved_config
 from .session import Session
@@ -24,6 +24,7 @@ from .status import Status, StatusChanged
 
 __all__ = [
     "RunConfig", "ConfigError", "SETTINGS", "LIVE_SETTINGS", "load_config", "write_config", "parse_value", "setting_at",
+    "config_for_preset", "preset_default",
     "Session", "SessionError", "MismatchError", "NothingToTrain", "Notice", "CheckpointSaved", "Prepared",
     "Status", "StatusChanged", "saved_config", "config_from_metadata", "recorded_config",
 ]
