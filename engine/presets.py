@@ -4,7 +4,7 @@ Each preset is a function returning a normalised model spec (see `spec.py`), so 
 only a starting point: the model builder can edit it like any other spec.
 
     preset_spec("mlp", hidden=(256, 128))  ->  {"name": "mlp", "input_shape": [784], "layers": [...]}
-    PRESETS["cnn"].training                ->  {"training.epochs": 10, "schedule.name": "cosine"}
+    PRESETS["cnn"].training                ->  {"optimizer.lr": 0.003, "training.epochs": 10, ...}
 
 A preset also says how it is best trained (`Preset.training`): the run settings it was measured
 with on full MNIST, as plain data keyed by the run core's setting paths. The engine only carries
@@ -176,10 +176,10 @@ class Preset:
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("logreg", "logistic regression: one linear layer, pixels to class scores", logistic_regression),
     Preset("mlp", "multilayer perceptron 784-128-64-10 with ReLU and dropout", mlp,
-           training={"training.epochs": 20, "schedule.name": "cosine"}),
+           training={"optimizer.lr": 3e-3, "training.epochs": 20, "schedule.name": "cosine"}),
     Preset("deep-mlp", "4 hidden layers with batch norm and dropout", deep_mlp),
     Preset("cnn", "small CNN: two conv 3x3 + max-pool blocks (16, 32 channels), linear 64, dropout", cnn,
-           needs_images=True, training={"training.epochs": 10, "schedule.name": "cosine"}),
+           needs_images=True, training={"optimizer.lr": 3e-3, "training.epochs": 10, "schedule.name": "cosine"}),
     Preset("autoencoder", "dense autoencoder 784-128-32-128-784 with a sigmoid output", autoencoder,
            needs_images=True),
 )}

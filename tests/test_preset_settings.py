@@ -15,8 +15,8 @@ from nnstudio.tui.run.config import (RECOMMENDED, SETTINGS, RunConfig, config_fo
                                      preset_default, to_toml)
 from nnstudio.tui.run.settings import _recommended
 
-CNN = {"training.epochs": 10, "schedule.name": "cosine"}
-MLP = {"training.epochs": 20, "schedule.name": "cosine"}
+CNN = {"optimizer.lr": 3e-3, "training.epochs": 10, "schedule.name": "cosine"}
+MLP = {"optimizer.lr": 3e-3, "training.epochs": 20, "schedule.name": "cosine"}
 
 
 def settings_of(config: RunConfig, paths) -> dict:
@@ -42,7 +42,7 @@ def test_the_default_run_is_the_mlp_with_its_recommendations():
     assert settings_of(RunConfig(), MLP) == MLP
     assert preset_default("mlp", "training.epochs") == 20
     assert preset_default("logreg", "training.epochs") == SETTINGS["training.epochs"].default == 10
-    assert preset_default("cnn", "optimizer.lr") == SETTINGS["optimizer.lr"].default
+    assert preset_default("cnn", "training.batch_size") == SETTINGS["training.batch_size"].default
 
 
 def test_choosing_a_preset_makes_its_recommendations_the_defaults():
@@ -51,13 +51,13 @@ def test_choosing_a_preset_makes_its_recommendations_the_defaults():
     assert settings_of(config, CNN) == CNN
     assert RunConfig().replace(**{"model.preset": "cnn"}) == config   # the same rule, however it is asked
     logreg = config_for_preset(config, "logreg")   # back to the usual defaults for one that recommends nothing
-    assert settings_of(logreg, CNN) == {"training.epochs": 10, "schedule.name": "none"}
+    assert settings_of(logreg, CNN) == {"optimizer.lr": 1e-3, "training.epochs": 10, "schedule.name": "none"}
     assert settings_of(config_for_preset(logreg, "mlp"), MLP) == MLP
 
 
 def test_an_explicit_value_wins_over_the_recommendation():
     config = RunConfig().replace(**{"model.preset": "cnn", "training.epochs": 3})   # --model cnn --epochs 3
-    assert settings_of(config, CNN) == {"training.epochs": 3, "schedule.name": "cosine"}   # the rest still apply
+    assert settings_of(config, CNN) == {**CNN, "training.epochs": 3}   # the rest still apply
     config = RunConfig().replace(**{"model.preset": "cnn", "schedule.name": "step", "schedule.step_size": 2})
     assert (config.training.epochs, config.schedule.name, config.schedule.step_size) == (10, "step", 2)
 
@@ -92,7 +92,7 @@ def test_a_config_file_naming_a_preset_takes_its_recommendations_for_what_it_lea
     config = from_toml('[model]\npreset = "cnn"\n[training]\nbatch_size = 32\n')
     assert settings_of(config, CNN) == CNN and config.training.batch_size == 32
     config = from_toml('[model]\npreset = "cnn"\n[schedule]\nname = "none"\n')
-    assert settings_of(config, CNN) == {"training.epochs": 10, "schedule.name": "none"}
+    assert settings_of(config, CNN) == {**CNN, "schedule.name": "none"}
     assert from_toml("") == RunConfig()
 
 
@@ -126,10 +126,10 @@ def test_train_model_applies_the_presets_recommendations(tmp_path, monkeypatch, 
 def test_train_flags_and_config_values_win_over_the_recommendations(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert run_cli("train", "--model", "cnn", "--epochs", "3", "--write-config", "a.toml") == 0
-    assert settings_of(load_config(tmp_path / "a.toml"), CNN) == {"training.epochs": 3, "schedule.name": "cosine"}
+    assert settings_of(load_config(tmp_path / "a.toml"), CNN) == {**CNN, "training.epochs": 3}
     (tmp_path / "mine.toml").write_text('[training]\nepochs = 7\n[schedule]\nname = "step"\n')
     assert run_cli("train", "--config", "mine.toml", "--model", "cnn", "--write-config", "b.toml") == 0
-    assert settings_of(load_config(tmp_path / "b.toml"), CNN) == {"training.epochs": 7, "schedule.name": "step"}
+    assert settings_of(load_config(tmp_path / "b.toml"), CNN) == {**CNN, "training.epochs": 7, "schedule.name": "step"}
     capsys.readouterr()
 
 

@@ -20,7 +20,8 @@ SIZES = [(80, 24), (120, 40)]
 
 
 def small_config() -> RunConfig:
-    return RunConfig().replace(**{"data.name": "spirals", "training.epochs": 5})
+    """The default run on spirals, its learning rate pinned (the form's tests type other values over it)."""
+    return RunConfig().replace(**{"data.name": "spirals", "training.epochs": 5, "optimizer.lr": 0.001})
 
 
 class _Host(PaneHost):

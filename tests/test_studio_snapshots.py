@@ -22,7 +22,7 @@ DIVERGED = ("Training diverged at epoch 7, batch 4: the loss became nan. Restore
 
 
 def studio(tmp_path):
-    config = RunConfig.from_dict({"data": {"name": "mnist"}, "training": {"epochs": 10}})
+    config = RunConfig.from_dict({"data": {"name": "mnist"}, "optimizer": {"lr": 0.001}, "training": {"epochs": 10}})
     return create_app(config=config, saves_dir=tmp_path / "saves", offer_resume=False)
 
 
