@@ -13,6 +13,7 @@ import pytest
 from nnstudio.engine import nn
 from nnstudio.engine.nn import Parameter
 from nnstudio.engine.optim import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm_, grad_norms
+from nnstudio.engine.optim.optimizers import FLUSH_EVERY
 
 P0 = np.array([1.0, -2.0, 0.5])
 GRADS = [np.array([0.5, -1.0, 2.0]), np.array([0.1, 0.2, -0.3]), np.array([-0.4, 0.3, 0.0])]
@@ -225,6 +226,29 @@ def test_updates_in_place_keep_dtype_and_leave_gradients_alone(make_opt):
         np.testing.assert_array_equal(g, np.full(p.shape, 0.5, np.float32))
     for state in opt.state:
         assert all(np.asarray(v).dtype == np.float32 for k, v in state.items() if k != "step")
+
+
+@pytest.mark.parametrize("make_opt", [lambda ps: SGD(ps, lr=0.01, momentum=0.9),
+                                      lambda ps: RMSprop(ps, lr=0.01, alpha=0.9), lambda ps: Adam(ps, lr=0.01)],
+                         ids=["SGD", "RMSprop", "Adam"])
+def test_state_that_decays_below_the_normal_floats_is_flushed_to_zero(make_opt):
+    """A weight whose gradient stays 0 (a pixel blank in every image) has its moving averages multiplied by a
+    beta < 1 at every step; they must not linger as subnormal numbers, which slow the arithmetic many times."""
+    param = Parameter(np.ones(2, np.float32))
+    opt = make_opt([param])
+    param.grad = np.ones(2, np.float32)
+    opt.step()
+    tiny = np.finfo(np.float32).tiny
+    param.grad = np.array([0.0, 1.0], np.float32)   # from now on, the first weight gets no gradient
+    decaying = []
+    for _ in range(4000):   # 0.9 ** 4000 would be far below the smallest subnormal
+        opt.step()
+        arrays = [v for v in opt.state[0].values() if isinstance(v, np.ndarray)]
+        if opt.step_count % FLUSH_EVERY == 0:
+            assert all(not np.any((v != 0) & (np.abs(v) < tiny)) for v in arrays)
+        decaying.append(min(abs(float(v[0])) for v in arrays))
+    assert decaying[-1] == 0.0 and min(d for d in decaying if d > 0) > tiny / 2 ** 4   # flushed on its way down
+    assert all(np.all(v[1:] != 0) for v in arrays)   # the weight that still learns keeps its state
 
 
 @pytest.mark.parametrize("make_opt", ALL, ids=NAMES)
