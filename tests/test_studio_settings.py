@@ -239,3 +239,12 @@ class TestSettingsSnapshots:
             await type_into(pilot, "optimizer.lr", "-1")
 
         assert snap_compare(_Host(small_config()), terminal_size=(120, 40), run_before=during_a_run)
+
+
+async def test_ctrl_r_restores_what_the_models_preset_recommends():
+    from nnstudio.tui.run.config import preset_default
+    app = _Host(RunConfig().replace(**{"data.name": "spirals", "training.epochs": 5}))   # the mlp preset
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one("#training-epochs", Input).focus()
+        await pilot.press("ctrl+r")
+        assert app.posted[-1].config.training.epochs == preset_default("mlp", "training.epochs") == 20

@@ -34,7 +34,8 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from nnstudio.datasets import SYNTHETIC
 
 from ..run import Status
-from ..run.config import LIVE_SETTINGS, SECTIONS, ConfigError, RunConfig, Setting, section_settings
+from ..run.config import (LIVE_SETTINGS, SECTIONS, ConfigError, RunConfig, Setting, preset_default,
+                          section_settings)
 from .cells import value_text
 from .messages import ConfigChanged, LiveSettingRequested
 
@@ -185,7 +186,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
         Binding("escape", "revert", "Revert", id="settings.revert",
                 tooltip="Put back the current value of the setting being edited, and leave the field"),
         Binding("ctrl+r", "reset_default", "Default", id="settings.default",
-                tooltip="Set the selected setting to its default value"),
+                tooltip="Set the selected setting to its default value (what the model's preset recommends)"),
     ]
 
     config: reactive[RunConfig | None] = reactive(None, init=False, always_update=True)
@@ -369,11 +370,12 @@ class SettingsPane(VerticalScroll, can_focus=False):
         self.query_one(FocusAnchor).focus(scroll_visible=False)
 
     def action_reset_default(self) -> None:
-        """Set the focused setting back to its default (checked and applied like a typed value)."""
+        """Set the focused setting back to its default for this run's preset (the preset's recommendation, else the
+        setting's own), checked and applied like a typed value."""
         row = self._focused_row()
-        if row is None or row.locked:
+        if row is None or row.locked or self.config is None:
             return
-        row.put(row.setting.default)
+        row.put(preset_default(self.config.model.preset, row.setting.path))
         self.apply(row, revert_if_refused=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
