@@ -112,7 +112,8 @@ async def test_space_trains_the_model_and_the_monitor_follows(tmp_path, blobs, s
         assert app.status == "idle" and "IDLE" in status_line(app)
         await press_while_training(pilot, "space")
         await wait_status(pilot, "finished")
-        await wait_for(pilot, lambda: "epoch 3/3" in progress_line(app), "the poll after the last epoch")
+        await wait_for(pilot, lambda: "epoch 3/3" in progress_line(app) and app.monitor.trace.xs,
+                       "the poll after the last epoch (the epoch's event may show it first)")
         assert len(app.session.history) == 3 and app.runner.unsaved_epochs == 3
         assert "FINISHED" in status_line(app)
         assert len(app.monitor.history) == 3 and app.monitor.trace.xs

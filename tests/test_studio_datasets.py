@@ -129,3 +129,35 @@ async def test_the_title_says_custom_once_a_preset_is_edited(tmp_path):
         assert "spirals · custom" in app.sub_title
         await pilot.press("u")                               # back to the preset: named again
         assert "spirals · mlp" in app.sub_title and app.config.model.spec["name"] == "mlp"
+
+
+async def test_space_never_trains_another_model_than_the_one_shown(tmp_path):
+    """A model that does not fit stays on the Model pane; space says why instead of training the last valid one."""
+    mlp = fit_preset("mlp", data_shape("spirals"))
+    app = recording(create_app(config=small(RunConfig().replace(**{"data.name": "spirals", "model.spec": mlp}),
+                                            tmp_path), offer_resume=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("1")
+        builder = app.query_one(BuilderPane)
+        builder.query_one("#layers").move_cursor(row=len(mlp["layers"]) - 1)
+        await pilot.press("d")                                # the output layer goes: linear 64, relu, dropout remain
+        assert not builder.valid and "end the model with a linear layer of out 3" in builder.error_text
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.session is None and app.status == "idle"
+        assert any("The model in 1 Model cannot be trained" in text for text, _ in app.seen_notifications)
+        await pilot.press("i")                                # fits it: a linear layer of out 3 at the end
+        assert builder.valid and builder.spec["layers"][-1] == {"type": "linear", "out": 3}
+        await press_while_training(pilot, "space")
+        await wait_status(pilot, "finished")
+        assert app.session.spec["layers"][-1]["out"] == 3 and len(app.session.spec["layers"]) == len(mlp["layers"])
+        await app.runner.stop_and_wait()
+
+
+def test_a_preset_by_name_says_it_follows_the_data_set():
+    before = RunConfig().replace(**{"data.name": "moons"})
+    after, note = follow_data(before, before.replace(**{"data.name": "spirals"}))
+    assert after.model.spec is None and note == "The mlp preset is fitted to spirals (2 features, 3 classes)."
+    cnn = before.replace(**{"data.name": "mnist", "model.preset": "cnn"})
+    _, note = follow_data(cnn, cnn.replace(**{"data.name": "xor"}))
+    assert note.startswith("The cnn preset does not fit xor: needs images")

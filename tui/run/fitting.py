@@ -17,7 +17,7 @@ import copy
 from typing import Any
 
 from nnstudio.datasets import DatasetError, DataShape, data_shape
-from nnstudio.engine.layer_types import shape_text
+from nnstudio.engine.layer_types import LAYER_TYPES, shape_text
 from nnstudio.engine.presets import PRESETS, preset_spec
 from nnstudio.engine.spec import SpecError, is_autoencoder, summarize, validate_spec
 
@@ -44,15 +44,20 @@ def _what(spec: dict, shape: DataShape) -> str:
     return "a score per class" if shape.task == "classification" else "a regression target"
 
 
-def _last_linear(spec: dict) -> tuple[str, int] | None:
-    """(section, index) of the last linear layer of the last layer list, if any: the layer that sets the output."""
-    section = "decoder" if is_autoencoder(spec) else "layers"
-    for index in range(len(spec.get(section, [])) - 1, -1, -1):
-        layer = spec[section][index]
-        if isinstance(layer, dict) and layer.get("type") == "linear":
+def _output_layer(spec: dict) -> tuple[str, int] | None:
+    """(section, index) of the layer that sets the model's output size: the last linear layer, when nothing but
+    an autoencoder's output activation follows it. None when the model has no such layer (a plain stack that
+    ends in an activation or dropout after its last linear layer, or in an image layer): it needs one added."""
+    autoencoder = is_autoencoder(spec)
+    section = "decoder" if autoencoder else "layers"
+    layers = spec.get(section, [])
+    for index in range(len(layers) - 1, -1, -1):
+        layer = layers[index]
+        kind = layer.get("type") if isinstance(layer, dict) else None
+        if kind == "linear":
             return section, index
-        if isinstance(layer, dict) and layer.get("type") in ("conv2d", "flatten", "maxpool2d"):
-            return None   # the output's size is set by an image layer: no single number to change
+        if not autoencoder or LAYER_TYPES.get(kind) is None or LAYER_TYPES[kind].category != "activation":
+            return None   # a classifier's scores come straight from a linear layer: a relu or dropout after it
     return None
 
 
@@ -75,9 +80,11 @@ def fit_problem(spec: dict, shape: DataShape) -> SpecError | None:
         return None
     gives = f"the model outputs {shape_text(tuple(summary.output_shape))} values per sample, but {shape.name} " \
             f"needs {shape_text(need)} ({_what(spec, shape)})"
-    last = _last_linear(spec)
+    last = _output_layer(spec)
     if last is None:
-        return SpecError(f"{gives}: end the model with a linear layer of out {shape_text(need)}")
+        section = "decoder" if is_autoencoder(spec) else "layers"
+        return SpecError(f"{gives}: end the model with a linear layer of out {shape_text(need)}",
+                         section=section, index=len(spec[section]) - 1)
     section, index = last
     where = "layer" if section == "layers" else f"{section} layer"
     return SpecError(f"{where} {index} (linear): {gives}: set its out to {shape_text(need)}",
@@ -97,14 +104,23 @@ def refit(spec: dict, shape: DataShape) -> tuple[dict, list[str]]:
         draft["input_shape"] = new_input
         changes.append(f"input {shape_text(tuple(old_input)) if old_input else '?'} → {shape_text(tuple(new_input))}")
     need = needed_output(draft, shape)
-    last = _last_linear(draft)
-    if last is not None and len(need) == 1:
-        section, index = last
-        layer = draft[section][index]
-        if layer.get("out") != need[0]:
-            changes.append(f"{'layer' if section == 'layers' else section} {index} (linear) out "
-                           f"{layer.get('out')} → {need[0]}")
-            layer["out"] = need[0]
+    try:
+        gives = summarize(draft).output_shape
+    except SpecError:
+        gives = None
+    if gives is None or tuple(gives) == need or len(need) != 1:
+        return draft, changes
+    last = _output_layer(draft)
+    if last is None:   # no output layer (e.g. the last linear layer was deleted): add one at the end
+        section = "decoder" if is_autoencoder(draft) else "layers"
+        draft[section].append({"type": "linear", "out": need[0]})
+        where = "layer" if section == "layers" else section
+        changes.append(f"a linear layer of out {need[0]} added at the end ({where} {len(draft[section]) - 1})")
+        return draft, changes
+    section, index = last
+    layer = draft[section][index]
+    changes.append(f"{'layer' if section == 'layers' else section} {index} (linear) out {layer.get('out')} → {need[0]}")
+    layer["out"] = need[0]
     return draft, changes
 
 
@@ -168,8 +184,13 @@ def follow_data(old: RunConfig, new: RunConfig) -> tuple[RunConfig, str | None]:
     """
     spec = new.model.spec
     before, after = data_shape_of(old), data_shape_of(new)
-    if spec is None or before is None or after is None or before == after:
+    if before is None or after is None or before == after:
         return new, None
+    if spec is None:
+        problem = preset_problem(new.model.preset, after)
+        return new, (f"The {new.model.preset} preset is fitted to {after.name} ({after.describe()})."
+                     if problem is None else f"The {new.model.preset} preset does not fit {after.name}: {problem}; "
+                     "choose another in 1 Model (p).")
     preset = preset_of(spec, before)
     if preset is not None and preset_problem(preset, after) is None:
         fitted = fit_preset(preset, after)

@@ -12,6 +12,7 @@ talk back with messages (`ConfigChanged`, `LiveSettingRequested`, `SaveRequested
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -42,7 +43,7 @@ from .help_screen import HelpScreen, binding_rows
 from .messages import ConfigChanged, LiveSettingRequested, LoadRequested, SaveRequested, SessionEvent, SessionReady
 from .monitor_pane import MonitorPane
 from .predictions_pane import PredictionsPane, ProbeSet
-from .run_keys import RUN_ACTIONS, refusal
+from .run_keys import RUN_ACTIONS, RunState, refusal
 from .runner import ModelSaved, Refused, SessionRunner, default_save_name, needs_new_session
 from .saves_pane import SavesPane
 from .settings_pane import SettingsPane
@@ -239,9 +240,22 @@ class StudioApp(App):
         return None
 
     # ================================================================== keys
+    @property
+    def run_state(self) -> RunState:
+        """What the run keys depend on: the runner's state, and whether the model on the Model pane can train
+        (a draft that does not build or fit the data set stays on that pane, and space must not train the
+        last valid model in its place)."""
+        builder = self.panes.get("builder")
+        problem = builder.error_text if isinstance(builder, BuilderPane) and not builder.valid else None
+        return replace(self.runner.state(self.config), model_problem=problem)
+
+    def on_builder_pane_validity_changed(self) -> None:
+        """The model became trainable or not: the footer greys or ungreys space and n."""
+        self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A run key that cannot act now is shown greyed out (None); `run_action` says why when it is pressed."""
-        if action in RUN_ACTIONS and refusal(action, self.runner.state(self.config)) is not None:
+        if action in RUN_ACTIONS and refusal(action, self.run_state) is not None:
             return None
         return True
 
@@ -257,7 +271,7 @@ class StudioApp(App):
         if default_namespace not in (None, self) or not isinstance(action, str):
             return False
         name = action.partition("(")[0].removeprefix("app.")
-        if name in RUN_ACTIONS and (why := refusal(name, self.runner.state(self.config))) is not None:
+        if name in RUN_ACTIONS and (why := refusal(name, self.run_state)) is not None:
             self.notify(why, title="Not now", severity="warning")
             return True
         return False
@@ -328,7 +342,7 @@ class StudioApp(App):
             await leave()
             return
         question = ConfirmScreen("Quit nnstudio?", detail=f"{self.runner.unsaved_epochs} trained epoch(s) are not "
-                                 "saved (the run's last checkpoint stays in the saves folder and can be resumed).")
+                                 "saved and will be lost (no: ctrl+s saves them first).")
         self.push_screen(question, lambda yes: self.call_next(leave) if yes else None)
 
     def _confirm_discard(self, question: str, then: Callable[[], None],

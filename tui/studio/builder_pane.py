@@ -33,7 +33,6 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
-from textual.widgets._select import SelectOverlay
 
 from nnstudio.engine.layer_types import LAYER_TYPES, shape_text
 from nnstudio.datasets import DataShape
@@ -309,7 +308,8 @@ class BuilderPane(Vertical):
 
     # ================================================================== presets
     def _offer_presets(self, data: DataShape | None) -> None:
-        """List the presets, those that cannot fit the data set greyed out with the reason (in the list's tooltip)."""
+        """List the presets, those that cannot fit the data set dimmed and marked; choosing one says why (as does
+        the list's tooltip)."""
         select = self.query_one("#preset", Select)
         problems = {name: preset_problem(name, data) if data else None for name in PRESETS}
         if problems == self._preset_problems:
@@ -318,12 +318,8 @@ class BuilderPane(Vertical):
         labels = [(name if problem is None else Text(f"{name} (needs images)" if PRESETS[name].needs_images
                                                     else f"{name} (does not fit)", style="dim"), name)
                   for name, problem in problems.items()]
-        with self.prevent(Select.Changed):
+        with self.prevent(Select.Changed):   # (still choosable: choosing one says why it cannot be had)
             select.set_options(labels)
-        overlay = select.query_one(SelectOverlay)
-        for index, problem in enumerate(problems.values(), 1):   # option 0 is the blank ("custom")
-            if problem is not None:
-                overlay.disable_option_at_index(index)
         select.tooltip = "\n".join(f"{name}: {p.description}" + (f" (unavailable: {problems[name]})"
                                                                     if problems[name] else "")
                                    for name, p in PRESETS.items())
@@ -332,6 +328,7 @@ class BuilderPane(Vertical):
     def _preset_chosen(self, event: Select.Changed) -> None:
         if event.value is Select.NULL or self._draft is None or self.config is None or self.read_only:
             self._show_preset()   # "custom" is not a model to choose: show what the model is
+            self._table.focus()
             return
         name, data = str(event.value), self.data
         problem = preset_problem(name, data) if data is not None else None
@@ -345,6 +342,7 @@ class BuilderPane(Vertical):
             self.notify(f"The {name} preset does not fit {data.name if data else 'this data set'}: {problem}",
                         severity="error", title="Preset", markup=False)
             self._show_preset()
+            self._table.focus()   # back to the layers, where space and the editing keys act
             return
         self._commit(spec, 0, preset=name)
         self._table.focus()   # back to the layers, where the editing keys work

@@ -30,6 +30,7 @@ class RunState:
     prepared: bool = False   # its data set is loaded and its model built (a start that failed to get there is redone)
     trained: int = 0         # epochs in its history, a loaded save's included
     planned: int = 0         # training.epochs: the epoch the run trains up to, counting those it has
+    model_problem: str | None = None   # why the model on the Model pane cannot be trained (it does not build or fit)
 
     @property
     def epochs_left(self) -> int:
@@ -52,6 +53,9 @@ def _start(state: RunState) -> str | None:
         return "The run is being prepared (the data set loaded, the model built): x stops it."
     if status is Status.STOPPING:
         return "The run is stopping after this batch: space continues it once it has stopped."
+    if state.model_problem is not None:
+        return (f"The model in 1 Model cannot be trained: {state.model_problem}. Fix it there (i fits its ends to "
+                "the data set, u undoes the last change).")
     if status is Status.DIVERGED:
         return ("This run diverged: lower the learning rate in Settings (2), then press r to re-initialise and "
                 "space to train afresh.")
