@@ -325,7 +325,7 @@ async def test_command_palette_offers_the_main_actions(tmp_path, blobs):
         await pilot.press("4")
         await pilot.pause()
         names = [name for name, *_ in palette_entries(app, app.current_pane)]
-        for word in ("Run/Pause", "Step", "Save", "Load", "Help", "Quit", "Predictions", "Resample"):
+        for word in ("Run/Pause", "Step", "Save", "Load", "Help", "Quit", "Predictions", "Next"):
             assert any(word in name for name in names), word
         assert not any(name.startswith("Stop") for name in names)  # nothing to stop: not offered
 
@@ -627,10 +627,10 @@ def test_a_file_named_like_a_command_does_not_take_the_command_over(tmp_path, mo
 
 #: pane key -> (keys of that pane the footer shows, keys of the other panes it must not show then)
 FOOTER_AFTER_SWITCH = {
-    "1": ({"Add layer", "Preset"}, {"Resample", "Save as", "Default"}),
-    "2": ({"Revert", "Default"}, {"Add layer", "Resample", "Save as"}),
-    "4": ({"Resample", "Mistakes"}, {"Add layer", "Default", "Save as"}),
-    "5": ({"Load", "Save as", "Refresh"}, {"Add layer", "Resample", "Default"}),
+    "1": ({"Add layer", "Preset"}, {"Next", "Save as", "Default"}),
+    "2": ({"Revert", "Default"}, {"Add layer", "Next", "Save as"}),
+    "4": ({"Next", "Mistakes"}, {"Add layer", "Default", "Save as"}),
+    "5": ({"Load", "Save as", "Refresh"}, {"Add layer", "Next", "Default"}),
 }
 
 

@@ -171,7 +171,7 @@ async def test_an_invalid_spec_is_shown_inline_and_never_posted(size):
         assert not pane.valid and app.posted == [] and rows(app)[1][0] == "✗ 1"
         assert "outputs 5 values per sample, but mnist needs 10 (a score per class): set its out to 10" \
             in str(error_box.render())
-        assert "does not fit the data" in str(app.query_one("#summary", Static).render())
+        assert "does not fit" in str(app.query_one("#summary", Static).render())
         app.query_one("#layers", DataTable).move_cursor(row=1)
         await pilot.press("e", "backspace", "7", "enter")   # out=7 ...
         await pilot.press("i")                               # ... and i fits the output to the data set

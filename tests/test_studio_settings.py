@@ -105,10 +105,14 @@ async def test_the_field_being_edited_is_unmistakable_without_colour():
         assert "reverse" in str(row.query_one(".setting-name").styles.text_style)
         assert "reverse" not in str(other.query_one(".setting-name").styles.text_style)
         checkbox = pane.row("data.standardize").control
-        assert str(checkbox.label) == "off"
+        assert str(checkbox.label) == "off" and checkbox.BUTTON_INNER == " "
         checkbox.focus()
         await pilot.press("space")
         assert str(checkbox.label) == "on" and app.posted[-1].config.data.standardize is True
+        assert checkbox.BUTTON_INNER == "X" and type(checkbox).BUTTON_INNER == "X"
+        await pilot.press("space")
+        assert str(checkbox.label) == "off" and checkbox.BUTTON_INNER == " "
+        await pilot.press("space")
         assert "reverse" in str(pane.row("data.standardize").query_one(".setting-name").styles.text_style)
         assert "reverse" not in str(row.query_one(".setting-name").styles.text_style)
 

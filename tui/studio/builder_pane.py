@@ -273,7 +273,7 @@ class BuilderPane(Vertical):
         if summary is not None:
             line += f" → output {shape_text(summary.output_shape)} · {summary.total_params:,} parameters"
             if self._error is not None:
-                line += " · does not fit the data"
+                line += " · does not fit"
         else:
             line += " · not a valid model yet"
         self.query_one("#summary", Static).update(line)

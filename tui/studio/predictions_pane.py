@@ -57,7 +57,7 @@ class PredictionsPane(Vertical, can_focus=True):
     DEFAULT_CSS = Path(__file__).with_name("predictions_pane.tcss").read_text(encoding="utf-8")
     HELP_TITLE = "Predictions pane"
     BINDINGS = [
-        Binding("s", "resample", "Resample", tooltip="Show the next page of test examples", id="predictions.resample"),
+        Binding("s", "resample", "Next", tooltip="Show the next page of test examples", id="predictions.resample"),
         Binding("m", "toggle_mistakes", "Mistakes", tooltip="Show only the examples the model gets wrong",
                 id="predictions.mistakes"),
         Binding("m", "toggle_worst", "Worst", tooltip="Show the examples with the highest error first",

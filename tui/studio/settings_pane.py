@@ -51,8 +51,15 @@ def control_id(path: str) -> str:
 class OnOffCheckbox(Checkbox):
     """A checkbox that says "on" or "off" beside its box, so its state reads without colour (NO_COLOR)."""
 
+    def on_mount(self) -> None:
+        self._show_state()
+
     def watch_value(self) -> None:
         super().watch_value()   # (which posts Changed)
+        self._show_state()
+
+    def _show_state(self) -> None:
+        self.BUTTON_INNER = "X" if self.value else " "   # no cross when off: the box reads without colour too
         self.label = "on" if self.value else "off"
 
 
