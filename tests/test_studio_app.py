@@ -559,13 +559,17 @@ def test_the_studio_opens_on_the_embedded_digits_unless_the_full_mnist_is_here(t
     assert app.config.data.name == "mnist" and not app.embedded_default
 
 
-async def test_the_embedded_default_says_how_to_get_the_full_set(tmp_path):
-    """On the first screen, not in a toast over the plots."""
+@pytest.mark.parametrize("offline", [False, True])
+async def test_the_embedded_default_says_how_to_get_the_full_set(tmp_path, monkeypatch, offline):
+    """On the first screen, not in a toast over the plots; offline, it does not suggest a download."""
+    monkeypatch.setenv("NNSTUDIO_OFFLINE", "1" if offline else "0")
     app = studio(tmp_path, None, **{"data.name": "mnist-embedded", "model.spec": None})
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         text = welcome_text(app)
-        assert "mnist-embedded is the 6,000-digit MNIST subset" in text and "data.name mnist in 2 Settings" in text
+        assert "mnist-embedded is the 6,000-digit MNIST subset" in text
+        assert ("data.name mnist in 2 Settings" in text) is not offline
+        assert ("nnstudio data import mnist DIR" in text) is offline
         assert app.seen_notifications == []
 
 

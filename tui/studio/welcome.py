@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from nnstudio.datasets import EMBEDDED_NAME
+from nnstudio.datasets.locations import offline
 from nnstudio.engine.presets import PRESETS
 
 from ..run.config import RunConfig
@@ -72,8 +73,10 @@ class Welcome(VerticalScroll, can_focus=False):
             parts.append(Text(f"\nNow space trains {model} on {config.data.name}, {config.optimizer.name} "
                               f"lr {config.optimizer.lr:g}, {epochs} epoch{'' if epochs == 1 else 's'}."))
             if config.data.name == EMBEDDED_NAME:
+                how = ("copy the four MNIST files here with `nnstudio data import mnist DIR` (offline: "
+                       "NNSTUDIO_OFFLINE is set)" if offline() else
+                       "choose data.name mnist in 2 Settings (downloaded once) or run `nnstudio data import`")
                 parts.append(Text(f"\n{EMBEDDED_NAME} is the 6,000-digit MNIST subset that ships with nnstudio "
-                                  "(it works offline). For all 70,000 digits, choose data.name mnist in 2 Settings "
-                                  "(downloaded once) or run `nnstudio data import`.", style="italic"))
+                                  f"(it works offline). For all 70,000 digits, {how}.", style="italic"))
         parts.append(Text("\nThe plots appear here once training starts.", style="dim"))
         return Group(*parts)
