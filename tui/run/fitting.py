@@ -192,7 +192,9 @@ def follow_data(old: RunConfig, new: RunConfig) -> tuple[RunConfig, str | None]:
                      if problem is None else f"The {new.model.preset} preset does not fit {after.name}: {problem}; "
                      "choose another in 1 Model (p).")
     preset = preset_of(spec, before)
-    if preset is not None and preset_problem(preset, after) is None:
+    if preset is not None and (problem := preset_problem(preset, after)) is not None:
+        return new, f"The {preset} preset does not fit {after.name}: {problem}; choose another in 1 Model (p)."
+    if preset is not None:
         fitted = fit_preset(preset, after)
         if fitted == validate_spec(spec):
             return new, None
