@@ -430,3 +430,27 @@ def test_write_config_from_a_save_starts_a_file_from_its_settings(tmp_path, monk
     assert json_lines(capsys.readouterr().out)[-1] == {"event": "config-written", "path": "next.toml"}
     written = load_config(tmp_path / "next.toml")
     assert written.optimizer.name == "sgd" and written.training.epochs == 4 and written.model.spec is not None
+
+
+def test_a_run_folder_that_cannot_be_written_at_the_end_costs_the_mark_not_the_run(tmp_path, monkeypatch, capsys):
+    """The folder turns read-only (or the disk fills) just as the run ends: one line, the summary, exit 1, and
+    plain --resume still finds the run (its last checkpoint is there; its marker still says it was cut off)."""
+    from nnstudio.saves import checkpoints
+    from nnstudio.saves.errors import SaveError
+    write = checkpoints.write_json
+
+    def refuse_the_end(path, document, **options):
+        if document.get("status") != "running":
+            raise SaveError("cannot write the file: Read-only file system", path)
+        return write(path, document, **options)
+
+    monkeypatch.setattr(checkpoints, "write_json", refuse_the_end)
+    folder = tmp_path / "saves"
+    assert run_cli("train", "--dataset", "blobs", "--epochs", "2", "--saves-dir", str(folder)) == 1
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("nnstudio train: error:")]
+    assert len(errors) == 1 and "could not mark the run folder" in errors[0]
+    assert "still resumable from its last checkpoint" in errors[0] and "Traceback" not in captured.err
+    assert "epoch" in captured.out or "epoch" in captured.err          # the summary was printed
+    monkeypatch.setattr(checkpoints, "write_json", write)
+    assert run_cli("train", "--resume", "--epochs", "3", "--saves-dir", str(folder)) == 0

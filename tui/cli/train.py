@@ -298,8 +298,8 @@ def run_train(args: argparse.Namespace) -> int:
         return fail(PROG, str(error))
     saved, problem = _save(session, plan, status)
     reporter.summary(session, status, saved, problem)
-    if problem is not None:
-        return fail(PROG, problem)
+    if problem is not None or session.close_problem is not None:
+        return fail(PROG, problem or session.close_problem)
     return EXIT_STATUS[status]
 
 

@@ -85,6 +85,8 @@ class Session:
         self.trainer: Trainer | None = None
         self.epoch_offset = 0  # epochs of the save this run continues, before its trainer's first
         self._manager: saves.CheckpointManager | None = None
+        self.close_problem: str | None = None
+        """Why the run folder could not be marked as ended, if it could not (the run's training itself is done)."""
 
     # ================================================================== status
     @property
@@ -374,15 +376,24 @@ class Session:
                     metrics=self.metrics())
 
     def _close_checkpoints(self, outcome: Status) -> None:
-        if self._manager is None:
+        """Mark the run folder with how the run ended and let it go. A folder that can no longer be written (made
+        read-only, a full disk) costs the mark, not the run: the training is done, the last checkpoint stays
+        and the folder still reads as cut off, so `--resume` finds it; `close_problem` says so (the front
+        ends show it once the run has ended)."""
+        manager, self._manager = self._manager, None
+        if manager is None:
             return
-        if outcome in (Status.FINISHED, Status.EARLY_STOPPED):
-            self._manager.finish("finished")
-        elif outcome.ended:
-            self._manager.finish("failed")
-        else:  # stopped: leave it resumable, as an interrupted run is
-            self._manager.close()
-        self._manager = None
+        try:
+            if outcome in (Status.FINISHED, Status.EARLY_STOPPED):
+                manager.finish("finished")
+            elif outcome.ended:
+                manager.finish("failed")
+        except saves.SaveError as error:
+            self.close_problem = (f"could not mark the run folder {manager.run_dir} as ended ({error}); the run is "
+                                  f"still resumable from its last checkpoint: nnstudio train --resume "
+                                  f"{manager.run_dir.name}")
+        finally:
+            manager.close()   # (finish closes too; a failed one may not have): the lock is released either way
 
     def _config_record(self) -> dict:
         """The config as a save records it: every setting but those of this machine (`config_from_metadata` reads it)."""

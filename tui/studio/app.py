@@ -398,6 +398,8 @@ class StudioApp(App):
             return
         if isinstance(event, StatusChanged):
             self._follow_status()
+            if self.status.ended and self.session is not None and self.session.close_problem:
+                self.notify(self.session.close_problem, title="Run folder", severity="warning", timeout=20)
             return
         if isinstance(event, Prepared):   # a new run's data and model are ready: its probe digits can be drawn
             if event.session is self.session:
