@@ -289,6 +289,8 @@ class Field:
                 raise self.error(f"must be true or false (or yes/no), got {short_repr(text)}")
             return lowered in TRUE_WORDS
         if self.kind in (int, float):
+            if not stripped.isascii():   # Python reads "١" and "１" as 1; a typo or a paste, never meant as digits
+                raise self._wrong(text, " (write numbers with the digits 0-9)")
             try:
                 value: Any = self.kind(stripped)
             except ValueError:

@@ -86,3 +86,10 @@ def test_describe_and_constraint_are_what_forms_and_help_show():
     assert FLAG.describe() == "learn an offset. Allowed: true or false; default true"
     assert Field("n", int, "n", default=0, low=2, special=(0, "the default")).constraint == \
         "0 (the default) or a whole number >= 2"
+
+
+@pytest.mark.parametrize("typed", ["٠.٠١", "１", "1e−3", "0.0１"])
+def test_numbers_are_written_with_ascii_digits_only(typed):
+    for kind in (int, float):
+        with pytest.raises(FieldError, match="write numbers with the digits 0-9"):
+            Field("x", kind, 1, "a number").parse(typed)
