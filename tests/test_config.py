@@ -604,3 +604,9 @@ def test_junk_toml_text_only_ever_raises_config_error(text):
         from_toml(text, file="x.toml")
     except ConfigError as error:
         assert error.file == "x.toml"
+
+
+def test_early_stopping_needs_a_validation_set():
+    with pytest.raises(ConfigError, match="training.early_stopping: needs a validation set to watch"):
+        RunConfig().replace(**{"training.early_stopping": 3, "data.val_fraction": 0.0})
+    assert RunConfig().replace(**{"training.early_stopping": 3}).training.early_stopping == 3

@@ -238,6 +238,9 @@ def _check_combinations(config: RunConfig) -> None:
     if opt.name == "sgd" and opt.nesterov and opt.momentum == 0:
         raise ConfigError("optimizer.nesterov", "needs optimizer.momentum > 0 (Nesterov momentum is a kind of "
                                                 "momentum); set momentum, e.g. 0.9, or nesterov = false")
+    if config.training.early_stopping and config.data.val_fraction == 0:
+        raise ConfigError("training.early_stopping", "needs a validation set to watch: data.val_fraction is 0; "
+                                                     "hold some data out (e.g. 0.1) or set early_stopping to 0")
     if sched.name != "none" and sched.warmup_epochs >= config.training.epochs:
         raise ConfigError("schedule.warmup_epochs", f"must be less than training.epochs "
                                                     f"({config.training.epochs}), or the run never gets past "
