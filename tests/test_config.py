@@ -533,7 +533,9 @@ def valid_configs(draw) -> RunConfig:
             section, name = s.only_with.path.split(".")
             if values[section][name] not in s.only_with.values:
                 values[s.section][s.name] = s.default
-    # the two rules between numbers
+    # the rules between numbers
+    if values["data"]["val_fraction"] == 0:
+        values["training"]["early_stopping"] = 0   # nothing to watch
     if values["schedule"]["name"] != "none":
         values["schedule"]["warmup_epochs"] = draw(st.integers(0, values["training"]["epochs"] - 1))
     if values["optimizer"]["momentum"] == 0:
