@@ -203,6 +203,7 @@ class Session:
         except BaseException as error:
             self._failed(error)
             raise
+        self.close_problem = None   # (a continued run marks its folder afresh)
         outcome = OUTCOMES[self.trainer.run()]
         self.controller.reset()   # a command the loop no longer obeyed (x in the last validation) ends with it
         try:
