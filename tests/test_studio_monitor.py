@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
@@ -26,6 +25,7 @@ from nnstudio.tui.studio.plots import (MAX_TRACE, TICK_WIDTH, LossTrace, MetricP
 from nnstudio.tui.studio.status_lines import clock, status_text
 from studio_host import screen_text
 from studio_recorded import feed, recorded_epochs
+from test_studio_app import wait_for
 
 
 def studio(tmp_path):
@@ -199,16 +199,6 @@ async def test_only_what_changed_and_is_in_view_is_redrawn(tmp_path):
         assert "epoch 1" in str(app.monitor.query_one("#run-progress").render())
 
 
-WAIT = 60.0  # seconds: only a bound for a hung test, not a speed requirement
-
-
-async def wait_for(pilot, condition, what: str) -> None:
-    """Until `condition()` holds, letting the app work; fails only if it never does (a hung test)."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 # ====================================================================== plots

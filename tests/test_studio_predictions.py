@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -26,23 +25,14 @@ from nnstudio.tui.studio.digit_grid import DigitCard, DigitGrid, halfblock_rows
 from nnstudio.tui.studio.predictions_pane import PAGE_SIZE, ProbeSet
 from studio_host import screen_text
 from studio_recorded import feed, mnist_probe
+from test_studio_app import wait_for
 
-WAIT = 60.0  # seconds: only a bound for a hung test, not a speed requirement
 
 
 def studio(tmp_path, **config):
     base = {"training": {"epochs": 10}}
     return create_app(config=RunConfig.from_dict({**base, **config}), saves_dir=tmp_path / "saves",
                       offer_resume=False)
-
-
-async def wait_for(pilot, condition, what: str) -> None:
-    """Until `condition()` holds, letting the app work; fails only if it never does (a hung test)."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 def summary(app) -> str:
