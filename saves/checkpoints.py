@@ -48,7 +48,8 @@ PARTIAL_FILE = "partial.safetensors"
 RUNS_FOLDER = "runs"
 STATUSES = ("running", "finished", "stopped", "failed")
 _EPOCH_FILE = re.compile(r"epoch-([0-9]+)\.safetensors")
-#: a run's temp files untouched this long are a dead writer's (a live one touches its file with every chunk)
+#: without a lock to prove no one else writes the run (no fcntl: Windows), its temp files untouched this long are a
+#: dead writer's (a live one touches its file with every chunk); with the lock held, all of them are
 STALE_TEMP_SECONDS = 300.0
 #: how long a new writer waits for a run's lock: long enough for any probe, short enough to report a real writer
 LOCK_WAIT_SECONDS = 0.5
@@ -223,8 +224,7 @@ class CheckpointManager:
             raise SaveError(f"cannot create the run folder: {error.strerror or error}", self.run_dir) from None
         self._lock_fd: int | None = None
         self._lock()
-        # only the run's own files' temp files, and only stale ones: anything else in the folder is not ours
-        remove_stale_temp_files(self.run_dir, older_than=STALE_TEMP_SECONDS, owned=_owned)
+        self._remove_own_temp_files()
         previous = _read_marker(self.run_dir) or {}
         best = previous.get("best") if isinstance(previous.get("best"), dict) else None
         self.best_value: float | None = best.get("value") if best and previous.get("monitor") == monitor else None
@@ -260,15 +260,29 @@ class CheckpointManager:
             self._lock_fd = fd
             return
 
+    def _remove_own_temp_files(self) -> None:
+        """Delete what killed writes of this run left (`.epoch-0002.safetensors.<id>.tmp`): only the run's own
+        files' temp files, never another program's in the folder. While this manager holds the lock no one
+        else writes the run and it writes nothing now, so all of them go, however fresh (a run resumed a
+        minute after a kill keeps no 38 MB leftover); without a lock, only stale ones."""
+        older_than = 0.0 if self._lock_fd is not None else STALE_TEMP_SECONDS
+        remove_stale_temp_files(self.run_dir, older_than=older_than, owned=_owned)
+
     def close(self) -> None:
-        """Release the run without changing its status (what a crash would leave, minus the crash)."""
+        """Release the run without changing its status (what a crash would leave, minus the crash), and
+        its own temp files (a write cut short by a full disk or a failed mark leaves one)."""
         fd = getattr(self, "_lock_fd", None)  # absent if __init__ failed early
         if fd is not None:
-            self._lock_fd = None
+            self._remove_own_temp_files()
+            self._release()
+
+    def _release(self) -> None:
+        fd, self._lock_fd = getattr(self, "_lock_fd", None), None
+        if fd is not None:
             os.close(fd)  # closing releases the flock
 
     def __del__(self) -> None:
-        self.close()
+        self._release()   # (no file clean-up here: at interpreter exit it might not run to the end)
 
     def __enter__(self) -> "CheckpointManager":
         return self

@@ -95,19 +95,41 @@ def _write_aged(path: Path, seconds: float = 3600) -> Path:
     return _aged(path, seconds)
 
 
-def test_a_run_cleans_only_its_own_stale_temp_files(tmp_path):
+def test_a_run_cleans_only_its_own_temp_files_however_fresh(tmp_path):
+    """The lock proves no other writer: a run resumed a minute after a kill keeps none of its leftovers."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    stale = [_write_aged(run_dir / name) for name in
-             (".epoch-0003.safetensors.0a1b2c3d.tmp", ".best.safetensors.00ff00ff.tmp", ".run.json.12345678.tmp")]
+    leftovers = [_write_aged(run_dir / name, seconds) for name, seconds in
+                 ((".epoch-0003.safetensors.0a1b2c3d.tmp", 3600), (".best.safetensors.00ff00ff.tmp", 3600),
+                  (".run.json.12345678.tmp", 3600), (".epoch-0002.safetensors.deadbeef.tmp", 1))]
     kept = [
-        _write_aged(run_dir / ".epoch-0004.safetensors.deadbeef.tmp", 1),  # fresh: perhaps a writer still at it
         _write_aged(run_dir / ".notes.safetensors.0a1b2c3d.tmp"),          # another writer's, however old
         _write_aged(run_dir / ".cache.tmp"),                               # not one of our temp names at all
     ]
     saves.CheckpointManager(run_dir).close()
-    assert not any(path.exists() for path in stale)
+    assert not any(path.exists() for path in leftovers)
     assert all(path.exists() for path in kept)
+
+
+@pytest.mark.parametrize("end", ["finish", "close"])
+def test_a_run_leaves_none_of_its_temp_files_when_it_ends(tmp_path, end):
+    """A write cut short during the run (a full disk) leaves a temp file; the run's end removes it."""
+    manager = saves.CheckpointManager(tmp_path / "run")
+    leftover = _write_aged(tmp_path / "run" / ".epoch-0001.safetensors.0a1b2c3d.tmp", 0)
+    getattr(manager, end)()
+    assert not leftover.exists()
+    assert saves.CheckpointManager(tmp_path / "run").status == "running"   # the lock was released too
+
+
+def test_without_a_lock_only_stale_temp_files_go(tmp_path, monkeypatch):
+    """Where no lock can prove that no one else writes the run, a fresh temp file may be a live writer's."""
+    monkeypatch.setattr("nnstudio.saves.checkpoints.fcntl", None)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    old = _write_aged(run_dir / ".epoch-0003.safetensors.0a1b2c3d.tmp", 3600)
+    fresh = _write_aged(run_dir / ".epoch-0004.safetensors.deadbeef.tmp", 1)
+    saves.CheckpointManager(run_dir).close()
+    assert not old.exists() and fresh.exists()
 
 
 def test_temp_names_are_recognised_exactly():
