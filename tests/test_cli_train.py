@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from nnstudio.engine import events
 from nnstudio.tui.main import main, package_version
 from nnstudio.tui.run.config import RunConfig, load_config
 from nnstudio.tui.run import Session, saved_config
-from nnstudio.tui.cli.train import stop_on_interrupt
 
 QUICK = ["--dataset", "blobs", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
 
@@ -386,24 +384,6 @@ def test_ctrl_c_stops_with_a_checkpoint_and_resume_completes(tmp_path):
     assert records[-1]["run_dir"] == final["run_dir"]
     assert saves.read_run(tmp_path / final["run_dir"]).status == "finished"
     assert nnstudio(tmp_path, "train", "--resume").returncode == 1  # nothing interrupted any more
-
-
-def test_a_second_ctrl_c_interrupts_at_once_and_the_handler_is_put_back():
-    class Session:
-        stops = 0
-
-        def stop(self) -> None:
-            self.stops += 1
-
-    session, before = Session(), signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
-        with stop_on_interrupt(session):
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # Python runs the handler between bytecodes: now
-            assert session.stops == 1
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(5)
-    assert session.stops == 1 and signal.getsignal(signal.SIGINT) is before
 
 
 # ---------------------------------------------------------------------------------------- --write-config

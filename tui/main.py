@@ -16,6 +16,7 @@ studio's own parser, so an option added there works without the word `studio` at
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import sys
@@ -23,6 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .cli import COMMAND_MODULES as CLI_COMMANDS
 from .cli.common import one_line_errors
+from .run.signals import exit_status, stop_signals_unwind, signal_of
 from .studio import command as studio_command
 
 COMMAND_MODULES = (studio_command, *CLI_COMMANDS)
@@ -122,10 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return handler(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        with stop_signals_unwind():   # SIGTERM and SIGHUP end a command as Ctrl+C does (a run, gently: signals.py)
+            return handler(args)
+    except KeyboardInterrupt as interrupt:
+        with contextlib.suppress(OSError):
+            print("interrupted", file=sys.stderr)
+        return exit_status(signal_of(interrupt))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from nnstudio.engine import events
 from nnstudio.engine.spec import summarize
 
 from ..run import CheckpointSaved, Notice, Session, Status
+from ..run.signals import forget_the_terminal
 from .common import number, percent, plain
 from .download_bars import DownloadBars, download_bars
 
@@ -56,20 +57,35 @@ class Reporter:
         self.checkpoint: Path | None = None
         self.started = time.monotonic()
         self._drawn_at = 0.0
+        self.unwatched = False  # the terminal (or the reader of --json) is gone: the run goes on, showing nothing
 
     def __call__(self, event: Any) -> None:
-        if isinstance(event, DownloadProgress):
-            self._download(event)
-        elif isinstance(event, Notice):
-            self._notice(event.text)
-        elif isinstance(event, CheckpointSaved):
+        if isinstance(event, CheckpointSaved):
             self.checkpoint = event.path
-        elif isinstance(event, events.BatchEnd):
-            self._batch(event)
-        elif isinstance(event, events.EpochEnd):
-            self._epoch(event)
         elif isinstance(event, (events.Finished, events.Stopped, events.Diverged, events.Failed)):
             self.ending = event
+        with self.unless_gone():
+            if isinstance(event, DownloadProgress):
+                self._download(event)
+            elif isinstance(event, Notice):
+                self._notice(event.text)
+            elif isinstance(event, events.BatchEnd):
+                self._batch(event)
+            elif isinstance(event, events.EpochEnd):
+                self._epoch(event)
+
+    @contextlib.contextmanager
+    def unless_gone(self) -> Iterator[None]:
+        """Show something, unless no one is there to see it any more. A terminal that hung up fails writes
+        (EIO) and a closed pipe too (EPIPE), perhaps before SIGHUP is handled: that must not end the run,
+        which goes on unwatched (its checkpoints and save are what count), writing nothing more there."""
+        if self.unwatched:
+            return
+        try:
+            yield
+        except OSError:
+            self.unwatched = True
+            forget_the_terminal()
 
     def emit(self, record: dict) -> None:
         """One JSON line on stdout (only with --json)."""
@@ -168,14 +184,16 @@ class Reporter:
             self.progress.refresh()
 
     # ------------------------------------------------------------------ after the run
-    def summary(self, session: Session, status: Status, saved: Path | None, problem: str | None) -> None:
+    def summary(self, session: Session, status: Status, saved: Path | None, problem: str | None,
+                stopped_by: str | None = None) -> None:
         """The final JSON line and the closing lines: how it ended, the best figures, where things are."""
-        record = self.final_record(session, status, saved)
-        self.emit(record)
-        for line in summary_lines(record, problem):
-            self.console.print(line, highlight=False, soft_wrap=True)
+        record = self.final_record(session, status, saved, stopped_by)
+        with self.unless_gone():
+            self.emit(record)
+            for line in summary_lines(record, problem):
+                self.console.print(line, highlight=False, soft_wrap=True)
 
-    def final_record(self, session: Session, status: Status, saved: Path | None) -> dict:
+    def final_record(self, session: Session, status: Status, saved: Path | None, stopped_by: str | None = None) -> dict:
         run = saves.read_run(session.run_dir) if session.run_dir is not None else None
         message = getattr(self.ending, "message", "") or ""
         stopped_at = self.ending if isinstance(self.ending, events.Stopped) else None
@@ -183,6 +201,7 @@ class Reporter:
         return {
             "event": status, "epochs_done": session.epochs_done, "epochs": session.epochs_planned,
             "stopped_in_batch": stopped_at.batch if stopped_at else None,
+            "stopped_by": stopped_by if status is Status.STOPPED else None,
             "metrics": session.metrics(), "seconds": round(time.monotonic() - self.started, 3),
             "message": message, "run_dir": session.run_dir, "checkpoint": self.checkpoint,
             "best_checkpoint": run.best if run is not None else None, "save": saved,
@@ -191,12 +210,13 @@ class Reporter:
         }
 
     def interrupted(self, session: Session) -> None:
-        """A second Ctrl+C cut the run short: say what is kept and how to go on."""
+        """A second Ctrl+C (or SIGTERM) cut the run short: say what is kept and how to go on."""
         if self.checkpoint is not None:
             how = f"resume from the last checkpoint with: {PROG} --resume {session.run_dir}"
         else:
             how = "no checkpoint was written, so it cannot be resumed"
-        self.console.print(f"[yellow]Interrupted[/]; {escape(how)}", highlight=False, soft_wrap=True)
+        with self.unless_gone():
+            self.console.print(f"[yellow]Interrupted[/]; {escape(how)}", highlight=False, soft_wrap=True)
 
 
 _ENDINGS = {Status.FINISHED: "[green]Finished[/]", Status.EARLY_STOPPED: "[green]Stopped early[/]",
@@ -209,6 +229,8 @@ def summary_lines(record: dict, problem: str | None = None) -> list[str]:
     facts = [f"{record['epochs_done']} of {record['epochs']} epochs in {record['seconds']:.1f}s"]
     if record["stopped_in_batch"]:
         facts[0] += f" (stopped {record['stopped_in_batch']} batches into epoch {record['epochs_done'] + 1})"
+    if record.get("stopped_by"):
+        facts[0] += f", by {record['stopped_by']}"
     if metrics.get("best_val_acc") is not None:
         facts.append(f"best val acc {percent(metrics['best_val_acc'])}")
     if metrics.get("val_loss") is not None:

@@ -11,14 +11,16 @@ The command holds no training logic: it builds a `RunConfig`, hands it to a `Ses
 the session's events (a model summary, a progress bar, one table row per epoch, a summary) and
 exits. Everything typed is checked before anything is loaded or written, so a typo costs
 nothing: one line on stderr naming the flag (or the config file and setting) and what is
-allowed. Ctrl+C stops after the current batch and writes a checkpoint; a second one quits.
+allowed. Ctrl+C, SIGTERM and SIGHUP (a dropped SSH connection) stop after the current batch and
+write a checkpoint; a second Ctrl+C or SIGTERM quits at once (`nnstudio.tui.run.signals`).
 
 Epochs are numbered across a save and its continuations, and `--epochs N` always means "up to
 epoch N" in that numbering, the epochs already trained included: `--from` a save trained for 3
 epochs with `--epochs 5` trains 2 more and shows epochs 4/5 and 5/5; `--resume --epochs N` sets
 the run's new planned total. Either way N must be more than the epochs already done.
 
-Exit status: 0 finished (or stopped early by early stopping), 130 stopped with Ctrl+C,
+Exit status: 0 finished (or stopped early by early stopping), 130 stopped with Ctrl+C (129
+SIGHUP, 143 SIGTERM: 128 + the signal's number),
 1 diverged, failed or could not start (a data set that cannot be loaded, nothing to resume),
 2 bad arguments (including a save, run or file named that is not there, and a model that does
 not fit the data set).
@@ -27,14 +29,10 @@ not fit the data set).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from rich.console import Console
 from rich.markup import escape
@@ -43,6 +41,7 @@ from nnstudio import saves
 
 from ..run.arguments import UsageError, add_run_flags, flags_given, parse_flag, resolve_save, run_config
 from ..run.config import ConfigError, RunConfig, write_config
+from ..run.signals import GracefulStop, exit_status, signal_of
 from ..run import NothingToTrain, Session, SessionError, Status, saved_config
 from .common import fail, failure_status, one_line_errors
 from .report import PROG, Reporter
@@ -59,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train a model from the command line (headless)",
         description="Train a model from the command line. Settings come from the defaults (the model preset's "
                     "recommended settings first), then --config (or the save of --from), then the flags.",
-        epilog="Exit status: 0 finished, 130 stopped with Ctrl+C (resume with --resume), 1 diverged or failed, "
+        epilog="Exit status: 0 finished, 130 stopped with Ctrl+C (129 SIGHUP, 143 SIGTERM; resume with --resume), "
+               "1 diverged or failed, "
                "2 bad arguments.")
     one_line_errors(parser, PROG)
     add_run_flags(parser)
@@ -250,29 +250,6 @@ def _plan_resumed_epochs(plan: Plan, session: Session) -> None:
                          f"train it further") from None
 
 
-@contextlib.contextmanager
-def stop_on_interrupt(session: Session) -> Iterator[None]:
-    """Ctrl+C once: the session stops after the current batch and writes a checkpoint. Twice: quit now.
-
-    The first press puts Python's default handler back, so a second one raises KeyboardInterrupt
-    wherever the run is. Signals reach only the main thread; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def stop(signum, frame) -> None:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        session.stop()
-
-    signal.signal(signal.SIGINT, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
-
-
 def run_train(args: argparse.Namespace) -> int:
     """`nnstudio train`: check the arguments, open the session, run it in this thread, report, save."""
     reporter = Reporter(Console(stderr=args.json), sys.stdout if args.json else None)
@@ -288,18 +265,21 @@ def run_train(args: argparse.Namespace) -> int:
         return fail(PROG, str(error), failure_status(error))
     planned = session.epochs_planned
     reporter.header(session, planned, resumed=plan.resume is not None)
+    stopper = GracefulStop(session.stop)
     try:
-        with reporter.live(session, planned), stop_on_interrupt(session):
+        with reporter.live(session, planned), stopper.installed():
             status = session.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         reporter.interrupted(session)
-        return 130
+        return exit_status(signal_of(interrupt))
     except SessionError as error:  # e.g. the checkpoint folder cannot be written
         return fail(PROG, str(error))
     saved, problem = _save(session, plan, status)
-    reporter.summary(session, status, saved, problem)
+    reporter.summary(session, status, saved, problem, stopped_by=stopper.name)
     if problem is not None or session.close_problem is not None:
         return fail(PROG, problem or session.close_problem)
+    if status is Status.STOPPED and stopper.signum is not None:
+        return exit_status(stopper.signum)
     return EXIT_STATUS[status]
 
 

@@ -33,6 +33,7 @@ from nnstudio.engine import events
 from ..run import ConfigError, Notice, Prepared, SessionError, Status, StatusChanged
 from ..run.blas import limit_blas_threads
 from ..run.config import RunConfig
+from ..run.signals import HANGUP
 from ..run.fitting import follow_data, model_name
 from .builder_pane import BuilderPane
 from .collector import restore_the_collector, spare_the_collector
@@ -47,6 +48,7 @@ from .run_keys import RUN_ACTIONS, RunState, refusal
 from .runner import ModelSaved, Refused, SessionRunner, default_save_name, needs_new_session
 from .saves_pane import SavesPane
 from .settings_pane import SettingsPane
+from .stop_signals import StopSignals, TerminalGone, hangup_safe
 from .welcome import Welcome
 
 #: seconds between two polls of the training thread's latest batch (the redraw budget: 10 a second)
@@ -96,6 +98,7 @@ class StudioApp(App):
         self.embedded_default = embedded_default
         """True when the studio opened on the embedded MNIST subset because the full set is not here (create_app)."""
         self.runner = SessionRunner(self, dataset=dataset)
+        self.stop_signals = StopSignals(self, self.runner.stop_and_wait)
         self.panes: dict[str, Widget] = {}
         self.welcome = Welcome(id="welcome")
         """In the Monitor's place until there is a run to watch (`_show_welcome`)."""
@@ -127,6 +130,7 @@ class StudioApp(App):
 
     def on_mount(self) -> None:
         limit_blas_threads(1)  # the interface thread keeps a core (see nnstudio.tui.run.blas)
+        self.stop_signals.install()   # SIGHUP, SIGTERM: stop gently, then leave
         self.call_after_refresh(self._spare_the_collector)
         self._push_config()
         self.watch_status(self.status)
@@ -143,6 +147,14 @@ class StudioApp(App):
         times a second however many batches go by.
         """
         self.monitor.tick(*self.runner.bridge.take())
+
+    def get_driver_class(self):
+        """The terminal's driver, surviving a terminal that hangs up (`stop_signals.hangup_safe`)."""
+        return hangup_safe(super().get_driver_class())
+
+    def on_terminal_gone(self, message: TerminalGone) -> None:
+        """The terminal failed a write: it hung up, whether or not SIGHUP has come yet."""
+        self.stop_signals.received(HANGUP)
 
     def on_unmount(self) -> None:
         """Never leave a training thread behind (a stopped run writes its checkpoint first).

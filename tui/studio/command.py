@@ -54,9 +54,10 @@ def run_studio(args: argparse.Namespace) -> int:
         return 2
     given = flags_given(args)
     settings_given = [option for option in given if option not in PLACE_FLAGS]
-    create_app(config=config, open_path=path, default_data=not {"--config", "--dataset"} & set(given),
-               offer_resume=not args.no_resume and path is None and not settings_given).run()
-    return 0
+    app = create_app(config=config, open_path=path, default_data=not {"--config", "--dataset"} & set(given),
+                     offer_resume=not args.no_resume and path is None and not settings_given)
+    app.run()
+    return app.return_code or 0   # 128 + the signal's number after SIGHUP or SIGTERM (stop_signals.py)
 
 
 def studio_run(args: argparse.Namespace):
