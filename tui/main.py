@@ -24,6 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .cli import COMMAND_MODULES as CLI_COMMANDS
 from .cli.common import one_line_errors
+from .run.blas import limit_blas_threads
 from .run.signals import exit_status, stop_signals_unwind, signal_of
 from .studio import command as studio_command
 
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
+    limit_blas_threads()   # one BLAS thread, in every command and the studio alike, unless the user chose (blas.py)
     try:
         with stop_signals_unwind():   # SIGTERM and SIGHUP end a command as Ctrl+C does (a run, gently: signals.py)
             return handler(args)

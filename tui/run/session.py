@@ -52,10 +52,11 @@ from nnstudio.engine.nn import Module
 from nnstudio.engine.spec import build_model, is_autoencoder
 from nnstudio.engine.trainer import Trainer
 
+from .blas import blas_threads, continue_with
 from .config import LIVE_SETTINGS, ConfigError, RunConfig
 from .training_data import load_run_dataset, prepare_run_data
 from .factory import fit_spec, make_early_stopping, make_loss, make_optimizer, make_scheduler
-from .reports import CheckpointSaved, NothingToTrain, Prepared, SessionError
+from .reports import CheckpointSaved, Notice, NothingToTrain, Prepared, SessionError
 from .reopening import config_of, load_save, run_folder_to_continue
 from .status import OUTCOMES, Status, StatusChanged, after_event
 
@@ -84,6 +85,7 @@ class Session:
         self.last_epoch: events.EpochEnd | None = None
         self.trainer: Trainer | None = None
         self.epoch_offset = 0  # epochs of the save this run continues, before its trainer's first
+        self.blas_threads: int | None = None  # BLAS threads the run trains with (`blas.py`: resuming uses them again)
         self._manager: saves.CheckpointManager | None = None
         self.close_problem: str | None = None
         """Why the run folder could not be marked as ended, if it could not (the run's training itself is done)."""
@@ -204,6 +206,7 @@ class Session:
             self._failed(error)
             raise
         self.close_problem = None   # (a continued run marks its folder afresh)
+        self.blas_threads = blas_threads()   # recorded in its checkpoints: a resume uses the same (blas.py)
         outcome = OUTCOMES[self.trainer.run()]
         self.controller.reset()   # a command the loop no longer obeyed (x in the last validation) ends with it
         try:
@@ -372,7 +375,8 @@ class Session:
         """What a checkpoint holds besides weights and optimizer: schedule, position, records."""
         return dict(spec=self.spec, scheduler=self.scheduler, early_stopping=self.early_stopping,
                     data_state={"batches": self.batches.get_state(), "trainer": self.trainer.state_dict(),
-                                "epoch_offset": self.epoch_offset, "epochs_planned": self.epochs_planned},
+                                "epoch_offset": self.epoch_offset, "epochs_planned": self.epochs_planned,
+                                "blas_threads": self.blas_threads},
                     config=self._config_record(), dataset=self._dataset_record(), history=self.history,
                     metrics=self.metrics())
 
@@ -503,6 +507,10 @@ class Session:
         session = cls(config, on_event=on_event, dataset=dataset)
         session.run_dir = run_dir
         session._restore(loaded)
+        recorded = (loaded.checkpoint.data_state or {}).get("blas_threads")
+        problem = continue_with(recorded if type(recorded) is int and recorded >= 1 else None)
+        if problem is not None:
+            session.on_event(Notice(problem))
         return session
 
     @classmethod

@@ -129,7 +129,7 @@ class StudioApp(App):
         yield StudioFooter(show_command_palette=False)  # ctrl+p still works; `?` lists it (80 columns are precious)
 
     def on_mount(self) -> None:
-        limit_blas_threads(1)  # the interface thread keeps a core (see nnstudio.tui.run.blas)
+        limit_blas_threads()  # the interface thread keeps a core (see nnstudio.tui.run.blas)
         self.stop_signals.install()   # SIGHUP, SIGTERM: stop gently, then leave
         self.call_after_refresh(self._spare_the_collector)
         self._push_config()
