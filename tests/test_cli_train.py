@@ -386,6 +386,34 @@ def test_ctrl_c_stops_with_a_checkpoint_and_resume_completes(tmp_path):
     assert nnstudio(tmp_path, "train", "--resume").returncode == 1  # nothing interrupted any more
 
 
+def test_a_checkpoint_that_cannot_be_written_stops_the_run_resumably(tmp_path, monkeypatch, capsys):
+    """A full disk at epoch 2's checkpoint: the run stops there in one line that says how to go on (no
+    "SaveError:", no traceback), its folder is not marked failed, and plain --resume continues it."""
+    import errno
+    from nnstudio.saves import atomic
+    commit = atomic._commit
+
+    def disk_full_at_epoch_2(temp, final, overwrite):
+        if final.name == "epoch-0002.safetensors":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return commit(temp, final, overwrite)
+
+    monkeypatch.setattr(atomic, "_commit", disk_full_at_epoch_2)
+    folder = tmp_path / "saves"
+    assert run_cli("train", "--dataset", "blobs", "--epochs", "3", "--saves-dir", str(folder), "--json") == 1
+    captured = capsys.readouterr()
+    final = json_lines(captured.out)[-1]
+    assert final["event"] == "failed" and "Traceback" not in captured.err and "Error:" not in captured.err
+    run_dir = Path(final["run_dir"])
+    assert final["message"] == ("could not write a checkpoint (could not write: No space left on device), so the "
+                                "run stopped; it resumes from epoch-0001.safetensors once the folder can be "
+                                f"written: nnstudio train --resume {run_dir.name}")
+    assert saves.read_run(run_dir).interrupted and not list(run_dir.glob(".*.tmp"))
+    monkeypatch.setattr(atomic, "_commit", commit)   # room again
+    assert run_cli("train", "--resume", "--saves-dir", str(folder), "--json") == 0
+    assert [r["epoch"] for r in json_lines(capsys.readouterr().out)[:-1]] == [2, 3]
+
+
 # ---------------------------------------------------------------------------------------- --write-config
 def test_write_config_writes_the_runs_settings_and_trains_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

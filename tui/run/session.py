@@ -89,6 +89,8 @@ class Session:
         self._manager: saves.CheckpointManager | None = None
         self.close_problem: str | None = None
         """Why the run folder could not be marked as ended, if it could not (the run's training itself is done)."""
+        self.checkpoint_problem: str | None = None
+        """Why a checkpoint could not be written, if one could not: the run stopped there, resumable."""
 
     # ================================================================== status
     @property
@@ -205,7 +207,7 @@ class Session:
         except BaseException as error:
             self._failed(error)
             raise
-        self.close_problem = None   # (a continued run marks its folder afresh)
+        self.close_problem = self.checkpoint_problem = None   # (a continued run marks its folder afresh)
         self.blas_threads = blas_threads()   # recorded in its checkpoints: a resume uses the same (blas.py)
         outcome = OUTCOMES[self.trainer.run()]
         self.controller.reset()   # a command the loop no longer obeyed (x in the last validation) ends with it
@@ -270,6 +272,8 @@ class Session:
             self.on_event(event)
             self._checkpoint_epoch()
             return
+        if isinstance(event, events.Failed) and self.checkpoint_problem is not None:
+            event = events.Failed(self.checkpoint_problem)   # (not "SessionError: ..." and a traceback)
         self._move(lambda status: after_event(status, event))
         self.on_event(event)
         if isinstance(event, events.Stopped):
@@ -352,8 +356,9 @@ class Session:
         if self.last_epoch is not None:
             metric = self.last_epoch.val_accuracy if self.classes else self.last_epoch.val_loss
             metric = metric if metric is not None and math.isfinite(metric) else None
-        path = self._manager.save(self.epochs_done, self.model, self.optimizer, metric=metric,
-                                  **self._checkpoint_parts())
+        with self._writing_checkpoint():
+            path = self._manager.save(self.epochs_done, self.model, self.optimizer, metric=metric,
+                                      **self._checkpoint_parts())
         self.on_event(CheckpointSaved(path, self.epochs_done))
 
     def _checkpoint_position(self) -> None:
@@ -364,12 +369,24 @@ class Session:
         if not self.batches_into_epoch:
             self._checkpoint_epoch()
             return
-        try:
+        with self._writing_checkpoint():
             path = self._manager.save_partial(self.epochs_done, self.model, self.optimizer,
                                               **self._checkpoint_parts())
-        except saves.SaveError as error:
-            raise SessionError(f"cannot write checkpoints: {error}") from None
         self.on_event(CheckpointSaved(path, self.epochs_done))
+
+    @contextlib.contextmanager
+    def _writing_checkpoint(self):
+        """A checkpoint that cannot be written (a full disk, a folder made read-only) ends the run: training on
+        with nothing kept would lose what follows. The run stays resumable from its last checkpoint: its
+        folder is not marked as failed, and the message (`checkpoint_problem`) says how to go on."""
+        try:
+            yield
+        except saves.SaveError as error:
+            last = saves.resume_point(self.run_dir) if self.run_dir is not None else None
+            where = (f"it resumes from {last.name} once the folder can be written: nnstudio train --resume "
+                     f"{self.run_dir.name}" if last is not None else "no checkpoint of it could be written")
+            self.checkpoint_problem = f"could not write a checkpoint ({error.problem}), so the run stopped; {where}"
+            raise SessionError(self.checkpoint_problem) from None
 
     def _checkpoint_parts(self) -> dict:
         """What a checkpoint holds besides weights and optimizer: schedule, position, records."""
@@ -391,7 +408,7 @@ class Session:
         try:
             if outcome in (Status.FINISHED, Status.EARLY_STOPPED):
                 manager.finish("finished")
-            elif outcome.ended:
+            elif outcome.ended and self.checkpoint_problem is None:   # (that one stays resumable)
                 manager.finish("failed")
         except saves.SaveError as error:
             self.close_problem = (f"could not mark the run folder {manager.run_dir} as ended ({error}); the run is "
