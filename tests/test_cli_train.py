@@ -405,7 +405,7 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run_resumably(tmp_path, m
     final = json_lines(captured.out)[-1]
     assert final["event"] == "failed" and "Traceback" not in captured.err and "Error:" not in captured.err
     run_dir = Path(final["run_dir"])
-    assert final["message"] == ("could not write a checkpoint (could not write: No space left on device), so the "
+    assert final["message"] == ("could not write a checkpoint (epoch-0002.safetensors: could not write: No space left on device), so the "
                                 "run stopped; it resumes from epoch-0001.safetensors once the folder can be "
                                 f"written: nnstudio train --resume {run_dir.name}")
     assert saves.read_run(run_dir).interrupted and not list(run_dir.glob(".*.tmp"))

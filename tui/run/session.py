@@ -385,7 +385,8 @@ class Session:
             last = saves.resume_point(self.run_dir) if self.run_dir is not None else None
             where = (f"it resumes from {last.name} once the folder can be written: nnstudio train --resume "
                      f"{self.run_dir.name}" if last is not None else "no checkpoint of it could be written")
-            self.checkpoint_problem = f"could not write a checkpoint ({error.problem}), so the run stopped; {where}"
+            what = f"{error.path.name}: {error.problem}" if error.path is not None else error.problem
+            self.checkpoint_problem = f"could not write a checkpoint ({what}), so the run stopped; {where}"
             raise SessionError(self.checkpoint_problem) from None
 
     def _checkpoint_parts(self) -> dict:
