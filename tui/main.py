@@ -11,6 +11,11 @@ With no command, `nnstudio` opens the studio (`nnstudio studio`); so does `nnstu
 FILE.safetensors` (with that save loaded), and `nnstudio` followed by any option of the studio's
 (`nnstudio --data-dir DIR`, `nnstudio --lr=0.03`): which options those are is read from the
 studio's own parser, so an option added there works without the word `studio` at once.
+
+Output survives any terminal encoding (`PYTHONIOENCODING=ascii`, latin-1, `LC_ALL=C`): `main` first
+makes stdout and stderr replace what they cannot encode (`safe_output`), so a save called
+"modèle-π" prints as "mod?le-?" there instead of raising, and Rich, which reads the streams'
+encoding, draws its tables with ASCII boxes on a stream that cannot show box-drawing characters.
 """
 
 from __future__ import annotations
@@ -113,7 +118,29 @@ def studio_arguments(argv: list[str], command_names=(), options=frozenset()) -> 
     return argv
 
 
+#: what each stream writes for a character its encoding lacks: "?" on stdout keeps tables one cell per
+#: character; stderr keeps Python's own backslash escapes ("\\xe8"), which say which character it was
+REPLACEMENTS = {"stdout": "replace", "stderr": "backslashreplace"}
+
+
+def safe_output() -> None:
+    """Make stdout and stderr write any text: a character their encoding cannot encode is replaced
+    (`REPLACEMENTS`) instead of raising UnicodeEncodeError, whatever the locale or PYTHONIOENCODING.
+
+    Only streams that would raise are changed ("strict", or "surrogateescape", which the C locale
+    gives and which fails on anything but undecodable bytes); a stream without `reconfigure`
+    (replaced by a caller) is left alone. The streams are changed in place, so every Rich
+    console, which looks them up when it writes, and Textual, which writes to sys.__stderr__, go
+    through them.
+    """
+    for name, errors in REPLACEMENTS.items():
+        stream = getattr(sys, name)
+        if getattr(stream, "errors", None) in ("strict", "surrogateescape") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=errors)
+
+
 def main(argv: list[str] | None = None) -> int:
+    safe_output()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(parser, studio_arguments(argv, commands(parser), studio_options(parser)))
