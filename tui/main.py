@@ -118,25 +118,25 @@ def studio_arguments(argv: list[str], command_names=(), options=frozenset()) -> 
     return argv
 
 
-#: what each stream writes for a character its encoding lacks: "?" on stdout keeps tables one cell per
-#: character; stderr keeps Python's own backslash escapes ("\\xe8"), which say which character it was
-REPLACEMENTS = {"stdout": "replace", "stderr": "backslashreplace"}
+#: how Python's streams handle a character their encoding lacks unless told otherwise: raise ("strict";
+#: "surrogateescape" in the C locale, which raises on anything but undecodable bytes) or escape (stderr)
+PYTHON_DEFAULTS = ("strict", "surrogateescape", "backslashreplace")
 
 
 def safe_output() -> None:
-    """Make stdout and stderr write any text: a character their encoding cannot encode is replaced
-    (`REPLACEMENTS`) instead of raising UnicodeEncodeError, whatever the locale or PYTHONIOENCODING.
+    """Make stdout and stderr write any text: a character their encoding cannot encode is written as "?"
+    instead of raising UnicodeEncodeError, whatever the locale or PYTHONIOENCODING.
 
-    Only streams that would raise are changed ("strict", or "surrogateescape", which the C locale
-    gives and which fails on anything but undecodable bytes); a stream without `reconfigure`
-    (replaced by a caller) is left alone. The streams are changed in place, so every Rich
-    console, which looks them up when it writes, and Textual, which writes to sys.__stderr__, go
-    through them.
+    "?" is one cell, as most characters it stands for are, so tables and the studio's screen (Textual
+    draws on stderr) keep their layout; Python's own default for stderr, backslash escapes, would
+    draw each box line of the studio as "\\u2501" runs. The streams are changed in place, so every
+    Rich console, which looks them up when it writes, goes through them; a stream without
+    `reconfigure` (replaced by a caller), or with another way chosen (PYTHONIOENCODING=ascii:ignore), is
+    left alone.
     """
-    for name, errors in REPLACEMENTS.items():
-        stream = getattr(sys, name)
-        if getattr(stream, "errors", None) in ("strict", "surrogateescape") and hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors=errors)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) in PYTHON_DEFAULTS:
+            stream.reconfigure(errors="replace")
 
 
 def main(argv: list[str] | None = None) -> int:
