@@ -81,6 +81,7 @@ class Session:
         self.checkpoints_enabled = checkpoints and config.checkpoints.every_epoch
         self.run_name = run_name
         self.run_dir: Path | None = None
+        self.resumed_from: Path | None = None   # the checkpoint file `open_checkpoint` continues
         self.last_epoch: events.EpochEnd | None = None
         self.trainer: Trainer | None = None
         self.epoch_offset = 0  # epochs of the save this run continues, before its trainer's first
@@ -501,7 +502,7 @@ class Session:
         if folder is not None:
             config = config.replace(**{"checkpoints.folder": str(folder)})
         session = cls(config, on_event=on_event, dataset=dataset)
-        session.run_dir = run_dir
+        session.run_dir, session.resumed_from = run_dir, checkpoint
         session._restore(loaded)
         return session
 
