@@ -48,7 +48,7 @@ def test_knobs_are_checked_like_every_setting(knobs):
     (["--samples", "0"], "nnstudio baseline: error: --samples: must be a whole number >= 1 and <= 20000, got '0'"),
     (["--alpha", "much"], "nnstudio baseline: error: --alpha: must be a number >= 0, got 'much'"),
     (["--dataset", "spiral"], "did you mean 'spirals'?"),
-    (["--data-dir", "nowhere", "--dataset", "mnist"], "nnstudio baseline: error: --data-dir nowhere is not a folder"),
+    (["--data-dir", "nowhere", "--dataset", "mnist"], "nnstudio baseline: error: --data-dir: data.data_dir: nowhere does not exist"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2_or_1(args, message, capsys, tmp_path):
     assert main(["baseline", *args]) in (1, 2)

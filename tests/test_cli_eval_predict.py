@@ -90,7 +90,7 @@ def test_eval_on_real_mnist(saves_dir, mnist_dir, capsys):
     (["blobs", "--dataset", "imagenet"], 2, "data.name: must be one of"),
     (["blobs", "--dataset", "sine2d"], 2, "layer 6 (linear): the model outputs 3 values per sample, but sine2d needs 1"),
     (["blobs", "--dataset", "mnist-embedded"], 2, "the model's input is 2, but mnist-embedded has images 1x28x28"),
-    (["blobs", "--data-dir", "nowhere"], 2, "--data-dir nowhere is not a folder"),
+    (["blobs", "--data-dir", "nowhere"], 2, "--data-dir: data.data_dir: nowhere does not exist"),
     (["{saves}"], 2, "{saves} is a folder, not a save; name one of the saves in it: {saves}/auto.safetensors, "
                      "{saves}/blobs.safetensors, {saves}/digits.safetensors, {saves}/sine.safetensors"),
     (["blobs", "--bogus"], 2, "unrecognized arguments: --bogus"),

@@ -239,8 +239,18 @@ BAD_ARGUMENTS = {
     "flag with resume": (lambda d: ["--resume", "--lr", "0.1"], ["cannot be combined with --resume", "keeps its own settings"]),
     "reinit alone": (lambda d: ["--reinit"], ["--reinit needs --from"]),
     "config and from": (lambda d: ["--config", "a.toml", "--from", "b"], ["--config and --from"]),
-    "missing data dir": (lambda d: ["--data-dir", "nowhere"], ["--data-dir nowhere", "not a folder"]),
-    "saves dir is a file": (lambda d: ["--saves-dir", _write(d, "notes.txt", "")], ["--saves-dir notes.txt is not a folder"]),
+    "missing data dir": (lambda d: ["--data-dir", "nowhere"],
+                         ["--data-dir: data.data_dir: nowhere does not exist; name the folder that holds"]),
+    "saves dir is a file": (lambda d: ["--saves-dir", _write(d, "notes.txt", "")],
+                            ["--saves-dir: checkpoints.folder: notes.txt is a file, not a folder; name a folder"]),
+    "saves dir inside a file": (lambda d: ["--saves-dir", _write(d, "notes.txt", "") + "/sub"],
+                                ["--saves-dir: checkpoints.folder: notes.txt/sub cannot be made: notes.txt is a file"]),
+    "config saves folder inside a file": (
+        lambda d: ["--config", _write(d, "a.toml", f'[checkpoints]\nfolder = "{_write(d, "notes.txt", "")}/sub"\n')],
+        ["a.toml: checkpoints.folder: notes.txt/sub cannot be made: notes.txt is a file, not a folder"]),
+    "config data dir is a file": (
+        lambda d: ["--config", _write(d, "a.toml", f'[data]\ndata_dir = "{_write(d, "notes.txt", "")}"\n')],
+        ["a.toml: data.data_dir: notes.txt is a file, not a folder; name the folder that holds"]),
     "flag without value": (lambda d: ["--batch-size"], ["--batch-size", "expected one argument"]),
     "unknown option": (lambda d: ["--bogus"], ["unrecognized arguments: --bogus", "nnstudio train --help"]),
     "model does not fit": (lambda d: ["--model", "cnn", "--dataset", "spirals"],
@@ -345,6 +355,26 @@ def test_resume_with_no_more_epochs_than_done_is_refused(tmp_path, monkeypatch, 
     assert "done all its 3 epochs; pass --epochs 4 or more" in capsys.readouterr().err
     assert run_cli("train", "--resume", str(run_dir), "--epochs", "4", "--json") == 0
     assert [r["epoch"] for r in json_lines(capsys.readouterr().out)[:-1]] == [4]
+
+
+def test_resuming_a_checkpoint_outside_its_run_says_what_it_resumes_and_where_the_run_goes_on(
+        tmp_path, monkeypatch, capsys):
+    """A copied checkpoint (or an older one of a run) continues in a new run folder; the line says so and names
+    the file (it said "resuming None")."""
+    monkeypatch.chdir(tmp_path)
+    run_dir = stopped_run(tmp_path)
+    (tmp_path / "copy.safetensors").write_bytes((run_dir / "epoch-0001.safetensors").read_bytes())
+    before = files_under(run_dir)
+    assert run_cli("train", "--resume", "copy.safetensors", "--epochs", "2") == 0
+    out = capsys.readouterr().out.replace("\n", "")
+    assert ("resuming copy.safetensors after epoch 1; it lies outside a run folder, so the run goes on in a new "
+            "run folder in saves/runs") in out and "None" not in out
+    new = next(path for path in (tmp_path / "saves" / "runs").iterdir() if path != run_dir)
+    assert f"checkpoints: saves/runs/{new.name}" in out and (new / "epoch-0002.safetensors").is_file()
+    assert files_under(run_dir) == before   # the run the copy came from is left as it was
+    assert run_cli("train", "--resume", str(run_dir / "epoch-0000.safetensors"), "--epochs", "2") == 0
+    assert (f"resuming {run_dir / 'epoch-0000.safetensors'} after epoch 0; it is not the latest checkpoint of its "
+            f"run, so the run goes on in a new run folder in saves/runs") in capsys.readouterr().out.replace("\n", "")
 
 
 # ---------------------------------------------------------------------------------------- Ctrl+C and --resume

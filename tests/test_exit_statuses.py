@@ -73,3 +73,51 @@ def test_a_save_that_is_there_but_damaged_is_a_failure(command, folder, capsys):
     assert run([arg.format(save="damaged") for arg in argv]) == 1
     assert "damaged.safetensors" in error_line(capsys)
     assert (folder / "damaged.safetensors").exists()
+
+
+# ---------------------------------------------------------------------------------------- folders that cannot be used
+SAVES_PROBLEM = "checkpoints.folder: FILE/sub cannot be made: FILE is a file, not a folder; name a folder"
+DATA_PROBLEM = "data.data_dir: FILE is a file, not a folder; name the folder that holds the data set's files"
+#: a folder named in a flag or in a config file -> (arguments, the start of the error line); one check and one
+#: message for both (`Setting.check_here`), exit status 2, before anything is loaded or the studio opens
+UNUSABLE_FOLDERS = {
+    "train --saves-dir": (["train", "--saves-dir", "FILE/sub"], f"nnstudio train: error: --saves-dir: {SAVES_PROBLEM}"),
+    "train --resume --saves-dir": (["train", "--resume", "--saves-dir", "FILE/sub"],
+                                   f"nnstudio train: error: --saves-dir: {SAVES_PROBLEM}"),
+    "train --config": (["train", "--config", "saves.toml"], f"nnstudio train: error: saves.toml: {SAVES_PROBLEM}"),
+    "eval --saves-dir": (["eval", "x", "--saves-dir", "FILE/sub"], f"nnstudio eval: error: --saves-dir: {SAVES_PROBLEM}"),
+    "predict --saves-dir": (["predict", "x", "--saves-dir", "FILE/sub"],
+                            f"nnstudio predict: error: --saves-dir: {SAVES_PROBLEM}"),
+    "saves list --saves-dir": (["saves", "list", "--saves-dir", "FILE/sub"],
+                               f"nnstudio saves: error: --saves-dir: {SAVES_PROBLEM}"),
+    "studio --saves-dir": (["--saves-dir", "FILE/sub"], f"nnstudio: error: --saves-dir: {SAVES_PROBLEM}"),
+    "studio --config": (["--config", "saves.toml"], f"nnstudio: error: saves.toml: {SAVES_PROBLEM}"),
+    "train --data-dir": (["train", "--data-dir", "FILE"], f"nnstudio train: error: --data-dir: {DATA_PROBLEM}"),
+    "train --config, data": (["train", "--config", "data.toml"], f"nnstudio train: error: data.toml: {DATA_PROBLEM}"),
+    "eval --data-dir": (["eval", "x", "--data-dir", "FILE"], f"nnstudio eval: error: --data-dir: {DATA_PROBLEM}"),
+    "baseline --data-dir": (["baseline", "--data-dir", "FILE"], f"nnstudio baseline: error: --data-dir: {DATA_PROBLEM}"),
+    "data list --data-dir": (["data", "list", "--data-dir", "FILE"], f"nnstudio data: error: --data-dir: {DATA_PROBLEM}"),
+    "studio --data-dir": (["--data-dir", "FILE"], f"nnstudio: error: --data-dir: {DATA_PROBLEM}"),
+    "studio --config, data": (["--config", "data.toml"], f"nnstudio: error: data.toml: {DATA_PROBLEM}"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE_FOLDERS))
+def test_a_folder_that_cannot_be_used_is_a_usage_error_worded_alike_in_flags_and_files(case, folder, capsys):
+    folder.parent.joinpath("FILE").write_text("notes")
+    folder.parent.joinpath("saves.toml").write_text('[checkpoints]\nfolder = "FILE/sub"\n')
+    folder.parent.joinpath("data.toml").write_text('[data]\ndata_dir = "FILE"\n')
+    before = sorted(folder.parent.rglob("*"))
+    argv, start = UNUSABLE_FOLDERS[case]
+    assert run(argv) == 2
+    assert error_line(capsys).startswith(start)
+    assert sorted(folder.parent.rglob("*")) == before
+
+
+def test_a_folder_a_flag_replaces_is_not_looked_at(folder, capsys):
+    """--saves-dir over a config file's unusable folder: the run goes on with the flag's."""
+    folder.parent.joinpath("FILE").write_text("notes")
+    folder.parent.joinpath("saves.toml").write_text('[checkpoints]\nfolder = "FILE/sub"\n[training]\nepochs = 1\n'
+                                                    '[data]\nname = "spirals"\n')
+    assert run(["train", "--config", "saves.toml", "--saves-dir", "elsewhere", "--no-checkpoints"]) == 0
+    assert "Finished" in capsys.readouterr().out

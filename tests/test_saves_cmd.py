@@ -81,7 +81,7 @@ def test_list_names_the_partial_checkpoint_of_a_run_stopped_mid_epoch(tmp_path, 
 def test_list_rejects_a_file_as_folder(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert main(["saves", "list", "--saves-dir", str(tmp_path / "file")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
+    assert f"{tmp_path / 'file'} is a file, not a folder" in capsys.readouterr().err
 
 
 def test_show_prints_summary_config_metrics_and_history(folder, capsys):

@@ -129,7 +129,9 @@ def test_the_studio_reads_its_flags_with_train_s_own_code():
     (["--dataset", "spirlas"], "did you mean 'spirals'?"),
     (["--config", "absent.toml"], "nnstudio: error: absent.toml: no such config file"),
     (["--model", "resnet"], "nnstudio: error: --model: model.preset: must be one of"),
-    (["--data-dir", "nowhere"], "nnstudio: error: --data-dir nowhere is not a folder"),
+    (["--data-dir", "nowhere"], "nnstudio: error: --data-dir: data.data_dir: nowhere does not exist"),
+    (["--saves-dir", "/dev/null/sub"], "nnstudio: error: --saves-dir: checkpoints.folder: /dev/null/sub cannot be "
+                                       "made: /dev/null is not a folder; name a folder"),
     (["--schedule", "cosine", "--warmup", "9", "--epochs", "3"], "--warmup: schedule.warmup_epochs: must be less"),
     (["--model", "cnn", "model"], "nnstudio: error: --model cannot be combined with a save to open"),
     (["--lr"], "nnstudio studio: error: argument --lr: expected one argument"),

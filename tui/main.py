@@ -11,6 +11,11 @@ With no command, `nnstudio` opens the studio (`nnstudio studio`); so does `nnstu
 FILE.safetensors` (with that save loaded), and `nnstudio` followed by any option of the studio's
 (`nnstudio --data-dir DIR`, `nnstudio --lr=0.03`): which options those are is read from the
 studio's own parser, so an option added there works without the word `studio` at once.
+
+Output survives any terminal encoding (`PYTHONIOENCODING=ascii`, latin-1, `LC_ALL=C`): `main` first
+makes stdout and stderr replace what they cannot encode (`safe_output`), so a save called
+"modèle-π" prints as "mod?le-?" there instead of raising, and Rich, which reads the streams'
+encoding, draws its tables with ASCII boxes on a stream that cannot show box-drawing characters.
 """
 
 from __future__ import annotations
@@ -116,7 +121,29 @@ def studio_arguments(argv: list[str], command_names=(), options=frozenset()) -> 
     return argv
 
 
+#: how Python's streams handle a character their encoding lacks unless told otherwise: raise ("strict";
+#: "surrogateescape" in the C locale, which raises on anything but undecodable bytes) or escape (stderr)
+PYTHON_DEFAULTS = ("strict", "surrogateescape", "backslashreplace")
+
+
+def safe_output() -> None:
+    """Make stdout and stderr write any text: a character their encoding cannot encode is written as "?"
+    instead of raising UnicodeEncodeError, whatever the locale or PYTHONIOENCODING.
+
+    "?" is one cell, as most characters it stands for are, so tables and the studio's screen (Textual
+    draws on stderr) keep their layout; Python's own default for stderr, backslash escapes, would
+    draw each box line of the studio as "\\u2501" runs. The streams are changed in place, so every
+    Rich console, which looks them up when it writes, goes through them; a stream without
+    `reconfigure` (replaced by a caller), or with another way chosen (PYTHONIOENCODING=ascii:ignore), is
+    left alone.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) in PYTHON_DEFAULTS:
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    safe_output()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(parser, studio_arguments(argv, commands(parser), studio_options(parser)))

@@ -28,7 +28,7 @@ from nnstudio.engine.fields import Field
 
 from ..render import digit_lines, size_text
 from .download_bars import DownloadBars, download_bars
-from .common import fail, field_type
+from .common import UsageError, fail, field_type, parse_flag
 
 PROG = "nnstudio data"
 
@@ -79,8 +79,12 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _bad_data_dir(args: argparse.Namespace) -> int | None:
-    if getattr(args, "data_dir", None) is not None and not args.data_dir.is_dir():
-        return fail(PROG, f"--data-dir {args.data_dir} is not a folder", 2)
+    """--data-dir checked as every command checks it (`parse_flag`): exit status 2 if it is no folder."""
+    if getattr(args, "data_dir", None) is not None:
+        try:
+            parse_flag("--data-dir", str(args.data_dir))
+        except UsageError as error:
+            return fail(PROG, str(error), 2)
     return None
 
 

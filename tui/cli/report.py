@@ -302,11 +302,30 @@ def training_line(session: Session, planned: int, resumed: bool) -> str:
     text = f"[bold]training[/] {', '.join(parts)}"
     done = session.epochs_done
     if resumed:
-        text += f"; resuming {escape(str(session.run_dir))} after epoch {done}"
+        text += f"; {escape(resuming_text(session))}"
     elif session.history:
         text += (f"; continuing from a save trained for {len(session.history)} epochs "
                  f"({planned - len(session.history)} more)")
     return text
+
+
+def resuming_text(session: Session) -> str:
+    """What a resumed run continues, and where it goes on writing checkpoints.
+
+    A run folder's latest checkpoint continues in that folder. Any other checkpoint (a copy
+    outside a run folder, an older epoch of a run) continues in a new run folder, and the folder
+    it lies in is left as it is (`Session.open_checkpoint`): say so, since the run's checkpoints
+    are then not where the user pointed.
+    """
+    done = session.epochs_done
+    if session.run_dir is not None:
+        return f"resuming {session.run_dir} after epoch {done}"
+    checkpoint = session.resumed_from
+    why = ("is not the latest checkpoint of its run" if checkpoint is not None and saves.is_run_dir(checkpoint.parent)
+           else "lies outside a run folder")
+    runs = saves.runs_folder(saves.folder_or_default(session.config.checkpoints.folder))
+    return (f"resuming {checkpoint} after epoch {done}; it {why}, so the run goes on in a new run folder in "
+            f"{runs}")
 
 
 #: the per-epoch table: (title, width); a header once, then one row per epoch as it ends

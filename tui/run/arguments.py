@@ -97,18 +97,28 @@ def flags_given(args: argparse.Namespace) -> list[str]:
 def parse_flag(option: str, text: str) -> Any:
     """A flag's text as a checked value, with the config's own message: "--lr: optimizer.lr: must be ...".
 
-    A folder named must be a folder: one to read data from must exist (a typo there would only show
-    once the data set is looked for), and a saves folder must not be a file.
+    A folder named must be usable here (`Setting.check_here`): one to read data from must exist
+    (a typo there would only show once the data set is looked for), and a saves folder must be
+    one or one that can be made, as the same setting in a config file must (`check_file_places`).
     """
+    path = FLAGS_BY_OPTION[option].path
     try:
-        value = parse_value(FLAGS_BY_OPTION[option].path, text)
+        return SETTINGS[path].check_here(parse_value(path, text))
     except ConfigError as error:
         raise UsageError(f"{option}: {error}") from None
-    if option == "--data-dir" and value and not Path(value).is_dir():
-        raise UsageError(f"--data-dir {value} is not a folder")
-    if option == "--saves-dir" and value and Path(value).exists() and not Path(value).is_dir():
-        raise UsageError(f"--saves-dir {value} is not a folder")
-    return value
+
+
+def check_file_places(config: RunConfig, file: str | Path, args: argparse.Namespace) -> None:
+    """The folders a config file names must be usable here, as the same flags' must (`parse_flag`); a folder
+    that a flag replaces is not looked at. UsageError naming the file and the setting."""
+    for path, s in SETTINGS.items():
+        flag = FLAGS_BY_PATH.get(path)
+        if s.place is None or (flag is not None and getattr(args, flag.dest, None) is not None):
+            continue
+        try:
+            s.check_here(config.get(path))
+        except ConfigError as error:
+            raise UsageError(str(error.in_file(file))) from None
 
 
 def run_config(args: argparse.Namespace, *, base: RunConfig | None = None,
@@ -120,6 +130,8 @@ def run_config(args: argparse.Namespace, *, base: RunConfig | None = None,
             base = load_config(args.config) if args.config is not None else RunConfig()
         except ConfigError as error:
             raise UsageError(str(error)) from None
+        if args.config is not None:
+            check_file_places(base, args.config, args)
     overrides = {flag.path: parse_flag(flag.option, getattr(args, flag.dest))
                  for flag in CONFIG_FLAGS if getattr(args, flag.dest) is not None}
     if args.model is not None:

@@ -82,6 +82,7 @@ class Session:
         self.checkpoints_enabled = checkpoints and config.checkpoints.every_epoch
         self.run_name = run_name
         self.run_dir: Path | None = None
+        self.resumed_from: Path | None = None   # the checkpoint file `open_checkpoint` continues
         self.last_epoch: events.EpochEnd | None = None
         self.trainer: Trainer | None = None
         self.epoch_offset = 0  # epochs of the save this run continues, before its trainer's first
@@ -523,7 +524,7 @@ class Session:
         if folder is not None:
             config = config.replace(**{"checkpoints.folder": str(folder)})
         session = cls(config, on_event=on_event, dataset=dataset)
-        session.run_dir = run_dir
+        session.run_dir, session.resumed_from = run_dir, checkpoint
         session._restore(loaded)
         recorded = (loaded.checkpoint.data_state or {}).get("blas_threads")
         problem = continue_with(recorded if type(recorded) is int and recorded >= 1 else None)

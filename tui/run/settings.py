@@ -23,6 +23,7 @@ import os
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from nnstudio.datasets import SYNTHETIC, dataset_names
@@ -65,6 +66,35 @@ class OnlyWith(NamedTuple):
         return f"when {self.path} is {listed}"
 
 
+class Place(NamedTuple):
+    """A setting that names a folder on this machine: whether it must already be there (a folder to read
+    from) or may be made (a folder to write to), and what to name instead when it cannot be used."""
+
+    must_exist: bool
+    advice: str
+
+
+def folder_problem(path: Path, must_exist: bool) -> str | None:
+    """Why `path` cannot be used as a folder ("data is a file, not a folder"), or None if it can: it is a
+    folder, or (unless `must_exist`) it can be made, because the nearest part of it that exists is one."""
+    def not_a_folder(path: Path) -> str:
+        return f"{path} is a file, not a folder" if path.is_file() else f"{path} is not a folder"
+
+    try:
+        if path.is_dir():
+            return None
+        if path.exists():
+            return not_a_folder(path)
+        if must_exist:
+            return f"{path} does not exist"
+        parent = next(parent for parent in path.parents if parent.exists())
+        return None if parent.is_dir() else f"{path} cannot be made: {not_a_folder(parent)}"
+    except (OSError, ValueError) as error:   # a name too long, a NUL character, a folder we may not look into
+        return f"{path} cannot be used: {getattr(error, 'strerror', None) or error}"
+    except StopIteration:   # no part of it exists: not even the working folder
+        return f"{path} cannot be made: none of the folders it is in exists"
+
+
 @dataclass(frozen=True)
 class Setting(Field):
     """One setting of a run: a `Field` that belongs to a section.
@@ -73,11 +103,13 @@ class Setting(Field):
     other setting has one of those values; elsewhere it must stay at its default, so nobody
     tunes a knob that is not connected to anything. `machine` marks a setting of the machine
     a run trains on rather than of the run (the saves folder): a save does not record it.
+    `place` marks a folder of this machine, which `check_here` looks at.
     """
 
     section: str = ""
     only_with: OnlyWith | None = None
     machine: bool = False
+    place: Place | None = None
 
     NULL_WORD: ClassVar[str] = "nothing"   # TOML has no null: a setting with no value is left out
 
@@ -113,6 +145,20 @@ class Setting(Field):
 
     def error(self, problem: str) -> ConfigError:
         return ConfigError(self.path, problem)
+
+    def check_here(self, value: Any) -> Any:
+        """`value` (already `check`ed) if this machine can use it, else a ConfigError saying why: a folder it
+        names must be a folder, or one that can be made (`place`).
+
+        One check with one message wherever a user names the value, a flag or a config file alike.
+        It is not part of `check`, since a save's recorded config names folders of the machine it
+        was trained on: those are looked for only when the data is loaded.
+        """
+        if self.place is not None and value:
+            problem = folder_problem(Path(value), self.place.must_exist)
+            if problem is not None:
+                raise self.error(f"{problem}; {self.place.advice}")
+        return value
 
 
 # ====================================================================== writing sections
@@ -165,7 +211,8 @@ _ADAM_FAMILY = ("adam", "adamw")
 @section("data", "the data set and how it is split")
 class DataSettings(Section):
     name: str = setting("mnist", "data set to train on", choices=tuple(dataset_names()))
-    data_dir: str = setting("", "folder with the data set's IDX files; empty searches the usual places")
+    data_dir: str = setting("", "folder with the data set's IDX files; empty searches the usual places",
+                            place=Place(True, "name the folder that holds the data set's files"))
     val_fraction: float = setting(0.1, "fraction of the training set held out for validation", low=0.0, high=0.9)
     standardize: bool = setting(False, "shift and scale inputs to mean 0 and standard deviation 1")
     size: int = setting(0, "number of training points to generate", low=1, high=10_000_000,
@@ -229,7 +276,8 @@ class TrainingSettings(Section):
 @section("checkpoints", "saving progress while training, so a run can be resumed")
 class CheckpointsSettings(Section):
     folder: str = setting("", "folder for saves and run checkpoints; empty means the default: $NNSTUDIO_SAVES_DIR, "
-                              "else nnstudio/saves in $XDG_DATA_HOME (~/.local/share)", machine=True)
+                              "else nnstudio/saves in $XDG_DATA_HOME (~/.local/share)", machine=True,
+                    place=Place(False, "name a folder (one that is not there yet is made)"))
     keep_last: int = setting(3, "how many checkpoints of a run to keep (older ones are deleted)", low=1)
     every_epoch: bool = setting(True, "write a checkpoint at the end of every epoch")
 
