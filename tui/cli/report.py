@@ -300,7 +300,6 @@ def training_line(session: Session, planned: int, resumed: bool) -> str:
     if not session.checkpoints_enabled:
         parts.append("no checkpoints")
     text = f"[bold]training[/] {', '.join(parts)}"
-    done = session.epochs_done
     if resumed:
         text += f"; {escape(resuming_text(session))}"
     elif session.history:
