@@ -33,7 +33,7 @@ LOSS_GROWTH = 10.0
 #: during an epoch, its running mean loss is held to the growth rule once it covers this many samples
 RUNNING_MEAN_SAMPLES = 1000
 
-#: rows of targets converted to float64 at a time when measuring their variance
+#: rows of targets summed at a time when measuring their variance
 _CHUNK_ROWS = 4096
 
 DIVERGENCE_ADVICE = "Lower the learning rate, or turn on gradient clipping, and start again."
@@ -52,12 +52,14 @@ def chance_loss(targets: np.ndarray | None = None, classes: int | None = None) -
     if targets is None or len(targets) == 0:
         return None
     values = np.asarray(targets).reshape(len(targets), -1)
+    if not np.issubdtype(values.dtype, np.floating):
+        values = values.astype(np.float64)
     sums = np.zeros(values.shape[1])
     squares = np.zeros(values.shape[1])
-    for start in range(0, len(values), _CHUNK_ROWS):   # in float64, a few rows at a time: no copy of the whole
-        chunk = values[start:start + _CHUNK_ROWS].astype(np.float64)
-        sums += chunk.sum(axis=0)
-        squares += np.square(chunk).sum(axis=0)
+    for start in range(0, len(values), _CHUNK_ROWS):   # a few rows at a time, summed in float64: no copy of the whole
+        chunk = values[start:start + _CHUNK_ROWS]
+        sums += chunk.sum(axis=0, dtype=np.float64)
+        squares += np.einsum("ij,ij->j", chunk, chunk)
     means = sums / len(values)
     return float(np.maximum(squares / len(values) - np.square(means), 0.0).mean())
 

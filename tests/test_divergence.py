@@ -50,8 +50,8 @@ def test_the_chance_level_is_ln_k_for_classes_and_the_targets_variance_otherwise
     y = rng.normal(3.0, 2.0, (10_000, 2)).astype(np.float32)
     y[:, 1] *= 0.5
     expected = np.var(y.astype(np.float64), axis=0).mean()   # predicting each output's mean
-    assert chance_loss(y) == pytest.approx(expected, rel=1e-9)
-    assert chance_loss(y[:, 0]) == pytest.approx(np.var(y[:, 0].astype(np.float64)), rel=1e-9)
+    assert chance_loss(y) == pytest.approx(expected, rel=1e-5)
+    assert chance_loss(y[:, 0]) == pytest.approx(np.var(y[:, 0].astype(np.float64)), rel=1e-5)
     images = rng.random((300, 1, 4, 4)).astype(np.float32)   # an autoencoder's targets: its inputs
     assert chance_loss(images) == pytest.approx(np.var(images.reshape(300, -1).astype(np.float64), axis=0).mean())
     assert chance_loss(np.full(7, 2.5)) == 0.0
