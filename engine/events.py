@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .divergence import DIVERGENCE_ADVICE
+
 
 @dataclass(frozen=True)
 class BatchEnd:
@@ -91,12 +93,33 @@ class Stopped:
 
 @dataclass(frozen=True)
 class Diverged:
-    """The loss or the gradients blew up; the last good weights were restored."""
+    """The loss, the gradients or the weights blew up (`divergence`); the last good weights were restored.
 
-    epoch: int
-    batch: int
-    message: str
+    It holds the facts and says them in `message`, so that a session numbering epochs after those
+    of a save it continues renumbers the fields and the message follows.
+    """
+
+    epoch: int  # 0-based, the epoch it happened in
+    batch: int | None  # 0-based, the batch it happened at; None: at the end of the epoch
+    problem: str  # what blew up, e.g. "the loss became nan"
     restored_epoch: int  # epochs done by the weights now in the model
+    restored_batch: int = 0  # and batches done in the next one (a run resumed mid-epoch: where it started)
+
+    @property
+    def message(self) -> str:
+        """Where and why the run diverged, which weights are back, and what to try."""
+        if self.batch is None:
+            where = f"the end of epoch {self.epoch + 1}"
+        else:
+            where = f"epoch {self.epoch + 1}, batch {self.batch + 1}"
+        if self.restored_batch:
+            restored = (f"the weights at batch {self.restored_batch} of epoch {self.restored_epoch + 1}, "
+                        f"where this run started")
+        elif self.restored_epoch:
+            restored = f"the weights after epoch {self.restored_epoch}"
+        else:
+            restored = "the initial weights"
+        return f"Training diverged at {where}: {self.problem}. Restored {restored}. {DIVERGENCE_ADVICE}"
 
 
 @dataclass(frozen=True)

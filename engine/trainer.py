@@ -6,8 +6,9 @@ the global gradient norm; per epoch it measures what a student wants to see (val
 and accuracy, per-layer gradient and weight norms, update-to-weight ratios, a confusion
 matrix, outputs for a fixed probe set) and reports it as an `EpochEnd` event. Between batches
 it obeys a `Controller`: pause, step, stop, live settings. A loss, gradient or weight that
-blows up ends the run as `Diverged` with the last good weights restored; an epoch that ends
-broken is never reported as a normal one.
+blows up, or a loss grown far past its best (the rules: `divergence`), ends the run as
+`Diverged` with the last good weights restored; an epoch that ends broken is never reported
+as a normal one.
 
 `batches` is any object that yields one epoch of `(x, y)` arrays per iteration, has a
 settable `batch_size` and a `len()` in batches, and continues an interrupted epoch on the
@@ -24,20 +25,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import events
+from . import divergence, events
 from .control import Controller
 from .evaluation import evaluate, predict
 from .metrics import RunningMean, gradient_norms, layer_squares, softmax, weight_norms
 from .nn.module import Module
 from .optim.clip import clip_grad_norm_
+from .divergence import DIVERGENCE_ADVICE, MAX_GRAD_NORM  # noqa: F401  (their names, also from here)
 from .tensor import Tensor
 
 #: per-layer figures are measured on about this many batches of each epoch (cost stays ~1%)
 SAMPLED_BATCHES_PER_EPOCH = 16
-#: a global gradient norm beyond this is treated as divergence
-MAX_GRAD_NORM = 1e6
-
-DIVERGENCE_ADVICE = "Lower the learning rate, or turn on gradient clipping, and start again."
 
 
 def _quiet():
@@ -69,20 +67,21 @@ class _GoodState:
     epoch: int  # epochs completed
     batch: int  # batches done in the next epoch (non-zero only where a run resumed mid-epoch)
 
-    def describe(self) -> str:
-        if self.batch:
-            return f"the weights at batch {self.batch} of epoch {self.epoch + 1}, where this run started"
-        return f"the weights after epoch {self.epoch}" if self.epoch else "the initial weights"
-
 
 class Trainer:
-    """Runs planned epochs of mini-batches and reports events through `on_event`."""
+    """Runs planned epochs of mini-batches and reports events through `on_event`.
+
+    `chance_loss` is the loss of a model that has learnt nothing (`divergence.chance_loss`; by
+    default ln K for `classes` K, else unknown, and the growth rule off). `best_loss` is the best
+    epoch's mean training loss so far: a caller continuing a save's weights sets it from the save's
+    history, so that a loss grown far past it in the first epoch already counts as divergence.
+    """
 
     def __init__(self, model: Module, optimizer, loss_fn: Callable, batches, *, epochs: int,
                  val_data: tuple[np.ndarray, np.ndarray] | None = None, classes: int | None = None,
                  scheduler=None, clip_norm: float | None = None, early_stopping=None,
                  probe: np.ndarray | None = None, on_event: Callable[[Any], None] | None = None,
-                 controller: Controller | None = None) -> None:
+                 controller: Controller | None = None, chance_loss: float | None = None) -> None:
         self.model, self.optimizer, self.loss_fn, self.batches = model, optimizer, loss_fn, batches
         self.epochs = int(epochs)
         self.val_data = val_data
@@ -93,6 +92,8 @@ class Trainer:
         self.probe = probe
         self.on_event = on_event or (lambda event: None)
         self.controller = controller or Controller()
+        self.chance_loss = chance_loss if chance_loss is not None else divergence.chance_loss(classes=classes)
+        self.best_loss: float | None = None  # the best epoch's mean training loss (see the class docstring)
         self.epoch = 0  # epochs completed
         self.elapsed = 0.0  # seconds spent training and evaluating (pauses excluded)
         self._run_start = (0, 0.0)  # (epoch, elapsed) when `run` was last called
@@ -142,10 +143,20 @@ class Trainer:
             tally.seconds += took
             self.elapsed += took
             if problem:
-                return self._diverge(problem)
+                return self._diverge(problem, batch=tally.batches)
+            problem = self._running_loss_growth()
+            if problem:
+                return self._diverge(problem, batch=tally.batches - 1)   # (the batch was counted)
             self.on_event(self._batch_event())
             self.controller.batch_done(epoch_ended=False)
         return self._end_epoch(grad_means, ratio_means)
+
+    def _running_loss_growth(self) -> str | None:
+        """The growth rule (`divergence`) on the epoch's running mean loss, once it covers enough samples."""
+        t = self._tally
+        if t.seen < divergence.RUNNING_MEAN_SAMPLES:
+            return None
+        return divergence.loss_growth(t.loss_sum / t.seen, self.best_loss, self.chance_loss)
 
     def _batch_event(self) -> events.BatchEnd:
         """The batch just done, with the epoch's running figures from the tally."""
@@ -237,14 +248,15 @@ class Trainer:
                 validation = evaluate(self.model, self.loss_fn, *self.val_data, classes=self.classes)
                 val_loss, val_accuracy, confusion = validation.loss, validation.accuracy, validation.confusion
             norms = weight_norms(self._named)
-            problem = self._broken(val_loss, norms)
+            problem = self._broken(val_loss, norms) or divergence.loss_growth(train_loss, self.best_loss,
+                                                                               self.chance_loss)
             if problem is None and self.probe is not None and len(self.probe):
                 probe_outputs = predict(self.model, self.probe)
                 if self.classes:
                     probe_outputs = softmax(probe_outputs)
         self.elapsed += time.perf_counter() - start
         if problem is not None:
-            return self._diverge(problem, where=f"the end of epoch {self.epoch + 1}")
+            return self._diverge(problem, batch=None)
         lr = float(self.optimizer.lr)
         self.epoch += 1
         first_epoch, elapsed_before = self._run_start   # a resumed run's earlier epochs ran at another pace
@@ -260,6 +272,7 @@ class Trainer:
             confusion=confusion, probe_outputs=probe_outputs,
         )
         self._tally = _EpochTally()
+        self.best_loss = train_loss if self.best_loss is None else min(self.best_loss, train_loss)
         if self.scheduler is not None:
             self.scheduler.step()
         stop = False
@@ -328,23 +341,26 @@ class Trainer:
         self._good = _GoodState(self.model.state_dict(), self.optimizer.state_dict(), self.epoch,
                                 self._tally.batches)
 
-    def _diverge(self, problem: str, where: str | None = None) -> str:
-        """Put the last good state back and report why the run ended."""
+    def _diverge(self, problem: str, batch: int | None) -> str:
+        """Put the last good state back and report why the run ended (at `batch`, 0-based; None: at the epoch's end)."""
         good = self._good
         self.model.load_state_dict(good.model)
         self.optimizer.load_state_dict(good.optimizer)
-        where = where or f"epoch {self.epoch + 1}, batch {self._tally.batches + 1}"
-        self.on_event(events.Diverged(
-            self.epoch, self._tally.batches,
-            f"Training diverged at {where}: {problem}. Restored {good.describe()}. {DIVERGENCE_ADVICE}", good.epoch))
+        self.on_event(events.Diverged(self.epoch, batch, problem, good.epoch, good.batch))
         return "diverged"
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:
-        """Where the run is: epochs done, time spent, and the sums of an unfinished epoch (JSON-able)."""
-        return {"epoch": self.epoch, "elapsed": self.elapsed, "tally": self._tally.as_dict()}
+        """Where the run is: epochs done, time spent, the sums of an unfinished epoch and the best epoch's
+        loss (JSON-able)."""
+        return {"epoch": self.epoch, "elapsed": self.elapsed, "tally": self._tally.as_dict(),
+                "best_loss": self.best_loss}
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch = int(state["epoch"])
         self.elapsed = float(state["elapsed"])
         self._tally = _EpochTally(**state["tally"])
+        best = state.get("best_loss")   # (absent from older checkpoints: the next epoch sets it)
+        if best is not None and divergence.best_loss([best]) is None:
+            raise ValueError(f"best_loss must be a number >= 0, got {best!r:.40}")
+        self.best_loss = None if best is None else float(best)

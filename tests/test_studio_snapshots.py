@@ -17,8 +17,6 @@ from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.app import create_app
 
 SIZES = [(80, 24), (120, 40)]
-DIVERGED = ("Training diverged at epoch 7, batch 4: the loss became nan. Restored the weights of epoch 6. "
-            "Lower the learning rate, or turn on gradient clipping, and start again.")
 
 
 def studio(tmp_path):
@@ -44,7 +42,7 @@ class TestMonitorSnapshots:
         """Why the run diverged and what to try, wrapped under the status line."""
         async def run_before(pilot) -> None:
             feed(pilot.app)
-            pilot.app.monitor.on_session_event(events.Diverged(6, 3, DIVERGED, 6))
+            pilot.app.monitor.on_session_event(events.Diverged(6, 3, "the loss became nan", 6))
             pilot.app.status = Status.DIVERGED
             await pilot.pause()
 

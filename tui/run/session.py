@@ -44,7 +44,7 @@ import numpy as np
 from nnstudio import saves
 from nnstudio.datasets import BatchIterator, DatasetError
 from nnstudio.datasets.dataset import Dataset
-from nnstudio.engine import events, manual_seed
+from nnstudio.engine import divergence, events, manual_seed
 from nnstudio.engine.control import Controller
 from nnstudio.engine.evaluation import evaluate, predict
 from nnstudio.engine.metrics import softmax
@@ -151,7 +151,8 @@ class Session:
             self.model, self.optimizer, self.loss_fn, self.batches, epochs=self._trainer_epochs(),
             val_data=(data.x_val, y_val), classes=self.classes, scheduler=self.scheduler,
             clip_norm=config.training.clip_norm or None, early_stopping=self.early_stopping,
-            probe=data.x_test[self.probe_index], on_event=self._handle, controller=self.controller)
+            probe=data.x_test[self.probe_index], on_event=self._handle, controller=self.controller,
+            chance_loss=divergence.chance_loss(y_train, self.classes))
 
     def _trainer_epochs(self) -> int:
         """The trainer's own share of the plan: the epochs after those of the save this run continues."""
@@ -273,6 +274,7 @@ class Session:
             self.on_event(event)
             self._checkpoint_epoch()
             return
+        event = self._numbered(event)
         if isinstance(event, events.Failed) and self.checkpoint_problem is not None:
             event = events.Failed(self.checkpoint_problem)   # (not "SessionError: ..." and a traceback)
         self._move(lambda status: after_event(status, event))
@@ -281,14 +283,19 @@ class Session:
             self._checkpoint_position()
 
     def _numbered(self, event):
-        """A trainer's BatchEnd or EpochEnd numbered as the history is: after the epochs of the save this
-        run continues (`epoch`, and an EpochEnd's planned `epochs`, shifted by `epoch_offset`)."""
+        """A trainer's BatchEnd, EpochEnd or Diverged numbered as the history is: after the epochs of the save
+        this run continues (`epoch`, an EpochEnd's planned `epochs` and the epoch a Diverged restored, shifted
+        by `epoch_offset`; the Diverged's message follows its fields)."""
         offset = self.epoch_offset
         if not offset:
             return event
         if isinstance(event, events.EpochEnd):
             return dataclasses.replace(event, epoch=offset + event.epoch, epochs=offset + event.epochs)
-        return dataclasses.replace(event, epoch=offset + event.epoch)
+        if isinstance(event, events.Diverged):
+            return dataclasses.replace(event, epoch=offset + event.epoch, restored_epoch=offset + event.restored_epoch)
+        if isinstance(event, events.BatchEnd):
+            return dataclasses.replace(event, epoch=offset + event.epoch)
+        return event
 
     # ------------------------------------------------------------------ commands (any thread)
     def pause(self) -> None:
@@ -544,6 +551,8 @@ class Session:
         if not reinitialise:
             session.model.load_state_dict(loaded.model.state_dict())
             session.history = list(loaded.metadata.history)
+            if loaded.metadata.dataset_name == session.dataset.name:   # (another data set's losses do not compare)
+                session.trainer.best_loss = divergence.best_loss(h.get("train_loss") for h in session.history)
         return session
 
     def _restore(self, loaded: saves.Loaded) -> None:
