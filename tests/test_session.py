@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import queue
 import shutil
 import threading
@@ -441,3 +442,19 @@ def test_a_command_the_loop_no_longer_obeyed_does_not_carry_into_the_next_run(tm
     assert session.run() == "finished" and not session.controller.stop_requested
     session.on_event = lambda event: None
     assert session.run(epochs=2) == "finished" and session.trainer.epoch == 2
+
+
+def test_a_cosine_schedule_stretches_over_a_longer_plan(tmp_path):
+    """A finished cosine run continued to a larger total trains at the longer curve's rate, not at its
+    floor (lr 0): resumed with --epochs 4 after 2 planned, epoch 3 runs at the rate cosine-over-4 gives."""
+    config = RunConfig.from_dict({
+        "data": {"name": "blobs", "size": 200}, "schedule": {"name": "cosine"},
+        "optimizer": {"name": "sgd", "lr": 0.1}, "training": {"epochs": 2, "batch_size": 50, "seed": 1},
+        "checkpoints": {"folder": str(tmp_path)}})
+    session = Session(config)
+    assert session.run() == "finished" and session.optimizer.lr == pytest.approx(0.0)
+    lrs = []
+    session.on_event = lambda event: lrs.append(event.lr) if isinstance(event, events.EpochEnd) else None
+    assert session.run(4) == "finished"
+    assert lrs == [pytest.approx(0.1 * (1 + math.cos(math.pi * 2 / 4)) / 2),
+                   pytest.approx(0.1 * (1 + math.cos(math.pi * 3 / 4)) / 2)]

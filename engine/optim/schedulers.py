@@ -190,3 +190,12 @@ class CosineAnnealingLR(_Schedule):
     def _hold(self, lr: float) -> None:
         """At or past T_max the rate is the floor: the typed rate becomes it, and is held from then on."""
         self.eta_min = lr
+
+    def stretch(self, T_max: int) -> None:
+        """Span `T_max` epochs after warm-up from now on (a run planned longer), and set the current rate.
+
+        A run extended past its end would otherwise hold eta_min (0 by default) and learn
+        nothing more: the rate follows the longer curve instead, as if planned so from the start.
+        """
+        self.T_max = _checks.count("T_max", T_max, low=1)
+        self._apply()

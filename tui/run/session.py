@@ -49,6 +49,7 @@ from nnstudio.engine.control import Controller
 from nnstudio.engine.evaluation import evaluate, predict
 from nnstudio.engine.metrics import softmax
 from nnstudio.engine.nn import Module
+from nnstudio.engine.optim import CosineAnnealingLR
 from nnstudio.engine.spec import build_model, is_autoencoder
 from nnstudio.engine.trainer import Trainer
 
@@ -261,6 +262,9 @@ class Session:
         except ConfigError as error:
             raise SessionError(str(error)) from None
         self.trainer.epochs = self._trainer_epochs()
+        span = max(self.trainer.epochs - getattr(self.scheduler, "warmup_epochs", 0), 1)
+        if isinstance(self.scheduler, CosineAnnealingLR) and span != self.scheduler.T_max:
+            self.scheduler.stretch(span)   # the curve spans the plan, as `make_scheduler` made it
 
     def _handle(self, event) -> None:
         """Events from the trainer (training thread): number, record, checkpoint, follow the status, pass on."""
