@@ -32,6 +32,8 @@ def opened(monkeypatch):
         def run(self):
             pass
 
+        return_code = 0   # (as an app that was quit)
+
     monkeypatch.setattr(studio_command, "create_app", Recorder)
     return seen
 
