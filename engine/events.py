@@ -24,6 +24,7 @@ class BatchEnd:
     accuracy: float | None  # running accuracy over the epoch so far (classification)
     samples_per_s: float
     mean_loss: float = float("nan")  # running mean loss over the epoch so far (what a progress bar shows)
+    seen: int = 0  # examples trained on in this epoch so far (this batch's included)
 
 
 @dataclass(frozen=True)

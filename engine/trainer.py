@@ -164,7 +164,7 @@ class Trainer:
         return events.BatchEnd(
             self.epoch, t.batches - 1, max(len(self.batches), t.batches), self._last_loss,
             t.correct / t.seen if self.classes else None, t.seen / t.seconds if t.seconds > 0 else 0.0,
-            mean_loss=t.loss_sum / t.seen)
+            mean_loss=t.loss_sum / t.seen, seen=t.seen)
 
     def _step(self, xb, yb, tally: _EpochTally, measures: tuple[RunningMean, RunningMean] | None) -> str | None:
         """One optimizer step; returns a description of the problem if the run diverged.

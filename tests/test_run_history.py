@@ -1,0 +1,88 @@
+"""A run's history file: what the recorder writes, and the history read back as the run now stands."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from nnstudio.engine import events
+from nnstudio.tui.run.history import HISTORY_FILE, HistoryRecorder, read_history
+
+
+def batch(epoch: int, index: int, loss: float, seen: int, acc: float | None = 0.5) -> events.BatchEnd:
+    return events.BatchEnd(epoch, index, 3, loss, acc, 100.0, loss, seen=seen)
+
+
+def epoch_end(epoch: int, loss: float) -> events.EpochEnd:
+    return events.EpochEnd(epoch, 5, loss, 0.9, loss, 0.8, 0.01, {}, {}, {}, 100.0, 1.0, float(epoch + 1), 4.0)
+
+
+def _two_epochs(recorder: HistoryRecorder) -> None:
+    for e in range(2):
+        for b in range(3):
+            recorder.batch(batch(e, b, 1.0 / (e * 3 + b + 1), seen=(b + 1) * 10))
+        recorder.epoch(epoch_end(e, 0.5 / (e + 1)))
+
+
+def test_a_run_s_batches_epochs_settings_and_end_read_back(tmp_path):
+    recorder = HistoryRecorder(tmp_path, train_size=30)
+    recorder.start(config={"optimizer": {"lr": 0.01}}, origin={"kind": "new"})
+    _two_epochs(recorder)
+    recorder.setting("optimizer.lr", 0.001, at=(2, 0))
+    recorder.end("finished", "completed", at=(2, 0))
+    recorder.close()
+
+    history = read_history(tmp_path)
+    assert history.notes == [] and history.origin == {"kind": "new"} and history.config["optimizer"]["lr"] == 0.01
+    assert history.batches.epoch.tolist() == [1, 1, 1, 2, 2, 2] and history.batches.batch.tolist() == [1, 2, 3] * 2
+    assert history.batches.examples.tolist() == [10, 20, 30, 40, 50, 60]   # examples seen, for fair comparisons
+    assert history.batches.loss[0] == 1.0 and history.batches.accuracy[0] == 0.5
+    assert [e["epoch"] for e in history.epochs] == [1, 2] and history.epochs[-1]["n"] == 60
+    assert history.settings == [{"kind": "setting", "path": "optimizer.lr", "value": 0.001, "at": [2, 0]}]
+    assert history.end["status"] == "finished"
+
+
+def test_a_continuation_replays_from_where_it_goes_on(tmp_path):
+    """Killed in epoch 2 after its second batch, resumed from the checkpoint of epoch 1: the file still holds
+    the lost batches and the end of the first attempt, the history as it now stands does not."""
+    first = HistoryRecorder(tmp_path, train_size=30)
+    first.start(config={}, origin={"kind": "new"})
+    _two_epochs(first)
+    first.end("stopped", "", at=(2, 0))
+    first.close()
+
+    resumed = HistoryRecorder(tmp_path, train_size=30)
+    resumed.start(config={"resumed": True}, origin={"kind": "new"}, at=(1, 1))
+    resumed.batch(batch(1, 1, 0.25, seen=20))
+    resumed.close()
+
+    history = read_history(tmp_path)
+    assert len(history.runs) == 2 and history.config == {"resumed": True} and history.end is None
+    assert list(zip(history.batches.epoch.tolist(), history.batches.batch.tolist())) == [(1, 1), (1, 2), (1, 3),
+                                                                                         (2, 1), (2, 2)]
+    assert history.batches.loss[-1] == 0.25 and [e["epoch"] for e in history.epochs] == [1]
+
+
+def test_a_damaged_or_newer_history_is_read_as_far_as_it_is_sound(tmp_path):
+    recorder = HistoryRecorder(tmp_path, train_size=30)
+    recorder.start(config={}, origin={"kind": "new"})
+    _two_epochs(recorder)
+    recorder.close()
+    path = tmp_path / HISTORY_FILE
+    with open(path, "a") as file:
+        file.write(json.dumps({"kind": "gradient-histogram", "bins": [1, 2]}) + "\n")   # a later version's
+        file.write(json.dumps({"kind": "batch", "e": "x"}) + "\n")                      # a record gone wrong
+        file.write('{"kind": "batch", "e": 3, "b"')                                      # torn by a crash
+    history = read_history(tmp_path)
+    assert len(history.batches) == 6 and len(history.epochs) == 2
+    assert history.notes == ["the last line of history.jsonl was cut short (a crash mid-write) and is skipped",
+                             "a batch record of history.jsonl does not read; skipped",
+                             "history.jsonl was written by a newer nnstudio; read as far as this version "
+                             "understands it"]
+
+
+def test_a_history_that_cannot_be_written_stops_being_kept_and_says_so_once(tmp_path):
+    recorder = HistoryRecorder(tmp_path / "missing" / "run", train_size=30)
+    assert recorder.problem.startswith("the run's history is no longer kept (")
+    recorder.batch(batch(0, 0, math.nan, seen=10))   # nothing more is tried
+    recorder.close()

@@ -1,0 +1,216 @@
+"""A run's whole history, kept in its run folder as it trains: every batch, every epoch, every live
+setting change, and how it ended. The monitor, run comparison, forks and sweeps all read it.
+
+    recorder = HistoryRecorder(run_dir, train_size=54_000)
+    recorder.start(config=..., origin={"kind": "new"})      # or continuing: at=(epochs done, batches into the next)
+    recorder.batch(event); recorder.epoch(event); recorder.setting("optimizer.lr", 0.01, at=(3, 120))
+    recorder.end("stopped", "", at=(3, 121)); recorder.close()
+    history = read_history(run_dir)      # RunHistory: .runs, .epochs, .batches, .settings, .end, .notes
+
+It is `history.jsonl` (`saves.journal`: append-only, one JSON record per line, a torn last line
+skipped with a note). The records, told apart by "kind":
+
+    run      a run starts in the folder, or continues in it: format, time, config, origin (where it
+             came from: new, a save it continued, a run it resumed, the run and epoch it forked),
+             and for a continuation `at`, the position it goes on from
+    batch    e (1-based epoch), b (batches done in it), n (examples seen since the run's start), loss, acc
+    epoch    the epoch's figures (`EpochEnd.as_dict`) and n
+    setting  path, value, and `at`, where it took effect
+    end      status, why, and `at`
+
+A position is [epochs done, batches done in the next epoch]. A continuation drops what its file
+holds past the position it goes on from (a run resumed from its last checkpoint trains that part
+again), so reading replays the file into the history as the run now stands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from nnstudio.saves import SaveError
+from nnstudio.engine import events
+from nnstudio.saves.journal import Journal, read_journal
+
+HISTORY_FILE = "history.jsonl"
+#: the version of the records written here; a newer one is read as far as this version understands it
+FORMAT = 1
+KINDS = ("run", "batch", "epoch", "setting", "end")
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+class HistoryRecorder:
+    """Writes a run's history as the session reports it.
+
+    A history that cannot be written (a full disk) must not end the run: its checkpoints are what
+    resuming needs. The first failure is kept in `problem` (the session says it once) and the
+    recorder writes nothing more.
+    """
+
+    def __init__(self, run_dir: str | Path, *, train_size: int) -> None:
+        self.journal: Journal | None = None
+        self.problem: str | None = None
+        self.train_size = train_size
+        with self._unless_failing():
+            self.journal = Journal(Path(run_dir) / HISTORY_FILE)
+
+    @contextlib.contextmanager
+    def _unless_failing(self) -> Iterator[None]:
+        try:
+            yield
+        except SaveError as error:
+            self.problem = f"the run's history is no longer kept ({error}); its checkpoints are"
+            self.journal = None
+
+    def _append(self, record: dict, flush: bool = False) -> None:
+        if self.journal is None:
+            return
+        with self._unless_failing():
+            self.journal.append(record)
+            if flush:
+                self.journal.flush()
+
+    def start(self, *, config: dict, origin: dict, at: tuple[int, int] | None = None, **facts) -> None:
+        """A run starts in the folder (`at` None) or continues in it from position `at`."""
+        record = {"kind": "run", "format": FORMAT, "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "config": config, "origin": origin, "train_size": self.train_size, **facts}
+        if at is not None:
+            record["at"] = list(at)
+        self._append(record, flush=True)
+
+    def batch(self, event: events.BatchEnd) -> None:
+        """A batch as the session numbers it (epoch after those of a save it continues)."""
+        self._append({"kind": "batch", "e": event.epoch + 1, "b": event.batch + 1,
+                      "n": event.epoch * self.train_size + event.seen, "loss": float(event.loss),
+                      "acc": _number(event.accuracy)})
+
+    def epoch(self, event: events.EpochEnd) -> None:
+        self._append({"kind": "epoch", **event.as_dict(), "n": (event.epoch + 1) * self.train_size}, flush=True)
+
+    def setting(self, path: str, value, *, at: tuple[int, int]) -> None:
+        """A live setting change (from any thread: the journal takes one writer at a time)."""
+        self._append({"kind": "setting", "path": path, "value": value, "at": list(at)})
+
+    def end(self, status: str, why: str, *, at: tuple[int, int]) -> None:
+        self._append({"kind": "end", "status": status, "why": why, "at": list(at)}, flush=True)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+
+
+@dataclass
+class Batches:
+    """Every batch of a run, column by column (one row per batch, in order)."""
+
+    epoch: np.ndarray      # 1-based epoch of each batch
+    batch: np.ndarray      # batches done in that epoch, this one included
+    examples: np.ndarray   # examples seen since the run's start, this batch's included
+    loss: np.ndarray
+    accuracy: np.ndarray   # running accuracy over the epoch (NaN without classes)
+
+    @classmethod
+    def of(cls, rows: list[tuple]) -> "Batches":
+        if not rows:
+            return cls(*(np.zeros(0, dtype) for dtype in (np.int64, np.int64, np.int64, np.float64, np.float64)))
+        e, b, n, loss, acc = zip(*rows)
+        return cls(np.array(e, np.int64), np.array(b, np.int64), np.array(n, np.int64),
+                   np.array(loss, np.float64), np.array(acc, np.float64))
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+
+@dataclass
+class RunHistory:
+    """A run's history as it now stands (continuations replayed), and notes on what could not be read."""
+
+    runs: list[dict] = field(default_factory=list)       # the run record of its start, then one per continuation
+    epochs: list[dict] = field(default_factory=list)
+    batches: Batches = field(default_factory=lambda: Batches.of([]))
+    settings: list[dict] = field(default_factory=list)
+    end: dict | None = None                              # how the latest continuation ended (None: it did not say)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def config(self) -> dict:
+        """The config the run trains with now (its latest continuation's)."""
+        return self.runs[-1].get("config", {}) if self.runs else {}
+
+    @property
+    def origin(self) -> dict:
+        """Where the run came from (its start's origin)."""
+        return self.runs[0].get("origin", {}) if self.runs else {}
+
+
+def read_history(run_dir: str | Path) -> RunHistory:
+    """The history of a run folder, replayed; SaveError if it has none that can be read."""
+    read = read_journal(Path(run_dir) / HISTORY_FILE)
+    history = RunHistory(notes=list(read.notes))
+    rows: list[tuple] = []
+    newer = False
+    for record in read.records:
+        kind = record.get("kind")
+        if kind not in KINDS:
+            newer = True
+            continue
+        try:
+            if kind == "run":
+                newer |= not isinstance(record.get("format"), int) or record["format"] > FORMAT
+                if "at" in record:
+                    _rewind(history, rows, _position(record["at"]))
+                history.runs.append(record)
+                history.end = None
+            elif kind == "batch":
+                rows.append((int(record["e"]), int(record["b"]), int(record["n"]), _float(record["loss"]),
+                             _float(record.get("acc"))))
+            elif kind == "epoch":
+                history.epochs.append(record)
+            elif kind == "setting":
+                _position(record["at"])
+                history.settings.append(record)
+            else:
+                _position(record["at"])
+                history.end = record
+        except (KeyError, TypeError, ValueError):
+            history.notes.append(f"a {kind} record of {HISTORY_FILE} does not read; skipped")
+    if newer:
+        history.notes.append(f"{HISTORY_FILE} was written by a newer nnstudio; read as far as this version "
+                             f"understands it")
+    history.batches = Batches.of(rows)
+    return history
+
+
+def _float(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _position(at) -> tuple[int, int]:
+    epochs, batches = at
+    if type(epochs) is not int or type(batches) is not int or epochs < 0 or batches < 0:
+        raise ValueError(at)
+    return epochs, batches
+
+
+def _rewind(history: RunHistory, rows: list[tuple], at: tuple[int, int]) -> None:
+    """Drop what lies past position `at`: a continuation trains it again."""
+    done, into = at
+    rows[:] = [row for row in rows if row[0] <= done or (row[0] == done + 1 and row[1] <= into)]
+    history.epochs[:] = [e for e in history.epochs if isinstance(e.get("epoch"), int) and e["epoch"] <= done]
+    history.settings[:] = [s for s in history.settings if tuple(s["at"]) <= at]
+
+
+def has_history(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / HISTORY_FILE).is_file()
+
+
