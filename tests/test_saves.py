@@ -507,7 +507,7 @@ def test_a_small_file_cannot_make_us_build_a_huge_model(good, tmp_path, monkeypa
     def no_building(spec):
         raise AssertionError("built the model")
 
-    monkeypatch.setattr("nnstudio.saves.api.build_model", no_building)
+    monkeypatch.setattr("nnstudio.saves.tensors.build_model", no_building)
     refused(write_raw(tmp_path / "huge.safetensors", {"0.weight": np.zeros(4, np.float32)}, document),
             "the file holds 4 model values, the spec's model has 80,000,003 parameters")
 
