@@ -20,6 +20,7 @@ from nnstudio.tui.main import main
 from nnstudio.tui.run import RunConfig, Session
 from nnstudio.tui.studio.saves_pane import SavesPane
 from studio_host import PaneHost
+from test_studio_app import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -179,3 +180,22 @@ async def test_the_studio_marks_them_and_will_not_open_them(real, tmp_path):
         await pilot.press("l")
         assert notified == ["nan cannot be loaded: its weights are not finite: 6 of 6 tensors (0.weight, 0.bias, "
                             "3.weight, and 3 more) hold NaN or infinite values; retrain it, or open an earlier checkpoint"]
+
+
+async def test_the_studio_says_why_it_cannot_open_one_named_on_the_command_line(real, tmp_path):
+    """`nnstudio studio SAVE` on weights that are not finite: one notification with the reason; nothing opens."""
+    from nnstudio.tui.studio.app import create_app
+
+    path = hostile(real, tmp_path, "inf", "model", fill=(float("inf"),))
+    app = create_app(config=RunConfig.from_dict({"data": {"name": "blobs", "size": 300}}), saves_dir=tmp_path / "s",
+                     open_path=path, offer_resume=False)
+    notified = []
+    notify = app.notify
+    app.notify = lambda message, **options: (notified.append((str(message), options.get("severity"))),
+                                             notify(message, **options))[1]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: any(severity == "error" for _, severity in notified), "the open to fail")
+        errors = [message for message, severity in notified if severity == "error"]
+        assert errors == [f"{path}: its weights are not finite: 6 of 6 tensors (0.weight, 0.bias, 3.weight, and 3 "
+                          f"more) hold NaN or infinite values; retrain it, or open an earlier checkpoint"]
+        assert app.runner.session is None or app.runner.session.history == []
