@@ -56,7 +56,8 @@ class Loaded:
 def _spec_of(model: Module, spec: dict | None) -> dict:
     spec = spec if spec is not None else getattr(model, "spec", None)
     if spec is None:
-        raise SaveError("the model has no spec: pass spec=... (models made by build_model carry theirs)")
+        raise SaveError("the model has no spec to save with it: give its spec (models made by build_model carry "
+                        "theirs)")
     return spec
 
 
