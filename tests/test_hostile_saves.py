@@ -199,3 +199,23 @@ async def test_the_studio_says_why_it_cannot_open_one_named_on_the_command_line(
         assert errors == [f"{path}: its weights are not finite: 6 of 6 tensors (0.weight, 0.bias, 3.weight, and 3 "
                           f"more) hold NaN or infinite values; retrain it, or open an earlier checkpoint"]
         assert app.runner.session is None or app.runner.session.history == []
+
+
+async def test_the_studio_will_not_open_a_model_whose_outputs_overflow(real, tmp_path):
+    """Finite weights of 3e38: the predictions pane showed "nan%" for every sample."""
+    from nnstudio.tui.studio.app import create_app
+
+    path = hostile(real, tmp_path, "huge", "model", fill=(3e38,))
+    app = create_app(config=RunConfig.from_dict({"data": {"name": "blobs", "size": 300}}), saves_dir=tmp_path / "s",
+                     open_path=path, offer_resume=False)
+    notified = []
+    notify = app.notify
+    app.notify = lambda message, **options: (notified.append((str(message), options.get("severity"))),
+                                             notify(message, **options))[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: any(severity == "error" for _, severity in notified), "the open to fail")
+    assert [message for message, severity in notified if severity == "error"] == [
+        f"{path}: its outputs are not finite numbers: its weights are so large that the arithmetic overflows; "
+        f"retrain it, or open an earlier checkpoint"]

@@ -5,7 +5,7 @@
     nnstudio eval sine-mlp --json                    one JSON object on stdout
 
 Regression models and autoencoders report the test mean squared error instead. A save whose weights
-are not finite is refused on loading; one whose outputs overflow is refused too (`OVERFLOW`). The session is
+are not finite is refused on loading; one whose outputs overflow is refused too (`outputs_problem`). The session is
 rebuilt from the save's own settings (`Session.from_save`), so the test data is prepared
 exactly as it was for training, and computes the figures itself (`Session.evaluate_test`).
 Errors print one line to stderr: exit status 2 for bad arguments (a save that is not there, a
@@ -28,16 +28,13 @@ from rich.table import Table
 from nnstudio import saves
 
 from ..run.config import ConfigError
-from ..run import Session, SessionError, saved_config
+from ..run import Session, SessionError, outputs_problem, saved_config
 from .common import (FLAGS_BY_OPTION, UsageError, fail, failure_status, one_line_errors, parse_flag, percent, plain,
                      resolve_save, show_notice)
 
 PROG = "nnstudio eval"
 #: a confusion matrix wider than this many classes would not fit a terminal; the per-class table still shows
 MAX_CONFUSION_CLASSES = 20
-#: why a model with finite weights (weights that are not finite are refused on loading) gives no figures
-OVERFLOW = ("its outputs are not finite numbers: its weights are so large that the arithmetic overflows; "
-            "retrain it, or open an earlier checkpoint")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,8 +92,9 @@ def run_eval(args: argparse.Namespace) -> int:
     except SessionError as error:
         return fail(PROG, str(error), failure_status(error))
     record = {"save": str(path), "model": saves.describe_model(session.spec), **session.evaluate_test()}
-    if not np.isfinite(record.get("test_loss", record.get("test_mse"))):
-        return fail(PROG, f"{path}: {OVERFLOW}")
+    problem = outputs_problem(record.get("test_loss", record.get("test_mse")))
+    if problem is not None:
+        return fail(PROG, f"{path}: {problem}")
     if args.json:
         print(json.dumps(plain(record), allow_nan=False))
         return 0

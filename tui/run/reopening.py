@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from nnstudio import saves
 
 from .config import SECTIONS, ConfigError, RunConfig, portable
@@ -27,6 +29,17 @@ def run_folder_to_continue(checkpoint: Path) -> Path | None:
         return folder if point is not None and os.path.samefile(point, checkpoint) else None
     except OSError:
         return None
+
+
+#: why a loaded model gives no figures although its weights are finite (weights that are not are refused on loading)
+OVERFLOW = ("its outputs are not finite numbers: its weights are so large that the arithmetic overflows; "
+            "retrain it, or open an earlier checkpoint")
+
+
+def outputs_problem(outputs) -> str | None:
+    """`OVERFLOW` if a loaded model's outputs (or its loss) are not all finite numbers, else None: what `eval`,
+    `predict` and the studio say instead of showing NaN."""
+    return None if np.isfinite(outputs).all() else OVERFLOW
 
 
 def load_save(path: Path) -> saves.Loaded:
