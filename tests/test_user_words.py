@@ -69,7 +69,8 @@ def test_a_checkpoint_that_cannot_be_written_mid_run_is_said_in_words(tmp_path, 
     session = Session(config(tmp_path), on_event=seen.append)
     assert session.run() == "failed"
     [failed] = [event for event in seen if isinstance(event, events.Failed)]
-    assert plain(failed.message).startswith("could not write a checkpoint (cannot write: No space left on device)")
+    assert plain(failed.message).startswith("could not write a checkpoint (epoch-0001.safetensors: cannot write: "
+                                            "No space left on device), so the run stopped")
     assert failed.traceback == ""
 
 
