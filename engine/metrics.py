@@ -46,9 +46,11 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Class probabilities from scores along the last axis (stable)."""
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    """Class probabilities from scores along the last axis (stable; a row with an infinite or NaN score gives
+    NaN, without NumPy's warning: the caller judges the figures)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
 
 
 class RunningMean:

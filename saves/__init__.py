@@ -7,18 +7,20 @@
         print(entry.name, entry.model_summary, entry.best_val_accuracy)
 
 Modules, one job each: `format` (the safetensors container), `schema` (the metadata document),
-`atomic` (crash-safe writing), `naming` (safe names, folders), `api` (save/load), `resume`
-(optimizer, schedule and random state of checkpoints), `listing` (the saves in a folder), `checkpoints`
-(per-epoch and partial checkpoints of a run, its resume point, finding interrupted runs).
+`atomic` (crash-safe writing), `naming` (safe names, folders), `api` (save/load), `tensors` (whether
+a file's tensors fit its spec's model and are finite), `resume` (optimizer, schedule and random state
+of checkpoints), `listing` (the saves in a folder), `checkpoints` (per-epoch and partial checkpoints
+of a run, its resume point, finding interrupted runs).
 Every failure is a `SaveError`.
 """
 
-from .api import Loaded, delete, identify, load, read_header, read_metadata, save_checkpoint, save_model, tensor_problem
+from .api import (Loaded, delete, header_problem, identify, load, load_problem, read_header, read_metadata,
+                  save_checkpoint, save_model)
 from .atomic import remove_stale_temp_files
 from .checkpoints import (PARTIAL_FILE, CheckpointManager, RunInfo, find_interrupted_runs, find_runs, is_run_dir,
                           latest_interrupted_run, new_run_dir, read_run, resume_point, runs_folder)
 from .errors import SaveError
-from .listing import SaveEntry, describe_model, list_saves
+from .listing import SaveEntry, describe_model, inspect_save, list_saves
 from .naming import SUFFIX, default_folder, folder_or_default, resolve, sanitize_name, save_path
 from .resume import ResumeState
 from .schema import FORMAT_VERSION, Metadata
@@ -28,5 +30,5 @@ __all__ = [
     "Metadata", "FORMAT_VERSION", "list_saves", "SaveEntry", "describe_model", "sanitize_name", "save_path",
     "resolve", "default_folder", "folder_or_default", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir",
     "runs_folder", "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
-    "is_run_dir", "tensor_problem", "identify", "delete", "resume_point", "PARTIAL_FILE",
+    "is_run_dir", "header_problem", "load_problem", "inspect_save", "identify", "delete", "resume_point", "PARTIAL_FILE",
 ]

@@ -4,27 +4,26 @@
     loaded = saves.load(path)          # loaded.model, loaded.metadata, loaded.checkpoint (or None)
 
 A load rebuilds the model from the spec in the metadata, checks every tensor in the header
-against that model (names, shapes, dtypes) before reading any data, then copies the weights
-in. The file never decides what code runs: it names a spec, an optimizer class from a fixed
-table, and plain arrays.
+against that model (names, shapes, dtypes) and a checkpoint's training state before reading any
+data, then checks that the weights are finite numbers and copies them in. The file never decides
+what code runs: it names a spec, an optimizer class from a fixed table, and plain arrays.
+`load_problem` makes the same checks (`tensors`, `ResumeState.check`) and keeps neither a model nor
+the data, so that a listing marks a save that would not load with the reason `load` would give.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator, Mapping
+from typing import BinaryIO, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from nnstudio.engine import Tensor
 from nnstudio.engine import random as engine_random
 from nnstudio.engine.nn.module import Module
-from nnstudio.engine.spec import build_model, count_parameters
 
 from . import format as fmt
 from . import schema
@@ -34,10 +33,8 @@ from .naming import SUFFIX
 from .resume import (OPTIMIZER_PREFIX, ResumeState, check_optimizer_tensors, early_stopping_part, optimizer_parts,
                      optimizer_state_from, rng_part)
 from .schema import Metadata
-
-Signature = dict[str, tuple[tuple[int, ...], str]]  # tensor name -> (shape, safetensors dtype)
-#: models up to this many parameters are built even when the file lacks weights (cheap, and gives named errors)
-_BUILD_BEFORE_CHECKING = 1_000_000
+from .tensors import (Expected, Signature, build, compare, expected_for, model_dtype, not_finite, refuse_mismatch,
+                      refuse_not_finite, refuse_oversized_spec)
 
 
 @dataclass
@@ -55,114 +52,12 @@ class Loaded:
         return self.metadata.spec
 
 
-# ====================================================================== the model and its tensors
-@contextlib.contextmanager
-def _engine_rng_untouched() -> Iterator[None]:
-    """Building a model draws initial weights from the engine's generator; loading must not move
-    the stream of a session that is training (its dropout masks would change), so put it back.
-
-    The generator is global: a build in one thread while another trains is still visible to it.
-    """
-    state = engine_random.get_rng_state()
-    try:
-        yield
-    finally:
-        engine_random.set_rng_state(state)
-
-
-def _build(spec: dict, dtype: str) -> Module:
-    try:
-        with _engine_rng_untouched():
-            model = build_model(spec)
-    except (AttributeError, ValueError, TypeError, NotImplementedError) as error:  # e.g. a layer this engine lacks
-        raise SaveError(f"cannot build the model its spec describes: {error}") from None
-    if _model_dtype(model) != dtype:
-        model.to(np.dtype(dtype))
-    return model
-
-
-def _model_dtype(model: Module) -> str:
-    """The one floating-point precision of a model's parameters (mixed precision is not supported)."""
-    kinds = {p.data.dtype for p in model.parameters() if p.data.dtype.kind == "f"}
-    names = sorted(str(k) for k in kinds)
-    if len(names) > 1 or (names and names[0] not in schema.PRECISIONS):
-        raise SaveError(f"model parameters are {', '.join(names)}; a save holds one of {', '.join(schema.PRECISIONS)}")
-    return names[0] if names else "float32"
-
-
-def _signature(model: Module) -> Signature:
-    entries = [*((n, p.data) for n, p in model.named_parameters()), *model.named_buffers()]
-    return {name: (tuple(np.shape(a)), fmt.dtype_name(np.asarray(a).dtype)) for name, a in entries}
-
-
-@dataclass(frozen=True)
-class _Expected:
-    """What a spec's model holds: its tensors (parameters and buffers) and its parameters' shapes in order."""
-
-    tensors: Signature
-    param_shapes: tuple[tuple[int, ...], ...]
-
-    @classmethod
-    def of(cls, model: Module) -> "_Expected":
-        return cls(_signature(model), tuple(tuple(p.shape) for p in model.parameters()))
-
-
-@functools.lru_cache(maxsize=64)
-def _spec_expected(spec_json: str, dtype: str) -> _Expected:
-    """Cached by spec: a listing checks many headers of the same few models, and building one allocates its weights."""
-    return _Expected.of(_build(json.loads(spec_json), dtype))
-
-
-def _expected_for(metadata: Metadata) -> _Expected:
-    return _spec_expected(json.dumps(metadata.spec, sort_keys=True), metadata.dtype)
-
-
-def _compare(found: Signature, expected: Signature) -> list[str]:
-    """Every way the tensors differ from what the spec's model has, by name."""
-    problems = []
-    missing = [k for k in expected if k not in found]
-    if missing:
-        problems.append(f"missing {', '.join(_first(missing))}")
-    extra = [k for k in found if k not in expected]
-    if extra:
-        problems.append(f"unexpected {', '.join(_first(repr(k)[:80] for k in extra))}")
-    for name, (shape, dtype) in expected.items():
-        if name in found:
-            got_shape, got_dtype = found[name]
-            if tuple(got_shape) != shape:
-                problems.append(f"{name} has shape {list(got_shape)}, the spec gives {list(shape)}")
-            elif got_dtype != dtype:
-                problems.append(f"{name} has dtype {got_dtype}, expected {dtype}")
-    return problems
-
-
-def _first(items, limit: int = 5) -> list[str]:
-    items = list(items)
-    return items[:limit] + ([f"and {len(items) - limit} more"] if len(items) > limit else [])
-
-
-def _refuse_oversized_spec(spec: dict, found: Signature) -> None:
-    """Refuse a spec far bigger than the weights the file holds before building it: a tiny file must
-    not make us allocate and initialise a model of hundreds of megabytes just to find it lacking.
-    (Small models are built, so that the mismatch is reported tensor by tensor.)"""
-    expected = count_parameters(spec)
-    held = sum(math.prod(shape) for shape, _ in found.values())
-    if held < expected and expected > _BUILD_BEFORE_CHECKING:
-        raise SaveError(f"tensors do not match the model spec: the file holds {held:,} model values, "
-                        f"the spec's model has {expected:,} parameters")
-
-
-def _refuse_mismatch(problems: list[str]) -> None:
-    if problems:
-        raise SaveError("tensors do not match the model spec: " + "; ".join(problems[:6])
-                        + (f"; and {len(problems) - 6} more problems" if len(problems) > 6 else ""))
-
-
 # ====================================================================== writing
 def _spec_of(model: Module, spec: dict | None) -> dict:
     spec = spec if spec is not None else getattr(model, "spec", None)
     if spec is None:
-        raise SaveError("the model has no spec: pass spec=... (models made by build_model carry theirs)")
+        raise SaveError("the model has no spec to save with it: give its spec (models made by build_model carry "
+                        "theirs)")
     return spec
 
 
@@ -185,7 +80,10 @@ def _model_tensors(model: Module, metadata: Metadata) -> dict[str, np.ndarray]:
     """The model's state, checked against the spec being saved with it: never write what load refuses."""
     tensors = model.state_dict()
     found = {name: (a.shape, fmt.dtype_name(a.dtype)) for name, a in tensors.items()}
-    _refuse_mismatch(_compare(found, _expected_for(metadata).tensors))
+    refuse_mismatch(compare(found, expected_for(metadata).tensors))
+    problem = not_finite((name, [array]) for name, array in tensors.items())
+    if problem is not None:
+        raise SaveError(f"cannot save weights that are not finite: {problem}")
     return tensors
 
 
@@ -200,7 +98,7 @@ def save_model(path: str | Path, model: Module, *, spec: dict | None = None, con
     path written.
     """
     with _about(path):
-        metadata = schema.build("model", _spec_of(model, spec), _model_dtype(model), config=config,
+        metadata = schema.build("model", _spec_of(model, spec), model_dtype(model), config=config,
                                 dataset=dataset, history=history, metrics=metrics)
         return _write(path, _model_tensors(model, metadata), metadata, overwrite)
 
@@ -225,7 +123,7 @@ def save_checkpoint(path: str | Path, model: Module, optimizer, *, epoch: int, s
 def _save_checkpoint(path, model, optimizer, epoch, spec, scheduler, early_stopping, data_rng, data_state,
                      engine_rng_state, config, dataset, history, metrics, overwrite) -> Path:
     spec = _spec_of(model, spec)
-    dtype = _model_dtype(model)
+    dtype = model_dtype(model)
     described, optimizer_tensors = optimizer_parts(optimizer)
     checkpoint = {
         "epoch": epoch, "optimizer": described,
@@ -304,28 +202,82 @@ def _split_tensors(metadata: Metadata, header: fmt.Header) -> tuple[Signature, S
 
 
 def _check_tensor_table(metadata: Metadata, found: Signature, optimizer_found: Signature,
-                        expected: _Expected) -> None:
+                        expected: Expected) -> None:
     """Refuse a tensor table that does not fit the spec's model (and, for a checkpoint, its optimizer)."""
-    _refuse_mismatch(_compare(found, expected.tensors))
+    refuse_mismatch(compare(found, expected.tensors))
     if metadata.checkpoint is not None:
         check_optimizer_tensors(metadata.checkpoint["optimizer"], optimizer_found, list(expected.param_shapes),
                                 fmt.dtype_name(np.dtype(metadata.dtype)))
 
 
-def tensor_problem(metadata: Metadata, header: fmt.Header) -> str | None:
-    """Why the tensors a header lists would not load into the model its spec describes, or None if they fit.
+def _check_training_state(metadata: Metadata, params: list[Tensor],
+                          optimizer_arrays: Mapping[str, np.ndarray]) -> ResumeState | None:
+    """A checkpoint's optimizer, schedule, early stopping and generators, each made and loaded as a resume
+    makes them (`ResumeState.check`), so a bad hyperparameter (betas "x") is refused on opening, not mid-resume.
+    `load` passes the model's parameters and the optimizer's arrays; `header_problem` stand-ins and none."""
+    if metadata.checkpoint is None:
+        return None
+    state = optimizer_state_from(metadata.checkpoint["optimizer"], optimizer_arrays)
+    resume = ResumeState.from_checkpoint(metadata, state)
+    resume.check(params)
+    return resume
 
-    The same checks `load` makes before reading data (names, shapes, dtypes, optimizer state),
-    from the header alone: a listing can then tell a save that lists from one that loads.
-    The spec's expected tensors are cached, so checking a folder of saves of one model builds it once.
+
+def _stand_ins(shapes: Iterable[tuple[int, ...]], dtype: str) -> list[Tensor]:
+    """Parameters of the given shapes for an optimizer to check a state against; their zeros are never
+    touched, so the memory is not used."""
+    return [Tensor(np.zeros(shape, dtype=dtype)) for shape in shapes]
+
+
+def header_problem(metadata: Metadata, header: fmt.Header) -> str | None:
+    """Why `load` would refuse a save whose header reads, judging from the header alone, or None.
+
+    The checks `load` makes before reading data, by the same functions: the tensors fit the model
+    its spec describes (names, shapes, dtypes), and a checkpoint's optimizer, schedule and early
+    stopping load. The spec's expected tensors are cached, so checking a folder of saves of one
+    model builds it once.
     """
     found, optimizer_found = _split_tensors(metadata, header)
     try:
-        _refuse_oversized_spec(metadata.spec, found)
-        _check_tensor_table(metadata, found, optimizer_found, _expected_for(metadata))
+        refuse_oversized_spec(metadata.spec, found)
+        expected = expected_for(metadata)
+        _check_tensor_table(metadata, found, optimizer_found, expected)
+        _check_training_state(metadata, _stand_ins(expected.param_shapes, metadata.dtype), {})
     except SaveError as error:
         return error.problem
     return None
+
+
+def _slices(file: BinaryIO, header: fmt.Header, info: fmt.TensorInfo) -> Iterator[np.ndarray]:
+    """One tensor's values read from the file in slices of at most `fmt.CHUNK_BYTES`."""
+    dtype = info.numpy_dtype
+    step = max(fmt.CHUNK_BYTES // dtype.itemsize, 1) * dtype.itemsize
+    file.seek(header.data_start + info.begin)
+    for start in range(info.begin, info.end, step):
+        wanted = min(step, info.end - start)
+        data = file.read(wanted)
+        if len(data) != wanted:
+            raise SaveError("truncated file: its tensor data end early")
+        yield np.frombuffer(data, dtype=dtype)
+
+
+def load_problem(path: str | Path) -> tuple[Metadata, fmt.Header, str | None]:
+    """A save's metadata and header (SaveError if they cannot be read) and why `load` would refuse it, or None.
+
+    `header_problem`, then the weights read in slices and checked finite as `load` checks them:
+    nothing is built or kept, so a listing can tell a save that lists from one that loads.
+    """
+    path = Path(path)
+    with _open(path) as (file, size):
+        metadata, header = _read_header(file, size)
+        problem = header_problem(metadata, header)
+        if problem is None:
+            try:
+                refuse_not_finite((name, _slices(file, header, header.tensors[name]))
+                                   for name in _split_tensors(metadata, header)[0])
+            except SaveError as error:
+                problem = error.problem
+    return metadata, header, problem
 
 
 def identify(path: str | Path) -> None:
@@ -369,18 +321,16 @@ def load(path: str | Path) -> Loaded:
     with _open(path) as (file, size):
         metadata, header = _read_header(file, size)
         found, optimizer_found = _split_tensors(metadata, header)
-        _refuse_oversized_spec(metadata.spec, found)
-        model = _build(metadata.spec, metadata.dtype)
-        expected = _Expected.of(model)
+        refuse_oversized_spec(metadata.spec, found)
+        model = build(metadata.spec, metadata.dtype)
+        expected = Expected.of(model)
         _check_tensor_table(metadata, found, optimizer_found, expected)
         arrays = fmt.read_tensors(file, header)
+        weights = {name: arrays[name] for name in expected.tensors}
+        refuse_not_finite((name, [array]) for name, array in weights.items())
         try:
-            model.load_state_dict({name: arrays[name] for name in expected.tensors})
+            model.load_state_dict(weights)
         except ValueError as error:
             raise SaveError(f"weights do not load: {error}") from None
-        resume = None
-        if metadata.checkpoint is not None:
-            state = optimizer_state_from(metadata.checkpoint["optimizer"], {n: arrays[n] for n in optimizer_found})
-            resume = ResumeState.from_checkpoint(metadata, state)
-            resume.check(model.parameters())
+        resume = _check_training_state(metadata, model.parameters(), {n: arrays[n] for n in optimizer_found})
     return Loaded(model, metadata, resume, path)

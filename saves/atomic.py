@@ -21,6 +21,9 @@ from typing import BinaryIO, Callable, Iterator
 from .errors import SaveError
 
 TEMP_SUFFIX = ".tmp"
+#: what a writer told not to replace a file hears, in words for any front end (the command line names its flag,
+#: the studio asks first)
+EXISTS = "already exists; choose another name, or overwrite it"
 #: how our temp files are named: "." + the final name + "." + 8 random hex digits + ".tmp"
 _TEMP_NAME = re.compile(r"\.(.+)\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX), re.DOTALL)
 
@@ -75,12 +78,12 @@ def _commit(temp: Path, final: Path, overwrite: bool) -> None:
     try:
         os.link(temp, final)  # fails atomically if `final` exists: no window between check and rename
     except FileExistsError:
-        raise SaveError("already exists; pass overwrite=True (--overwrite) to replace it", final) from None
+        raise SaveError(EXISTS, final) from None
     except OSError as error:
         if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
             raise
         if final.exists():  # a file system without hard links: check, then rename
-            raise SaveError("already exists; pass overwrite=True (--overwrite) to replace it", final) from None
+            raise SaveError(EXISTS, final) from None
         os.replace(temp, final)
     else:
         os.unlink(temp)
@@ -96,7 +99,7 @@ def atomic_writer(path: str | Path, *, overwrite: bool = False) -> Iterator[Bina
     """
     final = Path(path)
     if not overwrite and final.exists():
-        raise SaveError("already exists; pass overwrite=True (--overwrite) to replace it", final)
+        raise SaveError(EXISTS, final)
     if final.is_dir():
         raise SaveError("is a folder, not a file", final)
     try:

@@ -1,10 +1,13 @@
 """The listing of a folder's saves: what saves it holds, from their headers alone.
 
-Listing reads each file's 8-byte length and JSON header, never its tensor data, so a folder of
-hundreds of saves lists in well under a second. Files that cannot be read are listed with the
-reason rather than hidden (a user should see a damaged save), and so are files whose header reads
-but whose tensors do not fit their model spec (they would not load); temp files of writers in
-progress (hidden names) and anything not ending in ".safetensors" are skipped.
+Listing reads each file's header and scans its weights for NaN and infinity in slices (nothing is
+built or kept), so a folder of a hundred saves lists in well under a second. Files that cannot be
+read are listed with the reason rather than hidden (a user should see a damaged save), and so are
+files whose header reads but that `load` would refuse (`load_problem`: tensors that do not fit
+their model spec, a checkpoint's training state that does not load, weights that are not finite)
+or that the caller's `check` refuses (the run core's reading of the save's run config): they list,
+but will not load. Temp files of writers in progress (hidden names) and anything not ending in
+".safetensors" are skipped.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from nnstudio.engine.spec import summarize
 
-from .api import read_header, tensor_problem
+from .api import load_problem
 from .errors import SaveError
 from .naming import SUFFIX, folder_or_default
 from .schema import MAX_YEAR, MIN_YEAR, Metadata
@@ -25,7 +29,7 @@ from .schema import MAX_YEAR, MIN_YEAR, Metadata
 @dataclass(frozen=True)
 class SaveEntry:
     """One save in a folder, as the listing shows it; `error` is set (and the rest mostly None) for a damaged
-    file, `problem` for one whose header reads but whose tensors do not fit its spec (it lists, but will not load)."""
+    file, `problem` for one whose header reads but that would not load (it lists, but will not load)."""
 
     name: str
     path: Path
@@ -37,7 +41,7 @@ class SaveEntry:
 
     @property
     def loadable(self) -> bool:
-        """Whether the header promises a load: it reads and its tensors fit the spec (the data are not checked)."""
+        """Whether it loads: it reads, and neither `load` nor the caller's check refuses it."""
         return self.error is None and self.problem is None
 
     @property
@@ -98,18 +102,37 @@ def _modified(stat: os.stat_result) -> datetime:
     return moment if MIN_YEAR <= moment.year <= MAX_YEAR else datetime.fromtimestamp(0, timezone.utc)
 
 
-def _entry(path: Path, stat: os.stat_result) -> SaveEntry:
+#: a further reason to refuse a save, given its metadata (None: none); e.g. the run core's reading of its config
+Check = Callable[[Metadata], "str | None"]
+
+
+def _entry(path: Path, stat: os.stat_result, check: Check | None) -> SaveEntry:
     modified = _modified(stat)
     name = path.name[: -len(SUFFIX)]
     try:
-        metadata, header = read_header(path)
+        metadata, _, problem = load_problem(path)
     except SaveError as error:
         return SaveEntry(name, path, stat.st_size, modified, error=error.problem)
-    return SaveEntry(name, path, stat.st_size, modified, metadata=metadata, problem=tensor_problem(metadata, header))
+    if problem is None and check is not None:
+        problem = check(metadata)
+    return SaveEntry(name, path, stat.st_size, modified, metadata=metadata, problem=problem)
 
 
-def list_saves(folder: str | Path | None = None) -> list[SaveEntry]:
-    """Every save in `folder` (default: the saves folder), newest first; an empty list if there is no folder."""
+def inspect_save(path: str | Path, check: Check | None = None) -> SaveEntry:
+    """One file as `list_saves` shows it (the same checks); SaveError if it cannot be found."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise SaveError("no such file", path) from None
+    except OSError as error:
+        raise SaveError(f"cannot open: {error.strerror or error}", path) from None
+    return _entry(path, stat, check)
+
+
+def list_saves(folder: str | Path | None = None, check: Check | None = None) -> list[SaveEntry]:
+    """Every save in `folder` (default: the saves folder), newest first; an empty list if there is no folder.
+    `check` is asked about each save that `load` would accept; what it returns is the entry's `problem`."""
     folder = folder_or_default(folder)
     entries = []
     try:
@@ -127,6 +150,6 @@ def list_saves(folder: str | Path | None = None) -> list[SaveEntry]:
             stat = item.stat()
         except OSError:  # removed while listing
             continue
-        entries.append(_entry(Path(item.path), stat))
+        entries.append(_entry(Path(item.path), stat, check))
     entries.sort(key=lambda e: (e.created, e.modified, e.name), reverse=True)
     return entries

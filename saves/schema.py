@@ -23,6 +23,10 @@ more than nnstudio reads), and `config` is the writer's own: saves check that it
 object and never read a setting from it (what goes in it, and what a reader makes of it, is the
 session's business). Every generator state, in `data_state` too, names one of NumPy's bit
 generators. `created_at` must convert to UTC within MIN_YEAR..MAX_YEAR.
+Numbers must also make sense together, so that a hand-edited or damaged file is refused here, in one
+place, rather than echoed: a history lists epochs 1, 2, 3... in order, with accuracies in 0..1 and
+no negative rate, time or norm; a checkpoint's epoch is not past the end of its history; and the
+counts a resume reads from `data_state` are never negative and add up to the checkpoint's epoch.
 Non-finite numbers are written as null: JSON has no NaN, and a diverged epoch's loss is
 "no value", not a number to compare.
 Every document is validated before it is written, so nnstudio never writes what it would refuse to read.
@@ -168,7 +172,6 @@ _OBJECT = Field("", dict, words="an object")
 _TEXT = Field("", str)
 _COUNT = Field("", int, low=0)
 _NUMBER = Field("", float)
-_NUMBER_OR_NULL = Field("", float, nullable=True)
 _PATIENCE = Field("", int, low=1)
 _FORMAT_VERSION = Field("", int, low=1)
 _KIND = Field("", str, choices=KINDS)
@@ -196,12 +199,20 @@ def _check_keys(value: dict, where: str, required: tuple[str, ...], allowed: tup
             raise SaveError(f"{what} has unknown key {unknown[0]!r:.60}; it has: {', '.join(allowed)}")
 
 
-#: the typed fields of a history entry (one epoch); others are free-form JSON
+#: the typed fields of a history entry (one epoch, numbered from 1); others are free-form JSON. Accuracies
+#: are fractions, rates, times and speeds are never negative: a value outside its range is damage, not a record
 _HISTORY_FIELDS: tuple[Field, ...] = (
-    Field("epoch", int, low=0),
-    *(Field(name, float, nullable=True) for name in ("train_loss", "train_acc", "val_loss", "val_acc", "lr",
-                                                    "seconds", "samples_per_second")),
+    Field("epoch", int, low=1),
+    *(Field(name, float, nullable=True) for name in ("train_loss", "val_loss")),
+    *(Field(name, float, nullable=True, low=0.0, high=1.0) for name in ("train_acc", "val_acc")),
+    *(Field(name, float, nullable=True, low=0.0) for name in ("lr", "seconds", "elapsed", "samples_per_second")),
 )
+#: per-layer figures of a history entry: non-negative numbers (or null), by layer
+_HISTORY_BY_LAYER = ("grad_norms", "weight_norms", "update_ratios")
+#: metrics that are accuracies, when they are numbers (a metric may also be text or null)
+_ACCURACY_METRICS = ("train_acc", "val_acc", "best_val_acc", "test_acc")
+_FRACTION = Field("", float, low=0.0, high=1.0)
+_NON_NEGATIVE = Field("", float, nullable=True, low=0.0)
 
 
 def _check_history_entry(entry: Any, where: str) -> None:
@@ -209,9 +220,26 @@ def _check_history_entry(entry: Any, where: str) -> None:
     for field in _HISTORY_FIELDS:
         if field.name in entry:
             _check(field, entry[field.name], f"{where}.{field.name}")
-    if "grad_norms" in entry:   # by layer
-        for layer, norm in _object(entry["grad_norms"], f"{where}.grad_norms").items():
-            _check(_NUMBER_OR_NULL, norm, f"{where}.grad_norms.{layer[:40]}")
+    for figure in _HISTORY_BY_LAYER:
+        if figure in entry:
+            for layer, value in _object(entry[figure], f"{where}.{figure}").items():
+                _check(_NON_NEGATIVE, value, f"{where}.{figure}.{layer[:40]}")
+
+
+def _check_history(history: Any) -> list:
+    """A list of per-epoch objects in order: the epochs they number go up (1, 2, 3...: one entry per epoch)."""
+    if not isinstance(history, list):
+        raise _fail("history", "a list of per-epoch objects", history)
+    last = 0
+    for i, entry in enumerate(history):
+        _check_history_entry(entry, f"history[{i}]")
+        epoch = entry.get("epoch")
+        if epoch is not None:
+            if epoch <= last:
+                raise SaveError(f"metadata history[{i}].epoch is {epoch}, after epoch {last}: "
+                                f"a history lists each epoch once, in order")
+            last = epoch
+    return history
 
 
 def _is_number(value: Any) -> bool:
@@ -240,10 +268,14 @@ def _check_shapes(value: Any, where: str) -> list[list[int]]:
     return value
 
 
-def _check_checkpoint(value: Any) -> dict:
+def _check_checkpoint(value: Any, history: list) -> dict:
     checkpoint = _object(value, "checkpoint")
     _check_keys(checkpoint, "checkpoint", _CHECKPOINT_KEYS, _CHECKPOINT_KEYS)
-    _check(_COUNT, checkpoint["epoch"], "checkpoint.epoch")
+    epoch = _check(_COUNT, checkpoint["epoch"], "checkpoint.epoch")
+    recorded = _last_epoch(history)
+    if recorded is not None and epoch > recorded:
+        raise SaveError(f"metadata checkpoint.epoch is {epoch}, but its history ends at epoch {recorded}: "
+                        f"a checkpoint is written after the epochs it records")
 
     opt = _object(checkpoint["optimizer"], "checkpoint.optimizer")
     _check_keys(opt, "checkpoint.optimizer", ("type", "hyper", "step", "params"), ("type", "hyper", "step", "params"))
@@ -268,19 +300,57 @@ def _check_checkpoint(value: Any) -> dict:
     check_rng_state(rng["engine"], "checkpoint.rng.engine")
     if rng["data"] is not None:
         check_rng_state(rng["data"], "checkpoint.rng.data")
-    _check_data_state(_optional_object(checkpoint["data_state"], "checkpoint.data_state"))
+    _check_data_state(_optional_object(checkpoint["data_state"], "checkpoint.data_state"), epoch)
     return checkpoint
 
 
-def _check_data_state(data_state: dict | None) -> None:
-    """The data pipeline's state is free-form, but generator states in it are not: a resume calls
-    `getattr(np.random, <bit_generator>)`, so a file naming "seed" would make it call np.random.seed.
+def _last_epoch(history: list) -> int | None:
+    """The epoch a history ends at: its last numbered entry's, else its length (one entry per epoch); None if empty."""
+    if not history:
+        return None
+    numbered = [entry["epoch"] for entry in history if entry.get("epoch") is not None]
+    return numbered[-1] if numbered else len(history)
+
+
+#: the parts of a session's data_state that a resume reads as numbers (the rest is free-form): where the batches
+#: stand, the trainer's epochs and time, the sums of an unfinished epoch, and the epochs before this run's
+_DATA_STATE_FIELDS: dict[str, tuple[Field, ...]] = {
+    "": (Field("epoch_offset", int, low=0), Field("epochs_planned", int, low=1)),
+    "batches": (Field("epoch", int, low=0), Field("position", int, low=0)),
+    "trainer": (Field("epoch", int, low=0), Field("elapsed", float, low=0.0)),
+    "trainer.tally": (*(Field(name, int, low=0) for name in ("batches", "seen", "correct")),
+                      Field("loss_sum", float), Field("seconds", float, low=0.0)),
+}
+
+
+def _data_state_part(data_state: dict, part: str) -> dict | None:
+    node: Any = data_state
+    for key in filter(None, part.split(".")):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
+def _check_data_state(data_state: dict | None, epoch: int) -> None:
+    """The data pipeline's state is free-form, but what a resume reads from it is checked here, with the rest
+    of the document: its counts and times (`_DATA_STATE_FIELDS`: never negative, and the trainer's epochs
+    after `epoch_offset` add up to the checkpoint's epoch), and its generator states, since a resume calls
+    `getattr(np.random, <bit_generator>)`: a file naming "seed" would make it call np.random.seed.
 
     The batch iterator's generator (data_state.batches.rng) must be a valid state, and so must any
     object anywhere in the state that names a bit_generator.
     """
     if data_state is None:
         return
+    for part, fields in _DATA_STATE_FIELDS.items():
+        values = _data_state_part(data_state, part)
+        for field in fields if values is not None else ():
+            if field.name in values:
+                _check(field, values[field.name], ".".join(filter(None, ("checkpoint.data_state", part, field.name))))
+    trainer = _data_state_part(data_state, "trainer")
+    if trainer is not None and "epoch" in trainer and "epoch_offset" in data_state:
+        if data_state["epoch_offset"] + trainer["epoch"] != epoch:
+            raise SaveError(f"metadata checkpoint.data_state says {data_state['epoch_offset']} epochs before this run "
+                            f"and {trainer['epoch']} in it, but checkpoint.epoch is {epoch}")
     batches = data_state.get("batches")
     if isinstance(batches, dict) and "rng" in batches:
         check_rng_state(batches["rng"], "checkpoint.data_state.batches.rng")
@@ -418,19 +488,17 @@ def validate(document: Any) -> Metadata:
         if dataset["name"] is not None:
             _check(_TEXT, dataset["name"], "dataset.name")
         _optional_object(dataset.get("normalisation"), "dataset.normalisation")
-    history = document["history"]
-    if not isinstance(history, list):
-        raise _fail("history", "a list of per-epoch objects", history)
-    for i, entry in enumerate(history):
-        _check_history_entry(entry, f"history[{i}]")
+    history = _check_history(document["history"])
     metrics = _object(document["metrics"], "metrics")
     for key, value in metrics.items():
         if value is not None and not isinstance(value, (int, float, str)):  # bool is an int
             raise _fail(f"metrics.{key}", "a number, text, true/false or null", value)
+        if key in _ACCURACY_METRICS and _is_number(value):
+            _check(_FRACTION, value, f"metrics.{key}")
 
     checkpoint = document["checkpoint"]
     if kind == "checkpoint":
-        checkpoint = _check_checkpoint(checkpoint)
+        checkpoint = _check_checkpoint(checkpoint, history)
     elif checkpoint is not None:
         raise SaveError("metadata of a model save must have checkpoint null; only checkpoints carry training state")
     return Metadata(kind, document["created_at"], document["nnstudio_version"], spec, model["dtype"], config,

@@ -401,9 +401,9 @@ def test_refuses_a_format_from_the_future(good, tmp_path):
     (lambda d: d["model"].update(spec="mlp"), "model.spec"),
     (lambda d: d.update(config=[]), "config must be an object"),
     (lambda d: d.update(config="adam"), "config must be an object, got 'adam'"),
-    (lambda d: d.update(history=[{"grad_norms": {"0": "big"}}]), "history[0].grad_norms.0 must be a number or null"),
-    (lambda d: d.update(history=[{"epoch": True}]), "history[0].epoch must be a whole number >= 0, got True"),
-    (lambda d: d.update(history=[{"val_acc": "high"}]), "history[0].val_acc must be a number or null"),
+    (lambda d: d.update(history=[{"grad_norms": {"0": "big"}}]), "history[0].grad_norms.0 must be a number >= 0 or null"),
+    (lambda d: d.update(history=[{"epoch": True}]), "history[0].epoch must be a whole number >= 1, got True"),
+    (lambda d: d.update(history=[{"val_acc": "high"}]), "history[0].val_acc must be a number >= 0 and <= 1 or null"),
     (lambda d: d.update(history=[3]), "history[0] must be an object"),
     (lambda d: d.update(dataset={"normalisation": None}), "dataset is missing name"),
     (lambda d: d.update(metrics={"acc": [1]}), "metrics.acc"),
@@ -434,11 +434,44 @@ def test_refuses_a_format_from_the_future(good, tmp_path):
      "checkpoint.data_state.batches.rng is not a valid PCG64 state"),
     (lambda d: d["checkpoint"].update(data_state={"other": [{"bit_generator": "RandomState"}]}),
      "checkpoint.data_state.other[0] is not a random generator state"),
+    # numbers that contradict each other or make no sense are refused here, not echoed (issue 12)
+    (lambda d: d.update(history=[{"epoch": 1}]), "checkpoint.epoch is 2, but its history ends at epoch 1"),
+    (lambda d: d.update(history=[{}]), "checkpoint.epoch is 2, but its history ends at epoch 1"),
+    (lambda d: d["checkpoint"].update(epoch=1_000_000_000) or d.update(history=[{"epoch": 1}, {"epoch": 2}]),
+     "checkpoint.epoch is 1000000000, but its history ends at epoch 2"),
+    (lambda d: d.update(history=[{"epoch": 2}, {"epoch": 1}]), "history[1].epoch is 1, after epoch 2"),
+    (lambda d: d.update(history=[{"epoch": 1}, {"epoch": 1}]), "history[1].epoch is 1, after epoch 1"),
+    (lambda d: d.update(history=[{"epoch": 0}]), "history[0].epoch must be a whole number >= 1, got 0"),
+    (lambda d: d.update(history=[{"elapsed": -1e308}]), "history[0].elapsed must be a number >= 0 or null"),
+    (lambda d: d.update(history=[{"seconds": -1}]), "history[0].seconds must be a number >= 0 or null"),
+    (lambda d: d.update(history=[{"lr": -0.1}]), "history[0].lr must be a number >= 0 or null"),
+    (lambda d: d.update(history=[{"train_acc": 1.5}]), "history[0].train_acc must be a number >= 0 and <= 1"),
+    (lambda d: d.update(history=[{"weight_norms": {"0": -2}}]), "history[0].weight_norms.0 must be a number >= 0"),
+    (lambda d: d.update(metrics={"best_val_acc": 7}), "metrics.best_val_acc must be a number >= 0 and <= 1, got 7"),
+    (lambda d: d["checkpoint"].update(data_state={"trainer": {"epoch": 2, "elapsed": -1e308}}),
+     "checkpoint.data_state.trainer.elapsed must be a number >= 0, got -1e+308"),
+    (lambda d: d["checkpoint"].update(data_state={"trainer": {"epoch": -1}}),
+     "checkpoint.data_state.trainer.epoch must be a whole number >= 0, got -1"),
+    (lambda d: d["checkpoint"].update(data_state={"trainer": {"tally": {"batches": -3}}}),
+     "checkpoint.data_state.trainer.tally.batches must be a whole number >= 0, got -3"),
+    (lambda d: d["checkpoint"].update(data_state={"batches": {"position": -1}}),
+     "checkpoint.data_state.batches.position must be a whole number >= 0, got -1"),
+    (lambda d: d["checkpoint"].update(data_state={"epochs_planned": 0}),
+     "checkpoint.data_state.epochs_planned must be a whole number >= 1, got 0"),
+    (lambda d: d["checkpoint"].update(data_state={"epoch_offset": 0, "trainer": {"epoch": 1_000_000_000}}),
+     "says 0 epochs before this run and 1000000000 in it, but checkpoint.epoch is 2"),
 ])
 def test_refuses_metadata_that_does_not_match_the_schema(good, tmp_path, change, phrase):
     document = document_of(good)
     change(document)
     refused(write_raw(tmp_path / "bad.safetensors", dict(load_file(str(good))), document), phrase)
+
+
+@pytest.mark.parametrize("field", ['"seconds": 1e400', '"epoch": 1, "elapsed": -1e999'])
+def test_refuses_numbers_too_large_to_be_finite(good, tmp_path, field):
+    """JSON has no infinity, but Python reads 1e400 as one: a number that overflows is refused like NaN."""
+    text = json.dumps(document_of(good)).replace('"history": []', f'"history": [{{{field}}}]')
+    refused(write_raw(tmp_path / "bad.safetensors", dict(load_file(str(good))), text), "it must be a finite number")
 
 
 def test_refuses_metadata_that_is_not_json(good, tmp_path):
@@ -474,7 +507,7 @@ def test_a_small_file_cannot_make_us_build_a_huge_model(good, tmp_path, monkeypa
     def no_building(spec):
         raise AssertionError("built the model")
 
-    monkeypatch.setattr("nnstudio.saves.api.build_model", no_building)
+    monkeypatch.setattr("nnstudio.saves.tensors.build_model", no_building)
     refused(write_raw(tmp_path / "huge.safetensors", {"0.weight": np.zeros(4, np.float32)}, document),
             "the file holds 4 model values, the spec's model has 80,000,003 parameters")
 

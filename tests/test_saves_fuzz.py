@@ -1,5 +1,6 @@
 """Fuzzing the reader: whatever the bytes, loading gives a model or a SaveError, never another exception;
-and whatever the metadata, the listing shows the file and `saves list`/`saves show` display it."""
+whatever the metadata, the listing shows the file and `saves list`/`saves show` display it; and what the
+listing and `saves show` say will not load is exactly what opening refuses (one set of checks)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from nnstudio.engine.nn import CrossEntropyLoss
 from nnstudio.engine.trainer import Trainer
 from nnstudio.saves import SaveError
 from nnstudio.tui.main import main
+from nnstudio.tui.run import config_problem
 
 FUZZ = settings(max_examples=150, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -49,7 +51,7 @@ def valid(tmp_path_factory) -> bytes:
     path = saves.save_checkpoint(tmp_path_factory.mktemp("fuzz") / "valid.safetensors", model, optimizer, epoch=1,
                                  scheduler=optim.CosineAnnealingLR(optimizer, T_max=5, warmup_epochs=1),
                                  early_stopping=stopping, data_rng=rng, data_state={"epoch": 1, "position": 0},
-                                 config={"batch_size": 8, "seed": 0}, dataset="toy",
+                                 config={"batch_size": 8, "seed": 0}, dataset="blobs",
                                  history=[{"epoch": 1, "train_loss": 1.1, "val_acc": 0.4, "grad_norms": {"0": 0.5}}],
                                  metrics={"val_acc": 0.4})
     return path.read_bytes()
@@ -63,8 +65,8 @@ def scratch(tmp_path_factory) -> Path:
 def outcome(path: Path, data: bytes):
     """Load `data` from a file: a Loaded, or a SaveError (returned); any other exception fails the test.
 
-    The listing shows the file whatever it holds, as a save or as a damaged file, and what loads
-    also lists, as loadable.
+    The listing shows the file whatever it holds, as a save or as a damaged file; what loads
+    also lists, as loadable, and what the listing marks as loadable loads.
     """
     path.write_bytes(data)
     try:
@@ -77,6 +79,7 @@ def outcome(path: Path, data: bytes):
     try:
         loaded = saves.load(path)
     except SaveError as error:
+        assert not entry.loadable, f"listed as loadable, but load says: {error}"
         return error
     assert header_error is None and metadata.kind == loaded.metadata.kind  # what loads also lists
     assert entry.loadable, entry.problem  # ... and is not marked as one that will not load
@@ -98,15 +101,17 @@ def listed(path: Path) -> saves.SaveEntry:
 @pytest.fixture
 def displayed(capsys):
     """Run `saves list` and `saves show` on a fuzzed file: they exit 0 (show: 1 for a file that will not load),
-    print an error rather than a traceback, and show what loads as fine."""
+    print an error rather than a traceback, and show as fine exactly what opens (it loads and the run core
+    can use its run config, as `eval` and the studio need)."""
     def check(path: Path, result) -> None:
         assert main(["saves", "list", "--dir", str(path.parent)]) == 0
         shown = main(["saves", "show", str(path)])
         out, err = capsys.readouterr()
         assert shown in (0, 1), err
         assert shown == 0 or err.startswith("nnstudio saves: error: ")
-        if not isinstance(result, SaveError):
-            assert shown == 0 and "will not load" not in out, err
+        opens = not isinstance(result, SaveError) and config_problem(result.metadata) is None
+        assert (shown == 0) == opens, err
+        assert opens != ("will not load" in out or "unreadable" in out), out   # `list` agrees
     return check
 
 
@@ -256,3 +261,21 @@ def test_renamed_or_dropped_tensors_are_refused(scratch, valid, data):
     assume(new_name not in header)
     header[new_name] = header.pop(name)
     assert isinstance(outcome(scratch, join(header, rest)), SaveError)
+
+
+@FUZZ
+@given(st.data(), st.floats(width=32))
+def test_any_weight_replaced_by_any_number_loads_only_if_finite(scratch, valid, displayed, data, value):
+    """NaN or infinity anywhere in the weights: refused by `load`, marked by the listing and `saves show`, in
+    the same words; any finite number loads."""
+    header, rest = split(valid)
+    name = data.draw(st.sampled_from(sorted(k for k in header if k != "__metadata__" and not k.startswith("optimizer."))))
+    begin, end = header[name]["data_offsets"]
+    index = data.draw(st.integers(0, (end - begin) // 4 - 1))
+    damaged = bytearray(rest)
+    damaged[begin + 4 * index:begin + 4 * index + 4] = np.float32(value).tobytes()
+    result = outcome(scratch, join(header, bytes(damaged)))
+    assert isinstance(result, SaveError) != bool(np.isfinite(value))
+    if isinstance(result, SaveError):
+        assert f"its weights are not finite: 1 of 4 tensors ({name}) holds NaN or infinite values" in result.problem
+    displayed(scratch, result)

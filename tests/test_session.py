@@ -16,6 +16,7 @@ from nnstudio.engine.presets import preset_spec
 from nnstudio.tui.run import session as session_module
 from nnstudio.tui.run.config import ConfigError, RunConfig
 from nnstudio.saves import PARTIAL_FILE, resume_point
+from hostile_saves import edit_document
 from nnstudio.tui.run import (CheckpointSaved, MismatchError, NothingToTrain, Prepared, Session, SessionError,
                               Status, StatusChanged, saved_config)
 
@@ -341,19 +342,17 @@ def test_the_plan_cannot_shrink_below_the_epochs_done_and_the_config_follows_it(
     assert session.trainer.epoch == 5 and session.config.training.epochs == 5
 
 
-@pytest.mark.parametrize("offset", [-1, True, "3", 2.0])
-def test_a_checkpoint_with_a_bad_epoch_offset_is_refused(tmp_path, monkeypatch, offset):
+@pytest.mark.parametrize("offset, problem", [
+    (-1, "epoch_offset must be a whole number >= 0"), (True, "epoch_offset must be a whole number >= 0"),
+    ("3", "epoch_offset must be a whole number >= 0"), (2.0, "epoch_offset must be a whole number >= 0"),
+    (3, "says 3 epochs before this run and 1 in it, but checkpoint.epoch is 1")])
+def test_a_checkpoint_with_a_bad_epoch_offset_is_refused(tmp_path, offset, problem):
     session = Session(config(tmp_path, **{"training.epochs": 1}))
-    parts = session._checkpoint_parts
-
-    def tampered() -> dict:
-        record = parts()
-        return {**record, "data_state": {**record["data_state"], "epoch_offset": offset}}
-
-    monkeypatch.setattr(session, "_checkpoint_parts", tampered)
     assert session.run() == "finished"
-    with pytest.raises(SessionError, match="epoch_offset must be a whole number >= 0"):
-        Session.open_checkpoint(session.run_dir / "epoch-0001.safetensors")
+    path = edit_document(session.run_dir / "epoch-0001.safetensors",
+                         lambda document: document["checkpoint"]["data_state"].update(epoch_offset=offset))
+    with pytest.raises(SessionError, match=problem):
+        Session.open_checkpoint(path)
 
 
 def test_evaluate_test_agrees_with_the_predictions(tmp_path):

@@ -4,7 +4,8 @@
     nnstudio eval mnist-mlp --dataset mnist-embedded  the same model on another data set of the same shape
     nnstudio eval sine-mlp --json                    one JSON object on stdout
 
-Regression models and autoencoders report the test mean squared error instead. The session is
+Regression models and autoencoders report the test mean squared error instead. A save whose weights
+are not finite is refused on loading; one whose outputs overflow is refused too (`outputs_problem`). The session is
 rebuilt from the save's own settings (`Session.from_save`), so the test data is prepared
 exactly as it was for training, and computes the figures itself (`Session.evaluate_test`).
 Errors print one line to stderr: exit status 2 for bad arguments (a save that is not there, a
@@ -27,7 +28,7 @@ from rich.table import Table
 from nnstudio import saves
 
 from ..run.config import ConfigError
-from ..run import Session, SessionError, saved_config
+from ..run import Session, SessionError, outputs_problem, saved_config
 from .common import (FLAGS_BY_OPTION, UsageError, fail, failure_status, one_line_errors, parse_flag, percent, plain,
                      resolve_save, show_notice)
 
@@ -91,6 +92,9 @@ def run_eval(args: argparse.Namespace) -> int:
     except SessionError as error:
         return fail(PROG, str(error), failure_status(error))
     record = {"save": str(path), "model": saves.describe_model(session.spec), **session.evaluate_test()}
+    problem = outputs_problem(record.get("test_loss", record.get("test_mse")))
+    if problem is not None:
+        return fail(PROG, f"{path}: {problem}")
     if args.json:
         print(json.dumps(plain(record), allow_nan=False))
         return 0

@@ -25,7 +25,7 @@ from rich.text import Text
 from nnstudio.engine.fields import Field
 
 from ..render import MODES, caption, default_mode, digit_lines, side_by_side
-from ..run import Session, SessionError
+from ..run import Session, SessionError, outputs_problem
 from .common import UsageError, fail, failure_status, field_type, one_line_errors
 from .eval import add_save_arguments, open_save
 
@@ -72,6 +72,9 @@ def run_predict(args: argparse.Namespace) -> int:
     except SessionError as error:
         return fail(PROG, str(error), failure_status(error))
     picked = pick(session, args.count, args.mistakes, args.seed)
+    problem = outputs_problem(picked.outputs)
+    if problem is not None:
+        return fail(PROG, f"{path}: {problem}")
     if picked.note:
         console.print(escape(picked.note), highlight=False)
     if not len(picked.index):

@@ -6,9 +6,10 @@
 
 NAME is a save's name in the saves folder (`saves.default_folder()` unless --saves-dir) or a path
 to a file. Errors print one line to stderr: exit status 2 for bad arguments (a save that is not
-there among them), 1 for failures. `list` and `show` check each header's tensors against its model
-spec (no data read): a save that would not load is marked in `list`, and `show` prints why and
-exits 1. `rm` deletes only nnstudio saves. (`--dir` is the old name of --saves-dir; it still works.)
+there among them), 1 for failures. `list` and `show` make the checks that opening a save makes
+(`nnstudio.tui.run.list_saves`: its tensors, its training state, its weights finite, its run config):
+a save that would not load is marked in `list`, and `show` prints why and exits 1. `rm` deletes only
+nnstudio saves. (`--dir` is the old name of --saves-dir; it still works.)
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ from rich.table import Table
 from nnstudio.datasets import SYNTHETIC
 from nnstudio.engine.fields import number_text
 from nnstudio.engine.spec import summarize
-from nnstudio.saves import (SaveError, delete, find_interrupted_runs, folder_or_default, identify, list_saves,
-                            read_header, tensor_problem)
+from nnstudio.saves import SaveError, delete, find_interrupted_runs, folder_or_default, identify
 from nnstudio.saves.listing import describe_model
 
 from ..render import size_text
-from ..run import recorded_config
+from ..run import inspect_save, list_saves, recorded_config
 from ..run.arguments import add_hidden_alias
 from ..run.config import SECTIONS, ConfigError, RunConfig, Setting, section_settings
 from .common import FLAGS_BY_OPTION, UsageError, fail, parse_flag, resolve_save
@@ -146,19 +146,20 @@ def run_list(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------- show
 
 def run_show(args: argparse.Namespace) -> int:
-    """`nnstudio saves show NAME`: everything the header says about one save (no tensor data read), and
-    exit 1 with the reason if its tensors do not fit its model spec (it would not load)."""
+    """`nnstudio saves show NAME`: everything the header says about one save, and exit 1 with the reason if
+    it would not load (the checks `list` makes)."""
     try:
         path = resolve_save(args.name, _folder(args))
     except UsageError as error:
         return fail(PROG, str(error), 2)
     try:
-        metadata, header = read_header(path)
-        size = path.stat().st_size
-    except SaveError as error:
+        entry = inspect_save(path)
+    except SaveError as error:   # removed since it was found
         return fail(PROG, str(error))
-    except OSError as error:  # removed since it was read
-        return fail(PROG, f"{path}: {error.strerror or error}")
+    if entry.error is not None:
+        return fail(PROG, f"{path}: {entry.error}")
+    metadata, size = entry.metadata, entry.size
+    assert metadata is not None   # (a readable entry has its metadata)
     console = Console()
     console.print(f"[bold]{escape(path.stem)}[/]  {metadata.kind}, saved {_date(metadata.created)} by nnstudio "
                   f"{escape(metadata.nnstudio_version)}, {size_text(size)}", highlight=False)
@@ -171,10 +172,10 @@ def run_show(args: argparse.Namespace) -> int:
                       f"{'  (preprocessing: ' + _value(shown) + ')' if shown else ''}", highlight=False,
                       soft_wrap=True)
     console.print(_summary_table(metadata.spec))
-    try:
-        config, invalid = recorded_config(metadata), None
-    except ConfigError as error:
-        config, invalid = None, error
+    try:   # (for showing it: whether it can be used is the entry's `problem`)
+        config = recorded_config(metadata)
+    except ConfigError:
+        config = None
     if config is not None:
         console.print(_settings_table(config))
     elif metadata.config:
@@ -189,11 +190,8 @@ def run_show(args: argparse.Namespace) -> int:
                       f"{part['optimizer']['step']}"
                       f"{', schedule ' + part['scheduler']['type'] if part['scheduler'] else ''}"
                       f"{', early stopping' if part['early_stopping'] else ''}", highlight=False)
-    problem = tensor_problem(metadata, header)
-    if problem is not None:
-        return fail(PROG, f"{path}: will not load: {problem}")
-    if invalid is not None:
-        return fail(PROG, f"{path}: will not load: its run configuration is invalid: {invalid}")
+    if entry.problem is not None:
+        return fail(PROG, f"{path}: will not load: {entry.problem}")
     return 0
 
 

@@ -18,7 +18,8 @@ Importing it loads neither Textual nor Rich.
 from .config import (LIVE_SETTINGS, SETTINGS, ConfigError, RunConfig, config_for_preset, load_config, parse_value,
                      preset_default, setting_at, write_config)
 from .reports import CheckpointSaved, MismatchError, Notice, NothingToTrain, Prepared, SessionError
-from .reopening import config_from_metadata, recorded_config, saved_config
+from .reopening import (config_from_metadata, config_problem, inspect_save, list_saves, outputs_problem, recorded_config,
+                        saved_config)
 from .session import Session
 from .status import Status, StatusChanged
 
@@ -26,5 +27,6 @@ __all__ = [
     "RunConfig", "ConfigError", "SETTINGS", "LIVE_SETTINGS", "load_config", "write_config", "parse_value", "setting_at",
     "config_for_preset", "preset_default",
     "Session", "SessionError", "MismatchError", "NothingToTrain", "Notice", "CheckpointSaved", "Prepared",
-    "Status", "StatusChanged", "saved_config", "config_from_metadata", "recorded_config",
+    "Status", "StatusChanged", "saved_config", "config_from_metadata", "config_problem", "recorded_config",
+    "list_saves", "inspect_save", "outputs_problem",
 ]

@@ -1,4 +1,5 @@
-"""Reading saves back into runs: the run config a save records, and the run folder a checkpoint continues.
+"""Reading saves back into runs: the run config a save records, the run folder a checkpoint continues, and
+whether a save would open at all (`list_saves`, `inspect_save`: the checks opening one makes, for the views).
 
 A save's config is what `Session` recorded (`RunConfig.portable_dict`: every setting but the
 machine's saves folder); saves of nnstudio 0.1 nested it under "run" beside summary fields,
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import numpy as np
 
 from nnstudio import saves
 
@@ -28,6 +31,17 @@ def run_folder_to_continue(checkpoint: Path) -> Path | None:
         return None
 
 
+#: why a loaded model gives no figures although its weights are finite (weights that are not are refused on loading)
+OVERFLOW = ("its outputs are not finite numbers: its weights are so large that the arithmetic overflows; "
+            "retrain it, or open an earlier checkpoint")
+
+
+def outputs_problem(outputs) -> str | None:
+    """`OVERFLOW` if a loaded model's outputs (or its loss) are not all finite numbers, else None: what `eval`,
+    `predict` and the studio say instead of showing NaN."""
+    return None if np.isfinite(outputs).all() else OVERFLOW
+
+
 def load_save(path: Path) -> saves.Loaded:
     """A save or checkpoint, loaded; SessionError if it cannot be."""
     try:
@@ -42,14 +56,42 @@ def config_from_metadata(metadata: saves.Metadata, path: str | Path) -> RunConfi
     The spec is pinned because a preset is refitted to whatever data set it meets, while the
     saved weights fit only the saved shapes: another data set then gets a clear "does not fit"
     instead of a weights mismatch. Saves without a run config (written by other tools) get the
-    defaults, on the data set they name.
+    defaults, on the data set they name. SessionError names the file and the setting that is wrong.
     """
     try:
-        config = recorded_config(metadata)
-        dataset = {"data.name": metadata.dataset_name} if metadata.dataset_name and config is None else {}
-        return (config or RunConfig()).with_overrides({"model.spec": metadata.spec, **dataset})
+        return _pinned_config(metadata)
     except ConfigError as error:
-        raise SessionError(f"{path}: its run configuration is invalid: {error}") from None
+        raise SessionError(f"{path}: {_invalid(error)}") from None
+
+
+def _pinned_config(metadata: saves.Metadata) -> RunConfig:
+    config = recorded_config(metadata)
+    dataset = {"data.name": metadata.dataset_name} if metadata.dataset_name and config is None else {}
+    return (config or RunConfig()).with_overrides({"model.spec": metadata.spec, **dataset})
+
+
+def _invalid(error: ConfigError) -> str:
+    return f"its run configuration is invalid: {error}"
+
+
+def config_problem(metadata: saves.Metadata) -> str | None:
+    """Why the run config a save records cannot be used (as `config_from_metadata` refuses it), or None."""
+    try:
+        _pinned_config(metadata)
+    except ConfigError as error:
+        return _invalid(error)
+    return None
+
+
+def list_saves(folder: str | Path | None = None) -> list[saves.SaveEntry]:
+    """The saves in a folder as `saves.list_saves` lists them, a save whose run config cannot be used included
+    among those that will not load: the checks opening one makes (`load`, then `config_from_metadata`)."""
+    return saves.list_saves(folder, check=config_problem)
+
+
+def inspect_save(path: str | Path) -> saves.SaveEntry:
+    """One save as `list_saves` shows it; SaveError if there is no such file."""
+    return saves.inspect_save(path, check=config_problem)
 
 
 def recorded_config(metadata: saves.Metadata) -> RunConfig | None:

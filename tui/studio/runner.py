@@ -33,7 +33,7 @@ from nnstudio.datasets import DownloadProgress
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import events
 
-from ..run import Session, SessionError, Status, saved_config
+from ..run import Session, SessionError, Status, outputs_problem, saved_config
 from ..run.config import LIVE_SETTINGS, RunConfig
 from ..run.fitting import model_name
 from .messages import SessionEvent, SessionReady
@@ -287,8 +287,11 @@ class SessionRunner:
         else:
             config = saved_config(path).replace(**{"checkpoints.folder": folder})
             session = Session.from_save(path, config=config, on_event=bridge.on_event, dataset=self.dataset)
-        outputs = session.predict_test(session.probe_index) if session.classes else None
-        self.host.post_message(SessionReady(session, origin, bridge, outputs))
+        probe = session.predict_test(session.probe_index)
+        problem = outputs_problem(probe)
+        if problem is not None:   # (weights that are not finite were refused on loading)
+            raise SessionError(f"{path}: {problem}")
+        self.host.post_message(SessionReady(session, origin, bridge, probe if session.classes else None))
 
 
 # ====================================================================== rules

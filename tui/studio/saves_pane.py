@@ -2,8 +2,9 @@
 
     enter / l load the selected save    s save the current model as...    d delete    R refresh
 
-The list is `nnstudio.saves.list_saves` (headers only, newest first), so it is quick even for
-a big folder; a damaged file is listed with the reason it cannot be read rather than hidden.
+The list is the run core's `list_saves` (newest first; a hundred saves in well under a second): a
+damaged file is listed with the reason it cannot be read rather than hidden, and a save that would
+not open (weights that are not finite, a run config nnstudio refuses...) is marked with the reason.
 The pane never reads weights or writes a save itself: loading and saving need the session,
 so it asks the app (`LoadRequested`, `SaveRequested`) and the app calls `refresh_catalogue()`
 once the file is written. Deleting is the pane's own job, after a y/n confirmation.
@@ -25,6 +26,7 @@ from nnstudio import saves
 from nnstudio.saves import SaveEntry, SaveError
 
 from ..render import size_text
+from ..run import list_saves
 from .cells import cell
 from .confirm_screen import ConfirmScreen
 from .messages import LoadRequested, SaveRequested
@@ -147,7 +149,7 @@ class SavesPane(Vertical):
         keep = select or (self.selected.name if self.selected else None)
         problem = None
         try:
-            self.entries = saves.list_saves(self.saves_dir)
+            self.entries = list_saves(self.saves_dir)   # marks what would not open, as `nnstudio saves list`
         except SaveError as error:
             self.entries, problem = [], str(error)
         table.clear()
