@@ -86,3 +86,54 @@ def test_a_history_that_cannot_be_written_stops_being_kept_and_says_so_once(tmp_
     assert recorder.problem.startswith("the run's history is no longer kept (")
     recorder.batch(batch(0, 0, math.nan, seen=10))   # nothing more is tried
     recorder.close()
+
+
+# ---------------------------------------------------------------------------------------- kept by the session
+from nnstudio.tui.run import Session  # noqa: E402
+from nnstudio.tui.run.config import RunConfig  # noqa: E402
+
+
+def _config(tmp_path, **overrides) -> RunConfig:
+    config = RunConfig.from_dict({
+        "data": {"name": "blobs", "size": 200}, "optimizer": {"name": "adam", "lr": 0.01},
+        "training": {"epochs": 3, "batch_size": 16, "seed": 2}, "checkpoints": {"folder": str(tmp_path)}})
+    return config.with_overrides(overrides) if overrides else config
+
+
+def test_every_run_keeps_its_history_as_it_goes(tmp_path):
+    session = Session(_config(tmp_path))
+    stopped = []
+
+    def stop_in_epoch_2(event):
+        if isinstance(event, events.BatchEnd) and event.epoch == 1 and event.batch == 3 and not stopped:
+            stopped.append(True)
+            session.set_live("optimizer.lr", 0.005)
+            session.stop()
+
+    session.on_event = stop_in_epoch_2
+    assert session.run() == "stopped"
+    history = read_history(session.run_dir)
+    assert history.origin == {"kind": "new"} and history.runs[0]["dataset"] == "blobs"
+    assert history.end["status"] == "stopped" and [e["epoch"] for e in history.epochs] == [1]
+    per_epoch = len(session.batches)
+    assert len(history.batches) == per_epoch + 4 and history.batches.examples[-1] == len(session.data.x_train) + 64
+    assert history.settings[0]["path"] == "optimizer.lr" and history.settings[0]["value"] == 0.005
+
+    resumed = Session.open_checkpoint(session.run_dir)   # from the partial checkpoint: the same position
+    assert resumed.run() == "finished"
+    history = read_history(session.run_dir)
+    assert len(history.runs) == 2 and history.runs[1]["at"] == [1, 4] and history.end["status"] == "finished"
+    assert [e["epoch"] for e in history.epochs] == [1, 2, 3] and len(history.batches) == 3 * per_epoch
+    assert history.batches.examples.tolist() == sorted(history.batches.examples.tolist())
+    assert history.notes == []
+
+
+def test_a_run_from_a_save_records_where_it_came_from(tmp_path):
+    first = Session(_config(tmp_path, **{"training.epochs": 1}))
+    assert first.run() == "finished"
+    path = first.save("base", folder=tmp_path)
+    second = Session.from_save(path, config=_config(tmp_path))
+    assert second.run() == "finished"
+    history = read_history(second.run_dir)
+    assert history.origin == {"kind": "save", "path": str(path.resolve()), "reinitialised": False, "epochs": 1}
+    assert [e["epoch"] for e in history.epochs] == [2, 3] and history.batches.epoch[0] == 2

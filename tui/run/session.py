@@ -55,6 +55,7 @@ from nnstudio.engine.trainer import Trainer
 
 from .blas import blas_threads, continue_with
 from .config import LIVE_SETTINGS, ConfigError, RunConfig
+from .history import HistoryRecorder
 from .training_data import load_run_dataset, prepare_run_data
 from .factory import fit_spec, make_early_stopping, make_loss, make_optimizer, make_scheduler
 from .reports import CheckpointSaved, Notice, NothingToTrain, Prepared, SessionError
@@ -89,6 +90,10 @@ class Session:
         self.epoch_offset = 0  # epochs of the save this run continues, before its trainer's first
         self.blas_threads: int | None = None  # BLAS threads the run trains with (`blas.py`: resuming uses them again)
         self._manager: saves.CheckpointManager | None = None
+        self.origin: dict = {"kind": "new"}
+        """Where the run came from, as its history records it (`history.py`): new, a save, a checkpoint, a fork."""
+        self._recorder: HistoryRecorder | None = None
+        self._ending = ""   # why the run ended, as the loop's last event said
         self.close_problem: str | None = None
         """Why the run folder could not be marked as ended, if it could not (the run's training itself is done)."""
         self.checkpoint_problem: str | None = None
@@ -205,15 +210,17 @@ class Session:
             if epochs is not None:
                 self.plan(epochs)
             self._move(self._under_way)
+            self.blas_threads = blas_threads()   # recorded in its checkpoints: a resume uses the same (blas.py)
             if self.checkpoints_enabled and self._manager is None:
                 self._open_checkpoints()
         except BaseException as error:
             self._failed(error)
             raise
         self.close_problem = self.checkpoint_problem = None   # (a continued run marks its folder afresh)
-        self.blas_threads = blas_threads()   # recorded in its checkpoints: a resume uses the same (blas.py)
         outcome = OUTCOMES[self.trainer.run()]
         self.controller.reset()   # a command the loop no longer obeyed (x in the last validation) ends with it
+        if self._recorder is not None:
+            self._recorder.end(outcome.value, self._ending, at=self.position)
         try:
             self._close_checkpoints(outcome)
         except BaseException as error:
@@ -269,11 +276,16 @@ class Session:
     def _handle(self, event) -> None:
         """Events from the trainer (training thread): number, record, checkpoint, follow the status, pass on."""
         if isinstance(event, events.BatchEnd):
-            self.on_event(self._numbered(event))
+            event = self._numbered(event)
+            if self._recorder is not None:
+                self._recorder.batch(event)
+            self.on_event(event)
             return
         if isinstance(event, events.EpochEnd):
             event = self._numbered(event)
             self.history.append(event.as_dict())
+            if self._recorder is not None:
+                self._recorder.epoch(event)
             self.last_epoch = event
             self.on_event(event)
             self._checkpoint_epoch()
@@ -281,6 +293,10 @@ class Session:
         event = self._numbered(event)
         if isinstance(event, events.Failed) and self.checkpoint_problem is not None:
             event = events.Failed(self.checkpoint_problem)   # (not "SessionError: ..." and a traceback)
+        if isinstance(event, (events.Finished, events.Diverged, events.Failed)):
+            self._ending = event.message or getattr(event, "reason", "")
+        elif isinstance(event, events.Stopped):
+            self._ending = ""
         self._move(lambda status: after_event(status, event))
         self.on_event(event)
         if isinstance(event, events.Stopped):
@@ -338,6 +354,8 @@ class Session:
         self.config = self.config.replace(**{path: value})
         typed = self.config.get(path)
         self.controller.set(**{path.split(".", 1)[1]: typed})
+        if self._recorder is not None:
+            self._recorder.setting(path, typed, at=self.position)
         return typed
 
     # ================================================================== checkpoints and saves
@@ -356,6 +374,21 @@ class Session:
                 self._checkpoint_position()
         except saves.SaveError as error:
             raise SessionError(f"cannot write checkpoints: {error}") from None
+        self._record_start(fresh)
+
+    def _record_start(self, fresh: bool) -> None:
+        """The history's run record: where a run starts, or where it goes on from (the lock is held)."""
+        self._recorder = HistoryRecorder(self.run_dir, train_size=len(self.data.x_train))
+        self._recorder.start(config=self._config_record(), origin=self.origin, at=None if fresh else self.position,
+                             dataset=self.dataset.name, model=self.spec.get("name"), task=self.task,
+                             blas_threads=self.blas_threads)
+        if self._recorder.problem is not None:
+            self.on_event(Notice(self._recorder.problem))
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """Where the run stands: (epochs done, batches done in the next epoch), as the history numbers them."""
+        return self.epochs_done, self.batches_into_epoch
 
     def _default_run_name(self) -> str:
         return f"{self.config.data.name}-{self.spec.get('name') or 'model'}"
@@ -416,6 +449,11 @@ class Session:
         and the folder still reads as cut off, so `--resume` finds it; `close_problem` says so (the front
         ends show it once the run has ended)."""
         manager, self._manager = self._manager, None
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            recorder.close()
+            if recorder.problem is not None and recorder.problem != self.close_problem:
+                self.on_event(Notice(recorder.problem))
         if manager is None:
             return
         try:
@@ -536,6 +574,8 @@ class Session:
             config = config.replace(**{"checkpoints.folder": str(folder)})
         session = cls(config, on_event=on_event, dataset=dataset)
         session.run_dir, session.resumed_from = run_dir, checkpoint
+        if run_dir is None:   # (a run folder's own resume point keeps the origin its history holds)
+            session.origin = {"kind": "checkpoint", "path": str(checkpoint)}
         session._restore(loaded)
         recorded = (loaded.checkpoint.data_state or {}).get("blas_threads")
         problem = continue_with(recorded if type(recorded) is int and recorded >= 1 else None)
@@ -549,6 +589,8 @@ class Session:
         """A new run that continues from a save's weights (or, with `reinitialise`, repeats its config from scratch)."""
         loaded = load_save(Path(path))
         session = cls(config or config_of(loaded), on_event=on_event, dataset=dataset)
+        session.origin = {"kind": "save", "path": str(Path(path).resolve()), "reinitialised": reinitialise,
+                          "epochs": 0 if reinitialise else len(loaded.metadata.history)}
         if not reinitialise:   # before the trainer and schedule are built: they span the epochs still to train
             session.epoch_offset = len(loaded.metadata.history)
         session.prepare()
