@@ -137,3 +137,14 @@ def test_a_run_from_a_save_records_where_it_came_from(tmp_path):
     history = read_history(second.run_dir)
     assert history.origin == {"kind": "save", "path": str(path.resolve()), "reinitialised": False, "epochs": 1}
     assert [e["epoch"] for e in history.epochs] == [2, 3] and history.batches.epoch[0] == 2
+
+
+def test_runs_are_listed_newest_first_with_what_tells_them_apart(tmp_path):
+    from nnstudio.tui.run.runs import differences, list_runs
+    for lr in (0.01, 0.1):
+        assert Session(_config(tmp_path, **{"optimizer.lr": lr, "training.epochs": 1})).run() == "finished"
+    runs = list_runs(tmp_path)
+    assert [run.lr for run in runs] == [0.1, 0.01] and {run.status for run in runs} == {"finished"}
+    assert all(run.dataset == "blobs" and run.optimizer == "adam" and run.epochs_done == 1 for run in runs)
+    assert all(0 < run.best <= 1 and run.size > 0 and run.resumable for run in runs)
+    assert differences(runs) == {"optimizer.lr": [0.1, 0.01]}
