@@ -109,9 +109,11 @@ class JournalRead:
     notes: list[str] = field(default_factory=list)
 
 
-def read_journal(path: str | Path, *, max_bytes: int = MAX_JOURNAL_BYTES) -> JournalRead:
+def read_journal(path: str | Path, *, max_bytes: int = MAX_JOURNAL_BYTES, skip: bytes | None = None) -> JournalRead:
     """Every sound record of a journal; a torn last line or a damaged one is skipped with a note.
 
+    `skip`: lines that start with these bytes are passed over unread (a reader that needs only some
+    kinds of records spares itself parsing the rest: a run's batches are most of its history).
     SaveError only if the file cannot be read at all (missing, a folder, no permission).
     """
     path = Path(path)
@@ -130,7 +132,7 @@ def read_journal(path: str | Path, *, max_bytes: int = MAX_JOURNAL_BYTES) -> Jou
     torn = lines.pop()   # after the last newline: empty, unless the last line was cut short
     damaged = 0
     for line in lines:
-        if not line.strip():
+        if not line.strip() or (skip is not None and line.startswith(skip)):
             continue
         record = _record(line)
         if record is None:
@@ -139,7 +141,7 @@ def read_journal(path: str | Path, *, max_bytes: int = MAX_JOURNAL_BYTES) -> Jou
             read.records.append(record)
     if damaged:
         read.notes.append(f"{damaged} damaged line{'s' if damaged > 1 else ''} of {path.name} skipped")
-    if torn.strip() and size <= max_bytes:
+    if torn.strip() and size <= max_bytes and not (skip is not None and torn.startswith(skip)):
         record = _record(torn)
         if record is not None:
             read.records.append(record)

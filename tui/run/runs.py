@@ -129,21 +129,22 @@ def folder_size(path: Path) -> int:
     return total
 
 
-def summarize(info: saves.RunInfo) -> RunSummary:
-    """A run folder's summary; a history that cannot be read leaves a note, not an error."""
+def summarize(info: saves.RunInfo, *, batches: bool = True) -> RunSummary:
+    """A run folder's summary; a history that cannot be read leaves a note, not an error. `batches=False`: its
+    history without the batch records (`read_history`), all a listing shows, read many times faster."""
     history, notes = None, []
     if (info.path / HISTORY_FILE).is_file():
         try:
-            history = read_history(info.path)
+            history = read_history(info.path, batches=batches)
             notes = list(history.notes)
         except saves.SaveError as error:
             notes = [str(error)]
     return RunSummary(info, history, folder_size(info.path), notes)
 
 
-def list_runs(folder: str | Path | None = None) -> list[RunSummary]:
+def list_runs(folder: str | Path | None = None, *, batches: bool = True) -> list[RunSummary]:
     """Every run in the saves folder's runs/, most recently updated first."""
-    return [summarize(info) for info in saves.find_runs(folder)]
+    return [summarize(info, batches=batches) for info in saves.find_runs(folder)]
 
 
 def _flat(config: dict, prefix: str = "") -> dict:
