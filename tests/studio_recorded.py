@@ -16,6 +16,8 @@ from nnstudio.tui.run import Status
 from nnstudio.tui.studio.predictions_pane import ProbeSet
 
 LAYERS = ("layers.1", "layers.3", "layers.5")
+#: examples in an epoch of the recorded MNIST run (a tenth of the 60,000 held out)
+MNIST_TRAIN = 54_000
 
 
 def recorded_epochs(count: int = 6, planned: int = 10) -> list[events.EpochEnd]:
@@ -53,6 +55,7 @@ def mnist_probe() -> tuple[ProbeSet, np.ndarray]:
 def feed(app) -> None:
     """Show a paused run after six epochs, as if it had been trained."""
     epochs = recorded_epochs()
+    app.monitor.train_size = MNIST_TRAIN   # (the app takes it from the prepared session)
     for event in epochs:
         app.monitor.on_session_event(event)
     app.monitor.tick(events.BatchEnd(5, 49, 50, 0.31, 0.9, 12_000.0), recorded_batches())
@@ -76,6 +79,7 @@ def mnist_reconstructions() -> tuple[ProbeSet, np.ndarray]:
 
 def feed_autoencoder(app) -> None:
     """Show a paused autoencoder run after six epochs: no accuracy, reconstructions for predictions."""
+    app.monitor.train_size = MNIST_TRAIN
     for event in recorded_epochs():
         app.monitor.on_session_event(dataclasses.replace(event, train_accuracy=None, val_accuracy=None,
                                                          confusion=None))

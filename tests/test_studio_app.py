@@ -112,11 +112,11 @@ async def test_space_trains_the_model_and_the_monitor_follows(tmp_path, blobs, s
         assert app.status == "idle" and "IDLE" in status_line(app)
         await press_while_training(pilot, "space")
         await wait_status(pilot, "finished")
-        await wait_for(pilot, lambda: "epoch 3/3" in progress_line(app) and app.monitor.trace.xs,
+        await wait_for(pilot, lambda: "epoch 3/3" in progress_line(app) and len(app.monitor.trace),
                        "the poll after the last epoch (the epoch's event may show it first)")
         assert len(app.session.history) == 3 and app.runner.unsaved_epochs == 3
         assert "FINISHED" in status_line(app)
-        assert len(app.monitor.history) == 3 and app.monitor.trace.xs
+        assert len(app.monitor.history) == 3 and len(app.monitor.trace)
         assert app.predictions.probe is not None
         assert app.predictions.outputs is None  # out of view: not drawn on the interface thread yet
         await pilot.press("4")
@@ -288,7 +288,7 @@ async def test_help_lists_the_bindings_of_the_app_and_the_pane(tmp_path, blobs):
             for key in binding.key.split(","):
                 assert any(app.get_key_display(binding.with_key(key)) in keys.split(" / ") and
                            (binding.tooltip or binding.description) == description for keys, description in rows), key
-        assert ("1-5", "1 Model, 2 Settings, 3 Monitor, 4 Predictions, 5 Saves") in rows
+        assert ("1-6", "1 Model, 2 Settings, 3 Monitor, 4 Predictions, 5 Saves, 6 Runs") in rows
         sections = list(dict.fromkeys(section for section, *_ in app.screen.rows))
         assert sections == ["Panes", "The run", "Studio", "Predictions pane"]
         await pilot.press("escape")
@@ -635,6 +635,7 @@ FOOTER_AFTER_SWITCH = {
     "2": ({"Revert", "Default"}, {"Add layer", "Next", "Save as"}),
     "4": ({"Next", "Mistakes"}, {"Add layer", "Default", "Save as"}),
     "5": ({"Load", "Save as", "Refresh"}, {"Add layer", "Next", "Default"}),
+    "6": ({"Filter"}, {"Add layer", "Next", "Save as"}),
 }
 
 

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pytest
 
 from nnstudio.engine import events
@@ -20,8 +21,9 @@ from nnstudio.tui.run import Status
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.app import POLL_INTERVAL, create_app
 from nnstudio.tui.studio.monitor_pane import PLOT_INTERVAL
-from nnstudio.tui.studio.plots import (MAX_TRACE, TICK_WIDTH, LossTrace, MetricPlot, downsample, legend_text, log_ticks,
-                                       nice_ticks, tick_labels)
+from nnstudio.tui.studio.plots import (TICK_WIDTH, MetricPlot, downsample, legend_text, log_ticks, look, nice_ticks,
+                                       tick_labels)
+from nnstudio.tui.studio.series import MAX_TRACE, BatchTrace, smoothed
 from nnstudio.tui.studio.status_lines import clock, status_text
 from studio_host import screen_text
 from studio_recorded import feed, recorded_epochs
@@ -135,7 +137,7 @@ async def test_redraws_stay_within_budget_whatever_the_batch_rate(tmp_path, monk
         assert all(painted[plot_id] <= redraws[plot_id] for plot_id in plots), (painted, redraws)
         # nothing was lost on the way: every batch is in the loss trace (compacted), every epoch plotted
         assert len(monitor.history) == sent // EPOCH
-        assert monitor.trace.xs[-1] == pytest.approx(sent / EPOCH, abs=2 / EPOCH)
+        assert len(monitor.trace) == sent and monitor.trace.xs[-1] == pytest.approx(sent / EPOCH, abs=2 / EPOCH)
 
 
 async def test_what_the_training_thread_reports_all_reaches_the_plots(tmp_path):
@@ -168,7 +170,7 @@ async def test_what_the_training_thread_reports_all_reaches_the_plots(tmp_path):
 
         assert clock.poll.fired >= 1
         assert [h["epoch"] for h in monitor.history] == list(range(1, epochs + 1))
-        assert monitor.trace.xs == sorted(monitor.trace.xs)
+        assert len(monitor.trace) == epochs * EPOCH and list(monitor.trace.xs) == sorted(monitor.trace.xs)
         assert monitor.trace.xs[-1] == pytest.approx(epochs, abs=2 / EPOCH)
 
 
@@ -210,13 +212,29 @@ def test_downsampling_keeps_the_shape_and_bounds_the_points():
     assert downsample([1, 2], [3, 4], 100) == ([1, 2], [3, 4])
 
 
-def test_the_loss_trace_is_bounded_and_smoothed():
-    trace = LossTrace()
+def test_the_loss_trace_is_bounded_and_keeps_the_raw_losses():
+    trace = BatchTrace()
     for i in range(3 * MAX_TRACE):
-        trace.add(i / 100, 1.0 if i % 2 else 3.0)
-    trace.add(99.0, float("nan"))  # a diverging batch does not break the plot
-    assert len(trace.xs) <= MAX_TRACE and trace.xs == sorted(trace.xs)
-    assert 1.5 < trace.ys[-1] < 2.5
+        trace.add(i / 100, i * 10, 1.0 if i % 2 else 3.0)
+    trace.add(99.0, 1e9, float("nan"))  # a diverging batch does not break the plot
+    assert len(trace) <= MAX_TRACE and list(trace.xs) == sorted(trace.xs) and list(trace.ns) == sorted(trace.ns)
+    assert set(trace.losses[:1000].tolist()) == {2.0}   # the oldest neighbours averaged in pairs, beyond MAX_TRACE
+    assert trace.losses.mean() == pytest.approx(2.0, abs=1e-3)
+
+
+def test_smoothing_is_a_moving_average_binned_to_the_plot_s_width():
+    xs, ys = np.arange(6.0), np.array([1.0, 3.0, 1.0, 3.0, 1.0, 3.0])
+    assert smoothed(xs, ys, 100, 0.0) == (xs.tolist(), ys.tolist())   # unsmoothed, every point
+    _, ema = smoothed(xs, ys, 100, 0.5)
+    expected, level = [], None
+    for y in ys:
+        level = y if level is None else 0.5 * level + 0.5 * y
+        expected.append(level)
+    assert ema == pytest.approx(expected)   # point by point: the moving average exactly
+    many = np.arange(40_000.0)
+    bx, by = smoothed(many, np.where(many % 2, 1.0, 3.0), 70, 0.9)
+    assert len(bx) == 70 and bx == sorted(bx) and by == pytest.approx([2.0] * 70, abs=0.01)   # bins: their mean
+    assert smoothed(np.array([0.0, 1.0]), np.array([np.nan, np.inf]), 10, 0.9) == ([], [])
 
 
 def test_log_ticks_fall_on_round_values_inside_the_range():
@@ -298,7 +316,7 @@ async def test_a_series_looks_the_same_in_every_plot(tmp_path, monkeypatch, no_c
             assert train["marker"] in accuracy.plain  # the points are drawn with the marker the legend shows
         else:
             assert train["marker"] == "braille" and "━ train" in legend(app, "plot-accuracy")
-            key = next(s for s in legend_text("", [("train", "train", None)], 80, mono=False).spans)
+            key = next(s for s in legend_text("", [(look("train"), "train")], 80, mono=False).spans)
             assert key.style.color.number == train["color"]  # the legend key in the curve's colour
 
 

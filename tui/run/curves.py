@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class RunCurves:
     batch_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     batch_n: np.ndarray = field(default_factory=lambda: np.zeros(0))
     batch_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    grad_norms: list[dict] = field(default_factory=list)   # per epoch: layer -> gradient norm
     notes: list[str] = field(default_factory=list)
 
     @classmethod
@@ -78,11 +80,14 @@ class RunCurves:
         """From epoch records (a history's, or a session's `history`: then `n` comes from `train_size`) and
         batches (`Batches`, whose `examples` place them in epochs by `train_size`)."""
         epoch = _column(epochs, "epoch")
+        epoch = np.where(np.isnan(epoch), np.arange(1, len(epochs) + 1), epoch)   # (an older save's: by its place)
         n = _column(epochs, "n")
         if train_size:
             n = np.where(np.isnan(n), epoch * train_size, n)
         curves = cls(name, train_size=train_size, epoch=epoch, n=n,
-                     epochs={key: _column(epochs, key) for key in EPOCH_FIGURES}, **facts)
+                     epochs={key: _column(epochs, key) for key in EPOCH_FIGURES},
+                     grad_norms=[r.get("grad_norms") if isinstance(r.get("grad_norms"), dict) else {} for r in epochs],
+                     **facts)
         if batches is not None and len(batches) and train_size:
             curves.batch_n = batches.examples.astype(np.float64)
             curves.batch_x = curves.batch_n / train_size
@@ -119,13 +124,18 @@ def read_curves(run_dir: str | Path) -> RunCurves:
 
 
 class CurveCache:
-    """Runs' curves, read again only when their history file changed (a run still training grows it)."""
+    """Runs' curves, read again only when their history file changed (a run still training grows it).
+    Safe to share between threads (one reads at a time)."""
 
     def __init__(self) -> None:
         self._curves: dict[Path, tuple[tuple[int, int], RunCurves]] = {}
+        self._lock = threading.Lock()
 
     def get(self, run_dir: str | Path) -> RunCurves:
-        run_dir = Path(run_dir)
+        with self._lock:
+            return self._get(Path(run_dir))
+
+    def _get(self, run_dir: Path) -> RunCurves:
         try:
             stat = os.stat(run_dir / HISTORY_FILE)
         except OSError as error:

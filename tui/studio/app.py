@@ -1,4 +1,4 @@
-"""The studio app: five panes in tabs, the run keys, and a router between the panes and the training session.
+"""The studio app: six panes in tabs, the run keys, and a router between the panes and the training session.
 
 The app holds no training logic. It owns the run configuration (`self.config`) and a
 `SessionRunner`, which holds the session and runs it in a thread worker. Keys become runner
@@ -6,8 +6,9 @@ commands; what the session reports reaches the panes as batch figures polled ten
 second (`TrainingBridge`) and as `SessionEvent` messages for everything else. The `status`
 reactive follows the session's own `Status` (after each command, and on each event). Panes
 talk back with messages (`ConfigChanged`, `LiveSettingRequested`, `SaveRequested`,
-`LoadRequested`); the app sets `pane.config` and calls `show_history`, `on_session_event` and
-`set_running` on the panes that have them.
+`LoadRequested`, the Runs pane's `MarksChanged`); the app sets `pane.config` and calls `show_history`,
+`on_session_event` and `set_running` on the panes that have them. A pane's key that cannot act now says
+why when pressed (the pane's `refusal`), as the run keys do (`run_keys.py`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from .monitor_pane import MonitorPane
 from .predictions_pane import PredictionsPane, ProbeSet
 from .run_keys import RUN_ACTIONS, RunState, refusal
 from .runner import ModelSaved, Refused, SessionRunner, default_save_name, needs_new_session
+from .runs_pane import RunsPane
 from .saves_pane import SavesPane
 from .settings_pane import SettingsPane
 from .stop_signals import StopSignals, TerminalGone, hangup_safe
@@ -55,7 +57,7 @@ from .welcome import Welcome
 POLL_INTERVAL = 0.1
 #: (TabPane id, tab title): key n shows the n-th
 PANES = (("builder", "Model"), ("settings", "Settings"), ("monitor", "Monitor"), ("predictions", "Predictions"),
-         ("saves", "Saves"))
+         ("saves", "Saves"), ("runs", "Runs"))
 _PANE_KEYS = Binding.Group("Panes", compact=True)
 
 
@@ -119,6 +121,7 @@ class StudioApp(App):
             "monitor": MonitorPane(id="monitor-pane"),
             "predictions": PredictionsPane(id="predictions-pane"),
             "saves": SavesPane(self.config.checkpoints.folder, id="saves-pane"),
+            "runs": RunsPane(self.config.checkpoints.folder, id="runs-pane"),
         }
         with TabbedContent(initial="monitor", id="panes"):
             for n, (pane_id, title) in enumerate(PANES, 1):
@@ -180,6 +183,10 @@ class StudioApp(App):
         return self.panes["predictions"]
 
     @property
+    def runs(self) -> RunsPane:
+        return self.panes["runs"]
+
+    @property
     def current_pane(self) -> Widget:
         return self.panes[self.query_one(TabbedContent).active]
 
@@ -197,14 +204,17 @@ class StudioApp(App):
         if saves_pane.saves_dir != folder:  # the saves folder was changed in the settings
             saves_pane.saves_dir = folder
             saves_pane.refresh_catalogue()
+            self.runs.set_folder(folder)
         c = self.config
         self.sub_title = f"{c.data.name} · {model_name(c)} · {c.optimizer.name} lr {c.optimizer.lr:g}"
         self.refresh_bindings()   # the keys' availability depends on the config too (its epochs)
 
-    def _clear_displays(self, history: list[dict] | None = None) -> None:
-        """Show a run's history (a loaded or resumed one's, or none for a fresh run) on every pane that plots it."""
-        self._tell_panes("show_history", list(history or []))
+    def _clear_displays(self, history: list[dict] | None = None, batches=None, train_size: int | None = None) -> None:
+        """Show a run's history (a loaded or resumed one's, with its per-batch `batches` if found, or none for a
+        fresh run) on every pane that plots it."""
+        self._tell_panes("show_history", list(history or []), batches, train_size)
         self.predictions.show_probe(None)
+        self._follow_live_run()
 
     def _follow_status(self) -> None:
         """Take the run's status from the session (through the runner): after a command, and on its news.
@@ -215,12 +225,20 @@ class StudioApp(App):
         self.status = self.runner.status
         if self.is_running:
             self.refresh_bindings()
+            self._follow_live_run()
             self._show_welcome()
 
+    def _follow_live_run(self) -> None:
+        """The current run's folder (known once it trains) to the panes that compare runs: it is drawn live."""
+        run_dir = self.session.run_dir if self.session is not None else None
+        if run_dir != self.monitor.live_run:
+            self.monitor.live_run = self.runs.live_run = run_dir
+            self.runs.refresh_runs()
+
     def _show_welcome(self) -> None:
-        """The welcome in the Monitor's place while there is no run to watch (nor one being opened); the plots once
-        there is."""
-        welcome = self.session is None and self.status is Status.IDLE
+        """The welcome in the Monitor's place while there is no run to watch (nor one being opened, nor runs
+        compared); the plots once there is."""
+        welcome = self.session is None and self.status is Status.IDLE and not self.monitor.compared
         if self.welcome.display != welcome or self.monitor.display == welcome:
             self.welcome.display, self.monitor.display = welcome, not welcome
 
@@ -280,8 +298,14 @@ class StudioApp(App):
         """
         if await super().run_action(action, default_namespace, namespaces):
             return True
-        if default_namespace not in (None, self) or not isinstance(action, str):
+        if not isinstance(action, str):
             return False
+        if default_namespace not in (None, self):   # a pane's key: its own table of reasons
+            explain = getattr(default_namespace, "refusal", None)
+            why = explain(action.partition("(")[0]) if callable(explain) else None
+            if why is not None:
+                self.notify(why, title="Not now", severity="warning", markup=False)
+            return why is not None
         name = action.partition("(")[0].removeprefix("app.")
         if name in RUN_ACTIONS and (why := refusal(name, self.run_state)) is not None:
             self.notify(why, title="Not now", severity="warning")
@@ -391,7 +415,7 @@ class StudioApp(App):
         session = message.session
         self.config = session.config   # opened under this studio's saves folder (SessionRunner.open)
         self._push_config()
-        self._clear_displays(session.history)
+        self._clear_displays(session.history, message.batches, len(session.data.x_train))
         self.predictions.show_probe(ProbeSet.from_session(session))
         self.monitor.task = session.task
         if message.outputs is not None:
@@ -417,6 +441,7 @@ class StudioApp(App):
             if event.session is self.session:
                 self.predictions.show_probe(ProbeSet.from_session(event.session))
                 self.monitor.task = event.session.task
+                self.monitor.train_size = len(event.session.data.x_train)
             return
         if isinstance(event, Notice):
             self.notify(event.text, title="Note", severity="warning", timeout=10)
@@ -496,6 +521,15 @@ class StudioApp(App):
             self.notify(f"Saved as {path.stem}{note}. ({path})", title="Saved", markup=False)
             self.panes["saves"].refresh_catalogue(select=path.stem)
             self._tell_panes("on_session_event", ModelSaved(path))
+
+    def on_runs_pane_marks_changed(self, message: RunsPane.MarksChanged) -> None:
+        """Runs were marked or unmarked (or a marked one changed on disk): the Monitor overlays them."""
+        self.monitor.compare(list(message.paths))
+        self._show_welcome()
+
+    def on_monitor_pane_stop_comparing(self) -> None:
+        """The Monitor's c: every run unmarked."""
+        self.runs.clear_marks()
 
     def on_load_requested(self, message: LoadRequested) -> None:
         path = Path(message.path)

@@ -59,13 +59,15 @@ class SessionReady(Message):
     """A save was loaded or a run resumed in a worker, and its session is ready to show.
 
     `outputs` are the probe predictions of the weights as loaded (so a loaded save shows
-    its predictions before any training); `origin` is "loaded" or "resumed".
+    its predictions before any training); `origin` is "loaded" or "resumed"; `batches` the per-batch
+    history behind its epochs, found in the runs that trained it (`curves.restore_batches`).
     """
 
     session: Any
     origin: str
     bridge: Any               # the session's TrainingBridge, which the studio polls once it adopts it
     outputs: Any = None
+    batches: Any = None
 
 
 @dataclass

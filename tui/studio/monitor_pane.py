@@ -1,10 +1,16 @@
-"""Pane 3, the training monitor: four live plots, a progress line and a status line.
+"""Pane 3, the training monitor: four live plots, a progress line and a status line; and runs compared.
 
 The plots are loss (the per-batch loss smoothed, and train/validation loss per epoch),
-accuracy (train/validation), per-layer gradient norms on a log scale, and the learning rate.
-X is in epochs everywhere, so a batch curve and its epoch points line up. Epochs are numbered as
-the session numbers them (after the epochs of a save the run continues, as its history is), and
-the progress line counts up to `training.epochs`, the run's planned total in that numbering.
+accuracy (train/validation), per-layer gradient norms on a log scale, and the learning rate
+(`monitor_plots.py`). X is in epochs, or in examples seen (`e`), everywhere, so a batch curve and
+its epoch points line up; `s` changes the per-batch loss's smoothing, `l` draws the losses on a
+log scale. Epochs are numbered as the session numbers them (after the epochs of a save the run
+continues, as its history is), and the progress line counts up to `training.epochs`, the run's
+planned total in that numbering.
+
+Runs marked in the Runs pane are overlaid (`compare`): their histories are read in a thread
+worker (and kept until their files change), and each run, the current one among them, is one
+look in every plot, named above the plots by what differs (`overlay.py`); `c` stops comparing.
 
 Redrawing is budgeted, because a plotext figure is rebuilt from scratch on every repaint
 (~8 ms for 100 points, ~80 ms for 10,000) and an SSH link cannot carry a full repaint per
@@ -24,20 +30,33 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from dataclasses import dataclass, replace
+
+import numpy as np
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
+from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
+from nnstudio import saves
 from nnstudio.datasets import DownloadProgress
 from nnstudio.engine import events
 
 from ..render import size_text
 from ..run import Status
 from ..run.config import RunConfig
-from .plots import LossTrace, MetricPlot, downsample, legend_text, log_tick_labels, log_ticks, look, set_ticks
+from ..run.curves import CurveCache, RunCurves
+from ..run.history import Batches
+from .monitor_plots import AXES, PLOTS, Scene, View, paint, title
+from .overlay import THIS_RUN, Overlay, arrange, legend
+from .plots import MetricPlot, downsample, legend_text, set_ticks
+from .series import SMOOTHINGS, BatchTrace
 from .status_lines import STARTING, clock, eta_word, status_text
 
 #: seconds between two rebuilds of the plots, at most
@@ -47,18 +66,34 @@ SHOW_DELAY = 0.1
 #: cells of the progress bar
 BAR = 12
 
-#: (widget id, title) of the four plots, in reading order
-PLOTS = (("plot-loss", "loss"), ("plot-accuracy", "accuracy %"), ("plot-grad", "gradient norm (log)"),
-         ("plot-lr", "learning rate"))
-#: the loss plot's title for a model without accuracy (it then spans the accuracy plot's place too)
-NO_ACCURACY_TITLES = {"reconstruction": "reconstruction error (MSE; no accuracy)",
-                      "regression": "loss (MSE; regression: no accuracy)"}
 
 class MonitorPane(Vertical):
-    """Plots, progress and status of the current run."""
+    """Plots, progress and status of the current run, and the runs compared with it."""
 
     DEFAULT_CSS = Path(__file__).with_name("monitor_pane.tcss").read_text(encoding="utf-8")
     HELP_TITLE = "Monitor pane"
+    BINDINGS = [
+        Binding("e", "switch_axis", "Epochs/examples", id="monitor.axis",
+                tooltip="Draw the curves against epochs or against examples seen (runs with other batch sizes "
+                        "then compare fairly)"),
+        Binding("s", "cycle_smoothing", "Smoothing", id="monitor.smoothing",
+                tooltip="Smooth the per-batch loss more, or less, or not at all (a moving average whose past "
+                        f"weighs {', '.join(f'{s:g}' for s in SMOOTHINGS)})"),
+        Binding("l", "toggle_log", "Log loss", id="monitor.log", tooltip="Draw the losses on a log scale, or not"),
+        Binding("c", "stop_comparing", "Clear compare", id="monitor.clear",
+                tooltip="Stop comparing: unmark every run marked in the Runs pane"),
+    ]
+
+    @dataclass
+    class OverlayRead(Message):
+        """The histories of the marked runs were read (in a worker): their curves, or why one could not be read."""
+
+        paths: tuple[Path, ...]
+        curves: list
+
+    @dataclass
+    class StopComparing(Message):
+        """`c`: the user wants no run compared any more (the Runs pane, which holds the marks, unmarks them)."""
 
     config: reactive[RunConfig | None] = reactive(None, init=False)
     """The run configuration (set by the app): the planned epochs and the batch size for the ETA."""
@@ -71,7 +106,18 @@ class MonitorPane(Vertical):
         self.status = Status.IDLE
         self.history: list[dict] = []
         self._live_epochs: list[events.EpochEnd] = []  # epochs trained since the history was shown: their pace
-        self.trace = LossTrace()
+        self.trace = BatchTrace()
+        self.train_size: int | None = None
+        """Examples in an epoch of the current run (set by the app once known): where its batches fall in examples."""
+        self.view = View()
+        self.compared: tuple[Path, ...] = ()
+        """The run folders marked for comparison (`compare`), in mark order."""
+        self.live_run: Path | None = None
+        """The current run's own folder (set by the app): marked or not, it is drawn live, never from its file."""
+        self.overlay_reads = 0
+        self._read: tuple[tuple[Path, ...], list] = ((), [])   # the marked runs' curves, as last read
+        self._curve_cache = CurveCache()
+        self._told: set[tuple[str, str]] = set()   # runs left out of the overlay, already said so
         self.progress_updates = 0
         self.plot_redraws = 0
         self.reason: Text | None = None
@@ -91,6 +137,7 @@ class MonitorPane(Vertical):
         yield Static(id="run-status")
         yield Static(id="run-reason")
         yield Static(id="run-progress")
+        yield Static(id="overlay-legend")
         with VerticalScroll(id="plots"):
             with Grid(id="plot-grid"):
                 for plot_id, title in PLOTS:
@@ -146,13 +193,17 @@ class MonitorPane(Vertical):
             self._status_lines = lines
         self._show_progress(self._latest_batch)
 
-    def show_history(self, history: list[dict]) -> None:
-        """Replace the plotted epochs (a loaded save's history, or [] for a fresh run) and redraw now.
-        The model's task is not known until the app says it again (`task`)."""
+    def show_history(self, history: list[dict], batches: Batches | None = None, train_size: int | None = None) -> None:
+        """Replace the plotted epochs (a loaded save's or a resumed run's history, or [] for a fresh run) and
+        its per-batch losses (`batches`, from the runs that trained it), and redraw now. The model's task is not
+        known until the app says it again (`task`)."""
         self.set_reactive(MonitorPane.task, None)
         self.history = [dict(h) for h in history]
         self._live_epochs = []
-        self.trace = LossTrace()
+        self.trace = BatchTrace()
+        self.train_size = train_size
+        if batches is not None and len(batches) and train_size:
+            self.trace.extend(batches.examples / train_size, batches.examples, batches.loss)
         self._last_epoch = self._latest_batch = None
         self._show_layout()
         self._show_progress(None)
@@ -176,14 +227,18 @@ class MonitorPane(Vertical):
             self.reason = Text.assemble(("Why: ", "bold red"), event.message)
             self._show_reason()
 
-    def tick(self, latest: events.BatchEnd | None, losses: list[tuple[int, int, int, float]]) -> None:
-        """The app's poll (~10 times a second): batches since the last one, and the newest batch event.
+    def tick(self, latest: events.BatchEnd | None, losses: list[tuple]) -> None:
+        """The app's poll (~10 times a second): batches since the last one, (epoch, batch, batches, loss[,
+        examples seen in the epoch]) each, and the newest batch event.
 
         The progress line is rewritten here only, so it changes at most once a tick however
         fast batches and epochs go by.
         """
-        for epoch, batch, batches, loss in losses:
-            self.trace.add(epoch + (batch + 1) / max(batches, 1), loss)
+        size = self.train_size
+        for epoch, batch, batches, loss, *seen in losses:
+            x = epoch + (batch + 1) / max(batches, 1)
+            n = (epoch * size + seen[0] if seen and seen[0] else x * size) if size else math.nan
+            self.trace.add(x, n, loss)
         if losses:
             self._stale.add("plot-loss")  # the batch curve: the other plots change once an epoch
         if latest is not None:
@@ -217,10 +272,11 @@ class MonitorPane(Vertical):
         return not self.history or any(value is not None for value in figures)
 
     def _show_layout(self) -> None:
-        """No accuracy plot for a model without accuracy: the loss plot takes both columns."""
+        """No accuracy plot for a model without accuracy (unless runs are compared: their validation loss takes
+        its place): the loss plot takes both columns."""
         if not self._composed:
             return
-        without = not self.has_accuracy
+        without = not self.has_accuracy and not self.compared
         if without != self.has_class("-no-accuracy"):
             self.set_class(without, "-no-accuracy")
             self._stale.add("plot-loss")
@@ -333,8 +389,9 @@ class MonitorPane(Vertical):
         plots = {plot_id for plot_id, _ in PLOTS} if plots is None else set(plots)
         self._stale -= plots
         mono = self._monochrome()
-        for plot_id, paint in (("plot-loss", self._paint_loss), ("plot-accuracy", self._paint_accuracy),
-                               ("plot-grad", self._paint_grad), ("plot-lr", self._paint_lr)):
+        scene = self.scene()
+        self._show_overlay_legend(scene)
+        for plot_id, _ in PLOTS:
             if plot_id not in plots:
                 continue
             plot = self._part(f"#{plot_id}", MetricPlot)
@@ -343,25 +400,71 @@ class MonitorPane(Vertical):
             plt, width, labels = plot.plt, max(plot.size.width - 10, 10), []
             xs_seen: list[float] = []
 
-            def line(xs: list[float], ys: list[float], series: str, label: str, layer: int | None = None) -> None:
+            def line(xs: list[float], ys: list[float], series_look, label: str) -> None:
                 xs, ys = downsample(xs, ys, width)
-                plt.plot(xs, ys, **look(series, layer).plot_style(mono))
-                labels.append((series, label, layer))
+                plt.plot(xs, ys, **series_look.plot_style(mono))
+                labels.append((series_look, label))
                 xs_seen.extend((xs[0], xs[-1]))
 
             plt.clear_figure()
-            plt.xlabel("epoch")
-            ys_range = paint(plt, line)
-            set_ticks(plot, xs_seen, ys_range)
-            self._show_legend(plot_id, legend_text(self._title(plot), labels, max(plot.size.width - 2, 20), mono))
+            plt.xlabel(AXES[self.view.axis])
+            ys_range, log = paint(plot_id, plt, line, scene, width)
+            set_ticks(plot, xs_seen, ys_range, counts=self.view.counts, log=log)
+            shown = [] if scene.comparing and plot_id != "plot-grad" else labels   # runs are named above the plots
+            self._show_legend(plot_id, legend_text(title(plot_id, scene), shown, max(plot.size.width - 2, 20), mono))
             self.plot_redraws += 1
             plot.changed()
             plot.drawn_size = plot.size
 
-    def _title(self, plot: MetricPlot) -> str:
-        if plot.id == "plot-loss" and not self.has_accuracy:
-            return NO_ACCURACY_TITLES.get(self.task or "", "loss (no accuracy)")
-        return plot.title
+    # ------------------------------------------------------------------ what is drawn
+    def current_curves(self) -> RunCurves | None:
+        """The current run's curves (None while it has nothing to show)."""
+        if not self.history and not len(self.trace):
+            return None
+        config = self.config
+        curves = RunCurves.of(THIS_RUN, self.history, train_size=self.train_size, path=self.live_run,
+                              dataset=config.data.name if config is not None else None, task=self.task,
+                              config=config.portable_dict() if config is not None else {})
+        curves.batch_x, curves.batch_n, curves.batch_loss = self.trace.xs, self.trace.ns, self.trace.losses
+        return curves
+
+    def overlay(self) -> Overlay | None:
+        """The runs compared (the current one among them), or None when none is marked."""
+        if not self.compared:
+            return None
+        paths, read = self._read
+        marked = [curves for path, curves in zip(paths, read)
+                  if path in self.compared and path != self.live_run]
+        return arrange(self.current_curves(), marked)
+
+    def scene(self) -> Scene:
+        """Everything the plots are drawn from now."""
+        overlay = self.overlay()
+        if overlay is None:
+            return Scene(self.current_curves(), [], self.view, self.has_accuracy, self.task)
+        return Scene(self.current_curves(), overlay.shown, self.view, overlay.has_accuracy, self.task)
+
+    def _show_overlay_legend(self, scene: Scene) -> None:
+        """The runs compared, named once above the plots; and, said once each, those that are not drawn."""
+        box = self._part("#overlay-legend", Static)
+        overlay = self.overlay()
+        if box is None:
+            return
+        if overlay is None:
+            box.display = False
+            return
+        text = legend(overlay, max(self.size.width - 2, 20), self._monochrome())
+        if not overlay.shown and not overlay.left_out:
+            text = Text("comparing: reading the marked runs' histories...", style="dim")
+        box.display = True
+        if text.plain != getattr(box, "_shown_text", None):
+            box._shown_text = text.plain
+            box.update(text)
+        news = [left for left in overlay.left_out if left not in self._told]
+        if news:
+            self._told.update(news)
+            self.notify("; ".join(f"{name}: {why}" for name, why in news), title="Not compared",
+                        severity="warning", timeout=10, markup=False)
 
     def _show_legend(self, plot_id: str, text: Text) -> None:
         """Put a legend above its plot only when it changed, and lay the screen out again only when its
@@ -371,65 +474,80 @@ class MonitorPane(Vertical):
             return
         relayout = self._legends.get(plot_id, (None, -1))[1] != lines
         self._legends[plot_id] = (key, lines)
-        if (legend := self._part(f"#{plot_id}-legend", Static)) is not None:
-            legend.update(text, layout=relayout)
+        if (legend_box := self._part(f"#{plot_id}-legend", Static)) is not None:
+            legend_box.update(text, layout=relayout)
 
-    def _series(self, key: str) -> tuple[list[float], list[float]]:
-        pairs = [(float(i + 1), h[key]) for i, h in enumerate(self.history)
-                 if isinstance(h.get(key), (int, float)) and math.isfinite(h[key])]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
+    # ------------------------------------------------------------------ runs compared
+    def compare(self, paths: list[Path]) -> None:
+        """Overlay these run folders (in mark order; [] stops comparing): their histories are read in a worker,
+        again only for those whose files changed since."""
+        self.compared = tuple(Path(p) for p in paths)
+        self._show_layout()
+        self._stale.update(plot_id for plot_id, _ in PLOTS)
+        if not self.compared:
+            self._told.clear()
+            self.redraw_if_dirty()
+            return
+        self._read_overlay(self.compared)
+        self.redraw_if_dirty()
 
-    @staticmethod
-    def _span(*series: list[float]) -> tuple[float, float] | None:
-        values = [v for ys in series for v in ys]
-        return (min(values), max(values)) if values else None
+    @work(thread=True, exclusive=True, group="overlay", exit_on_error=False)
+    def _read_overlay(self, paths: tuple[Path, ...]) -> None:
+        """Worker thread: the curves of each marked run (or why its history cannot be read)."""
+        worker, read = get_current_worker(), []
+        for path in paths:
+            if worker.is_cancelled:
+                return
+            try:
+                read.append(self._curve_cache.get(path))
+            except saves.SaveError as error:
+                read.append((path.name, error.problem if getattr(error, "problem", None) else str(error)))
+        self.post_message(self.OverlayRead(paths, read))
 
-    def _paint_loss(self, plt, line) -> tuple[float, float] | None:
-        """The smoothed batch loss, and each epoch's train and validation loss."""
-        if self.trace.xs:
-            line(self.trace.xs, self.trace.ys, "batch", "batch")
-        drawn = [self.trace.ys]
-        for key, series in (("train_loss", "train"), ("val_loss", "validation")):
-            x, y = self._series(key)
-            if x:
-                line(x, y, series, series)
-                drawn.append(y)
-        return self._span(*drawn)
+    def on_monitor_pane_overlay_read(self, message: OverlayRead) -> None:
+        """Called when the marked runs' histories were read: draw them (unless the marks changed meanwhile)."""
+        if message.paths != self.compared:
+            return
+        self._read = (message.paths, message.curves)
+        self.overlay_reads += 1
+        self._stale.update(plot_id for plot_id, _ in PLOTS)
+        self._show_layout()
+        self.redraw_if_dirty()
 
-    def _paint_accuracy(self, plt, line) -> tuple[float, float] | None:
-        drawn = []
-        for key, series in (("train_acc", "train"), ("val_acc", "validation")):
-            x, y = self._series(key)
-            if x:
-                drawn.append([v * 100 for v in y])
-                line(x, drawn[-1], series, series)
-        return self._span(*drawn)
-
-    def _paint_grad(self, plt, line) -> None:
-        """log10 of each layer's gradient norm; the axis is labelled in round values.
-
-        Plotted as log-transformed values on a linear axis: plotext 5.3 raises when a
-        log-scale figure is built twice, and the monitor rebuilds it on every redraw.
-        """
-        layers: list[str] = []
-        for h in self.history:
-            layers += [name for name in (h.get("grad_norms") or {}) if name not in layers]
-        low, high = math.inf, -math.inf
-        for n, layer in enumerate(layers):
-            pairs = [(float(i + 1), h["grad_norms"][layer]) for i, h in enumerate(self.history)
-                     if (h.get("grad_norms") or {}).get(layer, 0) > 0]
-            if not pairs:
-                continue
-            y = [math.log10(p[1]) for p in pairs]
-            low, high = min(low, *y), max(high, *y)
-            line([p[0] for p in pairs], y, "layer", f"layer {layer}" if layer.isdigit() else layer, n)
-        if math.isfinite(low):
-            ticks = log_ticks(low, high)
-            plt.yticks(ticks, log_tick_labels(ticks))
+    # ------------------------------------------------------------------ keys
+    def refusal(self, action: str) -> str | None:
+        """Why a key of the pane cannot act now (None if it can): the footer greys it, a press says why."""
+        if action == "switch_axis" and self.view.axis == "epoch" and self.train_size is None and \
+                self.current_curves() is not None and not self.compared:
+            return "The examples this run has seen are not known (its data set's size is not): x stays in epochs."
+        if action == "cycle_smoothing" and not len(self.trace) and not self.compared:
+            return "No per-batch loss to smooth yet: train (space), or mark runs to compare in the Runs pane (6)."
+        if action == "stop_comparing" and not self.compared:
+            return "No runs are compared: mark some in the Runs pane (6) with m."
         return None
 
-    def _paint_lr(self, plt, line) -> tuple[float, float] | None:
-        x, y = self._series("lr")
-        if x:
-            line(x, y, "lr", "lr")
-        return self._span(y)
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return None if self.refusal(action) is not None else True
+
+    def _view_changed(self, **change) -> None:
+        self.view = replace(self.view, **change)
+        self._stale.update(plot_id for plot_id, _ in PLOTS)
+        self.redraw_if_dirty()
+
+    def action_switch_axis(self) -> None:
+        """Against epochs, or against examples seen."""
+        self._view_changed(axis="examples" if self.view.axis == "epoch" else "epoch")
+
+    def action_cycle_smoothing(self) -> None:
+        """The next smoothing of the per-batch loss (none after the strongest)."""
+        steps = list(SMOOTHINGS)
+        at = steps.index(self.view.smoothing) if self.view.smoothing in steps else 0
+        self._view_changed(smoothing=steps[(at + 1) % len(steps)])
+
+    def action_toggle_log(self) -> None:
+        """Losses on a log scale, or back on a linear one."""
+        self._view_changed(log_loss=not self.view.log_loss)
+
+    def action_stop_comparing(self) -> None:
+        """Unmark every run (the Runs pane holds the marks): the monitor shows the current run alone."""
+        self.post_message(self.StopComparing())

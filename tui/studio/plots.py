@@ -23,10 +23,6 @@ from textual_plotext import PlotextPlot
 
 #: characters every y tick label is padded to, so that plot frames line up
 TICK_WIDTH = 6
-#: batch losses kept; beyond this, neighbours are averaged in pairs (the plot shows ~width points anyway)
-MAX_TRACE = 4096
-#: exponential smoothing of the batch loss (weight of the newest batch)
-SMOOTHING = 0.1
 
 
 @dataclass(frozen=True)
@@ -64,32 +60,22 @@ LAYER_LOOKS = (SeriesLook(BRIGHT + YELLOW, "#"), SeriesLook(BRIGHT + BLUE, "%"),
                SeriesLook(RED, "^"))
 
 
+#: looks of the runs compared in an overlay: the current run's first (as its training curve looks alone), then
+#: each marked run's in the order it was marked; as many as runs can be told apart (`MAX_COMPARED`)
+RUN_LOOKS = (SeriesLook(BRIGHT + CYAN, "*"), SeriesLook(BRIGHT + MAGENTA, "o"), SeriesLook(BRIGHT + YELLOW, "#"),
+             SeriesLook(BRIGHT + GREEN, "+"), SeriesLook(BRIGHT + BLUE, "%"), SeriesLook(BRIGHT + RED, "@"),
+             SeriesLook(GREEN, "="), SeriesLook(YELLOW, "$"), SeriesLook(BLUE, "~"), SeriesLook(RED, "^"),
+             SeriesLook(MAGENTA, "x"), SeriesLook(CYAN, "&"))
+#: marked runs an overlay draws at most (beside the current run): one look each
+MAX_COMPARED = len(RUN_LOOKS) - 1
+
+
 def look(series: str, layer: int | None = None) -> SeriesLook:
     """The look of a named series, or of the `layer`-th layer's."""
     return LAYER_LOOKS[layer % len(LAYER_LOOKS)] if layer is not None else SERIES[series]
 
 
 # ====================================================================== data and ticks
-class LossTrace:
-    """The smoothed per-batch loss, x in epochs, bounded in memory by pairwise averaging."""
-
-    def __init__(self) -> None:
-        self.xs: list[float] = []
-        self.ys: list[float] = []
-        self._smooth: float | None = None
-
-    def add(self, x: float, loss: float) -> None:
-        if not math.isfinite(loss):
-            return
-        self._smooth = loss if self._smooth is None else (1 - SMOOTHING) * self._smooth + SMOOTHING * loss
-        self.xs.append(x)
-        self.ys.append(self._smooth)
-        if len(self.xs) > MAX_TRACE:
-            half = len(self.xs) // 2 * 2
-            self.xs = [(a + b) / 2 for a, b in zip(self.xs[0:half:2], self.xs[1:half:2])] + self.xs[half:]
-            self.ys = [(a + b) / 2 for a, b in zip(self.ys[0:half:2], self.ys[1:half:2])] + self.ys[half:]
-
-
 def downsample(xs: list[float], ys: list[float], points: int) -> tuple[list[float], list[float]]:
     """At most `points` points: means of consecutive runs (keeps the shape, unlike striding)."""
     if len(xs) <= points or points < 2:
@@ -149,6 +135,16 @@ def tick_labels(ticks: list[float]) -> list[str]:
     return [number_label(t, step, scientific).rjust(TICK_WIDTH) for t in ticks]
 
 
+def count_labels(ticks: list[float]) -> list[str]:
+    """Labels for an axis of counts (examples seen): "0", "500", "20k", "1.5M"."""
+    def label(value: float) -> str:
+        for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if abs(value) >= size:
+                return f"{value / size:.3g}{suffix}"
+        return f"{value:.3g}"
+    return [label(t) for t in ticks]
+
+
 def log_ticks(low: float, high: float) -> list[float]:
     """Where to put y ticks on a log10 axis spanning [low, high]: round values, 1 times powers of
     ten on a wide range, 1, 2 and 5 times them on a narrower one, every digit times them on a
@@ -205,19 +201,25 @@ class MetricPlot(PlotextPlot):
         return self._built[1]
 
 
-def set_ticks(plot: MetricPlot, xs: list[float], ys: tuple[float, float] | None) -> None:
-    """Round ticks on the x axis (epochs, from a round value to a round value) and, given the y range
-    drawn, on the y axis (inside it), as many as the plot's size leaves room for; every y label written
-    and padded alike (`tick_labels`)."""
+def set_ticks(plot: MetricPlot, xs: list[float], ys: tuple[float, float] | None, *, counts: bool = False,
+              log: bool = False) -> None:
+    """Round ticks on the x axis (epochs, or with `counts` examples seen: from a round value to a round value)
+    and, given the y range drawn, on the y axis (inside it), as many as the plot's size leaves room for; every
+    y label written and padded alike (`tick_labels`). `log`: the y values drawn are log10 of the figures, and
+    are labelled with the figures (`log_ticks`)."""
     plt = plot.plt
     if xs:
         ticks = nice_ticks(min(xs), max(xs), max(2, min(6, plot.size.width // 9)))
         if len(ticks) > 1:
             plt.xlim(ticks[0], ticks[-1])
-        plt.xticks(ticks, [label.strip() for label in tick_labels(ticks)])
+        plt.xticks(ticks, count_labels(ticks) if counts else [label.strip() for label in tick_labels(ticks)])
     if ys is None or not all(math.isfinite(v) for v in ys):
         return
     low, high = ys
+    if log:
+        ticks = log_ticks(low, high)
+        plt.yticks(ticks, log_tick_labels(ticks))
+        return
     ticks = nice_ticks(low, high, max(2, min(5, (plot.size.height - 2) // 2)), outward=False)
     if len(ticks) == 1:  # one value (a constant learning rate): it sits in the middle
         spread = abs(ticks[0]) / 2 or 1.0
@@ -225,12 +227,12 @@ def set_ticks(plot: MetricPlot, xs: list[float], ys: tuple[float, float] | None)
     plt.yticks(ticks, tick_labels(ticks))
 
 
-def legend_text(title: str, labels: list[tuple[str, str, int | None]], width: int, mono: bool) -> Text:
-    """"loss  ━ batch  ━ train  ━ validation": the title, then each (series, label, layer) with its key
-    drawn as the series is (`look`); an entry that does not fit in `width` cells starts the next line, whole."""
+def legend_text(title: str, labels: list[tuple[SeriesLook, str]], width: int, mono: bool) -> Text:
+    """"loss  ━ batch  ━ train  ━ validation": the title, then each (look, label) with its key drawn as the
+    series is; an entry that does not fit in `width` cells starts the next line, whole."""
     text, column = Text(title, style="bold"), len(title)
-    for series, label, layer in labels:
-        entry = look(series, layer).legend_key(mono)
+    for series_look, label in labels:
+        entry = series_look.legend_key(mono)
         entry.append(f" {label}")
         if column + 2 + len(entry) > width:
             text.append("\n")

@@ -35,6 +35,7 @@ from nnstudio.engine import events
 
 from ..run import Session, SessionError, Status, outputs_problem, saved_config
 from ..run.config import LIVE_SETTINGS, RunConfig
+from ..run.curves import restore_batches
 from ..run.fitting import model_name
 from .messages import SessionEvent, SessionReady
 from .run_keys import RunState, refusal
@@ -63,7 +64,7 @@ class TrainingBridge:
         self._post = post
         self._lock = threading.Lock()
         self._latest: events.BatchEnd | None = None
-        self._losses: list[tuple[int, int, int, float]] = []
+        self._losses: list[tuple[int, int, int, float, int]] = []
         self._download_posted = 0.0  # when a download's progress was last passed on
 
     def on_event(self, event) -> None:
@@ -72,7 +73,7 @@ class TrainingBridge:
         if isinstance(event, events.BatchEnd):
             with self._lock:
                 self._latest = event
-                self._losses.append((event.epoch, event.batch, event.batches, event.loss))
+                self._losses.append((event.epoch, event.batch, event.batches, event.loss, event.seen))
             return
         if isinstance(event, DownloadProgress):
             now = time.monotonic()
@@ -81,8 +82,9 @@ class TrainingBridge:
             self._download_posted = now
         self._post(SessionEvent(event, self))
 
-    def take(self) -> tuple[events.BatchEnd | None, list[tuple[int, int, int, float]]]:
-        """The newest batch event since the last call (or None) and the (epoch, batch, batches, loss) seen since."""
+    def take(self) -> tuple[events.BatchEnd | None, list[tuple[int, int, int, float, int]]]:
+        """The newest batch event since the last call (or None) and the (epoch, batch, batches, loss, examples seen
+        in the epoch) since."""
         with self._lock:
             latest, losses = self._latest, self._losses
             self._latest, self._losses = None, []
@@ -291,7 +293,8 @@ class SessionRunner:
         problem = outputs_problem(probe)
         if problem is not None:   # (weights that are not finite were refused on loading)
             raise SessionError(f"{path}: {problem}")
-        self.host.post_message(SessionReady(session, origin, bridge, probe if session.classes else None))
+        batches, _ = restore_batches(session.history, folder, run_dir=session.run_dir, position=session.position)
+        self.host.post_message(SessionReady(session, origin, bridge, probe if session.classes else None, batches))
 
 
 # ====================================================================== rules

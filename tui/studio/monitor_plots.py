@@ -1,0 +1,211 @@
+"""What each of the monitor's four plots draws, alone or comparing runs.
+
+Alone, the plots show the current run: the per-batch loss (smoothed) with each epoch's train and
+validation loss, train and validation accuracy, per-layer gradient norms, the learning rate; a
+series (`plots.SERIES`) has one look in every plot.
+
+Comparing (runs marked in the Runs pane), each run is one look (`plots.RUN_LOOKS`) in every plot and
+one series per plot: its training loss (per batch, smoothed; per epoch for a run without batches),
+its validation accuracy (validation loss for runs without accuracy) and its learning rate. The
+gradient norms stay the current run's. The runs are named once, above the plots (`overlay.py`).
+
+X is in epochs or in examples seen (`View.axis`); with `View.log_loss` losses are drawn as log10 of
+their values on a linear axis labelled with the values (plotext 5.3 raises when a log-scale figure
+is built twice, and the monitor rebuilds its figures).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..run.curves import RunCurves
+from .plots import SeriesLook, log_tick_labels, log_ticks, look
+from .series import DEFAULT_SMOOTHING, smoothed
+
+#: (widget id, title) of the four plots, in reading order
+PLOTS = (("plot-loss", "loss"), ("plot-accuracy", "accuracy %"), ("plot-grad", "gradient norm (log)"),
+         ("plot-lr", "learning rate"))
+#: the loss plot's title for a model without accuracy (it then spans the accuracy plot's place too)
+NO_ACCURACY_TITLES = {"reconstruction": "reconstruction error (MSE; no accuracy)",
+                      "regression": "loss (MSE; regression: no accuracy)"}
+#: what the x axis counts: its key in `View.axis` and its label
+AXES = {"epoch": "epoch", "examples": "examples seen"}
+
+#: draws one series: (xs, ys, look, label); downsamples and records the legend entry
+Line = Callable[[list[float], list[float], SeriesLook, str], None]
+
+
+@dataclass
+class View:
+    """How the curves are drawn: against epochs or examples seen, the per-batch loss's smoothing, a log loss."""
+
+    axis: str = "epoch"
+    smoothing: float = DEFAULT_SMOOTHING
+    log_loss: bool = False
+
+    @property
+    def counts(self) -> bool:
+        return self.axis == "examples"
+
+
+@dataclass
+class Shown:
+    """A run as an overlay draws it: its curves, its look and what names it in the legend."""
+
+    curves: RunCurves
+    look: SeriesLook
+    label: str
+
+
+@dataclass
+class Scene:
+    """Everything the plots are drawn from: the current run (None when it has nothing to show), the runs
+    compared with it (the current one among them, first), whether the current run has an accuracy."""
+
+    current: RunCurves | None
+    compared: list[Shown]
+    view: View
+    has_accuracy: bool
+    task: str | None = None
+
+    @property
+    def comparing(self) -> bool:
+        return bool(self.compared)
+
+
+def title(plot_id: str, scene: Scene) -> str:
+    """A plot's title: what it shows, as drawn now (smoothing and log scale said on the loss)."""
+    view = scene.view
+    log = " (log)" if view.log_loss else ""
+    # the smoothing is said once it is not the usual one (80 columns leave a plot's legend 37 cells)
+    smoothing = "" if view.smoothing == DEFAULT_SMOOTHING else \
+        f" · smoothing {view.smoothing:g}" if view.smoothing else " · unsmoothed"
+    if plot_id == "plot-loss":
+        if scene.comparing:
+            return f"training loss{log}{smoothing}"
+        if not scene.has_accuracy:
+            return NO_ACCURACY_TITLES.get(scene.task or "", "loss (no accuracy)") + log
+        return f"loss{log}{smoothing}"
+    if plot_id == "plot-accuracy" and scene.comparing:
+        return "validation accuracy %" if scene.has_accuracy else f"validation loss{log}"
+    if plot_id == "plot-grad" and scene.comparing:
+        return "gradient norm (log) · this run"
+    return dict(PLOTS)[plot_id]
+
+
+def paint(plot_id: str, plt, line: Line, scene: Scene, bins: int) -> tuple[tuple[float, float] | None, bool]:
+    """Draw one plot's series through `line`; the y range drawn, and whether it is log10 of the figures."""
+    painter = {"plot-loss": _loss, "plot-accuracy": _accuracy, "plot-grad": _grad, "plot-lr": _lr}[plot_id]
+    return painter(plt, line, scene, bins)
+
+
+def _x(curves: RunCurves, view: View, per_batch: bool = False) -> np.ndarray:
+    if per_batch:
+        return curves.batch_n if view.counts else curves.batch_x
+    return curves.n if view.counts else curves.epoch
+
+
+def _points(xs: np.ndarray, ys: np.ndarray, log: bool = False) -> tuple[list[float], list[float]]:
+    """The finite points of a series (and positive ones, as log10, for a log scale)."""
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    keep = np.isfinite(xs) & np.isfinite(ys) & ((ys > 0) if log else True)
+    ys = np.log10(ys[keep]) if log else ys[keep]
+    return xs[keep].tolist(), ys.tolist()
+
+
+def _span(series: list[list[float]]) -> tuple[float, float] | None:
+    values = [v for ys in series for v in ys]
+    return (min(values), max(values)) if values else None
+
+
+def _batch_curve(curves: RunCurves, scene: Scene, bins: int) -> tuple[list[float], list[float]]:
+    """A run's per-batch loss, binned to the plot's width and smoothed as the view says."""
+    xs, ys = smoothed(_x(curves, scene.view, per_batch=True), curves.batch_loss, bins, scene.view.smoothing)
+    return _points(np.array(xs), np.array(ys), scene.view.log_loss)
+
+
+def _loss(plt, line: Line, scene: Scene, bins: int):
+    log, drawn = scene.view.log_loss, []
+    if scene.comparing:
+        for shown in scene.compared:
+            curves = shown.curves
+            if len(curves.batch_loss):
+                xs, ys = _batch_curve(curves, scene, bins)
+            else:   # a run without batches (older than the history's): its epochs' training loss
+                xs, ys = _points(_x(curves, scene.view), curves.epochs["train_loss"], log)
+            if xs:
+                line(xs, ys, shown.look, shown.label)
+                drawn.append(ys)
+        return _span(drawn), log
+    current = scene.current
+    if current is None:
+        return None, log
+    if len(current.batch_loss):
+        xs, ys = _batch_curve(current, scene, bins)
+        if xs:
+            line(xs, ys, look("batch"), "batch")
+            drawn.append(ys)
+    for key, series in (("train_loss", "train"), ("val_loss", "validation")):
+        xs, ys = _points(_x(current, scene.view), current.epochs[key], log)
+        if xs:
+            line(xs, ys, look(series), series)
+            drawn.append(ys)
+    return _span(drawn), log
+
+
+def _accuracy(plt, line: Line, scene: Scene, bins: int):
+    drawn = []
+    if scene.comparing:
+        key, scale, log = ("val_acc", 100.0, False) if scene.has_accuracy else ("val_loss", 1.0, scene.view.log_loss)
+        for shown in scene.compared:
+            xs, ys = _points(_x(shown.curves, scene.view), shown.curves.epochs[key] * scale, log)
+            if xs:
+                line(xs, ys, shown.look, shown.label)
+                drawn.append(ys)
+        return _span(drawn), log
+    if scene.current is not None:
+        for key, series in (("train_acc", "train"), ("val_acc", "validation")):
+            xs, ys = _points(_x(scene.current, scene.view), scene.current.epochs[key] * 100)
+            if xs:
+                line(xs, ys, look(series), series)
+                drawn.append(ys)
+    return _span(drawn), False
+
+
+def _grad(plt, line: Line, scene: Scene, bins: int):
+    """log10 of each layer's gradient norm of the current run; the axis is labelled in round values."""
+    current = scene.current
+    norms = current.grad_norms if current is not None else []
+    layers: list[str] = []
+    for record in norms:
+        layers += [name for name in record if name not in layers]
+    low, high = math.inf, -math.inf
+    xs_all = _x(current, scene.view).tolist() if current is not None else []
+    for n, layer in enumerate(layers):
+        pairs = [(x, record[layer]) for x, record in zip(xs_all, norms)
+                 if math.isfinite(x) and isinstance(record.get(layer), (int, float)) and record[layer] > 0]
+        if not pairs:
+            continue
+        y = [math.log10(p[1]) for p in pairs]
+        low, high = min(low, *y), max(high, *y)
+        line([p[0] for p in pairs], y, look("layer", n), f"layer {layer}" if layer.isdigit() else layer)
+    if math.isfinite(low):
+        ticks = log_ticks(low, high)
+        plt.yticks(ticks, log_tick_labels(ticks))
+    return None, False
+
+
+def _lr(plt, line: Line, scene: Scene, bins: int):
+    drawn = []
+    runs = [(s.curves, s.look, s.label) for s in scene.compared] if scene.comparing else \
+        [(scene.current, look("lr"), "lr")] if scene.current is not None else []
+    for curves, series_look, label in runs:
+        xs, ys = _points(_x(curves, scene.view), curves.epochs["lr"])
+        if xs:
+            line(xs, ys, series_look, label)
+            drawn.append(ys)
+    return _span(drawn), False

@@ -1,0 +1,99 @@
+"""Which runs an overlay draws, how each looks, what names it, and what it leaves out and why.
+
+    overlay = arrange(current, marked)       # marked: RunCurves, or why a run's history could not be read
+    overlay.shown                            # [Shown(curves, look, label)], the current run first
+    overlay.left_out                         # [("moons-mlp-...", "data set moons, not spirals")]
+    legend(overlay, width, mono)             # the line above the plots that names the runs
+
+Runs compare only with runs of the same kind: the same data set and, where known, the same task
+(the loss of a regression run is not a classifier's, and it has no accuracy). The kind is the
+current run's when it has anything to show, else the one most marked runs share; a run of another
+kind is named as left out, with its kind, rather than drawn.
+
+Each marked run has the look of its place among the marks (`RUN_LOOKS[1:]`, so the Runs pane's
+mark column shows the same key); the current run has the first look. Labels say what differs
+between the runs drawn (`curves.labels`: "lr 0.01" / "lr 0.1"), else when each started.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rich.text import Text
+
+from ..run.curves import RunCurves, labels
+from .monitor_plots import Shown
+from .plots import RUN_LOOKS, SeriesLook, legend_text
+
+#: what the current run is called beside its label
+THIS_RUN = "this run"
+
+
+def mark_look(index: int) -> SeriesLook:
+    """The look of the `index`-th marked run (0-based), the same in the plots and in the Runs pane."""
+    return RUN_LOOKS[1 + index % (len(RUN_LOOKS) - 1)]
+
+
+@dataclass
+class Overlay:
+    """The runs an overlay draws (`shown`, the current run first if it has anything to show) and those it
+    does not (`left_out`: run name, why)."""
+
+    shown: list[Shown] = field(default_factory=list)
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+    has_accuracy: bool = True
+
+
+def _kind_text(curves: RunCurves) -> str:
+    return " ".join(part for part in (curves.dataset and f"data set {curves.dataset}", curves.task) if part) or \
+        "unknown data"
+
+
+def _same_kind(a: RunCurves, b: RunCurves) -> bool:
+    if a.dataset and b.dataset and a.dataset != b.dataset:
+        return False
+    return not (a.task and b.task and a.task != b.task)
+
+
+def _started(curves: RunCurves) -> str:
+    """When a run started, to tell apart runs whose settings are the same ("started 13:02")."""
+    try:
+        return "started " + datetime.fromisoformat(curves.started or "").astimezone().strftime("%m-%d %H:%M:%S")
+    except ValueError:
+        return curves.name
+
+
+def arrange(current: RunCurves | None, marked: list[RunCurves | tuple[str, str]]) -> Overlay:
+    """The overlay of `current` (None: nothing to show yet) and the marked runs, in mark order; a marked run whose
+    history could not be read is given as (name, why)."""
+    readable = [(i, c) for i, c in enumerate(marked) if isinstance(c, RunCurves)]
+    overlay = Overlay(left_out=[(c[0], c[1]) for c in marked if not isinstance(c, RunCurves)])
+    if current is not None:
+        reference = current
+    elif readable:
+        kinds = Counter(c.kind for _, c in readable)
+        reference = next(c for _, c in readable if kinds[c.kind] == max(kinds.values()))
+    else:
+        return overlay
+    drawn = [(i, c) for i, c in readable if _same_kind(c, reference)]
+    for _, c in readable:
+        if not _same_kind(c, reference):
+            overlay.left_out.append((c.name, f"{_kind_text(c)}, not {_kind_text(reference).removeprefix('data set ')}"))
+    runs = ([current] if current is not None else []) + [c for _, c in drawn]
+    names = labels([c.config for c in runs], [_started(c) for c in runs])
+    if current is not None:
+        overlay.shown.append(Shown(current, RUN_LOOKS[0], f"{names.pop(0)} ({THIS_RUN})"))
+    overlay.shown += [Shown(c, mark_look(i), name) for (i, c), name in zip(drawn, names)]
+    overlay.has_accuracy = reference.has_accuracy
+    return overlay
+
+
+def legend(overlay: Overlay, width: int, mono: bool) -> Text:
+    """"comparing  ━ lr 0.03 (this run)  ━ lr 0.01", then what is not drawn and why."""
+    text = legend_text("comparing", [(s.look, s.label) for s in overlay.shown], width, mono)
+    if overlay.left_out:
+        text.append("\nnot drawn: ", style="bold")
+        text.append("; ".join(f"{name} ({why})" for name, why in overlay.left_out), style="dim")
+    return text

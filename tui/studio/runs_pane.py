@@ -1,0 +1,401 @@
+"""Pane 6, every run kept: a table of the runs in the saves folder, to mark some and compare them in the Monitor.
+
+    m mark / unmark    enter compare in the Monitor    c clear the marks    / filter    R read again
+
+(enter is the table's, `RunsTable`: a focused table takes it before the pane would.)
+
+The table is the run core's summaries (`runs.summarize`: name, data set, model, optimizer and lr,
+epochs, best, status, size), newest first, read in a thread worker: a run's history is read again
+only when its files changed, and without its batch records (`read_history(batches=False)`), so a
+folder of long runs lists in milliseconds. It is read again when the pane is shown, every
+POLL_SECONDS while it is in view (or while a marked run is still training), when the studio's own
+run starts or ends, and with R.
+
+Typing after `/` filters the rows (every word must appear in a row: "spirals sgd"); enter goes back
+to the table, escape clears the filter. Marks are kept by run folder: they survive refreshes and
+filters, and each marked run's key (colour, or marker under NO_COLOR) is the look it has in the
+Monitor's plots. The app passes the marks on (`MarksChanged`); the Monitor overlays them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+from textual.worker import get_current_worker
+
+from nnstudio import saves
+
+from ..render import size_text
+from ..run import Status
+from ..run.history import HISTORY_FILE
+from ..run.runs import RunSummary, summarize
+from .cells import cell
+from .overlay import mark_look
+from .plots import MAX_COMPARED, RUN_LOOKS
+
+#: seconds between two reads of the runs folder while the pane is in view
+POLL_SECONDS = 5.0
+#: how each status reads in the table
+STATUS_STYLES = {"running": "bold cyan", "interrupted": "yellow", "finished": "green", "early-stopped": "green",
+                 "diverged": "bold red", "failed": "red"}
+
+
+class RunCatalogue:
+    """The runs of a saves folder, summarised; a run is summarised again only when its files changed.
+    Used by one worker at a time (the pane's are exclusive)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[Path, tuple[tuple, RunSummary]] = {}
+
+    def read(self, folder: Path, cancelled=lambda: False) -> list[RunSummary] | None:
+        """Every run, newest first (None if cancelled meanwhile)."""
+        runs = []
+        for info in saves.find_runs(folder):
+            if cancelled():
+                return None
+            try:
+                stat = os.stat(info.path / HISTORY_FILE)
+                history = (stat.st_mtime_ns, stat.st_size)
+            except OSError:
+                history = None
+            stamp = (history, info.status, info.active, info.updated_at, info.last_epoch, info.resume_point)
+            kept = self._kept.get(info.path)
+            if kept is None or kept[0] != stamp:
+                kept = self._kept[info.path] = (stamp, summarize(info, batches=False))
+            runs.append(kept[1])
+        return runs
+
+
+def _best(run: RunSummary) -> str:
+    if run.best is None:
+        return "—"
+    return f"{run.best:.2%}" if run.task in (None, "classification") else f"{run.best:.4g}"
+
+
+def _optimizer(run: RunSummary) -> str:
+    lr = f" {run.lr:g}" if isinstance(run.lr, (int, float)) else ""
+    return f"{run.optimizer or '?'}{lr}"
+
+
+def _epochs(run: RunSummary) -> str:
+    planned = run.epochs_planned
+    return f"{run.epochs_done}/{planned}" if isinstance(planned, int) and planned != run.epochs_done else \
+        str(run.epochs_done)
+
+
+class RunsTable(DataTable):
+    """The runs' table, whose enter (selecting a row) compares the marked runs in the Monitor."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Compare", id="runs.compare",
+                        tooltip="Show the marked runs (or the selected one, marked) overlaid in the Monitor")]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "select_cursor" and self.refusal(action) is not None:
+            return None
+        return super().check_action(action, parameters)
+
+    def refusal(self, action: str) -> str | None:
+        pane = next((node for node in self.ancestors if isinstance(node, RunsPane)), None)
+        return pane.refusal("compare") if action == "select_cursor" and pane is not None else None
+
+
+def row_words(run: RunSummary) -> str:
+    """What the filter looks in: everything the row shows."""
+    return " ".join((run.name, run.dataset or "", run.model or "", _optimizer(run), run.status, _best(run))).lower()
+
+
+class RunsPane(Vertical):
+    """The runs of the saves folder: marked for comparison, filtered, read again as they change."""
+
+    HELP_TITLE = "Runs"
+    DEFAULT_CSS = Path(__file__).with_name("runs_pane.tcss").read_text(encoding="utf-8")
+    BINDINGS = [
+        Binding("m", "mark", "Mark", id="runs.mark",
+                tooltip="Mark the selected run to compare it in the Monitor (again: unmark it)"),
+        Binding("c", "clear_marks", "Clear marks", id="runs.clear", tooltip="Unmark every run"),
+        Binding("slash", "filter", "Filter", key_display="/", id="runs.filter",
+                tooltip="Type to show only the runs whose row holds every word typed"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear-filter",
+                tooltip="Clear the filter: every run is listed again"),
+        Binding("R", "refresh", "Refresh", show=False, id="runs.refresh", tooltip="Read the runs folder again"),
+        # f: fork the selected run from one of its epochs (issue 13, "Fork"): to come, acting on `selected`
+    ]
+
+    @dataclass
+    class MarksChanged(Message):
+        """The runs marked for comparison changed (or one of them did on disk): their folders, in mark order."""
+
+        paths: tuple[Path, ...]
+
+    @dataclass
+    class RunsRead(Message):
+        """A worker read the runs folder."""
+
+        folder: Path
+        runs: list[RunSummary]
+
+    def __init__(self, saves_dir: str | Path | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.saves_dir = saves.folder_or_default(saves_dir)
+        self.runs: list[RunSummary] = []
+        """Every run, newest first."""
+        self.shown: list[RunSummary] = []
+        """The runs the filter lets through, in table order."""
+        self.marks: list[Path] = []
+        """The marked runs' folders, in the order they were marked."""
+        self.live_run: Path | None = None
+        """The folder of the run the studio trains now (set by the app): drawn live, so never marked."""
+        self.reads = 0
+        self._stamps: dict[Path, tuple] = {}   # marked run -> what it looked like when last passed on
+        self._catalogue = RunCatalogue()
+        self._status = Status.IDLE
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="runs-folder")
+        yield Input(placeholder="filter: words every row shown must hold (enter: back to the table)",
+                    id="runs-filter")
+        table: DataTable = RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        # what tells runs apart first, so 80 columns show it whole; data set, model and size last (and below)
+        for label, key in (("", "mark"), ("run", "name"), ("optimizer", "optimizer"), ("epochs", "epochs"),
+                           ("best val", "best"), ("status", "status"), ("data", "data"), ("model", "model"),
+                           ("size", "size")):
+            table.add_column(label, key=key)
+        yield table
+        yield Static("", id="runs-detail")
+        yield Static("", id="runs-empty")
+
+    def on_mount(self) -> None:
+        self._show_filter(False)
+        self.set_interval(POLL_SECONDS, self._poll, name="runs-poll")
+        self._show()
+        self.refresh_runs()
+
+    # ================================================================== reading
+    def refresh_runs(self) -> None:
+        """Read the runs folder again, in a worker (the table changes when it is done)."""
+        self._read(self.saves_dir)
+
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
+    def _read(self, folder: Path) -> None:
+        worker = get_current_worker()
+        runs = self._catalogue.read(folder, lambda: worker.is_cancelled)
+        if runs is not None:
+            self.post_message(self.RunsRead(folder, runs))
+
+    def _poll(self) -> None:
+        """Every POLL_SECONDS: read again while the pane is in view, or while a marked run is still training."""
+        marked_running = any(r.path in self.marks and r.status == "running" for r in self.runs)
+        if self.is_on_screen or marked_running:
+            self.refresh_runs()
+
+    def on_show(self) -> None:
+        self.refresh_runs()
+
+    def set_running(self, status: Status) -> None:
+        """The studio's run started or ended: it is a new row, or its row changes."""
+        before, self._status = self._status, status
+        if before.busy != status.busy or before.ended != status.ended:
+            self.refresh_runs()
+
+    def set_folder(self, folder: Path) -> None:
+        """Another saves folder (changed in the settings): its runs, none marked."""
+        if folder != self.saves_dir:
+            self.saves_dir, self.runs = folder, []
+            self._set_marks([])
+            self._show()
+            self.refresh_runs()
+
+    @on(RunsRead)
+    def _runs_read(self, message: RunsRead) -> None:
+        if message.folder != self.saves_dir:
+            return
+        self.reads += 1
+        self.runs = message.runs
+        paths = {run.path for run in self.runs}
+        changed = [p for p in self.marks if p not in paths or self._stamp(p) != self._stamps.get(p)]
+        self._show()
+        if changed:   # a marked run was deleted, or has trained on: the Monitor reads it again
+            self._set_marks([p for p in self.marks if p in paths])
+
+    def _stamp(self, path: Path) -> tuple | None:
+        run = next((r for r in self.runs if r.path == path), None)
+        return None if run is None else (run.epochs_done, run.status, run.size)
+
+    # ================================================================== the table
+    @property
+    def selected(self) -> RunSummary | None:
+        """The run under the cursor, if any."""
+        table = self.query_one("#runs-table", DataTable)
+        if not self.shown or not table.row_count:
+            return None
+        return self.shown[min(table.cursor_row, len(self.shown) - 1)]
+
+    def _show(self) -> None:
+        """The table as the runs, the filter and the marks now are (the cursor stays on its run)."""
+        table = self.query_one("#runs-table", DataTable)
+        keep = self.selected.path if self.selected else None
+        words = self.query_one("#runs-filter", Input).value.lower().split()
+        self.shown = [run for run in self.runs if all(word in row_words(run) for word in words)]
+        table.clear()
+        for run in self.shown:
+            table.add_row(*self._cells(run), key=str(run.path))
+        paths = [run.path for run in self.shown]
+        if keep in paths:
+            table.move_cursor(row=paths.index(keep), animate=False)
+        marked = f" · {len(self.marks)} marked" if self.marks else ""
+        listed = f"{len(self.shown)} of {len(self.runs)}" if words else f"{len(self.runs)}"
+        self.query_one("#runs-folder", Static).update(Text.assemble(
+            "Runs in ", (str(saves.runs_folder(self.saves_dir)), "bold"),
+            f" · {listed} run{'' if len(self.runs) == 1 else 's'}{marked}"))
+        empty = self.query_one("#runs-empty", Static)
+        empty.update(Text(f"No run matches \"{' '.join(words)}\" (escape clears the filter).") if self.runs else
+                     Text.assemble("No runs yet in ", str(saves.runs_folder(self.saves_dir)),
+                                   ".\nEvery run is kept here: press ", ("space", "bold"), " to train one, or run ",
+                                   ("nnstudio train", "bold"), "; then mark runs here with ", ("m", "bold"),
+                                   " to compare them in the Monitor."))
+        empty.display = not self.shown
+        table.display = bool(self.shown)
+        self._show_detail()
+        self.refresh_bindings()
+
+    def _mark_cell(self, run: RunSummary) -> Text:
+        mono = bool(getattr(self.app, "no_color", False))
+        if run.path == self.live_run:
+            return RUN_LOOKS[0].legend_key(mono)
+        if run.path in self.marks:
+            return mark_look(self.marks.index(run.path)).legend_key(mono)
+        return Text("")
+
+    def _cells(self, run: RunSummary) -> list[Text]:
+        status = "running here" if run.path == self.live_run and run.status == "running" else run.status
+        return [self._mark_cell(run), cell(run.name, "bold" if run.path in self.marks else ""),
+                cell(_optimizer(run)), cell(_epochs(run), right=True), cell(_best(run), right=True),
+                cell(status, STATUS_STYLES.get(run.status, "")), cell(run.dataset or "—"), cell(run.model or "—"),
+                cell(size_text(run.size), right=True)]
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _row_selected(self) -> None:
+        """Enter on a row: compare."""
+        self.action_compare()
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _show_detail(self) -> None:
+        """Under the table, the selected run in full."""
+        run, detail = self.selected, self.query_one("#runs-detail", Static)
+        detail.display = run is not None
+        if run is None:
+            return
+        text = Text.assemble((f"{run.path}\n", "dim"), f"{run.dataset or '—'} · {run.model or '—'} · ",
+                             f"{_optimizer(run)} · {run.epochs_done} epochs · best {_best(run)} · {run.status} · ",
+                             size_text(run.size))
+        if run.path == self.live_run:
+            text.append(" · the run being trained here", style="bold")
+        if run.notes:
+            text.append(f"\n✗ {'; '.join(run.notes)}", style="red")
+        detail.update(text)
+
+    # ================================================================== keys
+    def refusal(self, action: str) -> str | None:
+        """Why a key of the pane cannot act now (None if it can): the footer greys it, a press says why."""
+        rule = _RULES.get(action)
+        return rule(self) if rule is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filter":   # (otherwise escape is the app's: leave the field)
+            found = self.query("#runs-filter")
+            return bool(found) and (bool(found.first(Input).value) or found.first(Input).has_focus)
+        return None if self.refusal(action) is not None else True
+
+    def _set_marks(self, marks: list[Path]) -> None:
+        self.marks = list(marks)
+        self._stamps = {path: self._stamp(path) for path in self.marks}
+        self._show()
+        self.post_message(self.MarksChanged(tuple(self.marks)))
+
+    def action_mark(self) -> None:
+        """Mark the selected run, or unmark it; then the cursor moves to the next run."""
+        run = self.selected
+        self._set_marks([p for p in self.marks if p != run.path] if run.path in self.marks else
+                        [*self.marks, run.path])
+        table = self.query_one("#runs-table", DataTable)
+        table.move_cursor(row=min(table.cursor_row + 1, table.row_count - 1), animate=False)
+
+    def action_compare(self) -> None:
+        """Show the marked runs in the Monitor (the selected one marked first when none is)."""
+        if not self.marks:   # (`_compare` let it act: the selected run can be marked)
+            self._set_marks([self.selected.path])
+        self.app.action_show_pane("monitor")
+
+    def action_clear_marks(self) -> None:
+        self._set_marks([])
+
+    def clear_marks(self) -> None:
+        """Unmark every run (the Monitor's `c`)."""
+        if self.marks:
+            self._set_marks([])
+
+    def _show_filter(self, shown: bool) -> None:
+        """The filter box is there while a filter is typed or in force; hidden, it cannot take the focus (a
+        focused text box would take every letter key)."""
+        box = self.query_one("#runs-filter", Input)
+        box.display, box.disabled = shown, not shown
+
+    def action_filter(self) -> None:
+        self._show_filter(True)
+        self.query_one("#runs-filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#runs-filter", Input).value = ""
+        self._show_filter(False)
+        self.query_one("#runs-table", DataTable).focus()
+
+    def action_refresh(self) -> None:
+        self.refresh_runs()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_typed(self) -> None:
+        self._show()
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self) -> None:
+        self._show_filter(bool(self.query_one("#runs-filter", Input).value))
+        self.query_one("#runs-table", DataTable).focus()
+
+
+# ====================================================================== why a key cannot act
+def _mark(pane: RunsPane) -> str | None:
+    run = pane.selected
+    if run is None:
+        return "No run to mark: train one (space), or clear the filter (escape)." if pane.runs else \
+            "No runs yet: train one (space) and it is listed here."
+    if run.path in pane.marks:
+        return None   # (unmarking always acts)
+    if run.path == pane.live_run:
+        return "This is the run being trained here: the Monitor draws it live, marked or not."
+    if run.history is None:
+        return f"{run.name} has no history to draw ({'; '.join(run.notes) or 'it is older than run histories'})."
+    if len(pane.marks) >= MAX_COMPARED:
+        return f"{MAX_COMPARED} runs are marked, as many as the plots tell apart: unmark one first (m)."
+    return None
+
+
+def _compare(pane: RunsPane) -> str | None:
+    if pane.marks:
+        return None
+    return _mark(pane) or None
+
+
+def _clear_marks(pane: RunsPane) -> str | None:
+    return None if pane.marks else "No run is marked (m marks the selected one)."
+
+
+_RULES = {"mark": _mark, "compare": _compare, "clear_marks": _clear_marks}
