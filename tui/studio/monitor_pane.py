@@ -32,9 +32,7 @@ from pathlib import Path
 
 from dataclasses import dataclass, replace
 
-import numpy as np
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
@@ -42,31 +40,24 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Static
-from textual.worker import get_current_worker
 
-from nnstudio import saves
 from nnstudio.datasets import DownloadProgress
 from nnstudio.engine import events
 
-from ..render import size_text
 from ..run import Status
 from ..run.config import RunConfig
-from ..run.curves import CurveCache, RunCurves
+from ..run.curves import RunCurves
 from ..run.history import Batches
 from .monitor_plots import AXES, PLOTS, Scene, View, paint, title
-from .overlay import THIS_RUN, Overlay, arrange, legend
+from .overlay import THIS_RUN, ComparedRuns, Overlay
 from .plots import MetricPlot, downsample, legend_text, set_ticks
 from .series import SMOOTHINGS, BatchTrace
-from .status_lines import STARTING, clock, eta_word, status_text
+from .status_lines import STARTING, Progress, download_text, progress_text, status_text
 
 #: seconds between two rebuilds of the plots, at most
 PLOT_INTERVAL = 0.5
 #: seconds after the pane is shown again before the plots that changed meanwhile are rebuilt
 SHOW_DELAY = 0.1
-#: cells of the progress bar
-BAR = 12
-
-
 class MonitorPane(Vertical):
     """Plots, progress and status of the current run, and the runs compared with it."""
 
@@ -83,13 +74,6 @@ class MonitorPane(Vertical):
         Binding("c", "stop_comparing", "Clear compare", id="monitor.clear",
                 tooltip="Stop comparing: unmark every run marked in the Runs pane"),
     ]
-
-    @dataclass
-    class OverlayRead(Message):
-        """The histories of the marked runs were read (in a worker): their curves, or why one could not be read."""
-
-        paths: tuple[Path, ...]
-        curves: list
 
     @dataclass
     class StopComparing(Message):
@@ -110,14 +94,8 @@ class MonitorPane(Vertical):
         self.train_size: int | None = None
         """Examples in an epoch of the current run (set by the app once known): where its batches fall in examples."""
         self.view = View()
-        self.compared: tuple[Path, ...] = ()
-        """The run folders marked for comparison (`compare`), in mark order."""
         self.live_run: Path | None = None
         """The current run's own folder (set by the app): marked or not, it is drawn live, never from its file."""
-        self.overlay_reads = 0
-        self._read: tuple[tuple[Path, ...], list] = ((), [])   # the marked runs' curves, as last read
-        self._curve_cache = CurveCache()
-        self._told: set[tuple[str, str]] = set()   # runs left out of the overlay, already said so
         self.progress_updates = 0
         self.plot_redraws = 0
         self.reason: Text | None = None
@@ -137,7 +115,7 @@ class MonitorPane(Vertical):
         yield Static(id="run-status")
         yield Static(id="run-reason")
         yield Static(id="run-progress")
-        yield Static(id="overlay-legend")
+        yield ComparedRuns(id="overlay-legend")
         with VerticalScroll(id="plots"):
             with Grid(id="plot-grid"):
                 for plot_id, title in PLOTS:
@@ -284,68 +262,19 @@ class MonitorPane(Vertical):
 
     # ------------------------------------------------------------------ progress line
     def _show_download(self, event: DownloadProgress) -> None:
-        if (progress := self._part("#run-progress", Static)) is None:
-            return
-        text = Text.assemble(("downloading ", "bold"), event.filename, f"  {size_text(event.done)}")
-        if event.total:
-            text.append(f" of {size_text(event.total)} ({event.done / event.total:.0%})")
-        progress.update(text, layout=False)
-
-    def _planned_epochs(self) -> int:
-        """The epoch the run trains up to: `training.epochs`, which counts the epochs it already has
-        (never fewer than the history holds)."""
-        return max(self.config.training.epochs if self.config is not None else 0, len(self.history))
-
-    def _pace(self) -> float | None:
-        """Seconds an epoch takes in this session, evaluation included, measured on the epochs trained since
-        the history was shown (a resumed run's earlier epochs ran elsewhere, at another pace); None before one.
-        Trainer times only: a pause stops them."""
-        live = self._live_epochs
-        if len(live) >= 2:
-            return (live[-1].elapsed - live[0].elapsed) / (len(live) - 1)
-        return live[0].seconds if live else None
+        if (progress := self._part("#run-progress", Static)) is not None:
+            progress.update(download_text(event), layout=False)
 
     def _show_progress(self, batch: events.BatchEnd | None) -> None:
         self._progress_dirty = False
         if not self._composed:
             return
         self.progress_updates += 1
-        planned = max(self._planned_epochs(), 1)
-        done = len(self.history)
-        text = Text()
-        text.append(f"epoch {min(done + (1 if batch else 0), planned)}/{planned} ", style="bold")
-        fraction = (done + ((batch.batch + 1) / batch.batches if batch else 0)) / planned
-        filled = int(round(min(max(fraction, 0.0), 1.0) * BAR))
-        text.append("█" * filled, style="green")
-        text.append("░" * (BAR - filled), style="dim")
-        parts: list[str] = []
-        if batch is not None:
-            parts = [f"batch {batch.batch + 1}/{batch.batches}", self._eta_text(self._eta(batch, planned)),
-                     f"{batch.samples_per_s:,.0f}/s", f"loss {batch.loss:.4f}"]
-        elif self._last_epoch is not None:
-            e, pace = self._last_epoch, self._pace()
-            parts = [self._eta_text(pace * max(planned - done, 0) if pace is not None else None),
-                     f"{e.samples_per_s:,.0f} samples/s", f"{e.seconds:.1f} s/epoch"]
-        if parts:
-            text.append(" " + " · ".join(part for part in parts if part))
+        planned = max(self.config.training.epochs if self.config is not None else 0, len(self.history))
+        text = progress_text(Progress(len(self.history), planned, self.status, batch, self._last_epoch,
+                                      self._live_epochs, self.config.training.batch_size if self.config else None))
         if (progress := self._part("#run-progress", Static)) is not None:
             progress.update(text, layout=False)  # one line: no reflow
-
-    def _eta_text(self, seconds: float | None) -> str:
-        word = eta_word(self.status)
-        return f"ETA {clock(seconds)}" if word is None else word
-
-    def _eta(self, batch: events.BatchEnd, planned: int) -> float | None:
-        """Seconds left: the epochs still to go at this session's pace (`_pace`), or before its first
-        epoch ends, at the current batch rate. Both count the time spent training only (the trainer's
-        clock stops while paused)."""
-        epochs_left = planned - batch.epoch - (batch.batch + 1) / max(batch.batches, 1)
-        pace = self._pace()
-        if pace is not None:
-            return pace * max(epochs_left, 0.0)
-        if batch.samples_per_s <= 0 or self.config is None:
-            return None
-        return epochs_left * batch.batches * self.config.training.batch_size / batch.samples_per_s
 
     # ------------------------------------------------------------------ plots
     def redraw_if_dirty(self) -> None:
@@ -389,8 +318,10 @@ class MonitorPane(Vertical):
         plots = {plot_id for plot_id, _ in PLOTS} if plots is None else set(plots)
         self._stale -= plots
         mono = self._monochrome()
-        scene = self.scene()
-        self._show_overlay_legend(scene)
+        overlay = self.overlay()
+        scene = self.scene(overlay)
+        if (compared := self._part("#overlay-legend", ComparedRuns)) is not None:
+            compared.show(overlay, max(self.size.width - 2, 20), mono)
         for plot_id, _ in PLOTS:
             if plot_id not in plots:
                 continue
@@ -430,41 +361,14 @@ class MonitorPane(Vertical):
 
     def overlay(self) -> Overlay | None:
         """The runs compared (the current one among them), or None when none is marked."""
-        if not self.compared:
-            return None
-        paths, read = self._read
-        marked = [curves for path, curves in zip(paths, read)
-                  if path in self.compared and path != self.live_run]
-        return arrange(self.current_curves(), marked)
+        found = self.query("#overlay-legend")
+        return found.first(ComparedRuns).overlay(self.current_curves(), self.live_run) if found else None
 
-    def scene(self) -> Scene:
-        """Everything the plots are drawn from now."""
-        overlay = self.overlay()
+    def scene(self, overlay: Overlay | None) -> Scene:
+        """Everything the plots are drawn from now (`overlay`: the runs compared, if any)."""
         if overlay is None:
             return Scene(self.current_curves(), [], self.view, self.has_accuracy, self.task)
         return Scene(self.current_curves(), overlay.shown, self.view, overlay.has_accuracy, self.task)
-
-    def _show_overlay_legend(self, scene: Scene) -> None:
-        """The runs compared, named once above the plots; and, said once each, those that are not drawn."""
-        box = self._part("#overlay-legend", Static)
-        overlay = self.overlay()
-        if box is None:
-            return
-        if overlay is None:
-            box.display = False
-            return
-        text = legend(overlay, max(self.size.width - 2, 20), self._monochrome())
-        if not overlay.shown and not overlay.left_out:
-            text = Text("comparing: reading the marked runs' histories...", style="dim")
-        box.display = True
-        if text.plain != getattr(box, "_shown_text", None):
-            box._shown_text = text.plain
-            box.update(text)
-        news = [left for left in overlay.left_out if left not in self._told]
-        if news:
-            self._told.update(news)
-            self.notify("; ".join(f"{name}: {why}" for name, why in news), title="Not compared",
-                        severity="warning", timeout=10, markup=False)
 
     def _show_legend(self, plot_id: str, text: Text) -> None:
         """Put a legend above its plot only when it changed, and lay the screen out again only when its
@@ -478,38 +382,27 @@ class MonitorPane(Vertical):
             legend_box.update(text, layout=relayout)
 
     # ------------------------------------------------------------------ runs compared
+    @property
+    def compared(self) -> tuple[Path, ...]:
+        """The run folders marked for comparison (`compare`), in mark order."""
+        found = self.query("#overlay-legend")
+        return found.first(ComparedRuns).paths if found else ()
+
+    @property
+    def overlay_reads(self) -> int:
+        """How many times the marked runs' histories were read (tests wait on it)."""
+        found = self.query("#overlay-legend")
+        return found.first(ComparedRuns).reads if found else 0
+
     def compare(self, paths: list[Path]) -> None:
-        """Overlay these run folders (in mark order; [] stops comparing): their histories are read in a worker,
-        again only for those whose files changed since."""
-        self.compared = tuple(Path(p) for p in paths)
+        """Overlay these run folders (in mark order; [] stops comparing), read in a worker (`ComparedRuns`)."""
+        self.query_one("#overlay-legend", ComparedRuns).compare(paths)
         self._show_layout()
         self._stale.update(plot_id for plot_id, _ in PLOTS)
-        if not self.compared:
-            self._told.clear()
-            self.redraw_if_dirty()
-            return
-        self._read_overlay(self.compared)
         self.redraw_if_dirty()
 
-    @work(thread=True, exclusive=True, group="overlay", exit_on_error=False)
-    def _read_overlay(self, paths: tuple[Path, ...]) -> None:
-        """Worker thread: the curves of each marked run (or why its history cannot be read)."""
-        worker, read = get_current_worker(), []
-        for path in paths:
-            if worker.is_cancelled:
-                return
-            try:
-                read.append(self._curve_cache.get(path))
-            except saves.SaveError as error:
-                read.append((path.name, error.problem if getattr(error, "problem", None) else str(error)))
-        self.post_message(self.OverlayRead(paths, read))
-
-    def on_monitor_pane_overlay_read(self, message: OverlayRead) -> None:
-        """Called when the marked runs' histories were read: draw them (unless the marks changed meanwhile)."""
-        if message.paths != self.compared:
-            return
-        self._read = (message.paths, message.curves)
-        self.overlay_reads += 1
+    def on_compared_runs_read(self) -> None:
+        """Called when the marked runs' histories were read: draw them."""
         self._stale.update(plot_id for plot_id, _ in PLOTS)
         self._show_layout()
         self.redraw_if_dirty()

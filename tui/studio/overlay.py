@@ -1,4 +1,5 @@
-"""Which runs an overlay draws, how each looks, what names it, and what it leaves out and why.
+"""Which runs an overlay draws, how each looks, what names it, and what it leaves out and why; and the line above
+the Monitor's plots that names them (`ComparedRuns`, which reads the marked runs' histories in a worker).
 
     overlay = arrange(current, marked)       # marked: RunCurves, or why a run's history could not be read
     overlay.shown                            # [Shown(curves, look, label)], the current run first
@@ -20,10 +21,17 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from rich.text import Text
+from textual import on, work
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import get_current_worker
 
-from ..run.curves import RunCurves, labels
+from nnstudio import saves
+
+from ..run.curves import CurveCache, RunCurves, labels
 from .monitor_plots import Shown
 from .plots import RUN_LOOKS, SeriesLook, legend_text
 
@@ -97,3 +105,81 @@ def legend(overlay: Overlay, width: int, mono: bool) -> Text:
         text.append("\nnot drawn: ", style="bold")
         text.append("; ".join(f"{name} ({why})" for name, why in overlay.left_out), style="dim")
     return text
+
+
+class ComparedRuns(Static):
+    """The line above the plots naming the runs compared; it reads their histories (in a thread worker, and
+    again only for files that changed: `CurveCache`) and says once which runs it leaves out and why."""
+
+    @dataclass
+    class Read(Message):
+        """The marked runs' histories were read: their curves, or (name, why) for one that could not be."""
+
+        paths: tuple[Path, ...]
+        curves: list
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.paths: tuple[Path, ...] = ()
+        """The run folders marked for comparison, in mark order."""
+        self.reads = 0
+        self._read: tuple[tuple[Path, ...], list] = ((), [])
+        self._cache = CurveCache()
+        self._told: set[tuple[str, str]] = set()
+        self._shown_text: str | None = None
+
+    def compare(self, paths: list[Path]) -> None:
+        """Compare these runs ([]: none): their histories are read in a worker, then `Read` is posted."""
+        self.paths = tuple(Path(p) for p in paths)
+        if not self.paths:
+            self._told.clear()
+        else:
+            self._read_histories(self.paths)
+
+    @work(thread=True, exclusive=True, group="overlay", exit_on_error=False)
+    def _read_histories(self, paths: tuple[Path, ...]) -> None:
+        worker, read = get_current_worker(), []
+        for path in paths:
+            if worker.is_cancelled:
+                return
+            try:
+                read.append(self._cache.get(path))
+            except saves.SaveError as error:
+                read.append((path.name, str(error)))
+        self.post_message(self.Read(paths, read))
+
+    @on(Read)
+    def _have_read(self, message: Read) -> None:
+        """Keep what was read (unless the marks changed meanwhile: that read is coming); the Monitor, to which
+        the message goes on, draws it."""
+        if message.paths != self.paths:
+            message.stop()
+            return
+        self._read = (message.paths, message.curves)
+        self.reads += 1
+
+    def overlay(self, current: RunCurves | None, live_run: Path | None) -> Overlay | None:
+        """The overlay of the current run and the marked ones (the current run's own folder left out: it is drawn
+        live); None when no run is marked."""
+        if not self.paths:
+            return None
+        paths, read = self._read
+        return arrange(current, [curves for path, curves in zip(paths, read) if path in self.paths and
+                                 path != live_run])
+
+    def show(self, overlay: Overlay | None, width: int, mono: bool) -> None:
+        """Name the runs compared (hidden when none is); say once each which are not drawn and why."""
+        self.display = overlay is not None
+        if overlay is None:
+            return
+        text = legend(overlay, width, mono)
+        if not self.reads:
+            text = Text("comparing: reading the marked runs' histories...", style="dim")
+        if text.plain != self._shown_text:
+            self._shown_text = text.plain
+            self.update(text)
+        news = [left for left in overlay.left_out if left not in self._told]
+        if news:
+            self._told.update(news)
+            self.notify("; ".join(f"{name}: {why}" for name, why in news), title="Not compared",
+                        severity="warning", timeout=10, markup=False)

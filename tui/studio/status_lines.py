@@ -1,12 +1,20 @@
-"""The monitor's status line and the words of its progress line: what the run is doing and what the keys do now."""
+"""The monitor's status line and its progress line: what the run is doing, what the keys do now, how far it is."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from rich.text import Text
 
+from nnstudio.datasets import DownloadProgress
+from nnstudio.engine import events
+
+from ..render import size_text
 from ..run import Status
+
+#: cells of the progress bar
+BAR = 12
 
 #: status word -> (symbol, style, hint shown after it); a line fits 80 columns, most important first
 STATUS_LOOK: dict[Status, tuple[str, str, str]] = {
@@ -53,3 +61,69 @@ def eta_word(status: Status) -> str | None:
     if status in (Status.FINISHED, Status.EARLY_STOPPED, Status.DIVERGED, Status.FAILED):
         return ""
     return None
+
+
+@dataclass
+class Progress:
+    """What the progress line says: epochs done of those planned (`training.epochs`, which counts the epochs the
+    run already has), the newest batch of the epoch under way (None between epochs), the last epoch, and the
+    epochs trained in this session (their pace: a resumed run's earlier ones ran elsewhere)."""
+
+    done: int
+    planned: int
+    status: Status
+    batch: events.BatchEnd | None
+    last_epoch: events.EpochEnd | None
+    live_epochs: list[events.EpochEnd]
+    batch_size: int | None
+
+    def pace(self) -> float | None:
+        """Seconds an epoch takes in this session, evaluation included; None before one. Trainer times only: a
+        pause stops them."""
+        live = self.live_epochs
+        if len(live) >= 2:
+            return (live[-1].elapsed - live[0].elapsed) / (len(live) - 1)
+        return live[0].seconds if live else None
+
+    def eta(self) -> float | None:
+        """Seconds left: the epochs still to go at this session's pace, or before its first epoch ends, at the
+        current batch rate. Both count the time spent training only (the trainer's clock stops while paused)."""
+        batch, pace = self.batch, self.pace()
+        if batch is None:
+            return pace * max(self.planned - self.done, 0) if pace is not None else None
+        epochs_left = self.planned - batch.epoch - (batch.batch + 1) / max(batch.batches, 1)
+        if pace is not None:
+            return pace * max(epochs_left, 0.0)
+        if batch.samples_per_s <= 0 or self.batch_size is None:
+            return None
+        return epochs_left * batch.batches * self.batch_size / batch.samples_per_s
+
+
+def progress_text(p: Progress) -> Text:
+    """"epoch 3/10 ████░░░ batch 12/844 · ETA 1:02 · 9,000/s · loss 0.3120"."""
+    planned, batch = max(p.planned, 1), p.batch
+    text = Text()
+    text.append(f"epoch {min(p.done + (1 if batch else 0), planned)}/{planned} ", style="bold")
+    fraction = (p.done + ((batch.batch + 1) / batch.batches if batch else 0)) / planned
+    filled = int(round(min(max(fraction, 0.0), 1.0) * BAR))
+    text.append("█" * filled, style="green")
+    text.append("░" * (BAR - filled), style="dim")
+    word = eta_word(p.status)
+    eta = f"ETA {clock(p.eta())}" if word is None else word
+    parts: list[str] = []
+    if batch is not None:
+        parts = [f"batch {batch.batch + 1}/{batch.batches}", eta, f"{batch.samples_per_s:,.0f}/s",
+                 f"loss {batch.loss:.4f}"]
+    elif p.last_epoch is not None:
+        parts = [eta, f"{p.last_epoch.samples_per_s:,.0f} samples/s", f"{p.last_epoch.seconds:.1f} s/epoch"]
+    if parts:
+        text.append(" " + " · ".join(part for part in parts if part))
+    return text
+
+
+def download_text(event: DownloadProgress) -> Text:
+    """"downloading train-images-idx3-ubyte.gz  3.1 MB of 9.9 MB (31%)"."""
+    text = Text.assemble(("downloading ", "bold"), event.filename, f"  {size_text(event.done)}")
+    if event.total:
+        text.append(f" of {size_text(event.total)} ({event.done / event.total:.0%})")
+    return text
