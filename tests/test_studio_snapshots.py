@@ -1,4 +1,4 @@
-"""Snapshots of the studio's monitor and predictions panes at 80x24 and 120x40.
+"""Snapshots of the studio's monitor, predictions and runs panes at 80x24 and 120x40.
 
 The screens are made deterministic by feeding recorded events (fixed numbers, the embedded
 MNIST test digits and made-up predictions) instead of training: no thread runs, no timing
@@ -7,6 +7,8 @@ change with `pytest tests/test_studio_snapshots.py --snapshot-update` and look a
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from studio_recorded import feed, feed_autoencoder
@@ -87,3 +89,41 @@ class TestPredictionsSnapshots:
             await pilot.pause()
 
         assert snap_compare(studio(tmp_path), terminal_size=size, run_before=run_before)
+
+
+class TestRunsSnapshots:
+    """Pane 6 with five recorded runs, two marked; and the Monitor overlaying them on the recorded run."""
+
+    @staticmethod
+    def app_with_runs(tmp_path, monkeypatch):
+        from studio_runs import write_runs
+        monkeypatch.chdir(tmp_path)   # the folder is shown as given: a relative path, the same on every machine
+        write_runs(Path("saves"))
+        config = RunConfig.from_dict({"data": {"name": "mnist"}, "optimizer": {"lr": 0.001},
+                                      "training": {"epochs": 10}})
+        return create_app(config=config, saves_dir=Path("saves"), offer_resume=False)
+
+    @staticmethod
+    async def mark_two(pilot) -> None:
+        from test_studio_app import wait_for
+        app = pilot.app
+        await pilot.press("6")
+        await wait_for(pilot, lambda: len(app.runs.runs) == 5, "the runs to be listed")
+        await pilot.press("down", "m", "down", "m")   # the sgd run and lr 0.03
+        await wait_for(pilot, lambda: app.monitor.overlay_reads, "the marked runs to be read")
+        await pilot.pause()
+
+    def test_runs_pane_80x24(self, snap_compare, tmp_path, monkeypatch):
+        assert snap_compare(self.app_with_runs(tmp_path, monkeypatch), terminal_size=(80, 24),
+                            run_before=self.mark_two)
+
+    def test_overlay_80x24(self, snap_compare, tmp_path, monkeypatch):
+        async def run_before(pilot) -> None:
+            feed(pilot.app)
+            await self.mark_two(pilot)
+            await pilot.press("3")
+            await pilot.pause()
+            pilot.app.monitor.redraw()
+            await pilot.pause()
+
+        assert snap_compare(self.app_with_runs(tmp_path, monkeypatch), terminal_size=(80, 24), run_before=run_before)
