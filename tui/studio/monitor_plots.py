@@ -71,6 +71,9 @@ class Scene:
     view: View
     has_accuracy: bool
     task: str | None = None
+    kept: dict | None = None
+    """Binned, smoothed per-batch curves of runs that no longer change (the compared ones), by how they were
+    drawn: redrawn as the current run trains, they are not binned again (the monitor keeps this dict)."""
 
     @property
     def comparing(self) -> bool:
@@ -123,9 +126,18 @@ def _span(series: list[list[float]]) -> tuple[float, float] | None:
 
 
 def _batch_curve(curves: RunCurves, scene: Scene, bins: int) -> tuple[list[float], list[float]]:
-    """A run's per-batch loss, binned to the plot's width and smoothed as the view says."""
-    xs, ys = smoothed(_x(curves, scene.view, per_batch=True), curves.batch_loss, bins, scene.view.smoothing)
-    return _points(np.array(xs), np.array(ys), scene.view.log_loss)
+    """A run's per-batch loss, binned to the plot's width and smoothed as the view says (a run other than the
+    current one: once per view and width, `Scene.kept`)."""
+    view, losses = scene.view, curves.batch_loss
+    key = (view.axis, view.smoothing, view.log_loss, bins, id(losses))
+    kept = scene.kept if scene.kept is not None and curves is not scene.current else None
+    if kept is not None and key in kept and kept[key][0] is losses:
+        return kept[key][1]
+    xs, ys = smoothed(_x(curves, view, per_batch=True), losses, bins, view.smoothing)
+    curve = _points(np.array(xs), np.array(ys), view.log_loss)
+    if kept is not None:
+        kept[key] = (losses, curve)
+    return curve
 
 
 def _loss(plt, line: Line, scene: Scene, bins: int):

@@ -219,6 +219,9 @@ class RunsPane(Vertical):
         if message.folder != self.saves_dir:
             return
         self.reads += 1
+        same = len(message.runs) == len(self.runs) and all(a is b for a, b in zip(message.runs, self.runs))
+        if same:   # (the catalogue hands back the very summaries of runs that did not change)
+            return
         self.runs = message.runs
         paths = {run.path for run in self.runs}
         changed = [p for p in self.marks if p not in paths or self._stamp(p) != self._stamps.get(p)]
