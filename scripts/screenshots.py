@@ -1,10 +1,14 @@
-"""The README's screenshots: the studio training the default MLP on the embedded MNIST digits.
+"""The README's screenshots: the studio training the default MLP on the embedded MNIST digits, and comparing runs.
 
     python scripts/screenshots.py [--epochs 8] [--out docs]
 
 A real run in the real app (Textual's headless driver, 120x40): press space, wait for the
 epochs to finish, then save the monitor and the predictions panes as SVG. Works offline: the
 embedded subset is what a fresh install trains on.
+
+Comparing runs (studio-compare.svg): `nnstudio train --dataset spirals --epochs 20` with a learning
+rate too small (0.001) and one too big (0.3), then the studio trains lr 0.03 on spirals, marks the
+two in the Runs pane and shows them overlaid in the Monitor, the losses on a log scale.
 """
 
 from __future__ import annotations
@@ -39,15 +43,53 @@ async def take(out: Path, epochs: int) -> None:
                 print(out / name)
 
 
+async def take_compare(out: Path) -> None:
+    import subprocess
+
+    from nnstudio.tui.run.config import RunConfig
+    from nnstudio.tui.studio.app import create_app
+
+    with tempfile.TemporaryDirectory() as saves:
+        for lr in ("0.001", "0.3"):
+            subprocess.run([sys.executable, "-m", "nnstudio.tui", "train", "--dataset", "spirals", "--lr", lr,
+                            "--epochs", "20", "--saves-dir", saves], check=True, capture_output=True)
+        config = RunConfig().replace(**{"data.name": "spirals", "optimizer.lr": 0.03, "training.epochs": 20})
+        app = create_app(config=config, saves_dir=saves, offer_resume=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.simulate_key("space")
+            while app.status != "finished":
+                await pilot.pause(0.2)
+                if app.status in ("stopped", "diverged", "failed"):
+                    raise SystemExit(f"the run ended {app.status}")
+            await pilot.press("6")
+            while len(app.runs.runs) < 3:
+                await pilot.pause(0.2)
+            table = app.query_one("#runs-table")
+            for row, run in enumerate(list(app.runs.shown)):
+                if run.path != app.runs.live_run:   # the two runs before this one
+                    table.move_cursor(row=row)
+                    await pilot.press("m")
+            while not app.monitor.overlay_reads:
+                await pilot.pause(0.2)
+            await pilot.press("3", "l")   # the losses on a log scale: lr 0.3's blows up tenfold
+            app.clear_notifications()
+            await pilot.pause(1.0)
+            app.save_screenshot(filename="studio-compare.svg", path=str(out))
+            print(out / "studio-compare.svg")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--out", default="docs", help="folder for the SVG files (default docs)")
+    parser.add_argument("--compare-only", action="store_true", help="only the screenshot of runs compared")
     args = parser.parse_args()
     os.environ["NNSTUDIO_OFFLINE"] = "1"  # the embedded digits, whatever this machine has cached
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    asyncio.run(take(out, args.epochs))
+    if not args.compare_only:
+        asyncio.run(take(out, args.epochs))
+    asyncio.run(take_compare(out))
     return 0
 
 

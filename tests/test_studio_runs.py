@@ -103,6 +103,16 @@ async def test_at_80_columns_the_columns_that_tell_runs_apart_are_whole(folder):
         assert "saves/runs/spirals-mlp" in text   # the selected run, in full under the table
 
 
+async def test_the_keys_go_to_the_table_once_the_runs_are_read(folder):
+    """Pane 6 shown before its first read: the table has the keys once it is there (down, m marked nothing)."""
+    app = studio(folder)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6")
+        await wait_for(pilot, lambda: app.runs.reads >= 1 and app.runs.runs, "the runs folder to be read")
+        await pilot.press("down", "m")
+        assert app.runs.marks == [Path("saves/runs/mnist-mlp-sgd")]
+
+
 async def test_marks_survive_refreshes_and_filters(folder):
     app = studio(folder)
     async with app.run_test(size=(120, 40)) as pilot:

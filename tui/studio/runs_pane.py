@@ -266,7 +266,11 @@ class RunsPane(Vertical):
                                    ("nnstudio train", "bold"), "; then mark runs here with ", ("m", "bold"),
                                    " to compare them in the Monitor."))
         empty.display = not self.shown
+        appeared = bool(self.shown) and not table.display
         table.display = bool(self.shown)
+        focused = self.app.focused
+        if appeared and self.is_on_screen and (focused is None or self not in focused.ancestors):
+            table.focus()   # (shown before the runs were read: the keys go to the table once it is there)
         self._show_detail()
         self.refresh_bindings()
 
