@@ -66,6 +66,8 @@ def test_labels_name_what_differs_not_the_runs():
     assert labels([adam, fast, sgd]) == ["adam · lr 0.01 · batch 64", "adam · lr 0.1 · batch 64",
                                          "sgd · lr 0.1 · batch 32"]
     assert labels([adam, adam], ["13:02", "13:05"]) == ["13:02", "13:05"]   # alike: told apart by when
+    longer = {**adam, "training": {"epochs": 30, "batch_size": 64}}
+    assert labels([adam, longer, fast], ["13:02", "13:05", ""]) == ["lr 0.01 · 13:02", "lr 0.01 · 13:05", "lr 0.1"]
     custom = [{"model": {"preset": "", "spec": {"layers": [n]}}} for n in (1, 2, 1)]
     assert labels(custom) == ["model 1", "model 2", "model 1"]
 

@@ -147,6 +147,11 @@ async def test_typing_after_slash_filters_enter_returns_to_the_table_escape_clea
         assert len(names(app)) == 5 and not app.query_one("#runs-filter", Input).display
         await pilot.press("slash", *"nothing-like-it")
         assert "No run matches" in screen_text(app)
+        await pilot.press("escape")
+        app.simulate_key("slash")   # typed in one burst (a paste, a fast typist): before the box has the focus
+        for key in "sgd":
+            app.simulate_key(key)
+        await wait_for(pilot, lambda: names(app) == ["mnist-mlp-sgd"], "the filter to take every letter")
 
 
 async def test_a_run_that_starts_or_ends_in_the_studio_is_read_again(folder):
@@ -215,7 +220,7 @@ async def test_marked_runs_are_overlaid_each_with_one_look_in_every_plot(folder)
                        "the overlay to be drawn")
         assert overlay_legend(app).split("  ")[1:] == ["━ adam · lr 0.001 · batch 64 (this run)",
                                                        "━ adam · lr 0.01 · batch 64", "━ sgd · lr 0.1 · batch 32"]
-        looks = [RUN_LOOKS[0], RUN_LOOKS[1], RUN_LOOKS[2]]
+        looks = [RUN_LOOKS[2], RUN_LOOKS[1], RUN_LOOKS[0]]   # drawn last, on top: the current run
         for plot_id in ("plot-loss", "plot-accuracy", "plot-lr"):
             assert [style["color"] for style in drawn[plot_id]] == [look.colour for look in looks], plot_id
         assert legend(app, "plot-loss") == "training loss" and legend(app, "plot-accuracy") == "validation accuracy %"
@@ -409,3 +414,21 @@ def plot_text(app, plot_id: str) -> str:
 
 def spread(values: list[float]) -> float:
     return sum(abs(b - a) for a, b in zip(values, values[1:]))
+
+
+def test_runs_alike_in_what_is_named_are_told_apart_by_when_they_started():
+    from nnstudio.tui.run.curves import RunCurves
+    from nnstudio.tui.studio.overlay import arrange
+    from studio_runs import run_config
+
+    def run(name, started=None, **settings):
+        return RunCurves(name, dataset="mnist", task="classification", config=run_config(**settings), started=started)
+
+    current = run("this run", **{"optimizer.lr": 0.03})
+    longer = run("a", "2025-01-31T12:00:00+00:00", **{"optimizer.lr": 0.03, "training.epochs": 30})
+    faster = run("b", "2025-01-31T12:05:00+00:00", **{"optimizer.lr": 0.1})
+    labels = [shown.label for shown in arrange(current, [longer, faster]).shown]
+    assert labels[0] == "lr 0.03 (this run)" and labels[1].startswith("lr 0.03 · started ") and labels[2] == "lr 0.1"
+    labels = [shown.label for shown in arrange(current, [run("c", "2025-01-31T12:00:00+00:00",
+                                                                 **{"optimizer.lr": 0.03})]).shown]
+    assert labels[0] == "this run" and labels[1].startswith("started ")

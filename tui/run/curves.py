@@ -183,8 +183,8 @@ def labels(configs: list[dict], fallbacks: list[str] | None = None) -> list[str]
     """For each run (its config), what tells it apart from the others: "lr 0.01", "sgd · lr 0.1".
 
     The settings that differ, in a fixed order (the optimizer's first), at most LABEL_PARTS of them; a
-    custom model reads "model 1", "model 2". Runs that differ in nothing are told apart by `fallbacks`
-    (e.g. when each started), else numbered.
+    custom model reads "model 1", "model 2". Runs that differ in nothing named are told apart by
+    `fallbacks` (e.g. when each started), else numbered.
     """
     flats = [_flat(config) for config in configs]
     paths = sorted(set().union(*flats), key=_label_order) if flats else []
@@ -203,6 +203,10 @@ def labels(configs: list[dict], fallbacks: list[str] | None = None) -> list[str]
         if not parts:
             parts.append(fallbacks[i] if fallbacks and fallbacks[i] else f"run {i + 1}")
         out.append(" · ".join(dict.fromkeys(parts)))
+    named = list(out)
+    for i, label in enumerate(named):   # alike in what is named (they differ in the unlabelled): by the fallback
+        if named.count(label) > 1 and fallbacks and fallbacks[i] and fallbacks[i] not in label:
+            out[i] = f"{label} · {fallbacks[i]}"
     return out
 
 

@@ -106,6 +106,13 @@ def paint(plot_id: str, plt, line: Line, scene: Scene, bins: int) -> tuple[tuple
     return painter(plt, line, scene, bins)
 
 
+def _drawing_order(scene: Scene) -> list[Shown]:
+    """The runs compared, the one drawn last on top: the current run (so it stays in sight as it trains), and
+    the first marked over the later ones."""
+    current = [s for s in scene.compared if s.curves is scene.current]
+    return [s for s in reversed(scene.compared) if s.curves is not scene.current] + current
+
+
 def _x(curves: RunCurves, view: View, per_batch: bool = False) -> np.ndarray:
     if per_batch:
         return curves.batch_n if view.counts else curves.batch_x
@@ -143,7 +150,7 @@ def _batch_curve(curves: RunCurves, scene: Scene, bins: int) -> tuple[list[float
 def _loss(plt, line: Line, scene: Scene, bins: int):
     log, drawn = scene.view.log_loss, []
     if scene.comparing:
-        for shown in scene.compared:
+        for shown in _drawing_order(scene):
             curves = shown.curves
             if len(curves.batch_loss):
                 xs, ys = _batch_curve(curves, scene, bins)
@@ -173,7 +180,7 @@ def _accuracy(plt, line: Line, scene: Scene, bins: int):
     drawn = []
     if scene.comparing:
         key, scale, log = ("val_acc", 100.0, False) if scene.has_accuracy else ("val_loss", 1.0, scene.view.log_loss)
-        for shown in scene.compared:
+        for shown in _drawing_order(scene):
             xs, ys = _points(_x(shown.curves, scene.view), shown.curves.epochs[key] * scale, log)
             if xs:
                 line(xs, ys, shown.look, shown.label)
@@ -213,7 +220,7 @@ def _grad(plt, line: Line, scene: Scene, bins: int):
 
 def _lr(plt, line: Line, scene: Scene, bins: int):
     drawn = []
-    runs = [(s.curves, s.look, s.label) for s in scene.compared] if scene.comparing else \
+    runs = [(s.curves, s.look, s.label) for s in _drawing_order(scene)] if scene.comparing else \
         [(scene.current, look("lr"), "lr")] if scene.current is not None else []
     for curves, series_look, label in runs:
         xs, ys = _points(_x(curves, scene.view), curves.epochs["lr"])

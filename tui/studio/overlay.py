@@ -90,9 +90,10 @@ def arrange(current: RunCurves | None, marked: list[RunCurves | tuple[str, str]]
         if not _same_kind(c, reference):
             overlay.left_out.append((c.name, f"{_kind_text(c)}, not {_kind_text(reference).removeprefix('data set ')}"))
     runs = ([current] if current is not None else []) + [c for _, c in drawn]
-    names = labels([c.config for c in runs], [_started(c) for c in runs])
-    if current is not None:
-        overlay.shown.append(Shown(current, RUN_LOOKS[0], f"{names.pop(0)} ({THIS_RUN})"))
+    names = labels([c.config for c in runs], [THIS_RUN if c is current else _started(c) for c in runs])
+    if current is not None:   # "lr 0.03 (this run)"; alike in what is named: "this run"
+        name = names.pop(0).removesuffix(f" · {THIS_RUN}")
+        overlay.shown.append(Shown(current, RUN_LOOKS[0], name if name == THIS_RUN else f"{name} ({THIS_RUN})"))
     overlay.shown += [Shown(c, mark_look(i), name) for (i, c), name in zip(drawn, names)]
     overlay.has_accuracy = reference.has_accuracy
     return overlay

@@ -61,11 +61,12 @@ LAYER_LOOKS = (SeriesLook(BRIGHT + YELLOW, "#"), SeriesLook(BRIGHT + BLUE, "%"),
 
 
 #: looks of the runs compared in an overlay: the current run's first (as its training curve looks alone), then
-#: each marked run's in the order it was marked; as many as runs can be told apart (`MAX_COMPARED`)
-RUN_LOOKS = (SeriesLook(BRIGHT + CYAN, "*"), SeriesLook(BRIGHT + MAGENTA, "o"), SeriesLook(BRIGHT + YELLOW, "#"),
-             SeriesLook(BRIGHT + GREEN, "+"), SeriesLook(BRIGHT + BLUE, "%"), SeriesLook(BRIGHT + RED, "@"),
-             SeriesLook(GREEN, "="), SeriesLook(YELLOW, "$"), SeriesLook(BLUE, "~"), SeriesLook(RED, "^"),
-             SeriesLook(MAGENTA, "x"), SeriesLook(CYAN, "&"))
+#: each marked run's in the order it was marked; as many as runs can be told apart (`MAX_COMPARED`). Their
+#: markers are not the first layers' (the gradient plot, the current run's, stays beside them)
+RUN_LOOKS = (SeriesLook(BRIGHT + CYAN, "*"), SeriesLook(BRIGHT + MAGENTA, "o"), SeriesLook(BRIGHT + YELLOW, "x"),
+             SeriesLook(BRIGHT + GREEN, "+"), SeriesLook(BRIGHT + BLUE, "v"), SeriesLook(BRIGHT + RED, "<"),
+             SeriesLook(GREEN, ">"), SeriesLook(YELLOW, "!"), SeriesLook(BLUE, "?"), SeriesLook(RED, ":"),
+             SeriesLook(MAGENTA, "&"), SeriesLook(CYAN, "="))
 #: marked runs an overlay draws at most (beside the current run): one look each
 MAX_COMPARED = len(RUN_LOOKS) - 1
 

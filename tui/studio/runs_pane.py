@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -158,6 +158,7 @@ class RunsPane(Vertical):
         self._stamps: dict[Path, tuple] = {}   # marked run -> what it looked like when last passed on
         self._catalogue = RunCatalogue()
         self._status = Status.IDLE
+        self._opening_filter = False   # `/` was pressed and the filter box has not had the focus yet
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-folder")
@@ -358,7 +359,25 @@ class RunsPane(Vertical):
 
     def action_filter(self) -> None:
         self._show_filter(True)
+        self._opening_filter = True
         self.query_one("#runs-filter", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """`/` opens the filter here, as the key arrives, and the letters typed right after it, before the box has
+        the focus (it moves at the next refresh), go into the box all the same: "/sgd" typed in one burst (or
+        pasted) filters by "sgd". (A binding would act only once the keys after it had gone to the table.)"""
+        box = self.query_one("#runs-filter", Input)
+        if box.has_focus:
+            self._opening_filter = False
+            return
+        if event.key == "slash":
+            self.action_filter()
+            event.stop()
+            event.prevent_default()
+        elif self._opening_filter and event.is_printable and event.character:
+            box.insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()
 
     def action_clear_filter(self) -> None:
         self.query_one("#runs-filter", Input).value = ""
