@@ -9,8 +9,6 @@ the tests wait for the counters the panes keep (`reads`, `overlay_reads`), never
 from __future__ import annotations
 
 import math
-import os
-import time
 from pathlib import Path
 
 import pytest

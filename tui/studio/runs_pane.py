@@ -19,7 +19,6 @@ Monitor's plots. The app passes the marks on (`MarksChanged`); the Monitor overl
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,81 +35,14 @@ from nnstudio import saves
 
 from ..render import size_text
 from ..run import Status
-from ..run.history import HISTORY_FILE
-from ..run.runs import RunSummary, summarize
+from ..run.runs import RunSummary
 from .cells import cell
 from .overlay import mark_look
 from .plots import MAX_COMPARED, RUN_LOOKS
+from .runs_table import STATUS_STYLES, RunCatalogue, RunsTable, best_text, epochs_text, optimizer_text, row_words
 
 #: seconds between two reads of the runs folder while the pane is in view
 POLL_SECONDS = 5.0
-#: how each status reads in the table
-STATUS_STYLES = {"running": "bold cyan", "interrupted": "yellow", "finished": "green", "early-stopped": "green",
-                 "diverged": "bold red", "failed": "red"}
-
-
-class RunCatalogue:
-    """The runs of a saves folder, summarised; a run is summarised again only when its files changed.
-    Used by one worker at a time (the pane's are exclusive)."""
-
-    def __init__(self) -> None:
-        self._kept: dict[Path, tuple[tuple, RunSummary]] = {}
-
-    def read(self, folder: Path, cancelled=lambda: False) -> list[RunSummary] | None:
-        """Every run, newest first (None if cancelled meanwhile)."""
-        runs = []
-        for info in saves.find_runs(folder):
-            if cancelled():
-                return None
-            try:
-                stat = os.stat(info.path / HISTORY_FILE)
-                history = (stat.st_mtime_ns, stat.st_size)
-            except OSError:
-                history = None
-            stamp = (history, info.status, info.active, info.updated_at, info.last_epoch, info.resume_point)
-            kept = self._kept.get(info.path)
-            if kept is None or kept[0] != stamp:
-                kept = self._kept[info.path] = (stamp, summarize(info, batches=False))
-            runs.append(kept[1])
-        return runs
-
-
-def _best(run: RunSummary) -> str:
-    if run.best is None:
-        return "—"
-    return f"{run.best:.2%}" if run.task in (None, "classification") else f"{run.best:.4g}"
-
-
-def _optimizer(run: RunSummary) -> str:
-    lr = f" {run.lr:g}" if isinstance(run.lr, (int, float)) else ""
-    return f"{run.optimizer or '?'}{lr}"
-
-
-def _epochs(run: RunSummary) -> str:
-    planned = run.epochs_planned
-    return f"{run.epochs_done}/{planned}" if isinstance(planned, int) and planned != run.epochs_done else \
-        str(run.epochs_done)
-
-
-class RunsTable(DataTable):
-    """The runs' table, whose enter (selecting a row) compares the marked runs in the Monitor."""
-
-    BINDINGS = [Binding("enter", "select_cursor", "Compare", id="runs.compare",
-                        tooltip="Show the marked runs (or the selected one, marked) overlaid in the Monitor")]
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "select_cursor" and self.refusal(action) is not None:
-            return None
-        return super().check_action(action, parameters)
-
-    def refusal(self, action: str) -> str | None:
-        pane = next((node for node in self.ancestors if isinstance(node, RunsPane)), None)
-        return pane.refusal("compare") if action == "select_cursor" and pane is not None else None
-
-
-def row_words(run: RunSummary) -> str:
-    """What the filter looks in: everything the row shows."""
-    return " ".join((run.name, run.dataset or "", run.model or "", _optimizer(run), run.status, _best(run))).lower()
 
 
 class RunsPane(Vertical):
@@ -286,7 +218,7 @@ class RunsPane(Vertical):
     def _cells(self, run: RunSummary) -> list[Text]:
         status = "running here" if run.path == self.live_run and run.status == "running" else run.status
         return [self._mark_cell(run), cell(run.name, "bold" if run.path in self.marks else ""),
-                cell(_optimizer(run)), cell(_epochs(run), right=True), cell(_best(run), right=True),
+                cell(optimizer_text(run)), cell(epochs_text(run), right=True), cell(best_text(run), right=True),
                 cell(status, STATUS_STYLES.get(run.status, "")), cell(run.dataset or "—"), cell(run.model or "—"),
                 cell(size_text(run.size), right=True)]
 
@@ -303,7 +235,7 @@ class RunsPane(Vertical):
         if run is None:
             return
         text = Text.assemble((f"{run.path}\n", "dim"), f"{run.dataset or '—'} · {run.model or '—'} · ",
-                             f"{_optimizer(run)} · {run.epochs_done} epochs · best {_best(run)} · {run.status} · ",
+                             f"{optimizer_text(run)} · {run.epochs_done} epochs · best {best_text(run)} · {run.status} · ",
                              size_text(run.size))
         if run.path == self.live_run:
             text.append(" · the run being trained here", style="bold")
