@@ -30,7 +30,7 @@ def write_run(folder: Path, name: str, *, lr: float = 0.01, dataset: str = "mnis
     run_dir = Path(folder) / "runs" / name
     run_dir.mkdir(parents=True)
     config = run_config(**{"optimizer.lr": lr, "optimizer.name": optimizer, "training.batch_size": batch_size,
-                           "data.name": dataset if dataset in ("mnist", "spirals", "moons", "sine") else "mnist",
+                           "data.name": dataset if dataset in ("mnist", "spirals", "moons", "sine", "blobs") else "mnist",
                            **settings})
     recorder = HistoryRecorder(run_dir, train_size=train_size)
     recorder.start(config=config, origin={"kind": "new"}, dataset=dataset, model="mlp", task=task)

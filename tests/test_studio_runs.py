@@ -430,3 +430,40 @@ def test_runs_alike_in_what_is_named_are_told_apart_by_when_they_started():
     labels = [shown.label for shown in arrange(current, [run("c", "2025-01-31T12:00:00+00:00",
                                                                  **{"optimizer.lr": 0.03})]).shown]
     assert labels[0] == "this run" and labels[1].startswith("started ")
+
+
+async def test_the_run_the_studio_trains_is_listed_as_such_and_drawn_live(tmp_path, monkeypatch):
+    """A real run, in a saves folder named by a relative path: its row says it is the one running here, m
+    does not mark it (it is drawn live), and other runs are compared with it as it trains."""
+    from nnstudio.datasets import load_dataset
+    from test_studio_app import config, press_while_training, wait_status
+    monkeypatch.chdir(tmp_path)
+    write_run(Path("saves"), "earlier", lr=0.1, dataset="blobs", train_size=180, epochs=2, batches=3)
+    settings = config(tmp_path, **{"training.epochs": 1000, "checkpoints.folder": "saves"})
+    app = create_app(config=settings, dataset=load_dataset("blobs", size=200, classes=3), saves_dir=Path("saves"),
+                     offer_resume=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.simulate_key("space")
+        await wait_for(pilot, lambda: app.monitor.live_run is not None and len(app.monitor.history) >= 1,
+                       "the run to train")
+        assert app.monitor.live_run == Path("saves/runs") / app.session.run_dir.name
+        await press_while_training(pilot, "6")
+        await wait_for(pilot, lambda: any(r.path == app.runs.live_run for r in app.runs.runs), "its row")
+        live_row = next(i for i, r in enumerate(app.runs.shown) if r.path == app.runs.live_run)
+        assert rows(app)[live_row][5] == "running here"
+        said = []
+        monkeypatch.setattr(app, "notify", lambda text, **kw: said.append(text))
+        app.query_one("#runs-table", DataTable).move_cursor(row=live_row)
+        await press_while_training(pilot, "m")
+        await wait_for(pilot, lambda: said, "m to be answered")
+        assert app.runs.marks == [] and said == ["This is the run being trained here: the Monitor draws it live, "
+                                                 "marked or not."]
+        app.query_one("#runs-table", DataTable).move_cursor(row=names(app).index("earlier"))
+        await press_while_training(pilot, "m")
+        await wait_for(pilot, lambda: app.runs.marks, "the earlier run to be marked")
+        await press_while_training(pilot, "3")
+        await wait_for(pilot, lambda: "(this run)" in overlay_legend(app), "the overlay with the live run")
+        overlay = app.monitor.overlay()
+        assert [s.curves.name for s in overlay.shown] == ["this run", "earlier"] and not overlay.left_out
+        app.runner.stop()
+        await wait_status(pilot, "stopped")

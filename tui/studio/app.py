@@ -105,6 +105,7 @@ class StudioApp(App):
         self.welcome = Welcome(id="welcome")
         """In the Monitor's place until there is a run to watch (`_show_welcome`)."""
         self._collector: tuple[int, int, int] | None = None  # thresholds before spare_the_collector
+        self._live_run_dir: Path | None = None  # the session's run folder, as last passed to the panes
         self.poll_timer: Timer | None = None
         """Calls `poll_training` every POLL_INTERVAL seconds (from on_mount); tests pause it and call it themselves."""
 
@@ -229,11 +230,17 @@ class StudioApp(App):
             self._show_welcome()
 
     def _follow_live_run(self) -> None:
-        """The current run's folder (known once it trains) to the panes that compare runs: it is drawn live."""
+        """The current run's folder (known once its training thread opened it: after any news of the session) to
+        the panes that compare runs: it is drawn live."""
         run_dir = self.session.run_dir if self.session is not None else None
-        if run_dir != self.monitor.live_run:
-            self.monitor.live_run = self.runs.live_run = run_dir
-            self.runs.refresh_runs()
+        if run_dir == self._live_run_dir:
+            return
+        self._live_run_dir = run_dir
+        listed = saves.runs_folder(self.runs.saves_dir)
+        if run_dir is not None and run_dir.parent.resolve() == listed.resolve():
+            run_dir = listed / run_dir.name   # as the Runs pane lists it (the folder may be named another way)
+        self.monitor.live_run = self.runs.live_run = run_dir
+        self.runs.refresh_runs()
 
     def _show_welcome(self) -> None:
         """The welcome in the Monitor's place while there is no run to watch (nor one being opened, nor runs
@@ -432,6 +439,7 @@ class StudioApp(App):
             return
         if message.source is not self.runner.bridge:  # from a session let go since (re-initialised, replaced)
             return
+        self._follow_live_run()   # (its folder is opened in the training thread, after the status says running)
         if isinstance(event, StatusChanged):
             self._follow_status()
             if self.status.ended and self.session is not None and self.session.close_problem:
