@@ -18,6 +18,7 @@ from pathlib import Path
 
 from nnstudio import saves
 
+from .config import flat_settings
 from .history import HISTORY_FILE, RunHistory, read_history
 
 #: how a run's status reads: the marker's, told apart by the history's last end and the lock
@@ -146,20 +147,9 @@ def list_runs(folder: str | Path | None = None) -> list[RunSummary]:
     return [summarize(info) for info in saves.find_runs(folder)]
 
 
-def _flat(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(_flat(value, path + "."))
-        else:
-            out[path] = value
-    return out
-
-
 def differences(runs: list[RunSummary]) -> dict[str, list]:
     """The settings whose values are not the same in every run: {dotted path: [value per run]}."""
-    flats = [_flat(run.config) for run in runs]
+    flats = [flat_settings(run.config) for run in runs]
     paths = sorted(set().union(*flats)) if flats else []
     return {path: [flat.get(path) for flat in flats] for path in paths
             if len({repr(flat.get(path)) for flat in flats}) > 1}
