@@ -103,3 +103,13 @@ def test_show_draws_a_bounded_table_of_a_huge_config_and_long_texts(tmp_path, ca
     out = capsys.readouterr().out
     assert "and 960 more" in out and "key40" not in out and "k12=" not in out
     assert "x" * 199 + "…" in out.replace("\n", "").replace("│", "").replace(" ", "") and len(out) < 20_000
+
+
+def test_a_run_marker_far_longer_than_any_real_one_is_not_read_whole(tmp_path):
+    """`saves list` reads the marker of every run in the folder: a 100 MB one must not be read, let alone parsed."""
+    run = saves.new_run_dir("padded", tmp_path)
+    marker = {"format_version": 1, "name": run.name, "status": "running", "last_epoch": 1}
+    (run / "run.json").write_text(json.dumps(marker))
+    assert saves.read_run(run).status == "running"
+    (run / "run.json").write_text(json.dumps(marker) + " " * (100 << 20))
+    assert saves.read_run(run) is None
