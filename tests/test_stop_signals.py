@@ -23,7 +23,7 @@ from test_cli_train import child_env, nnstudio
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="needs POSIX signals")
 
-LONG_RUN = ["train", "--dataset", "blobs", "--batch-size", "8", "--epochs", "10000", "--json", "--seed", "3"]
+LONG_RUN = ["train", "--dataset", "blobs", "--batch-size", "8", "--epochs", "5000", "--json", "--seed", "3"]
 
 
 @pytest.fixture(autouse=True)
