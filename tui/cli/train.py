@@ -43,7 +43,7 @@ from ..run.arguments import UsageError, add_run_flags, flags_given, parse_flag, 
 from ..run import forking
 from ..run.config import ConfigError, RunConfig, write_config
 from ..run.signals import GracefulStop, exit_status, signal_of
-from ..run import NothingToTrain, Session, SessionError, Status, saved_config
+from ..run import Notice, NothingToTrain, Session, SessionError, Status, saved_config
 from .common import fail, failure_status, one_line_errors
 from .report import PROG, Reporter
 
@@ -249,15 +249,24 @@ def open_session(plan: Plan, on_event) -> Session:
     if plan.resume is not None:
         session = Session.open_checkpoint(_resume_target(plan), on_event=on_event, folder=plan.folder)
         _plan_resumed_epochs(plan, session)
+        _match_blas_threads(session, on_event)
         return session
     if plan.fork is not None:
         run_dir, epoch, changed = plan.fork
-        return forking.fork(run_dir, epoch, changed, on_event=on_event)
+        session = forking.fork(run_dir, epoch, changed, on_event=on_event)
+        _match_blas_threads(session, on_event)
+        return session
     if plan.start_from is not None:
         return Session.from_save(plan.start_from, config=plan.config, reinitialise=plan.reinit, on_event=on_event)
     session = Session(plan.config, on_event=on_event)
     session.prepare()
     return session
+
+
+def _match_blas_threads(session: Session, on_event) -> None:
+    problem = session.match_blas_threads()
+    if problem is not None:
+        on_event(Notice(problem))
 
 
 def _resume_target(plan: Plan) -> Path:

@@ -396,6 +396,9 @@ class StudioApp(App):
         self.monitor.task = session.task
         if message.outputs is not None:
             self.predictions.show_outputs(message.outputs, source="probe test images")
+        problem = session.match_blas_threads()   # (here: the interface's thread is the one that may set it)
+        if problem is not None:
+            self.notify(problem, title="Not bit-identical", severity="warning", timeout=20)
         self._attempt(self.runner.adopt, session, message.origin, self.config, message.bridge)
         self.notify(f"{len(session.history)} epoch(s) trained so far." +
                     (" Press space to continue." if message.origin == "resumed" else ""),
