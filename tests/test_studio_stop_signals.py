@@ -147,3 +147,19 @@ def test_the_studio_in_a_terminal_that_hangs_up_stops_gently_and_exits_129(tmp_p
             child.wait()
     (run_dir,) = runs.iterdir()
     _is_resumable(run_dir)
+
+
+async def test_ctrl_c_quits_the_studio_as_q_does_and_the_run_stops_with_its_checkpoint(tmp_path, blobs):
+    """Textual's own ctrl+c only said how to quit, while the run went on: an SSH user's first reflex did nothing."""
+    from nnstudio.tui.studio.confirm_screen import ConfirmScreen
+    app = studio(tmp_path, blobs, **{"training.epochs": 5000})
+    async with app.run_test() as pilot:
+        await press_while_training(pilot, "space")
+        await wait_for(pilot, lambda: app.session is not None and app.session.epochs_done >= 1, "an epoch")
+        run_dir = app.session.run_dir
+        await press_while_training(pilot, "ctrl+c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
+        await press_while_training(pilot, "y")
+        await wait_for(pilot, lambda: app.return_code is not None, "the studio to leave")
+    assert app.return_code == 0
+    _is_resumable(run_dir)

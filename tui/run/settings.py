@@ -147,6 +147,15 @@ class Setting(Field):
     def error(self, problem: str) -> ConfigError:
         return ConfigError(self.path, problem)
 
+    def check(self, value: Any, *, typed: str | None = None) -> Any:
+        """As `Field.check`; a folder (`place`) written with a leading ~ means the home folder, as in a shell
+        (which expands it on a command line, but not in a config file or a quoted flag: a folder named ~
+        appeared in the working folder)."""
+        value = super().check(value, typed=typed)
+        if self.place is not None and isinstance(value, str) and value.startswith("~"):
+            value = os.path.expanduser(value)
+        return value
+
     def check_here(self, value: Any) -> Any:
         """`value` (already `check`ed) if this machine can use it, else a ConfigError saying why: a folder it
         names must be a folder, or one that can be made (`place`).
