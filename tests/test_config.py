@@ -315,7 +315,7 @@ def test_choosing_a_preset_drops_a_custom_spec():
     ("optimizer.name", " Adam ", "adam"),
     ("data.name", "fashion-mnist", "fashion-mnist"),
     ("data.noise", "-1", -1.0),
-    ("data.data_dir", " ~/mnist ", "~/mnist"),
+    ("data.data_dir", " ~/mnist ", os.path.expanduser("~/mnist")),   # (as a shell would)
     ("model.spec", "", None),
     ("model.spec", "none", None),
 ])
