@@ -275,13 +275,24 @@ def _resume_target(plan: Plan) -> Path:
     if plan.resume:
         for candidate in (Path(plan.resume), runs / plan.resume):
             if candidate.exists():
+                _not_training(candidate if candidate.is_dir() else candidate.parent)
                 return candidate
         raise UsageError(f"--resume {plan.resume}: no such run folder or checkpoint (runs are in {runs})")
     run = saves.latest_interrupted_run(plan.folder)
     if run is None:
-        raise SessionError(f"nothing to resume: no interrupted run in {runs} (start one with `{PROG}`, or name a "
-                           f"run folder or checkpoint: --resume PATH)")
+        training = [r.name for r in saves.find_runs(plan.folder) if r.status == "running" and r.active]
+        still = f"; {training[0]} is still training in another nnstudio process" if training else ""
+        raise SessionError(f"nothing to resume: no interrupted run in {runs}{still} (start one with `{PROG}`, or name "
+                           f"a run folder or checkpoint: --resume PATH)")
     return run.path
+
+
+def _not_training(folder: Path) -> None:
+    """Refused before the data loads: a run that another process is training now (its lock is held)."""
+    run = saves.read_run(folder) if saves.is_run_dir(folder) else None
+    if run is not None and run.active:
+        raise SessionError(f"{run.name} is still training in another nnstudio process (it holds the run's lock); "
+                           f"stop that one first (Ctrl+C there), then resume it")
 
 
 def _plan_resumed_epochs(plan: Plan, session: Session) -> None:
