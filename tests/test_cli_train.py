@@ -507,3 +507,11 @@ def test_resuming_a_run_that_is_still_training_says_so_before_loading(tmp_path, 
         assert f"; {run_dir.name} is still training in another nnstudio process" in capsys.readouterr().err
     finally:
         holder.close()
+
+
+def test_a_save_name_that_is_cleaned_up_says_what_it_became(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *QUICK, "--epochs", "1", "--save", "ñame") == 0
+    capsys.readouterr()
+    assert run_cli("train", *QUICK, "--epochs", "1", "--save", "ñame-€") == 2
+    assert "already exists (a name keeps letters, digits, - _ and . only: it is saved as ñame)" in capsys.readouterr().err

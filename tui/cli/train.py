@@ -211,7 +211,8 @@ def _check_save_target(name: str, folder: Path, overwrite: bool) -> Path:
     except saves.SaveError as error:
         raise UsageError(f"--save: {error}") from None
     if path.exists() and not overwrite:
-        raise UsageError(f"--save {name}: {path} already exists; add --overwrite to replace it, or choose "
+        kept = "" if path.stem == name else f" (a name keeps letters, digits, - _ and . only: it is saved as {path.stem})"
+        raise UsageError(f"--save {name}: {path} already exists{kept}; add --overwrite to replace it, or choose "
                          f"another name")
     return path
 
