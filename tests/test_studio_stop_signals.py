@@ -163,3 +163,14 @@ async def test_ctrl_c_quits_the_studio_as_q_does_and_the_run_stops_with_its_chec
         await wait_for(pilot, lambda: app.return_code is not None, "the studio to leave")
     assert app.return_code == 0
     _is_resumable(run_dir)
+
+
+async def test_a_question_is_never_hidden_under_a_notification(tmp_path, blobs):
+    from nnstudio.tui.studio.confirm_screen import ConfirmScreen
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.notify("a long message " * 20, timeout=60)
+        await pilot.pause()
+        app.push_screen(ConfirmScreen("Quit nnstudio?", detail="unsaved"))
+        await pilot.pause()
+        assert not list(app._notifications)
