@@ -83,7 +83,7 @@ class StudioApp(App):
         Binding("question_mark", "help", "Help", key_display="?", id="app.help", tooltip="Show every key"),
         # Ctrl+C quits as q does (Textual's own only says how to quit): an SSH user's first reflex, never ignored
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit-ctrl-c",
-                tooltip="Quit, as q (asks first when trained work is unsaved; a run stops with its checkpoint)"),
+                tooltip="Quit (asks first when trained work is unsaved)"),
         Binding("escape", "leave_field", "Tab bar", show=False, id="app.leave-field",
                 tooltip="Leave the field being edited: the keys above act again (a pane may use escape first)"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first when trained work is unsaved)"),
