@@ -40,7 +40,7 @@ def run_compare(args: argparse.Namespace) -> int:
     columns = [f"#{number}" for number in range(1, len(runs) + 1)]
     legend = Table(title="Runs compared", box=box.SIMPLE_HEAD, pad_edge=False)
     for title in ("", "run", "data set", "status", "epochs"):
-        legend.add_column(title, overflow="fold")
+        legend.add_column(title, overflow="fold", justify="right" if title == "epochs" else "left")
     for column, run in zip(columns, runs):
         legend.add_row(column, escape(str(run.path) if _shared_name(run, runs) else run.name),
                        escape(run.dataset or "-"), status_text(run), str(run.epochs_done))

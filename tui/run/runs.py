@@ -24,7 +24,7 @@ from nnstudio import saves
 from nnstudio.saves import folder_size  # noqa: F401 (a run's size, as `RunSummary.size` counts it)
 from nnstudio.saves.schema import parse_time
 
-from .config import SETTINGS, ConfigError, RunConfig
+from .config import SETTINGS, ConfigError, setting_at
 from .history import HISTORY_FILE, RunHistory, read_history
 
 #: how a run's status reads: the marker's, told apart by the history's last end and the lock
@@ -277,19 +277,14 @@ class Comparison:
     problems: list[str]              # what is not compared, and why
 
 
-def _applies(run: RunSummary):
-    """Whether a setting applies to the run's config (`RunConfig.applies`); every one, when it cannot be read."""
+def _applies(run: RunSummary, path: str) -> bool:
+    """Whether a setting matters in the run (as `RunConfig.applies` says, read from the config as recorded, which
+    another version may have written): momentum with adam does, Nesterov momentum does not."""
     try:
-        config = RunConfig.from_dict(run.config)
-    except ConfigError:
-        return lambda path: True
-
-    def applies(path: str) -> bool:
-        try:
-            return config.applies(path)
-        except ConfigError:   # (a setting of a newer version, or a part of a model spec)
-            return True
-    return applies
+        only_with = setting_at(path).only_with
+    except ConfigError:   # (a setting of a newer version, or a part of a model spec)
+        return True
+    return only_with is None or run.setting(only_with.path) in only_with.values
 
 
 def compare(runs: list[RunSummary]) -> Comparison:
@@ -298,13 +293,12 @@ def compare(runs: list[RunSummary]) -> Comparison:
     known = [run for run in runs if run.config]
     problems = [f"the settings and figures of {run.name}: it has no history (it is older than run histories)"
                 for run in runs if not run.config]
-    applies = {run.name: _applies(run) for run in known}
     settings = {}
     order = {path: number for number, path in enumerate(SETTINGS)}   # (a section's choice first, as configs list)
     found = differences(known)
     for path in sorted(found, key=lambda path: (order.get(path, len(order)), path)):
         values = found[path]
-        shown = [value if applies[run.name](path) else NOT_APPLICABLE for run, value in zip(known, values)]
+        shown = [value if _applies(run, path) else NOT_APPLICABLE for run, value in zip(known, values)]
         if any(value is not NOT_APPLICABLE for value in shown) and len({repr(v) for v in shown}) > 1:
             by_run = dict(zip((run.name for run in known), shown))
             settings[path] = [by_run.get(run.name) for run in runs]
