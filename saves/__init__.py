@@ -24,7 +24,8 @@ from .errors import SaveError
 from .listing import SaveEntry, describe_model, inspect_save, list_saves
 from .naming import SUFFIX, default_folder, folder_or_default, resolve, sanitize_name, save_path
 from .resume import ResumeState
-from .run_folders import checkpoint_files, disk_usage, folder_size, prune_run, remove_run, remove_stale_lock, run_folder_in
+from .run_folders import (checkpoint_files, disk_usage, folder_size, prune_run, remove_run, remove_stale_lock,
+                          run_folder_in)
 from .schema import FORMAT_VERSION, Metadata
 
 __all__ = [

@@ -44,8 +44,8 @@ def _stop_in_epoch_2(session: Session):
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
-    """Real runs, oldest first: two finished blobs runs (adam, sgd with nesterov), one stopped, one diverged, one on spirals,
-    one regression (sine), and one interrupted (a finished run's folder made to look killed after epoch 1)."""
+    """Real runs, oldest first: two finished blobs runs (adam, sgd with nesterov), one stopped, one diverged, one
+    on spirals, one regression (sine), and one interrupted (a finished run's folder made to look killed)."""
     folder = tmp_path_factory.mktemp("saves")
     assert Session(_config(folder), run_name="adam").run() == "finished"
     sgd = {"optimizer.name": "sgd", "optimizer.lr": 0.1, "optimizer.nesterov": True}
@@ -383,7 +383,8 @@ def test_prune_keeps_the_newest_and_the_recent(folder, capsys, monkeypatch):
 def test_prune_older_than_counts_days_from_the_last_update(folder, capsys, monkeypatch):
     for prefix, day in (("adam", 1), ("sgd", 25), ("stopped", 28)):
         marker = run_dir(folder, prefix) / "run.json"
-        marker.write_text(json.dumps({**json.loads(marker.read_text()), "updated_at": f"2025-01-{day:02d}T12:00:00.000Z"}))
+        updated = {"updated_at": f"2025-01-{day:02d}T12:00:00.000Z"}
+        marker.write_text(json.dumps({**json.loads(marker.read_text()), **updated}))
     monkeypatch.setattr(runs_delete, "now", lambda: datetime(2025, 1, 31, 12, tzinfo=timezone.utc))
     assert runs("prune", "--older-than", "10", "--yes", folder=folder) == 0
     assert not saves.checkpoint_files(run_dir(folder, "adam"))
@@ -445,3 +446,30 @@ def test_prune_asks_first_or_only_says_what_it_would_do(folder, capsys, monkeypa
     monkeypatch.setattr("sys.stdin", Terminal("no\n"))
     assert runs("prune", folder=folder) == 1
     assert all(saves.checkpoint_files(run_dir(folder, p)) for p in ("adam", "sgd", "stopped", "diverged"))
+
+
+def test_prune_deletes_the_temp_files_of_writes_a_kill_cut_short(folder, capsys):
+    run = run_dir(folder, "adam")
+    (run / ".epoch-0003.safetensors.0123abcd.tmp").write_bytes(b"half a checkpoint")
+    (run / "notes.txt").write_text("mine")                 # not a file the run wrote: never deleted
+    assert runs("show", run.name, folder=folder) == 0
+    assert "and 1 unfinished write" in capsys.readouterr().out
+    assert runs("prune", "--yes", folder=folder) == 0
+    assert sorted(p.name for p in run.iterdir()) == [HISTORY_FILE, "notes.txt", "run.json"]
+
+
+def test_a_run_older_than_run_histories_is_listed_shown_and_compared_as_far_as_known(folder, capsys):
+    from nnstudio.engine import build_model, optim
+    model = build_model({"input_shape": [4], "layers": [{"type": "linear", "out": 2}]})
+    manager = saves.CheckpointManager(saves.new_run_dir("old", folder))
+    manager.save(4, model, optim.SGD(model.parameters(), lr=0.1))
+    manager.finish()
+    assert runs("list", folder=folder) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if name(folder, "old") in line)
+    assert "finished" in line and "-" in line
+    assert runs("show", name(folder, "old"), folder=folder) == 0
+    out = capsys.readouterr().out
+    assert "finished, 4 epochs" in out and "origin: not recorded (the run is older than run histories)" in out
+    assert runs("compare", name(folder, "old"), name(folder, "adam"), folder=folder) == 0
+    out = capsys.readouterr().out.replace("\n", "")
+    assert f"not compared: the settings and figures of {name(folder, 'old')}: it has no history" in out

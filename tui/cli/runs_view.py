@@ -238,7 +238,10 @@ def _print_checkpoints(console: Console, run: RunSummary) -> None:
     files = saves.checkpoint_files(run.path)
     if files:
         size = size_text(saves.disk_usage(files))
-        console.print(f"checkpoints ({size}): {escape(', '.join(f.name for f in files))}", highlight=False,
+        named = [f.name for f in files if not f.name.startswith(".")]
+        unfinished = len(files) - len(named)   # (temp files of writes a kill cut short: prune deletes them too)
+        console.print(f"checkpoints ({size}): {escape(', '.join(named))}"
+                      + (f" and {count(unfinished, 'unfinished write')}" if unfinished else ""), highlight=False,
                       soft_wrap=True)
     if run.pruned:
         console.print(f"pruned {_date(run.pruned_time)}" if run.pruned_time else "pruned", highlight=False,
