@@ -390,10 +390,12 @@ def test_prune_older_than_counts_days_from_the_last_update(folder, capsys, monke
     assert not saves.checkpoint_files(run_dir(folder, "adam"))
     assert saves.checkpoint_files(run_dir(folder, "sgd")) and saves.checkpoint_files(run_dir(folder, "stopped"))
     assert saves.checkpoint_files(run_dir(folder, "spirals"))       # updated now: long after the fake clock's day
-    with pytest.raises(SystemExit) as exit:
-        runs("prune", "--older-than", "-1", folder=folder)
-    assert exit.value.code == 2
-    assert "argument --older-than: must be a number >= 0, got '-1'" in capsys.readouterr().err
+    for days, problem in (("-1", "must be a number >= 0 and <= 36500, got '-1'"),
+                          ("1e308", "must be a number >= 0 and <= 36500, got '1e308'")):
+        with pytest.raises(SystemExit) as exit:
+            runs("prune", "--older-than", days, folder=folder)
+        assert exit.value.code == 2
+        assert f"argument --older-than: {problem}" in capsys.readouterr().err
 
 
 def test_prune_an_interrupted_run_only_when_asked(folder, capsys):

@@ -27,6 +27,9 @@ from .runs_compare import run_compare
 from .runs_delete import run_prune, run_rm
 from .runs_view import run_list, run_show
 
+#: the longest --older-than (a century): a run's age, not a number too large to be a time
+MAX_DAYS = 36_500.0
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `runs` command and its actions to the `nnstudio` parser."""
@@ -69,7 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "ended runs left. A running run is never touched; an interrupted one only with --interrupted.")
     prune.add_argument("--keep-last", type=field_type(Field("--keep-last", int, low=0)), default=0, metavar="N",
                        help="keep the checkpoints of the N newest of the runs it would prune (default 0)")
-    prune.add_argument("--older-than", type=field_type(Field("--older-than", float, low=0.0)), metavar="DAYS",
+    prune.add_argument("--older-than", type=field_type(Field("--older-than", float, low=0.0, high=MAX_DAYS)),
+                       metavar="DAYS",
                        help="prune only runs last updated more than DAYS days ago")
     prune.add_argument("--interrupted", action="store_true",
                        help="prune interrupted runs (cut off, resumable) too: they can no longer be resumed then")

@@ -107,5 +107,5 @@ def _comparison_record(comparison: Comparison) -> dict:
     settings = [{"setting": path, "values": [None if v is NOT_APPLICABLE else v for v in values],
                  "applies": [v is not NOT_APPLICABLE for v in values]}
                 for path, values in comparison.settings.items()]
-    return {"runs": runs, "settings": settings, "metrics": [m for m in comparison.metrics],
+    return {"runs": runs, "settings": settings, "metrics": list(comparison.metrics),
             "not_compared": comparison.problems}

@@ -118,7 +118,8 @@ def run_prune(args: argparse.Namespace) -> int:
         console.print(f"  {escape(run.name)} ({run.status}, {epochs_text(run.epochs_done)}, "
                       f"{size_text(saves.disk_usage(saves.checkpoint_files(run.path)))})", highlight=False,
                       soft_wrap=True)
-    stale = [run for run in plan.locks if run not in plan.prune]
+    pruning = {run.path for run in plan.prune}
+    stale = [run for run in plan.locks if run.path not in pruning]
     if args.dry_run:
         console.print(f"Would free {size} from {count(len(plan.prune), 'run')}, and remove "
                       f"{count(len(plan.locks), 'stale lock file')}.", highlight=False)
