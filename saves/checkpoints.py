@@ -47,6 +47,8 @@ except ImportError:  # Windows: no advisory locks; every "running" run without a
 RUN_FILE = "run.json"
 #: the run's history (its records are the run core's business: `tui/run/history.py`)
 HISTORY_FILE = "history.jsonl"
+#: the longest run marker read (a real one is about 450 bytes): `saves list` reads every run's
+MAX_MARKER_BYTES = 64 * 1024
 LOCK_FILE = ".lock"
 BEST_FILE = "best.safetensors"
 #: a run's checkpoint of a stop mid-epoch (epoch-NNNN files hold finished epochs only)
@@ -239,10 +241,16 @@ def _improves(value: float, best: float | None, mode: str) -> bool:
 
 
 def _read_marker(run_dir: Path) -> dict | None:
-    """The run's marker, or None if it is missing or unreadable (a marker is ours, but files get damaged)."""
+    """The run's marker, or None if it is missing or unreadable (a marker is ours, but files get damaged).
+
+    A marker is a few hundred bytes: one longer than MAX_MARKER_BYTES is damaged, and is not read whole.
+    """
     try:
-        text = (run_dir / RUN_FILE).read_text(encoding="utf-8")
-        marker = json.loads(text)
+        with open(run_dir / RUN_FILE, "rb") as file:
+            data = file.read(MAX_MARKER_BYTES + 1)
+        if len(data) > MAX_MARKER_BYTES:
+            return None
+        marker = json.loads(data.decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
     return marker if isinstance(marker, dict) and marker.get("status") in STATUSES else None

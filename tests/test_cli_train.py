@@ -381,7 +381,7 @@ def test_resuming_a_checkpoint_outside_its_run_says_what_it_resumes_and_where_th
 
 def test_ctrl_c_stops_with_a_checkpoint_and_resume_completes(tmp_path):
     command = [sys.executable, "-m", "nnstudio.tui", "train", "--dataset", "blobs", "--batch-size", "8",
-               "--epochs", "10000", "--json", "--save", "interrupted"]
+               "--epochs", "5000", "--json", "--save", "interrupted"]
     with open(tmp_path / "display.txt", "w") as display:  # the display is long: a file, not a pipe that fills up
         child = subprocess.Popen(command, cwd=tmp_path, env=child_env(tmp_path), stdout=subprocess.PIPE,
                                  stderr=display, text=True)

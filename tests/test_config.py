@@ -378,7 +378,7 @@ def modified_configs() -> list[RunConfig]:
         RunConfig(),
         config_with(**{"optimizer.name": "sgd", "optimizer.lr": 1e-8, "optimizer.nesterov": True,
                        "optimizer.momentum": 0.95, "schedule.name": "step", "schedule.step_size": 3,
-                       "schedule.gamma": 0.5, "training.epochs": 100000, "training.seed": 2 ** 63 - 1,
+                       "schedule.gamma": 0.5, "training.epochs": 5000, "training.seed": 2 ** 63 - 1,
                        "checkpoints.folder": 'runs/"quoted" \\ back\tslash ünï', "data.data_dir": "a\nb"}),
         config_with(**{"model.spec": CNN, "data.name": "spirals", "data.size": 10, "data.noise": 0.0,
                        "data.classes": 7, "schedule.name": "cosine", "schedule.eta_min": 1e-300,

@@ -300,8 +300,14 @@ def training_line(session: Session, planned: int, resumed: bool) -> str:
     if not session.checkpoints_enabled:
         parts.append("no checkpoints")
     text = f"[bold]training[/] {', '.join(parts)}"
+    origin = session.origin
     if resumed:
         text += f"; {escape(resuming_text(session))}"
+    elif origin.get("kind") == "fork":
+        changed = ", ".join(f"{path} {value}" for path, value in origin["changed"].items()
+                            if path != "checkpoints.folder") or "no setting changed"
+        text += escape(f"; a fork of {origin['run']} after epoch {origin['epoch']} ({changed}), "
+                       f"{planned - origin['epoch']} more")
     elif session.history:
         text += (f"; continuing from a save trained for {len(session.history)} epochs "
                  f"({planned - len(session.history)} more)")

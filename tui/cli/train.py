@@ -40,6 +40,7 @@ from rich.markup import escape
 from nnstudio import saves
 
 from ..run.arguments import UsageError, add_run_flags, flags_given, parse_flag, resolve_save, run_config
+from ..run import forking
 from ..run.config import ConfigError, RunConfig, write_config
 from ..run.signals import GracefulStop, exit_status, signal_of
 from ..run import NothingToTrain, Session, SessionError, Status, saved_config
@@ -74,6 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="start from a save's weights and settings (flags change single settings); "
                              "--epochs is then the total to train up to, the save's epochs included")
     parser.add_argument("--reinit", action="store_true", help="with --from: repeat its settings from fresh weights")
+    parser.add_argument("--fork", metavar="RUN[@EPOCH]",
+                        help="continue a run from its checkpoint of EPOCH (default: its latest) as a new run, with "
+                             "the settings the flags change (its data set and model stay); its history starts with "
+                             "the parent's up to that epoch")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line on stdout (each epoch, then the end); the display goes to stderr")
     parser.add_argument("--write-config", type=Path, metavar="FILE",
@@ -91,6 +96,7 @@ class Plan:
     config: RunConfig | None = None   # None when resuming: the checkpoint holds the settings
     resume: str | None = None         # "" means the latest interrupted run
     start_from: Path | None = None    # --from: a save to continue (or repeat, with --reinit)
+    fork: tuple[Path, int, dict] | None = None   # --fork: the parent run folder, its epoch, the settings to change
     reinit: bool = False
     epochs: int | None = None         # a resumed run's new planned total
     save_name: str | None = None
@@ -106,6 +112,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.resume is not None:
         epochs = parse_flag("--epochs", args.epochs) if args.epochs is not None else None
         plan = Plan(folder, resume=args.resume, epochs=epochs)
+    elif args.fork is not None:
+        plan = _fork_plan(args, folder)
     else:
         start_from = resolve_save(args.from_save, folder, "--from") if args.from_save is not None else None
         config = run_config(args, base=saved_config(start_from) if start_from is not None else None,
@@ -123,11 +131,32 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return plan
 
 
+def _fork_plan(args: argparse.Namespace, folder: Path) -> Plan:
+    """--fork RUN[@EPOCH]: the parent's checkpoint of that epoch, and the settings the flags change."""
+    try:
+        run_dir, epoch = forking.fork_point(args.fork, folder)
+        checkpoint, epoch = forking.fork_checkpoint(run_dir, epoch)
+        parent = forking.parent_config(checkpoint)
+    except SessionError as error:
+        raise UsageError(str(error)) from None
+    config = run_config(args, base=parent)
+    changed = forking.changes(parent, config)
+    fixed = forking.fixed_changes(changed)
+    if fixed:
+        raise UsageError(f"--fork goes on with the parent's data set and model, so {fixed[0]} cannot change; to "
+                         f"train another, start from a save: {PROG} --from SAVE")
+    if config.training.epochs <= epoch:
+        raise UsageError(f"--fork {args.fork}: it starts after epoch {epoch} and would end at epoch "
+                         f"{config.training.epochs}; pass --epochs {epoch + 5} or more (the total to train up to)")
+    return Plan(folder, fork=(run_dir, epoch, {**changed, "checkpoints.folder": str(folder)}))
+
+
 def _given(args: argparse.Namespace) -> list[str]:
     """The options typed on the command line that change settings (in the order --help lists them)."""
     given = flags_given(args)
     given += ["--no-checkpoints"] if args.no_checkpoints else []
     given += ["--from"] if args.from_save is not None else []
+    given += ["--fork"] if args.fork is not None else []
     return given + (["--reinit"] if args.reinit else [])
 
 
@@ -142,6 +171,12 @@ def _check_combinations(args: argparse.Namespace) -> None:
                              f"settings (only {', '.join(RESUME_FLAGS)}, --save and --json apply)")
     if args.write_config is not None and args.save is not None:
         raise UsageError("--save has nothing to save: --write-config writes the settings and trains nothing")
+    if args.fork is not None:
+        clashing = [option for option in ("--from", "--config", "--reinit", "--write-config")
+                    if (option == "--write-config" and args.write_config is not None) or option in _given(args)]
+        if clashing:
+            raise UsageError(f"--fork cannot be combined with {clashing[0]}: a fork starts from its parent's "
+                             f"checkpoint and settings (flags change single settings)")
     if args.reinit and args.from_save is None:
         raise UsageError("--reinit needs --from SAVE (it repeats that save's settings from fresh weights)")
     if args.config is not None and args.from_save is not None:
@@ -215,6 +250,9 @@ def open_session(plan: Plan, on_event) -> Session:
         session = Session.open_checkpoint(_resume_target(plan), on_event=on_event, folder=plan.folder)
         _plan_resumed_epochs(plan, session)
         return session
+    if plan.fork is not None:
+        run_dir, epoch, changed = plan.fork
+        return forking.fork(run_dir, epoch, changed, on_event=on_event)
     if plan.start_from is not None:
         return Session.from_save(plan.start_from, config=plan.config, reinitialise=plan.reinit, on_event=on_event)
     session = Session(plan.config, on_event=on_event)

@@ -24,7 +24,7 @@ from nnstudio import saves
 from nnstudio.saves import folder_size  # noqa: F401 (a run's size, as `RunSummary.size` counts it)
 from nnstudio.saves.schema import parse_time
 
-from .config import SETTINGS, ConfigError, setting_at
+from .config import SETTINGS, ConfigError, flat_settings, setting_at
 from .history import HISTORY_FILE, RunHistory, read_history
 
 #: how a run's status reads: the marker's, told apart by the history's last end and the lock
@@ -239,20 +239,9 @@ def describe_origin(origin: dict) -> str:
     return str(kind)
 
 
-def _flat(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(_flat(value, path + "."))
-        else:
-            out[path] = value
-    return out
-
-
 def differences(runs: list[RunSummary]) -> dict[str, list]:
     """The settings whose values are not the same in every run: {dotted path: [value per run]}."""
-    flats = [_flat(run.config) for run in runs]
+    flats = [flat_settings(run.config) for run in runs]
     paths = sorted(set().union(*flats)) if flats else []
     return {path: [flat.get(path) for flat in flats] for path in paths
             if len({repr(flat.get(path)) for flat in flats}) > 1}

@@ -93,6 +93,7 @@ class Session:
         self.origin: dict = {"kind": "new"}
         """Where the run came from, as its history records it (`history.py`): new, a save, a checkpoint, a fork."""
         self._recorder: HistoryRecorder | None = None
+        self.inherited: tuple[dict, list[dict]] | None = None   # a fork's: its parent's config and history records
         self._ending = ""   # why the run ended, as the loop's last event said
         self.close_problem: str | None = None
         """Why the run folder could not be marked as ended, if it could not (the run's training itself is done)."""
@@ -377,11 +378,17 @@ class Session:
         self._record_start(fresh)
 
     def _record_start(self, fresh: bool) -> None:
-        """The history's run record: where a run starts, or where it goes on from (the lock is held)."""
+        """The history's run record: where a run starts, or where it goes on from (the lock is held). A fork's
+        history starts with its parent's up to the epoch it branches from (`inherited`)."""
         self._recorder = HistoryRecorder(self.run_dir, train_size=len(self.data.x_train))
-        self._recorder.start(config=self._config_record(), origin=self.origin, at=None if fresh else self.position,
-                             dataset=self.dataset.name, model=self.spec.get("name"), task=self.task,
-                             blas_threads=self.blas_threads)
+        facts = dict(dataset=self.dataset.name, model=self.spec.get("name"), task=self.task,
+                     blas_threads=self.blas_threads)
+        if fresh and self.inherited is not None:
+            parent_config, records = self.inherited
+            self._recorder.start(config=parent_config, origin=self.origin, **facts)
+            self._recorder.inherit(records)
+        self._recorder.start(config=self._config_record(), origin=self.origin,
+                             at=None if fresh and self.inherited is None else self.position, **facts)
         if self._recorder.problem is not None:
             self.on_event(Notice(self._recorder.problem))
 
@@ -601,16 +608,24 @@ class Session:
                 session.trainer.best_loss = divergence.best_loss(h.get("train_loss") for h in session.history)
         return session
 
-    def _restore(self, loaded: saves.Loaded) -> None:
-        """Prepare as usual, then put back weights, optimizer, schedule, early stopping, random streams and position."""
+    def _restore(self, loaded: saves.Loaded, fresh: frozenset[str] = frozenset()) -> None:
+        """Prepare as usual, then put back weights, optimizer, schedule, early stopping, random streams and position.
+
+        The parts named in `fresh` ("optimizer", "scheduler", "early_stopping", "rng") are not put back: a
+        fork that changed their settings starts them afresh (a fresh schedule at the epoch it forks from).
+        """
         self.prepare()
         resume = loaded.checkpoint
         try:
             self.model.load_state_dict(loaded.model.state_dict())
-            resume.restore(self.optimizer, self.scheduler, self.early_stopping, rng=True)
+            resume.restore(None if "optimizer" in fresh else self.optimizer,
+                           None if "scheduler" in fresh else self.scheduler,
+                           None if "early_stopping" in fresh else self.early_stopping, rng="rng" not in fresh)
             state = resume.data_state or {}
             self.batches.set_state(state["batches"])
             self.trainer.load_state_dict(state["trainer"])
+            if "scheduler" in fresh and self.scheduler is not None:
+                self.scheduler.load_state_dict({**self.scheduler.state_dict(), "last_epoch": self.trainer.epoch})
             self.history = list(loaded.metadata.history)
             # older checkpoints do not record the offset: their history holds it
             offset = state.get("epoch_offset", max(len(self.history) - self.trainer.epoch, 0))

@@ -31,6 +31,7 @@ from nnstudio.engine.control import LIVE_SETTINGS as ENGINE_LIVE_SETTINGS
 from nnstudio.engine.fields import Field, FieldError, short_repr, suggest
 from nnstudio.engine.presets import PRESETS, Preset
 from nnstudio.engine.spec import validate_spec
+from nnstudio.saves.schema import MAX_HISTORY_ENTRIES
 
 
 class ConfigError(FieldError):
@@ -263,7 +264,8 @@ class ScheduleSettings(Section):
 @section("training", "the training loop")
 class TrainingSettings(Section):
     epochs: int = setting(10, "passes over the training set, in all: a continued save or resumed run trains up "
-                                  "to this many, counting those it has", low=1, high=100_000)
+                                  "to this many, counting those it has", low=1,
+                          high=MAX_HISTORY_ENTRIES)  # a save holds one history entry per epoch
     batch_size: int = setting(64, "examples per update", low=1)
     seed: int = setting(0, "random seed: the same seed gives the same run", low=0)
     clip_norm: float = setting(0.0, "largest gradient norm allowed before an update; 0 turns clipping off", low=0.0)
