@@ -199,6 +199,22 @@ def test_show_where_a_run_came_from(tmp_path, capsys):
     assert "origin: new" in out and "resumed after batch 3 of epoch 2 on 20" in out and "finished" in out
 
 
+def test_show_and_compare_a_fork_and_its_parent(folder, capsys, monkeypatch):
+    from nnstudio.tui.run.forking import fork
+    monkeypatch.setenv("NNSTUDIO_SAVES_DIR", str(folder))   # (where the fork's run folder goes)
+    parent = run_dir(folder, "adam")
+    assert fork(parent, 1, {"optimizer.lr": 0.001, "training.epochs": 3}).run() == "finished"
+    child = saves.find_runs(folder)[0]
+    assert runs("show", child.name, folder=folder) == 0
+    out = capsys.readouterr().out
+    assert f"origin: a fork of {parent.name} at epoch 1 with optimizer.lr=0.001, training.epochs=3" in out
+    assert "finished, 3/3 epochs" in out
+    assert runs("compare", parent.name, child.name, "--json", folder=folder) == 0
+    record = strict_json(capsys.readouterr().out)
+    assert {s["setting"]: s["values"] for s in record["settings"]} == {"optimizer.lr": [0.01, 0.001],
+                                                                       "training.epochs": [2, 3]}
+
+
 def test_show_and_list_read_a_damaged_history_as_far_as_it_is_sound(folder, capsys):
     history = run_dir(folder, "adam") / HISTORY_FILE
     with open(history, "a") as file:

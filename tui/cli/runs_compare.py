@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from nnstudio.saves.listing import describe_model
+
 from ..run.config import ConfigError
 from ..run.runs import ACCURACIES, NOT_APPLICABLE, Comparison, RunSummary, compare
 from ..run.settings import setting_at
@@ -83,6 +85,11 @@ def _setting_cell(path: str, value) -> str:
         return "[dim]n/a[/]"
     if value is None:
         return "-"
+    if path == "model.spec" and isinstance(value, dict):
+        try:
+            return escape(describe_model(value))
+        except ValueError:   # (a spec this version cannot read)
+            return _value(value)
     try:
         return _setting_text(setting_at(path), value)
     except ConfigError:   # (a setting of a newer version, a part of a model spec)

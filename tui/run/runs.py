@@ -76,6 +76,32 @@ class RunSummary:
         return self.setting("model.preset")
 
     @property
+    def spec(self) -> dict | None:
+        """The model spec the run trains (a preset's as built for its data set): its history's record, else its
+        config's own spec, else a checkpoint's header; None when none says."""
+        recorded = self.history.runs[-1].get("spec") if self.history is not None and self.history.runs else None
+        if isinstance(recorded, dict):
+            return recorded
+        if isinstance(self.setting("model.spec"), dict):
+            return self.setting("model.spec")
+        for checkpoint in (self.info.best, self.info.latest, self.info.resume_point):
+            if checkpoint is not None:
+                try:
+                    return saves.read_metadata(checkpoint).spec
+                except saves.SaveError:
+                    continue
+        return None
+
+    @property
+    def settings(self) -> dict:
+        """The run's settings as {"section.name": value}, with `model.spec` the spec it trains: a preset's
+        None would tell a run from its fork, whose spec is pinned to the one its weights fit."""
+        flat = flat_settings(self.config)
+        if flat:
+            flat["model.spec"] = self.spec
+        return flat
+
+    @property
     def optimizer(self) -> str | None:
         return self.setting("optimizer.name")
 
@@ -232,16 +258,18 @@ def describe_origin(origin: dict) -> str:
         return f"continued from the save {origin.get('path')}" + (f" ({epochs} epochs)" if epochs else "")
     if kind == "checkpoint":
         return f"resumed from the checkpoint {origin.get('path')}"
-    if kind == "fork":
-        parent = origin.get("run") or origin.get("parent") or origin.get("path") or "?"
+    if kind == "fork":   # (`forking.fork`: the parent run, the epoch it branched from, the settings it changed)
+        changed = origin.get("changed") if isinstance(origin.get("changed"), dict) else {}
         epoch = origin.get("epoch")
-        return f"a fork of {parent}" + (f" at epoch {epoch}" if epoch is not None else "")
+        return (f"a fork of {origin.get('run') or origin.get('path') or '?'}"
+                + (f" at epoch {epoch}" if epoch is not None else "")
+                + (" with " + ", ".join(f"{path}={value}" for path, value in changed.items()) if changed else ""))
     return str(kind)
 
 
 def differences(runs: list[RunSummary]) -> dict[str, list]:
     """The settings whose values are not the same in every run: {dotted path: [value per run]}."""
-    flats = [flat_settings(run.config) for run in runs]
+    flats = [run.settings for run in runs]
     paths = sorted(set().union(*flats)) if flats else []
     return {path: [flat.get(path) for flat in flats] for path in paths
             if len({repr(flat.get(path)) for flat in flats}) > 1}
