@@ -236,15 +236,12 @@ def _check_history(history: Any) -> list:
     if len(history) > MAX_HISTORY_ENTRIES:
         raise SaveError(f"metadata history has {len(history):,} entries, over the limit of {MAX_HISTORY_ENTRIES:,} "
                         f"(one per epoch) of a save")
-    last = 0
     for i, entry in enumerate(history):
         _check_history_entry(entry, f"history[{i}]")
         epoch = entry.get("epoch")
-        if epoch is not None:
-            if epoch <= last:
-                raise SaveError(f"metadata history[{i}].epoch is {epoch}, after epoch {last}: "
-                                f"a history lists each epoch once, in order")
-            last = epoch
+        if epoch is not None and epoch != i + 1:
+            raise SaveError(f"metadata history[{i}].epoch is {epoch!r:.40}, but it is entry {i + 1}: a history lists "
+                            f"each epoch once, in order, from epoch 1")
     return history
 
 

@@ -315,7 +315,7 @@ def test_choosing_a_preset_drops_a_custom_spec():
     ("optimizer.name", " Adam ", "adam"),
     ("data.name", "fashion-mnist", "fashion-mnist"),
     ("data.noise", "-1", -1.0),
-    ("data.data_dir", " ~/mnist ", "~/mnist"),
+    ("data.data_dir", " ~/mnist ", os.path.expanduser("~/mnist")),   # (as a shell would)
     ("model.spec", "", None),
     ("model.spec", "none", None),
 ])
@@ -612,3 +612,14 @@ def test_early_stopping_needs_a_validation_set():
     with pytest.raises(ConfigError, match="training.early_stopping: needs a validation set to watch"):
         RunConfig().replace(**{"training.early_stopping": 3, "data.val_fraction": 0.0})
     assert RunConfig().replace(**{"training.early_stopping": 3}).training.early_stopping == 3
+
+
+def test_a_folder_written_with_a_tilde_is_in_the_home_folder(monkeypatch, tmp_path):
+    """A config file (or a quoted flag) is not expanded by a shell: "~/saves" made a folder named ~ here."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = RunConfig().replace(**{"checkpoints.folder": "~/saves", "data.data_dir": "~/mnist"})
+    assert config.checkpoints.folder == str(tmp_path / "saves") and config.data.data_dir == str(tmp_path / "mnist")
+    assert from_toml('[checkpoints]\nfolder = "~/runs"\n').checkpoints.folder == str(tmp_path / "runs")
+    monkeypatch.setenv("NNSTUDIO_SAVES_DIR", "~/env-saves")
+    from nnstudio import saves
+    assert saves.default_folder() == tmp_path / "env-saves"

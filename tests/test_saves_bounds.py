@@ -66,10 +66,12 @@ def test_a_header_of_too_many_objects_is_refused_before_it_is_parsed(tmp_path, n
 
 def test_a_history_longer_than_the_limit_is_refused_in_one_line(tmp_path):
     model = build_model(SPEC)
-    fine = saves.save_model(tmp_path / "fine.safetensors", model, history=[{"epoch": 1}] * MAX_HISTORY_ENTRIES)
+    fine = saves.save_model(tmp_path / "fine.safetensors", model,
+                            history=[{"epoch": n + 1} for n in range(MAX_HISTORY_ENTRIES)])
     assert saves.read_metadata(fine).epochs == MAX_HISTORY_ENTRIES
     with pytest.raises(SaveError, match="metadata history has 5,001 entries, over the limit of 5,000"):
-        saves.save_model(tmp_path / "long.safetensors", model, history=[{"epoch": 1}] * (MAX_HISTORY_ENTRIES + 1))
+        saves.save_model(tmp_path / "long.safetensors", model,
+                         history=[{"epoch": n + 1} for n in range(MAX_HISTORY_ENTRIES + 1)])
     blob = fine.read_bytes()
     n = int.from_bytes(blob[:8], "little")
     header = json.loads(blob[8:8 + n])

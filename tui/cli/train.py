@@ -43,7 +43,7 @@ from ..run.arguments import UsageError, add_run_flags, flags_given, parse_flag, 
 from ..run import forking
 from ..run.config import ConfigError, RunConfig, write_config
 from ..run.signals import GracefulStop, exit_status, signal_of
-from ..run import NothingToTrain, Session, SessionError, Status, saved_config
+from ..run import Notice, NothingToTrain, Session, SessionError, Status, saved_config
 from .common import fail, failure_status, one_line_errors
 from .report import PROG, Reporter
 
@@ -211,7 +211,8 @@ def _check_save_target(name: str, folder: Path, overwrite: bool) -> Path:
     except saves.SaveError as error:
         raise UsageError(f"--save: {error}") from None
     if path.exists() and not overwrite:
-        raise UsageError(f"--save {name}: {path} already exists; add --overwrite to replace it, or choose "
+        kept = "" if path.stem == name else f" (a name keeps letters, digits, - _ and . only: it is saved as {path.stem})"
+        raise UsageError(f"--save {name}: {path} already exists{kept}; add --overwrite to replace it, or choose "
                          f"another name")
     return path
 
@@ -249,15 +250,24 @@ def open_session(plan: Plan, on_event) -> Session:
     if plan.resume is not None:
         session = Session.open_checkpoint(_resume_target(plan), on_event=on_event, folder=plan.folder)
         _plan_resumed_epochs(plan, session)
+        _match_blas_threads(session, on_event)
         return session
     if plan.fork is not None:
         run_dir, epoch, changed = plan.fork
-        return forking.fork(run_dir, epoch, changed, on_event=on_event)
+        session = forking.fork(run_dir, epoch, changed, on_event=on_event)
+        _match_blas_threads(session, on_event)
+        return session
     if plan.start_from is not None:
         return Session.from_save(plan.start_from, config=plan.config, reinitialise=plan.reinit, on_event=on_event)
     session = Session(plan.config, on_event=on_event)
     session.prepare()
     return session
+
+
+def _match_blas_threads(session: Session, on_event) -> None:
+    problem = session.match_blas_threads()
+    if problem is not None:
+        on_event(Notice(problem))
 
 
 def _resume_target(plan: Plan) -> Path:
@@ -266,13 +276,24 @@ def _resume_target(plan: Plan) -> Path:
     if plan.resume:
         for candidate in (Path(plan.resume), runs / plan.resume):
             if candidate.exists():
+                _not_training(candidate if candidate.is_dir() else candidate.parent)
                 return candidate
         raise UsageError(f"--resume {plan.resume}: no such run folder or checkpoint (runs are in {runs})")
     run = saves.latest_interrupted_run(plan.folder)
     if run is None:
-        raise SessionError(f"nothing to resume: no interrupted run in {runs} (start one with `{PROG}`, or name a "
-                           f"run folder or checkpoint: --resume PATH)")
+        training = [r.name for r in saves.find_runs(plan.folder) if r.status == "running" and r.active]
+        still = f"; {training[0]} is still training in another nnstudio process" if training else ""
+        raise SessionError(f"nothing to resume: no interrupted run in {runs}{still} (start one with `{PROG}`, or name "
+                           f"a run folder or checkpoint: --resume PATH)")
     return run.path
+
+
+def _not_training(folder: Path) -> None:
+    """Refused before the data loads: a run that another process is training now (its lock is held)."""
+    run = saves.read_run(folder) if saves.is_run_dir(folder) else None
+    if run is not None and run.active:
+        raise SessionError(f"{run.name} is still training in another nnstudio process (it holds the run's lock); "
+                           f"stop that one first (Ctrl+C there), then resume it")
 
 
 def _plan_resumed_epochs(plan: Plan, session: Session) -> None:

@@ -89,6 +89,7 @@ class Session:
         self.trainer: Trainer | None = None
         self.epoch_offset = 0  # epochs of the save this run continues, before its trainer's first
         self.blas_threads: int | None = None  # BLAS threads the run trains with (`blas.py`: resuming uses them again)
+        self.recorded_blas_threads: int | None = None  # those of the checkpoint it continues (`match_blas_threads`)
         self._manager: saves.CheckpointManager | None = None
         self.origin: dict = {"kind": "new"}
         """Where the run came from, as its history records it (`history.py`): new, a save, a checkpoint, a fork."""
@@ -359,6 +360,12 @@ class Session:
             self._recorder.setting(path, typed, at=self.position)
         return typed
 
+    def match_blas_threads(self) -> str | None:
+        """Before a continued checkpoint trains: use the BLAS thread count it trained with (`blas.continue_with`),
+        so that it goes on bit-identically. Call it from the program's main thread: threadpoolctl lets only the
+        thread that first set the count change it. Returns what to tell the user if the count differs all the same."""
+        return continue_with(self.recorded_blas_threads)
+
     # ================================================================== checkpoints and saves
     def _open_checkpoints(self) -> None:
         """Open the run folder for writing; a new folder starts with a checkpoint of where the run starts,
@@ -584,10 +591,6 @@ class Session:
         if run_dir is None:   # (a run folder's own resume point keeps the origin its history holds)
             session.origin = {"kind": "checkpoint", "path": str(checkpoint)}
         session._restore(loaded)
-        recorded = (loaded.checkpoint.data_state or {}).get("blas_threads")
-        problem = continue_with(recorded if type(recorded) is int and recorded >= 1 else None)
-        if problem is not None:
-            session.on_event(Notice(problem))
         return session
 
     @classmethod
@@ -616,6 +619,8 @@ class Session:
         """
         self.prepare()
         resume = loaded.checkpoint
+        recorded = (resume.data_state or {}).get("blas_threads")
+        self.recorded_blas_threads = recorded if type(recorded) is int and recorded >= 1 else None
         try:
             self.model.load_state_dict(loaded.model.state_dict())
             resume.restore(None if "optimizer" in fresh else self.optimizer,
