@@ -34,11 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudio.saves import SaveError
+from nnstudio.saves import SaveError, checkpoints
 from nnstudio.engine import events
 from nnstudio.saves.journal import Journal, read_journal
 
-HISTORY_FILE = "history.jsonl"
+HISTORY_FILE = checkpoints.HISTORY_FILE
 #: the version of the records written here; a newer one is read as far as this version understands it
 FORMAT = 1
 KINDS = ("run", "batch", "epoch", "setting", "end")

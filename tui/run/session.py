@@ -388,7 +388,7 @@ class Session:
         """The history's run record: where a run starts, or where it goes on from (the lock is held). A fork's
         history starts with its parent's up to the epoch it branches from (`inherited`)."""
         self._recorder = HistoryRecorder(self.run_dir, train_size=len(self.data.x_train))
-        facts = dict(dataset=self.dataset.name, model=self.spec.get("name"), task=self.task,
+        facts = dict(dataset=self.dataset.name, model=self.spec.get("name"), spec=self.spec, task=self.task,
                      blas_threads=self.blas_threads)
         if fresh and self.inherited is not None:
             parent_config, records = self.inherited
