@@ -24,7 +24,7 @@ from typing import Callable
 
 from .checksums import Digest, verify
 from .errors import DatasetError, FetchError
-from .idx import read_idx
+from .idx import IdxContent, max_gzip_size, read_idx
 from .locations import OFFLINE_ENV, cache_dir, display_path, find_files, how_to_get, offline, remove_other_copies
 from .mnist_family import ROLES, IdxDatasetSpec, IdxFile, idx_spec
 
@@ -111,33 +111,36 @@ def fetch_files(
         if cached is None:
             missing.append(file.name)
         else:
-            problem = _cached_problem(cached, file)
+            problem = _cached_problem(cached, file, spec.content(role))
             if problem is None:
                 kept.append(cached.name)
                 continue
             replaced.append(problem)
-        needed.append(file)
+        needed.append(role)
+    files = [spec.files[role] for role in needed]
     if needed:
-        _check_can_download(spec, target, needed, missing, replaced, force)
+        _check_can_download(spec, target, files, missing, replaced, force)
         urls = tuple(mirrors) if mirrors is not None else spec.effective_mirrors()
         if not urls:
             raise FetchError(f"no mirrors are configured for {spec.name}. {how_to_get(spec)}")
-        for file in needed:
-            download_file(file, urls, target, progress=progress, timeout=timeout, retries=retries, spec=spec)
-    return FetchResult(target, tuple(file.name for file in needed), tuple(kept), tuple(replaced))
+        for role in needed:
+            download_file(spec.files[role], urls, target, progress=progress, timeout=timeout, retries=retries,
+                          spec=spec, content=spec.content(role))
+    return FetchResult(target, tuple(file.name for file in files), tuple(kept), tuple(replaced))
 
 
-def _cached_problem(path: Path, file: IdxFile) -> str | None:
+def _cached_problem(path: Path, file: IdxFile, content: IdxContent) -> str | None:
     """Why the cached file at `path` cannot be kept (it names the file), or None if it is intact.
 
-    Its digests decide (the `.gz` digest first, then that of the decompressed content, which a
-    re-compressed copy keeps); a file without digests must at least read as a whole IDX file.
+    Its header and size must fit `content`; then its digests decide (the `.gz` digest first, then
+    that of the decompressed content, which a re-compressed copy keeps); a file without digests
+    must at least read as a whole IDX file.
     """
     try:
         if file.digests:
-            verify(path, file.digests, name=display_path(path))
+            verify(path, file.digests, name=display_path(path), content=content)
         else:
-            read_idx(path)
+            read_idx(path, content=content)
     except DatasetError as error:
         return str(error)
     return None
@@ -174,15 +177,17 @@ def download_file(
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = 2,
     spec: IdxDatasetSpec | None = None,
+    content: IdxContent | None = None,
 ) -> Path:
-    """Download one file into `folder` from the first mirror that delivers it intact."""
+    """Download one file into `folder` from the first mirror that delivers it intact (its digests, and
+    `content`, what it must hold: see `checksums.verify`)."""
     final = folder / file.name
     part = folder / (file.name + ".part")
     failures = []
     for base in mirrors:
         url = base.rstrip("/") + "/" + file.name
         try:
-            _download_verified(url, part, file.digests, progress, timeout, retries)
+            _download_verified(url, part, file.digests, content, progress, timeout, retries)
         except _MirrorFailed as failure:
             failures.append(f"{url}: {failure}")
             continue
@@ -199,22 +204,23 @@ def download_file(
 
 
 def _download_verified(
-    url: str, part: Path, digests: tuple[Digest, ...], progress: ProgressCallback | None,
-    timeout: float, retries: int,
+    url: str, part: Path, digests: tuple[Digest, ...], content: IdxContent | None,
+    progress: ProgressCallback | None, timeout: float, retries: int,
 ) -> None:
     """Bring `part` to the verified full file from `url`, resuming and retrying as needed."""
     interruptions = 0
     restarted = False
     while True:
         try:
-            resumed = _transfer(url, part, progress, timeout)
+            resumed = _transfer(url, part, progress, timeout, None if content is None or not content.known
+                                else max_gzip_size(content.size))
         except _Interrupted as interruption:
             interruptions += 1
             if interruptions > retries:
                 raise _MirrorFailed(f"{interruption}; the partial download is kept and a re-run resumes it") from None
             continue
         try:
-            verify(part, digests, name=url)
+            verify(part, digests, name=url, content=content)
         except DatasetError as mismatch:
             part.unlink(missing_ok=True)
             if resumed and not restarted:  # the earlier bytes may be from another copy: start afresh once
@@ -224,10 +230,12 @@ def _download_verified(
         return
 
 
-def _transfer(url: str, part: Path, progress: ProgressCallback | None, timeout: float) -> bool:
+def _transfer(url: str, part: Path, progress: ProgressCallback | None, timeout: float, limit: int | None) -> bool:
     """One HTTP request that appends the rest of the file to `part` (or rewrites it whole).
 
-    Returns whether bytes from an earlier transfer were kept (a resume).
+    `limit` is the most bytes the file can have (see `idx.max_gzip_size`): a server that sends
+    more is refused, and the part deleted, as soon as it does. Returns whether bytes from an
+    earlier transfer were kept (a resume).
     """
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": USER_AGENT}
@@ -266,6 +274,10 @@ def _transfer(url: str, part: Path, progress: ProgressCallback | None, timeout: 
                     raise _Interrupted(f"transfer broken after {done} bytes ({_reason(error)})") from None
                 if not chunk:
                     break
+                if limit is not None and done + len(chunk) > limit:
+                    out.close()
+                    part.unlink(missing_ok=True)
+                    raise _MirrorFailed(f"rejected: it sends more than the {limit} bytes the file can have")
                 out.write(chunk)
                 done += len(chunk)
                 if progress:

@@ -41,14 +41,14 @@ def import_dataset(
         destination.mkdir(parents=True, exist_ok=True)
         if destination.resolve() == files[ROLES[0]].parent.resolve():
             for role in ROLES:
-                verify(files[role], spec.files[role].digests, name=str(files[role]))
+                verify(files[role], spec.files[role].digests, name=str(files[role]), content=spec.content(role))
             return destination
         parts = {role: _copy_to_part(files[role], destination) for role in ROLES}
     except OSError as error:
         raise DatasetError(f"cannot copy into {display_path(destination)}: {error.strerror or error}") from None
     try:
         for role, part in parts.items():
-            verify(part, spec.files[role].digests, name=str(files[role]))
+            verify(part, spec.files[role].digests, name=str(files[role]), content=spec.content(role))
     except DatasetError:
         for part in parts.values():
             part.unlink(missing_ok=True)

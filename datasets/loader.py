@@ -11,7 +11,7 @@ is strict),
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from .dataset import Dataset
 from .embedded import EMBEDDED_NAME, EMBEDDED_PATH, embedded_size_bytes, load_embedded
 from .errors import DatasetError
 from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_files
-from .idx import read_idx
+from .idx import read_idx, read_idx_header
 from .locations import Located, copies, display_path, find_files, how_to_get, locate, offline
 from .mnist_family import IDX_DATASETS, MNIST, IdxDatasetSpec
 from .preprocess import to_layout
@@ -128,21 +128,21 @@ def _looked(notes: list[str]) -> str:
 
 
 def read_located(spec: IdxDatasetSpec, located: Located, layout: str = "flat") -> Dataset:
-    """Read and cross-check the four files found by `locate`."""
+    """Read and cross-check the four files found by `locate`.
+
+    Every header is checked (against what the spec says the file holds, and images against labels)
+    before any file's data are read, so a file that poses as another costs a few bytes of reading.
+    """
     arrays = {}
     for split in ("train", "test"):
         images_path, labels_path = located.files[f"{split}_images"], located.files[f"{split}_labels"]
-        images = read_idx(images_path, ndim=3)
-        labels = read_idx(labels_path, ndim=1)
-        if images.shape[1:] != spec.image_shape:
-            raise DatasetError(f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
-                               f"expected {spec.image_shape[0]}x{spec.image_shape[1]}")
-        if images.dtype != np.uint8 or labels.dtype != np.uint8:
-            raise DatasetError(f"{images_path if images.dtype != np.uint8 else labels_path}: "
-                               "expected unsigned bytes (IDX type 0x08)")
-        if len(images) != len(labels):
-            raise DatasetError(f"{images_path} has {len(images)} images but {labels_path} "
-                               f"has {len(labels)} labels")
+        images_content, labels_content = spec.content(f"{split}_images"), spec.content(f"{split}_labels")
+        count = read_idx_header(images_path, content=images_content).shape[0]
+        labels_count = read_idx_header(labels_path, content=labels_content).shape[0]
+        if count != labels_count:
+            raise DatasetError(f"{images_path} has {count} images but {labels_path} has {labels_count} labels")
+        images = read_idx(images_path, content=replace(images_content, shape=(count, *spec.image_shape)))
+        labels = read_idx(labels_path, content=replace(labels_content, shape=(count,)))
         if len(labels) and int(labels.max()) >= len(spec.class_names):
             raise DatasetError(f"{labels_path}: label {int(labels.max())} is outside 0-{len(spec.class_names) - 1}")
         arrays[split] = (images, labels.astype(np.int64))

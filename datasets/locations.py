@@ -168,7 +168,7 @@ def _look_in(folder: Path, origin: str, spec: IdxDatasetSpec, notes: list[str]) 
     for role in ("train_labels", "test_labels"):
         path, digests = files[role], spec.files[role].digests
         try:
-            if digests and matching_digest(path, digests, name=display_path(path)) is None:
+            if digests and matching_digest(path, digests, name=display_path(path), content=spec.content(role)) is None:
                 foreign.append(path.name)
         except DatasetError as error:  # names the file and the damage
             notes.append(str(error))

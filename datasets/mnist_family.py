@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from .checksums import Digest, content_sha256
 from .errors import DatasetError
+from .idx import IdxContent
 
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 
@@ -48,15 +49,19 @@ class IdxFile:
 
 @dataclass(frozen=True)
 class IdxDatasetSpec:
-    """An image-classification data set stored as four IDX files (the MNIST layout)."""
+    """An image-classification data set stored as four IDX files (the MNIST layout).
+
+    `train_size` and `test_size` are the numbers of images the files must hold; None (a spec of
+    your own, e.g. in a test) accepts any number, as long as the images and labels agree.
+    """
 
     name: str
     title: str
     files: dict[str, IdxFile]  # role (see ROLES) -> file
     class_names: tuple[str, ...]
     image_shape: tuple[int, int] = (28, 28)
-    train_size: int = 60000
-    test_size: int = 10000
+    train_size: int | None = None
+    test_size: int | None = None
     mirrors: tuple[str, ...] = ()  # base URLs; a file's URL is base + "/" + file name
     system_dirs: tuple[str, ...] = ()  # folders where an OS package installs the files
 
@@ -69,6 +74,14 @@ class IdxDatasetSpec:
         """The mirrors from the environment variable if it is set, else the built-in list."""
         value = os.environ.get(self.mirrors_env_var, "").replace(",", " ").split()
         return tuple(value) or self.mirrors
+
+    def content(self, role: str) -> IdxContent:
+        """What the file of `role` must hold (uint8 images or labels, so many of them), checked against its
+        header before its data are read or hashed (see `idx.IdxContent`)."""
+        split, kind = role.split("_")
+        count = self.train_size if split == "train" else self.test_size
+        shape = (count, *self.image_shape) if kind == "images" else (count,)
+        return IdxContent(shape, what=f"{self.name} {split} {kind}")
 
     def with_checksums(self, checksums: dict[str, tuple[Digest, ...] | Digest | str]) -> IdxDatasetSpec:
         """A copy whose files expect the given digests, keyed by file name or role.
@@ -110,6 +123,8 @@ MNIST = IdxDatasetSpec(
         )),
     },
     class_names=tuple(str(digit) for digit in range(10)),
+    train_size=60000,
+    test_size=10000,
     mirrors=(
         "https://ossci-datasets.s3.amazonaws.com/mnist",
         "https://storage.googleapis.com/cvdf-datasets/mnist",
@@ -139,6 +154,8 @@ FASHION_MNIST = IdxDatasetSpec(
     },
     class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    train_size=60000,
+    test_size=10000,
     mirrors=(
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion",

@@ -37,6 +37,13 @@ RUNNING_MEAN_SAMPLES = 1000
 _CHUNK_ROWS = 4096
 
 DIVERGENCE_ADVICE = "Lower the learning rate, or turn on gradient clipping, and start again."
+#: the same, for a run whose gradients were already clipped
+CLIPPED_ADVICE = "Lower the learning rate (gradients were already clipped), and start again."
+
+
+def advice(clipped: bool) -> str:
+    """What to try after a divergence: clipping is no news to a run that had it on."""
+    return CLIPPED_ADVICE if clipped else DIVERGENCE_ADVICE
 
 
 def chance_loss(targets: np.ndarray | None = None, classes: int | None = None) -> float | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .divergence import DIVERGENCE_ADVICE
+from .divergence import advice
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,7 @@ class Diverged:
     problem: str  # what blew up, e.g. "the loss became nan"
     restored_epoch: int  # epochs done by the weights now in the model
     restored_batch: int = 0  # and batches done in the next one (a run resumed mid-epoch: where it started)
+    clipped: bool = False  # the run clipped its gradients already (the advice says so)
 
     @property
     def message(self) -> str:
@@ -120,7 +121,7 @@ class Diverged:
             restored = f"the weights after epoch {self.restored_epoch}"
         else:
             restored = "the initial weights"
-        return f"Training diverged at {where}: {self.problem}. Restored {restored}. {DIVERGENCE_ADVICE}"
+        return f"Training diverged at {where}: {self.problem}. Restored {restored}. {advice(self.clipped)}"
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,7 @@ class Field:
                 raise self.error(f"is far too large: {short_repr(value)}") from None
             if not math.isfinite(number):
                 raise self._wrong(value, " (it must be a finite number)")
-            return number
+            return number + 0.0   # (-0.0 is 0: "lr -0" reads as a negative rate)
         if self.kind is str:
             if not isinstance(value, str):
                 raise self._wrong(value)
@@ -295,6 +295,8 @@ class Field:
                 value: Any = self.kind(stripped)
             except ValueError:
                 raise self._wrong(text) from None
+            if value == 0 and self.kind is float and any(digit in "123456789" for digit in stripped.lower().split("e")[0]):
+                raise self.error(f"{text.strip()} is too small to tell from 0 (the smallest number is about 1e-308)")
         elif self.kind is dict:
             try:
                 value = json.loads(stripped)

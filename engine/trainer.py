@@ -346,7 +346,7 @@ class Trainer:
         good = self._good
         self.model.load_state_dict(good.model)
         self.optimizer.load_state_dict(good.optimizer)
-        self.on_event(events.Diverged(self.epoch, batch, problem, good.epoch, good.batch))
+        self.on_event(events.Diverged(self.epoch, batch, problem, good.epoch, good.batch, clipped=bool(self.clip_norm)))
         return "diverged"
 
     # ------------------------------------------------------------------ persistence

@@ -10,7 +10,8 @@ Modules, one job each: `format` (the safetensors container), `schema` (the metad
 `atomic` (crash-safe writing), `naming` (safe names, folders), `api` (save/load), `tensors` (whether
 a file's tensors fit its spec's model and are finite), `resume` (optimizer, schedule and random state
 of checkpoints), `listing` (the saves in a folder), `checkpoints` (per-epoch and partial checkpoints
-of a run, its resume point, finding interrupted runs).
+of a run, its resume point, finding interrupted runs), `run_folders` (deleting runs and their
+checkpoints, guarded).
 Every failure is a `SaveError`.
 """
 
@@ -23,6 +24,8 @@ from .errors import SaveError
 from .listing import SaveEntry, describe_model, inspect_save, list_saves
 from .naming import SUFFIX, default_folder, folder_or_default, resolve, sanitize_name, save_path
 from .resume import ResumeState
+from .run_folders import (checkpoint_files, disk_usage, folder_size, prune_run, remove_run, remove_stale_lock,
+                          run_folder_in)
 from .schema import FORMAT_VERSION, Metadata
 
 __all__ = [
@@ -31,4 +34,5 @@ __all__ = [
     "resolve", "default_folder", "folder_or_default", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir",
     "runs_folder", "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
     "is_run_dir", "header_problem", "load_problem", "inspect_save", "identify", "delete", "resume_point", "PARTIAL_FILE",
+    "checkpoint_files", "disk_usage", "folder_size", "prune_run", "remove_run", "remove_stale_lock", "run_folder_in",
 ]

@@ -6,7 +6,11 @@ A run owns one folder, `runs/<name>-<time>/` in the saves folder:
     partial.safetensors          where a run stopped mid-epoch (gone once a later epoch is checkpointed)
     best.safetensors             the checkpoint with the best monitored metric (a hard link when possible)
     run.json                     the run's state marker: status, last epoch, best, times (written atomically)
-    .lock                        locked (flock) while a process is writing the run
+    history.jsonl                the run's history as it goes (written by the run core, `tui/run/history.py`)
+    .lock                        locked (flock) while a process is writing the run; removed by `finish`
+
+`runs prune` (`run_folders.py`) deletes a run's checkpoints and keeps its marker and history; the
+marker then says when (`pruned_at`): the run can be listed and compared, not resumed.
 
 A run whose marker still says "running" but whose lock nobody holds was interrupted: its
 process died without saying goodbye (killed, SSH dropped, power cut). The lock tells such a
@@ -41,6 +45,10 @@ except ImportError:  # Windows: no advisory locks; every "running" run without a
     fcntl = None  # type: ignore[assignment]
 
 RUN_FILE = "run.json"
+#: the run's history (its records are the run core's business: `tui/run/history.py`)
+HISTORY_FILE = "history.jsonl"
+#: the longest run marker read (a real one is about 450 bytes): `saves list` reads every run's
+MAX_MARKER_BYTES = 64 * 1024
 LOCK_FILE = ".lock"
 BEST_FILE = "best.safetensors"
 #: a run's checkpoint of a stop mid-epoch (epoch-NNNN files hold finished epochs only)
@@ -53,6 +61,8 @@ _EPOCH_FILE = re.compile(r"epoch-([0-9]+)\.safetensors")
 STALE_TEMP_SECONDS = 300.0
 #: how long a new writer waits for a run's lock: long enough for any probe, short enough to report a real writer
 LOCK_WAIT_SECONDS = 0.5
+#: what taking a run's lock says when a live process holds it
+LOCKED = "another nnstudio process is writing this run"
 
 
 def runs_folder(folder: str | Path | None = None) -> Path:
@@ -181,6 +191,47 @@ def _is_locked(run_dir: Path) -> bool:
         os.close(fd)
 
 
+def take_lock(run_dir: Path) -> int | None:
+    """Take a run's lock for writing (or deleting) it: the open lock file, to close to let go; None where locks do
+    not exist. Waits up to LOCK_WAIT_SECONDS (a `find_runs` probe holds it for an instant, and must not pass for
+    another writer); SaveError if another process holds it.
+
+    A lock file may be removed by whoever holds it (`finish`, `runs prune`, `runs rm`): a process that
+    opened it just before and waited gets the lock of a file no longer there, so the lock taken is checked
+    to be the one the folder holds, and taken again if not.
+    """
+    if fcntl is None:
+        return None
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as error:
+            raise SaveError(f"cannot create the run's lock file: {error.strerror or error}", run_dir) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() < deadline:
+                time.sleep(0.01)
+                continue
+            raise SaveError(LOCKED, run_dir) from None
+        except OSError as error:
+            os.close(fd)
+            raise SaveError(f"cannot lock the run: {error.strerror or error}", run_dir) from None
+        if _same_file(fd, run_dir / LOCK_FILE):
+            return fd
+        os.close(fd)   # (removed while this process waited for it: lock the folder's own)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        held, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)
+
+
 def _improves(value: float, best: float | None, mode: str) -> bool:
     if math.isnan(value):
         return False
@@ -190,10 +241,16 @@ def _improves(value: float, best: float | None, mode: str) -> bool:
 
 
 def _read_marker(run_dir: Path) -> dict | None:
-    """The run's marker, or None if it is missing or unreadable (a marker is ours, but files get damaged)."""
+    """The run's marker, or None if it is missing or unreadable (a marker is ours, but files get damaged).
+
+    A marker is a few hundred bytes: one longer than MAX_MARKER_BYTES is damaged, and is not read whole.
+    """
     try:
-        text = (run_dir / RUN_FILE).read_text(encoding="utf-8")
-        marker = json.loads(text)
+        with open(run_dir / RUN_FILE, "rb") as file:
+            data = file.read(MAX_MARKER_BYTES + 1)
+        if len(data) > MAX_MARKER_BYTES:
+            return None
+        marker = json.loads(data.decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
     return marker if isinstance(marker, dict) and marker.get("status") in STATUSES else None
@@ -236,29 +293,7 @@ class CheckpointManager:
 
     # ------------------------------------------------------------------ the lock
     def _lock(self) -> None:
-        """Take the run's lock, waiting up to LOCK_WAIT_SECONDS: a `find_runs` probe holds it for an instant,
-        and must not pass for another writer."""
-        if fcntl is None:
-            return
-        try:
-            fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as error:
-            raise SaveError(f"cannot create the run's lock file: {error.strerror or error}", self.run_dir) from None
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() < deadline:
-                    time.sleep(0.01)
-                    continue
-                os.close(fd)
-                raise SaveError("another nnstudio process is writing this run", self.run_dir) from None
-            except OSError as error:
-                os.close(fd)
-                raise SaveError(f"cannot lock the run: {error.strerror or error}", self.run_dir) from None
-            self._lock_fd = fd
-            return
+        self._lock_fd = take_lock(self.run_dir)
 
     def _remove_own_temp_files(self) -> None:
         """Delete what killed writes of this run left (`.epoch-0002.safetensors.<id>.tmp`): only the run's own
@@ -310,6 +345,9 @@ class CheckpointManager:
             raise ValueError(f"status must be one of finished, stopped, failed; got {status!r}")
         self.status = status
         self._write_marker()
+        if self._lock_fd is not None:   # an ended run keeps no lock file (a taker checks it locked the folder's own)
+            with contextlib.suppress(OSError):
+                (self.run_dir / LOCK_FILE).unlink()
         self.close()
 
     # ------------------------------------------------------------------ checkpoints
@@ -390,6 +428,7 @@ class RunInfo:
     best: Path | None
     best_value: float | None
     active: bool               # a live process holds its lock
+    pruned_at: str | None = None  # when `runs prune` deleted its checkpoints (None: never)
 
     @property
     def name(self) -> str:
@@ -421,7 +460,7 @@ def read_run(run_dir: str | Path) -> RunInfo | None:
     return RunInfo(run_dir, marker["status"], text("started_at"), text("updated_at"),
                    marker["last_epoch"] if isinstance(marker.get("last_epoch"), int) else None,
                    latest, resume, best if best.is_file() else None,
-                   best_value if isinstance(best_value, (int, float)) else None, _is_locked(run_dir))
+                   best_value if isinstance(best_value, (int, float)) else None, _is_locked(run_dir), text("pruned_at"))
 
 
 def find_runs(folder: str | Path | None = None) -> list[RunInfo]:

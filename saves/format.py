@@ -9,6 +9,10 @@ weights open in other frameworks too. Reading is our own so that it can (1) read
 alone, without touching the tensor data, for a fast listing, and (2) turn every kind of
 damage into a `SaveError` that says what is wrong. Nothing here can execute code: the header
 is JSON and the data go through `np.frombuffer` with a fixed table of plain dtypes.
+
+The header is bounded before it is parsed, so that a hostile one costs little memory: its length
+(MAX_HEADER_BYTES, checked against the file's size before a byte of it is read) and the number of
+JSON objects and lists in it (MAX_HEADER_CONTAINERS). `write` keeps to the same limits.
 """
 
 from __future__ import annotations
@@ -25,8 +29,17 @@ from nnstudio.engine.fields import is_whole_number, short_repr
 
 from .errors import SaveError
 
-#: the official library refuses bigger headers; anything larger is damage or an attack
-MAX_HEADER_BYTES = 100 * 1024 * 1024
+#: The largest header nnstudio writes or reads: 8 MiB. A save's header is its tensor table (about 100
+#: bytes a tensor) and its metadata: about 3 KB plus one history entry per epoch, 550 bytes for the
+#: MLP and the CNN, 1 KB for deep-mlp (measured; 30 epochs of the MLP make a 19 KB header), so the
+#: longest history a save holds (`schema.MAX_HISTORY_ENTRIES`, 5,000 epochs) fits with room. It also
+#: bounds what a hostile header costs: parsed, JSON takes up to about 19 times its size in Python
+#: objects (the official library's 100 MB limit let 87 MB of empty objects take 2.2 GB).
+MAX_HEADER_BYTES = 8 * 1024 * 1024
+#: The most JSON objects and lists a header may hold, counted before it is parsed: an empty object is
+#: 3 bytes of text but 72 bytes parsed, so this, not the byte limit, bounds a header made of them. A
+#: save needs about 4 a history entry and 3 a tensor: 5,000 epochs of history take 20,000.
+MAX_HEADER_CONTAINERS = 50_000
 #: data are copied to the file in slices of this size, so a big model is never duplicated in memory
 CHUNK_BYTES = 8 * 1024 * 1024
 
@@ -100,8 +113,18 @@ def encode_header(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]
     text = json.dumps(header, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     text += b" " * (-(8 + len(text)) % 8)
     if len(text) > MAX_HEADER_BYTES:
-        raise SaveError(f"header would be {len(text):,} bytes, over the format's limit of {MAX_HEADER_BYTES:,}")
+        raise SaveError(f"header would be {len(text):,} bytes, over the limit of {MAX_HEADER_BYTES:,} bytes "
+                        f"({MAX_HEADER_BYTES >> 20} MiB) of a save's header")
+    if (containers := _containers(text)) > MAX_HEADER_CONTAINERS:
+        raise SaveError(f"header would hold {containers:,} JSON objects and lists, over the limit of "
+                        f"{MAX_HEADER_CONTAINERS:,} of a save's header")
     return len(text).to_bytes(8, "little") + text
+
+
+def _containers(text: bytes) -> int:
+    """The JSON objects and lists in `text`, at most: every one opens with a brace or bracket (text inside
+    strings is counted too, so this errs on the safe side)."""
+    return text.count(b"{") + text.count(b"[")
 
 
 def write(file: BinaryIO, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> int:
@@ -180,18 +203,25 @@ def _read_document(file: BinaryIO, file_size: int | None) -> tuple[dict, dict[st
         raise SaveError(f"not a safetensors file: only {file_size} bytes long")
     prefix = _read_exact(file, 8, "header length")
     n = int.from_bytes(prefix, "little")
-    if n > MAX_HEADER_BYTES:
+    if n > MAX_HEADER_BYTES and n > file_size - 8:  # text, or another format: the length is any 8 bytes
         raise SaveError(f"not a safetensors file: its header length {n:,} is over the limit of {MAX_HEADER_BYTES:,} bytes")
+    if n > MAX_HEADER_BYTES:
+        raise SaveError(f"its header is {n:,} bytes, over the limit of {MAX_HEADER_BYTES:,} bytes "
+                        f"({MAX_HEADER_BYTES >> 20} MiB) of a save's header: damaged, or not an nnstudio save")
     if n > file_size - 8:
         raise SaveError(f"truncated or not a safetensors file: the header should be {n:,} bytes but only "
                         f"{file_size - 8:,} follow")
     if n < 2:
         raise SaveError(f"not a safetensors file: a header of {n} bytes cannot hold a JSON object")
     raw = _read_exact(file, n, "header")
+    if (containers := _containers(raw)) > MAX_HEADER_CONTAINERS:
+        raise SaveError(f"its header holds {containers:,} JSON objects and lists, over the limit of "
+                        f"{MAX_HEADER_CONTAINERS:,} of a save's header: damaged, or not an nnstudio save")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SaveError("not a safetensors file: the header is not UTF-8 text") from None
+    del raw  # the header is held once, as text, while it is parsed
     if not text.lstrip().startswith("{"):
         raise SaveError("not a safetensors file: the header is not a JSON object")
     document = parse_json(text, "header")

@@ -35,7 +35,7 @@ def default_folder() -> Path:
     """
     chosen = os.environ.get(FOLDER_ENV)
     if chosen:
-        return Path(chosen)
+        return Path(chosen).expanduser()
     base = os.environ.get("XDG_DATA_HOME", "")
     root = Path(base) if base and os.path.isabs(base) else Path.home() / ".local" / "share"
     return root / "nnstudio" / "saves"

@@ -61,6 +61,9 @@ KINDS = ("model", "checkpoint")
 #: the years a created_at may lie in: nnstudio did not exist before 1970, and a year short of
 #: datetime's limits leaves room for converting to any local zone
 MIN_YEAR, MAX_YEAR = 1970, 9998
+#: the longest history a save holds: one entry per epoch, and a run trains at most this many epochs
+#: (`training.epochs` is capped here). Its header then stays within `format.MAX_HEADER_BYTES`.
+MAX_HISTORY_ENTRIES = 5_000
 #: floating-point precisions a model may be stored in (`Module.to(dtype)`)
 PRECISIONS = ("float32", "float64")
 
@@ -230,15 +233,15 @@ def _check_history(history: Any) -> list:
     """A list of per-epoch objects in order: the epochs they number go up (1, 2, 3...: one entry per epoch)."""
     if not isinstance(history, list):
         raise _fail("history", "a list of per-epoch objects", history)
-    last = 0
+    if len(history) > MAX_HISTORY_ENTRIES:
+        raise SaveError(f"metadata history has {len(history):,} entries, over the limit of {MAX_HISTORY_ENTRIES:,} "
+                        f"(one per epoch) of a save")
     for i, entry in enumerate(history):
         _check_history_entry(entry, f"history[{i}]")
         epoch = entry.get("epoch")
-        if epoch is not None:
-            if epoch <= last:
-                raise SaveError(f"metadata history[{i}].epoch is {epoch}, after epoch {last}: "
-                                f"a history lists each epoch once, in order")
-            last = epoch
+        if epoch is not None and epoch != i + 1:
+            raise SaveError(f"metadata history[{i}].epoch is {epoch!r:.40}, but it is entry {i + 1}: a history lists "
+                            f"each epoch once, in order, from epoch 1")
     return history
 
 

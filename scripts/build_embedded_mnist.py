@@ -45,12 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             raise DatasetError(f"{args.source} lacks {', '.join(missing)}")
         for role in ROLES:
-            verify(files[role], MNIST.files[role].digests, name=str(files[role]))
+            verify(files[role], MNIST.files[role].digests, name=str(files[role]), content=MNIST.content(role))
         arrays = {}
         for split, per_class in (("train", args.train_per_class), ("test", args.test_per_class)):
-            labels = read_idx(files[f"{split}_labels"], ndim=1)
+            labels = read_idx(files[f"{split}_labels"], content=MNIST.content(f"{split}_labels"))
             index = balanced_indices(labels, per_class)
-            images = read_idx(files[f"{split}_images"], ndim=3)
+            images = read_idx(files[f"{split}_images"], content=MNIST.content(f"{split}_images"))
             arrays.update({f"x_{split}": images[index], f"y_{split}": labels[index], f"{split}_index": index})
             del images
     except DatasetError as error:

@@ -89,3 +89,22 @@ def test_the_command_line_trains_with_one_thread_records_it_and_a_resume_keeps_t
     assert other.returncode == 0, other.stderr
     assert ("this run trained with 2 BLAS thread(s) and continues with 1 (OPENBLAS_NUM_THREADS=1), so its "
             "results will not be bit-identical") in other.stderr
+
+
+async def test_the_studio_resumes_a_run_with_its_thread_count(tmp_path, no_users_choice):
+    """The studio sets the count from its interface thread (threadpoolctl ignores any other once one has)."""
+    from test_studio_app import blobs as blobs_fixture, config, studio, wait_status, press_while_training
+    from nnstudio.engine import events
+    from nnstudio.tui.run import Session
+    data = blobs_fixture.__wrapped__()
+    with threadpool_limits(limits=2, user_api="blas"):
+        cut_off = Session(config(tmp_path, **{"training.epochs": 3}), dataset=data)
+        cut_off.on_event = lambda event: cut_off.stop() if isinstance(event, events.EpochEnd) else None
+        assert cut_off.run() == "stopped" and cut_off.blas_threads == 2
+        threadpool_limits(limits=1, user_api="blas")
+        app = studio(tmp_path, data, offer_resume=True, **{"training.epochs": 3})
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            await press_while_training(pilot, "y")
+            await wait_status(pilot, "paused")
+            assert blas.blas_threads() == 2 and not any("bit-identical" in text for text, _ in app.seen_notifications)

@@ -381,7 +381,7 @@ def test_resuming_a_checkpoint_outside_its_run_says_what_it_resumes_and_where_th
 
 def test_ctrl_c_stops_with_a_checkpoint_and_resume_completes(tmp_path):
     command = [sys.executable, "-m", "nnstudio.tui", "train", "--dataset", "blobs", "--batch-size", "8",
-               "--epochs", "10000", "--json", "--save", "interrupted"]
+               "--epochs", "5000", "--json", "--save", "interrupted"]
     with open(tmp_path / "display.txt", "w") as display:  # the display is long: a file, not a pipe that fills up
         child = subprocess.Popen(command, cwd=tmp_path, env=child_env(tmp_path), stdout=subprocess.PIPE,
                                  stderr=display, text=True)
@@ -492,3 +492,26 @@ def test_a_run_folder_that_cannot_be_written_at_the_end_costs_the_mark_not_the_r
     assert "epoch" in captured.out or "epoch" in captured.err          # the summary was printed
     monkeypatch.setattr(checkpoints, "write_json", write)
     assert run_cli("train", "--resume", "--epochs", "3", "--saves-dir", str(folder)) == 0
+
+
+def test_resuming_a_run_that_is_still_training_says_so_before_loading(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run_dir = stopped_run(tmp_path)
+    holder = saves.CheckpointManager(run_dir)   # another process training it: its lock is held
+    try:
+        assert run_cli("train", "--resume", str(run_dir)) == 1
+        assert capsys.readouterr().err.strip() == (
+            f"nnstudio train: error: {run_dir.name} is still training in another nnstudio process (it holds the "
+            "run's lock); stop that one first (Ctrl+C there), then resume it")
+        assert run_cli("train", "--resume") == 1
+        assert f"; {run_dir.name} is still training in another nnstudio process" in capsys.readouterr().err
+    finally:
+        holder.close()
+
+
+def test_a_save_name_that_is_cleaned_up_says_what_it_became(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *QUICK, "--epochs", "1", "--save", "ñame") == 0
+    capsys.readouterr()
+    assert run_cli("train", *QUICK, "--epochs", "1", "--save", "ñame-€") == 2
+    assert "already exists (a name keeps letters, digits, - _ and . only: it is saved as ñame)" in capsys.readouterr().err

@@ -315,7 +315,7 @@ def test_choosing_a_preset_drops_a_custom_spec():
     ("optimizer.name", " Adam ", "adam"),
     ("data.name", "fashion-mnist", "fashion-mnist"),
     ("data.noise", "-1", -1.0),
-    ("data.data_dir", " ~/mnist ", "~/mnist"),
+    ("data.data_dir", " ~/mnist ", os.path.expanduser("~/mnist")),   # (as a shell would)
     ("model.spec", "", None),
     ("model.spec", "none", None),
 ])
@@ -378,7 +378,7 @@ def modified_configs() -> list[RunConfig]:
         RunConfig(),
         config_with(**{"optimizer.name": "sgd", "optimizer.lr": 1e-8, "optimizer.nesterov": True,
                        "optimizer.momentum": 0.95, "schedule.name": "step", "schedule.step_size": 3,
-                       "schedule.gamma": 0.5, "training.epochs": 100000, "training.seed": 2 ** 63 - 1,
+                       "schedule.gamma": 0.5, "training.epochs": 5000, "training.seed": 2 ** 63 - 1,
                        "checkpoints.folder": 'runs/"quoted" \\ back\tslash ünï', "data.data_dir": "a\nb"}),
         config_with(**{"model.spec": CNN, "data.name": "spirals", "data.size": 10, "data.noise": 0.0,
                        "data.classes": 7, "schedule.name": "cosine", "schedule.eta_min": 1e-300,
@@ -612,3 +612,14 @@ def test_early_stopping_needs_a_validation_set():
     with pytest.raises(ConfigError, match="training.early_stopping: needs a validation set to watch"):
         RunConfig().replace(**{"training.early_stopping": 3, "data.val_fraction": 0.0})
     assert RunConfig().replace(**{"training.early_stopping": 3}).training.early_stopping == 3
+
+
+def test_a_folder_written_with_a_tilde_is_in_the_home_folder(monkeypatch, tmp_path):
+    """A config file (or a quoted flag) is not expanded by a shell: "~/saves" made a folder named ~ here."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = RunConfig().replace(**{"checkpoints.folder": "~/saves", "data.data_dir": "~/mnist"})
+    assert config.checkpoints.folder == str(tmp_path / "saves") and config.data.data_dir == str(tmp_path / "mnist")
+    assert from_toml('[checkpoints]\nfolder = "~/runs"\n').checkpoints.folder == str(tmp_path / "runs")
+    monkeypatch.setenv("NNSTUDIO_SAVES_DIR", "~/env-saves")
+    from nnstudio import saves
+    assert saves.default_folder() == tmp_path / "env-saves"

@@ -167,10 +167,24 @@ def test_import_of_wrong_files_fails_with_one_line(tmp_path, capsys):
         (source / spec_file.name).write_bytes(encode_idx(np.zeros(shape, np.uint8), compress=True))
     assert run("data", "import", "mnist", str(source)) == 1
     err = capsys.readouterr().err
+    assert err.startswith("nnstudio data: error:") and err.count("\n") == 1
+    assert "its header declares shape 3x28x28, but mnist train images have shape 60000x28x28" in err
+
+
+def test_import_of_files_of_the_right_sizes_but_wrong_content_is_a_checksum_mismatch(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(IDX_DATASETS, "mnist", replace(MNIST, train_size=3, test_size=3))
+    source = tmp_path / "src"
+    source.mkdir()
+    for role, spec_file in MNIST.files.items():
+        shape = (3, 28, 28) if role.endswith("images") else (3,)
+        (source / spec_file.name).write_bytes(encode_idx(np.zeros(shape, np.uint8), compress=True))
+    assert run("data", "import", "mnist", str(source)) == 1
+    err = capsys.readouterr().err
     assert err.startswith("nnstudio data: error:") and "checksum mismatch" in err and err.count("\n") == 1
 
 
-def test_import_of_a_damaged_gzip_names_the_source_file(tmp_path, capsys):
+def test_import_of_a_damaged_gzip_names_the_source_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(IDX_DATASETS, "mnist", replace(MNIST, train_size=3, test_size=3))  # headers pass
     source = tmp_path / "src"
     source.mkdir()
     for role, spec_file in MNIST.files.items():

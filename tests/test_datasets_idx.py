@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnstudio.datasets import DatasetError, encode_idx, parse_idx, read_idx
+from nnstudio.datasets.idx import IdxContent, max_gzip_size, read_idx_header
 from real_mnist import MNIST_DIR, needs_mnist
 
 
@@ -218,3 +219,73 @@ def test_real_labels_parse():
     labels = parse_idx(_real_prefix(), ndim=1)
     assert labels.shape == (10000,) and labels.dtype == np.uint8
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+# ------------------------------------------------------------------- a known content bounds everything
+MNIST_TRAIN_IMAGES = IdxContent((60000, 28, 28), what="mnist train images")
+
+
+def test_a_header_disagreeing_with_the_known_content_is_refused_before_any_data_is_read():
+    """A 4 KB gzip claiming 5,000,000 images would be read as far as it goes (it could be 3.9 GB of them)."""
+    blob = _lying_gzip((5_000_000, 28, 28), bytes(4096))
+    peak, error = _peak_bytes(lambda: parse_idx(blob, name="bomb.gz", content=MNIST_TRAIN_IMAGES))
+    assert isinstance(error, DatasetError) and peak < 1 << 20
+    assert str(error) == ("bomb.gz: its header declares shape 5000000x28x28, but mnist train images have shape "
+                          "60000x28x28 (a damaged or different file)")
+
+
+@pytest.mark.parametrize("header, fault", [
+    (bytes([0, 0, 8, 2]) + struct.pack(">2I", 60000, 784), r"has 2 dimension\(s\), expected 3"),
+    (bytes([0, 0, 0x0D, 3]) + struct.pack(">3I", 60000, 28, 28), r"expected unsigned bytes \(IDX type 0x08\), "
+                                                                  r"the header declares type 0x0d"),
+    (bytes([0, 0, 8, 3]) + struct.pack(">3I", 60000, 28, 27), "shape 60000x28x27, but mnist train images"),
+])
+def test_every_part_of_the_header_is_checked_against_the_content(header, fault):
+    for blob in (header, gzip.compress(header)):
+        with pytest.raises(DatasetError, match=fault):
+            parse_idx(blob, name="f", content=MNIST_TRAIN_IMAGES)
+
+
+def test_an_open_count_takes_any_number_of_items_of_the_known_shape():
+    images = np.zeros((7, 28, 28), np.uint8)
+    content = IdxContent((None, 28, 28), what="my images")
+    assert parse_idx(encode_idx(images, compress=True), content=content).shape == (7, 28, 28)
+    with pytest.raises(DatasetError, match="shape 7x28x29, but my images have shape Nx28x28"):
+        parse_idx(encode_idx(np.zeros((7, 28, 29), np.uint8)), content=content)
+
+
+def test_a_gzip_file_far_longer_than_its_content_can_need_is_refused_by_its_size(tmp_path):
+    """A second gzip member of 2 MB of random bytes behind three labels: refused before decompressing anything."""
+    noise = np.random.default_rng(0).integers(0, 256, 2 << 20, dtype=np.uint8).tobytes()
+    path = tmp_path / "labels.gz"
+    path.write_bytes(encode_idx(np.arange(3, dtype=np.uint8), compress=True) + gzip.compress(noise))
+    size = path.stat().st_size
+    assert size > max_gzip_size(11)
+    for read in (lambda: read_idx(path), lambda: read_idx_header(path)):
+        with pytest.raises(DatasetError, match=f"a {size}-byte gzip file is longer than any gzip of the 11 bytes"):
+            read()
+
+
+def test_the_header_alone_is_read_and_checked(tmp_path):
+    path = tmp_path / "images.gz"
+    intact = encode_idx(np.zeros((60000, 28, 28), np.uint8), compress=True)
+    path.write_bytes(intact[:-8] + bytes(8))  # a wrong CRC: damaged, as only reading to the end shows
+    header = read_idx_header(path, content=MNIST_TRAIN_IMAGES)
+    assert header.shape == (60000, 28, 28) and header.content_size == 47_040_016
+    with pytest.raises(DatasetError, match="damaged gzip data"):
+        read_idx(path, content=MNIST_TRAIN_IMAGES)
+    path.write_bytes(intact[:100])  # 100 bytes of gzip cannot hold 47 MB
+    with pytest.raises(DatasetError, match="more than a 100-byte gzip file can hold"):
+        read_idx_header(path, content=MNIST_TRAIN_IMAGES)
+
+
+@FUZZ
+@given(st.binary(min_size=4, max_size=4), st.lists(st.integers(0, 2**32 - 1), max_size=4), st.binary(max_size=64),
+       st.booleans())
+def test_fuzz_headers_against_a_known_content(magic, dims, body, compress):
+    """Whatever the bytes, reading for a known content gives exactly that content or a DatasetError."""
+    blob = b"\x00\x00" + magic[2:] + b"".join(d.to_bytes(4, "big") for d in dims) + body
+    blob = gzip.compress(blob) if compress else blob
+    peak, result = _peak_bytes(lambda: parse_idx(blob, content=IdxContent((3, 2), what="pairs")))
+    assert result is None or isinstance(result, DatasetError), result
+    assert peak < 1 << 20

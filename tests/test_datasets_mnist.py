@@ -231,8 +231,11 @@ def test_import_copies_verifies_and_is_then_found_in_the_cache():
 
 def test_import_rejects_files_that_fail_the_checksum_and_leaves_the_cache_alone(tmp_path):
     _write_tiny(tmp_path / "src")
-    with pytest.raises(DatasetError, match="checksum mismatch"):
-        import_dataset("mnist", tmp_path / "src")
+    with pytest.raises(DatasetError, match="checksum mismatch"):  # the right sizes, the wrong content
+        import_dataset(replace(MNIST, train_size=12, test_size=5), tmp_path / "src")
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.gz: its header declares shape 12x28x28, "
+                                           r"but mnist train images have shape 60000x28x28"):
+        import_dataset("mnist", tmp_path / "src")  # refused by its header, before any hashing
     assert not cache_dir("mnist").exists() or not any(cache_dir("mnist").iterdir())
 
 
@@ -241,10 +244,11 @@ def test_import_with_injected_checksums(tmp_path):
     digests = {MNIST.files[role].name: hashlib.sha256(
         gzip.decompress((tmp_path / "src" / "mnist" / MNIST.files[role].name).read_bytes())
     ).hexdigest() for role in ROLES}
-    folder = import_dataset("mnist", tmp_path / "src", checksums=digests)
+    tiny = replace(MNIST, train_size=12, test_size=5)  # digests of your own; the sizes are checked too
+    folder = import_dataset(tiny, tmp_path / "src", checksums=digests)
     assert len(list(folder.glob("*.gz"))) == 4 and not list(folder.glob("*.part"))
     with pytest.raises(DatasetError, match="lacks mnist files"):
-        import_dataset("mnist", tmp_path)
+        import_dataset(tiny, tmp_path)
 
 
 def test_digest_kinds(tmp_path):

@@ -272,3 +272,11 @@ def test_the_session_gives_the_trainer_the_chance_level_of_its_task(tmp_path):
     regression.prepare()
     assert regression.task == "regression"
     assert regression.trainer.chance_loss == pytest.approx(np.var(regression.data.y_train.astype(np.float64)))
+
+
+def test_the_advice_does_not_suggest_clipping_to_a_run_that_clipped():
+    """--clip-norm 1 and still diverged: "turn on gradient clipping" was no help."""
+    from nnstudio.engine import events
+    clipped = events.Diverged(2, 5, "the gradient norm reached 3e+11", 2, clipped=True)
+    assert clipped.message.endswith("Lower the learning rate (gradients were already clipped), and start again.")
+    assert events.Diverged(2, 5, "x", 2).message.endswith(divergence.DIVERGENCE_ADVICE)

@@ -121,3 +121,31 @@ def test_a_folder_a_flag_replaces_is_not_looked_at(folder, capsys):
                                                     '[data]\nname = "spirals"\n')
     assert run(["train", "--config", "saves.toml", "--saves-dir", "elsewhere", "--no-checkpoints"]) == 0
     assert "Finished" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("folder", ["/proc/nnstudio-saves", "/sys/kernel/nnstudio-saves"])
+def test_a_saves_folder_that_cannot_be_written_is_refused_before_anything_starts(folder, capsys):
+    """Permission bits say nothing to root, nor of /proc or a read-only file system: the folder is tried."""
+    import os
+    if not os.path.isdir(folder.rsplit("/", 1)[0]):
+        pytest.skip("no such system folder here")
+    assert main(["train", "--dataset", "blobs", "--saves-dir", folder]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("cannot be written; name a folder you can write (one that is not there yet is made)")
+    assert len(err.splitlines()) == 1
+
+
+def test_ctrl_c_while_the_program_is_still_starting_is_one_line_and_130():
+    """A Ctrl+C in the first moments (the imports) printed a 14-line traceback."""
+    import subprocess
+    import sys
+    script = ("import sys\n"
+              "class Interrupting:\n"
+              "    def find_spec(self, name, path=None, target=None):\n"
+              "        if name == 'nnstudio.tui.main':\n"
+              "            raise KeyboardInterrupt\n"
+              "sys.meta_path.insert(0, Interrupting())\n"
+              "from nnstudio.tui.program import run\n"
+              "sys.exit(run())\n")
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert child.returncode == 130 and child.stderr == "interrupted\n"

@@ -12,6 +12,7 @@ import hashlib
 import re
 import socket
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -436,3 +437,24 @@ def test_loader_falls_back_when_the_cache_cannot_be_created(tiny, mirror, tmp_pa
 def test_unknown_names_are_refused():
     with pytest.raises(DatasetError, match="not a downloadable data set"):
         fetch_dataset("spirals")
+
+
+def test_a_mirror_sending_more_than_the_file_can_have_is_cut_off(tiny, mirror, tmp_path):
+    """With the sizes known, a file can be no longer than a gzip of its content: a server sending more (2 MB
+    for 47 KB of images) is refused as soon as it does, and the next mirror serves."""
+    spec, root = tiny
+    spec = replace(spec, train_size=60, test_size=10)
+    (tmp_path / "long").mkdir()
+    for path in root.iterdir():
+        (tmp_path / "long" / path.name).write_bytes(path.read_bytes())
+    noise = np.random.default_rng(0).integers(0, 256, 2 << 20, dtype=np.uint8).tobytes()
+    (tmp_path / "long" / TRAIN_IMAGES).write_bytes((root / TRAIN_IMAGES).read_bytes() + noise)
+    long = Mirror(tmp_path / "long")
+    try:
+        with pytest.raises(FetchError, match=r"rejected: it sends more than the 1095677 bytes the file can have"):
+            fetch_dataset(spec, mirrors=[long.url])
+        assert not (cache_dir("tiny") / (TRAIN_IMAGES + ".part")).exists()
+        fetch_dataset(spec, mirrors=[long.url, mirror.url])
+    finally:
+        long.close()
+    assert (cache_dir("tiny") / TRAIN_IMAGES).read_bytes() == (root / TRAIN_IMAGES).read_bytes()

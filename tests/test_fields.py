@@ -93,3 +93,14 @@ def test_numbers_are_written_with_ascii_digits_only(typed):
     for kind in (int, float):
         with pytest.raises(FieldError, match="write numbers with the digits 0-9"):
             Field("x", kind, 1, "a number").parse(typed)
+
+
+def test_numbers_too_small_to_tell_from_zero_and_minus_zero():
+    """`--lr 1e-400` trained frozen weights (it reads as 0); `--lr -0` was shown as "lr -0"."""
+    lr = Field("lr", float, 0.01, "learning rate", low=0.0)
+    with pytest.raises(FieldError, match="1e-400 is too small to tell from 0"):
+        lr.parse("1e-400")
+    with pytest.raises(FieldError, match="1E-400 is too small to tell from 0"):
+        lr.parse(" 1E-400 ")
+    assert lr.parse("0E5") == 0.0 and lr.parse("0.000") == 0.0
+    assert str(lr.parse("-0")) == "0.0" and str(lr.check(-0.0)) == "0.0"

@@ -260,7 +260,8 @@ def test_manager_keeps_the_last_k_and_the_best(tmp_path):
     manager = saves.CheckpointManager(run_dir, keep_last=2, monitor="val_acc", mode="max")
     for epoch, accuracy in enumerate([0.5, 0.7, 0.6, float("nan"), 0.65], start=1):
         model.parameters()[0].data += 1.0  # each epoch's weights differ
-        manager.save(epoch, model, optimizer, metric=accuracy, history=[{"epoch": epoch, "val_acc": accuracy}])
+        manager.save(epoch, model, optimizer, metric=accuracy,
+                     history=[{"epoch": e} for e in range(1, epoch)] + [{"epoch": epoch, "val_acc": accuracy}])
     assert [e for e, _ in manager.checkpoints()] == [4, 5]
     assert manager.latest() == run_dir / "epoch-0005.safetensors"
     best = saves.load(manager.best())

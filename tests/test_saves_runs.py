@@ -275,3 +275,48 @@ def test_link_or_copy_copies_where_links_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(atomic, "open", refused_open, raising=False)  # the source cannot be read
     with pytest.raises(SaveError, match="cannot copy .*epoch-0001.safetensors here: Permission denied"):
         link_or_copy(source, tmp_path / "best.safetensors")
+
+
+def test_an_ended_run_keeps_no_lock_file_and_a_new_writer_locks_afresh(tmp_path):
+    manager = saves.CheckpointManager(tmp_path / "run")
+    assert (tmp_path / "run" / ".lock").exists()
+    manager.finish()
+    assert not (tmp_path / "run" / ".lock").exists() and not saves.read_run(tmp_path / "run").active
+    again = saves.CheckpointManager(tmp_path / "run")
+    assert saves.read_run(tmp_path / "run").active
+    again.close()    # (a close that is not an end keeps the file: the run may be resumed)
+    assert (tmp_path / "run" / ".lock").exists()
+
+
+def test_a_writer_that_waited_on_a_removed_lock_file_locks_the_folder_s_own(tmp_path, monkeypatch):
+    """An ended run's holder removes its lock file (finish, prune): a process that opened that file just before
+    and waited for it must not take a lock no one else can see, but lock the file the folder holds."""
+    run = tmp_path / "run"
+    run.mkdir()
+    lock = run / checkpoints.LOCK_FILE
+    holder = checkpoints.take_lock(run)
+    opened, go = threading.Event(), threading.Event()
+    real_flock = checkpoints.fcntl.flock
+    calls = []
+
+    def flock(fd, operation):
+        calls.append(fd)
+        if len(calls) == 1:          # the waiter has opened the old file: let the holder remove it and let go
+            opened.set()
+            go.wait(30)
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(checkpoints.fcntl, "flock", flock)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(checkpoints.take_lock(run)))
+    waiter.start()
+    assert opened.wait(30)
+    lock.unlink()
+    os.close(holder)
+    go.set()
+    waiter.join(30)
+    monkeypatch.setattr(checkpoints.fcntl, "flock", real_flock)
+    assert got and checkpoints._same_file(got[0], lock)     # the lock taken is the one a probe sees
+    assert saves.read_run(run) is None or saves.read_run(run).active
+    assert checkpoints._is_locked(run)
+    os.close(got[0])

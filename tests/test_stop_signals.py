@@ -23,7 +23,7 @@ from test_cli_train import child_env, nnstudio
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="needs POSIX signals")
 
-LONG_RUN = ["train", "--dataset", "blobs", "--batch-size", "8", "--epochs", "10000", "--json", "--seed", "3"]
+LONG_RUN = ["train", "--dataset", "blobs", "--batch-size", "8", "--epochs", "5000", "--json", "--seed", "3"]
 
 
 @pytest.fixture(autouse=True)
@@ -82,6 +82,9 @@ def test_sigterm_and_sighup_stop_at_a_batch_with_a_checkpoint_and_the_run_resume
     assert run.status == "running" and run.interrupted   # found by a plain --resume
     resumed = nnstudio(tmp_path, "train", "--resume", "--epochs", str(final["epochs_done"] + 1), "--json")
     assert resumed.returncode == 0, resumed.stderr
+    if final["stopped_in_batch"]:   # where it goes on, as the stop said it ("after epoch 1" it was not)
+        assert (f"{final['stopped_in_batch']} batches into epoch {final['epochs_done'] + 1}"
+                in " ".join(resumed.stderr.split()))
     assert json.loads(resumed.stdout.splitlines()[-1])["event"] == "finished"
 
 

@@ -28,7 +28,7 @@ from test_studio_app import WAIT, blobs, press_while_training, studio, wait_for,
 
 async def _training_then(tmp_path, blobs, deliver, expected_status: int) -> Path:
     """Start a long run, `deliver(app)` a stop; the app must leave with `expected_status`. Its run folder."""
-    app = studio(tmp_path, blobs, **{"training.epochs": 100000})
+    app = studio(tmp_path, blobs, **{"training.epochs": 5000})
     async with app.run_test() as pilot:
         await press_while_training(pilot, "space")
         await wait_for(pilot, lambda: app.session is not None and app.session.epochs_done >= 1, "an epoch")
@@ -111,7 +111,7 @@ def test_the_studio_in_a_terminal_that_hangs_up_stops_gently_and_exits_129(tmp_p
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**child_env(tmp_path), "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
            "TERM": "xterm-256color", "NNSTUDIO_SAVES_DIR": str(tmp_path / "saves")}
-    command = [sys.executable, "-m", "nnstudio.tui", "--dataset", "blobs", "--epochs", "100000", "--no-resume",
+    command = [sys.executable, "-m", "nnstudio.tui", "--dataset", "blobs", "--epochs", "5000", "--no-resume",
                "--batch-size", "8"]
     child = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=tmp_path,
                              start_new_session=True)
@@ -147,3 +147,30 @@ def test_the_studio_in_a_terminal_that_hangs_up_stops_gently_and_exits_129(tmp_p
             child.wait()
     (run_dir,) = runs.iterdir()
     _is_resumable(run_dir)
+
+
+async def test_ctrl_c_quits_the_studio_as_q_does_and_the_run_stops_with_its_checkpoint(tmp_path, blobs):
+    """Textual's own ctrl+c only said how to quit, while the run went on: an SSH user's first reflex did nothing."""
+    from nnstudio.tui.studio.confirm_screen import ConfirmScreen
+    app = studio(tmp_path, blobs, **{"training.epochs": 5000})
+    async with app.run_test() as pilot:
+        await press_while_training(pilot, "space")
+        await wait_for(pilot, lambda: app.runner.unsaved_epochs >= 1, "an epoch the studio knows of")   # (so it asks)
+        run_dir = app.session.run_dir
+        await press_while_training(pilot, "ctrl+c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
+        await press_while_training(pilot, "y")
+        await wait_for(pilot, lambda: app.return_code is not None, "the studio to leave")
+    assert app.return_code == 0
+    _is_resumable(run_dir)
+
+
+async def test_a_question_is_never_hidden_under_a_notification(tmp_path, blobs):
+    from nnstudio.tui.studio.confirm_screen import ConfirmScreen
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.notify("a long message " * 20, timeout=60)
+        await pilot.pause()
+        app.push_screen(ConfirmScreen("Quit nnstudio?", detail="unsaved"))
+        await pilot.pause()
+        assert not list(app._notifications)

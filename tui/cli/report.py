@@ -300,8 +300,14 @@ def training_line(session: Session, planned: int, resumed: bool) -> str:
     if not session.checkpoints_enabled:
         parts.append("no checkpoints")
     text = f"[bold]training[/] {', '.join(parts)}"
+    origin = session.origin
     if resumed:
         text += f"; {escape(resuming_text(session))}"
+    elif origin.get("kind") == "fork":
+        changed = ", ".join(f"{path} {value}" for path, value in origin["changed"].items()
+                            if path != "checkpoints.folder") or "no setting changed"
+        text += escape(f"; a fork of {origin['run']} after epoch {origin['epoch']} ({changed}), "
+                       f"{planned - origin['epoch']} more")
     elif session.history:
         text += (f"; continuing from a save trained for {len(session.history)} epochs "
                  f"({planned - len(session.history)} more)")
@@ -316,14 +322,15 @@ def resuming_text(session: Session) -> str:
     it lies in is left as it is (`Session.open_checkpoint`): say so, since the run's checkpoints
     are then not where the user pointed.
     """
-    done = session.epochs_done
+    done, into = session.position
+    where = f"{into} batches into epoch {done + 1}" if into else f"after epoch {done}"
     if session.run_dir is not None:
-        return f"resuming {session.run_dir} after epoch {done}"
+        return f"resuming {session.run_dir} {where}"
     checkpoint = session.resumed_from
     why = ("is not the latest checkpoint of its run" if checkpoint is not None and saves.is_run_dir(checkpoint.parent)
            else "lies outside a run folder")
     runs = saves.runs_folder(saves.folder_or_default(session.config.checkpoints.folder))
-    return (f"resuming {checkpoint} after epoch {done}; it {why}, so the run goes on in a new run folder in "
+    return (f"resuming {checkpoint} {where}; it {why}, so the run goes on in a new run folder in "
             f"{runs}")
 
 

@@ -15,6 +15,7 @@ nnstudio saves. (`--dir` is the old name of --saves-dir; it still works.)
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,10 @@ PROG = "nnstudio saves"
 
 #: rows of history shown by `show`; longer histories show their start and end
 HISTORY_ROWS = 12
+#: rows of a recorded config or of the final metrics shown by `show`, items of an object and of a list in
+#: one cell, and characters of one text: a save is any file, and a header of a million keys or one text
+#: of eight million characters must not become a table of that size (Rich would need gigabytes)
+MAPPING_ROWS, OBJECT_ITEMS, LIST_ITEMS, TEXT_CHARS = 40, 12, 6, 200
 _HISTORY_COLUMNS = (("epoch", "epoch"), ("train_loss", "train loss"), ("train_acc", "train acc"),
                     ("val_loss", "val loss"), ("val_acc", "val acc"), ("lr", "lr"), ("seconds", "time"))
 
@@ -80,11 +85,16 @@ def _date(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def _clip(text: str, limit: int = TEXT_CHARS) -> str:
+    """`text` cut to `limit` characters (an ellipsis says so), escaped for Rich markup."""
+    return escape(text if len(text) <= limit else text[:limit - 1] + "…")
+
+
 def _number(value, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return escape(str(value))
+        return _clip(str(value))
     if isinstance(value, int):
         return str(value)
     return f"{value:.{digits}g}"
@@ -247,22 +257,26 @@ def _mapping_table(title: str, values: dict) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
-    for key, value in values.items():
-        table.add_row(escape(str(key)), _value(value))
+    for key, value in itertools.islice(values.items(), MAPPING_ROWS):
+        table.add_row(_clip(str(key)), _value(value))
+    if len(values) > MAPPING_ROWS:
+        table.add_row("...", f"and {len(values) - MAPPING_ROWS:,} more")
     return table
 
 
 def _value(value, depth: int = 0) -> str:
     """A config or metric value in one short line: objects as key=value lists (nested ones in braces), long
-    lists elided."""
+    objects, lists and texts elided."""
     if isinstance(value, dict):
         if depth > 2:
             return "{...}"
-        text = ", ".join(f"{escape(str(k))}={_value(v, depth + 1)}" for k, v in value.items())
+        items = itertools.islice(value.items(), OBJECT_ITEMS)
+        text = ", ".join(f"{_clip(str(k))}={_value(v, depth + 1)}" for k, v in items)
+        text += ", ..." if len(value) > OBJECT_ITEMS else ""
         return f"{{{text}}}" if depth else text
     if isinstance(value, list):
-        shown = ", ".join(_value(v, depth + 1) for v in value[:6])
-        return f"\\[{shown}{', ...' if len(value) > 6 else ''}]"   # "\\[": a bracket, not Rich markup
+        shown = ", ".join(_value(v, depth + 1) for v in value[:LIST_ITEMS])
+        return f"\\[{shown}{', ...' if len(value) > LIST_ITEMS else ''}]"   # "\\[": a bracket, not Rich markup
     return _number(value)
 
 

@@ -40,9 +40,10 @@ from rich.markup import escape
 from nnstudio import saves
 
 from ..run.arguments import UsageError, add_run_flags, flags_given, parse_flag, resolve_save, run_config
+from ..run import forking
 from ..run.config import ConfigError, RunConfig, write_config
 from ..run.signals import GracefulStop, exit_status, signal_of
-from ..run import NothingToTrain, Session, SessionError, Status, saved_config
+from ..run import Notice, NothingToTrain, Session, SessionError, Status, saved_config
 from .common import fail, failure_status, one_line_errors
 from .report import PROG, Reporter
 
@@ -74,6 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="start from a save's weights and settings (flags change single settings); "
                              "--epochs is then the total to train up to, the save's epochs included")
     parser.add_argument("--reinit", action="store_true", help="with --from: repeat its settings from fresh weights")
+    parser.add_argument("--fork", metavar="RUN[@EPOCH]",
+                        help="continue a run from its checkpoint of EPOCH (default: its latest) as a new run, with "
+                             "the settings the flags change (its data set and model stay); its history starts with "
+                             "the parent's up to that epoch")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line on stdout (each epoch, then the end); the display goes to stderr")
     parser.add_argument("--write-config", type=Path, metavar="FILE",
@@ -91,6 +96,7 @@ class Plan:
     config: RunConfig | None = None   # None when resuming: the checkpoint holds the settings
     resume: str | None = None         # "" means the latest interrupted run
     start_from: Path | None = None    # --from: a save to continue (or repeat, with --reinit)
+    fork: tuple[Path, int, dict] | None = None   # --fork: the parent run folder, its epoch, the settings to change
     reinit: bool = False
     epochs: int | None = None         # a resumed run's new planned total
     save_name: str | None = None
@@ -106,6 +112,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.resume is not None:
         epochs = parse_flag("--epochs", args.epochs) if args.epochs is not None else None
         plan = Plan(folder, resume=args.resume, epochs=epochs)
+    elif args.fork is not None:
+        plan = _fork_plan(args, folder)
     else:
         start_from = resolve_save(args.from_save, folder, "--from") if args.from_save is not None else None
         config = run_config(args, base=saved_config(start_from) if start_from is not None else None,
@@ -123,11 +131,32 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return plan
 
 
+def _fork_plan(args: argparse.Namespace, folder: Path) -> Plan:
+    """--fork RUN[@EPOCH]: the parent's checkpoint of that epoch, and the settings the flags change."""
+    try:
+        run_dir, epoch = forking.fork_point(args.fork, folder)
+        checkpoint, epoch = forking.fork_checkpoint(run_dir, epoch)
+        parent = forking.parent_config(checkpoint)
+    except SessionError as error:
+        raise UsageError(str(error)) from None
+    config = run_config(args, base=parent)
+    changed = forking.changes(parent, config)
+    fixed = forking.fixed_changes(changed)
+    if fixed:
+        raise UsageError(f"--fork goes on with the parent's data set and model, so {fixed[0]} cannot change; to "
+                         f"train another, start from a save: {PROG} --from SAVE")
+    if config.training.epochs <= epoch:
+        raise UsageError(f"--fork {args.fork}: it starts after epoch {epoch} and would end at epoch "
+                         f"{config.training.epochs}; pass --epochs {epoch + 5} or more (the total to train up to)")
+    return Plan(folder, fork=(run_dir, epoch, {**changed, "checkpoints.folder": str(folder)}))
+
+
 def _given(args: argparse.Namespace) -> list[str]:
     """The options typed on the command line that change settings (in the order --help lists them)."""
     given = flags_given(args)
     given += ["--no-checkpoints"] if args.no_checkpoints else []
     given += ["--from"] if args.from_save is not None else []
+    given += ["--fork"] if args.fork is not None else []
     return given + (["--reinit"] if args.reinit else [])
 
 
@@ -142,6 +171,12 @@ def _check_combinations(args: argparse.Namespace) -> None:
                              f"settings (only {', '.join(RESUME_FLAGS)}, --save and --json apply)")
     if args.write_config is not None and args.save is not None:
         raise UsageError("--save has nothing to save: --write-config writes the settings and trains nothing")
+    if args.fork is not None:
+        clashing = [option for option in ("--from", "--config", "--reinit", "--write-config")
+                    if (option == "--write-config" and args.write_config is not None) or option in _given(args)]
+        if clashing:
+            raise UsageError(f"--fork cannot be combined with {clashing[0]}: a fork starts from its parent's "
+                             f"checkpoint and settings (flags change single settings)")
     if args.reinit and args.from_save is None:
         raise UsageError("--reinit needs --from SAVE (it repeats that save's settings from fresh weights)")
     if args.config is not None and args.from_save is not None:
@@ -176,7 +211,8 @@ def _check_save_target(name: str, folder: Path, overwrite: bool) -> Path:
     except saves.SaveError as error:
         raise UsageError(f"--save: {error}") from None
     if path.exists() and not overwrite:
-        raise UsageError(f"--save {name}: {path} already exists; add --overwrite to replace it, or choose "
+        kept = "" if path.stem == name else f" (a name keeps letters, digits, - _ and . only: it is saved as {path.stem})"
+        raise UsageError(f"--save {name}: {path} already exists{kept}; add --overwrite to replace it, or choose "
                          f"another name")
     return path
 
@@ -214,6 +250,12 @@ def open_session(plan: Plan, on_event) -> Session:
     if plan.resume is not None:
         session = Session.open_checkpoint(_resume_target(plan), on_event=on_event, folder=plan.folder)
         _plan_resumed_epochs(plan, session)
+        _match_blas_threads(session, on_event)
+        return session
+    if plan.fork is not None:
+        run_dir, epoch, changed = plan.fork
+        session = forking.fork(run_dir, epoch, changed, on_event=on_event)
+        _match_blas_threads(session, on_event)
         return session
     if plan.start_from is not None:
         return Session.from_save(plan.start_from, config=plan.config, reinitialise=plan.reinit, on_event=on_event)
@@ -222,19 +264,36 @@ def open_session(plan: Plan, on_event) -> Session:
     return session
 
 
+def _match_blas_threads(session: Session, on_event) -> None:
+    problem = session.match_blas_threads()
+    if problem is not None:
+        on_event(Notice(problem))
+
+
 def _resume_target(plan: Plan) -> Path:
     """--resume RUN (a path, or a run's name in <saves>/runs), or the most recent interrupted run."""
     runs = saves.runs_folder(plan.folder)
     if plan.resume:
         for candidate in (Path(plan.resume), runs / plan.resume):
             if candidate.exists():
+                _not_training(candidate if candidate.is_dir() else candidate.parent)
                 return candidate
         raise UsageError(f"--resume {plan.resume}: no such run folder or checkpoint (runs are in {runs})")
     run = saves.latest_interrupted_run(plan.folder)
     if run is None:
-        raise SessionError(f"nothing to resume: no interrupted run in {runs} (start one with `{PROG}`, or name a "
-                           f"run folder or checkpoint: --resume PATH)")
+        training = [r.name for r in saves.find_runs(plan.folder) if r.status == "running" and r.active]
+        still = f"; {training[0]} is still training in another nnstudio process" if training else ""
+        raise SessionError(f"nothing to resume: no interrupted run in {runs}{still} (start one with `{PROG}`, or name "
+                           f"a run folder or checkpoint: --resume PATH)")
     return run.path
+
+
+def _not_training(folder: Path) -> None:
+    """Refused before the data loads: a run that another process is training now (its lock is held)."""
+    run = saves.read_run(folder) if saves.is_run_dir(folder) else None
+    if run is not None and run.active:
+        raise SessionError(f"{run.name} is still training in another nnstudio process (it holds the run's lock); "
+                           f"stop that one first (Ctrl+C there), then resume it")
 
 
 def _plan_resumed_epochs(plan: Plan, session: Session) -> None:

@@ -275,6 +275,12 @@ def dataset_options(config: RunConfig) -> dict[str, Any]:
     return options
 
 
+def flat_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A config as `to_dict` (or a save) holds it, {section: {name: value}}, as {"section.name": value}."""
+    return {f"{section}.{name}": value for section, values in data.items() if isinstance(values, Mapping)
+            for name, value in values.items()}
+
+
 def portable(data: Mapping[str, Any]) -> dict[str, Any]:
     """A config's plain data without the settings of the machine it was made on (`Setting.machine`:
     the saves folder, often an absolute path that means nothing elsewhere). What a save records,

@@ -34,11 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudio.saves import SaveError
+from nnstudio.saves import SaveError, checkpoints
 from nnstudio.engine import events
 from nnstudio.saves.journal import Journal, read_journal
 
-HISTORY_FILE = "history.jsonl"
+HISTORY_FILE = checkpoints.HISTORY_FILE
 #: the version of the records written here; a newer one is read as far as this version understands it
 FORMAT = 1
 KINDS = ("run", "batch", "epoch", "setting", "end")
@@ -106,6 +106,11 @@ class HistoryRecorder:
     def end(self, status: str, why: str, *, at: tuple[int, int]) -> None:
         self._append({"kind": "end", "status": status, "why": why, "at": list(at)}, flush=True)
 
+    def inherit(self, records: list[dict]) -> None:
+        """The records a fork starts with: its parent's, up to the epoch it branches from."""
+        for record in records:
+            self._append(record)
+
     def close(self) -> None:
         if self.journal is not None:
             self.journal.close()
@@ -163,10 +168,34 @@ def read_history(run_dir: str | Path, *, batches: bool = True) -> RunHistory:
     settings and ends, and a 50-epoch MNIST run has 40,000 batch records (reading them takes 0.2 s).
     """
     read = read_journal(Path(run_dir) / HISTORY_FILE, skip=None if batches else BATCH_LINE)
-    history = RunHistory(notes=list(read.notes))
-    rows: list[tuple] = []
+    records, notes = replay(read.records)
+    history = RunHistory(notes=[*read.notes, *notes])
+    rows = []
+    for record in records:
+        kind = record["kind"]
+        if kind == "run":
+            history.runs.append(record)
+            history.end = None
+        elif kind == "batch":
+            rows.append((record["e"], record["b"], record["n"], _float(record["loss"]), _float(record.get("acc"))))
+        elif kind == "epoch":
+            history.epochs.append(record)
+        elif kind == "setting":
+            history.settings.append(record)
+        else:
+            history.end = record
+    history.batches = Batches.of(rows)
+    return history
+
+
+def replay(records: list[dict]) -> tuple[list[dict], list[str]]:
+    """The records that make the run's history as it now stands, and notes on those skipped: a continuation
+    drops what lies past the position it goes on from; a record that does not read, or of a kind a newer
+    version writes, is skipped."""
+    kept: list[dict] = []
+    notes: list[str] = []
     newer = False
-    for record in read.records:
+    for record in records:
         kind = record.get("kind")
         if kind not in KINDS:
             newer = True
@@ -175,27 +204,42 @@ def read_history(run_dir: str | Path, *, batches: bool = True) -> RunHistory:
             if kind == "run":
                 newer |= not isinstance(record.get("format"), int) or record["format"] > FORMAT
                 if "at" in record:
-                    _rewind(history, rows, _position(record["at"]))
-                history.runs.append(record)
-                history.end = None
+                    done, into = _position(record["at"])
+                    kept = [r for r in kept if r["kind"] == "run" or _at(r) <= (done, into)]
             elif kind == "batch":
-                rows.append((int(record["e"]), int(record["b"]), int(record["n"]), _float(record["loss"]),
-                             _float(record.get("acc"))))
+                for key in ("e", "b", "n"):
+                    if type(record[key]) is not int or record[key] < 0:
+                        raise ValueError(key)
+                _float(record["loss"]), _float(record.get("acc"))
             elif kind == "epoch":
-                history.epochs.append(record)
-            elif kind == "setting":
-                _position(record["at"])
-                history.settings.append(record)
+                if type(record.get("epoch")) is not int or record["epoch"] < 1:
+                    raise ValueError("epoch")
             else:
                 _position(record["at"])
-                history.end = record
         except (KeyError, TypeError, ValueError):
-            history.notes.append(f"a {kind} record of {HISTORY_FILE} does not read; skipped")
+            notes.append(f"a {kind} record of {HISTORY_FILE} does not read; skipped")
+            continue
+        kept.append(record)
     if newer:
-        history.notes.append(f"{HISTORY_FILE} was written by a newer nnstudio; read as far as this version "
-                             f"understands it")
-    history.batches = Batches.of(rows)
-    return history
+        notes.append(f"{HISTORY_FILE} was written by a newer nnstudio; read as far as this version understands it")
+    return kept, notes
+
+
+def _at(record: dict) -> tuple[int, int]:
+    """Where a (checked) record lies: a batch after b batches of epoch e lies at (e - 1, b); an epoch's end
+    at (epoch, 0); a setting or an end where it says."""
+    kind = record["kind"]
+    if kind == "batch":
+        return record["e"] - 1, record["b"]
+    if kind == "epoch":
+        return record["epoch"], 0
+    return tuple(record["at"])
+
+
+def records_until(run_dir: str | Path, epoch: int) -> list[dict]:
+    """A run's batch, epoch and setting records up to the end of `epoch`: what a fork from there inherits."""
+    records, _ = replay(read_journal(Path(run_dir) / HISTORY_FILE).records)
+    return [r for r in records if r["kind"] in ("batch", "epoch", "setting") and _at(r) <= (epoch, 0)]
 
 
 def _float(value) -> float:
@@ -207,14 +251,6 @@ def _position(at) -> tuple[int, int]:
     if type(epochs) is not int or type(batches) is not int or epochs < 0 or batches < 0:
         raise ValueError(at)
     return epochs, batches
-
-
-def _rewind(history: RunHistory, rows: list[tuple], at: tuple[int, int]) -> None:
-    """Drop what lies past position `at`: a continuation trains it again."""
-    done, into = at
-    rows[:] = [row for row in rows if row[0] <= done or (row[0] == done + 1 and row[1] <= into)]
-    history.epochs[:] = [e for e in history.epochs if isinstance(e.get("epoch"), int) and e["epoch"] <= done]
-    history.settings[:] = [s for s in history.settings if tuple(s["at"]) <= at]
 
 
 def has_history(run_dir: str | Path) -> bool:

@@ -3,10 +3,13 @@
     for run in list_runs():                     # newest first
         print(run.name, run.dataset, run.model, run.optimizer, run.lr, run.status, run.best)
     differences(runs)                           # {"optimizer.lr": [0.01, 0.1], ...}: what tells them apart
+    compare(runs)                               # Comparison: the settings that differ, the metrics that compare
+    prune_plan(runs, keep_last=3)               # which runs' checkpoints `runs prune` deletes, and why not others'
 
 A run's summary comes from its run folder: the marker (`saves.read_run`: status, checkpoints) and
 the history (`history.py`: settings, epochs, how it ended). A run older than the history file is
-still listed, from what its marker says.
+still listed, from what its marker says. Deleting runs and checkpoints is the saves layer's
+(`saves.run_folders`); which ones to delete is decided here.
 """
 
 from __future__ import annotations
@@ -14,14 +17,21 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from nnstudio import saves
+from nnstudio.saves import folder_size  # noqa: F401 (a run's size, as `RunSummary.size` counts it)
+from nnstudio.saves.schema import parse_time
 
+from .config import SETTINGS, ConfigError, flat_settings, setting_at
 from .history import HISTORY_FILE, RunHistory, read_history
 
 #: how a run's status reads: the marker's, told apart by the history's last end and the lock
 STATUSES = ("running", "interrupted", "finished", "early-stopped", "stopped", "diverged", "failed")
+#: the statuses of a run that has ended: `runs prune` deletes their checkpoints (a stopped run's too: stopping
+#: was asked for); an interrupted one only when asked, a running one never
+ENDED = ("finished", "early-stopped", "stopped", "diverged", "failed")
 
 
 @dataclass
@@ -66,6 +76,32 @@ class RunSummary:
         return self.setting("model.preset")
 
     @property
+    def spec(self) -> dict | None:
+        """The model spec the run trains (a preset's as built for its data set): its history's record, else its
+        config's own spec, else a checkpoint's header; None when none says."""
+        recorded = self.history.runs[-1].get("spec") if self.history is not None and self.history.runs else None
+        if isinstance(recorded, dict):
+            return recorded
+        if isinstance(self.setting("model.spec"), dict):
+            return self.setting("model.spec")
+        for checkpoint in (self.info.best, self.info.latest, self.info.resume_point):
+            if checkpoint is not None:
+                try:
+                    return saves.read_metadata(checkpoint).spec
+                except saves.SaveError:
+                    continue
+        return None
+
+    @property
+    def settings(self) -> dict:
+        """The run's settings as {"section.name": value}, with `model.spec` the spec it trains: a preset's
+        None would tell a run from its fork, whose spec is pinned to the one its weights fit."""
+        flat = flat_settings(self.config)
+        if flat:
+            flat["model.spec"] = self.spec
+        return flat
+
+    @property
     def optimizer(self) -> str | None:
         return self.setting("optimizer.name")
 
@@ -89,23 +125,62 @@ class RunSummary:
 
     @property
     def status(self) -> str:
-        """running (a process trains it), interrupted (cut off, resumable), or how it ended."""
-        if self.info.status == "running":
-            return "running" if self.info.active else "interrupted" if self.info.resume_point else "failed"
+        """running (a process trains it), how it ended (its history's end: a stopped run's marker stays
+        "running", as it may be resumed), or interrupted (cut off with no end said: resumable, or pruned)."""
+        if self.info.status == "running" and self.info.active:
+            return "running"
         end = self.history.end if self.history is not None else None
-        if end is not None and end.get("status") in STATUSES:
+        if end is not None and end.get("status") in ENDED:
             return end["status"]
+        if self.info.status == "running":
+            return "interrupted" if self.info.resume_point or self.pruned else "failed"
         return self.info.status
+
+    @property
+    def why(self) -> str:
+        """Why it ended, as the run said ("" when it did not)."""
+        end = self.history.end if self.history is not None else None
+        return str(end.get("why") or "") if end is not None and self.status in ENDED else ""
+
+    @property
+    def pruned(self) -> bool:
+        """Its checkpoints were deleted by `runs prune`: it can be listed and compared, not resumed."""
+        return self.info.pruned_at is not None
+
+    @property
+    def updated(self) -> datetime | None:
+        return self.info.updated
+
+    @property
+    def started(self) -> datetime | None:
+        return parse_time(self.info.started_at) if self.info.started_at else None
+
+    @property
+    def pruned_time(self) -> datetime | None:
+        return parse_time(self.info.pruned_at) if self.info.pruned_at else None
+
+    @property
+    def best_metric(self) -> str:
+        """What `best` is: "val_acc" (the highest, for classification) or "val_loss" (the lowest)."""
+        return "val_acc" if self.task in (None, "classification") else "val_loss"
 
     @property
     def best(self) -> float | None:
         """The best validation accuracy (classification) or the lowest validation loss, or None."""
-        key, pick = ("val_acc", max) if self.task in (None, "classification") else ("val_loss", min)
+        key = self.best_metric
+        pick = max if key == "val_acc" else min
         values = [e.get(key) for e in (self.history.epochs if self.history else [])]
         values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
         if values:
             return pick(values)
         return self.info.best_value if key == "val_acc" else None
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch of `best` (from the history; None without one)."""
+        epochs = self.history.epochs if self.history is not None else []
+        return next((e.get("epoch") for e in epochs if self.best is not None and e.get(self.best_metric) == self.best),
+                    None)
 
     @property
     def final(self) -> dict:
@@ -116,17 +191,18 @@ class RunSummary:
     def resumable(self) -> bool:
         return self.info.resume_point is not None
 
+    @property
+    def origin(self) -> dict:
+        return self.history.origin if self.history is not None else {}
 
-def folder_size(path: Path) -> int:
-    """Bytes under `path` (files only, links not followed)."""
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
+    def as_record(self) -> dict:
+        """The run as plain data (what `runs list --json` prints; NaN is the caller's to turn into null)."""
+        return {"name": self.name, "path": str(self.path), "dataset": self.dataset, "task": self.task,
+                "model": self.model, "optimizer": self.optimizer, "lr": self.lr, "epochs_done": self.epochs_done,
+                "epochs_planned": self.epochs_planned, "best": self.best, "best_metric": self.best_metric,
+                "status": self.status, "why": self.why, "pruned": self.pruned, "resumable": self.resumable,
+                "size": self.size, "started_at": self.info.started_at, "updated_at": self.info.updated_at,
+                "origin": self.origin, "notes": list(self.notes)}
 
 
 def summarize(info: saves.RunInfo, *, batches: bool = True) -> RunSummary:
@@ -139,7 +215,7 @@ def summarize(info: saves.RunInfo, *, batches: bool = True) -> RunSummary:
             notes = list(history.notes)
         except saves.SaveError as error:
             notes = [str(error)]
-    return RunSummary(info, history, folder_size(info.path), notes)
+    return RunSummary(info, history, saves.folder_size(info.path), notes)
 
 
 def list_runs(folder: str | Path | None = None, *, batches: bool = True) -> list[RunSummary]:
@@ -147,20 +223,176 @@ def list_runs(folder: str | Path | None = None, *, batches: bool = True) -> list
     return [summarize(info, batches=batches) for info in saves.find_runs(folder)]
 
 
-def _flat(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(_flat(value, path + "."))
-        else:
-            out[path] = value
-    return out
+def find_run(text: str, folder: str | Path | None = None) -> Path:
+    """The run folder a user names: a run's name in the saves folder's runs/, or a path to a run folder.
+    SaveError when there is none (saying where it looked)."""
+    runs = saves.runs_folder(folder)
+    separators = [os.sep] + ([os.altsep] if os.altsep else [])
+    named = runs / text
+    if text and text not in (".", "..") and not any(sep in text for sep in separators) and os.path.lexists(named):
+        return named
+    if os.path.lexists(text):
+        return Path(text)
+    if any(sep in text for sep in separators):
+        raise saves.SaveError("no such run folder", text)
+    raise saves.SaveError(f"no run named {text!r} in {runs} (`nnstudio runs list` shows them)")
+
+
+def run_summary(path: str | Path) -> RunSummary:
+    """The summary of one run folder; SaveError if it is not one."""
+    info = saves.read_run(path)
+    if info is None:
+        why = "no such folder" if not Path(path).is_dir() else "not a run folder (it has no readable run.json)"
+        raise saves.SaveError(why, path)
+    return summarize(info)
+
+
+def describe_origin(origin: dict) -> str:
+    """Where a run came from, in words: "new", "continued from the save X (5 epochs)", "a fork of R at epoch 3"."""
+    kind = origin.get("kind")
+    if kind in (None, "new"):
+        return "new" if kind else "not recorded"
+    if kind == "save":
+        if origin.get("reinitialised"):
+            return f"the settings of the save {origin.get('path')}, with fresh weights"
+        epochs = origin.get("epochs")
+        return f"continued from the save {origin.get('path')}" + (f" ({epochs} epochs)" if epochs else "")
+    if kind == "checkpoint":
+        return f"resumed from the checkpoint {origin.get('path')}"
+    if kind == "fork":   # (`forking.fork`: the parent run, the epoch it branched from, the settings it changed)
+        changed = origin.get("changed") if isinstance(origin.get("changed"), dict) else {}
+        epoch = origin.get("epoch")
+        return (f"a fork of {origin.get('run') or origin.get('path') or '?'}"
+                + (f" at epoch {epoch}" if epoch is not None else "")
+                + (" with " + ", ".join(f"{path}={value}" for path, value in changed.items()) if changed else ""))
+    return str(kind)
 
 
 def differences(runs: list[RunSummary]) -> dict[str, list]:
     """The settings whose values are not the same in every run: {dotted path: [value per run]}."""
-    flats = [_flat(run.config) for run in runs]
+    flats = [run.settings for run in runs]
     paths = sorted(set().union(*flats)) if flats else []
     return {path: [flat.get(path) for flat in flats] for path in paths
             if len({repr(flat.get(path)) for flat in flats}) > 1}
+
+
+# ---------------------------------------------------------------------------------------- comparing
+#: the final figures a comparison puts side by side, in order (accuracies only where every run has classes)
+LOSSES = ("train_loss", "val_loss")
+ACCURACIES = ("train_acc", "val_acc")
+#: a setting's value in a run where it does not apply (momentum with adam)
+NOT_APPLICABLE = object()
+
+
+@dataclass
+class Comparison:
+    """Runs side by side: the settings that tell them apart, the final metrics that mean the same in every
+    one, and what cannot be compared (runs of different data sets or tasks, runs with no history)."""
+
+    runs: list[RunSummary]
+    settings: dict[str, list]        # dotted path -> the value per run (NOT_APPLICABLE, or None when unknown)
+    metrics: tuple[str, ...]         # the final metrics compared (LOSSES, ACCURACIES), and "best" if they are
+    problems: list[str]              # what is not compared, and why
+
+
+def _applies(run: RunSummary, path: str) -> bool:
+    """Whether a setting matters in the run (as `RunConfig.applies` says, read from the config as recorded, which
+    another version may have written): momentum with adam does, Nesterov momentum does not."""
+    try:
+        only_with = setting_at(path).only_with
+    except ConfigError:   # (a setting of a newer version, or a part of a model spec)
+        return True
+    return only_with is None or run.setting(only_with.path) in only_with.values
+
+
+def compare(runs: list[RunSummary]) -> Comparison:
+    """What tells `runs` apart and how they ended: settings that differ among the runs they apply to (momentum
+    is hidden when every run uses adam), and the final metrics, unless the runs learn different things."""
+    known = [run for run in runs if run.config]
+    problems = [f"the settings and figures of {run.name}: it has no history (it is older than run histories)"
+                for run in runs if not run.config]
+    settings = {}
+    order = {path: number for number, path in enumerate(SETTINGS)}   # (a section's choice first, as configs list)
+    found = differences(known)
+    for path in sorted(found, key=lambda path: (order.get(path, len(order)), path)):
+        values = found[path]
+        shown = [value if _applies(run, path) else NOT_APPLICABLE for run, value in zip(known, values)]
+        if any(value is not NOT_APPLICABLE for value in shown) and len({repr(v) for v in shown}) > 1:
+            by_run = dict(zip((run.name for run in known), shown))
+            settings[path] = [by_run.get(run.name) for run in runs]
+    metrics: tuple[str, ...] = ()
+    tasks = {run.task or "unknown" for run in known}
+    datasets = {run.dataset or "unknown" for run in known}
+    if len(tasks) > 1:
+        problems.append("the final metrics, as the runs do different tasks (" + _grouped(known, "task") + "): a "
+                        "classification loss is a cross-entropy and a regression loss a squared error, and only "
+                        "classification has an accuracy; compare runs of one task")
+    elif len(datasets) > 1:
+        problems.append("the final metrics, as the runs learn different data sets (" + _grouped(known, "dataset")
+                        + "); compare runs of one data set")
+    elif known:
+        metrics = LOSSES + (ACCURACIES if tasks == {"classification"} else ()) + ("best",)
+    return Comparison(runs, settings, metrics, problems)
+
+
+def _grouped(runs: list[RunSummary], attribute: str) -> str:
+    """"blobs: a, b; spirals: c"."""
+    groups: dict[str, list[str]] = {}
+    for run in runs:
+        groups.setdefault(getattr(run, attribute) or "unknown", []).append(run.name)
+    return "; ".join(f"{key}: {', '.join(names)}" for key, names in groups.items())
+
+
+# ---------------------------------------------------------------------------------------- pruning
+@dataclass
+class PrunePlan:
+    """What `runs prune` does: the runs whose checkpoints go, why each other run keeps its own, and the
+    ended runs whose stale lock file goes."""
+
+    prune: list[RunSummary]
+    kept: list[tuple[RunSummary, str]]
+    locks: list[RunSummary]
+
+    @property
+    def size(self) -> int:
+        """The bytes the pruned checkpoints take."""
+        return saves.disk_usage([f for run in self.prune for f in saves.checkpoint_files(run.path)])
+
+
+def prune_plan(runs: list[RunSummary], *, keep_last: int = 0, older_than: timedelta | None = None,
+               now: datetime | None = None, interrupted: bool = False) -> PrunePlan:
+    """Which of `runs` (newest first, as `list_runs` gives them) lose their checkpoints.
+
+    Ended runs do, except the `keep_last` newest of them and, with `older_than`, those updated more
+    recently than that before `now`. A running run never does; an interrupted one (cut off, resumable)
+    only with `interrupted`.
+    """
+    plan = PrunePlan([], [], [])
+    now = now if now is not None else datetime.now(timezone.utc)
+    candidates = []
+    for run in runs:
+        status = run.status
+        try:
+            saves.run_folder_in(run.path, run.path.parent)
+        except saves.SaveError as error:   # (a symbolic link among the runs: what it points to is not ours)
+            plan.kept.append((run, error.problem))
+            continue
+        if status in ENDED and (run.path / saves.checkpoints.LOCK_FILE).is_file():
+            plan.locks.append(run)
+        if not saves.checkpoint_files(run.path):
+            if not run.pruned:
+                plan.kept.append((run, "it has no checkpoints"))
+        elif status == "running":
+            plan.kept.append((run, "a live process is training it"))
+        elif status == "interrupted" and not interrupted:
+            plan.kept.append((run, "interrupted: it can be resumed (--interrupted prunes it too)"))
+        else:
+            candidates.append(run)
+    for number, run in enumerate(candidates):
+        if number < keep_last:
+            plan.kept.append((run, f"one of the {keep_last} newest (--keep-last)"))
+        elif older_than is not None and (run.updated is None or now - run.updated < older_than):
+            plan.kept.append((run, "updated more recently than --older-than"))
+        else:
+            plan.prune.append(run)
+    return plan

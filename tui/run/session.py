@@ -89,10 +89,12 @@ class Session:
         self.trainer: Trainer | None = None
         self.epoch_offset = 0  # epochs of the save this run continues, before its trainer's first
         self.blas_threads: int | None = None  # BLAS threads the run trains with (`blas.py`: resuming uses them again)
+        self.recorded_blas_threads: int | None = None  # those of the checkpoint it continues (`match_blas_threads`)
         self._manager: saves.CheckpointManager | None = None
         self.origin: dict = {"kind": "new"}
         """Where the run came from, as its history records it (`history.py`): new, a save, a checkpoint, a fork."""
         self._recorder: HistoryRecorder | None = None
+        self.inherited: tuple[dict, list[dict]] | None = None   # a fork's: its parent's config and history records
         self._ending = ""   # why the run ended, as the loop's last event said
         self.close_problem: str | None = None
         """Why the run folder could not be marked as ended, if it could not (the run's training itself is done)."""
@@ -358,6 +360,12 @@ class Session:
             self._recorder.setting(path, typed, at=self.position)
         return typed
 
+    def match_blas_threads(self) -> str | None:
+        """Before a continued checkpoint trains: use the BLAS thread count it trained with (`blas.continue_with`),
+        so that it goes on bit-identically. Call it from the program's main thread: threadpoolctl lets only the
+        thread that first set the count change it. Returns what to tell the user if the count differs all the same."""
+        return continue_with(self.recorded_blas_threads)
+
     # ================================================================== checkpoints and saves
     def _open_checkpoints(self) -> None:
         """Open the run folder for writing; a new folder starts with a checkpoint of where the run starts,
@@ -377,11 +385,17 @@ class Session:
         self._record_start(fresh)
 
     def _record_start(self, fresh: bool) -> None:
-        """The history's run record: where a run starts, or where it goes on from (the lock is held)."""
+        """The history's run record: where a run starts, or where it goes on from (the lock is held). A fork's
+        history starts with its parent's up to the epoch it branches from (`inherited`)."""
         self._recorder = HistoryRecorder(self.run_dir, train_size=len(self.data.x_train))
-        self._recorder.start(config=self._config_record(), origin=self.origin, at=None if fresh else self.position,
-                             dataset=self.dataset.name, model=self.spec.get("name"), task=self.task,
-                             blas_threads=self.blas_threads)
+        facts = dict(dataset=self.dataset.name, model=self.spec.get("name"), spec=self.spec, task=self.task,
+                     blas_threads=self.blas_threads)
+        if fresh and self.inherited is not None:
+            parent_config, records = self.inherited
+            self._recorder.start(config=parent_config, origin=self.origin, **facts)
+            self._recorder.inherit(records)
+        self._recorder.start(config=self._config_record(), origin=self.origin,
+                             at=None if fresh and self.inherited is None else self.position, **facts)
         if self._recorder.problem is not None:
             self.on_event(Notice(self._recorder.problem))
 
@@ -577,10 +591,6 @@ class Session:
         if run_dir is None:   # (a run folder's own resume point keeps the origin its history holds)
             session.origin = {"kind": "checkpoint", "path": str(checkpoint)}
         session._restore(loaded)
-        recorded = (loaded.checkpoint.data_state or {}).get("blas_threads")
-        problem = continue_with(recorded if type(recorded) is int and recorded >= 1 else None)
-        if problem is not None:
-            session.on_event(Notice(problem))
         return session
 
     @classmethod
@@ -601,16 +611,26 @@ class Session:
                 session.trainer.best_loss = divergence.best_loss(h.get("train_loss") for h in session.history)
         return session
 
-    def _restore(self, loaded: saves.Loaded) -> None:
-        """Prepare as usual, then put back weights, optimizer, schedule, early stopping, random streams and position."""
+    def _restore(self, loaded: saves.Loaded, fresh: frozenset[str] = frozenset()) -> None:
+        """Prepare as usual, then put back weights, optimizer, schedule, early stopping, random streams and position.
+
+        The parts named in `fresh` ("optimizer", "scheduler", "early_stopping", "rng") are not put back: a
+        fork that changed their settings starts them afresh (a fresh schedule at the epoch it forks from).
+        """
         self.prepare()
         resume = loaded.checkpoint
+        recorded = (resume.data_state or {}).get("blas_threads")
+        self.recorded_blas_threads = recorded if type(recorded) is int and recorded >= 1 else None
         try:
             self.model.load_state_dict(loaded.model.state_dict())
-            resume.restore(self.optimizer, self.scheduler, self.early_stopping, rng=True)
+            resume.restore(None if "optimizer" in fresh else self.optimizer,
+                           None if "scheduler" in fresh else self.scheduler,
+                           None if "early_stopping" in fresh else self.early_stopping, rng="rng" not in fresh)
             state = resume.data_state or {}
             self.batches.set_state(state["batches"])
             self.trainer.load_state_dict(state["trainer"])
+            if "scheduler" in fresh and self.scheduler is not None:
+                self.scheduler.load_state_dict({**self.scheduler.state_dict(), "last_epoch": self.trainer.epoch})
             self.history = list(loaded.metadata.history)
             # older checkpoints do not record the offset: their history holds it
             offset = state.get("epoch_offset", max(len(self.history) - self.trainer.epoch, 0))

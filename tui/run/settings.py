@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 import types
 import typing
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from nnstudio.engine.control import LIVE_SETTINGS as ENGINE_LIVE_SETTINGS
 from nnstudio.engine.fields import Field, FieldError, short_repr, suggest
 from nnstudio.engine.presets import PRESETS, Preset
 from nnstudio.engine.spec import validate_spec
+from nnstudio.saves.schema import MAX_HISTORY_ENTRIES
 
 
 class ConfigError(FieldError):
@@ -82,17 +84,31 @@ def folder_problem(path: Path, must_exist: bool) -> str | None:
 
     try:
         if path.is_dir():
-            return None
+            return None if must_exist or _writable(path) else f"{path} cannot be written"
         if path.exists():
             return not_a_folder(path)
         if must_exist:
             return f"{path} does not exist"
         parent = next(parent for parent in path.parents if parent.exists())
-        return None if parent.is_dir() else f"{path} cannot be made: {not_a_folder(parent)}"
+        if not parent.is_dir():
+            return f"{path} cannot be made: {not_a_folder(parent)}"
+        if not _writable(parent):
+            return f"{path} cannot be made: {parent} cannot be written"
+        return None
     except (OSError, ValueError) as error:   # a name too long, a NUL character, a folder we may not look into
         return f"{path} cannot be used: {getattr(error, 'strerror', None) or error}"
     except StopIteration:   # no part of it exists: not even the working folder
         return f"{path} cannot be made: none of the folders it is in exists"
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a folder can be created in `folder`, tried (permission bits say nothing to root, nor of a
+    read-only file system or /proc): an empty folder made and removed at once."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".nnstudio-probe-", dir=folder))
+    except OSError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -145,6 +161,15 @@ class Setting(Field):
 
     def error(self, problem: str) -> ConfigError:
         return ConfigError(self.path, problem)
+
+    def check(self, value: Any, *, typed: str | None = None) -> Any:
+        """As `Field.check`; a folder (`place`) written with a leading ~ means the home folder, as in a shell
+        (which expands it on a command line, but not in a config file or a quoted flag: a folder named ~
+        appeared in the working folder)."""
+        value = super().check(value, typed=typed)
+        if self.place is not None and isinstance(value, str) and value.startswith("~"):
+            value = os.path.expanduser(value)
+        return value
 
     def check_here(self, value: Any) -> Any:
         """`value` (already `check`ed) if this machine can use it, else a ConfigError saying why: a folder it
@@ -263,7 +288,8 @@ class ScheduleSettings(Section):
 @section("training", "the training loop")
 class TrainingSettings(Section):
     epochs: int = setting(10, "passes over the training set, in all: a continued save or resumed run trains up "
-                                  "to this many, counting those it has", low=1, high=100_000)
+                                  "to this many, counting those it has", low=1,
+                          high=MAX_HISTORY_ENTRIES)  # a save holds one history entry per epoch
     batch_size: int = setting(64, "examples per update", low=1)
     seed: int = setting(0, "random seed: the same seed gives the same run", low=0)
     clip_norm: float = setting(0.0, "largest gradient norm allowed before an update; 0 turns clipping off", low=0.0)
@@ -277,7 +303,7 @@ class TrainingSettings(Section):
 class CheckpointsSettings(Section):
     folder: str = setting("", "folder for saves and run checkpoints; empty means the default: $NNSTUDIO_SAVES_DIR, "
                               "else nnstudio/saves in $XDG_DATA_HOME (~/.local/share)", machine=True,
-                    place=Place(False, "name a folder (one that is not there yet is made)"))
+                    place=Place(False, "name a folder you can write (one that is not there yet is made)"))
     keep_last: int = setting(3, "how many checkpoints of a run to keep (older ones are deleted)", low=1)
     every_epoch: bool = setting(True, "write a checkpoint at the end of every epoch")
 

@@ -83,6 +83,9 @@ class StudioApp(App):
         Binding("ctrl+s", "save", "Save", id="run.save", tooltip="Save the trained model to the saves folder"),
         Binding("ctrl+o", "load", "Load", show=False, id="run.load", tooltip="Load a save (opens the saves pane)"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help", tooltip="Show every key"),
+        # Ctrl+C quits as q does (Textual's own only says how to quit): an SSH user's first reflex, never ignored
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit-ctrl-c",
+                tooltip="Quit (asks first when trained work is unsaved)"),
         Binding("escape", "leave_field", "Tab bar", show=False, id="app.leave-field",
                 tooltip="Leave the field being edited: the keys above act again (a pane may use escape first)"),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first when trained work is unsaved)"),
@@ -427,6 +430,9 @@ class StudioApp(App):
         self.monitor.task = session.task
         if message.outputs is not None:
             self.predictions.show_outputs(message.outputs, source="probe test images")
+        problem = session.match_blas_threads()   # (here: the interface's thread is the one that may set it)
+        if problem is not None:
+            self.notify(problem, title="Not bit-identical", severity="warning", timeout=20)
         self._attempt(self.runner.adopt, session, message.origin, self.config, message.bridge)
         self.notify(f"{len(session.history)} epoch(s) trained so far." +
                     (" Press space to continue." if message.origin == "resumed" else ""),

@@ -49,6 +49,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#confirm-yes" if self.default else "#confirm-no", Button).focus()
+        self.app.clear_notifications()   # a long toast (a divergence's) was drawn over the question's buttons
 
     def action_answer(self, answer: bool) -> None:
         """Close the dialog with the answer."""

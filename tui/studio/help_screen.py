@@ -35,8 +35,10 @@ def binding_rows(nodes: Iterable[DOMNode], key_display: Callable[[Binding], str]
         title = getattr(node, "HELP_TITLE", type(node).__name__)
         groups: dict[str, str] = getattr(node, "HELP_GROUPS", {})
         merged: dict[tuple, tuple[str, list[str], list[Binding]]] = {}
-        # DOMNode._bindings is where Textual keeps a node's bindings with the keymap applied
-        for _key, binding in node._bindings:
+        # DOMNode._bindings is where Textual keeps a node's bindings with the keymap applied, in the order of
+        # the keys it inherited first (a key that replaces one of Textual's own, ctrl+c, would come first)
+        declared = {b.id: i for i, b in enumerate(getattr(type(node), "BINDINGS", [])) if isinstance(b, Binding)}
+        for _key, binding in sorted(node._bindings, key=lambda kb: declared.get(kb[1].id, len(declared))):
             if binding.id is None or binding.system or not binding.description:
                 continue
             section = groups.get(binding.id.partition(".")[0], title)

@@ -1,0 +1,101 @@
+"""Forks: a run continued from one of its epochs with changed settings, as a new run whose history starts
+with its parent's up to that epoch."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnstudio.tui.run import Session, SessionError
+from nnstudio.tui.run.config import RunConfig
+from nnstudio.tui.run.forking import fork, fork_point
+from nnstudio.tui.run.history import read_history
+
+
+def _config(tmp_path, **overrides) -> RunConfig:
+    config = RunConfig.from_dict({
+        "data": {"name": "moons", "size": 300}, "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+        "schedule": {"name": "none"}, "training": {"epochs": 4, "batch_size": 16, "seed": 5},
+        "checkpoints": {"folder": str(tmp_path), "keep_last": 10}})
+    return config.with_overrides(overrides) if overrides else config
+
+
+@pytest.fixture
+def parent(tmp_path):
+    session = Session(_config(tmp_path))
+    assert session.run() == "finished"
+    return session
+
+
+def test_a_fork_with_nothing_changed_retraces_its_parent_exactly(parent, tmp_path):
+    child = fork(parent.run_dir, 2, {})
+    assert child.run() == "finished" and child.run_dir != parent.run_dir
+    assert [h["train_loss"] for h in child.history] == [h["train_loss"] for h in parent.history]
+
+
+def test_a_fork_changes_its_settings_from_the_epoch_it_branches_at(parent, tmp_path):
+    child = fork(parent.run_dir, 2, {"optimizer.lr": 0.005})
+    assert child.run() == "finished"
+    assert [h["lr"] for h in child.history] == [0.05, 0.05, 0.005, 0.005]
+    assert child.history[:2] == parent.history[:2] and child.history[2] != parent.history[2]
+
+    history = read_history(child.run_dir)
+    assert history.origin == {"kind": "fork", "run": parent.run_dir.name, "path": str(parent.run_dir), "epoch": 2,
+                              "changed": {"optimizer.lr": 0.005}}
+    assert [e["epoch"] for e in history.epochs] == [1, 2, 3, 4] and history.notes == []
+    assert history.runs[0]["config"]["optimizer"]["lr"] == 0.05 and history.config["optimizer"]["lr"] == 0.005
+    parent_batches = read_history(parent.run_dir).batches
+    inherited = int((parent_batches.epoch <= 2).sum())
+    assert history.batches.loss[:inherited].tolist() == parent_batches.loss[:inherited].tolist()
+    assert len(history.batches) == len(parent_batches)
+
+
+def test_another_optimizer_starts_afresh_and_the_data_and_model_stay(parent, tmp_path):
+    child = fork(parent.run_dir, 3, {"optimizer.name": "adam", "optimizer.lr": 0.01})
+    assert child.run() == "finished" and [h["epoch"] for h in child.history] == [1, 2, 3, 4]
+    with pytest.raises(SessionError, match="a fork goes on with its parent's data set and model, so data.noise"):
+        fork(parent.run_dir, 2, {"data.noise": 0.3})
+
+
+def test_fork_points_name_a_run_and_an_epoch_it_keeps(parent, tmp_path):
+    name = parent.run_dir.name
+    assert fork_point(f"{name}@2", tmp_path) == (parent.run_dir, 2)
+    assert fork_point(name, tmp_path) == (parent.run_dir, None)
+    with pytest.raises(SessionError, match="the epoch after @ must be a whole number"):
+        fork_point(f"{name}@two", tmp_path)
+    with pytest.raises(SessionError, match="no run folder nope"):
+        fork_point("nope@2", tmp_path)
+    (parent.run_dir / "epoch-0001.safetensors").unlink()
+    with pytest.raises(SessionError, match=f"{name} has no checkpoint of epoch 1 \\(it keeps epochs 0, 2, 3, 4"):
+        fork(parent.run_dir, 1, {})
+    with pytest.raises(SessionError, match="the fork starts after epoch 4 and plans 4 in all"):
+        fork(parent.run_dir, None, {})
+
+
+# ---------------------------------------------------------------------------------------- nnstudio train --fork
+from test_cli_train import json_lines, run_cli  # noqa: E402
+
+
+def test_train_fork_branches_a_run_with_the_flags_settings(parent, tmp_path, capsys):
+    name = parent.run_dir.name
+    assert run_cli("train", "--fork", f"{name}@2", "--lr", "0.01", "--saves-dir", str(tmp_path), "--json") == 0
+    captured = capsys.readouterr()
+    records = json_lines(captured.out)
+    assert [r["epoch"] for r in records[:-1]] == [3, 4] and {r["lr"] for r in records[:-1]} == {0.01}
+    assert f"a fork of {name} after epoch 2 (optimizer.lr 0.01), 2 more" in captured.err
+    history = read_history(records[-1]["run_dir"])
+    assert history.origin["kind"] == "fork" and history.origin["changed"] == {"optimizer.lr": 0.01}
+    assert [e["epoch"] for e in history.epochs] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dataset", "spirals"], "--fork goes on with the parent's data set and model, so data.name cannot change"),
+    (["--epochs", "2"], "it starts after epoch 2 and would end at epoch 2; pass --epochs 7 or more"),
+    (["--from", "x"], "--fork cannot be combined with --from"),
+    (["--resume"], "--fork cannot be combined with --resume"),
+])
+def test_train_fork_refuses_what_it_cannot_do_in_one_line(parent, tmp_path, capsys, flags, message):
+    before = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert run_cli("train", "--fork", f"{parent.run_dir.name}@2", *flags, "--saves-dir", str(tmp_path)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == before   # nothing started

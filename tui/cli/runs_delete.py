@@ -1,0 +1,151 @@
+"""`nnstudio runs rm RUN...` and `runs prune`: deleting runs and checkpoints, after confirmation.
+
+Which runs `prune` deletes the checkpoints of is the run core's `prune_plan`; the deleting, with
+its guards (only run folders inside the runs folder, never a run a live process holds), is the
+saves layer's (`saves.run_folders`). This module asks, says what it does and how much it freed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from nnstudio import saves
+from nnstudio.saves import SaveError
+
+from ..render import size_text
+from ..run.runs import find_run, list_runs, prune_plan
+from .common import UsageError, fail
+from .runs_view import PROG, count, epochs_text, folder_of, summaries
+
+
+def now() -> datetime:
+    """The time `prune --older-than` counts from (a test sets its own)."""
+    return datetime.now(timezone.utc)
+
+
+def _confirmed(question: str) -> bool | None:
+    """Ask on a terminal: True if answered yes, False if not, None if there is no terminal to ask on."""
+    if not sys.stdin.isatty():
+        return None
+    print(f"{question} [y/N] ", end="", flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _deletable(name: str, folder: Path, home: Path) -> None:
+    """UsageError unless `name` is a run folder inside the runs folder `home` (`saves.run_folder_in`)."""
+    try:
+        path = find_run(name, folder)
+    except SaveError as error:
+        raise UsageError(str(error)) from None
+    try:
+        saves.run_folder_in(path, home)
+    except SaveError as error:
+        raise UsageError(f"not deleting {error}") from None
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    """`nnstudio runs rm RUN...`: delete run folders, after confirmation unless --yes.
+
+    Every run named is checked before anything is deleted: a name that is not there, a path
+    outside the runs folder, a symbolic link, a folder that is not a run's (exit 2), and a run a
+    live process trains (exit 1) delete nothing at all.
+    """
+    try:
+        folder = folder_of(args)
+        home = saves.runs_folder(folder)
+        for name in args.runs:   # (first: a path outside the runs folder is told so, whatever it holds)
+            _deletable(name, folder, home)
+        runs = summaries(args.runs, folder)
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
+    for run in runs:
+        if run.status == "running":
+            return fail(PROG, f"not deleting {run.path}: a live nnstudio process is training it; stop it first")
+    size = size_text(sum(run.size for run in runs))
+    if not args.yes:
+        what = f"the run {runs[0].name}" if len(runs) == 1 else f"these {len(runs)} runs"
+        for run in runs if len(runs) > 1 else []:
+            print(f"  {run.name}  ({run.status}, {epochs_text(run.epochs_done)}, {size_text(run.size)})")
+        answer = _confirmed(f"Delete {what} ({size})?")
+        if answer is None:
+            return fail(PROG, f"not deleting {what} without confirmation: pass --yes", 2)
+        if not answer:
+            print(f"Kept {what}.")
+            return 1
+    status, freed = 0, 0
+    for run in runs:
+        try:
+            freed += saves.remove_run(run.path, home)
+        except SaveError as error:
+            status = fail(PROG, f"not deleted: {error}")
+            continue
+        print(f"Deleted {run.path}.")
+    print(f"Freed {size_text(freed)}.")
+    return status
+
+
+# ---------------------------------------------------------------------------------------- prune
+
+def run_prune(args: argparse.Namespace) -> int:
+    """`nnstudio runs prune`: delete the checkpoints of ended runs (`prune_plan` says which), keep their
+    histories, and remove the lock files ended runs left."""
+    try:
+        folder = folder_of(args)
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
+    older = timedelta(days=args.older_than) if args.older_than is not None else None
+    plan = prune_plan(list_runs(folder), keep_last=args.keep_last, older_than=older, now=now(),
+                      interrupted=args.interrupted)
+    console = Console()
+    reasons: dict[str, list[str]] = {}
+    for run, why in plan.kept:
+        reasons.setdefault(why, []).append(run.name)
+    for why, names in reasons.items():
+        console.print(f"keeping {escape(', '.join(names))}: {escape(why)}", highlight=False, soft_wrap=True)
+    if not plan.prune and not plan.locks:
+        console.print(f"Nothing to prune in {escape(str(saves.runs_folder(folder)))}.", highlight=False)
+        return 0
+    size = size_text(plan.size)
+    if plan.prune:
+        console.print(f"{'Would delete' if args.dry_run else 'Deleting'} the checkpoints of:", highlight=False)
+    for run in plan.prune:
+        console.print(f"  {escape(run.name)} ({run.status}, {epochs_text(run.epochs_done)}, "
+                      f"{size_text(saves.disk_usage(saves.checkpoint_files(run.path)))})", highlight=False,
+                      soft_wrap=True)
+    pruning = {run.path for run in plan.prune}
+    stale = [run for run in plan.locks if run.path not in pruning]
+    if args.dry_run:
+        console.print(f"Would free {size} from {count(len(plan.prune), 'run')}, and remove "
+                      f"{count(len(plan.locks), 'stale lock file')}.", highlight=False)
+        return 0
+    if plan.prune and not args.yes:
+        what = f"the checkpoints of {count(len(plan.prune), 'run')}"
+        answer = _confirmed(f"Delete {what} ({size})? Their histories are kept.")
+        if answer is None:
+            return fail(PROG, f"not deleting {what} without confirmation: pass --yes (or --dry-run to see what "
+                              f"would go)", 2)
+        if not answer:
+            print("Kept every checkpoint.")
+            return 1
+    status, freed, pruned = 0, 0, 0
+    home = saves.runs_folder(folder)
+    for run in plan.prune:
+        try:
+            freed += saves.prune_run(run.path, home)   # (its lock file too)
+            pruned += 1
+        except SaveError as error:
+            status = fail(PROG, f"not pruned: {error}")
+    for run in stale:
+        saves.remove_stale_lock(run.path, home)
+    locks = sum(not (run.path / saves.checkpoints.LOCK_FILE).exists() for run in plan.locks)
+    console.print(f"Pruned {count(pruned, 'run')}: freed {size_text(freed)}"
+                  + (f"; removed {count(locks, 'stale lock file')}" if locks else "")
+                  + (". Their histories are kept: `nnstudio runs list` and `compare` still show them; they can "
+                     "no longer be resumed." if pruned else "."), highlight=False, soft_wrap=True)
+    return status

@@ -1,0 +1,255 @@
+"""`nnstudio runs list` and `runs show`, and what the `runs` actions share: naming runs, status and figures.
+
+The summaries are the run core's (`nnstudio.tui.run.runs`); this module prints them with Rich.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
+
+from nnstudio import saves
+from nnstudio.saves import SaveError, folder_or_default
+
+from ..render import size_text
+from ..run.config import ConfigError, RunConfig
+from ..run.runs import RunSummary, describe_origin, find_run, list_runs, run_summary
+from .common import UsageError, fail, parse_flag, percent, plain
+from .saves import _date, _history_table, _settings_table, _value
+
+PROG = "nnstudio runs"
+
+
+def folder_of(args: argparse.Namespace) -> Path:
+    """--saves-dir (checked as `train` checks it: UsageError), else the default saves folder."""
+    folder = folder_or_default(parse_flag("--saves-dir", args.saves_dir) if args.saves_dir is not None else None)
+    if folder.exists() and not folder.is_dir():   # $NNSTUDIO_SAVES_DIR names a file
+        raise UsageError(f"the saves folder {folder} is not a folder")
+    return folder
+
+
+def summaries(names: list[str], folder: Path) -> list[RunSummary]:
+    """The runs named, each once; UsageError for one that is not there or not a run folder."""
+    found: dict[Path, RunSummary] = {}
+    for name in names:
+        try:
+            run = run_summary(find_run(name, folder))
+        except SaveError as error:
+            raise UsageError(str(error)) from None
+        found.setdefault(run.path.resolve(), run)
+    return list(found.values())
+
+
+def best_text(run: RunSummary) -> str:
+    if run.best is None:
+        return "-"
+    return percent(run.best) if run.best_metric == "val_acc" else f"loss {loss_text(run.best)}"
+
+
+def status_text(run: RunSummary) -> str:
+    colour = {"running": "green", "interrupted": "yellow", "diverged": "red", "failed": "red"}.get(run.status)
+    text = f"[{colour}]{run.status}[/]" if colour else run.status
+    return text + (", [dim]pruned[/]" if run.pruned else "")
+
+
+def loss_text(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def count(n: int, thing: str) -> str:
+    """"1 run", "3 runs"."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def epochs_text(n: int) -> str:
+    return count(n, "epoch")
+
+
+# ---------------------------------------------------------------------------------------- list
+
+def run_list(args: argparse.Namespace) -> int:
+    """`nnstudio runs list`: a table of the runs, newest first (or one JSON object per run and line)."""
+    try:
+        folder = folder_of(args)
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
+    runs = list_runs(folder)
+    if args.json:
+        for run in runs:
+            print(json.dumps(plain(run.as_record()), allow_nan=False))
+        return 0
+    console = Console()
+    where = escape(str(saves.runs_folder(folder)))
+    if not runs:
+        console.print(f"No runs in {where}.", highlight=False)
+        return 0
+    console.print(_runs_table(console, runs, f"Runs in {where}"))
+    for run in runs:
+        for note in run.notes:
+            console.print(f"[yellow]note[/] {escape(run.name)}: {escape(note)}", highlight=False, soft_wrap=True)
+    return 0
+
+
+#: the list's columns: (title, justify); the optional ones go first, in this order, on a narrow terminal
+_COLUMNS = (("name", "left"), ("data", "left"), ("model", "left"), ("optim", "left"), ("epochs", "right"),
+            ("best", "right"), ("status", "left"), ("size", "right"))
+_OPTIONAL = ("model", "size", "data")
+
+
+def _runs_table(console: Console, runs: list[RunSummary], title: str) -> Table:
+    """The runs' table, one line per run: names are never cut (they are typed back), so on a narrow terminal
+    the columns a name usually repeats (`<data set>-<model>-<time>`) and the size are left out instead
+    of every cell being folded (`--json` has everything)."""
+    rows = []
+    for run in runs:
+        optimizer = " ".join(_value(v) for v in (run.optimizer, run.lr) if v is not None) or "-"
+        planned = f"/{run.epochs_planned}" if run.epochs_planned is not None else ""
+        rows.append(dict(zip((title for title, _ in _COLUMNS), (
+            escape(run.name), escape(run.dataset or "-"), escape(run.model or "-"), optimizer,
+            f"{run.epochs_done}{planned}", best_text(run), status_text(run), size_text(run.size)))))
+    left_out: list[str] = []
+    while True:
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0),
+                      caption="best: the best validation accuracy (the lowest validation loss without classes)"
+                              + (f"; not shown here: {', '.join(left_out)}" if left_out else ""))
+        shown = [(name, justify) for name, justify in _COLUMNS if name not in left_out]
+        last = len(left_out) == len(_OPTIONAL)   # (then fold what does not fit, names included, never cut it)
+        for name, justify in shown:
+            table.add_column(name, justify=justify, no_wrap=not last, overflow="fold")
+        for row in rows:
+            table.add_row(*(row[name] for name, _ in shown))
+        unbounded = console.options.update_width(10_000)
+        if last or Measurement.get(console, unbounded, table).maximum <= console.width:
+            return table
+        left_out.append(_OPTIONAL[len(left_out)])
+
+
+# ---------------------------------------------------------------------------------------- show
+
+def run_show(args: argparse.Namespace) -> int:
+    """`nnstudio runs show RUN`: everything the run's folder says about it."""
+    try:
+        run = summaries([args.run], folder_of(args))[0]
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
+    console = Console()
+    planned = f"/{run.epochs_planned}" if run.epochs_planned is not None else ""
+    console.print(f"[bold]{escape(run.name)}[/]  {status_text(run)}, {run.epochs_done}{planned} epochs, "
+                  f"{size_text(run.size)}", highlight=False)
+    console.print(f"folder: {escape(str(run.path))}", highlight=False, soft_wrap=True)
+    if run.started:
+        console.print(f"started {_date(run.started)}"
+                      + (f", updated {_date(run.updated)}" if run.updated else ""), highlight=False)
+    facts = [f"data set: {escape(run.dataset or '-')}" + (f" ({run.task})" if run.task else ""),
+             f"model: {escape(run.model or '-')}"]
+    console.print(", ".join(facts), highlight=False)
+    _print_origin(console, run)
+    if run.config:
+        try:
+            console.print(_settings_table(RunConfig.from_dict(run.config)))
+        except ConfigError:
+            console.print(f"settings (as recorded): {_value(run.config)}", highlight=False, soft_wrap=True)
+    if run.history is not None and run.history.epochs:
+        console.print(_history_table(run.history.epochs))
+    for change in run.history.settings if run.history is not None else []:
+        console.print(f"changed {escape(str(change.get('path')))} to {_value(change.get('value'))} "
+                      f"{_from(change.get('at'))}", highlight=False, soft_wrap=True)
+    _print_end(console, run)
+    _print_checkpoints(console, run)
+    for note in run.notes:
+        console.print(f"[yellow]note[/] {escape(note)}", highlight=False, soft_wrap=True)
+    return 0
+
+
+def _position(at) -> tuple[int, int] | None:
+    """A history position: [epochs done, batches done in the next epoch]."""
+    try:
+        done, into = (int(x) for x in at)
+    except (TypeError, ValueError):
+        return None
+    return done, into
+
+
+def _after(at) -> str:
+    """Where a run stood, in words: "after epoch 3", "after batch 4 of epoch 2"."""
+    position = _position(at)
+    if position is None:
+        return ""
+    done, into = position
+    return f"after batch {into} of epoch {done + 1}" if into else f"after epoch {done}"
+
+
+def _from(at) -> str:
+    """Where a change took effect: "from epoch 4", "from batch 5 of epoch 2"."""
+    position = _position(at)
+    if position is None:
+        return ""
+    done, into = position
+    return f"from batch {into + 1} of epoch {done + 1}" if into else f"from epoch {done + 1}"
+
+
+def _print_origin(console: Console, run: RunSummary) -> None:
+    if run.history is None:
+        console.print("origin: not recorded (the run is older than run histories)", highlight=False)
+        return
+    console.print(f"origin: {escape(describe_origin(run.origin))}", highlight=False, soft_wrap=True)
+    for continuation in run.history.runs[1:]:
+        when = _time(continuation.get("time"))
+        console.print(f"resumed {_after(continuation.get('at'))}" + (f" on {_date(when)}" if when else ""),
+                      highlight=False)
+
+
+def _time(text) -> datetime | None:
+    """A history record's time (ISO 8601 with its zone), or None."""
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _print_end(console: Console, run: RunSummary) -> None:
+    status = run.status
+    if status == "running":
+        console.print("[green]running[/]: a live process is training it", highlight=False)
+    elif status == "interrupted":
+        console.print(f"[yellow]interrupted[/]: cut off after epoch {run.epochs_done} without ending (killed, or its "
+                      f"connection dropped)", highlight=False)
+    else:
+        end = run.history.end if run.history is not None else None
+        at = f" {_after(end.get('at'))}" if end and _position(end.get("at")) else ""
+        why = f": {escape(run.why)}" if run.why and run.why != "completed" else ""
+        console.print(f"ended: {status}{at}{why}", highlight=False, soft_wrap=True)
+    if run.best is not None:
+        best = percent(run.best) if run.best_metric == "val_acc" else loss_text(run.best)
+        epoch = f" (epoch {run.best_epoch})" if run.best_epoch is not None else ""
+        console.print(f"best {run.best_metric.replace('_', ' ')}: {best}{epoch}", highlight=False)
+
+
+def _print_checkpoints(console: Console, run: RunSummary) -> None:
+    files = saves.checkpoint_files(run.path)
+    if files:
+        size = size_text(saves.disk_usage(files))
+        named = [f.name for f in files if not f.name.startswith(".")]
+        unfinished = len(files) - len(named)   # (temp files of writes a kill cut short: prune deletes them too)
+        console.print(f"checkpoints ({size}): {escape(', '.join(named))}"
+                      + (f" and {count(unfinished, 'unfinished write')}" if unfinished else ""), highlight=False,
+                      soft_wrap=True)
+    if run.pruned:
+        console.print(f"pruned {_date(run.pruned_time)}" if run.pruned_time else "pruned", highlight=False,
+                      end="")
+        console.print(": its checkpoints were deleted and its history kept; it can be compared, not resumed",
+                      highlight=False)
+    elif run.resumable and run.status in ("interrupted", "stopped"):
+        console.print(f"resumable from {escape(run.info.resume_point.name)}: nnstudio train --resume "
+                      f"{escape(run.name)}", highlight=False, soft_wrap=True)
+    elif not files:
+        console.print("no checkpoints", highlight=False)
