@@ -70,6 +70,9 @@ def test_labels_name_what_differs_not_the_runs():
     assert labels([adam, longer, fast], ["13:02", "13:05", ""]) == ["lr 0.01 · 13:02", "lr 0.01 · 13:05", "lr 0.1"]
     custom = [{"model": {"preset": "", "spec": {"layers": [n]}}} for n in (1, 2, 1)]
     assert labels(custom) == ["model 1", "model 2", "model 1"]
+    fork = [{"model": {"preset": "mlp", "spec": spec}, "optimizer": {"lr": lr}} for spec, lr in
+            ((None, 0.03), ({"layers": [1]}, 0.3))]   # a fork records its parent's model as a spec
+    assert labels(fork) == ["lr 0.03", "lr 0.3"]
 
 
 def test_an_opened_save_gets_back_the_batches_of_the_runs_that_trained_it(tmp_path):

@@ -182,13 +182,15 @@ def _value_text(value) -> str:
 def labels(configs: list[dict], fallbacks: list[str] | None = None) -> list[str]:
     """For each run (its config), what tells it apart from the others: "lr 0.01", "sgd · lr 0.1".
 
-    The settings that differ, in a fixed order (the optimizer's first), at most LABEL_PARTS of them; a
-    custom model reads "model 1", "model 2". Runs that differ in nothing named are told apart by
+    The settings that differ, in a fixed order (the optimizer's first), at most LABEL_PARTS of them; custom
+    models read "model 1", "model 2" (a preset's run and one that records its preset's model, as a fork
+    does, are told apart by their presets, if at all). Runs that differ in nothing named are told apart by
     `fallbacks` (e.g. when each started), else numbered.
     """
     flats = [_flat(config) for config in configs]
     paths = sorted(set().union(*flats), key=_label_order) if flats else []
-    differing = [path for path in paths if len({repr(flat.get(path)) for flat in flats}) > 1]
+    differing = [path for path in paths if len({repr(flat.get(path)) for flat in flats}) > 1
+                 and not (path == "model.spec" and not all(isinstance(flat.get(path), dict) for flat in flats))]
     out = []
     for i, flat in enumerate(flats):
         parts = []
