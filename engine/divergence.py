@@ -15,8 +15,11 @@ The growth rule catches what the others miss: weights driven so far that every R
 return a huge but finite loss through small gradients (a train loss from 0.12 to 30,000, weights
 at 3e8). It needs both conditions: ten times alone would call a well fitted model whose tiny loss
 wobbles (0.001 to 0.02) diverged; above chance alone would call a hard task's slow start diverged.
-It needs a best epoch: before the first epoch of a run ends there is none, unless the run continues
-a save, whose history gives its best.
+Before a run has a best epoch (its first epoch, unless it continues a save, whose history gives
+its best), the loss is held to a looser ceiling instead: more than CHANCE_GROWTH times the
+chance-level loss is divergence (a spirals run at lr 5 reached 14,000 against a chance level of
+1.1 in its first epoch and was called finished). A fresh model starts near chance level, far below
+that ceiling.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import numpy as np
 MAX_GRAD_NORM = 1e6
 #: a training loss more than this many times the best epoch's (and above chance level) is divergence
 LOSS_GROWTH = 10.0
+#: before a run has a best epoch, a training loss more than this many times the chance level is divergence
+CHANCE_GROWTH = 100.0
 #: during an epoch, its running mean loss is held to the growth rule once it covers this many samples
 RUNNING_MEAN_SAMPLES = 1000
 
@@ -72,9 +77,12 @@ def chance_loss(targets: np.ndarray | None = None, classes: int | None = None) -
 
 
 def grew_too_far(loss: float, best: float | None, chance: float | None) -> bool:
-    """Whether a training loss breaks the growth rule: more than LOSS_GROWTH x `best` and above `chance`."""
-    if best is None or chance is None:
+    """Whether a training loss breaks the growth rule: more than LOSS_GROWTH x `best` and above `chance`;
+    without a best yet, more than CHANCE_GROWTH x `chance`."""
+    if chance is None:
         return False
+    if best is None:
+        return loss > CHANCE_GROWTH * chance
     return loss > LOSS_GROWTH * best and loss > chance
 
 
@@ -82,6 +90,9 @@ def loss_growth(loss: float, best: float | None, chance: float | None) -> str | 
     """What went wrong, in the user's words, if `loss` breaks the growth rule; None if it does not."""
     if not grew_too_far(loss, best, chance):
         return None
+    if best is None:
+        return (f"the training loss grew to {loss:.4g}, more than {CHANCE_GROWTH:g} times the chance level "
+                f"({chance:.4g}: the loss of a model that has learnt nothing)")
     return (f"the training loss grew to {loss:.4g}, more than {LOSS_GROWTH:g} times its best ({best:.4g}) "
             f"and above the chance level ({chance:.4g})")
 

@@ -280,3 +280,14 @@ def test_the_advice_does_not_suggest_clipping_to_a_run_that_clipped():
     clipped = events.Diverged(2, 5, "the gradient norm reached 3e+11", 2, clipped=True)
     assert clipped.message.endswith("Lower the learning rate (gradients were already clipped), and start again.")
     assert events.Diverged(2, 5, "x", 2).message.endswith(divergence.DIVERGENCE_ADVICE)
+
+
+def test_before_a_best_epoch_a_loss_far_above_chance_is_divergence():
+    """A spirals run at lr 5 reached 14,000 in its first epoch (chance 1.1) and was called finished."""
+    chance = math.log(3)
+    assert not divergence.grew_too_far(99 * chance, None, chance)
+    assert divergence.grew_too_far(101 * chance, None, chance)
+    assert not divergence.grew_too_far(1e9, None, None)   # (no chance level known: off)
+    assert divergence.loss_growth(1.434e4, None, chance) == (
+        "the training loss grew to 1.434e+04, more than 100 times the chance level (1.099: the loss of a model "
+        "that has learnt nothing)")

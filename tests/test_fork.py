@@ -99,3 +99,12 @@ def test_train_fork_refuses_what_it_cannot_do_in_one_line(parent, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == before   # nothing started
+
+
+def test_a_fork_planned_longer_than_its_parent_stretches_its_cosine_schedule(tmp_path):
+    """Forked at epoch 3 of 4 with 6 epochs: epochs 5 and 6 trained at lr 0 (the parent's curve had ended)."""
+    parent = Session(_config(tmp_path, **{"schedule.name": "cosine"}))
+    assert parent.run() == "finished"
+    child = fork(parent.run_dir, 3, {"training.epochs": 6})
+    assert child.run() == "finished"
+    assert [h["epoch"] for h in child.history] == [1, 2, 3, 4, 5, 6] and min(h["lr"] for h in child.history[3:]) > 0

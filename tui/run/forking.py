@@ -121,7 +121,7 @@ def fork(run_dir: Path, epoch: int | None, overrides: dict[str, Any], *,
     session.origin = {"kind": "fork", "run": run_dir.name, "path": str(run_dir), "epoch": epoch, "changed": changed}
     session._restore(loaded, fresh=fresh)
     try:
-        session.plan()
+        session.plan(config.training.epochs)   # (a longer plan than the parent's stretches its cosine schedule)
     except NothingToTrain as error:
         raise SessionError(f"the fork starts after epoch {error.done} and plans {error.total} in all; give it more "
                            f"epochs, e.g. --epochs {error.done + 5}") from None
