@@ -149,3 +149,20 @@ def test_ctrl_c_while_the_program_is_still_starting_is_one_line_and_130():
               "sys.exit(run())\n")
     child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert child.returncode == 130 and child.stderr == "interrupted\n"
+
+
+def test_a_reader_that_leaves_early_costs_no_traceback(tmp_path):
+    """`nnstudio runs list --json | head -3` ended in a BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "NNSTUDIO_OFFLINE": "1",
+           "NNSTUDIO_SAVES_DIR": str(tmp_path / "saves")}
+    assert main(["train", "--dataset", "blobs", "--epochs", "1", "--saves-dir", str(tmp_path / "saves")]) == 0
+    for command in (["runs", "list", "--json"], ["data", "list"]):   # plain JSON lines, and Rich's tables
+        read, write = os.pipe()
+        os.close(read)   # the reader is gone before anything is written
+        child = subprocess.run([sys.executable, "-m", "nnstudio.tui", *command], stdout=write,
+                               stderr=subprocess.PIPE, text=True, timeout=60, env=env)
+        os.close(write)
+        assert child.returncode == 1 and child.stderr == "", command

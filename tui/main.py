@@ -154,11 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     limit_blas_threads()   # one BLAS thread, in every command and the studio alike, unless the user chose (blas.py)
     try:
         with stop_signals_unwind():   # SIGTERM and SIGHUP end a command as Ctrl+C does (a run, gently: signals.py)
-            return handler(args)
+            status = handler(args)
+            sys.stdout.flush()   # (here, so that a reader gone early is met below, not at the exit's own flush)
+            return status
     except KeyboardInterrupt as interrupt:
         with contextlib.suppress(OSError):
             print("interrupted", file=sys.stderr)
         return exit_status(signal_of(interrupt))
+    except BrokenPipeError:   # `nnstudio runs list --json | head`: the reader has all it wanted
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # (Python's exit flush fails silently)
+        return 1   # (as Rich's own output does when its reader leaves)
 
 
 if __name__ == "__main__":
