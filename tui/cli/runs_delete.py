@@ -113,7 +113,8 @@ def run_prune(args: argparse.Namespace) -> int:
         return 0
     size = size_text(plan.size)
     if plan.prune:
-        console.print(f"{'Would delete' if args.dry_run else 'Deleting'} the checkpoints of:", highlight=False)
+        console.print("Would delete the checkpoints of:" if args.dry_run or not args.yes
+                      else "Deleting the checkpoints of:", highlight=False)   # (asked first, unless --yes)
     for run in plan.prune:
         console.print(f"  {escape(run.name)} ({run.status}, {epochs_text(run.epochs_done)}, "
                       f"{size_text(saves.disk_usage(saves.checkpoint_files(run.path)))})", highlight=False,

@@ -228,6 +228,8 @@ def find_run(text: str, folder: str | Path | None = None) -> Path:
     SaveError when there is none (saying where it looked)."""
     runs = saves.runs_folder(folder)
     separators = [os.sep] + ([os.altsep] if os.altsep else [])
+    if len(text) > 1:
+        text = text.rstrip("".join(separators)) or text   # ("name/", as a shell's completion writes it)
     named = runs / text
     if text and text not in (".", "..") and not any(sep in text for sep in separators) and os.path.lexists(named):
         return named
