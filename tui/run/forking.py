@@ -15,7 +15,6 @@ that epoch, so overlaying the two shows where they branch, and it records its pa
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,7 +37,6 @@ FRESH_WHEN_CHANGED = {
     "early_stopping": ("training.early_stopping", "training.min_delta"),
     "rng": ("training.seed",),
 }
-_EPOCH_FILE = re.compile(r"epoch-([0-9]+)\.safetensors")
 
 
 def fork_point(target: str, folder: str | Path | None) -> tuple[Path, int | None]:
@@ -57,19 +55,9 @@ def fork_point(target: str, folder: str | Path | None) -> tuple[Path, int | None
     raise SessionError(f"--fork {target}: no run folder {name} (runs are in {runs}; `nnstudio runs list` lists them)")
 
 
-def epoch_checkpoints(run_dir: Path) -> dict[int, Path]:
-    """The run's clean checkpoints of finished epochs, by epoch."""
-    found = {}
-    for path in run_dir.glob("epoch-*.safetensors"):
-        match = _EPOCH_FILE.fullmatch(path.name)
-        if match:
-            found[int(match.group(1))] = path
-    return found
-
-
 def fork_checkpoint(run_dir: Path, epoch: int | None) -> tuple[Path, int]:
     """The checkpoint a fork starts from, and its epoch; SessionError if the run keeps none of that epoch."""
-    found = epoch_checkpoints(run_dir)
+    found = dict(saves.checkpoints.epoch_checkpoints(run_dir))
     if not found:
         raise SessionError(f"{run_dir.name} keeps no checkpoint to fork from (it was pruned, or it had checkpoints off)")
     if epoch is None:

@@ -251,9 +251,3 @@ def _position(at) -> tuple[int, int]:
     if type(epochs) is not int or type(batches) is not int or epochs < 0 or batches < 0:
         raise ValueError(at)
     return epochs, batches
-
-
-def has_history(run_dir: str | Path) -> bool:
-    return (Path(run_dir) / HISTORY_FILE).is_file()
-
-
