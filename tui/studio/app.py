@@ -33,7 +33,7 @@ from nnstudio.engine import events
 
 from ..run import ConfigError, Notice, Prepared, SessionError, Status, StatusChanged
 from ..run.blas import limit_blas_threads
-from ..run.config import RunConfig
+from ..run.config import RunConfig, flat_settings
 from ..run.signals import HANGUP
 from ..run.fitting import follow_data, model_name
 from .builder_pane import BuilderPane
@@ -41,6 +41,7 @@ from .collector import restore_the_collector, spare_the_collector
 from .commands import StudioCommands
 from .confirm_screen import ConfirmScreen
 from .footer import StudioFooter
+from .fork_screen import change_text
 from .help_screen import HelpScreen, binding_rows
 from .messages import ConfigChanged, LiveSettingRequested, LoadRequested, SaveRequested, SessionEvent, SessionReady
 from .monitor_pane import MonitorPane
@@ -379,7 +380,8 @@ class StudioApp(App):
         self.push_screen(HelpScreen(binding_rows([self, pane, *reversed(focused)], self.get_key_display)))
 
     async def action_quit(self) -> None:
-        """Quit; ask first when trained epochs would be lost, and stop a running session cleanly."""
+        """Quit; ask first when epochs were trained since the last save (saying whether the run's checkpoints keep
+        them), and stop a running session cleanly."""
         async def leave() -> None:
             await self.runner.stop_and_wait()
             self.exit()
@@ -387,8 +389,7 @@ class StudioApp(App):
         if not self.runner.unsaved_epochs:
             await leave()
             return
-        question = ConfirmScreen("Quit nnstudio?", detail=f"{self.runner.unsaved_epochs} trained epoch(s) are not "
-                                 "saved and will be lost (no: ctrl+s saves them first).")
+        question = ConfirmScreen("Quit nnstudio?", detail=self.runner.unsaved_text())
         self.push_screen(question, lambda yes: self.call_next(leave) if yes else None)
 
     def _confirm_discard(self, question: str, then: Callable[[], None],
@@ -398,8 +399,7 @@ class StudioApp(App):
         if not self.runner.unsaved_epochs or self.runner.busy:
             then()
             return
-        detail = (f"{self.runner.unsaved_epochs} trained epoch(s) are not saved and will be lost "
-                  f"(ctrl+s saves them first).{' ' + no if no else ''}")
+        detail = f"{self.runner.unsaved_text()}{' ' + no if no else ''}"
 
         def answered(yes: bool) -> None:
             if yes:
@@ -434,9 +434,24 @@ class StudioApp(App):
         if problem is not None:
             self.notify(problem, title="Not bit-identical", severity="warning", timeout=20)
         self._attempt(self.runner.adopt, session, message.origin, self.config, message.bridge)
+        if message.origin == "forked":
+            self._show_fork(session)
+            return
         self.notify(f"{len(session.history)} epoch(s) trained so far." +
                     (" Press space to continue." if message.origin == "resumed" else ""),
                     title="Resumed" if message.origin == "resumed" else "Loaded")
+
+    def _show_fork(self, session) -> None:
+        """A fork trains: its parent is overlaid in the Monitor, where the two branch."""
+        origin = session.origin
+        parent = Path(origin["path"])
+        listed = saves.runs_folder(self.runs.saves_dir)
+        self.runs.mark(listed / parent.name if parent.parent.resolve() == listed.resolve() else parent)
+        self.action_show_pane("monitor")
+        changed = change_text(origin["changed"], flat_settings(session.inherited[0])) or "no change"
+        self.notify(f"From {origin['run']} at epoch {origin['epoch']}: {changed}. Training epochs "
+                    f"{origin['epoch'] + 1}-{self.config.training.epochs}; its parent is drawn beside it.",
+                    title="Forked", markup=False, timeout=10)
 
     def on_session_event(self, message: SessionEvent) -> None:
         """An event from the training thread (not a batch: those are polled): to the runner and the panes."""
@@ -544,6 +559,12 @@ class StudioApp(App):
     def on_monitor_pane_stop_comparing(self) -> None:
         """The Monitor's c: every run unmarked."""
         self.runs.clear_marks()
+
+    def on_runs_pane_fork_requested(self, message: RunsPane.ForkRequested) -> None:
+        """The fork dialog's answer: the fork becomes the studio's run (after a yes if unsaved epochs would go)."""
+        request = message.request
+        self._confirm_discard(f"Fork {request.name}?", lambda: self._attempt(
+            self.runner.fork, request.run_dir, request.epoch, request.changed, self.config.checkpoints.folder))
 
     def on_load_requested(self, message: LoadRequested) -> None:
         path = Path(message.path)

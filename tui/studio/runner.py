@@ -33,7 +33,7 @@ from nnstudio.datasets import DownloadProgress
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import events
 
-from ..run import Session, SessionError, Status, outputs_problem, saved_config
+from ..run import Session, SessionError, Status, forking, outputs_problem, saved_config
 from ..run.config import LIVE_SETTINGS, RunConfig
 from ..run.curves import restore_batches
 from ..run.fitting import model_name
@@ -190,15 +190,36 @@ class SessionRunner:
         self.opening = True
         self._run_worker(self._open, Path(path), origin, folder, name="open")
 
+    def fork(self, run_dir: Path, epoch: int, changed: dict, folder: str) -> None:
+        """Fork `run_dir` from its checkpoint of `epoch` with the settings `changed`, in a worker; SessionReady
+        ("forked") follows, and the fork trains at once."""
+        if self.busy:
+            raise Refused("Stop training (x) before forking: the fork becomes the run trained here.")
+        self.opening = True
+        self._run_worker(self._fork, Path(run_dir), epoch, dict(changed), folder, name="open")
+
     def adopt(self, session: Session, origin: str, config: RunConfig, bridge: TrainingBridge) -> None:
-        """A loaded or resumed session (from `open`, with its bridge) becomes the studio's; a resumed run waits
-        paused."""
+        """A loaded, resumed or forked session (from `open` or `fork`, with its bridge) becomes the studio's; a
+        resumed run waits paused, a fork trains."""
         self.session, self.bridge, self.unsaved_epochs, self.opening = session, bridge, 0, False
         self.saved_as = None
-        if origin == "resumed":
-            session.pause()
+        if origin in ("resumed", "forked"):
+            if origin == "resumed":
+                session.pause()
             session.starting()
             self._run_worker(session.run, config.training.epochs, name="train")
+
+    def unsaved_text(self) -> str:
+        """What the epochs trained since the last save would become if the session went: kept by the run's
+        checkpoints (resumable or forkable from the Runs pane), or lost."""
+        n, session = self.unsaved_epochs, self.session
+        epochs = f"{n} epoch{'' if n == 1 else 's'} trained since the last save"
+        run_dir = session.run_dir if session is not None else None
+        kept = [e for e, _ in saves.checkpoints.epoch_checkpoints(run_dir)] if run_dir is not None else []
+        if session is not None and kept and max(kept) >= session.epochs_done and not session.checkpoint_problem:
+            return (f"The {epochs} {'is' if n == 1 else 'are'} kept only as checkpoints of run {run_dir.name} "
+                    "(resume or fork it from the Runs pane, 6); ctrl+s saves them by name.")
+        return f"The {epochs} will be lost (ctrl+s saves them first)."
 
     def save(self, name: str, folder: str, overwrite: bool = False) -> Path:
         """Save the trained model (only while its weights are still); SessionError if it cannot be written."""
@@ -295,6 +316,15 @@ class SessionRunner:
             raise SessionError(f"{path}: {problem}")
         batches, _ = restore_batches(session.history, folder, run_dir=session.run_dir, position=session.position)
         self.host.post_message(SessionReady(session, origin, bridge, probe if session.classes else None, batches))
+
+    def _fork(self, run_dir: Path, epoch: int, changed: dict, folder: str) -> None:
+        """Forking thread: the parent's checkpoint restored, the changes applied (`forking.fork`)."""
+        bridge = TrainingBridge(self.host.post_message)
+        session = forking.fork(run_dir, epoch, {**changed, "checkpoints.folder": folder}, on_event=bridge.on_event,
+                               dataset=self.dataset)
+        probe = session.predict_test(session.probe_index)
+        batches, _ = restore_batches(session.history, folder, run_dir=run_dir, position=session.position)
+        self.host.post_message(SessionReady(session, "forked", bridge, probe if session.classes else None, batches))
 
 
 # ====================================================================== rules

@@ -1,6 +1,6 @@
 """Pane 6, every run kept: a table of the runs in the saves folder, to mark some and compare them in the Monitor.
 
-    m mark / unmark    enter compare in the Monitor    c clear the marks    / filter    R read again
+    m mark / unmark    enter compare in the Monitor    c clear the marks    f fork    / filter    R read again
 
 (enter is the table's, `RunsTable`: a focused table takes it before the pane would.)
 
@@ -37,6 +37,7 @@ from ..render import size_text
 from ..run import Status
 from ..run.runs import RunSummary
 from .cells import cell
+from .fork_screen import ForkRequest, ForkScreen
 from .overlay import mark_look
 from .plots import MAX_COMPARED, RUN_LOOKS
 from .runs_table import STATUS_STYLES, RunCatalogue, RunsTable, best_text, epochs_text, optimizer_text, row_words
@@ -59,8 +60,15 @@ class RunsPane(Vertical):
         Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear-filter",
                 tooltip="Clear the filter: every run is listed again"),
         Binding("R", "refresh", "Refresh", show=False, id="runs.refresh", tooltip="Read the runs folder again"),
-        # f: fork the selected run from one of its epochs (issue 13, "Fork"): to come, acting on `selected`
+        Binding("f", "fork", "Fork", id="runs.fork",
+                tooltip="Go on from one of the selected run's epochs with changed settings, as a new run"),
     ]
+
+    @dataclass
+    class ForkRequested(Message):
+        """Fork a run (the fork dialog's answer): the app makes it the studio's run and trains it."""
+
+        request: ForkRequest
 
     @dataclass
     class MarksChanged(Message):
@@ -278,6 +286,19 @@ class RunsPane(Vertical):
     def action_clear_marks(self) -> None:
         self._set_marks([])
 
+    def action_fork(self) -> None:
+        """The fork dialog for the selected run: its epoch, the settings to change."""
+        def answered(request: ForkRequest | None) -> None:
+            if request is not None:
+                self.post_message(self.ForkRequested(request))
+
+        self.app.push_screen(ForkScreen(self.selected), answered)
+
+    def mark(self, path: Path) -> None:
+        """Mark the run at `path` (a fork's parent, to see where they branch), unless it is already."""
+        if path not in self.marks and len(self.marks) < MAX_COMPARED:
+            self._set_marks([*self.marks, path])
+
     def clear_marks(self) -> None:
         """Unmark every run (the Monitor's `c`)."""
         if self.marks:
@@ -356,4 +377,17 @@ def _clear_marks(pane: RunsPane) -> str | None:
     return None if pane.marks else "No run is marked (m marks the selected one)."
 
 
-_RULES = {"mark": _mark, "compare": _compare, "clear_marks": _clear_marks}
+def _fork(pane: RunsPane) -> str | None:
+    run = pane.selected
+    if run is None:
+        return "No run to fork: train one (space), or clear the filter (escape)." if pane.runs else \
+            "No runs yet: train one (space), then fork it from one of its epochs here."
+    if pane._status.busy:
+        return "Stop training (x) before forking: the fork becomes the run trained here."
+    if run.info.latest is None:
+        why = "its checkpoints were pruned" if run.pruned else "it has no epoch checkpoint (it ended before one)"
+        return f"{run.name} cannot be forked: {why}; a fork starts from a checkpoint of one of its epochs."
+    return None
+
+
+_RULES = {"mark": _mark, "compare": _compare, "clear_marks": _clear_marks, "fork": _fork}
