@@ -264,6 +264,7 @@ async def test_a_regression_run_is_compared_by_its_validation_loss(tmp_path, mon
     app = studio(Path("saves"))
     async with app.run_test(size=(120, 40)) as pilot:
         await show_runs(pilot)
+        assert all(row[4].startswith("loss ") for row in rows(app))   # (its best is a loss: said so, not a bare number)
         await mark(pilot, "sine-0", "sine-1")
         await pilot.press("3")
         await wait_for(pilot, lambda: legend(app, "plot-accuracy") == "validation loss", "the second plot's title")

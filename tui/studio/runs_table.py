@@ -49,7 +49,7 @@ class RunCatalogue:
 def best_text(run: RunSummary) -> str:
     if run.best is None:
         return "—"
-    return f"{run.best:.2%}" if run.task in (None, "classification") else f"{run.best:.4g}"
+    return f"{run.best:.2%}" if run.task in (None, "classification") else f"loss {run.best:.4g}"
 
 
 def optimizer_text(run: RunSummary) -> str:
