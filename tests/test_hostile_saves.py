@@ -184,7 +184,7 @@ async def test_the_studio_marks_them_and_will_not_open_them(real, tmp_path):
 
 async def test_the_studio_says_why_it_cannot_open_one_named_on_the_command_line(real, tmp_path):
     """`nnstudio studio SAVE` on weights that are not finite: one notification with the reason; nothing opens."""
-    from nnstudio.tui.studio.app import create_app
+    from nnstudio.tui.studio.launch import create_app
 
     path = hostile(real, tmp_path, "inf", "model", fill=(float("inf"),))
     app = create_app(config=RunConfig.from_dict({"data": {"name": "blobs", "size": 300}}), saves_dir=tmp_path / "s",
@@ -203,7 +203,7 @@ async def test_the_studio_says_why_it_cannot_open_one_named_on_the_command_line(
 
 async def test_the_studio_will_not_open_a_model_whose_outputs_overflow(real, tmp_path):
     """Finite weights of 3e38: the predictions pane showed "nan%" for every sample."""
-    from nnstudio.tui.studio.app import create_app
+    from nnstudio.tui.studio.launch import create_app
 
     path = hostile(real, tmp_path, "huge", "model", fill=(3e38,))
     app = create_app(config=RunConfig.from_dict({"data": {"name": "blobs", "size": 300}}), saves_dir=tmp_path / "s",

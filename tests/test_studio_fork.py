@@ -15,7 +15,7 @@ from textual.widgets import Button, DataTable, Input, Select
 from nnstudio.tui.run import Session, Status
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.run.history import read_history
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.fork_screen import ForkScreen, field_id
 from studio_host import screen_text
 from test_studio_app import wait_for

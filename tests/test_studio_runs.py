@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Input
 from nnstudio.engine import events
 from nnstudio.tui.run import Session, Status
 from nnstudio.tui.run.config import RunConfig
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.plots import MAX_COMPARED, RUN_LOOKS, MetricPlot
 from nnstudio.tui.studio.runs_pane import RunsPane
 from nnstudio.tui.studio.series import SMOOTHINGS
