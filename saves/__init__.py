@@ -24,6 +24,7 @@ from .errors import SaveError
 from .listing import SaveEntry, describe_model, inspect_save, list_saves
 from .naming import SUFFIX, default_folder, folder_or_default, resolve, sanitize_name, save_path
 from .resume import ResumeState
+from .run_transfer import pack_run, unpack_run
 from .run_folders import (checkpoint_files, disk_usage, folder_size, prune_run, remove_run, remove_stale_lock,
                           run_folder_in)
 from .schema import FORMAT_VERSION, Metadata
@@ -32,6 +33,7 @@ __all__ = [
     "SaveError", "save_model", "save_checkpoint", "load", "read_metadata", "read_header", "Loaded", "ResumeState",
     "Metadata", "FORMAT_VERSION", "list_saves", "SaveEntry", "describe_model", "sanitize_name", "save_path",
     "resolve", "default_folder", "folder_or_default", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir",
+    "pack_run", "unpack_run",
     "runs_folder", "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
     "is_run_dir", "header_problem", "load_problem", "inspect_save", "identify", "delete", "resume_point", "PARTIAL_FILE",
     "checkpoint_files", "disk_usage", "folder_size", "prune_run", "remove_run", "remove_stale_lock", "run_folder_in",

@@ -1,0 +1,241 @@
+"""`nnstudio sweep`: train one set-up many times with settings varied, and rank the trials.
+
+    nnstudio sweep --dataset spirals --lr 1e-3,1e-2,1e-1 --optimizer sgd,adam      # a grid: 6 trials
+    nnstudio sweep --lr 1e-4..1e-1:4 --batch-size 32,128 --workers 2                # 8 trials, 2 at a time
+    nnstudio sweep --lr 1e-4..1e-1 --weight-decay 0,1e-4,1e-3 --trials 10          # 10 drawn at random
+    nnstudio sweep --resume [NAME]                                                  # finish a sweep cut off
+
+Every train flag takes a list (`a,b,c`) or a range (`A..B:N`, log-spaced from A > 0; see
+`nnstudio.tui.run.sweeps`); flags with one value set what every trial shares. Everything is
+checked before anything trains: one line naming the flag, exit status 2. Each trial is a kept run
+(`nnstudio runs list`), trained in a process of its own with one BLAS thread, `--workers` at a
+time; the sweep itself is kept in the saves folder's sweeps/ (`--resume` finishes it). One line
+per trial as it starts and ends, then the trials ranked by validation accuracy (validation loss
+for models without classes); `--json` prints one JSON object per trial as it ends instead.
+
+Ctrl+C (or SIGTERM, SIGHUP) stops every running trial at its batch boundary with a checkpoint
+and starts no more; a second quits at once. Exit status: 0 every trial ran (a diverged or failed
+trial is a result), 1 none could train, 2 bad arguments, 130 / 143 / 129 stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from nnstudio import saves
+
+from ..run.arguments import UsageError, add_run_flags, flags_given, run_config
+from ..run.executors import LocalExecutor
+from ..run.reports import SessionError
+from ..run.signals import HANGUP, STOP_SIGNALS, exit_status, forget_the_terminal
+from ..run.sweep_folder import Sweep, sweeps_folder
+from ..run.sweeps import axis, plan_sweep
+from .common import fail, one_line_errors
+
+PROG = "nnstudio sweep"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep", help="train a grid (or a random draw) of settings, each trial a kept run, and rank them",
+        description="Train one set-up many times with settings varied. Any train flag takes a list of values "
+                    "(--lr 1e-3,1e-2) or a range A..B:N (N values, log-spaced when A > 0: --lr 1e-4..1e-1:4); "
+                    "the trials are every combination, or --trials N drawn at random (a range without :N is then "
+                    "drawn from). Flags with one value set what every trial shares.",
+        epilog="Exit status: 0 every trial ran (diverged and failed trials are results), 1 none could train, "
+               "2 bad arguments, 130 stopped with Ctrl+C (143 SIGTERM, 129 SIGHUP; finish with --resume).")
+    one_line_errors(parser, PROG)
+    add_run_flags(parser)
+    parser.add_argument("--trials", type=int, metavar="N",
+                        help="draw N trials at random (seeded by --seed) instead of running the whole grid")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="trials trained at once, each in a process of its own with one BLAS thread (default 1; "
+                             "at most one per core is useful)")
+    parser.add_argument("--name", metavar="NAME", help="the sweep's name in the saves folder's sweeps/ "
+                                                       "(default: data set, what varies, and when)")
+    parser.add_argument("--resume", nargs="?", const="", metavar="NAME",
+                        help="finish a sweep that was cut off: the latest one, or NAME")
+    parser.add_argument("--dry-run", action="store_true", help="list the trials it would train, and train none")
+    parser.add_argument("--json", action="store_true", help="one JSON object per trial as it ends, on stdout")
+    parser.set_defaults(handler=run_sweep)
+
+
+class SweepStop:
+    """The stop signals, counted: 1 stops the trials gently (checkpoints), 2 at once."""
+
+    level = 0
+
+    def handle(self, signum: int, frame=None) -> None:
+        if signum == HANGUP:
+            forget_the_terminal()
+        self.signum = getattr(self, "signum", signum)
+        self.level = min(2, self.level + 1)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    try:
+        sweep = _resumed(args) if args.resume is not None else _planned(args)
+    except UsageError as error:
+        return fail(PROG, str(error), 2)
+    except SessionError as error:
+        return fail(PROG, str(error), 2)
+    if sweep is None:   # --dry-run
+        return 0
+    show = Console(stderr=args.json, highlight=False, soft_wrap=True)
+    return _train(sweep, args, show)
+
+
+def _swept(args: argparse.Namespace) -> tuple[list, argparse.Namespace]:
+    """The flags given more than one value (as axes), and the arguments with those left out."""
+    axes, shared = [], argparse.Namespace(**vars(args))
+    for option in flags_given(args):
+        if option == "--config":
+            continue
+        dest = option.lstrip("-").replace("-", "_")
+        text = getattr(args, dest)
+        if "," in text or (".." in text and option != "--model"):
+            axes.append(axis(option, text))
+            setattr(shared, dest, None)
+    return axes, shared
+
+
+def _planned(args: argparse.Namespace) -> Sweep | None:
+    axes, shared = _swept(args)
+    base = run_config(shared)
+    folder = saves.folder_or_default(base.checkpoints.folder)
+    base = base.replace(**{"checkpoints.folder": str(folder)})
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more")
+    plan = plan_sweep(base, axes, trials=args.trials, seed=base.training.seed)
+    if args.dry_run:
+        for trial in plan.trials:
+            print(f"trial {trial.number}: {trial.label}")
+        return None
+    return Sweep.create(plan, folder, args.name)
+
+
+def _resumed(args: argparse.Namespace) -> Sweep:
+    clashing = [o for o in flags_given(args) if o != "--saves-dir"] + (["--trials"] if args.trials else [])
+    if clashing:
+        raise UsageError(f"{clashing[0]} cannot be combined with --resume: a sweep goes on with its own settings")
+    folder = saves.folder_or_default(getattr(args, "saves_dir", None))
+    name = args.resume
+    if not name:
+        found = sorted((p for p in sweeps_folder(folder).glob("*/sweep.json")), key=lambda p: p.stat().st_mtime)
+        unfinished = [p.parent.name for p in found if Sweep.open(p.parent.name, folder).tasks()]
+        if not unfinished:
+            raise UsageError(f"no sweep to finish in {sweeps_folder(folder)}: every one there has run all its trials")
+        name = unfinished[-1]
+    sweep = Sweep.open(name, folder)
+    if not sweep.tasks():
+        raise UsageError(f"sweep {sweep.name} has run all its trials; nothing to finish")
+    return sweep
+
+
+def _train(sweep: Sweep, args: argparse.Namespace, show: Console) -> int:
+    trials, tasks = sweep.plan.trials, sweep.tasks()
+    total, labels = len(trials), {t.number: t.label for t in trials}
+    left = "" if len(tasks) == total else f", {total - len(tasks)} done before"
+    show.print(f"sweep [bold]{escape(sweep.name)}[/]: {len(tasks)} trial{'s' if len(tasks) != 1 else ''} to train"
+               f"{left}, {args.workers} at a time; runs in {escape(str(saves.runs_folder(sweep.plan.base.checkpoints.folder)))}")
+    stop = SweepStop()
+    previous = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, HANGUP) if s is not None}
+
+    def news(number: int, record: dict) -> None:
+        head = f"trial {number}/{total}  {escape(labels.get(number, ''))}"
+        kind = record.get("kind")
+        if kind == "result":
+            if args.json:
+                print(json.dumps(_nulls({"trial": number, "label": labels.get(number, ""), **record})), flush=True)
+            show.print(f"{head}  {_outcome(record)}")
+        elif kind == "retry":
+            show.print(f"{head}  [yellow]its worker died ({escape(record.get('why', ''))}); trying it once more[/]")
+        elif kind == "started":
+            show.print(f"{head}  started [dim](run {escape(record.get('run', ''))})[/]")
+
+    for signum in previous:
+        signal.signal(signum, lambda s, f: (stop.handle(s, f), _say_stopping(show, stop, sweep)))
+    try:
+        sweep.run(LocalExecutor(args.workers), news, stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    _ranking(sweep, show)
+    if stop.level:
+        show.print(f"Stopped. Finish it with: nnstudio sweep --resume {escape(sweep.name)}")
+        return exit_status(getattr(stop, "signum", signal.SIGINT))
+    results = [sweep.results.get(t.number) or {} for t in trials]
+    return 1 if all(r.get("status") == "failed" for r in results) else 0
+
+
+def _say_stopping(show: Console, stop: SweepStop, sweep: Sweep) -> None:
+    if stop.level == 1:
+        show.print("[yellow]Stopping: each running trial stops at its next batch and keeps a checkpoint "
+                   f"(again: at once). nnstudio sweep --resume {escape(sweep.name)} finishes the rest.[/]")
+
+
+def _outcome(record: dict) -> str:
+    status = record.get("status", "?")
+    best = _score(record)
+    epochs = record.get("epochs")
+    seconds = record.get("seconds")
+    figures = " · ".join(x for x in (best, f"{epochs} epochs" if epochs else "",
+                                      f"{seconds:.1f} s" if isinstance(seconds, (int, float)) and seconds else "") if x)
+    style = {"finished": "green", "early_stopped": "green", "diverged": "red", "failed": "red"}.get(status, "yellow")
+    why = record.get("why") or ""
+    said = f": {escape(why.splitlines()[0])}" if status in ("diverged", "failed") and why else ""
+    return f"[{style}]{escape(status.replace('_', ' '))}[/]{said}  {figures}"
+
+
+def _score(record: dict | None) -> str:
+    best = (record or {}).get("best")
+    if not isinstance(best, (int, float)) or not math.isfinite(best):
+        return ""
+    return f"best val acc {best:.2%}" if record.get("metric", "val_acc") == "val_acc" else f"best val loss {best:.4g}"
+
+
+def _ranking(sweep: Sweep, show: Console) -> None:
+    ranked = sweep.ranked()
+    if not any(result for _, result in ranked):
+        return
+    accuracy = any((r or {}).get("metric", "val_acc") == "val_acc" for _, r in ranked if r)
+    table = Table(title=f"sweep {sweep.name}, best first", title_justify="left", box=None, pad_edge=False)
+    for heading in ("#", "trial", *(a.option.lstrip("-") for a in sweep.plan.axes),
+                    "best val acc" if accuracy else "best val loss", "final val loss", "epochs", "status"):
+        table.add_column(heading, justify="right" if heading in ("#", "trial", "epochs") else "left")
+    for rank, (trial, result) in enumerate(ranked, 1):
+        result = result or {}
+        best = result.get("best")
+        shown = "—" if not isinstance(best, (int, float)) or not math.isfinite(best) else \
+            f"{best:.2%}" if accuracy else f"{best:.4g}"
+        final = (result.get("final") or {}).get("val_loss")
+        table.add_row(str(rank), str(trial.number), *(trial.texts.get(p, "") for p in sweep.plan.varied), shown,
+                      f"{final:.4f}" if isinstance(final, (int, float)) and math.isfinite(final) else "—",
+                      str(result.get("epochs", "")), result.get("status", "not run").replace("_", " "))
+    show.print(table)
+    best_trial, best_result = ranked[0]
+    if best_result and _score(best_result):
+        run = sweep.runs.get(best_trial.number, "")
+        show.print(f"Best: trial {best_trial.number} ({escape(best_trial.label)}), {_score(best_result)}; "
+                   f"its run {escape(run)} (nnstudio runs show {escape(run)}; go on from it: nnstudio train --fork "
+                   f"{escape(run)})")
+
+
+def _nulls(value):
+    """NaN and infinity as null (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nulls(v) for v in value]
+    return value
+
