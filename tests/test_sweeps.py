@@ -4,9 +4,6 @@ stopped with Ctrl+C and finished with --resume."""
 
 from __future__ import annotations
 
-import json
-import math
-import os
 import signal
 import stat
 import subprocess

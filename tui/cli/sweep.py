@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import signal
-import sys
 
 from rich.console import Console
 from rich.markup import escape
@@ -82,6 +81,8 @@ class SweepStop:
 
 def run_sweep(args: argparse.Namespace) -> int:
     try:
+        if args.workers < 1:
+            raise UsageError(f"--workers {args.workers}: give 1 or more")
         sweep = _resumed(args) if args.resume is not None else _planned(args)
     except UsageError as error:
         return fail(PROG, str(error), 2)
@@ -112,8 +113,6 @@ def _planned(args: argparse.Namespace) -> Sweep | None:
     base = run_config(shared)
     folder = saves.folder_or_default(base.checkpoints.folder)
     base = base.replace(**{"checkpoints.folder": str(folder)})
-    if args.workers < 1:
-        raise UsageError(f"--workers {args.workers}: give 1 or more")
     plan = plan_sweep(base, axes, trials=args.trials, seed=base.training.seed)
     if args.dry_run:
         for trial in plan.trials:
