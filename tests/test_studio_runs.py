@@ -141,6 +141,11 @@ async def test_typing_after_slash_filters_enter_returns_to_the_table_escape_clea
         assert isinstance(app.focused, DataTable) and names(app) == ["mnist-mlp-sgd"]
         await pilot.press("m")   # the table has the keys again: m marks
         assert len(app.runs.marks) == 1
+        await pilot.press("3", "6")   # back to the pane, the filter still in force: the keys go to the table
+        await pilot.pause()
+        assert isinstance(app.focused, DataTable) and names(app) == ["mnist-mlp-sgd"]
+        await pilot.press("m")
+        assert len(app.runs.marks) == 0 and app.query_one("#runs-filter", Input).value == "mnist sgd"
         await pilot.press("escape")
         assert len(names(app)) == 5 and not app.query_one("#runs-filter", Input).display
         await pilot.press("slash", *"nothing-like-it")

@@ -176,6 +176,11 @@ class RunsPane(Vertical):
 
     # ================================================================== the table
     @property
+    def focus_target(self) -> DataTable:
+        """What the keys go to when the pane is shown: the table (a filter in force stays, its box a `/` away)."""
+        return self.query_one("#runs-table", DataTable)
+
+    @property
     def selected(self) -> RunSummary | None:
         """The run under the cursor, if any."""
         table = self.query_one("#runs-table", DataTable)
