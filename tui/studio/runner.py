@@ -101,6 +101,7 @@ class SessionRunner:
         self.opening = False  # a save or a run is being opened in a thread
         self.unsaved_epochs = 0  # trained since the last save or load: what quitting would lose
         self.saved_as: str | None = None   # the name this run was last saved under
+        self.started_from = 0   # the epochs the session had done when it last started training (a fork's parent's)
         self._saved_mark: tuple | None = None   # the run as it was then (`_mark`)
         self.bridge = TrainingBridge(host.post_message)
 
@@ -176,6 +177,7 @@ class SessionRunner:
             self.bridge = TrainingBridge(self.host.post_message)   # news of an earlier session is not this one's
             session = self.session = Session(config, on_event=self.bridge.on_event, dataset=self.dataset)
             self.unsaved_epochs = 0
+        self.started_from = session.epochs_done
         if step is not None:
             session.pause()
             getattr(session, f"step_{step}")()
@@ -202,7 +204,7 @@ class SessionRunner:
         """A loaded, resumed or forked session (from `open` or `fork`, with its bridge) becomes the studio's; a
         resumed run waits paused, a fork trains."""
         self.session, self.bridge, self.unsaved_epochs, self.opening = session, bridge, 0, False
-        self.saved_as = None
+        self.saved_as, self.started_from = None, session.epochs_done
         if origin in ("resumed", "forked"):
             if origin == "resumed":
                 session.pause()
@@ -217,8 +219,9 @@ class SessionRunner:
         run_dir = session.run_dir if session is not None else None
         kept = [e for e, _ in saves.checkpoints.epoch_checkpoints(run_dir)] if run_dir is not None else []
         if session is not None and kept and max(kept) >= session.epochs_done and not session.checkpoint_problem:
+            again = "resume or fork" if session.status is Status.STOPPED or session.status.busy else "fork"
             return (f"The {epochs} {'is' if n == 1 else 'are'} kept only as checkpoints of run {run_dir.name} "
-                    "(resume or fork it from the Runs pane, 6); ctrl+s saves them by name.")
+                    f"({again} it from the Runs pane, 6); ctrl+s saves them by name.")
         return f"The {epochs} will be lost (ctrl+s saves them first)."
 
     def save(self, name: str, folder: str, overwrite: bool = False) -> Path:
@@ -270,6 +273,13 @@ class SessionRunner:
         for path, value in changed_live_settings(self.session.config, new).items():
             self.session.set_live(path, value)
         return False
+
+    def trained_text(self, epochs_done: int) -> str:
+        """ "Trained 10 epochs.", or for a run that went on from others' epochs "Trained epochs 6-10 (10 in all)." """
+        first = self.started_from + 1
+        if self.started_from and epochs_done >= first:
+            return f"Trained epochs {first}-{epochs_done} ({epochs_done} in all)."
+        return f"Trained {epochs_done} epoch{'' if epochs_done == 1 else 's'}."
 
     # ================================================================== what comes back (UI thread)
     def record(self, event) -> None:
