@@ -207,12 +207,40 @@ def test_show_and_compare_a_fork_and_its_parent(folder, capsys, monkeypatch):
     child = saves.find_runs(folder)[0]
     assert runs("show", child.name, folder=folder) == 0
     out = capsys.readouterr().out
-    assert f"origin: a fork of {parent.name} at epoch 1 with optimizer.lr=0.001, training.epochs=3" in out
+    assert f"origin: forked from {parent.name}@1 on 20" in out and "(epoch 1 is its parent's)" in out
+    assert "changed at the fork: lr 0.01 → 0.001, epochs 2 → 3" in out
+    assert "resumed" not in out   # (its branch point is where it started, not a resume)
     assert "finished, 3/3 epochs" in out
     assert runs("compare", parent.name, child.name, "--json", folder=folder) == 0
     record = strict_json(capsys.readouterr().out)
     assert {s["setting"]: s["values"] for s in record["settings"]} == {"optimizer.lr": [0.01, 0.001],
                                                                        "training.epochs": [2, 3]}
+    fork_of = {"run": parent.name, "epoch": 1, "changed": {"optimizer.lr": {"from": 0.01, "to": 0.001},
+                                                           "training.epochs": {"from": 2, "to": 3}}}
+    assert [r["fork_of"] for r in record["runs"]] == [None, fork_of]
+    assert runs("compare", parent.name, child.name, folder=folder) == 0
+    assert "#2: fork of #1@1 (lr 0.01 → 0.001, epochs 2 → 3)" in capsys.readouterr().out
+    assert runs("compare", child.name, name(folder, "sgd"), folder=folder) == 0   # (its parent not compared)
+    assert f"#1: fork of {parent.name}@1 (lr 0.01" in capsys.readouterr().out
+    assert runs("list", folder=folder) == 0
+    assert f"{child.name}: fork of {parent.name}@1 (lr 0.01 → 0.001, epochs 2 → 3)" in capsys.readouterr().out
+    assert runs("list", "--json", folder=folder) == 0
+    listed = {r["name"]: r["fork_of"] for r in map(strict_json, capsys.readouterr().out.splitlines())}
+    assert listed[child.name] == fork_of and listed[parent.name] is None
+
+
+def test_show_a_resumed_fork_says_where_it_forked_and_where_it_was_resumed(folder, capsys, monkeypatch):
+    from nnstudio.tui.run.forking import fork
+    monkeypatch.setenv("NNSTUDIO_SAVES_DIR", str(folder))
+    parent = run_dir(folder, "adam")
+    child = fork(parent, 1, {"optimizer.name": "sgd", "training.epochs": 3})
+    child.on_event = _stop_in_epoch_2(child)
+    assert child.run() == "stopped"
+    assert Session.open_checkpoint(child.run_dir).run() == "finished"
+    assert runs("show", child.run_dir.name, folder=folder) == 0
+    out = capsys.readouterr().out
+    assert f"origin: forked from {parent.name}@1" in out and "changed at the fork: adam → sgd, epochs 2 → 3" in out
+    assert "resumed after batch 3 of epoch 2 on 20" in out
 
 
 def test_show_and_list_read_a_damaged_history_as_far_as_it_is_sound(folder, capsys):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from rich import box
 from rich.console import Console
@@ -47,6 +48,9 @@ def run_compare(args: argparse.Namespace) -> int:
         legend.add_row(column, escape(str(run.path) if _shared_name(run, runs) else run.name),
                        escape(run.dataset or "-"), status_text(run), str(run.epochs_done))
     console.print(legend)
+    for column, run in zip(columns, runs):
+        if run.fork is not None:
+            console.print(f"{column}: {escape(_fork_text(run, runs, columns))}", highlight=False, soft_wrap=True)
     if comparison.settings:
         table = Table(title="Settings that differ", box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("setting", no_wrap=True)
@@ -80,6 +84,27 @@ def _shared_name(run: RunSummary, runs: list[RunSummary]) -> bool:
     return sum(other.name == run.name for other in runs) > 1
 
 
+def _fork_text(run: RunSummary, runs: list[RunSummary], columns: list[str]) -> str:
+    """"fork of #1@5 (lr 0.1 → 0.01)" when its parent is compared too, else the parent by name."""
+    fork = run.fork
+    parent = fork.parent
+    for column, other in zip(columns, runs):
+        if other is not run and _is_parent(other, run):
+            parent = column
+    return f"fork of {parent}" + (f"@{fork.epoch}" if fork.epoch is not None else "") + f" ({fork.changes_text()})"
+
+
+def _is_parent(candidate: RunSummary, fork: RunSummary) -> bool:
+    """Whether `candidate` is the run `fork` branched from: its folder, if the fork recorded it, else its name."""
+    recorded = fork.origin.get("path")
+    if isinstance(recorded, str) and recorded:
+        try:
+            return Path(recorded).resolve() == candidate.path.resolve()
+        except OSError:
+            return False
+    return candidate.name == fork.fork.parent
+
+
 def _setting_cell(path: str, value) -> str:
     if value is NOT_APPLICABLE:
         return "[dim]n/a[/]"
@@ -107,7 +132,8 @@ def _comparison_record(comparison: Comparison) -> dict:
     for run in comparison.runs:
         final = {metric: run.final.get(metric) for metric in comparison.metrics if metric != "best"}
         record = {"name": run.name, "path": str(run.path), "dataset": run.dataset, "task": run.task,
-                  "status": run.status, "epochs_done": run.epochs_done, "final": final}
+                  "status": run.status, "epochs_done": run.epochs_done,
+                  "fork_of": run.fork.as_record() if run.fork else None, "final": final}
         if "best" in comparison.metrics:
             record.update(best=run.best, best_metric=run.best_metric)
         runs.append(record)
