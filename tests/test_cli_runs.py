@@ -167,7 +167,7 @@ def test_show_tells_a_run_s_settings_epochs_end_and_checkpoints(made, capsys):
     assert "adam, lr=0.1" in out                                  # the settings table
     assert "History" in out and "train loss" in out                 # the epochs table
     assert "changed optimizer.lr to 0.005 from batch 4 of epoch 2" in out
-    assert "ended: stopped after batch 3 of epoch 2" in out
+    assert "ended: stopped on request after batch 3 of epoch 2" in out   # (session.stop() gave no reason)
     assert "partial.safetensors" in out and f"resumable from partial.safetensors: nnstudio train --resume " \
                                            f"{name(made, 'stopped')}" in out
 

@@ -241,8 +241,11 @@ def _print_end(console: Console, run: RunSummary) -> None:
     else:
         end = run.history.end if run.history is not None else None
         at = f" {_after(end.get('at'))}" if end and _position(end.get("at")) else ""
-        why = f": {escape(run.why)}" if run.why and run.why != "completed" else ""
-        console.print(f"ended: {status}{at}{why}", highlight=False, soft_wrap=True)
+        if run.why.startswith(f"{status} "):   # ("stopped by Ctrl+C": the reason says the status itself)
+            console.print(f"ended: {escape(run.why)}{at}", highlight=False, soft_wrap=True)
+        else:
+            why = f": {escape(run.why)}" if run.why and run.why != "completed" else ""
+            console.print(f"ended: {status}{at}{why}", highlight=False, soft_wrap=True)
     if run.best is not None:
         best = percent(run.best) if run.best_metric == "val_acc" else loss_text(run.best)
         epoch = f" (epoch {run.best_epoch})" if run.best_epoch is not None else ""

@@ -324,7 +324,7 @@ def run_train(args: argparse.Namespace) -> int:
         return fail(PROG, str(error), failure_status(error))
     planned = session.epochs_planned
     reporter.header(session, planned, resumed=plan.resume is not None)
-    stopper = GracefulStop(session.stop)
+    stopper = GracefulStop(lambda: session.stop(f"stopped by {stopper.name}"))   # (the history records why)
     try:
         with reporter.live(session, planned), stopper.installed():
             status = session.run()

@@ -28,6 +28,8 @@ class RunControls:
         self._status = Status.IDLE
         # commands (any thread, a signal handler too: reentrant) and the loop's events both move it
         self._status_lock = threading.RLock()
+        self.stop_reason = ""
+        """Why the run was asked to stop (`stop`), until the run has ended."""
 
     @property
     def status(self) -> Status:
@@ -77,7 +79,14 @@ class RunControls:
         self.controller.step_epoch()
         self._move(lambda s: Status.STEPPING if s is Status.PAUSED else s)
 
-    def stop(self) -> None:
-        """Stop at the next batch boundary (a paused run too); the run writes a checkpoint and stays resumable."""
+    def stop(self, why: str = "") -> None:
+        """Stop at the next batch boundary (a paused run too); the run writes a checkpoint and stays resumable.
+
+        `why` is what its history records as the reason, a phrase that reads on its own ("stopped by
+        Ctrl+C", "stopped from the studio (x)"); the first stop asked for names it, and one that says
+        nothing is "stopped on request".
+        """
+        with self._status_lock:
+            self.stop_reason = self.stop_reason or why
         self.controller.stop()
         self._move(lambda s: Status.STOPPING if s.busy else s)

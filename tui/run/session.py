@@ -55,6 +55,8 @@ from .training_data import load_run_dataset, prepare_run_data
 
 #: test images whose predictions are reported every epoch (the studio's digit grid draws from them)
 PROBE_SIZE = 500
+#: why a stopped run ended, as its history says, when the stop gave no reason (`RunControls.stop`)
+STOPPED_ON_REQUEST = "stopped on request"
 #: how long `save` waits for a paused run to finish the batch it is in
 SAVE_WAIT_SECONDS = 5.0
 
@@ -190,6 +192,7 @@ class Session(RunControls):
             raise
         outcome = OUTCOMES[self.trainer.run()]
         self.controller.reset()   # a command the loop no longer obeyed (x in the last validation) ends with it
+        self.stop_reason = ""
         try:
             if self._folder is not None:
                 self._folder.close(outcome, self._ending)
@@ -251,7 +254,7 @@ class Session(RunControls):
         if isinstance(event, (events.Finished, events.Diverged, events.Failed)):
             self._ending = event.message or getattr(event, "reason", "")
         elif isinstance(event, events.Stopped):
-            self._ending = ""
+            self._ending = self.stop_reason or STOPPED_ON_REQUEST
         self._move(lambda status: after_event(status, event))
         self.on_event(event)
         if isinstance(event, events.Stopped) and self._folder is not None:
