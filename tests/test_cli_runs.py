@@ -280,6 +280,36 @@ def test_compare_prints_the_settings_that_differ_and_the_final_metrics(made, cap
     assert "val acc" in metrics and "best val acc" in metrics and "not compared" not in out
 
 
+def test_compare_formats_each_metric_row_one_way(made, capsys):
+    """A loss row's values have the same decimals (not 0.23 beside 0.2121); accuracies are percentages."""
+    assert runs("compare", name(made, "adam"), name(made, "sgd"), name(made, "stopped"), folder=made) == 0
+    out = capsys.readouterr().out
+    rows = {line[:14].strip(): line[14:].split() for line in out[out.index("Final metrics"):].splitlines()[3:]
+            if line.strip()}
+    for metric in ("train loss", "val loss"):
+        assert len({len(value.split(".")[1]) for value in rows[metric]}) == 1, rows[metric]
+    for metric in ("train acc", "val acc", "best val acc"):
+        assert all(value.endswith("%") and len(value.split(".")[1]) == 3 for value in rows[metric]), rows[metric]
+
+
+def test_numbers_side_by_side_share_their_decimals():
+    from nnstudio.tui.cli.common import aligned_numbers
+    assert aligned_numbers([0.23, 0.2121, 1.5]) == ["0.2300", "0.2121", "1.5000"]
+    assert aligned_numbers([0.00123, 0.0456]) == ["0.00123", "0.04560"]       # 3 significant digits at least
+    assert aligned_numbers([None, 3.4e8, 0.12]) == ["-", "3.400e+08", "1.200e-01"]
+    assert aligned_numbers([float("nan"), 0.5, True]) == ["nan", "0.5000", "-"]
+
+
+def test_show_s_history_table_gives_a_loss_column_one_format(made, capsys):
+    assert runs("show", name(made, "adam"), folder=made) == 0
+    out = capsys.readouterr().out
+    rows = [line.split("│")[1:-1] for line in out[out.index("History"):].splitlines() if line.count("│") > 3]
+    assert len(rows) == 2
+    for column in (1, 3):   # train loss, val loss: 0.1852894 above 0.0000997, not 0.1853 above 9.97e-05
+        losses = [row[column].strip() for row in rows]
+        assert len({len(value.split(".")[1]) for value in losses}) == 1 and "e" not in "".join(losses), losses
+
+
 def test_compare_hides_a_setting_that_applies_to_none_of_the_runs(folder, capsys):
     """Two adam runs whose recorded RMSprop alpha differs (a config another version wrote): alpha means nothing to
     adam, so it is not a difference."""
@@ -396,6 +426,8 @@ def test_prune_deletes_ended_runs_checkpoints_and_keeps_their_histories(folder, 
     assert runs("prune", "--yes", folder=folder) == 0
     out = capsys.readouterr().out
     assert f"Pruned 6 runs: freed {size_text(expected)}" in out
+    assert "Their settings and histories are kept: `nnstudio runs list`, `show` and `compare` still show them; " \
+           "they can no longer be resumed or forked." in out
     assert f"keeping {name(folder, 'cut')}: interrupted: it can be resumed (--interrupted prunes it too)" in out
     for run in ended:
         assert sorted(p.name for p in run.iterdir()) == [HISTORY_FILE, "run.json"]
@@ -418,7 +450,7 @@ def test_prune_deletes_ended_runs_checkpoints_and_keeps_their_histories(folder, 
 
 def test_prune_keeps_the_newest_and_the_recent(folder, capsys, monkeypatch):
     assert runs("prune", "--keep-last", "2", "--yes", folder=folder) == 0
-    assert "one of the 2 newest (--keep-last)" in capsys.readouterr().out
+    assert "among the 2 newest (--keep-last)" in capsys.readouterr().out
     kept = [p for p in ("adam", "sgd", "stopped", "diverged", "spirals", "sine")
             if saves.checkpoint_files(run_dir(folder, p))]
     assert kept == ["spirals", "sine"]
@@ -469,7 +501,8 @@ def test_prune_removes_the_lock_files_ended_runs_left(folder, capsys):
     stopped = run_dir(folder, "stopped")           # a stop leaves its lock file (it may be resumed)
     assert (stopped / ".lock").exists() and not (run_dir(folder, "adam") / ".lock").exists()   # finish removes it
     assert runs("prune", "--keep-last", "10", "--yes", folder=folder) == 0
-    assert "Pruned 0 runs: freed 0 B; removed 1 stale lock file." in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines()[-1] == ("Removed 1 lock file an ended run left behind; no checkpoints "
+                                                        "were deleted.")
     assert not (stopped / ".lock").exists() and saves.checkpoint_files(stopped)
 
 
@@ -488,9 +521,17 @@ def test_prune_asks_first_or_only_says_what_it_would_do(folder, capsys, monkeypa
     assert "pass --yes (or --dry-run to see what would go)" in capsys.readouterr().err
     assert runs("prune", "--dry-run", folder=folder) == 0
     out = capsys.readouterr().out
-    assert "Would delete the checkpoints of:" in out and "Would free" in out
+    expected = size_text(saves.disk_usage([f for p in ("adam", "sgd", "stopped", "diverged", "spirals", "sine")
+                                           for f in saves.checkpoint_files(run_dir(folder, p))]))
+    assert f"Pruning would delete the checkpoints (saved weights) of 6 runs, {expected} in all:" in out
+    assert f"  {name(folder, 'stopped')} (stopped, still resumable, 1 epoch: " in out   # (what it loses)
+    assert "`compare` would still show them, but they could no longer be resumed or forked." in out
+    assert "It would also remove 1 lock file an ended run left behind." in out
+    assert out.splitlines()[-1] == "Nothing deleted (--dry-run)."
     monkeypatch.setattr("sys.stdin", Terminal("no\n"))
     assert runs("prune", folder=folder) == 1
+    out = capsys.readouterr().out
+    assert f"Delete these checkpoints and free {expected}? [y/N] Nothing deleted." in out
     assert all(saves.checkpoint_files(run_dir(folder, p)) for p in ("adam", "sgd", "stopped", "diverged"))
 
 

@@ -20,8 +20,8 @@ from nnstudio.saves.listing import describe_model
 from ..run.config import ConfigError
 from ..run.runs import ACCURACIES, NOT_APPLICABLE, Comparison, RunSummary, compare
 from ..run.settings import setting_at
-from .common import UsageError, fail, percent, plain
-from .runs_view import PROG, best_text, folder_of, loss_text, status_text, summaries
+from .common import UsageError, aligned_numbers, fail, percent, plain
+from .runs_view import PROG, folder_of, status_text, summaries
 from .saves import _setting_text, _value
 
 _METRIC_TITLES = {"train_loss": "train loss", "val_loss": "val loss", "train_acc": "train acc", "val_acc": "val acc"}
@@ -66,13 +66,14 @@ def run_compare(args: argparse.Namespace) -> int:
         table.add_column("metric", no_wrap=True)
         for column in columns:
             table.add_column(column, justify="right")
-        for metric in comparison.metrics:
+        for metric in comparison.metrics:   # (one format per row: a loss's decimals, an accuracy's percent)
             if metric == "best":
-                title = "best val acc" if runs[0].best_metric == "val_acc" else "best val loss"
-                table.add_row(title, *(best_text(run).removeprefix("loss ") for run in runs))
+                accuracy = runs[0].best_metric == "val_acc"
+                table.add_row("best val acc" if accuracy else "best val loss", *_row([run.best for run in runs],
+                                                                                      accuracy))
             else:
-                show = percent if metric in ACCURACIES else loss_text
-                table.add_row(_METRIC_TITLES[metric], *(_metric(show, run.final.get(metric)) for run in runs))
+                table.add_row(_METRIC_TITLES[metric], *_row([run.final.get(metric) for run in runs],
+                                                            metric in ACCURACIES))
         console.print(table)
     for problem in comparison.problems:
         console.print(f"[yellow]not compared[/]: {escape(problem)}", highlight=False, soft_wrap=True)
@@ -121,8 +122,11 @@ def _setting_cell(path: str, value) -> str:
         return _value(value)
 
 
-def _metric(show, value) -> str:
-    return show(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
+def _row(values: list, accuracy: bool) -> list[str]:
+    """A metric's values across the runs: accuracies as percentages, losses with the same decimals."""
+    if accuracy:
+        return [percent(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else "-" for v in values]
+    return aligned_numbers(values)
 
 
 def _comparison_record(comparison: Comparison) -> dict:

@@ -388,7 +388,7 @@ def prune_plan(runs: list[RunSummary], *, keep_last: int = 0, older_than: timede
             candidates.append(run)
     for number, run in enumerate(candidates):
         if number < keep_last:
-            plan.kept.append((run, f"one of the {keep_last} newest (--keep-last)"))
+            plan.kept.append((run, f"among the {keep_last} newest (--keep-last)"))
         elif older_than is not None and (run.updated is None or now - run.updated < older_than):
             plan.kept.append((run, "updated more recently than --older-than"))
         else:
