@@ -396,6 +396,53 @@ def test_rm_deletes_nothing_outside_the_runs_folder(folder, tmp_path, capsys):
     assert (folder / "runs" / "stray.txt").is_file() and len(list((folder / "runs").iterdir())) == 10
 
 
+def test_rm_of_a_part_of_a_name_says_which_run_it_means_and_deletes_only_that_one(folder, capsys, monkeypatch):
+    doomed = run_dir(folder, "diverged")
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert runs("rm", "diverg", folder=folder) == 1    # its unique start
+    out = capsys.readouterr().out
+    assert f"'diverg' is the run {doomed.name}" in out and f"Delete the run {doomed.name} (diverged, " in out
+    assert runs("rm", "verged", "--yes", folder=folder) == 0   # inside its name
+    out = capsys.readouterr().out
+    assert f"'verged' is the run {doomed.name}" in out and f"Deleted {doomed}." in out and not doomed.exists()
+    older = shutil.copytree(run_dir(folder, "adam"), folder / "runs" / "adam-20250101-090000")
+    assert runs("rm", "090000", "--yes", folder=folder) == 0   # the end of its name (its time)
+    assert f"'090000' is the run {older.name}" in capsys.readouterr().out and not older.exists()
+    before = sorted(p.name for p in (folder / "runs").iterdir())
+    assert runs("rm", "s", "--yes", folder=folder) == 2   # sgd, sine, spirals, stopped: one line, nothing deleted
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'s' could be any of 4 runs in " in err and name(folder, "sgd") in err
+    outside = shutil.copytree(run_dir(folder, "adam"), folder.parent / "elsewhere" / "a-run")
+    (folder / "runs" / "linked-run").symlink_to(outside, target_is_directory=True)
+    assert runs("rm", "linked", "--yes", folder=folder) == 2   # a part of a name never reaches past a link
+    assert "not deleting" in capsys.readouterr().err and (outside / "run.json").is_file()
+    assert sorted(p.name for p in (folder / "runs").iterdir()) == sorted(before + ["linked-run"])
+
+
+def test_every_runs_action_takes_a_part_of_a_name_that_only_one_run_has(folder, capsys):
+    adam = name(folder, "adam")
+    assert runs("show", "adam", folder=folder) == 0 and capsys.readouterr().out.startswith(adam)
+    older = shutil.copytree(run_dir(folder, "adam"), folder / "runs" / "adam-20250101-090000")
+    assert runs("show", "adam", folder=folder) == 2   # (now two start so)
+    assert "'adam' could be any of 2 runs" in capsys.readouterr().err
+    assert runs("show", "0101-090000", folder=folder) == 0 and capsys.readouterr().out.startswith(older.name)
+    assert runs("compare", adam, "sgd", "--json", folder=folder) == 0
+    assert [r["name"] for r in strict_json(capsys.readouterr().out)["runs"]] == [adam, name(folder, "sgd")]
+    assert runs("show", "nothing-like-it", folder=folder) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nor one whose name starts with, ends with or holds it" in err
+    assert "`nnstudio runs list` shows them" in err and str(folder / "runs") in err
+
+
+def test_a_part_of_a_name_is_a_start_first_then_an_end_then_anything_inside():
+    from nnstudio.tui.run.run_names import matching
+    names = ["mnist-mlp-20261203-101500", "mnist-cnn-20261203-111500", "spirals-mlp-20261203-101500-2"]
+    assert matching("mnist-m", names) == ["mnist-mlp-20261203-101500"]          # a start
+    assert matching("101500", names) == ["mnist-mlp-20261203-101500"]          # an end, before "inside"
+    assert matching("cnn", names) == ["mnist-cnn-20261203-111500"]             # inside
+    assert matching("mnist", names) == sorted(names[:2]) and matching("zzz", names) == []
+
+
 def test_rm_checks_every_run_before_deleting_any(folder, capsys):
     assert runs("rm", name(folder, "adam"), "nothing", "--yes", folder=folder) == 2
     assert run_dir(folder, "adam").is_dir()

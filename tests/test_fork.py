@@ -121,3 +121,18 @@ def test_a_forks_origin_in_words_names_its_branch_point_and_each_change():
     assert describe_origin(origin, parent).startswith("forked from a-run@5 (lr 0.1 → 0.01,")
     assert str(fork_of({**origin, "changed": {}})) == "fork of a-run@5 (no setting changed)"
     assert fork_of({"kind": "new"}) is None and fork_of({"kind": "fork", "epoch": "x"}).point == "?"
+
+
+def test_train_fork_and_resume_take_a_part_of_a_run_s_name(parent, tmp_path, capsys):
+    name = parent.run_dir.name                               # moons-mlp-<date>-<time>
+    assert run_cli("train", "--fork", f"{name[-6:]}@2", "--lr", "0.01", "--saves-dir", str(tmp_path), "--json") == 0
+    assert f"forked from {name}@2 (lr 0.05 → 0.01)" in capsys.readouterr().err
+    assert run_cli("train", "--fork", "moons@2", "--saves-dir", str(tmp_path)) == 2   # the parent and its fork
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--fork moons@2: 'moons' could be any of 2 runs in " in err[0] and name in err[0]
+    assert run_cli("train", "--fork", "nope@2", "--saves-dir", str(tmp_path)) == 2
+    assert "`nnstudio runs list` shows them" in capsys.readouterr().err
+    assert run_cli("train", "--fork", f"{name[-6:]}@two", "--saves-dir", str(tmp_path)) == 2
+    assert f"--fork {name[-6:]}@two: the epoch after @ must be a whole number" in capsys.readouterr().err
+    assert run_cli("train", "--resume", name[-6:], "--saves-dir", str(tmp_path)) == 2   # found: it has all its epochs
+    assert "this run has done all its 4 epochs; pass --epochs 5 or more" in capsys.readouterr().err

@@ -183,7 +183,7 @@ def test_runs_are_listed_newest_first_with_what_tells_them_apart(tmp_path):
 
 def test_a_run_named_with_a_trailing_slash_is_found(tmp_path):
     """Tab completion writes "name/": `runs show name/` said there was no such run folder."""
-    from nnstudio.tui.run.runs import find_run
+    from nnstudio.tui.run.run_names import find_run
     session = Session(_config(tmp_path, **{"training.epochs": 1}))
     assert session.run() == "finished"
     assert find_run(session.run_dir.name + "/", tmp_path) == session.run_dir

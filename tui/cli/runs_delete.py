@@ -8,6 +8,7 @@ saves layer's (`saves.run_folders`). This module asks, says what it does and how
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +20,8 @@ from nnstudio import saves
 from nnstudio.saves import SaveError
 
 from ..render import size_text
-from ..run.runs import PrunePlan, find_run, list_runs, prune_plan
+from ..run.run_names import find_run
+from ..run.runs import PrunePlan, list_runs, prune_plan
 from .common import UsageError, fail
 from .runs_view import PROG, count, epochs_text, folder_of, summaries
 
@@ -37,8 +39,9 @@ def _confirmed(question: str) -> bool | None:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def _deletable(name: str, folder: Path, home: Path) -> None:
-    """UsageError unless `name` is a run folder inside the runs folder `home` (`saves.run_folder_in`)."""
+def _deletable(name: str, folder: Path, home: Path) -> Path:
+    """The run folder `name` means (`find_run`: a part of a name must mean one run); UsageError unless it is a
+    run folder inside the runs folder `home` (`saves.run_folder_in`)."""
     try:
         path = find_run(name, folder)
     except SaveError as error:
@@ -47,6 +50,7 @@ def _deletable(name: str, folder: Path, home: Path) -> None:
         saves.run_folder_in(path, home)
     except SaveError as error:
         raise UsageError(f"not deleting {error}") from None
+    return path
 
 
 def run_rm(args: argparse.Namespace) -> int:
@@ -59,20 +63,24 @@ def run_rm(args: argparse.Namespace) -> int:
     try:
         folder = folder_of(args)
         home = saves.runs_folder(folder)
-        for name in args.runs:   # (first: a path outside the runs folder is told so, whatever it holds)
-            _deletable(name, folder, home)
-        runs = summaries(args.runs, folder)
+        # (first: a path outside the runs folder is told so, whatever it holds)
+        paths = [_deletable(name, folder, home) for name in args.runs]
+        runs = summaries([str(path) for path in paths], folder)
     except UsageError as error:
         return fail(PROG, str(error), 2)
     for run in runs:
         if run.status == "running":
             return fail(PROG, f"not deleting {run.path}: a live nnstudio process is training it; stop it first")
+    for name, path in zip(args.runs, paths):   # (a part of a name: say which run it means before it goes)
+        if name.rstrip("/" + os.sep) not in (path.name, str(path)):
+            print(f"{name!r} is the run {path.name}")
     size = size_text(sum(run.size for run in runs))
     if not args.yes:
         what = f"the run {runs[0].name}" if len(runs) == 1 else f"these {len(runs)} runs"
         for run in runs if len(runs) > 1 else []:
             print(f"  {run.name}  ({run.status}, {epochs_text(run.epochs_done)}, {size_text(run.size)})")
-        answer = _confirmed(f"Delete {what} ({size})?")
+        about = (f"{runs[0].status}, {epochs_text(runs[0].epochs_done)}, " if len(runs) == 1 else "") + size
+        answer = _confirmed(f"Delete {what} ({about})?")
         if answer is None:
             return fail(PROG, f"not deleting {what} without confirmation: pass --yes", 2)
         if not answer:

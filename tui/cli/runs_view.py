@@ -21,7 +21,8 @@ from nnstudio.saves import SaveError, folder_or_default
 
 from ..render import size_text
 from ..run.config import ConfigError, RunConfig
-from ..run.runs import RunSummary, find_run, list_runs, run_summary
+from ..run.run_names import find_run
+from ..run.runs import RunSummary, list_runs, run_summary
 from .common import UsageError, fail, parse_flag, percent, plain
 from .saves import _date, _history_table, _settings_table, _value
 

@@ -15,7 +15,6 @@ still listed, from what its marker says. Deleting runs and checkpoints is the sa
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -238,23 +237,6 @@ def summarize(info: saves.RunInfo, *, batches: bool = True) -> RunSummary:
 def list_runs(folder: str | Path | None = None, *, batches: bool = True) -> list[RunSummary]:
     """Every run in the saves folder's runs/, most recently updated first."""
     return [summarize(info, batches=batches) for info in saves.find_runs(folder)]
-
-
-def find_run(text: str, folder: str | Path | None = None) -> Path:
-    """The run folder a user names: a run's name in the saves folder's runs/, or a path to a run folder.
-    SaveError when there is none (saying where it looked)."""
-    runs = saves.runs_folder(folder)
-    separators = [os.sep] + ([os.altsep] if os.altsep else [])
-    if len(text) > 1:
-        text = text.rstrip("".join(separators)) or text   # ("name/", as a shell's completion writes it)
-    named = runs / text
-    if text and text not in (".", "..") and not any(sep in text for sep in separators) and os.path.lexists(named):
-        return named
-    if os.path.lexists(text):
-        return Path(text)
-    if any(sep in text for sep in separators):
-        raise saves.SaveError("no such run folder", text)
-    raise saves.SaveError(f"no run named {text!r} in {runs} (`nnstudio runs list` shows them)")
 
 
 def run_summary(path: str | Path) -> RunSummary:
