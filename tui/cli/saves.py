@@ -134,14 +134,14 @@ def run_list(args: argparse.Namespace) -> int:
             name = escape(entry.name) + (" [dim](checkpoint)[/]" if entry.kind == "checkpoint" else "")
             name += " [red](will not load)[/]" if entry.problem is not None else ""
             if entry.error is not None:
-                table.add_row(name, _date(entry.modified), "[red]unreadable[/] (see below)", "", "", "", size_text(entry.size))
+                table.add_row(name, _date(entry.modified), "[red]damaged[/] (see below)", "", "", "", size_text(entry.size))
                 continue
             table.add_row(name, _date(entry.created), escape(entry.model_summary or ""), escape(entry.dataset or "-"),
                           str(entry.epochs), _percent(entry.best_val_accuracy), size_text(entry.size))
         console.print(table)
     for entry in entries:
         if entry.error is not None:
-            console.print(f"[red]unreadable[/] {escape(entry.path.name)}: {escape(entry.error)}", highlight=False,
+            console.print(f"[red]damaged[/] {escape(entry.path.name)}: {escape(entry.error)}", highlight=False,
                           soft_wrap=True)
         elif entry.problem is not None:
             console.print(f"[red]will not load[/] {escape(entry.path.name)}: {escape(entry.problem)}", highlight=False,
