@@ -191,3 +191,19 @@ async def test_quitting_says_whether_the_run_s_checkpoints_keep_its_epochs(tmp_p
         else:
             assert "2 epochs trained since the last save will be lost" in detail
         await pilot.press("n")
+
+
+async def test_a_run_stopped_in_the_studio_records_why(tmp_path):
+    """x, and quitting while a run trains, each say in the run's history why it stopped (`runs show` prints it)."""
+    for keys, why in ((["x"], "stopped from the studio (x)"), (["q"], "stopped: the studio was closed")):
+        app = create_app(config=_config(tmp_path, **{"training.epochs": 500}), saves_dir=tmp_path, offer_resume=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("space")
+            await wait_for(pilot, lambda: app.status is Status.RUNNING and app.session.run_dir is not None, "training")
+            run_dir = app.session.run_dir
+            await pilot.press(*keys)
+            if keys == ["q"] and app.runner.unsaved_epochs:
+                await wait_for(pilot, lambda: app.screen.query("#confirm-detail"), "the question")
+                await pilot.press("y")
+            await wait_for(pilot, lambda: app.status is Status.STOPPED or not app.is_running, "the run to stop")
+        assert read_history(run_dir).end["why"] == why, keys

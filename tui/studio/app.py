@@ -169,7 +169,7 @@ class StudioApp(RunCommands, SessionNews, App):
         The session is told directly: the panes are being taken down, so no status is shown.
         """
         if self.session is not None:
-            self.session.stop()
+            self.session.stop("stopped: the studio was closed")
         if self._collector is not None:
             restore_the_collector(self._collector)
 

@@ -155,7 +155,7 @@ class SessionRunner:
     def stop(self) -> None:
         """Stop at the next batch boundary (the run writes a checkpoint and stays resumable)."""
         self._check("stop")
-        self.session.stop()
+        self.session.stop("stopped from the studio (x)")
 
     def discard(self) -> bool:
         """Forget the session: the next start builds the model afresh (re-initialised weights)."""
@@ -296,11 +296,12 @@ class SessionRunner:
         error = worker.error
         return str(error) if isinstance(error, SessionError) else f"{type(error).__name__}: {error}"
 
-    async def stop_and_wait(self) -> None:
-        """Stop a live run and wait for its thread to end (its last checkpoint is then on disk)."""
+    async def stop_and_wait(self, why: str = "stopped: the studio was closed") -> None:
+        """Stop a live run and wait for its thread to end (its last checkpoint is then on disk); `why` is what its
+        history records."""
         if self.session is None or not self.busy:
             return
-        self.session.stop()   # also while already stopping, or while another model is being opened
+        self.session.stop(why)   # also while already stopping, or while another model is being opened
         for worker in [w for w in self.host.workers if w.group == "training"]:
             try:
                 await worker.wait()
