@@ -88,6 +88,13 @@ async def test_f_then_a_new_learning_rate_then_enter_trains_a_fork_beside_its_pa
         # the fork's curve starts with its parent's epochs (inherited), then its own
         assert len(app.monitor.history) == 4
         assert "Trained epochs 3-4 (4 in all)." in notes and any("lr 0.05 → 0.005" in n for n in notes)
+        # listed first in the Runs pane, its details naming its parent and what it changed
+        await pilot.press("6")
+        await wait_for(pilot, lambda: len(app.runs.runs) == 2 and app.runs.runs[0].status == "finished", "the fork")
+        app.runs.query_one("#runs-table", DataTable).move_cursor(row=0)   # (the cursor stayed on the parent)
+        await pilot.pause()
+        detail = str(app.runs.query_one("#runs-detail").render())
+        assert f"fork of {parent.run_dir.name}@2 (lr 0.05 → 0.005)" in detail
 
 
 async def test_an_epoch_deleted_while_the_dialog_is_open_is_said_and_what_was_typed_stays(parent, tmp_path):

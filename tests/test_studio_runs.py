@@ -101,6 +101,25 @@ async def test_at_80_columns_the_columns_that_tell_runs_apart_are_whole(folder):
         assert "saves/runs/spirals-mlp" in text   # the selected run, in full under the table
 
 
+@pytest.mark.parametrize("no_color", [False, True])
+async def test_at_80_columns_real_run_names_and_a_mark_leave_the_status_whole(tmp_path, monkeypatch, no_color):
+    monkeypatch.chdir(tmp_path)
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    for n, (status, optimizer) in enumerate((("early-stopped", "rmsprop"), ("interrupted", "sgd"), ("finished", "adam"))):
+        write_run(Path("saves"), f"spirals-mlp-20261203-15574{n}", lr=0.0003, status=status, optimizer=optimizer,
+                  updated=f"2025-01-31T12:0{n}:00.000Z")
+    app = studio(Path("saves"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await show_runs(pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        text = screen_text(app)
+        for cells in rows(app):
+            assert all(cell in text for cell in cells[1:6]), cells   # name, optimizer, epochs, best, status
+        assert "early-stopped" in text
+
+
 async def test_the_keys_go_to_the_table_once_the_runs_are_read(folder):
     """Pane 6 shown before its first read: the table has the keys once it is there (down, m marked nothing)."""
     app = studio(folder)

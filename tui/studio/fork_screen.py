@@ -28,6 +28,7 @@ from nnstudio import saves
 
 from ..run import SessionError, saved_config
 from ..run.config import ConfigError, RunConfig, flat_settings, setting_at
+from ..run import origins
 from ..run.forking import changes
 from ..run.runs import RunSummary
 from .cells import value_text
@@ -38,8 +39,7 @@ FIELDS = (("optimizer.name", "optimizer"), ("optimizer.lr", "learning rate"), ("
           ("training.epochs", "epochs in all"))
 #: epochs a fork from a run's last planned epoch trains by default (it must plan past its branch point)
 EXTRA_EPOCHS = 5
-_SHORT = {"optimizer.name": "optimizer", "optimizer.lr": "lr", "optimizer.momentum": "momentum",
-          "optimizer.weight_decay": "weight decay", "training.batch_size": "batch", "training.epochs": "epochs"}
+
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,7 @@ def field_id(path: str) -> str:
 
 def change_text(changed: dict[str, Any], before: dict[str, Any]) -> str:
     """ "lr 0.1 → 0.01, batch 64 → 128": what a fork changes from the settings `before` ({dotted path: value})."""
-    return ", ".join(f"{_SHORT.get(path, path)} {value_text(before.get(path))} → {value_text(value)}"
-                     for path, value in changed.items())
+    return ", ".join(origins.change_text(path, before.get(path), value) for path, value in changed.items())
 
 
 class ForkScreen(ModalScreen["ForkRequest | None"]):
