@@ -81,7 +81,7 @@ def test_train_fork_branches_a_run_with_the_flags_settings(parent, tmp_path, cap
     captured = capsys.readouterr()
     records = json_lines(captured.out)
     assert [r["epoch"] for r in records[:-1]] == [3, 4] and {r["lr"] for r in records[:-1]} == {0.01}
-    assert f"a fork of {name} after epoch 2 (optimizer.lr 0.01), 2 more" in captured.err
+    assert f"forked from {name}@2 (lr 0.05 → 0.01), 2 more" in captured.err
     history = read_history(records[-1]["run_dir"])
     assert history.origin["kind"] == "fork" and history.origin["changed"] == {"optimizer.lr": 0.01}
     assert [e["epoch"] for e in history.epochs] == [1, 2, 3, 4]
@@ -108,3 +108,31 @@ def test_a_fork_planned_longer_than_its_parent_stretches_its_cosine_schedule(tmp
     child = fork(parent.run_dir, 3, {"training.epochs": 6})
     assert child.run() == "finished"
     assert [h["epoch"] for h in child.history] == [1, 2, 3, 4, 5, 6] and min(h["lr"] for h in child.history[3:]) > 0
+
+
+def test_a_forks_origin_in_words_names_its_branch_point_and_each_change():
+    from nnstudio.tui.run.origins import describe_origin, fork_of
+    origin = {"kind": "fork", "run": "a-run", "epoch": 5, "changed": {
+        "optimizer.lr": 0.01, "optimizer.name": "sgd", "optimizer.nesterov": True, "training.new_thing": 2,
+        "checkpoints.folder": "/elsewhere"}}
+    parent = {"optimizer": {"name": "adam", "lr": 0.1, "nesterov": False}}
+    fork = fork_of(origin, parent)
+    assert str(fork) == "fork of a-run@5 (lr 0.1 → 0.01, adam → sgd, nesterov false → true, training.new_thing - → 2)"
+    assert describe_origin(origin, parent).startswith("forked from a-run@5 (lr 0.1 → 0.01,")
+    assert str(fork_of({**origin, "changed": {}})) == "fork of a-run@5 (no setting changed)"
+    assert fork_of({"kind": "new"}) is None and fork_of({"kind": "fork", "epoch": "x"}).point == "?"
+
+
+def test_train_fork_and_resume_take_a_part_of_a_run_s_name(parent, tmp_path, capsys):
+    name = parent.run_dir.name                               # moons-mlp-<date>-<time>
+    assert run_cli("train", "--fork", f"{name[-6:]}@2", "--lr", "0.01", "--saves-dir", str(tmp_path), "--json") == 0
+    assert f"forked from {name}@2 (lr 0.05 → 0.01)" in capsys.readouterr().err
+    assert run_cli("train", "--fork", "moons@2", "--saves-dir", str(tmp_path)) == 2   # the parent and its fork
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--fork moons@2: 'moons' could be any of 2 runs in " in err[0] and name in err[0]
+    assert run_cli("train", "--fork", "nope@2", "--saves-dir", str(tmp_path)) == 2
+    assert "`nnstudio runs list` shows them" in capsys.readouterr().err
+    assert run_cli("train", "--fork", f"{name[-6:]}@two", "--saves-dir", str(tmp_path)) == 2
+    assert f"--fork {name[-6:]}@two: the epoch after @ must be a whole number" in capsys.readouterr().err
+    assert run_cli("train", "--resume", name[-6:], "--saves-dir", str(tmp_path)) == 2   # found: it has all its epochs
+    assert "this run has done all its 4 epochs; pass --epochs 5 or more" in capsys.readouterr().err

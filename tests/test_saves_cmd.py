@@ -48,7 +48,7 @@ def test_list_shows_each_save_newest_first(folder, capsys):
     assert "mlp 784-128-64-10, 109k params" in out and "logreg 784-10, 7.8k params" in out
     assert "fashion-mnist" in out and "98.00%" in out and "(checkpoint)" in out
     assert "2025-" in out and "kB" in out  # sizes as everywhere (tui.render)
-    assert "unreadable damaged.safetensors: not a safetensors file: only 7 bytes long" in out
+    assert "damaged damaged.safetensors: not a safetensors file: only 7 bytes long" in out
 
 
 def test_list_of_an_empty_or_missing_folder(tmp_path, capsys):
@@ -231,7 +231,7 @@ def test_list_and_show_survive_a_date_at_the_edge_of_time(folder, capsys):
     edit_document(folder / "baseline.safetensors", lambda d: d.update(created_at="0001-01-01T00:00:00+14:00"))
     assert main(["saves", "list", "--saves-dir", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "unreadable baseline.safetensors: metadata created_at must be a time between the years" in out
+    assert "damaged baseline.safetensors: metadata created_at must be a time between the years" in out
     assert "mnist-mlp" in out  # the others still list
     assert main(["saves", "show", "baseline", "--saves-dir", str(folder)]) == 1
     assert "created_at must be a time between the years" in capsys.readouterr().err

@@ -73,6 +73,21 @@ def number(value: float | None) -> str:
     return f"{value:.4f}" if abs(value) < 1000 else f"{value:.4g}"
 
 
+def aligned_numbers(values: list) -> list[str]:
+    """Numbers that sit in one column (or one row) of a table, all with the same decimals, so that they read
+    against each other: 4, as `number` shows a loss, or more when the smallest would keep fewer than 3
+    significant digits (at most 8); all in scientific notation once the largest reaches a million.
+    Anything but a number is "-"; NaN and infinities are shown as they are."""
+    numeric = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in values]
+    finite = [abs(v) for v, ok in zip(values, numeric) if ok and math.isfinite(v)]
+    if finite and max(finite) >= 1e6:
+        spec = ".3e"
+    else:
+        smallest = min((v for v in finite if v > 0), default=1.0)
+        spec = f".{min(max(4, 2 - math.floor(math.log10(smallest))), 8)}f"
+    return [("-" if not ok else format(v, spec) if math.isfinite(v) else str(v)) for v, ok in zip(values, numeric)]
+
+
 def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 

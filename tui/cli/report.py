@@ -27,6 +27,7 @@ from nnstudio.engine import events
 from nnstudio.engine.spec import summarize
 
 from ..run import CheckpointSaved, Notice, Session, Status
+from ..run.origins import fork_of
 from ..run.signals import forget_the_terminal
 from .common import number, percent, plain
 from .download_bars import DownloadBars, download_bars
@@ -304,10 +305,8 @@ def training_line(session: Session, planned: int, resumed: bool) -> str:
     if resumed:
         text += f"; {escape(resuming_text(session))}"
     elif origin.get("kind") == "fork":
-        changed = ", ".join(f"{path} {value}" for path, value in origin["changed"].items()
-                            if path != "checkpoints.folder") or "no setting changed"
-        text += escape(f"; a fork of {origin['run']} after epoch {origin['epoch']} ({changed}), "
-                       f"{planned - origin['epoch']} more")
+        fork = fork_of(origin, session.inherited[0] if session.inherited else None)
+        text += escape(f"; forked from {fork.point} ({fork.changes_text()}), {planned - origin['epoch']} more")
     elif session.history:
         text += (f"; continuing from a save trained for {len(session.history)} epochs "
                  f"({planned - len(session.history)} more)")

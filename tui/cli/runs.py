@@ -8,7 +8,8 @@
     nnstudio runs prune [--keep-last N] [--older-than DAYS] [--interrupted] [--dry-run] [--yes]
                                                          delete ended runs' checkpoints, keep their histories
 
-RUN is a run's name in <saves>/runs (`--saves-dir`) or a path to a run folder. Errors print one
+RUN is a run's name in <saves>/runs (`--saves-dir`), a part of one that only that run has
+(`run_names.find_run`), or a path to a run folder. Errors print one
 line to stderr: exit status 2 for bad arguments (a run that is not there, a path `rm` refuses),
 1 for failures (a run a live process trains, a file that cannot be deleted, a declined
 confirmation). The summaries are the run core's (`nnstudio.tui.run.runs`), the deleting the saves
@@ -44,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=run_list)
 
     show = actions.add_parser("show", help="a run's settings, origin, epochs, end and checkpoints")
-    show.add_argument("run", metavar="RUN", help="a run's name in the runs folder, or a path to a run folder")
+    show.add_argument("run", metavar="RUN", help="a run's name in the runs folder, a part of it only that run has "
+                                                 "(its start, or its end: the time it started), or a path")
     show.set_defaults(handler=run_show)
 
     comparing = actions.add_parser("compare", help="the settings that differ and the final metrics side by side",
@@ -52,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "them hidden) and their final metrics side by side; runs of "
                                                "different data sets or tasks get their settings compared and a "
                                                "line saying why their metrics are not.")
-    comparing.add_argument("runs", metavar="RUN", nargs="+", help="two runs or more (names or paths)")
+    comparing.add_argument("runs", metavar="RUN", nargs="+", help="two runs or more (names, parts of names, or paths)")
     comparing.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     comparing.set_defaults(handler=run_compare)
 
@@ -60,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 description="Delete run folders: only folders inside the runs folder (never a "
                                             "symbolic link or anything outside it), never a run a live process "
                                             "trains.")
-    remove.add_argument("runs", metavar="RUN", nargs="+", help="runs to delete (names or paths)")
+    remove.add_argument("runs", metavar="RUN", nargs="+", help="runs to delete (names, parts of names that mean one run, or paths)")
     remove.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     remove.set_defaults(handler=run_rm)
 

@@ -21,7 +21,8 @@ from nnstudio.saves import SaveError, folder_or_default
 
 from ..render import size_text
 from ..run.config import ConfigError, RunConfig
-from ..run.runs import RunSummary, describe_origin, find_run, list_runs, run_summary
+from ..run.run_names import find_run
+from ..run.runs import RunSummary, list_runs, run_summary
 from .common import UsageError, fail, parse_flag, percent, plain
 from .saves import _date, _history_table, _settings_table, _value
 
@@ -92,6 +93,9 @@ def run_list(args: argparse.Namespace) -> int:
         console.print(f"No runs in {where}.", highlight=False)
         return 0
     console.print(_runs_table(console, runs, f"Runs in {where}"))
+    for run in runs:
+        if run.fork is not None:
+            console.print(f"{escape(run.name)}: {escape(str(run.fork))}", highlight=False, soft_wrap=True)
     for run in runs:
         for note in run.notes:
             console.print(f"[yellow]note[/] {escape(run.name)}: {escape(note)}", highlight=False, soft_wrap=True)
@@ -197,11 +201,23 @@ def _from(at) -> str:
 
 
 def _print_origin(console: Console, run: RunSummary) -> None:
+    """Where the run came from, and each time it was resumed; a fork's branch point is where it started."""
     if run.history is None:
         console.print("origin: not recorded (the run is older than run histories)", highlight=False)
         return
-    console.print(f"origin: {escape(describe_origin(run.origin))}", highlight=False, soft_wrap=True)
-    for continuation in run.history.runs[1:]:
+    continuations = run.history.runs[1:]
+    fork = run.fork
+    if fork is None:
+        console.print(f"origin: {escape(run.origin_text())}", highlight=False, soft_wrap=True)
+    else:   # (its second run record is where it branched: the first is its parent's config)
+        when = _time(continuations[0].get("time")) if continuations else None
+        inherited = (f" (epochs 1-{fork.epoch} are its parent's)" if fork.epoch and fork.epoch > 1
+                     else " (epoch 1 is its parent's)" if fork.epoch else "")
+        console.print(f"origin: forked from {escape(fork.point)}" + (f" on {_date(when)}" if when else "") + inherited,
+                      highlight=False, soft_wrap=True)
+        console.print(f"changed at the fork: {escape(fork.changes_text())}", highlight=False, soft_wrap=True)
+        continuations = continuations[1:]
+    for continuation in continuations:
         when = _time(continuation.get("time"))
         console.print(f"resumed {_after(continuation.get('at'))}" + (f" on {_date(when)}" if when else ""),
                       highlight=False)
@@ -226,8 +242,11 @@ def _print_end(console: Console, run: RunSummary) -> None:
     else:
         end = run.history.end if run.history is not None else None
         at = f" {_after(end.get('at'))}" if end and _position(end.get("at")) else ""
-        why = f": {escape(run.why)}" if run.why and run.why != "completed" else ""
-        console.print(f"ended: {status}{at}{why}", highlight=False, soft_wrap=True)
+        if run.why.startswith(f"{status} "):   # ("stopped by Ctrl+C": the reason says the status itself)
+            console.print(f"ended: {escape(run.why)}{at}", highlight=False, soft_wrap=True)
+        else:
+            why = f": {escape(run.why)}" if run.why and run.why != "completed" else ""
+            console.print(f"ended: {status}{at}{why}", highlight=False, soft_wrap=True)
     if run.best is not None:
         best = percent(run.best) if run.best_metric == "val_acc" else loss_text(run.best)
         epoch = f" (epoch {run.best_epoch})" if run.best_epoch is not None else ""

@@ -34,7 +34,7 @@ from ..render import size_text
 from ..run import inspect_save, list_saves, recorded_config
 from ..run.arguments import add_hidden_alias
 from ..run.config import SECTIONS, ConfigError, RunConfig, Setting, section_settings
-from .common import FLAGS_BY_OPTION, UsageError, fail, parse_flag, resolve_save
+from .common import FLAGS_BY_OPTION, UsageError, aligned_numbers, fail, parse_flag, resolve_save
 
 PROG = "nnstudio saves"
 
@@ -134,14 +134,14 @@ def run_list(args: argparse.Namespace) -> int:
             name = escape(entry.name) + (" [dim](checkpoint)[/]" if entry.kind == "checkpoint" else "")
             name += " [red](will not load)[/]" if entry.problem is not None else ""
             if entry.error is not None:
-                table.add_row(name, _date(entry.modified), "[red]unreadable[/] (see below)", "", "", "", size_text(entry.size))
+                table.add_row(name, _date(entry.modified), "[red]damaged[/] (see below)", "", "", "", size_text(entry.size))
                 continue
             table.add_row(name, _date(entry.created), escape(entry.model_summary or ""), escape(entry.dataset or "-"),
                           str(entry.epochs), _percent(entry.best_val_accuracy), size_text(entry.size))
         console.print(table)
     for entry in entries:
         if entry.error is not None:
-            console.print(f"[red]unreadable[/] {escape(entry.path.name)}: {escape(entry.error)}", highlight=False,
+            console.print(f"[red]damaged[/] {escape(entry.path.name)}: {escape(entry.error)}", highlight=False,
                           soft_wrap=True)
         elif entry.problem is not None:
             console.print(f"[red]will not load[/] {escape(entry.path.name)}: {escape(entry.problem)}", highlight=False,
@@ -288,14 +288,18 @@ def _history_table(history: list[dict]) -> Table:
     rows: list[dict | None] = list(history)
     if len(rows) > HISTORY_ROWS:
         rows = rows[:3] + [None] + rows[-(HISTORY_ROWS - 4):]
-    for number, entry in enumerate(rows, start=1):
+    losses = {key: iter(aligned_numbers([entry.get(key) for entry in rows if entry is not None]))
+              for key in ("train_loss", "val_loss")}   # (a column's losses with the same decimals)
+    for entry in rows:
         if entry is None:
             table.add_row(*("..." for _ in present))
             continue
         cells = []
         for key, _ in present:
             value = entry.get(key)
-            if key in ("train_acc", "val_acc") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if key in losses:
+                cells.append(next(losses[key]))
+            elif key in ("train_acc", "val_acc") and isinstance(value, (int, float)) and not isinstance(value, bool):
                 cells.append(_percent(value))
             elif key == "seconds" and isinstance(value, (int, float)):
                 cells.append(f"{value:.1f}s")

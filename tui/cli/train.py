@@ -41,6 +41,7 @@ from nnstudio import saves
 
 from ..run.arguments import UsageError, add_run_flags, flags_given, parse_flag, resolve_save, run_config
 from ..run import forking
+from ..run.run_names import find_run
 from ..run.config import ConfigError, RunConfig, write_config
 from ..run.signals import GracefulStop, exit_status, signal_of
 from ..run import Notice, NothingToTrain, Session, SessionError, Status, saved_config
@@ -70,13 +71,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true", help="let --save or --write-config replace a file")
     parser.add_argument("--resume", nargs="?", const="", metavar="RUN",
                         help="continue an interrupted run exactly: the latest one in <saves-dir>/runs, "
-                             "or RUN (a run folder, its name, or a checkpoint file)")
+                             "or RUN (a run folder, its name or a part of it only that run has, or a checkpoint file)")
     parser.add_argument("--from", dest="from_save", metavar="SAVE",
                         help="start from a save's weights and settings (flags change single settings); "
                              "--epochs is then the total to train up to, the save's epochs included")
     parser.add_argument("--reinit", action="store_true", help="with --from: repeat its settings from fresh weights")
     parser.add_argument("--fork", metavar="RUN[@EPOCH]",
-                        help="continue a run from its checkpoint of EPOCH (default: its latest) as a new run, with "
+                        help="continue a run (its name, a part of it only that run has, or its folder) from its "
+                             "checkpoint of EPOCH (default: its latest) as a new run, with "
                              "the settings the flags change (its data set and model stay); its history starts with "
                              "the parent's up to that epoch")
     parser.add_argument("--json", action="store_true",
@@ -134,7 +136,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
 def _fork_plan(args: argparse.Namespace, folder: Path) -> Plan:
     """--fork RUN[@EPOCH]: the parent's checkpoint of that epoch, and the settings the flags change."""
     try:
-        run_dir, epoch = forking.fork_point(args.fork, folder)
+        run_dir, epoch = forking.fork_point(_whole_name(args.fork, folder), folder)
         checkpoint, epoch = forking.fork_checkpoint(run_dir, epoch)
         parent = forking.parent_config(checkpoint)
     except SessionError as error:
@@ -149,6 +151,20 @@ def _fork_plan(args: argparse.Namespace, folder: Path) -> Plan:
         raise UsageError(f"--fork {args.fork}: it starts after epoch {epoch} and would end at epoch "
                          f"{config.training.epochs}; pass --epochs {epoch + 5} or more (the total to train up to)")
     return Plan(folder, fork=(run_dir, epoch, {**changed, "checkpoints.folder": str(folder)}))
+
+
+def _whole_name(target: str, folder: Path) -> str:
+    """--fork RUN[@EPOCH] with RUN the whole name of the run a part of its name means (`find_run`), as
+    `forking.fork_point` takes it; UsageError if it means no run or several."""
+    head, at, tail = target.rpartition("@")
+    if at and head and not (tail.isascii() and tail.isdigit()):
+        return target   # (`fork_point` says what is wrong with that epoch, as it was typed)
+    name, epoch = (head, at + tail) if at and head else (target, "")
+    try:
+        path = find_run(name, folder)
+    except saves.SaveError as error:
+        raise UsageError(f"--fork {target}: {error}") from None
+    return (path.name if path.parent == saves.runs_folder(folder) else str(path)) + epoch
 
 
 def _given(args: argparse.Namespace) -> list[str]:
@@ -278,7 +294,14 @@ def _resume_target(plan: Plan) -> Path:
             if candidate.exists():
                 _not_training(candidate if candidate.is_dir() else candidate.parent)
                 return candidate
-        raise UsageError(f"--resume {plan.resume}: no such run folder or checkpoint (runs are in {runs})")
+        if Path(plan.resume).name != plan.resume:   # (a path)
+            raise UsageError(f"--resume {plan.resume}: no such run folder or checkpoint (runs are in {runs})")
+        try:   # (a part of a run's name that only it has)
+            candidate = find_run(plan.resume, plan.folder)
+        except saves.SaveError as error:
+            raise UsageError(f"--resume {plan.resume}: {error}") from None
+        _not_training(candidate)
+        return candidate
     run = saves.latest_interrupted_run(plan.folder)
     if run is None:
         training = [r.name for r in saves.find_runs(plan.folder) if r.status == "running" and r.active]
@@ -324,7 +347,7 @@ def run_train(args: argparse.Namespace) -> int:
         return fail(PROG, str(error), failure_status(error))
     planned = session.epochs_planned
     reporter.header(session, planned, resumed=plan.resume is not None)
-    stopper = GracefulStop(session.stop)
+    stopper = GracefulStop(lambda: session.stop(f"stopped by {stopper.name}"))   # (the history records why)
     try:
         with reporter.live(session, planned), stopper.installed():
             status = session.run()

@@ -169,7 +169,7 @@ class StudioApp(RunCommands, SessionNews, App):
         The session is told directly: the panes are being taken down, so no status is shown.
         """
         if self.session is not None:
-            self.session.stop()
+            self.session.stop("stopped: the studio was closed")
         if self._collector is not None:
             restore_the_collector(self._collector)
 
@@ -328,8 +328,12 @@ class StudioApp(RunCommands, SessionNews, App):
         self.call_after_refresh(self._focus_pane, pane_id)
 
     def _focus_pane(self, pane_id: str) -> None:
+        """The pane's own choice (`focus_target`, e.g. the Runs pane's table rather than its filter box), else
+        the pane or the first thing in it that takes the focus."""
         pane = self.panes[pane_id]
-        target = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable), None)
+        target = getattr(pane, "focus_target", None)
+        if target is None or not target.focusable:
+            target = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable), None)
         if target is not None:
             target.focus()
 
