@@ -107,7 +107,7 @@ def _train(task: TrialTask, config: RunConfig, started: float, on_event, on_run)
         else:
             session = Session(config, on_event=news)
         made.append(session)
-        with GracefulStop(session.stop).installed():
+        with GracefulStop(lambda: session.stop("stopped: the sweep was stopped")).installed():
             status = session.run(config.training.epochs if task.resume is not None else None)
     except SessionError as error:
         return TrialResult(task.number, FAILED, str(error), seconds=time.monotonic() - started)
