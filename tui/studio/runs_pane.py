@@ -327,6 +327,7 @@ class RunsPane(Vertical):
         """Mark the run at `path` (a fork's parent, to see where they branch), unless it is already."""
         if path not in self.marks and len(self.marks) < MAX_COMPARED:
             self._set_marks([*self.marks, path])
+            self.refresh_runs()   # (a run just begun may not be listed yet)
 
     def clear_marks(self) -> None:
         """Unmark every run (the Monitor's `c`)."""
