@@ -33,6 +33,6 @@ def prepare_run_data(config: RunConfig, dataset: Dataset, layout: str = "flat") 
     ("flat" vectors or "image" arrays)."""
     try:
         return prepare(dataset, val_fraction=config.data.val_fraction, seed=config.training.seed,
-                       standardize=config.data.standardize, layout=layout)
+                       standardize=config.data.standardize, layout=layout, train_size=config.data.train_size or None)
     except DatasetError as error:
         raise SessionError(str(error)) from None
