@@ -158,7 +158,7 @@ def run_show(args: argparse.Namespace) -> int:
     _print_origin(console, run)
     if run.config:
         try:
-            console.print(_settings_table(RunConfig.from_dict(run.config)))
+            console.print(_settings_table(RunConfig.from_dict(run.config), run.config))
         except ConfigError:
             console.print(f"settings (as recorded): {_value(run.config)}", highlight=False, soft_wrap=True)
     if run.history is not None and run.history.epochs:

@@ -217,9 +217,10 @@ def _summary_table(spec: dict) -> Table:
     return table
 
 
-def _settings_table(config: RunConfig) -> Table:
+def _settings_table(config: RunConfig, recorded: dict | None = None) -> Table:
     """The run's settings, a row per section: its choice first (adam, cosine), then each setting that applies
-    to that choice (no Adam betas for SGD), as `name=value` in the words of a config file."""
+    to that choice (no Adam betas for SGD), as `name=value` in the words of a config file. With `recorded` (the
+    settings as a run's history holds them), only those: a baseline records no model, optimizer or schedule."""
     table = Table(title="Settings", show_header=False)
     table.add_column("section", style="bold")
     table.add_column("settings", overflow="fold")
@@ -227,9 +228,12 @@ def _settings_table(config: RunConfig) -> Table:
     defaults = synthetic.defaults() if synthetic is not None else {}
     for section in SECTIONS:
         parts = []
+        if recorded is not None and not isinstance(recorded.get(section), dict):
+            continue
         for s in section_settings(section):
             value = config.get(s.path)
-            if s.machine or not config.applies(s.path) or value is None or value == "":
+            if s.machine or not config.applies(s.path) or value is None or value == "" or \
+                    (recorded is not None and s.name not in recorded[section]):
                 continue
             if s.path == "model.preset":
                 parts.append("its own spec (the Model table)" if config.model.spec else f"preset {escape(value)}")
