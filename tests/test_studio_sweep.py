@@ -96,3 +96,21 @@ async def test_closing_the_studio_stops_a_sweep_s_trials(tmp_path):
     from nnstudio.tui.run.sweep_folder import Sweep
     left = Sweep.open(sweep.name, tmp_path)
     assert {r["status"] for r in left.results.values()} == {"stopped"}   # (no trial left training unwatched)
+
+
+async def test_a_lesson_is_one_choice_away_and_its_trials_run_as_its_own(tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one("#sweep-pane")
+        await pilot.press("7")
+        pane.query_one("#sweep-experiment", Select).value = "models"
+        await pilot.pause()
+        assert "3 trials" in plan_line(app) and pane.query_one("#sweep-values-0", Input).disabled
+        assert "kernel ridge" in str(pane.query_one("#sweep-base").render()).lower() or pane.plan.experiment == "models"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pane._last is not None, "the experiment to end")
+        assert {r["status"] for _, r in pane._last.ranked()} == {"finished"}
+        assert pane._last.plan.experiment == "models"
+        pane.query_one("#sweep-experiment", Select).clear()
+        await pilot.pause()
+        assert not pane.query_one("#sweep-values-0", Input).disabled

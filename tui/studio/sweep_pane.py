@@ -29,6 +29,7 @@ from textual.widgets import DataTable, Input, Label, Select, Static
 from ..run.arguments import CONFIG_FLAGS, UsageError
 from ..run.config import ConfigError, RunConfig
 from ..run.executors import LocalExecutor
+from ..run.experiments import EXPERIMENTS, Experiment
 from ..run.sweep_folder import Sweep
 from ..run.sweeps import NOT_SWEPT, SweepPlan, axis, plan_sweep
 from .cells import cell
@@ -102,6 +103,10 @@ class SweepPane(Vertical):
 
     # ================================================================== drawing
     def compose(self) -> ComposeResult:
+        with Horizontal(classes="sweep-row"):
+            yield Label("lesson", classes="sweep-name")
+            yield Select([(f"{e.name}: {e.title}", e.name) for e in EXPERIMENTS.values()], compact=True,
+                         prompt="(none: vary the settings below)", id="sweep-experiment")
         yield Static("", id="sweep-base")
         for n in range(AXES):
             with Horizontal(classes="sweep-row"):
@@ -130,7 +135,9 @@ class SweepPane(Vertical):
     def focus_target(self):
         """What the keys go to when the pane is shown: the trials once there are some (b, enter), else the form."""
         table = self.query_one("#sweep-table", DataTable)
-        return table if table.row_count else self.query_one("#sweep-values-0", Input)
+        if table.row_count:
+            return table
+        return self.query_one("#sweep-experiment" if self.experiment else "#sweep-values-0")
 
     # ================================================================== the form
     def _axes_typed(self) -> list[tuple[str, str]]:
@@ -142,10 +149,39 @@ class SweepPane(Vertical):
                 typed.append((str(option), values))
         return typed
 
+    @property
+    def experiment(self) -> Experiment | None:
+        """The ready-made experiment chosen, if one is (its trials replace the rows of the form)."""
+        chosen = self.query_one("#sweep-experiment", Select).value
+        return EXPERIMENTS.get(chosen) if isinstance(chosen, str) else None
+
+    def _experiment_base(self, exp: Experiment) -> RunConfig:
+        """An experiment's shared settings, trained where the studio's runs are (and on its data folder when the
+        experiment's data set is the studio's)."""
+        base = exp.base_config().replace(**{"checkpoints.folder": self.config.checkpoints.folder})
+        if base.data.name == self.config.data.name and self.config.data.data_dir:
+            base = base.replace(**{"data.data_dir": self.config.data.data_dir})
+        return base
+
     def _check(self) -> None:
         """What the form would run (`plan`), or the first problem with it."""
         self.plan, self.problem = None, None
         if self.config is None:
+            return
+        exp = self.experiment
+        for n in range(AXES):
+            self.query_one(f"#sweep-setting-{n}", Select).disabled = exp is not None
+            self.query_one(f"#sweep-values-{n}", Input).disabled = exp is not None
+        self.query_one("#sweep-trials", Input).disabled = exp is not None
+        focused = self.app.focused if self.is_mounted else None
+        if exp is not None and (focused is None or (focused.disabled and self in focused.ancestors)):
+            self.query_one("#sweep-experiment", Select).focus()   # (keys reach the pane: ctrl+r runs the lesson)
+        if exp is not None:
+            try:
+                self.plan = exp.plan(self._experiment_base(exp))
+            except (UsageError, ConfigError) as error:
+                self.problem = str(error)
+            self._show_plan()
             return
         try:
             axes = [axis(option, values) for option, values in self._axes_typed()]
@@ -162,8 +198,11 @@ class SweepPane(Vertical):
 
     def _show_plan(self) -> None:
         line = self.query_one("#sweep-plan", Static)
-        c = self.config
-        if c is not None:
+        c, exp = self.config, self.experiment
+        if exp is not None:
+            self.query_one("#sweep-base", Static).update(Text.assemble(
+                (exp.lesson, "bold"), f" Look at {exp.look_at}."))
+        elif c is not None:
             self.query_one("#sweep-base", Static).update(Text.assemble(
                 "Every trial trains the studio's set-up: ",
                 (f"{c.data.name} · {c.model.preset if c.model.spec is None else 'custom'} · {c.optimizer.name} "
@@ -232,7 +271,9 @@ class SweepPane(Vertical):
         self.sweep = None
         best = message.sweep.ranked()[0]
         said = f"best: trial {best[0].number} ({best[0].label}); b uses its settings" if best[1] else ""
-        self._hint(("Stopped" if message.stopped else "Done") + f". {said}")
+        exp = EXPERIMENTS.get(message.sweep.plan.experiment or "")
+        reading = f" {exp.reading}" if exp is not None and not message.stopped else ""
+        self._hint(("Stopped" if message.stopped else "Done") + f". {said}{reading}")
         self._last = message.sweep
         self._table(message.sweep)
         self.refresh_bindings()
@@ -262,7 +303,12 @@ class SweepPane(Vertical):
     # ================================================================== taking the best
     def action_use_best(self) -> None:
         trial, _ = self._last.ranked()[0]
-        self.post_message(ConfigChanged(self.config.with_overrides(trial.overrides)))
+        if trial.baseline is not None:
+            self._hint(f"The best, trial {trial.number} ({trial.label}), is not a network the studio trains: its "
+                       "run is kept in 6 Runs.")
+            return
+        config = self._last.plan.config(trial).replace(**{"checkpoints.folder": self.config.checkpoints.folder})
+        self.post_message(ConfigChanged(config))
         self._hint(f"The studio's settings are now trial {trial.number}'s: {trial.label}.")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
