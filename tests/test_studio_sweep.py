@@ -105,7 +105,7 @@ async def test_a_lesson_is_one_choice_away_and_its_trials_run_as_its_own(tmp_pat
         await pilot.press("7")
         pane.query_one("#sweep-experiment", Select).value = "models"
         await pilot.pause()
-        assert "3 trials" in plan_line(app) and pane.query_one("#sweep-values-0", Input).disabled
+        assert "3 trials" in plan_line(app) and not pane.query_one("#sweep-values-0", Input).parent.display
         assert "kernel ridge" in str(pane.query_one("#sweep-base").render()).lower() or pane.plan.experiment == "models"
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: pane._last is not None, "the experiment to end")
@@ -113,4 +113,4 @@ async def test_a_lesson_is_one_choice_away_and_its_trials_run_as_its_own(tmp_pat
         assert pane._last.plan.experiment == "models"
         pane.query_one("#sweep-experiment", Select).clear()
         await pilot.pause()
-        assert not pane.query_one("#sweep-values-0", Input).disabled
+        assert pane.query_one("#sweep-values-0", Input).parent.display

@@ -407,6 +407,8 @@ class StudioApp(RunCommands, SessionNews, App):
 
     def on_sweep_pane_mark_run(self, message: SweepPane.MarkRun) -> None:
         """A sweep's trial started: it is marked in the Runs pane, so the Monitor overlays it as it trains."""
+        if not self.is_running:
+            return
         self.runs.mark(saves.runs_folder(self.runs.saves_dir) / message.run)
 
     def on_monitor_pane_stop_comparing(self) -> None:

@@ -109,15 +109,16 @@ class SweepPane(Vertical):
                          prompt="(none: vary the settings below)", id="sweep-experiment")
         yield Static("", id="sweep-base")
         for n in range(AXES):
-            with Horizontal(classes="sweep-row"):
+            with Horizontal(classes="sweep-row sweep-own"):
                 yield Label("vary" if n == 0 else "and", classes="sweep-name")
                 yield Select([(o.lstrip("-"), o) for o in SWEPT], prompt="(nothing)", compact=True,
                              value="--lr" if n == 0 else Select.NULL, id=f"sweep-setting-{n}")
                 yield Input(compact=True, id=f"sweep-values-{n}", placeholder="values, e.g. " + EXAMPLES["--lr"],
                             value="1e-4..1e-1:4" if n == 0 else "")
         with Horizontal(classes="sweep-row"):
-            yield Label("trials", classes="sweep-name")
-            yield Input(compact=True, id="sweep-trials", placeholder="all (the grid); or N drawn at random")
+            yield Label("trials", classes="sweep-name sweep-own")
+            yield Input(compact=True, id="sweep-trials", placeholder="all (the grid); or N drawn at random",
+                        classes="sweep-own")
             yield Label("at once", classes="sweep-name sweep-workers-label")
             yield Select([(str(n), n) for n in WORKERS], value=1, allow_blank=False, compact=True, id="sweep-workers")
         yield Static("", id="sweep-plan")
@@ -149,6 +150,9 @@ class SweepPane(Vertical):
                 typed.append((str(option), values))
         return typed
 
+    def _trials_typed(self) -> str:
+        return self.query_one("#sweep-trials", Input).value.strip()
+
     @property
     def experiment(self) -> Experiment | None:
         """The ready-made experiment chosen, if one is (its trials replace the rows of the form)."""
@@ -169,12 +173,10 @@ class SweepPane(Vertical):
         if self.config is None:
             return
         exp = self.experiment
-        for n in range(AXES):
-            self.query_one(f"#sweep-setting-{n}", Select).disabled = exp is not None
-            self.query_one(f"#sweep-values-{n}", Input).disabled = exp is not None
-        self.query_one("#sweep-trials", Input).disabled = exp is not None
         focused = self.app.focused if self.is_mounted else None
-        if exp is not None and (focused is None or (focused.disabled and self in focused.ancestors)):
+        for widget in self.query(".sweep-own"):   # (a lesson's trials are its own: the form's rows go)
+            widget.display = exp is None
+        if exp is not None and (focused is None or (self in focused.ancestors and not focused.is_on_screen)):
             self.query_one("#sweep-experiment", Select).focus()   # (keys reach the pane: ctrl+r runs the lesson)
         if exp is not None:
             try:
@@ -185,7 +187,7 @@ class SweepPane(Vertical):
             return
         try:
             axes = [axis(option, values) for option, values in self._axes_typed()]
-            trials_text = self.query_one("#sweep-trials", Input).value.strip()
+            trials_text = self._trials_typed()
             trials = None
             if trials_text:
                 if not trials_text.isdigit():
@@ -210,7 +212,12 @@ class SweepPane(Vertical):
         if self.problem is not None:
             line.update(Text(f"✗ {self.problem}", style="bold red"))
         elif self.plan is not None:
-            sizes = " × ".join(f"{len(a.values) or 'drawn'} {a.option.lstrip('-')}" for a in self.plan.axes)
+            if exp is not None:
+                sizes = ", ".join(trial.label for trial in self.plan.trials)
+            elif self.plan.axes and all(a.values for a in self.plan.axes) and not self._trials_typed():
+                sizes = " × ".join(f"{len(a.values)} {a.option.lstrip('-')}" for a in self.plan.axes)
+            else:
+                sizes = "drawn at random from " + ", ".join(a.option.lstrip("-") for a in self.plan.axes)
             line.update(Text.assemble((f"{len(self.plan.trials)} trials", "bold"), f": {sizes}",
                                       ("  ctrl+r runs them", "dim")))
         self.refresh_bindings()
@@ -257,6 +264,8 @@ class SweepPane(Vertical):
 
     @on(TrialNews)
     def _trial_news(self, message: TrialNews) -> None:
+        if not self.app.is_running:   # (closing: the trials' last news goes to their sweep's journal only)
+            return
         record = message.record
         if record.get("kind") == "epoch":
             self.progress[message.number] = record
