@@ -3,8 +3,12 @@ with its parent's up to that epoch."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from nnstudio.engine import events
 from nnstudio.tui.run import Session, SessionError
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.run.forking import fork, fork_point
@@ -136,3 +140,53 @@ def test_train_fork_and_resume_take_a_part_of_a_run_s_name(parent, tmp_path, cap
     assert f"--fork {name[-6:]}@two: the epoch after @ must be a whole number" in capsys.readouterr().err
     assert run_cli("train", "--resume", name[-6:], "--saves-dir", str(tmp_path)) == 2   # found: it has all its epochs
     assert "this run has done all its 4 epochs; pass --epochs 5 or more" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------- a run's best is its own
+def test_a_fork_s_best_is_among_the_epochs_it_trained_not_those_it_inherited(parent, tmp_path, capsys):
+    """The parent scores 100% at epoch 2; forked at 3 with a high lr, the fork's own epoch 4 scores less. Its best
+    (list, show, --json, the summary) is epoch 4's, the one its best.safetensors holds, not the inherited 100%."""
+    from nnstudio import saves
+    from nnstudio.tui.run.runs import list_runs, run_summary
+    name = parent.run_dir.name
+    assert max(h["val_acc"] for h in parent.history[:3]) == 1.0
+    assert run_cli("train", "--fork", f"{name}@3", "--lr", "0.7", "--saves-dir", str(tmp_path), "--json") == 0
+    out, err = capsys.readouterr()
+    final = json_lines(out)[-1]
+    marker = saves.read_run(final["run_dir"])
+    own = read_history(final["run_dir"]).epochs[-1]
+    assert own["epoch"] == 4 and own["val_acc"] < 1.0 and marker.best_value == own["val_acc"]
+    assert final["metrics"]["best_val_acc"] == own["val_acc"] and final["best_epoch"] == 4
+    assert f"best val acc {100 * own['val_acc']:.2f}% (epoch 4)" in err
+    summary = run_summary(final["run_dir"])
+    assert (summary.best, summary.best_epoch) == (own["val_acc"], 4)
+    assert {run.name: run.best for run in list_runs(tmp_path)}[summary.name] == own["val_acc"]
+    assert run_cli("runs", "show", final["run_dir"]) == 0
+    assert f"best val acc: {100 * own['val_acc']:.2f}% (epoch 4)" in capsys.readouterr().out
+
+
+def test_a_run_continued_from_a_save_does_not_count_the_save_s_epochs_as_its_best(parent, tmp_path, capsys):
+    parent.save("parent", folder=tmp_path)
+    assert run_cli("train", "--from", "parent", "--epochs", "5", "--lr", "0.7", "--saves-dir", str(tmp_path),
+                   "--json") == 0
+    final = json_lines(capsys.readouterr().out)[-1]
+    marker = json.loads((Path(final["run_dir"]) / "run.json").read_text())
+    assert (final["best_epoch"], final["metrics"]["best_val_acc"]) == (marker["best"]["epoch"], marker["best"]["value"])
+    assert final["best_epoch"] == 5   # (the save's epochs 1-4 include a 100% it does not hold)
+
+
+def test_a_fork_resumed_in_its_folder_keeps_its_best_among_its_own_epochs(parent, tmp_path):
+    """Resumed after its first own epoch, the fork still counts that epoch (not only those after the resume) and
+    still not its parent's: its best is the epoch run.json names."""
+    child = fork(parent.run_dir, 2, {"optimizer.lr": 1e-6})   # (it scores its parent's 100% again: ties)
+
+    def stop_after_epoch_3(event):
+        if isinstance(event, events.EpochEnd) and event.epoch == 2:
+            child.stop()
+    child.on_event = stop_after_epoch_3
+    assert child.run() == "stopped"
+    resumed = Session.open_checkpoint(child.run_dir)
+    assert resumed.run() == "finished"
+    marker = json.loads((child.run_dir / "run.json").read_text())
+    assert marker["best"]["epoch"] == 3 and resumed.best_epoch["epoch"] == 3
+    assert resumed.metrics()["best_val_acc"] == marker["best"]["value"]

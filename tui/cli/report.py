@@ -203,7 +203,8 @@ class Reporter:
             "event": status, "epochs_done": session.epochs_done, "epochs": session.epochs_planned,
             "stopped_in_batch": stopped_at.batch if stopped_at else None,
             "stopped_by": stopped_by if status is Status.STOPPED else None,
-            "metrics": session.metrics(), "seconds": round(time.monotonic() - self.started, 3),
+            "metrics": session.metrics(), "best_epoch": (session.best_epoch or {}).get("epoch"),
+            "seconds": round(time.monotonic() - self.started, 3),
             "message": message, "run_dir": session.run_dir, "checkpoint": self.checkpoint,
             "best_checkpoint": run.best if run is not None else None, "save": saved,
             "resume": f"{PROG} --resume {session.run_dir}" if resumable else None,
@@ -232,8 +233,9 @@ def summary_lines(record: dict, problem: str | None = None) -> list[str]:
         facts[0] += f" (stopped {record['stopped_in_batch']} batches into epoch {record['epochs_done'] + 1})"
     if record.get("stopped_by"):
         facts[0] += f", by {record['stopped_by']}"
-    if metrics.get("best_val_acc") is not None:
-        facts.append(f"best val acc {percent(metrics['best_val_acc'])}")
+    if metrics.get("best_val_acc") is not None:   # (of the epochs this run trained: its best.safetensors)
+        at = f" (epoch {record['best_epoch']})" if record.get("best_epoch") is not None else ""
+        facts.append(f"best val acc {percent(metrics['best_val_acc'])}{at}")
     if metrics.get("val_loss") is not None:
         facts.append(f"final val loss {number(metrics['val_loss'])}")
     lines = [f"{_ENDINGS[record['event']]}: {'; '.join(facts)}"]
