@@ -4,6 +4,7 @@ with its parent's up to that epoch."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_fork_points_name_a_run_and_an_epoch_it_keeps(parent, tmp_path):
     assert fork_point(name, tmp_path) == (parent.run_dir, None)
     with pytest.raises(SessionError, match="the epoch after @ must be a whole number"):
         fork_point(f"{name}@two", tmp_path)
-    with pytest.raises(SessionError, match="no run folder nope"):
+    with pytest.raises(SessionError, match="no run named 'nope' in"):
         fork_point("nope@2", tmp_path)
     (parent.run_dir / "epoch-0001.safetensors").unlink()
     with pytest.raises(SessionError, match=f"{name} has no checkpoint of epoch 1 \\(it keeps epochs 0, 2, 3, 4"):
@@ -93,7 +94,10 @@ def test_train_fork_branches_a_run_with_the_flags_settings(parent, tmp_path, cap
 
 @pytest.mark.parametrize("flags, message", [
     (["--dataset", "spirals"], "--fork goes on with the parent's data set and model, so data.name cannot change"),
-    (["--epochs", "2"], "it starts after epoch 2 and would end at epoch 2; pass --epochs 7 or more"),
+    (["--epochs", "2"], "it starts after epoch 2 and would end at epoch 2; pass --epochs 3 or more (the total to "
+                        "train up to, e.g. --epochs 7)"),
+    (["--no-checkpoints"], "--fork cannot be combined with --no-checkpoints: a fork is kept as a run beside its "
+                           "parent"),
     (["--from", "x"], "--fork cannot be combined with --from"),
     (["--resume"], "--fork cannot be combined with --resume"),
 ])
@@ -190,3 +194,54 @@ def test_a_fork_resumed_in_its_folder_keeps_its_best_among_its_own_epochs(parent
     marker = json.loads((child.run_dir / "run.json").read_text())
     assert marker["best"]["epoch"] == 3 and resumed.best_epoch["epoch"] == 3
     assert resumed.metrics()["best_val_acc"] == marker["best"]["value"]
+
+
+# ---------------------------------------------------------------------------------------- what --fork takes
+def test_a_fork_of_a_run_whose_plan_is_done_trains_five_more_and_says_so(parent, tmp_path, capsys):
+    """No --epochs on a finished run: as the studio's fork dialog, EXTRA_EPOCHS more, said on the training line."""
+    from nnstudio.tui.run.forking import EXTRA_EPOCHS, planned_epochs
+    assert (planned_epochs(4, 4), planned_epochs(4, 2)) == (4 + EXTRA_EPOCHS, 4)
+    name = parent.run_dir.name
+    assert run_cli("train", "--fork", name, "--lr", "0.01", "--saves-dir", str(tmp_path), "--json") == 0
+    out, err = capsys.readouterr()
+    assert [r["epoch"] for r in json_lines(out)[:-1]] == [5, 6, 7, 8, 9]
+    assert (f"forked from {name}@4 (lr 0.05 → 0.01, epochs 4 → 9), 5 more (its parent had done all its 4 epochs by "
+            f"then, so it trains 5 more unless --epochs says another total)") in err.replace("\n", "")
+    assert run_cli("train", "--fork", f"{name}@2", "--lr", "0.01", "--saves-dir", str(tmp_path), "--json") == 0
+    out, err = capsys.readouterr()   # (its parent's plan goes on past epoch 2: the fork keeps it, says nothing)
+    assert [r["epoch"] for r in json_lines(out)[:-1]] == [3, 4] and "unless --epochs" not in err
+
+
+def test_fork_targets_are_understood_or_told_what_is_wrong(parent, tmp_path):
+    name = parent.run_dir.name
+    folder = parent.run_dir
+    assert fork_point(str(folder / "epoch-0003.safetensors"), tmp_path) == (folder, 3)   # a checkpoint file: RUN@3
+    assert fork_point(f"{name}/epoch-0002.safetensors", tmp_path) == (folder, 2)        # (in the runs folder)
+    assert fork_point(f"{name}/best.safetensors", tmp_path) == (folder, 2)              # (its best: 100% at 2)
+    assert fork_point(f"{name[-6:]}@0", tmp_path) == (folder, 0)                          # (its starting weights)
+    for target, message in [
+            ("@3", f"--fork @3: the run's name is missing before @ (--fork RUN@EPOCH, e.g. --fork {name}@3;"),
+            (f"{name}@", f"the epoch after @ is missing, e.g. {name}@5 (or {name} alone for its latest)"),
+            (f"{name}@-1", "epochs are counted from 0 (the run's starting weights) up to its last, so -1 is none"),
+            (f"{name}/partial.safetensors", "no such checkpoint file"),
+            (str(tmp_path / "elsewhere.safetensors"), "no such checkpoint file")]:
+        with pytest.raises(SessionError) as raised:
+            fork_point(target, tmp_path)
+        assert message in str(raised.value)
+    shutil.copy(folder / "epoch-0003.safetensors", folder / "partial.safetensors")
+    with pytest.raises(SessionError, match=f"that is where a stopped run stands in the middle of an epoch; a fork "
+                                           f"starts from an epoch's end \\(--fork {name}@EPOCH\\), and --resume"):
+        fork_point(f"{name}/partial.safetensors", tmp_path)
+
+
+def test_a_fork_starts_from_the_best_checkpoint_when_the_last_few_no_longer_hold_it(tmp_path):
+    """A run keeps its last checkpoints and its best: the best's epoch is offered and forked from best.safetensors."""
+    from nnstudio.tui.run.forking import fork_checkpoint, kept_checkpoints
+    parent = Session(_config(tmp_path, **{"checkpoints.keep_last": 1}))
+    assert parent.run() == "finished"
+    best = json.loads((parent.run_dir / "run.json").read_text())["best"]["epoch"]
+    assert best == 2 and sorted(kept_checkpoints(parent.run_dir)) == [2, 4]
+    assert fork_checkpoint(parent.run_dir, 2) == (parent.run_dir / "best.safetensors", 2)
+    child = fork(parent.run_dir, 2, {})
+    assert child.run() == "finished" and [h["train_loss"] for h in child.history] == \
+        [h["train_loss"] for h in parent.history]

@@ -126,7 +126,7 @@ class Reporter:
         finally:
             self._stop_downloads()
 
-    def header(self, session: Session, planned: int, *, resumed: bool) -> None:
+    def header(self, session: Session, planned: int, *, resumed: bool, note: str | None = None) -> None:
         """The model summary, the data set and training lines, any notices, and the epoch table's header."""
         self._stop_downloads()
         self.console.print(model_table(session.spec))
@@ -134,7 +134,7 @@ class Reporter:
         notices, self.pending_notices = self.pending_notices or [], None
         for text in notices:
             self._notice(text)
-        self.console.print(training_line(session, planned, resumed), highlight=False, soft_wrap=True)
+        self.console.print(training_line(session, planned, resumed, note), highlight=False, soft_wrap=True)
         self.console.print(_epoch_table(header=True))
 
     # ------------------------------------------------------------------ during the run
@@ -286,7 +286,7 @@ def dataset_line(session: Session) -> str:
             f"{len(data.x_val):,} val / {len(data.x_test):,} test, input {_shape(dataset.input_shape)}, {kind}")
 
 
-def training_line(session: Session, planned: int, resumed: bool) -> str:
+def training_line(session: Session, planned: int, resumed: bool, note: str | None = None) -> str:
     """One line (rich markup): the optimizer and loop settings, and where a continued run picks up.
 
     The epochs are the planned total, as the epoch rows count them ("5 epochs; continuing from a
@@ -308,7 +308,8 @@ def training_line(session: Session, planned: int, resumed: bool) -> str:
         text += f"; {escape(resuming_text(session))}"
     elif origin.get("kind") == "fork":
         fork = fork_of(origin, session.inherited[0] if session.inherited else None)
-        text += escape(f"; forked from {fork.point} ({fork.changes_text()}), {planned - origin['epoch']} more")
+        text += escape(f"; forked from {fork.point} ({fork.changes_text()}), {planned - origin['epoch']} more"
+                       + (f" ({note})" if note else ""))
     elif session.history:
         text += (f"; continuing from a save trained for {len(session.history)} epochs "
                  f"({planned - len(session.history)} more)")

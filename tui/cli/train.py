@@ -104,6 +104,7 @@ class Plan:
     save_name: str | None = None
     overwrite: bool = False
     write_config: Path | None = None  # --write-config: write the config there instead of training
+    note: str | None = None           # what the training line adds about a choice made for the user
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -134,14 +135,17 @@ def make_plan(args: argparse.Namespace) -> Plan:
 
 
 def _fork_plan(args: argparse.Namespace, folder: Path) -> Plan:
-    """--fork RUN[@EPOCH]: the parent's checkpoint of that epoch, and the settings the flags change."""
+    """--fork RUN[@EPOCH]: the parent's checkpoint of that epoch, and the settings the flags change. Without
+    --epochs the fork plans its parent's total, or `forking.EXTRA_EPOCHS` more when that is done by then."""
     try:
-        run_dir, epoch = forking.fork_point(_whole_name(args.fork, folder), folder)
+        run_dir, epoch = forking.fork_point(args.fork, folder)
         checkpoint, epoch = forking.fork_checkpoint(run_dir, epoch)
         parent = forking.parent_config(checkpoint)
     except SessionError as error:
         raise UsageError(str(error)) from None
-    config = run_config(args, base=parent)
+    planned = forking.planned_epochs(parent.training.epochs, epoch)
+    extra = {"training.epochs": planned} if args.epochs is None and planned != parent.training.epochs else None
+    config = run_config(args, base=parent, extra=extra)
     changed = forking.changes(parent, config)
     fixed = forking.fixed_changes(changed)
     if fixed:
@@ -149,22 +153,11 @@ def _fork_plan(args: argparse.Namespace, folder: Path) -> Plan:
                          f"train another, start from a save: {PROG} --from SAVE")
     if config.training.epochs <= epoch:
         raise UsageError(f"--fork {args.fork}: it starts after epoch {epoch} and would end at epoch "
-                         f"{config.training.epochs}; pass --epochs {epoch + 5} or more (the total to train up to)")
-    return Plan(folder, fork=(run_dir, epoch, {**changed, "checkpoints.folder": str(folder)}))
-
-
-def _whole_name(target: str, folder: Path) -> str:
-    """--fork RUN[@EPOCH] with RUN the whole name of the run a part of its name means (`find_run`), as
-    `forking.fork_point` takes it; UsageError if it means no run or several."""
-    head, at, tail = target.rpartition("@")
-    if at and head and not (tail.isascii() and tail.isdigit()):
-        return target   # (`fork_point` says what is wrong with that epoch, as it was typed)
-    name, epoch = (head, at + tail) if at and head else (target, "")
-    try:
-        path = find_run(name, folder)
-    except saves.SaveError as error:
-        raise UsageError(f"--fork {target}: {error}") from None
-    return (path.name if path.parent == saves.runs_folder(folder) else str(path)) + epoch
+                         f"{config.training.epochs}; pass --epochs {epoch + 1} or more (the total to train up to, e.g. "
+                         f"--epochs {epoch + forking.EXTRA_EPOCHS})")
+    note = (f"its parent had done all its {parent.training.epochs} epochs by then, so it trains "
+            f"{forking.EXTRA_EPOCHS} more unless --epochs says another total" if extra else None)
+    return Plan(folder, fork=(run_dir, epoch, {**changed, "checkpoints.folder": str(folder)}), note=note)
 
 
 def _given(args: argparse.Namespace) -> list[str]:
@@ -188,6 +181,10 @@ def _check_combinations(args: argparse.Namespace) -> None:
     if args.write_config is not None and args.save is not None:
         raise UsageError("--save has nothing to save: --write-config writes the settings and trains nothing")
     if args.fork is not None:
+        if args.no_checkpoints:
+            raise UsageError("--fork cannot be combined with --no-checkpoints: a fork is kept as a run beside its "
+                             "parent, to compare and fork again, and a run without checkpoints keeps no run folder; "
+                             f"fork with them, then `nnstudio runs prune` deletes its checkpoints and keeps its history")
         clashing = [option for option in ("--from", "--config", "--reinit", "--write-config")
                     if (option == "--write-config" and args.write_config is not None) or option in _given(args)]
         if clashing:
@@ -346,7 +343,7 @@ def run_train(args: argparse.Namespace) -> int:
     except SessionError as error:
         return fail(PROG, str(error), failure_status(error))
     planned = session.epochs_planned
-    reporter.header(session, planned, resumed=plan.resume is not None)
+    reporter.header(session, planned, resumed=plan.resume is not None, note=plan.note)
     stopper = GracefulStop(lambda: session.stop(f"stopped by {stopper.name}"))   # (the history records why)
     try:
         with reporter.live(session, planned), stopper.installed():
