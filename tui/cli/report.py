@@ -27,6 +27,7 @@ from nnstudio.engine import events
 from nnstudio.engine.spec import summarize
 
 from ..run import CheckpointSaved, Notice, Session, Status
+from ..run import forking
 from ..run.origins import fork_of
 from ..run.signals import forget_the_terminal
 from .common import number, percent, plain
@@ -208,6 +209,8 @@ class Reporter:
             "message": message, "run_dir": session.run_dir, "checkpoint": self.checkpoint,
             "best_checkpoint": run.best if run is not None else None, "save": saved,
             "resume": f"{PROG} --resume {session.run_dir}" if resumable else None,
+            "retry": (forking.retry_hint(session.run_dir, session.config.optimizer.lr)
+                      if status is Status.DIVERGED and session.run_dir is not None else None),
             **({"traceback": self.ending.traceback} if isinstance(self.ending, events.Failed) else {}),
         }
 
@@ -241,6 +244,8 @@ def summary_lines(record: dict, problem: str | None = None) -> list[str]:
     lines = [f"{_ENDINGS[record['event']]}: {'; '.join(facts)}"]
     if record["message"]:
         lines.append(escape(record["message"]))
+    if record.get("retry"):
+        lines.append(escape(record["retry"]))
     if record["run_dir"] is not None:
         best = f" (best: {escape(str(record['best_checkpoint']))})" if record["best_checkpoint"] else ""
         lines.append(f"checkpoints: {escape(str(record['run_dir']))}{best}")

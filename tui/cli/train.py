@@ -309,11 +309,15 @@ def _resume_target(plan: Plan) -> Path:
 
 
 def _not_training(folder: Path) -> None:
-    """Refused before the data loads: a run that another process is training now (its lock is held)."""
+    """Refused before the data loads: a run that another process is training now (its lock is held), or one
+    whose checkpoints `runs prune` deleted."""
     run = saves.read_run(folder) if saves.is_run_dir(folder) else None
     if run is not None and run.active:
         raise SessionError(f"{run.name} is still training in another nnstudio process (it holds the run's lock); "
                            f"stop that one first (Ctrl+C there), then resume it")
+    if run is not None and run.pruned_at is not None and run.resume_point is None:
+        raise SessionError(f"{run.name} was pruned: `nnstudio runs prune` deleted its checkpoints and kept its "
+                           f"history (`nnstudio runs show {run.name}`), so it cannot be resumed")
 
 
 def _plan_resumed_epochs(plan: Plan, session: Session) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from nnstudio import saves
 from nnstudio.datasets.dataset import Dataset
+from nnstudio.engine.fields import number_text
 
 from .config import LIVE_SETTINGS, ConfigError, RunConfig, flat_settings
 from .history import records_until
@@ -137,7 +138,11 @@ def fork_checkpoint(run_dir: Path, epoch: int | None) -> tuple[Path, int]:
     """The checkpoint a fork starts from, and its epoch; SessionError if the run keeps none of that epoch."""
     found = kept_checkpoints(run_dir)
     if not found:
-        raise SessionError(f"{run_dir.name} keeps no checkpoint to fork from (it was pruned, or it had checkpoints off)")
+        info = saves.read_run(run_dir)
+        why = "`nnstudio runs prune` deleted them" if info is not None and info.pruned_at else \
+            "it was pruned, or it had checkpoints off"
+        raise SessionError(f"{run_dir.name} keeps no checkpoint to fork from ({why}; its history is kept: "
+                           f"`nnstudio runs show {run_dir.name}`)")
     if epoch is None:
         epoch = max(found)
     if epoch not in found:
@@ -145,6 +150,20 @@ def fork_checkpoint(run_dir: Path, epoch: int | None) -> tuple[Path, int]:
         raise SessionError(f"{run_dir.name} has no checkpoint of epoch {epoch} (it keeps epochs {kept}: the last "
                            f"few and the best); fork from one of those, e.g. {run_dir.name}@{max(found)}")
     return found[epoch], epoch
+
+
+def retry_hint(run_dir: Path, lr: float | None) -> str | None:
+    """After a run diverged, what to try besides starting again: fork it from its last good epoch (its latest
+    checkpoint: the epoch that diverged has none) with a tenth of its learning rate. None if it keeps none."""
+    kept = kept_checkpoints(run_dir)
+    if not kept:
+        return None
+    epoch = max(kept)
+    lower = f" --lr {number_text(lr / 10)}" if isinstance(lr, (int, float)) and lr > 0 else ""
+    command = f"nnstudio train --fork {run_dir.name}@{epoch}{lower}"
+    if not epoch:
+        return f"Or try again from its starting weights with a tenth of the learning rate: {command}"
+    return f"Or go on from epoch {epoch}, its last good one, with a tenth of the learning rate: {command}"
 
 
 def planned_epochs(parent_epochs: int, epoch: int) -> int:
