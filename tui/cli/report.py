@@ -2,7 +2,7 @@
 
     model summary table, data set line, training line
     epoch  train loss  train acc  val loss  val acc  lr  time       <- one row per epoch
-    [progress bar of the epoch under way, redrawn at most every REFRESH_SECONDS]
+    [progress bar of the epoch under way, redrawn at most every REFRESH_SECONDS: `train_progress`]
     Finished: 5 of 5 epochs in 12.3s; best val acc 97.10% ...   <- the summary
 
 With --json the same figures go to stdout as one JSON object per line, and the display to stderr.
@@ -18,7 +18,7 @@ from typing import Any, Iterator, TextIO
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from nnstudio import saves
@@ -32,6 +32,7 @@ from ..run.origins import fork_of
 from ..run.signals import forget_the_terminal
 from .common import number, percent, plain
 from .download_bars import DownloadBars, download_bars
+from .train_progress import epoch_progress, progress_columns
 
 PROG = "nnstudio train"
 #: the progress bar is redrawn at most this often, however fast the batches go
@@ -59,6 +60,7 @@ class Reporter:
         self.checkpoint: Path | None = None
         self.started = time.monotonic()
         self._drawn_at = 0.0
+        self._laid_out: tuple[int, int, int, bool] = (0, 0, 0, False)   # the bar's: width, epochs, batches, classes
         self.unwatched = False  # the terminal (or the reader of --json) is gone: the run goes on, showing nothing
 
     def __call__(self, event: Any) -> None:
@@ -148,10 +150,8 @@ class Reporter:
         if not self.console.is_terminal:
             yield
             return
-        progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
-            TimeRemainingColumn(), TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[loss]}"),
-            console=self.console, transient=True, auto_refresh=False, redirect_stdout=False, redirect_stderr=False)
+        progress = epoch_progress(self.console, planned, len(session.batches), bool(session.classes))
+        self._laid_out = (self.console.width, planned, len(session.batches), bool(session.classes))
         self.task = progress.add_task(self._title(session.epochs_done, planned), total=len(session.batches),
                                       speed="", loss="")
         self.progress = progress
@@ -170,6 +170,10 @@ class Reporter:
         if self.progress is None or (now - self._drawn_at < REFRESH_SECONDS and event.batch + 1 < event.batches):
             return
         self._drawn_at = now
+        width, planned, batches, classes = self._laid_out
+        if (width, batches) != (self.console.width, event.batches):   # (a resized terminal, another batch size)
+            self._laid_out = (self.console.width, planned, event.batches, classes)
+            self.progress.columns = tuple(progress_columns(*self._laid_out))
         accuracy = f"  acc {percent(event.accuracy)}" if event.accuracy is not None else ""
         self.progress.update(self.task, total=event.batches, completed=event.batch + 1,
                              speed=f"{event.samples_per_s:,.0f} samples/s",
