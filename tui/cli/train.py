@@ -78,9 +78,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reinit", action="store_true", help="with --from: repeat its settings from fresh weights")
     parser.add_argument("--fork", metavar="RUN[@EPOCH]",
                         help="continue a run (its name, a part of it only that run has, or its folder) from its "
-                             "checkpoint of EPOCH (default: its latest) as a new run, with "
-                             "the settings the flags change (its data set and model stay); its history starts with "
-                             "the parent's up to that epoch")
+                             "checkpoint of EPOCH (default: its latest; a checkpoint's path, RUN/epoch-0029.safetensors, "
+                             "is RUN@29) as a new run, with the settings the flags change (its data set and model "
+                             "stay); its history starts with the parent's up to that epoch. Without --epochs it plans "
+                             "its parent's total, or 5 more epochs when the parent had done all its own")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line on stdout (each epoch, then the end); the display goes to stderr")
     parser.add_argument("--write-config", type=Path, metavar="FILE",
