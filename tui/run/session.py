@@ -52,7 +52,7 @@ from .recording import RunRecording
 from .reports import NothingToTrain, Prepared, SessionError
 from .runs import best_of
 from .status import OUTCOMES, Status, after_event
-from .training_data import load_run_dataset, prepare_run_data
+from .training_data import SPLIT_RULE, load_run_dataset, prepare_run_data
 
 #: test images whose predictions are reported every epoch (the studio's digit grid draws from them)
 PROBE_SIZE = 500
@@ -85,6 +85,8 @@ class Session(RunControls):
         """Where the run came from, as its history records it (`history.py`): new, a save, a checkpoint, a fork."""
         self._folder: RunRecording | None = None   # the run folder a run writes while it trains (checkpoints on)
         self.inherited: tuple[dict, list[dict]] | None = None   # a fork's: its parent's config and history records
+        self.split_rule = SPLIT_RULE
+        """How the validation rows are counted (`preprocess.SPLIT_RULES`): a run going on from a file uses its rule."""
         self.own_from: int | None = None
         """The epochs done before this run's own (a fork's parent's, a continued save's): its best is among those
         after (`runs.best_of`). Set when it first trains; a run resumed in its folder takes its history's."""
@@ -114,7 +116,7 @@ class Session(RunControls):
         self.reconstruct = is_autoencoder(self.spec)
         self.classes = dataset.num_classes if dataset.task == "classification" and not self.reconstruct else None
         layout = "image" if len(self.spec["input_shape"]) == 3 else "flat"
-        self.data = prepare_run_data(config, dataset, layout)
+        self.data = prepare_run_data(config, dataset, layout, self.split_rule)
         manual_seed(config.training.seed)
         self.model = build_model(self.spec)
         self._build_training_objects()
