@@ -3,6 +3,8 @@
     run_dir, epoch = fork_point("mnist-mlp-20261203-101500@5", folder)   # RUN[@EPOCH]; EPOCH: its latest
     session = fork(run_dir, epoch, {"optimizer.lr": 0.01})             # the settings to change
     session.run()                                 # epochs 6, 7, ... in a new run folder
+    kept_checkpoints(run_dir)                     # {epoch: file} it can fork from: the last few and the best
+    planned_epochs(parent_epochs, epoch)          # its parent's total, or EXTRA_EPOCHS more once that is done
 
 "What if I had lowered the learning rate at epoch 5?" A fork starts from the parent's checkpoint of
 that epoch exactly as a resume would (weights, optimizer state, schedule, data order, random
