@@ -4,6 +4,7 @@
     nnstudio train --config run.toml --save my-model       # a TOML config; flags change single settings
     nnstudio train --from my-model --epochs 5              # continue a save's weights (--reinit: from scratch)
     nnstudio train --resume [RUN]                          # continue an interrupted run exactly
+    nnstudio train --fork RUN@8 --lr 1e-4                  # a new run from RUN's epoch 8 (`run.forking`)
     nnstudio train ... --json                              # one JSON object per line on stdout, for scripts
     nnstudio train --from my-model --write-config run.toml # its settings as a file to edit; nothing trained
 
