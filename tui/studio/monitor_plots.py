@@ -24,7 +24,7 @@ import numpy as np
 
 from ..run.curves import RunCurves
 from .plots import SeriesLook, log_tick_labels, log_ticks, look
-from .series import DEFAULT_SMOOTHING, smoothed
+from .series import DEFAULT_SMOOTHING, binned, ema, smoothed
 
 #: (widget id, title) of the four plots, in reading order
 PLOTS = (("plot-loss", "loss"), ("plot-accuracy", "accuracy %"), ("plot-grad", "gradient norm (log)"),
@@ -35,8 +35,9 @@ NO_ACCURACY_TITLES = {"reconstruction": "reconstruction error (MSE; no accuracy)
 #: what the x axis counts: its key in `View.axis` and its label
 AXES = {"epoch": "epoch", "examples": "examples seen"}
 
-#: draws one series: (xs, ys, look, label); downsamples and records the legend entry
-Line = Callable[[list[float], list[float], SeriesLook, str], None]
+#: draws one series: (xs, ys, look, label[, kept]); downsamples and records the legend entry. `kept`: a series that
+#: stays the same from one redraw to the next (a compared run's), drawn before the others (`_drawing_order`)
+Line = Callable[..., None]
 
 
 @dataclass
@@ -133,17 +134,22 @@ def _span(series: list[list[float]]) -> tuple[float, float] | None:
 
 
 def _batch_curve(curves: RunCurves, scene: Scene, bins: int) -> tuple[list[float], list[float]]:
-    """A run's per-batch loss, binned to the plot's width and smoothed as the view says (a run other than the
-    current one: once per view and width, `Scene.kept`)."""
+    """A run's per-batch loss, binned to the plot's width and smoothed as the view says. A run other than the
+    current one (`Scene.kept`) is binned once per x axis and width, and its curve kept per view: another
+    smoothing or the log scale only smooths its bins again."""
     view, losses = scene.view, curves.batch_loss
-    key = (view.axis, view.smoothing, view.log_loss, bins, id(losses))
     kept = scene.kept if scene.kept is not None and curves is not scene.current else None
-    if kept is not None and key in kept and kept[key][0] is losses:
+    if kept is None:
+        xs, ys = smoothed(_x(curves, view, per_batch=True), losses, bins, view.smoothing)
+        return _points(np.array(xs), np.array(ys), view.log_loss)
+    key, bins_key = (view.axis, view.smoothing, view.log_loss, bins, id(losses)), (view.axis, bins, id(losses))
+    if key in kept and kept[key][0] is losses:
         return kept[key][1]
-    xs, ys = smoothed(_x(curves, view, per_batch=True), losses, bins, view.smoothing)
+    if bins_key not in kept or kept[bins_key][0] is not losses:
+        kept[bins_key] = (losses, binned(_x(curves, view, per_batch=True), losses, bins))
+    xs, ys = ema(kept[bins_key][1], view.smoothing)
     curve = _points(np.array(xs), np.array(ys), view.log_loss)
-    if kept is not None:
-        kept[key] = (losses, curve)
+    kept[key] = (losses, curve)
     return curve
 
 
@@ -157,7 +163,7 @@ def _loss(plt, line: Line, scene: Scene, bins: int):
             else:   # a run without batches (older than the history's): its epochs' training loss
                 xs, ys = _points(_x(curves, scene.view), curves.epochs["train_loss"], log)
             if xs:
-                line(xs, ys, shown.look, shown.label)
+                line(xs, ys, shown.look, shown.label, curves is not scene.current)
                 drawn.append(ys)
         return _span(drawn), log
     current = scene.current
@@ -183,7 +189,7 @@ def _accuracy(plt, line: Line, scene: Scene, bins: int):
         for shown in _drawing_order(scene):
             xs, ys = _points(_x(shown.curves, scene.view), shown.curves.epochs[key] * scale, log)
             if xs:
-                line(xs, ys, shown.look, shown.label)
+                line(xs, ys, shown.look, shown.label, shown.curves is not scene.current)
                 drawn.append(ys)
         return _span(drawn), log
     if scene.current is not None:
@@ -225,6 +231,6 @@ def _lr(plt, line: Line, scene: Scene, bins: int):
     for curves, series_look, label in runs:
         xs, ys = _points(_x(curves, scene.view), curves.epochs["lr"])
         if xs:
-            line(xs, ys, series_look, label)
+            line(xs, ys, series_look, label, scene.comparing and curves is not scene.current)
             drawn.append(ys)
     return _span(drawn), False

@@ -19,7 +19,7 @@ between the runs drawn (`curves.labels`: "lr 0.01" / "lr 0.1"), else when each s
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -128,6 +128,7 @@ class ComparedRuns(Static):
         self._cache = CurveCache()
         self._told: set[tuple[str, str]] = set()
         self._shown_text: str | None = None
+        self._arranged: tuple | None = None   # (runs read, what else it depends on, the overlay, the current run)
 
     def compare(self, paths: list[Path]) -> None:
         """Compare these runs ([]: none): their histories are read in a worker, then `Read` is posted."""
@@ -161,12 +162,22 @@ class ComparedRuns(Static):
 
     def overlay(self, current: RunCurves | None, live_run: Path | None) -> Overlay | None:
         """The overlay of the current run and the marked ones (the current run's own folder left out: it is drawn
-        live); None when no run is marked."""
+        live); None when no run is marked. Arranged again only when what names the runs may have changed: the
+        runs read, or the current run's kind, settings or whether it has an accuracy (not its figures)."""
         if not self.paths:
             return None
         paths, read = self._read
-        return arrange(current, [curves for path, curves in zip(paths, read) if path in self.paths and
-                                 path != live_run])
+        about = None if current is None else (current.kind, id(current.config), current.has_accuracy)
+        key = (self.paths, live_run, about)
+        if self._arranged is not None and self._arranged[0] is read and self._arranged[1] == key and \
+                (current is None or self._arranged[3].config is current.config):
+            was, overlay = self._arranged[3], self._arranged[2]
+            return Overlay([replace(s, curves=current) if s.curves is was else s for s in overlay.shown],
+                           overlay.left_out, overlay.has_accuracy)
+        overlay = arrange(current, [curves for path, curves in zip(paths, read) if path in self.paths and
+                                    path != live_run])
+        self._arranged = (read, key, overlay, current)
+        return overlay
 
     def show(self, overlay: Overlay | None, width: int, mono: bool) -> None:
         """Name the runs compared (hidden when none is); say once each which are not drawn and why."""
