@@ -5,6 +5,7 @@ the Monitor's plots that names them (`ComparedRuns`, which reads the marked runs
     overlay.shown                            # [Shown(curves, look, label)], the current run first
     overlay.left_out                         # [("moons-mlp-...", "data set moons, not spirals")]
     legend(overlay, width, mono)             # the line above the plots that names the runs
+    left_out_text(overlay)                   # the line under it: the runs not drawn, and why
 
 Runs compare only with runs of the same kind: the same data set and, where known, the same task
 (the loss of a regression run is not a classifier's, and it has no accuracy). The kind is the
@@ -25,6 +26,8 @@ from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
@@ -100,17 +103,24 @@ def arrange(current: RunCurves | None, marked: list[RunCurves | tuple[str, str]]
 
 
 def legend(overlay: Overlay, width: int, mono: bool) -> Text:
-    """"comparing  ━ lr 0.03 (this run)  ━ lr 0.01", then what is not drawn and why."""
-    text = legend_text("comparing", [(s.look, s.label) for s in overlay.shown], width, mono)
+    """"comparing  ━ lr 0.03 (this run)  ━ lr 0.01"."""
+    return legend_text("comparing", [(s.look, s.label) for s in overlay.shown], width, mono)
+
+
+def left_out_text(overlay: Overlay) -> Text:
+    """"not drawn: moons-mlp-... (data set moons classification, not spirals)"; empty when every run is drawn."""
+    text = Text()
     if overlay.left_out:
-        text.append("\nnot drawn: ", style="bold")
+        text.append("not drawn: ", style="bold")
         text.append("; ".join(f"{name} ({why})" for name, why in overlay.left_out), style="dim")
     return text
 
 
-class ComparedRuns(Static):
-    """The line above the plots naming the runs compared; it reads their histories (in a thread worker, and
-    again only for files that changed: `CurveCache`) and says once which runs it leaves out and why."""
+class ComparedRuns(Vertical):
+    """The lines above the plots naming the runs compared, and under them the marked runs not drawn and why (a line
+    of its own, so that runs named at length never push it out of sight); it reads their histories (in a
+    thread worker, and again only for files that changed: `CurveCache`) and says once in a notification
+    which runs it leaves out."""
 
     @dataclass
     class Read(Message):
@@ -127,7 +137,7 @@ class ComparedRuns(Static):
         self._read: tuple[tuple[Path, ...], list] = ((), [])
         self._cache = CurveCache()
         self._told: set[tuple[str, str]] = set()
-        self._shown_text: str | None = None
+        self._shown_text: tuple[str, str] | None = None
         self._arranged: tuple | None = None   # (runs read, what else it depends on, the overlay, the current run)
 
     def compare(self, paths: list[Path]) -> None:
@@ -179,17 +189,25 @@ class ComparedRuns(Static):
         self._arranged = (read, key, overlay, current)
         return overlay
 
+    def compose(self) -> ComposeResult:
+        yield Static(id="overlay-runs")
+        yield Static(id="overlay-left-out")
+
     def show(self, overlay: Overlay | None, width: int, mono: bool) -> None:
-        """Name the runs compared (hidden when none is); say once each which are not drawn and why."""
+        """Name the runs compared (hidden when none is) and those not drawn and why; say the latter once each in a
+        notification too."""
         self.display = overlay is not None
         if overlay is None:
             return
-        text = legend(overlay, width, mono)
+        text, left_out = legend(overlay, width, mono), left_out_text(overlay)
         if not self.reads:
-            text = Text("comparing: reading the marked runs' histories...", style="dim")
-        if text.plain != self._shown_text:
-            self._shown_text = text.plain
-            self.update(text)
+            text, left_out = Text("comparing: reading the marked runs' histories...", style="dim"), Text()
+        if (text.plain, left_out.plain) != self._shown_text:
+            self._shown_text = (text.plain, left_out.plain)
+            self.query_one("#overlay-runs", Static).update(text)
+            line = self.query_one("#overlay-left-out", Static)
+            line.display = bool(left_out.plain)
+            line.update(left_out)
         news = [left for left in overlay.left_out if left not in self._told]
         if news:
             self._told.update(news)
