@@ -6,11 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnstudio.datasets import load_dataset
+from nnstudio.tui.run import Session
+from nnstudio.tui.run.config import RunConfig
+from nnstudio.tui.run.forking import fork
 from nnstudio.tui.studio.app import create_app
 from studio_runs import write_run
 from studio_host import screen_text
 from test_studio_app import config, press_while_training, wait_for, wait_status
-from test_studio_runs import mark, overlay_legend, show_runs
+from test_studio_runs import mark, overlay_legend, record_points, show_runs
 
 
 NOT_DRAWN = "not drawn: spirals-run (data set spirals classification, not blobs classification)"
@@ -48,3 +51,51 @@ async def test_the_runs_not_drawn_stay_named_while_the_run_trains(tmp_path, monk
         assert NOT_DRAWN in seen(app)   # and shown whole
         app.runner.stop()
         await wait_status(pilot, "stopped")
+
+
+async def test_a_fork_is_named_the_fork_of_its_parent_and_branches_off_its_curves(tmp_path, monkeypatch):
+    """A parent and its fork from epoch 2 (real runs): the fork's label says so, and up to epoch 2 its curves are
+    its parent's (its history starts with the parent's), drawn over them; after it they part."""
+    monkeypatch.chdir(tmp_path)
+    settings = RunConfig.from_dict({
+        "data": {"name": "moons", "size": 300}, "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+        "schedule": {"name": "none"}, "training": {"epochs": 4, "batch_size": 16, "seed": 5},
+        "checkpoints": {"folder": "saves", "keep_last": 10}})
+    parent = Session(settings)
+    assert parent.run() == "finished"
+    child = fork(parent.run_dir, 2, {"optimizer.lr": 0.005, "checkpoints.folder": "saves"})
+    assert child.run() == "finished"
+    app = create_app(config=settings, saves_dir=Path("saves"), offer_resume=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        drawn = record_points(app)
+        await show_runs(pilot)
+        await mark(pilot, parent.run_dir.name, child.run_dir.name)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "fork of" in overlay_legend(app) and len(drawn.get("plot-lr", [])) == 2,
+                       "the overlay")
+        assert overlay_legend(app).split("  ")[1:] == ["━ lr 0.05", "━ lr 0.005 (fork of lr 0.05 at epoch 2)"]
+        (fork_x, fork_y), (parent_x, parent_y) = drawn["plot-accuracy"]   # the first marked on top: the parent
+        assert fork_x == parent_x == [1, 2, 3, 4]
+        assert fork_y[:2] == parent_y[:2]
+        assert drawn["plot-lr"] == [([1, 2, 3, 4], [0.05, 0.05, 0.005, 0.005]), ([1, 2, 3, 4], [0.05] * 4)]
+        (fork_x, fork_y), (parent_x, parent_y) = drawn["plot-loss"]   # per batch, binned alike: alike until 2
+        before = [i for i, x in enumerate(parent_x) if x < 1.9]
+        assert before and [fork_y[i] for i in before] == [parent_y[i] for i in before]
+        assert fork_y[-1] != parent_y[-1]
+
+
+def test_the_current_run_and_a_fork_whose_parent_is_not_drawn_are_named_so():
+    from nnstudio.tui.run.curves import RunCurves
+    from nnstudio.tui.studio.overlay import arrange
+    from studio_runs import run_config
+
+    def run(name, lr, origin=None):
+        return RunCurves(name, dataset="mnist", task="classification", config=run_config(**{"optimizer.lr": lr}),
+                         origin=origin or {"kind": "new"})
+
+    current = run("this run", 0.01, {"kind": "fork", "run": "mnist-mlp-1", "epoch": 5, "path": "x", "changed": {}})
+    other = run("mnist-mlp-2", 0.1, {"kind": "fork", "run": "mnist-mlp-0", "epoch": 3})
+    assert [s.label for s in arrange(current, [other]).shown] == [
+        "lr 0.01 (this run, fork of mnist-mlp-1 at epoch 5)", "lr 0.1 (fork of mnist-mlp-0 at epoch 3)"]
+    odd = run("mnist-mlp-3", 0.1, {"kind": "fork", "run": "mnist-mlp-0", "epoch": "3"})   # not a fork that reads
+    assert [s.label for s in arrange(None, [odd]).shown] == ["mnist-mlp-3"]

@@ -47,7 +47,7 @@ from nnstudio.engine import events
 
 from ..run import Status
 from ..run.config import RunConfig
-from ..run.curves import RunCurves
+from ..run.curves import RunCurves, origin_of
 from ..run.history import Batches
 from .monitor_plots import AXES, PLOTS, Scene, View, paint, title
 from .overlay import THIS_RUN, ComparedRuns, Overlay
@@ -110,6 +110,7 @@ class MonitorPane(Vertical):
         self._parts: dict[str, Widget] = {}  # selector -> the widget it found (`_part`)
         self._current: tuple[tuple, RunCurves | None] | None = None  # (what it was made of, `current_curves`)
         self._config_dict: tuple[RunConfig, dict] | None = None   # (config, its portable dict)
+        self._origin: tuple[Path | None, dict] = (None, {})   # (live run, where it came from: `_live_origin`)
         self._status_lines = 1
         self._progress_dirty = False
         self._composed = False  # True from on_mount: the widgets to draw into exist (is_mounted comes later)
@@ -365,8 +366,9 @@ class MonitorPane(Vertical):
     def current_curves(self) -> RunCurves | None:
         """The current run's curves (None while it has nothing to show); the same object until its history, its
         batches or what is known of it change."""
+        origin = self._live_origin()
         made_of = (id(self.history), len(self.history), id(self.trace), len(self.trace), self.config, self.task,
-                   self.train_size, self.live_run)
+                   self.train_size, self.live_run, origin)
         if self._current is not None and self._current[0] == made_of:
             return self._current[1]
         curves = None
@@ -374,10 +376,19 @@ class MonitorPane(Vertical):
             config = self.config
             curves = RunCurves.of(THIS_RUN, self.history, train_size=self.train_size, path=self.live_run,
                                   dataset=config.data.name if config is not None else None, task=self.task,
-                                  config=self._portable(config))
+                                  config=self._portable(config), origin=origin)
             curves.batch_x, curves.batch_n, curves.batch_loss = self.trace.xs, self.trace.ns, self.trace.losses
         self._current = (made_of, curves)
         return curves
+
+    def _live_origin(self) -> dict:
+        """Where the run being trained came from (a fork names its parent), read from the first line of its history
+        once it is written; {} before, or with no run folder."""
+        if self.live_run is None:
+            return {}
+        if self._origin[0] != self.live_run or not self._origin[1]:
+            self._origin = (self.live_run, origin_of(self.live_run))
+        return self._origin[1]
 
     def _portable(self, config: RunConfig | None) -> dict:
         """The config's settings as runs record them, the same dict while the config is the same (what names the

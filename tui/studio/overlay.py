@@ -14,7 +14,9 @@ kind is named as left out, with its kind, rather than drawn.
 
 Each marked run has the look of its place among the marks (`RUN_LOOKS[1:]`, so the Runs pane's
 mark column shows the same key); the current run has the first look. Labels say what differs
-between the runs drawn (`curves.labels`: "lr 0.01" / "lr 0.1"), else when each started.
+between the runs drawn (`curves.labels`: "lr 0.01" / "lr 0.1"), else when each started; a fork's label
+says whose fork it is and where it branched ("lr 0.01 (fork of lr 0.1 at epoch 5)": the parent by its
+label when it is drawn too, else by its run's name).
 """
 
 from __future__ import annotations
@@ -94,12 +96,25 @@ def arrange(current: RunCurves | None, marked: list[RunCurves | tuple[str, str]]
             overlay.left_out.append((c.name, f"{_kind_text(c)}, not {_kind_text(reference).removeprefix('data set ')}"))
     runs = ([current] if current is not None else []) + [c for _, c in drawn]
     names = labels([c.config for c in runs], [THIS_RUN if c is current else _started(c) for c in runs])
+    by_run = {c.name: name for c, name in zip(runs, names) if c is not current}
+    notes = [_fork_note(c, by_run) for c in runs]
     if current is not None:   # "lr 0.03 (this run)"; alike in what is named: "this run"
-        name = names.pop(0).removesuffix(f" · {THIS_RUN}")
-        overlay.shown.append(Shown(current, RUN_LOOKS[0], name if name == THIS_RUN else f"{name} ({THIS_RUN})"))
-    overlay.shown += [Shown(c, mark_look(i), name) for (i, c), name in zip(drawn, names)]
+        name, note = names.pop(0).removesuffix(f" · {THIS_RUN}"), notes.pop(0)
+        said = ", ".join(part for part in (THIS_RUN, note) if part)
+        overlay.shown.append(Shown(current, RUN_LOOKS[0], said if name == THIS_RUN else f"{name} ({said})"))
+    overlay.shown += [Shown(c, mark_look(i), f"{name} ({note})" if note else name)
+                      for (i, c), name, note in zip(drawn, names, notes)]
     overlay.has_accuracy = reference.has_accuracy
     return overlay
+
+
+def _fork_note(curves: RunCurves, by_run: dict[str, str]) -> str:
+    """"fork of lr 0.003 at epoch 5" for a fork: its parent by its label when the parent is drawn too, else by
+    its run's name; "" for any other run."""
+    if curves.fork is None:
+        return ""
+    parent, epoch = curves.fork
+    return f"fork of {by_run.get(parent, parent)} at epoch {epoch}"
 
 
 def legend(overlay: Overlay, width: int, mono: bool) -> Text:
