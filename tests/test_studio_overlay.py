@@ -3,7 +3,10 @@ the log scale of the learning rate, and the runs' validation loss."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+import pytest
 
 from nnstudio.datasets import load_dataset
 from nnstudio.tui.run import Session
@@ -13,7 +16,9 @@ from nnstudio.tui.studio.app import create_app
 from studio_runs import write_run
 from studio_host import screen_text
 from test_studio_app import config, press_while_training, wait_for, wait_status
-from test_studio_runs import mark, overlay_legend, record_points, show_runs
+from studio_recorded import feed
+from test_studio_monitor import legend
+from test_studio_runs import folder, mark, overlay_legend, plot_text, record_points, show_runs, studio  # noqa: F401
 
 
 NOT_DRAWN = "not drawn: spirals-run (data set spirals classification, not blobs classification)"
@@ -99,3 +104,42 @@ def test_the_current_run_and_a_fork_whose_parent_is_not_drawn_are_named_so():
         "lr 0.01 (this run, fork of mnist-mlp-1 at epoch 5)", "lr 0.1 (fork of mnist-mlp-0 at epoch 3)"]
     odd = run("mnist-mlp-3", 0.1, {"kind": "fork", "run": "mnist-mlp-0", "epoch": "3"})   # not a fork that reads
     assert [s.label for s in arrange(None, [odd]).shown] == ["mnist-mlp-3"]
+
+
+async def test_l_puts_the_learning_rate_on_a_log_scale_too(folder):
+    app = studio(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        drawn = record_points(app)
+        feed(app)   # its learning rate decays: 1e-3 * 0.8 ** epoch
+        await pilot.press("3")
+        linear = drawn["plot-lr"][0][1]
+        await pilot.press("l")
+        await wait_for(pilot, lambda: legend(app, "plot-lr").startswith("learning rate (log)  "), "the title to say so")
+        assert drawn["plot-lr"][0][1] == pytest.approx([math.log10(v) for v in linear])
+        assert "8e-4" in plot_text(app, "plot-lr")   # labelled with rates, on a log axis
+        await pilot.press("l")
+        await wait_for(pilot, lambda: legend(app, "plot-lr").startswith("learning rate  "), "linear again")
+
+
+async def test_v_shows_the_runs_validation_loss_in_the_loss_plot(folder, monkeypatch):
+    app = studio(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        drawn = record_points(app)
+        feed(app)
+        said = []
+        monkeypatch.setattr(app, "notify", lambda text, **kw: said.append(text))
+        await pilot.press("3", "v")   # alone, the loss plot has the validation loss already
+        assert said == ["The loss plot shows this run's validation loss already (per epoch); v switches it for runs "
+                        "compared."]
+        await show_runs(pilot)
+        await mark(pilot, "mnist-mlp-lr0.01")
+        await pilot.press("3", "v")
+        await wait_for(pilot, lambda: legend(app, "plot-loss") == "validation loss", "the title to say so")
+        (marked_x, marked_y), (this_x, this_y) = drawn["plot-loss"]   # per epoch: the marked run's, then this one's
+        assert marked_x == [1, 2, 3, 4, 5, 6] and this_x == [1, 2, 3, 4, 5, 6]
+        assert marked_y == pytest.approx([2.1 * math.exp(-0.7 * (e + 1)) for e in range(6)])   # (studio_runs)
+        assert this_y == pytest.approx([1.7 * 0.72 ** e for e in range(6)])                  # (studio_recorded)
+        await pilot.press("s")   # nothing to smooth: it says so
+        assert said[-1] == "The validation loss is per epoch, not smoothed: v shows the training loss again."
+        await pilot.press("v")
+        await wait_for(pilot, lambda: legend(app, "plot-loss") == "training loss", "the training loss again")

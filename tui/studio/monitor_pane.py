@@ -71,7 +71,11 @@ class MonitorPane(Vertical):
         Binding("s", "cycle_smoothing", "Smoothing", id="monitor.smoothing",
                 tooltip="Smooth the per-batch loss more, or less, or not at all (a moving average whose past "
                         f"weighs {', '.join(f'{s:g}' for s in SMOOTHINGS)})"),
-        Binding("l", "toggle_log", "Log loss", id="monitor.log", tooltip="Draw the losses on a log scale, or not"),
+        Binding("l", "toggle_log", "Log loss", id="monitor.log",
+                tooltip="Draw the losses and the learning rate on a log scale, or not"),
+        Binding("v", "toggle_validation", "Val loss", id="monitor.validation",
+                tooltip="Comparing runs: the loss plot shows each run's validation loss per epoch, or its training "
+                        "loss per batch"),
         Binding("c", "stop_comparing", "Clear compare", id="monitor.clear",
                 tooltip="Stop comparing: unmark every run marked in the Runs pane"),
     ]
@@ -461,7 +465,19 @@ class MonitorPane(Vertical):
             return "No per-batch loss to smooth yet: train (space), or mark runs to compare in the Runs pane (6)."
         if action == "stop_comparing" and not self.compared:
             return "No runs are compared: mark some in the Runs pane (6) with m."
+        if action == "toggle_validation" and not self.compared:
+            return "The loss plot shows this run's validation loss already (per epoch); v switches it for runs " \
+                   "compared."
+        if action == "toggle_validation" and not self._compared_accuracy():
+            return "These runs have no accuracy: the second plot shows their validation loss already."
+        if action == "cycle_smoothing" and self.compared and self.view.validation and self._compared_accuracy():
+            return "The validation loss is per epoch, not smoothed: v shows the training loss again."
         return None
+
+    def _compared_accuracy(self) -> bool:
+        """Whether the runs compared have an accuracy (else the second plot shows their validation loss)."""
+        overlay = self.overlay()
+        return overlay is None or overlay.has_accuracy
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return None if self.refusal(action) is not None else True
@@ -484,6 +500,10 @@ class MonitorPane(Vertical):
     def action_toggle_log(self) -> None:
         """Losses on a log scale, or back on a linear one."""
         self._view_changed(log_loss=not self.view.log_loss)
+
+    def action_toggle_validation(self) -> None:
+        """Comparing: each run's validation loss in the loss plot, or its training loss again."""
+        self._view_changed(validation=not self.view.validation)
 
     def action_stop_comparing(self) -> None:
         """Unmark every run (the Runs pane holds the marks): the monitor shows the current run alone."""

@@ -5,13 +5,14 @@ validation loss, train and validation accuracy, per-layer gradient norms, the le
 series (`plots.SERIES`) has one look in every plot.
 
 Comparing (runs marked in the Runs pane), each run is one look (`plots.RUN_LOOKS`) in every plot and
-one series per plot: its training loss (per batch, smoothed; per epoch for a run without batches),
-its validation accuracy (validation loss for runs without accuracy) and its learning rate. The
-gradient norms stay the current run's. The runs are named once, above the plots (`overlay.py`).
+one series per plot: its training loss (per batch, smoothed; per epoch for a run without batches), or
+with `View.validation` its validation loss per epoch; its validation accuracy (validation loss for runs
+without accuracy) and its learning rate. The gradient norms stay the current run's. The runs are named
+once, above the plots (`overlay.py`).
 
-X is in epochs or in examples seen (`View.axis`); with `View.log_loss` losses are drawn as log10 of
-their values on a linear axis labelled with the values (plotext 5.3 raises when a log-scale figure
-is built twice, and the monitor rebuilds its figures).
+X is in epochs or in examples seen (`View.axis`); with `View.log_loss` the losses and the learning rate
+are drawn as log10 of their values on a linear axis labelled with the values (plotext 5.3 raises when a
+log-scale figure is built twice, and the monitor rebuilds its figures).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class View:
     axis: str = "epoch"
     smoothing: float = DEFAULT_SMOOTHING
     log_loss: bool = False
+    """The losses (and the learning rate) on a log scale."""
+    validation: bool = False
+    """Comparing: the loss plot shows each run's validation loss per epoch instead of its training loss."""
 
     @property
     def counts(self) -> bool:
@@ -90,7 +94,8 @@ def title(plot_id: str, scene: Scene) -> str:
         f" · smoothing {view.smoothing:g}" if view.smoothing else " · unsmoothed"
     if plot_id == "plot-loss":
         if scene.comparing:
-            return f"training loss{log}{smoothing}"
+            return f"validation loss{log}" if view.validation and scene.has_accuracy else \
+                f"training loss{log}{smoothing}"
         if not scene.has_accuracy:
             return NO_ACCURACY_TITLES.get(scene.task or "", "loss (no accuracy)") + log
         return f"loss{log}{smoothing}"
@@ -98,6 +103,8 @@ def title(plot_id: str, scene: Scene) -> str:
         return "validation accuracy %" if scene.has_accuracy else f"validation loss{log}"
     if plot_id == "plot-grad" and scene.comparing:
         return "gradient norm (log) · this run"
+    if plot_id == "plot-lr":
+        return f"learning rate{log}"
     return dict(PLOTS)[plot_id]
 
 
@@ -155,6 +162,13 @@ def _batch_curve(curves: RunCurves, scene: Scene, bins: int) -> tuple[list[float
 
 def _loss(plt, line: Line, scene: Scene, bins: int):
     log, drawn = scene.view.log_loss, []
+    if scene.comparing and scene.view.validation and scene.has_accuracy:   # (without, the second plot shows it)
+        for shown in _drawing_order(scene):
+            xs, ys = _points(_x(shown.curves, scene.view), shown.curves.epochs["val_loss"], log)
+            if xs:
+                line(xs, ys, shown.look, shown.label, shown.curves is not scene.current)
+                drawn.append(ys)
+        return _span(drawn), log
     if scene.comparing:
         for shown in _drawing_order(scene):
             curves = shown.curves
@@ -228,9 +242,10 @@ def _lr(plt, line: Line, scene: Scene, bins: int):
     drawn = []
     runs = [(s.curves, s.look, s.label) for s in _drawing_order(scene)] if scene.comparing else \
         [(scene.current, look("lr"), "lr")] if scene.current is not None else []
+    log = scene.view.log_loss   # (a schedule's rate spans decades too: the log scale shows its tail)
     for curves, series_look, label in runs:
-        xs, ys = _points(_x(curves, scene.view), curves.epochs["lr"])
+        xs, ys = _points(_x(curves, scene.view), curves.epochs["lr"], log)
         if xs:
             line(xs, ys, series_look, label, scene.comparing and curves is not scene.current)
             drawn.append(ys)
-    return _span(drawn), False
+    return _span(drawn), log

@@ -255,6 +255,8 @@ def set_ticks(plot: MetricPlot, xs: list[float], ys: tuple[float, float] | None,
             plt.ylim(bottom, top)
     if log:
         ticks = log_ticks(low, high)
+        if len(ticks) == 1:  # one value (a constant learning rate): in the middle, a decade high
+            plt.ylim(ticks[0] - 0.5, ticks[0] + 0.5)
         plt.yticks(ticks, log_tick_labels(ticks))
         return
     ticks = nice_ticks(low, high, max(2, min(5, (plot.size.height - 2) // 2)), outward=False)
