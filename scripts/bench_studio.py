@@ -16,6 +16,10 @@ losses included: 844 batches an epoch) are written into the saves folder first a
 Runs pane, so the Monitor overlays them on the run being trained; the Monitor's keys (e: epochs or
 examples, s: smoothing, l: log loss) are then pressed too, each while the Monitor is shown.
 
+The CPU time the interface thread spent from a press to its repaint (its own work and whatever timer
+ran meanwhile, a plot's redraw) is printed beside each latency: on a machine shared with other jobs it
+varies much less than the wall-clock time, which waits for the cores too.
+
 The app runs under Textual's headless driver through `App.run_test()`: everything but the bytes
 written to a terminal is the real app (the compositor, the plots, the redraw timers). Speed is
 measured here, never in the test suite.
@@ -105,7 +109,8 @@ async def train_in_studio(app, size: tuple[int, int]) -> list[float]:
 
 async def key_latencies(app, size: tuple[int, int], overlay: int = 0, profile: str | None = None) \
         -> list[tuple[str, float]]:
-    """(key, seconds) for keys pressed every 0.6 s while the studio trains (the marked runs overlaid); with
+    """(key, seconds, seconds of the interface thread's CPU meanwhile) for keys pressed every 0.6 s while the
+    studio trains (the marked runs overlaid); with
     `profile`, the interface thread's work from each press to its repaint is profiled, one file per key
     (`profile`.KEY)."""
     import cProfile
@@ -146,7 +151,7 @@ async def key_latencies(app, size: tuple[int, int], overlay: int = 0, profile: s
             profiler = profilers.setdefault(key, cProfile.Profile()) if profile else None
             if profiler is not None:
                 profiler.enable()
-            pressed = time.perf_counter()
+            pressed, busy = time.perf_counter(), time.thread_time()
             app.simulate_key(key)  # (not pilot.press: it waits for an idle CPU, which training never leaves)
             while not effect():
                 await asyncio.sleep(0.001)
@@ -160,12 +165,17 @@ async def key_latencies(app, size: tuple[int, int], overlay: int = 0, profile: s
                 pass  # nothing left to redraw (the run had just ended): the effect is the answer
             if profiler is not None:
                 profiler.disable()
-            seen.append((key, handled - pressed))
+            seen.append((key, handled - pressed, time.thread_time() - busy))
         if app.status == "paused":
             app.runner.stop()
     for key, profiler in profilers.items():
         profiler.dump_stats(f"{profile}.{key}")
     return seen
+
+
+def p90(values: list[float]) -> float:
+    """The 90th percentile of sorted values (the nearest rank)."""
+    return values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
 
 
 def main() -> int:
@@ -203,13 +213,14 @@ def main() -> int:
     panes = ("1", "2", "3", "4", "5", "6")
     for label, keys in (("space (pause/resume)", ("space",)), ("pane keys 1-6", panes),
                         ("monitor keys e, s, l", ("e", "s", "l")), ("all keys", (*panes, "space", "e", "s", "l"))):
-        ms = sorted(1000 * t for key, t in seen if key in keys)
+        ms = sorted(1000 * t for key, t, _ in seen if key in keys)
+        cpu = sorted(1000 * c for key, _, c in seen if key in keys)
         if ms:
-            p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
             print(f"  {label} during training: {len(ms)} presses, median {statistics.median(ms):.0f} ms, "
-                  f"90th percentile {p90:.0f} ms, worst {ms[-1]:.0f} ms")
+                  f"90th percentile {p90(ms):.0f} ms, worst {ms[-1]:.0f} ms (the interface thread's CPU: "
+                  f"{statistics.median(cpu):.0f} / {p90(cpu):.0f} / {cpu[-1]:.0f} ms)")
     for key in (*panes, "e", "s", "l"):
-        ms = [1000 * t for k, t in seen if k == key]
+        ms = [1000 * t for k, t, _ in seen if k == key]
         if ms:
             print(f"    key {key}: median {statistics.median(ms):.0f} ms")
     return 0
