@@ -189,7 +189,8 @@ def main() -> int:
     parser.add_argument("--overlay", type=int, default=0, metavar="N",
                         help="during the key run, overlay N finished runs of 50 epochs (written first, then marked)")
     parser.add_argument("--profile", metavar="FILE",
-                        help="profile the interface thread from each press to its repaint (cProfile stats, FILE.KEY a key)")
+                        help="profile the interface thread from each press to its repaint (cProfile stats; "
+                             "FILE.KEY for each key)")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
     print(f"MLP on full MNIST, {args.epochs} epochs, batch 64, app at {args.size}; training samples/s of each epoch")

@@ -4,9 +4,9 @@ The plots are loss (the per-batch loss smoothed, and train/validation loss per e
 accuracy (train/validation), per-layer gradient norms on a log scale, and the learning rate
 (`monitor_plots.py`). X is in epochs, or in examples seen (`e`), everywhere, so a batch curve and
 its epoch points line up; `s` changes the per-batch loss's smoothing, `l` draws the losses and the
-learning rate on a log scale. Epochs are numbered as the session numbers them (after the epochs of a save the run
-continues, as its history is), and the progress line counts up to `training.epochs`, the run's
-planned total in that numbering.
+learning rate on a log scale. Epochs are numbered as the session numbers them (after the epochs of a
+save the run continues, as its history is), and the progress line counts up to `training.epochs`, the
+run's planned total in that numbering.
 
 Runs marked in the Runs pane are overlaid (`compare`): their histories are read in a thread
 worker (and kept until their files change), and each run, the current one among them, is one

@@ -238,8 +238,8 @@ def set_ticks(plot: MetricPlot, xs: list[float], ys: tuple[float, float] | None,
     and, given the y range drawn, on the y axis (inside it), as many as the plot's size leaves room for; every
     y label written and padded alike (`tick_labels`). `log`: the y values drawn are log10 of the figures, and
     are labelled with the figures (`log_ticks`). `steady`: the y range is set, widened by at most half a row
-    (`steady_range`; the ticks stay those of the range drawn), so that the axes stay the same while the series move a little (a figure of kept series,
-    the runs compared, is then built once: `figure.LayeredBuild`)."""
+    (`steady_range`; the ticks stay those of the range drawn), so that the axes stay the same while the series
+    move a little (a figure of kept series, the runs compared, is then built once: `figure.LayeredBuild`)."""
     plt = plot.plt
     if xs:
         ticks = nice_ticks(min(xs), max(xs), max(2, min(6, plot.size.width // 9)))
