@@ -26,6 +26,7 @@ from nnstudio.engine import events
 
 from .history import HistoryRecorder
 from .reports import CheckpointSaved, Notice, SessionError
+from .runs import own_start_of
 from .status import Status
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class RunRecording:
                 self.stopped()
         except saves.SaveError as error:
             raise SessionError(f"cannot write checkpoints: {error}") from None
+        if not fresh and session.own_from is None:   # (resumed in its folder: its own epochs began where they did)
+            session.own_from = own_start_of(session.run_dir)
         self._record_start(fresh)
 
     def _default_name(self) -> str:
