@@ -291,7 +291,7 @@ def test_bad_arguments_exit_2_with_one_line_and_write_nothing(case, tmp_path, mo
 @pytest.mark.parametrize("args, expected", [
     (["train", "--bogus"], "nnstudio train: error: unrecognized arguments: --bogus (see nnstudio train --help)"),
     (["eval", "x", "--bogus"], "nnstudio eval: error: unrecognized arguments: --bogus (see nnstudio eval --help)"),
-    (["trian"], "nnstudio: error: unknown command 'trian' (did you mean 'train'? commands: studio, train, eval"),
+    (["trian"], "nnstudio: error: unknown command 'trian' (did you mean 'train'? commands: studio, train, sweep, eval"),
     (["--bogus"], "nnstudio: error: unrecognized arguments: --bogus"),
     (["saves", "rm"], "nnstudio saves rm: error: the following arguments are required: name"),
     (["train", "--resume", "saves/runs/gone"],

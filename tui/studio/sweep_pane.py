@@ -134,11 +134,9 @@ class SweepPane(Vertical):
 
     @property
     def focus_target(self):
-        """What the keys go to when the pane is shown: the trials once there are some (b, enter), else the form."""
-        table = self.query_one("#sweep-table", DataTable)
-        if table.row_count:
-            return table
-        return self.query_one("#sweep-experiment" if self.experiment else "#sweep-values-0")
+        """What the keys go to when the pane is shown: the trials' table (b, enter, ctrl+r, and the studio's keys:
+        space, the pane digits); tab reaches the form."""
+        return self.query_one("#sweep-table", DataTable)
 
     # ================================================================== the form
     def _axes_typed(self) -> list[tuple[str, str]]:
