@@ -12,9 +12,7 @@ diverges or fails is a result like any other, said in `status` and `why`: the sw
 
 A trial sent to another machine (`ship=True`, a Dask worker) trains in a folder of its own and
 sends its run folder's files back with its result (`files`), so that its run joins the local
-runs folder as if it had trained here (`saves.unpack_run`); a trial that continues a run there
-takes that run's files with it (`sent`). A thread that is not the main one cannot be reached by
-signals: `stop`, an event, stops the trial as a signal would (set by a Dask worker's watcher).
+runs folder as if it had trained here (`saves.unpack_run`).
 """
 
 from __future__ import annotations
@@ -23,9 +21,9 @@ import math
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from nnstudio import saves
 
@@ -50,7 +48,7 @@ class TrialTask:
     label: str = ""
     resume: str | None = None   # the run folder of this trial cut off before: continued, not begun again
     ship: bool = False          # train in a folder of its own and send the run folder's files back
-    sent: dict[str, bytes] | None = None   # with ship and resume: the run folder's files, continued over there
+    sent: dict[str, bytes] | None = None   # sent to another machine to continue `resume`: that run's files
 
 
 @dataclass
@@ -73,17 +71,10 @@ class TrialResult:
         return self.status in (Status.FINISHED.value, Status.EARLY_STOPPED.value)
 
 
-class Stopper(Protocol):
-    """A stop asked from elsewhere (a `threading.Event`)."""
-
-    def is_set(self) -> bool: ...
-
-
 def run_trial(task: TrialTask, *, on_event: Callable[[Any], None] | None = None,
-              on_run: Callable[[str], None] | None = None, stop: Stopper | None = None) -> TrialResult:
+              on_run: Callable[[str], None] | None = None) -> TrialResult:
     """Train one trial to its end (blocking); never raises for what the run itself reports. `on_event` gets the
-    session's events; `on_run` the run folder's name once it exists; `stop` once set (looked at every batch)
-    stops the run at its batch boundary with a checkpoint, as a stop signal does."""
+    session's events; `on_run` the run folder's name once it exists."""
     limit_blas_threads()
     started = time.monotonic()
     try:
@@ -91,32 +82,23 @@ def run_trial(task: TrialTask, *, on_event: Callable[[Any], None] | None = None,
     except ConfigError as error:
         return TrialResult(task.number, FAILED, f"its settings were refused: {error}")
     if not task.ship:
-        return _train(task, config, started, on_event, on_run, stop)
+        return _train(task, config, started, on_event, on_run)
     with tempfile.TemporaryDirectory(prefix="nnstudio-trial-") as folder:
-        runs = saves.runs_folder(folder)
-        if task.resume is not None and task.sent is not None:
-            task = replace(task, resume=str(saves.unpack_run(Path(task.resume).name, task.sent, runs)), sent=None)
-        elif task.resume is not None:
-            runs = Path(task.resume).parent   # (a run folder this machine sees: continued where it is)
-        result = _train(task, config.replace(**{"checkpoints.folder": folder}), started, on_event, on_run, stop)
+        result = _train(task, config.replace(**{"checkpoints.folder": folder}), started, on_event, on_run)
         if result.run is not None:
-            result.files = saves.pack_run(runs / result.run)
+            result.files = saves.pack_run(Path(folder) / "runs" / result.run)
         return result
 
 
-def _train(task: TrialTask, config: RunConfig, started: float, on_event, on_run, stop: Stopper | None) -> TrialResult:
+def _train(task: TrialTask, config: RunConfig, started: float, on_event, on_run) -> TrialResult:
     told: list[str] = []
     made: list[Session] = []   # (a session opened from a checkpoint has news before it is returned)
-    stopping: list[bool] = []
 
     def news(event: Any) -> None:
         run_dir = made[0].run_dir if made else None
         if on_run is not None and not told and run_dir is not None:
             told.append(run_dir.name)
             on_run(run_dir.name)
-        if stop is not None and made and not stopping and stop.is_set():
-            stopping.append(True)
-            made[0].stop()
         if on_event is not None:
             on_event(event)
 
