@@ -180,6 +180,15 @@ class DaskExecutor:
         trials, pending, futures = _Trials(news), collections.deque(tasks), {}
         ended = threading.Event()
         signalled = 0
+
+        def send() -> None:
+            while pending and len(futures) < self._threads():
+                task = pending.popleft()
+                future = self.client.submit(self.trial, _shipped(task), channel.name, halt.name, pure=False,
+                                            retries=RETRIES, key=f"nnstudio-trial-{task.number}-{tag}")
+                future.add_done_callback(lambda future: ended.set())
+                futures[future] = task
+
         try:
             while pending or futures:
                 if stop.level > signalled:
@@ -189,17 +198,14 @@ class DaskExecutor:
                     if stop.level >= 2:
                         self._drop(futures, trials)
                         break
-                while pending and len(futures) < self._threads():
-                    task = pending.popleft()
-                    future = self.client.submit(self.trial, _shipped(task), channel.name, halt.name, pure=False,
-                                                retries=RETRIES, key=f"nnstudio-trial-{task.number}-{tag}")
-                    future.add_done_callback(lambda future: ended.set())
-                    futures[future] = task
+                send()
                 ended.wait(POLL_SECONDS)
                 ended.clear()
                 trials.read(channel)   # (a trial's news before its result)
-                for future in [f for f in futures if f.done()]:
-                    task = futures.pop(future)
+                done = [(future, futures.pop(future)) for future in list(futures) if future.done()]
+                if done and stop.level == 0:
+                    send()   # (the next trials start while the runs of those done come back)
+                for future, task in done:
                     if future.status != "finished" or future.result().why != NOT_BEGUN:
                         news(task.number, _result(future, task))
                     # (else it never began: the sweep was stopped first, and --resume runs it)
