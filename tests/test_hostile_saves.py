@@ -66,7 +66,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def refused_by_every_command(capsys, path: Path, reason: str, *, listed_as: str) -> None:
-    """`list` marks it (as `listed_as`: "will not load" or "unreadable") with `reason`; `show`, `eval` and `predict`
+    """`list` marks it (as `listed_as`: "will not load" or "damaged") with `reason`; `show`, `eval` and `predict`
     refuse it with that reason, in one line on stderr, exit 1."""
     status, out, _ = run(capsys, "saves", "list", "--saves-dir", str(path.parent))
     assert status == 0
@@ -115,7 +115,7 @@ def test_settings_that_opening_refuses_are_marked_will_not_load(real, tmp_path, 
 ])
 def test_fields_that_contradict_or_make_no_sense_are_refused(real, tmp_path, capsys, name, source, change, reason):
     path = hostile(real, tmp_path, name, source, change)
-    refused_by_every_command(capsys, path, reason, listed_as="unreadable")
+    refused_by_every_command(capsys, path, reason, listed_as="damaged")
 
 
 def test_resuming_from_a_checkpoint_with_an_absurd_epoch_says_why(real, tmp_path, capsys):

@@ -14,6 +14,7 @@ from textual.widgets import Button, DataTable, Input, Select
 
 from nnstudio.tui.run import Session, Status
 from nnstudio.tui.run.config import RunConfig
+from nnstudio.tui.run import forking
 from nnstudio.tui.run.history import read_history
 from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.fork_screen import ForkScreen, field_id
@@ -58,7 +59,9 @@ def field(screen: ForkScreen, path: str):
 
 async def test_f_then_a_new_learning_rate_then_enter_trains_a_fork_beside_its_parent(parent, tmp_path):
     app = studio(tmp_path)
+    notes = []
     async with app.run_test(size=(80, 24)) as pilot:
+        app.notify = lambda message, **kw: notes.append(message)
         screen = await open_fork_dialog(pilot)
         assert screen.epoch == 4   # its latest kept epoch first
         assert field(screen, "optimizer.lr").value == "0.05" and field(screen, "optimizer.name").value == "sgd"
@@ -85,6 +88,34 @@ async def test_f_then_a_new_learning_rate_then_enter_trains_a_fork_beside_its_pa
         assert app.monitor.live_run.name == fork.run_dir.name
         # the fork's curve starts with its parent's epochs (inherited), then its own
         assert len(app.monitor.history) == 4
+        assert "Trained epochs 3-4 (4 in all)." in notes and any("lr 0.05 → 0.005" in n for n in notes)
+        # listed first in the Runs pane, its details naming its parent and what it changed
+        await pilot.press("6")
+        await wait_for(pilot, lambda: len(app.runs.runs) == 2 and app.runs.runs[0].status == "finished", "the fork")
+        app.runs.query_one("#runs-table", DataTable).move_cursor(row=0)   # (the cursor stayed on the parent)
+        await pilot.pause()
+        detail = str(app.runs.query_one("#runs-detail").render())
+        assert f"fork of {parent.run_dir.name}@2 (lr 0.05 → 0.005)" in detail
+
+
+async def test_an_epoch_deleted_while_the_dialog_is_open_is_said_and_what_was_typed_stays(parent, tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_fork_dialog(pilot)
+        screen.query_one("#fork-epoch", Select).value = 2
+        await pilot.pause()
+        assert "no change: it trains epochs 3-4 again" in str(screen.query_one("#fork-changes").render())
+        await pilot.press(*"0.005")
+        while 2 in (kept := forking.kept_checkpoints(parent.run_dir)):   # (trained on elsewhere, it keeps its last few
+            kept[2].unlink()                                              # and its best: best.safetensors may be 2)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen and screen.epoch == 4 and 2 not in screen.kept
+        assert "epoch 2's checkpoint was deleted" in str(screen.query_one("#fork-changes").render())
+        assert field(screen, "optimizer.lr").value == "0.005" and field(screen, "training.epochs").value == "9"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.status is Status.FINISHED, "the fork to finish")
+        assert app.session.origin["epoch"] == 4 and app.session.history[-1]["lr"] == 0.005
 
 
 async def test_a_value_a_setting_refuses_is_named_and_enter_does_not_fork(parent, tmp_path):
@@ -165,7 +196,23 @@ async def test_quitting_says_whether_the_run_s_checkpoints_keep_its_epochs(tmp_p
         detail = str(app.screen.query_one("#confirm-detail").render())
         if every_epoch:
             assert f"kept only as checkpoints of run {app.session.run_dir.name}" in detail
-            assert "lost" not in detail
+            assert "(fork it from the Runs pane, 6)" in detail and "lost" not in detail   # (finished: not resumed)
         else:
             assert "2 epochs trained since the last save will be lost" in detail
         await pilot.press("n")
+
+
+async def test_a_run_stopped_in_the_studio_records_why(tmp_path):
+    """x, and quitting while a run trains, each say in the run's history why it stopped (`runs show` prints it)."""
+    for keys, why in ((["x"], "stopped from the studio (x)"), (["q"], "stopped: the studio was closed")):
+        app = create_app(config=_config(tmp_path, **{"training.epochs": 500}), saves_dir=tmp_path, offer_resume=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("space")
+            await wait_for(pilot, lambda: app.status is Status.RUNNING and app.session.run_dir is not None, "training")
+            run_dir = app.session.run_dir
+            await pilot.press(*keys)
+            if keys == ["q"] and app.runner.unsaved_epochs:
+                await wait_for(pilot, lambda: app.screen.query("#confirm-detail"), "the question")
+                await pilot.press("y")
+            await wait_for(pilot, lambda: app.status is Status.STOPPED or not app.is_running, "the run to stop")
+        assert read_history(run_dir).end["why"] == why, keys

@@ -4,6 +4,8 @@
     nnstudio sweep --lr 1e-4..1e-1:4 --batch-size 32,128 --workers 2                # 8 trials, 2 at a time
     nnstudio sweep --lr 1e-4..1e-1 --weight-decay 0,1e-4,1e-3 --trials 10          # 10 drawn at random
     nnstudio sweep --resume [NAME]                                                  # finish a sweep cut off
+    nnstudio sweep --experiment optimizers --workers 2                              # a ready-made lesson
+    nnstudio sweep --experiment list                                                # what each one teaches
     nnstudio sweep --lr 1e-4..1e-1:8 --executor dask --scheduler tcp://10.0.0.5:8786  # the trials on a Dask cluster
 
 Every train flag takes a list (`a,b,c`) or a range (`A..B:N`, log-spaced from A > 0; see
@@ -13,6 +15,11 @@ checked before anything trains: one line naming the flag, exit status 2. Each tr
 time; the sweep itself is kept in the saves folder's sweeps/ (`--resume` finishes it). One line
 per trial as it starts and ends, then the trials ranked by validation accuracy (validation loss
 for models without classes); `--json` prints one JSON object per trial as it ends instead.
+
+A ready-made experiment (`nnstudio.tui.run.experiments`) plans its own trials and says what it
+teaches before it trains and what its runs show after the ranking; flags with one value change
+what its trials share (--epochs, --data-dir, --dataset, --seed...), and a flag that would set
+what it varies is refused (one line, exit status 2).
 
 With `--executor dask` the trials are tasks of a Dask cluster (`nnstudio.tui.run.dask_executor`;
 the extra `nnstudio[cluster]`), and their runs come back into the local runs folder. Nothing is
@@ -45,7 +52,8 @@ from ..run.executors import LocalExecutor
 from ..run.reports import SessionError
 from ..run.signals import HANGUP, STOP_SIGNALS, exit_status, forget_the_terminal
 from ..run.sweep_folder import Sweep, sweeps_folder
-from ..run.sweeps import axis, plan_sweep
+from ..run.experiments import EXPERIMENTS, experiment, lesson
+from ..run.sweeps import NOT_SWEPT, axis, plan_sweep
 from .common import fail, one_line_errors
 
 PROG = "nnstudio sweep"
@@ -77,6 +85,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                        "(default: data set, what varies, and when)")
     parser.add_argument("--resume", nargs="?", const="", metavar="NAME",
                         help="finish a sweep that was cut off: the latest one, or NAME")
+    parser.add_argument("--experiment", metavar="NAME",
+                        help=f"run a ready-made experiment ({', '.join(EXPERIMENTS)}; `--experiment list` says what "
+                             "each teaches); other flags change what its trials share (e.g. --epochs, --data-dir), "
+                             "not what it varies")
     parser.add_argument("--dry-run", action="store_true", help="list the trials it would train, and train none")
     parser.add_argument("--json", action="store_true", help="one JSON object per trial as it ends, on stdout")
     parser.set_defaults(handler=run_sweep)
@@ -95,9 +107,13 @@ class SweepStop:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
+    if args.experiment == "list" and args.resume is None:
+        _list_experiments(Console(highlight=False, soft_wrap=True))
+        return 0
     try:
         _check_executor(args)
-        sweep = _resumed(args) if args.resume is not None else _planned(args)
+        sweep = _resumed(args) if args.resume is not None else \
+            _experiment(args) if args.experiment is not None else _planned(args)
     except (UsageError, SessionError, ClusterError) as error:
         return fail(PROG, str(error), 2)
     if sweep is None:   # --dry-run
@@ -144,7 +160,7 @@ def _swept(args: argparse.Namespace) -> tuple[list, argparse.Namespace]:
             continue
         dest = option.lstrip("-").replace("-", "_")
         text = getattr(args, dest)
-        if "," in text or (".." in text and option != "--model"):
+        if "," in text or (".." in text and option not in ("--model", *NOT_SWEPT)):   # (../data is a folder)
             axes.append(axis(option, text))
             setattr(shared, dest, None)
     return axes, shared
@@ -164,8 +180,47 @@ def _planned(args: argparse.Namespace) -> tuple | None:
     return plan, folder, args.name
 
 
+def _experiment(args: argparse.Namespace) -> tuple | None:
+    """A ready-made experiment's sweep to make (as `_planned`): its base settings, changed by the flags given, and its
+    own trials."""
+    exp = experiment(args.experiment)
+    if args.config is not None:
+        raise UsageError("--config cannot be combined with --experiment: an experiment brings its own settings; "
+                         "change what its trials share with flags, e.g. --epochs 3")
+    if args.trials is not None:
+        raise UsageError(f"--trials cannot be combined with --experiment: the {exp.name} experiment runs its own "
+                         f"{len(exp.variants)} trials")
+    axes, _ = _swept(args)
+    if axes:
+        raise UsageError(f"{axes[0].option} {','.join(axes[0].texts)}: an experiment plans its own trials; give "
+                         "the settings they share one value each")
+    refused = exp.refused(flags_given(args))
+    if refused is not None:
+        raise UsageError(f"{refused}: the {exp.name} experiment varies it itself ({', '.join(exp.options)}); leave "
+                         f"it out. Other flags change what its trials share, e.g. --epochs, --data-dir, --seed")
+    base = run_config(args, base=exp.base_config())
+    folder = saves.folder_or_default(base.checkpoints.folder)
+    plan = exp.plan(base.replace(**{"checkpoints.folder": str(folder)}))
+    if args.dry_run:
+        for trial in plan.trials:
+            print(f"trial {trial.number}: {trial.label}")
+        return None
+    return plan, folder, args.name
+
+
+def _list_experiments(show: Console) -> None:
+    for exp in EXPERIMENTS.values():
+        labels = " | ".join(trial.label for trial in exp.plan(exp.base_config()).trials)
+        show.print(f"[bold]{exp.name}[/]  {escape(exp.title)}  [dim]({len(exp.variants)} trials: {escape(labels)})[/]")
+        show.print(f"  {escape(exp.lesson)}")
+        show.print(f"  Look at {escape(exp.look_at)}.  [dim]nnstudio sweep --experiment {exp.name} --workers 2[/]")
+    show.print("Flags change what an experiment's trials share (--epochs, --data-dir, --dataset, --seed...), "
+               "not what it varies.")
+
+
 def _resumed(args: argparse.Namespace) -> Sweep:
-    clashing = [o for o in flags_given(args) if o != "--saves-dir"] + (["--trials"] if args.trials else [])
+    clashing = [o for o in flags_given(args) if o != "--saves-dir"] + (["--trials"] if args.trials else []) + \
+        (["--experiment"] if args.experiment is not None else [])
     if clashing:
         raise UsageError(f"{clashing[0]} cannot be combined with --resume: a sweep goes on with its own settings")
     folder = saves.folder_or_default(getattr(args, "saves_dir", None))
@@ -190,6 +245,9 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> i
         if isinstance(executor, DaskExecutor) else f"{executor.workers} at a time"
     show.print(f"sweep [bold]{escape(sweep.name)}[/]: {len(tasks)} trial{'s' if len(tasks) != 1 else ''} to train"
                f"{left}, {where}; runs in {escape(str(saves.runs_folder(sweep.plan.base.checkpoints.folder)))}")
+    exp = EXPERIMENTS.get(sweep.plan.experiment or "")
+    if exp is not None:
+        show.print(f"[bold]{escape(exp.title)}[/]. {escape(exp.lesson)} Look at {escape(exp.look_at)}.")
     stop = SweepStop()
     previous = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, HANGUP) if s is not None}
 
@@ -217,6 +275,8 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> i
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     _ranking(sweep, show)
+    if exp is not None:
+        _lesson(exp, sweep, show)
     if stop.level:
         show.print(f"Stopped. Finish it with: nnstudio sweep --resume {escape(sweep.name)}")
         return exit_status(getattr(stop, "signum", signal.SIGINT))
@@ -280,6 +340,21 @@ def _ranking(sweep: Sweep, show: Console) -> None:
         show.print(f"Best: trial {best_trial.number} ({escape(best_trial.label)}), {_score(best_result)}; "
                    f"its run {escape(run)} (nnstudio runs show {escape(run)}; go on from it: nnstudio train --fork "
                    f"{escape(run)})")
+
+
+def _lesson(exp, sweep: Sweep, show: Console) -> None:
+    """What the experiment's runs show: its figures per trial, and how to read them."""
+    shown = lesson(exp, sweep)
+    if not any(any(cell != "—" for cell in row[1 + len(sweep.plan.axes):]) for row in shown.rows):
+        return
+    table = Table(title=f"What the {exp.name} experiment shows", title_justify="left", box=None, pad_edge=False)
+    for heading in shown.headings:
+        table.add_column(escape(heading), justify="right" if heading == "trial" else "left")
+    for row in shown.rows:
+        table.add_row(*(escape(cell) for cell in row))
+    show.print(table)
+    show.print(f"{escape(exp.reading)} [dim](every run: nnstudio runs list; two side by side: nnstudio runs compare "
+               f"RUN RUN; the curves overlaid: the studio's Runs pane)[/]")
 
 
 def _nulls(value):

@@ -54,6 +54,7 @@ CONFIG_FLAGS = (
     ConfigFlag("--dataset", "data.name", "NAME"),
     ConfigFlag("--data-dir", "data.data_dir", "DIR"),
     ConfigFlag("--val-fraction", "data.val_fraction", "X"),
+    ConfigFlag("--train-size", "data.train_size", "N"),
     ConfigFlag("--optimizer", "optimizer.name", "NAME"),
     ConfigFlag("--lr", "optimizer.lr", "X"),
     ConfigFlag("--momentum", "optimizer.momentum", "X"),

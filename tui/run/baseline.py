@@ -12,10 +12,12 @@ Its price is memory (an n x n kernel), so it fits on a random subset of the trai
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from nnstudio.datasets import PreparedData
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine.fields import Field
 from nnstudio.engine.kernel_ridge import ALPHA, GAMMA, MAX_SAMPLES, KernelRidge
@@ -35,6 +37,39 @@ def kernel_ridge_baseline(config: RunConfig, *, alpha: float = ALPHA.default, ga
 
     SessionError if the data set cannot be had; the knobs are checked with their fields (FieldError).
     """
+    fit = fit_kernel_ridge(config, alpha=alpha, gamma=gamma, samples=samples, dataset=dataset, on_event=on_event)
+    model, data, dataset = fit.model, fit.data, fit.dataset
+    predicted = model.predict(data.x_test)
+    record: dict[str, Any] = {
+        "dataset": dataset.name, "model": "kernel ridge (RBF)", "alpha": model.alpha, "gamma": model.gamma_,
+        "train_size": int(len(fit.rows)), "train_available": int(len(data.x_train)), "test_size": int(len(data.x_test)),
+        "task": dataset.task}
+    if dataset.task == "classification":
+        record["test_acc"] = float(np.mean(predicted == data.y_test))
+    else:
+        record["test_mse"] = float(np.mean((predicted - data.y_test.reshape(predicted.shape)) ** 2))
+    record["seconds"] = round(time.perf_counter() - fit.started, 3)
+    return record
+
+
+@dataclass
+class KernelRidgeFit:
+    """Kernel ridge fitted on a run's data: the model, the prepared data, the training rows it used."""
+
+    model: KernelRidge
+    dataset: Dataset
+    data: PreparedData
+    rows: np.ndarray        # the rows of data.x_train it was fitted on
+    started: float          # time.perf_counter() when the fit began
+    seconds: float          # how long the fit took
+
+
+def fit_kernel_ridge(config: RunConfig, *, alpha: float = ALPHA.default, gamma: float | None = GAMMA.default,
+                     samples: int = SAMPLES.default, dataset: Dataset | None = None,
+                     on_event: Callable[[Any], None] = lambda event: None) -> KernelRidgeFit:
+    """Kernel ridge fitted on a random subset (by the run's seed) of the training rows a network trained with
+    `config` would see. SessionError if the data set cannot be had; FieldError for a bad knob; ValueError if the
+    solve cannot be done (a singular kernel)."""
     alpha, gamma, samples = ALPHA.check(alpha), GAMMA.check(gamma), SAMPLES.check(samples)
     dataset = dataset if dataset is not None else load_run_dataset(config, on_event)
     data = prepare_run_data(config, dataset)
@@ -42,14 +77,4 @@ def kernel_ridge_baseline(config: RunConfig, *, alpha: float = ALPHA.default, ga
     rows = np.sort(rng.permutation(len(data.x_train))[:samples])
     started = time.perf_counter()
     model = KernelRidge(alpha=alpha, gamma=gamma).fit(data.x_train[rows], data.y_train[rows])
-    predicted = model.predict(data.x_test)
-    record: dict[str, Any] = {
-        "dataset": dataset.name, "model": "kernel ridge (RBF)", "alpha": alpha, "gamma": model.gamma_,
-        "train_size": int(len(rows)), "train_available": int(len(data.x_train)), "test_size": int(len(data.x_test)),
-        "task": dataset.task}
-    if dataset.task == "classification":
-        record["test_acc"] = float(np.mean(predicted == data.y_test))
-    else:
-        record["test_mse"] = float(np.mean((predicted - data.y_test.reshape(predicted.shape)) ** 2))
-    record["seconds"] = round(time.perf_counter() - started, 3)
-    return record
+    return KernelRidgeFit(model, dataset, data, rows, started, time.perf_counter() - started)

@@ -386,7 +386,7 @@ def remote_trial(task: TrialTask, channel: str, halt: str) -> TrialResult:
         elif resume is not None:   # (a run folder the worker sees itself: continued where it is)
             runs = Path(resume).parent
         config = RunConfig.from_dict(task.config).replace(**{"checkpoints.folder": folder})
-        here = TrialTask(task.number, config.to_dict(), task.label, resume)
+        here = dataclasses.replace(task, config=config.to_dict(), resume=resume, sent=None)
 
         def news(number: int, record: dict) -> None:
             (ended.append if record.get("kind") == "result" else reporter.say)(record)

@@ -231,6 +231,8 @@ _CLASSIFICATION_SETS = OnlyWith("data.name", tuple(name for name in dataset_name
                                                    or SYNTHETIC[name].task == "classification"),
                                 "classification data sets")
 _ADAM_FAMILY = ("adam", "adamw")
+_REAL_SETS = OnlyWith("data.name", tuple(name for name in dataset_names() if name not in SYNTHETIC),
+                      "the MNIST-family data sets (a synthetic one is made as big as data.size says)")
 
 
 @section("data", "the data set and how it is split")
@@ -240,6 +242,9 @@ class DataSettings(Section):
                             place=Place(True, "name the folder that holds the data set's files"))
     val_fraction: float = setting(0.1, "fraction of the training set held out for validation", low=0.0, high=0.9)
     standardize: bool = setting(False, "shift and scale inputs to mean 0 and standard deviation 1")
+    train_size: int = setting(0, "train on only this many of the training rows, drawn at random by the seed (the "
+                                 "validation rows stay as they are: a small subset shows overfitting); 0 = all",
+                              low=0, only_with=_REAL_SETS)
     size: int = setting(0, "number of training points to generate", low=1, high=10_000_000,
                         special=(0, "the data set's default"), only_with=_FOR_SYNTHETIC)
     noise: float = setting(-1.0, "amount of random jitter added to the points", low=0.0,

@@ -59,11 +59,13 @@ class Sweep:
     # ================================================================== making, opening
     @classmethod
     def create(cls, plan: SweepPlan, folder: str | Path | None, name: str | None = None) -> Sweep:
-        """A new sweep folder for `plan` (named after the data set and what varies, and when; numbered if taken)."""
+        """A new sweep folder for `plan` (named after the data set and what varies, or the experiment, and when;
+        numbered if taken)."""
         parent = sweeps_folder(folder)
         parent.mkdir(parents=True, exist_ok=True)
-        base = name or "-".join([plan.base.data.name, *(SHORT_NAMES.get(p, p.split(".")[-1]) for p in plan.varied),
-                                 datetime.now().strftime("%Y%m%d-%H%M%S")])
+        what = [plan.experiment] if plan.experiment else \
+            [plan.base.data.name, *(SHORT_NAMES.get(p, p.split(".")[-1]) for p in plan.varied)]
+        base = name or "-".join([*what, datetime.now().strftime("%Y%m%d-%H%M%S")])
         path, n = parent / saves.sanitize_name(base), 1
         while True:
             try:
@@ -78,7 +80,9 @@ class Sweep:
         write_json(path / PLAN_FILE, {
             "format_version": FORMAT_VERSION, "name": path.name, "created_at": datetime.now().astimezone().isoformat(),
             "base": plan.base.to_dict(), "axes": [{"option": a.option, "texts": list(a.texts)} for a in plan.axes],
-            "trials": [{"number": t.number, "overrides": t.overrides, "texts": t.texts} for t in plan.trials]})
+            "trials": [{"number": t.number, "overrides": t.overrides, "texts": t.texts,
+                        **({"baseline": t.baseline} if t.baseline is not None else {})} for t in plan.trials],
+            **({"experiment": plan.experiment} if plan.experiment else {})})
         return cls(path, plan)
 
     @classmethod
@@ -98,11 +102,13 @@ class Sweep:
                                    f"{document['format_version']}); update nnstudio to resume it")
             base = RunConfig.from_dict(document["base"])
             axes = [Axis(a["option"], (), tuple(a["texts"])) for a in document["axes"]]
-            trials = [Trial(int(t["number"]), dict(t["overrides"]), dict(t["texts"])) for t in document["trials"]]
+            trials = [Trial(int(t["number"]), dict(t["overrides"]), dict(t["texts"]),
+                            dict(t["baseline"]) if t.get("baseline") is not None else None) for t in document["trials"]]
+            experiment = document.get("experiment")
         except (OSError, ValueError, KeyError, TypeError, ConfigError) as error:
             raise SessionError(f"{path / PLAN_FILE} is damaged ({error}); the sweep's runs are still listed by "
                                "`nnstudio runs list`") from None
-        sweep = cls(path, SweepPlan(base, axes, trials))
+        sweep = cls(path, SweepPlan(base, axes, trials, experiment if isinstance(experiment, str) else None))
         read = read_journal(path / TRIALS_FILE) if (path / TRIALS_FILE).exists() else None
         for record in (read.records if read is not None else []):
             sweep._take(record)
@@ -164,7 +170,8 @@ class Sweep:
                 run = saves.read_run(runs / self.runs[trial.number])
                 if run is not None and run.resume_point is not None:
                     resume = str(run.path)
-            tasks.append(TrialTask(trial.number, self.plan.config(trial).to_dict(), trial.label, resume))
+            tasks.append(TrialTask(trial.number, self.plan.config(trial).to_dict(), trial.label, resume,
+                                   baseline=trial.baseline))
         return tasks
 
     def ranked(self) -> list[tuple[Trial, dict | None]]:

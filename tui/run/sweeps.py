@@ -37,7 +37,8 @@ SHORT_NAMES = {"optimizer.lr": "lr", "optimizer.name": "optimizer", "training.ba
                "optimizer.weight_decay": "wd", "optimizer.momentum": "momentum", "training.epochs": "epochs",
                "training.seed": "seed", "schedule.name": "schedule", "model.preset": "model",
                "data.name": "data", "training.clip_norm": "clip", "schedule.warmup_epochs": "warmup",
-               "training.early_stopping": "patience", "data.val_fraction": "val"}
+               "training.early_stopping": "patience", "data.val_fraction": "val",
+               "data.train_size": "train rows"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class Trial:
     number: int
     overrides: dict[str, Any]
     texts: dict[str, str] = field(default_factory=dict)   # {path: value as shown}
+    baseline: dict[str, Any] | None = None
+    """A model fitted with no training loop in place of the config's network (`baseline_run`): {"model":
+    "kernel-ridge", "alpha": ..., "gamma": ..., "samples": ...}; None trains the network."""
 
     @property
     def label(self) -> str:
@@ -76,6 +80,7 @@ class SweepPlan:
     base: RunConfig
     axes: list[Axis]
     trials: list[Trial]
+    experiment: str | None = None   # the ready-made experiment it runs (`experiments.py`), if any
 
     def config(self, trial: Trial) -> RunConfig:
         return self.base.with_overrides(trial.overrides)

@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from nnstudio import saves
 
+from .baseline_run import kernel_ridge_run
 from .blas import limit_blas_threads
 from .config import ConfigError, RunConfig
 from .history import read_history
@@ -48,6 +49,7 @@ class TrialTask:
     label: str = ""
     resume: str | None = None   # the run folder of this trial cut off before: continued, not begun again
     ship: bool = False          # train in a folder of its own and send the run folder's files back
+    baseline: dict | None = None   # fit this baseline (`baseline_run`) on the config's data instead of training
     sent: dict[str, bytes] | None = None   # sent to another machine to continue `resume`: that run's files
 
 
@@ -102,13 +104,15 @@ def _train(task: TrialTask, config: RunConfig, started: float, on_event, on_run)
         if on_event is not None:
             on_event(event)
 
+    if task.baseline is not None:
+        return _fit_baseline(task, config, started, on_run)
     try:
         if task.resume is not None:
             session = Session.open_checkpoint(task.resume, on_event=news, folder=config.checkpoints.folder)
         else:
             session = Session(config, on_event=news)
         made.append(session)
-        with GracefulStop(session.stop).installed():
+        with GracefulStop(lambda: session.stop("stopped: the sweep was stopped")).installed():
             status = session.run(config.training.epochs if task.resume is not None else None)
     except SessionError as error:
         return TrialResult(task.number, FAILED, str(error), seconds=time.monotonic() - started)
@@ -116,6 +120,18 @@ def _train(task: TrialTask, config: RunConfig, started: float, on_event, on_run)
         why = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=-3)}"
         return TrialResult(task.number, FAILED, why, seconds=time.monotonic() - started)
     return result_of(task.number, session, status, time.monotonic() - started)
+
+
+def _fit_baseline(task: TrialTask, config: RunConfig, started: float, on_run) -> TrialResult:
+    """A baseline trial: one fit kept as a run of one epoch, ranked by the same figure as the networks."""
+    try:
+        fitted = kernel_ridge_run(config, task.baseline, on_run=on_run)
+    except SessionError as error:
+        return TrialResult(task.number, FAILED, str(error), seconds=time.monotonic() - started)
+    metric = "val_acc" if fitted.epoch.get("val_acc") is not None else "val_loss"
+    final = {k: v for k, v in fitted.epoch.items() if k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")}
+    return TrialResult(task.number, Status.FINISHED.value, "", fitted.run, 1, fitted.epoch.get(metric), metric, final,
+                       time.monotonic() - started)
 
 
 def result_of(number: int, session: Session, status: Status, seconds: float) -> TrialResult:

@@ -51,13 +51,14 @@ from .saves_pane import SavesPane
 from .session_news import SessionNews
 from .settings_pane import SettingsPane
 from .stop_signals import StopSignals, TerminalGone, hangup_safe
+from .sweep_pane import SweepPane
 from .welcome import Welcome
 
 #: seconds between two polls of the training thread's latest batch (the redraw budget: 10 a second)
 POLL_INTERVAL = 0.1
 #: (TabPane id, tab title): key n shows the n-th
 PANES = (("builder", "Model"), ("settings", "Settings"), ("monitor", "Monitor"), ("predictions", "Predictions"),
-         ("saves", "Saves"), ("runs", "Runs"))
+         ("saves", "Saves"), ("runs", "Runs"), ("sweep", "Sweep"))
 _PANE_KEYS = Binding.Group("Panes", compact=True)
 
 
@@ -126,6 +127,7 @@ class StudioApp(RunCommands, SessionNews, App):
             "predictions": PredictionsPane(id="predictions-pane"),
             "saves": SavesPane(self.config.checkpoints.folder, id="saves-pane"),
             "runs": RunsPane(self.config.checkpoints.folder, id="runs-pane"),
+            "sweep": SweepPane(id="sweep-pane"),
         }
         with TabbedContent(initial="monitor", id="panes"):
             for n, (pane_id, title) in enumerate(PANES, 1):
@@ -169,7 +171,7 @@ class StudioApp(RunCommands, SessionNews, App):
         The session is told directly: the panes are being taken down, so no status is shown.
         """
         if self.session is not None:
-            self.session.stop()
+            self.session.stop("stopped: the studio was closed")
         if self._collector is not None:
             restore_the_collector(self._collector)
 
@@ -328,8 +330,12 @@ class StudioApp(RunCommands, SessionNews, App):
         self.call_after_refresh(self._focus_pane, pane_id)
 
     def _focus_pane(self, pane_id: str) -> None:
+        """The pane's own choice (`focus_target`, e.g. the Runs pane's table rather than its filter box), else
+        the pane or the first thing in it that takes the focus."""
         pane = self.panes[pane_id]
-        target = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable), None)
+        target = getattr(pane, "focus_target", None)
+        if target is None or not target.focusable:
+            target = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable), None)
         if target is not None:
             target.focus()
 
@@ -398,6 +404,12 @@ class StudioApp(RunCommands, SessionNews, App):
         """Runs were marked or unmarked (or a marked one changed on disk): the Monitor overlays them."""
         self.monitor.compare(list(message.paths))
         self._show_welcome()
+
+    def on_sweep_pane_mark_run(self, message: SweepPane.MarkRun) -> None:
+        """A sweep's trial started: it is marked in the Runs pane, so the Monitor overlays it as it trains."""
+        if not self.is_running:
+            return
+        self.runs.mark(saves.runs_folder(self.runs.saves_dir) / message.run)
 
     def on_monitor_pane_stop_comparing(self) -> None:
         """The Monitor's c: every run unmarked."""

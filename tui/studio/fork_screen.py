@@ -24,10 +24,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from nnstudio import saves
 
 from ..run import SessionError, saved_config
 from ..run.config import ConfigError, RunConfig, flat_settings, setting_at
+from ..run import origins
+from ..run import forking
 from ..run.forking import changes
 from ..run.runs import RunSummary
 from .cells import value_text
@@ -36,10 +37,7 @@ from .cells import value_text
 FIELDS = (("optimizer.name", "optimizer"), ("optimizer.lr", "learning rate"), ("optimizer.momentum", "momentum"),
           ("optimizer.weight_decay", "weight decay"), ("training.batch_size", "batch size"),
           ("training.epochs", "epochs in all"))
-#: epochs a fork from a run's last planned epoch trains by default (it must plan past its branch point)
-EXTRA_EPOCHS = 5
-_SHORT = {"optimizer.name": "optimizer", "optimizer.lr": "lr", "optimizer.momentum": "momentum",
-          "optimizer.weight_decay": "weight decay", "training.batch_size": "batch", "training.epochs": "epochs"}
+
 
 
 @dataclass(frozen=True)
@@ -58,8 +56,7 @@ def field_id(path: str) -> str:
 
 def change_text(changed: dict[str, Any], before: dict[str, Any]) -> str:
     """ "lr 0.1 → 0.01, batch 64 → 128": what a fork changes from the settings `before` ({dotted path: value})."""
-    return ", ".join(f"{_SHORT.get(path, path)} {value_text(before.get(path))} → {value_text(value)}"
-                     for path, value in changed.items())
+    return ", ".join(origins.change_text(path, before.get(path), value) for path, value in changed.items())
 
 
 class ForkScreen(ModalScreen["ForkRequest | None"]):
@@ -72,12 +69,13 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
     def __init__(self, run: RunSummary) -> None:
         super().__init__()
         self.run = run
-        self.kept = dict(saves.checkpoints.epoch_checkpoints(run.path))
+        self.kept = forking.kept_checkpoints(run.path)
         """The epochs the run keeps a checkpoint of: those a fork can start from."""
         self.parent_config: RunConfig | None = None
         """The parent's settings at the chosen epoch (None: its checkpoint could not be read)."""
         self.problem: str | None = None
         self.changed: dict[str, Any] = {}
+        self._filled: dict[str, Any] = {}   # each field's value as the parent's settings filled it in
 
     # ================================================================== drawing
     def compose(self) -> ComposeResult:
@@ -112,7 +110,7 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
             tags = [tag for tag, at in (("last", last), ("best", best)) if at == epoch]
             score = scores.get(epoch, {}).get(self.run.best_metric)
             if isinstance(score, (int, float)):
-                tags.append(f"val acc {score:.1%}" if self.run.best_metric == "val_acc" else f"val loss {score:.4g}")
+                tags.append(f"val acc {score:.2%}" if self.run.best_metric == "val_acc" else f"val loss {score:.4g}")
             options.append((" · ".join([str(epoch), *tags]), epoch))
         return options
 
@@ -136,15 +134,18 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
         with self.prevent(Input.Changed, Select.Changed):
             for path, _ in FIELDS:
                 value = self.parent_config.get(path)
-                if path == "training.epochs" and value <= epoch:
-                    value = epoch + EXTRA_EPOCHS   # (its plan is done by then: a fork must train on)
+                if path == "training.epochs":
+                    value = forking.planned_epochs(value, epoch)   # (its plan done by then, a fork trains on)
                 widget = self.query_one(f"#{field_id(path)}")
+                if path in self._filled and widget.value != self._filled[path]:
+                    continue   # typed by the user: kept
                 if isinstance(widget, Select):
                     widget.value = value
                 else:
                     widget.value = value_text(value)
                     if widget.has_focus:
                         widget.select_all()   # (as when it took the focus: typing replaces the parent's value)
+                self._filled[path] = widget.value
         self._check()
 
     def _check(self) -> None:
@@ -172,7 +173,7 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
                 self.changed = changes(self.parent_config, config)
                 if config.training.epochs <= self.epoch:
                     self.problem = (f"epochs in all: the fork starts after epoch {self.epoch}, so it must plan more "
-                                    f"(e.g. {self.epoch + EXTRA_EPOCHS})")
+                                    f"(e.g. {self.epoch + forking.EXTRA_EPOCHS})")
         self._show()
 
     def _show(self) -> None:
@@ -184,8 +185,8 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
             before = flat_settings(self.parent_config.portable_dict())
             line.update(Text.assemble("changes: ", (change_text(self.changed, before), "bold")))
         else:
-            line.update(Text(f"no change: it trains epochs {self.epoch + 1}- again exactly as its parent did "
-                             "(same data order and seed)", style="dim"))
+            line.update(Text(f"no change: it trains epochs {self.epoch + 1}-{self.parent_config.training.epochs} "
+                             "again exactly as its parent did (same data order and seed)", style="dim"))
 
     @on(Select.Changed, "#fork-epoch")
     def _epoch_chosen(self) -> None:
@@ -203,10 +204,29 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
     def action_fork(self) -> None:
         """Enter in a field, or the button: fork, unless a field is wrong (it says what)."""
         self._check()
+        if self.problem is None and self.epoch not in forking.kept_checkpoints(self.run.path):
+            self._epoch_gone()
         if self.problem is not None:
             self.app.bell()
             return
         self.dismiss(ForkRequest(self.run.path, self.run.name, self.epoch, dict(self.changed)))
+
+    def _epoch_gone(self) -> None:
+        """The chosen epoch's checkpoint was deleted since the dialog opened (the run trains on elsewhere and keeps
+        only its last few): the epochs it keeps now are offered, the fields as typed."""
+        gone = self.epoch
+        self.kept = forking.kept_checkpoints(self.run.path)
+        if not self.kept:
+            self.problem = f"{self.run.name} keeps no checkpoint any more (it was pruned): it cannot be forked"
+        else:
+            select = self.query_one("#fork-epoch", Select)
+            with self.prevent(Select.Changed):
+                select.set_options(self._epoch_options())
+                select.value = max(self.kept)
+            self._read_parent(self.epoch)
+            self.problem = (f"epoch {gone}'s checkpoint was deleted as the run trained on (it keeps its last few "
+                            f"and its best): epoch {self.epoch} is chosen now; enter forks from it")
+        self._show()
 
     @on(Button.Pressed, "#fork-cancel")
     def action_cancel(self) -> None:

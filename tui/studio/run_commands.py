@@ -92,7 +92,7 @@ class RunCommands:
             return
         self.push_screen(
             ConfirmScreen(f"Resume run {run.name} (epoch {run.last_epoch})?", yes="Resume", no="Not now",
-                          detail="It was cut off before it finished; its last checkpoint is on disk.", default=True),
+                          detail="It stopped before it finished (stopped, or cut off); its last checkpoint is on disk.", default=True),
             lambda yes: self._attempt(self.runner.open, run.path, "resumed", self.config.checkpoints.folder)
             if yes else None)
 

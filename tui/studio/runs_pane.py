@@ -19,6 +19,7 @@ Monitor's plots. The app passes the marks on (`MarksChanged`); the Monitor overl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from nnstudio import saves
 
 from ..render import size_text
 from ..run import Status
+from ..run import origins
 from ..run.runs import RunSummary
 from .cells import cell
 from .fork_screen import ForkRequest, ForkScreen
@@ -44,6 +46,15 @@ from .runs_table import STATUS_STYLES, RunCatalogue, RunsTable, best_text, epoch
 
 #: seconds between two reads of the runs folder while the pane is in view
 POLL_SECONDS = 5.0
+#: narrower than this, a run's name is shown without its year, so that the status stays whole at 80 columns
+WIDE = 100
+_DATED = re.compile(r"-(20\d\d)(\d{4}-\d{6}(?:-\d+)?)$")
+
+
+def shown_name(name: str) -> str:
+    """ "spirals-mlp-20261203-155742" -> "spirals-mlp-1203-155742": the year left out (the detail line under the
+    table names the run in full, and the filter looks at the whole name)."""
+    return _DATED.sub(r"-\2", name)
 
 
 class RunsPane(Vertical):
@@ -99,6 +110,7 @@ class RunsPane(Vertical):
         self._catalogue = RunCatalogue()
         self._status = Status.IDLE
         self._opening_filter = False   # `/` was pressed and the filter box has not had the focus yet
+        self._drawn_width = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-folder")
@@ -107,12 +119,16 @@ class RunsPane(Vertical):
         table: DataTable = RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         # what tells runs apart first, so 80 columns show it whole; data set, model and size last (and below)
         for label, key in (("", "mark"), ("run", "name"), ("optimizer", "optimizer"), ("epochs", "epochs"),
-                           ("best val", "best"), ("status", "status"), ("data", "data"), ("model", "model"),
+                           ("best", "best"), ("status", "status"), ("data", "data"), ("model", "model"),
                            ("size", "size")):
             table.add_column(label, key=key)
         yield table
         yield Static("", id="runs-detail")
         yield Static("", id="runs-empty")
+
+    def on_resize(self, event: events.Resize) -> None:
+        if (event.size.width < WIDE) != (self._drawn_width < WIDE):
+            self._show()   # (names shortened, or in full again)
 
     def on_mount(self) -> None:
         self._show_filter(False)
@@ -176,6 +192,11 @@ class RunsPane(Vertical):
 
     # ================================================================== the table
     @property
+    def focus_target(self) -> DataTable:
+        """What the keys go to when the pane is shown: the table (a filter in force stays, its box a `/` away)."""
+        return self.query_one("#runs-table", DataTable)
+
+    @property
     def selected(self) -> RunSummary | None:
         """The run under the cursor, if any."""
         table = self.query_one("#runs-table", DataTable)
@@ -190,6 +211,7 @@ class RunsPane(Vertical):
         words = self.query_one("#runs-filter", Input).value.lower().split()
         self.shown = [run for run in self.runs if all(word in row_words(run) for word in words)]
         table.clear()
+        self._drawn_width = self.size.width
         for run in self.shown:
             table.add_row(*self._cells(run), key=str(run.path))
         paths = [run.path for run in self.shown]
@@ -224,10 +246,12 @@ class RunsPane(Vertical):
         return Text("")
 
     def _cells(self, run: RunSummary) -> list[Text]:
-        status = "running here" if run.path == self.live_run and run.status == "running" else run.status
-        return [self._mark_cell(run), cell(run.name, "bold" if run.path in self.marks else ""),
+        status = "running here" if run.path == self.live_run and run.status == "running" else \
+            "pruned" if run.pruned else run.status
+        name = shown_name(run.name) if self.size.width < WIDE else run.name
+        return [self._mark_cell(run), cell(name, "bold" if run.path in self.marks else ""),
                 cell(optimizer_text(run)), cell(epochs_text(run), right=True), cell(best_text(run), right=True),
-                cell(status, STATUS_STYLES.get(run.status, "")), cell(run.dataset or "—"), cell(run.model or "—"),
+                cell(status, STATUS_STYLES.get(status, "")), cell(run.dataset or "—"), cell(run.model or "—"),
                 cell(size_text(run.size), right=True)]
 
     @on(DataTable.RowSelected, "#runs-table")
@@ -247,6 +271,11 @@ class RunsPane(Vertical):
                              size_text(run.size))
         if run.path == self.live_run:
             text.append(" · the run being trained here", style="bold")
+        fork = origins.fork_of(run.origin, run.history.runs[0].get("config") if run.history and run.history.runs else None)
+        if fork is not None:
+            text.append(f"\n{fork}")
+        if run.pruned:
+            text.append("\npruned: its checkpoints were deleted; it can be compared, not resumed or forked", style="dim")
         if run.notes:
             text.append(f"\n✗ {'; '.join(run.notes)}", style="red")
         detail.update(text)
@@ -298,6 +327,7 @@ class RunsPane(Vertical):
         """Mark the run at `path` (a fork's parent, to see where they branch), unless it is already."""
         if path not in self.marks and len(self.marks) < MAX_COMPARED:
             self._set_marks([*self.marks, path])
+            self.refresh_runs()   # (a run just begun may not be listed yet)
 
     def clear_marks(self) -> None:
         """Unmark every run (the Monitor's `c`)."""

@@ -17,7 +17,7 @@ from ..run.runs import RunSummary, summarize
 
 #: how each status reads in the table
 STATUS_STYLES = {"running": "bold cyan", "interrupted": "yellow", "finished": "green", "early-stopped": "green",
-                 "diverged": "bold red", "failed": "red"}
+                 "diverged": "bold red", "failed": "red", "pruned": "dim"}
 
 
 class RunCatalogue:
@@ -82,4 +82,5 @@ class RunsTable(DataTable):
 
 def row_words(run: RunSummary) -> str:
     """What the filter looks in: everything the row shows."""
-    return " ".join((run.name, run.dataset or "", run.model or "", optimizer_text(run), run.status, best_text(run))).lower()
+    return " ".join((run.name, run.dataset or "", run.model or "", optimizer_text(run), run.status,
+                     "pruned" if run.pruned else "", best_text(run))).lower()

@@ -84,7 +84,7 @@ class SessionNews:
                      else "Training failed")
             self.notify(event.message, title=title, severity="error", timeout=20)
         elif isinstance(event, events.Finished):
-            self.notify(event.message or f"Trained {event.epochs_done} epochs.", title="Finished")
+            self.notify(event.message or self.runner.trained_text(event.epochs_done), title="Finished")
         self.runner.record(event)
         self._tell_panes("on_session_event", event)
 

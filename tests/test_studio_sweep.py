@@ -1,0 +1,116 @@
+"""The Sweep pane (7): the form says what it would run or what is wrong, ctrl+r trains the trials (real processes,
+small spirals runs), they are ranked and overlaid as they go, b makes the best one's settings the studio's, and
+ctrl+r again stops them with checkpoints. The tests wait for the pane's own state, never for time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Select
+
+from nnstudio.tui.run.config import RunConfig
+from nnstudio.tui.studio.launch import create_app
+from test_studio_app import wait_for
+
+
+def studio(folder: Path, epochs: int = 2):
+    config = RunConfig.from_dict({"data": {"name": "spirals", "size": 300}, "training": {"epochs": epochs}})
+    return create_app(config=config, saves_dir=folder, offer_resume=False)
+
+
+async def fill(pilot, values: str, setting: str = "--lr", row: int = 0) -> None:
+    pane = pilot.app.query_one("#sweep-pane")
+    pane.query_one(f"#sweep-setting-{row}", Select).value = setting
+    pane.query_one(f"#sweep-values-{row}", Input).value = values
+    await pilot.pause()
+
+
+def plan_line(app) -> str:
+    return str(app.query_one("#sweep-plan").render())
+
+
+async def test_the_form_says_what_would_run_or_what_is_wrong(tmp_path):
+    app = studio(tmp_path)
+    notes = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.notify = lambda message, **kw: notes.append(message)
+        await pilot.press("7")
+        await fill(pilot, "1e-4..1e-1:4")
+        await fill(pilot, "sgd,adam", "--optimizer", row=1)
+        assert "8 trials: 4 lr × 2 optimizer" in plan_line(app)
+        await fill(pilot, "0.1,abc")
+        assert "--lr" in plan_line(app) and "abc" in plan_line(app)
+        app.query_one("#sweep-table", DataTable).focus()
+        await pilot.press("ctrl+r")
+        assert any("abc" in note for note in notes) and app.query_one("#sweep-pane").sweep is None
+        await pilot.press("b")
+        assert any("No sweep has a best trial yet" in note for note in notes)
+
+
+async def test_ctrl_r_trains_the_trials_ranks_and_overlays_them_and_b_takes_the_best(tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one("#sweep-pane")
+        await pilot.press("7")
+        await fill(pilot, "0.001,0.1")
+        pane.query_one("#sweep-workers", Select).value = 2
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pane._last is not None, "the sweep to end")
+        ranked = pane._last.ranked()
+        assert [r["status"] for _, r in ranked] == ["finished", "finished"]
+        table = pane.query_one("#sweep-table", DataTable)
+        assert table.row_count == 2 and str(table.get_row_at(0)[0]).strip() == str(ranked[0][0].number)
+        # every trial's run was marked in the Runs pane, so the Monitor overlays them
+        assert sorted(p.name for p in app.runs.marks) == sorted(pane._last.runs.values())
+        assert "Done" in str(pane.query_one("#sweep-hint").render())
+        await pilot.press("b")
+        await pilot.pause()
+        assert app.config.optimizer.lr == ranked[0][0].overrides["optimizer.lr"]
+
+
+async def test_ctrl_r_again_stops_the_trials_with_checkpoints(tmp_path):
+    app = studio(tmp_path, epochs=5000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one("#sweep-pane")
+        await pilot.press("7")
+        await fill(pilot, "0.01,0.02")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pane.progress, "an epoch of a trial")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pane._last is not None, "the sweep to stop")
+        assert {r["status"] for _, r in pane._last.ranked() if r} == {"stopped"}
+        assert "Stopped" in str(pane.query_one("#sweep-hint").render())
+        assert any(t.resume for t in pane._last.tasks())   # (nnstudio sweep --resume goes on with its run)
+
+
+async def test_closing_the_studio_stops_a_sweep_s_trials(tmp_path):
+    app = studio(tmp_path, epochs=5000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one("#sweep-pane")
+        await pilot.press("7")
+        await fill(pilot, "0.01,0.02")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pane.progress, "an epoch of a trial")
+        sweep = pane.sweep
+    from nnstudio.tui.run.sweep_folder import Sweep
+    left = Sweep.open(sweep.name, tmp_path)
+    assert {r["status"] for r in left.results.values()} == {"stopped"}   # (no trial left training unwatched)
+
+
+async def test_a_lesson_is_one_choice_away_and_its_trials_run_as_its_own(tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one("#sweep-pane")
+        await pilot.press("7")
+        pane.query_one("#sweep-experiment", Select).value = "models"
+        await pilot.pause()
+        assert "3 trials" in plan_line(app) and not pane.query_one("#sweep-values-0", Input).parent.display
+        assert "kernel ridge" in str(pane.query_one("#sweep-base").render()).lower() or pane.plan.experiment == "models"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pane._last is not None, "the experiment to end")
+        assert {r["status"] for _, r in pane._last.ranked()} == {"finished"}
+        assert pane._last.plan.experiment == "models"
+        pane.query_one("#sweep-experiment", Select).clear()
+        await pilot.pause()
+        assert pane.query_one("#sweep-values-0", Input).parent.display
