@@ -6,7 +6,9 @@
 Only the run's own files travel (its marker, history and checkpoints; not its lock). Unpacking
 trusts nothing: a file name must be a plain name (no folders, nothing hidden), and the run is
 written into a temporary folder that is renamed into place whole, so a reader never sees half
-a run. A name already taken here gets a number (-2, -3, ...), never overwriting a run.
+a run. A name already taken here gets a number (-2, -3, ...), never overwriting a run, unless
+the run sent back is that run continued elsewhere (`replace=True`): it then takes its place,
+the old folder moved aside first and removed after (never half a run under the name).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ def pack_run(run_dir: str | Path) -> dict[str, bytes]:
     return files
 
 
-def unpack_run(name: str, files: dict[str, bytes], runs: str | Path) -> Path:
-    """Write a packed run into the runs folder under `name` (numbered if taken); SaveError for a bad name."""
+def unpack_run(name: str, files: dict[str, bytes], runs: str | Path, *, replace: bool = False) -> Path:
+    """Write a packed run into the runs folder under `name` (numbered if taken, or in its place with `replace`);
+    SaveError for a bad name."""
     for text in (name, *files):
         if not isinstance(text, str) or not text or text in (".", "..") or "/" in text or "\\" in text \
                 or "\0" in text or text.startswith("."):
@@ -47,6 +50,13 @@ def unpack_run(name: str, files: dict[str, bytes], runs: str | Path) -> Path:
                 out.flush()
                 os.fsync(out.fileno())
         target, n = runs / name, 1
+        if replace and target.is_dir():
+            aside = runs / f".replaced-{name}-{os.getpid()}"
+            os.rename(target, aside)
+            os.rename(staging, target)
+            shutil.rmtree(aside, ignore_errors=True)
+            fsync_dir(runs)
+            return target
         while True:   # a name is taken by making its folder (atomic); the run then replaces the empty folder
             try:
                 target.mkdir()

@@ -6,6 +6,7 @@
     nnstudio sweep --resume [NAME]                                                  # finish a sweep cut off
     nnstudio sweep --experiment optimizers --workers 2                              # a ready-made lesson
     nnstudio sweep --experiment list                                                # what each one teaches
+    nnstudio sweep --lr 1e-4..1e-1:8 --executor dask --scheduler tcp://10.0.0.5:8786  # the trials on a Dask cluster
 
 Every train flag takes a list (`a,b,c`) or a range (`A..B:N`, log-spaced from A > 0; see
 `nnstudio.tui.run.sweeps`); flags with one value set what every trial shares. Everything is
@@ -20,9 +21,16 @@ teaches before it trains and what its runs show after the ranking; flags with on
 what its trials share (--epochs, --data-dir, --dataset, --seed...), and a flag that would set
 what it varies is refused (one line, exit status 2).
 
+With `--executor dask` the trials are tasks of a Dask cluster (`nnstudio.tui.run.dask_executor`;
+the extra `nnstudio[cluster]`), and their runs come back into the local runs folder. Nothing is
+written before the scheduler answers: one that cannot be reached is one line and exit status 1
+(a service that is down, as a failed download is; the arguments were right), and Dask not
+installed is exit status 2 (the command cannot be used as typed).
+
 Ctrl+C (or SIGTERM, SIGHUP) stops every running trial at its batch boundary with a checkpoint
-and starts no more; a second quits at once. Exit status: 0 every trial ran (a diverged or failed
-trial is a result), 1 none could train, 2 bad arguments, 130 / 143 / 129 stopped.
+and starts no more (on a cluster: the stopped runs are sent back first); a second quits at once.
+Exit status: 0 every trial ran (a diverged or failed trial is a result), 1 none could train or
+the scheduler cannot be reached, 2 bad arguments, 130 / 143 / 129 stopped.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from rich.table import Table
 from nnstudio import saves
 
 from ..run.arguments import UsageError, add_run_flags, flags_given, run_config
+from ..run.dask_executor import ClusterError, DaskExecutor, scheduler_address
 from ..run.executors import LocalExecutor
 from ..run.reports import SessionError
 from ..run.signals import HANGUP, STOP_SIGNALS, exit_status, forget_the_terminal
@@ -63,9 +72,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_run_flags(parser)
     parser.add_argument("--trials", type=int, metavar="N",
                         help="draw N trials at random (seeded by --seed) instead of running the whole grid")
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
+    parser.add_argument("--workers", type=int, metavar="N",
                         help="trials trained at once, each in a process of its own with one BLAS thread (default 1; "
                              "at most one per core is useful)")
+    parser.add_argument("--executor", choices=("local", "dask"), default="local",
+                        help="where the trials train: here (local, the default), or on a Dask cluster (dask, with "
+                             "--scheduler; pip install 'nnstudio[cluster]'), their runs sent back here")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="the Dask scheduler's address, for --executor dask (its workers' threads decide how many "
+                             "trials train at once)")
     parser.add_argument("--name", metavar="NAME", help="the sweep's name in the saves folder's sweeps/ "
                                                        "(default: data set, what varies, and when)")
     parser.add_argument("--resume", nargs="?", const="", metavar="NAME",
@@ -96,18 +111,45 @@ def run_sweep(args: argparse.Namespace) -> int:
         _list_experiments(Console(highlight=False, soft_wrap=True))
         return 0
     try:
-        if args.workers < 1:
-            raise UsageError(f"--workers {args.workers}: give 1 or more")
+        _check_executor(args)
         sweep = _resumed(args) if args.resume is not None else \
             _experiment(args) if args.experiment is not None else _planned(args)
-    except UsageError as error:
-        return fail(PROG, str(error), 2)
-    except SessionError as error:
+    except (UsageError, SessionError, ClusterError) as error:
         return fail(PROG, str(error), 2)
     if sweep is None:   # --dry-run
         return 0
-    show = Console(stderr=args.json, highlight=False, soft_wrap=True)
-    return _train(sweep, args, show)
+    try:
+        executor = DaskExecutor.connect(args.scheduler) if args.executor == "dask" else LocalExecutor(args.workers or 1)
+    except ClusterError as error:
+        return fail(PROG, str(error), 1)
+    try:
+        if not isinstance(sweep, Sweep):
+            sweep = Sweep.create(*sweep)
+        show = Console(stderr=args.json, highlight=False, soft_wrap=True)
+        return _train(sweep, args, show, executor)
+    except SessionError as error:
+        return fail(PROG, str(error), 2)
+    finally:
+        if isinstance(executor, DaskExecutor):
+            executor.close()
+
+
+def _check_executor(args: argparse.Namespace) -> None:
+    """The executor's flags go together; Dask is there when it is asked for (ClusterError: install it)."""
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more")
+    if args.executor == "local":
+        if args.scheduler is not None:
+            raise UsageError("--scheduler goes with --executor dask (the trials train here otherwise)")
+        return
+    if args.workers is not None:
+        raise UsageError("--workers is for --executor local: on a cluster, its workers' threads decide how many "
+                         "trials train at once")
+    if not args.scheduler:
+        raise UsageError("--executor dask needs --scheduler tcp://HOST:PORT, the address `dask scheduler` prints")
+    scheduler_address(args.scheduler)
+    if not args.dry_run:
+        DaskExecutor.check_installed()
 
 
 def _swept(args: argparse.Namespace) -> tuple[list, argparse.Namespace]:
@@ -124,7 +166,8 @@ def _swept(args: argparse.Namespace) -> tuple[list, argparse.Namespace]:
     return axes, shared
 
 
-def _planned(args: argparse.Namespace) -> Sweep | None:
+def _planned(args: argparse.Namespace) -> tuple | None:
+    """The sweep to make (its plan, saves folder and name: made once the executor is ready), or None for --dry-run."""
     axes, shared = _swept(args)
     base = run_config(shared)
     folder = saves.folder_or_default(base.checkpoints.folder)
@@ -134,11 +177,12 @@ def _planned(args: argparse.Namespace) -> Sweep | None:
         for trial in plan.trials:
             print(f"trial {trial.number}: {trial.label}")
         return None
-    return Sweep.create(plan, folder, args.name)
+    return plan, folder, args.name
 
 
-def _experiment(args: argparse.Namespace) -> Sweep | None:
-    """A ready-made experiment's sweep: its base settings, changed by the flags given, and its own trials."""
+def _experiment(args: argparse.Namespace) -> tuple | None:
+    """A ready-made experiment's sweep to make (as `_planned`): its base settings, changed by the flags given, and its
+    own trials."""
     exp = experiment(args.experiment)
     if args.config is not None:
         raise UsageError("--config cannot be combined with --experiment: an experiment brings its own settings; "
@@ -161,7 +205,7 @@ def _experiment(args: argparse.Namespace) -> Sweep | None:
         for trial in plan.trials:
             print(f"trial {trial.number}: {trial.label}")
         return None
-    return Sweep.create(plan, folder, args.name)
+    return plan, folder, args.name
 
 
 def _list_experiments(show: Console) -> None:
@@ -193,12 +237,14 @@ def _resumed(args: argparse.Namespace) -> Sweep:
     return sweep
 
 
-def _train(sweep: Sweep, args: argparse.Namespace, show: Console) -> int:
+def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> int:
     trials, tasks = sweep.plan.trials, sweep.tasks()
     total, labels = len(trials), {t.number: t.label for t in trials}
     left = "" if len(tasks) == total else f", {total - len(tasks)} done before"
+    where = f"on the Dask cluster at {escape(args.scheduler)} ({executor.describe()})" \
+        if isinstance(executor, DaskExecutor) else f"{executor.workers} at a time"
     show.print(f"sweep [bold]{escape(sweep.name)}[/]: {len(tasks)} trial{'s' if len(tasks) != 1 else ''} to train"
-               f"{left}, {args.workers} at a time; runs in {escape(str(saves.runs_folder(sweep.plan.base.checkpoints.folder)))}")
+               f"{left}, {where}; runs in {escape(str(saves.runs_folder(sweep.plan.base.checkpoints.folder)))}")
     exp = EXPERIMENTS.get(sweep.plan.experiment or "")
     if exp is not None:
         show.print(f"[bold]{escape(exp.title)}[/]. {escape(exp.lesson)} Look at {escape(exp.look_at)}.")
@@ -212,15 +258,19 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console) -> int:
             if args.json:
                 print(json.dumps(_nulls({"trial": number, "label": labels.get(number, ""), **record})), flush=True)
             show.print(f"{head}  {_outcome(record)}")
+        elif kind == "retry" and record.get("worker"):   # (on a cluster: Dask's scheduler decides how often)
+            show.print(f"{head}  [yellow]{escape(record.get('why', ''))}[/]")
         elif kind == "retry":
             show.print(f"{head}  [yellow]its worker died ({escape(record.get('why', ''))}); trying it once more[/]")
+        elif kind == "started" and record.get("run"):
+            show.print(f"{head}  started [dim](run {escape(record['run'])})[/]")
         elif kind == "started":
-            show.print(f"{head}  started [dim](run {escape(record.get('run', ''))})[/]")
+            show.print(f"{head}  started [dim](on {escape(str(record.get('worker', 'a worker')))})[/]")
 
     for signum in previous:
-        signal.signal(signum, lambda s, f: (stop.handle(s, f), _say_stopping(show, stop, sweep)))
+        signal.signal(signum, lambda s, f: (stop.handle(s, f), _say_stopping(show, stop, sweep, executor)))
     try:
-        sweep.run(LocalExecutor(args.workers), news, stop)
+        sweep.run(executor, news, stop)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -234,8 +284,13 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console) -> int:
     return 1 if all(r.get("status") == "failed" for r in results) else 0
 
 
-def _say_stopping(show: Console, stop: SweepStop, sweep: Sweep) -> None:
-    if stop.level == 1:
+def _say_stopping(show: Console, stop: SweepStop, sweep: Sweep, executor) -> None:
+    if stop.level == 1 and isinstance(executor, DaskExecutor):
+        show.print("[yellow]Stopping: no more trials are sent; each running one stops at its next batch on its "
+                   "worker, and its run, with a checkpoint, is sent back here (again: leave at once, and the running "
+                   f"trials' work on the cluster is lost). nnstudio sweep --resume {escape(sweep.name)} finishes the "
+                   "rest.[/]")
+    elif stop.level == 1:
         show.print("[yellow]Stopping: each running trial stops at its next batch and keeps a checkpoint "
                    f"(again: at once). nnstudio sweep --resume {escape(sweep.name)} finishes the rest.[/]")
 

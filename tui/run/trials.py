@@ -50,6 +50,7 @@ class TrialTask:
     resume: str | None = None   # the run folder of this trial cut off before: continued, not begun again
     ship: bool = False          # train in a folder of its own and send the run folder's files back
     baseline: dict | None = None   # fit this baseline (`baseline_run`) on the config's data instead of training
+    sent: dict[str, bytes] | None = None   # sent to another machine to continue `resume`: that run's files
 
 
 @dataclass

@@ -1,0 +1,410 @@
+"""A sweep's trials on a Dask cluster: `nnstudio sweep --executor dask --scheduler tcp://HOST:PORT`.
+
+    executor = DaskExecutor.connect("tcp://10.0.0.5:8786")   # ClusterError: one line, nothing sent
+    executor.run(tasks, news, stop)                            # as LocalExecutor.run
+    executor.close()
+
+Each trial is one Dask task (`client.submit(remote_trial, task, ..., pure=False, retries=1)`),
+sent in order as the cluster has threads free (a trial sent beyond would wait on a busy worker).
+On its worker it trains as a local sweep's trial does, in a process of its own (`remote_trial`
+says why), in a temporary folder; its run folder's files come back with its result and are
+written into the local runs folder (`saves.unpack_run`) under the run's own name, numbered if
+taken: that name is the news' "run". A trial that continues a run takes the run's files along
+(`TrialTask.sent`) and comes back in its place. The workers need nnstudio (the same version) and
+load the data set themselves (a `--data-dir` must name a folder that is there on the workers).
+
+News: a trial says "started" (naming its worker, not its run: the run's name is known here only
+when it comes back) and "epoch" through a Dask `Queue` the sweep reads, and "result" when its
+task is done. A trial's process that dies is tried once more on its worker, then the trial is
+failed. A worker that dies mid-trial: Dask's scheduler runs the trial again elsewhere, as many
+times as its `distributed.scheduler.allowed-failures` allows (Dask's default 3; 1 on a scheduler
+started for nnstudio's "once"), and the sweep says "retry" when it starts again; when the
+scheduler gives up (`KilledWorker`) the trial is failed and the sweep goes on. A task that raises
+(a worker without nnstudio) is tried once more (`retries=1`), then failed.
+
+Stopping: `stop.level` 1 sends no more trials and sets a Dask `Event` that every trial watches:
+a running one stops at its next batch with a checkpoint (SIGTERM to its process), and its run
+comes back here as "stopped" (`--resume` continues it, here or on a cluster); one sent but not
+yet begun returns at once, untrained, and says nothing (`--resume` runs it). Level 2 leaves at
+once, every task cancelled: a running trial still stops at its next batch on its worker, but its
+run there is thrown away, and `--resume` begins it again.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import socket
+import struct
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from nnstudio import saves
+
+from .arguments import UsageError
+from .config import RunConfig
+from .executors import LocalExecutor, News, Stop
+from .trials import FAILED, TrialResult, TrialTask
+
+#: how long connecting to the scheduler may take before the sweep gives up, before anything runs (seconds)
+CONNECT_SECONDS = 5.0
+#: how long the sweep waits for news before it looks at its trials' tasks again (seconds)
+POLL_SECONDS = 0.2
+#: how often a running trial asks the scheduler whether the sweep was stopped (seconds)
+WATCH_SECONDS = 1.0
+#: a trial's task that raises is tried this many times more before the trial is failed
+RETRIES = 1
+#: more than this in the first 8 bytes a server sends: not a Dask scheduler's greeting (a few hundred bytes)
+GREETING_BYTES = 1 << 24
+#: why a trial whose task came after the sweep was stopped did not train
+NOT_BEGUN = "the sweep was stopped before it began"
+INSTALL = "pip install 'nnstudio[cluster]'"
+
+
+class ClusterError(Exception):
+    """The cluster cannot be used: Dask is not installed here, or its scheduler cannot be reached."""
+
+
+def scheduler_address(text: str) -> tuple[str, str, int]:
+    """`tcp://HOST:PORT` (or `HOST:PORT`, or `tls://...`) as (address, host, port); UsageError naming the flag."""
+    scheme, given, rest = text.partition("://")
+    if not given:
+        scheme, rest = "tcp", text
+    try:
+        split = urlsplit(f"//{rest}")
+        host, port = split.hostname, split.port
+    except ValueError:
+        host = port = None
+    if scheme not in ("tcp", "tls") or not host or port is None or split.path or split.query:
+        raise UsageError(f"--scheduler {text}: give the Dask scheduler's address as tcp://HOST:PORT "
+                         "(as `dask scheduler` prints it)")
+    return f"{scheme}://{rest}", host, port
+
+
+def _probe(url: str, host: str, port: int, timeout: float) -> None:
+    """ClusterError unless a Dask scheduler seems to answer at the address: said at once for a closed port (Dask's
+    connect retries until its timeout) and within `timeout` for a service that is not Dask, such as the dashboard's
+    web server (which Dask's own connect would wait on for ever: it waits for a greeting that never comes)."""
+    def refuse(why: str) -> ClusterError:
+        return ClusterError(f"cannot reach the Dask scheduler at {url}: {why}; start it (`dask scheduler`) or check "
+                            "--scheduler; nothing was run")
+
+    try:
+        probe = socket.create_connection((host, port), timeout=timeout)
+    except ConnectionRefusedError:
+        raise refuse("nothing listens there") from None
+    except TimeoutError:
+        raise refuse(f"no answer within {timeout:g} s") from None
+    except OSError as error:
+        raise refuse(error.strerror or str(error)) from None
+    with probe:
+        if not url.startswith("tcp://"):
+            return   # (TLS speaks only after its own handshake: Dask's connect checks the rest)
+        head = b""
+        try:   # a Dask scheduler speaks first: the length of its greeting, 8 bytes
+            while len(head) < 8 and (chunk := probe.recv(8 - len(head))):
+                head += chunk
+        except OSError:
+            pass
+    if len(head) < 8 or not 0 < struct.unpack("<Q", head)[0] < GREETING_BYTES:
+        said = f"said nothing within {timeout:g} s" if not head else "does not speak Dask's protocol"
+        raise ClusterError(f"{url} is not a Dask scheduler: something listens there but {said} (the dashboard's "
+                           "port, 8787 by default, is not the scheduler's, 8786); check --scheduler; nothing was run")
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError(f"--executor dask needs Dask's distributed, which is not installed: {INSTALL}") from None
+    return distributed
+
+
+class DaskExecutor:
+    """Trials as tasks of a Dask cluster, as many at once as its workers have threads."""
+
+    def __init__(self, client, *, trial: Callable[..., TrialResult] | None = None) -> None:
+        self.client = client
+        self.trial = trial or remote_trial   # (tests give a trial whose worker dies)
+
+    @staticmethod
+    def check_installed() -> None:
+        """ClusterError, saying what to install, unless Dask's distributed can be imported."""
+        _distributed()
+
+    @classmethod
+    def connect(cls, address: str, *, timeout: float | None = None, **options) -> DaskExecutor:
+        """A client of the scheduler at `address`; ClusterError (nothing sent) if Dask is missing or the
+        scheduler does not answer within `timeout` (default CONNECT_SECONDS), UsageError for an address that is
+        not one."""
+        timeout = CONNECT_SECONDS if timeout is None else timeout
+        distributed = _distributed()
+        url, host, port = scheduler_address(address)
+        _probe(url, host, port, timeout)
+        try:
+            client = distributed.Client(url, timeout=timeout, set_as_default=False)
+        except Exception as error:
+            raise ClusterError(f"cannot connect to the Dask scheduler at {url} ({type(error).__name__}: {error}); "
+                               "nothing was run") from None
+        return cls(client, **options)
+
+    def describe(self) -> str:
+        """ "2 workers, 2 threads": how many trials run at once."""
+        threads = self.client.nthreads()
+        if not threads:
+            return "no workers yet (the trials wait for them)"
+        total = sum(threads.values())
+        return f"{len(threads)} worker{'s' if len(threads) != 1 else ''}, {total} thread{'s' if total != 1 else ''}"
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ================================================================== running
+    def run(self, tasks: list[TrialTask], news: News, stop: Stop) -> None:
+        """Train the trials in order, as many at once as the cluster has threads, and report as LocalExecutor."""
+        distributed = _distributed()
+        tag = uuid.uuid4().hex[:12]
+        channel = distributed.Queue(f"nnstudio-news-{tag}", client=self.client)
+        halt = distributed.Event(f"nnstudio-stop-{tag}", client=self.client)
+        trials, pending, futures = _Trials(news), collections.deque(tasks), {}
+        ended = threading.Event()
+        signalled = 0
+
+        def send() -> None:
+            while pending and len(futures) < self._threads():
+                task = pending.popleft()
+                future = self.client.submit(self.trial, _shipped(task), channel.name, halt.name, pure=False,
+                                            retries=RETRIES, key=f"nnstudio-trial-{task.number}-{tag}")
+                future.add_done_callback(lambda future: ended.set())
+                futures[future] = task
+
+        try:
+            while pending or futures:
+                if stop.level > signalled:
+                    signalled = stop.level
+                    halt.set()
+                    pending.clear()   # (never started: --resume runs them)
+                    if stop.level >= 2:
+                        self._drop(futures, trials)
+                        break
+                send()
+                ended.wait(POLL_SECONDS)
+                ended.clear()
+                trials.read(channel)   # (a trial's news before its result)
+                done = [(future, futures.pop(future)) for future in list(futures) if future.done()]
+                if done and stop.level == 0:
+                    send()   # (the next trials start while the runs of those done come back)
+                for future, task in done:
+                    if future.status != "finished" or future.result().why != NOT_BEGUN:
+                        news(task.number, _result(future, task))
+                    # (else it never began: the sweep was stopped first, and --resume runs it)
+                    future.release()
+        finally:
+            for future in futures:
+                future.cancel()
+            # the stop stays set while a trial left behind may still look at it (Dask cannot interrupt it)
+            for close in (channel.close, *(() if futures or signalled >= 2 else (halt.clear,))):
+                try:
+                    close()
+                except Exception:   # (the scheduler is gone: nothing of the sweep's is left there)
+                    pass
+
+    def _threads(self) -> int:
+        """The cluster's worker threads now (at least 1: a trial sent to a cluster without workers waits for one).
+
+        No more trials are sent than can train: one sent beyond would wait on a busy worker, counted as killed
+        with it if that worker died, and one run there cannot be stopped before it begins."""
+        try:
+            return max(sum(self.client.nthreads().values()), 1)
+        except Exception:   # (the scheduler is gone: the trials sent say so)
+            return 1
+
+    @staticmethod
+    def _drop(futures: dict, trials: _Trials) -> None:
+        """Leave at once: every trial's task cancelled; those that began are said stopped, their runs lost."""
+        for future, task in list(futures.items()):
+            future.cancel()
+            del futures[future]
+            if task.number in trials.workers:
+                trials.news(task.number, {"kind": "result", "number": task.number, "status": "stopped",
+                                          "why": f"left on its worker {trials.workers[task.number][-1]} without "
+                                                 "waiting for it: its run there is lost, --resume begins it again"})
+
+
+class _Trials:
+    """The news of the trials' tasks, read from the sweep's queue: who started where, and a retry when a trial
+    starts again after its worker died (its process dying under a worker that lives says so itself)."""
+
+    def __init__(self, news: News) -> None:
+        self.news = news
+        self.workers: dict[int, list[str]] = {}
+        self.retried: set[int] = set()
+
+    def read(self, channel) -> None:
+        """The news waiting in the queue (the scheduler answers at once: a queue waited on with a timeout would
+        log an error there each time)."""
+        try:
+            items = channel.get(batch=True)
+        except Exception:   # (the scheduler gone: the trials' tasks say so)
+            return
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("number"), int):
+                self._take(item.pop("number"), item)
+
+    def _take(self, number: int, record: dict) -> None:
+        if record.get("kind") == "retry":
+            self.retried.add(number)
+        elif record.get("kind") == "started":
+            before = self.workers.setdefault(number, [])
+            if before and number not in self.retried:
+                self.news(number, {"kind": "retry", "worker": record.get("worker"),
+                                   "why": f"its worker {before[-1]} died or left the cluster before the trial "
+                                          f"ended; Dask runs it again on {record.get('worker')}"})
+            self.retried.discard(number)
+            before.append(str(record.get("worker")))
+        self.news(number, record)
+
+
+def _shipped(task: TrialTask) -> TrialTask:
+    """The task as it travels: with the files of the run it continues."""
+    return dataclasses.replace(task, sent=saves.pack_run(task.resume) if task.resume else None)
+
+
+def _result(future, task: TrialTask) -> dict[str, Any]:
+    """A finished task as the trial's result news, its run written into the local runs folder."""
+    if future.status != "finished":
+        return {"kind": "result", "number": task.number, "status": FAILED, "why": _why(future)}
+    result: TrialResult = future.result()
+    record = {"kind": "result", **dataclasses.asdict(dataclasses.replace(result, files=None))}
+    record.pop("files")
+    if result.run is not None and result.files is not None:
+        runs = saves.runs_folder(RunConfig.from_dict(task.config).checkpoints.folder)
+        again = task.resume is not None and Path(task.resume).name == result.run
+        try:
+            record["run"] = saves.unpack_run(result.run, result.files, runs, replace=again).name
+        except (saves.SaveError, OSError) as error:
+            record.update(status=FAILED, run=None, why=f"it ended {result.status} on its worker, but its run could "
+                                                       f"not be written into {runs}: {error}")
+    return record
+
+
+def _why(future) -> str:
+    """Why a trial's task ended without a result, said for a person."""
+    try:
+        error = future.exception(timeout=CONNECT_SECONDS)
+    except Exception as lost:   # (cancelled, or the scheduler forgot it)
+        return f"the cluster lost its task ({type(lost).__name__}: {lost})"
+    name = type(error).__name__
+    if name == "KilledWorker":
+        return f"its worker died every time it trained it (Dask gave up: {error})"
+    if isinstance(error, ImportError) and "nnstudio" in str(error):
+        return f"the worker cannot import nnstudio ({error}): install nnstudio, the same version, on the workers"
+    return f"its task failed on the cluster: {name}: {error}"
+
+
+# ====================================================================== on the worker
+class _Channel:
+    """A trial's news put on the sweep's queue, with its number and where it trains; a queue that fails (the sweep
+    has gone) ends the news, never the trial."""
+
+    def __init__(self, queue, number: int, worker: str) -> None:
+        self.queue, self.number, self.worker, self.open = queue, number, worker, True
+
+    def say(self, record: dict[str, Any]) -> None:
+        if not self.open:
+            return
+        if record.get("kind") == "started":   # (its run's name there is not the name it gets back here)
+            record = {"kind": "started", "worker": self.worker}
+        elif record.get("kind") == "retry":
+            record = {**record, "worker": self.worker, "why": f"on {self.worker}, {record.get('why', '')}; "
+                                                              "trying it once more"}
+        try:
+            self.queue.put({**record, "number": self.number}, timeout=WATCH_SECONDS * 5)
+        except Exception:
+            self.open = False
+
+
+class _Watch:
+    """The sweep's stop, asked of the scheduler every WATCH_SECONDS while a trial trains (as a `Stop`)."""
+
+    level = 0
+
+    def __init__(self, event) -> None:
+        self.event, self.done = event, threading.Event()
+
+    def __enter__(self) -> _Watch:
+        threading.Thread(target=self._watch, name="nnstudio-trial-stop", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+
+    def _watch(self) -> None:
+        while not self.done.wait(WATCH_SECONDS):
+            try:
+                if self.event.is_set():
+                    self.level = 1
+                    return
+            except Exception:   # (the scheduler is gone: the trial trains on, as one whose sweep was killed)
+                return
+
+
+def remote_trial(task: TrialTask, channel: str, halt: str) -> TrialResult:
+    """One trial on a Dask worker, its run folder's files in its result: its news on the queue `channel`, stopped
+    (with a checkpoint) once the event `halt` is set.
+
+    The trial trains in a process of its own (`LocalExecutor`, one trial), as a local sweep's do: not in the
+    worker's thread, where it would share the worker's interpreter lock with its event loop and train under the
+    worker's allocator settings (Dask's MALLOC_TRIM_THRESHOLD_ gave 4 times the page faults): measured on 2
+    cores, a sweep took 1.6 times the processor time that way. A process of its own can also be stopped like a
+    local trial (SIGTERM: a checkpoint), and one that dies is tried once more, then failed, as a local one is;
+    the worker lives on.
+    """
+    import distributed
+
+    worker = distributed.get_worker().address
+    queue, stopped = distributed.Queue(channel), distributed.Event(halt)
+    if stopped.is_set():
+        return TrialResult(task.number, "stopped", NOT_BEGUN)
+    reporter, ended = _Channel(queue, task.number, worker), []
+    with tempfile.TemporaryDirectory(prefix="nnstudio-trial-") as folder:
+        runs = saves.runs_folder(folder)
+        resume = task.resume
+        if resume is not None and task.sent is not None:
+            resume = str(saves.unpack_run(Path(resume).name, task.sent, runs))
+        elif resume is not None:   # (a run folder the worker sees itself: continued where it is)
+            runs = Path(resume).parent
+        config = RunConfig.from_dict(task.config).replace(**{"checkpoints.folder": folder})
+        here = dataclasses.replace(task, config=config.to_dict(), resume=resume, sent=None)
+
+        def news(number: int, record: dict) -> None:
+            (ended.append if record.get("kind") == "result" else reporter.say)(record)
+
+        with _Watch(stopped) as stop:
+            LocalExecutor(1, environ=_trial_environ()).run([here], news, stop)
+        record = ended[-1] if ended else {"status": "stopped", "why": "it was stopped before it began"}
+        fields = {f.name for f in dataclasses.fields(TrialResult)} - {"number", "files"}
+        result = TrialResult(task.number, **{k: v for k, v in record.items() if k in fields})
+        if result.run is not None and (runs / result.run).is_dir():
+            result.files = saves.pack_run(runs / result.run)
+        return result
+
+
+def _trial_environ() -> dict[str, str]:
+    """The worker's environment without what Dask's nanny set for the worker's own allocations (its
+    MALLOC_TRIM_THRESHOLD_): a trial allocates and frees its batches' arrays all the time."""
+    import dask
+
+    nanny = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    return {k: v for k, v in os.environ.items() if not (k.startswith("MALLOC_") and str(nanny.get(k)) == v)}
