@@ -70,10 +70,10 @@ def test_a_detached_run_trains_on_in_its_own_process_and_is_steered_from_the_com
     assert paused.stdout.startswith(f"paused {name} at ") and f"resume it: nnstudio runs resume {name}" in paused.stdout
     assert records(run_dir, "status")[-1]["status"] == "paused"
 
-    changed = nnstudio(tmp_path, "runs", "set", name, "--lr", "0.01", "--batch-size", "16")
+    changed = nnstudio(tmp_path, "runs", "set", name, "--lr", "0.001", "--batch-size", "16")
     assert changed.returncode == 0, changed.stderr
-    assert changed.stdout.splitlines() == [f"{name}: optimizer.lr set to 0.01", f"{name}: training.batch_size set to 16"]
-    assert [(r["path"], r["value"]) for r in records(run_dir, "setting")] == [("optimizer.lr", 0.01),
+    assert changed.stdout.splitlines() == [f"{name}: optimizer.lr set to 0.001", f"{name}: training.batch_size set to 16"]
+    assert [(r["path"], r["value"]) for r in records(run_dir, "setting")] == [("optimizer.lr", 0.001),
                                                                               ("training.batch_size", 16)]
     bad = nnstudio(tmp_path, "runs", "set", name, "--lr", "-1")
     assert bad.returncode == 2 and bad.stderr.strip() == (
@@ -134,3 +134,18 @@ def test_a_run_that_does_not_answer_is_one_line(tmp_path, monkeypatch, capsys):
         f"reads them)")
     assert run_cli("runs", "stop", "nothing-like-it") == 2
     assert "no run named 'nothing-like-it'" in capsys.readouterr().err
+
+
+def test_a_follower_of_a_run_whose_process_is_killed_says_it_was_cut_off(tmp_path):
+    """No end record, and the lock gone with the process (the kernel lets go of a killed process's locks)."""
+    run_dir, pid = detach(tmp_path)
+    followed = following.FollowedRun(run_dir)
+    followed.open()
+    os.kill(pid, signal.SIGKILL)
+    found: list = []
+    wait_until(lambda: found.extend(followed.poll()) or followed.ended is not None, "the follower to notice")
+    assert followed.ended.cut_off and followed.status is following.Status.STOPPED
+    assert followed.ended.text == (f"{run_dir.name} was cut off: its process (pid {pid} on {socket.gethostname()}) "
+                                   f"ended without a word; it resumes where its last checkpoint stands (nnstudio "
+                                   f"train --resume {run_dir.name})")
+    assert found[-1] is followed.ended and saves.read_run(run_dir).interrupted

@@ -40,6 +40,22 @@ def studio():
     return app
 
 
+async def runs_shown(pilot) -> None:
+    """The Runs pane read and its table holding the keys (o goes to it)."""
+    await show_runs(pilot)
+    await wait_for(pilot, lambda: pilot.app.runs.focus_target.has_focus, "the Runs pane's table to have the keys")
+
+
+async def follow(pilot) -> None:
+    """o on the selected run, then wait until the Monitor shows it and has the keys (a key pressed before the
+    Monitor's focus has settled could be taken back by it)."""
+    app = pilot.app
+    await press_while_training(pilot, "o")
+    await wait_for(pilot, lambda: app.runner.following and app.focused is not None and
+                   app.monitor in app.focused.ancestors_with_self, "the run followed in the Monitor")
+    await pilot.pause()
+
+
 def said(app, title: str) -> list[str]:
     return [text for seen_title, text in app.seen if seen_title == title]
 
@@ -49,12 +65,12 @@ async def test_a_run_another_process_trains_is_followed_live_and_steered_from_th
     wait_until(lambda: len(records(run_dir, "epoch")) >= 2, "two epochs of the detached run")
     name = run_dir.name
     app = studio()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await show_runs(pilot)
-        assert rows(app)[0][1] == name and rows(app)[0][5] == "running"
+    async with app.run_test(size=(120, 30)) as pilot:
+        await runs_shown(pilot)
+        assert len(rows(app)) == 1 and rows(app)[0][5] == "running"
         assert f"trained by pid {pid} on" in str(app.runs.query_one("#runs-detail").render())
-        await press_while_training(pilot, "o")
-        await wait_for(pilot, lambda: app.runner.following and app.status is Status.RUNNING, "the run followed")
+        await follow(pilot)
+        await wait_for(pilot, lambda: app.status is Status.RUNNING, "the run followed running")
         monitor = app.monitor
         assert len(monitor.history) >= 2 and len(monitor.trace) > 0   # its history so far, per-batch loss included
         assert app.current_pane is monitor and f"following {name}" in app.sub_title
@@ -72,10 +88,13 @@ async def test_a_run_another_process_trains_is_followed_live_and_steered_from_th
                        "the epoch stepped")
 
         await press_while_training(pilot, "2")
-        await type_into(pilot, "optimizer.lr", "0.02", "enter")
+        settings = app.panes["settings"]
+        await wait_for(pilot, lambda: app.focused is not None and settings in app.focused.ancestors_with_self,
+                       "the Settings pane to have the keys")
+        await type_into(pilot, "optimizer.lr", "0.001", "enter")
         await wait_for(pilot, lambda: [(r["path"], r["value"]) for r in records(run_dir, "setting")] ==
-                       [("optimizer.lr", 0.02)], "the run to take the learning rate")
-        assert app.config.optimizer.lr == 0.02
+                       [("optimizer.lr", 0.001)], "the run to take the learning rate")
+        assert app.config.optimizer.lr == 0.001
         await press_while_training(pilot, "escape", "3")
 
         for key, words in (("r", "trains in another process"), ("ctrl+s", "weights are in its own process")):
@@ -102,9 +121,9 @@ async def test_a_run_another_process_trains_is_followed_live_and_steered_from_th
         paused = await asyncio.to_thread(nnstudio, tmp_path, "runs", "pause", name)
         assert paused.returncode == 0, paused.stderr
         await wait_for(pilot, lambda: app.status is Status.PAUSED, "the studio's run paused from the command line")
-        changed = await asyncio.to_thread(nnstudio, tmp_path, "runs", "set", name, "--lr", "0.005")
+        changed = await asyncio.to_thread(nnstudio, tmp_path, "runs", "set", name, "--lr", "0.002")
         assert changed.returncode == 0, changed.stderr
-        await wait_for(pilot, lambda: app.config.optimizer.lr == 0.005, "the studio to show the new learning rate")
+        await wait_for(pilot, lambda: app.config.optimizer.lr == 0.002, "the studio to show the new learning rate")
         assert "asked to pause by nnstudio runs pause" in said(app, "From another process")
         await app.runner.stop_and_wait()
 
@@ -112,16 +131,16 @@ async def test_a_run_another_process_trains_is_followed_live_and_steered_from_th
 async def test_the_studio_never_trains_a_run_another_process_holds(tmp_path):
     run_dir, pid = detach(tmp_path)
     app = studio()
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(120, 30)) as pilot:
         app._attempt(app.runner.open, run_dir, "resumed", "saves")
         await wait_for(pilot, lambda: said(app, "Could not open"), "the refusal")
         assert said(app, "Could not open")[0].startswith(
             f"{run_dir.name} is being trained by another process (pid {pid} on ")
         assert app.session is None and app.status is Status.IDLE
-        await show_runs(pilot)
-        await press_while_training(pilot, "o")
-        await wait_for(pilot, lambda: app.runner.following, "the run followed")
-        await press_while_training(pilot, "6", "o")   # o again, on the run followed: stop following
+        await runs_shown(pilot)
+        await follow(pilot)
+        await runs_shown(pilot)
+        await press_while_training(pilot, "o")   # o again, on the run followed: stop following
         await wait_for(pilot, lambda: said(app, "Stopped following"), "following to end")
         assert app.runner.followed is None and app.status is Status.IDLE and saves.is_locked(run_dir)
         assert said(app, "Stopped following")[0] == f"{run_dir.name} trains on in pid {pid} on {os.uname().nodename}."
@@ -130,8 +149,8 @@ async def test_the_studio_never_trains_a_run_another_process_holds(tmp_path):
 async def test_o_says_why_it_cannot_follow_a_run_no_process_trains(tmp_path):
     write_runs(Path("saves"))
     app = studio()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await show_runs(pilot)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await runs_shown(pilot)
         assert app.runs.check_action("follow", ()) is None   # greyed in the footer
         await pilot.press("o")
         await wait_for(pilot, lambda: said(app, "Not now"), "the reason")

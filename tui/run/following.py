@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,7 @@ class FollowedRun:
         self._sent: dict[str, tuple[str, float]] = {}   # id -> (what was asked, when): until answered
         self._pace: tuple[float, int] | None = None      # (when, examples) of the first batch seen live
         self._rate = 0.0                                 # examples a second: the last epoch's, or seen here
+        self._lock = threading.Lock()   # a command sent (and the status it asks for) and a poll, one at a time
 
     @property
     def name(self) -> str:
@@ -142,6 +144,10 @@ class FollowedRun:
 
     def poll(self) -> list:
         """What the run did since the last poll, as events (see the module's docstring); a FollowEnded last."""
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> list:
         if self.ended is not None:
             return []
         found = self._read()
@@ -250,6 +256,7 @@ class FollowedRun:
 
     # ------------------------------------------------------------------ steering (the run's own checks apply)
     def _send(self, do: str, what: str, **fields: Any) -> None:
+        """(Called with the lock held: the status it asks for is set before a poll can read another.)"""
         if self.ended is not None:
             raise SessionError(f"{self.name} has ended ({self.status}): nothing to {do}")
         try:
@@ -258,25 +265,26 @@ class FollowedRun:
             raise SessionError(str(error)) from None
         self._sent[command_id] = (what, self._clock())
 
+    def _command(self, do: str, what: str, moves: tuple[Status, ...], to: Status, **fields: Any) -> None:
+        """Send a command and show at once what it asks for (as a session's own commands do) when the run is in
+        one of the statuses it `moves`; the run's status records say what came of it."""
+        with self._lock:
+            self._send(do, what, **fields)
+            if self.status in moves:
+                self.status = to
+
     def pause(self) -> None:
-        self._send("pause", "pause")
-        if self.status in (Status.RUNNING, Status.STEPPING):
-            self.status = Status.PAUSING
+        self._command("pause", "pause", (Status.RUNNING, Status.STEPPING), Status.PAUSING)
 
     def resume(self) -> None:
-        self._send("resume", "resume")
-        if self.status in (Status.PAUSED, Status.PAUSING):
-            self.status = Status.RUNNING
+        self._command("resume", "resume", (Status.PAUSED, Status.PAUSING), Status.RUNNING)
 
     def step(self, size: str) -> None:
-        self._send("step", f"step one {size}", size=size)
-        if self.status is Status.PAUSED:
-            self.status = Status.STEPPING
+        self._command("step", f"step one {size}", (Status.PAUSED,), Status.STEPPING, size=size)
 
     def stop(self, why: str) -> None:
-        self._send("stop", "stop", why=why)
-        if self.status.busy:
-            self.status = Status.STOPPING
+        self._command("stop", "stop", (Status.RUNNING, Status.PAUSING, Status.PAUSED, Status.STEPPING),
+                      Status.STOPPING, why=why)
 
     def set_live(self, path: str, value: Any) -> Any:
         """Send a live setting, checked here first as the run will check it (ConfigError: nothing sent); the value
@@ -284,7 +292,8 @@ class FollowedRun:
         if path not in LIVE_SETTINGS:
             raise ConfigError(path, f"cannot change during training (live settings: {', '.join(LIVE_SETTINGS)})")
         typed = (self.config or RunConfig()).replace(**{path: value}).get(path)
-        self._send("set", f"{path} {typed}", path=path, value=typed)
+        with self._lock:
+            self._send("set", f"{path} {typed}", path=path, value=typed)
         return typed
 
 

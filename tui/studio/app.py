@@ -110,7 +110,7 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
         self.welcome = Welcome(id="welcome")
         """In the Monitor's place until there is a run to watch (`_show_welcome`)."""
         self._collector: tuple[int, int, int] | None = None  # thresholds before spare_the_collector
-        self._live_run_dir: tuple[Path | None, bool] = (None, False)  # the run's folder (followed?), as last passed on
+        self._live_run_dir: tuple = (None, False, False)  # the run's folder (followed? still?), as last passed on
         self.poll_timer: Timer | None = None
         """Calls `poll_training` every POLL_INTERVAL seconds (from on_mount); tests pause it and call it themselves."""
 
@@ -239,16 +239,16 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
     def _follow_live_run(self) -> None:
         """The current run's folder (known once its training thread opened it: after any news of the session; or the
         followed run's) to the panes that compare runs: it is drawn live."""
-        run_dir, followed = self.runner.run_dir, self.runner.followed is not None
-        if (run_dir, followed) == self._live_run_dir:
+        run_dir, followed, following = self.runner.run_dir, self.runner.followed is not None, self.runner.following
+        if (run_dir, followed, following) == self._live_run_dir:
             return
-        self._live_run_dir = (run_dir, followed)
+        self._live_run_dir = (run_dir, followed, following)
         listed = saves.runs_folder(self.runs.saves_dir)
         if run_dir is not None and run_dir.parent.resolve() == listed.resolve():
             run_dir = listed / run_dir.name   # as the Runs pane lists it (the folder may be named another way)
         self.monitor.live_run = self.runs.live_run = run_dir
-        self.runs.followed = run_dir if followed else None
-        self.monitor.followed = followed
+        self.runs.followed = run_dir if following else None   # (while it trains in its process)
+        self.monitor.followed = followed   # (its status line's hints: ended too, it is not the studio's to save)
         self.runs.refresh_runs()
 
     def _show_welcome(self) -> None:

@@ -409,7 +409,8 @@ def _mark(pane: RunsPane) -> str | None:
     if run.path in pane.marks:
         return None   # (unmarking always acts)
     if run.path == pane.live_run:
-        return "This is the run being trained here: the Monitor draws it live, marked or not."
+        return ("This is the run followed here" if run.path == pane.followed else "This is the run being trained "
+                "here") + ": the Monitor draws it live, marked or not."
     if run.history is None:
         return f"{run.name} has no history to draw ({'; '.join(run.notes) or 'it is older than run histories'})."
     if len(pane.marks) >= MAX_COMPARED:
@@ -448,7 +449,7 @@ def _follow(pane: RunsPane) -> str | None:
             if pane.runs else "No runs yet: start one in the background (nnstudio train --detach) to follow it here."
     if run.path == pane.followed:
         return None   # (stop following)
-    if run.path == pane.live_run:
+    if run.path == pane.live_run and run.status == "running":
         return "This is the run being trained here: the Monitor shows it live."
     if run.status != "running":
         return (f"{run.name} is not training ({run.status}): o follows a run another process trains "
