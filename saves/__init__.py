@@ -33,6 +33,7 @@ __all__ = [
     "Metadata", "FORMAT_VERSION", "list_saves", "SaveEntry", "describe_model", "sanitize_name", "save_path",
     "resolve", "default_folder", "folder_or_default", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir",
     "runs_folder", "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
-    "is_run_dir", "is_locked", "header_problem", "load_problem", "inspect_save", "identify", "delete", "resume_point", "PARTIAL_FILE",
+    "is_run_dir", "is_locked", "header_problem", "load_problem", "inspect_save", "identify", "delete", "resume_point",
+    "PARTIAL_FILE",
     "checkpoint_files", "disk_usage", "folder_size", "prune_run", "remove_run", "remove_stale_lock", "run_folder_in",
 ]

@@ -178,13 +178,14 @@ class JournalTail:
         self._file: tuple[int, int] | None = None   # (device, inode) of the file read
 
     @classmethod
-    def at_end(cls, path: str | Path) -> "JournalTail":
-        """A tail that gives only what is added from now on (from the start, if there is no file yet)."""
+    def at_end(cls, path: str | Path, *, max_bytes: int = MAX_JOURNAL_BYTES) -> "JournalTail":
+        """A tail that gives only what is added from now on (from the start, if there is no file yet); it reads
+        at most `max_bytes` a time (the rest at the next read)."""
         try:
             size = os.stat(path).st_size
         except OSError:
             size = 0
-        return cls(path, offset=size)
+        return cls(path, offset=size, max_bytes=max_bytes)
 
     def read(self) -> JournalRead:
         """The records added since the last read (none if the file is not there). SaveError if it cannot be read."""

@@ -72,7 +72,8 @@ def test_a_detached_run_trains_on_in_its_own_process_and_is_steered_from_the_com
 
     changed = nnstudio(tmp_path, "runs", "set", name, "--lr", "0.001", "--batch-size", "16")
     assert changed.returncode == 0, changed.stderr
-    assert changed.stdout.splitlines() == [f"{name}: optimizer.lr set to 0.001", f"{name}: training.batch_size set to 16"]
+    assert changed.stdout.splitlines() == [f"{name}: optimizer.lr set to 0.001",
+                                           f"{name}: training.batch_size set to 16"]
     assert [(r["path"], r["value"]) for r in records(run_dir, "setting")] == [("optimizer.lr", 0.001),
                                                                               ("training.batch_size", 16)]
     bad = nnstudio(tmp_path, "runs", "set", name, "--lr", "-1")

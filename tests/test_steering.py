@@ -219,3 +219,15 @@ def test_a_journal_tail_gives_whole_lines_once_and_starts_over_on_a_new_file(tmp
     os.replace(replaced, path)
     assert tail.read().records == [{"d": 4}] and tail.restarted
     assert JournalTail.at_end(path).read().records == []
+
+
+def test_a_journal_tail_reads_a_bounded_amount_a_time_and_skips_a_line_longer_than_that(tmp_path):
+    path = tmp_path / "commands.jsonl"
+    path.write_bytes(b'{"long":"' + b"x" * 40 + b'"}\n{"do":"pause"}\n')
+    tail = JournalTail(path, max_bytes=24)
+    first = tail.read()
+    assert first.records == [] and first.notes == ["a line of commands.jsonl longer than 24 bytes was skipped"]
+    found = []
+    for _ in range(5):
+        found += tail.read().records
+    assert found == [{"do": "pause"}]   # (the rest of the long line does not read: skipped with a note)

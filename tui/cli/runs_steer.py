@@ -97,7 +97,8 @@ def _steer(console: Console, run_dir, action: str) -> int:
     """pause, resume or stop, and wait for the run to say it was done: one line."""
     by = _BY.format(action=action)
     if action == "pause":
-        answer = steer(run_dir, "pause", by=by, done=lambda r: r.get("kind") == "status" and r.get("status") == "paused")
+        answer = steer(run_dir, "pause", by=by,
+                       done=lambda r: r.get("kind") == "status" and r.get("status") == "paused")
     elif action == "resume":
         answer = steer(run_dir, "resume", by=by)
     else:

@@ -105,6 +105,7 @@ class FollowedRun:
         self._pace: tuple[float, int] | None = None      # (when, examples) of the first batch seen live
         self._rate = 0.0                                 # examples a second: the last epoch's, or seen here
         self._lock = threading.Lock()   # a command sent (and the status it asks for) and a poll, one at a time
+        self._problem: str | None = None   # why the history could not be read at the last poll
 
     @property
     def name(self) -> str:
@@ -170,8 +171,10 @@ class FollowedRun:
     def _read(self) -> list:
         try:
             read = self.tail.read()
-        except saves.SaveError as error:
-            return [Notice(str(error))]
+        except saves.SaveError as error:   # (said once; the next poll tries again)
+            said, self._problem = self._problem, str(error)
+            return [Notice(self._problem)] if said != self._problem else []
+        self._problem = None
         records, notes = replay(read.records)
         found: list = [Notice(note) for note in [*read.notes, *notes]]
         rows: list[tuple] = []

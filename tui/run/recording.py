@@ -33,7 +33,7 @@ from nnstudio.saves.journal import JournalTail
 from .history import HistoryRecorder
 from .reports import CheckpointSaved, Notice, SessionError
 from .status import Status
-from .steering import COMMANDS_FILE, Steering
+from .steering import COMMANDS_FILE, READ_BYTES, Steering
 
 if TYPE_CHECKING:
     from .session import Session
@@ -64,7 +64,7 @@ class RunRecording:
             if fresh:
                 session.run_dir = saves.new_run_dir(session.run_name or self._default_name(),
                                                     session.config.checkpoints.folder)
-            commands = JournalTail.at_end(session.run_dir / COMMANDS_FILE)   # (from before the lock: not ours)
+            commands = JournalTail.at_end(session.run_dir / COMMANDS_FILE, max_bytes=READ_BYTES)   # (not earlier ones)
             self.manager = saves.CheckpointManager(session.run_dir, keep_last=session.config.checkpoints.keep_last,
                                                    monitor=monitor, mode=mode)
             if fresh:

@@ -45,6 +45,8 @@ POLL_SECONDS = 0.2
 ACTIONS = ("pause", "resume", "step", "stop", "set")
 #: the longest text kept of a command's `by` and `why`
 MAX_TEXT = 200
+#: the most of the command file read at one look (a command is a line of a few hundred bytes)
+READ_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class Steering:
         self._quit = threading.Event()
         self._thread: threading.Thread | None = None
         self._looking = threading.Lock()
+        self._problem: str | None = None   # why the command file could not be read at the last look
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="nnstudio-steering", daemon=True)
@@ -124,9 +127,12 @@ class Steering:
                 return
             try:
                 read = self.tail.read()
-            except saves.SaveError as error:
+                self._problem = None
+            except saves.SaveError as error:   # (recorded once, not at every look)
                 read = None
-                self._answer({"id": None, "do": None, "by": ""}, False, str(error))
+                if str(error) != self._problem:
+                    self._problem = str(error)
+                    self._answer({"id": None, "do": None, "by": ""}, False, self._problem)
             if read is not None:
                 for note in read.notes:
                     self._answer({"id": None, "do": None, "by": ""}, False, f"{note} (not a command)")

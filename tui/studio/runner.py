@@ -385,7 +385,8 @@ class SessionRunner:
     def worker_changed(self, worker: Worker, state: WorkerState) -> str | None:
         """A worker ended: the text of its error (for the user) if an open failed; the studio stays as it was.
         (A training thread's failure the session reports itself, as a `Failed` event and its status.)"""
-        if state != WorkerState.ERROR or (worker.group, worker.name) not in (("training", "open"), ("follow", "follow")):
+        opening = (worker.group, worker.name) in (("training", "open"), ("follow", "follow"))
+        if state != WorkerState.ERROR or not opening:
             return None
         if worker.name == "follow":
             self.followed = None
