@@ -16,6 +16,10 @@ losses included: 844 batches an epoch) are written into the saves folder first a
 Runs pane, so the Monitor overlays them on the run being trained; the Monitor's keys (e: epochs or
 examples, s: smoothing, l: log loss) are then pressed too, each while the Monitor is shown.
 
+The CPU time the interface thread spent from a press to its repaint (its own work and whatever timer
+ran meanwhile, a plot's redraw) is printed beside each latency: on a machine shared with other jobs it
+varies much less than the wall-clock time, which waits for the cores too.
+
 The app runs under Textual's headless driver through `App.run_test()`: everything but the bytes
 written to a terminal is the real app (the compositor, the plots, the redraw timers). Speed is
 measured here, never in the test suite.
@@ -35,8 +39,9 @@ from pathlib import Path
 
 #: the keys pressed in turn during the latency run: pause, resume, then each pane
 KEYS = ("space", "space", "1", "2", "3", "4", "5", "6")
-#: with --overlay, the Monitor's keys too (each pressed on the Monitor: "3" first)
-OVERLAY_KEYS = ("space", "space", "1", "2", "3", "e", "3", "s", "3", "l", "4", "5", "6")
+#: with --overlay, the Monitor's keys too, each pressed on the Monitor; every pane key shows another pane (a key
+#: for the pane already shown would be answered at once and count as a fast press)
+OVERLAY_KEYS = ("space", "space", "1", "2", "3", "e", "1", "3", "s", "2", "3", "l", "4", "5", "6")
 #: what the runs written for --overlay look like: full MNIST's training split, batch 64, 50 epochs
 OVERLAY_EPOCHS, OVERLAY_TRAIN, OVERLAY_BATCH = 50, 54_000, 64
 
@@ -102,8 +107,13 @@ async def train_in_studio(app, size: tuple[int, int]) -> list[float]:
         return [h["samples_per_second"] for h in app.monitor.history]
 
 
-async def key_latencies(app, size: tuple[int, int], overlay: int = 0) -> list[tuple[str, float]]:
-    """(key, seconds) for keys pressed every 0.6 s while the studio trains (the marked runs overlaid)."""
+async def key_latencies(app, size: tuple[int, int], overlay: int = 0, profile: str | None = None) \
+        -> list[tuple[str, float]]:
+    """(key, seconds, seconds of the interface thread's CPU meanwhile) for keys pressed every 0.6 s while the
+    studio trains (the marked runs overlaid); with
+    `profile`, the interface thread's work from each press to its repaint is profiled, one file per key
+    (`profile`.KEY)."""
+    import cProfile
     from textual.widgets import TabbedContent
 
     from nnstudio.tui.studio.app import PANES
@@ -119,6 +129,7 @@ async def key_latencies(app, size: tuple[int, int], overlay: int = 0) -> list[tu
 
     keys = OVERLAY_KEYS if overlay else KEYS
     seen: list[tuple[str, float]] = []
+    profilers: dict[str, cProfile.Profile] = {}
     async with app.run_test(size=size) as pilot:
         if overlay:
             await pilot.press("6")
@@ -137,7 +148,10 @@ async def key_latencies(app, size: tuple[int, int], overlay: int = 0) -> list[tu
             key = keys[n % len(keys)]
             n += 1
             effect = done(key, app.monitor.view if key in ("e", "s", "l") else app.status)
-            pressed = time.perf_counter()
+            profiler = profilers.setdefault(key, cProfile.Profile()) if profile else None
+            if profiler is not None:
+                profiler.enable()
+            pressed, busy = time.perf_counter(), time.thread_time()
             app.simulate_key(key)  # (not pilot.press: it waits for an idle CPU, which training never leaves)
             while not effect():
                 await asyncio.sleep(0.001)
@@ -149,10 +163,19 @@ async def key_latencies(app, size: tuple[int, int], overlay: int = 0) -> list[tu
                 handled = time.perf_counter()
             except asyncio.TimeoutError:
                 pass  # nothing left to redraw (the run had just ended): the effect is the answer
-            seen.append((key, handled - pressed))
+            if profiler is not None:
+                profiler.disable()
+            seen.append((key, handled - pressed, time.thread_time() - busy))
         if app.status == "paused":
             app.runner.stop()
+    for key, profiler in profilers.items():
+        profiler.dump_stats(f"{profile}.{key}")
     return seen
+
+
+def p90(values: list[float]) -> float:
+    """The 90th percentile of sorted values (the nearest rank)."""
+    return values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
 
 
 def main() -> int:
@@ -165,6 +188,9 @@ def main() -> int:
                         help="measure only the keys (no throughput runs); --epochs is then the key run's length")
     parser.add_argument("--overlay", type=int, default=0, metavar="N",
                         help="during the key run, overlay N finished runs of 50 epochs (written first, then marked)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="profile the interface thread from each press to its repaint (cProfile stats; "
+                             "FILE.KEY for each key)")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
     print(f"MLP on full MNIST, {args.epochs} epochs, batch 64, app at {args.size}; training samples/s of each epoch")
@@ -184,17 +210,18 @@ def main() -> int:
             print(f"  writing {args.overlay} runs of {OVERLAY_EPOCHS} epochs to overlay...", flush=True)
             write_overlay_runs(Path(folder) / "keys", args.overlay)
         seen = asyncio.run(key_latencies(studio_app(args.data_dir, max(args.epochs, 8), Path(folder) / "keys"), size,
-                                         args.overlay))
+                                         args.overlay, args.profile))
     panes = ("1", "2", "3", "4", "5", "6")
     for label, keys in (("space (pause/resume)", ("space",)), ("pane keys 1-6", panes),
                         ("monitor keys e, s, l", ("e", "s", "l")), ("all keys", (*panes, "space", "e", "s", "l"))):
-        ms = sorted(1000 * t for key, t in seen if key in keys)
+        ms = sorted(1000 * t for key, t, _ in seen if key in keys)
+        cpu = sorted(1000 * c for key, _, c in seen if key in keys)
         if ms:
-            p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
             print(f"  {label} during training: {len(ms)} presses, median {statistics.median(ms):.0f} ms, "
-                  f"90th percentile {p90:.0f} ms, worst {ms[-1]:.0f} ms")
+                  f"90th percentile {p90(ms):.0f} ms, worst {ms[-1]:.0f} ms (the interface thread's CPU: "
+                  f"{statistics.median(cpu):.0f} / {p90(cpu):.0f} / {cpu[-1]:.0f} ms)")
     for key in (*panes, "e", "s", "l"):
-        ms = [1000 * t for k, t in seen if k == key]
+        ms = [1000 * t for k, t, _ in seen if k == key]
         if ms:
             print(f"    key {key}: median {statistics.median(ms):.0f} ms")
     return 0

@@ -146,12 +146,53 @@ def test_list_keeps_names_whole_on_a_narrow_terminal(made, capsys, monkeypatch):
     assert runs("list", folder=made) == 0
     out = capsys.readouterr().out
     assert all(name(made, p) in out for p in ("adam", "sgd", "stopped", "diverged", "spirals", "sine", "cut"))
-    assert "not shown here: model" in out.replace("\n", " ")
+    assert "not shown: model" in out.replace("\n", " ")
 
 
-def test_list_of_an_empty_folder_and_of_a_file(tmp_path, capsys):
+def test_list_keeps_each_name_whole_on_one_line_at_80_columns_once_runs_are_pruned(folder, capsys, monkeypatch):
+    """A pruned run's status ("finished, pruned") widened its column, and every name folded onto two lines: a
+    pruned run is marked "finished*" (the caption says what * means) and only other columns give way."""
+    long = {"adam": "checkerboard-deep-mlp-20261203-134846", "sgd": "checkerboard-deep-mlp-20261203-134846-2"}
+    for prefix, new in long.items():
+        run_dir(folder, prefix).rename(folder / "runs" / new)
+    assert runs("prune", "--yes", folder=folder) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "80")
+    assert runs("list", folder=folder) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [*long.values(), *(name(folder, p) for p in ("stopped", "diverged", "spirals", "sine", "cut"))]
+    rows = [next(line for line in lines if f" {n} " in line) for n in names]   # (each whole, on its own line)
+    assert max(len(line) for line in lines) <= 80
+    assert all("finished*" in rows[i] for i in (0, 1)) and "interrupted" in rows[-1]
+    assert "*: pruned (checkpoints deleted, history kept)" in " ".join(lines)
+
+
+def test_list_puts_the_data_set_back_when_pruned_runs_are_marked_short(folder, capsys, monkeypatch):
+    """Runs named as nnstudio names them (DATA-MODEL-DATE-TIME), one pruned: at 80 columns the data set is shown,
+    the pruned run marked with * rather than the data set left out."""
+    for prefix in ("diverged", "sine", "cut", "stopped", "spirals"):
+        shutil.rmtree(run_dir(folder, prefix))
+    for prefix, new in (("adam", "blobs-deep-mlp-20261203-134846"), ("sgd", "blobs-deep-mlp-20261203-134846-2")):
+        run_dir(folder, prefix).rename(folder / "runs" / new)
+    assert runs("prune", "blobs-deep-mlp-20261203-134846", "--yes", folder=folder) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "80")
+    assert runs("list", folder=folder) == 0
+    lines = capsys.readouterr().out.splitlines()
+    pruned = next(line for line in lines if " blobs-deep-mlp-20261203-134846 " in line)
+    kept = next(line for line in lines if " blobs-deep-mlp-20261203-134846-2 " in line)
+    assert " blobs " in pruned and "finished*" in pruned and " blobs " in kept and "finished*" not in kept
+
+
+def test_list_of_an_empty_folder_and_of_a_file(tmp_path, capsys, monkeypatch):
     assert runs("list", folder=tmp_path) == 0
     assert "No runs in" in capsys.readouterr().out
+    assert runs("list", folder=tmp_path / "nonexistent") == 2   # (named: a typo, not an empty folder)
+    assert f"nnstudio runs: error: --saves-dir {tmp_path / 'nonexistent'}: no such folder" in capsys.readouterr().err
+    monkeypatch.setenv("NNSTUDIO_SAVES_DIR", str(tmp_path / "fresh"))   # (the default: no run has made it yet)
+    assert main(["runs", "list"]) == 0
+    assert f"({tmp_path / 'fresh'} does not exist yet: the first run creates it)" in \
+        capsys.readouterr().out.replace("\n", "")
     (tmp_path / "file").write_text("x")
     assert runs("list", folder=tmp_path / "file") == 2
     assert capsys.readouterr().err.startswith("nnstudio runs: error: --saves-dir")
@@ -175,7 +216,12 @@ def test_show_tells_a_run_s_settings_epochs_end_and_checkpoints(made, capsys):
 def test_show_a_run_by_path_and_how_a_diverged_or_interrupted_one_ended(made, capsys):
     assert main(["runs", "show", str(run_dir(made, "diverged"))]) == 0
     out = capsys.readouterr().out
-    assert "ended: diverged after batch" in out and "Lower the learning rate" in out
+    ended = next(line for line in out.splitlines() if line.startswith("ended:"))   # (one numbering: the message's)
+    assert ended.startswith("ended: diverged at epoch 1, batch ") and "after batch" not in ended
+    assert "Lower the learning rate" in ended
+    diverged = name(made, "diverged")   # (sgd at lr 1e6: its starting weights are its last good ones)
+    assert f"Or try again from its starting weights with a tenth of the learning rate: nnstudio train --fork " \
+           f"{diverged}@0 --lr 100000" in out
     assert runs("show", name(made, "cut"), folder=made) == 0
     out = capsys.readouterr().out
     assert "interrupted: cut off after epoch 1 without ending" in out and "resumable from epoch-0001" in out
@@ -351,7 +397,11 @@ def test_compare_says_what_cannot_be_compared_across_data_sets_and_tasks(made, c
 def test_compare_needs_two_runs(made, capsys):
     assert runs("compare", name(made, "adam"), folder=made) == 2
     assert "compare needs two runs or more, got 1" in capsys.readouterr().err
+    assert runs("compare", name(made, "adam"), name(made, "adam"), folder=made) == 2
+    assert f"the same run was given twice: {name(made, 'adam')}; name each run once" in capsys.readouterr().err
     assert runs("compare", name(made, "adam"), str(run_dir(made, "adam")), folder=made) == 2   # the same one twice
+    assert f"the same run was given twice: '{name(made, 'adam')}' and '{run_dir(made, 'adam')}' are both " \
+           f"{name(made, 'adam')}" in capsys.readouterr().err
     assert runs("compare", name(made, "adam"), "nothing", folder=made) == 2
     assert "no run named 'nothing'" in capsys.readouterr().err
 
@@ -493,6 +543,41 @@ def test_prune_deletes_ended_runs_checkpoints_and_keeps_their_histories(folder, 
         Session.open_checkpoint(run_dir(folder, "stopped"))
     assert runs("prune", "--yes", folder=folder) == 0
     assert "Nothing to prune" in capsys.readouterr().out
+
+
+def test_prune_the_runs_named_only(folder, capsys):
+    """Users try `runs prune RUN`: it prunes that run (by the same rules), and nothing else."""
+    assert runs("prune", name(folder, "sgd"), "cut", "--yes", folder=folder) == 0   # (a part of a name too)
+    out = capsys.readouterr().out
+    assert f"keeping {name(folder, 'cut')}: interrupted: it can be resumed" in out and "Pruned 1 run" in out
+    assert not saves.checkpoint_files(run_dir(folder, "sgd"))
+    assert all(saves.checkpoint_files(run_dir(folder, p)) for p in ("adam", "stopped", "spirals", "sine", "cut"))
+    assert runs("prune", name(folder, "sgd"), "--yes", folder=folder) == 0
+    out = capsys.readouterr().out
+    assert f"{name(folder, 'sgd')} was pruned already" in out and "Nothing to prune of the runs named." in out
+    assert runs("prune", "nothing", "--yes", folder=folder) == 2
+    assert "no run named 'nothing'" in capsys.readouterr().err
+
+
+def test_a_pruned_run_is_said_to_be_pruned_when_resumed(folder, capsys):
+    assert runs("prune", name(folder, "stopped"), "--yes", folder=folder) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", name(folder, "stopped"), "--saves-dir", str(folder)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{name(folder, 'stopped')} was pruned: `nnstudio runs prune` deleted its checkpoints " \
+                             f"and kept its history (`nnstudio runs show {name(folder, 'stopped')}`), so it cannot " \
+                             f"be resumed" in err[0]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["prune", "RUN", "--json"], "nnstudio runs prune: error: unrecognized arguments: --json (see nnstudio runs "
+                                 "prune --help)"),
+    (["list", "--all"], "nnstudio runs list: error: unrecognized arguments: --all (see nnstudio runs list --help)"),
+])
+def test_an_action_s_unknown_option_points_at_that_action_s_help(args, expected, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["runs", *args])
+    assert exit.value.code == 2 and capsys.readouterr().err.strip() == expected
 
 
 def test_prune_keeps_the_newest_and_the_recent(folder, capsys, monkeypatch):

@@ -101,7 +101,7 @@ def test_train_prints_summary_rows_and_where_things_are(tmp_path, monkeypatch, c
     monkeypatch.chdir(tmp_path)
     assert run_cli("train", *QUICK, "--save", "m") == 0
     out = capsys.readouterr().out
-    for text in ("layer", "output shape", "parameters", "8,835", "901 train / 99 val / 250 test",
+    for text in ("layer", "output shape", "parameters", "8,835", "900 train / 100 val / 250 test",
                  "train loss", "val acc", "3/3", "Finished: 3 of 3 epochs", "checkpoints: saves/runs/",
                  "saved: saves/m.safetensors"):
         assert text in out

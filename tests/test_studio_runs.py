@@ -75,7 +75,8 @@ def legend(app, plot_id: str) -> str:
 
 
 def overlay_legend(app) -> str:
-    return str(app.monitor.query_one("#overlay-legend").render())
+    """The lines above the plots: the runs compared, then (if any) those not drawn."""
+    return "\n".join(str(line.render()) for line in app.monitor.query("#overlay-legend Static") if line.display)
 
 
 # ====================================================================== the table

@@ -5,8 +5,9 @@
     nnstudio runs show RUN                               settings, origin, epochs, how it ended, checkpoints
     nnstudio runs compare RUN RUN... [--json]            the settings that differ, the final metrics side by side
     nnstudio runs rm RUN... [--yes]                      delete run folders (asks first unless --yes)
-    nnstudio runs prune [--keep-last N] [--older-than DAYS] [--interrupted] [--dry-run] [--yes]
-                                                         delete ended runs' checkpoints, keep their histories
+    nnstudio runs prune [RUN...] [--keep-last N] [--older-than DAYS] [--interrupted] [--dry-run] [--yes]
+                                                         delete ended runs' checkpoints (of every run, or of
+                                                         those named), keep their histories
     nnstudio runs pause|resume|stop RUN                  steer a run another process trains (`runs_steer`)
     nnstudio runs set RUN --lr X [--batch-size B ...]    change its live settings
 
@@ -75,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "stopped, diverged, failed), keeping run.json and history.jsonl: a pruned run is still "
                     "listed, shown and compared, but can no longer be resumed. Also removes the lock files "
                     "ended runs left. A running run is never touched; an interrupted one only with --interrupted.")
+    prune.add_argument("runs", metavar="RUN", nargs="*",
+                       help="prune only these runs (names, parts of names that mean one run, or paths); "
+                            "default: every run that ended")
     prune.add_argument("--keep-last", type=field_type(Field("--keep-last", int, low=0)), default=0, metavar="N",
                        help="keep the checkpoints of the N newest of the runs it would prune (default 0)")
     prune.add_argument("--older-than", type=field_type(Field("--older-than", float, low=0.0, high=MAX_DAYS)),

@@ -105,19 +105,24 @@ def run_prune(args: argparse.Namespace) -> int:
     histories, and remove the lock files ended runs left."""
     try:
         folder = folder_of(args)
+        named = {run.path for run in summaries(args.runs, folder)} if args.runs else None
     except UsageError as error:
         return fail(PROG, str(error), 2)
+    runs = [run for run in list_runs(folder) if named is None or run.path in named]
     older = timedelta(days=args.older_than) if args.older_than is not None else None
-    plan = prune_plan(list_runs(folder), keep_last=args.keep_last, older_than=older, now=now(),
-                      interrupted=args.interrupted)
+    plan = prune_plan(runs, keep_last=args.keep_last, older_than=older, now=now(), interrupted=args.interrupted)
     console = Console()
+    for run in runs if named is not None else []:   # (a run named that has nothing left to prune: say why)
+        if run.pruned and not saves.checkpoint_files(run.path):
+            console.print(f"{escape(run.name)} was pruned already", highlight=False, soft_wrap=True)
     reasons: dict[str, list[str]] = {}
     for run, why in plan.kept:
         reasons.setdefault(why, []).append(run.name)
     for why, names in reasons.items():
         console.print(f"keeping {escape(', '.join(names))}: {escape(why)}", highlight=False, soft_wrap=True)
     if not plan.prune and not plan.locks:
-        console.print(f"Nothing to prune in {escape(str(saves.runs_folder(folder)))}.", highlight=False)
+        where = "of the runs named" if named is not None else f"in {escape(str(saves.runs_folder(folder)))}"
+        console.print(f"Nothing to prune {where}.", highlight=False)
         return 0
     size = size_text(plan.size)
     pruning = {run.path for run in plan.prune}

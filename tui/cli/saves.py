@@ -27,14 +27,17 @@ from rich.table import Table
 from nnstudio.datasets import SYNTHETIC
 from nnstudio.engine.fields import number_text
 from nnstudio.engine.spec import summarize
-from nnstudio.saves import SaveError, delete, find_interrupted_runs, folder_or_default, identify
+from nnstudio import saves
+from nnstudio.saves import SaveError, delete, folder_or_default, identify
 from nnstudio.saves.listing import describe_model
 
 from ..render import size_text
 from ..run import inspect_save, list_saves, recorded_config
 from ..run.arguments import add_hidden_alias
 from ..run.config import SECTIONS, ConfigError, RunConfig, Setting, section_settings
-from .common import FLAGS_BY_OPTION, UsageError, aligned_numbers, fail, parse_flag, resolve_save
+from ..run.runs import RunSummary, list_runs
+from .common import (FLAGS_BY_OPTION, UsageError, after_text, aligned_numbers, existing_saves_folder, fail, parse_flag,
+                     position_of, resolve_save)
 
 PROG = "nnstudio saves"
 
@@ -109,11 +112,9 @@ def _percent(value: float | None) -> str:
 def run_list(args: argparse.Namespace) -> int:
     """`nnstudio saves list`: a table of the folder's saves, from their headers only."""
     try:
-        folder = _folder(args)
+        folder = existing_saves_folder(args.saves_dir)
     except UsageError as error:
         return fail(PROG, str(error), 2)
-    if folder.exists() and not folder.is_dir():   # $NNSTUDIO_SAVES_DIR names a file
-        return fail(PROG, f"the saves folder {folder} is not a folder", 2)
     try:
         entries = list_saves(folder)
     except SaveError as error:
@@ -146,11 +147,23 @@ def run_list(args: argparse.Namespace) -> int:
         elif entry.problem is not None:
             console.print(f"[red]will not load[/] {escape(entry.path.name)}: {escape(entry.problem)}", highlight=False,
                           soft_wrap=True)
-    for run in find_interrupted_runs(folder)[:3]:
-        epoch = f" at epoch {run.last_epoch}" if run.last_epoch is not None else ""
-        console.print(f"[yellow]interrupted run[/] {escape(run.name)}{epoch}: its latest checkpoint is "
-                      f"{escape(str(run.resume_point))}", highlight=False, soft_wrap=True)
+    unsaved = [run for run in list_runs(folder, batches=False)
+               if run.status in ("stopped", "interrupted") and run.resumable]
+    for run in unsaved[:3]:   # (their weights are in no save: say where they are, as `runs list` names them)
+        console.print(f"[yellow]{run.status}[/] run {escape(run.name)} {_where(run)}: resume it with "
+                      f"nnstudio train --resume {escape(run.name)}", highlight=False, soft_wrap=True)
     return 0
+
+
+def _where(run: RunSummary) -> str:
+    """Where a stopped or interrupted run stands, numbered as its epoch table: "after batch 5 of epoch 1"."""
+    end = run.history.end if run.history is not None else None
+    if run.status == "stopped" and end is not None and position_of(end.get("at")) is not None:
+        return after_text(end["at"])
+    done = run.info.last_epoch or 0
+    if run.info.resume_point is not None and run.info.resume_point.name == saves.checkpoints.PARTIAL_FILE:
+        return f"partway through epoch {done + 1}"
+    return f"after epoch {done}" if done else "in its first epoch (it resumes from its start)"
 
 
 # ---------------------------------------------------------------------------------------- show

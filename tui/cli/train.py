@@ -4,6 +4,7 @@
     nnstudio train --config run.toml --save my-model       # a TOML config; flags change single settings
     nnstudio train --from my-model --epochs 5              # continue a save's weights (--reinit: from scratch)
     nnstudio train --resume [RUN]                          # continue an interrupted run exactly
+    nnstudio train --fork RUN@8 --lr 1e-4                  # a new run from RUN's epoch 8 (`run.forking`)
     nnstudio train ... --json                              # one JSON object per line on stdout, for scripts
     nnstudio train ... --detach                            # in the background, outliving the terminal (detach.py)
     nnstudio train --from my-model --write-config run.toml # its settings as a file to edit; nothing trained
@@ -80,9 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reinit", action="store_true", help="with --from: repeat its settings from fresh weights")
     parser.add_argument("--fork", metavar="RUN[@EPOCH]",
                         help="continue a run (its name, a part of it only that run has, or its folder) from its "
-                             "checkpoint of EPOCH (default: its latest) as a new run, with "
-                             "the settings the flags change (its data set and model stay); its history starts with "
-                             "the parent's up to that epoch")
+                             "checkpoint of EPOCH (default: its latest; a checkpoint's path, RUN/epoch-0029.safetensors, "
+                             "is RUN@29) as a new run, with the settings the flags change (its data set and model "
+                             "stay); its history starts with the parent's up to that epoch. Without --epochs it plans "
+                             "its parent's total, or 5 more epochs when the parent had done all its own")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line on stdout (each epoch, then the end); the display goes to stderr")
     parser.add_argument("--detach", action="store_true",
@@ -110,6 +112,7 @@ class Plan:
     save_name: str | None = None
     overwrite: bool = False
     write_config: Path | None = None  # --write-config: write the config there instead of training
+    note: str | None = None           # what the training line adds about a choice made for the user
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -140,14 +143,17 @@ def make_plan(args: argparse.Namespace) -> Plan:
 
 
 def _fork_plan(args: argparse.Namespace, folder: Path) -> Plan:
-    """--fork RUN[@EPOCH]: the parent's checkpoint of that epoch, and the settings the flags change."""
+    """--fork RUN[@EPOCH]: the parent's checkpoint of that epoch, and the settings the flags change. Without
+    --epochs the fork plans its parent's total, or `forking.EXTRA_EPOCHS` more when that is done by then."""
     try:
-        run_dir, epoch = forking.fork_point(_whole_name(args.fork, folder), folder)
+        run_dir, epoch = forking.fork_point(args.fork, folder)
         checkpoint, epoch = forking.fork_checkpoint(run_dir, epoch)
         parent = forking.parent_config(checkpoint)
     except SessionError as error:
         raise UsageError(str(error)) from None
-    config = run_config(args, base=parent)
+    planned = forking.planned_epochs(parent.training.epochs, epoch)
+    extra = {"training.epochs": planned} if args.epochs is None and planned != parent.training.epochs else None
+    config = run_config(args, base=parent, extra=extra)
     changed = forking.changes(parent, config)
     fixed = forking.fixed_changes(changed)
     if fixed:
@@ -155,22 +161,11 @@ def _fork_plan(args: argparse.Namespace, folder: Path) -> Plan:
                          f"train another, start from a save: {PROG} --from SAVE")
     if config.training.epochs <= epoch:
         raise UsageError(f"--fork {args.fork}: it starts after epoch {epoch} and would end at epoch "
-                         f"{config.training.epochs}; pass --epochs {epoch + 5} or more (the total to train up to)")
-    return Plan(folder, fork=(run_dir, epoch, {**changed, "checkpoints.folder": str(folder)}))
-
-
-def _whole_name(target: str, folder: Path) -> str:
-    """--fork RUN[@EPOCH] with RUN the whole name of the run a part of its name means (`find_run`), as
-    `forking.fork_point` takes it; UsageError if it means no run or several."""
-    head, at, tail = target.rpartition("@")
-    if at and head and not (tail.isascii() and tail.isdigit()):
-        return target   # (`fork_point` says what is wrong with that epoch, as it was typed)
-    name, epoch = (head, at + tail) if at and head else (target, "")
-    try:
-        path = find_run(name, folder)
-    except saves.SaveError as error:
-        raise UsageError(f"--fork {target}: {error}") from None
-    return (path.name if path.parent == saves.runs_folder(folder) else str(path)) + epoch
+                         f"{config.training.epochs}; pass --epochs {epoch + 1} or more (the total to train up to, e.g. "
+                         f"--epochs {epoch + forking.EXTRA_EPOCHS})")
+    note = (f"its parent had done all its {parent.training.epochs} epochs by then, so it trains "
+            f"{forking.EXTRA_EPOCHS} more unless --epochs says another total" if extra else None)
+    return Plan(folder, fork=(run_dir, epoch, {**changed, "checkpoints.folder": str(folder)}), note=note)
 
 
 def _given(args: argparse.Namespace) -> list[str]:
@@ -194,6 +189,10 @@ def _check_combinations(args: argparse.Namespace) -> None:
     if args.write_config is not None and args.save is not None:
         raise UsageError("--save has nothing to save: --write-config writes the settings and trains nothing")
     if args.fork is not None:
+        if args.no_checkpoints:
+            raise UsageError("--fork cannot be combined with --no-checkpoints: a fork is kept as a run beside its "
+                             "parent, to compare and fork again, and a run without checkpoints keeps no run folder; "
+                             f"fork with them, then `nnstudio runs prune` deletes its checkpoints and keeps its history")
         clashing = [option for option in ("--from", "--config", "--reinit", "--write-config")
                     if (option == "--write-config" and args.write_config is not None) or option in _given(args)]
         if clashing:
@@ -318,9 +317,14 @@ def _resume_target(plan: Plan) -> Path:
 
 
 def _not_training(folder: Path) -> None:
-    """Refused before the data loads: a run that another process is training now (its lock is held)."""
-    if saves.is_run_dir(folder):
-        continuing.not_held(folder)   # (says which process holds it, and how to stop it)
+    """Refused before the data loads: a run that another process is training now (its lock is held: the message
+    says which process, and how to stop it), or one whose checkpoints `runs prune` deleted."""
+    run = saves.read_run(folder) if saves.is_run_dir(folder) else None
+    if run is not None and run.active:
+        continuing.not_held(folder)
+    if run is not None and run.pruned_at is not None and run.resume_point is None:
+        raise SessionError(f"{run.name} was pruned: `nnstudio runs prune` deleted its checkpoints and kept its "
+                           f"history (`nnstudio runs show {run.name}`), so it cannot be resumed")
 
 
 def _plan_resumed_epochs(plan: Plan, session: Session) -> None:
@@ -353,7 +357,7 @@ def run_train(args: argparse.Namespace) -> int:
     except SessionError as error:
         return fail(PROG, str(error), failure_status(error))
     planned = session.epochs_planned
-    reporter.header(session, planned, resumed=plan.resume is not None)
+    reporter.header(session, planned, resumed=plan.resume is not None, note=plan.note)
     stopper = GracefulStop(lambda: session.stop(f"stopped by {stopper.name}"))   # (the history records why)
     try:
         with reporter.live(session, planned), stopper.installed():

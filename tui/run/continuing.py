@@ -21,6 +21,7 @@ from nnstudio.engine import divergence
 from .config import ConfigError, RunConfig
 from .reopening import config_of, load_save, run_folder_to_continue
 from .reports import SessionError
+from .training_data import split_rule_of
 
 if TYPE_CHECKING:
     from .session import Session
@@ -80,6 +81,7 @@ def from_save(cls: type["Session"], path: str | Path, *, config: RunConfig | Non
                       "epochs": 0 if reinitialise else len(loaded.metadata.history)}
     if not reinitialise:   # before the trainer and schedule are built: they span the epochs still to train
         session.epoch_offset = len(loaded.metadata.history)
+    session.split_rule = split_rule_of(loaded.metadata)   # (validated on the rows it was: it never trained on them)
     session.prepare()
     if not reinitialise:
         session.model.load_state_dict(loaded.model.state_dict())
@@ -96,6 +98,7 @@ def restore(session: "Session", loaded: saves.Loaded, fresh: frozenset[str] = fr
     The parts named in `fresh` ("optimizer", "scheduler", "early_stopping", "rng") are not put back: a
     fork that changed their settings starts them afresh (a fresh schedule at the epoch it forks from).
     """
+    session.split_rule = split_rule_of(loaded.metadata)   # (the same rows, as it trained: bit-identical)
     session.prepare()
     resume = loaded.checkpoint
     recorded = (resume.data_state or {}).get("blas_threads")

@@ -17,6 +17,7 @@ epoch records themselves: each epoch a save holds is the very record its run's h
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -73,6 +74,16 @@ class RunCurves:
     batch_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
     grad_norms: list[dict] = field(default_factory=list)   # per epoch: layer -> gradient norm
     notes: list[str] = field(default_factory=list)
+    origin: dict = field(default_factory=dict)   # where it came from (`RunHistory.origin`): a fork names its parent
+
+    @property
+    def fork(self) -> tuple[str, int] | None:
+        """(parent run's name, epoch it branched at) for a fork; None for any other run."""
+        origin = self.origin
+        if origin.get("kind") == "fork" and isinstance(origin.get("run"), str) and \
+                isinstance(origin.get("epoch"), int) and not isinstance(origin.get("epoch"), bool):
+            return origin["run"], origin["epoch"]
+        return None
 
     @classmethod
     def of(cls, name: str, epochs: list[dict], *, train_size: int | None = None, batches: Batches | None = None,
@@ -114,7 +125,19 @@ def curves_of(history: RunHistory, name: str, path: Path | None = None) -> RunCu
     return RunCurves.of(name, history.epochs, train_size=size if isinstance(size, int) and size > 0 else None,
                         batches=history.batches, path=path, dataset=first.get("dataset") or _at(history.config, "data.name"),
                         task=first.get("task"), config=history.config, started=first.get("time"),
-                        notes=list(history.notes))
+                        notes=list(history.notes), origin=history.origin if isinstance(history.origin, dict) else {})
+
+
+def origin_of(run_dir: str | Path) -> dict:
+    """Where a run came from, from the first record of its history alone (the run record every history starts
+    with): {} while it has none, or none that reads. For a run being trained, whose file grows."""
+    try:
+        with open(Path(run_dir) / HISTORY_FILE, "rb") as file:
+            first = json.loads(file.readline())
+    except (OSError, ValueError):
+        return {}
+    origin = first.get("origin") if isinstance(first, dict) and first.get("kind") == "run" else None
+    return origin if isinstance(origin, dict) else {}
 
 
 def read_curves(run_dir: str | Path) -> RunCurves:

@@ -32,6 +32,7 @@ from nnstudio.saves.journal import JournalTail
 
 from .history import HistoryRecorder
 from .reports import CheckpointSaved, Notice, SessionError
+from .runs import own_start_of
 from .status import Status
 from .steering import COMMANDS_FILE, READ_BYTES, Steering
 
@@ -71,6 +72,8 @@ class RunRecording:
                 self.stopped()
         except saves.SaveError as error:
             raise SessionError(f"cannot write checkpoints: {error}") from None
+        if not fresh and session.own_from is None:   # (resumed in its folder: its own epochs began where they did)
+            session.own_from = own_start_of(session.run_dir)
         self._record_start(fresh)
         self.steering = Steering(self, commands)
         self.steering.start()

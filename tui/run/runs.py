@@ -165,22 +165,26 @@ class RunSummary:
         return "val_acc" if self.task in (None, "classification") else "val_loss"
 
     @property
+    def own_epochs(self) -> list[dict]:
+        """The epochs the run trained itself: a fork's history starts with its parent's epochs up to the branch
+        point, which are not its own (a run continued from a save records only its own)."""
+        epochs = self.history.epochs if self.history is not None else []
+        return [e for e in epochs if e.get("epoch", 0) > (own_start(self.origin, epochs) or 0)]
+
+    @property
     def best(self) -> float | None:
-        """The best validation accuracy (classification) or the lowest validation loss, or None."""
-        key = self.best_metric
-        pick = max if key == "val_acc" else min
-        values = [e.get(key) for e in (self.history.epochs if self.history else [])]
-        values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-        if values:
-            return pick(values)
-        return self.info.best_value if key == "val_acc" else None
+        """The best validation accuracy (classification) or the lowest validation loss among the epochs the run
+        trained itself (`best_of`: what its best.safetensors holds), or None."""
+        record = best_of(self.own_epochs, self.best_metric)
+        if record is not None:
+            return record[self.best_metric]
+        return self.info.best_value if self.best_metric == "val_acc" else None
 
     @property
     def best_epoch(self) -> int | None:
         """The epoch of `best` (from the history; None without one)."""
-        epochs = self.history.epochs if self.history is not None else []
-        return next((e.get("epoch") for e in epochs if self.best is not None and e.get(self.best_metric) == self.best),
-                    None)
+        record = best_of(self.own_epochs, self.best_metric)
+        return record.get("epoch") if record is not None else None
 
     @property
     def final(self) -> dict:
@@ -219,6 +223,40 @@ class RunSummary:
                 "size": self.size, "started_at": self.info.started_at, "updated_at": self.info.updated_at,
                 "origin": self.origin, "fork_of": self.fork.as_record() if self.fork else None,
                 "notes": list(self.notes)}
+
+
+def best_of(epochs: list[dict], metric: str, after: int = 0) -> dict | None:
+    """The epoch record with the best `metric` ("val_acc": the highest; "val_loss": the lowest) among those after
+    epoch `after`, the first of equals, as a run's checkpoints keep `best.safetensors`; None if none has it.
+
+    One rule for every figure named "best" of a run (`runs list` and `show`, the studio's Runs pane, the end of
+    `nnstudio train`): a run's best is among the epochs it trained itself, never those of the run it forked
+    from or of the save it continued, so that it is always the epoch its best.safetensors holds."""
+    pick = max if metric == "val_acc" else min
+    scored = [e for e in epochs if e.get("epoch", 0) > after and isinstance(e.get(metric), (int, float))
+              and not isinstance(e.get(metric), bool) and math.isfinite(e[metric])]
+    return pick(scored, key=lambda e: e[metric]) if scored else None
+
+
+def own_start(origin: dict, epochs: list[dict]) -> int | None:
+    """The epochs done before a run's own, as its history holds them: a fork's branch epoch (its history starts
+    with its parent's epochs up to there), else the epoch before the first it records (a run continued from a
+    save, or from a checkpoint in a new folder, records only its own); None before it records one."""
+    fork = fork_of(origin)
+    if fork is not None and fork.epoch is not None:
+        return fork.epoch
+    first = next((e.get("epoch") for e in epochs if type(e.get("epoch")) is int), None)
+    return first - 1 if first is not None else None
+
+
+def own_start_of(run_dir: Path) -> int | None:
+    """`own_start` of a run folder's history (None if it has none that reads): where a run resumed in its folder
+    began its own epochs."""
+    try:
+        history = read_history(run_dir, batches=False)
+    except saves.SaveError:
+        return None
+    return own_start(history.origin, history.epochs)
 
 
 def summarize(info: saves.RunInfo, *, batches: bool = True) -> RunSummary:

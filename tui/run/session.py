@@ -50,8 +50,9 @@ from .controls import RunControls
 from .factory import fit_spec, make_early_stopping, make_loss, make_optimizer, make_scheduler
 from .recording import RunRecording
 from .reports import NothingToTrain, Prepared, SessionError
+from .runs import best_of
 from .status import OUTCOMES, Status, after_event
-from .training_data import load_run_dataset, prepare_run_data
+from .training_data import SPLIT_RULE, load_run_dataset, prepare_run_data
 
 #: test images whose predictions are reported every epoch (the studio's digit grid draws from them)
 PROBE_SIZE = 500
@@ -84,6 +85,11 @@ class Session(RunControls):
         """Where the run came from, as its history records it (`history.py`): new, a save, a checkpoint, a fork."""
         self._folder: RunRecording | None = None   # the run folder a run writes while it trains (checkpoints on)
         self.inherited: tuple[dict, list[dict]] | None = None   # a fork's: its parent's config and history records
+        self.split_rule = SPLIT_RULE
+        """How the validation rows are counted (`preprocess.SPLIT_RULES`): a run going on from a file uses its rule."""
+        self.own_from: int | None = None
+        """The epochs done before this run's own (a fork's parent's, a continued save's): its best is among those
+        after (`runs.best_of`). Set when it first trains; a run resumed in its folder takes its history's."""
         self._ending = ""   # why the run ended, as the loop's last event said
 
     # ================================================================== building the run
@@ -110,7 +116,7 @@ class Session(RunControls):
         self.reconstruct = is_autoencoder(self.spec)
         self.classes = dataset.num_classes if dataset.task == "classification" and not self.reconstruct else None
         layout = "image" if len(self.spec["input_shape"]) == 3 else "flat"
-        self.data = prepare_run_data(config, dataset, layout)
+        self.data = prepare_run_data(config, dataset, layout, self.split_rule)
         manual_seed(config.training.seed)
         self.model = build_model(self.spec)
         self._build_training_objects()
@@ -187,6 +193,8 @@ class Session(RunControls):
             if self.checkpoints_enabled:   # (a continued run marks its folder afresh)
                 self._folder = RunRecording(self)
                 self._folder.open()
+            if self.own_from is None:
+                self.own_from = self.epochs_done
         except BaseException as error:
             self._failed(error)
             raise
@@ -339,10 +347,17 @@ class Session(RunControls):
             return {}
         last = self.history[-1]
         out = {key: last[key] for key in ("train_loss", "train_acc", "val_loss", "val_acc") if last.get(key) is not None}
-        accuracies = [h["val_acc"] for h in self.history if h.get("val_acc") is not None]
-        if accuracies:
-            out["best_val_acc"] = max(accuracies)
+        best = self.best_epoch
+        if best is not None and best.get("val_acc") is not None:
+            out["best_val_acc"] = best["val_acc"]
         return out
+
+    @property
+    def best_epoch(self) -> dict | None:
+        """The epoch record of the run's best (`runs.best_of`: among the epochs it trained itself, what its
+        best.safetensors holds: the highest validation accuracy, or the lowest validation loss), or None."""
+        after = self.own_from if self.own_from is not None else self.epochs_done
+        return best_of(self.history, "val_acc" if getattr(self, "classes", None) else "val_loss", after)
 
     def save(self, name: str, *, folder: str | Path | None = None, overwrite: bool = False) -> Path:
         """Save the trained model under `name` in the saves folder, never while a batch is running.

@@ -24,11 +24,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from nnstudio import saves
 
 from ..run import SessionError, saved_config
 from ..run.config import ConfigError, RunConfig, flat_settings, setting_at
 from ..run import origins
+from ..run import forking
 from ..run.forking import changes
 from ..run.runs import RunSummary
 from .cells import value_text
@@ -37,8 +37,6 @@ from .cells import value_text
 FIELDS = (("optimizer.name", "optimizer"), ("optimizer.lr", "learning rate"), ("optimizer.momentum", "momentum"),
           ("optimizer.weight_decay", "weight decay"), ("training.batch_size", "batch size"),
           ("training.epochs", "epochs in all"))
-#: epochs a fork from a run's last planned epoch trains by default (it must plan past its branch point)
-EXTRA_EPOCHS = 5
 
 
 
@@ -71,7 +69,7 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
     def __init__(self, run: RunSummary) -> None:
         super().__init__()
         self.run = run
-        self.kept = dict(saves.checkpoints.epoch_checkpoints(run.path))
+        self.kept = forking.kept_checkpoints(run.path)
         """The epochs the run keeps a checkpoint of: those a fork can start from."""
         self.parent_config: RunConfig | None = None
         """The parent's settings at the chosen epoch (None: its checkpoint could not be read)."""
@@ -136,8 +134,8 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
         with self.prevent(Input.Changed, Select.Changed):
             for path, _ in FIELDS:
                 value = self.parent_config.get(path)
-                if path == "training.epochs" and value <= epoch:
-                    value = epoch + EXTRA_EPOCHS   # (its plan is done by then: a fork must train on)
+                if path == "training.epochs":
+                    value = forking.planned_epochs(value, epoch)   # (its plan done by then, a fork trains on)
                 widget = self.query_one(f"#{field_id(path)}")
                 if path in self._filled and widget.value != self._filled[path]:
                     continue   # typed by the user: kept
@@ -175,7 +173,7 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
                 self.changed = changes(self.parent_config, config)
                 if config.training.epochs <= self.epoch:
                     self.problem = (f"epochs in all: the fork starts after epoch {self.epoch}, so it must plan more "
-                                    f"(e.g. {self.epoch + EXTRA_EPOCHS})")
+                                    f"(e.g. {self.epoch + forking.EXTRA_EPOCHS})")
         self._show()
 
     def _show(self) -> None:
@@ -206,7 +204,7 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
     def action_fork(self) -> None:
         """Enter in a field, or the button: fork, unless a field is wrong (it says what)."""
         self._check()
-        if self.problem is None and self.epoch not in dict(saves.checkpoints.epoch_checkpoints(self.run.path)):
+        if self.problem is None and self.epoch not in forking.kept_checkpoints(self.run.path):
             self._epoch_gone()
         if self.problem is not None:
             self.app.bell()
@@ -217,7 +215,7 @@ class ForkScreen(ModalScreen["ForkRequest | None"]):
         """The chosen epoch's checkpoint was deleted since the dialog opened (the run trains on elsewhere and keeps
         only its last few): the epochs it keeps now are offered, the fields as typed."""
         gone = self.epoch
-        self.kept = dict(saves.checkpoints.epoch_checkpoints(self.run.path))
+        self.kept = forking.kept_checkpoints(self.run.path)
         if not self.kept:
             self.problem = f"{self.run.name} keeps no checkpoint any more (it was pruned): it cannot be forked"
         else:

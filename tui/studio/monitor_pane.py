@@ -3,14 +3,15 @@
 The plots are loss (the per-batch loss smoothed, and train/validation loss per epoch),
 accuracy (train/validation), per-layer gradient norms on a log scale, and the learning rate
 (`monitor_plots.py`). X is in epochs, or in examples seen (`e`), everywhere, so a batch curve and
-its epoch points line up; `s` changes the per-batch loss's smoothing, `l` draws the losses on a
-log scale. Epochs are numbered as the session numbers them (after the epochs of a save the run
-continues, as its history is), and the progress line counts up to `training.epochs`, the run's
-planned total in that numbering.
+its epoch points line up; `s` changes the per-batch loss's smoothing, `l` draws the losses and the
+learning rate on a log scale. Epochs are numbered as the session numbers them (after the epochs of a
+save the run continues, as its history is), and the progress line counts up to `training.epochs`, the
+run's planned total in that numbering.
 
 Runs marked in the Runs pane are overlaid (`compare`): their histories are read in a thread
 worker (and kept until their files change), and each run, the current one among them, is one
-look in every plot, named above the plots by what differs (`overlay.py`); `c` stops comparing.
+look in every plot, named above the plots by what differs (`overlay.py`); `v` shows their validation loss
+in the loss plot instead of their training loss, `c` stops comparing.
 
 Redrawing is budgeted, because a plotext figure is rebuilt from scratch on every repaint
 (~8 ms for 100 points, ~80 ms for 10,000) and an SSH link cannot carry a full repaint per
@@ -39,6 +40,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 
 from nnstudio.datasets import DownloadProgress
@@ -46,7 +48,7 @@ from nnstudio.engine import events
 
 from ..run import Status
 from ..run.config import RunConfig
-from ..run.curves import RunCurves
+from ..run.curves import RunCurves, origin_of
 from ..run.history import Batches
 from .monitor_plots import AXES, PLOTS, Scene, View, paint, title
 from .overlay import THIS_RUN, ComparedRuns, Overlay
@@ -70,7 +72,11 @@ class MonitorPane(Vertical):
         Binding("s", "cycle_smoothing", "Smoothing", id="monitor.smoothing",
                 tooltip="Smooth the per-batch loss more, or less, or not at all (a moving average whose past "
                         f"weighs {', '.join(f'{s:g}' for s in SMOOTHINGS)})"),
-        Binding("l", "toggle_log", "Log loss", id="monitor.log", tooltip="Draw the losses on a log scale, or not"),
+        Binding("l", "toggle_log", "Log loss", id="monitor.log",
+                tooltip="Draw the losses and the learning rate on a log scale, or not"),
+        Binding("v", "toggle_validation", "Val loss", id="monitor.validation",
+                tooltip="Comparing runs: the loss plot shows each run's validation loss per epoch, or its training "
+                        "loss per batch"),
         Binding("c", "stop_comparing", "Clear compare", id="monitor.clear",
                 tooltip="Stop comparing: unmark every run marked in the Runs pane"),
     ]
@@ -108,6 +114,10 @@ class MonitorPane(Vertical):
         self._stale: set[str] = set()  # plots whose data changed since they were last drawn
         self._queued: list[str] = []  # stale plots to rebuild, one per screen refresh (redraw_if_dirty)
         self._legends: dict[str, tuple] = {}  # plot id -> (what its legend shows, its line count)
+        self._parts: dict[str, Widget] = {}  # selector -> the widget it found (`_part`)
+        self._current: tuple[tuple, RunCurves | None] | None = None  # (what it was made of, `current_curves`)
+        self._config_dict: tuple[RunConfig, dict] | None = None   # (config, its portable dict)
+        self._origin: tuple[Path | None, dict] = (None, {})   # (live run, where it came from: `_live_origin`)
         self._status_lines = 1
         self._progress_dirty = False
         self._composed = False  # True from on_mount: the widgets to draw into exist (is_mounted comes later)
@@ -231,9 +241,16 @@ class MonitorPane(Vertical):
 
     def _part(self, selector: str, kind: type):
         """One of the pane's widgets, or None once the app is taking the pane down (a timer or a
-        callback that was already due may still fire then)."""
+        callback that was already due may still fire then). Found once (a query matches every widget
+        of the pane, and the progress line alone is written ten times a second)."""
+        part = self._parts.get(selector)
+        if part is not None and part.is_attached:
+            return part
         found = self.query(selector)
-        return found.first(kind) if found else None
+        part = found.first(kind) if found else None
+        if part is not None:
+            self._parts[selector] = part
+        return part
 
     # ------------------------------------------------------------------ status area
     def _show_reason(self) -> None:
@@ -334,16 +351,18 @@ class MonitorPane(Vertical):
             plt, width, labels = plot.plt, max(plot.size.width - 10, 10), []
             xs_seen: list[float] = []
 
-            def line(xs: list[float], ys: list[float], series_look, label: str) -> None:
+            def line(xs: list[float], ys: list[float], series_look, label: str, kept: bool = False) -> None:
                 xs, ys = downsample(xs, ys, width)
                 plt.plot(xs, ys, **series_look.plot_style(mono))
+                if kept and plt.kept == plt.series - 1:   # (the kept series come first: they are built once)
+                    plt.keep()
                 labels.append((series_look, label))
                 xs_seen.extend((xs[0], xs[-1]))
 
             plt.clear_figure()
             plt.xlabel(AXES[self.view.axis])
             ys_range, log = paint(plot_id, plt, line, scene, width)
-            set_ticks(plot, xs_seen, ys_range, counts=self.view.counts, log=log)
+            set_ticks(plot, xs_seen, ys_range, counts=self.view.counts, log=log, steady=plt.kept > 0)
             shown = [] if scene.comparing and plot_id != "plot-grad" else labels   # runs are named above the plots
             self._show_legend(plot_id, legend_text(title(plot_id, scene), shown, max(plot.size.width - 2, 20), mono))
             self.plot_redraws += 1
@@ -352,20 +371,45 @@ class MonitorPane(Vertical):
 
     # ------------------------------------------------------------------ what is drawn
     def current_curves(self) -> RunCurves | None:
-        """The current run's curves (None while it has nothing to show)."""
-        if not self.history and not len(self.trace):
-            return None
-        config = self.config
-        curves = RunCurves.of(THIS_RUN, self.history, train_size=self.train_size, path=self.live_run,
-                              dataset=config.data.name if config is not None else None, task=self.task,
-                              config=config.portable_dict() if config is not None else {})
-        curves.batch_x, curves.batch_n, curves.batch_loss = self.trace.xs, self.trace.ns, self.trace.losses
+        """The current run's curves (None while it has nothing to show); the same object until its history, its
+        batches or what is known of it change."""
+        origin = self._live_origin()
+        made_of = (id(self.history), len(self.history), id(self.trace), len(self.trace), self.config, self.task,
+                   self.train_size, self.live_run, origin)
+        if self._current is not None and self._current[0] == made_of:
+            return self._current[1]
+        curves = None
+        if self.history or len(self.trace):
+            config = self.config
+            curves = RunCurves.of(THIS_RUN, self.history, train_size=self.train_size, path=self.live_run,
+                                  dataset=config.data.name if config is not None else None, task=self.task,
+                                  config=self._portable(config), origin=origin)
+            curves.batch_x, curves.batch_n, curves.batch_loss = self.trace.xs, self.trace.ns, self.trace.losses
+        self._current = (made_of, curves)
         return curves
+
+    def _live_origin(self) -> dict:
+        """Where the run being trained came from (a fork names its parent), read from the first line of its history
+        once it is written; {} before, or with no run folder."""
+        if self.live_run is None:
+            return {}
+        if self._origin[0] != self.live_run or not self._origin[1]:
+            self._origin = (self.live_run, origin_of(self.live_run))
+        return self._origin[1]
+
+    def _portable(self, config: RunConfig | None) -> dict:
+        """The config's settings as runs record them, the same dict while the config is the same (what names the
+        runs compared is worked out again only when it changes: `ComparedRuns.overlay`)."""
+        if config is None:
+            return {}
+        if self._config_dict is None or self._config_dict[0] is not config:
+            self._config_dict = (config, config.portable_dict())
+        return self._config_dict[1]
 
     def overlay(self) -> Overlay | None:
         """The runs compared (the current one among them), or None when none is marked."""
-        found = self.query("#overlay-legend")
-        return found.first(ComparedRuns).overlay(self.current_curves(), self.live_run) if found else None
+        compared = self._part("#overlay-legend", ComparedRuns)
+        return compared.overlay(self.current_curves(), self.live_run) if compared is not None else None
 
     def scene(self, overlay: Overlay | None) -> Scene:
         """Everything the plots are drawn from now (`overlay`: the runs compared, if any)."""
@@ -392,14 +436,14 @@ class MonitorPane(Vertical):
     @property
     def compared(self) -> tuple[Path, ...]:
         """The run folders marked for comparison (`compare`), in mark order."""
-        found = self.query("#overlay-legend")
-        return found.first(ComparedRuns).paths if found else ()
+        compared = self._part("#overlay-legend", ComparedRuns)
+        return compared.paths if compared is not None else ()
 
     @property
     def overlay_reads(self) -> int:
         """How many times the marked runs' histories were read (tests wait on it)."""
-        found = self.query("#overlay-legend")
-        return found.first(ComparedRuns).reads if found else 0
+        compared = self._part("#overlay-legend", ComparedRuns)
+        return compared.reads if compared is not None else 0
 
     def compare(self, paths: list[Path]) -> None:
         """Overlay these run folders (in mark order; [] stops comparing), read in a worker (`ComparedRuns`)."""
@@ -424,7 +468,19 @@ class MonitorPane(Vertical):
             return "No per-batch loss to smooth yet: train (space), or mark runs to compare in the Runs pane (6)."
         if action == "stop_comparing" and not self.compared:
             return "No runs are compared: mark some in the Runs pane (6) with m."
+        if action == "toggle_validation" and not self.compared:
+            return "The loss plot shows this run's validation loss already (per epoch); v switches it for runs " \
+                   "compared."
+        if action == "toggle_validation" and not self._compared_accuracy():
+            return "These runs have no accuracy: the second plot shows their validation loss already."
+        if action == "cycle_smoothing" and self.compared and self.view.validation and self._compared_accuracy():
+            return "The validation loss is per epoch, not smoothed: v shows the training loss again."
         return None
+
+    def _compared_accuracy(self) -> bool:
+        """Whether the runs compared have an accuracy (else the second plot shows their validation loss)."""
+        overlay = self.overlay()
+        return overlay is None or overlay.has_accuracy
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return None if self.refusal(action) is not None else True
@@ -447,6 +503,10 @@ class MonitorPane(Vertical):
     def action_toggle_log(self) -> None:
         """Losses on a log scale, or back on a linear one."""
         self._view_changed(log_loss=not self.view.log_loss)
+
+    def action_toggle_validation(self) -> None:
+        """Comparing: each run's validation loss in the loss plot, or its training loss again."""
+        self._view_changed(validation=not self.view.validation)
 
     def action_stop_comparing(self) -> None:
         """Unmark every run (the Runs pane holds the marks): the monitor shows the current run alone."""

@@ -5,13 +5,14 @@ validation loss, train and validation accuracy, per-layer gradient norms, the le
 series (`plots.SERIES`) has one look in every plot.
 
 Comparing (runs marked in the Runs pane), each run is one look (`plots.RUN_LOOKS`) in every plot and
-one series per plot: its training loss (per batch, smoothed; per epoch for a run without batches),
-its validation accuracy (validation loss for runs without accuracy) and its learning rate. The
-gradient norms stay the current run's. The runs are named once, above the plots (`overlay.py`).
+one series per plot: its training loss (per batch, smoothed; per epoch for a run without batches), or
+with `View.validation` its validation loss per epoch; its validation accuracy (validation loss for runs
+without accuracy) and its learning rate. The gradient norms stay the current run's. The runs are named
+once, above the plots (`overlay.py`).
 
-X is in epochs or in examples seen (`View.axis`); with `View.log_loss` losses are drawn as log10 of
-their values on a linear axis labelled with the values (plotext 5.3 raises when a log-scale figure
-is built twice, and the monitor rebuilds its figures).
+X is in epochs or in examples seen (`View.axis`); with `View.log_loss` the losses and the learning rate
+are drawn as log10 of their values on a linear axis labelled with the values (plotext 5.3 raises when a
+log-scale figure is built twice, and the monitor rebuilds its figures).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 from ..run.curves import RunCurves
 from .plots import SeriesLook, log_tick_labels, log_ticks, look
-from .series import DEFAULT_SMOOTHING, smoothed
+from .series import DEFAULT_SMOOTHING, binned, ema, smoothed
 
 #: (widget id, title) of the four plots, in reading order
 PLOTS = (("plot-loss", "loss"), ("plot-accuracy", "accuracy %"), ("plot-grad", "gradient norm (log)"),
@@ -35,8 +36,9 @@ NO_ACCURACY_TITLES = {"reconstruction": "reconstruction error (MSE; no accuracy)
 #: what the x axis counts: its key in `View.axis` and its label
 AXES = {"epoch": "epoch", "examples": "examples seen"}
 
-#: draws one series: (xs, ys, look, label); downsamples and records the legend entry
-Line = Callable[[list[float], list[float], SeriesLook, str], None]
+#: draws one series: (xs, ys, look, label[, kept]); downsamples and records the legend entry. `kept`: a series that
+#: stays the same from one redraw to the next (a compared run's), drawn before the others (`_drawing_order`)
+Line = Callable[..., None]
 
 
 @dataclass
@@ -46,6 +48,9 @@ class View:
     axis: str = "epoch"
     smoothing: float = DEFAULT_SMOOTHING
     log_loss: bool = False
+    """The losses (and the learning rate) on a log scale."""
+    validation: bool = False
+    """Comparing: the loss plot shows each run's validation loss per epoch instead of its training loss."""
 
     @property
     def counts(self) -> bool:
@@ -89,7 +94,8 @@ def title(plot_id: str, scene: Scene) -> str:
         f" · smoothing {view.smoothing:g}" if view.smoothing else " · unsmoothed"
     if plot_id == "plot-loss":
         if scene.comparing:
-            return f"training loss{log}{smoothing}"
+            return f"validation loss{log}" if view.validation and scene.has_accuracy else \
+                f"training loss{log}{smoothing}"
         if not scene.has_accuracy:
             return NO_ACCURACY_TITLES.get(scene.task or "", "loss (no accuracy)") + log
         return f"loss{log}{smoothing}"
@@ -97,6 +103,8 @@ def title(plot_id: str, scene: Scene) -> str:
         return "validation accuracy %" if scene.has_accuracy else f"validation loss{log}"
     if plot_id == "plot-grad" and scene.comparing:
         return "gradient norm (log) · this run"
+    if plot_id == "plot-lr":
+        return f"learning rate{log}"
     return dict(PLOTS)[plot_id]
 
 
@@ -133,22 +141,34 @@ def _span(series: list[list[float]]) -> tuple[float, float] | None:
 
 
 def _batch_curve(curves: RunCurves, scene: Scene, bins: int) -> tuple[list[float], list[float]]:
-    """A run's per-batch loss, binned to the plot's width and smoothed as the view says (a run other than the
-    current one: once per view and width, `Scene.kept`)."""
+    """A run's per-batch loss, binned to the plot's width and smoothed as the view says. A run other than the
+    current one (`Scene.kept`) is binned once per x axis and width, and its curve kept per view: another
+    smoothing or the log scale only smooths its bins again."""
     view, losses = scene.view, curves.batch_loss
-    key = (view.axis, view.smoothing, view.log_loss, bins, id(losses))
     kept = scene.kept if scene.kept is not None and curves is not scene.current else None
-    if kept is not None and key in kept and kept[key][0] is losses:
+    if kept is None:
+        xs, ys = smoothed(_x(curves, view, per_batch=True), losses, bins, view.smoothing)
+        return _points(np.array(xs), np.array(ys), view.log_loss)
+    key, bins_key = (view.axis, view.smoothing, view.log_loss, bins, id(losses)), (view.axis, bins, id(losses))
+    if key in kept and kept[key][0] is losses:
         return kept[key][1]
-    xs, ys = smoothed(_x(curves, view, per_batch=True), losses, bins, view.smoothing)
+    if bins_key not in kept or kept[bins_key][0] is not losses:
+        kept[bins_key] = (losses, binned(_x(curves, view, per_batch=True), losses, bins))
+    xs, ys = ema(kept[bins_key][1], view.smoothing)
     curve = _points(np.array(xs), np.array(ys), view.log_loss)
-    if kept is not None:
-        kept[key] = (losses, curve)
+    kept[key] = (losses, curve)
     return curve
 
 
 def _loss(plt, line: Line, scene: Scene, bins: int):
     log, drawn = scene.view.log_loss, []
+    if scene.comparing and scene.view.validation and scene.has_accuracy:   # (without, the second plot shows it)
+        for shown in _drawing_order(scene):
+            xs, ys = _points(_x(shown.curves, scene.view), shown.curves.epochs["val_loss"], log)
+            if xs:
+                line(xs, ys, shown.look, shown.label, shown.curves is not scene.current)
+                drawn.append(ys)
+        return _span(drawn), log
     if scene.comparing:
         for shown in _drawing_order(scene):
             curves = shown.curves
@@ -157,7 +177,7 @@ def _loss(plt, line: Line, scene: Scene, bins: int):
             else:   # a run without batches (older than the history's): its epochs' training loss
                 xs, ys = _points(_x(curves, scene.view), curves.epochs["train_loss"], log)
             if xs:
-                line(xs, ys, shown.look, shown.label)
+                line(xs, ys, shown.look, shown.label, curves is not scene.current)
                 drawn.append(ys)
         return _span(drawn), log
     current = scene.current
@@ -183,7 +203,7 @@ def _accuracy(plt, line: Line, scene: Scene, bins: int):
         for shown in _drawing_order(scene):
             xs, ys = _points(_x(shown.curves, scene.view), shown.curves.epochs[key] * scale, log)
             if xs:
-                line(xs, ys, shown.look, shown.label)
+                line(xs, ys, shown.look, shown.label, shown.curves is not scene.current)
                 drawn.append(ys)
         return _span(drawn), log
     if scene.current is not None:
@@ -222,9 +242,10 @@ def _lr(plt, line: Line, scene: Scene, bins: int):
     drawn = []
     runs = [(s.curves, s.look, s.label) for s in _drawing_order(scene)] if scene.comparing else \
         [(scene.current, look("lr"), "lr")] if scene.current is not None else []
+    log = scene.view.log_loss   # (a schedule's rate spans decades too: the log scale shows its tail)
     for curves, series_look, label in runs:
-        xs, ys = _points(_x(curves, scene.view), curves.epochs["lr"])
+        xs, ys = _points(_x(curves, scene.view), curves.epochs["lr"], log)
         if xs:
-            line(xs, ys, series_look, label)
+            line(xs, ys, series_look, label, scene.comparing and curves is not scene.current)
             drawn.append(ys)
-    return _span(drawn), False
+    return _span(drawn), log

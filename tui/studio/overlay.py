@@ -5,6 +5,7 @@ the Monitor's plots that names them (`ComparedRuns`, which reads the marked runs
     overlay.shown                            # [Shown(curves, look, label)], the current run first
     overlay.left_out                         # [("moons-mlp-...", "data set moons, not spirals")]
     legend(overlay, width, mono)             # the line above the plots that names the runs
+    left_out_text(overlay)                   # the line under it: the runs not drawn, and why
 
 Runs compare only with runs of the same kind: the same data set and, where known, the same task
 (the loss of a regression run is not a classifier's, and it has no accuracy). The kind is the
@@ -13,18 +14,22 @@ kind is named as left out, with its kind, rather than drawn.
 
 Each marked run has the look of its place among the marks (`RUN_LOOKS[1:]`, so the Runs pane's
 mark column shows the same key); the current run has the first look. Labels say what differs
-between the runs drawn (`curves.labels`: "lr 0.01" / "lr 0.1"), else when each started.
+between the runs drawn (`curves.labels`: "lr 0.01" / "lr 0.1"), else when each started; a fork's label
+says whose fork it is and where it branched ("lr 0.01 (fork of lr 0.1 at epoch 5)": the parent by its
+label when it is drawn too, else by its run's name).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
@@ -91,26 +96,46 @@ def arrange(current: RunCurves | None, marked: list[RunCurves | tuple[str, str]]
             overlay.left_out.append((c.name, f"{_kind_text(c)}, not {_kind_text(reference).removeprefix('data set ')}"))
     runs = ([current] if current is not None else []) + [c for _, c in drawn]
     names = labels([c.config for c in runs], [THIS_RUN if c is current else _started(c) for c in runs])
+    by_run = {c.name: name for c, name in zip(runs, names) if c is not current}
+    notes = [_fork_note(c, by_run) for c in runs]
     if current is not None:   # "lr 0.03 (this run)"; alike in what is named: "this run"
-        name = names.pop(0).removesuffix(f" · {THIS_RUN}")
-        overlay.shown.append(Shown(current, RUN_LOOKS[0], name if name == THIS_RUN else f"{name} ({THIS_RUN})"))
-    overlay.shown += [Shown(c, mark_look(i), name) for (i, c), name in zip(drawn, names)]
+        name, note = names.pop(0).removesuffix(f" · {THIS_RUN}"), notes.pop(0)
+        said = ", ".join(part for part in (THIS_RUN, note) if part)
+        overlay.shown.append(Shown(current, RUN_LOOKS[0], said if name == THIS_RUN else f"{name} ({said})"))
+    overlay.shown += [Shown(c, mark_look(i), f"{name} ({note})" if note else name)
+                      for (i, c), name, note in zip(drawn, names, notes)]
     overlay.has_accuracy = reference.has_accuracy
     return overlay
 
 
+def _fork_note(curves: RunCurves, by_run: dict[str, str]) -> str:
+    """"fork of lr 0.003 at epoch 5" for a fork: its parent by its label when the parent is drawn too, else by
+    its run's name; "" for any other run."""
+    if curves.fork is None:
+        return ""
+    parent, epoch = curves.fork
+    return f"fork of {by_run.get(parent, parent)} at epoch {epoch}"
+
+
 def legend(overlay: Overlay, width: int, mono: bool) -> Text:
-    """"comparing  ━ lr 0.03 (this run)  ━ lr 0.01", then what is not drawn and why."""
-    text = legend_text("comparing", [(s.look, s.label) for s in overlay.shown], width, mono)
+    """"comparing  ━ lr 0.03 (this run)  ━ lr 0.01"."""
+    return legend_text("comparing", [(s.look, s.label) for s in overlay.shown], width, mono)
+
+
+def left_out_text(overlay: Overlay) -> Text:
+    """"not drawn: moons-mlp-... (data set moons classification, not spirals)"; empty when every run is drawn."""
+    text = Text()
     if overlay.left_out:
-        text.append("\nnot drawn: ", style="bold")
+        text.append("not drawn: ", style="bold")
         text.append("; ".join(f"{name} ({why})" for name, why in overlay.left_out), style="dim")
     return text
 
 
-class ComparedRuns(Static):
-    """The line above the plots naming the runs compared; it reads their histories (in a thread worker, and
-    again only for files that changed: `CurveCache`) and says once which runs it leaves out and why."""
+class ComparedRuns(Vertical):
+    """The lines above the plots naming the runs compared, and under them the marked runs not drawn and why (a line
+    of its own, so that runs named at length never push it out of sight); it reads their histories (in a
+    thread worker, and again only for files that changed: `CurveCache`) and says once in a notification
+    which runs it leaves out."""
 
     @dataclass
     class Read(Message):
@@ -127,7 +152,8 @@ class ComparedRuns(Static):
         self._read: tuple[tuple[Path, ...], list] = ((), [])
         self._cache = CurveCache()
         self._told: set[tuple[str, str]] = set()
-        self._shown_text: str | None = None
+        self._shown_text: tuple[str, str] | None = None
+        self._arranged: tuple | None = None   # (runs read, what else it depends on, the overlay, the current run)
 
     def compare(self, paths: list[Path]) -> None:
         """Compare these runs ([]: none): their histories are read in a worker, then `Read` is posted."""
@@ -161,24 +187,42 @@ class ComparedRuns(Static):
 
     def overlay(self, current: RunCurves | None, live_run: Path | None) -> Overlay | None:
         """The overlay of the current run and the marked ones (the current run's own folder left out: it is drawn
-        live); None when no run is marked."""
+        live); None when no run is marked. Arranged again only when what names the runs may have changed: the
+        runs read, or the current run's kind, settings or whether it has an accuracy (not its figures)."""
         if not self.paths:
             return None
         paths, read = self._read
-        return arrange(current, [curves for path, curves in zip(paths, read) if path in self.paths and
-                                 path != live_run])
+        about = None if current is None else (current.kind, id(current.config), current.has_accuracy)
+        key = (self.paths, live_run, about)
+        if self._arranged is not None and self._arranged[0] is read and self._arranged[1] == key and \
+                (current is None or self._arranged[3].config is current.config):
+            was, overlay = self._arranged[3], self._arranged[2]
+            return Overlay([replace(s, curves=current) if s.curves is was else s for s in overlay.shown],
+                           overlay.left_out, overlay.has_accuracy)
+        overlay = arrange(current, [curves for path, curves in zip(paths, read) if path in self.paths and
+                                    path != live_run])
+        self._arranged = (read, key, overlay, current)
+        return overlay
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="overlay-runs")
+        yield Static(id="overlay-left-out")
 
     def show(self, overlay: Overlay | None, width: int, mono: bool) -> None:
-        """Name the runs compared (hidden when none is); say once each which are not drawn and why."""
+        """Name the runs compared (hidden when none is) and those not drawn and why; say the latter once each in a
+        notification too."""
         self.display = overlay is not None
         if overlay is None:
             return
-        text = legend(overlay, width, mono)
+        text, left_out = legend(overlay, width, mono), left_out_text(overlay)
         if not self.reads:
-            text = Text("comparing: reading the marked runs' histories...", style="dim")
-        if text.plain != self._shown_text:
-            self._shown_text = text.plain
-            self.update(text)
+            text, left_out = Text("comparing: reading the marked runs' histories...", style="dim"), Text()
+        if (text.plain, left_out.plain) != self._shown_text:
+            self._shown_text = (text.plain, left_out.plain)
+            self.query_one("#overlay-runs", Static).update(text)
+            line = self.query_one("#overlay-left-out", Static)
+            line.display = bool(left_out.plain)
+            line.update(left_out)
         news = [left for left in overlay.left_out if left not in self._told]
         if news:
             self._told.update(news)

@@ -21,6 +21,8 @@ from rich.text import Text
 from textual.geometry import Size
 from textual_plotext import PlotextPlot
 
+from .figure import FigureCalls, LayeredBuild
+
 #: characters every y tick label is padded to, so that plot frames line up
 TICK_WIDTH = 6
 
@@ -33,8 +35,10 @@ class SeriesLook:
     marker: str
 
     def plot_style(self, mono: bool) -> dict:
-        """plotext keyword arguments: the colour with braille dots (2x4 per cell), or the marker alone."""
-        return {"marker": self.marker} if mono else {"color": self.colour, "marker": "braille"}
+        """plotext keyword arguments: the colour with braille dots (2x4 per cell), or the marker alone in the
+        terminal's own colour (which plotext would otherwise pick by the series' place among the figure's, and
+        NO_COLOR shows none of)."""
+        return {"marker": self.marker, "color": "default"} if mono else {"color": self.colour, "marker": "braille"}
 
     def legend_key(self, mono: bool) -> Text:
         """The legend's sample of the series: "━" in its colour, or its marker twice in monochrome."""
@@ -78,12 +82,16 @@ def look(series: str, layer: int | None = None) -> SeriesLook:
 
 # ====================================================================== data and ticks
 def downsample(xs: list[float], ys: list[float], points: int) -> tuple[list[float], list[float]]:
-    """At most `points` points: means of consecutive runs (keeps the shape, unlike striding)."""
+    """At most `points` points: means of consecutive runs (keeps the shape, unlike striding), the first runs one
+    longer when they do not divide evenly (as `np.array_split`)."""
     if len(xs) <= points or points < 2:
         return list(xs), list(ys)
-    chunks = np.array_split(np.arange(len(xs)), points)
-    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    return [float(x[c].mean()) for c in chunks], [float(y[c].mean()) for c in chunks]
+    size, extra = divmod(len(xs), points)
+    counts = np.full(points, size)
+    counts[:extra] += 1
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    x, y = ((np.add.reduceat(np.asarray(values, dtype=float), starts) / counts).tolist() for values in (xs, ys))
+    return x, y
 
 
 def nice_ticks(low: float, high: float, most: int = 5, outward: bool = True) -> list[float]:
@@ -177,6 +185,9 @@ class MetricPlot(PlotextPlot):
     around it is laid out. This one keeps the figure it built until its data (`changed`), its
     size or the theme change. Its title and legend are a line of text above it, not plotext's
     own: a legend inside a plot a few rows high covers the very points it names.
+
+    `plt` keeps the figure's calls (`figure.FigureCalls`), built when the plot is rendered; series marked
+    kept (the runs compared) are built once and drawn under the others while they stay the same.
     """
 
     def __init__(self, title: str, *, id: str) -> None:
@@ -187,6 +198,13 @@ class MetricPlot(PlotextPlot):
         self.drawn_size: Size | None = None  # the size the figure was last drawn for (set by whoever draws it)
         self._version = 0
         self._built: tuple[tuple, Text] | None = None
+        self._calls = FigureCalls()
+        self.builder = LayeredBuild()
+
+    @property
+    def plt(self) -> FigureCalls:
+        """The figure to draw into (plotext's calls: `plot`, `xlabel`, `xticks`, `yticks`, `xlim`, `ylim`)."""
+        return self._calls
 
     def changed(self) -> None:
         """The figure was drawn again (plt calls): the next render builds it."""
@@ -197,17 +215,31 @@ class MetricPlot(PlotextPlot):
     def render(self) -> Text:
         key = (self.size, self._version, self.app.theme, self.theme)
         if self._built is None or self._built[0] != key:
-            self._built = (key, super().render())
+            theme = self._get_plotext_theme_name(self.app.theme)
+            self._built = (key, self.builder.build(self._calls, self.size.width, self.size.height, theme))
             self.builds += 1
         return self._built[1]
 
 
+def steady_range(low: float, high: float, rows: int) -> tuple[float, float]:
+    """[low, high] widened to multiples of a round step (1, 2 or 5 times a power of ten) of at most half a row of
+    `rows`: invisible, and the same range for a while as a curve moves within it."""
+    if not high > low:
+        return low, high
+    fine = (high - low) / (2 * max(rows, 1))
+    power = 10.0 ** math.floor(math.log10(fine))
+    step = max(m * power for m in (1, 2, 5) if m * power <= fine * (1 + 1e-9))
+    return round(math.floor(low / step + 1e-9) * step, 12), round(math.ceil(high / step - 1e-9) * step, 12)
+
+
 def set_ticks(plot: MetricPlot, xs: list[float], ys: tuple[float, float] | None, *, counts: bool = False,
-              log: bool = False) -> None:
+              log: bool = False, steady: bool = False) -> None:
     """Round ticks on the x axis (epochs, or with `counts` examples seen: from a round value to a round value)
     and, given the y range drawn, on the y axis (inside it), as many as the plot's size leaves room for; every
     y label written and padded alike (`tick_labels`). `log`: the y values drawn are log10 of the figures, and
-    are labelled with the figures (`log_ticks`)."""
+    are labelled with the figures (`log_ticks`). `steady`: the y range is set, widened by at most half a row
+    (`steady_range`; the ticks stay those of the range drawn), so that the axes stay the same while the series
+    move a little (a figure of kept series, the runs compared, is then built once: `figure.LayeredBuild`)."""
     plt = plot.plt
     if xs:
         ticks = nice_ticks(min(xs), max(xs), max(2, min(6, plot.size.width // 9)))
@@ -217,8 +249,14 @@ def set_ticks(plot: MetricPlot, xs: list[float], ys: tuple[float, float] | None,
     if ys is None or not all(math.isfinite(v) for v in ys):
         return
     low, high = ys
+    if steady:   # (the ticks are those of the range drawn, as without)
+        bottom, top = steady_range(low, high, plot.size.height - 2)
+        if top > bottom:
+            plt.ylim(bottom, top)
     if log:
         ticks = log_ticks(low, high)
+        if len(ticks) == 1:  # one value (a constant learning rate): in the middle, a decade high
+            plt.ylim(ticks[0] - 0.5, ticks[0] + 0.5)
         plt.yticks(ticks, log_tick_labels(ticks))
         return
     ticks = nice_ticks(low, high, max(2, min(5, (plot.size.height - 2) // 2)), outward=False)

@@ -2,7 +2,7 @@
 the plot's width and smoothed only when drawn (so the smoothing can change, and runs compare alike).
 
     trace = BatchTrace(); trace.add(1.5, 96_000, 0.31)         # x in epochs, examples seen, loss
-    xs, ys = smoothed(trace.xs, trace.losses, bins=70, smoothing=0.9)
+    xs, ys = smoothed(trace.xs, trace.losses, bins=70, smoothing=0.9)   # = ema(binned(xs, ys, 70), 0.9)
 
 Drawing 10 runs of 40,000 batches each takes a few milliseconds: the batches are summed into bins
 (`np.bincount`, one pass) and the exponential moving average runs over the bins, each bin weighing
@@ -84,22 +84,32 @@ def smoothed(xs: np.ndarray, ys: np.ndarray, bins: int, smoothing: float) -> tup
     """At most `bins` points of a series in time order: the mean of each of `bins` equal spans of x (empty ones
     dropped), then an exponential moving average over them with the past weighing `smoothing` per point
     (`smoothing ** count` per bin). Points that are not finite are left out."""
+    return ema(binned(xs, ys, bins), smoothing)
+
+
+def binned(xs: np.ndarray, ys: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The means of x and y in each of `bins` equal spans of x (empty ones dropped) and how many points each
+    holds; every point its own bin when there are no more than `bins`. Points that are not finite are left
+    out. (The costly half of `smoothed`: a run that does not change is binned once, smoothed at will.)"""
     xs, ys = np.asarray(xs, float), np.asarray(ys, float)
     keep = np.isfinite(xs) & np.isfinite(ys)
     xs, ys = xs[keep], ys[keep]
-    if not len(xs):
-        return [], []
     bins = max(int(bins), 2)
     if len(xs) <= bins:
-        x, y, counts = xs, ys, np.ones(len(xs))
-    else:
-        low, high = float(xs.min()), float(xs.max())
-        index = np.minimum(((xs - low) / ((high - low) or 1.0) * bins).astype(np.int64), bins - 1)
-        counts = np.bincount(index, minlength=bins).astype(float)
-        full = counts > 0
-        x = np.bincount(index, weights=xs, minlength=bins)[full] / counts[full]
-        y = np.bincount(index, weights=ys, minlength=bins)[full] / counts[full]
-        counts = counts[full]
+        return xs, ys, np.ones(len(xs))
+    low, high = float(xs.min()), float(xs.max())
+    index = np.minimum(((xs - low) / ((high - low) or 1.0) * bins).astype(np.int64), bins - 1)
+    counts = np.bincount(index, minlength=bins).astype(float)
+    full = counts > 0
+    x = np.bincount(index, weights=xs, minlength=bins)[full] / counts[full]
+    y = np.bincount(index, weights=ys, minlength=bins)[full] / counts[full]
+    return x, y, counts[full]
+
+
+def ema(bins: tuple[np.ndarray, np.ndarray, np.ndarray], smoothing: float) -> tuple[list[float], list[float]]:
+    """Binned points (`binned`) smoothed by an exponential moving average whose past weighs `smoothing` per point
+    (`smoothing ** count` per bin); 0: as they are."""
+    x, y, counts = bins
     if smoothing <= 0:
         return x.tolist(), y.tolist()
     weights = (smoothing ** counts).tolist()
