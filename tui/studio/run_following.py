@@ -12,24 +12,27 @@ them shows when the run's history says so. Following ends when the run ends (its
 shown: space then resumes a stopped run here, or trains a finished one's settings afresh) or when
 the studio is told to stop (o again); the run itself goes on in its process.
 
-A mixin of `StudioApp` (app.py), as `run_commands.RunCommands` is.
+Two mixins: `RunFollowing` of `StudioApp` (app.py), as `run_commands.RunCommands` is, and `FollowingRunner` of
+`SessionRunner` (runner.py), which holds the followed run.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 from textual.message import Message
 
-from ..run import ConfigError
+from ..run import ConfigError, SessionError
 from ..run.config import LIVE_SETTINGS
 from ..run.following import BatchRows, FollowedRun, FollowEnded, SettingChanged
 from ..run.history import RunHistory
 from ..run.steering import Steered
 from .messages import SessionEvent
+from .run_keys import Refused
 
 #: seconds between two reads of the followed run's history (the run flushes it about once a second)
 FOLLOW_SECONDS = 0.2
@@ -55,6 +58,50 @@ def follow_run(followed: FollowedRun, bridge: Any, post: Callable[[Message], obj
                 bridge.feed(event.latest, event.rows)
             else:
                 post(SessionEvent(event, bridge))
+
+
+class FollowingRunner:
+    """The runner's side (mixed into `SessionRunner`): the followed run, the thread that reads it, the run keys'
+    commands sent to it. The runner's `status`, `state` and `run_dir` are the followed run's while there is one.
+
+    (The runner's `__init__` sets `followed`, the run followed, and `quit_following`, the event that ends the
+    follower's thread; each follow gets one of its own.)
+    """
+
+    @property
+    def following(self) -> bool:
+        """A run another process trains is followed, and has not ended: the run keys steer it."""
+        return self.followed is not None and self.followed.busy
+
+    def follow(self, run_dir: Path) -> None:
+        """Follow a run another process trains, in a thread worker (`follow_run`): FollowReady follows, then its
+        news. The studio's own session, which must not be training, is let go."""
+        if self.busy and not self.following:
+            raise Refused("Stop training (x) before following another run: the Monitor shows one run at a time.")
+        self.let_go()
+        self.session, self.unsaved_epochs, self.saved_as = None, 0, None
+        self.bridge = self.new_bridge()
+        self.quit_following = threading.Event()
+        self.opening = True
+        self.host.run_worker(partial(follow_run, FollowedRun(run_dir), self.bridge, self.host.post_message,
+                                     self.quit_following), thread=True, exclusive=True, group="follow",
+                             exit_on_error=False, name="follow")
+
+    def adopt_followed(self, followed: FollowedRun) -> None:
+        """The followed run's history is shown: from now on the run keys go to it."""
+        self.followed, self.opening = followed, False
+
+    def let_go(self) -> None:
+        """Stop following (the run goes on in its process); the followed run is no longer the studio's."""
+        self.quit_following.set()
+        self.followed = None
+
+    def _steer(self, command: str, *args) -> None:
+        """A run key's command to the followed run, through its run folder (Refused if it cannot be sent)."""
+        try:
+            getattr(self.followed, command)(*args)
+        except SessionError as error:
+            raise Refused(str(error)) from None
 
 
 class RunFollowing:

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 from ..run import Status
 
+class Refused(Exception):
+    """A command that does not apply now; the message says what to do instead (`SessionRunner` raises it)."""
+
+
 #: the actions whose availability depends on the run (every other action of the app always acts)
 RUN_ACTIONS = ("toggle_run", "step", "stop", "reinitialise", "save")
 

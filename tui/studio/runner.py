@@ -43,17 +43,13 @@ from ..run.curves import restore_batches
 from ..run.fitting import model_name
 from ..run.following import FollowedRun
 from .messages import SessionEvent, SessionReady
-from .run_following import follow_run
-from .run_keys import RunState, refusal
+from .run_following import FollowingRunner
+from .run_keys import Refused, RunState, refusal
 
 #: seconds between two download progress reports passed on to the interface, at least
 DOWNLOAD_INTERVAL = 0.25
 #: settings that change nothing about the model or data: a session survives changes to them
 _SESSION_SAFE = set(LIVE_SETTINGS) | {"training.epochs"}
-
-
-class Refused(Exception):
-    """A command that does not apply now; the message says what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +99,9 @@ class TrainingBridge:
         return latest, losses
 
 
-class SessionRunner:
-    """The studio's one training session: built, trained, paused, stepped, stopped, saved, loaded."""
+class SessionRunner(FollowingRunner):
+    """The studio's one training session: built, trained, paused, stepped, stopped, saved, loaded (or a run another
+    process trains, followed: `FollowingRunner`)."""
 
     def __init__(self, host: DOMNode, *, dataset: Dataset | None = None) -> None:
         self.host = host  # runs the workers; the thread's messages are posted to it
@@ -128,11 +125,6 @@ class SessionRunner:
         if self.followed is not None:
             return self.followed.status
         return self.session.status if self.session is not None else Status.IDLE
-
-    @property
-    def following(self) -> bool:
-        """A run another process trains is followed, and has not ended: the run keys steer it."""
-        return self.followed is not None and self.followed.busy
 
     @property
     def run_dir(self) -> Path | None:
@@ -201,12 +193,9 @@ class SessionRunner:
             return
         self.session.stop("stopped from the studio (x)")
 
-    def _steer(self, command: str, *args) -> None:
-        """A run key's command to the followed run, through its run folder (Refused if it cannot be sent)."""
-        try:
-            getattr(self.followed, command)(*args)
-        except SessionError as error:
-            raise Refused(str(error)) from None
+    def new_bridge(self) -> TrainingBridge:
+        """A bridge for a new session's (or followed run's) news: what an earlier one still sends is dropped."""
+        return TrainingBridge(self.host.post_message)
 
     def discard(self) -> bool:
         """Forget the session: the next start builds the model afresh (re-initialised weights)."""
@@ -236,30 +225,6 @@ class SessionRunner:
         session.starting()   # under way from now: a second press before the thread starts starts nothing
         self._run_worker(session.run, config.training.epochs, name="train")
         return new
-
-    # ================================================================== following a run another process trains
-    def follow(self, run_dir: Path) -> None:
-        """Follow a run another process trains, in a thread worker (`run_following.follow_run`): FollowReady
-        follows, then its news. The studio's own session, which must not be training, is let go."""
-        if self.busy and not self.following:
-            raise Refused("Stop training (x) before following another run: the Monitor shows one run at a time.")
-        self.let_go()
-        self.session, self.unsaved_epochs, self.saved_as = None, 0, None
-        self.bridge = TrainingBridge(self.host.post_message)
-        self.quit_following = threading.Event()
-        self.opening = True
-        self.host.run_worker(partial(follow_run, FollowedRun(run_dir), self.bridge, self.host.post_message,
-                                     self.quit_following), thread=True, exclusive=True, group="follow",
-                             exit_on_error=False, name="follow")
-
-    def adopt_followed(self, followed: FollowedRun) -> None:
-        """The followed run's history is shown: from now on the run keys go to it."""
-        self.followed, self.opening = followed, False
-
-    def let_go(self) -> None:
-        """Stop following (the run goes on in its process); the followed run is no longer the studio's."""
-        self.quit_following.set()
-        self.followed = None
 
     def open(self, path: Path, origin: str, folder: str) -> None:
         """Load a save ("loaded") or resume an interrupted run ("resumed") in a worker; SessionReady follows."""
