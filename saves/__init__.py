@@ -18,8 +18,8 @@ Every failure is a `SaveError`.
 from .api import (Loaded, delete, header_problem, identify, load, load_problem, read_header, read_metadata,
                   save_checkpoint, save_model)
 from .atomic import remove_stale_temp_files
-from .checkpoints import (PARTIAL_FILE, CheckpointManager, RunInfo, find_interrupted_runs, find_runs, is_run_dir,
-                          latest_interrupted_run, new_run_dir, read_run, resume_point, runs_folder)
+from .checkpoints import (PARTIAL_FILE, CheckpointManager, RunInfo, find_interrupted_runs, find_runs, is_locked,
+                          is_run_dir, latest_interrupted_run, new_run_dir, read_run, resume_point, runs_folder)
 from .errors import SaveError
 from .listing import SaveEntry, describe_model, inspect_save, list_saves
 from .naming import SUFFIX, default_folder, folder_or_default, resolve, sanitize_name, save_path
@@ -35,6 +35,7 @@ __all__ = [
     "resolve", "default_folder", "folder_or_default", "SUFFIX", "CheckpointManager", "RunInfo", "new_run_dir",
     "pack_run", "unpack_run",
     "runs_folder", "read_run", "find_runs", "find_interrupted_runs", "latest_interrupted_run", "remove_stale_temp_files",
-    "is_run_dir", "header_problem", "load_problem", "inspect_save", "identify", "delete", "resume_point", "PARTIAL_FILE",
+    "is_run_dir", "is_locked", "header_problem", "load_problem", "inspect_save", "identify", "delete", "resume_point",
+    "PARTIAL_FILE",
     "checkpoint_files", "disk_usage", "folder_size", "prune_run", "remove_run", "remove_stale_lock", "run_folder_in",
 ]

@@ -166,6 +166,12 @@ def resume_point(run_dir: str | Path) -> Path | None:
     return _checkpoints_of(Path(run_dir))[1]
 
 
+def is_locked(run_dir: str | Path) -> bool:
+    """Whether a live process holds the run's lock now (False where locks do not exist): a cheap probe, no marker
+    read, for a follower that asks again and again."""
+    return _is_locked(Path(run_dir))
+
+
 def _is_locked(run_dir: Path) -> bool:
     """Whether a live process holds the run's lock (False where locks do not exist).
 
@@ -429,10 +435,18 @@ class RunInfo:
     best_value: float | None
     active: bool               # a live process holds its lock
     pruned_at: str | None = None  # when `runs prune` deleted its checkpoints (None: never)
+    pid: int | None = None        # the process that last took its lock, and its host (the marker's)
+    host: str | None = None
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def holder(self) -> str:
+        """Who writes the run, as a message names it: "pid 4242 on gpu-box" (as far as its marker says)."""
+        pid = f"pid {self.pid}" if self.pid is not None else "a process"
+        return f"{pid} on {self.host}" if self.host else pid
 
     @property
     def interrupted(self) -> bool:
@@ -460,7 +474,8 @@ def read_run(run_dir: str | Path) -> RunInfo | None:
     return RunInfo(run_dir, marker["status"], text("started_at"), text("updated_at"),
                    marker["last_epoch"] if isinstance(marker.get("last_epoch"), int) else None,
                    latest, resume, best if best.is_file() else None,
-                   best_value if isinstance(best_value, (int, float)) else None, _is_locked(run_dir), text("pruned_at"))
+                   best_value if isinstance(best_value, (int, float)) else None, _is_locked(run_dir), text("pruned_at"),
+                   marker["pid"] if type(marker.get("pid")) is int else None, text("host"))
 
 
 def find_runs(folder: str | Path | None = None) -> list[RunInfo]:

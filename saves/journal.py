@@ -5,6 +5,8 @@
     journal.flush()                                     # now (an epoch's end, a stop)
     journal.close()                                     # flushed and synced
     read = read_journal(run_dir / "history.jsonl")      # .records, and .notes on what was skipped
+    tail = JournalTail(run_dir / "history.jsonl")       # a reader that follows it as it grows:
+    tail.read()                                         # the records of the whole lines added since its last read
 
 Lines are only ever added, each whole in one `write` to a file opened for appending, so a crash
 or a full disk mid-write leaves at worst a torn last line. Reading takes every sound line, skips
@@ -132,6 +134,18 @@ def read_journal(path: str | Path, *, max_bytes: int = MAX_JOURNAL_BYTES, skip: 
     lines = data.split(b"\n")
     torn = lines.pop()   # after the last newline: empty, unless the last line was cut short
     lines = [line for line in lines if line.strip() and not (skip is not None and line.startswith(skip))]
+    _parse(lines, read, path.name)
+    if torn.strip() and size <= max_bytes and not (skip is not None and torn.startswith(skip)):
+        record = _record(torn)
+        if record is not None:
+            read.records.append(record)
+        else:
+            read.notes.append(f"the last line of {path.name} was cut short (a crash mid-write) and is skipped")
+    return read
+
+
+def _parse(lines: list[bytes], read: JournalRead, name: str) -> None:
+    """The records of whole lines into `read`, and a note for the damaged ones."""
     damaged = 0
     records = _all_records(lines)
     if records is not None:
@@ -144,14 +158,64 @@ def read_journal(path: str | Path, *, max_bytes: int = MAX_JOURNAL_BYTES, skip: 
             else:
                 read.records.append(record)
     if damaged:
-        read.notes.append(f"{damaged} damaged line{'s' if damaged > 1 else ''} of {path.name} skipped")
-    if torn.strip() and size <= max_bytes and not (skip is not None and torn.startswith(skip)):
-        record = _record(torn)
-        if record is not None:
-            read.records.append(record)
+        read.notes.append(f"{damaged} damaged line{'s' if damaged > 1 else ''} of {name} skipped")
+
+
+class JournalTail:
+    """Follows a journal that another process appends to: each `read` gives the records of the whole lines added
+    since the last one (a line still being written waits for its end; a damaged one is skipped with a note).
+
+    `offset` starts it there (a file's size: only what comes after). Looking costs one `stat` when nothing was
+    added, so it can be asked many times a second. A file replaced or cut shorter is read again from its start
+    (`restarted` says so).
+    """
+
+    def __init__(self, path: str | Path, *, offset: int = 0, max_bytes: int = MAX_JOURNAL_BYTES) -> None:
+        self.path = Path(path)
+        self.offset = offset
+        self.max_bytes = max_bytes
+        self.restarted = False
+        self._file: tuple[int, int] | None = None   # (device, inode) of the file read
+
+    @classmethod
+    def at_end(cls, path: str | Path, *, max_bytes: int = MAX_JOURNAL_BYTES) -> "JournalTail":
+        """A tail that gives only what is added from now on (from the start, if there is no file yet); it reads
+        at most `max_bytes` a time (the rest at the next read)."""
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = 0
+        return cls(path, offset=size, max_bytes=max_bytes)
+
+    def read(self) -> JournalRead:
+        """The records added since the last read (none if the file is not there). SaveError if it cannot be read."""
+        read = JournalRead()
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            return read
+        except OSError as error:
+            raise SaveError(f"cannot read {self.path.name}: {error.strerror or error}", self.path) from None
+        same = self._file is None or self._file == (status.st_dev, status.st_ino)
+        if status.st_size == self.offset and same:
+            return read
+        if status.st_size < self.offset or not same:
+            self.offset, self.restarted = 0, True
+        try:
+            with open(self.path, "rb") as file:
+                self._file = (os.fstat(file.fileno()).st_dev, os.fstat(file.fileno()).st_ino)
+                file.seek(self.offset)
+                data = file.read(self.max_bytes)
+        except OSError as error:
+            raise SaveError(f"cannot read {self.path.name}: {error.strerror or error}", self.path) from None
+        whole = data[:data.rfind(b"\n") + 1]
+        if not whole and len(data) >= self.max_bytes:   # (one line longer than anything a journal writes)
+            whole = data
+            read.notes.append(f"a line of {self.path.name} longer than {self.max_bytes} bytes was skipped")
         else:
-            read.notes.append(f"the last line of {path.name} was cut short (a crash mid-write) and is skipped")
-    return read
+            _parse([line for line in whole.split(b"\n") if line.strip()], read, self.path.name)
+        self.offset += len(whole)
+        return read
 
 
 def _all_records(lines: list[bytes]) -> list[dict] | None:

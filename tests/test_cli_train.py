@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -505,8 +506,9 @@ def test_resuming_a_run_that_is_still_training_says_so_before_loading(tmp_path, 
     try:
         assert run_cli("train", "--resume", str(run_dir)) == 1
         assert capsys.readouterr().err.strip() == (
-            f"nnstudio train: error: {run_dir.name} is still training in another nnstudio process (it holds the "
-            "run's lock); stop that one first (Ctrl+C there), then resume it")
+            f"nnstudio train: error: {run_dir.name} is being trained by another process (pid {os.getpid()} on "
+            f"{socket.gethostname()}, which holds its lock): follow it in the studio's Runs pane (o), or stop it "
+            f"first (nnstudio runs stop {run_dir.name})")
         assert run_cli("train", "--resume") == 1
         assert f"; {run_dir.name} is still training in another nnstudio process" in capsys.readouterr().err
     finally:

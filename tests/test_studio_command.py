@@ -121,7 +121,7 @@ def test_the_studio_reads_its_flags_with_train_s_own_code():
                 for option in action.option_strings if action.help != argparse.SUPPRESS}
 
     train_only = {"--no-checkpoints", "--save", "--overwrite", "--resume", "--from", "--reinit", "--json",
-                  "--write-config", "--fork"}
+                  "--write-config", "--fork", "--detach"}
     assert run_options("train") - train_only == run_options("studio") - {"--open", "--no-resume"}
 
 

@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(parser, studio_arguments(argv, commands(parser), studio_options(parser)))
+    args.command_line = argv   # (what `train --detach` runs again, detached)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

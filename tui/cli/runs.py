@@ -8,6 +8,8 @@
     nnstudio runs prune [RUN...] [--keep-last N] [--older-than DAYS] [--interrupted] [--dry-run] [--yes]
                                                          delete ended runs' checkpoints (of every run, or of
                                                          those named), keep their histories
+    nnstudio runs pause|resume|stop RUN                  steer a run another process trains (`runs_steer`)
+    nnstudio runs set RUN --lr X [--batch-size B ...]    change its live settings
 
 RUN is a run's name in <saves>/runs (`--saves-dir`), a part of one that only that run has
 (`run_names.find_run`), or a path to a run folder. Errors print one
@@ -27,6 +29,7 @@ from nnstudio.engine.fields import Field
 from .common import FLAGS_BY_OPTION, field_type
 from .runs_compare import run_compare
 from .runs_delete import run_prune, run_rm
+from . import runs_steer
 from .runs_view import run_list, run_show
 
 #: the longest --older-than (a century): a run's age, not a number too large to be a time
@@ -87,5 +90,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prune.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     prune.set_defaults(handler=run_prune)
 
-    for action in (listing, show, comparing, remove, prune):
+    steering = runs_steer.register(actions)   # pause, resume, stop, set
+    for action in (listing, show, comparing, remove, prune, *steering):
         action.add_argument("--saves-dir", metavar="DIR", help=FLAGS_BY_OPTION["--saves-dir"].help())

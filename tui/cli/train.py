@@ -6,6 +6,7 @@
     nnstudio train --resume [RUN]                          # continue an interrupted run exactly
     nnstudio train --fork RUN@8 --lr 1e-4                  # a new run from RUN's epoch 8 (`run.forking`)
     nnstudio train ... --json                              # one JSON object per line on stdout, for scripts
+    nnstudio train ... --detach                            # in the background, outliving the terminal (detach.py)
     nnstudio train --from my-model --write-config run.toml # its settings as a file to edit; nothing trained
 
 The command holds no training logic: it builds a `RunConfig`, hands it to a `Session`, shows
@@ -41,11 +42,12 @@ from rich.markup import escape
 from nnstudio import saves
 
 from ..run.arguments import UsageError, add_run_flags, flags_given, parse_flag, resolve_save, run_config
-from ..run import forking
+from ..run import continuing, forking
 from ..run.run_names import find_run
 from ..run.config import ConfigError, RunConfig, write_config
 from ..run.signals import GracefulStop, exit_status, signal_of
 from ..run import Notice, NothingToTrain, Session, SessionError, Status, saved_config
+from . import detach
 from .common import fail, failure_status, one_line_errors
 from .report import PROG, Reporter
 
@@ -85,6 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "its parent's total, or 5 more epochs when the parent had done all its own")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line on stdout (each epoch, then the end); the display goes to stderr")
+    parser.add_argument("--detach", action="store_true",
+                        help="train in the background, in a process that outlives this terminal (a dropped SSH "
+                             "connection); prints the run's name and log, then exits. Follow it in the studio's Runs "
+                             "pane (o), steer it with nnstudio runs pause|resume|stop|set")
     parser.add_argument("--write-config", type=Path, metavar="FILE",
                         help="write the run's settings (the defaults, then --config or the save of --from, then "
                              "the flags) to FILE as TOML and exit without training; --config FILE runs them")
@@ -311,12 +317,11 @@ def _resume_target(plan: Plan) -> Path:
 
 
 def _not_training(folder: Path) -> None:
-    """Refused before the data loads: a run that another process is training now (its lock is held), or one
-    whose checkpoints `runs prune` deleted."""
+    """Refused before the data loads: a run that another process is training now (its lock is held: the message
+    says which process, and how to stop it), or one whose checkpoints `runs prune` deleted."""
     run = saves.read_run(folder) if saves.is_run_dir(folder) else None
     if run is not None and run.active:
-        raise SessionError(f"{run.name} is still training in another nnstudio process (it holds the run's lock); "
-                           f"stop that one first (Ctrl+C there), then resume it")
+        continuing.not_held(folder)
     if run is not None and run.pruned_at is not None and run.resume_point is None:
         raise SessionError(f"{run.name} was pruned: `nnstudio runs prune` deleted its checkpoints and kept its "
                            f"history (`nnstudio runs show {run.name}`), so it cannot be resumed")
@@ -340,6 +345,9 @@ def run_train(args: argparse.Namespace) -> int:
     reporter = Reporter(Console(stderr=args.json), sys.stdout if args.json else None)
     try:
         plan = make_plan(args)
+        if detach.wanted(args):
+            detach.check(args)
+            return detach.run_detached(args, plan.folder, PROG)
         if plan.write_config is not None:
             return write_settings(plan, args.json)
         with reporter.opening():

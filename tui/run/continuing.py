@@ -46,6 +46,8 @@ def open_checkpoint(cls: type["Session"], path: str | Path, *, on_event: Callabl
             raise SessionError(f"{path}: no checkpoint to resume in this run folder")
     else:
         checkpoint, run_dir = path, run_folder_to_continue(path)
+    if run_dir is not None:
+        not_held(run_dir)
     loaded = load_save(checkpoint)
     if loaded.checkpoint is None:
         raise SessionError(f"{checkpoint}: a model save, not a checkpoint; continue it with --from")
@@ -58,6 +60,16 @@ def open_checkpoint(cls: type["Session"], path: str | Path, *, on_event: Callabl
         session.origin = {"kind": "checkpoint", "path": str(checkpoint)}
     restore(session, loaded)
     return session
+
+
+def not_held(run_dir: Path) -> None:
+    """SessionError if another process trains the run now (it holds the run's lock): two processes never train
+    one run; the message says which process, and how to follow or stop it."""
+    info = saves.read_run(run_dir)
+    if info is not None and info.active:
+        raise SessionError(f"{info.name} is being trained by another process ({info.holder}, which holds its lock): "
+                           f"follow it in the studio's Runs pane (o), or stop it first (nnstudio runs stop "
+                           f"{info.name})")
 
 
 def from_save(cls: type["Session"], path: str | Path, *, config: RunConfig | None = None, reinitialise: bool = False,

@@ -4,6 +4,7 @@ setting change, and how it ended. The monitor, run comparison, forks and sweeps 
     recorder = HistoryRecorder(run_dir, train_size=54_000)
     recorder.start(config=..., origin={"kind": "new"})      # or continuing: at=(epochs done, batches into the next)
     recorder.batch(event); recorder.epoch(event); recorder.setting("optimizer.lr", 0.01, at=(3, 120))
+    recorder.status("paused", at=(3, 120)); recorder.command({"id": "c1", "do": "pause", "ok": True}, at=(3, 120))
     recorder.end("stopped", "", at=(3, 121)); recorder.close()
     history = read_history(run_dir)      # RunHistory: .runs, .epochs, .batches, .settings, .end, .notes
 
@@ -16,6 +17,10 @@ skipped with a note). The records, told apart by "kind":
     batch    e (1-based epoch), b (batches done in it), n (examples seen since the run's start), loss, acc
     epoch    the epoch's figures (`EpochEnd.as_dict`) and n
     setting  path, value, and `at`, where it took effect
+    status   status (running, pausing, paused, stepping, stopping) as the run moved to it, and `at`: what a
+             process following the run shows (`following.py`)
+    command  a command sent through the run folder (`steering.py`) and what came of it: id, do, ok, why,
+             by, and `at`; its sender waits for it
     end      status, why, and `at`
 
 A position is [epochs done, batches done in the next epoch]. A continuation drops what its file
@@ -41,7 +46,9 @@ from nnstudio.saves.journal import Journal, read_journal
 HISTORY_FILE = checkpoints.HISTORY_FILE
 #: the version of the records written here; a newer one is read as far as this version understands it
 FORMAT = 1
-KINDS = ("run", "batch", "epoch", "setting", "end")
+KINDS = ("run", "batch", "epoch", "setting", "status", "command", "end")
+#: the statuses a status record holds: those a run moves through while it trains (how it ends is its end record)
+MOVES = ("running", "pausing", "paused", "stepping", "stopping")
 #: how every batch record's line starts (the recorder writes "kind" first, compactly): a reader that needs no
 #: batches skips these lines unparsed (`read_history(batches=False)`), most of a long run's file
 BATCH_LINE = b'{"kind":"batch"'
@@ -103,6 +110,14 @@ class HistoryRecorder:
         """A live setting change (from any thread: the journal takes one writer at a time)."""
         self._append({"kind": "setting", "path": path, "value": value, "at": list(at)})
 
+    def status(self, status: str, *, at: tuple[int, int]) -> None:
+        """The run moved to `status` (written at once: a paused run writes nothing else a follower could wait for)."""
+        self._append({"kind": "status", "status": status, "at": list(at)}, flush=True)
+
+    def command(self, answer: dict, *, at: tuple[int, int]) -> None:
+        """What came of a command sent through the run folder (written at once: its sender waits for it)."""
+        self._append({"kind": "command", **answer, "at": list(at)}, flush=True)
+
     def end(self, status: str, why: str, *, at: tuple[int, int]) -> None:
         self._append({"kind": "end", "status": status, "why": why, "at": list(at)}, flush=True)
 
@@ -147,6 +162,8 @@ class RunHistory:
     epochs: list[dict] = field(default_factory=list)
     batches: Batches = field(default_factory=lambda: Batches.of([]))
     settings: list[dict] = field(default_factory=list)
+    statuses: list[dict] = field(default_factory=list)   # how it moved while it trained (status records)
+    commands: list[dict] = field(default_factory=list)   # the commands sent through its run folder, answered
     end: dict | None = None                              # how the latest continuation ended (None: it did not say)
     notes: list[str] = field(default_factory=list)
 
@@ -168,8 +185,13 @@ def read_history(run_dir: str | Path, *, batches: bool = True) -> RunHistory:
     settings and ends, and a 50-epoch MNIST run has 40,000 batch records (reading them takes 0.2 s).
     """
     read = read_journal(Path(run_dir) / HISTORY_FILE, skip=None if batches else BATCH_LINE)
-    records, notes = replay(read.records)
-    history = RunHistory(notes=[*read.notes, *notes])
+    return history_of(read.records, read.notes)
+
+
+def history_of(records: list[dict], notes: list[str] = ()) -> RunHistory:
+    """The history that a journal's records make, replayed (`notes`: what reading it already noted)."""
+    records, replayed = replay(records)
+    history = RunHistory(notes=[*notes, *replayed])
     rows = []
     for record in records:
         kind = record["kind"]
@@ -177,15 +199,24 @@ def read_history(run_dir: str | Path, *, batches: bool = True) -> RunHistory:
             history.runs.append(record)
             history.end = None
         elif kind == "batch":
-            rows.append((record["e"], record["b"], record["n"], _float(record["loss"]), _float(record.get("acc"))))
+            rows.append(batch_row(record))
         elif kind == "epoch":
             history.epochs.append(record)
         elif kind == "setting":
             history.settings.append(record)
+        elif kind == "status":
+            history.statuses.append(record)
+        elif kind == "command":
+            history.commands.append(record)
         else:
             history.end = record
     history.batches = Batches.of(rows)
     return history
+
+
+def batch_row(record: dict) -> tuple:
+    """A (checked) batch record as a row of `Batches`: epoch, batch, examples, loss, accuracy."""
+    return record["e"], record["b"], record["n"], _float(record["loss"]), _float(record.get("acc"))
 
 
 def replay(records: list[dict]) -> tuple[list[dict], list[str]]:
@@ -216,6 +247,10 @@ def replay(records: list[dict]) -> tuple[list[dict], list[str]]:
                     raise ValueError("epoch")
             else:
                 _position(record["at"])
+                if kind == "status" and record.get("status") not in MOVES:
+                    raise ValueError("status")
+                if kind == "command" and not isinstance(record.get("ok"), bool):
+                    raise ValueError("ok")
         except (KeyError, TypeError, ValueError):
             notes.append(f"a {kind} record of {HISTORY_FILE} does not read; skipped")
             continue

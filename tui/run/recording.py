@@ -6,6 +6,7 @@ loop's events arrive, marked with how the run ended when it ends.
     folder.open()                         # a new run folder (and a checkpoint of where it starts), or its own
     folder.batch(event); folder.epoch(event); folder.setting("optimizer.lr", 0.01)
     folder.stopped()                      # a checkpoint of where a stopped run stands
+    folder.quiet()                        # the loop has ended: no command from the run folder applies now
     folder.close(Status.FINISHED, why)    # the history's end record, the folder's mark, the lock released
 
 A run folder (`nnstudio.saves.checkpoints`) holds `epoch-NNNN.safetensors` for finished epochs
@@ -13,6 +14,10 @@ only (from epoch 0, the run's starting point, on), and a partial checkpoint for 
 mid-epoch, which resuming prefers while it is newer than the last epoch's (`saves.resume_point`).
 What a checkpoint holds is the session's to say (`Session._checkpoint_parts`); where and when it
 is written, and what a failure to write it means for the run, is this module's.
+
+While the run trains, other processes may steer it through its folder (`steering.py`): the
+commands that came since it took the folder's lock are applied, answered in its history, and each
+status it moves to is recorded there for those who follow it.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from typing import TYPE_CHECKING
 
 from nnstudio import saves
 from nnstudio.engine import events
+from nnstudio.saves.journal import JournalTail
 
 from .history import HistoryRecorder
 from .reports import CheckpointSaved, Notice, SessionError
 from .runs import own_start_of
 from .status import Status
+from .steering import COMMANDS_FILE, READ_BYTES, Steering
 
 if TYPE_CHECKING:
     from .session import Session
@@ -44,6 +51,7 @@ class RunRecording:
         """Why a checkpoint could not be written, if one could not: the run stopped there, resumable."""
         self.close_problem: str | None = None
         """Why the run folder could not be marked as ended, if it could not (the run's training itself is done)."""
+        self.steering: Steering | None = None
 
     # ------------------------------------------------------------------ opening
     def open(self) -> None:
@@ -57,6 +65,7 @@ class RunRecording:
             if fresh:
                 session.run_dir = saves.new_run_dir(session.run_name or self._default_name(),
                                                     session.config.checkpoints.folder)
+            commands = JournalTail.at_end(session.run_dir / COMMANDS_FILE, max_bytes=READ_BYTES)   # (not earlier ones)
             self.manager = saves.CheckpointManager(session.run_dir, keep_last=session.config.checkpoints.keep_last,
                                                    monitor=monitor, mode=mode)
             if fresh:
@@ -66,6 +75,8 @@ class RunRecording:
         if not fresh and session.own_from is None:   # (resumed in its folder: its own epochs began where they did)
             session.own_from = own_start_of(session.run_dir)
         self._record_start(fresh)
+        self.steering = Steering(self, commands)
+        self.steering.start()
 
     def _default_name(self) -> str:
         return f"{self.session.config.data.name}-{self.session.spec.get('name') or 'model'}"
@@ -100,6 +111,22 @@ class RunRecording:
         """A live setting changed (from any thread), where the run stands now."""
         if self.recorder is not None:
             self.recorder.setting(path, value, at=self.session.position)
+
+    def status(self, status: str) -> None:
+        """The run moved to `status` (from the steering thread), where it stands now."""
+        if self.recorder is not None:
+            self.recorder.status(status, at=self.session.position)
+
+    def command(self, answer: dict) -> None:
+        """What came of a command sent through the run folder (from the steering thread)."""
+        if self.recorder is not None:
+            self.recorder.command(answer, at=self.session.position)
+
+    def quiet(self) -> None:
+        """The loop has ended: stop applying commands from the run folder (before the run's last status moves)."""
+        steering, self.steering = self.steering, None
+        if steering is not None:
+            steering.close()
 
     def checkpoint_epoch(self) -> None:
         """The clean checkpoint of the epochs done (epoch-NNNN); a partial one from before is now stale."""
@@ -151,6 +178,7 @@ class RunRecording:
         written (made read-only, a full disk) costs the mark, not the run: the training is done, the last
         checkpoint stays and the folder still reads as cut off, so `--resume` finds it; `close_problem` says
         so (the front ends show it once the run has ended)."""
+        self.quiet()
         manager, self.manager = self.manager, None
         recorder, self.recorder = self.recorder, None
         if recorder is not None:

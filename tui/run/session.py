@@ -199,6 +199,8 @@ class Session(RunControls):
             self._failed(error)
             raise
         outcome = OUTCOMES[self.trainer.run()]
+        if self._folder is not None:
+            self._folder.quiet()   # (a pause sent through the run folder now would outlive the loop)
         self.controller.reset()   # a command the loop no longer obeyed (x in the last validation) ends with it
         self.stop_reason = ""
         try:

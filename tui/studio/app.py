@@ -11,7 +11,8 @@ talk back with messages (`ConfigChanged`, `LiveSettingRequested`, `SaveRequested
 why when pressed (the pane's `refusal`), as the run keys do (`run_keys.py`).
 
 Its parts: the run keys' commands and the requests that replace the run (`run_commands.RunCommands`),
-the training thread's news (`session_news.SessionNews`), and how a studio is made (`launch.create_app`).
+the training thread's news (`session_news.SessionNews`), a run another process trains followed
+(`run_following.RunFollowing`), and how a studio is made (`launch.create_app`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from .monitor_pane import MonitorPane
 from .predictions_pane import PredictionsPane
 from .run_keys import RUN_ACTIONS, RunState, refusal
 from .run_commands import RunCommands
+from .run_following import RunFollowing
 from .runner import Refused, SessionRunner, default_save_name, needs_new_session
 from .runs_pane import RunsPane
 from .saves_pane import SavesPane
@@ -62,7 +64,7 @@ PANES = (("builder", "Model"), ("settings", "Settings"), ("monitor", "Monitor"),
 _PANE_KEYS = Binding.Group("Panes", compact=True)
 
 
-class StudioApp(RunCommands, SessionNews, App):
+class StudioApp(RunCommands, SessionNews, RunFollowing, App):
     """Build, train, watch and save models from the keyboard."""
 
     TITLE = "nnstudio"
@@ -109,7 +111,7 @@ class StudioApp(RunCommands, SessionNews, App):
         self.welcome = Welcome(id="welcome")
         """In the Monitor's place until there is a run to watch (`_show_welcome`)."""
         self._collector: tuple[int, int, int] | None = None  # thresholds before spare_the_collector
-        self._live_run_dir: Path | None = None  # the session's run folder, as last passed to the panes
+        self._live_run_dir: tuple = (None, False, False)  # the run's folder (followed? still?), as last passed on
         self.poll_timer: Timer | None = None
         """Calls `poll_training` every POLL_INTERVAL seconds (from on_mount); tests pause it and call it themselves."""
 
@@ -170,6 +172,7 @@ class StudioApp(RunCommands, SessionNews, App):
 
         The session is told directly: the panes are being taken down, so no status is shown.
         """
+        self.runner.quit_following.set()   # (a followed run trains on in its own process)
         if self.session is not None:
             self.session.stop("stopped: the studio was closed")
         if self._collector is not None:
@@ -212,7 +215,8 @@ class StudioApp(RunCommands, SessionNews, App):
             saves_pane.refresh_catalogue()
             self.runs.set_folder(folder)
         c = self.config
-        self.sub_title = f"{c.data.name} · {model_name(c)} · {c.optimizer.name} lr {c.optimizer.lr:g}"
+        followed = f"following {self.runner.followed.name} · " if self.runner.following else ""
+        self.sub_title = f"{followed}{c.data.name} · {model_name(c)} · {c.optimizer.name} lr {c.optimizer.lr:g}"
         self.refresh_bindings()   # the keys' availability depends on the config too (its epochs)
 
     def _clear_displays(self, history: list[dict] | None = None, batches=None, train_size: int | None = None) -> None:
@@ -235,16 +239,18 @@ class StudioApp(RunCommands, SessionNews, App):
             self._show_welcome()
 
     def _follow_live_run(self) -> None:
-        """The current run's folder (known once its training thread opened it: after any news of the session) to
-        the panes that compare runs: it is drawn live."""
-        run_dir = self.session.run_dir if self.session is not None else None
-        if run_dir == self._live_run_dir:
+        """The current run's folder (known once its training thread opened it: after any news of the session; or the
+        followed run's) to the panes that compare runs: it is drawn live."""
+        run_dir, followed, following = self.runner.run_dir, self.runner.followed is not None, self.runner.following
+        if (run_dir, followed, following) == self._live_run_dir:
             return
-        self._live_run_dir = run_dir
+        self._live_run_dir = (run_dir, followed, following)
         listed = saves.runs_folder(self.runs.saves_dir)
         if run_dir is not None and run_dir.parent.resolve() == listed.resolve():
             run_dir = listed / run_dir.name   # as the Runs pane lists it (the folder may be named another way)
         self.monitor.live_run = self.runs.live_run = run_dir
+        self.runs.followed = run_dir if following else None   # (while it trains in its process)
+        self.monitor.followed = followed   # (its status line's hints: ended too, it is not the studio's to save)
         self.runs.refresh_runs()
 
     def _show_welcome(self) -> None:
@@ -390,7 +396,7 @@ class StudioApp(RunCommands, SessionNews, App):
         batch; only a value it took becomes the studio's config. A refused one is shown beside its field."""
         path = message.path
         try:
-            value = self.session.set_live(path, message.value) if self.session is not None else message.value
+            value = self.runner.set_live(path, message.value)
             config = self.config.replace(**{path: value})
         except ConfigError as error:
             self.notify(str(error), title="Not applied", severity="error")

@@ -103,6 +103,8 @@ class MonitorPane(Vertical):
         self._kept_curves: dict = {}   # the compared runs' per-batch curves as drawn (`Scene.kept`)
         self.live_run: Path | None = None
         """The current run's own folder (set by the app): marked or not, it is drawn live, never from its file."""
+        self.followed = False
+        """The current run is followed here, trained by another process (set by the app): the status line says so."""
         self.progress_updates = 0
         self.plot_redraws = 0
         self.reason: Text | None = None
@@ -174,7 +176,7 @@ class MonitorPane(Vertical):
             self._show_reason()
         if not self._composed:
             return
-        text = status_text(status)
+        text = status_text(status, self.followed)
         if (status_line := self._part("#run-status", Static)) is not None:
             # one line at 80 columns; a narrower terminal wraps it (the status word first), which needs a layout
             lines = max(1, -(-text.cell_len // max(status_line.size.width - 2, 1))) if status_line.size.width else 1

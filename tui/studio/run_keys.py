@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 from ..run import Status
 
+class Refused(Exception):
+    """A command that does not apply now; the message says what to do instead (`SessionRunner` raises it)."""
+
+
 #: the actions whose availability depends on the run (every other action of the app always acts)
 RUN_ACTIONS = ("toggle_run", "step", "stop", "reinitialise", "save")
 
@@ -31,6 +35,7 @@ class RunState:
     trained: int = 0         # epochs in its history, a loaded save's included
     planned: int = 0         # training.epochs: the epoch the run trains up to, counting those it has
     model_problem: str | None = None   # why the model on the Model pane cannot be trained (it does not build or fit)
+    followed: str = ""       # who trains the run the studio follows ("pid 4242 on gpu-box"); "" when it follows none
 
     @property
     def epochs_left(self) -> int:
@@ -96,6 +101,9 @@ def _stop(state: RunState) -> str | None:
 
 def _reinitialise(state: RunState) -> str | None:
     status = state.status
+    if state.followed and status.busy:
+        return (f"This run trains in another process ({state.followed}); the studio only follows it: x stops it, o in "
+                "the Runs pane (6) stops following.")
     if status is Status.PAUSED:
         return "The run is paused, not stopped: stop it first (x), then r re-initialises."
     if status.busy:
@@ -107,6 +115,9 @@ def _reinitialise(state: RunState) -> str | None:
 
 def _save(state: RunState) -> str | None:
     status = state.status
+    if state.followed:
+        return ("The followed run's weights are in its own process, not here: its checkpoints are in its run folder "
+                "(f in the Runs pane, 6, forks it from one).")
     if not state.trained:
         return "Nothing trained to save yet: press space to train first."
     if status is Status.PAUSING:

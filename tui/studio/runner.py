@@ -14,6 +14,10 @@ more often than a slow SSH link can carry. So `TrainingBridge` splits the stream
   losses; the UI polls them on a timer (`take`) at its own pace (~10 times a second);
 * every other event (epoch ends, status changes, the end of the run, notices) is rare and
   important, so it is posted as a `SessionEvent` message, which is thread-safe and keeps their order.
+
+A run that another process trains can be followed instead (`follow`): then there is no session, and
+the run keys go to the followed run through its run folder (`FollowedRun`); what it does arrives
+through a bridge as a session's news would (`run_following.follow_run` reads it in a thread).
 """
 
 from __future__ import annotations
@@ -34,20 +38,18 @@ from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import events
 
 from ..run import Session, SessionError, Status, forking, outputs_problem, saved_config
-from ..run.config import LIVE_SETTINGS, RunConfig
+from ..run.config import LIVE_SETTINGS, ConfigError, RunConfig
 from ..run.curves import restore_batches
 from ..run.fitting import model_name
+from ..run.following import FollowedRun
 from .messages import SessionEvent, SessionReady
-from .run_keys import RunState, refusal
+from .run_following import FollowingRunner
+from .run_keys import Refused, RunState, refusal
 
 #: seconds between two download progress reports passed on to the interface, at least
 DOWNLOAD_INTERVAL = 0.25
 #: settings that change nothing about the model or data: a session survives changes to them
 _SESSION_SAFE = set(LIVE_SETTINGS) | {"training.epochs"}
-
-
-class Refused(Exception):
-    """A command that does not apply now; the message says what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,12 @@ class TrainingBridge:
             self._download_posted = now
         self._post(SessionEvent(event, self))
 
+    def feed(self, latest: events.BatchEnd, losses: list[tuple[int, int, int, float, int]]) -> None:
+        """Batches of a followed run, read from its history (the follower's thread), as a session's would come."""
+        with self._lock:
+            self._latest = latest
+            self._losses.extend(losses)
+
     def take(self) -> tuple[events.BatchEnd | None, list[tuple[int, int, int, float, int]]]:
         """The newest batch event since the last call (or None) and the (epoch, batch, batches, loss, examples seen
         in the epoch) since."""
@@ -91,8 +99,9 @@ class TrainingBridge:
         return latest, losses
 
 
-class SessionRunner:
-    """The studio's one training session: built, trained, paused, stepped, stopped, saved, loaded."""
+class SessionRunner(FollowingRunner):
+    """The studio's one training session: built, trained, paused, stepped, stopped, saved, loaded (or a run another
+    process trains, followed: `FollowingRunner`)."""
 
     def __init__(self, host: DOMNode, *, dataset: Dataset | None = None) -> None:
         self.host = host  # runs the workers; the thread's messages are posted to it
@@ -104,13 +113,25 @@ class SessionRunner:
         self.started_from = 0   # the epochs the session had done when it last started training (a fork's parent's)
         self._saved_mark: tuple | None = None   # the run as it was then (`_mark`)
         self.bridge = TrainingBridge(host.post_message)
+        self.followed: FollowedRun | None = None
+        """The run another process trains that the studio follows (or followed, until something else is shown)."""
+        self.quit_following = threading.Event()   # tells the follower's thread to end
 
     @property
     def status(self) -> Status:
         """What the run is doing: the session's status ("preparing" while one is being opened, "idle" without one)."""
         if self.opening:
             return Status.PREPARING
+        if self.followed is not None:
+            return self.followed.status
         return self.session.status if self.session is not None else Status.IDLE
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The folder of the run shown: the session's (once its thread opened it), or the followed run's."""
+        if self.followed is not None:
+            return self.followed.run_dir
+        return self.session.run_dir if self.session is not None else None
 
     @property
     def busy(self) -> bool:
@@ -119,8 +140,11 @@ class SessionRunner:
     def state(self, config: RunConfig | None = None) -> RunState:
         """What the run keys depend on (`run_keys.refusal`); `config` is the studio's, whose training.epochs
         the next start plans (default: the session's plan)."""
-        session = self.session
+        session, followed = self.session, self.followed
         planned = config.training.epochs if config is not None else session.epochs_planned if session else 0
+        if followed is not None:
+            return RunState(self.status, opening=self.opening, trained=followed.epochs_done, planned=planned,
+                            followed=followed.holder or "another process")
         return RunState(self.status, opening=self.opening, session=session is not None,
                         prepared=session is not None and session.trainer is not None,
                         trained=session.epochs_done if session is not None else 0, planned=planned)
@@ -135,6 +159,12 @@ class SessionRunner:
         """Space: start or continue training, pause it, or resume it. True when a new session was built."""
         self._check("toggle_run", config)
         status = self.status
+        if self.following:
+            self._steer("pause" if status in (Status.RUNNING, Status.STEPPING) else "resume")
+            return False
+        if self.followed is not None and status is Status.STOPPED:   # (it let go of its lock: it resumes here)
+            self.open(self.followed.run_dir, "resumed", config.checkpoints.folder)
+            return False
         if status in (Status.RUNNING, Status.STEPPING):
             self.session.pause()
         elif status in (Status.PAUSED, Status.PAUSING):
@@ -146,6 +176,9 @@ class SessionRunner:
     def step(self, size: str, config: RunConfig) -> bool:
         """Train one "epoch" or one "batch", then pause (starting the run first if need be)."""
         self._check("step", config)
+        if self.following:
+            self._steer("step", size)
+            return False
         if self.status is Status.PAUSED:
             getattr(self.session, f"step_{size}")()
         elif not self.busy:
@@ -155,7 +188,14 @@ class SessionRunner:
     def stop(self) -> None:
         """Stop at the next batch boundary (the run writes a checkpoint and stays resumable)."""
         self._check("stop")
+        if self.following:
+            self._steer("stop", "stopped from a studio following it (x)")
+            return
         self.session.stop("stopped from the studio (x)")
+
+    def new_bridge(self) -> TrainingBridge:
+        """A bridge for a new session's (or followed run's) news: what an earlier one still sends is dropped."""
+        return TrainingBridge(self.host.post_message)
 
     def discard(self) -> bool:
         """Forget the session: the next start builds the model afresh (re-initialised weights)."""
@@ -173,6 +213,7 @@ class SessionRunner:
         """
         session = self.session
         new = session is None or session.trainer is None
+        self.let_go()   # (a followed run that ended: the studio's own run takes the Monitor)
         if new:
             self.bridge = TrainingBridge(self.host.post_message)   # news of an earlier session is not this one's
             session = self.session = Session(config, on_event=self.bridge.on_event, dataset=self.dataset)
@@ -188,7 +229,9 @@ class SessionRunner:
     def open(self, path: Path, origin: str, folder: str) -> None:
         """Load a save ("loaded") or resume an interrupted run ("resumed") in a worker; SessionReady follows."""
         if self.busy:
-            raise Refused("Stop training (x) before opening another model.")
+            raise Refused("Stop following this run (o in the Runs pane, 6) before opening another model." if
+                          self.following else "Stop training (x) before opening another model.")
+        self.let_go()
         self.opening = True
         self._run_worker(self._open, Path(path), origin, folder, name="open")
 
@@ -196,7 +239,10 @@ class SessionRunner:
         """Fork `run_dir` from its checkpoint of `epoch` with the settings `changed`, in a worker; SessionReady
         ("forked") follows, and the fork trains at once."""
         if self.busy:
-            raise Refused("Stop training (x) before forking: the fork becomes the run trained here.")
+            raise Refused("Stop following this run (o in the Runs pane, 6) before forking: the fork becomes the run "
+                          "trained here." if self.following else
+                          "Stop training (x) before forking: the fork becomes the run trained here.")
+        self.let_go()
         self.opening = True
         self._run_worker(self._fork, Path(run_dir), epoch, dict(changed), folder, name="open")
 
@@ -262,6 +308,10 @@ class SessionRunner:
         Returns True when trained work was discarded. Refused while training, for changes
         that cannot apply to a running session.
         """
+        if self.followed is not None:
+            if self.following:   # (the panes lock all but live settings: those go through `set_live`)
+                raise Refused("The followed run's settings are its own: only live ones can change (Settings, 2).")
+            self.let_go()
         if self.session is None:
             return False
         if needs_new_session(old, new):
@@ -282,16 +332,29 @@ class SessionRunner:
         return f"Trained {epochs_done} epoch{'' if epochs_done == 1 else 's'}."
 
     # ================================================================== what comes back (UI thread)
+    def set_live(self, path: str, value):
+        """A live setting typed in the Settings pane: to the session (or the followed run), checked there first
+        (ConfigError: not applied); the value as the config holds it. Without a run, the value as it is."""
+        if self.following:
+            try:
+                return self.followed.set_live(path, value)
+            except SessionError as error:
+                raise ConfigError(path, str(error)) from None
+        return self.session.set_live(path, value) if self.session is not None else value
+
     def record(self, event) -> None:
-        """An event from the training thread: count trained epochs (unsaved work)."""
-        if isinstance(event, events.EpochEnd):
+        """An event from the training thread: count trained epochs (unsaved work; a followed run's are its own)."""
+        if isinstance(event, events.EpochEnd) and self.followed is None:
             self.unsaved_epochs += 1
 
     def worker_changed(self, worker: Worker, state: WorkerState) -> str | None:
         """A worker ended: the text of its error (for the user) if an open failed; the studio stays as it was.
         (A training thread's failure the session reports itself, as a `Failed` event and its status.)"""
-        if worker.group != "training" or state != WorkerState.ERROR or worker.name != "open":
+        opening = (worker.group, worker.name) in (("training", "open"), ("follow", "follow"))
+        if state != WorkerState.ERROR or not opening:
             return None
+        if worker.name == "follow":
+            self.followed = None
         self.opening = False
         error = worker.error
         return str(error) if isinstance(error, SessionError) else f"{type(error).__name__}: {error}"
@@ -299,6 +362,7 @@ class SessionRunner:
     async def stop_and_wait(self, why: str = "stopped: the studio was closed") -> None:
         """Stop a live run and wait for its thread to end (its last checkpoint is then on disk); `why` is what its
         history records."""
+        self.quit_following.set()   # (a followed run goes on in its own process)
         if self.session is None or not self.busy:
             return
         self.session.stop(why)   # also while already stopping, or while another model is being opened

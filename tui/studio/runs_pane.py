@@ -1,6 +1,7 @@
 """Pane 6, every run kept: a table of the runs in the saves folder, to mark some and compare them in the Monitor.
 
     m mark / unmark    enter compare in the Monitor    c clear the marks    f fork    / filter    R read again
+    o follow a run another process trains (`nnstudio train --detach`) live in the Monitor; again: stop following
 
 (enter is the table's, `RunsTable`: a focused table takes it before the pane would.)
 
@@ -73,7 +74,16 @@ class RunsPane(Vertical):
         Binding("R", "refresh", "Refresh", show=False, id="runs.refresh", tooltip="Read the runs folder again"),
         Binding("f", "fork", "Fork", id="runs.fork",
                 tooltip="Go on from one of the selected run's epochs with changed settings, as a new run"),
+        Binding("o", "follow", "Follow", id="runs.follow",
+                tooltip="Follow the selected run, which another process trains, live in the Monitor (space, x and "
+                        "live settings go to it); on the run followed: stop following"),
     ]
+
+    @dataclass
+    class FollowRequested(Message):
+        """o: follow the run another process trains at `path` (or, on the run followed, stop following it)."""
+
+        path: Path
 
     @dataclass
     class ForkRequested(Message):
@@ -105,6 +115,8 @@ class RunsPane(Vertical):
         """The marked runs' folders, in the order they were marked."""
         self.live_run: Path | None = None
         """The folder of the run the studio trains now (set by the app): drawn live, so never marked."""
+        self.followed: Path | None = None
+        """The folder of the run the studio follows (set by the app; then also `live_run`), trained by another process."""
         self.reads = 0
         self._stamps: dict[Path, tuple] = {}   # marked run -> what it looked like when last passed on
         self._catalogue = RunCatalogue()
@@ -246,8 +258,9 @@ class RunsPane(Vertical):
         return Text("")
 
     def _cells(self, run: RunSummary) -> list[Text]:
-        status = "running here" if run.path == self.live_run and run.status == "running" else \
-            "pruned" if run.pruned else run.status
+        status = "pruned" if run.pruned else run.status
+        if run.path == self.live_run and run.status == "running":
+            status = "followed" if run.path == self.followed else "running here"
         name = shown_name(run.name) if self.size.width < WIDE else run.name
         return [self._mark_cell(run), cell(name, "bold" if run.path in self.marks else ""),
                 cell(optimizer_text(run)), cell(epochs_text(run), right=True), cell(best_text(run), right=True),
@@ -269,8 +282,12 @@ class RunsPane(Vertical):
         text = Text.assemble((f"{run.path}\n", "dim"), f"{run.dataset or '—'} · {run.model or '—'} · ",
                              f"{optimizer_text(run)} · {run.epochs_done} epochs · best {best_text(run)} · {run.status} · ",
                              size_text(run.size))
-        if run.path == self.live_run:
+        if run.path == self.followed:
+            text.append(f" · followed here, trained by {run.info.holder} (o stops following)", style="bold")
+        elif run.path == self.live_run:
             text.append(" · the run being trained here", style="bold")
+        elif run.status == "running":
+            text.append(f" · trained by {run.info.holder}: o follows it", style="bold")
         fork = origins.fork_of(run.origin, run.history.runs[0].get("config") if run.history and run.history.runs else None)
         if fork is not None:
             text.append(f"\n{fork}")
@@ -322,6 +339,10 @@ class RunsPane(Vertical):
                 self.post_message(self.ForkRequested(request))
 
         self.app.push_screen(ForkScreen(self.selected), answered)
+
+    def action_follow(self) -> None:
+        """Follow the selected run (another process trains it), or stop following it."""
+        self.post_message(self.FollowRequested(self.selected.path))
 
     def mark(self, path: Path) -> None:
         """Mark the run at `path` (a fork's parent, to see where they branch), unless it is already."""
@@ -389,7 +410,8 @@ def _mark(pane: RunsPane) -> str | None:
     if run.path in pane.marks:
         return None   # (unmarking always acts)
     if run.path == pane.live_run:
-        return "This is the run being trained here: the Monitor draws it live, marked or not."
+        return ("This is the run followed here" if run.path == pane.followed else "This is the run being trained "
+                "here") + ": the Monitor draws it live, marked or not."
     if run.history is None:
         return f"{run.name} has no history to draw ({'; '.join(run.notes) or 'it is older than run histories'})."
     if len(pane.marks) >= MAX_COMPARED:
@@ -413,11 +435,29 @@ def _fork(pane: RunsPane) -> str | None:
         return "No run to fork: train one (space), or clear the filter (escape)." if pane.runs else \
             "No runs yet: train one (space), then fork it from one of its epochs here."
     if pane._status.busy:
-        return "Stop training (x) before forking: the fork becomes the run trained here."
+        return "Stop following (o) before forking: the fork becomes the run trained here." if pane.followed else \
+            "Stop training (x) before forking: the fork becomes the run trained here."
     if run.info.latest is None:
         why = "its checkpoints were pruned" if run.pruned else "it has no epoch checkpoint (it ended before one)"
         return f"{run.name} cannot be forked: {why}; a fork starts from a checkpoint of one of its epochs."
     return None
 
 
-_RULES = {"mark": _mark, "compare": _compare, "clear_marks": _clear_marks, "fork": _fork}
+def _follow(pane: RunsPane) -> str | None:
+    run = pane.selected
+    if run is None:
+        return "No run to follow: start one in the background (nnstudio train --detach), or clear the filter." \
+            if pane.runs else "No runs yet: start one in the background (nnstudio train --detach) to follow it here."
+    if run.path == pane.followed:
+        return None   # (stop following)
+    if run.path == pane.live_run and run.status == "running":
+        return "This is the run being trained here: the Monitor shows it live."
+    if run.status != "running":
+        return (f"{run.name} is not training ({run.status}): o follows a run another process trains "
+                "(nnstudio train --detach); enter compares it.")
+    if pane._status.busy and pane.followed is None:
+        return "Stop training (x) before following another run: the Monitor shows one run at a time."
+    return None
+
+
+_RULES = {"mark": _mark, "compare": _compare, "clear_marks": _clear_marks, "fork": _fork, "follow": _follow}

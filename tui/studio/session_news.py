@@ -65,6 +65,8 @@ class SessionNews:
         if message.source is not self.runner.bridge:  # from a session let go since (re-initialised, replaced)
             return
         self._follow_live_run()   # (its folder is opened in the training thread, after the status says running)
+        if self.on_run_news(event):   # (a followed run's, or a run steered from another process: run_following.py)
+            return
         if isinstance(event, StatusChanged):
             self._follow_status()
             if self.status.ended and self.session is not None and self.session.close_problem:

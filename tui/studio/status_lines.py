@@ -31,13 +31,26 @@ STATUS_LOOK: dict[Status, tuple[str, str, str]] = {
     Status.DIVERGED: ("✗", "bold red", "lower the learning rate (2), then r and space"),
     Status.FAILED: ("✗", "bold red", "fix what is said below, then r and space"),
 }
+#: the hints of a run followed here, which another process trains (`run_following.py`)
+FOLLOWED_HINTS: dict[Status, str] = {
+    Status.PREPARING: "reading the followed run's history",
+    Status.RUNNING: "followed: space pauses, x stops it",
+    Status.PAUSED: "followed: space resumes · n one epoch · N one batch · x stops it",
+    Status.STOPPED: "in its process · space resumes it here · f in Runs (6) forks it",
+    Status.FINISHED: "in its process · space trains its settings afresh here",
+    Status.EARLY_STOPPED: "in its process · space trains its settings afresh here",
+    Status.DIVERGED: "in its process · lower the learning rate (2), then space afresh",
+    Status.FAILED: "in its process · its log (train.log in its run folder) says why",
+}
 #: statuses at which a run starts: the reason an earlier one failed or diverged is then old news
 STARTING = (Status.PREPARING, Status.RUNNING, Status.STEPPING)
 
 
-def status_text(status: Status) -> Text:
-    """"▶ RUNNING  space pauses, x stops": the status word in its colour, then what the keys do now."""
+def status_text(status: Status, followed: bool = False) -> Text:
+    """"▶ RUNNING  space pauses, x stops": the status word in its colour, then what the keys do now (to a run
+    followed here, `followed`, which another process trains)."""
     symbol, style, hint = STATUS_LOOK[status]
+    hint = FOLLOWED_HINTS.get(status, hint) if followed else hint
     return Text.assemble((f"{symbol} {status.upper().replace('-', ' ')}", style), ("  " + hint, "dim") if hint else "")
 
 
