@@ -1,5 +1,5 @@
-"""The runs compared in the Monitor as a run trains: what the line above the plots says (runs not drawn, forks),
-the log scale of the learning rate, and the runs' validation loss."""
+"""The runs compared in the Monitor as a run trains: what the lines above the plots say (runs not drawn, forks),
+the log scale of the learning rate, the runs' validation loss, and the runs compared built once (counted)."""
 
 from __future__ import annotations
 
