@@ -104,27 +104,54 @@ class Standardizer:
         return cls(np.asarray(state["mean"], dtype=np.float32), np.asarray(state["std"], dtype=np.float32))
 
 
-def stratified_split(y: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+#: how `stratified_split` counts what it holds out of each class. "total": the fraction of the whole, rounded
+#: once (0.1 of MNIST's 60,000 is 6,000), shared among the classes by their shares. "per-class": each class's
+#: share rounded on its own (half to even), as splits were made before: the total could miss by up to half the
+#: number of classes (54,001 / 5,999 for MNIST). Runs and saves record their rule (`PreparedData.normalisation`);
+#: one made before the rule was recorded goes on with "per-class", so resuming it stays bit-identical.
+SPLIT_RULES = ("total", "per-class")
+SPLIT_RULE = SPLIT_RULES[0]
+OLD_SPLIT_RULE = SPLIT_RULES[1]
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int = 0,
+                     rule: str = SPLIT_RULE) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, validation) that hold out `fraction` of each class, chosen from `seed`.
 
-    Deterministic for a seed; every class keeps its proportion (rounded per class). Regression
-    targets (floats) have no classes and are split at random. Both index arrays are sorted.
+    Deterministic for a seed; every class keeps its proportion (each within one of its exact share;
+    `rule` says how the counts are rounded: `SPLIT_RULES`). Regression targets (floats) have no classes
+    and are split at random. Both index arrays are sorted.
     """
     if not 0.0 <= fraction < 1.0:
         raise DatasetError(f"the validation fraction must be in [0, 1), got {fraction}")
+    if rule not in SPLIT_RULES:
+        raise DatasetError(f"the split rule must be one of {', '.join(SPLIT_RULES)}, got {rule!r}")
     rng = np.random.default_rng(seed)
     y = np.asarray(y)
     if np.issubdtype(y.dtype, np.floating):
         groups = [np.arange(len(y))]
     else:
         groups = [np.flatnonzero(y == c) for c in np.unique(y)]
+    sizes = [len(members) for members in groups]
+    counts = _held_out(fraction, sizes) if rule == "total" else [int(round(fraction * n)) for n in sizes]
     train, val = [], []
-    for members in groups:
+    for members, held in zip(groups, counts):
         shuffled = rng.permutation(members)
-        held = int(round(fraction * len(members)))
         val.append(shuffled[:held])
         train.append(shuffled[held:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def _held_out(fraction: float, sizes: list[int]) -> list[int]:
+    """How many of each class to hold out: `fraction` of the whole, rounded once, shared among the classes by
+    their shares, each within one of its exact share (the largest remainders get the rest, the first class
+    first among equals)."""
+    exact = [fraction * size for size in sizes]
+    held = [int(np.floor(share)) for share in exact]
+    rest = int(round(fraction * sum(sizes))) - sum(held)
+    for c in sorted(range(len(sizes)), key=lambda c: held[c] - exact[c])[:max(rest, 0)]:
+        held[c] += 1
+    return held
 
 
 def train_val_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int = 0):
@@ -158,14 +185,15 @@ def prepare(
     standardize: bool = False,
     per_feature: bool = False,
     layout: str = "flat",
+    split_rule: str = SPLIT_RULE,
 ) -> PreparedData:
-    """Scale, split, optionally standardise and lay out `dataset` for training.
+    """Scale, split (`stratified_split` by `split_rule`), optionally standardise and lay out `dataset` for training.
 
     Makes one float32 copy of the train images (train rows first, then validation rows: two
     views of it) and one of the test images; standardisation statistics come from the training
     rows only and are applied in place.
     """
-    train_index, val_index = stratified_split(dataset.y_train, val_fraction, seed) if val_fraction \
+    train_index, val_index = stratified_split(dataset.y_train, val_fraction, seed, split_rule) if val_fraction \
         else (np.arange(len(dataset.y_train)), np.arange(0))
     order = np.concatenate([train_index, val_index])
     x = np.empty((len(order),) + dataset.x_train.shape[1:], dtype=np.float32)
@@ -189,6 +217,6 @@ def prepare(
         normalisation={
             "scale": "x / 255" if dataset.x_train.dtype == np.uint8 else None,
             "standardize": standardizer.to_dict() if standardizer else None,
-            "val_fraction": val_fraction, "seed": seed, "layout": layout,
+            "val_fraction": val_fraction, "seed": seed, "layout": layout, "split": split_rule,
         },
     )

@@ -64,6 +64,44 @@ def short_repr(value: Any, limit: int = 50) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+class Overflowed(float):
+    """A number a file wrote too large for a float (`lr = 1e400`): it reads as infinity, and keeps how it was
+    written, so that a message says "1e400 is too large" rather than "got inf" (`too_large`;
+    `nnstudio.tui.run.config` reads TOML floats so)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> "Overflowed":
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def too_large(text: str) -> str:
+    """What is wrong with a number written too large for a float: "1e400 is too large (it overflows ...)"."""
+    if text.strip().startswith("-"):
+        return f"{text.strip()} is too far below 0 (it overflows to -infinity; numbers go down to about -1.8e308)"
+    return f"{text.strip()} is too large (it overflows to infinity; the largest number is about 1.8e308)"
+
+
+def overflows(text: str) -> bool:
+    """Whether `text` writes a finite number too large for a float (1e400), which Python reads as infinity."""
+    try:
+        return math.isinf(float(text)) and "inf" not in text.lower()
+    except ValueError:
+        return False
+
+
+def given_text(value: Any) -> str:
+    """A value a user gave, for a message, in the words of the file or form it came from: true and false as
+    TOML and JSON write them (Python's True is what their `true` reads as), a number too large as written."""
+    if isinstance(value, (bool, np.bool_)):
+        return f"{'true' if value else 'false'} (a yes/no value)"
+    if isinstance(value, Overflowed):
+        return value.text
+    return short_repr(value)
+
+
 def is_whole_number(value: Any) -> bool:
     """An integer that is not a bool (Python's bool is an int; `true` is never a count or a size)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
@@ -224,7 +262,7 @@ class Field:
         return FieldError(self.name, problem)
 
     def _wrong(self, value: Any, hint: str = "") -> FieldError:
-        return self.error(f"must be {self.constraint}, got {short_repr(value)}{hint}")
+        return self.error(f"must be {self.constraint}, got {given_text(value)}{hint}")
 
     def _coerce(self, value: Any) -> Any:
         """The value as this field's Python type, refusing look-alikes (True is not 1, "10" is not 10)."""
@@ -235,6 +273,8 @@ class Field:
             raise self._wrong(value)
         if is_bool:   # bool is an int subclass in Python; `epochs = true` is a mistake, not 1 epoch
             raise self._wrong(value)
+        if isinstance(value, Overflowed) and self.kind in (int, float):
+            raise self.error(too_large(value.text))
         if self.kind is int:
             if not isinstance(value, numbers.Integral):
                 raise self._wrong(value, self._quoted_hint(value))
@@ -297,6 +337,8 @@ class Field:
                 raise self._wrong(text) from None
             if value == 0 and self.kind is float and any(digit in "123456789" for digit in stripped.lower().split("e")[0]):
                 raise self.error(f"{text.strip()} is too small to tell from 0 (the smallest number is about 1e-308)")
+            if self.kind is float and overflows(stripped):
+                raise self.error(too_large(stripped))
         elif self.kind is dict:
             try:
                 value = json.loads(stripped)

@@ -89,7 +89,7 @@ def headless(data_dir: str, epochs: int, saves: Path) -> list[float]:
 
 def studio_app(data_dir: str, epochs: int, saves: Path):
     from nnstudio.tui.run.config import RunConfig
-    from nnstudio.tui.studio.app import create_app
+    from nnstudio.tui.studio.launch import create_app
 
     return create_app(config=RunConfig().replace(**{"training.epochs": epochs}), saves_dir=saves, data_dir=data_dir,
                       offer_resume=False)

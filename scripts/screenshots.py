@@ -23,7 +23,7 @@ from pathlib import Path
 
 async def take(out: Path, epochs: int) -> None:
     from nnstudio.tui.run.config import RunConfig
-    from nnstudio.tui.studio.app import create_app
+    from nnstudio.tui.studio.launch import create_app
 
     with tempfile.TemporaryDirectory() as saves:
         config = RunConfig().replace(**{"data.name": "mnist-embedded", "training.epochs": epochs})
@@ -47,7 +47,7 @@ async def take_compare(out: Path) -> None:
     import subprocess
 
     from nnstudio.tui.run.config import RunConfig
-    from nnstudio.tui.studio.app import create_app
+    from nnstudio.tui.studio.launch import create_app
 
     with tempfile.TemporaryDirectory() as saves:
         for lr in ("0.001", "0.3"):

@@ -52,6 +52,10 @@ def test_a_continued_save_that_blows_up_without_nan_is_diverged_not_finished(tmp
     assert "more than 10 times its best" in final["message"] and "above the chance level (0.6931)" in final["message"]
     assert "Restored the weights after epoch 3. Lower the learning rate" in final["message"]
     assert final["epochs_done"] == 3 and "Diverged: 3 of 5 epochs" in captured.err
+    # besides "start again": a fork from its last good epoch (the one it restored) with a tenth of the lr
+    retry = (f"Or go on from epoch 3, its last good one, with a tenth of the learning rate: nnstudio train --fork "
+             f"{final['run_dir'].split('/')[-1]}@3 --lr 1000")
+    assert final["retry"] == retry and retry in captured.err.replace("\n", "")
     assert saves.read_run(tmp_path / final["run_dir"]).status == "failed"
     # --save keeps the restored weights, with the history they have: the save's own three epochs
     base, saved = saves.load(tmp_path / "saves" / "base.safetensors"), saves.load(tmp_path / final["save"])

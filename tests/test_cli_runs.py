@@ -146,12 +146,53 @@ def test_list_keeps_names_whole_on_a_narrow_terminal(made, capsys, monkeypatch):
     assert runs("list", folder=made) == 0
     out = capsys.readouterr().out
     assert all(name(made, p) in out for p in ("adam", "sgd", "stopped", "diverged", "spirals", "sine", "cut"))
-    assert "not shown here: model" in out.replace("\n", " ")
+    assert "not shown: model" in out.replace("\n", " ")
 
 
-def test_list_of_an_empty_folder_and_of_a_file(tmp_path, capsys):
+def test_list_keeps_each_name_whole_on_one_line_at_80_columns_once_runs_are_pruned(folder, capsys, monkeypatch):
+    """A pruned run's status ("finished, pruned") widened its column, and every name folded onto two lines: a
+    pruned run is marked "finished*" (the caption says what * means) and only other columns give way."""
+    long = {"adam": "checkerboard-deep-mlp-20261203-134846", "sgd": "checkerboard-deep-mlp-20261203-134846-2"}
+    for prefix, new in long.items():
+        run_dir(folder, prefix).rename(folder / "runs" / new)
+    assert runs("prune", "--yes", folder=folder) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "80")
+    assert runs("list", folder=folder) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [*long.values(), *(name(folder, p) for p in ("stopped", "diverged", "spirals", "sine", "cut"))]
+    rows = [next(line for line in lines if f" {n} " in line) for n in names]   # (each whole, on its own line)
+    assert max(len(line) for line in lines) <= 80
+    assert all("finished*" in rows[i] for i in (0, 1)) and "interrupted" in rows[-1]
+    assert "*: pruned (checkpoints deleted, history kept)" in " ".join(lines)
+
+
+def test_list_puts_the_data_set_back_when_pruned_runs_are_marked_short(folder, capsys, monkeypatch):
+    """Runs named as nnstudio names them (DATA-MODEL-DATE-TIME), one pruned: at 80 columns the data set is shown,
+    the pruned run marked with * rather than the data set left out."""
+    for prefix in ("diverged", "sine", "cut", "stopped", "spirals"):
+        shutil.rmtree(run_dir(folder, prefix))
+    for prefix, new in (("adam", "blobs-deep-mlp-20261203-134846"), ("sgd", "blobs-deep-mlp-20261203-134846-2")):
+        run_dir(folder, prefix).rename(folder / "runs" / new)
+    assert runs("prune", "blobs-deep-mlp-20261203-134846", "--yes", folder=folder) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "80")
+    assert runs("list", folder=folder) == 0
+    lines = capsys.readouterr().out.splitlines()
+    pruned = next(line for line in lines if " blobs-deep-mlp-20261203-134846 " in line)
+    kept = next(line for line in lines if " blobs-deep-mlp-20261203-134846-2 " in line)
+    assert " blobs " in pruned and "finished*" in pruned and " blobs " in kept and "finished*" not in kept
+
+
+def test_list_of_an_empty_folder_and_of_a_file(tmp_path, capsys, monkeypatch):
     assert runs("list", folder=tmp_path) == 0
     assert "No runs in" in capsys.readouterr().out
+    assert runs("list", folder=tmp_path / "nonexistent") == 2   # (named: a typo, not an empty folder)
+    assert f"nnstudio runs: error: --saves-dir {tmp_path / 'nonexistent'}: no such folder" in capsys.readouterr().err
+    monkeypatch.setenv("NNSTUDIO_SAVES_DIR", str(tmp_path / "fresh"))   # (the default: no run has made it yet)
+    assert main(["runs", "list"]) == 0
+    assert f"({tmp_path / 'fresh'} does not exist yet: the first run creates it)" in \
+        capsys.readouterr().out.replace("\n", "")
     (tmp_path / "file").write_text("x")
     assert runs("list", folder=tmp_path / "file") == 2
     assert capsys.readouterr().err.startswith("nnstudio runs: error: --saves-dir")
@@ -167,7 +208,7 @@ def test_show_tells_a_run_s_settings_epochs_end_and_checkpoints(made, capsys):
     assert "adam, lr=0.1" in out                                  # the settings table
     assert "History" in out and "train loss" in out                 # the epochs table
     assert "changed optimizer.lr to 0.005 from batch 4 of epoch 2" in out
-    assert "ended: stopped after batch 3 of epoch 2" in out
+    assert "ended: stopped on request after batch 3 of epoch 2" in out   # (session.stop() gave no reason)
     assert "partial.safetensors" in out and f"resumable from partial.safetensors: nnstudio train --resume " \
                                            f"{name(made, 'stopped')}" in out
 
@@ -175,7 +216,12 @@ def test_show_tells_a_run_s_settings_epochs_end_and_checkpoints(made, capsys):
 def test_show_a_run_by_path_and_how_a_diverged_or_interrupted_one_ended(made, capsys):
     assert main(["runs", "show", str(run_dir(made, "diverged"))]) == 0
     out = capsys.readouterr().out
-    assert "ended: diverged after batch" in out and "Lower the learning rate" in out
+    ended = next(line for line in out.splitlines() if line.startswith("ended:"))   # (one numbering: the message's)
+    assert ended.startswith("ended: diverged at epoch 1, batch ") and "after batch" not in ended
+    assert "Lower the learning rate" in ended
+    diverged = name(made, "diverged")   # (sgd at lr 1e6: its starting weights are its last good ones)
+    assert f"Or try again from its starting weights with a tenth of the learning rate: nnstudio train --fork " \
+           f"{diverged}@0 --lr 100000" in out
     assert runs("show", name(made, "cut"), folder=made) == 0
     out = capsys.readouterr().out
     assert "interrupted: cut off after epoch 1 without ending" in out and "resumable from epoch-0001" in out
@@ -207,12 +253,40 @@ def test_show_and_compare_a_fork_and_its_parent(folder, capsys, monkeypatch):
     child = saves.find_runs(folder)[0]
     assert runs("show", child.name, folder=folder) == 0
     out = capsys.readouterr().out
-    assert f"origin: a fork of {parent.name} at epoch 1 with optimizer.lr=0.001, training.epochs=3" in out
+    assert f"origin: forked from {parent.name}@1 on 20" in out and "(epoch 1 is its parent's)" in out
+    assert "changed at the fork: lr 0.01 → 0.001, epochs 2 → 3" in out
+    assert "resumed" not in out   # (its branch point is where it started, not a resume)
     assert "finished, 3/3 epochs" in out
     assert runs("compare", parent.name, child.name, "--json", folder=folder) == 0
     record = strict_json(capsys.readouterr().out)
     assert {s["setting"]: s["values"] for s in record["settings"]} == {"optimizer.lr": [0.01, 0.001],
                                                                        "training.epochs": [2, 3]}
+    fork_of = {"run": parent.name, "epoch": 1, "changed": {"optimizer.lr": {"from": 0.01, "to": 0.001},
+                                                           "training.epochs": {"from": 2, "to": 3}}}
+    assert [r["fork_of"] for r in record["runs"]] == [None, fork_of]
+    assert runs("compare", parent.name, child.name, folder=folder) == 0
+    assert "#2: fork of #1@1 (lr 0.01 → 0.001, epochs 2 → 3)" in capsys.readouterr().out
+    assert runs("compare", child.name, name(folder, "sgd"), folder=folder) == 0   # (its parent not compared)
+    assert f"#1: fork of {parent.name}@1 (lr 0.01" in capsys.readouterr().out
+    assert runs("list", folder=folder) == 0
+    assert f"{child.name}: fork of {parent.name}@1 (lr 0.01 → 0.001, epochs 2 → 3)" in capsys.readouterr().out
+    assert runs("list", "--json", folder=folder) == 0
+    listed = {r["name"]: r["fork_of"] for r in map(strict_json, capsys.readouterr().out.splitlines())}
+    assert listed[child.name] == fork_of and listed[parent.name] is None
+
+
+def test_show_a_resumed_fork_says_where_it_forked_and_where_it_was_resumed(folder, capsys, monkeypatch):
+    from nnstudio.tui.run.forking import fork
+    monkeypatch.setenv("NNSTUDIO_SAVES_DIR", str(folder))
+    parent = run_dir(folder, "adam")
+    child = fork(parent, 1, {"optimizer.name": "sgd", "training.epochs": 3})
+    child.on_event = _stop_in_epoch_2(child)
+    assert child.run() == "stopped"
+    assert Session.open_checkpoint(child.run_dir).run() == "finished"
+    assert runs("show", child.run_dir.name, folder=folder) == 0
+    out = capsys.readouterr().out
+    assert f"origin: forked from {parent.name}@1" in out and "changed at the fork: adam → sgd, epochs 2 → 3" in out
+    assert "resumed after batch 3 of epoch 2 on 20" in out
 
 
 def test_show_and_list_read_a_damaged_history_as_far_as_it_is_sound(folder, capsys):
@@ -250,6 +324,36 @@ def test_compare_prints_the_settings_that_differ_and_the_final_metrics(made, cap
     assert "data.name" not in rows and "training.seed" not in rows
     metrics = out[out.index("Final metrics"):]
     assert "val acc" in metrics and "best val acc" in metrics and "not compared" not in out
+
+
+def test_compare_formats_each_metric_row_one_way(made, capsys):
+    """A loss row's values have the same decimals (not 0.23 beside 0.2121); accuracies are percentages."""
+    assert runs("compare", name(made, "adam"), name(made, "sgd"), name(made, "stopped"), folder=made) == 0
+    out = capsys.readouterr().out
+    rows = {line[:14].strip(): line[14:].split() for line in out[out.index("Final metrics"):].splitlines()[3:]
+            if line.strip()}
+    for metric in ("train loss", "val loss"):
+        assert len({len(value.split(".")[1]) for value in rows[metric]}) == 1, rows[metric]
+    for metric in ("train acc", "val acc", "best val acc"):
+        assert all(value.endswith("%") and len(value.split(".")[1]) == 3 for value in rows[metric]), rows[metric]
+
+
+def test_numbers_side_by_side_share_their_decimals():
+    from nnstudio.tui.cli.common import aligned_numbers
+    assert aligned_numbers([0.23, 0.2121, 1.5]) == ["0.2300", "0.2121", "1.5000"]
+    assert aligned_numbers([0.00123, 0.0456]) == ["0.00123", "0.04560"]       # 3 significant digits at least
+    assert aligned_numbers([None, 3.4e8, 0.12]) == ["-", "3.400e+08", "1.200e-01"]
+    assert aligned_numbers([float("nan"), 0.5, True]) == ["nan", "0.5000", "-"]
+
+
+def test_show_s_history_table_gives_a_loss_column_one_format(made, capsys):
+    assert runs("show", name(made, "adam"), folder=made) == 0
+    out = capsys.readouterr().out
+    rows = [line.split("│")[1:-1] for line in out[out.index("History"):].splitlines() if line.count("│") > 3]
+    assert len(rows) == 2
+    for column in (1, 3):   # train loss, val loss: 0.1852894 above 0.0000997, not 0.1853 above 9.97e-05
+        losses = [row[column].strip() for row in rows]
+        assert len({len(value.split(".")[1]) for value in losses}) == 1 and "e" not in "".join(losses), losses
 
 
 def test_compare_hides_a_setting_that_applies_to_none_of_the_runs(folder, capsys):
@@ -293,7 +397,11 @@ def test_compare_says_what_cannot_be_compared_across_data_sets_and_tasks(made, c
 def test_compare_needs_two_runs(made, capsys):
     assert runs("compare", name(made, "adam"), folder=made) == 2
     assert "compare needs two runs or more, got 1" in capsys.readouterr().err
+    assert runs("compare", name(made, "adam"), name(made, "adam"), folder=made) == 2
+    assert f"the same run was given twice: {name(made, 'adam')}; name each run once" in capsys.readouterr().err
     assert runs("compare", name(made, "adam"), str(run_dir(made, "adam")), folder=made) == 2   # the same one twice
+    assert f"the same run was given twice: '{name(made, 'adam')}' and '{run_dir(made, 'adam')}' are both " \
+           f"{name(made, 'adam')}" in capsys.readouterr().err
     assert runs("compare", name(made, "adam"), "nothing", folder=made) == 2
     assert "no run named 'nothing'" in capsys.readouterr().err
 
@@ -338,6 +446,53 @@ def test_rm_deletes_nothing_outside_the_runs_folder(folder, tmp_path, capsys):
     assert (folder / "runs" / "stray.txt").is_file() and len(list((folder / "runs").iterdir())) == 10
 
 
+def test_rm_of_a_part_of_a_name_says_which_run_it_means_and_deletes_only_that_one(folder, capsys, monkeypatch):
+    doomed = run_dir(folder, "diverged")
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert runs("rm", "diverg", folder=folder) == 1    # its unique start
+    out = capsys.readouterr().out
+    assert f"'diverg' is the run {doomed.name}" in out and f"Delete the run {doomed.name} (diverged, " in out
+    assert runs("rm", "verged", "--yes", folder=folder) == 0   # inside its name
+    out = capsys.readouterr().out
+    assert f"'verged' is the run {doomed.name}" in out and f"Deleted {doomed}." in out and not doomed.exists()
+    older = shutil.copytree(run_dir(folder, "adam"), folder / "runs" / "adam-20250101-090000")
+    assert runs("rm", "090000", "--yes", folder=folder) == 0   # the end of its name (its time)
+    assert f"'090000' is the run {older.name}" in capsys.readouterr().out and not older.exists()
+    before = sorted(p.name for p in (folder / "runs").iterdir())
+    assert runs("rm", "s", "--yes", folder=folder) == 2   # sgd, sine, spirals, stopped: one line, nothing deleted
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'s' could be any of 4 runs in " in err and name(folder, "sgd") in err
+    outside = shutil.copytree(run_dir(folder, "adam"), folder.parent / "elsewhere" / "a-run")
+    (folder / "runs" / "linked-run").symlink_to(outside, target_is_directory=True)
+    assert runs("rm", "linked", "--yes", folder=folder) == 2   # a part of a name never reaches past a link
+    assert "not deleting" in capsys.readouterr().err and (outside / "run.json").is_file()
+    assert sorted(p.name for p in (folder / "runs").iterdir()) == sorted(before + ["linked-run"])
+
+
+def test_every_runs_action_takes_a_part_of_a_name_that_only_one_run_has(folder, capsys):
+    adam = name(folder, "adam")
+    assert runs("show", "adam", folder=folder) == 0 and capsys.readouterr().out.startswith(adam)
+    older = shutil.copytree(run_dir(folder, "adam"), folder / "runs" / "adam-20250101-090000")
+    assert runs("show", "adam", folder=folder) == 2   # (now two start so)
+    assert "'adam' could be any of 2 runs" in capsys.readouterr().err
+    assert runs("show", "0101-090000", folder=folder) == 0 and capsys.readouterr().out.startswith(older.name)
+    assert runs("compare", adam, "sgd", "--json", folder=folder) == 0
+    assert [r["name"] for r in strict_json(capsys.readouterr().out)["runs"]] == [adam, name(folder, "sgd")]
+    assert runs("show", "nothing-like-it", folder=folder) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nor one whose name starts with, ends with or holds it" in err
+    assert "`nnstudio runs list` shows them" in err and str(folder / "runs") in err
+
+
+def test_a_part_of_a_name_is_a_start_first_then_an_end_then_anything_inside():
+    from nnstudio.tui.run.run_names import matching
+    names = ["mnist-mlp-20261203-101500", "mnist-cnn-20261203-111500", "spirals-mlp-20261203-101500-2"]
+    assert matching("mnist-m", names) == ["mnist-mlp-20261203-101500"]          # a start
+    assert matching("101500", names) == ["mnist-mlp-20261203-101500"]          # an end, before "inside"
+    assert matching("cnn", names) == ["mnist-cnn-20261203-111500"]             # inside
+    assert matching("mnist", names) == sorted(names[:2]) and matching("zzz", names) == []
+
+
 def test_rm_checks_every_run_before_deleting_any(folder, capsys):
     assert runs("rm", name(folder, "adam"), "nothing", "--yes", folder=folder) == 2
     assert run_dir(folder, "adam").is_dir()
@@ -368,6 +523,8 @@ def test_prune_deletes_ended_runs_checkpoints_and_keeps_their_histories(folder, 
     assert runs("prune", "--yes", folder=folder) == 0
     out = capsys.readouterr().out
     assert f"Pruned 6 runs: freed {size_text(expected)}" in out
+    assert "Their settings and histories are kept: `nnstudio runs list`, `show` and `compare` still show them; " \
+           "they can no longer be resumed or forked." in out
     assert f"keeping {name(folder, 'cut')}: interrupted: it can be resumed (--interrupted prunes it too)" in out
     for run in ended:
         assert sorted(p.name for p in run.iterdir()) == [HISTORY_FILE, "run.json"]
@@ -388,9 +545,44 @@ def test_prune_deletes_ended_runs_checkpoints_and_keeps_their_histories(folder, 
     assert "Nothing to prune" in capsys.readouterr().out
 
 
+def test_prune_the_runs_named_only(folder, capsys):
+    """Users try `runs prune RUN`: it prunes that run (by the same rules), and nothing else."""
+    assert runs("prune", name(folder, "sgd"), "cut", "--yes", folder=folder) == 0   # (a part of a name too)
+    out = capsys.readouterr().out
+    assert f"keeping {name(folder, 'cut')}: interrupted: it can be resumed" in out and "Pruned 1 run" in out
+    assert not saves.checkpoint_files(run_dir(folder, "sgd"))
+    assert all(saves.checkpoint_files(run_dir(folder, p)) for p in ("adam", "stopped", "spirals", "sine", "cut"))
+    assert runs("prune", name(folder, "sgd"), "--yes", folder=folder) == 0
+    out = capsys.readouterr().out
+    assert f"{name(folder, 'sgd')} was pruned already" in out and "Nothing to prune of the runs named." in out
+    assert runs("prune", "nothing", "--yes", folder=folder) == 2
+    assert "no run named 'nothing'" in capsys.readouterr().err
+
+
+def test_a_pruned_run_is_said_to_be_pruned_when_resumed(folder, capsys):
+    assert runs("prune", name(folder, "stopped"), "--yes", folder=folder) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", name(folder, "stopped"), "--saves-dir", str(folder)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{name(folder, 'stopped')} was pruned: `nnstudio runs prune` deleted its checkpoints " \
+                             f"and kept its history (`nnstudio runs show {name(folder, 'stopped')}`), so it cannot " \
+                             f"be resumed" in err[0]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["prune", "RUN", "--json"], "nnstudio runs prune: error: unrecognized arguments: --json (see nnstudio runs "
+                                 "prune --help)"),
+    (["list", "--all"], "nnstudio runs list: error: unrecognized arguments: --all (see nnstudio runs list --help)"),
+])
+def test_an_action_s_unknown_option_points_at_that_action_s_help(args, expected, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["runs", *args])
+    assert exit.value.code == 2 and capsys.readouterr().err.strip() == expected
+
+
 def test_prune_keeps_the_newest_and_the_recent(folder, capsys, monkeypatch):
     assert runs("prune", "--keep-last", "2", "--yes", folder=folder) == 0
-    assert "one of the 2 newest (--keep-last)" in capsys.readouterr().out
+    assert "among the 2 newest (--keep-last)" in capsys.readouterr().out
     kept = [p for p in ("adam", "sgd", "stopped", "diverged", "spirals", "sine")
             if saves.checkpoint_files(run_dir(folder, p))]
     assert kept == ["spirals", "sine"]
@@ -441,7 +633,8 @@ def test_prune_removes_the_lock_files_ended_runs_left(folder, capsys):
     stopped = run_dir(folder, "stopped")           # a stop leaves its lock file (it may be resumed)
     assert (stopped / ".lock").exists() and not (run_dir(folder, "adam") / ".lock").exists()   # finish removes it
     assert runs("prune", "--keep-last", "10", "--yes", folder=folder) == 0
-    assert "Pruned 0 runs: freed 0 B; removed 1 stale lock file." in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines()[-1] == ("Removed 1 lock file an ended run left behind; no checkpoints "
+                                                        "were deleted.")
     assert not (stopped / ".lock").exists() and saves.checkpoint_files(stopped)
 
 
@@ -460,9 +653,17 @@ def test_prune_asks_first_or_only_says_what_it_would_do(folder, capsys, monkeypa
     assert "pass --yes (or --dry-run to see what would go)" in capsys.readouterr().err
     assert runs("prune", "--dry-run", folder=folder) == 0
     out = capsys.readouterr().out
-    assert "Would delete the checkpoints of:" in out and "Would free" in out
+    expected = size_text(saves.disk_usage([f for p in ("adam", "sgd", "stopped", "diverged", "spirals", "sine")
+                                           for f in saves.checkpoint_files(run_dir(folder, p))]))
+    assert f"Pruning would delete the checkpoints (saved weights) of 6 runs, {expected} in all:" in out
+    assert f"  {name(folder, 'stopped')} (stopped, still resumable, 1 epoch: " in out   # (what it loses)
+    assert "`compare` would still show them, but they could no longer be resumed or forked." in out
+    assert "It would also remove 1 lock file an ended run left behind." in out
+    assert out.splitlines()[-1] == "Nothing deleted (--dry-run)."
     monkeypatch.setattr("sys.stdin", Terminal("no\n"))
     assert runs("prune", folder=folder) == 1
+    out = capsys.readouterr().out
+    assert f"Delete these checkpoints and free {expected}? [y/N] Nothing deleted." in out
     assert all(saves.checkpoint_files(run_dir(folder, p)) for p in ("adam", "sgd", "stopped", "diverged"))
 
 

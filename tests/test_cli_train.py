@@ -15,6 +15,7 @@ from nnstudio import saves
 from nnstudio.engine import events
 from nnstudio.tui.main import main, package_version
 from nnstudio.tui.run.config import RunConfig, load_config
+from nnstudio.tui.run.history import read_history
 from nnstudio.tui.run import Session, saved_config
 
 QUICK = ["--dataset", "blobs", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
@@ -99,7 +100,7 @@ def test_train_prints_summary_rows_and_where_things_are(tmp_path, monkeypatch, c
     monkeypatch.chdir(tmp_path)
     assert run_cli("train", *QUICK, "--save", "m") == 0
     out = capsys.readouterr().out
-    for text in ("layer", "output shape", "parameters", "8,835", "901 train / 99 val / 250 test",
+    for text in ("layer", "output shape", "parameters", "8,835", "900 train / 100 val / 250 test",
                  "train loss", "val acc", "3/3", "Finished: 3 of 3 epochs", "checkpoints: saves/runs/",
                  "saved: saves/m.safetensors"):
         assert text in out
@@ -404,6 +405,9 @@ def test_ctrl_c_stops_with_a_checkpoint_and_resume_completes(tmp_path):
     assert saves.read_metadata(last_epoch).checkpoint["data_state"]["trainer"]["tally"]["batches"] == 0  # clean
     assert saves.load(tmp_path / "saves" / "interrupted.safetensors").checkpoint is None  # --save after a stop
     assert "resume with: nnstudio train --resume" in (tmp_path / "display.txt").read_text()
+    assert read_history(tmp_path / final["run_dir"]).end["why"] == "stopped by Ctrl+C"   # (it said "" before)
+    shown = nnstudio(tmp_path, "runs", "show", Path(final["run_dir"]).name)
+    assert "ended: stopped by Ctrl+C after " in shown.stdout, shown.stdout
 
     target = final["epochs_done"] + 1
     resumed = nnstudio(tmp_path, "train", "--resume", "--epochs", str(target), "--json")

@@ -448,6 +448,25 @@ def test_invalid_setting_in_a_file_names_file_and_setting(tmp_path):
     assert str(info.value).startswith(f"{path}: optimizer.name: ")
 
 
+@pytest.mark.parametrize("text, problem", [
+    ("[optimizer]\nlr = true\n", "optimizer.lr: must be a number >= 0, got true (a yes/no value)"),
+    ("[training]\nepochs = false\n", "training.epochs: must be a whole number >= 1 and <= 5000, got false (a yes/no "
+                                      "value)"),
+    ("[optimizer]\nlr = 1e400\n", "optimizer.lr: 1e400 is too large (it overflows to infinity; the largest number "
+                                   "is about 1.8e308)"),
+    ("[optimizer]\nlr = -1_0e400\n", "optimizer.lr: -1_0e400 is too far below 0 (it overflows to -infinity"),
+    ("[training]\nepochs = 1e400\n", "training.epochs: 1e400 is too large (it overflows to infinity"),
+    ("[optimizer]\nlr = inf\n", "optimizer.lr: must be a number >= 0, got inf (it must be a finite number)"),
+])
+def test_a_file_s_wrong_value_is_told_in_the_file_s_words(tmp_path, text, problem):
+    """Not "got True" (Python's word for TOML's true) nor "got inf" for a number written 1e400."""
+    path = tmp_path / "run.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: {problem}"), str(info.value)
+
+
 @pytest.mark.parametrize("content", [b"\xff\xfe[data]", b"\x00\x01\x02"])
 def test_binary_file_is_a_config_error(tmp_path, content):
     path = tmp_path / "run.toml"

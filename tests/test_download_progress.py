@@ -22,7 +22,7 @@ from nnstudio.tui.main import main
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.run import Session
 from nnstudio.tui.studio import runner
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.messages import SessionEvent
 from nnstudio.tui.studio.runner import TrainingBridge
 from nnstudio.tui.cli.report import Reporter

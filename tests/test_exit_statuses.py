@@ -60,8 +60,9 @@ def test_a_save_that_is_not_there_is_a_usage_error(command, folder, capsys):
 
 def test_a_run_that_is_not_there_is_a_usage_error(folder, capsys):
     assert run(["train", "--resume", "nosuch"]) == 2
-    assert error_line(capsys) == (f"nnstudio train: error: --resume nosuch: no such run folder or checkpoint "
-                                  f"(runs are in {folder / 'runs'})")
+    assert error_line(capsys) == (f"nnstudio train: error: --resume nosuch: no run named 'nosuch' in "
+                                  f"{folder / 'runs'}, nor one whose name starts with, ends with or holds it "
+                                  f"(`nnstudio runs list` shows them)")
 
 
 @pytest.mark.parametrize("command", [name for name in NAMING_A_SAVE if not name.startswith("studio")])

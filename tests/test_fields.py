@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnstudio.engine.fields import Field, FieldError, is_whole_number, kind_of, short_repr, suggest
+from nnstudio.engine.fields import (Field, FieldError, Overflowed, is_whole_number, kind_of, overflows, short_repr,
+                                     suggest)
 
 SIZE = Field("out", int, "outputs", low=1)
 RATE = Field("p", float, "a probability", low=0.0, high=1.0, high_open=True)
@@ -20,7 +21,7 @@ STRIDE = Field("stride", int, "a stride", default=None, low=1, nullable=True)
 
 @pytest.mark.parametrize("field, value, problem", [
     (SIZE, 0, "must be a whole number >= 1, got 0"),
-    (SIZE, True, "must be a whole number >= 1, got True"),            # a bool is not a number
+    (SIZE, True, "must be a whole number >= 1, got true (a yes/no value)"),   # a bool is not a number
     (SIZE, 2.0, "must be a whole number >= 1, got 2.0"),
     (SIZE, "3", "must be a whole number >= 1, got '3' (text; write it without quotes: out = 3)"),
     (SIZE, 10 ** 30, "is far too large: 1000000000000000000000000000000"),
@@ -104,3 +105,19 @@ def test_numbers_too_small_to_tell_from_zero_and_minus_zero():
         lr.parse(" 1E-400 ")
     assert lr.parse("0E5") == 0.0 and lr.parse("0.000") == 0.0
     assert str(lr.parse("-0")) == "0.0" and str(lr.check(-0.0)) == "0.0"
+
+
+def test_numbers_too_large_for_a_float_are_told_as_written():
+    """`--lr 1e400` was "got inf": Python reads it as infinity; the user wrote a (too) large number."""
+    lr = Field("lr", float, 0.01, "learning rate", low=0.0)
+    with pytest.raises(FieldError, match=r"^lr 1e400 is too large \(it overflows to infinity; the largest number is"):
+        lr.parse(" 1e400 ")
+    with pytest.raises(FieldError, match=r"^lr -1E400 is too far below 0 \(it overflows to -infinity"):
+        lr.parse("-1E400")
+    with pytest.raises(FieldError, match=r"got inf \(it must be a finite number\)"):   # infinity, as written
+        lr.parse("inf")
+    with pytest.raises(FieldError, match=r"^lr 1e400 is too large"):                     # a file's (`Overflowed`)
+        lr.check(Overflowed("1e400"))
+    with pytest.raises(FieldError, match=r"^epochs 1e400 is too large"):
+        Field("epochs", int, 1, "epochs", low=1).check(Overflowed("1e400"))
+    assert overflows("1e400") and overflows("-1_0e999") and not overflows("inf") and not overflows("1e308")

@@ -91,10 +91,10 @@ def test_a_save_whose_header_is_too_big_is_refused_before_it_is_parsed(tmp_path,
     refused_in_one_line(outcome, *phrases)
 
 
-def test_the_listing_marks_hostile_saves_unreadable_within_the_bound(tmp_path, hostile_saves):
+def test_the_listing_marks_hostile_saves_damaged_within_the_bound(tmp_path, hostile_saves):
     outcome = measure(["saves", "list", "--saves-dir", str(hostile_saves)], cwd=tmp_path)
     assert outcome.status == 0 and outcome.peak_mb < PEAK_MB, (outcome.stderr, outcome.peak_mb)
-    notes = [line for line in outcome.stdout.splitlines() if line.startswith("unreadable ")]
+    notes = [line for line in outcome.stdout.splitlines() if line.startswith("damaged ")]
     assert len(notes) == 3 and sum("over the limit of 8,388,608 bytes" in line for line in notes) == 2
 
 

@@ -66,7 +66,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def refused_by_every_command(capsys, path: Path, reason: str, *, listed_as: str) -> None:
-    """`list` marks it (as `listed_as`: "will not load" or "unreadable") with `reason`; `show`, `eval` and `predict`
+    """`list` marks it (as `listed_as`: "will not load" or "damaged") with `reason`; `show`, `eval` and `predict`
     refuse it with that reason, in one line on stderr, exit 1."""
     status, out, _ = run(capsys, "saves", "list", "--saves-dir", str(path.parent))
     assert status == 0
@@ -115,7 +115,7 @@ def test_settings_that_opening_refuses_are_marked_will_not_load(real, tmp_path, 
 ])
 def test_fields_that_contradict_or_make_no_sense_are_refused(real, tmp_path, capsys, name, source, change, reason):
     path = hostile(real, tmp_path, name, source, change)
-    refused_by_every_command(capsys, path, reason, listed_as="unreadable")
+    refused_by_every_command(capsys, path, reason, listed_as="damaged")
 
 
 def test_resuming_from_a_checkpoint_with_an_absurd_epoch_says_why(real, tmp_path, capsys):
@@ -184,7 +184,7 @@ async def test_the_studio_marks_them_and_will_not_open_them(real, tmp_path):
 
 async def test_the_studio_says_why_it_cannot_open_one_named_on_the_command_line(real, tmp_path):
     """`nnstudio studio SAVE` on weights that are not finite: one notification with the reason; nothing opens."""
-    from nnstudio.tui.studio.app import create_app
+    from nnstudio.tui.studio.launch import create_app
 
     path = hostile(real, tmp_path, "inf", "model", fill=(float("inf"),))
     app = create_app(config=RunConfig.from_dict({"data": {"name": "blobs", "size": 300}}), saves_dir=tmp_path / "s",
@@ -203,7 +203,7 @@ async def test_the_studio_says_why_it_cannot_open_one_named_on_the_command_line(
 
 async def test_the_studio_will_not_open_a_model_whose_outputs_overflow(real, tmp_path):
     """Finite weights of 3e38: the predictions pane showed "nan%" for every sample."""
-    from nnstudio.tui.studio.app import create_app
+    from nnstudio.tui.studio.launch import create_app
 
     path = hostile(real, tmp_path, "huge", "model", fill=(3e38,))
     app = create_app(config=RunConfig.from_dict({"data": {"name": "blobs", "size": 300}}), saves_dir=tmp_path / "s",

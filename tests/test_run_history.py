@@ -128,6 +128,37 @@ def test_every_run_keeps_its_history_as_it_goes(tmp_path):
     assert history.notes == []
 
 
+def test_a_stopped_run_records_why_it_stopped(tmp_path):
+    """The first stop asked for names the reason; a stop that gives none says so; each stop of a run that is
+    continued gives its own; early stopping and divergence say theirs."""
+    session = Session(_config(tmp_path, **{"training.epochs": 6}))
+
+    def stop_twice_in_epoch(epoch):
+        def on_event(event):
+            if isinstance(event, events.BatchEnd) and event.epoch == epoch and event.batch == 1:
+                session.stop("stopped from the studio (x)" if epoch == 0 else "")
+                session.stop("stopped by SIGTERM")   # (a second stop while stopping: the first one's reason stays)
+        return on_event
+
+    session.on_event = stop_twice_in_epoch(0)
+    assert session.run() == "stopped"
+    assert read_history(session.run_dir).end == {"kind": "end", "status": "stopped",
+                                                 "why": "stopped from the studio (x)", "at": [0, 2]}
+    session.on_event = stop_twice_in_epoch(1)
+    assert session.run() == "stopped"
+    assert read_history(session.run_dir).end["why"] == "stopped by SIGTERM"   # (not the last run's reason)
+    session.on_event = lambda event: event
+    session.stop()   # asked before the run starts: it stops at once, and says nothing of why
+    assert session.run() == "stopped" and read_history(session.run_dir).end["why"] == "stopped on request"
+
+    early = Session(_config(tmp_path, **{"training.epochs": 200, "training.early_stopping": 1,
+                                         "optimizer.lr": 0.3}))
+    assert early.run() == "early-stopped"
+    assert read_history(early.run_dir).end["why"].startswith("validation loss has not improved for 1 epoch")
+    wild = Session(_config(tmp_path, **{"optimizer.name": "sgd", "optimizer.lr": 1e6}))
+    assert wild.run() == "diverged" and read_history(wild.run_dir).end["why"].startswith("Training diverged at")
+
+
 def test_a_run_from_a_save_records_where_it_came_from(tmp_path):
     first = Session(_config(tmp_path, **{"training.epochs": 1}))
     assert first.run() == "finished"
@@ -152,7 +183,7 @@ def test_runs_are_listed_newest_first_with_what_tells_them_apart(tmp_path):
 
 def test_a_run_named_with_a_trailing_slash_is_found(tmp_path):
     """Tab completion writes "name/": `runs show name/` said there was no such run folder."""
-    from nnstudio.tui.run.runs import find_run
+    from nnstudio.tui.run.run_names import find_run
     session = Session(_config(tmp_path, **{"training.epochs": 1}))
     assert session.run() == "finished"
     assert find_run(session.run_dir.name + "/", tmp_path) == session.run_dir

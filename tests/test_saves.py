@@ -402,7 +402,7 @@ def test_refuses_a_format_from_the_future(good, tmp_path):
     (lambda d: d.update(config=[]), "config must be an object"),
     (lambda d: d.update(config="adam"), "config must be an object, got 'adam'"),
     (lambda d: d.update(history=[{"grad_norms": {"0": "big"}}]), "history[0].grad_norms.0 must be a number >= 0 or null"),
-    (lambda d: d.update(history=[{"epoch": True}]), "history[0].epoch must be a whole number >= 1, got True"),
+    (lambda d: d.update(history=[{"epoch": True}]), "history[0].epoch must be a whole number >= 1, got true (a yes/no value)"),
     (lambda d: d.update(history=[{"val_acc": "high"}]), "history[0].val_acc must be a number >= 0 and <= 1 or null"),
     (lambda d: d.update(history=[3]), "history[0] must be an object"),
     (lambda d: d.update(dataset={"normalisation": None}), "dataset is missing name"),

@@ -48,12 +48,14 @@ def test_list_shows_each_save_newest_first(folder, capsys):
     assert "mlp 784-128-64-10, 109k params" in out and "logreg 784-10, 7.8k params" in out
     assert "fashion-mnist" in out and "98.00%" in out and "(checkpoint)" in out
     assert "2025-" in out and "kB" in out  # sizes as everywhere (tui.render)
-    assert "unreadable damaged.safetensors: not a safetensors file: only 7 bytes long" in out
+    assert "damaged damaged.safetensors: not a safetensors file: only 7 bytes long" in out
 
 
 def test_list_of_an_empty_or_missing_folder(tmp_path, capsys):
-    assert main(["saves", "list", "--saves-dir", str(tmp_path / "none")]) == 0
+    assert main(["saves", "list", "--saves-dir", str(tmp_path)]) == 0
     assert "No saves in" in capsys.readouterr().out
+    assert main(["saves", "list", "--saves-dir", str(tmp_path / "none")]) == 2   # (a typo is not an empty folder)
+    assert f"--saves-dir {tmp_path / 'none'}: no such folder" in capsys.readouterr().err
 
 
 def test_list_mentions_an_interrupted_run(tmp_path, capsys):
@@ -63,7 +65,7 @@ def test_list_mentions_an_interrupted_run(tmp_path, capsys):
     manager.close()
     assert main(["saves", "list", "--saves-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "interrupted run cut-off-" in out and "at epoch 4" in out and "epoch-0004.safetensors" in out
+    assert "interrupted run cut-off-" in out and "after epoch 4: resume it with nnstudio train --resume cut-off-" in out
 
 
 def test_list_names_the_partial_checkpoint_of_a_run_stopped_mid_epoch(tmp_path, capsys):
@@ -74,8 +76,29 @@ def test_list_names_the_partial_checkpoint_of_a_run_stopped_mid_epoch(tmp_path, 
     manager.close()
     assert main(["saves", "list", "--saves-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "interrupted run cut-off-" in out and "its latest checkpoint is" in out
-    assert "partial.safetensors" in out and "epoch-0004.safetensors" not in out
+    assert "interrupted run cut-off-" in out and "partway through epoch 5: resume it with" in out
+
+
+def test_list_calls_a_stopped_run_stopped_where_it_stopped_as_runs_list_does(tmp_path, capsys):
+    """A run stopped in its first epoch was "interrupted run ... at epoch 0": it is stopped (the word `runs list`
+    uses), after the batch it stopped at, numbered as everywhere else."""
+    from nnstudio.engine import events
+    from nnstudio.tui.run import Session
+    from nnstudio.tui.run.config import RunConfig
+    config = RunConfig.from_dict({"data": {"name": "blobs", "size": 200}, "training": {"epochs": 2, "batch_size": 16},
+                                  "checkpoints": {"folder": str(tmp_path)}})
+    session = Session(config, run_name="early")
+
+    def stop_at_batch_3(event):
+        if isinstance(event, events.BatchEnd) and event.batch == 2:
+            session.stop()
+    session.on_event = stop_at_batch_3
+    assert session.run() == "stopped"
+    assert main(["saves", "list", "--saves-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert f"stopped run {session.run_dir.name} after batch 3 of epoch 1: resume it with nnstudio train --resume " \
+           f"{session.run_dir.name}" in out
+    assert "interrupted" not in out and "epoch 0" not in out
 
 
 def test_list_rejects_a_file_as_folder(tmp_path, capsys):
@@ -231,7 +254,7 @@ def test_list_and_show_survive_a_date_at_the_edge_of_time(folder, capsys):
     edit_document(folder / "baseline.safetensors", lambda d: d.update(created_at="0001-01-01T00:00:00+14:00"))
     assert main(["saves", "list", "--saves-dir", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "unreadable baseline.safetensors: metadata created_at must be a time between the years" in out
+    assert "damaged baseline.safetensors: metadata created_at must be a time between the years" in out
     assert "mnist-mlp" in out  # the others still list
     assert main(["saves", "show", "baseline", "--saves-dir", str(folder)]) == 1
     assert "created_at must be a time between the years" in capsys.readouterr().err

@@ -210,7 +210,7 @@ INVALID_SPECS = [
     ({"input_shape": FLAT, "layers": [{"type": "linear", "out": 3, "units": 4}]},
      r"^layer 0 \(linear\): unknown field 'units'.*accepts: out, bias, init"),
     ({"input_shape": FLAT, "layers": [{"type": "linear"}]}, r"^layer 0 \(linear\): missing required field 'out'"),
-    ({"input_shape": FLAT, "layers": [{"type": "linear", "out": True}]}, r"out must be a whole number >= 1, got True"),
+    ({"input_shape": FLAT, "layers": [{"type": "linear", "out": True}]}, r"out must be a whole number >= 1, got true \(a yes/no value\)"),
     ({"input_shape": FLAT, "layers": [{"type": "linear", "out": 12.0}]}, r"out must be a whole number"),
     ({"input_shape": FLAT, "layers": [{"type": "linear", "out": "12"}]}, r"out must be a whole number"),
     ({"input_shape": FLAT, "layers": [{"type": "linear", "out": 0}]}, r"^layer 0 \(linear\): out must be a whole number >= 1, got 0"),

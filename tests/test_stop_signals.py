@@ -17,6 +17,7 @@ import pytest
 
 from nnstudio import saves
 from nnstudio.tui.run import signals
+from nnstudio.tui.run.history import read_history
 from nnstudio.tui.run.signals import GracefulStop, StopSignal, exit_status, stop_signals_unwind
 
 from test_cli_train import child_env, nnstudio
@@ -80,6 +81,7 @@ def test_sigterm_and_sighup_stop_at_a_batch_with_a_checkpoint_and_the_run_resume
         assert checkpoint.data_state["trainer"]["tally"]["batches"] == final["stopped_in_batch"]
     run = saves.read_run(tmp_path / final["run_dir"])
     assert run.status == "running" and run.interrupted   # found by a plain --resume
+    assert read_history(run.path).end["why"] == f"stopped by {name}"
     resumed = nnstudio(tmp_path, "train", "--resume", "--epochs", str(final["epochs_done"] + 1), "--json")
     assert resumed.returncode == 0, resumed.stderr
     if final["stopped_in_batch"]:   # where it goes on, as the stop said it ("after epoch 1" it was not)

@@ -19,7 +19,7 @@ from nnstudio.datasets import load_dataset
 from nnstudio.engine import events
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.run import Session, Status
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.confirm_screen import ConfirmScreen
 from nnstudio.tui.studio.footer import StudioFooter
 from nnstudio.tui.studio.help_screen import HelpScreen

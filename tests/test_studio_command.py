@@ -16,7 +16,7 @@ from nnstudio import saves
 from nnstudio.tui import main as cli
 from nnstudio.tui.run import RunConfig, load_config, write_config
 from nnstudio.tui.studio import command as studio_command
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 
 
 @pytest.fixture

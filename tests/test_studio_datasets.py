@@ -16,7 +16,7 @@ from nnstudio.engine.presets import PRESETS
 from nnstudio.tui.run import Session
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.run.fitting import fit_preset, follow_data, preset_problem
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.builder_pane import BuilderPane
 from test_studio_app import errors, press_while_training, wait_status
 

@@ -152,7 +152,7 @@ def test_choose_keeps_the_essentials_and_drops_the_lowest_ranks_first():
 
 def studio_app(tmp_path):
     from nnstudio.tui.run.config import RunConfig
-    from nnstudio.tui.studio.app import create_app
+    from nnstudio.tui.studio.launch import create_app
 
     return create_app(config=RunConfig(), saves_dir=tmp_path / "saves", offer_resume=False)
 

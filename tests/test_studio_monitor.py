@@ -19,7 +19,8 @@ import pytest
 from nnstudio.engine import events
 from nnstudio.tui.run import Status
 from nnstudio.tui.run.config import RunConfig
-from nnstudio.tui.studio.app import POLL_INTERVAL, create_app
+from nnstudio.tui.studio.app import POLL_INTERVAL
+from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.monitor_pane import PLOT_INTERVAL
 from nnstudio.tui.studio.plots import (TICK_WIDTH, MetricPlot, downsample, legend_text, log_ticks, look, nice_ticks,
                                        tick_labels)

@@ -12,7 +12,7 @@ from nnstudio.datasets import load_dataset
 from nnstudio.tui.run import Session
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.run.forking import fork
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 from studio_runs import write_run
 from studio_host import screen_text
 from test_studio_app import config, press_while_training, wait_for, wait_status

@@ -20,7 +20,7 @@ from nnstudio.datasets import load_dataset
 from nnstudio.tui.render import digit_lines
 from nnstudio.tui.run import Session, Status
 from nnstudio.tui.run.config import RunConfig
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.digit_grid import DigitCard, DigitGrid, halfblock_rows
 from nnstudio.tui.studio.predictions_pane import PAGE_SIZE, ProbeSet
 from studio_host import screen_text

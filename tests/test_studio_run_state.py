@@ -12,7 +12,7 @@ from test_studio_app import (blobs, config, one_epoch_then_stopped, press_while_
 
 from nnstudio.engine import events
 from nnstudio.tui.run import Session
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.confirm_screen import ConfirmScreen
 from nnstudio.tui.studio.messages import ConfigChanged
 

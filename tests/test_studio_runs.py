@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Input
 from nnstudio.engine import events
 from nnstudio.tui.run import Session, Status
 from nnstudio.tui.run.config import RunConfig
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.plots import MAX_COMPARED, RUN_LOOKS, MetricPlot
 from nnstudio.tui.studio.runs_pane import RunsPane
 from nnstudio.tui.studio.series import SMOOTHINGS
@@ -102,6 +102,25 @@ async def test_at_80_columns_the_columns_that_tell_runs_apart_are_whole(folder):
         assert "saves/runs/spirals-mlp" in text   # the selected run, in full under the table
 
 
+@pytest.mark.parametrize("no_color", [False, True])
+async def test_at_80_columns_real_run_names_and_a_mark_leave_the_status_whole(tmp_path, monkeypatch, no_color):
+    monkeypatch.chdir(tmp_path)
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    for n, (status, optimizer) in enumerate((("early-stopped", "rmsprop"), ("interrupted", "sgd"), ("finished", "adam"))):
+        write_run(Path("saves"), f"spirals-mlp-20261203-15574{n}", lr=0.0003, status=status, optimizer=optimizer,
+                  updated=f"2025-01-31T12:0{n}:00.000Z")
+    app = studio(Path("saves"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await show_runs(pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        text = screen_text(app)
+        for cells in rows(app):
+            assert all(cell in text for cell in cells[1:6]), cells   # name, optimizer, epochs, best, status
+        assert "early-stopped" in text
+
+
 async def test_the_keys_go_to_the_table_once_the_runs_are_read(folder):
     """Pane 6 shown before its first read: the table has the keys once it is there (down, m marked nothing)."""
     app = studio(folder)
@@ -142,6 +161,11 @@ async def test_typing_after_slash_filters_enter_returns_to_the_table_escape_clea
         assert isinstance(app.focused, DataTable) and names(app) == ["mnist-mlp-sgd"]
         await pilot.press("m")   # the table has the keys again: m marks
         assert len(app.runs.marks) == 1
+        await pilot.press("3", "6")   # back to the pane, the filter still in force: the keys go to the table
+        await pilot.pause()
+        assert isinstance(app.focused, DataTable) and names(app) == ["mnist-mlp-sgd"]
+        await pilot.press("m")
+        assert len(app.runs.marks) == 0 and app.query_one("#runs-filter", Input).value == "mnist sgd"
         await pilot.press("escape")
         assert len(names(app)) == 5 and not app.query_one("#runs-filter", Input).display
         await pilot.press("slash", *"nothing-like-it")
@@ -265,6 +289,7 @@ async def test_a_regression_run_is_compared_by_its_validation_loss(tmp_path, mon
     app = studio(Path("saves"))
     async with app.run_test(size=(120, 40)) as pilot:
         await show_runs(pilot)
+        assert all(row[4].startswith("loss ") for row in rows(app))   # (its best is a loss: said so, not a bare number)
         await mark(pilot, "sine-0", "sine-1")
         await pilot.press("3")
         await wait_for(pilot, lambda: legend(app, "plot-accuracy") == "validation loss", "the second plot's title")

@@ -16,7 +16,7 @@ from studio_recorded import feed, feed_autoencoder
 from nnstudio.engine import events
 from nnstudio.tui.run import Status
 from nnstudio.tui.run.config import RunConfig
-from nnstudio.tui.studio.app import create_app
+from nnstudio.tui.studio.launch import create_app
 
 SIZES = [(80, 24), (120, 40)]
 

@@ -94,9 +94,17 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
     check_command(parser, argv)
     args, unknown = parser.parse_known_args(argv)
     if unknown:
-        command = commands(parser).get(getattr(args, "command", None) or "", parser)
-        command.error(f"unrecognized arguments: {' '.join(unknown)}")
+        innermost(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     return args
+
+
+def innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the command and action the arguments chose (`nnstudio runs prune`'s, not `nnstudio
+    runs`'), whose --help lists what that action takes."""
+    for action in parser._actions:   # (argparse keeps its subparsers there and nowhere public)
+        if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None) in action.choices:
+            return innermost(action.choices[getattr(args, action.dest)], args)
+    return parser
 
 
 def studio_options(parser: argparse.ArgumentParser) -> set[str]:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from nnstudio.engine.fields import Field, FieldError
+from nnstudio.saves import folder_or_default
 
 from ..run import MismatchError, Notice, SessionError
 from ..run.arguments import (CONFIG_FLAGS, FLAGS_BY_OPTION, FLAGS_BY_PATH, UsageError,  # noqa: F401 (shared)
@@ -33,6 +34,18 @@ def one_line_errors(parser: argparse.ArgumentParser, prog: str) -> None:
         sys.exit(2)
 
     parser.error = error  # type: ignore[method-assign]
+
+
+def existing_saves_folder(saves_dir: str | None) -> Path:
+    """The saves folder a command that only reads it works on: --saves-dir (UsageError if it is not an
+    existing folder: a typo must not read as an empty folder), else the default one (which a first run creates:
+    it may not exist yet)."""
+    folder = folder_or_default(parse_flag("--saves-dir", saves_dir) if saves_dir is not None else None)
+    if folder.exists() and not folder.is_dir():   # ($NNSTUDIO_SAVES_DIR names a file)
+        raise UsageError(f"the saves folder {folder} is not a folder")
+    if saves_dir is not None and not folder.exists():
+        raise UsageError(f"--saves-dir {saves_dir}: no such folder (a run creates its saves folder; check the path)")
+    return folder
 
 
 def fail(prog: str, message: str, status: int = 1) -> int:
@@ -71,6 +84,39 @@ def number(value: float | None) -> str:
     if not math.isfinite(value):
         return str(value)
     return f"{value:.4f}" if abs(value) < 1000 else f"{value:.4g}"
+
+
+def aligned_numbers(values: list) -> list[str]:
+    """Numbers that sit in one column (or one row) of a table, all with the same decimals, so that they read
+    against each other: 4, as `number` shows a loss, or more when the smallest would keep fewer than 3
+    significant digits (at most 8); all in scientific notation once the largest reaches a million.
+    Anything but a number is "-"; NaN and infinities are shown as they are."""
+    numeric = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in values]
+    finite = [abs(v) for v, ok in zip(values, numeric) if ok and math.isfinite(v)]
+    if finite and max(finite) >= 1e6:
+        spec = ".3e"
+    else:
+        smallest = min((v for v in finite if v > 0), default=1.0)
+        spec = f".{min(max(4, 2 - math.floor(math.log10(smallest))), 8)}f"
+    return [("-" if not ok else format(v, spec) if math.isfinite(v) else str(v)) for v, ok in zip(values, numeric)]
+
+
+def position_of(at) -> tuple[int, int] | None:
+    """A history position: [epochs done, batches done in the next epoch]."""
+    try:
+        done, into = (int(x) for x in at)
+    except (TypeError, ValueError):
+        return None
+    return done, into
+
+
+def after_text(at) -> str:
+    """Where a run stood, in words: "after epoch 3", "after batch 4 of epoch 2"."""
+    position = position_of(at)
+    if position is None:
+        return ""
+    done, into = position
+    return f"after batch {into} of epoch {done + 1}" if into else f"after epoch {done}"
 
 
 def percent(value: float | None) -> str:

@@ -2,7 +2,7 @@
 
     model summary table, data set line, training line
     epoch  train loss  train acc  val loss  val acc  lr  time       <- one row per epoch
-    [progress bar of the epoch under way, redrawn at most every REFRESH_SECONDS]
+    [progress bar of the epoch under way, redrawn at most every REFRESH_SECONDS: `train_progress`]
     Finished: 5 of 5 epochs in 12.3s; best val acc 97.10% ...   <- the summary
 
 With --json the same figures go to stdout as one JSON object per line, and the display to stderr.
@@ -18,7 +18,7 @@ from typing import Any, Iterator, TextIO
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from nnstudio import saves
@@ -27,9 +27,12 @@ from nnstudio.engine import events
 from nnstudio.engine.spec import summarize
 
 from ..run import CheckpointSaved, Notice, Session, Status
+from ..run import forking
+from ..run.origins import fork_of
 from ..run.signals import forget_the_terminal
 from .common import number, percent, plain
 from .download_bars import DownloadBars, download_bars
+from .train_progress import epoch_progress, progress_columns
 
 PROG = "nnstudio train"
 #: the progress bar is redrawn at most this often, however fast the batches go
@@ -57,6 +60,7 @@ class Reporter:
         self.checkpoint: Path | None = None
         self.started = time.monotonic()
         self._drawn_at = 0.0
+        self._laid_out: tuple[int, int, int, bool] = (0, 0, 0, False)   # the bar's: width, epochs, batches, classes
         self.unwatched = False  # the terminal (or the reader of --json) is gone: the run goes on, showing nothing
 
     def __call__(self, event: Any) -> None:
@@ -125,7 +129,7 @@ class Reporter:
         finally:
             self._stop_downloads()
 
-    def header(self, session: Session, planned: int, *, resumed: bool) -> None:
+    def header(self, session: Session, planned: int, *, resumed: bool, note: str | None = None) -> None:
         """The model summary, the data set and training lines, any notices, and the epoch table's header."""
         self._stop_downloads()
         self.console.print(model_table(session.spec))
@@ -133,7 +137,7 @@ class Reporter:
         notices, self.pending_notices = self.pending_notices or [], None
         for text in notices:
             self._notice(text)
-        self.console.print(training_line(session, planned, resumed), highlight=False, soft_wrap=True)
+        self.console.print(training_line(session, planned, resumed, note), highlight=False, soft_wrap=True)
         self.console.print(_epoch_table(header=True))
 
     # ------------------------------------------------------------------ during the run
@@ -146,10 +150,8 @@ class Reporter:
         if not self.console.is_terminal:
             yield
             return
-        progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("batches"),
-            TimeRemainingColumn(), TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[loss]}"),
-            console=self.console, transient=True, auto_refresh=False, redirect_stdout=False, redirect_stderr=False)
+        progress = epoch_progress(self.console, planned, len(session.batches), bool(session.classes))
+        self._laid_out = (self.console.width, planned, len(session.batches), bool(session.classes))
         self.task = progress.add_task(self._title(session.epochs_done, planned), total=len(session.batches),
                                       speed="", loss="")
         self.progress = progress
@@ -168,6 +170,10 @@ class Reporter:
         if self.progress is None or (now - self._drawn_at < REFRESH_SECONDS and event.batch + 1 < event.batches):
             return
         self._drawn_at = now
+        width, planned, batches, classes = self._laid_out
+        if (width, batches) != (self.console.width, event.batches):   # (a resized terminal, another batch size)
+            self._laid_out = (self.console.width, planned, event.batches, classes)
+            self.progress.columns = tuple(progress_columns(*self._laid_out))
         accuracy = f"  acc {percent(event.accuracy)}" if event.accuracy is not None else ""
         self.progress.update(self.task, total=event.batches, completed=event.batch + 1,
                              speed=f"{event.samples_per_s:,.0f} samples/s",
@@ -202,10 +208,13 @@ class Reporter:
             "event": status, "epochs_done": session.epochs_done, "epochs": session.epochs_planned,
             "stopped_in_batch": stopped_at.batch if stopped_at else None,
             "stopped_by": stopped_by if status is Status.STOPPED else None,
-            "metrics": session.metrics(), "seconds": round(time.monotonic() - self.started, 3),
+            "metrics": session.metrics(), "best_epoch": (session.best_epoch or {}).get("epoch"),
+            "seconds": round(time.monotonic() - self.started, 3),
             "message": message, "run_dir": session.run_dir, "checkpoint": self.checkpoint,
             "best_checkpoint": run.best if run is not None else None, "save": saved,
             "resume": f"{PROG} --resume {session.run_dir}" if resumable else None,
+            "retry": (forking.retry_hint(session.run_dir, session.config.optimizer.lr)
+                      if status is Status.DIVERGED and session.run_dir is not None else None),
             **({"traceback": self.ending.traceback} if isinstance(self.ending, events.Failed) else {}),
         }
 
@@ -231,13 +240,16 @@ def summary_lines(record: dict, problem: str | None = None) -> list[str]:
         facts[0] += f" (stopped {record['stopped_in_batch']} batches into epoch {record['epochs_done'] + 1})"
     if record.get("stopped_by"):
         facts[0] += f", by {record['stopped_by']}"
-    if metrics.get("best_val_acc") is not None:
-        facts.append(f"best val acc {percent(metrics['best_val_acc'])}")
+    if metrics.get("best_val_acc") is not None:   # (of the epochs this run trained: its best.safetensors)
+        at = f" (epoch {record['best_epoch']})" if record.get("best_epoch") is not None else ""
+        facts.append(f"best val acc {percent(metrics['best_val_acc'])}{at}")
     if metrics.get("val_loss") is not None:
         facts.append(f"final val loss {number(metrics['val_loss'])}")
     lines = [f"{_ENDINGS[record['event']]}: {'; '.join(facts)}"]
     if record["message"]:
         lines.append(escape(record["message"]))
+    if record.get("retry"):
+        lines.append(escape(record["retry"]))
     if record["run_dir"] is not None:
         best = f" (best: {escape(str(record['best_checkpoint']))})" if record["best_checkpoint"] else ""
         lines.append(f"checkpoints: {escape(str(record['run_dir']))}{best}")
@@ -283,7 +295,7 @@ def dataset_line(session: Session) -> str:
             f"{len(data.x_val):,} val / {len(data.x_test):,} test, input {_shape(dataset.input_shape)}, {kind}")
 
 
-def training_line(session: Session, planned: int, resumed: bool) -> str:
+def training_line(session: Session, planned: int, resumed: bool, note: str | None = None) -> str:
     """One line (rich markup): the optimizer and loop settings, and where a continued run picks up.
 
     The epochs are the planned total, as the epoch rows count them ("5 epochs; continuing from a
@@ -304,10 +316,9 @@ def training_line(session: Session, planned: int, resumed: bool) -> str:
     if resumed:
         text += f"; {escape(resuming_text(session))}"
     elif origin.get("kind") == "fork":
-        changed = ", ".join(f"{path} {value}" for path, value in origin["changed"].items()
-                            if path != "checkpoints.folder") or "no setting changed"
-        text += escape(f"; a fork of {origin['run']} after epoch {origin['epoch']} ({changed}), "
-                       f"{planned - origin['epoch']} more")
+        fork = fork_of(origin, session.inherited[0] if session.inherited else None)
+        text += escape(f"; forked from {fork.point} ({fork.changes_text()}), {planned - origin['epoch']} more"
+                       + (f" ({note})" if note else ""))
     elif session.history:
         text += (f"; continuing from a save trained for {len(session.history)} epochs "
                  f"({planned - len(session.history)} more)")

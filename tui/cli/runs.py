@@ -5,10 +5,12 @@
     nnstudio runs show RUN                               settings, origin, epochs, how it ended, checkpoints
     nnstudio runs compare RUN RUN... [--json]            the settings that differ, the final metrics side by side
     nnstudio runs rm RUN... [--yes]                      delete run folders (asks first unless --yes)
-    nnstudio runs prune [--keep-last N] [--older-than DAYS] [--interrupted] [--dry-run] [--yes]
-                                                         delete ended runs' checkpoints, keep their histories
+    nnstudio runs prune [RUN...] [--keep-last N] [--older-than DAYS] [--interrupted] [--dry-run] [--yes]
+                                                         delete ended runs' checkpoints (of every run, or of
+                                                         those named), keep their histories
 
-RUN is a run's name in <saves>/runs (`--saves-dir`) or a path to a run folder. Errors print one
+RUN is a run's name in <saves>/runs (`--saves-dir`), a part of one that only that run has
+(`run_names.find_run`), or a path to a run folder. Errors print one
 line to stderr: exit status 2 for bad arguments (a run that is not there, a path `rm` refuses),
 1 for failures (a run a live process trains, a file that cannot be deleted, a declined
 confirmation). The summaries are the run core's (`nnstudio.tui.run.runs`), the deleting the saves
@@ -44,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=run_list)
 
     show = actions.add_parser("show", help="a run's settings, origin, epochs, end and checkpoints")
-    show.add_argument("run", metavar="RUN", help="a run's name in the runs folder, or a path to a run folder")
+    show.add_argument("run", metavar="RUN", help="a run's name in the runs folder, a part of it only that run has "
+                                                 "(its start, or its end: the time it started), or a path")
     show.set_defaults(handler=run_show)
 
     comparing = actions.add_parser("compare", help="the settings that differ and the final metrics side by side",
@@ -52,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "them hidden) and their final metrics side by side; runs of "
                                                "different data sets or tasks get their settings compared and a "
                                                "line saying why their metrics are not.")
-    comparing.add_argument("runs", metavar="RUN", nargs="+", help="two runs or more (names or paths)")
+    comparing.add_argument("runs", metavar="RUN", nargs="+", help="two runs or more (names, parts of names, or paths)")
     comparing.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     comparing.set_defaults(handler=run_compare)
 
@@ -60,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 description="Delete run folders: only folders inside the runs folder (never a "
                                             "symbolic link or anything outside it), never a run a live process "
                                             "trains.")
-    remove.add_argument("runs", metavar="RUN", nargs="+", help="runs to delete (names or paths)")
+    remove.add_argument("runs", metavar="RUN", nargs="+", help="runs to delete (names, parts of names that mean one run, or paths)")
     remove.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     remove.set_defaults(handler=run_rm)
 
@@ -70,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "stopped, diverged, failed), keeping run.json and history.jsonl: a pruned run is still "
                     "listed, shown and compared, but can no longer be resumed. Also removes the lock files "
                     "ended runs left. A running run is never touched; an interrupted one only with --interrupted.")
+    prune.add_argument("runs", metavar="RUN", nargs="*",
+                       help="prune only these runs (names, parts of names that mean one run, or paths); "
+                            "default: every run that ended")
     prune.add_argument("--keep-last", type=field_type(Field("--keep-last", int, low=0)), default=0, metavar="N",
                        help="keep the checkpoints of the N newest of the runs it would prune (default 0)")
     prune.add_argument("--older-than", type=field_type(Field("--older-than", float, low=0.0, high=MAX_DAYS)),

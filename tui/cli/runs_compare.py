@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from rich import box
 from rich.console import Console
@@ -19,8 +20,8 @@ from nnstudio.saves.listing import describe_model
 from ..run.config import ConfigError
 from ..run.runs import ACCURACIES, NOT_APPLICABLE, Comparison, RunSummary, compare
 from ..run.settings import setting_at
-from .common import UsageError, fail, percent, plain
-from .runs_view import PROG, best_text, folder_of, loss_text, status_text, summaries
+from .common import UsageError, aligned_numbers, fail, percent, plain
+from .runs_view import PROG, folder_of, status_text, summaries
 from .saves import _setting_text, _value
 
 _METRIC_TITLES = {"train_loss": "train loss", "val_loss": "val loss", "train_acc": "train acc", "val_acc": "val acc"}
@@ -47,6 +48,9 @@ def run_compare(args: argparse.Namespace) -> int:
         legend.add_row(column, escape(str(run.path) if _shared_name(run, runs) else run.name),
                        escape(run.dataset or "-"), status_text(run), str(run.epochs_done))
     console.print(legend)
+    for column, run in zip(columns, runs):
+        if run.fork is not None:
+            console.print(f"{column}: {escape(_fork_text(run, runs, columns))}", highlight=False, soft_wrap=True)
     if comparison.settings:
         table = Table(title="Settings that differ", box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("setting", no_wrap=True)
@@ -62,13 +66,14 @@ def run_compare(args: argparse.Namespace) -> int:
         table.add_column("metric", no_wrap=True)
         for column in columns:
             table.add_column(column, justify="right")
-        for metric in comparison.metrics:
+        for metric in comparison.metrics:   # (one format per row: a loss's decimals, an accuracy's percent)
             if metric == "best":
-                title = "best val acc" if runs[0].best_metric == "val_acc" else "best val loss"
-                table.add_row(title, *(best_text(run).removeprefix("loss ") for run in runs))
+                accuracy = runs[0].best_metric == "val_acc"
+                table.add_row("best val acc" if accuracy else "best val loss", *_row([run.best for run in runs],
+                                                                                      accuracy))
             else:
-                show = percent if metric in ACCURACIES else loss_text
-                table.add_row(_METRIC_TITLES[metric], *(_metric(show, run.final.get(metric)) for run in runs))
+                table.add_row(_METRIC_TITLES[metric], *_row([run.final.get(metric) for run in runs],
+                                                            metric in ACCURACIES))
         console.print(table)
     for problem in comparison.problems:
         console.print(f"[yellow]not compared[/]: {escape(problem)}", highlight=False, soft_wrap=True)
@@ -78,6 +83,27 @@ def run_compare(args: argparse.Namespace) -> int:
 def _shared_name(run: RunSummary, runs: list[RunSummary]) -> bool:
     """Whether another run compared has the same name (runs of two saves folders): then its path tells it apart."""
     return sum(other.name == run.name for other in runs) > 1
+
+
+def _fork_text(run: RunSummary, runs: list[RunSummary], columns: list[str]) -> str:
+    """"fork of #1@5 (lr 0.1 → 0.01)" when its parent is compared too, else the parent by name."""
+    fork = run.fork
+    parent = fork.parent
+    for column, other in zip(columns, runs):
+        if other is not run and _is_parent(other, run):
+            parent = column
+    return f"fork of {parent}" + (f"@{fork.epoch}" if fork.epoch is not None else "") + f" ({fork.changes_text()})"
+
+
+def _is_parent(candidate: RunSummary, fork: RunSummary) -> bool:
+    """Whether `candidate` is the run `fork` branched from: its folder, if the fork recorded it, else its name."""
+    recorded = fork.origin.get("path")
+    if isinstance(recorded, str) and recorded:
+        try:
+            return Path(recorded).resolve() == candidate.path.resolve()
+        except OSError:
+            return False
+    return candidate.name == fork.fork.parent
 
 
 def _setting_cell(path: str, value) -> str:
@@ -96,8 +122,11 @@ def _setting_cell(path: str, value) -> str:
         return _value(value)
 
 
-def _metric(show, value) -> str:
-    return show(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
+def _row(values: list, accuracy: bool) -> list[str]:
+    """A metric's values across the runs: accuracies as percentages, losses with the same decimals."""
+    if accuracy:
+        return [percent(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else "-" for v in values]
+    return aligned_numbers(values)
 
 
 def _comparison_record(comparison: Comparison) -> dict:
@@ -107,7 +136,8 @@ def _comparison_record(comparison: Comparison) -> dict:
     for run in comparison.runs:
         final = {metric: run.final.get(metric) for metric in comparison.metrics if metric != "best"}
         record = {"name": run.name, "path": str(run.path), "dataset": run.dataset, "task": run.task,
-                  "status": run.status, "epochs_done": run.epochs_done, "final": final}
+                  "status": run.status, "epochs_done": run.epochs_done,
+                  "fork_of": run.fork.as_record() if run.fork else None, "final": final}
         if "best" in comparison.metrics:
             record.update(best=run.best, best_metric=run.best_metric)
         runs.append(record)

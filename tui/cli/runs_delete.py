@@ -8,6 +8,7 @@ saves layer's (`saves.run_folders`). This module asks, says what it does and how
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +20,8 @@ from nnstudio import saves
 from nnstudio.saves import SaveError
 
 from ..render import size_text
-from ..run.runs import find_run, list_runs, prune_plan
+from ..run.run_names import find_run
+from ..run.runs import PrunePlan, list_runs, prune_plan
 from .common import UsageError, fail
 from .runs_view import PROG, count, epochs_text, folder_of, summaries
 
@@ -37,8 +39,9 @@ def _confirmed(question: str) -> bool | None:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def _deletable(name: str, folder: Path, home: Path) -> None:
-    """UsageError unless `name` is a run folder inside the runs folder `home` (`saves.run_folder_in`)."""
+def _deletable(name: str, folder: Path, home: Path) -> Path:
+    """The run folder `name` means (`find_run`: a part of a name must mean one run); UsageError unless it is a
+    run folder inside the runs folder `home` (`saves.run_folder_in`)."""
     try:
         path = find_run(name, folder)
     except SaveError as error:
@@ -47,6 +50,7 @@ def _deletable(name: str, folder: Path, home: Path) -> None:
         saves.run_folder_in(path, home)
     except SaveError as error:
         raise UsageError(f"not deleting {error}") from None
+    return path
 
 
 def run_rm(args: argparse.Namespace) -> int:
@@ -59,20 +63,24 @@ def run_rm(args: argparse.Namespace) -> int:
     try:
         folder = folder_of(args)
         home = saves.runs_folder(folder)
-        for name in args.runs:   # (first: a path outside the runs folder is told so, whatever it holds)
-            _deletable(name, folder, home)
-        runs = summaries(args.runs, folder)
+        # (first: a path outside the runs folder is told so, whatever it holds)
+        paths = [_deletable(name, folder, home) for name in args.runs]
+        runs = summaries([str(path) for path in paths], folder)
     except UsageError as error:
         return fail(PROG, str(error), 2)
     for run in runs:
         if run.status == "running":
             return fail(PROG, f"not deleting {run.path}: a live nnstudio process is training it; stop it first")
+    for name, path in zip(args.runs, paths):   # (a part of a name: say which run it means before it goes)
+        if name.rstrip("/" + os.sep) not in (path.name, str(path)):
+            print(f"{name!r} is the run {path.name}")
     size = size_text(sum(run.size for run in runs))
     if not args.yes:
         what = f"the run {runs[0].name}" if len(runs) == 1 else f"these {len(runs)} runs"
         for run in runs if len(runs) > 1 else []:
             print(f"  {run.name}  ({run.status}, {epochs_text(run.epochs_done)}, {size_text(run.size)})")
-        answer = _confirmed(f"Delete {what} ({size})?")
+        about = (f"{runs[0].status}, {epochs_text(runs[0].epochs_done)}, " if len(runs) == 1 else "") + size
+        answer = _confirmed(f"Delete {what} ({about})?")
         if answer is None:
             return fail(PROG, f"not deleting {what} without confirmation: pass --yes", 2)
         if not answer:
@@ -97,42 +105,41 @@ def run_prune(args: argparse.Namespace) -> int:
     histories, and remove the lock files ended runs left."""
     try:
         folder = folder_of(args)
+        named = {run.path for run in summaries(args.runs, folder)} if args.runs else None
     except UsageError as error:
         return fail(PROG, str(error), 2)
+    runs = [run for run in list_runs(folder) if named is None or run.path in named]
     older = timedelta(days=args.older_than) if args.older_than is not None else None
-    plan = prune_plan(list_runs(folder), keep_last=args.keep_last, older_than=older, now=now(),
-                      interrupted=args.interrupted)
+    plan = prune_plan(runs, keep_last=args.keep_last, older_than=older, now=now(), interrupted=args.interrupted)
     console = Console()
+    for run in runs if named is not None else []:   # (a run named that has nothing left to prune: say why)
+        if run.pruned and not saves.checkpoint_files(run.path):
+            console.print(f"{escape(run.name)} was pruned already", highlight=False, soft_wrap=True)
     reasons: dict[str, list[str]] = {}
     for run, why in plan.kept:
         reasons.setdefault(why, []).append(run.name)
     for why, names in reasons.items():
         console.print(f"keeping {escape(', '.join(names))}: {escape(why)}", highlight=False, soft_wrap=True)
     if not plan.prune and not plan.locks:
-        console.print(f"Nothing to prune in {escape(str(saves.runs_folder(folder)))}.", highlight=False)
+        where = "of the runs named" if named is not None else f"in {escape(str(saves.runs_folder(folder)))}"
+        console.print(f"Nothing to prune {where}.", highlight=False)
         return 0
     size = size_text(plan.size)
-    if plan.prune:
-        console.print("Would delete the checkpoints of:" if args.dry_run or not args.yes
-                      else "Deleting the checkpoints of:", highlight=False)   # (asked first, unless --yes)
-    for run in plan.prune:
-        console.print(f"  {escape(run.name)} ({run.status}, {epochs_text(run.epochs_done)}, "
-                      f"{size_text(saves.disk_usage(saves.checkpoint_files(run.path)))})", highlight=False,
-                      soft_wrap=True)
     pruning = {run.path for run in plan.prune}
     stale = [run for run in plan.locks if run.path not in pruning]
+    asking = not args.dry_run and not args.yes
+    _print_plan(console, plan, size, would=args.dry_run or asking)
     if args.dry_run:
-        console.print(f"Would free {size} from {count(len(plan.prune), 'run')}, and remove "
-                      f"{count(len(plan.locks), 'stale lock file')}.", highlight=False)
+        console.print("Nothing deleted (--dry-run).", highlight=False)
         return 0
     if plan.prune and not args.yes:
         what = f"the checkpoints of {count(len(plan.prune), 'run')}"
-        answer = _confirmed(f"Delete {what} ({size})? Their histories are kept.")
+        answer = _confirmed(f"Delete these checkpoints and free {size}?")
         if answer is None:
             return fail(PROG, f"not deleting {what} without confirmation: pass --yes (or --dry-run to see what "
                               f"would go)", 2)
         if not answer:
-            print("Kept every checkpoint.")
+            print("Nothing deleted.")
             return 1
     status, freed, pruned = 0, 0, 0
     home = saves.runs_folder(folder)
@@ -145,8 +152,39 @@ def run_prune(args: argparse.Namespace) -> int:
     for run in stale:
         saves.remove_stale_lock(run.path, home)
     locks = sum(not (run.path / saves.checkpoints.LOCK_FILE).exists() for run in plan.locks)
-    console.print(f"Pruned {count(pruned, 'run')}: freed {size_text(freed)}"
-                  + (f"; removed {count(locks, 'stale lock file')}" if locks else "")
-                  + (". Their histories are kept: `nnstudio runs list` and `compare` still show them; they can "
-                     "no longer be resumed." if pruned else "."), highlight=False, soft_wrap=True)
+    removed = _locks_text(locks)
+    if pruned:
+        console.print(f"Pruned {count(pruned, 'run')}: freed {size_text(freed)}" + (f"; removed {removed}" if locks
+                      else "") + f". {KEPT} still show them; they can no longer be resumed or forked.",
+                      highlight=False, soft_wrap=True)
+    elif locks:
+        console.print(f"Removed {removed}; no checkpoints were deleted.", highlight=False, soft_wrap=True)
     return status
+
+
+#: what a pruned run keeps, and who still reads it
+KEPT = "Their settings and histories are kept: `nnstudio runs list`, `show` and `compare`"
+
+
+def _print_plan(console: Console, plan: PrunePlan, size: str, *, would: bool) -> None:
+    """What pruning deletes (each run's checkpoints and their size), what it keeps, and what that costs: a
+    pruned run can be compared but no longer resumed or forked (said of each that could be until now)."""
+    if plan.prune:
+        console.print(f"Pruning {'would delete' if would else 'deletes'} the checkpoints (saved weights) of "
+                      f"{count(len(plan.prune), 'run')}, {size} in all:", highlight=False)
+        for run in plan.prune:
+            resumable = (f", {'still resumable' if would else 'resumable until now'}"
+                         if run.resumable and run.status in ("stopped", "interrupted") else "")
+            console.print(f"  {escape(run.name)} ({run.status}{resumable}, {epochs_text(run.epochs_done)}: "
+                          f"{size_text(saves.disk_usage(saves.checkpoint_files(run.path)))})", highlight=False,
+                          soft_wrap=True)
+        if would:   # (once done, the last line says it)
+            console.print(f"{KEPT} would still show them, but they could no longer be resumed or forked.",
+                          highlight=False, soft_wrap=True)
+    if plan.locks and would:
+        console.print(f"It would also remove {_locks_text(len(plan.locks))}.", highlight=False, soft_wrap=True)
+
+
+def _locks_text(n: int) -> str:
+    """"1 lock file an ended run left behind", "2 lock files ended runs left behind"."""
+    return f"{count(n, 'lock file')} {'an ended run' if n == 1 else 'ended runs'} left behind"

@@ -17,12 +17,14 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from nnstudio import saves
-from nnstudio.saves import SaveError, folder_or_default
+from nnstudio.saves import SaveError
 
 from ..render import size_text
+from ..run import forking
 from ..run.config import ConfigError, RunConfig
-from ..run.runs import RunSummary, describe_origin, find_run, list_runs, run_summary
-from .common import UsageError, fail, parse_flag, percent, plain
+from ..run.run_names import find_run
+from ..run.runs import RunSummary, list_runs, run_summary
+from .common import UsageError, after_text, existing_saves_folder, fail, percent, plain, position_of
 from .saves import _date, _history_table, _settings_table, _value
 
 PROG = "nnstudio runs"
@@ -30,22 +32,24 @@ PROG = "nnstudio runs"
 
 def folder_of(args: argparse.Namespace) -> Path:
     """--saves-dir (checked as `train` checks it: UsageError), else the default saves folder."""
-    folder = folder_or_default(parse_flag("--saves-dir", args.saves_dir) if args.saves_dir is not None else None)
-    if folder.exists() and not folder.is_dir():   # $NNSTUDIO_SAVES_DIR names a file
-        raise UsageError(f"the saves folder {folder} is not a folder")
-    return folder
+    return existing_saves_folder(args.saves_dir)
 
 
 def summaries(names: list[str], folder: Path) -> list[RunSummary]:
-    """The runs named, each once; UsageError for one that is not there or not a run folder."""
-    found: dict[Path, RunSummary] = {}
+    """The runs named, each once; UsageError for one that is not there or not a run folder, or named twice."""
+    found: dict[Path, tuple[str, RunSummary]] = {}
     for name in names:
         try:
             run = run_summary(find_run(name, folder))
         except SaveError as error:
             raise UsageError(str(error)) from None
-        found.setdefault(run.path.resolve(), run)
-    return list(found.values())
+        key = run.path.resolve()
+        if key in found:
+            first = found[key][0]
+            same = name if first == name else f"{first!r} and {name!r} are both {run.name}"
+            raise UsageError(f"the same run was given twice: {same}; name each run once")
+        found[key] = (name, run)
+    return [run for _, run in found.values()]
 
 
 def best_text(run: RunSummary) -> str:
@@ -54,10 +58,13 @@ def best_text(run: RunSummary) -> str:
     return percent(run.best) if run.best_metric == "val_acc" else f"loss {loss_text(run.best)}"
 
 
-def status_text(run: RunSummary) -> str:
+def status_text(run: RunSummary, *, pruned_mark: bool = False) -> str:
+    """"finished", "finished, pruned" (or "finished*", where a caption says what * means)."""
     colour = {"running": "green", "interrupted": "yellow", "diverged": "red", "failed": "red"}.get(run.status)
     text = f"[{colour}]{run.status}[/]" if colour else run.status
-    return text + (", [dim]pruned[/]" if run.pruned else "")
+    if not run.pruned:
+        return text
+    return text + ("[dim]*[/]" if pruned_mark else ", [dim]pruned[/]")
 
 
 def loss_text(value: float) -> str:
@@ -89,47 +96,62 @@ def run_list(args: argparse.Namespace) -> int:
     console = Console()
     where = escape(str(saves.runs_folder(folder)))
     if not runs:
-        console.print(f"No runs in {where}.", highlight=False)
+        missing = f" ({escape(str(folder))} does not exist yet: the first run creates it)" if not folder.exists() else ""
+        console.print(f"No runs in {where}{missing}.", highlight=False, soft_wrap=True)
         return 0
     console.print(_runs_table(console, runs, f"Runs in {where}"))
+    for run in runs:
+        if run.fork is not None:
+            console.print(f"{escape(run.name)}: {escape(str(run.fork))}", highlight=False, soft_wrap=True)
     for run in runs:
         for note in run.notes:
             console.print(f"[yellow]note[/] {escape(run.name)}: {escape(note)}", highlight=False, soft_wrap=True)
     return 0
 
 
-#: the list's columns: (title, justify); the optional ones go first, in this order, on a narrow terminal
+#: the list's columns: (title, justify)
 _COLUMNS = (("name", "left"), ("data", "left"), ("model", "left"), ("optim", "left"), ("epochs", "right"),
             ("best", "right"), ("status", "left"), ("size", "right"))
-_OPTIONAL = ("model", "size", "data")
+#: what a narrow terminal gives up, in turn, until the table fits: a column ("model"), or "pruned" in words
+#: (a pruned run's status then reads "finished*", the caption saying what * means)
+_NARROWER = ("model", "size", "pruned", "data")
+_CAPTION = "best: the best validation accuracy (the lowest validation loss without classes)"
+_PRUNED_MARK = "*: pruned (checkpoints deleted, history kept)"
 
 
 def _runs_table(console: Console, runs: list[RunSummary], title: str) -> Table:
-    """The runs' table, one line per run: names are never cut (they are typed back), so on a narrow terminal
-    the columns a name usually repeats (`<data set>-<model>-<time>`) and the size are left out instead
-    of every cell being folded (`--json` has everything)."""
-    rows = []
+    """The runs' table, one line per run: names are never cut nor folded (they are typed back), so on a narrow
+    terminal the columns a name usually repeats (`<data set>-<model>-<time>`) and the size are left out, and
+    "pruned" shrinks to a mark, before anything else is folded (`--json` has everything)."""
+    for given_up in range(len(_NARROWER) + 1):
+        left_out = _NARROWER[:given_up]
+        table = _table(runs, title, left_out, fold=given_up == len(_NARROWER))
+        unbounded = console.options.update_width(10_000)
+        if given_up == len(_NARROWER) or Measurement.get(console, unbounded, table).maximum <= console.width:
+            return table
+    raise AssertionError("unreachable")
+
+
+def _table(runs: list[RunSummary], title: str, left_out: tuple[str, ...], fold: bool) -> Table:
+    """The table without the columns `left_out` names (and "pruned" as a mark if it names that); `fold`: the
+    optimizer and best cells may wrap when even that is too wide."""
+    marked = "pruned" in left_out and any(run.pruned for run in runs)
+    dropped = [name for name in left_out if name != "pruned"]
+    caption = _CAPTION + (f"; {_PRUNED_MARK}" if marked else "") + (
+        f"; not shown: {', '.join(dropped)}" if dropped else "")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=0, caption=caption)   # (a space apart)
+    shown = [(name, justify) for name, justify in _COLUMNS if name not in left_out]
+    for name, justify in shown:   # (the last resort folds words, never a name nor a status)
+        table.add_column(name, justify=justify, no_wrap=name in ("name", "status") or not fold,
+                         overflow="ignore" if name == "name" else "fold")
     for run in runs:
         optimizer = " ".join(_value(v) for v in (run.optimizer, run.lr) if v is not None) or "-"
         planned = f"/{run.epochs_planned}" if run.epochs_planned is not None else ""
-        rows.append(dict(zip((title for title, _ in _COLUMNS), (
-            escape(run.name), escape(run.dataset or "-"), escape(run.model or "-"), optimizer,
-            f"{run.epochs_done}{planned}", best_text(run), status_text(run), size_text(run.size)))))
-    left_out: list[str] = []
-    while True:
-        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0),
-                      caption="best: the best validation accuracy (the lowest validation loss without classes)"
-                              + (f"; not shown here: {', '.join(left_out)}" if left_out else ""))
-        shown = [(name, justify) for name, justify in _COLUMNS if name not in left_out]
-        last = len(left_out) == len(_OPTIONAL)   # (then fold what does not fit, names included, never cut it)
-        for name, justify in shown:
-            table.add_column(name, justify=justify, no_wrap=not last, overflow="fold")
-        for row in rows:
-            table.add_row(*(row[name] for name, _ in shown))
-        unbounded = console.options.update_width(10_000)
-        if last or Measurement.get(console, unbounded, table).maximum <= console.width:
-            return table
-        left_out.append(_OPTIONAL[len(left_out)])
+        cells = dict(name=escape(run.name), data=escape(run.dataset or "-"), model=escape(run.model or "-"),
+                     optim=optimizer, epochs=f"{run.epochs_done}{planned}", best=best_text(run),
+                     status=status_text(run, pruned_mark="pruned" in left_out), size=size_text(run.size))
+        table.add_row(*(cells[name] for name, _ in shown))
+    return table
 
 
 # ---------------------------------------------------------------------------------------- show
@@ -169,27 +191,9 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _position(at) -> tuple[int, int] | None:
-    """A history position: [epochs done, batches done in the next epoch]."""
-    try:
-        done, into = (int(x) for x in at)
-    except (TypeError, ValueError):
-        return None
-    return done, into
-
-
-def _after(at) -> str:
-    """Where a run stood, in words: "after epoch 3", "after batch 4 of epoch 2"."""
-    position = _position(at)
-    if position is None:
-        return ""
-    done, into = position
-    return f"after batch {into} of epoch {done + 1}" if into else f"after epoch {done}"
-
-
 def _from(at) -> str:
     """Where a change took effect: "from epoch 4", "from batch 5 of epoch 2"."""
-    position = _position(at)
+    position = position_of(at)
     if position is None:
         return ""
     done, into = position
@@ -197,13 +201,25 @@ def _from(at) -> str:
 
 
 def _print_origin(console: Console, run: RunSummary) -> None:
+    """Where the run came from, and each time it was resumed; a fork's branch point is where it started."""
     if run.history is None:
         console.print("origin: not recorded (the run is older than run histories)", highlight=False)
         return
-    console.print(f"origin: {escape(describe_origin(run.origin))}", highlight=False, soft_wrap=True)
-    for continuation in run.history.runs[1:]:
+    continuations = run.history.runs[1:]
+    fork = run.fork
+    if fork is None:
+        console.print(f"origin: {escape(run.origin_text())}", highlight=False, soft_wrap=True)
+    else:   # (its second run record is where it branched: the first is its parent's config)
+        when = _time(continuations[0].get("time")) if continuations else None
+        inherited = (f" (epochs 1-{fork.epoch} are its parent's)" if fork.epoch and fork.epoch > 1
+                     else " (epoch 1 is its parent's)" if fork.epoch else "")
+        console.print(f"origin: forked from {escape(fork.point)}" + (f" on {_date(when)}" if when else "") + inherited,
+                      highlight=False, soft_wrap=True)
+        console.print(f"changed at the fork: {escape(fork.changes_text())}", highlight=False, soft_wrap=True)
+        continuations = continuations[1:]
+    for continuation in continuations:
         when = _time(continuation.get("time"))
-        console.print(f"resumed {_after(continuation.get('at'))}" + (f" on {_date(when)}" if when else ""),
+        console.print(f"resumed {after_text(continuation.get('at'))}" + (f" on {_date(when)}" if when else ""),
                       highlight=False)
 
 
@@ -225,9 +241,18 @@ def _print_end(console: Console, run: RunSummary) -> None:
                       f"connection dropped)", highlight=False)
     else:
         end = run.history.end if run.history is not None else None
-        at = f" {_after(end.get('at'))}" if end and _position(end.get("at")) else ""
-        why = f": {escape(run.why)}" if run.why and run.why != "completed" else ""
-        console.print(f"ended: {status}{at}{why}", highlight=False, soft_wrap=True)
+        at = f" {after_text(end.get('at'))}" if end and position_of(end.get("at")) else ""
+        said = run.why.removeprefix("Training ")   # ("Training diverged at epoch 1, batch 4: ...": it says where)
+        if said.startswith(f"{status} at "):
+            console.print(f"ended: {escape(said)}", highlight=False, soft_wrap=True)
+        elif run.why.startswith(f"{status} "):   # ("stopped by Ctrl+C": the reason says the status itself)
+            console.print(f"ended: {escape(run.why)}{at}", highlight=False, soft_wrap=True)
+        else:
+            why = f": {escape(run.why)}" if run.why and run.why != "completed" else ""
+            console.print(f"ended: {status}{at}{why}", highlight=False, soft_wrap=True)
+        hint = forking.retry_hint(run.path, run.lr) if status == "diverged" else None
+        if hint is not None:
+            console.print(escape(hint), highlight=False, soft_wrap=True)
     if run.best is not None:
         best = percent(run.best) if run.best_metric == "val_acc" else loss_text(run.best)
         epoch = f" (epoch {run.best_epoch})" if run.best_epoch is not None else ""

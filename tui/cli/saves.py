@@ -27,14 +27,17 @@ from rich.table import Table
 from nnstudio.datasets import SYNTHETIC
 from nnstudio.engine.fields import number_text
 from nnstudio.engine.spec import summarize
-from nnstudio.saves import SaveError, delete, find_interrupted_runs, folder_or_default, identify
+from nnstudio import saves
+from nnstudio.saves import SaveError, delete, folder_or_default, identify
 from nnstudio.saves.listing import describe_model
 
 from ..render import size_text
 from ..run import inspect_save, list_saves, recorded_config
 from ..run.arguments import add_hidden_alias
 from ..run.config import SECTIONS, ConfigError, RunConfig, Setting, section_settings
-from .common import FLAGS_BY_OPTION, UsageError, fail, parse_flag, resolve_save
+from ..run.runs import RunSummary, list_runs
+from .common import (FLAGS_BY_OPTION, UsageError, after_text, aligned_numbers, existing_saves_folder, fail, parse_flag,
+                     position_of, resolve_save)
 
 PROG = "nnstudio saves"
 
@@ -109,11 +112,9 @@ def _percent(value: float | None) -> str:
 def run_list(args: argparse.Namespace) -> int:
     """`nnstudio saves list`: a table of the folder's saves, from their headers only."""
     try:
-        folder = _folder(args)
+        folder = existing_saves_folder(args.saves_dir)
     except UsageError as error:
         return fail(PROG, str(error), 2)
-    if folder.exists() and not folder.is_dir():   # $NNSTUDIO_SAVES_DIR names a file
-        return fail(PROG, f"the saves folder {folder} is not a folder", 2)
     try:
         entries = list_saves(folder)
     except SaveError as error:
@@ -134,23 +135,35 @@ def run_list(args: argparse.Namespace) -> int:
             name = escape(entry.name) + (" [dim](checkpoint)[/]" if entry.kind == "checkpoint" else "")
             name += " [red](will not load)[/]" if entry.problem is not None else ""
             if entry.error is not None:
-                table.add_row(name, _date(entry.modified), "[red]unreadable[/] (see below)", "", "", "", size_text(entry.size))
+                table.add_row(name, _date(entry.modified), "[red]damaged[/] (see below)", "", "", "", size_text(entry.size))
                 continue
             table.add_row(name, _date(entry.created), escape(entry.model_summary or ""), escape(entry.dataset or "-"),
                           str(entry.epochs), _percent(entry.best_val_accuracy), size_text(entry.size))
         console.print(table)
     for entry in entries:
         if entry.error is not None:
-            console.print(f"[red]unreadable[/] {escape(entry.path.name)}: {escape(entry.error)}", highlight=False,
+            console.print(f"[red]damaged[/] {escape(entry.path.name)}: {escape(entry.error)}", highlight=False,
                           soft_wrap=True)
         elif entry.problem is not None:
             console.print(f"[red]will not load[/] {escape(entry.path.name)}: {escape(entry.problem)}", highlight=False,
                           soft_wrap=True)
-    for run in find_interrupted_runs(folder)[:3]:
-        epoch = f" at epoch {run.last_epoch}" if run.last_epoch is not None else ""
-        console.print(f"[yellow]interrupted run[/] {escape(run.name)}{epoch}: its latest checkpoint is "
-                      f"{escape(str(run.resume_point))}", highlight=False, soft_wrap=True)
+    unsaved = [run for run in list_runs(folder, batches=False)
+               if run.status in ("stopped", "interrupted") and run.resumable]
+    for run in unsaved[:3]:   # (their weights are in no save: say where they are, as `runs list` names them)
+        console.print(f"[yellow]{run.status}[/] run {escape(run.name)} {_where(run)}: resume it with "
+                      f"nnstudio train --resume {escape(run.name)}", highlight=False, soft_wrap=True)
     return 0
+
+
+def _where(run: RunSummary) -> str:
+    """Where a stopped or interrupted run stands, numbered as its epoch table: "after batch 5 of epoch 1"."""
+    end = run.history.end if run.history is not None else None
+    if run.status == "stopped" and end is not None and position_of(end.get("at")) is not None:
+        return after_text(end["at"])
+    done = run.info.last_epoch or 0
+    if run.info.resume_point is not None and run.info.resume_point.name == saves.checkpoints.PARTIAL_FILE:
+        return f"partway through epoch {done + 1}"
+    return f"after epoch {done}" if done else "in its first epoch (it resumes from its start)"
 
 
 # ---------------------------------------------------------------------------------------- show
@@ -288,14 +301,18 @@ def _history_table(history: list[dict]) -> Table:
     rows: list[dict | None] = list(history)
     if len(rows) > HISTORY_ROWS:
         rows = rows[:3] + [None] + rows[-(HISTORY_ROWS - 4):]
-    for number, entry in enumerate(rows, start=1):
+    losses = {key: iter(aligned_numbers([entry.get(key) for entry in rows if entry is not None]))
+              for key in ("train_loss", "val_loss")}   # (a column's losses with the same decimals)
+    for entry in rows:
         if entry is None:
             table.add_row(*("..." for _ in present))
             continue
         cells = []
         for key, _ in present:
             value = entry.get(key)
-            if key in ("train_acc", "val_acc") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if key in losses:
+                cells.append(next(losses[key]))
+            elif key in ("train_acc", "val_acc") and isinstance(value, (int, float)) and not isinstance(value, bool):
                 cells.append(_percent(value))
             elif key == "seconds" and isinstance(value, (int, float)):
                 cells.append(f"{value:.1f}s")

@@ -4,6 +4,7 @@
     nnstudio train --config run.toml --save my-model       # a TOML config; flags change single settings
     nnstudio train --from my-model --epochs 5              # continue a save's weights (--reinit: from scratch)
     nnstudio train --resume [RUN]                          # continue an interrupted run exactly
+    nnstudio train --fork RUN@8 --lr 1e-4                  # a new run from RUN's epoch 8 (`run.forking`)
     nnstudio train ... --json                              # one JSON object per line on stdout, for scripts
     nnstudio train --from my-model --write-config run.toml # its settings as a file to edit; nothing trained
 
@@ -41,6 +42,7 @@ from nnstudio import saves
 
 from ..run.arguments import UsageError, add_run_flags, flags_given, parse_flag, resolve_save, run_config
 from ..run import forking
+from ..run.run_names import find_run
 from ..run.config import ConfigError, RunConfig, write_config
 from ..run.signals import GracefulStop, exit_status, signal_of
 from ..run import Notice, NothingToTrain, Session, SessionError, Status, saved_config
@@ -70,15 +72,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true", help="let --save or --write-config replace a file")
     parser.add_argument("--resume", nargs="?", const="", metavar="RUN",
                         help="continue an interrupted run exactly: the latest one in <saves-dir>/runs, "
-                             "or RUN (a run folder, its name, or a checkpoint file)")
+                             "or RUN (a run folder, its name or a part of it only that run has, or a checkpoint file)")
     parser.add_argument("--from", dest="from_save", metavar="SAVE",
                         help="start from a save's weights and settings (flags change single settings); "
                              "--epochs is then the total to train up to, the save's epochs included")
     parser.add_argument("--reinit", action="store_true", help="with --from: repeat its settings from fresh weights")
     parser.add_argument("--fork", metavar="RUN[@EPOCH]",
-                        help="continue a run from its checkpoint of EPOCH (default: its latest) as a new run, with "
-                             "the settings the flags change (its data set and model stay); its history starts with "
-                             "the parent's up to that epoch")
+                        help="continue a run (its name, a part of it only that run has, or its folder) from its "
+                             "checkpoint of EPOCH (default: its latest; a checkpoint's path, RUN/epoch-0029.safetensors, "
+                             "is RUN@29) as a new run, with the settings the flags change (its data set and model "
+                             "stay); its history starts with the parent's up to that epoch. Without --epochs it plans "
+                             "its parent's total, or 5 more epochs when the parent had done all its own")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line on stdout (each epoch, then the end); the display goes to stderr")
     parser.add_argument("--write-config", type=Path, metavar="FILE",
@@ -102,6 +106,7 @@ class Plan:
     save_name: str | None = None
     overwrite: bool = False
     write_config: Path | None = None  # --write-config: write the config there instead of training
+    note: str | None = None           # what the training line adds about a choice made for the user
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -132,14 +137,17 @@ def make_plan(args: argparse.Namespace) -> Plan:
 
 
 def _fork_plan(args: argparse.Namespace, folder: Path) -> Plan:
-    """--fork RUN[@EPOCH]: the parent's checkpoint of that epoch, and the settings the flags change."""
+    """--fork RUN[@EPOCH]: the parent's checkpoint of that epoch, and the settings the flags change. Without
+    --epochs the fork plans its parent's total, or `forking.EXTRA_EPOCHS` more when that is done by then."""
     try:
         run_dir, epoch = forking.fork_point(args.fork, folder)
         checkpoint, epoch = forking.fork_checkpoint(run_dir, epoch)
         parent = forking.parent_config(checkpoint)
     except SessionError as error:
         raise UsageError(str(error)) from None
-    config = run_config(args, base=parent)
+    planned = forking.planned_epochs(parent.training.epochs, epoch)
+    extra = {"training.epochs": planned} if args.epochs is None and planned != parent.training.epochs else None
+    config = run_config(args, base=parent, extra=extra)
     changed = forking.changes(parent, config)
     fixed = forking.fixed_changes(changed)
     if fixed:
@@ -147,8 +155,11 @@ def _fork_plan(args: argparse.Namespace, folder: Path) -> Plan:
                          f"train another, start from a save: {PROG} --from SAVE")
     if config.training.epochs <= epoch:
         raise UsageError(f"--fork {args.fork}: it starts after epoch {epoch} and would end at epoch "
-                         f"{config.training.epochs}; pass --epochs {epoch + 5} or more (the total to train up to)")
-    return Plan(folder, fork=(run_dir, epoch, {**changed, "checkpoints.folder": str(folder)}))
+                         f"{config.training.epochs}; pass --epochs {epoch + 1} or more (the total to train up to, e.g. "
+                         f"--epochs {epoch + forking.EXTRA_EPOCHS})")
+    note = (f"its parent had done all its {parent.training.epochs} epochs by then, so it trains "
+            f"{forking.EXTRA_EPOCHS} more unless --epochs says another total" if extra else None)
+    return Plan(folder, fork=(run_dir, epoch, {**changed, "checkpoints.folder": str(folder)}), note=note)
 
 
 def _given(args: argparse.Namespace) -> list[str]:
@@ -172,6 +183,10 @@ def _check_combinations(args: argparse.Namespace) -> None:
     if args.write_config is not None and args.save is not None:
         raise UsageError("--save has nothing to save: --write-config writes the settings and trains nothing")
     if args.fork is not None:
+        if args.no_checkpoints:
+            raise UsageError("--fork cannot be combined with --no-checkpoints: a fork is kept as a run beside its "
+                             "parent, to compare and fork again, and a run without checkpoints keeps no run folder; "
+                             f"fork with them, then `nnstudio runs prune` deletes its checkpoints and keeps its history")
         clashing = [option for option in ("--from", "--config", "--reinit", "--write-config")
                     if (option == "--write-config" and args.write_config is not None) or option in _given(args)]
         if clashing:
@@ -278,7 +293,14 @@ def _resume_target(plan: Plan) -> Path:
             if candidate.exists():
                 _not_training(candidate if candidate.is_dir() else candidate.parent)
                 return candidate
-        raise UsageError(f"--resume {plan.resume}: no such run folder or checkpoint (runs are in {runs})")
+        if Path(plan.resume).name != plan.resume:   # (a path)
+            raise UsageError(f"--resume {plan.resume}: no such run folder or checkpoint (runs are in {runs})")
+        try:   # (a part of a run's name that only it has)
+            candidate = find_run(plan.resume, plan.folder)
+        except saves.SaveError as error:
+            raise UsageError(f"--resume {plan.resume}: {error}") from None
+        _not_training(candidate)
+        return candidate
     run = saves.latest_interrupted_run(plan.folder)
     if run is None:
         training = [r.name for r in saves.find_runs(plan.folder) if r.status == "running" and r.active]
@@ -289,11 +311,15 @@ def _resume_target(plan: Plan) -> Path:
 
 
 def _not_training(folder: Path) -> None:
-    """Refused before the data loads: a run that another process is training now (its lock is held)."""
+    """Refused before the data loads: a run that another process is training now (its lock is held), or one
+    whose checkpoints `runs prune` deleted."""
     run = saves.read_run(folder) if saves.is_run_dir(folder) else None
     if run is not None and run.active:
         raise SessionError(f"{run.name} is still training in another nnstudio process (it holds the run's lock); "
                            f"stop that one first (Ctrl+C there), then resume it")
+    if run is not None and run.pruned_at is not None and run.resume_point is None:
+        raise SessionError(f"{run.name} was pruned: `nnstudio runs prune` deleted its checkpoints and kept its "
+                           f"history (`nnstudio runs show {run.name}`), so it cannot be resumed")
 
 
 def _plan_resumed_epochs(plan: Plan, session: Session) -> None:
@@ -323,8 +349,8 @@ def run_train(args: argparse.Namespace) -> int:
     except SessionError as error:
         return fail(PROG, str(error), failure_status(error))
     planned = session.epochs_planned
-    reporter.header(session, planned, resumed=plan.resume is not None)
-    stopper = GracefulStop(session.stop)
+    reporter.header(session, planned, resumed=plan.resume is not None, note=plan.note)
+    stopper = GracefulStop(lambda: session.stop(f"stopped by {stopper.name}"))   # (the history records why)
     try:
         with reporter.live(session, planned), stopper.installed():
             status = session.run()

@@ -6,7 +6,8 @@
     session = Session(config, on_event=print)   # events: BatchEnd, EpochEnd, StatusChanged, Finished, ...
     session.run()                               # blocking; pause/resume/stop/set_live from other threads
 
-Modules: `settings` (every setting, typed), `config` (RunConfig, TOML files), `session` (Session),
+Modules: `settings` (every setting, typed), `config` (RunConfig, TOML files), `session` (Session, with
+`controls`, `recording`, `continuing` and `scoring` its parts),
 `status` (what a run is doing), `reports` (the session's errors and news), `reopening` (saves
 read back into configs and runs), `training_data` (the data a run learns from), `factory` (config
 names to engine objects), `baseline` (kernel ridge on a run's data), `blas` (threads), `arguments`

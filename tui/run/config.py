@@ -30,7 +30,7 @@ from typing import Any
 
 import tomli_w
 
-from nnstudio.engine.fields import short_repr, suggest
+from nnstudio.engine.fields import Overflowed, overflows, short_repr, suggest
 from nnstudio.engine.presets import PRESETS, preset_spec
 from nnstudio.saves import SaveError
 from nnstudio.saves.atomic import write_bytes as atomic_write_bytes
@@ -329,7 +329,7 @@ def to_toml(config: RunConfig) -> str:
 def from_toml(text: str, *, file: str | os.PathLike | None = None) -> RunConfig:
     """A config from TOML text; errors name `file` when given."""
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(text, parse_float=_toml_float)
         return RunConfig.from_dict(data)
     except tomllib.TOMLDecodeError as error:   # its message ends "(at line 3, column 7)"
         raise ConfigError("", f"not valid TOML: {error}", file=os.fspath(file) if file is not None else None) from None
@@ -338,6 +338,11 @@ def from_toml(text: str, *, file: str | os.PathLike | None = None) -> RunConfig:
                           file=os.fspath(file) if file is not None else None) from None
     except ConfigError as error:
         raise (error.in_file(file) if file is not None else error) from None
+
+
+def _toml_float(text: str) -> float:
+    """A TOML float; one written too large (1e400) keeps its text, so that its message quotes it (`Overflowed`)."""
+    return Overflowed(text) if overflows(text) else float(text)
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:

@@ -15,7 +15,6 @@ still listed, from what its marker says. Deleting runs and checkpoints is the sa
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,6 +25,7 @@ from nnstudio.saves.schema import parse_time
 
 from .config import SETTINGS, ConfigError, flat_settings, setting_at
 from .history import HISTORY_FILE, RunHistory, read_history
+from .origins import Fork, describe_origin, fork_of  # noqa: F401 (describe_origin: where a run came from, in words)
 
 #: how a run's status reads: the marker's, told apart by the history's last end and the lock
 STATUSES = ("running", "interrupted", "finished", "early-stopped", "stopped", "diverged", "failed")
@@ -165,22 +165,26 @@ class RunSummary:
         return "val_acc" if self.task in (None, "classification") else "val_loss"
 
     @property
+    def own_epochs(self) -> list[dict]:
+        """The epochs the run trained itself: a fork's history starts with its parent's epochs up to the branch
+        point, which are not its own (a run continued from a save records only its own)."""
+        epochs = self.history.epochs if self.history is not None else []
+        return [e for e in epochs if e.get("epoch", 0) > (own_start(self.origin, epochs) or 0)]
+
+    @property
     def best(self) -> float | None:
-        """The best validation accuracy (classification) or the lowest validation loss, or None."""
-        key = self.best_metric
-        pick = max if key == "val_acc" else min
-        values = [e.get(key) for e in (self.history.epochs if self.history else [])]
-        values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-        if values:
-            return pick(values)
-        return self.info.best_value if key == "val_acc" else None
+        """The best validation accuracy (classification) or the lowest validation loss among the epochs the run
+        trained itself (`best_of`: what its best.safetensors holds), or None."""
+        record = best_of(self.own_epochs, self.best_metric)
+        if record is not None:
+            return record[self.best_metric]
+        return self.info.best_value if self.best_metric == "val_acc" else None
 
     @property
     def best_epoch(self) -> int | None:
         """The epoch of `best` (from the history; None without one)."""
-        epochs = self.history.epochs if self.history is not None else []
-        return next((e.get("epoch") for e in epochs if self.best is not None and e.get(self.best_metric) == self.best),
-                    None)
+        record = best_of(self.own_epochs, self.best_metric)
+        return record.get("epoch") if record is not None else None
 
     @property
     def final(self) -> dict:
@@ -195,6 +199,21 @@ class RunSummary:
     def origin(self) -> dict:
         return self.history.origin if self.history is not None else {}
 
+    @property
+    def parent_config(self) -> dict | None:
+        """A fork's parent's config where it branched (the first run record of the fork's history), else None."""
+        runs = self.history.runs if self.history is not None else []
+        return runs[0].get("config") if len(runs) > 1 and self.origin.get("kind") == "fork" else None
+
+    @property
+    def fork(self) -> Fork | None:
+        """Where the run branched from its parent, if it is a fork: the parent, the epoch, what changed."""
+        return fork_of(self.origin, self.parent_config)
+
+    def origin_text(self) -> str:
+        """Where the run came from, in words (`origins.describe_origin`)."""
+        return describe_origin(self.origin, self.parent_config)
+
     def as_record(self) -> dict:
         """The run as plain data (what `runs list --json` prints; NaN is the caller's to turn into null)."""
         return {"name": self.name, "path": str(self.path), "dataset": self.dataset, "task": self.task,
@@ -202,7 +221,42 @@ class RunSummary:
                 "epochs_planned": self.epochs_planned, "best": self.best, "best_metric": self.best_metric,
                 "status": self.status, "why": self.why, "pruned": self.pruned, "resumable": self.resumable,
                 "size": self.size, "started_at": self.info.started_at, "updated_at": self.info.updated_at,
-                "origin": self.origin, "notes": list(self.notes)}
+                "origin": self.origin, "fork_of": self.fork.as_record() if self.fork else None,
+                "notes": list(self.notes)}
+
+
+def best_of(epochs: list[dict], metric: str, after: int = 0) -> dict | None:
+    """The epoch record with the best `metric` ("val_acc": the highest; "val_loss": the lowest) among those after
+    epoch `after`, the first of equals, as a run's checkpoints keep `best.safetensors`; None if none has it.
+
+    One rule for every figure named "best" of a run (`runs list` and `show`, the studio's Runs pane, the end of
+    `nnstudio train`): a run's best is among the epochs it trained itself, never those of the run it forked
+    from or of the save it continued, so that it is always the epoch its best.safetensors holds."""
+    pick = max if metric == "val_acc" else min
+    scored = [e for e in epochs if e.get("epoch", 0) > after and isinstance(e.get(metric), (int, float))
+              and not isinstance(e.get(metric), bool) and math.isfinite(e[metric])]
+    return pick(scored, key=lambda e: e[metric]) if scored else None
+
+
+def own_start(origin: dict, epochs: list[dict]) -> int | None:
+    """The epochs done before a run's own, as its history holds them: a fork's branch epoch (its history starts
+    with its parent's epochs up to there), else the epoch before the first it records (a run continued from a
+    save, or from a checkpoint in a new folder, records only its own); None before it records one."""
+    fork = fork_of(origin)
+    if fork is not None and fork.epoch is not None:
+        return fork.epoch
+    first = next((e.get("epoch") for e in epochs if type(e.get("epoch")) is int), None)
+    return first - 1 if first is not None else None
+
+
+def own_start_of(run_dir: Path) -> int | None:
+    """`own_start` of a run folder's history (None if it has none that reads): where a run resumed in its folder
+    began its own epochs."""
+    try:
+        history = read_history(run_dir, batches=False)
+    except saves.SaveError:
+        return None
+    return own_start(history.origin, history.epochs)
 
 
 def summarize(info: saves.RunInfo, *, batches: bool = True) -> RunSummary:
@@ -223,23 +277,6 @@ def list_runs(folder: str | Path | None = None, *, batches: bool = True) -> list
     return [summarize(info, batches=batches) for info in saves.find_runs(folder)]
 
 
-def find_run(text: str, folder: str | Path | None = None) -> Path:
-    """The run folder a user names: a run's name in the saves folder's runs/, or a path to a run folder.
-    SaveError when there is none (saying where it looked)."""
-    runs = saves.runs_folder(folder)
-    separators = [os.sep] + ([os.altsep] if os.altsep else [])
-    if len(text) > 1:
-        text = text.rstrip("".join(separators)) or text   # ("name/", as a shell's completion writes it)
-    named = runs / text
-    if text and text not in (".", "..") and not any(sep in text for sep in separators) and os.path.lexists(named):
-        return named
-    if os.path.lexists(text):
-        return Path(text)
-    if any(sep in text for sep in separators):
-        raise saves.SaveError("no such run folder", text)
-    raise saves.SaveError(f"no run named {text!r} in {runs} (`nnstudio runs list` shows them)")
-
-
 def run_summary(path: str | Path) -> RunSummary:
     """The summary of one run folder; SaveError if it is not one."""
     info = saves.read_run(path)
@@ -247,27 +284,6 @@ def run_summary(path: str | Path) -> RunSummary:
         why = "no such folder" if not Path(path).is_dir() else "not a run folder (it has no readable run.json)"
         raise saves.SaveError(why, path)
     return summarize(info)
-
-
-def describe_origin(origin: dict) -> str:
-    """Where a run came from, in words: "new", "continued from the save X (5 epochs)", "a fork of R at epoch 3"."""
-    kind = origin.get("kind")
-    if kind in (None, "new"):
-        return "new" if kind else "not recorded"
-    if kind == "save":
-        if origin.get("reinitialised"):
-            return f"the settings of the save {origin.get('path')}, with fresh weights"
-        epochs = origin.get("epochs")
-        return f"continued from the save {origin.get('path')}" + (f" ({epochs} epochs)" if epochs else "")
-    if kind == "checkpoint":
-        return f"resumed from the checkpoint {origin.get('path')}"
-    if kind == "fork":   # (`forking.fork`: the parent run, the epoch it branched from, the settings it changed)
-        changed = origin.get("changed") if isinstance(origin.get("changed"), dict) else {}
-        epoch = origin.get("epoch")
-        return (f"a fork of {origin.get('run') or origin.get('path') or '?'}"
-                + (f" at epoch {epoch}" if epoch is not None else "")
-                + (" with " + ", ".join(f"{path}={value}" for path, value in changed.items()) if changed else ""))
-    return str(kind)
 
 
 def differences(runs: list[RunSummary]) -> dict[str, list]:
@@ -392,7 +408,7 @@ def prune_plan(runs: list[RunSummary], *, keep_last: int = 0, older_than: timede
             candidates.append(run)
     for number, run in enumerate(candidates):
         if number < keep_last:
-            plan.kept.append((run, f"one of the {keep_last} newest (--keep-last)"))
+            plan.kept.append((run, f"among the {keep_last} newest (--keep-last)"))
         elif older_than is not None and (run.updated is None or now - run.updated < older_than):
             plan.kept.append((run, "updated more recently than --older-than"))
         else:

@@ -7,16 +7,12 @@
     session.status               # Status.RUNNING, ... (a StatusChanged event says when it changes)
     session.evaluate_test()      # test-split figures of the model as it is
 
-It wires a `RunConfig` to a data set (`nnstudio.datasets`), a model and optimizer (the engine),
-the engine's `Trainer` and per-epoch checkpoints (`nnstudio.saves`), and keeps the history.
-It holds no training logic of its own: the loop is the engine's. It owns the run's `Status`:
-commands move it at once to what was asked, the loop's events to what happened (`status.py`).
-Checkpoints make a run that a dropped SSH connection or Ctrl+C cut off resumable exactly
-(`Session.open_checkpoint`).
-
-A run folder (`nnstudio.saves.checkpoints`) holds `epoch-NNNN.safetensors` for finished epochs
-only (from epoch 0, the run's starting point, on), and a partial checkpoint for a run stopped
-mid-epoch, which resuming prefers while it is newer than the last epoch's (`saves.resume_point`).
+It wires a `RunConfig` to a data set (`nnstudio.datasets`), a model and optimizer (the engine)
+and the engine's `Trainer`, passes the loop's events on and keeps the history. It holds no
+training logic of its own: the loop is the engine's. Its parts, one module each: `controls`
+(its status and the commands that move it, from any thread), `recording` (its run folder as it
+trains: checkpoints and history), `continuing` (sessions that go on from a checkpoint or a save),
+`scoring` (what the model makes of the test split).
 
 Epochs are numbered across a save and its continuations (`--from`): a save trained for 3 epochs
 continues with epoch 4, in the history, the checkpoints, the saved config and the events alike;
@@ -33,53 +29,48 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import math
-import threading
-import traceback
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from nnstudio import saves
-from nnstudio.datasets import BatchIterator, DatasetError
+from nnstudio.datasets import BatchIterator
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import divergence, events, manual_seed
-from nnstudio.engine.control import Controller
-from nnstudio.engine.evaluation import evaluate, predict
-from nnstudio.engine.metrics import softmax
 from nnstudio.engine.nn import Module
 from nnstudio.engine.optim import CosineAnnealingLR
 from nnstudio.engine.spec import build_model, is_autoencoder
 from nnstudio.engine.trainer import Trainer
 
+from . import continuing, scoring
 from .blas import blas_threads, continue_with
 from .config import LIVE_SETTINGS, ConfigError, RunConfig
-from .history import HistoryRecorder
-from .training_data import load_run_dataset, prepare_run_data
+from .controls import RunControls
 from .factory import fit_spec, make_early_stopping, make_loss, make_optimizer, make_scheduler
-from .reports import CheckpointSaved, Notice, NothingToTrain, Prepared, SessionError
-from .reopening import config_of, load_save, run_folder_to_continue
-from .status import OUTCOMES, Status, StatusChanged, after_event
+from .recording import RunRecording
+from .reports import NothingToTrain, Prepared, SessionError
+from .runs import best_of
+from .status import OUTCOMES, Status, after_event
+from .training_data import SPLIT_RULE, load_run_dataset, prepare_run_data
 
 #: test images whose predictions are reported every epoch (the studio's digit grid draws from them)
 PROBE_SIZE = 500
+#: why a stopped run ended, as its history says, when the stop gave no reason (`RunControls.stop`)
+STOPPED_ON_REQUEST = "stopped on request"
 #: how long `save` waits for a paused run to finish the batch it is in
 SAVE_WAIT_SECONDS = 5.0
 
 
-class Session:
-    """One training run: configuration, data, model, optimizer, history and checkpoints."""
+class Session(RunControls):
+    """One training run: configuration, data, model, optimizer, history and checkpoints. Its status and the
+    commands that move it (pause, resume, step_batch, step_epoch, stop) are `RunControls`'."""
 
     def __init__(self, config: RunConfig, *, on_event: Callable[[Any], None] | None = None,
                  dataset: Dataset | None = None, checkpoints: bool = True, run_name: str | None = None) -> None:
+        super().__init__(on_event)
         self.config = config
-        self.on_event = on_event or (lambda event: None)
-        self.controller = Controller()
         self.history: list[dict] = []
-        self._status = Status.IDLE
-        # commands (any thread, a signal handler too: reentrant) and the loop's events both move it
-        self._status_lock = threading.RLock()
         self.dataset = dataset
         self.checkpoints_enabled = checkpoints and config.checkpoints.every_epoch
         self.run_name = run_name
@@ -90,30 +81,16 @@ class Session:
         self.epoch_offset = 0  # epochs of the save this run continues, before its trainer's first
         self.blas_threads: int | None = None  # BLAS threads the run trains with (`blas.py`: resuming uses them again)
         self.recorded_blas_threads: int | None = None  # those of the checkpoint it continues (`match_blas_threads`)
-        self._manager: saves.CheckpointManager | None = None
         self.origin: dict = {"kind": "new"}
         """Where the run came from, as its history records it (`history.py`): new, a save, a checkpoint, a fork."""
-        self._recorder: HistoryRecorder | None = None
+        self._folder: RunRecording | None = None   # the run folder a run writes while it trains (checkpoints on)
         self.inherited: tuple[dict, list[dict]] | None = None   # a fork's: its parent's config and history records
+        self.split_rule = SPLIT_RULE
+        """How the validation rows are counted (`preprocess.SPLIT_RULES`): a run going on from a file uses its rule."""
+        self.own_from: int | None = None
+        """The epochs done before this run's own (a fork's parent's, a continued save's): its best is among those
+        after (`runs.best_of`). Set when it first trains; a run resumed in its folder takes its history's."""
         self._ending = ""   # why the run ended, as the loop's last event said
-        self.close_problem: str | None = None
-        """Why the run folder could not be marked as ended, if it could not (the run's training itself is done)."""
-        self.checkpoint_problem: str | None = None
-        """Why a checkpoint could not be written, if one could not: the run stopped there, resumable."""
-
-    # ================================================================== status
-    @property
-    def status(self) -> Status:
-        """What the run is doing now (see `nnstudio.tui.run.status`)."""
-        return self._status
-
-    def _move(self, rule: Callable[[Status], Status]) -> None:
-        """Set the status to `rule(current status)`, atomically; report a change as `StatusChanged`."""
-        with self._status_lock:
-            before, self._status = self._status, rule(self._status)
-            after = self._status
-        if after is not before:
-            self.on_event(StatusChanged(after))
 
     # ================================================================== building the run
     def prepare(self) -> None:
@@ -139,7 +116,7 @@ class Session:
         self.reconstruct = is_autoencoder(self.spec)
         self.classes = dataset.num_classes if dataset.task == "classification" and not self.reconstruct else None
         layout = "image" if len(self.spec["input_shape"]) == 3 else "flat"
-        self.data = prepare_run_data(config, dataset, layout)
+        self.data = prepare_run_data(config, dataset, layout, self.split_rule)
         manual_seed(config.training.seed)
         self.model = build_model(self.spec)
         self._build_training_objects()
@@ -213,39 +190,25 @@ class Session:
                 self.plan(epochs)
             self._move(self._under_way)
             self.blas_threads = blas_threads()   # recorded in its checkpoints: a resume uses the same (blas.py)
-            if self.checkpoints_enabled and self._manager is None:
-                self._open_checkpoints()
+            if self.checkpoints_enabled:   # (a continued run marks its folder afresh)
+                self._folder = RunRecording(self)
+                self._folder.open()
+            if self.own_from is None:
+                self.own_from = self.epochs_done
         except BaseException as error:
             self._failed(error)
             raise
-        self.close_problem = self.checkpoint_problem = None   # (a continued run marks its folder afresh)
         outcome = OUTCOMES[self.trainer.run()]
         self.controller.reset()   # a command the loop no longer obeyed (x in the last validation) ends with it
-        if self._recorder is not None:
-            self._recorder.end(outcome.value, self._ending, at=self.position)
+        self.stop_reason = ""
         try:
-            self._close_checkpoints(outcome)
+            if self._folder is not None:
+                self._folder.close(outcome, self._ending)
         except BaseException as error:
             self._failed(error)
             raise
         self._move(lambda status: outcome)   # last: a run shown as ended has its run folder marked
         return outcome
-
-    def _failed(self, error: BaseException) -> None:
-        """A run that could not start or go on: say why first (a `Failed` event, as the loop's own), then the status."""
-        if isinstance(error, Exception):
-            expected = isinstance(error, SessionError)
-            self.on_event(events.Failed(str(error) if expected else f"{type(error).__name__}: {error}",
-                                        "" if expected else traceback.format_exc()))
-        self._move(lambda status: Status.FAILED)
-
-    def _under_way(self, status: Status) -> Status:
-        """The status of a run whose loop is starting: running, unless a pause or step was asked first."""
-        if self.controller.stop_requested:
-            return Status.STOPPING
-        if self.controller.paused:
-            return Status.STEPPING if self.controller.stepping else Status.PAUSING
-        return Status.RUNNING
 
     def starting(self) -> None:
         """Say that `run` is about to start in another thread, from the thread that starts it: the status moves
@@ -279,18 +242,19 @@ class Session:
         """Events from the trainer (training thread): number, record, checkpoint, follow the status, pass on."""
         if isinstance(event, events.BatchEnd):
             event = self._numbered(event)
-            if self._recorder is not None:
-                self._recorder.batch(event)
+            if self._folder is not None:
+                self._folder.batch(event)
             self.on_event(event)
             return
         if isinstance(event, events.EpochEnd):
             event = self._numbered(event)
             self.history.append(event.as_dict())
-            if self._recorder is not None:
-                self._recorder.epoch(event)
+            if self._folder is not None:
+                self._folder.epoch(event)
             self.last_epoch = event
             self.on_event(event)
-            self._checkpoint_epoch()
+            if self._folder is not None:
+                self._folder.checkpoint_epoch()
             return
         event = self._numbered(event)
         if isinstance(event, events.Failed) and self.checkpoint_problem is not None:
@@ -298,11 +262,11 @@ class Session:
         if isinstance(event, (events.Finished, events.Diverged, events.Failed)):
             self._ending = event.message or getattr(event, "reason", "")
         elif isinstance(event, events.Stopped):
-            self._ending = ""
+            self._ending = self.stop_reason or STOPPED_ON_REQUEST
         self._move(lambda status: after_event(status, event))
         self.on_event(event)
-        if isinstance(event, events.Stopped):
-            self._checkpoint_position()
+        if isinstance(event, events.Stopped) and self._folder is not None:
+            self._folder.stopped()
 
     def _numbered(self, event):
         """A trainer's BatchEnd, EpochEnd or Diverged numbered as the history is: after the epochs of the save
@@ -319,31 +283,7 @@ class Session:
             return dataclasses.replace(event, epoch=offset + event.epoch)
         return event
 
-    # ------------------------------------------------------------------ commands (any thread)
-    def pause(self) -> None:
-        """Pause after the batch under way ("pausing", then "paused")."""
-        self.controller.pause()
-        self._move(lambda s: Status.PAUSING if s in (Status.RUNNING, Status.STEPPING) else s)
-
-    def resume(self) -> None:
-        self.controller.resume()
-        self._move(lambda s: Status.RUNNING if s in (Status.PAUSED, Status.PAUSING) else s)
-
-    def step_batch(self) -> None:
-        """While paused: train one batch, then pause again."""
-        self.controller.step_batch()
-        self._move(lambda s: Status.STEPPING if s is Status.PAUSED else s)
-
-    def step_epoch(self) -> None:
-        """While paused: train to the end of the epoch, then pause again."""
-        self.controller.step_epoch()
-        self._move(lambda s: Status.STEPPING if s is Status.PAUSED else s)
-
-    def stop(self) -> None:
-        """Stop at the next batch boundary (a paused run too); the run writes a checkpoint and stays resumable."""
-        self.controller.stop()
-        self._move(lambda s: Status.STOPPING if s.busy else s)
-
+    # ------------------------------------------------------------------ live settings (any thread)
     def set_live(self, path: str, value: Any) -> Any:
         """Change a live setting (optimizer.lr, optimizer.momentum, optimizer.weight_decay, training.batch_size).
 
@@ -356,8 +296,8 @@ class Session:
         self.config = self.config.replace(**{path: value})
         typed = self.config.get(path)
         self.controller.set(**{path.split(".", 1)[1]: typed})
-        if self._recorder is not None:
-            self._recorder.setting(path, typed, at=self.position)
+        if self._folder is not None:
+            self._folder.setting(path, typed)
         return typed
 
     def match_blas_threads(self) -> str | None:
@@ -366,88 +306,22 @@ class Session:
         thread that first set the count change it. Returns what to tell the user if the count differs all the same."""
         return continue_with(self.recorded_blas_threads)
 
-    # ================================================================== checkpoints and saves
-    def _open_checkpoints(self) -> None:
-        """Open the run folder for writing; a new folder starts with a checkpoint of where the run starts,
-        so that a stop (or a dropped connection) in its first epoch is resumable too."""
-        folder = self.config.checkpoints.folder
-        monitor, mode = ("val_acc", "max") if self.classes else ("val_loss", "min")
-        fresh = self.run_dir is None
-        try:
-            if fresh:
-                self.run_dir = saves.new_run_dir(self.run_name or self._default_run_name(), folder)
-            self._manager = saves.CheckpointManager(self.run_dir, keep_last=self.config.checkpoints.keep_last,
-                                                    monitor=monitor, mode=mode)
-            if fresh:
-                self._checkpoint_position()
-        except saves.SaveError as error:
-            raise SessionError(f"cannot write checkpoints: {error}") from None
-        self._record_start(fresh)
-
-    def _record_start(self, fresh: bool) -> None:
-        """The history's run record: where a run starts, or where it goes on from (the lock is held). A fork's
-        history starts with its parent's up to the epoch it branches from (`inherited`)."""
-        self._recorder = HistoryRecorder(self.run_dir, train_size=len(self.data.x_train))
-        facts = dict(dataset=self.dataset.name, model=self.spec.get("name"), spec=self.spec, task=self.task,
-                     blas_threads=self.blas_threads)
-        if fresh and self.inherited is not None:
-            parent_config, records = self.inherited
-            self._recorder.start(config=parent_config, origin=self.origin, **facts)
-            self._recorder.inherit(records)
-        self._recorder.start(config=self._config_record(), origin=self.origin,
-                             at=None if fresh and self.inherited is None else self.position, **facts)
-        if self._recorder.problem is not None:
-            self.on_event(Notice(self._recorder.problem))
-
     @property
     def position(self) -> tuple[int, int]:
         """Where the run stands: (epochs done, batches done in the next epoch), as the history numbers them."""
         return self.epochs_done, self.batches_into_epoch
 
-    def _default_run_name(self) -> str:
-        return f"{self.config.data.name}-{self.spec.get('name') or 'model'}"
+    @property
+    def checkpoint_problem(self) -> str | None:
+        """Why a checkpoint could not be written, if one could not: the run stopped there, resumable."""
+        return self._folder.checkpoint_problem if self._folder is not None else None
 
-    def _checkpoint_epoch(self) -> None:
-        """The clean checkpoint of the epochs done (epoch-NNNN); a partial one from before is now stale."""
-        if self._manager is None:
-            return
-        metric = None
-        if self.last_epoch is not None:
-            metric = self.last_epoch.val_accuracy if self.classes else self.last_epoch.val_loss
-            metric = metric if metric is not None and math.isfinite(metric) else None
-        with self._writing_checkpoint():
-            path = self._manager.save(self.epochs_done, self.model, self.optimizer, metric=metric,
-                                      **self._checkpoint_parts())
-        self.on_event(CheckpointSaved(path, self.epochs_done))
+    @property
+    def close_problem(self) -> str | None:
+        """Why the run folder could not be marked as ended, if it could not (the run's training itself is done)."""
+        return self._folder.close_problem if self._folder is not None else None
 
-    def _checkpoint_position(self) -> None:
-        """A checkpoint of where the run stands: the epoch's own at an epoch boundary; mid-epoch, the
-        run's partial one, so the clean checkpoint of the last finished epoch is never overwritten."""
-        if self._manager is None:
-            return
-        if not self.batches_into_epoch:
-            self._checkpoint_epoch()
-            return
-        with self._writing_checkpoint():
-            path = self._manager.save_partial(self.epochs_done, self.model, self.optimizer,
-                                              **self._checkpoint_parts())
-        self.on_event(CheckpointSaved(path, self.epochs_done))
-
-    @contextlib.contextmanager
-    def _writing_checkpoint(self):
-        """A checkpoint that cannot be written (a full disk, a folder made read-only) ends the run: training on
-        with nothing kept would lose what follows. The run stays resumable from its last checkpoint: its
-        folder is not marked as failed, and the message (`checkpoint_problem`) says how to go on."""
-        try:
-            yield
-        except saves.SaveError as error:
-            last = saves.resume_point(self.run_dir) if self.run_dir is not None else None
-            where = (f"it resumes from {last.name} once the folder can be written: nnstudio train --resume "
-                     f"{self.run_dir.name}" if last is not None else "no checkpoint of it could be written")
-            what = f"{error.path.name}: {error.problem}" if error.path is not None else error.problem
-            self.checkpoint_problem = f"could not write a checkpoint ({what}), so the run stopped; {where}"
-            raise SessionError(self.checkpoint_problem) from None
-
+    # ================================================================== what checkpoints and saves hold
     def _checkpoint_parts(self) -> dict:
         """What a checkpoint holds besides weights and optimizer: schedule, position, records."""
         return dict(spec=self.spec, scheduler=self.scheduler, early_stopping=self.early_stopping,
@@ -456,31 +330,6 @@ class Session:
                                 "blas_threads": self.blas_threads},
                     config=self._config_record(), dataset=self._dataset_record(), history=self.history,
                     metrics=self.metrics())
-
-    def _close_checkpoints(self, outcome: Status) -> None:
-        """Mark the run folder with how the run ended and let it go. A folder that can no longer be written (made
-        read-only, a full disk) costs the mark, not the run: the training is done, the last checkpoint stays
-        and the folder still reads as cut off, so `--resume` finds it; `close_problem` says so (the front
-        ends show it once the run has ended)."""
-        manager, self._manager = self._manager, None
-        recorder, self._recorder = self._recorder, None
-        if recorder is not None:
-            recorder.close()
-            if recorder.problem is not None and recorder.problem != self.close_problem:
-                self.on_event(Notice(recorder.problem))
-        if manager is None:
-            return
-        try:
-            if outcome in (Status.FINISHED, Status.EARLY_STOPPED):
-                manager.finish("finished")
-            elif outcome.ended and self.checkpoint_problem is None:   # (that one stays resumable)
-                manager.finish("failed")
-        except saves.SaveError as error:
-            self.close_problem = (f"could not mark the run folder {manager.run_dir} as ended ({error}); the run is "
-                                  f"still resumable from its last checkpoint: nnstudio train --resume "
-                                  f"{manager.run_dir.name}")
-        finally:
-            manager.close()   # (finish closes too; a failed one may not have): the lock is released either way
 
     def _config_record(self) -> dict:
         """The config as a save records it: every setting but those of this machine (`config_from_metadata` reads it)."""
@@ -496,10 +345,17 @@ class Session:
             return {}
         last = self.history[-1]
         out = {key: last[key] for key in ("train_loss", "train_acc", "val_loss", "val_acc") if last.get(key) is not None}
-        accuracies = [h["val_acc"] for h in self.history if h.get("val_acc") is not None]
-        if accuracies:
-            out["best_val_acc"] = max(accuracies)
+        best = self.best_epoch
+        if best is not None and best.get("val_acc") is not None:
+            out["best_val_acc"] = best["val_acc"]
         return out
+
+    @property
+    def best_epoch(self) -> dict | None:
+        """The epoch record of the run's best (`runs.best_of`: among the epochs it trained itself, what its
+        best.safetensors holds: the highest validation accuracy, or the lowest validation loss), or None."""
+        after = self.own_from if self.own_from is not None else self.epochs_done
+        return best_of(self.history, "val_acc" if getattr(self, "classes", None) else "val_loss", after)
 
     def save(self, name: str, *, folder: str | Path | None = None, overwrite: bool = False) -> Path:
         """Save the trained model under `name` in the saves folder, never while a batch is running.
@@ -528,29 +384,14 @@ class Session:
         except saves.SaveError as error:
             raise SessionError(str(error)) from None
 
-    # ================================================================== predictions
+    # ================================================================== the test split (scoring.py)
     def predict_test(self, index: np.ndarray | None = None) -> np.ndarray:
         """Model outputs (class probabilities for classification) for test images (all, or `index`)."""
-        x = self.data.x_test if index is None else self.data.x_test[index]
-        out = predict(self.model, x)
-        return softmax(out) if self.classes else out
+        return scoring.test_outputs(self, index)
 
     def evaluate_test(self, model: Module | None = None) -> dict[str, Any]:
-        """The model's (or a copy's: `test_evaluation`) figures on the test split, JSON-able: for classes the
-        loss, accuracy, per-class accuracy and confusion matrix (rows = truth); otherwise the mean squared
-        error (the loss of regression and reconstruction, `factory.make_loss`)."""
-        data = self.data
-        target = data.x_test if self.reconstruct else data.y_test
-        result = evaluate(model or self.model, self.loss_fn, data.x_test, target, classes=self.classes)
-        record: dict[str, Any] = {"dataset": self.dataset.name, "test_size": int(len(data.x_test))}
-        if not self.classes:
-            return {**record, "task": self.task, "test_mse": result.loss}
-        confusion = result.confusion
-        totals = confusion.sum(axis=1)
-        per_class = [float(confusion[c, c] / totals[c]) if totals[c] else None for c in range(self.classes)]
-        return {**record, "task": "classification", "test_loss": result.loss, "test_acc": result.accuracy,
-                "class_names": list(self.dataset.class_names), "per_class_acc": per_class,
-                "confusion": confusion.tolist()}
+        """The model's (or a copy's: `test_evaluation`) figures on the test split (`scoring.test_figures`)."""
+        return scoring.test_figures(self, model)
 
     def test_evaluation(self) -> Callable[[], dict[str, Any]]:
         """`evaluate_test` of the weights as they are now, to call later from any thread, while training goes
@@ -559,89 +400,20 @@ class Session:
         snapshot = copy.deepcopy(self.model)
         return lambda: self.evaluate_test(snapshot)
 
-    # ================================================================== resuming
+    # ================================================================== going on from a file (continuing.py)
     @classmethod
     def open_checkpoint(cls, path: str | Path, *, on_event: Callable[[Any], None] | None = None,
                         dataset: Dataset | None = None, folder: str | Path | None = None) -> "Session":
-        """A session continuing a checkpoint exactly where it stopped: a checkpoint file, or a run folder
-        (its `saves.resume_point`).
-
-        It goes on writing in the checkpoint's run folder only if the file is that run's resume
-        point. A checkpoint anywhere else (copied into the saves folder, an older epoch of a run)
-        continues in a fresh run folder under `folder`'s runs/ (default: the config's saves
-        folder): the folder it lies in is never taken over or pruned.
-        """
-        path = Path(path)
-        if path.is_dir():
-            if not saves.is_run_dir(path):
-                raise SessionError(f"{path}: not a run folder (it has no run.json); name a run folder or a checkpoint")
-            checkpoint, run_dir = saves.resume_point(path), path
-            if checkpoint is None:
-                raise SessionError(f"{path}: no checkpoint to resume in this run folder")
-        else:
-            checkpoint, run_dir = path, run_folder_to_continue(path)
-        loaded = load_save(checkpoint)
-        if loaded.checkpoint is None:
-            raise SessionError(f"{checkpoint}: a model save, not a checkpoint; continue it with --from")
-        config = config_of(loaded)
-        if folder is not None:
-            config = config.replace(**{"checkpoints.folder": str(folder)})
-        session = cls(config, on_event=on_event, dataset=dataset)
-        session.run_dir, session.resumed_from = run_dir, checkpoint
-        if run_dir is None:   # (a run folder's own resume point keeps the origin its history holds)
-            session.origin = {"kind": "checkpoint", "path": str(checkpoint)}
-        session._restore(loaded)
-        return session
+        """A session continuing a checkpoint (or a run folder's resume point) exactly where it stopped."""
+        return continuing.open_checkpoint(cls, path, on_event=on_event, dataset=dataset, folder=folder)
 
     @classmethod
     def from_save(cls, path: str | Path, *, config: RunConfig | None = None, reinitialise: bool = False,
                   on_event: Callable[[Any], None] | None = None, dataset: Dataset | None = None) -> "Session":
         """A new run that continues from a save's weights (or, with `reinitialise`, repeats its config from scratch)."""
-        loaded = load_save(Path(path))
-        session = cls(config or config_of(loaded), on_event=on_event, dataset=dataset)
-        session.origin = {"kind": "save", "path": str(Path(path).resolve()), "reinitialised": reinitialise,
-                          "epochs": 0 if reinitialise else len(loaded.metadata.history)}
-        if not reinitialise:   # before the trainer and schedule are built: they span the epochs still to train
-            session.epoch_offset = len(loaded.metadata.history)
-        session.prepare()
-        if not reinitialise:
-            session.model.load_state_dict(loaded.model.state_dict())
-            session.history = list(loaded.metadata.history)
-            if loaded.metadata.dataset_name == session.dataset.name:   # (another data set's losses do not compare)
-                session.trainer.best_loss = divergence.best_loss(h.get("train_loss") for h in session.history)
-        return session
+        return continuing.from_save(cls, path, config=config, reinitialise=reinitialise, on_event=on_event,
+                                    dataset=dataset)
 
     def _restore(self, loaded: saves.Loaded, fresh: frozenset[str] = frozenset()) -> None:
-        """Prepare as usual, then put back weights, optimizer, schedule, early stopping, random streams and position.
-
-        The parts named in `fresh` ("optimizer", "scheduler", "early_stopping", "rng") are not put back: a
-        fork that changed their settings starts them afresh (a fresh schedule at the epoch it forks from).
-        """
-        self.prepare()
-        resume = loaded.checkpoint
-        recorded = (resume.data_state or {}).get("blas_threads")
-        self.recorded_blas_threads = recorded if type(recorded) is int and recorded >= 1 else None
-        try:
-            self.model.load_state_dict(loaded.model.state_dict())
-            resume.restore(None if "optimizer" in fresh else self.optimizer,
-                           None if "scheduler" in fresh else self.scheduler,
-                           None if "early_stopping" in fresh else self.early_stopping, rng="rng" not in fresh)
-            state = resume.data_state or {}
-            self.batches.set_state(state["batches"])
-            self.trainer.load_state_dict(state["trainer"])
-            if "scheduler" in fresh and self.scheduler is not None:
-                self.scheduler.load_state_dict({**self.scheduler.state_dict(), "last_epoch": self.trainer.epoch})
-            self.history = list(loaded.metadata.history)
-            # older checkpoints do not record the offset: their history holds it
-            offset = state.get("epoch_offset", max(len(self.history) - self.trainer.epoch, 0))
-        except (saves.SaveError, DatasetError, KeyError, TypeError, ValueError) as error:
-            raise SessionError(f"cannot resume from {loaded.path}: {error}") from None
-        if type(offset) is not int or offset < 0:
-            raise SessionError(f"cannot resume from {loaded.path}: its epoch_offset must be a whole number >= 0, "
-                               f"got {offset!r:.40}")
-        if "epochs_planned" not in state and offset:   # older checkpoints counted training.epochs after the offset
-            try:
-                self.config = self.config.replace(**{"training.epochs": offset + self.config.training.epochs})
-            except ConfigError as error:
-                raise SessionError(f"cannot resume from {loaded.path}: {error}") from None
-        self._continue_after(offset)
+        """Prepare, then put back a checkpoint's state but the parts named in `fresh` (`continuing.restore`)."""
+        continuing.restore(self, loaded, fresh)

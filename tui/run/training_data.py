@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 from nnstudio.datasets import DatasetError, PreparedData, load_dataset, prepare
 from nnstudio.datasets.dataset import Dataset
+from nnstudio.datasets.preprocess import OLD_SPLIT_RULE, SPLIT_RULE, SPLIT_RULES
+from nnstudio.saves.schema import Metadata
 
 from .config import RunConfig, dataset_options
 from .reports import Notice, SessionError
@@ -28,11 +30,20 @@ def load_run_dataset(config: RunConfig, on_event: Callable[[Any], None]) -> Data
     return dataset
 
 
-def prepare_run_data(config: RunConfig, dataset: Dataset, layout: str = "flat") -> PreparedData:
-    """The data set split (validation held out, seeded) and scaled as the config says, in `layout`
-    ("flat" vectors or "image" arrays)."""
+def prepare_run_data(config: RunConfig, dataset: Dataset, layout: str = "flat",
+                     split_rule: str = SPLIT_RULE) -> PreparedData:
+    """The data set split (validation held out, seeded, counted by `split_rule`) and scaled as the config says,
+    in `layout` ("flat" vectors or "image" arrays)."""
     try:
         return prepare(dataset, val_fraction=config.data.val_fraction, seed=config.training.seed,
-                       standardize=config.data.standardize, layout=layout)
+                       standardize=config.data.standardize, layout=layout, split_rule=split_rule)
     except DatasetError as error:
         raise SessionError(str(error)) from None
+
+
+def split_rule_of(metadata: Metadata) -> str:
+    """The split a save or checkpoint was trained on (`preprocess.SPLIT_RULES`), for a run that goes on from it to
+    validate on the same rows: the rule its data set record names, else the rule of before rules were recorded."""
+    normalisation = (metadata.dataset or {}).get("normalisation")
+    rule = normalisation.get("split") if isinstance(normalisation, dict) else None
+    return rule if rule in SPLIT_RULES else OLD_SPLIT_RULE

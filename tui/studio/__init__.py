@@ -12,7 +12,7 @@ from __future__ import annotations
 
 
 def create_app(**options):
-    """The studio app (see `nnstudio.tui.studio.app.create_app` for the options)."""
-    from .app import create_app as _create_app
+    """The studio app (see `nnstudio.tui.studio.launch.create_app` for the options)."""
+    from .launch import create_app as _create_app
 
     return _create_app(**options)

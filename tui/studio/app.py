@@ -9,6 +9,9 @@ talk back with messages (`ConfigChanged`, `LiveSettingRequested`, `SaveRequested
 `LoadRequested`, the Runs pane's `MarksChanged`); the app sets `pane.config` and calls `show_history`,
 `on_session_event` and `set_running` on the panes that have them. A pane's key that cannot act now says
 why when pressed (the pane's `refusal`), as the run keys do (`run_keys.py`).
+
+Its parts: the run keys' commands and the requests that replace the run (`run_commands.RunCommands`),
+the training thread's news (`session_news.SessionNews`), and how a studio is made (`launch.create_app`).
 """
 
 from __future__ import annotations
@@ -23,15 +26,11 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Header, TabbedContent, TabPane, Tabs
-from textual.worker import Worker
 
 from nnstudio import saves
-from nnstudio.datasets import EMBEDDED_NAME, MNIST, DatasetError
 from nnstudio.datasets.dataset import Dataset
-from nnstudio.datasets.locations import locate
-from nnstudio.engine import events
 
-from ..run import ConfigError, Notice, Prepared, SessionError, Status, StatusChanged
+from ..run import ConfigError, SessionError, Status
 from ..run.blas import limit_blas_threads
 from ..run.config import RunConfig
 from ..run.signals import HANGUP
@@ -39,16 +38,17 @@ from ..run.fitting import follow_data, model_name
 from .builder_pane import BuilderPane
 from .collector import restore_the_collector, spare_the_collector
 from .commands import StudioCommands
-from .confirm_screen import ConfirmScreen
 from .footer import StudioFooter
 from .help_screen import HelpScreen, binding_rows
-from .messages import ConfigChanged, LiveSettingRequested, LoadRequested, SaveRequested, SessionEvent, SessionReady
+from .messages import ConfigChanged, LiveSettingRequested
 from .monitor_pane import MonitorPane
-from .predictions_pane import PredictionsPane, ProbeSet
+from .predictions_pane import PredictionsPane
 from .run_keys import RUN_ACTIONS, RunState, refusal
-from .runner import ModelSaved, Refused, SessionRunner, default_save_name, needs_new_session
+from .run_commands import RunCommands
+from .runner import Refused, SessionRunner, default_save_name, needs_new_session
 from .runs_pane import RunsPane
 from .saves_pane import SavesPane
+from .session_news import SessionNews
 from .settings_pane import SettingsPane
 from .stop_signals import StopSignals, TerminalGone, hangup_safe
 from .welcome import Welcome
@@ -61,7 +61,7 @@ PANES = (("builder", "Model"), ("settings", "Settings"), ("monitor", "Monitor"),
 _PANE_KEYS = Binding.Group("Panes", compact=True)
 
 
-class StudioApp(App):
+class StudioApp(RunCommands, SessionNews, App):
     """Build, train, watch and save models from the keyboard."""
 
     TITLE = "nnstudio"
@@ -169,7 +169,7 @@ class StudioApp(App):
         The session is told directly: the panes are being taken down, so no status is shown.
         """
         if self.session is not None:
-            self.session.stop()
+            self.session.stop("stopped: the studio was closed")
         if self._collector is not None:
             restore_the_collector(self._collector)
 
@@ -328,8 +328,12 @@ class StudioApp(App):
         self.call_after_refresh(self._focus_pane, pane_id)
 
     def _focus_pane(self, pane_id: str) -> None:
+        """The pane's own choice (`focus_target`, e.g. the Runs pane's table rather than its filter box), else
+        the pane or the first thing in it that takes the focus."""
         pane = self.panes[pane_id]
-        target = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable), None)
+        target = getattr(pane, "focus_target", None)
+        if target is None or not target.focusable:
+            target = pane if pane.focusable else next((w for w in pane.query("*") if w.focusable), None)
         if target is not None:
             target.focus()
 
@@ -337,144 +341,12 @@ class StudioApp(App):
         """Put the focus on the tab bar, where digits, space and the other run keys are not typed into a field."""
         self.query_one(TabbedContent).query_one(Tabs).focus()
 
-    def action_toggle_run(self) -> None:
-        """Space: start (or continue) training, pause it, or resume it."""
-        if self._attempt(self.runner.toggle, self.config):
-            self._clear_displays()
-
-    def action_step(self, size: str) -> None:
-        """Train one epoch (n) or one batch (shift+n), then pause; from idle, the run starts that way."""
-        if self._attempt(self.runner.step, size, self.config):
-            self._clear_displays()
-
-    def action_stop(self) -> None:
-        """Stop training at the next batch boundary; the run stays resumable and can be saved."""
-        self._attempt(self.runner.stop)
-
-    def action_reinitialise(self) -> None:
-        """Discard the session: the next start builds the model afresh from the config."""
-        self._confirm_discard("Re-initialise the weights?", self._reinitialise)
-
-    def _reinitialise(self) -> None:
-        if self._attempt(self.runner.discard):
-            self._clear_displays()
-
-    def action_save(self) -> None:
-        """Quick save under a free name made from the data set and the model; nothing new when nothing changed
-        since the last save, and a numbered name said as such when the plain one is taken."""
-        if (name := self.runner.already_saved(self.config.checkpoints.folder)) is not None:
-            self.notify(f"Already saved as {name}: nothing has changed since.", title="Saved")
-            return
-        self._save(*self.runner.quick_save_name(self.config))
-
-    def action_load(self) -> None:
-        """Loading is chosen from the catalogue: show the saves pane."""
-        self.action_show_pane("saves")
-
     def action_help(self) -> None:
         """List every binding of the app and of the pane in use (and of what is focused inside it)."""
         pane = self.current_pane
         focused = [n for n in (self.focused.ancestors_with_self if self.focused else [])
                    if isinstance(n, Widget) and pane in n.ancestors]
         self.push_screen(HelpScreen(binding_rows([self, pane, *reversed(focused)], self.get_key_display)))
-
-    async def action_quit(self) -> None:
-        """Quit; ask first when trained epochs would be lost, and stop a running session cleanly."""
-        async def leave() -> None:
-            await self.runner.stop_and_wait()
-            self.exit()
-
-        if not self.runner.unsaved_epochs:
-            await leave()
-            return
-        question = ConfirmScreen("Quit nnstudio?", detail=f"{self.runner.unsaved_epochs} trained epoch(s) are not "
-                                 "saved and will be lost (no: ctrl+s saves them first).")
-        self.push_screen(question, lambda yes: self.call_next(leave) if yes else None)
-
-    def _confirm_discard(self, question: str, then: Callable[[], None],
-                         otherwise: Callable[[], None] | None = None, *, no: str = "") -> None:
-        """Run `then()` at once, or after a yes when trained epochs would be lost (`otherwise()` after a no, which
-        `no` describes). The dialog's "no" has the focus: an enter does not throw the epochs away."""
-        if not self.runner.unsaved_epochs or self.runner.busy:
-            then()
-            return
-        detail = (f"{self.runner.unsaved_epochs} trained epoch(s) are not saved and will be lost "
-                  f"(ctrl+s saves them first).{' ' + no if no else ''}")
-
-        def answered(yes: bool) -> None:
-            if yes:
-                then()
-            elif otherwise is not None:
-                otherwise()
-
-        self.push_screen(ConfirmScreen(question, detail=detail), answered)
-
-    def _offer_resume(self) -> None:
-        run = saves.latest_interrupted_run(self.config.checkpoints.folder)
-        if run is None:
-            return
-        self.push_screen(
-            ConfirmScreen(f"Resume run {run.name} (epoch {run.last_epoch})?", yes="Resume", no="Not now",
-                          detail="It was cut off before it finished; its last checkpoint is on disk.", default=True),
-            lambda yes: self._attempt(self.runner.open, run.path, "resumed", self.config.checkpoints.folder)
-            if yes else None)
-
-    # ================================================================== from the training thread
-    def on_session_ready(self, message: SessionReady) -> None:
-        """A session was loaded or resumed: show its model, settings, history and predictions."""
-        session = message.session
-        self.config = session.config   # opened under this studio's saves folder (SessionRunner.open)
-        self._push_config()
-        self._clear_displays(session.history, message.batches, len(session.data.x_train))
-        self.predictions.show_probe(ProbeSet.from_session(session))
-        self.monitor.task = session.task
-        if message.outputs is not None:
-            self.predictions.show_outputs(message.outputs, source="probe test images")
-        problem = session.match_blas_threads()   # (here: the interface's thread is the one that may set it)
-        if problem is not None:
-            self.notify(problem, title="Not bit-identical", severity="warning", timeout=20)
-        self._attempt(self.runner.adopt, session, message.origin, self.config, message.bridge)
-        self.notify(f"{len(session.history)} epoch(s) trained so far." +
-                    (" Press space to continue." if message.origin == "resumed" else ""),
-                    title="Resumed" if message.origin == "resumed" else "Loaded")
-
-    def on_session_event(self, message: SessionEvent) -> None:
-        """An event from the training thread (not a batch: those are polled): to the runner and the panes."""
-        event = message.event
-        if not self.is_running:  # shutting down: the run's last events (its checkpoint is written) go nowhere
-            return
-        if message.source is not self.runner.bridge:  # from a session let go since (re-initialised, replaced)
-            return
-        self._follow_live_run()   # (its folder is opened in the training thread, after the status says running)
-        if isinstance(event, StatusChanged):
-            self._follow_status()
-            if self.status.ended and self.session is not None and self.session.close_problem:
-                self.notify(self.session.close_problem, title="Run folder", severity="warning", timeout=20)
-            return
-        if isinstance(event, Prepared):   # a new run's data and model are ready: its probe digits can be drawn
-            if event.session is self.session:
-                self.predictions.show_probe(ProbeSet.from_session(event.session))
-                self.monitor.task = event.session.task
-                self.monitor.train_size = len(event.session.data.x_train)
-            return
-        if isinstance(event, Notice):
-            self.notify(event.text, title="Note", severity="warning", timeout=10)
-        elif isinstance(event, (events.Diverged, events.Failed)):
-            title = ("Training diverged" if isinstance(event, events.Diverged) else
-                     "Could not start training" if self.session is None or self.session.trainer is None
-                     else "Training failed")
-            self.notify(event.message, title=title, severity="error", timeout=20)
-        elif isinstance(event, events.Finished):
-            self.notify(event.message or f"Trained {event.epochs_done} epochs.", title="Finished")
-        self.runner.record(event)
-        self._tell_panes("on_session_event", event)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failed prepare or load becomes a message and a status, never a crash."""
-        problem = self.runner.worker_changed(event.worker, event.state)
-        self._follow_status()
-        if problem is not None:
-            self.notify(problem, title="Could not open", severity="error", timeout=15)
 
     # ================================================================== from the panes
     def on_config_changed(self, message: ConfigChanged) -> None:
@@ -526,16 +398,6 @@ class StudioApp(App):
         self.config = config
         self._push_config()
 
-    def on_save_requested(self, message: SaveRequested) -> None:
-        self._save(message.name, overwrite=message.overwrite)
-
-    def _save(self, name: str, note: str = "", overwrite: bool = False) -> None:
-        path = self._attempt(self.runner.save, name, self.config.checkpoints.folder, overwrite)
-        if path is not None:
-            self.notify(f"Saved as {path.stem}{note}. ({path})", title="Saved", markup=False)
-            self.panes["saves"].refresh_catalogue(select=path.stem)
-            self._tell_panes("on_session_event", ModelSaved(path))
-
     def on_runs_pane_marks_changed(self, message: RunsPane.MarksChanged) -> None:
         """Runs were marked or unmarked (or a marked one changed on disk): the Monitor overlays them."""
         self.monitor.compare(list(message.paths))
@@ -544,49 +406,3 @@ class StudioApp(App):
     def on_monitor_pane_stop_comparing(self) -> None:
         """The Monitor's c: every run unmarked."""
         self.runs.clear_marks()
-
-    def on_load_requested(self, message: LoadRequested) -> None:
-        path = Path(message.path)
-        self._confirm_discard(f"Load {path.name}?", lambda: self._attempt(
-            self.runner.open, path, "loaded", self.config.checkpoints.folder))
-
-
-def create_app(*, config: RunConfig | None = None, dataset: Dataset | None = None, saves_dir: str | Path | None = None,
-               data_dir: str | Path | None = None, open_path: str | Path | None = None,
-               offer_resume: bool = True, default_data: bool | None = None) -> StudioApp:
-    """The studio, configured: the default run (MNIST, the MLP preset, Adam) unless `config` says otherwise;
-    when the data set is the default one (`default_data`, true when no `config` is given) and no folder of
-    IDX files is named, MNIST is the embedded subset unless the full set is at hand.
-
-    `dataset` replaces the configured data set for every run (tests inject a tiny one);
-    `saves_dir` is where saves and checkpoints go (default: the config's, else the default saves
-    folder, `saves.default_folder()`); `data_dir` is the folder of IDX files to train on (the settings pane's
-    data.data_dir); `open_path` opens a save at once; `offer_resume` asks to resume the
-    latest interrupted run found in the saves folder.
-    """
-    embedded_default = False
-    if default_data is None:
-        default_data = config is None
-    config = config or RunConfig()
-    if default_data and data_dir is None and not config.data.data_dir and not mnist_at_hand():
-        config, embedded_default = config.replace(**{"data.name": EMBEDDED_NAME}), True
-    if saves_dir is None and not config.checkpoints.folder:
-        saves_dir = saves.default_folder()
-    if saves_dir is not None:
-        config = config.replace(**{"checkpoints.folder": str(saves_dir)})
-    if data_dir is not None:
-        config = config.replace(**{"data.data_dir": str(data_dir)})
-    return StudioApp(config, dataset=dataset, open_path=Path(open_path) if open_path else None,
-                     offer_resume=offer_resume, embedded_default=embedded_default)
-
-
-def mnist_at_hand() -> bool:
-    """Whether the full MNIST is on this machine already (NNSTUDIO_DATA_DIR, the cache, a system folder).
-
-    The studio opens on it if so, and otherwise on the embedded subset, so that the first key
-    press trains at once: the full set is downloaded only when asked for (data.name mnist).
-    """
-    try:
-        return locate(MNIST).found is not None
-    except DatasetError:
-        return False

@@ -90,7 +90,7 @@ class HelpScreen(ModalScreen[None]):
                               "ctrl+p opens the command palette.", style="dim"), id="help-footnote")
 
     def _table(self) -> Table:
-        table = Table(title="nnstudio keys", title_justify="left", expand=True, show_edge=False, pad_edge=False)
+        table = Table(title="nnstudio keys · esc, q or ? closes this", title_justify="left", expand=True, show_edge=False, pad_edge=False)
         table.add_column("key", style="bold", no_wrap=True)
         table.add_column("does")
         section = None

@@ -33,7 +33,7 @@ from nnstudio.datasets import DownloadProgress
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import events
 
-from ..run import Session, SessionError, Status, outputs_problem, saved_config
+from ..run import Session, SessionError, Status, forking, outputs_problem, saved_config
 from ..run.config import LIVE_SETTINGS, RunConfig
 from ..run.curves import restore_batches
 from ..run.fitting import model_name
@@ -101,6 +101,7 @@ class SessionRunner:
         self.opening = False  # a save or a run is being opened in a thread
         self.unsaved_epochs = 0  # trained since the last save or load: what quitting would lose
         self.saved_as: str | None = None   # the name this run was last saved under
+        self.started_from = 0   # the epochs the session had done when it last started training (a fork's parent's)
         self._saved_mark: tuple | None = None   # the run as it was then (`_mark`)
         self.bridge = TrainingBridge(host.post_message)
 
@@ -154,7 +155,7 @@ class SessionRunner:
     def stop(self) -> None:
         """Stop at the next batch boundary (the run writes a checkpoint and stays resumable)."""
         self._check("stop")
-        self.session.stop()
+        self.session.stop("stopped from the studio (x)")
 
     def discard(self) -> bool:
         """Forget the session: the next start builds the model afresh (re-initialised weights)."""
@@ -176,6 +177,7 @@ class SessionRunner:
             self.bridge = TrainingBridge(self.host.post_message)   # news of an earlier session is not this one's
             session = self.session = Session(config, on_event=self.bridge.on_event, dataset=self.dataset)
             self.unsaved_epochs = 0
+        self.started_from = session.epochs_done
         if step is not None:
             session.pause()
             getattr(session, f"step_{step}")()
@@ -190,15 +192,37 @@ class SessionRunner:
         self.opening = True
         self._run_worker(self._open, Path(path), origin, folder, name="open")
 
+    def fork(self, run_dir: Path, epoch: int, changed: dict, folder: str) -> None:
+        """Fork `run_dir` from its checkpoint of `epoch` with the settings `changed`, in a worker; SessionReady
+        ("forked") follows, and the fork trains at once."""
+        if self.busy:
+            raise Refused("Stop training (x) before forking: the fork becomes the run trained here.")
+        self.opening = True
+        self._run_worker(self._fork, Path(run_dir), epoch, dict(changed), folder, name="open")
+
     def adopt(self, session: Session, origin: str, config: RunConfig, bridge: TrainingBridge) -> None:
-        """A loaded or resumed session (from `open`, with its bridge) becomes the studio's; a resumed run waits
-        paused."""
+        """A loaded, resumed or forked session (from `open` or `fork`, with its bridge) becomes the studio's; a
+        resumed run waits paused, a fork trains."""
         self.session, self.bridge, self.unsaved_epochs, self.opening = session, bridge, 0, False
-        self.saved_as = None
-        if origin == "resumed":
-            session.pause()
+        self.saved_as, self.started_from = None, session.epochs_done
+        if origin in ("resumed", "forked"):
+            if origin == "resumed":
+                session.pause()
             session.starting()
             self._run_worker(session.run, config.training.epochs, name="train")
+
+    def unsaved_text(self) -> str:
+        """What the epochs trained since the last save would become if the session went: kept by the run's
+        checkpoints (resumable or forkable from the Runs pane), or lost."""
+        n, session = self.unsaved_epochs, self.session
+        epochs = f"{n} epoch{'' if n == 1 else 's'} trained since the last save"
+        run_dir = session.run_dir if session is not None else None
+        kept = [e for e, _ in saves.checkpoints.epoch_checkpoints(run_dir)] if run_dir is not None else []
+        if session is not None and kept and max(kept) >= session.epochs_done and not session.checkpoint_problem:
+            again = "resume or fork" if session.status is Status.STOPPED or session.status.busy else "fork"
+            return (f"The {epochs} {'is' if n == 1 else 'are'} kept only as checkpoints of run {run_dir.name} "
+                    f"({again} it from the Runs pane, 6); ctrl+s saves them by name.")
+        return f"The {epochs} will be lost (ctrl+s saves them first)."
 
     def save(self, name: str, folder: str, overwrite: bool = False) -> Path:
         """Save the trained model (only while its weights are still); SessionError if it cannot be written."""
@@ -250,6 +274,13 @@ class SessionRunner:
             self.session.set_live(path, value)
         return False
 
+    def trained_text(self, epochs_done: int) -> str:
+        """ "Trained 10 epochs.", or for a run that went on from others' epochs "Trained epochs 6-10 (10 in all)." """
+        first = self.started_from + 1
+        if self.started_from and epochs_done >= first:
+            return f"Trained epochs {first}-{epochs_done} ({epochs_done} in all)."
+        return f"Trained {epochs_done} epoch{'' if epochs_done == 1 else 's'}."
+
     # ================================================================== what comes back (UI thread)
     def record(self, event) -> None:
         """An event from the training thread: count trained epochs (unsaved work)."""
@@ -265,11 +296,12 @@ class SessionRunner:
         error = worker.error
         return str(error) if isinstance(error, SessionError) else f"{type(error).__name__}: {error}"
 
-    async def stop_and_wait(self) -> None:
-        """Stop a live run and wait for its thread to end (its last checkpoint is then on disk)."""
+    async def stop_and_wait(self, why: str = "stopped: the studio was closed") -> None:
+        """Stop a live run and wait for its thread to end (its last checkpoint is then on disk); `why` is what its
+        history records."""
         if self.session is None or not self.busy:
             return
-        self.session.stop()   # also while already stopping, or while another model is being opened
+        self.session.stop(why)   # also while already stopping, or while another model is being opened
         for worker in [w for w in self.host.workers if w.group == "training"]:
             try:
                 await worker.wait()
@@ -295,6 +327,15 @@ class SessionRunner:
             raise SessionError(f"{path}: {problem}")
         batches, _ = restore_batches(session.history, folder, run_dir=session.run_dir, position=session.position)
         self.host.post_message(SessionReady(session, origin, bridge, probe if session.classes else None, batches))
+
+    def _fork(self, run_dir: Path, epoch: int, changed: dict, folder: str) -> None:
+        """Forking thread: the parent's checkpoint restored, the changes applied (`forking.fork`)."""
+        bridge = TrainingBridge(self.host.post_message)
+        session = forking.fork(run_dir, epoch, {**changed, "checkpoints.folder": folder}, on_event=bridge.on_event,
+                               dataset=self.dataset)
+        probe = session.predict_test(session.probe_index)
+        batches, _ = restore_batches(session.history, folder, run_dir=run_dir, position=session.position)
+        self.host.post_message(SessionReady(session, "forked", bridge, probe if session.classes else None, batches))
 
 
 # ====================================================================== rules

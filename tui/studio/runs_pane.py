@@ -1,6 +1,6 @@
 """Pane 6, every run kept: a table of the runs in the saves folder, to mark some and compare them in the Monitor.
 
-    m mark / unmark    enter compare in the Monitor    c clear the marks    / filter    R read again
+    m mark / unmark    enter compare in the Monitor    c clear the marks    f fork    / filter    R read again
 
 (enter is the table's, `RunsTable`: a focused table takes it before the pane would.)
 
@@ -19,6 +19,7 @@ Monitor's plots. The app passes the marks on (`MarksChanged`); the Monitor overl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +36,25 @@ from nnstudio import saves
 
 from ..render import size_text
 from ..run import Status
+from ..run import origins
 from ..run.runs import RunSummary
 from .cells import cell
+from .fork_screen import ForkRequest, ForkScreen
 from .overlay import mark_look
 from .plots import MAX_COMPARED, RUN_LOOKS
 from .runs_table import STATUS_STYLES, RunCatalogue, RunsTable, best_text, epochs_text, optimizer_text, row_words
 
 #: seconds between two reads of the runs folder while the pane is in view
 POLL_SECONDS = 5.0
+#: narrower than this, a run's name is shown without its year, so that the status stays whole at 80 columns
+WIDE = 100
+_DATED = re.compile(r"-(20\d\d)(\d{4}-\d{6}(?:-\d+)?)$")
+
+
+def shown_name(name: str) -> str:
+    """ "spirals-mlp-20261203-155742" -> "spirals-mlp-1203-155742": the year left out (the detail line under the
+    table names the run in full, and the filter looks at the whole name)."""
+    return _DATED.sub(r"-\2", name)
 
 
 class RunsPane(Vertical):
@@ -59,8 +71,15 @@ class RunsPane(Vertical):
         Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear-filter",
                 tooltip="Clear the filter: every run is listed again"),
         Binding("R", "refresh", "Refresh", show=False, id="runs.refresh", tooltip="Read the runs folder again"),
-        # f: fork the selected run from one of its epochs (issue 13, "Fork"): to come, acting on `selected`
+        Binding("f", "fork", "Fork", id="runs.fork",
+                tooltip="Go on from one of the selected run's epochs with changed settings, as a new run"),
     ]
+
+    @dataclass
+    class ForkRequested(Message):
+        """Fork a run (the fork dialog's answer): the app makes it the studio's run and trains it."""
+
+        request: ForkRequest
 
     @dataclass
     class MarksChanged(Message):
@@ -91,6 +110,7 @@ class RunsPane(Vertical):
         self._catalogue = RunCatalogue()
         self._status = Status.IDLE
         self._opening_filter = False   # `/` was pressed and the filter box has not had the focus yet
+        self._drawn_width = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-folder")
@@ -99,12 +119,16 @@ class RunsPane(Vertical):
         table: DataTable = RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         # what tells runs apart first, so 80 columns show it whole; data set, model and size last (and below)
         for label, key in (("", "mark"), ("run", "name"), ("optimizer", "optimizer"), ("epochs", "epochs"),
-                           ("best val", "best"), ("status", "status"), ("data", "data"), ("model", "model"),
+                           ("best", "best"), ("status", "status"), ("data", "data"), ("model", "model"),
                            ("size", "size")):
             table.add_column(label, key=key)
         yield table
         yield Static("", id="runs-detail")
         yield Static("", id="runs-empty")
+
+    def on_resize(self, event: events.Resize) -> None:
+        if (event.size.width < WIDE) != (self._drawn_width < WIDE):
+            self._show()   # (names shortened, or in full again)
 
     def on_mount(self) -> None:
         self._show_filter(False)
@@ -168,6 +192,11 @@ class RunsPane(Vertical):
 
     # ================================================================== the table
     @property
+    def focus_target(self) -> DataTable:
+        """What the keys go to when the pane is shown: the table (a filter in force stays, its box a `/` away)."""
+        return self.query_one("#runs-table", DataTable)
+
+    @property
     def selected(self) -> RunSummary | None:
         """The run under the cursor, if any."""
         table = self.query_one("#runs-table", DataTable)
@@ -182,6 +211,7 @@ class RunsPane(Vertical):
         words = self.query_one("#runs-filter", Input).value.lower().split()
         self.shown = [run for run in self.runs if all(word in row_words(run) for word in words)]
         table.clear()
+        self._drawn_width = self.size.width
         for run in self.shown:
             table.add_row(*self._cells(run), key=str(run.path))
         paths = [run.path for run in self.shown]
@@ -216,10 +246,12 @@ class RunsPane(Vertical):
         return Text("")
 
     def _cells(self, run: RunSummary) -> list[Text]:
-        status = "running here" if run.path == self.live_run and run.status == "running" else run.status
-        return [self._mark_cell(run), cell(run.name, "bold" if run.path in self.marks else ""),
+        status = "running here" if run.path == self.live_run and run.status == "running" else \
+            "pruned" if run.pruned else run.status
+        name = shown_name(run.name) if self.size.width < WIDE else run.name
+        return [self._mark_cell(run), cell(name, "bold" if run.path in self.marks else ""),
                 cell(optimizer_text(run)), cell(epochs_text(run), right=True), cell(best_text(run), right=True),
-                cell(status, STATUS_STYLES.get(run.status, "")), cell(run.dataset or "—"), cell(run.model or "—"),
+                cell(status, STATUS_STYLES.get(status, "")), cell(run.dataset or "—"), cell(run.model or "—"),
                 cell(size_text(run.size), right=True)]
 
     @on(DataTable.RowSelected, "#runs-table")
@@ -239,6 +271,11 @@ class RunsPane(Vertical):
                              size_text(run.size))
         if run.path == self.live_run:
             text.append(" · the run being trained here", style="bold")
+        fork = origins.fork_of(run.origin, run.history.runs[0].get("config") if run.history and run.history.runs else None)
+        if fork is not None:
+            text.append(f"\n{fork}")
+        if run.pruned:
+            text.append("\npruned: its checkpoints were deleted; it can be compared, not resumed or forked", style="dim")
         if run.notes:
             text.append(f"\n✗ {'; '.join(run.notes)}", style="red")
         detail.update(text)
@@ -277,6 +314,19 @@ class RunsPane(Vertical):
 
     def action_clear_marks(self) -> None:
         self._set_marks([])
+
+    def action_fork(self) -> None:
+        """The fork dialog for the selected run: its epoch, the settings to change."""
+        def answered(request: ForkRequest | None) -> None:
+            if request is not None:
+                self.post_message(self.ForkRequested(request))
+
+        self.app.push_screen(ForkScreen(self.selected), answered)
+
+    def mark(self, path: Path) -> None:
+        """Mark the run at `path` (a fork's parent, to see where they branch), unless it is already."""
+        if path not in self.marks and len(self.marks) < MAX_COMPARED:
+            self._set_marks([*self.marks, path])
 
     def clear_marks(self) -> None:
         """Unmark every run (the Monitor's `c`)."""
@@ -356,4 +406,17 @@ def _clear_marks(pane: RunsPane) -> str | None:
     return None if pane.marks else "No run is marked (m marks the selected one)."
 
 
-_RULES = {"mark": _mark, "compare": _compare, "clear_marks": _clear_marks}
+def _fork(pane: RunsPane) -> str | None:
+    run = pane.selected
+    if run is None:
+        return "No run to fork: train one (space), or clear the filter (escape)." if pane.runs else \
+            "No runs yet: train one (space), then fork it from one of its epochs here."
+    if pane._status.busy:
+        return "Stop training (x) before forking: the fork becomes the run trained here."
+    if run.info.latest is None:
+        why = "its checkpoints were pruned" if run.pruned else "it has no epoch checkpoint (it ended before one)"
+        return f"{run.name} cannot be forked: {why}; a fork starts from a checkpoint of one of its epochs."
+    return None
+
+
+_RULES = {"mark": _mark, "compare": _compare, "clear_marks": _clear_marks, "fork": _fork}

@@ -17,7 +17,7 @@ from ..run.runs import RunSummary, summarize
 
 #: how each status reads in the table
 STATUS_STYLES = {"running": "bold cyan", "interrupted": "yellow", "finished": "green", "early-stopped": "green",
-                 "diverged": "bold red", "failed": "red"}
+                 "diverged": "bold red", "failed": "red", "pruned": "dim"}
 
 
 class RunCatalogue:
@@ -49,7 +49,7 @@ class RunCatalogue:
 def best_text(run: RunSummary) -> str:
     if run.best is None:
         return "—"
-    return f"{run.best:.2%}" if run.task in (None, "classification") else f"{run.best:.4g}"
+    return f"{run.best:.2%}" if run.task in (None, "classification") else f"loss {run.best:.4g}"
 
 
 def optimizer_text(run: RunSummary) -> str:
@@ -82,4 +82,5 @@ class RunsTable(DataTable):
 
 def row_words(run: RunSummary) -> str:
     """What the filter looks in: everything the row shows."""
-    return " ".join((run.name, run.dataset or "", run.model or "", optimizer_text(run), run.status, best_text(run))).lower()
+    return " ".join((run.name, run.dataset or "", run.model or "", optimizer_text(run), run.status,
+                     "pruned" if run.pruned else "", best_text(run))).lower()

@@ -56,7 +56,7 @@ class StopSignals:
             self.app.exit(return_code=exit_status(signum))
 
     async def _leave(self) -> None:
-        await self.stop_and_wait()
+        await self.stop_and_wait(f"stopped by {STOP_SIGNALS.get(self.signum, 'a signal')}")
         self.app.exit(return_code=exit_status(self.signum))
 
 
