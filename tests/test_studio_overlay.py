@@ -1,5 +1,5 @@
-"""The runs compared in the Monitor as a run trains: what the line above the plots says (runs not drawn, forks),
-the log scale of the learning rate, and the runs' validation loss."""
+"""The runs compared in the Monitor as a run trains: what the lines above the plots say (runs not drawn, forks),
+the log scale of the learning rate, the runs' validation loss, and the runs compared built once (counted)."""
 
 from __future__ import annotations
 
@@ -143,3 +143,32 @@ async def test_v_shows_the_runs_validation_loss_in_the_loss_plot(folder, monkeyp
         assert said[-1] == "The validation loss is per epoch, not smoothed: v shows the training loss again."
         await pilot.press("v")
         await wait_for(pilot, lambda: legend(app, "plot-loss") == "training loss", "the training loss again")
+
+
+async def test_as_the_current_run_trains_the_runs_compared_are_built_once(folder, monkeypatch):
+    """The speed item, counted not timed: redraws of the loss plot as batches come build the marked runs' layer of
+    the figure once, and bin their per-batch losses once; another smoothing or the log scale bins none again."""
+    from nnstudio.engine import events
+    from nnstudio.tui.studio import monitor_plots, series
+    from nnstudio.tui.studio.plots import MetricPlot
+    app = studio(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app)
+        await show_runs(pilot)
+        await mark(pilot, "mnist-mlp-lr0.01", "mnist-mlp-lr0.03", "mnist-mlp-sgd")
+        await pilot.press("3")
+        monitor, plot = app.monitor, app.monitor.query_one("#plot-loss", MetricPlot)
+        monitor.plot_timer.pause()
+        monitor.redraw({"plot-loss"})
+        plot.render()
+        kept, builds = plot.builder.kept_builds, plot.builds
+        binned = []
+        monkeypatch.setattr(monitor_plots, "binned", lambda *args: binned.append(args) or series.binned(*args))
+        for n in range(5):   # batches of a seventh epoch, a redraw each
+            monitor.tick(events.BatchEnd(6, n, 50, 0.3, 0.9, 1e4), [(6, n, 50, 0.3 - 0.01 * n)])
+            monitor.redraw({"plot-loss"})
+            plot.render()
+        assert plot.builds == builds + 5 and plot.builder.kept_builds == kept and not binned
+        await pilot.press("s", "l")   # their bins smoothed again, not binned again
+        monitor.redraw({"plot-loss"})
+        assert not binned and "smoothing" in legend(app, "plot-loss") and "(log)" in legend(app, "plot-loss")

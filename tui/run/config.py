@@ -281,6 +281,17 @@ def flat_settings(data: Mapping[str, Any]) -> dict[str, Any]:
             for name, value in values.items()}
 
 
+def setting_in(data: Any, path: str) -> Any:
+    """A setting of a config as `to_dict` (or a history record) holds it, by its dotted path ("optimizer.lr"); None
+    where the config does not say."""
+    value = data
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
 def portable(data: Mapping[str, Any]) -> dict[str, Any]:
     """A config's plain data without the settings of the machine it was made on (`Setting.machine`:
     the saves folder, often an absolute path that means nothing elsewhere). What a save records,

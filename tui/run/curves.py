@@ -28,6 +28,7 @@ import numpy as np
 
 from nnstudio import saves
 
+from .config import setting_in
 from .history import HISTORY_FILE, Batches, RunHistory, read_history
 
 #: the per-epoch figures a comparison plots, by their names in an epoch record
@@ -123,7 +124,7 @@ def curves_of(history: RunHistory, name: str, path: Path | None = None) -> RunCu
     first = history.runs[0] if history.runs else {}
     size = first.get("train_size")
     return RunCurves.of(name, history.epochs, train_size=size if isinstance(size, int) and size > 0 else None,
-                        batches=history.batches, path=path, dataset=first.get("dataset") or _at(history.config, "data.name"),
+                        batches=history.batches, path=path, dataset=first.get("dataset") or setting_in(history.config, "data.name"),
                         task=first.get("task"), config=history.config, started=first.get("time"),
                         notes=list(history.notes), origin=history.origin if isinstance(history.origin, dict) else {})
 
@@ -174,15 +175,6 @@ class CurveCache:
 
 
 # ====================================================================== labels
-def _at(config: dict, path: str):
-    value = config
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def _flat(config: dict, prefix: str = "") -> dict:
     out = {}
     for key, value in config.items():

@@ -14,6 +14,7 @@ from typing import Any
 
 from nnstudio.engine.fields import number_text
 
+from .config import setting_in
 from .curves import SHORT_NAMES
 
 #: what a fork's `changed` may hold that is not a change of how it trains (where its checkpoints go)
@@ -73,16 +74,7 @@ def fork_of(origin: dict, parent_config: dict | None = None) -> Fork | None:
     epoch = origin.get("epoch")
     parent = origin.get("run") or origin.get("path") or "?"
     return Fork(str(parent), epoch if type(epoch) is int else None,
-                {path: (_at(parent_config, path), after) for path, after in changed.items() if path not in NOT_CHANGES})
-
-
-def _at(config: dict | None, path: str):
-    value = config
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
+                {path: (setting_in(parent_config, path), after) for path, after in changed.items() if path not in NOT_CHANGES})
 
 
 def describe_origin(origin: dict, parent_config: dict | None = None) -> str:

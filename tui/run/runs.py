@@ -23,7 +23,7 @@ from nnstudio import saves
 from nnstudio.saves import folder_size  # noqa: F401 (a run's size, as `RunSummary.size` counts it)
 from nnstudio.saves.schema import parse_time
 
-from .config import SETTINGS, ConfigError, flat_settings, setting_at
+from .config import SETTINGS, ConfigError, flat_settings, setting_at, setting_in
 from .history import HISTORY_FILE, RunHistory, read_history
 from .origins import Fork, describe_origin, fork_of  # noqa: F401 (describe_origin: where a run came from, in words)
 
@@ -57,12 +57,7 @@ class RunSummary:
 
     def setting(self, path: str):
         """A setting of the run's config by its dotted path ("optimizer.lr"), or None."""
-        value = self.config
-        for part in path.split("."):
-            if not isinstance(value, dict) or part not in value:
-                return None
-            value = value[part]
-        return value
+        return setting_in(self.config, path)
 
     @property
     def dataset(self) -> str | None:
