@@ -9,6 +9,10 @@ embedded subset is what a fresh install trains on.
 Comparing runs (studio-compare.svg): `nnstudio train --dataset spirals --epochs 20` with a learning
 rate too small (0.001) and one too big (0.3), then the studio trains lr 0.03 on spirals, marks the
 two in the Runs pane and shows them overlaid in the Monitor, the losses on a log scale.
+
+An experiment (studio-experiment.svg): the studio's Sweep pane (7) runs the ready-made `optimizers` lesson,
+two trials at a time, on full MNIST when `--data-dir` holds it (the embedded digits otherwise), and the
+Monitor overlays its four runs.
 """
 
 from __future__ import annotations
@@ -78,18 +82,54 @@ async def take_compare(out: Path) -> None:
             print(out / "studio-compare.svg")
 
 
+async def take_experiment(out: Path, data_dir: str | None) -> None:
+    from textual.widgets import Select
+
+    from nnstudio.tui.run.config import RunConfig
+    from nnstudio.tui.studio.launch import create_app
+
+    with tempfile.TemporaryDirectory() as saves:
+        config = RunConfig().replace(**{"data.name": "mnist", "data.data_dir": data_dir})
+        app = create_app(config=config, saves_dir=saves, offer_resume=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("7")
+            pane = app.query_one("#sweep-pane")
+            pane.query_one("#sweep-experiment", Select).value = "optimizers"
+            pane.query_one("#sweep-workers", Select).value = 2
+            await pilot.pause()
+            await pilot.press("ctrl+r")
+            while pane._last is None:
+                await pilot.pause(0.5)
+            if {result["status"] for _, result in pane._last.ranked()} != {"finished"}:
+                raise SystemExit("a trial of the experiment did not finish")
+            await pilot.press("3")
+            read = app.monitor.overlay_reads
+            app.monitor.compare(list(app.monitor.compared))   # (their histories as they ended)
+            while app.monitor.overlay_reads == read:
+                await pilot.pause(0.2)
+            app.clear_notifications()
+            await pilot.pause(1.0)
+            app.save_screenshot(filename="studio-experiment.svg", path=str(out))
+            print(out / "studio-experiment.svg")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--out", default="docs", help="folder for the SVG files (default docs)")
     parser.add_argument("--compare-only", action="store_true", help="only the screenshot of runs compared")
+    parser.add_argument("--experiment-only", action="store_true", help="only the screenshot of an experiment")
+    parser.add_argument("--data-dir", help="a folder with the MNIST files, for the experiment (default: embedded)")
     args = parser.parse_args()
     os.environ["NNSTUDIO_OFFLINE"] = "1"  # the embedded digits, whatever this machine has cached
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if not args.compare_only:
+    if not (args.compare_only or args.experiment_only):
         asyncio.run(take(out, args.epochs))
-    asyncio.run(take_compare(out))
+    if not args.experiment_only:
+        asyncio.run(take_compare(out))
+    if not args.compare_only:
+        asyncio.run(take_experiment(out, args.data_dir))
     return 0
 
 

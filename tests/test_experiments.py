@@ -222,10 +222,10 @@ def test_sweep_experiment_end_to_end_ranks_the_networks_and_kernel_ridge_and_sho
                    "--json") == 0
     out, err = capsys.readouterr()
     trials = {t["label"]: t for t in json_lines(out)}
-    assert set(trials) == {"model logreg", "model mlp", "model kernel ridge"}
+    assert set(trials) == {"logistic regression", "MLP", "kernel ridge"}
     assert all(t["status"] == "finished" for t in trials.values())
-    assert trials["model kernel ridge"]["epochs"] == 1 and trials["model mlp"]["epochs"] == 3
-    assert trials["model kernel ridge"]["best"] > 0.9 > 0.6 > trials["model logreg"]["best"]
+    assert trials["kernel ridge"]["epochs"] == 1 and trials["MLP"]["epochs"] == 3
+    assert trials["kernel ridge"]["best"] > 0.9 > 0.6 > trials["logistic regression"]["best"]
     assert EXPERIMENTS["models"].lesson in err and "What the models experiment shows" in err
     assert EXPERIMENTS["models"].reading.split(";")[0] in err and "best first" in err
     sweep = Sweep.open(next((tmp_path / "sweeps").iterdir()).name, tmp_path)
@@ -243,8 +243,8 @@ def test_the_depth_experiment_shows_vanishing_gradients_with_sigmoid_and_healthy
     for trial in sweep.plan.trials:
         norms = read_history(saves.runs_folder(tmp_path) / sweep.runs[trial.number]).epochs[0]["grad_norms"]
         first_over_last[trial.label] = list(norms.values())[0] / list(norms.values())[-1]
-    assert first_over_last["model sigmoid ×8, Xavier"] < 1e-3 < first_over_last["model sigmoid ×2, Xavier"]
-    assert first_over_last["model sigmoid ×8, He"] < 1e-2 and 0.2 < first_over_last["model ReLU ×8, He"] < 5
+    assert first_over_last["sigmoid ×8, Xavier"] < 1e-3 < first_over_last["sigmoid ×2, Xavier"]
+    assert first_over_last["sigmoid ×8, He"] < 1e-2 and 0.2 < first_over_last["ReLU ×8, He"] < 5
     assert "What the depth experiment shows" in capsys.readouterr().out
 
 

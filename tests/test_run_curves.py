@@ -9,7 +9,7 @@ import pytest
 from nnstudio.engine import events
 from nnstudio.tui.run import Session
 from nnstudio.tui.run.config import RunConfig
-from nnstudio.tui.run.curves import CurveCache, RunCurves, labels, read_curves, restore_batches
+from nnstudio.tui.run.curves import CurveCache, RunCurves, first_and_last, labels, read_curves, restore_batches
 from nnstudio.tui.run.history import HISTORY_FILE, HistoryRecorder, read_history
 
 
@@ -123,3 +123,15 @@ def test_a_history_read_without_its_batches_has_all_the_rest(tmp_path):
     assert len(light.batches) == 0 and len(full.batches) == 2 * len(session.batches)
     assert light.epochs == full.epochs and light.runs == full.runs and light.end == full.end
     assert light.notes == [] and full.notes == ["a batch record of history.jsonl does not read; skipped"]
+
+
+def test_the_gradient_ratio_is_the_first_layer_s_norm_over_the_last_s_per_epoch():
+    epochs = [{"epoch": 1, "grad_norms": {"layers.0": 1e-4, "layers.2": 0.5, "layers.4": 0.2}},
+              {"epoch": 2, "grad_norms": {}},                                   # (not recorded that epoch)
+              {"epoch": 3, "grad_norms": {"layers.0": 0.0, "layers.4": 0.2}},   # (a dead first layer: no ratio)
+              {"epoch": 4, "grad_norms": {"layers.0": 0.3, "layers.4": 0.1}}]
+    ratio = RunCurves.of("r", epochs).grad_ratio
+    assert ratio[0] == pytest.approx(5e-4) and np.isnan(ratio[1]) and np.isnan(ratio[2])
+    assert ratio[3] == pytest.approx(3.0)
+    assert first_and_last({"a": 2.0}) == (2.0, 2.0) and first_and_last({}) is None
+    assert first_and_last("damaged") is None and first_and_last({"a": True, "b": "x"}) is None

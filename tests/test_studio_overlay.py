@@ -106,6 +106,51 @@ def test_the_current_run_and_a_fork_whose_parent_is_not_drawn_are_named_so():
     assert [s.label for s in arrange(None, [odd]).shown] == ["mnist-mlp-3"]
 
 
+def test_one_sweep_s_trials_are_named_by_what_the_sweep_varied():
+    from nnstudio.tui.run.curves import RunCurves
+    from nnstudio.tui.run.origins import trial_origin
+    from nnstudio.tui.studio.overlay import arrange
+    from studio_runs import run_config
+
+    def run(name, lr, origin):
+        return RunCurves(name, dataset="mnist", task="classification", origin=origin,
+                         config=run_config(**{"optimizer.lr": lr, "optimizer.momentum": 0.9}))
+
+    fast = run("mnist-mlp-1", 0.1, trial_origin("optimizers-1", 2, "SGD + momentum"))
+    slow = run("mnist-mlp-2", 0.01, trial_origin("optimizers-1", 1, "plain SGD"))
+    assert [s.label for s in arrange(None, [fast, slow]).shown] == ["SGD + momentum", "plain SGD"]
+    # runs of two sweeps, or a sweep's and another run: by what tells their settings apart, as any runs
+    other = run("mnist-mlp-3", 0.01, trial_origin("optimizers-2", 1, "plain SGD"))
+    assert [s.label for s in arrange(None, [fast, other]).shown] == ["lr 0.1", "lr 0.01"]
+    assert [s.label for s in arrange(None, [fast, run("mnist-mlp-4", 0.01, {"kind": "new"})]).shown] == \
+        ["lr 0.1", "lr 0.01"]
+
+
+def test_comparing_the_gradient_plot_draws_each_run_s_first_layer_over_its_last():
+    from nnstudio.tui.run.curves import RunCurves
+    from nnstudio.tui.studio.monitor_plots import Scene, Shown, View, paint, title
+    from nnstudio.tui.studio.plots import RUN_LOOKS
+
+    def run(name, first, last):
+        return RunCurves.of(name, [{"epoch": e + 1, "grad_norms": {"layers.0": first[e], "layers.9": last[e]}}
+                                   for e in range(len(first))], dataset="mnist", task="classification")
+
+    vanishing, healthy = run("sigmoid", [1e-5, 2e-5], [0.5, 0.4]), run("relu", [2.0, 1.0], [1.0, 0.5])
+    scene = Scene(None, [Shown(vanishing, RUN_LOOKS[1], "sigmoid"), Shown(healthy, RUN_LOOKS[2], "relu")], View(),
+                  has_accuracy=True)
+    drawn, ticks = {}, []
+
+    class Plot:
+        def yticks(self, at, labels):
+            ticks.extend(labels)
+
+    paint("plot-grad", Plot(), lambda xs, ys, look, label, kept=False: drawn.update({label: ys}), scene, 40)
+    assert title("plot-grad", scene) == "gradient: first layer ÷ last (log)"
+    assert drawn["sigmoid"] == pytest.approx([math.log10(2e-5), math.log10(5e-5)])
+    assert drawn["relu"] == pytest.approx([math.log10(2.0), math.log10(2.0)])
+    assert ticks and "1e-4" in "".join(ticks).replace(" ", "")
+
+
 async def test_l_puts_the_learning_rate_on_a_log_scale_too(folder):
     app = studio(folder)
     async with app.run_test(size=(80, 24)) as pilot:

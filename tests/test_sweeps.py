@@ -19,7 +19,8 @@ from nnstudio.tui.run.arguments import UsageError
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.run.executors import LocalExecutor
 from nnstudio.tui.run.history import read_history
-from nnstudio.tui.run.sweep_folder import Sweep
+from nnstudio.tui.run.origins import SweepTrial, trial_of
+from nnstudio.tui.run.sweep_folder import Sweep, sweeps_folder
 from nnstudio.tui.run.sweeps import axis, plan_sweep
 from nnstudio.tui.run.trials import TrialTask
 from test_cli_train import child_env, json_lines, run_cli
@@ -181,6 +182,14 @@ def test_sweep_json_one_object_per_trial_then_the_ranking(tmp_path, capsys):
     best = max(trials, key=lambda t: t["best"])
     assert "best first" in err and f"Best: trial {best['trial']}" in err
     assert len(list(saves.runs_folder(tmp_path).iterdir())) == 4
+    # each run says which trial of which sweep it was (runs show; the studio names a sweep's runs by it)
+    [sweep] = sweeps_folder(tmp_path).iterdir()
+    for t in trials:
+        assert trial_of(read_history(saves.runs_folder(tmp_path) / t["run"]).origin) == \
+            SweepTrial(sweep.name, t["trial"], t["label"])
+    assert run_cli("runs", "show", trials[0]["run"], "--saves-dir", str(tmp_path)) == 0
+    assert f"origin: new: trial {trials[0]['trial']} of the sweep {sweep.name} ({trials[0]['label']})" in \
+        " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize("args, said", [

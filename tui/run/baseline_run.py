@@ -62,9 +62,10 @@ class BaselineRun:
 
 
 def kernel_ridge_run(config: RunConfig, baseline: Mapping[str, Any], *,
-                     on_run: Callable[[str], None] | None = None) -> BaselineRun:
+                     on_run: Callable[[str], None] | None = None, origin: dict | None = None) -> BaselineRun:
     """Fit kernel ridge on the run's data and keep it as a finished run in the config's saves folder.
-    SessionError for anything that stops it (the data set, a bad knob, a singular kernel, the run folder)."""
+    SessionError for anything that stops it (the data set, a bad knob, a singular kernel, the run folder).
+    `origin`: where the run came from (a sweep's trial names its sweep), else new."""
     try:
         knobs = check_baseline(baseline)
     except ValueError as error:
@@ -83,7 +84,7 @@ def kernel_ridge_run(config: RunConfig, baseline: Mapping[str, Any], *,
         raise SessionError(f"cannot keep the kernel ridge run: {error}") from None
     recorder = HistoryRecorder(run_dir, train_size=len(fit.rows))
     try:
-        recorder.start(config=_settings(config), origin={"kind": "new"}, dataset=fit.dataset.name,
+        recorder.start(config=_settings(config), origin=origin or {"kind": "new"}, dataset=fit.dataset.name,
                        model="kernel-ridge", task=fit.dataset.task, baseline={**knobs, "gamma_used": fit.model.gamma_})
         if on_run is not None:
             on_run(run_dir.name)

@@ -107,6 +107,12 @@ class RunCurves:
         return curves
 
     @property
+    def grad_ratio(self) -> np.ndarray:
+        """Per epoch, the first layer's gradient norm over the last's (`first_and_last`): about 1 when gradients
+        reach every layer alike, tiny when they vanish on the way down; NaN where it is not known."""
+        return np.array([_ratio(first_and_last(norms)) for norms in self.grad_norms], dtype=np.float64)
+
+    @property
     def has_accuracy(self) -> bool:
         """Whether the run classifies: its task says so, else its history has an accuracy."""
         if self.task is not None:
@@ -117,6 +123,19 @@ class RunCurves:
     def kind(self) -> tuple[str | None, str | None]:
         """(data set, task): runs compare only with runs of the same kind."""
         return self.dataset, self.task
+
+
+def first_and_last(norms: dict) -> tuple[float, float] | None:
+    """An epoch's gradient norms (layer -> norm, in the model's order) of its first and last layer with weights."""
+    values = [float(v) for v in norms.values() if isinstance(v, (int, float)) and not isinstance(v, bool)] \
+        if isinstance(norms, dict) else []
+    return (values[0], values[-1]) if values else None
+
+
+def _ratio(pair: tuple[float, float] | None) -> float:
+    if pair is None or not all(math.isfinite(v) and v > 0 for v in pair):
+        return math.nan
+    return pair[0] / pair[1]
 
 
 def curves_of(history: RunHistory, name: str, path: Path | None = None) -> RunCurves:

@@ -26,6 +26,7 @@ from nnstudio.engine.presets import preset_spec
 
 from .arguments import FLAGS_BY_OPTION, UsageError
 from .config import ConfigError, RunConfig
+from .curves import first_and_last
 from .fitting import data_shape_of, refit
 from .history import read_history
 from .sweeps import Axis, SweepPlan, Trial
@@ -41,6 +42,7 @@ class Variant:
     texts: Mapping[str, str]                      # {flag the experiment varies: this trial's value, as shown}
     overrides: Mapping[str, Any] = field(default_factory=dict)   # {setting path: value}
     baseline: Mapping[str, Any] | None = None     # fit this instead of training a network (`baseline_run`)
+    name: str = ""                                # what the lesson calls it ("SGD + momentum"), in labels and legends
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class Experiment:
             if isinstance(overrides.get("model.spec"), dict) and shape is not None:
                 overrides["model.spec"] = refit(overrides["model.spec"], shape)[0]
             texts = {_path(option): variant.texts.get(option, "") for option in self.options}
-            trial = Trial(number, overrides, texts, dict(variant.baseline) if variant.baseline else None)
+            trial = Trial(number, overrides, texts, dict(variant.baseline) if variant.baseline else None, variant.name)
             try:
                 shared.with_overrides(overrides)
             except ConfigError as error:
@@ -171,12 +173,8 @@ def _weights(epochs: list[dict]) -> str:
 
 def _norms(epochs: list[dict], which: int) -> list[float]:
     """Each epoch's gradient norm of the first (0) or last (-1) layer with weights."""
-    out = []
-    for e in epochs:
-        norms = e.get("grad_norms") if isinstance(e.get("grad_norms"), dict) else {}
-        if norms:
-            out.append(float(list(norms.values())[which]))
-    return out
+    pairs = [first_and_last(e.get("grad_norms")) for e in epochs]
+    return [pair[which] for pair in pairs if pair is not None]
 
 
 def _grad(which: int) -> Callable[[list[dict]], str]:
@@ -260,13 +258,13 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         {**_MNIST_SUBSET, "training.epochs": 8},
         ("--optimizer", "--lr", "--momentum"),
         (Variant({"--optimizer": "sgd", "--lr": "0.01", "--momentum": "0"},
-                 {"optimizer.name": "sgd", "optimizer.lr": 0.01, "optimizer.momentum": 0.0}),
+                 {"optimizer.name": "sgd", "optimizer.lr": 0.01, "optimizer.momentum": 0.0}, name="SGD"),
          Variant({"--optimizer": "sgd", "--lr": "0.01", "--momentum": "0.9"},
-                 {"optimizer.name": "sgd", "optimizer.lr": 0.01, "optimizer.momentum": 0.9}),
+                 {"optimizer.name": "sgd", "optimizer.lr": 0.01, "optimizer.momentum": 0.9}, name="SGD + momentum"),
          Variant({"--optimizer": "rmsprop", "--lr": "0.001", "--momentum": "0"},
-                 {"optimizer.name": "rmsprop", "optimizer.lr": 1e-3, "optimizer.momentum": 0.0}),
+                 {"optimizer.name": "rmsprop", "optimizer.lr": 1e-3, "optimizer.momentum": 0.0}, name="RMSprop"),
          Variant({"--optimizer": "adam", "--lr": "0.001", "--momentum": "0.9"},
-                 {"optimizer.name": "adam", "optimizer.lr": 1e-3, "optimizer.momentum": 0.9})),
+                 {"optimizer.name": "adam", "optimizer.lr": 1e-3, "optimizer.momentum": 0.9}, name="Adam")),
         ("val_acc_by_epoch", "train_acc")),
     Experiment(
         "learning-rate", "The learning rate: too small, right, too large",
@@ -323,9 +321,9 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         {"data.name": "spirals", "data.size": 2000, "optimizer.name": "adam", "optimizer.lr": 0.01,
          "schedule.name": "none", "training.epochs": 40, "training.batch_size": 64},
         ("--model",),
-        (Variant({"--model": "logreg"}, {"model.preset": "logreg"}),
-         Variant({"--model": "mlp"}, {"model.preset": "mlp"}),
-         Variant({"--model": "kernel ridge"}, baseline={"model": "kernel-ridge", "samples": 5000})),
+        (Variant({"--model": "logreg"}, {"model.preset": "logreg"}, name="logistic regression"),
+         Variant({"--model": "mlp"}, {"model.preset": "mlp"}, name="MLP"),
+         Variant({"--model": "kernel ridge"}, baseline={"model": "kernel-ridge", "samples": 5000}, name="kernel ridge")),
         ("train_acc", "val_acc")),
     Experiment(
         "depth", "Initialisation and depth: vanishing gradients",
@@ -342,12 +340,12 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
          "optimizer.momentum": 0.9, "training.epochs": 8},
         ("--model",),
         (Variant({"--model": "sigmoid ×2, Xavier"},
-                 {"model.spec": _mlp("sigmoid-2-xavier", hidden=(64,) * 2, activation="sigmoid")}),
+                 {"model.spec": _mlp("sigmoid-2-xavier", hidden=(64,) * 2, activation="sigmoid")}, name="sigmoid ×2, Xavier"),
          Variant({"--model": "sigmoid ×8, Xavier"},
-                 {"model.spec": _mlp("sigmoid-8-xavier", hidden=(64,) * 8, activation="sigmoid")}),
+                 {"model.spec": _mlp("sigmoid-8-xavier", hidden=(64,) * 8, activation="sigmoid")}, name="sigmoid ×8, Xavier"),
          Variant({"--model": "sigmoid ×8, He"},
-                 {"model.spec": _mlp("sigmoid-8-he", hidden=(64,) * 8, activation="sigmoid", init="kaiming")}),
+                 {"model.spec": _mlp("sigmoid-8-he", hidden=(64,) * 8, activation="sigmoid", init="kaiming")}, name="sigmoid ×8, He"),
          Variant({"--model": "ReLU ×8, He"},
-                 {"model.spec": _mlp("relu-8-he", hidden=(64,) * 8, activation="relu")})),
+                 {"model.spec": _mlp("relu-8-he", hidden=(64,) * 8, activation="relu")}, name="ReLU ×8, He")),
         ("grad_first", "grad_last", "grad_ratio", "val_acc")),
 )}

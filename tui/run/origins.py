@@ -5,6 +5,10 @@ starts with its parent's config, so what each setting was before the fork is kno
     describe_origin(history.origin, history.runs[0]["config"])   # "forked from mnist-mlp-...@5 (lr 0.1 → 0.01)"
     fork = fork_of(history.origin, history.runs[0]["config"])   # Fork: parent, epoch, {path: (before, after)}
     str(fork)                                                    # "fork of mnist-mlp-...@5 (lr 0.1 → 0.01)"
+    trial_of(history.origin)                                     # SweepTrial("lr-sweep", 3, "lr 0.1"), or None
+
+A sweep's trial is a new run whose origin also names its sweep, its number there and its label (`trial_origin`),
+so that the run says where it came from and an overlay of a sweep's trials names each by what the sweep varied.
 """
 
 from __future__ import annotations
@@ -77,10 +81,37 @@ def fork_of(origin: dict, parent_config: dict | None = None) -> Fork | None:
                 {path: (setting_in(parent_config, path), after) for path, after in changed.items() if path not in NOT_CHANGES})
 
 
+@dataclass(frozen=True)
+class SweepTrial:
+    """The sweep a run was a trial of, its number there and its label ("sigmoid ×8, He", "lr 0.1")."""
+
+    sweep: str
+    number: int
+    label: str
+
+    def __str__(self) -> str:
+        return f"trial {self.number} of the sweep {self.sweep}" + (f" ({self.label})" if self.label else "")
+
+
+def trial_origin(sweep: str, number: int, label: str) -> dict:
+    """The origin a sweep's trial records for its run."""
+    return {"kind": "new", "sweep": sweep, "trial": number, "label": label}
+
+
+def trial_of(origin: dict) -> SweepTrial | None:
+    """The sweep trial a run was (None for a run started any other way, or one a sweep did not name)."""
+    if not isinstance(origin, dict) or not isinstance(origin.get("sweep"), str) or type(origin.get("trial")) is not int:
+        return None
+    label = origin.get("label")
+    return SweepTrial(origin["sweep"], origin["trial"], label if isinstance(label, str) else "")
+
+
 def describe_origin(origin: dict, parent_config: dict | None = None) -> str:
     """Where a run came from, in words: "new", "continued from the save X (5 epochs)",
     "forked from R@3 (lr 0.1 → 0.01)"."""
     kind = origin.get("kind")
+    if (trial := trial_of(origin)) is not None:
+        return f"new: {trial}"
     if kind in (None, "new"):
         return "new" if kind else "not recorded"
     if kind == "save":

@@ -81,7 +81,8 @@ class Sweep:
             "format_version": FORMAT_VERSION, "name": path.name, "created_at": datetime.now().astimezone().isoformat(),
             "base": plan.base.to_dict(), "axes": [{"option": a.option, "texts": list(a.texts)} for a in plan.axes],
             "trials": [{"number": t.number, "overrides": t.overrides, "texts": t.texts,
-                        **({"baseline": t.baseline} if t.baseline is not None else {})} for t in plan.trials],
+                        **({"baseline": t.baseline} if t.baseline is not None else {}),
+                        **({"name": t.name} if t.name else {})} for t in plan.trials],
             **({"experiment": plan.experiment} if plan.experiment else {})})
         return cls(path, plan)
 
@@ -103,7 +104,8 @@ class Sweep:
             base = RunConfig.from_dict(document["base"])
             axes = [Axis(a["option"], (), tuple(a["texts"])) for a in document["axes"]]
             trials = [Trial(int(t["number"]), dict(t["overrides"]), dict(t["texts"]),
-                            dict(t["baseline"]) if t.get("baseline") is not None else None) for t in document["trials"]]
+                            dict(t["baseline"]) if t.get("baseline") is not None else None, str(t.get("name") or ""))
+                      for t in document["trials"]]
             experiment = document.get("experiment")
         except (OSError, ValueError, KeyError, TypeError, ConfigError) as error:
             raise SessionError(f"{path / PLAN_FILE} is damaged ({error}); the sweep's runs are still listed by "
@@ -171,7 +173,7 @@ class Sweep:
                 if run is not None and run.resume_point is not None:
                     resume = str(run.path)
             tasks.append(TrialTask(trial.number, self.plan.config(trial).to_dict(), trial.label, resume,
-                                   baseline=trial.baseline))
+                                   baseline=trial.baseline, sweep=self.name))
         return tasks
 
     def ranked(self) -> list[tuple[Trial, dict | None]]:

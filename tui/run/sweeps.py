@@ -66,11 +66,13 @@ class Trial:
     baseline: dict[str, Any] | None = None
     """A model fitted with no training loop in place of the config's network (`baseline_run`): {"model":
     "kernel-ridge", "alpha": ..., "gamma": ..., "samples": ...}; None trains the network."""
+    name: str = ""
+    """What a lesson calls it ("SGD + momentum"); "" names it by its settings."""
 
     @property
     def label(self) -> str:
-        """ "lr 0.001 · optimizer sgd": what sets it apart."""
-        return " · ".join(f"{SHORT_NAMES.get(path, path)} {text}" for path, text in self.texts.items())
+        """ "lr 0.001 · optimizer sgd": what sets it apart (or its name, if it has one)."""
+        return self.name or " · ".join(f"{SHORT_NAMES.get(path, path)} {text}" for path, text in self.texts.items())
 
 
 @dataclass

@@ -31,6 +31,7 @@ from .baseline_run import kernel_ridge_run
 from .blas import limit_blas_threads
 from .config import ConfigError, RunConfig
 from .history import read_history
+from .origins import trial_origin
 from .reports import SessionError
 from .session import Session
 from .signals import GracefulStop
@@ -51,6 +52,7 @@ class TrialTask:
     ship: bool = False          # train in a folder of its own and send the run folder's files back
     baseline: dict | None = None   # fit this baseline (`baseline_run`) on the config's data instead of training
     sent: dict[str, bytes] | None = None   # sent to another machine to continue `resume`: that run's files
+    sweep: str = ""             # the sweep it is a trial of (its run's origin names it: `origins.trial_origin`)
 
 
 @dataclass
@@ -111,6 +113,8 @@ def _train(task: TrialTask, config: RunConfig, started: float, on_event, on_run)
             session = Session.open_checkpoint(task.resume, on_event=news, folder=config.checkpoints.folder)
         else:
             session = Session(config, on_event=news)
+            if task.sweep:
+                session.origin = trial_origin(task.sweep, task.number, task.label)
         made.append(session)
         with GracefulStop(lambda: session.stop("stopped: the sweep was stopped")).installed():
             status = session.run(config.training.epochs if task.resume is not None else None)
@@ -125,7 +129,8 @@ def _train(task: TrialTask, config: RunConfig, started: float, on_event, on_run)
 def _fit_baseline(task: TrialTask, config: RunConfig, started: float, on_run) -> TrialResult:
     """A baseline trial: one fit kept as a run of one epoch, ranked by the same figure as the networks."""
     try:
-        fitted = kernel_ridge_run(config, task.baseline, on_run=on_run)
+        fitted = kernel_ridge_run(config, task.baseline, on_run=on_run,
+                                  origin=trial_origin(task.sweep, task.number, task.label) if task.sweep else None)
     except SessionError as error:
         return TrialResult(task.number, FAILED, str(error), seconds=time.monotonic() - started)
     metric = "val_acc" if fitted.epoch.get("val_acc") is not None else "val_loss"

@@ -363,7 +363,7 @@ class MonitorPane(Vertical):
             plt.xlabel(AXES[self.view.axis])
             ys_range, log = paint(plot_id, plt, line, scene, width)
             set_ticks(plot, xs_seen, ys_range, counts=self.view.counts, log=log, steady=plt.kept > 0)
-            shown = [] if scene.comparing and plot_id != "plot-grad" else labels   # runs are named above the plots
+            shown = [] if scene.comparing else labels   # runs are named above the plots
             self._show_legend(plot_id, legend_text(title(plot_id, scene), shown, max(plot.size.width - 2, 20), mono))
             self.plot_redraws += 1
             plot.changed()

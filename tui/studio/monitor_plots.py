@@ -7,7 +7,8 @@ series (`plots.SERIES`) has one look in every plot.
 Comparing (runs marked in the Runs pane), each run is one look (`plots.RUN_LOOKS`) in every plot and
 one series per plot: its training loss (per batch, smoothed; per epoch for a run without batches), or
 with `View.validation` its validation loss per epoch; its validation accuracy (validation loss for runs
-without accuracy) and its learning rate. The gradient norms stay the current run's. The runs are named
+without accuracy), its learning rate, and how its gradients reach its first layer: the first layer's gradient
+norm over the last's (`RunCurves.grad_ratio`; vanishing gradients drop it by decades). The runs are named
 once, above the plots (`overlay.py`).
 
 X is in epochs or in examples seen (`View.axis`); with `View.log_loss` the losses and the learning rate
@@ -102,7 +103,7 @@ def title(plot_id: str, scene: Scene) -> str:
     if plot_id == "plot-accuracy" and scene.comparing:
         return "validation accuracy %" if scene.has_accuracy else f"validation loss{log}"
     if plot_id == "plot-grad" and scene.comparing:
-        return "gradient norm (log) · this run"
+        return "gradient: first layer ÷ last (log)"
     if plot_id == "plot-lr":
         return f"learning rate{log}"
     return dict(PLOTS)[plot_id]
@@ -216,7 +217,10 @@ def _accuracy(plt, line: Line, scene: Scene, bins: int):
 
 
 def _grad(plt, line: Line, scene: Scene, bins: int):
-    """log10 of each layer's gradient norm of the current run; the axis is labelled in round values."""
+    """log10 of each layer's gradient norm of the current run, or comparing, of each run's first layer's over its
+    last's; the axis is labelled in round values."""
+    if scene.comparing:
+        return _grad_ratios(plt, line, scene)
     current = scene.current
     norms = current.grad_norms if current is not None else []
     layers: list[str] = []
@@ -234,6 +238,20 @@ def _grad(plt, line: Line, scene: Scene, bins: int):
         line([p[0] for p in pairs], y, look("layer", n), f"layer {layer}" if layer.isdigit() else layer)
     if math.isfinite(low):
         ticks = log_ticks(low, high)
+        plt.yticks(ticks, log_tick_labels(ticks))
+    return None, False
+
+
+def _grad_ratios(plt, line: Line, scene: Scene):
+    drawn = []
+    for shown in _drawing_order(scene):
+        xs, ys = _points(_x(shown.curves, scene.view), shown.curves.grad_ratio, log=True)
+        if xs:
+            line(xs, ys, shown.look, shown.label, shown.curves is not scene.current)
+            drawn.append(ys)
+    span = _span(drawn)
+    if span is not None:
+        ticks = log_ticks(*span)
         plt.yticks(ticks, log_tick_labels(ticks))
     return None, False
 

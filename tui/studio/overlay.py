@@ -37,6 +37,7 @@ from textual.worker import get_current_worker
 from nnstudio import saves
 
 from ..run.curves import CurveCache, RunCurves, labels
+from ..run.origins import trial_of
 from .monitor_plots import Shown
 from .plots import RUN_LOOKS, SeriesLook, legend_text
 
@@ -96,6 +97,11 @@ def arrange(current: RunCurves | None, marked: list[RunCurves | tuple[str, str]]
             overlay.left_out.append((c.name, f"{_kind_text(c)}, not {_kind_text(reference).removeprefix('data set ')}"))
     runs = ([current] if current is not None else []) + [c for _, c in drawn]
     names = labels([c.config for c in runs], [THIS_RUN if c is current else _started(c) for c in runs])
+    trials = [trial_of(c.origin) for c in runs if c is not current]
+    if trials and all(t is not None and t.label and t.sweep == trials[0].sweep for t in trials):
+        # one sweep's trials: named by what the sweep varied ("sigmoid ×8, He", not "model 3")
+        labelled = iter(t.label for t in trials)
+        names = [name if c is current else next(labelled) for c, name in zip(runs, names)]
     by_run = {c.name: name for c, name in zip(runs, names) if c is not current}
     notes = [_fork_note(c, by_run) for c in runs]
     if current is not None:   # "lr 0.03 (this run)"; alike in what is named: "this run"
