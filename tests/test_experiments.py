@@ -76,6 +76,8 @@ def test_kernel_ridge_is_kept_as_a_finished_run_of_one_epoch_listed_and_ranked_l
     assert run.history.runs[0]["train_size"] == 300 and run.history.runs[0]["baseline"]["samples"] == 300
     assert run.optimizer is None and "model" not in run.config   # it had no network, optimizer or schedule
     assert run.final["train_acc"] >= 0.8 and run.final["val_loss"] is None and not run.resumable
+    from nnstudio.tui.studio.runs_table import optimizer_text
+    assert optimizer_text(run) == "—"   # (in the Runs pane: no optimizer, not an unknown one)
 
 
 def test_runs_show_gives_a_kernel_ridge_run_s_settings_as_recorded_not_a_network_s_defaults(tmp_path, capsys):

@@ -10,6 +10,8 @@ from textual.widgets import DataTable, Input, Select
 
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.launch import create_app
+from nnstudio.tui.studio.plots import MAX_COMPARED
+from studio_runs import write_run
 from test_studio_app import wait_for
 
 
@@ -51,6 +53,7 @@ async def test_ctrl_r_trains_the_trials_ranks_and_overlays_them_and_b_takes_the_
     app = studio(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.query_one("#sweep-pane")
+        app.runs.mark(write_run(tmp_path, "spirals-before", dataset="spirals", train_size=240))
         await pilot.press("7")
         await fill(pilot, "0.001,0.1")
         pane.query_one("#sweep-workers", Select).value = 2
@@ -61,7 +64,7 @@ async def test_ctrl_r_trains_the_trials_ranks_and_overlays_them_and_b_takes_the_
         assert [r["status"] for _, r in ranked] == ["finished", "finished"]
         table = pane.query_one("#sweep-table", DataTable)
         assert table.row_count == 2 and str(table.get_row_at(0)[0]).strip() == str(ranked[0][0].number)
-        # every trial's run was marked in the Runs pane, so the Monitor overlays them
+        # every trial's run was marked in the Runs pane, so the Monitor overlays them (in place of the run marked before)
         assert sorted(p.name for p in app.runs.marks) == sorted(pane._last.runs.values())
         assert "Done" in str(pane.query_one("#sweep-hint").render())
         await pilot.press("b")
@@ -82,6 +85,18 @@ async def test_ctrl_r_again_stops_the_trials_with_checkpoints(tmp_path):
         assert {r["status"] for _, r in pane._last.ranked() if r} == {"stopped"}
         assert "Stopped" in str(pane.query_one("#sweep-hint").render())
         assert any(t.resume for t in pane._last.tasks())   # (nnstudio sweep --resume goes on with its run)
+
+
+async def test_a_sweep_of_more_trials_than_the_plots_tell_apart_says_which_it_overlays(tmp_path):
+    app = studio(tmp_path, epochs=5000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one("#sweep-pane")
+        await pilot.press("7")
+        await fill(pilot, f"1e-3..1e-1:{MAX_COMPARED + 1}")
+        await pilot.press("ctrl+r")
+        assert f"the first {MAX_COMPARED} of its trials" in str(pane.query_one("#sweep-hint").render())
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pane._last is not None, "the sweep to stop")
 
 
 async def test_closing_the_studio_stops_a_sweep_s_trials(tmp_path):

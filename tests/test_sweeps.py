@@ -192,6 +192,16 @@ def test_sweep_json_one_object_per_trial_then_the_ranking(tmp_path, capsys):
         " ".join(capsys.readouterr().out.split())
 
 
+def test_what_a_trial_s_user_should_read_is_said_once(tmp_path, capsys):
+    """Offline without MNIST (the tests' cache is empty), every trial trains on the embedded digits and says so:
+    the sweep says it once."""
+    assert run_cli("sweep", "--dataset", "mnist", "--epochs", "1", "--train-size", "300", "--lr", "0.01,0.1",
+                   "--workers", "2", "--saves-dir", str(tmp_path)) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert said.count("embedded") == 1 and "trial 1/2 lr 0.01 mnist is not on this machine" in said
+    assert "finished best val acc" in said and " · 1 epoch · " in said
+
+
 @pytest.mark.parametrize("args, said", [
     (["--dataset", "spirals", "--lr", "0.01,abc"], "--lr"),
     (["--dataset", "spirals", "--lr", "0.01"], "nothing to sweep"),

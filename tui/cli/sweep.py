@@ -251,10 +251,15 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> i
     stop = SweepStop()
     previous = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, HANGUP) if s is not None}
 
+    noticed: set[str] = set()   # (every trial on the embedded digits says so: said once)
+
     def news(number: int, record: dict) -> None:
         head = f"trial {number}/{total}  {escape(labels.get(number, ''))}"
         kind = record.get("kind")
-        if kind == "result":
+        if kind == "notice" and str(record.get("text")) not in noticed:
+            noticed.add(str(record.get("text")))
+            show.print(f"{head}  [yellow]{escape(str(record.get('text')))}[/]")
+        elif kind == "result":
             if args.json:
                 print(json.dumps(_nulls({"trial": number, "label": labels.get(number, ""), **record})), flush=True)
             show.print(f"{head}  {_outcome(record)}")
@@ -300,7 +305,7 @@ def _outcome(record: dict) -> str:
     best = _score(record)
     epochs = record.get("epochs")
     seconds = record.get("seconds")
-    figures = " · ".join(x for x in (best, f"{epochs} epochs" if epochs else "",
+    figures = " · ".join(x for x in (best, f"{epochs} epoch{'s' if epochs != 1 else ''}" if epochs else "",
                                       f"{seconds:.1f} s" if isinstance(seconds, (int, float)) and seconds else "") if x)
     style = {"finished": "green", "early_stopped": "green", "diverged": "red", "failed": "red"}.get(status, "yellow")
     why = record.get("why") or ""

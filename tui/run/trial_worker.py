@@ -2,7 +2,8 @@
 
 It reads one JSON task (`TrialTask`'s fields) from stdin, trains it (`run_trial`), and writes JSON
 lines to stdout as it goes: {"kind": "started", "run": NAME} once its run folder exists, one
-{"kind": "epoch", ...} per epoch, and last {"kind": "result", ...} (`TrialResult`'s fields). It
+{"kind": "epoch", ...} per epoch, {"kind": "notice", "text": ...} for what its user should read (the
+embedded digits standing in for a missing MNIST), and last {"kind": "result", ...} (`TrialResult`'s fields). It
 runs in a session of its own, so a Ctrl+C typed in the terminal reaches only the sweep, which
 passes a SIGTERM on: the trial stops at the batch boundary with a checkpoint, as `nnstudio train`
 does. If the sweep has gone (its end of the pipe closed), the trial trains on to its end all the
@@ -18,6 +19,7 @@ from typing import Any
 
 from nnstudio.engine import events
 
+from .reports import Notice
 from .trials import TrialTask, run_trial
 
 
@@ -41,6 +43,8 @@ class Reporter:
         if isinstance(event, events.EpochEnd):
             self.say({"kind": "epoch", "epoch": event.epoch + 1, "epochs": event.epochs, "train_loss": event.train_loss,
                       "val_loss": event.val_loss, "val_acc": event.val_accuracy})
+        elif isinstance(event, Notice):
+            self.say({"kind": "notice", "text": event.text})
 
     def started(self, run: str) -> None:
         if not self.run_reported:

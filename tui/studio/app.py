@@ -415,6 +415,8 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
         """A sweep's trial started: it is marked in the Runs pane, so the Monitor overlays it as it trains."""
         if not self.is_running:
             return
+        if message.first:
+            self.runs.clear_marks()
         self.runs.mark(saves.runs_folder(self.runs.saves_dir) / message.run)
 
     def on_monitor_pane_stop_comparing(self) -> None:

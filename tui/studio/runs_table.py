@@ -53,8 +53,10 @@ def best_text(run: RunSummary) -> str:
 
 
 def optimizer_text(run: RunSummary) -> str:
+    """"adam 0.001"; "—" for a run that records its settings but trains no optimizer (kernel ridge, fitted), "?" for
+    one whose settings are not known (older than run histories)."""
     lr = f" {run.lr:g}" if isinstance(run.lr, (int, float)) else ""
-    return f"{run.optimizer or '?'}{lr}"
+    return f"{run.optimizer or ('—' if run.config else '?')}{lr}"
 
 
 def epochs_text(run: RunSummary) -> str:

@@ -34,6 +34,7 @@ from ..run.sweep_folder import Sweep
 from ..run.sweeps import NOT_SWEPT, SweepPlan, axis, plan_sweep
 from .cells import cell
 from .messages import ConfigChanged
+from .plots import MAX_COMPARED
 
 #: the settings a sweep may vary, as the command line names them (its flags), in its order
 SWEPT = tuple(f.option for f in CONFIG_FLAGS if f.option not in NOT_SWEPT) + ("--model",)
@@ -88,9 +89,11 @@ class SweepPane(Vertical):
 
     @dataclass
     class MarkRun(Message):
-        """A trial's run started: the Runs pane marks it, so the Monitor overlays it."""
+        """A trial's run started: the Runs pane marks it, so the Monitor overlays it (the sweep's first in place of
+        the runs marked before: the overlay is the sweep's)."""
 
         run: str
+        first: bool = False
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -98,6 +101,8 @@ class SweepPane(Vertical):
         self.problem: str | None = None
         self.sweep: Sweep | None = None
         self.progress: dict[int, dict] = {}   # trial number -> its latest epoch record
+        self._noticed: set[str] = set()        # the trials' notices said in this sweep
+        self._marked = 0                         # its trials marked for the Monitor so far
         self._stop = _Stop()
         self._last: Sweep | None = None   # the sweep that ran last (its best is `b`'s)
 
@@ -234,10 +239,14 @@ class SweepPane(Vertical):
             return
         folder = self.config.checkpoints.folder
         self.sweep = Sweep.create(self.plan, folder)
-        self.progress = {}
+        self.progress, self._noticed, self._marked = {}, set(), 0
         self._stop = _Stop()
         self._table()
-        self._hint(f"Sweep {self.sweep.name}: its trials train {self._workers()} at a time; ctrl+r stops it.")
+        shown = len(self.plan.trials) if len(self.plan.trials) <= MAX_COMPARED else \
+            f"the first {MAX_COMPARED} of its trials (as many as the plots tell apart; mark others in 6 Runs)"
+        self._hint(f"Sweep {self.sweep.name}: its trials train {self._workers()} at a time; ctrl+r stops it. "
+                   f"3 Monitor overlays {'them' if isinstance(shown, int) else shown}, in place of the runs marked "
+                   "before.")
         self._train(self.sweep, self._workers(), self._stop)
         self.query_one("#sweep-table", DataTable).focus()   # (the keys are the studio's again: 3 shows the Monitor)
         self.refresh_bindings()
@@ -268,7 +277,11 @@ class SweepPane(Vertical):
         if record.get("kind") == "epoch":
             self.progress[message.number] = record
         elif record.get("kind") == "started" and record.get("run"):
-            self.post_message(self.MarkRun(record["run"]))
+            self.post_message(self.MarkRun(record["run"], first=not self._marked))
+            self._marked += 1
+        elif record.get("kind") == "notice" and (text := str(record.get("text"))) not in self._noticed:
+            self._noticed.add(text)   # (every trial on the embedded digits says so: said once a sweep)
+            self.notify(text, title=f"Sweep, trial {message.number}", severity="warning", timeout=10, markup=False)
         self._table()
 
     @on(SweepEnded)
