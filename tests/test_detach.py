@@ -64,6 +64,8 @@ def test_a_detached_run_trains_on_in_its_own_process_and_is_steered_from_the_com
 
     listed = nnstudio(tmp_path, "runs", "list", "--json")
     assert [(r["name"], r["status"]) for r in map(json.loads, listed.stdout.splitlines())] == [(name, "running")]
+    shown = " ".join(nnstudio(tmp_path, "runs", "show", name).stdout.split())
+    assert f"running: pid {pid} on {socket.gethostname()} is training it" in shown
 
     paused = nnstudio(tmp_path, "runs", "pause", name[-6:])   # (a part of its name, as every runs command takes)
     assert paused.returncode == 0, paused.stderr

@@ -235,7 +235,8 @@ def _time(text) -> datetime | None:
 def _print_end(console: Console, run: RunSummary) -> None:
     status = run.status
     if status == "running":
-        console.print("[green]running[/]: a live process is training it", highlight=False)
+        console.print(f"[green]running[/]: {escape(run.info.holder)} is training it (it holds the run's lock); steer "
+                      f"it: nnstudio runs pause|resume|stop|set {escape(run.name)}", highlight=False, soft_wrap=True)
     elif status == "interrupted":
         console.print(f"[yellow]interrupted[/]: cut off after epoch {run.epochs_done} without ending (killed, or its "
                       f"connection dropped)", highlight=False)
