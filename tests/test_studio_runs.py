@@ -244,10 +244,10 @@ async def test_marked_runs_are_overlaid_each_with_one_look_in_every_plot(folder)
         assert overlay_legend(app).split("  ")[1:] == ["━ adam · lr 0.001 · batch 64 (this run)",
                                                        "━ adam · lr 0.01 · batch 64", "━ sgd · lr 0.1 · batch 32"]
         looks = [RUN_LOOKS[2], RUN_LOOKS[1], RUN_LOOKS[0]]   # drawn last, on top: the current run
-        for plot_id in ("plot-loss", "plot-accuracy", "plot-lr"):
+        for plot_id in ("plot-loss", "plot-accuracy", "plot-grad", "plot-lr"):
             assert [style["color"] for style in drawn[plot_id]] == [look.colour for look in looks], plot_id
         assert legend(app, "plot-loss") == "training loss" and legend(app, "plot-accuracy") == "validation accuracy %"
-        assert "this run" in legend(app, "plot-grad")
+        assert legend(app, "plot-grad") == "gradient: first layer ÷ last (log)"   # (each run's: named above)
         await pilot.press("c")   # stop comparing: the runs are unmarked, the current run is alone again
         await wait_for(pilot, lambda: not app.monitor.compared and "━ batch" in legend(app, "plot-loss"),
                        "the current run alone")
