@@ -27,6 +27,16 @@ async def fill(pilot, values: str, setting: str = "--lr", row: int = 0) -> None:
     await pilot.pause()
 
 
+async def start_training(pilot):
+    """Run a sweep of two long trials from the Sweep pane, and wait for a trial's first epoch; the pane."""
+    pane = pilot.app.query_one("#sweep-pane")
+    await pilot.press("7")
+    await fill(pilot, "0.01,0.02")
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: pane.progress, "an epoch of a trial")
+    return pane
+
+
 def plan_line(app) -> str:
     return str(app.query_one("#sweep-plan").render())
 
@@ -75,11 +85,7 @@ async def test_ctrl_r_trains_the_trials_ranks_and_overlays_them_and_b_takes_the_
 async def test_ctrl_r_again_stops_the_trials_with_checkpoints(tmp_path):
     app = studio(tmp_path, epochs=5000)
     async with app.run_test(size=(80, 24)) as pilot:
-        pane = app.query_one("#sweep-pane")
-        await pilot.press("7")
-        await fill(pilot, "0.01,0.02")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: pane.progress, "an epoch of a trial")
+        pane = await start_training(pilot)
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: pane._last is not None, "the sweep to stop")
         assert {r["status"] for _, r in pane._last.ranked() if r} == {"stopped"}
@@ -102,11 +108,7 @@ async def test_a_sweep_of_more_trials_than_the_plots_tell_apart_says_which_it_ov
 async def test_closing_the_studio_stops_a_sweep_s_trials(tmp_path):
     app = studio(tmp_path, epochs=5000)
     async with app.run_test(size=(80, 24)) as pilot:
-        pane = app.query_one("#sweep-pane")
-        await pilot.press("7")
-        await fill(pilot, "0.01,0.02")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: pane.progress, "an epoch of a trial")
+        pane = await start_training(pilot)
         sweep = pane.sweep
     from nnstudio.tui.run.sweep_folder import Sweep
     left = Sweep.open(sweep.name, tmp_path)
