@@ -80,6 +80,29 @@ async def test_ctrl_r_trains_the_trials_ranks_and_overlays_them_and_b_takes_the_
         await pilot.press("b")
         await pilot.pause()
         assert app.config.optimizer.lr == ranked[0][0].overrides["optimizer.lr"]
+        lr = f"{ranked[0][0].overrides['optimizer.lr']:g}"
+        assert f"now trial {ranked[0][0].number}'s (lr {lr}): lr 0.003 → {lr}" in str(pane.query_one("#sweep-hint").render())
+
+
+async def test_b_says_what_it_changes_and_claims_only_what_the_studio_took(tmp_path):
+    app = studio(tmp_path)
+    notes = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.notify = lambda message, **kw: notes.append(message)
+        pane = app.query_one("#sweep-pane")
+        await pilot.press("7")
+        await fill(pilot, "sgd,rmsprop", "--optimizer")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pane._last is not None, "the sweep to end")
+        await pilot.press("n")   # one epoch of the studio's own run: paused, it cannot take another optimizer
+        await wait_for(pilot, lambda: app.status == "paused", "the studio's epoch")
+        await pilot.press("7", "b")
+        await pilot.pause()
+        best = pane._last.ranked()[0][0]
+        hint = str(pane.query_one("#sweep-hint").render())
+        assert app.config.optimizer.name == "adam" and "now" not in hint
+        assert f"Asked the studio to take trial {best.number}'s settings" in hint and "adam → " in hint
+        assert any("Stop the run (x) before changing optimizer.name" in note for note in notes)
 
 
 async def test_ctrl_r_again_stops_the_trials_with_checkpoints(tmp_path):
@@ -89,7 +112,8 @@ async def test_ctrl_r_again_stops_the_trials_with_checkpoints(tmp_path):
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: pane._last is not None, "the sweep to stop")
         assert {r["status"] for _, r in pane._last.ranked() if r} == {"stopped"}
-        assert "Stopped" in str(pane.query_one("#sweep-hint").render())
+        assert str(pane.query_one("#sweep-hint").render()).startswith("Stopped.")
+        assert f"nnstudio sweep --resume {pane._last.name} finishes it." in str(pane.query_one("#sweep-hint").render())
         assert any(t.resume for t in pane._last.tasks())   # (nnstudio sweep --resume goes on with its run)
 
 
@@ -128,6 +152,8 @@ async def test_a_lesson_is_one_choice_away_and_its_trials_run_as_its_own(tmp_pat
         await wait_for(pilot, lambda: pane._last is not None, "the experiment to end")
         assert {r["status"] for _, r in pane._last.ranked()} == {"finished"}
         assert pane._last.plan.experiment == "models"
+        from nnstudio.tui.run.experiments import EXPERIMENTS
+        assert str(pane.query_one("#sweep-hint").render()).endswith(f"b uses its settings. {EXPERIMENTS['models'].reading}")
         pane.query_one("#sweep-experiment", Select).clear()
         await pilot.pause()
         assert pane.query_one("#sweep-values-0", Input).parent.display

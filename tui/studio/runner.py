@@ -316,7 +316,9 @@ class SessionRunner(FollowingRunner):
             return False
         if needs_new_session(old, new):
             if self.busy:
-                raise Refused("Stop training (x) before changing the model or the data.")
+                raise Refused(f"Stop the run (x) before changing {', '.join(session_changes(old, new))}: a run under "
+                              f"way changes only its live settings ({', '.join(LIVE_SETTINGS)}); the rest starts it "
+                              "afresh.")
             lost = self.unsaved_epochs > 0
             self.discard()
             return lost
@@ -409,9 +411,14 @@ def needs_new_session(old: RunConfig, new: RunConfig) -> bool:
     Live settings and the number of epochs apply to an existing session; the checkpoints folder
     only matters when a run opens its checkpoints.
     """
+    return bool(session_changes(old, new))
+
+
+def session_changes(old: RunConfig, new: RunConfig) -> list[str]:
+    """The changed settings (dotted paths) that a session cannot take: each needs it rebuilt."""
     before, after = old.to_dict(), new.to_dict()
-    return any(before[section][name] != value and f"{section}.{name}" not in _SESSION_SAFE and section != "checkpoints"
-               for section, values in after.items() for name, value in values.items())
+    return [f"{section}.{name}" for section, values in after.items() for name, value in values.items()
+            if before[section][name] != value and f"{section}.{name}" not in _SESSION_SAFE and section != "checkpoints"]
 
 
 def changed_live_settings(old: RunConfig, new: RunConfig) -> dict[str, object]:

@@ -27,8 +27,10 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Label, Select, Static
 
 from ..run.arguments import CONFIG_FLAGS, UsageError
-from ..run.config import ConfigError, RunConfig
+from ..run.config import ConfigError, RunConfig, setting_in
 from ..run.executors import LocalExecutor
+from ..run.forking import changes
+from ..run.origins import change_text
 from ..run.experiments import EXPERIMENTS, Experiment
 from ..run.sweep_folder import Sweep
 from ..run.sweeps import NOT_SWEPT, SweepPlan, axis, plan_sweep
@@ -103,6 +105,7 @@ class SweepPane(Vertical):
         self.progress: dict[int, dict] = {}   # trial number -> its latest epoch record
         self._noticed: set[str] = set()        # the trials' notices said in this sweep
         self._marked = 0                         # its trials marked for the Monitor so far
+        self._taking: tuple | None = None        # (trial, config, what it changes) `b` asked the studio to take
         self._stop = _Stop()
         self._last: Sweep | None = None   # the sweep that ran last (its best is `b`'s)
 
@@ -136,6 +139,10 @@ class SweepPane(Vertical):
 
     def watch_config(self) -> None:
         self._check()
+        if self._taking is not None and self.config is not None and changes_text(self.config, self._taking[1]) is None:
+            trial, _, said = self._taking
+            self._taking = None
+            self._hint(f"The studio's settings are now trial {trial.number}'s ({trial.label}): {said}.")
 
     @property
     def focus_target(self):
@@ -290,10 +297,13 @@ class SweepPane(Vertical):
             return
         self.sweep = None
         best = message.sweep.ranked()[0]
-        said = f"best: trial {best[0].number} ({best[0].label}); b uses its settings" if best[1] else ""
+        said = [f"Best: trial {best[0].number} ({best[0].label}); b uses its settings."] if best[1] else []
         exp = EXPERIMENTS.get(message.sweep.plan.experiment or "")
-        reading = f" {exp.reading}" if exp is not None and not message.stopped else ""
-        self._hint(("Stopped" if message.stopped else "Done") + f". {said}{reading}")
+        if message.stopped and message.sweep.tasks():
+            said.append(f"nnstudio sweep --resume {message.sweep.name} finishes it.")
+        elif exp is not None:
+            said.append(exp.reading)
+        self._hint(" ".join(["Stopped." if message.stopped else "Done.", *said]))
         self._last = message.sweep
         self._table(message.sweep)
         self.refresh_bindings()
@@ -328,8 +338,13 @@ class SweepPane(Vertical):
                        "run is kept in 6 Runs.")
             return
         config = self._last.plan.config(trial).replace(**{"checkpoints.folder": self.config.checkpoints.folder})
-        self.post_message(ConfigChanged(config))
-        self._hint(f"The studio's settings are now trial {trial.number}'s: {trial.label}.")
+        said = changes_text(self.config, config)
+        if said is None:
+            self._hint(f"The studio's settings are trial {trial.number}'s ({trial.label}) already.")
+            return
+        self._taking = (trial, config, said)
+        self._hint(f"Asked the studio to take trial {trial.number}'s settings ({trial.label}): {said}.")
+        self.post_message(ConfigChanged(config))   # (the studio may ask first, or refuse, and say why)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return None if self.refusal(action) is not None else True
@@ -342,6 +357,17 @@ class SweepPane(Vertical):
             if self._last is None or not (self._last.ranked()[0][1] or {}).get("best"):
                 return "No sweep has a best trial yet: run one (ctrl+r)."
         return None
+
+
+def changes_text(before: RunConfig, after: RunConfig) -> str | None:
+    """What taking `after` changes in `before`: "optimizer adam → sgd, lr 0.001 → 0.1, model → relu-8-he"; None
+    when nothing (the folders aside)."""
+    changed = changes(before, after)
+    if not changed:
+        return None
+    was = before.portable_dict()
+    return ", ".join(f"model → {value.get('name') or 'its own'}" if isinstance(value, dict) else
+                     change_text(path, setting_in(was, path), value) for path, value in changed.items())
 
 
 def _score(result: dict) -> str:
