@@ -450,6 +450,19 @@ async def test_an_interrupted_run_is_offered_for_resuming(tmp_path, blobs):
         assert len(app.session.history) == 4 and app.session.run_dir == cut_off.run_dir
 
 
+async def test_a_sweep_s_cut_off_trial_is_not_offered_its_sweep_is_named(tmp_path, blobs):
+    from nnstudio.tui.run.origins import trial_origin
+    cut_off = Session(config(tmp_path, **{"training.epochs": 4}), dataset=blobs)
+    cut_off.origin = trial_origin("blobs-lr-1", 2, "lr 0.1")
+    cut_off.on_event = lambda event: cut_off.stop() if isinstance(event, events.EpochEnd) else None
+    assert cut_off.run() == "stopped"
+    app = studio(tmp_path, blobs, offer_resume=True)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen) and app.session is None
+        assert ("nnstudio sweep --resume blobs-lr-1 finishes it", "information") in app.seen_notifications
+
+
 async def test_declining_the_resume_offer_starts_fresh(tmp_path, blobs):
     cut_off = Session(config(tmp_path), dataset=blobs)
     cut_off.on_event = lambda event: cut_off.stop() if isinstance(event, events.EpochEnd) else None

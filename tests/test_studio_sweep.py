@@ -9,6 +9,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Select
 
 from nnstudio.tui.run.config import RunConfig
+from nnstudio.tui.studio.confirm_screen import ConfirmScreen
 from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.plots import MAX_COMPARED
 from studio_runs import write_run
@@ -134,6 +135,11 @@ async def test_closing_the_studio_stops_a_sweep_s_trials(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await start_training(pilot)
         sweep = pane.sweep
+        await pilot.press("q")   # asked first: the sweep is named, and how to finish it
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and f"nnstudio sweep --resume {sweep.name}" in app.screen.detail
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, "the studio to close")
     from nnstudio.tui.run.sweep_folder import Sweep
     left = Sweep.open(sweep.name, tmp_path)
     assert {r["status"] for r in left.results.values()} == {"stopped"}   # (no trial left training unwatched)

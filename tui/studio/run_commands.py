@@ -13,6 +13,9 @@ from typing import Callable
 
 from nnstudio import saves
 
+from ..run.curves import origin_of
+from ..run.origins import trial_of
+
 from .confirm_screen import ConfirmScreen
 from .messages import LoadRequested, SaveRequested
 from .runner import ModelSaved
@@ -63,10 +66,14 @@ class RunCommands:
             await self.runner.stop_and_wait()
             self.exit()
 
-        if not self.runner.unsaved_epochs:
+        sweep = self.panes["sweep"].sweep
+        training = f"The sweep {sweep.name} is training: quitting stops its trials at their next batch, each with a " \
+            f"checkpoint (nnstudio sweep --resume {sweep.name} finishes it)." if sweep is not None else ""
+        if not self.runner.unsaved_epochs and not training:
             await leave()
             return
-        question = ConfirmScreen("Quit nnstudio?", detail=self.runner.unsaved_text())
+        said = " ".join(part for part in (training, self.runner.unsaved_epochs and self.runner.unsaved_text()) if part)
+        question = ConfirmScreen("Quit nnstudio?", detail=said)
         self.push_screen(question, lambda yes: self.call_next(leave) if yes else None)
 
     def _confirm_discard(self, question: str, then: Callable[[], None],
@@ -87,7 +94,20 @@ class RunCommands:
         self.push_screen(ConfirmScreen(question, detail=detail), answered)
 
     def _offer_resume(self) -> None:
-        run = saves.latest_interrupted_run(self.config.checkpoints.folder)
+        """Offer the latest run cut off before it finished; a sweep's trial is its sweep's to finish (`nnstudio
+        sweep --resume`, which records its result), so a cut-off sweep is named instead."""
+        run, sweeps = None, []
+        for interrupted in saves.find_interrupted_runs(self.config.checkpoints.folder):
+            trial = trial_of(origin_of(interrupted.path))
+            if trial is None:
+                run = interrupted
+                break
+            if trial.sweep not in sweeps:
+                sweeps.append(trial.sweep)
+        if sweeps:
+            self.notify("; ".join(f"nnstudio sweep --resume {name} finishes it" for name in sweeps),
+                        title=f"Sweep{'s' if len(sweeps) > 1 else ''} cut off: {', '.join(sweeps)}", timeout=15,
+                        markup=False)
         if run is None:
             return
         self.push_screen(
