@@ -71,6 +71,11 @@ def test_a_detached_run_trains_on_in_its_own_process_and_is_steered_from_the_com
     assert paused.returncode == 0, paused.stderr
     assert paused.stdout.startswith(f"paused {name} at ") and f"resume it: nnstudio runs resume {name}" in paused.stdout
     assert records(run_dir, "status")[-1]["status"] == "paused"
+    shown = " ".join(nnstudio(tmp_path, "runs", "show", name).stdout.split())
+    assert f"paused: pid {pid} on {socket.gethostname()} holds it, paused; go on: nnstudio runs resume {name}" in shown
+    [listed] = map(json.loads, nnstudio(tmp_path, "runs", "list", "--json").stdout.splitlines())
+    assert (listed["status"], listed["paused"]) == ("running", True)
+    assert " paused " in nnstudio(tmp_path, "runs", "list").stdout
 
     changed = nnstudio(tmp_path, "runs", "set", name, "--lr", "0.001", "--batch-size", "16")
     assert changed.returncode == 0, changed.stderr
@@ -78,6 +83,8 @@ def test_a_detached_run_trains_on_in_its_own_process_and_is_steered_from_the_com
                                            f"{name}: training.batch_size set to 16"]
     assert [(r["path"], r["value"]) for r in records(run_dir, "setting")] == [("optimizer.lr", 0.001),
                                                                               ("training.batch_size", 16)]
+    [listed] = map(json.loads, nnstudio(tmp_path, "runs", "list", "--json").stdout.splitlines())
+    assert listed["lr"] == 0.001   # (the rate it trains with now, not the one it started with)
     bad = nnstudio(tmp_path, "runs", "set", name, "--lr", "-1")
     assert bad.returncode == 2 and bad.stderr.strip() == (
         "nnstudio runs set: error: --lr: optimizer.lr: must be a number >= 0, got '-1'")

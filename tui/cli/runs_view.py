@@ -60,8 +60,9 @@ def best_text(run: RunSummary) -> str:
 
 def status_text(run: RunSummary, *, pruned_mark: bool = False) -> str:
     """"finished", "finished, pruned" (or "finished*", where a caption says what * means)."""
-    colour = {"running": "green", "interrupted": "yellow", "diverged": "red", "failed": "red"}.get(run.status)
-    text = f"[{colour}]{run.status}[/]" if colour else run.status
+    status = run.shown_status
+    colour = {"running": "green", "paused": "yellow", "interrupted": "yellow", "diverged": "red", "failed": "red"}.get(status)
+    text = f"[{colour}]{status}[/]" if colour else status
     if not run.pruned:
         return text
     return text + ("[dim]*[/]" if pruned_mark else ", [dim]pruned[/]")
@@ -234,7 +235,10 @@ def _time(text) -> datetime | None:
 
 def _print_end(console: Console, run: RunSummary) -> None:
     status = run.status
-    if status == "running":
+    if run.paused:
+        console.print(f"[yellow]paused[/]: {escape(run.info.holder)} holds it, paused; go on: nnstudio runs resume "
+                      f"{escape(run.name)}", highlight=False, soft_wrap=True)
+    elif status == "running":
         console.print(f"[green]running[/]: {escape(run.info.holder)} is training it (it holds the run's lock); steer "
                       f"it: nnstudio runs pause|resume|stop|set {escape(run.name)}", highlight=False, soft_wrap=True)
     elif status == "interrupted":

@@ -165,6 +165,7 @@ class RunHistory:
     statuses: list[dict] = field(default_factory=list)   # how it moved while it trained (status records)
     commands: list[dict] = field(default_factory=list)   # the commands sent through its run folder, answered
     end: dict | None = None                              # how the latest continuation ended (None: it did not say)
+    moved_to: str | None = None                          # the latest continuation's latest status (None: none said)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -197,7 +198,7 @@ def history_of(records: list[dict], notes: list[str] = ()) -> RunHistory:
         kind = record["kind"]
         if kind == "run":
             history.runs.append(record)
-            history.end = None
+            history.end = history.moved_to = None
         elif kind == "batch":
             rows.append(batch_row(record))
         elif kind == "epoch":
@@ -206,6 +207,7 @@ def history_of(records: list[dict], notes: list[str] = ()) -> RunHistory:
             history.settings.append(record)
         elif kind == "status":
             history.statuses.append(record)
+            history.moved_to = record.get("status")
         elif kind == "command":
             history.commands.append(record)
         else:

@@ -101,8 +101,20 @@ class RunSummary:
         return self.setting("optimizer.name")
 
     @property
+    def paused(self) -> bool:
+        """A running run its process holds paused (`runs pause`, or the studio that follows it)."""
+        return self.status == "running" and self.history is not None and self.history.moved_to == "paused"
+
+    @property
+    def shown_status(self) -> str:
+        """Its status as a listing shows it: "paused" for a running run held paused."""
+        return "paused" if self.paused else self.status
+
+    @property
     def lr(self) -> float | None:
-        return self.setting("optimizer.lr")
+        """The learning rate it trains with now: a live change (`runs set --lr`, the studio) is its latest."""
+        changed = [c for c in (self.history.settings if self.history is not None else []) if c.get("path") == "optimizer.lr"]
+        return changed[-1].get("value") if changed else self.setting("optimizer.lr")
 
     @property
     def task(self) -> str | None:
@@ -120,8 +132,8 @@ class RunSummary:
 
     @property
     def status(self) -> str:
-        """running (a process trains it), how it ended (its history's end: a stopped run's marker stays
-        "running", as it may be resumed), or interrupted (cut off with no end said: resumable, or pruned)."""
+        """running (a process trains it, `paused` or not), how it ended (its history's end: a stopped run's marker
+        stays "running", as it may be resumed), or interrupted (cut off with no end said: resumable, or pruned)."""
         if self.info.status == "running" and self.info.active:
             return "running"
         end = self.history.end if self.history is not None else None
@@ -214,7 +226,8 @@ class RunSummary:
         return {"name": self.name, "path": str(self.path), "dataset": self.dataset, "task": self.task,
                 "model": self.model, "optimizer": self.optimizer, "lr": self.lr, "epochs_done": self.epochs_done,
                 "epochs_planned": self.epochs_planned, "best": self.best, "best_metric": self.best_metric,
-                "status": self.status, "why": self.why, "pruned": self.pruned, "resumable": self.resumable,
+                "status": self.status, "paused": self.paused, "why": self.why, "pruned": self.pruned,
+                "resumable": self.resumable,
                 "size": self.size, "started_at": self.info.started_at, "updated_at": self.info.updated_at,
                 "origin": self.origin, "fork_of": self.fork.as_record() if self.fork else None,
                 "notes": list(self.notes)}

@@ -200,7 +200,7 @@ class RunsPane(Vertical):
 
     def _stamp(self, path: Path) -> tuple | None:
         run = next((r for r in self.runs if r.path == path), None)
-        return None if run is None else (run.epochs_done, run.status, run.size)
+        return None if run is None else (run.epochs_done, run.shown_status, run.size)
 
     # ================================================================== the table
     @property
@@ -258,7 +258,7 @@ class RunsPane(Vertical):
         return Text("")
 
     def _cells(self, run: RunSummary) -> list[Text]:
-        status = "pruned" if run.pruned else run.status
+        status = "pruned" if run.pruned else run.shown_status
         if run.path == self.live_run and run.status == "running":
             status = "followed" if run.path == self.followed else "running here"
         name = shown_name(run.name) if self.size.width < WIDE else run.name
@@ -280,7 +280,7 @@ class RunsPane(Vertical):
         if run is None:
             return
         text = Text.assemble((f"{run.path}\n", "dim"), f"{run.dataset or '—'} · {run.model or '—'} · ",
-                             f"{optimizer_text(run)} · {run.epochs_done} epochs · best {best_text(run)} · {run.status} · ",
+                             f"{optimizer_text(run)} · {run.epochs_done} epochs · best {best_text(run)} · {run.shown_status} · ",
                              size_text(run.size))
         if run.path == self.followed:
             text.append(f" · followed here, trained by {run.info.holder} (o stops following)", style="bold")
@@ -291,6 +291,8 @@ class RunsPane(Vertical):
         fork = origins.fork_of(run.origin, run.history.runs[0].get("config") if run.history and run.history.runs else None)
         if fork is not None:
             text.append(f"\n{fork}")
+        if (trial := origins.trial_of(run.origin)) is not None:
+            text.append(f"\n{trial}")
         if run.pruned:
             text.append("\npruned: its checkpoints were deleted; it can be compared, not resumed or forked", style="dim")
         if run.notes:

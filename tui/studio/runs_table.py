@@ -16,7 +16,7 @@ from ..run.history import HISTORY_FILE
 from ..run.runs import RunSummary, summarize
 
 #: how each status reads in the table
-STATUS_STYLES = {"running": "bold cyan", "interrupted": "yellow", "finished": "green", "early-stopped": "green",
+STATUS_STYLES = {"running": "bold cyan", "paused": "yellow", "interrupted": "yellow", "finished": "green", "early-stopped": "green",
                  "diverged": "bold red", "failed": "red", "pruned": "dim"}
 
 
@@ -84,5 +84,5 @@ class RunsTable(DataTable):
 
 def row_words(run: RunSummary) -> str:
     """What the filter looks in: everything the row shows."""
-    return " ".join((run.name, run.dataset or "", run.model or "", optimizer_text(run), run.status,
+    return " ".join((run.name, run.dataset or "", run.model or "", optimizer_text(run), run.shown_status,
                      "pruned" if run.pruned else "", best_text(run))).lower()
