@@ -163,3 +163,20 @@ async def test_a_lesson_is_one_choice_away_and_its_trials_run_as_its_own(tmp_pat
         pane.query_one("#sweep-experiment", Select).clear()
         await pilot.pause()
         assert pane.query_one("#sweep-values-0", Input).parent.display
+
+
+async def test_the_form_speaks_of_its_own_fields_and_counts_what_it_varies(tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("7")
+        await fill(pilot, "1e-4..1e-1")   # a range without a count: drawn at random, so it needs a number of trials
+        assert "give a number of trials" in plan_line(app) and "--trials" not in plan_line(app)
+        await fill(pilot, "1e-4..1e-1:4")
+        await fill(pilot, "3", "--epochs", row=1)
+        assert "4 trials: 4 lr, epochs 3 in each" in plan_line(app)
+        pane = app.query_one("#sweep-pane")
+        pane.query_one("#sweep-experiment", Select).value = "depth"
+        await pilot.pause()
+        assert "sigmoid ×2, Xavier; sigmoid ×8, Xavier" in plan_line(app)
+        assert "Every trial: mnist · 2,000 training rows · sgd · lr 0.05" in " ".join(
+            str(pane.query_one("#sweep-base").render()).split())

@@ -205,15 +205,16 @@ class SweepPane(Vertical):
                 trials = int(trials_text)
             self.plan = plan_sweep(self.config, axes, trials=trials, seed=self.config.training.seed)
         except (UsageError, ConfigError) as error:
-            self.problem = str(error)
+            self.problem = form_words(str(error))
         self._show_plan()
 
     def _show_plan(self) -> None:
         line = self.query_one("#sweep-plan", Static)
         c, exp = self.config, self.experiment
         if exp is not None:
+            shared = shared_text(self.plan.base, exp.varied) if self.plan is not None else ""
             self.query_one("#sweep-base", Static).update(Text.assemble(
-                (exp.lesson, "bold"), f" Look at {exp.look_at}."))
+                (exp.lesson, "bold"), f" Look at {exp.look_at}.", (f"\nEvery trial: {shared}." if shared else "", "dim")))
         elif c is not None:
             self.query_one("#sweep-base", Static).update(Text.assemble(
                 "Every trial trains the studio's set-up: ",
@@ -223,9 +224,12 @@ class SweepPane(Vertical):
             line.update(Text(f"✗ {self.problem}", style="bold red"))
         elif self.plan is not None:
             if exp is not None:
-                sizes = ", ".join(trial.label for trial in self.plan.trials)
+                sizes = "; ".join(trial.label for trial in self.plan.trials)
             elif self.plan.axes and all(a.values for a in self.plan.axes) and not self._trials_typed():
-                sizes = " × ".join(f"{len(a.values)} {a.option.lstrip('-')}" for a in self.plan.axes)
+                sizes = " × ".join(f"{len(a.values)} {a.option.lstrip('-')}" for a in self.plan.axes
+                                   if len(a.values) > 1)
+                sizes += "".join(f", {a.option.lstrip('-')} {a.texts[0]} in each" for a in self.plan.axes
+                                 if len(a.values) == 1)
             else:
                 sizes = "drawn at random from " + ", ".join(a.option.lstrip("-") for a in self.plan.axes)
             line.update(Text.assemble((f"{len(self.plan.trials)} trials", "bold"), f": {sizes}",
@@ -357,6 +361,39 @@ class SweepPane(Vertical):
             if self._last is None or not (self._last.ranked()[0][1] or {}).get("best"):
                 return "No sweep has a best trial yet: run one (ctrl+r)."
         return None
+
+
+#: a sweep's messages name the command line's flags; the form's fields say them so
+FORM_WORDS = (("add --trials N", "give a number of trials"),
+              ("or --trials N to draw N of them at random", "or a number of trials, drawn at random"),
+              ("--trials ", "trials "))
+
+
+def form_words(message: str) -> str:
+    for flag_words, form in FORM_WORDS:
+        message = message.replace(flag_words, form)
+    return message
+
+
+#: the settings a lesson's line of what its trials share names, and how
+SHARED = (("data.name", "{}"), ("data.train_size", "{:,} training rows"), ("model.preset", "{}"),
+          ("optimizer.name", "{}"), ("optimizer.lr", "lr {:g}"), ("optimizer.momentum", "momentum {:g}"),
+          ("optimizer.weight_decay", "weight decay {:g}"), ("training.batch_size", "batch {}"),
+          ("training.epochs", "{} epochs"))
+
+
+def shared_text(base: RunConfig, varied) -> str:
+    """What every trial of a lesson shares, the settings it varies left out: "mnist · 4,000 training rows · mlp ·
+    sgd · momentum 0.9 · batch 64 · 5 epochs"."""
+    parts = []
+    for path, form in SHARED:
+        value = base.get(path)
+        if path in varied or value is None or (path == "model.preset" and "model.spec" in varied) or \
+                (path == "optimizer.momentum" and not base.applies(path)) or \
+                (path == "optimizer.weight_decay" and not value):
+            continue
+        parts.append(form.format(value))
+    return " · ".join(parts)
 
 
 def changes_text(before: RunConfig, after: RunConfig) -> str | None:
