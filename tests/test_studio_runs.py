@@ -89,7 +89,7 @@ async def test_the_runs_are_listed_newest_first_with_what_tells_them_apart(folde
         sgd = rows(app)[1]
         assert sgd[2:8] == ["sgd 0.1", "6/10", f"{0.95 - 0.45 * math.exp(-2.5 * 6) - 0.02 + 1e-12:.2%}",
                             "finished", "mnist", "mlp"]
-        assert "Runs in saves/runs · 5 runs" in screen_text(app)
+        assert "5 runs in saves/runs" in screen_text(app)
 
 
 async def test_at_80_columns_the_columns_that_tell_runs_apart_are_whole(folder):
@@ -110,6 +110,9 @@ async def test_at_80_columns_real_run_names_and_a_mark_leave_the_status_whole(tm
     for n, (status, optimizer) in enumerate((("early-stopped", "rmsprop"), ("interrupted", "sgd"), ("finished", "adam"))):
         write_run(Path("saves"), f"spirals-mlp-20261203-15574{n}", lr=0.0003, status=status, optimizer=optimizer,
                   updated=f"2025-01-31T12:0{n}:00.000Z")
+    # a sweep's trials are named after their models: long names, and a -2 when two start in the same second
+    write_run(Path("saves"), "fashion-mnist-sigmoid-8-xavier-20261203-191500-2", lr=0.0003, status="interrupted",
+              optimizer="rmsprop", updated="2025-01-31T12:09:00.000Z")
     app = studio(Path("saves"))
     async with app.run_test(size=(80, 24)) as pilot:
         await show_runs(pilot)
@@ -118,7 +121,8 @@ async def test_at_80_columns_real_run_names_and_a_mark_leave_the_status_whole(tm
         text = screen_text(app)
         for cells in rows(app):
             assert all(cell in text for cell in cells[1:6]), cells   # name, optimizer, epochs, best, status
-        assert "early-stopped" in text
+        assert "early-stopped" in text and "…-1203-191500-2" in text and " fashion-mnis" in text   # (start, time kept)
+        assert "4 runs · 1 marked in " in text
 
 
 async def test_the_keys_go_to_the_table_once_the_runs_are_read(folder):

@@ -1,4 +1,4 @@
-"""The studio app: six panes in tabs, the run keys, and a router between the panes and the training session.
+"""The studio app: seven panes in tabs, the run keys, and a router between the panes and the training session.
 
 The app holds no training logic. It owns the run configuration (`self.config`) and a
 `SessionRunner`, which holds the session and runs it in a thread worker. Keys become runner

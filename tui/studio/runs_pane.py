@@ -52,10 +52,22 @@ WIDE = 100
 _DATED = re.compile(r"-(20\d\d)(\d{4}-\d{6}(?:-\d+)?)$")
 
 
-def shown_name(name: str) -> str:
+#: narrower than WIDE, a run's name takes what the columns after it, to its status, leave (at least MIN_NAME cells)
+MIN_NAME = 16
+#: cells a DataTable column takes beyond its content, and the table's vertical scrollbar
+CELL_PADDING, SCROLLBAR = 2, 2
+
+
+def shown_name(name: str, cells: int | None = None) -> str:
     """ "spirals-mlp-20261203-155742" -> "spirals-mlp-1203-155742": the year left out (the detail line under the
-    table names the run in full, and the filter looks at the whole name)."""
-    return _DATED.sub(r"-\2", name)
+    table names the run in full, and the filter looks at the whole name); longer than `cells`, the middle of the
+    name gives way to "…", its start and its time kept: "fashion-mnist-sigm…-1203-191500"."""
+    short = _DATED.sub(r"-\2", name)
+    if cells is None or len(short) <= cells:
+        return short
+    tail = re.search(r"-\d{4}-\d{6}(?:-\d+)?$", short)
+    tail_text = tail.group(0) if tail else short[-8:]
+    return short[:max(cells - len(tail_text) - 1, 1)] + "…" + tail_text
 
 
 class RunsPane(Vertical):
@@ -224,16 +236,22 @@ class RunsPane(Vertical):
         self.shown = [run for run in self.runs if all(word in row_words(run) for word in words)]
         table.clear()
         self._drawn_width = self.size.width
-        for run in self.shown:
-            table.add_row(*self._cells(run), key=str(run.path))
+        rows = [self._cells(run) for run in self.shown]
+        if self.size.width < WIDE:   # the names give way to what follows them, up to the status, whole
+            after = sum(max((row[n].cell_len for row in rows), default=0) + CELL_PADDING for n in (0, 2, 3, 4, 5))
+            cells = max(self.size.width - after - CELL_PADDING - SCROLLBAR, MIN_NAME)
+            for row, run in zip(rows, self.shown):
+                row[1] = cell(shown_name(run.name, cells), row[1].style)
+        for row, run in zip(rows, self.shown):
+            table.add_row(*row, key=str(run.path))
         paths = [run.path for run in self.shown]
         if keep in paths:
             table.move_cursor(row=paths.index(keep), animate=False)
         marked = f" · {len(self.marks)} marked" if self.marks else ""
         listed = f"{len(self.shown)} of {len(self.runs)}" if words else f"{len(self.runs)}"
-        self.query_one("#runs-folder", Static).update(Text.assemble(
-            "Runs in ", (str(saves.runs_folder(self.saves_dir)), "bold"),
-            f" · {listed} run{'' if len(self.runs) == 1 else 's'}{marked}"))
+        self.query_one("#runs-folder", Static).update(Text.assemble(   # (the counts first: a long path is cut)
+            f"{listed} run{'' if len(self.runs) == 1 else 's'}{marked} in ",
+            (str(saves.runs_folder(self.saves_dir)), "bold")))
         empty = self.query_one("#runs-empty", Static)
         empty.update(Text(f"No run matches \"{' '.join(words)}\" (escape clears the filter).") if self.runs else
                      Text.assemble("No runs yet in ", str(saves.runs_folder(self.saves_dir)),
