@@ -692,3 +692,15 @@ def test_a_run_older_than_run_histories_is_listed_shown_and_compared_as_far_as_k
     assert runs("compare", name(folder, "old"), name(folder, "adam"), folder=folder) == 0
     out = capsys.readouterr().out.replace("\n", "")
     assert f"not compared: the settings and figures of {name(folder, 'old')}: it has no history" in out
+
+
+def test_an_epoch_shorter_than_a_second_keeps_its_figures():
+    """A small data set's epochs take hundredths of a second: "0.04s", not "0.0s"."""
+    from rich.console import Console
+
+    from nnstudio.tui.cli.saves import _history_table
+    console = Console(width=120, record=True)
+    console.print(_history_table([{"epoch": 1, "train_loss": 0.5, "seconds": 0.04},
+                                  {"epoch": 2, "train_loss": 0.4, "seconds": 12.34}]))
+    text = console.export_text()
+    assert "0.04s" in text and "12.3s" in text and "0.0s" not in text

@@ -319,7 +319,7 @@ def _history_table(history: list[dict]) -> Table:
             elif key in ("train_acc", "val_acc") and isinstance(value, (int, float)) and not isinstance(value, bool):
                 cells.append(_percent(value))
             elif key == "seconds" and isinstance(value, (int, float)):
-                cells.append(f"{value:.1f}s")
+                cells.append(f"{value:.1f}s" if value >= 0.95 else f"{value:.2g}s")   # (a small set's: "0.04s")
             else:
                 cells.append(_number(value))
         table.add_row(*cells)
