@@ -47,7 +47,7 @@ from rich.table import Table
 from nnstudio import saves
 
 from ..run.arguments import UsageError, add_run_flags, flags_given, run_config
-from ..run.dask_executor import ClusterError, DaskExecutor, scheduler_address
+from ..run.dask_executor import ClusterError, DaskExecutor, SchedulerLost, scheduler_address
 from ..run.executors import LocalExecutor
 from ..run.reports import SessionError
 from ..run.signals import HANGUP, STOP_SIGNALS, exit_status, forget_the_terminal
@@ -274,19 +274,34 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> i
 
     for signum in previous:
         signal.signal(signum, lambda s, f: (stop.handle(s, f), _say_stopping(show, stop, sweep, executor)))
+    lost = None
     try:
         sweep.run(executor, news, stop)
+    except SchedulerLost as error:   # (its running trials said stopped: --resume runs them again)
+        lost = error
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     _ranking(sweep, show)
     if exp is not None:
         _lesson(exp, sweep, show)
+    if lost is not None:
+        return _say_lost(lost, sweep, args)
     if stop.level:
         show.print(f"Stopped. Finish it with: nnstudio sweep --resume {escape(sweep.name)}")
         return exit_status(getattr(stop, "signum", signal.SIGINT))
     results = [sweep.results.get(t.number) or {} for t in trials]
     return 1 if all(r.get("status") == "failed" for r in results) else 0
+
+
+def _say_lost(lost: SchedulerLost, sweep: Sweep, args: argparse.Namespace) -> int:
+    """The scheduler gone mid-sweep: one line saying so and how to finish the sweep; exit status 1 (a service that
+    went down)."""
+    left = len(sweep.tasks())
+    saves_dir = f" --saves-dir {args.saves_dir}" if getattr(args, "saves_dir", None) else ""
+    return fail(PROG, f"{lost}: {left} trial{'s' if left != 1 else ''} not finished; finish "
+                      f"{'them' if left != 1 else 'it'} with nnstudio sweep --resume {sweep.name}{saves_dir}, on the "
+                      f"cluster once it is back (add --executor dask --scheduler {args.scheduler}) or here", 1)
 
 
 def _say_stopping(show: Console, stop: SweepStop, sweep: Sweep, executor) -> None:
