@@ -29,8 +29,10 @@ installed is exit status 2 (the command cannot be used as typed).
 
 Ctrl+C (or SIGTERM, SIGHUP) stops every running trial at its batch boundary with a checkpoint
 and starts no more (on a cluster: the stopped runs are sent back first); a second quits at once.
+A scheduler lost mid-sweep ends it: its running trials are said stopped (not failed: `--resume`
+begins them again), the ranking of what finished, then one line saying so, exit status 1.
 Exit status: 0 every trial ran (a diverged or failed trial is a result), 1 none could train or
-the scheduler cannot be reached, 2 bad arguments, 130 / 143 / 129 stopped.
+the scheduler cannot be reached or was lost, 2 bad arguments, 130 / 143 / 129 stopped.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(--lr 1e-3,1e-2) or a range A..B:N (N values, log-spaced when A > 0: --lr 1e-4..1e-1:4); "
                     "the trials are every combination, or --trials N drawn at random (a range without :N is then "
                     "drawn from). Flags with one value set what every trial shares.",
-        epilog="Exit status: 0 every trial ran (diverged and failed trials are results), 1 none could train, "
+        epilog="Exit status: 0 every trial ran (diverged and failed trials are results), 1 none could train (or "
+               "the Dask scheduler was lost: finish with --resume), "
                "2 bad arguments, 130 stopped with Ctrl+C (143 SIGTERM, 129 SIGHUP; finish with --resume).")
     one_line_errors(parser, PROG)
     add_run_flags(parser)
@@ -305,6 +308,8 @@ def _say_lost(lost: SchedulerLost, sweep: Sweep, args: argparse.Namespace) -> in
 
 
 def _say_stopping(show: Console, stop: SweepStop, sweep: Sweep, executor) -> None:
+    if isinstance(executor, DaskExecutor) and not executor.connected():
+        return   # (the scheduler lost: nothing comes back, as the line that follows says)
     if stop.level == 1 and isinstance(executor, DaskExecutor):
         show.print("[yellow]Stopping: no more trials are sent; each running one stops at its next batch on its "
                    "worker, and its run, with a checkpoint, is sent back here (again: leave at once, and the running "

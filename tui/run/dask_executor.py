@@ -185,6 +185,10 @@ class DaskExecutor:
         total = sum(threads.values())
         return f"{len(threads)} worker{'s' if len(threads) != 1 else ''}, {total} thread{'s' if total != 1 else ''}"
 
+    def connected(self) -> bool:
+        """Whether the scheduler is there (False once it was lost: nothing more comes back from it)."""
+        return not self.lost and self.client.status == "running"
+
     def close(self) -> None:
         try:
             self.client.close(**({"timeout": LOST_CLOSE_SECONDS} if self.lost else {}))
