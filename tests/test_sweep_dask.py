@@ -5,9 +5,11 @@ trials' runs back with checkpoints and --resume continues them; a scheduler that
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from nnstudio.tui.run.history import read_history  # noqa: E402
 from nnstudio.tui.run.sweep_folder import Sweep  # noqa: E402
 from nnstudio.tui.run.sweeps import axis, plan_sweep  # noqa: E402
 from nnstudio.tui.run.trials import TrialTask  # noqa: E402
-from test_cli_train import json_lines, run_cli  # noqa: E402
+from test_cli_train import child_env, json_lines, run_cli  # noqa: E402
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])   # (the workers cannot import this file: sent whole)
 
@@ -282,3 +284,56 @@ def test_a_trial_on_a_worker_trains_without_the_nanny_s_allocator_setting(monkey
     assert "MALLOC_TRIM_THRESHOLD_" not in dask_executor._trial_environ()
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "999")   # (the user's own: kept)
     assert dask_executor._trial_environ()["MALLOC_TRIM_THRESHOLD_"] == "999"
+
+
+# ====================================================================== the scheduler lost mid-sweep
+@pytest.mark.parametrize("interrupt", [False, True])
+def test_a_scheduler_lost_mid_sweep_ends_it_in_one_line_and_leaves_its_trials_for_resume(tmp_path, interrupt):
+    """A cluster of its own (one worker), closed under the real command line once its first trial started: the
+    sweep ends by itself, exit status 1, one line (not a trial's failure, no traceback, none of Dask's error logs),
+    and every trial is left for --resume, begun again. Ctrl+C (twice) once the cluster is gone changes nothing of
+    that but the exit status."""
+    psutil = pytest.importorskip("psutil")   # (Dask's own dependency)
+    env = child_env(tmp_path)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        local = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                         dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+                                         env={k: env[k] for k in ("XDG_CACHE_HOME", "NNSTUDIO_OFFLINE")})
+    trials = []
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "nnstudio.tui", "sweep", "--dataset", "spirals", "--epochs", "5000", "--lr",
+             "0.01,0.02,0.03", "--executor", "dask", "--scheduler", local.scheduler_address, "--saves-dir",
+             str(tmp_path), "--name", "lost"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        for line in child.stdout:   # (its first trial trains on the worker: its run folder made there)
+            if "started" in line:
+                break
+        worker = psutil.Process(next(iter(local.workers.values())).process.pid)
+        trials = worker.children(recursive=True)   # (its trial's process: left on, unread, when the worker dies)
+        local.close()
+        if interrupt:
+            child.send_signal(signal.SIGINT)
+            child.send_signal(signal.SIGINT)
+        try:
+            out, err = child.communicate(timeout=120)   # (a safety net only: it ends by itself)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            pytest.fail(f"the sweep did not end once its scheduler was lost: {child.communicate()}")
+    finally:
+        local.close()
+        for process in trials:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+    assert "Traceback" not in err and "ERROR" not in err, err
+    if not interrupt:
+        assert child.returncode == 1
+        said = [line for line in err.splitlines() if line.startswith("nnstudio sweep: error:")]
+        assert len(said) == 1 and f"the Dask scheduler at {local.scheduler_address} was lost" in said[0]
+        assert "3 trials not finished" in said[0] and "nnstudio sweep --resume lost" in said[0]
+        assert "failed" not in out and "best first" in out   # (the ranking of what finished: nothing, here)
+    else:
+        assert child.returncode in (1, 130)
+    sweep = Sweep.open("lost", tmp_path)
+    assert [(t.number, t.resume) for t in sweep.tasks()] == [(1, None), (2, None), (3, None)]
+    assert all(r["status"] == "stopped" and "was lost" in r["why"] for r in sweep.results.values())

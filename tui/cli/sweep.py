@@ -29,8 +29,10 @@ installed is exit status 2 (the command cannot be used as typed).
 
 Ctrl+C (or SIGTERM, SIGHUP) stops every running trial at its batch boundary with a checkpoint
 and starts no more (on a cluster: the stopped runs are sent back first); a second quits at once.
+A scheduler lost mid-sweep ends it: its running trials are said stopped (not failed: `--resume`
+begins them again), the ranking of what finished, then one line saying so, exit status 1.
 Exit status: 0 every trial ran (a diverged or failed trial is a result), 1 none could train or
-the scheduler cannot be reached, 2 bad arguments, 130 / 143 / 129 stopped.
+the scheduler cannot be reached or was lost, 2 bad arguments, 130 / 143 / 129 stopped.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from rich.table import Table
 from nnstudio import saves
 
 from ..run.arguments import UsageError, add_run_flags, flags_given, run_config
-from ..run.dask_executor import ClusterError, DaskExecutor, scheduler_address
+from ..run.dask_executor import ClusterError, DaskExecutor, SchedulerLost, scheduler_address
 from ..run.executors import LocalExecutor
 from ..run.reports import SessionError
 from ..run.signals import HANGUP, STOP_SIGNALS, exit_status, forget_the_terminal
@@ -66,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(--lr 1e-3,1e-2) or a range A..B:N (N values, log-spaced when A > 0: --lr 1e-4..1e-1:4); "
                     "the trials are every combination, or --trials N drawn at random (a range without :N is then "
                     "drawn from). Flags with one value set what every trial shares.",
-        epilog="Exit status: 0 every trial ran (diverged and failed trials are results), 1 none could train, "
+        epilog="Exit status: 0 every trial ran (diverged and failed trials are results), 1 none could train (or "
+               "the Dask scheduler was lost: finish with --resume), "
                "2 bad arguments, 130 stopped with Ctrl+C (143 SIGTERM, 129 SIGHUP; finish with --resume).")
     one_line_errors(parser, PROG)
     add_run_flags(parser)
@@ -274,14 +277,19 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> i
 
     for signum in previous:
         signal.signal(signum, lambda s, f: (stop.handle(s, f), _say_stopping(show, stop, sweep, executor)))
+    lost = None
     try:
         sweep.run(executor, news, stop)
+    except SchedulerLost as error:   # (its running trials said stopped: --resume runs them again)
+        lost = error
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     _ranking(sweep, show)
     if exp is not None:
         _lesson(exp, sweep, show)
+    if lost is not None:
+        return _say_lost(lost, sweep, args)
     if stop.level:
         show.print(f"Stopped. Finish it with: nnstudio sweep --resume {escape(sweep.name)}")
         return exit_status(getattr(stop, "signum", signal.SIGINT))
@@ -289,7 +297,19 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> i
     return 1 if all(r.get("status") == "failed" for r in results) else 0
 
 
+def _say_lost(lost: SchedulerLost, sweep: Sweep, args: argparse.Namespace) -> int:
+    """The scheduler gone mid-sweep: one line saying so and how to finish the sweep; exit status 1 (a service that
+    went down)."""
+    left = len(sweep.tasks())
+    saves_dir = f" --saves-dir {args.saves_dir}" if getattr(args, "saves_dir", None) else ""
+    return fail(PROG, f"{lost}: {left} trial{'s' if left != 1 else ''} not finished; finish "
+                      f"{'them' if left != 1 else 'it'} with nnstudio sweep --resume {sweep.name}{saves_dir}, on the "
+                      f"cluster once it is back (add --executor dask --scheduler {args.scheduler}) or here", 1)
+
+
 def _say_stopping(show: Console, stop: SweepStop, sweep: Sweep, executor) -> None:
+    if isinstance(executor, DaskExecutor) and not executor.connected():
+        return   # (the scheduler lost: nothing comes back, as the line that follows says)
     if stop.level == 1 and isinstance(executor, DaskExecutor):
         show.print("[yellow]Stopping: no more trials are sent; each running one stops at its next batch on its "
                    "worker, and its run, with a checkpoint, is sent back here (again: leave at once, and the running "

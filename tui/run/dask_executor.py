@@ -28,12 +28,23 @@ comes back here as "stopped" (`--resume` continues it, here or on a cluster); on
 yet begun returns at once, untrained, and says nothing (`--resume` runs it). Level 2 leaves at
 once, every task cancelled: a running trial still stops at its next batch on its worker, but its
 run there is thrown away, and `--resume` begins it again.
+
+A scheduler lost mid-sweep (it died, or the connection to it closed): Dask cancels every task of
+the sweep's at once, whether or not the connection comes back (a scheduler forgets a client it
+lost, and a new one never knew its tasks), so the sweep ends there. Each trial that had started
+is said "stopped" (its run on the worker is lost: `--resume` begins it again), those not begun say
+nothing (`--resume` runs them), and `run` raises `SchedulerLost`, whose one line says what was lost:
+not a trial's failure, and the trials are left for `--resume`. From then on Dask's client says
+nothing more (it would log its failed reconnecting, an error, and the tracebacks of a close that
+interrupts it: the sweep's line says it), and `close` waits for it only briefly.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
+import logging
 import os
 import socket
 import struct
@@ -61,6 +72,8 @@ WATCH_SECONDS = 1.0
 RETRIES = 1
 #: more than this in the first 8 bytes a server sends: not a Dask scheduler's greeting (a few hundred bytes)
 GREETING_BYTES = 1 << 24
+#: how long closing a client that lost its scheduler may take (it would wait for its reconnecting to give up)
+LOST_CLOSE_SECONDS = 1.0
 #: why a trial whose task came after the sweep was stopped did not train
 NOT_BEGUN = "the sweep was stopped before it began"
 INSTALL = "pip install 'nnstudio[cluster]'"
@@ -68,6 +81,15 @@ INSTALL = "pip install 'nnstudio[cluster]'"
 
 class ClusterError(Exception):
     """The cluster cannot be used: Dask is not installed here, or its scheduler cannot be reached."""
+
+
+class SchedulerLost(ClusterError):
+    """The scheduler was lost mid-sweep: the trials it held were said stopped (`--resume` runs them again)."""
+
+    def __init__(self, address: str, lost: list[int]) -> None:
+        super().__init__(f"the Dask scheduler at {address} was lost (the connection to it closed, and Dask forgets "
+                         "the tasks of a connection it lost)")
+        self.address, self.lost = address, lost
 
 
 def scheduler_address(text: str) -> tuple[str, str, int]:
@@ -128,8 +150,10 @@ def _distributed():
 class DaskExecutor:
     """Trials as tasks of a Dask cluster, as many at once as its workers have threads."""
 
-    def __init__(self, client, *, trial: Callable[..., TrialResult] | None = None) -> None:
+    def __init__(self, client, *, trial: Callable[..., TrialResult] | None = None, address: str | None = None) -> None:
         self.client = client
+        self.address = address or getattr(getattr(client, "scheduler", None), "address", None) or "its address"
+        self.lost = False
         self.trial = trial or remote_trial   # (tests give a trial whose worker dies)
 
     @staticmethod
@@ -151,7 +175,7 @@ class DaskExecutor:
         except Exception as error:
             raise ClusterError(f"cannot connect to the Dask scheduler at {url} ({type(error).__name__}: {error}); "
                                "nothing was run") from None
-        return cls(client, **options)
+        return cls(client, address=url, **options)
 
     def describe(self) -> str:
         """ "2 workers, 2 threads": how many trials run at once."""
@@ -161,8 +185,15 @@ class DaskExecutor:
         total = sum(threads.values())
         return f"{len(threads)} worker{'s' if len(threads) != 1 else ''}, {total} thread{'s' if total != 1 else ''}"
 
+    def connected(self) -> bool:
+        """Whether the scheduler is there (False once it was lost: nothing more comes back from it)."""
+        return not self.lost and self.client.status == "running"
+
     def close(self) -> None:
-        self.client.close()
+        try:
+            self.client.close(**({"timeout": LOST_CLOSE_SECONDS} if self.lost else {}))
+        except Exception:   # (a client that lost its scheduler: its loop's thread ends with this process)
+            pass
 
     def __enter__(self) -> DaskExecutor:
         return self
@@ -183,18 +214,29 @@ class DaskExecutor:
 
         def send() -> None:
             while pending and len(futures) < self._threads():
-                task = pending.popleft()
-                future = self.client.submit(self.trial, _shipped(task), channel.name, halt.name, pure=False,
-                                            retries=RETRIES, key=f"nnstudio-trial-{task.number}-{tag}")
+                try:
+                    future = self.client.submit(self.trial, _shipped(pending[0]), channel.name, halt.name,
+                                                pure=False, retries=RETRIES,
+                                                key=f"nnstudio-trial-{pending[0].number}-{tag}")
+                except Exception:
+                    if self._lost(futures):
+                        return   # (said at the top of the loop; the trial is left for --resume)
+                    raise
                 future.add_done_callback(lambda future: ended.set())
-                futures[future] = task
+                futures[future] = pending.popleft()
 
         try:
             while pending or futures:
+                if self._lost(futures):
+                    raise self._leave_lost(futures, trials)
                 if stop.level > signalled:
-                    signalled = stop.level
-                    halt.set()
                     pending.clear()   # (never started: --resume runs them)
+                    try:
+                        halt.set()
+                    except Exception:   # (the scheduler going: said at the top of the loop; else tried again)
+                        ended.wait(POLL_SECONDS)
+                        continue
+                    signalled = stop.level
                     if stop.level >= 2:
                         self._drop(futures, trials)
                         break
@@ -202,23 +244,57 @@ class DaskExecutor:
                 ended.wait(POLL_SECONDS)
                 ended.clear()
                 trials.read(channel)   # (a trial's news before its result)
+                if self._lost(futures):
+                    continue   # (its tasks cancelled by the lost connection: not their trials' results)
                 done = [(future, futures.pop(future)) for future in list(futures) if future.done()]
                 if done and stop.level == 0:
                     send()   # (the next trials start while the runs of those done come back)
                 for future, task in done:
-                    if future.status != "finished" or future.result().why != NOT_BEGUN:
-                        news(task.number, _result(future, task))
-                    # (else it never began: the sweep was stopped first, and --resume runs it)
-                    future.release()
+                    try:
+                        said = None if future.status == "finished" and future.result().why == NOT_BEGUN else \
+                            _result(future, task)   # (None: it never began, the sweep stopped first: --resume)
+                    except Exception:
+                        if not self._lost({}):
+                            raise
+                        futures[future] = task   # (its run lost with the scheduler, before it came back)
+                        continue
+                    if said is not None:
+                        news(task.number, said)
+                    with contextlib.suppress(Exception):   # (the scheduler gone: it forgot the task itself)
+                        future.release()
         finally:
             for future in futures:
-                future.cancel()
+                with contextlib.suppress(Exception):   # (the scheduler gone: the task with it)
+                    future.cancel()
             # the stop stays set while a trial left behind may still look at it (Dask cannot interrupt it)
             for close in (channel.close, *(() if futures or signalled >= 2 else (halt.clear,))):
                 try:
                     close()
                 except Exception:   # (the scheduler is gone: nothing of the sweep's is left there)
                     pass
+
+    def _lost(self, futures: dict) -> bool:
+        """Whether the scheduler was lost: the client is no longer connected, or a task was cancelled for it (Dask
+        cancels them all when the connection closes, even one it then opens again)."""
+        if self.client.status not in ("running", "newly-created"):
+            return True
+        return any(future.status == "cancelled" and _cancelled_for(future) == "scheduler-connection-lost"
+                   for future in futures)
+
+    def _leave_lost(self, futures: dict, trials: _Trials) -> SchedulerLost:
+        """The trials that started said stopped (their runs on the workers are lost), Dask's client quiet."""
+        self.lost = True
+        logging.getLogger("distributed.client").addFilter(_quiet)
+        lost = []
+        for future, task in list(futures.items()):
+            del futures[future]
+            lost.append(task.number)
+            if task.number in trials.workers:
+                trials.news(task.number, {"kind": "result", "number": task.number, "status": "stopped",
+                                          "why": f"the Dask scheduler at {self.address} was lost while it trained on "
+                                                 f"{trials.workers[task.number][-1]}: its run there is lost, "
+                                                 "--resume begins it again"})
+        return SchedulerLost(self.address, lost)
 
     def _threads(self) -> int:
         """The cluster's worker threads now (at least 1: a trial sent to a cluster without workers waits for one).
@@ -234,7 +310,8 @@ class DaskExecutor:
     def _drop(futures: dict, trials: _Trials) -> None:
         """Leave at once: every trial's task cancelled; those that began are said stopped, their runs lost."""
         for future, task in list(futures.items()):
-            future.cancel()
+            with contextlib.suppress(Exception):   # (the scheduler gone: the task with it)
+                future.cancel()
             del futures[future]
             if task.number in trials.workers:
                 trials.news(task.number, {"kind": "result", "number": task.number, "status": "stopped",
@@ -297,6 +374,17 @@ def _result(future, task: TrialTask) -> dict[str, Any]:
             record.update(status=FAILED, run=None, why=f"it ended {result.status} on its worker, but its run could "
                                                        f"not be written into {runs}: {error}")
     return record
+
+
+def _quiet(record: logging.LogRecord) -> bool:
+    """(A filter for Dask's client once its scheduler was lost: what it would log is the loss, said by the sweep.)"""
+    return False
+
+
+def _cancelled_for(future) -> str | None:
+    """Why Dask cancelled a future ("scheduler-connection-lost", ...): read without asking the scheduler, which may
+    be gone (`Future.result` would)."""
+    return getattr(getattr(getattr(future, "_state", None), "exception", None), "reason", None)
 
 
 def _why(future) -> str:
