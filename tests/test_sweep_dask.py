@@ -21,10 +21,11 @@ import cloudpickle  # noqa: E402
 import dask  # noqa: E402
 
 from nnstudio import saves  # noqa: E402
-from nnstudio.tui.run import dask_executor  # noqa: E402
+from nnstudio.tui.run import dask_executor, dask_worker  # noqa: E402
 from nnstudio.tui.run.arguments import UsageError  # noqa: E402
 from nnstudio.tui.run.config import RunConfig  # noqa: E402
-from nnstudio.tui.run.dask_executor import DaskExecutor, remote_trial, scheduler_address  # noqa: E402
+from nnstudio.tui.run.dask_executor import DaskExecutor, scheduler_address  # noqa: E402
+from nnstudio.tui.run.dask_worker import remote_trial  # noqa: E402
 from nnstudio.tui.run.executors import LocalExecutor  # noqa: E402
 from nnstudio.tui.run.history import read_history  # noqa: E402
 from nnstudio.tui.run.sweep_folder import Sweep  # noqa: E402
@@ -281,9 +282,9 @@ def test_a_trial_on_a_worker_trains_without_the_nanny_s_allocator_setting(monkey
     """(Dask's MALLOC_TRIM_THRESHOLD_ for its workers gave a trial 4 times the page faults.)"""
     nanny = dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"]
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", str(nanny))
-    assert "MALLOC_TRIM_THRESHOLD_" not in dask_executor._trial_environ()
+    assert "MALLOC_TRIM_THRESHOLD_" not in dask_worker._trial_environ()
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "999")   # (the user's own: kept)
-    assert dask_executor._trial_environ()["MALLOC_TRIM_THRESHOLD_"] == "999"
+    assert dask_worker._trial_environ()["MALLOC_TRIM_THRESHOLD_"] == "999"
 
 
 # ====================================================================== the scheduler lost mid-sweep
