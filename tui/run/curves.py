@@ -38,7 +38,8 @@ SHORT_NAMES = {"optimizer.lr": "lr", "optimizer.name": "", "optimizer.momentum":
                "optimizer.weight_decay": "wd", "optimizer.nesterov": "nesterov", "training.batch_size": "batch",
                "training.seed": "seed", "training.epochs": "epochs", "training.clip_norm": "clip",
                "training.label_smoothing": "smoothing", "schedule.name": "schedule", "model.preset": "",
-               "data.name": "", "data.val_fraction": "val", "schedule.warmup_epochs": "warm-up", "data.train_size": "train rows"}
+               "data.name": "", "data.val_fraction": "val", "schedule.warmup_epochs": "warm-up",
+               "data.train_size": "train rows"}
 #: settings that never tell runs apart in a label (the planned epochs: a run's curve shows how far it went;
 #: where checkpoints and data files are kept)
 UNLABELLED = ("training.epochs", "checkpoints.", "data.data_dir")
