@@ -223,17 +223,21 @@ def test_sweep_experiment_end_to_end_ranks_the_networks_and_kernel_ridge_and_sho
     assert run_cli("sweep", "--experiment", "models", "--epochs", "3", "--workers", "2", "--saves-dir", str(tmp_path),
                    "--json") == 0
     out, err = capsys.readouterr()
-    trials = {t["label"]: t for t in json_lines(out)}
-    assert set(trials) == {"logistic regression", "MLP", "kernel ridge"}
+    *objects, summary = json_lines(out)
+    trials = {t["label"]: t for t in objects}
+    assert set(trials) == {"logistic regression", "MLP", "kernel ridge"} and summary["kind"] == "summary"
     assert all(t["status"] == "finished" for t in trials.values())
     assert trials["kernel ridge"]["epochs"] == 1 and trials["MLP"]["epochs"] == 3
     assert trials["kernel ridge"]["best"] > 0.9 > 0.6 > trials["logistic regression"]["best"]
     assert EXPERIMENTS["models"].lesson in err and "What the models experiment shows" in err
     assert EXPERIMENTS["models"].reading.split(";")[0] in err and "best first" in err
+    # the lesson's figures are the last epoch's, and say so (the ranking above them is by the best epoch)
+    lesson_table = err.split("What the models experiment shows")[1]
+    assert "final train acc" in lesson_table and "final val acc" in lesson_table
     sweep = Sweep.open(next((tmp_path / "sweeps").iterdir()).name, tmp_path)
     assert sweep.name.startswith("models-") and sweep.plan.experiment == "models"
     assert {r.name for r in list_runs(tmp_path)} == set(sweep.runs.values()) and len(sweep.runs) == 3
-    assert run_cli("sweep", "--resume", sweep.name, "--saves-dir", str(tmp_path)) == 2   # nothing left to finish
+    assert run_cli("sweep", "--resume", sweep.name, "--saves-dir", str(tmp_path)) == 1   # nothing left to finish
 
 
 def test_the_depth_experiment_shows_vanishing_gradients_with_sigmoid_and_healthy_ones_with_relu_and_he(tmp_path,

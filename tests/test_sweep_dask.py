@@ -170,8 +170,9 @@ def test_sweep_on_the_cluster_one_json_object_per_trial_runs_here(cluster, tmp_p
     assert run_cli("sweep", "--dataset", "spirals", "--epochs", "2", "--lr", "0.01,0.3", "--executor", "dask",
                    "--scheduler", cluster.scheduler_address, "--saves-dir", str(tmp_path), "--json") == 0
     out, err = capsys.readouterr()
-    trials = json_lines(out)
+    *trials, summary = json_lines(out)   # (one object per trial, then the summary)
     assert sorted(t["trial"] for t in trials) == [1, 2] and all(t["status"] == "finished" for t in trials)
+    assert summary["kind"] == "summary" and summary["done"] == 2
     assert f"on the Dask cluster at {cluster.scheduler_address} (2 workers, 2 threads)" in err
     assert "started (on tcp://127.0.0.1:" in err and "best first" in err
     assert sorted(p.name for p in saves.runs_folder(tmp_path).iterdir()) == sorted(t["run"] for t in trials)

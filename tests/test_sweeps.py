@@ -22,7 +22,7 @@ from nnstudio.tui.run.history import read_history
 from nnstudio.tui.run.origins import SweepTrial, trial_of
 from nnstudio.tui.run.sweep_folder import Sweep, sweeps_folder
 from nnstudio.tui.run.sweeps import axis, plan_sweep
-from nnstudio.tui.run.trials import TrialTask
+from nnstudio.tui.run.trials import TrialTask, run_trial
 from test_cli_train import child_env, json_lines, run_cli
 
 
@@ -51,6 +51,10 @@ def test_a_range_is_log_spaced_from_above_zero_and_even_from_zero():
     ("--lr", "1e-4..1e-1:1", "2 or more"),
     ("--lr", "1e-4..1e-1,0.5", "stands alone"),
     ("--data-dir", "a,b", "names a place"),
+    ("--lr", "1..", "--lr 1..: a range needs both ends, e.g. --lr 1e-4..1e-1:4"),
+    ("--lr", "..1:3", "a range needs both ends"),
+    ("--epochs", "1..10:9", "only 7 different values (1, 2, 3, 4, 6, 7, 10); list the values to try instead, e.g. "
+                            "--epochs 1,2,3,4,6,7,10"),
 ])
 def test_a_bad_value_is_one_line_naming_the_flag(option, text, said):
     with pytest.raises(UsageError) as raised:
@@ -175,8 +179,15 @@ def test_sweep_json_one_object_per_trial_then_the_ranking(tmp_path, capsys):
     assert run_cli("sweep", "--dataset", "spirals", "--epochs", "2", "--lr", "0.01,0.3", "--optimizer", "sgd,adam",
                    "--workers", "2", "--saves-dir", str(tmp_path), "--json") == 0
     out, err = capsys.readouterr()
-    trials = json_lines(out)
+    *trials, summary = json_lines(out)
     assert sorted(t["trial"] for t in trials) == [1, 2, 3, 4] and all(t["status"] == "finished" for t in trials)
+    assert all(t["kind"] == "result" and "number" not in t for t in trials)   # ("trial" only, not both)
+    # the summary that ends the output: the sweep, the best trial, every trial ranked, each with its run
+    ranked = sorted(trials, key=lambda t: (-t["best"], t["trial"]))
+    assert summary["kind"] == "summary" and summary["trials"] == summary["done"] == 4 and summary["left"] == 0
+    assert [r["trial"] for r in summary["ranked"]] == [t["trial"] for t in ranked]
+    assert summary["best"]["trial"] == ranked[0]["trial"] and summary["best"]["run"] == ranked[0]["run"]
+    assert summary["sweep"] == next(sweeps_folder(tmp_path).iterdir()).name
     assert {t["label"] for t in trials} == {"optimizer sgd · lr 0.01", "optimizer sgd · lr 0.3",
                                             "optimizer adam · lr 0.01", "optimizer adam · lr 0.3"}
     best = max(trials, key=lambda t: t["best"])
@@ -198,17 +209,28 @@ def test_what_a_trial_s_user_should_read_is_said_once(tmp_path, capsys):
     assert run_cli("sweep", "--dataset", "mnist", "--epochs", "1", "--train-size", "300", "--lr", "0.01,0.1",
                    "--workers", "2", "--saves-dir", str(tmp_path)) == 0
     said = " ".join(capsys.readouterr().out.split())
-    assert said.count("embedded") == 1   # (by whichever trial said it first: they train side by side)
-    assert "trial 1/2 lr 0.01 mnist is not on this machine" in said or \
-        "trial 2/2 lr 0.1 mnist is not on this machine" in said
+    assert said.count("embedded") == 1   # (said up front, when the data set is checked: the trials' own not again)
+    assert said.index("notice: mnist is not on this machine") < said.index("trial 1/2 lr 0.01 started")
     assert "finished best val acc" in said and " · 1 epoch · " in said
+
+
+def test_a_data_set_that_cannot_be_loaded_is_refused_once_before_anything_is_made(tmp_path, capsys):
+    """As `nnstudio train` refuses it: one line, exit status 1, and no sweep folder, no run."""
+    (tmp_path / "empty").mkdir()
+    assert run_cli("sweep", "--data-dir", str(tmp_path / "empty"), "--lr", "1e-3,1e-2", "--epochs", "1",
+                   "--saves-dir", str(tmp_path / "saves")) == 1
+    out, err = capsys.readouterr()
+    assert "mnist not found in" in err and len(err.strip().splitlines()) == 1 and not out
+    assert not (tmp_path / "saves").exists()
+    assert run_cli("sweep", "--dataset", "spirals", "--train-size", "5000", "--lr", "1e-3,1e-2",
+                   "--saves-dir", str(tmp_path / "saves")) in (1, 2)
+    assert "--train-size" in capsys.readouterr().err and not (tmp_path / "saves").exists()
 
 
 @pytest.mark.parametrize("args, said", [
     (["--dataset", "spirals", "--lr", "0.01,abc"], "--lr"),
     (["--dataset", "spirals", "--lr", "0.01"], "nothing to sweep"),
     (["--dataset", "spirals", "--lr", "0.01,0.1", "--workers", "0"], "--workers 0"),
-    (["--resume"], "no sweep to finish"),
     (["--resume", "nope"], "no sweep nope"),
     (["--resume", "--lr", "0.1"], "--lr cannot be combined with --resume"),
 ])
@@ -268,7 +290,86 @@ def test_resume_trains_only_the_trials_left(tmp_path, capsys):
     sweep.close()
     assert run_cli("sweep", "--resume", "half", "--saves-dir", str(tmp_path), "--json") == 0
     out, err = capsys.readouterr()
-    assert sorted(t["trial"] for t in json_lines(out)) == [1, 3] and "1 done before" in err
+    assert sorted(t["trial"] for t in json_lines(out)[:-1]) == [1, 3] and "1 done before" in err
     assert all(Sweep.open("half", tmp_path).done(t) for t in plan.trials)
-    assert run_cli("sweep", "--resume", "half", "--saves-dir", str(tmp_path)) == 2
-    assert "has run all its trials" in capsys.readouterr().err
+    # done: nothing to resume (exit 1, as `train --resume`), and --resume NAME shows its results again
+    assert run_cli("sweep", "--resume", "half", "--saves-dir", str(tmp_path)) == 1
+    out, err = capsys.readouterr()
+    assert "sweep half, best first" in out and "Best: trial" in out
+    assert "sweep half has run all its trials: nothing left to run" in err and len(err.strip().splitlines()) == 1
+    assert run_cli("sweep", "--resume", "--saves-dir", str(tmp_path)) == 1
+    assert "nothing to resume: no sweep to finish" in capsys.readouterr().err
+    # a name taken by a complete sweep: it is complete, and how to see it (not "finish it")
+    assert run_cli("sweep", "--dataset", "spirals", "--lr", "0.01,0.1", "--name", "half",
+                   "--saves-dir", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert "has run all its trials (see them ranked: nnstudio sweep --resume half)" in err and "finish it" not in err
+
+
+def test_resume_dry_run_lists_what_is_left_and_trains_nothing(tmp_path, capsys):
+    plan = plan_sweep(_spirals(tmp_path), [axis("--lr", "0.01,0.1,0.3")])
+    sweep = Sweep.create(plan, tmp_path, "half")
+    sweep.record(2, {"kind": "result", "status": "finished", "best": 0.5})
+    sweep.close()
+    assert run_cli("sweep", "--resume", "half", "--dry-run", "--saves-dir", str(tmp_path)) == 0
+    assert capsys.readouterr().out.splitlines() == ["trial 1: lr 0.01", "trial 3: lr 0.3"]
+    assert run_cli("sweep", "--resume", "half", "--dry-run", "--json", "--saves-dir", str(tmp_path)) == 0
+    assert json_lines(capsys.readouterr().out) == [
+        {"kind": "planned", "trial": 1, "label": "lr 0.01", "settings": {"optimizer.lr": 0.01}},
+        {"kind": "planned", "trial": 3, "label": "lr 0.3", "settings": {"optimizer.lr": 0.3}}]
+    assert not saves.runs_folder(tmp_path).exists() and len(Sweep.open("half", tmp_path).tasks()) == 2
+
+
+def test_dry_run_json_is_one_object_per_planned_trial_and_a_short_grid_says_so(tmp_path, capsys):
+    assert run_cli("sweep", "--dataset", "spirals", "--lr", "0.01,0.1", "--trials", "10", "--dry-run", "--json",
+                   "--saves-dir", str(tmp_path)) == 0
+    out, err = capsys.readouterr()
+    assert [(t["trial"], t["label"], t["settings"]) for t in json_lines(out)] == \
+        [(1, "lr 0.01", {"optimizer.lr": 0.01}), (2, "lr 0.1", {"optimizer.lr": 0.1})]
+    assert "--trials 10: the values given make only 2 different trials; all 2 run" in " ".join(err.split())
+    assert not sweeps_folder(tmp_path).exists()
+
+
+def test_a_trial_whose_run_ended_outside_the_sweep_is_taken_from_its_run_not_trained(tmp_path, capsys):
+    """The sweep's process died (or the studio resumed the trial's run) and the run was trained to its end: --resume
+    records its result from the run's history and continues only the trials cut off mid-way."""
+    plan = plan_sweep(_spirals(tmp_path), [axis("--lr", "0.01,0.1")])
+    sweep = Sweep.create(plan, tmp_path, "died")
+    task = sweep.tasks()[0]
+    sweep.record(1, {"kind": "started", "run": "placeholder"})
+    result = run_trial(task)   # (trained to its end, the sweep none the wiser)
+    sweep.record(1, {"kind": "started", "run": result.run})
+    sweep.close()
+    assert [t.number for t in Sweep.open("died", tmp_path).tasks()] == [2]
+    assert run_cli("sweep", "--resume", "died", "--dry-run", "--saves-dir", str(tmp_path)) == 0
+    assert "trial 1: lr 0.01 (its run " in capsys.readouterr().out
+    assert run_cli("sweep", "--resume", "died", "--json", "--saves-dir", str(tmp_path)) == 0
+    out, err = capsys.readouterr()
+    *trials, summary = json_lines(out)
+    taken = next(t for t in trials if t["trial"] == 1)
+    assert taken["status"] == "finished" and taken["run"] == result.run and taken["outside"]
+    assert taken["best"] == result.best and taken["final"] == result.final and taken["epochs"] == 2
+    assert "1 trained to its end outside the sweep" in err and "cannot plan" not in err
+    assert summary["done"] == 2 and len(list(saves.runs_folder(tmp_path).iterdir())) == 2   # (trial 1 not again)
+    assert Sweep.open("died", tmp_path).results[1]["status"] == "finished"
+
+
+def test_resume_uses_the_workers_the_sweep_was_started_with_unless_given_again(tmp_path, capsys):
+    plan = plan_sweep(_spirals(tmp_path, **{"training.epochs": 1}), [axis("--lr", "0.01,0.1,0.3")])
+    Sweep.create(plan, tmp_path, "pair", workers=2).close()
+    assert Sweep.open("pair", tmp_path).workers == 2
+    assert run_cli("sweep", "--resume", "pair", "--dry-run", "--saves-dir", str(tmp_path)) == 0
+    capsys.readouterr()
+    Sweep.create(plan, tmp_path, "again", workers=2).close()
+    assert run_cli("sweep", "--resume", "pair", "--saves-dir", str(tmp_path)) == 0
+    assert "3 trials to train, 2 at a time" in capsys.readouterr().out
+    assert run_cli("sweep", "--resume", "again", "--workers", "1", "--saves-dir", str(tmp_path)) == 0
+    assert "3 trials to train, 1 at a time" in capsys.readouterr().out
+    # a sweep made on the command line keeps its --workers
+    assert run_cli("sweep", "--dataset", "spirals", "--epochs", "1,2", "--lr", "0.01,0.1", "--workers", "2",
+                   "--name", "cli", "--saves-dir", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert Sweep.open("cli", tmp_path).workers == 2
+    # epochs varied: its column and the epochs each trial trained are named apart
+    heading = next(line for line in out.splitlines() if line.startswith("#"))
+    assert heading.split()[:5] == ["#", "trial", "lr", "epochs", "best"] and "trained" in heading

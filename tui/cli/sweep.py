@@ -10,11 +10,15 @@
 
 Every train flag takes a list (`a,b,c`) or a range (`A..B:N`, log-spaced from A > 0; see
 `nnstudio.tui.run.sweeps`); flags with one value set what every trial shares. Everything is
-checked before anything trains: one line naming the flag, exit status 2. Each trial is a kept run
-(`nnstudio runs list`), trained in a process of its own with one BLAS thread, `--workers` at a
-time; the sweep itself is kept in the saves folder's sweeps/ (`--resume` finishes it). One line
-per trial as it starts and ends, then the trials ranked by validation accuracy (validation loss
-for models without classes); `--json` prints one JSON object per trial as it ends instead.
+checked before anything trains: one line naming the flag, exit status 2; then each data set the
+trials use is loaded once, and one that cannot be is refused as `train` refuses it (one line,
+exit status 1), before anything is made (a stand-in's notice is said once, here). Each trial is a
+kept run (`nnstudio runs list`), trained in a process of its own with one BLAS thread, `--workers`
+at a time; the sweep itself is kept in the saves folder's sweeps/ (its --workers too: `--resume`
+finishes it with them). One line per trial as it starts and ends, then the trials ranked by
+validation accuracy (validation loss for models without classes); `--json` prints one JSON object
+per trial as it ends instead, then a summary object (`sweep_report.summary`). `--resume NAME` of a
+sweep that has run all its trials shows its ranking again and says there is nothing left to run.
 
 A ready-made experiment (`nnstudio.tui.run.experiments`) plans its own trials and says what it
 teaches before it trains and what its runs show after the ranking; flags with one value change
@@ -31,32 +35,35 @@ Ctrl+C (or SIGTERM, SIGHUP) stops every running trial at its batch boundary with
 and starts no more (on a cluster: the stopped runs are sent back first); a second quits at once.
 A scheduler lost mid-sweep ends it: its running trials are said stopped (not failed: `--resume`
 begins them again), the ranking of what finished, then one line saying so, exit status 1.
-Exit status: 0 every trial ran (a diverged or failed trial is a result), 1 none could train or
-the scheduler cannot be reached or was lost, 2 bad arguments, 130 / 143 / 129 stopped.
+Exit status: 0 every trial ran (a diverged or failed trial is a result), 1 none could train, the
+data set cannot be loaded, nothing to resume, or the scheduler cannot be reached or was lost,
+2 bad arguments, 130 / 143 / 129 stopped.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from nnstudio import saves
 
 from ..run.arguments import UsageError, add_run_flags, flags_given, run_config
+from ..run.config import RunConfig
 from ..run.dask_executor import ClusterError, DaskExecutor, SchedulerLost, scheduler_address
 from ..run.executors import LocalExecutor
 from ..run.reports import SessionError
 from ..run.signals import HANGUP, STOP_SIGNALS, exit_status, forget_the_terminal
 from ..run.sweep_folder import Sweep, sweeps_folder
-from ..run.experiments import EXPERIMENTS, experiment, lesson
+from ..run.experiments import EXPERIMENTS, experiment
 from ..run.sweeps import NOT_SWEPT, axis, plan_sweep
-from .common import fail, one_line_errors
+from ..run.training_data import check_datasets
+from .common import fail, failure_status, one_line_errors
+from .sweep_report import outcome, planned, ranking, show_lesson, summary, trial_result
 
 PROG = "nnstudio sweep"
 
@@ -68,9 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(--lr 1e-3,1e-2) or a range A..B:N (N values, log-spaced when A > 0: --lr 1e-4..1e-1:4); "
                     "the trials are every combination, or --trials N drawn at random (a range without :N is then "
                     "drawn from). Flags with one value set what every trial shares.",
-        epilog="Exit status: 0 every trial ran (diverged and failed trials are results), 1 none could train (or "
-               "the Dask scheduler was lost: finish with --resume), "
-               "2 bad arguments, 130 stopped with Ctrl+C (143 SIGTERM, 129 SIGHUP; finish with --resume).")
+        epilog="Exit status: 0 every trial ran (diverged and failed trials are results), 1 none could train, the "
+               "data set cannot be loaded, nothing is left to resume, or the Dask scheduler was lost (finish with "
+               "--resume), 2 bad arguments, 130 stopped with Ctrl+C (143 SIGTERM, 129 SIGHUP; finish with --resume).")
     one_line_errors(parser, PROG)
     add_run_flags(parser)
     parser.add_argument("--trials", type=int, metavar="N",
@@ -87,13 +94,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", metavar="NAME", help="the sweep's name in the saves folder's sweeps/ "
                                                        "(default: data set, what varies, and when)")
     parser.add_argument("--resume", nargs="?", const="", metavar="NAME",
-                        help="finish a sweep that was cut off: the latest one, or NAME")
+                        help="finish a sweep that was cut off: the latest one, or NAME (one that has run all its trials is shown "
+                             "ranked), with the --workers it was started with unless given again")
     parser.add_argument("--experiment", metavar="NAME",
                         help=f"run a ready-made experiment ({', '.join(EXPERIMENTS)}; `--experiment list` says what "
                              "each teaches); other flags change what its trials share (e.g. --epochs, --data-dir), "
                              "not what it varies")
-    parser.add_argument("--dry-run", action="store_true", help="list the trials it would train, and train none")
-    parser.add_argument("--json", action="store_true", help="one JSON object per trial as it ends, on stdout")
+    parser.add_argument("--dry-run", action="store_true", help="list the trials it would train (with --resume: those left), and train none")
+    parser.add_argument("--json", action="store_true", help="one JSON object per trial as it ends, then a summary (with --dry-run: one per planned trial), "
+                             "on stdout")
     parser.set_defaults(handler=run_sweep)
 
 
@@ -109,27 +118,56 @@ class SweepStop:
         self.level = min(2, self.level + 1)
 
 
+class NothingLeft(Exception):
+    """--resume with no trial left to run (exit status 1, as `train --resume` with nothing to resume): `sweep`, if
+    one was named, is shown ranked."""
+
+    def __init__(self, message: str, sweep: Sweep | None = None) -> None:
+        super().__init__(message)
+        self.sweep = sweep
+
+
 def run_sweep(args: argparse.Namespace) -> int:
     if args.experiment == "list" and args.resume is None:
         _list_experiments(Console(highlight=False, soft_wrap=True))
         return 0
+    show = Console(stderr=args.json, highlight=False, soft_wrap=True)
     try:
         _check_executor(args)
-        sweep = _resumed(args) if args.resume is not None else \
-            _experiment(args) if args.experiment is not None else _planned(args)
+        if args.resume is not None:
+            sweep, plan, notes = _resumed(args), None, []
+        else:
+            sweep, (plan, notes) = None, _experiment(args) if args.experiment is not None else _planned(args)
+    except NothingLeft as nothing:
+        if nothing.sweep is not None:
+            _results(nothing.sweep, args, show)
+        return fail(PROG, str(nothing), 1)
     except (UsageError, SessionError, ClusterError) as error:
         return fail(PROG, str(error), 2)
-    if sweep is None:   # --dry-run
+    for note in notes:
+        show.print(f"[yellow]note:[/] {escape(note)}")
+    if args.dry_run:
+        _dry_run(sweep, plan, args.json)
         return 0
+    if args.executor == "local":   # (on a cluster, its workers load the data set, from their own --data-dir)
+        configs = [RunConfig.from_dict(t.config) for t in sweep.tasks()] if sweep is not None else \
+            [plan.config(t) for t in plan.trials]
+        try:
+            notices = check_datasets(configs)
+        except SessionError as error:
+            return fail(PROG, str(error), failure_status(error))
+    else:
+        notices = []
     try:
-        executor = DaskExecutor.connect(args.scheduler) if args.executor == "dask" else LocalExecutor(args.workers or 1)
+        workers = args.workers or (sweep.workers if sweep is not None else None) or 1
+        executor = DaskExecutor.connect(args.scheduler) if args.executor == "dask" else LocalExecutor(workers)
     except ClusterError as error:
         return fail(PROG, str(error), 1)
     try:
-        if not isinstance(sweep, Sweep):
-            sweep = Sweep.create(*sweep)
-        show = Console(stderr=args.json, highlight=False, soft_wrap=True)
-        return _train(sweep, args, show, executor)
+        if sweep is None:
+            sweep = Sweep.create(plan, plan.base.checkpoints.folder, args.name,
+                                 workers=workers if args.executor == "local" else None)
+        return _train(sweep, args, show, executor, notices)
     except SessionError as error:
         return fail(PROG, str(error), 2)
     finally:
@@ -169,23 +207,24 @@ def _swept(args: argparse.Namespace) -> tuple[list, argparse.Namespace]:
     return axes, shared
 
 
-def _planned(args: argparse.Namespace) -> tuple | None:
-    """The sweep to make (its plan, saves folder and name: made once the executor is ready), or None for --dry-run."""
+def _planned(args: argparse.Namespace) -> tuple:
+    """The sweep's plan (its base's saves folder set), and notes on what was asked and changed."""
     axes, shared = _swept(args)
     base = run_config(shared)
     folder = saves.folder_or_default(base.checkpoints.folder)
     base = base.replace(**{"checkpoints.folder": str(folder)})
     plan = plan_sweep(base, axes, trials=args.trials, seed=base.training.seed)
-    if args.dry_run:
-        for trial in plan.trials:
-            print(f"trial {trial.number}: {trial.label}")
-        return None
-    return plan, folder, args.name
+    notes = []
+    if args.trials is not None and len(plan.trials) < args.trials:
+        count = len(plan.trials)
+        notes.append(f"--trials {args.trials}: the values given make only {count} different trial"
+                     f"{'s' if count != 1 else ''}; {'all ' if count != 1 else ''}{count} run")
+    return plan, notes
 
 
-def _experiment(args: argparse.Namespace) -> tuple | None:
-    """A ready-made experiment's sweep to make (as `_planned`): its base settings, changed by the flags given, and its
-    own trials."""
+def _experiment(args: argparse.Namespace) -> tuple:
+    """A ready-made experiment's plan (as `_planned`): its base settings, changed by the flags given, and its own
+    trials."""
     exp = experiment(args.experiment)
     if args.config is not None:
         raise UsageError("--config cannot be combined with --experiment: an experiment brings its own settings; "
@@ -203,12 +242,7 @@ def _experiment(args: argparse.Namespace) -> tuple | None:
                          f"it out. Other flags change what its trials share, e.g. --epochs, --data-dir, --seed")
     base = run_config(args, base=exp.base_config())
     folder = saves.folder_or_default(base.checkpoints.folder)
-    plan = exp.plan(base.replace(**{"checkpoints.folder": str(folder)}))
-    if args.dry_run:
-        for trial in plan.trials:
-            print(f"trial {trial.number}: {trial.label}")
-        return None
-    return plan, folder, args.name
+    return exp.plan(base.replace(**{"checkpoints.folder": str(folder)})), []
 
 
 def _list_experiments(show: Console) -> None:
@@ -222,28 +256,66 @@ def _list_experiments(show: Console) -> None:
 
 
 def _resumed(args: argparse.Namespace) -> Sweep:
+    """The sweep --resume [NAME] finishes; NothingLeft if it (or, without NAME, every sweep) has run all its
+    trials."""
     clashing = [o for o in flags_given(args) if o != "--saves-dir"] + (["--trials"] if args.trials else []) + \
         (["--experiment"] if args.experiment is not None else [])
     if clashing:
         raise UsageError(f"{clashing[0]} cannot be combined with --resume: a sweep goes on with its own settings")
     folder = saves.folder_or_default(getattr(args, "saves_dir", None))
+
+    def left(sweep: Sweep) -> bool:
+        return bool(sweep.tasks() or sweep.ended_outside())
+
     name = args.resume
     if not name:
         found = sorted((p for p in sweeps_folder(folder).glob("*/sweep.json")), key=lambda p: p.stat().st_mtime)
-        unfinished = [p.parent.name for p in found if Sweep.open(p.parent.name, folder).tasks()]
+        unfinished = [p.parent.name for p in found if left(Sweep.open(p.parent.name, folder))]
         if not unfinished:
-            raise UsageError(f"no sweep to finish in {sweeps_folder(folder)}: every one there has run all its trials")
+            raise NothingLeft(f"nothing to resume: no sweep to finish in {sweeps_folder(folder)}, every one there has "
+                              "run all its trials (see one ranked: nnstudio sweep --resume NAME)")
         name = unfinished[-1]
     sweep = Sweep.open(name, folder)
-    if not sweep.tasks():
-        raise UsageError(f"sweep {sweep.name} has run all its trials; nothing to finish")
+    if not left(sweep):
+        raise NothingLeft(f"sweep {sweep.name} has run all its trials: nothing left to run", sweep)
     return sweep
 
 
-def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> int:
-    trials, tasks = sweep.plan.trials, sweep.tasks()
+def _dry_run(sweep: Sweep | None, plan, json_out: bool) -> None:
+    """--dry-run: the trials it would train (of a resumed sweep: those left), one line (or JSON object) each."""
+    if sweep is None:
+        listed = [(trial, None) for trial in plan.trials]
+    else:
+        plan, trials = sweep.plan, {t.number: t for t in sweep.plan.trials}
+        listed = [(trials[task.number], Path(task.resume).name if task.resume else None) for task in sweep.tasks()]
+        for number in sweep.ended_outside():
+            if not json_out:
+                print(f"trial {number}: {trials[number].label} (its run {sweep.runs[number]} ended outside the "
+                      "sweep: its result is taken from it, nothing trained)")
+    for trial, run in listed:
+        if json_out:
+            print(json.dumps(planned(trial, plan, run)), flush=True)
+        else:
+            print(f"trial {trial.number}: {trial.label}" + (f" (goes on with its run {run})" if run else ""))
+
+
+def _results(sweep: Sweep, args: argparse.Namespace, show: Console) -> None:
+    """A sweep's results: ranked, its lesson (an experiment's), and with --json the summary object."""
+    ranking(sweep, show)
+    exp = EXPERIMENTS.get(sweep.plan.experiment or "")
+    if exp is not None:
+        show_lesson(exp, sweep, show)
+    if args.json:
+        print(json.dumps(summary(sweep)), flush=True)
+
+
+def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor, notices: list[str]) -> int:
+    trials, tasks, outside = sweep.plan.trials, sweep.tasks(), len(sweep.ended_outside())
     total, labels = len(trials), {t.number: t.label for t in trials}
-    left = "" if len(tasks) == total else f", {total - len(tasks)} done before"
+    before = total - len(tasks) - outside
+    left = (f", {before} done before" if before else "") + \
+        (f", {outside} trained to {'their' if outside != 1 else 'its'} end outside the sweep (taken from "
+         f"{'their runs' if outside != 1 else 'its run'})" if outside else "")
     where = f"on the Dask cluster at {escape(args.scheduler)} ({executor.describe()})" \
         if isinstance(executor, DaskExecutor) else f"{executor.workers} at a time"
     show.print(f"sweep [bold]{escape(sweep.name)}[/]: {len(tasks)} trial{'s' if len(tasks) != 1 else ''} to train"
@@ -254,7 +326,9 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> i
     stop = SweepStop()
     previous = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, HANGUP) if s is not None}
 
-    noticed: set[str] = set()   # (every trial on the embedded digits says so: said once)
+    noticed = set(notices)   # (every trial on the embedded digits says so: said once, before they start)
+    for notice in notices:
+        show.print(f"[yellow]notice:[/] {escape(notice)}")
 
     def news(number: int, record: dict) -> None:
         head = f"trial {number}/{total}  {escape(labels.get(number, ''))}"
@@ -264,8 +338,8 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> i
             show.print(f"{head}  [yellow]{escape(str(record.get('text')))}[/]")
         elif kind == "result":
             if args.json:
-                print(json.dumps(_nulls({"trial": number, "label": labels.get(number, ""), **record})), flush=True)
-            show.print(f"{head}  {_outcome(record)}")
+                print(json.dumps(trial_result(number, labels.get(number, ""), record)), flush=True)
+            show.print(f"{head}  {outcome(record)}")
         elif kind == "retry" and record.get("worker"):   # (on a cluster: Dask's scheduler decides how often)
             show.print(f"{head}  [yellow]{escape(record.get('why', ''))}[/]")
         elif kind == "retry":
@@ -285,9 +359,7 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor) -> i
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    _ranking(sweep, show)
-    if exp is not None:
-        _lesson(exp, sweep, show)
+    _results(sweep, args, show)
     if lost is not None:
         return _say_lost(lost, sweep, args)
     if stop.level:
@@ -318,77 +390,3 @@ def _say_stopping(show: Console, stop: SweepStop, sweep: Sweep, executor) -> Non
     elif stop.level == 1:
         show.print("[yellow]Stopping: each running trial stops at its next batch and keeps a checkpoint "
                    f"(again: at once). nnstudio sweep --resume {escape(sweep.name)} finishes the rest.[/]")
-
-
-def _outcome(record: dict) -> str:
-    status = record.get("status", "?")
-    best = _score(record)
-    epochs = record.get("epochs")
-    seconds = record.get("seconds")
-    figures = " · ".join(x for x in (best, f"{epochs} epoch{'s' if epochs != 1 else ''}" if epochs else "",
-                                      f"{seconds:.1f} s" if isinstance(seconds, (int, float)) and seconds else "") if x)
-    style = {"finished": "green", "early_stopped": "green", "diverged": "red", "failed": "red"}.get(status, "yellow")
-    why = record.get("why") or ""
-    said = f": {escape(why.splitlines()[0])}" if status in ("diverged", "failed") and why else ""
-    return f"[{style}]{escape(status.replace('_', ' '))}[/]{said}  {figures}"
-
-
-def _score(record: dict | None) -> str:
-    best = (record or {}).get("best")
-    if not isinstance(best, (int, float)) or not math.isfinite(best):
-        return ""
-    return f"best val acc {best:.2%}" if record.get("metric", "val_acc") == "val_acc" else f"best val loss {best:.4g}"
-
-
-def _ranking(sweep: Sweep, show: Console) -> None:
-    ranked = sweep.ranked()
-    if not any(result for _, result in ranked):
-        return
-    accuracy = any((r or {}).get("metric", "val_acc") == "val_acc" for _, r in ranked if r)
-    table = Table(title=f"sweep {sweep.name}, best first", title_justify="left", box=None, pad_edge=False)
-    for heading in ("#", "trial", *(a.option.lstrip("-") for a in sweep.plan.axes),
-                    "best val acc" if accuracy else "best val loss", "final val loss", "epochs", "status"):
-        table.add_column(heading, justify="right" if heading in ("#", "trial", "epochs") else "left")
-    for rank, (trial, result) in enumerate(ranked, 1):
-        result = result or {}
-        best = result.get("best")
-        shown = "—" if not isinstance(best, (int, float)) or not math.isfinite(best) else \
-            f"{best:.2%}" if accuracy else f"{best:.4g}"
-        final = (result.get("final") or {}).get("val_loss")
-        table.add_row(str(rank), str(trial.number), *(trial.texts.get(p, "") for p in sweep.plan.varied), shown,
-                      f"{final:.4f}" if isinstance(final, (int, float)) and math.isfinite(final) else "—",
-                      str(result.get("epochs", "")), result.get("status", "not run").replace("_", " "))
-    show.print(table)
-    best_trial, best_result = ranked[0]
-    if best_result and _score(best_result):
-        run = sweep.runs.get(best_trial.number, "")
-        show.print(f"Best: trial {best_trial.number} ({escape(best_trial.label)}), {_score(best_result)}; "
-                   f"its run {escape(run)} (nnstudio runs show {escape(run)}; go on from it: nnstudio train --fork "
-                   f"{escape(run)})")
-
-
-def _lesson(exp, sweep: Sweep, show: Console) -> None:
-    """What the experiment's runs show: its figures per trial, and how to read them."""
-    shown = lesson(exp, sweep)
-    if not any(any(cell != "—" for cell in row[1 + len(sweep.plan.axes):]) for row in shown.rows):
-        return
-    table = Table(title=f"What the {exp.name} experiment shows", title_justify="left", box=None, pad_edge=False)
-    for heading in shown.headings:
-        table.add_column(escape(heading), justify="right" if heading == "trial" else "left")
-    for row in shown.rows:
-        table.add_row(*(escape(cell) for cell in row))
-    show.print(table)
-    show.print(f"{escape(exp.reading)} [dim](every run: nnstudio runs list; two side by side: nnstudio runs compare "
-               f"RUN RUN; the curves overlaid: the studio's Runs pane)[/]")
-
-
-def _nulls(value):
-    """NaN and infinity as null (JSON has neither)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _nulls(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nulls(v) for v in value]
-    return value
-

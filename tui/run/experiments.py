@@ -194,8 +194,8 @@ def _grad_ratio(epochs: list[dict]) -> str:
 
 FIGURES: dict[str, Figure] = {
     "val_acc_by_epoch": Figure("val acc by epoch (%)", _by_epoch),
-    "train_acc": Figure("train acc", lambda epochs: _percent(_last(epochs, "train_acc"))),
-    "val_acc": Figure("val acc", lambda epochs: _percent(_last(epochs, "val_acc"))),
+    "train_acc": Figure("final train acc", lambda epochs: _percent(_last(epochs, "train_acc"))),
+    "val_acc": Figure("final val acc", lambda epochs: _percent(_last(epochs, "val_acc"))),
     "gap": Figure("train − val acc", _gap),
     "val_loss_turn": Figure("val loss: lowest @epoch → last", _val_loss_turn),
     "weights": Figure("weight norm", _weights),
@@ -286,9 +286,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "the gap between train and validation accuracy, and where the validation loss was lowest",
         "Every trial ends at 100% on its own training rows; on the validation rows it falls 20 to 30 points "
         "short with 100 examples, about 5 with 4,000: the gap is what was memorised rather than learnt. In each, "
-        "the validation loss "
-        "bottoms out after a few epochs and then climbs while the training loss keeps falling: the moment to "
-        "stop (--early-stopping keeps the best epoch).",
+        "the validation loss bottoms out part-way through and then climbs while the training loss keeps falling: "
+        "the moment to stop (--early-stopping keeps the best epoch).",
         {"data.name": "mnist", "model.spec": _mlp("mlp-no-dropout", hidden=(256, 128)), "optimizer.name": "adam",
          "optimizer.lr": 1e-3, "schedule.name": "none", "training.batch_size": 32, "training.epochs": 30},
         ("--train-size",),
@@ -315,7 +314,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "A linear model draws straight boundaries, and spirals cannot be split by them. An MLP bends its "
         "boundaries by learning features; kernel ridge bends them with a fixed kernel and one linear solve, "
         "no training loop at all.",
-        "the ranking: logistic regression stays under 50% (a third is chance), the other two pass 98%",
+        "the ranking: logistic regression stays under 50% (a third is chance), the other two reach 98%",
         "Kernel ridge gets there in one step (a run of one epoch); the MLP needs its epochs, but would scale to "
         "data far too big for a kernel's n x n matrix.",
         {"data.name": "spirals", "data.size": 2000, "optimizer.name": "adam", "optimizer.lr": 0.01,
@@ -333,8 +332,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "layer to layer.",
         "the gradient norm of the first layer against the last's, from the first epoch to the last",
         "With 2 sigmoid layers the first layer's gradient is a few times smaller than the last's; with 8 it is "
-        "tens of thousands of times smaller and the network stays at chance (10%). A larger (He) initialisation "
-        "does not save the sigmoid, which saturates; ReLU + He keeps the first and last layers' gradients of one "
+        "tens of thousands of times smaller and the network stays at chance (about 10%). A larger (He) "
+        "initialisation shrinks the gap to thousands of times but does not save the sigmoid, which saturates; ReLU + He keeps the first and last layers' gradients of one "
         "size, and the deep network learns.",
         {**_MNIST_SUBSET, "data.train_size": 2000, "optimizer.name": "sgd", "optimizer.lr": 0.05,
          "optimizer.momentum": 0.9, "training.epochs": 8},

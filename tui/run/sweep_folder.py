@@ -10,13 +10,16 @@
 history's: a torn last line is skipped with a note), one line per trial start, retry and result.
 A trial is done once it has a result that ended it (finished, early-stopped, diverged, failed);
 a stopped or cut-off trial is continued from its run's checkpoint, or begun again if it has none.
+A trial whose run was trained to its end outside the sweep (the studio resumed it; its worker
+trained on after the sweep's process died) is not trained again: `settle` records the result its
+run's history gives. `sweep.json` also keeps `--workers`, which `--resume` uses again.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,13 +31,13 @@ from nnstudio.saves.journal import Journal, read_journal
 from .config import ConfigError, RunConfig
 from .reports import SessionError
 from .sweeps import SHORT_NAMES, Axis, SweepPlan, Trial
-from .trials import TrialTask
+from .trials import RUN_ENDED, TrialTask, result_of_run
 
 SWEEPS_FOLDER = "sweeps"
 PLAN_FILE, TRIALS_FILE = "sweep.json", "trials.jsonl"
 FORMAT_VERSION = 1
 #: results that end a trial (a stopped one, or one cut off, is continued by --resume)
-ENDED = ("finished", "early_stopped", "diverged", "failed")
+ENDED = (*RUN_ENDED, "failed")
 
 
 def sweeps_folder(folder: str | Path | None) -> Path:
@@ -50,6 +53,7 @@ class Sweep:
     runs: dict[int, str] = field(default_factory=dict)        # trial number -> its run folder's name
     results: dict[int, dict] = field(default_factory=dict)    # trial number -> its last result
     notes: list[str] = field(default_factory=list)
+    workers: int | None = None   # the trials trained at once when it was made (--workers): --resume uses it again
     _journal: Journal | None = None
 
     @property
@@ -58,7 +62,8 @@ class Sweep:
 
     # ================================================================== making, opening
     @classmethod
-    def create(cls, plan: SweepPlan, folder: str | Path | None, name: str | None = None) -> Sweep:
+    def create(cls, plan: SweepPlan, folder: str | Path | None, name: str | None = None, *,
+               workers: int | None = None) -> Sweep:
         """A new sweep folder for `plan` (named after the data set and what varies, or the experiment, and when;
         numbered if taken)."""
         parent = sweeps_folder(folder)
@@ -73,8 +78,7 @@ class Sweep:
                 break
             except FileExistsError:
                 if name is not None:
-                    raise SessionError(f"a sweep named {name} exists in {parent}: give another --name, or finish it "
-                                       f"with --resume {name}") from None
+                    raise SessionError(_taken(name, folder, parent)) from None
                 n += 1
                 path = parent / f"{saves.sanitize_name(base)}-{n}"
         write_json(path / PLAN_FILE, {
@@ -83,8 +87,9 @@ class Sweep:
             "trials": [{"number": t.number, "overrides": t.overrides, "texts": t.texts,
                         **({"baseline": t.baseline} if t.baseline is not None else {}),
                         **({"name": t.name} if t.name else {})} for t in plan.trials],
-            **({"experiment": plan.experiment} if plan.experiment else {})})
-        return cls(path, plan)
+            **({"experiment": plan.experiment} if plan.experiment else {}),
+            **({"workers": workers} if workers is not None else {})})
+        return cls(path, plan, workers=workers)
 
     @classmethod
     def open(cls, name: str, folder: str | Path | None) -> Sweep:
@@ -107,10 +112,13 @@ class Sweep:
                             dict(t["baseline"]) if t.get("baseline") is not None else None, str(t.get("name") or ""))
                       for t in document["trials"]]
             experiment = document.get("experiment")
+            workers = document.get("workers")
         except (OSError, ValueError, KeyError, TypeError, ConfigError) as error:
             raise SessionError(f"{path / PLAN_FILE} is damaged ({error}); the sweep's runs are still listed by "
                                "`nnstudio runs list`") from None
-        sweep = cls(path, SweepPlan(base, axes, trials, experiment if isinstance(experiment, str) else None))
+        sweep = cls(path, SweepPlan(base, axes, trials, experiment if isinstance(experiment, str) else None),
+                    workers=workers if isinstance(workers, int) and not isinstance(workers, bool) and workers > 0
+                    else None)
         read = read_journal(path / TRIALS_FILE) if (path / TRIALS_FILE).exists() else None
         for record in (read.records if read is not None else []):
             sweep._take(record)
@@ -136,6 +144,7 @@ class Sweep:
             on_news(number, record)
 
         try:
+            self.settle(on_news)
             executor.run(self.tasks(), news, stop)
         finally:
             self.close()
@@ -160,12 +169,38 @@ class Sweep:
     def done(self, trial: Trial) -> bool:
         return self.results.get(trial.number, {}).get("status") in ENDED
 
-    def tasks(self) -> list[TrialTask]:
-        """The trials still to run, in order: a stopped or cut-off one continues its run (if it can)."""
+    def ended_outside(self) -> dict[int, dict]:
+        """The results of trials not done here whose run has ended all the same (finished, early-stopped,
+        diverged): trained to its end outside the sweep (the studio resumed it, or its worker trained on after the
+        sweep's process died). Read from each run's history, as a trial's own result reports it."""
         runs = saves.runs_folder(self.plan.base.checkpoints.folder)
+        found = {}
+        for trial in self.plan.trials:
+            if not self.done(trial) and trial.number in self.runs:
+                result = result_of_run(trial.number, runs / self.runs[trial.number])
+                if result is not None:
+                    found[trial.number] = {"kind": "result", **{k: v for k, v in asdict(result).items()
+                                                                if k not in ("files", "number")}, "outside": True}
+        return found
+
+    def settle(self, on_news=None) -> list[int]:
+        """Record the results of the trials whose run ended outside the sweep (`ended_outside`), without training
+        them; the trials' numbers. `on_news(number, record)` hears each, as a result."""
+        found = self.ended_outside()
+        for number, record in found.items():
+            self.record(number, record)
+            if on_news is not None:
+                on_news(number, record)
+        return list(found)
+
+    def tasks(self) -> list[TrialTask]:
+        """The trials still to run, in order: a stopped or cut-off one continues its run (if it can); one whose
+        run ended outside the sweep is not among them (`settle` records its result)."""
+        runs = saves.runs_folder(self.plan.base.checkpoints.folder)
+        outside = self.ended_outside()
         tasks = []
         for trial in self.plan.trials:
-            if self.done(trial):
+            if self.done(trial) or trial.number in outside:
                 continue
             resume = None
             if trial.number in self.runs:
@@ -186,3 +221,15 @@ class Sweep:
                 return (1, 0.0, item[0].number)
             return (0, -best if result.get("metric", "val_acc") == "val_acc" else best, item[0].number)
         return sorted(((t, self.results.get(t.number)) for t in self.plan.trials), key=key)
+
+
+def _taken(name: str, folder: str | Path | None, parent: Path) -> str:
+    """Why --name NAME cannot be made: a sweep of that name exists; finish it if it has trials left."""
+    try:
+        left = len(Sweep.open(name, folder).tasks())
+    except SessionError:
+        left = None
+    if left == 0:
+        return (f"a sweep named {name} exists in {parent} and has run all its trials (see them ranked: nnstudio sweep "
+                f"--resume {name}): give another --name")
+    return f"a sweep named {name} exists in {parent}: give another --name, or finish it with --resume {name}"

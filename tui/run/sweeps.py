@@ -114,7 +114,12 @@ def axis(option: str, text: str) -> Axis:
                                      f"with it, give their number: {part}:4")
                 draw = (low, high, _kind(option))
                 return Axis(option, (), (part,), draw)
-            for value in _spaced(low, high, count, _kind(option)):
+            spaced = _spaced(low, high, count, _kind(option))
+            if len(spaced) < count:
+                raise UsageError(f"{option} {part}: in whole numbers these are only {len(spaced)} different values "
+                                 f"({', '.join(map(str, spaced))}); list the values to try instead, e.g. "
+                                 f"{option} {','.join(map(str, spaced))}")
+            for value in spaced:
                 values.append({FLAGS_BY_OPTION[option].path: parse_flag(option, _number_text(value))})
                 texts.append(_number_text(value))
         elif option == "--model":
@@ -136,6 +141,9 @@ def _range(option: str, part: str) -> tuple[float, float, int | None]:
                          f"{option} {_example(option)}")
     ends, _, count_text = part.partition(":")
     low_text, _, high_text = ends.partition("..")
+    if not low_text.strip() or not high_text.strip():
+        raise UsageError(f"{option} {part}: a range needs both ends, e.g. {option} "
+                         f"{'2..32:5' if kind is int else '1e-4..1e-1:4'}")
     low, high = (parse_flag(option, t) for t in (low_text, high_text))
     count = None
     if count_text:

@@ -6,6 +6,8 @@ same training, validation and test rows, scaled alike.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any, Callable
 
 from nnstudio.datasets import DatasetError, PreparedData, load_dataset, prepare
@@ -48,3 +50,27 @@ def split_rule_of(metadata: Metadata) -> str:
     normalisation = (metadata.dataset or {}).get("normalisation")
     rule = normalisation.get("split") if isinstance(normalisation, dict) else None
     return rule if rule in SPLIT_RULES else OLD_SPLIT_RULE
+
+
+def check_datasets(configs: Iterable[RunConfig]) -> list[str]:
+    """Each distinct data set these configs train on (a sweep's trials: most share one), loaded once and split as
+    the first config using it says, before any of them trains: the SessionError a run would raise (a folder
+    without the data set, a training subset larger than its rows) comes once, up front. The stand-ins' notices
+    (the embedded digits for a missing MNIST), each once, in order."""
+    loaded: dict[str, Dataset] = {}
+    split: set[str] = set()
+    notices: list[str] = []
+
+    def heard(event: Any) -> None:
+        if isinstance(event, Notice) and event.text not in notices:
+            notices.append(event.text)
+
+    for config in configs:
+        which = json.dumps([config.data.name, dataset_options(config)], sort_keys=True, default=str)
+        if which not in loaded:
+            loaded[which] = load_run_dataset(config, heard)
+        how = json.dumps([which, config.data.val_fraction, config.data.train_size], default=str)
+        if how not in split:
+            split.add(how)
+            prepare_run_data(config, loaded[which])
+    return notices

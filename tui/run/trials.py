@@ -139,18 +139,46 @@ def _fit_baseline(task: TrialTask, config: RunConfig, started: float, on_run) ->
                        time.monotonic() - started)
 
 
+#: how a run ends for good: a trial whose run ended so (outside the sweep, too) is done
+RUN_ENDED = (Status.FINISHED.value, Status.EARLY_STOPPED.value, Status.DIVERGED.value)
+
+
 def result_of(number: int, session: Session, status: Status, seconds: float) -> TrialResult:
     """A trained session as a trial's result: the best validation accuracy (or the lowest validation loss when
     there are no classes) over its epochs."""
-    metric = "val_acc" if session.classes else "val_loss"
-    values = [e.get(metric) for e in session.history]
-    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    best = (max if metric == "val_acc" else min)(values) if values else None
-    final = {k: v for k, v in (session.history[-1] if session.history else {}).items()
-             if k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")}
+    best, metric, final = _figures(session.history, bool(session.classes))
     run, why = None, ""
     if session.run_dir is not None:
         run = session.run_dir.name
         end = read_history(session.run_dir, batches=False).end or {}
         why = str(end.get("why") or "")
     return TrialResult(number, status.value, why, run, session.epochs_done, best, metric, final, seconds)
+
+
+def result_of_run(number: int, run_dir: Path) -> TrialResult | None:
+    """The result of a trial whose run has ended (finished, early-stopped, diverged) as `result_of` reports it,
+    read from the run's history: a run trained to its end outside the sweep (resumed in the studio, or trained on
+    by its worker after the sweep's process died). None if the run has not ended (it is continued instead)."""
+    try:
+        history = read_history(run_dir, batches=False)
+    except saves.SaveError:
+        return None
+    end = history.end or {}
+    if end.get("status") not in RUN_ENDED:
+        return None
+    classes = any(isinstance(e.get("val_acc"), (int, float)) for e in history.epochs) or \
+        any(isinstance(e.get("train_acc"), (int, float)) for e in history.epochs)
+    best, metric, final = _figures(history.epochs, classes)
+    return TrialResult(number, str(end["status"]), str(end.get("why") or ""), Path(run_dir).name,
+                       len(history.epochs), best, metric, final)
+
+
+def _figures(epochs: list[dict], classes: bool) -> tuple[float | None, str, dict]:
+    """The best validation figure over `epochs`, its name, and the last epoch's figures."""
+    metric = "val_acc" if classes else "val_loss"
+    values = [e.get(metric) for e in epochs]
+    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    best = (max if metric == "val_acc" else min)(values) if values else None
+    final = {k: v for k, v in (epochs[-1] if epochs else {}).items()
+             if k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")}
+    return best, metric, final

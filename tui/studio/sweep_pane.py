@@ -249,7 +249,7 @@ class SweepPane(Vertical):
                        f"(nnstudio sweep --resume {self.sweep.name} finishes it).")
             return
         folder = self.config.checkpoints.folder
-        self.sweep = Sweep.create(self.plan, folder)
+        self.sweep = Sweep.create(self.plan, folder, workers=self._workers())   # (sweep --resume trains as many)
         self.progress, self._noticed, self._marked = {}, set(), 0
         self._stop = _Stop()
         self._table()
