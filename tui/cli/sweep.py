@@ -94,15 +94,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", metavar="NAME", help="the sweep's name in the saves folder's sweeps/ "
                                                        "(default: data set, what varies, and when)")
     parser.add_argument("--resume", nargs="?", const="", metavar="NAME",
-                        help="finish a sweep that was cut off: the latest one, or NAME (one that has run all its trials is shown "
-                             "ranked), with the --workers it was started with unless given again")
+                        help="finish a sweep that was cut off: the latest one, or NAME (one that has run all its "
+                             "trials is shown ranked), with the --workers it was started with unless given again")
     parser.add_argument("--experiment", metavar="NAME",
                         help=f"run a ready-made experiment ({', '.join(EXPERIMENTS)}; `--experiment list` says what "
                              "each teaches); other flags change what its trials share (e.g. --epochs, --data-dir), "
                              "not what it varies")
-    parser.add_argument("--dry-run", action="store_true", help="list the trials it would train (with --resume: those left), and train none")
-    parser.add_argument("--json", action="store_true", help="one JSON object per trial as it ends, then a summary (with --dry-run: one per planned trial), "
-                             "on stdout")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list the trials it would train (with --resume: those left), and train none")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per trial as it ends, then a summary (with --dry-run: one per planned "
+                             "trial), on stdout")
     parser.set_defaults(handler=run_sweep)
 
 

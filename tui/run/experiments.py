@@ -333,18 +333,22 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "the gradient norm of the first layer against the last's, from the first epoch to the last",
         "With 2 sigmoid layers the first layer's gradient is a few times smaller than the last's; with 8 it is "
         "tens of thousands of times smaller and the network stays at chance (about 10%). A larger (He) "
-        "initialisation shrinks the gap to thousands of times but does not save the sigmoid, which saturates; ReLU + He keeps the first and last layers' gradients of one "
-        "size, and the deep network learns.",
+        "initialisation shrinks the gap to thousands of times but does not save the sigmoid, which saturates; "
+        "ReLU + He keeps the first and last layers' gradients of one size, and the deep network learns.",
         {**_MNIST_SUBSET, "data.train_size": 2000, "optimizer.name": "sgd", "optimizer.lr": 0.05,
          "optimizer.momentum": 0.9, "training.epochs": 8},
         ("--model",),
         (Variant({"--model": "sigmoid ×2, Xavier"},
-                 {"model.spec": _mlp("sigmoid-2-xavier", hidden=(64,) * 2, activation="sigmoid")}, name="sigmoid ×2, Xavier"),
+                 {"model.spec": _mlp("sigmoid-2-xavier", hidden=(64,) * 2, activation="sigmoid")},
+                 name="sigmoid ×2, Xavier"),
          Variant({"--model": "sigmoid ×8, Xavier"},
-                 {"model.spec": _mlp("sigmoid-8-xavier", hidden=(64,) * 8, activation="sigmoid")}, name="sigmoid ×8, Xavier"),
+                 {"model.spec": _mlp("sigmoid-8-xavier", hidden=(64,) * 8, activation="sigmoid")},
+                 name="sigmoid ×8, Xavier"),
          Variant({"--model": "sigmoid ×8, He"},
-                 {"model.spec": _mlp("sigmoid-8-he", hidden=(64,) * 8, activation="sigmoid", init="kaiming")}, name="sigmoid ×8, He"),
+                 {"model.spec": _mlp("sigmoid-8-he", hidden=(64,) * 8, activation="sigmoid", init="kaiming")},
+                 name="sigmoid ×8, He"),
          Variant({"--model": "ReLU ×8, He"},
-                 {"model.spec": _mlp("relu-8-he", hidden=(64,) * 8, activation="relu")}, name="ReLU ×8, He")),
+                 {"model.spec": _mlp("relu-8-he", hidden=(64,) * 8, activation="relu")},
+                 name="ReLU ×8, He")),
         ("grad_first", "grad_last", "grad_ratio", "val_acc")),
 )}

@@ -298,7 +298,8 @@ class RunsPane(Vertical):
         if run is None:
             return
         text = Text.assemble((f"{run.path}\n", "dim"), f"{run.dataset or '—'} · {run.model or '—'} · ",
-                             f"{optimizer_text(run)} · {run.epochs_done} epochs · best {best_text(run)} · {run.shown_status} · ",
+                             f"{optimizer_text(run)} · {run.epochs_done} epochs · best {best_text(run)} · "
+                             f"{run.shown_status} · ",
                              size_text(run.size))
         if run.path == self.followed:
             text.append(f" · followed here, trained by {run.info.holder} (o stops following)", style="bold")

@@ -214,7 +214,8 @@ class SweepPane(Vertical):
         if exp is not None:
             shared = shared_text(self.plan.base, exp.varied) if self.plan is not None else ""
             self.query_one("#sweep-base", Static).update(Text.assemble(
-                (exp.lesson, "bold"), f" Look at {exp.look_at}.", (f"\nEvery trial: {shared}." if shared else "", "dim")))
+                (exp.lesson, "bold"), f" Look at {exp.look_at}.",
+                (f"\nEvery trial: {shared}." if shared else "", "dim")))
         elif c is not None:
             self.query_one("#sweep-base", Static).update(Text.assemble(
                 "Every trial trains the studio's set-up: ",
