@@ -497,3 +497,17 @@ async def test_the_run_the_studio_trains_is_listed_as_such_and_drawn_live(tmp_pa
         assert [s.curves.name for s in overlay.shown] == ["this run", "earlier"] and not overlay.left_out
         app.runner.stop()
         await wait_status(pilot, "stopped")
+
+
+async def test_runs_read_before_the_pane_is_shown_are_named_to_the_screen_s_width(tmp_path, monkeypatch):
+    """The pane reads its folder at start, while another pane is shown (it has no size yet): the names fit 80
+    columns as they would have, not cut to a stub."""
+    monkeypatch.chdir(tmp_path)
+    for n in range(3):
+        write_run(Path("saves"), f"mnist-sigmoid-8-xavier-20261203-19442{n}", lr=0.05, optimizer="sgd",
+                  updated=f"2025-01-31T12:0{n}:00.000Z")
+    app = studio(Path("saves"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.runs.reads >= 1 and app.runs.runs, "the runs folder to be read")
+        await show_runs(pilot)
+        assert "mnist-sigmoid-8-xavier-1203-194422" in screen_text(app)

@@ -12,6 +12,7 @@ from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.studio.confirm_screen import ConfirmScreen
 from nnstudio.tui.studio.launch import create_app
 from nnstudio.tui.studio.plots import MAX_COMPARED
+from studio_host import screen_text
 from studio_runs import write_run
 from test_studio_app import wait_for
 
@@ -93,6 +94,7 @@ async def test_b_says_what_it_changes_and_claims_only_what_the_studio_took(tmp_p
         pane = app.query_one("#sweep-pane")
         await pilot.press("7")
         await fill(pilot, "sgd,rmsprop", "--optimizer")
+        await fill(pilot, "1", "--epochs", row=1)
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: pane._last is not None, "the sweep to end")
         await pilot.press("n")   # one epoch of the studio's own run: paused, it cannot take another optimizer
@@ -100,10 +102,13 @@ async def test_b_says_what_it_changes_and_claims_only_what_the_studio_took(tmp_p
         await pilot.press("7", "b")
         await pilot.pause()
         best = pane._last.ranked()[0][0]
-        hint = str(pane.query_one("#sweep-hint").render())
-        assert app.config.optimizer.name == "adam" and "now" not in hint
-        assert f"Asked the studio to take trial {best.number}'s settings" in hint and "adam → " in hint
-        assert any("Stop the run (x) before changing optimizer.name" in note for note in notes)
+        hint = " ".join(str(pane.query_one("#sweep-hint").render()).split())
+        assert app.config.optimizer.name == "adam" and app.config.training.epochs == 2 and "now" not in hint
+        assert f"Not taken: trial {best.number}'s settings" in hint and "adam → " in hint and "epochs 2 → 1" in hint
+        assert "Stop the run (x) before changing optimizer, epochs: a run under way changes only its live " \
+               "settings (lr, momentum, wd, batch)" in hint
+        # (nor does a paused run take a number of epochs from elsewhere: the runner refuses it as the pane did)
+        assert "epochs" in app.runner.refusal(app.config, app.config.replace(**{"training.epochs": 7}))
 
 
 async def test_ctrl_r_again_stops_the_trials_with_checkpoints(tmp_path):
@@ -160,9 +165,14 @@ async def test_a_lesson_is_one_choice_away_and_its_trials_run_as_its_own(tmp_pat
         assert pane._last.plan.experiment == "models"
         from nnstudio.tui.run.experiments import EXPERIMENTS
         assert str(pane.query_one("#sweep-hint").render()).endswith(f"b uses its settings. {EXPERIMENTS['models'].reading}")
+        # at 80x24 the trials ranked stay in sight: the lesson's description gives way to them (the hint reads it)
+        shown = screen_text(app)
+        assert all(name in shown for name in ("logistic regression", "MLP", "kernel ridge"))
+        assert pane.query_one("#sweep-base").styles.display == "none"
         pane.query_one("#sweep-experiment", Select).clear()
         await pilot.pause()
         assert pane.query_one("#sweep-values-0", Input).parent.display
+        assert pane.query_one("#sweep-base").styles.display == "block"   # (another plan: the last table went)
 
 
 async def test_the_form_speaks_of_its_own_fields_and_counts_what_it_varies(tmp_path):
@@ -180,3 +190,19 @@ async def test_the_form_speaks_of_its_own_fields_and_counts_what_it_varies(tmp_p
         assert "sigmoid ×2, Xavier; sigmoid ×8, Xavier" in plan_line(app)
         assert "Every trial: mnist · 2,000 training rows · sgd · lr 0.05" in " ".join(
             str(pane.query_one("#sweep-base").render()).split())
+
+
+async def test_esc_leaves_the_form_for_the_table_where_the_pane_s_keys_act(tmp_path):
+    app = studio(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one("#sweep-pane")
+        await pilot.press("7")
+        pane.query_one("#sweep-values-0", Input).focus()
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is pane.query_one("#sweep-table", DataTable)
+        await pilot.press("escape")   # (again, on the table: it stays, the keys with it)
+        await pilot.pause()
+        assert app.focused is pane.query_one("#sweep-table", DataTable)
+        assert any(b.id == "sweep.run" for b in (binding for _, binding, _, _ in app.active_bindings.values()))

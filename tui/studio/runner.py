@@ -42,6 +42,7 @@ from ..run.config import LIVE_SETTINGS, ConfigError, RunConfig
 from ..run.curves import restore_batches
 from ..run.fitting import model_name
 from ..run.following import FollowedRun
+from ..run.sweeps import SHORT_NAMES as SWEEP_NAMES
 from .messages import SessionEvent, SessionReady
 from .run_following import FollowingRunner
 from .run_keys import Refused, RunState, refusal
@@ -314,17 +315,28 @@ class SessionRunner(FollowingRunner):
             self.let_go()
         if self.session is None:
             return False
+        if (refused := self.refusal(old, new)) is not None:
+            raise Refused(refused)
         if needs_new_session(old, new):
-            if self.busy:
-                raise Refused(f"Stop the run (x) before changing {', '.join(session_changes(old, new))}: a run under "
-                              f"way changes only its live settings ({', '.join(LIVE_SETTINGS)}); the rest starts it "
-                              "afresh.")
             lost = self.unsaved_epochs > 0
             self.discard()
             return lost
         for path, value in changed_live_settings(self.session.config, new).items():
             self.session.set_live(path, value)
         return False
+
+    def refusal(self, old: RunConfig, new: RunConfig) -> str | None:
+        """Why a run under way (training, or paused) cannot take `new` (None if it can): it takes only its live
+        settings; the rest, its planned epochs too (the Settings pane locks them), need it stopped first."""
+        if self.session is None or not self.busy:
+            return None
+        fixed = session_changes(old, new) + (["training.epochs"] if old.training.epochs != new.training.epochs else [])
+        if not fixed:
+            return None
+        named = ", ".join(SWEEP_NAMES.get(path, path) for path in fixed)
+        live = ", ".join(SWEEP_NAMES.get(path, path) for path in LIVE_SETTINGS)
+        return (f"Stop the run (x) before changing {named}: a run under way changes only its live settings ({live}); "
+                "the rest starts it afresh.")
 
     def trained_text(self, epochs_done: int) -> str:
         """ "Trained 10 epochs.", or for a run that went on from others' epochs "Trained epochs 6-10 (10 in all)." """

@@ -70,6 +70,13 @@ def shown_name(name: str, cells: int | None = None) -> str:
     return short[:max(cells - len(tail_text) - 1, 1)] + "…" + tail_text
 
 
+def _add_columns(table: DataTable) -> None:
+    """What tells runs apart first, so 80 columns show it whole; data set, model and size last (and below)."""
+    for label, key in (("", "mark"), ("run", "name"), ("optimizer", "optimizer"), ("epochs", "epochs"),
+                       ("best", "best"), ("status", "status"), ("data", "data"), ("model", "model"), ("size", "size")):
+        table.add_column(label, key=key)
+
+
 class RunsPane(Vertical):
     """The runs of the saves folder: marked for comparison, filtered, read again as they change."""
 
@@ -141,18 +148,14 @@ class RunsPane(Vertical):
         yield Input(placeholder="filter: words every row shown must hold (enter: back to the table)",
                     id="runs-filter")
         table: DataTable = RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        # what tells runs apart first, so 80 columns show it whole; data set, model and size last (and below)
-        for label, key in (("", "mark"), ("run", "name"), ("optimizer", "optimizer"), ("epochs", "epochs"),
-                           ("best", "best"), ("status", "status"), ("data", "data"), ("model", "model"),
-                           ("size", "size")):
-            table.add_column(label, key=key)
+        _add_columns(table)
         yield table
         yield Static("", id="runs-detail")
         yield Static("", id="runs-empty")
 
     def on_resize(self, event: events.Resize) -> None:
-        if (event.size.width < WIDE) != (self._drawn_width < WIDE):
-            self._show()   # (names shortened, or in full again)
+        if event.size.width != self._drawn_width and min(event.size.width, self._drawn_width) < WIDE:
+            self._show()   # (names shortened to the width, or in full again)
 
     def on_mount(self) -> None:
         self._show_filter(False)
@@ -234,12 +237,14 @@ class RunsPane(Vertical):
         keep = self.selected.path if self.selected else None
         words = self.query_one("#runs-filter", Input).value.lower().split()
         self.shown = [run for run in self.runs if all(word in row_words(run) for word in words)]
-        table.clear()
-        self._drawn_width = self.size.width
+        table.clear(columns=True)   # (a column keeps the widest it has been: names shortened to a width would not be)
+        _add_columns(table)
+        self._drawn_width = self.size.width or self.app.size.width
         rows = [self._cells(run) for run in self.shown]
-        if self.size.width < WIDE:   # the names give way to what follows them, up to the status, whole
+        width = self.size.width or self.app.size.width   # (a pane not shown yet has no size: the screen's)
+        if width < WIDE:   # the names give way to what follows them, up to the status, whole
             after = sum(max((row[n].cell_len for row in rows), default=0) + CELL_PADDING for n in (0, 2, 3, 4, 5))
-            cells = max(self.size.width - after - CELL_PADDING - SCROLLBAR, MIN_NAME)
+            cells = max(width - after - CELL_PADDING - SCROLLBAR, MIN_NAME)
             for row, run in zip(rows, self.shown):
                 row[1] = cell(shown_name(run.name, cells), row[1].style)
         for row, run in zip(rows, self.shown):
@@ -279,7 +284,7 @@ class RunsPane(Vertical):
         status = "pruned" if run.pruned else run.shown_status
         if run.path == self.live_run and run.status == "running":
             status = "followed" if run.path == self.followed else "running here"
-        name = shown_name(run.name) if self.size.width < WIDE else run.name
+        name = shown_name(run.name) if (self.size.width or self.app.size.width) < WIDE else run.name
         return [self._mark_cell(run), cell(name, "bold" if run.path in self.marks else ""),
                 cell(optimizer_text(run)), cell(epochs_text(run), right=True), cell(best_text(run), right=True),
                 cell(status, STATUS_STYLES.get(status, "")), cell(run.dataset or "—"), cell(run.model or "—"),

@@ -84,6 +84,8 @@ class SweepPane(Vertical):
                 tooltip="Train every trial the form describes (again while it runs: stop it, with checkpoints)"),
         Binding("b", "use_best", "Use best", id="sweep.best",
                 tooltip="Make the best trial's settings the studio's (the Model and Settings panes)"),
+        Binding("escape", "to_table", "Leave the field", show=False, id="sweep.leave",
+                tooltip="Leave the form for the trials' table, where ctrl+r, b and the studio's keys act"),
     ]
 
     config: reactive[RunConfig | None] = reactive(None, init=False)
@@ -240,6 +242,8 @@ class SweepPane(Vertical):
     @on(Input.Changed)
     @on(Select.Changed)
     def _form_changed(self) -> None:
+        if self.sweep is None and self.has_class("-with-results"):   # (another plan: the last one's table goes)
+            self._table()
         self._check()
 
     # ================================================================== running
@@ -262,6 +266,11 @@ class SweepPane(Vertical):
         self._train(self.sweep, self._workers(), self._stop)
         self.query_one("#sweep-table", DataTable).focus()   # (the keys are the studio's again: 3 shows the Monitor)
         self.refresh_bindings()
+
+    def action_to_table(self) -> None:
+        """esc: out of the form, to the table (the pane's keys and the studio's act there; focus on nothing would
+        take them all away)."""
+        self.focus_target.focus()
 
     def _workers(self) -> int:
         return int(self.query_one("#sweep-workers", Select).value)
@@ -318,6 +327,7 @@ class SweepPane(Vertical):
         sweep = sweep or self.sweep
         table = self.query_one("#sweep-table", DataTable)
         table.clear(columns=True)
+        self.set_class(sweep is not None, "-with-results")
         if sweep is None:
             return
         varied = sweep.plan.varied
@@ -346,6 +356,9 @@ class SweepPane(Vertical):
         said = changes_text(self.config, config)
         if said is None:
             self._hint(f"The studio's settings are trial {trial.number}'s ({trial.label}) already.")
+            return
+        if (refused := self.app.runner.refusal(self.config, config)) is not None:
+            self._hint(f"Not taken: trial {trial.number}'s settings ({trial.label}) would change {said}. {refused}")
             return
         self._taking = (trial, config, said)
         self._hint(f"Asked the studio to take trial {trial.number}'s settings ({trial.label}): {said}.")
@@ -405,7 +418,13 @@ def changes_text(before: RunConfig, after: RunConfig) -> str | None:
         return None
     was = before.portable_dict()
     return ", ".join(f"model → {value.get('name') or 'its own'}" if isinstance(value, dict) else
-                     change_text(path, setting_in(was, path), value) for path, value in changed.items())
+                     change_text(path, _all_rows(path, setting_in(was, path)), _all_rows(path, value))
+                     for path, value in changed.items())
+
+
+def _all_rows(path: str, value):
+    """A training subset of 0 rows (or none) is every row: said so."""
+    return "all" if path == "data.train_size" and not value else value
 
 
 def _score(result: dict) -> str:
