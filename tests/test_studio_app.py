@@ -460,7 +460,7 @@ async def test_a_sweep_s_cut_off_trial_is_not_offered_its_sweep_is_named(tmp_pat
     async with app.run_test() as pilot:
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen) and app.session is None
-        assert ("nnstudio sweep --resume blobs-lr-1 finishes it", "information") in app.seen_notifications
+        assert ("blobs-lr-1: nnstudio sweep --resume blobs-lr-1 finishes it", "information") in app.seen_notifications
 
 
 async def test_declining_the_resume_offer_starts_fresh(tmp_path, blobs):

@@ -245,7 +245,7 @@ def _started_run(process: subprocess.Popen, folder: Path, lines: list[str]) -> s
     """Read the sweep's output until a trial starts; wait until its run has trained an epoch; its run's name."""
     for line in process.stdout:
         lines.append(line)
-        if " started (run " in line:
+        if " started (run " in line or " continued from its checkpoint (run " in line:
             break
     run = line.split("(run ")[1].rstrip(")\n")
     history = saves.runs_folder(folder) / run / "history.jsonl"
@@ -280,6 +280,9 @@ def test_ctrl_c_stops_the_trials_with_checkpoints_and_resume_continues_their_run
     out = "".join(lines) + again.stdout.read()
     assert again.wait(timeout=120) == 130, out
     assert "sweep long: 2 trials to train" in out and resumed in Sweep.open("long", tmp_path).runs.values()
+    cut = {Path(t.resume).name for t in stopped.tasks() if t.resume}   # (a trial cut off goes on where it stopped)
+    said = next(line for line in lines if f"(run {resumed})" in line)
+    assert ("continued from its checkpoint" in said) == (resumed in cut) and ("started" in said) != (resumed in cut)
     assert len(list(saves.runs_folder(tmp_path).iterdir())) == len(Sweep.open("long", tmp_path).runs)
 
 

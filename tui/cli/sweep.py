@@ -314,6 +314,7 @@ def _results(sweep: Sweep, args: argparse.Namespace, show: Console) -> None:
 def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor, notices: list[str]) -> int:
     trials, tasks, outside = sweep.plan.trials, sweep.tasks(), len(sweep.ended_outside())
     total, labels = len(trials), {t.number: t.label for t in trials}
+    continued = {t.number for t in tasks if t.resume}   # (cut off before: they go on with their runs)
     before = total - len(tasks) - outside
     left = (f", {before} done before" if before else "") + \
         (f", {outside} trained to {'their' if outside != 1 else 'its'} end outside the sweep (taken from "
@@ -347,7 +348,8 @@ def _train(sweep: Sweep, args: argparse.Namespace, show: Console, executor, noti
         elif kind == "retry":
             show.print(f"{head}  [yellow]its worker died ({escape(record.get('why', ''))}); trying it once more[/]")
         elif kind == "started" and record.get("run"):
-            show.print(f"{head}  started [dim](run {escape(record['run'])})[/]")
+            begun = "continued from its checkpoint" if number in continued else "started"
+            show.print(f"{head}  {begun} [dim](run {escape(record['run'])})[/]")
         elif kind == "started":
             show.print(f"{head}  started [dim](on {escape(str(record.get('worker', 'a worker')))})[/]")
 

@@ -105,9 +105,8 @@ class RunCommands:
             if trial.sweep not in sweeps:
                 sweeps.append(trial.sweep)
         if sweeps:
-            self.notify("; ".join(f"nnstudio sweep --resume {name} finishes it" for name in sweeps),
-                        title=f"Sweep{'s' if len(sweeps) > 1 else ''} cut off: {', '.join(sweeps)}", timeout=15,
-                        markup=False)
+            self.notify("\n".join(f"{name}: nnstudio sweep --resume {name} finishes it" for name in sweeps),
+                        title=f"Sweep{'s' if len(sweeps) > 1 else ''} cut off", timeout=20, markup=False)
         if run is None:
             return
         self.push_screen(

@@ -378,7 +378,9 @@ class SweepPane(Vertical):
 
 
 #: a sweep's messages name the command line's flags; the form's fields say them so
-FORM_WORDS = (("add --trials N", "give a number of trials"),
+FORM_WORDS = (("give a flag more than one value, e.g. --lr 1e-3,1e-2 --optimizer sgd,adam",
+               "choose a setting and give it more than one value, e.g. lr 1e-3,1e-2"),
+              ("add --trials N", "give a number of trials"),
               ("or --trials N to draw N of them at random", "or a number of trials, drawn at random"),
               ("--trials ", "trials "))
 
