@@ -27,16 +27,15 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Label, Select, Static
 
 from ..run.arguments import CONFIG_FLAGS, UsageError
-from ..run.config import ConfigError, RunConfig, setting_in
+from ..run.config import ConfigError, RunConfig
 from ..run.executors import LocalExecutor
-from ..run.forking import changes
-from ..run.origins import change_text
 from ..run.experiments import EXPERIMENTS, Experiment
 from ..run.sweep_folder import Sweep
 from ..run.sweeps import NOT_SWEPT, SweepPlan, axis, plan_sweep
 from .cells import cell
 from .messages import ConfigChanged
 from .plots import MAX_COMPARED
+from .sweep_texts import changes_text, form_words, shared_text
 
 #: the settings a sweep may vary, as the command line names them (its flags), in its order
 SWEPT = tuple(f.option for f in CONFIG_FLAGS if f.option not in NOT_SWEPT) + ("--model",)
@@ -375,58 +374,6 @@ class SweepPane(Vertical):
             if self._last is None or not (self._last.ranked()[0][1] or {}).get("best"):
                 return "No sweep has a best trial yet: run one (ctrl+r)."
         return None
-
-
-#: a sweep's messages name the command line's flags; the form's fields say them so
-FORM_WORDS = (("give a flag more than one value, e.g. --lr 1e-3,1e-2 --optimizer sgd,adam",
-               "choose a setting and give it more than one value, e.g. lr 1e-3,1e-2"),
-              ("add --trials N", "give a number of trials"),
-              ("or --trials N to draw N of them at random", "or a number of trials, drawn at random"),
-              ("--trials ", "trials "))
-
-
-def form_words(message: str) -> str:
-    for flag_words, form in FORM_WORDS:
-        message = message.replace(flag_words, form)
-    return message
-
-
-#: the settings a lesson's line of what its trials share names, and how
-SHARED = (("data.name", "{}"), ("data.train_size", "{:,} training rows"), ("model.preset", "{}"),
-          ("optimizer.name", "{}"), ("optimizer.lr", "lr {:g}"), ("optimizer.momentum", "momentum {:g}"),
-          ("optimizer.weight_decay", "weight decay {:g}"), ("training.batch_size", "batch {}"),
-          ("training.epochs", "{} epochs"))
-
-
-def shared_text(base: RunConfig, varied) -> str:
-    """What every trial of a lesson shares, the settings it varies left out: "mnist · 4,000 training rows · mlp ·
-    sgd · momentum 0.9 · batch 64 · 5 epochs"."""
-    parts = []
-    for path, form in SHARED:
-        value = base.get(path)
-        if path in varied or value is None or (path == "model.preset" and "model.spec" in varied) or \
-                (path == "optimizer.momentum" and not base.applies(path)) or \
-                (path == "optimizer.weight_decay" and not value):
-            continue
-        parts.append(form.format(value))
-    return " · ".join(parts)
-
-
-def changes_text(before: RunConfig, after: RunConfig) -> str | None:
-    """What taking `after` changes in `before`: "optimizer adam → sgd, lr 0.001 → 0.1, model → relu-8-he"; None
-    when nothing (the folders aside)."""
-    changed = changes(before, after)
-    if not changed:
-        return None
-    was = before.portable_dict()
-    return ", ".join(f"model → {value.get('name') or 'its own'}" if isinstance(value, dict) else
-                     change_text(path, _all_rows(path, setting_in(was, path)), _all_rows(path, value))
-                     for path, value in changed.items())
-
-
-def _all_rows(path: str, value):
-    """A training subset of 0 rows (or none) is every row: said so."""
-    return "all" if path == "data.train_size" and not value else value
 
 
 def _score(result: dict) -> str:
