@@ -29,17 +29,11 @@ import numpy as np
 from nnstudio import saves
 
 from .config import setting_in
+from .settings import NAMED_BY_VALUE, SHORT_NAMES
 from .history import HISTORY_FILE, Batches, RunHistory, read_history
 
 #: the per-epoch figures a comparison plots, by their names in an epoch record
 EPOCH_FIGURES = ("train_loss", "val_loss", "train_acc", "val_acc", "lr")
-#: settings named shortly in a label ("lr 0.01"); a name of "" shows the value alone ("sgd", "cnn")
-SHORT_NAMES = {"optimizer.lr": "lr", "optimizer.name": "", "optimizer.momentum": "momentum",
-               "optimizer.weight_decay": "wd", "optimizer.nesterov": "nesterov", "training.batch_size": "batch",
-               "training.seed": "seed", "training.epochs": "epochs", "training.clip_norm": "clip",
-               "training.label_smoothing": "smoothing", "schedule.name": "schedule", "model.preset": "",
-               "data.name": "", "data.val_fraction": "val", "schedule.warmup_epochs": "warm-up",
-               "data.train_size": "train rows"}
 #: settings that never tell runs apart in a label (the planned epochs: a run's curve shows how far it went;
 #: where checkpoints and data files are kept)
 UNLABELLED = ("training.epochs", "checkpoints.", "data.data_dir")
@@ -235,7 +229,7 @@ def labels(configs: list[dict], fallbacks: list[str] | None = None) -> list[str]
                 distinct = list(dict.fromkeys(repr(f.get(path)) for f in flats))
                 parts.append(f"model {distinct.index(repr(value)) + 1}")
                 continue
-            name = SHORT_NAMES.get(path, path.rsplit(".", 1)[-1])
+            name = "" if path in NAMED_BY_VALUE else SHORT_NAMES.get(path, path.rsplit(".", 1)[-1])
             parts.append(f"{name} {_value_text(value)}".strip())
         if not parts:
             parts.append(fallbacks[i] if fallbacks and fallbacks[i] else f"run {i + 1}")

@@ -19,7 +19,7 @@ from typing import Any
 from nnstudio.engine.fields import number_text
 
 from .config import setting_in
-from .curves import SHORT_NAMES
+from .settings import NAMED_BY_VALUE, SHORT_NAMES
 
 #: what a fork's `changed` may hold that is not a change of how it trains (where its checkpoints go)
 NOT_CHANGES = ("checkpoints.folder",)
@@ -54,7 +54,7 @@ class Fork:
 
 def change_text(path: str, before, after) -> str:
     """"lr 0.1 → 0.01", "adam → sgd" (a setting whose value names itself), "nesterov false → true"."""
-    name = SHORT_NAMES.get(path, path)
+    name = "" if path in NAMED_BY_VALUE else SHORT_NAMES.get(path, path)
     return f"{name} {value_text(before)} → {value_text(after)}".strip()
 
 

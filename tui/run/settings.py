@@ -365,3 +365,13 @@ def setting_at(path: str) -> Setting:
 def parse_value(path: str, text: str) -> Any:
     """Typed text -> a checked value of the setting's type: parse_value("optimizer.lr", "1e-3") -> 0.001."""
     return setting_at(path).parse(text)
+
+#: settings named shortly wherever runs and trials are told apart ("lr 0.01", "batch 32", "train rows 2000")
+SHORT_NAMES = {"optimizer.lr": "lr", "optimizer.name": "optimizer", "optimizer.momentum": "momentum",
+               "optimizer.weight_decay": "wd", "optimizer.nesterov": "nesterov", "training.batch_size": "batch",
+               "training.seed": "seed", "training.epochs": "epochs", "training.clip_norm": "clip",
+               "training.label_smoothing": "smoothing", "training.early_stopping": "patience",
+               "schedule.name": "schedule", "schedule.warmup_epochs": "warm-up", "model.preset": "model",
+               "data.name": "data", "data.val_fraction": "val", "data.train_size": "train rows"}
+#: settings whose value names itself in a legend or a change ("sgd", "mlp", "adam → sgd": no "optimizer")
+NAMED_BY_VALUE = frozenset({"optimizer.name", "model.preset", "data.name"})

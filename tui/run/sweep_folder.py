@@ -30,7 +30,8 @@ from nnstudio.saves.journal import Journal, read_journal
 
 from .config import ConfigError, RunConfig
 from .reports import SessionError
-from .sweeps import SHORT_NAMES, Axis, SweepPlan, Trial
+from .settings import SHORT_NAMES
+from .sweeps import Axis, SweepPlan, Trial
 from .trials import RUN_ENDED, TrialTask, result_of_run
 
 SWEEPS_FOLDER = "sweeps"

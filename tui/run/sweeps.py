@@ -26,19 +26,12 @@ import numpy as np
 
 from .arguments import FLAGS_BY_OPTION, UsageError, model_overrides, parse_flag
 from .config import ConfigError, RunConfig
-from .settings import SETTINGS
+from .settings import SETTINGS, SHORT_NAMES
 
 #: flags a sweep cannot vary: where things are, not what is compared
 NOT_SWEPT = ("--data-dir", "--saves-dir", "--config")
 #: the most trials one sweep plans (a grid grows fast: 5 settings of 8 values are 32,768 runs)
 MAX_TRIALS = 1000
-#: short names of settings in trial labels and tables ("lr 0.01")
-SHORT_NAMES = {"optimizer.lr": "lr", "optimizer.name": "optimizer", "training.batch_size": "batch",
-               "optimizer.weight_decay": "wd", "optimizer.momentum": "momentum", "training.epochs": "epochs",
-               "training.seed": "seed", "schedule.name": "schedule", "model.preset": "model",
-               "data.name": "data", "training.clip_norm": "clip", "schedule.warmup_epochs": "warmup",
-               "training.early_stopping": "patience", "data.val_fraction": "val",
-               "data.train_size": "train rows"}
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,10 @@ from nnstudio.engine import events
 
 from ..run import Session, SessionError, Status, forking, outputs_problem, saved_config
 from ..run.config import LIVE_SETTINGS, ConfigError, RunConfig
+from ..run.settings import SHORT_NAMES
 from ..run.curves import restore_batches
 from ..run.fitting import model_name
 from ..run.following import FollowedRun
-from ..run.sweeps import SHORT_NAMES as SWEEP_NAMES
 from .messages import SessionEvent, SessionReady
 from .run_following import FollowingRunner
 from .run_keys import Refused, RunState, refusal
@@ -333,8 +333,8 @@ class SessionRunner(FollowingRunner):
         fixed = session_changes(old, new) + (["training.epochs"] if old.training.epochs != new.training.epochs else [])
         if not fixed:
             return None
-        named = ", ".join(SWEEP_NAMES.get(path, path) for path in fixed)
-        live = ", ".join(SWEEP_NAMES.get(path, path) for path in LIVE_SETTINGS)
+        named = ", ".join(SHORT_NAMES.get(path, path) for path in fixed)
+        live = ", ".join(SHORT_NAMES.get(path, path) for path in LIVE_SETTINGS)
         return (f"Stop the run (x) before changing {named}: a run under way changes only its live settings ({live}); "
                 "the rest starts it afresh.")
 
