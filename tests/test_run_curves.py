@@ -135,3 +135,9 @@ def test_the_gradient_ratio_is_the_first_layer_s_norm_over_the_last_s_per_epoch(
     assert ratio[3] == pytest.approx(3.0)
     assert first_and_last({"a": 2.0}) == (2.0, 2.0) and first_and_last({}) is None
     assert first_and_last("damaged") is None and first_and_last({"a": True, "b": "x"}) is None
+
+
+def test_a_training_subset_of_0_rows_is_every_row_in_a_label():
+    from nnstudio.tui.run.config import RunConfig
+    whole, part = RunConfig().to_dict(), RunConfig().replace(**{"data.train_size": 2000}).to_dict()
+    assert labels([whole, part]) == ["train rows all", "train rows 2000"]

@@ -29,7 +29,7 @@ import numpy as np
 from nnstudio import saves
 
 from .config import setting_in
-from .settings import NAMED_BY_VALUE, SHORT_NAMES
+from .settings import NAMED_BY_VALUE, SHORT_NAMES, shown_value
 from .history import HISTORY_FILE, Batches, RunHistory, read_history
 
 #: the per-epoch figures a comparison plots, by their names in an epoch record
@@ -230,7 +230,7 @@ def labels(configs: list[dict], fallbacks: list[str] | None = None) -> list[str]
                 parts.append(f"model {distinct.index(repr(value)) + 1}")
                 continue
             name = "" if path in NAMED_BY_VALUE else SHORT_NAMES.get(path, path.rsplit(".", 1)[-1])
-            parts.append(f"{name} {_value_text(value)}".strip())
+            parts.append(f"{name} {_value_text(shown_value(path, value))}".strip())
         if not parts:
             parts.append(fallbacks[i] if fallbacks and fallbacks[i] else f"run {i + 1}")
         out.append(" · ".join(dict.fromkeys(parts)))

@@ -375,3 +375,10 @@ SHORT_NAMES = {"optimizer.lr": "lr", "optimizer.name": "optimizer", "optimizer.m
                "data.name": "data", "data.val_fraction": "val", "data.train_size": "train rows"}
 #: settings whose value names itself in a legend or a change ("sgd", "mlp", "adam → sgd": no "optimizer")
 NAMED_BY_VALUE = frozenset({"optimizer.name", "model.preset", "data.name"})
+#: settings whose 0 (or none) means "every one": said "all" where runs are told apart ("train rows all")
+ZERO_MEANS_ALL = frozenset({"data.train_size"})
+
+
+def shown_value(path: str, value: Any) -> Any:
+    """A setting's value as a label or a change says it: "all" for a 0 that means every one, else the value."""
+    return "all" if path in ZERO_MEANS_ALL and not value else value

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..run.config import RunConfig, setting_in
 from ..run.forking import changes
 from ..run.origins import change_text
+from ..run.settings import shown_value
 
 #: a sweep's messages name the command line's flags; the form's fields say them so
 FORM_WORDS = (("give a flag more than one value, e.g. --lr 1e-3,1e-2 --optimizer sgd,adam",
@@ -50,10 +51,5 @@ def changes_text(before: RunConfig, after: RunConfig) -> str | None:
         return None
     was = before.portable_dict()
     return ", ".join(f"model → {value.get('name') or 'its own'}" if isinstance(value, dict) else
-                     change_text(path, _all_rows(path, setting_in(was, path)), _all_rows(path, value))
+                     change_text(path, shown_value(path, setting_in(was, path)), shown_value(path, value))
                      for path, value in changed.items())
-
-
-def _all_rows(path: str, value):
-    """A training subset of 0 rows (or none) is every row: said so."""
-    return "all" if path == "data.train_size" and not value else value
