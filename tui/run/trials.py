@@ -17,7 +17,6 @@ runs folder as if it had trained here (`saves.unpack_run`).
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 import traceback
@@ -33,6 +32,7 @@ from .config import ConfigError, RunConfig
 from .history import read_history
 from .origins import trial_origin
 from .reports import SessionError
+from .runs import best_of
 from .session import Session
 from .signals import GracefulStop
 from .status import Status
@@ -166,19 +166,20 @@ def result_of_run(number: int, run_dir: Path) -> TrialResult | None:
     end = history.end or {}
     if end.get("status") not in RUN_ENDED:
         return None
-    classes = any(isinstance(e.get("val_acc"), (int, float)) for e in history.epochs) or \
-        any(isinstance(e.get("train_acc"), (int, float)) for e in history.epochs)
+    task = history.runs[0].get("task") if history.runs else None
+    classes = task == "classification" if task else any(isinstance(e.get("val_acc"), (int, float))
+                                                         for e in history.epochs)
     best, metric, final = _figures(history.epochs, classes)
     return TrialResult(number, str(end["status"]), str(end.get("why") or ""), Path(run_dir).name,
                        len(history.epochs), best, metric, final)
 
 
 def _figures(epochs: list[dict], classes: bool) -> tuple[float | None, str, dict]:
-    """The best validation figure over `epochs`, its name, and the last epoch's figures."""
+    """The best validation figure over `epochs` (by `runs.best_of`, the one rule for a run's best), its name, and
+    the last epoch's figures."""
     metric = "val_acc" if classes else "val_loss"
-    values = [e.get(metric) for e in epochs]
-    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    best = (max if metric == "val_acc" else min)(values) if values else None
+    record = best_of(epochs, metric)
+    best = record[metric] if record is not None else None
     final = {k: v for k, v in (epochs[-1] if epochs else {}).items()
              if k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr")}
     return best, metric, final
