@@ -7,13 +7,17 @@ and learns whether to stop) and `take_settings()` (new live settings), and after
 
 Another thread that must read the model while it is still (to save it) uses `hold()`: it
 waits until the loop is waiting at a batch boundary and keeps it there until the block ends.
+A thread that only needs a moment of it while training goes on (to copy the weights for a
+picture of them) hands a function to `between_batches()`: the loop calls it at its next
+boundary, paused or not; with no loop running, the caller calls it at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any, Callable, Iterator
 
 #: settings that may change while training
 LIVE_SETTINGS = ("lr", "momentum", "weight_decay", "batch_size")
@@ -31,6 +35,8 @@ class Controller:
         self._waiting = False  # the loop is inside wait_while_paused, between two batches
         self._holds = 0  # threads that keep the loop at its boundary (see hold)
         self._wakes = 0  # resumes and steps granted so far: a pause after one is a new pause to announce
+        self._looping = False  # a loop is running (between `loop_started` and `loop_ended`)
+        self._calls: list[tuple[Callable[[], Any], Future]] = []  # for the loop's next boundary
 
     # ------------------------------------------------------------------ called by the interface
     def pause(self) -> None:
@@ -121,7 +127,42 @@ class Controller:
                 self._holds -= 1
                 self._cond.notify_all()
 
+    def between_batches(self, fn: Callable[[], Any], timeout: float) -> Any:
+        """`fn()` called while the model is still: by the loop at its next batch boundary (this thread
+        waits up to `timeout` seconds for it: TimeoutError after), or here and now when no loop runs.
+        An exception of `fn` is raised here."""
+        with self._cond:
+            future: Future | None = None
+            if self._looping:
+                future = Future()
+                self._calls.append((fn, future))
+                self._cond.notify_all()
+        if future is None:
+            return fn()
+        return future.result(timeout)
+
     # ------------------------------------------------------------------ called by the loop
+    def loop_started(self) -> None:
+        """The loop begins: `between_batches` calls wait for its boundaries from now on."""
+        with self._cond:
+            self._looping = True
+
+    def loop_ended(self) -> None:
+        """The loop is over: the calls still waiting are served now (the model is still), later ones at once."""
+        with self._cond:
+            self._looping = False
+        self._serve()
+
+    def _serve(self) -> None:
+        """Call the functions handed to `between_batches` (never with the lock held: they may take a while)."""
+        with self._cond:
+            calls, self._calls = self._calls, []
+        for fn, future in calls:
+            try:
+                future.set_result(fn())
+            except BaseException as error:  # handed to the waiting thread, which raises it
+                future.set_exception(error)
+
     def take_settings(self) -> dict[str, float]:
         """The settings changed since the last call."""
         with self._cond:
@@ -138,9 +179,17 @@ class Controller:
         pause was lifted (not for a step, nor a stop). So an interface can follow the run's state
         from its events alone.
         """
+        self._serve()
         with self._cond:
             announced = None   # the number of wakes when the pause was last announced
             while self._holds or (self._paused and self._budget is None and not self._stop):
+                if self._calls:
+                    self._cond.release()
+                    try:
+                        self._serve()
+                    finally:
+                        self._cond.acquire()
+                    continue
                 if announced != self._wakes and on_pause is not None and not self._holds:
                     announced = self._wakes
                     self._cond.release()

@@ -47,6 +47,9 @@ class EpochEnd:
     eta: float  # seconds left for the planned epochs
     confusion: np.ndarray | None = field(default=None, repr=False)  # (C, C) on validation, rows = truth
     probe_outputs: np.ndarray | None = field(default=None, repr=False)  # model outputs for the probe inputs
+    distributions: dict = field(default_factory=dict, repr=False)
+    """Per weight layer: quantiles of its weights, biases, activations and gradients, dead and saturated
+    unit shares (`inside.layer_distributions`, on the probe inputs)."""
 
     def as_dict(self) -> dict:
         """The JSON-able part (no arrays), e.g. one row of a run's history."""
@@ -56,6 +59,7 @@ class EpochEnd:
             "grad_norms": dict(self.grad_norms), "weight_norms": dict(self.weight_norms),
             "update_ratios": dict(self.update_ratios), "samples_per_second": self.samples_per_s,
             "seconds": self.seconds, "elapsed": self.elapsed,
+            **({"distributions": self.distributions} if self.distributions else {}),
         }
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from copy import deepcopy
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from .metrics import layer_name
+from .nn.module import Module
 from .tensor import Tensor, no_grad
 
 
@@ -85,3 +88,60 @@ def _check(fn, leaves: list[Tensor], targets: list[Tensor], eps: float, tol: flo
                     f"analytic {a:.10g}, numeric {numeric:.10g}, relative error {error:.3g} > {tol:g}")
             worst = max(worst, error)
     return worst
+
+
+#: a model's check passes when no checked element's relative error exceeds this (float64, central differences)
+MODEL_TOLERANCE = 1e-4
+
+
+def check_model(model: Module, loss_fn: Callable, x: np.ndarray, y: np.ndarray, *, per_tensor: int = 12,
+                eps: float = 1e-6, floor: float = 1e-6, seed: int = 0) -> dict[str, float]:
+    """Each parameter's largest relative error between the model's backward pass and central differences.
+
+    For a whole trained model, where checking every weight would take a forward pass per weight:
+    `per_tensor` elements of each parameter are drawn at random (all of a smaller one). The model is
+    checked as a float64 copy in evaluation mode (dropout off, batch norm on its running statistics,
+    so the loss is a fixed function of the weights); the caller's model is not touched.
+    Returns {parameter name: largest error}; `layer_errors` groups them by layer.
+    """
+    checked = deepcopy(model).to(np.float64)
+    checked.eval()
+    inputs, rng = np.asarray(x, dtype=np.float64), np.random.default_rng(seed)
+    target = np.asarray(y, dtype=np.float64) if np.asarray(y).dtype.kind == "f" else np.asarray(y)
+    named = list(checked.named_parameters())
+    for _, p in named:
+        p.grad = None
+    loss_fn(checked(Tensor(inputs)), target).backward()
+    analytic = {name: np.zeros_like(p.data) if p.grad is None else np.array(p.grad, dtype=np.float64)
+                for name, p in named}
+
+    def loss() -> float:
+        with no_grad(), np.errstate(all="ignore"):
+            return float(loss_fn(checked(Tensor(inputs)), target).data)
+
+    errors: dict[str, float] = {}
+    for name, p in named:
+        flat, grad = p.data.reshape(-1), analytic[name].reshape(-1)
+        picks = rng.choice(flat.size, size=min(per_tensor, flat.size), replace=False)
+        worst = 0.0
+        for i in picks:
+            original = flat[i]
+            flat[i] = original + eps
+            plus = loss()
+            flat[i] = original - eps
+            minus = loss()
+            flat[i] = original
+            numeric = (plus - minus) / (2 * eps)
+            error = abs(grad[i] - numeric) / max(abs(grad[i]), abs(numeric), floor)
+            worst = max(worst, float(error)) if np.isfinite(error) else float("inf")
+        errors[name] = worst
+    return errors
+
+
+def layer_errors(errors: dict[str, float]) -> dict[str, float]:
+    """`check_model`'s errors per layer: the largest of each layer's parameters ("2.weight", "2.bias" -> "2")."""
+    grouped: dict[str, float] = {}
+    for name, error in errors.items():
+        layer = layer_name(name)
+        grouped[layer] = max(grouped.get(layer, 0.0), error)
+    return grouped

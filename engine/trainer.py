@@ -4,11 +4,11 @@ It takes a model, an optimizer, a loss, a source of mini-batches and callbacks, 
 nothing of files, data sets or user interfaces. Per batch it steps the optimizer and checks
 the global gradient norm; per epoch it measures what a student wants to see (validation loss
 and accuracy, per-layer gradient and weight norms, update-to-weight ratios, a confusion
-matrix, outputs for a fixed probe set) and reports it as an `EpochEnd` event. Between batches
-it obeys a `Controller`: pause, step, stop, live settings. A loss, gradient or weight that
-blows up, or a loss grown far past its best (the rules: `divergence`), ends the run as
-`Diverged` with the last good weights restored; an epoch that ends broken is never reported
-as a normal one.
+matrix, outputs for a fixed probe set, each weight layer's distributions: `inside`) and reports
+it as an `EpochEnd` event. Between batches it obeys a `Controller`: pause, step, stop, live
+settings. A loss, gradient or weight that blows up, or a loss grown far past its best (the
+rules: `divergence`), ends the run as `Diverged` with the last good weights restored; an epoch
+that ends broken is never reported as a normal one.
 
 `batches` is any object that yields one epoch of `(x, y)` arrays per iteration, has a
 settable `batch_size` and a `len()` in batches, and continues an interrupted epoch on the
@@ -28,6 +28,7 @@ import numpy as np
 from . import divergence, events
 from .control import Controller
 from .evaluation import evaluate, predict
+from .inside import layer_distributions
 from .metrics import RunningMean, gradient_norms, layer_squares, softmax, weight_norms
 from .nn.module import Module
 from .optim.clip import clip_grad_norm_
@@ -36,6 +37,8 @@ from .tensor import Tensor
 
 #: per-layer figures are measured on about this many batches of each epoch (cost stays ~1%)
 SAMPLED_BATCHES_PER_EPOCH = 16
+#: probe examples whose activations make an epoch's distributions (and dead/saturated unit shares)
+DISTRIBUTION_PROBE = 256
 
 
 def _quiet():
@@ -109,6 +112,7 @@ class Trainer:
         """Train until the planned epochs are done; return "finished", "early-stopped",
         "stopped", "diverged" or "failed" (the matching event has been sent)."""
         self._run_start = (self.epoch, self.elapsed)   # the pace of this call's epochs makes the ETA
+        self.controller.loop_started()
         try:
             self._keep_good_state()
             while self.epoch < self.epochs:
@@ -122,6 +126,7 @@ class Trainer:
             return "failed"
         finally:
             self._last_graph = None  # a run that stopped or diverged mid-epoch holds no batch's graph after it
+            self.controller.loop_ended()
 
     def _run_epoch(self) -> str | None:
         tally = self._tally
@@ -243,6 +248,7 @@ class Trainer:
         start = time.perf_counter()
         train_loss = tally.loss_sum / max(tally.seen, 1)
         val_loss = val_accuracy = confusion = probe_outputs = None
+        distributions: dict = {}
         with _quiet():
             if self.val_data is not None and len(self.val_data[0]):
                 validation = evaluate(self.model, self.loss_fn, *self.val_data, classes=self.classes)
@@ -254,6 +260,7 @@ class Trainer:
                 probe_outputs = predict(self.model, self.probe)
                 if self.classes:
                     probe_outputs = softmax(probe_outputs)
+                distributions = layer_distributions(self.model, self.probe[:DISTRIBUTION_PROBE])
         self.elapsed += time.perf_counter() - start
         if problem is not None:
             return self._diverge(problem, batch=None)
@@ -269,7 +276,7 @@ class Trainer:
             samples_per_s=tally.seen / tally.seconds if tally.seconds > 0 else 0.0,
             seconds=tally.seconds, elapsed=self.elapsed,
             eta=(self.elapsed - elapsed_before) / epochs_this_run * (self.epochs - self.epoch),
-            confusion=confusion, probe_outputs=probe_outputs,
+            confusion=confusion, probe_outputs=probe_outputs, distributions=distributions,
         )
         self._tally = _EpochTally()
         self.best_loss = train_loss if self.best_loss is None else min(self.best_loss, train_loss)

@@ -402,6 +402,13 @@ class Session(RunControls):
         snapshot = copy.deepcopy(self.model)
         return lambda: self.evaluate_test(snapshot)
 
+    def model_copy(self, timeout: float = 5.0) -> Module:
+        """A copy of the model (weights and last gradients) as it is at a batch boundary, taken while training
+        goes on or not, for looking inside it from another thread (`Controller.between_batches`).
+        TimeoutError if a running loop does not reach a boundary within `timeout` seconds."""
+        model = self.model
+        return self.controller.between_batches(lambda: copy.deepcopy(model), timeout)
+
     # ================================================================== going on from a file (continuing.py)
     @classmethod
     def open_checkpoint(cls, path: str | Path, *, on_event: Callable[[Any], None] | None = None,
