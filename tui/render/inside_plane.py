@@ -1,0 +1,236 @@
+"""Drawing the views of the plane: the decision boundary (or a regression's fit), each unit's map, and an
+autoencoder's latent space. Every function returns Rich Text lines that fit `width` x `height` cells.
+
+Without colour (`mono`), a class region is filled with its own pair of marks (unsure, sure: FILLS)
+and a point is written as its class's mark (0, 1, 2...), so a point in a region of another fill is a
+mistake; with colour, regions are coloured by class (brighter where the model is sure) and points
+drawn as dots in their class's bright colour.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.style import Style
+from rich.text import Text
+
+from .cells import (FILLS, SEQUENTIAL, class_colour, class_mark, clip, diverging, field_lines, normalised,
+                    sequential, shrink)
+
+#: a cell is "sure" when its class's probability is at least this far from a tie, as a share of the way to 1
+SURE = 0.6
+#: the smallest unit map that still shows a shape
+THUMB_COLS, THUMB_ROWS = 10, 5
+
+
+def plane_size(width: int, height: int) -> tuple[int, int]:
+    """(cols, rows) of the boundary's grid in a space of width x height cells (a title and a legend line)."""
+    return max(width, 8), max(height - 2, 3)
+
+
+def _cell(line: list, row: int, col: int, char: str, style: Style | None) -> None:
+    line[row][col] = (char, style)
+
+
+def _to_cells(points: np.ndarray, box, cols: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (n, 2) to (col, row) cells of the grid over `box`, and which fall inside it."""
+    x_low, x_high, y_low, y_high = box
+    c = np.floor((points[:, 0] - x_low) / (x_high - x_low) * cols).astype(int)
+    r = np.floor((y_high - points[:, 1]) / (y_high - y_low) * rows).astype(int)
+    inside = (c >= 0) & (c < cols) & (r >= 0) & (r < rows)
+    return c, r, inside
+
+
+def _lines(cells: list[list[tuple[str, Style | None]]]) -> list[Text]:
+    lines = []
+    for row in cells:
+        line = Text()
+        for char, style in row:
+            line.append(char, style)
+        lines.append(line)
+    return lines
+
+
+def boundary_lines(view, width: int, height: int, mono: bool, test: bool = False) -> list[Text]:
+    """A classifier's regions over the plane with the training (or test) points over them."""
+    rows, cols, classes = view.probabilities.shape
+    predicted, confidence = view.predicted, view.confidence
+    sure = (confidence - 1 / classes) / (1 - 1 / classes) >= SURE
+    cells: list[list[tuple[str, Style | None]]] = []
+    for r in range(rows):
+        row = []
+        for c in range(cols):
+            k, is_sure = int(predicted[r, c]), bool(sure[r, c])
+            if mono:
+                row.append((FILLS[k % len(FILLS)][int(is_sure)], None))
+            else:
+                row.append((" ", Style(bgcolor=class_colour(k, bright=False), dim=not is_sure)))
+        cells.append(row)
+    points, labels = view.test if test else view.train
+    c, r, inside = _to_cells(points, view.box, cols, rows)
+    for ci, ri, label in zip(c[inside], r[inside], labels[inside]):
+        k = int(label)
+        if mono:
+            _cell(cells, ri, ci, class_mark(k), None)
+        else:
+            region = int(predicted[ri, ci])
+            _cell(cells, ri, ci, "●", Style(color=class_colour(k, bright=True), bgcolor=class_colour(region),
+                                             bold=True))
+    which = "test" if test else "training"
+    accuracy = view.test_accuracy if test else view.train_accuracy
+    title = Text.assemble(("Decision boundary", "bold"), f" · {which} points · accuracy {accuracy:.1%} "
+                          f"· t: {'training' if test else 'test'} points")
+    return [clip(title, width), *_lines(cells)[: max(height - 2, 0)], clip(_class_legend(view.class_names, mono), width)]
+
+
+def _class_legend(names: tuple[str, ...], mono: bool) -> Text:
+    legend = Text()
+    for k, name in enumerate(names):
+        if mono:
+            unsure, sure = FILLS[k % len(FILLS)]
+            legend.append(f"{class_mark(k)} {name} ({sure} sure, {unsure} unsure)  ")
+        else:
+            legend.append("●", Style(color=class_colour(k, bright=True), bold=True))
+            legend.append(f" {name}  ", Style(color=class_colour(k, bright=True)))
+    if not mono:
+        legend.append("(brighter: surer)")
+    return legend
+
+
+def fit_lines(view, width: int, height: int, mono: bool, test: bool = False) -> list[Text]:
+    """A regression's fit: the curve over its data (one feature), or the surface as a heat map (two)."""
+    which = "test" if test else "training"
+    points, targets = view.test if test else view.train
+    title = Text.assemble(("Fit", "bold"), f" · {which} points · test MSE {view.test_mse:.4g} "
+                          f"· t: {'training' if test else 'test'} points")
+    rows = max(height - 2, 3)
+    if view.surface:
+        grid = normalised(view.values, signed=False)
+        lines = field_lines(grid, sequential, mono)[:rows]
+        low, high = float(np.nanmin(view.values)), float(np.nanmax(view.values))
+        return [clip(title, width), *lines, clip(Text(f"fit {low:.3g} [{SEQUENTIAL}] {high:.3g}"), width)]
+    cols = len(view.values)
+    cells = [[(" ", None) for _ in range(cols)] for _ in range(rows)]
+    c, r, inside = _to_cells(np.stack([points[:, 0], targets], axis=1), view.box, cols, rows)
+    for ci, ri in zip(c[inside], r[inside]):
+        _cell(cells, ri, ci, "·", None if mono else Style(color="bright_black"))
+    x_low, x_high, y_low, y_high = view.box
+    fitted_rows = np.floor((y_high - view.values) / (y_high - y_low) * rows).astype(int)
+    for col, row in enumerate(fitted_rows):
+        if 0 <= row < rows:
+            _cell(cells, row, col, "*" if mono else "●", None if mono else Style(color="bright_yellow", bold=True))
+    legend = Text(f"* the fit   · {which} data   x {x_low:.2f} … {x_high:.2f}, y {y_low:.2f} … {y_high:.2f}")
+    return [clip(title, width), *_lines(cells), clip(legend, width)]
+
+
+def thumbnails(maps: list[np.ndarray], captions: list[str], width: int, height: int, mono: bool,
+               signed: bool) -> tuple[list[Text], int]:
+    """Small maps side by side in rows that fit; returns the lines and how many maps were drawn."""
+    if not maps:
+        return [], 0
+    map_rows, map_cols = maps[0].shape
+    per_row = max(1, (width + 1) // (map_cols + 1))
+    fit_rows = max(1, height // (map_rows + 1))
+    shown = min(len(maps), per_row * fit_rows)
+    ramp = diverging if signed else sequential
+    lines: list[Text] = []
+    for start in range(0, shown, per_row):
+        group = range(start, min(start + per_row, shown))
+        drawn = [field_lines(maps[i], ramp, mono) for i in group]
+        for r in range(map_rows):
+            line = Text()
+            for d in drawn:
+                line.append_text(d[r])
+                line.append(" ")
+            lines.append(line)
+        caption = Text()
+        for i in group:
+            caption.append(captions[i][:map_cols].ljust(map_cols + 1))
+        lines.append(caption)
+    return lines, shown
+
+
+def neurons_lines(view, width: int, height: int, mono: bool, page: int = 0) -> list[Text]:
+    """Each unit of the chosen layer over the plane, a page of them, each on its own scale."""
+    units = view.maps.shape[0]
+    signed = bool(np.nanmin(view.maps) < 0)
+    scaled = [normalised(m, signed) if signed else _over_own_top(m) for m in view.maps]
+    dead = [not np.any(np.abs(m) > 0) for m in view.maps]
+    captions = [f"{i + 1}{' dead' if dead[i] else ''}" for i in range(units)]
+    body_height = max(height - 2, THUMB_ROWS + 1)
+    per_page = _per_page(view.maps.shape[1:], width, body_height)
+    pages = max(1, -(-units // per_page))
+    page = page % pages
+    first = page * per_page
+    lines, shown = thumbnails(scaled[first:first + per_page], captions[first:first + per_page], width,
+                              body_height, mono, signed)
+    after = view.activation or "no activation"
+    title = Text.assemble(("Neurons", "bold"), f" · layer {view.layer.number}/{view.layers} {view.layer.shape_text}, "
+                          f"after {after} · units {first + 1}-{first + shown} of {units} "
+                          f"· [ ] layer · pgup/pgdn page {page + 1}/{pages}")
+    ramp = "negative ● … 0 … █ positive" if signed else f"0 [{SEQUENTIAL}] its highest"
+    return [clip(title, width), *lines[:body_height], clip(Text(f"each map on its own scale: {ramp}"), width)]
+
+
+def _over_own_top(values: np.ndarray) -> np.ndarray:
+    top = float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
+    return values / top if top > 0 else np.zeros_like(values)
+
+
+def _per_page(shape: tuple[int, int], width: int, height: int) -> int:
+    rows, cols = shape
+    return max(1, (width + 1) // (cols + 1)) * max(1, height // (rows + 1))
+
+
+def neuron_grid(width: int, height: int) -> tuple[int, int]:
+    """(cols, rows) of each unit's map: small enough for a page of several at this size."""
+    cols = THUMB_COLS if width < 120 else 14
+    rows = THUMB_ROWS if height < 40 else 7
+    return cols, rows
+
+
+def latent_lines(view, width: int, height: int, mono: bool, walk: bool = False) -> list[Text]:
+    """The codes of test examples as their labels' marks (the most frequent label of each cell), or the walk."""
+    body = max(height - 2, 3)
+    if walk:
+        return _walk_lines(view, width, body, mono)
+    cols, rows = max(width, 8), body
+    x_low, x_high, y_low, y_high = _box_of(view.codes)
+    counts = np.zeros((rows, cols, max(len(view.class_names), 1)), dtype=int)
+    c, r, inside = _to_cells(view.codes, (x_low, x_high, y_low, y_high), cols, rows)
+    labels = view.labels if len(view.labels) else np.zeros(len(view.codes), int)
+    np.add.at(counts, (r[inside], c[inside], labels[inside]), 1)
+    cells = [[(" ", None) for _ in range(cols)] for _ in range(rows)]
+    filled = counts.sum(axis=-1) > 0
+    for ri, ci in zip(*np.nonzero(filled)):
+        k = int(counts[ri, ci].argmax())
+        mark = class_mark(k) if len(view.labels) else "•"
+        _cell(cells, ri, ci, mark, None if mono else Style(color=class_colour(k, bright=True), bold=True))
+    title = Text.assemble(("Latent space", "bold"), f" · {len(view.codes)} test examples by their 2-D code, "
+                          f"marked by label · t: the walk")
+    legend = Text(f"code 1 {x_low:.2f} … {x_high:.2f} →, code 2 {y_low:.2f} … {y_high:.2f} ↑")
+    return [clip(title, width), *_lines(cells), clip(legend, width)]
+
+
+def _box_of(codes: np.ndarray) -> tuple[float, float, float, float]:
+    low, high = codes.min(axis=0), codes.max(axis=0)
+    span = np.maximum(high - low, 1e-6)
+    low, high = low - 0.05 * span, high + 0.05 * span
+    return float(low[0]), float(high[0]), float(low[1]), float(high[1])
+
+
+def walk_steps(width: int, height: int) -> int:
+    """How many decoded pictures a side of the walk fits (pictures at least 8 columns wide)."""
+    return int(max(3, min(9, (width + 1) // 9, (height - 2) // 5)))
+
+
+def _walk_lines(view, width: int, body: int, mono: bool) -> list[Text]:
+    steps = view.walk.shape[0]
+    cols = max(4, min((width + 1) // steps - 1, 28))
+    rows = max(2, min(body // steps - 1, 14))
+    pictures = [normalised(shrink(view.walk[i, j], cols, rows), signed=False)
+                for i in range(steps) for j in range(steps)]
+    lines, _ = thumbnails(pictures, [""] * len(pictures), width, body, mono, signed=False)
+    x_low, x_high, y_low, y_high = view.walk_box
+    title = Text.assemble(("Latent walk", "bold"), f" · {steps}x{steps} codes decoded, code 1 {x_low:.2f} … "
+                          f"{x_high:.2f} →, code 2 {y_high:.2f} … {y_low:.2f} ↓ · t: the scatter")
+    return [clip(title, width), *lines[:body], clip(Text(f"ink [{SEQUENTIAL}]"), width)]
