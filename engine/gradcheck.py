@@ -90,12 +90,13 @@ def _check(fn, leaves: list[Tensor], targets: list[Tensor], eps: float, tol: flo
     return worst
 
 
-#: a model's check passes when no checked element's relative error exceeds this (float64, central differences)
-MODEL_TOLERANCE = 1e-4
+#: a model's check passes when no checked element's relative error exceeds this (float64, central differences;
+#: a ReLU's kink near a checked weight can cost 1e-4, a wrong backward costs 1e-2 and more)
+MODEL_TOLERANCE = 1e-3
 
 
 def check_model(model: Module, loss_fn: Callable, x: np.ndarray, y: np.ndarray, *, per_tensor: int = 12,
-                eps: float = 1e-6, floor: float = 1e-6, seed: int = 0) -> dict[str, float]:
+                eps: float = 1e-6, floor: float = 1e-5, seed: int = 0) -> dict[str, float]:
     """Each parameter's largest relative error between the model's backward pass and central differences.
 
     For a whole trained model, where checking every weight would take a forward pass per weight:
