@@ -164,7 +164,7 @@ def confusion(subject: Subject, cell: tuple[int, int] | None = None) -> Confusio
     if subject.image_shape is not None:
         pictures = subject.x_test[examples].reshape(len(examples), *subject.image_shape).mean(axis=1)
     else:
-        rows = subject.x_test[examples].reshape(len(examples), -1)
+        rows = subject.x_test[examples].reshape(len(examples), subject.input_size)
     return Confusion(matrix, subject.class_names, (true, guess), examples, probabilities[examples, guess],
                      pictures, rows)
 

@@ -1,0 +1,155 @@
+"""Pane 8, Inside, driven by keys while a real run trains (blobs, a tiny MLP), and at small terminal sizes.
+
+Each view is drawn in a worker from a copy of the weights; tests wait for the pane's drawing to say
+what they expect (never for a time).
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_studio_app import SPEC, blobs, studio, wait_for, wait_status  # noqa: F401  (blobs: a fixture)
+
+from nnstudio.engine.tensor import Tensor
+
+DEEP_SPEC = {"input_shape": [2], "layers": [{"type": "linear", "out": 16}, {"type": "tanh"},
+                                            {"type": "linear", "out": 8}, {"type": "relu"},
+                                            {"type": "linear", "out": 3}]}
+
+
+def pane(app):
+    return app.panes["inside"]
+
+
+def drawn(app) -> str:
+    """The drawing as one line of words (a message may be wrapped anywhere)."""
+    return " ".join(" ".join(line.plain.split()) for line in pane(app).drawn)
+
+
+async def shows(pilot, text: str) -> str:
+    """Wait until the pane's drawing contains `text`; return the drawing."""
+    await wait_for(pilot, lambda: text in drawn(pilot.app) and not pane(pilot.app).busy, f"the Inside pane to show {text!r}")
+    return drawn(pilot.app)
+
+
+async def trained(pilot) -> None:
+    await pilot.press("space")
+    await wait_status(pilot, "finished")
+
+
+async def test_without_a_model_the_pane_says_what_to_do(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8")   # the session is made when training starts
+        await shows(pilot, "There is no model to look inside yet: build one (1 Model) and train it (space)")
+
+
+async def test_the_boundary_is_redrawn_while_training_and_only_in_view(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"training.epochs": 400})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8", "space")
+        await wait_status(pilot, "running")
+        first = pane(app).draws
+        await wait_for(pilot, lambda: pane(app).draws >= first + 2 or app.status != "running",
+                       "two live redraws of the boundary")
+        assert "Decision boundary" in drawn(app) and "accuracy" in drawn(app)
+        await pilot.press("3")   # out of view: no more drawing while it trains
+        await pilot.pause(0.05)
+        await wait_for(pilot, lambda: not pane(app).busy, "the drawing under way to end")
+        hidden_from, epoch = pane(app).draws, app.session.epochs_done
+        await wait_for(pilot, lambda: app.session.epochs_done >= epoch + 20 or app.status != "running",
+                       "twenty more epochs")
+        assert pane(app).draws == hidden_from
+        await pilot.press("x")
+        await wait_status(pilot, "stopped")
+        await pilot.press("8")
+        await wait_for(pilot, lambda: pane(app).draws > hidden_from, "a redraw once back in view")
+
+
+async def test_every_view_key_shows_its_view_or_says_what_it_needs(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"model.spec": DEEP_SPEC, "training.epochs": 4})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await trained(pilot)
+        await pilot.press("8")
+        await shows(pilot, "Decision boundary")
+        expected = {"u": "Neurons · layer 1/3", "w": "weights as images need image inputs", "d": "Distributions",
+                    "g": "Gradient flow", "a": "the latent view needs an autoencoder", "c": "Confusion",
+                    "k": "passed", "b": "Decision boundary"}
+        for key, text in expected.items():
+            await pilot.press(key)
+            await shows(pilot, text)
+            assert pane(app).view is not None
+
+
+async def test_layer_keys_walk_the_layers_and_stop_at_the_ends(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"model.spec": DEEP_SPEC, "training.epochs": 2})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await trained(pilot)
+        await pilot.press("8", "u")
+        await shows(pilot, "layer 1/3 linear 2→16, after tanh")
+        await pilot.press("right_square_bracket")
+        await shows(pilot, "layer 2/3 linear 16→8, after relu")
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await shows(pilot, "layer 3/3 linear 8→3")
+        await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
+        await shows(pilot, "layer 1/3")
+        await pilot.press("d")
+        await shows(pilot, "Distributions · layer 1/3")
+
+
+async def test_t_shows_the_test_points(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await trained(pilot)
+        await pilot.press("8")
+        await shows(pilot, "training points")
+        await pilot.press("t")
+        await shows(pilot, "· test points")
+
+
+async def test_arrows_choose_the_confusion_cell(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"training.epochs": 1})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await trained(pilot)
+        await pilot.press("8", "c")
+        await shows(pilot, "Confusion")
+        pane(app).cell = (0, 0)
+        await pilot.press("right")
+        await shows(pilot, "true 0 read as 1")
+        await pilot.press("down", "down", "down", "down")   # stops at the last class
+        await shows(pilot, "true 2 read as 1")
+
+
+async def test_the_gradient_check_flags_a_broken_backward(tmp_path, blobs, monkeypatch):
+    app = studio(tmp_path, blobs, **{"model.spec": DEEP_SPEC, "training.epochs": 1})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await trained(pilot)
+        await pilot.press("8", "k")
+        await shows(pilot, "passed: the backward pass agrees")
+        real = Tensor.tanh
+
+        def broken(self):   # the right values, a backward half as steep again as it should be
+            out = real(self)
+            if out._backward is not None:
+                inner = out._backward
+                out._backward = lambda g: inner(g * 1.5)
+            return out
+        monkeypatch.setattr(Tensor, "tanh", broken)
+        await pilot.press("k")
+        text = await shows(pilot, "FAILED")
+        assert "1 linear 2→16" in text
+
+
+@pytest.mark.parametrize("size", [(50, 15), (80, 24), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_no_view_breaks_at_any_size(tmp_path, blobs, size):
+    app = studio(tmp_path, blobs, **{"model.spec": DEEP_SPEC, "training.epochs": 2})
+    async with app.run_test(size=size) as pilot:
+        await trained(pilot)
+        await pilot.press("8")
+        for key in "buwdgack":
+            await pilot.press(key)
+            await wait_for(pilot, lambda: pane(app).view is not None and not pane(app).busy
+                           and pane(app).draws > 0, "a drawing")
+            lines = pane(app).drawn
+            width = pane(app).query_one("#inside-view").size.width
+            assert all(line.cell_len <= width for line in lines), (key, [line.plain for line in lines])
+            assert "Could not draw" not in drawn(app)
