@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from nnstudio.engine.gradcheck import MODEL_TOLERANCE, check_model, layer_errors
 
+from .jsonable import numbers
 from .subject import NotApplicable, Subject
 
 #: training examples the check runs on
@@ -35,7 +38,7 @@ class GradCheck:
     def to_json(self) -> dict:
         return {"view": self.view, "passed": self.passed, "tolerance": self.tolerance, "samples": self.samples,
                 "elements_per_tensor": self.per_tensor,
-                "layers": [{"layer": name, "label": self.labels[name], "max_relative_error": error,
+                "layers": [{"layer": name, "label": self.labels[name], "max_relative_error": numbers(error),
                             "passed": error <= self.tolerance} for name, error in self.errors.items()]}
 
 def gradcheck(subject: Subject, samples: int = SAMPLES, per_tensor: int = PER_TENSOR, seed: int = 0) -> GradCheck:
@@ -45,7 +48,8 @@ def gradcheck(subject: Subject, samples: int = SAMPLES, per_tensor: int = PER_TE
     if not len(subject.x_train):
         raise NotApplicable("the gradient check needs training examples; this data set has none")
     x, y = subject.x_train[:samples], subject.targets[:samples]
-    errors = layer_errors(check_model(subject.model, subject.loss_fn, x, y, per_tensor=per_tensor, seed=seed))
+    with np.errstate(all="ignore"):   # a diverged model's NaN reads as a failed check, not as warnings on stderr
+        errors = layer_errors(check_model(subject.model, subject.loss_fn, x, y, per_tensor=per_tensor, seed=seed))
     labels = {name: subject.layer_label(name) for name in errors}
     return GradCheck(errors, labels, MODEL_TOLERANCE, int(len(x)), per_tensor)
 

@@ -11,6 +11,7 @@ import numpy as np
 from nnstudio.engine.evaluation import predict
 from nnstudio.engine.metrics import confusion_matrix, softmax
 
+from .jsonable import numbers
 from .subject import Layer, NotApplicable, Subject
 
 #: test examples encoded for the latent scatter (all of them when fewer)
@@ -35,7 +36,7 @@ class Weights:
         return {"view": self.view, "layer": self.layer.number, "layer_kind": self.layer.shape_text,
                 "filters": self.filters, "units": int(len(self.images)),
                 "height": int(self.images.shape[1]), "width": int(self.images.shape[2]),
-                "norms": np.round(np.sqrt((self.images ** 2).sum(axis=(1, 2))), 5).tolist()}
+                "norms": numbers(np.sqrt((self.images.astype(np.float64) ** 2).sum(axis=(1, 2))), 5)}
 
 
 def weights(subject: Subject) -> Weights:
@@ -69,9 +70,9 @@ class Latent:
     view = "latent"
 
     def to_json(self) -> dict:
-        return {"view": self.view, "points": int(len(self.codes)), "codes": np.round(self.codes, 4).tolist(),
+        return {"view": self.view, "points": int(len(self.codes)), "codes": numbers(self.codes, 4),
                 "labels": self.labels.tolist(), "class_names": list(self.class_names),
-                "walk_box": list(self.walk_box), "walk_steps": int(self.walk.shape[0])}
+                "walk_box": numbers(self.walk_box), "walk_steps": int(self.walk.shape[0])}
 
 
 def _encoder_decoder(subject: Subject):
@@ -85,6 +86,7 @@ def _encoder_decoder(subject: Subject):
 def latent(subject: Subject, steps: int = 7) -> Latent:
     """The 2-D codes of test examples and a steps x steps walk decoded across them."""
     encoder, decoder = _encoder_decoder(subject)
+    _needs_test_examples(subject, "the latent view")
     count = min(len(subject.x_test), LATENT_POINTS)
     pick = np.sort(np.random.default_rng(0).permutation(len(subject.x_test))[:count])
     codes = predict(encoder, subject.x_test[pick])
@@ -105,6 +107,11 @@ def latent(subject: Subject, steps: int = 7) -> Latent:
     names = subject.class_names or _label_names(labels)
     return Latent(codes, np.asarray(labels).reshape(-1).astype(int) if len(labels) else labels, names, box,
                   pictures, shape)
+
+
+def _needs_test_examples(subject: Subject, view: str) -> None:
+    if not len(subject.x_test):
+        raise NotApplicable(f"{view} needs test examples; {subject.dataset} has none")
 
 
 def _label_names(labels: np.ndarray) -> tuple[str, ...]:
@@ -135,7 +142,7 @@ class Confusion:
     def to_json(self) -> dict:
         return {"view": self.view, "class_names": list(self.class_names), "matrix": self.matrix.tolist(),
                 "cell": list(self.cell), "count": int(self.matrix[self.cell]),
-                "examples": self.examples.tolist(), "confidence": np.round(self.confidence, 4).tolist()}
+                "examples": self.examples.tolist(), "confidence": numbers(self.confidence, 4)}
 
 
 def worst_cell(matrix: np.ndarray) -> tuple[int, int]:
@@ -150,6 +157,7 @@ def confusion(subject: Subject, cell: tuple[int, int] | None = None) -> Confusio
     """The test split's confusion matrix, and the examples of `cell` (default: the most frequent mistake)."""
     if not subject.classifies:
         raise NotApplicable(f"the confusion matrix needs a classifier; this model does {subject.task}")
+    _needs_test_examples(subject, "the confusion matrix")
     probabilities = softmax(predict(subject.model, subject.x_test))
     predicted = probabilities.argmax(axis=1)
     classes = len(subject.class_names)

@@ -15,6 +15,7 @@ from nnstudio.engine.evaluation import predict
 from nnstudio.engine.inside import trace
 from nnstudio.engine.metrics import softmax
 
+from .jsonable import numbers
 from .subject import Layer, NotApplicable, Subject
 
 #: share of the points' span added on each side of the plane
@@ -83,10 +84,10 @@ class Boundary:
 
     def to_json(self) -> dict:
         rows, cols, _ = self.probabilities.shape
-        return {"view": self.view, "box": list(self.box), "rows": rows, "cols": cols,
+        return {"view": self.view, "box": numbers(self.box), "rows": rows, "cols": cols,
                 "class_names": list(self.class_names), "predicted": self.predicted.tolist(),
-                "confidence": np.round(self.confidence, 4).tolist(),
-                "train_accuracy": self.train_accuracy, "test_accuracy": self.test_accuracy}
+                "confidence": numbers(self.confidence, 4),
+                "train_accuracy": numbers(self.train_accuracy), "test_accuracy": numbers(self.test_accuracy)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,8 +107,8 @@ class Fit:
         return self.values.ndim == 2
 
     def to_json(self) -> dict:
-        return {"view": self.view, "kind": "surface" if self.surface else "curve", "box": list(self.box),
-                "values": np.round(self.values, 5).tolist(), "test_mse": self.test_mse}
+        return {"view": self.view, "kind": "surface" if self.surface else "curve", "box": numbers(self.box),
+                "values": numbers(self.values, 5), "test_mse": numbers(self.test_mse)}
 
 
 def boundary(subject: Subject, cols: int, rows: int) -> Boundary | Fit:
@@ -134,8 +135,8 @@ def _accuracy(subject: Subject, x: np.ndarray, y: np.ndarray) -> float:
 
 def _fit(subject: Subject, cols: int, rows: int) -> Fit:
     _needs_plane(subject, "a fitted curve or surface", (1, 2), CURVE_SETS)
-    x_train, x_test = subject.x_train.reshape(len(subject.x_train), -1), subject.x_test.reshape(len(subject.x_test), -1)
-    y_train, y_test = subject.y_train.reshape(len(x_train), -1)[:, 0], subject.y_test.reshape(len(x_test), -1)[:, 0]
+    x_train, x_test = _rows(subject.x_train), _rows(subject.x_test)
+    y_train, y_test = _rows(subject.y_train)[:, 0], _rows(subject.y_test)[:, 0]
     if x_train.shape[1] == 1:
         points = np.stack([x_train[:, 0], y_train], axis=1)
         box = extent(points)
@@ -147,6 +148,11 @@ def _fit(subject: Subject, cols: int, rows: int) -> Fit:
     mse = float(np.mean((predict(subject.model, x_test)[:, 0] - y_test) ** 2)) if len(x_test) else float("nan")
     pick_train, pick_test = _sample(len(x_train)), _sample(len(x_test))
     return Fit(box, values, (x_train[pick_train], y_train[pick_train]), (x_test[pick_test], y_test[pick_test]), mse)
+
+
+def _rows(values: np.ndarray) -> np.ndarray:
+    """(n, ...) -> (n, features), also for n = 0 (a split without examples), where reshape(0, -1) cannot guess."""
+    return values.reshape(len(values), int(np.prod(values.shape[1:])))
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,9 +170,9 @@ class Neurons:
 
     def to_json(self) -> dict:
         return {"view": self.view, "layer": self.layer.number, "layer_name": self.layer.name,
-                "layer_kind": self.layer.shape_text, "activation": self.activation, "box": list(self.box),
+                "layer_kind": self.layer.shape_text, "activation": self.activation, "box": numbers(self.box),
                 "units": int(self.maps.shape[0]), "rows": int(self.maps.shape[1]), "cols": int(self.maps.shape[2]),
-                "span": list(self.span), "maps": np.round(self.maps, 4).tolist()}
+                "span": numbers(self.span), "maps": numbers(self.maps, 4)}
 
 
 def neurons(subject: Subject, layer: int | None, cols: int, rows: int) -> Neurons:

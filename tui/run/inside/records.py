@@ -10,6 +10,7 @@ import numpy as np
 
 from nnstudio.engine.inside import QUANTILES, dead_fraction, histogram, layer_values, saturated_fraction, trace
 
+from .jsonable import numbers
 from .subject import Layer, NotApplicable, Subject
 
 #: the four kinds of numbers of a layer, in the order they are shown
@@ -74,7 +75,7 @@ class GradientFlow:
     """Per layer and epoch: the gradient norm and the update-to-weight ratio the run recorded."""
 
     layers: list[str]                      # parameter prefixes, in the model's order
-    labels: list[str]                      # how to name each: "1 linear 2→128", "bn 3"
+    labels: list[str]                      # how to name each: "1 linear 2→128", "norm 3"
     epochs: list[int]
     grad_norms: np.ndarray                 # (layers, epochs), NaN where not recorded
     update_ratios: np.ndarray
@@ -85,7 +86,8 @@ class GradientFlow:
         return figures[:, -1] if figures.shape[1] else np.full(len(self.layers), np.nan)
 
     def verdicts(self) -> list[str]:
-        """Each layer's latest update ratio read against the healthy band: "vanishing", "healthy", "too large"."""
+        """Each layer's latest update ratio read against the healthy band: "too small", "healthy", "too large"
+        (or "not recorded")."""
         found = []
         for ratio in self.latest(self.update_ratios):
             if not np.isfinite(ratio):
@@ -99,10 +101,8 @@ class GradientFlow:
         return found
 
     def to_json(self) -> dict:
-        def plain(array: np.ndarray) -> list:
-            return [[None if not np.isfinite(v) else float(v) for v in row] for row in array]
         return {"view": self.view, "layers": self.layers, "labels": self.labels, "epochs": self.epochs,
-                "grad_norms": plain(self.grad_norms), "update_ratios": plain(self.update_ratios),
+                "grad_norms": numbers(self.grad_norms), "update_ratios": numbers(self.update_ratios),
                 "healthy_ratio": HEALTHY_RATIO, "healthy_band": list(HEALTHY_BAND), "verdicts": self.verdicts()}
 
 
