@@ -91,6 +91,7 @@ class InsidePane(Vertical, can_focus=True):
         self._cost = 0.0                   # seconds the last drawing took
         self._generation = 0               # new model (session): drawings of the one before are dropped
         self.drawn: list[Text] = []
+        self.draws = 0                     # views shown so far (tests wait on it)
 
     def compose(self) -> ComposeResult:
         yield Static(id="inside-bar")
@@ -245,6 +246,7 @@ class InsidePane(Vertical, can_focus=True):
 
     def _show_lines(self, lines: list[Text]) -> None:
         self.drawn = lines
+        self.draws += 1
         self.query_one("#inside-view", Static).update(Group(*lines))
 
     def _show_bar(self) -> None:
