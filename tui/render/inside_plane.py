@@ -87,7 +87,8 @@ def _class_legend(names: tuple[str, ...], mono: bool) -> Text:
     for k, name in enumerate(names):
         if mono:
             unsure, sure = FILLS[k % len(FILLS)]
-            legend.append(f"{class_mark(k)} {name} ({sure} sure, {unsure} unsure)  ")
+            named = "" if name == class_mark(k) else f" {name}"
+            legend.append(f"{class_mark(k)}{named}: {sure} sure, {unsure} unsure   ")
         else:
             legend.append("●", Style(color=class_colour(k, bright=True), bold=True))
             legend.append(f" {name}  ", Style(color=class_colour(k, bright=True)))
@@ -123,12 +124,14 @@ def fit_lines(view, width: int, height: int, mono: bool, test: bool = False) -> 
 
 
 def thumbnails(maps: list[np.ndarray], captions: list[str], width: int, height: int, mono: bool,
-               signed: bool) -> tuple[list[Text], int]:
-    """Small maps side by side in rows that fit; returns the lines and how many maps were drawn."""
+               signed: bool, per_row: int | None = None) -> tuple[list[Text], int]:
+    """Small maps side by side in rows that fit (at most `per_row` a row); returns the lines and how many
+    maps were drawn."""
     if not maps:
         return [], 0
     map_rows, map_cols = maps[0].shape
-    per_row = max(1, (width + 1) // (map_cols + 1))
+    fits = max(1, (width + 1) // (map_cols + 1))
+    per_row = min(per_row, fits) if per_row else fits
     fit_rows = max(1, height // (map_rows + 1))
     shown = min(len(maps), per_row * fit_rows)
     ramp = diverging if signed else sequential
@@ -225,11 +228,12 @@ def walk_steps(width: int, height: int) -> int:
 
 def _walk_lines(view, width: int, body: int, mono: bool) -> list[Text]:
     steps = view.walk.shape[0]
-    cols = max(4, min((width + 1) // steps - 1, 28))
-    rows = max(2, min(body // steps - 1, 14))
+    image_h, image_w = view.walk.shape[2:]
+    rows = max(2, min(body // steps - 1, image_h // 2))          # a caption line under each row of pictures
+    cols = max(4, min((width + 1) // steps - 1, 2 * rows * image_w // max(image_h, 1)))   # cells are twice as tall
     pictures = [normalised(shrink(view.walk[i, j], cols, rows), signed=False)
                 for i in range(steps) for j in range(steps)]
-    lines, _ = thumbnails(pictures, [""] * len(pictures), width, body, mono, signed=False)
+    lines, _ = thumbnails(pictures, [""] * len(pictures), width, body, mono, signed=False, per_row=steps)
     x_low, x_high, y_low, y_high = view.walk_box
     title = Text.assemble(("Latent walk", "bold"), f" · {steps}x{steps} codes decoded, code 1 {x_low:.2f} … "
                           f"{x_high:.2f} →, code 2 {y_high:.2f} … {y_low:.2f} ↓ · t: the scatter")
