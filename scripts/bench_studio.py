@@ -2,11 +2,15 @@
 `nnstudio train`, and how long a key press takes to be handled during training.
 
     python scripts/bench_studio.py --data-dir ../shared/data/mnist --epochs 3 --repeat 3
+    python scripts/bench_studio.py --data-dir ../shared/data/mnist --pane inside      (pane 8 in view)
+    python scripts/bench_studio.py --dataset spirals --epochs 200 --pane inside       (the boundary redrawn)
 
 Throughput: headless and studio runs of the same configuration (MNIST, the MLP preset, Adam,
 batch 64, the same seed) are taken in turn, and each studio epoch is compared with the same
 epoch of the headless run before it (these machines slow down over a run, alike for both);
-the studio shows the monitor pane and no key is pressed, as when a user watches a run.
+the studio shows the monitor pane (or, with `--pane inside`, the Inside pane's first view: the
+decision boundary of a 2-D set, the first layer's weights of MNIST) and no key is pressed, as when
+a user watches a run.
 
 Keys: one more studio run, during which a key is pressed every 0.6 s: space (pause, then
 resume) and the pane keys 1-6 in turn. A key's latency is the time from posting it to the end
@@ -42,6 +46,10 @@ KEYS = ("space", "space", "1", "2", "3", "4", "5", "6")
 #: with --overlay, the Monitor's keys too, each pressed on the Monitor; every pane key shows another pane (a key
 #: for the pane already shown would be answered at once and count as a fast press)
 OVERLAY_KEYS = ("space", "space", "1", "2", "3", "e", "1", "3", "s", "2", "3", "l", "4", "5", "6")
+#: with --pane inside: pause, resume, then the Inside pane's view keys, each answered by the view bar
+INSIDE_KEYS = ("space", "space", "8", "u", "d", "g", "b", "w", "3", "8")
+#: the pane shown while the throughput is measured, by --pane
+PANE_KEYS = {"monitor": "3", "inside": "8"}
 #: what the runs written for --overlay look like: full MNIST's training split, batch 64, 50 epochs
 OVERLAY_EPOCHS, OVERLAY_TRAIN, OVERLAY_BATCH = 50, 54_000, 64
 
@@ -79,26 +87,27 @@ def write_overlay_runs(saves: Path, count: int) -> None:
             "keep_last": 3, "pid": 0, "host": "bench"}))
 
 
-def headless(data_dir: str, epochs: int, saves: Path) -> list[float]:
+def headless(data_dir: str | None, epochs: int, saves: Path, dataset: str = "mnist") -> list[float]:
     """`nnstudio train --json` in a subprocess: the training samples/s of each epoch."""
-    command = [sys.executable, "-m", "nnstudio.tui", "train", "--dataset", "mnist", "--data-dir", data_dir,
+    command = [sys.executable, "-m", "nnstudio.tui", "train", "--dataset", dataset,
+               *(["--data-dir", data_dir] if data_dir else []),
                "--model", "mlp", "--epochs", str(epochs), "--saves-dir", str(saves), "--json"]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return [json.loads(line)["samples_per_second"] for line in done.stdout.splitlines() if '"event": "epoch"' in line]
 
 
-def studio_app(data_dir: str, epochs: int, saves: Path):
+def studio_app(data_dir: str | None, epochs: int, saves: Path, dataset: str = "mnist"):
     from nnstudio.tui.run.config import RunConfig
     from nnstudio.tui.studio.launch import create_app
 
-    return create_app(config=RunConfig().replace(**{"training.epochs": epochs}), saves_dir=saves, data_dir=data_dir,
-                      offer_resume=False)
+    config = RunConfig().replace(**{"training.epochs": epochs, "data.name": dataset})
+    return create_app(config=config, saves_dir=saves, data_dir=data_dir, offer_resume=False)
 
 
-async def train_in_studio(app, size: tuple[int, int]) -> list[float]:
-    """Train on the monitor pane, no key pressed: the training samples/s of each epoch."""
+async def train_in_studio(app, size: tuple[int, int], pane: str = "monitor") -> list[float]:
+    """Train with `pane` shown, no key pressed: the training samples/s of each epoch."""
     async with app.run_test(size=size) as pilot:
-        await pilot.press("3")
+        await pilot.press(PANE_KEYS[pane])
         app.simulate_key("space")
         while app.status not in ("finished", "stopped", "diverged", "failed"):
             await asyncio.sleep(0.2)
@@ -107,8 +116,8 @@ async def train_in_studio(app, size: tuple[int, int]) -> list[float]:
         return [h["samples_per_second"] for h in app.monitor.history]
 
 
-async def key_latencies(app, size: tuple[int, int], overlay: int = 0, profile: str | None = None) \
-        -> list[tuple[str, float]]:
+async def key_latencies(app, size: tuple[int, int], overlay: int = 0, profile: str | None = None,
+                        inside: bool = False) -> list[tuple[str, float]]:
     """(key, seconds, seconds of the interface thread's CPU meanwhile) for keys pressed every 0.6 s while the
     studio trains (the marked runs overlaid); with
     `profile`, the interface thread's work from each press to its repaint is profiled, one file per key
@@ -117,6 +126,9 @@ async def key_latencies(app, size: tuple[int, int], overlay: int = 0, profile: s
     from textual.widgets import TabbedContent
 
     from nnstudio.tui.studio.app import PANES
+    from nnstudio.tui.studio.inside_pane import VIEW_KEYS
+
+    INSIDE_VIEWS = {key: view for key, view, _ in VIEW_KEYS if key in INSIDE_KEYS}
 
     def done(key: str, before):
         if key == "space":
@@ -124,10 +136,12 @@ async def key_latencies(app, size: tuple[int, int], overlay: int = 0, profile: s
         if key in ("e", "s", "l"):   # the Monitor's view changed, and the plot that shows it first was rebuilt
             redraws = app.monitor.plot_redraws
             return lambda: app.monitor.view != before and app.monitor.plot_redraws > redraws
+        if key in INSIDE_VIEWS:   # the Inside pane's view bar says the view (drawn in a worker, after)
+            return lambda: app.panes["inside"].view == INSIDE_VIEWS[key]
         pane_id = PANES[int(key) - 1][0]
         return lambda: app.query_one(TabbedContent).active == pane_id
 
-    keys = OVERLAY_KEYS if overlay else KEYS
+    keys = OVERLAY_KEYS if overlay else INSIDE_KEYS if inside else KEYS
     seen: list[tuple[str, float]] = []
     profilers: dict[str, cProfile.Profile] = {}
     async with app.run_test(size=size) as pilot:
@@ -180,7 +194,11 @@ def p90(values: list[float]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", required=True, help="folder with the four MNIST IDX files")
+    parser.add_argument("--data-dir", help="folder with the four MNIST IDX files (for --dataset mnist)")
+    parser.add_argument("--dataset", default="mnist", help="data set to train on (default mnist; spirals, ...)")
+    parser.add_argument("--pane", choices=sorted(PANE_KEYS), default="monitor",
+                        help="the pane shown while training (default monitor); inside: the key run presses the "
+                             "Inside pane's view keys")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3, help="headless and studio runs, taken in turn (default 3)")
     parser.add_argument("--size", default="120x40", help="terminal size of the app, COLSxROWS (default 120x40)")
@@ -193,34 +211,44 @@ def main() -> int:
                              "FILE.KEY for each key)")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
-    print(f"MLP on full MNIST, {args.epochs} epochs, batch 64, app at {args.size}; training samples/s of each epoch")
+    if args.dataset == "mnist" and not args.data_dir:
+        parser.error("--data-dir is needed for --dataset mnist")
+    print(f"MLP on {args.dataset}, {args.epochs} epochs, app at {args.size}, {args.pane} pane shown; "
+          f"training samples/s of each epoch")
     ratios = []
     with tempfile.TemporaryDirectory() as folder:
         for run in range(0 if args.keys_only else args.repeat):
-            cli = headless(args.data_dir, args.epochs, Path(folder) / f"cli{run}")
-            app = asyncio.run(train_in_studio(studio_app(args.data_dir, args.epochs, Path(folder) / f"app{run}"),
-                                              size))
+            cli = headless(args.data_dir, args.epochs, Path(folder) / f"cli{run}", args.dataset)
+            app = asyncio.run(train_in_studio(studio_app(args.data_dir, args.epochs, Path(folder) / f"app{run}",
+                                                         args.dataset), size, args.pane))
             ratios += [a / c for a, c in zip(app, cli)]
-            print(f"  run {run + 1}: headless {', '.join(f'{v:,.0f}' for v in cli)}; "
-                  f"studio {', '.join(f'{v:,.0f}' for v in app)}")
+            if len(cli) > 6:   # many short epochs (a 2-D set): their means
+                print(f"  run {run + 1}: headless {statistics.mean(cli):,.0f}; studio {statistics.mean(app):,.0f} "
+                      f"samples/s (mean of {len(cli)} epochs); ratio of the means {statistics.mean(app) / statistics.mean(cli):.2f}")
+            else:
+                print(f"  run {run + 1}: headless {', '.join(f'{v:,.0f}' for v in cli)}; "
+                      f"studio {', '.join(f'{v:,.0f}' for v in app)}")
         if ratios:
             print(f"  studio / headless, epoch by epoch: median {statistics.median(ratios):.2f} "
                   f"(from {min(ratios):.2f} to {max(ratios):.2f}, {len(ratios)} epochs)")
         if args.overlay:
             print(f"  writing {args.overlay} runs of {OVERLAY_EPOCHS} epochs to overlay...", flush=True)
             write_overlay_runs(Path(folder) / "keys", args.overlay)
-        seen = asyncio.run(key_latencies(studio_app(args.data_dir, max(args.epochs, 8), Path(folder) / "keys"), size,
-                                         args.overlay, args.profile))
-    panes = ("1", "2", "3", "4", "5", "6")
-    for label, keys in (("space (pause/resume)", ("space",)), ("pane keys 1-6", panes),
-                        ("monitor keys e, s, l", ("e", "s", "l")), ("all keys", (*panes, "space", "e", "s", "l"))):
+        seen = asyncio.run(key_latencies(studio_app(args.data_dir, max(args.epochs, 8), Path(folder) / "keys",
+                                                    args.dataset), size, args.overlay, args.profile,
+                                         inside=args.pane == "inside"))
+    panes = ("1", "2", "3", "4", "5", "6", "8")
+    views = ("b", "u", "w", "d", "g")
+    for label, keys in (("space (pause/resume)", ("space",)), ("pane keys", panes),
+                        ("monitor keys e, s, l", ("e", "s", "l")), ("inside view keys", views),
+                        ("all keys", (*panes, *views, "space", "e", "s", "l"))):
         ms = sorted(1000 * t for key, t, _ in seen if key in keys)
         cpu = sorted(1000 * c for key, _, c in seen if key in keys)
         if ms:
             print(f"  {label} during training: {len(ms)} presses, median {statistics.median(ms):.0f} ms, "
                   f"90th percentile {p90(ms):.0f} ms, worst {ms[-1]:.0f} ms (the interface thread's CPU: "
                   f"{statistics.median(cpu):.0f} / {p90(cpu):.0f} / {cpu[-1]:.0f} ms)")
-    for key in (*panes, "e", "s", "l"):
+    for key in (*panes, *views, "e", "s", "l"):
         ms = [1000 * t for k, t, _ in seen if k == key]
         if ms:
             print(f"    key {key}: median {statistics.median(ms):.0f} ms")
