@@ -78,7 +78,8 @@ def test_trace_of_the_cnn_follows_the_pooling_built_before_the_relu(rng):
     x = rng.random((2, 1, 28, 28)).astype(np.float32)
     layers = trace(model, x)
     assert [(t.name, t.kind, t.activation, t.units) for t in layers] == [
-        ("0", "conv2d", "relu", 16), ("3", "conv2d", "relu", 32), ("7", "linear", "relu", 64), ("10", "linear", None, 10)]
+        ("0", "conv2d", "relu", 16), ("3", "conv2d", "relu", 32),
+        ("7", "linear", "relu", 64), ("10", "linear", None, 10)]
     assert layers[0].output.shape == (2, 16, 28, 28) and layers[1].output.shape == (2, 32, 14, 14)
     for layer in layers[:2]:   # the activation seen after a convolution is relu(maxpool(conv))
         n, c, h, w = layer.output.shape
@@ -409,7 +410,7 @@ def test_a_session_s_model_copy_is_equal_and_independent(tmp_path, monkeypatch):
     for name, value in copied.state_dict().items():
         np.testing.assert_array_equal(value, original[name], err_msg=name)
     for (name, p), (_, q) in zip(session.model.named_parameters(), copied.named_parameters()):
-        assert q is not p and q.data is not p.data
+        assert q is not p and q.data is not p.data and p.grad is not None
         np.testing.assert_array_equal(q.grad, p.grad, err_msg=name)   # the last gradients come along
     next(iter(copied.parameters())).data[...] = 123.0
     for name, value in session.model.state_dict().items():
