@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Iterator
 
 #: settings that may change while training
@@ -129,8 +130,8 @@ class Controller:
 
     def between_batches(self, fn: Callable[[], Any], timeout: float) -> Any:
         """`fn()` called while the model is still: by the loop at its next batch boundary (this thread
-        waits up to `timeout` seconds for it: TimeoutError after), or here and now when no loop runs.
-        An exception of `fn` is raised here."""
+        waits up to `timeout` seconds for it: TimeoutError after, and `fn` is not called late), or here
+        and now when no loop runs. An exception of `fn` is raised here."""
         with self._cond:
             future: Future | None = None
             if self._looping:
@@ -139,7 +140,11 @@ class Controller:
                 self._cond.notify_all()
         if future is None:
             return fn()
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except FutureTimeout:   # (the built-in TimeoutError only from Python 3.11)
+            future.cancel()     # given up on: if the loop has not taken it yet, it never will
+            raise TimeoutError("the training loop did not reach a batch boundary in time") from None
 
     # ------------------------------------------------------------------ called by the loop
     def loop_started(self) -> None:
@@ -158,6 +163,8 @@ class Controller:
         with self._cond:
             calls, self._calls = self._calls, []
         for fn, future in calls:
+            if not future.set_running_or_notify_cancel():   # its caller stopped waiting (timed out)
+                continue
             try:
                 future.set_result(fn())
             except BaseException as error:  # handed to the waiting thread, which raises it

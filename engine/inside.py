@@ -133,6 +133,13 @@ def quantiles(values: np.ndarray) -> list[float]:
     return (low + (high - low) * share).tolist()
 
 
+def _splittable(low: float, high: float, bins: int) -> bool:
+    """Whether `bins` equal bins over [low, high] have distinct finite edges: NumPy's own test, failed
+    (with an error) by a range too narrow for the numbers' precision, e.g. one value of 1e15 +- 0.5."""
+    edges = np.linspace(low, high, bins + 1)
+    return bool(np.isfinite(edges).all() and (edges[1:] > edges[:-1]).all())
+
+
 def histogram(values: np.ndarray, bins: int = 20, span: tuple[float, float] | None = None) -> dict:
     """Counts of `values` in `bins` equal bins over `span` (their own range by default), JSON-able."""
     flat = np.asarray(values, dtype=np.float64).reshape(-1)
@@ -140,8 +147,9 @@ def histogram(values: np.ndarray, bins: int = 20, span: tuple[float, float] | No
     if span is None:
         span = (float(flat.min()), float(flat.max())) if flat.size else (0.0, 1.0)
     low, high = span
-    if high <= low:
-        low, high = low - 0.5, high + 0.5
+    if not _splittable(low, high, bins):   # one value, or values a few digits apart: widened
+        pad = max(0.5, 1e-6 * max(abs(low), abs(high)))
+        low, high = low - pad, high + pad
     counts, edges = np.histogram(flat, bins=bins, range=(low, high))
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
