@@ -9,7 +9,10 @@ from __future__ import annotations
 import pytest
 from test_studio_app import SPEC, blobs, studio, wait_for, wait_status  # noqa: F401  (blobs: a fixture)
 
+from nnstudio.engine import events
 from nnstudio.engine.tensor import Tensor
+from nnstudio.tui.run import Status
+from nnstudio.tui.studio.inside_pane import InsidePane
 
 DEEP_SPEC = {"input_shape": [2], "layers": [{"type": "linear", "out": 16}, {"type": "tanh"},
                                             {"type": "linear", "out": 8}, {"type": "relu"},
@@ -153,3 +156,46 @@ async def test_no_view_breaks_at_any_size(tmp_path, blobs, size):
             width = pane(app).query_one("#inside-view").size.width
             assert all(line.cell_len <= width for line in lines), (key, [line.plain for line in lines])
             assert "Could not draw" not in drawn(app)
+
+
+def an_epoch_end() -> events.EpochEnd:
+    return events.EpochEnd(epoch=0, epochs=3, train_loss=1.0, train_accuracy=0.5, val_loss=None, val_accuracy=None,
+                           lr=0.01, grad_norms={}, weight_norms={}, update_ratios={}, samples_per_s=1.0, seconds=0.01,
+                           elapsed=0.01, eta=0.0)
+
+
+def test_while_it_runs_epochs_do_not_hurry_the_redraws_but_a_still_run_is_drawn_at_once():
+    """A 2-D set's epoch takes milliseconds: redrawing on each would take the training thread's time."""
+    inside = InsidePane()
+    inside.set_running(Status.RUNNING)
+    inside.dirty = False
+    inside.on_session_event(an_epoch_end())
+    assert not inside.dirty
+    inside.on_session_event(events.Finished(1, "completed"))
+    assert inside.dirty
+    inside.set_running(Status.PAUSED)
+    inside.dirty = False
+    inside.on_session_event(an_epoch_end())   # a step taken while paused
+    assert inside.dirty
+
+
+def test_the_live_pace_follows_the_drawing_s_cost(monkeypatch):
+    """At least REFRESH seconds between live redraws, and longer when a drawing costs more (a fake clock)."""
+    import nnstudio.tui.studio.inside_pane as module
+    now = [100.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+    inside = InsidePane()
+    inside.subject_source = lambda: None
+    monkeypatch.setattr(InsidePane, "is_on_screen", property(lambda self: True))
+    inside.set_running(Status.RUNNING)
+    inside.dirty, inside.view = False, "boundary"
+    inside._started, inside._cost = now[0], 0.01
+    now[0] += module.REFRESH * 0.9
+    assert not inside._due()
+    now[0] += module.REFRESH * 0.2
+    assert inside._due()
+    inside._started, inside._cost = now[0], 0.2   # a drawing of 0.2 s: at most COST_SHARE of the time
+    now[0] += 0.2 / module.COST_SHARE * 0.9
+    assert not inside._due()
+    now[0] += 0.2 / module.COST_SHARE * 0.2
+    assert inside._due()

@@ -142,3 +142,40 @@ def clip(text: Text | str, width: int) -> Text:
     cut = line[: max(width - 1, 0)]
     cut.append("…")
     return cut
+
+
+class Canvas:
+    """A grid of characters with a style each, drawn as Rich Text a row at a time, one span per run of equal
+    style: a picture of thousands of cells costs a few dozen spans a row, not a segment a cell."""
+
+    def __init__(self, rows: int, cols: int) -> None:
+        self.chars = np.full((rows, cols), " ", dtype="<U1")
+        self.style_ids = np.zeros((rows, cols), dtype=np.int64)
+        self.styles: list[Style | None] = [None]
+        self._ids: dict[Style, int] = {}
+
+    def style_id(self, style: Style | None) -> int:
+        if style is None:
+            return 0
+        if style not in self._ids:
+            self._ids[style] = len(self.styles)
+            self.styles.append(style)
+        return self._ids[style]
+
+    def put(self, rows: np.ndarray, cols: np.ndarray, chars, style: Style | None = None) -> None:
+        """Write `chars` (one, or one per cell) at the cells (rows[i], cols[i]), all in `style`."""
+        self.chars[rows, cols] = chars
+        self.style_ids[rows, cols] = self.style_id(style)
+
+    def lines(self) -> list[Text]:
+        found = []
+        for chars, ids in zip(self.chars, self.style_ids):
+            line = Text("".join(chars.tolist()))
+            edges = np.flatnonzero(np.diff(ids)) + 1
+            starts, ends = np.concatenate([[0], edges]), np.concatenate([edges, [len(ids)]])
+            for start, end in zip(starts.tolist(), ends.tolist()):
+                style = self.styles[ids[start]]
+                if style is not None:
+                    line.stylize(style, start, end)
+            found.append(line)
+        return found

@@ -13,7 +13,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from .cells import (FILLS, SEQUENTIAL, class_colour, class_mark, clip, diverging, field_lines, normalised,
+from .cells import (FILLS, SEQUENTIAL, Canvas, class_colour, class_mark, clip, diverging, field_lines, normalised,
                     sequential, shrink)
 
 #: a cell is "sure" when its class's probability is at least this far from a tie, as a share of the way to 1
@@ -27,10 +27,6 @@ def plane_size(width: int, height: int) -> tuple[int, int]:
     return max(width, 8), max(height - 2, 3)
 
 
-def _cell(line: list, row: int, col: int, char: str, style: Style | None) -> None:
-    line[row][col] = (char, style)
-
-
 def _to_cells(points: np.ndarray, box, cols: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points (n, 2) to (col, row) cells of the grid over `box`, and which fall inside it."""
     x_low, x_high, y_low, y_high = box
@@ -40,46 +36,37 @@ def _to_cells(points: np.ndarray, box, cols: int, rows: int) -> tuple[np.ndarray
     return c, r, inside
 
 
-def _lines(cells: list[list[tuple[str, Style | None]]]) -> list[Text]:
-    lines = []
-    for row in cells:
-        line = Text()
-        for char, style in row:
-            line.append(char, style)
-        lines.append(line)
-    return lines
-
-
 def boundary_lines(view, width: int, height: int, mono: bool, test: bool = False) -> list[Text]:
     """A classifier's regions over the plane with the training (or test) points over them."""
     rows, cols, classes = view.probabilities.shape
     predicted, confidence = view.predicted, view.confidence
     sure = (confidence - 1 / classes) / (1 - 1 / classes) >= SURE
-    cells: list[list[tuple[str, Style | None]]] = []
-    for r in range(rows):
-        row = []
-        for c in range(cols):
-            k, is_sure = int(predicted[r, c]), bool(sure[r, c])
+    canvas = Canvas(rows, cols)
+    for k in np.unique(predicted).tolist():
+        for is_sure in (False, True):
+            at = np.nonzero((predicted == k) & (sure == is_sure))
             if mono:
-                row.append((FILLS[k % len(FILLS)][int(is_sure)], None))
+                canvas.put(*at, FILLS[k % len(FILLS)][int(is_sure)])
             else:
-                row.append((" ", Style(bgcolor=class_colour(k, bright=False), dim=not is_sure)))
-        cells.append(row)
+                canvas.put(*at, " ", Style(bgcolor=class_colour(k), dim=not is_sure))
     points, labels = view.test if test else view.train
     c, r, inside = _to_cells(points, view.box, cols, rows)
-    for ci, ri, label in zip(c[inside], r[inside], labels[inside]):
-        k = int(label)
+    c, r, labels = c[inside], r[inside], np.asarray(labels)[inside].astype(int)
+    for k in np.unique(labels).tolist():
+        mine = labels == k
         if mono:
-            _cell(cells, ri, ci, class_mark(k), None)
-        else:
-            region = int(predicted[ri, ci])
-            _cell(cells, ri, ci, "●", Style(color=class_colour(k, bright=True), bgcolor=class_colour(region),
-                                             bold=True))
+            canvas.put(r[mine], c[mine], class_mark(k))
+            continue
+        for region in np.unique(predicted[r[mine], c[mine]]).tolist():   # the dot keeps its region's colour behind
+            here = mine & (predicted[r, c] == region)
+            canvas.put(r[here], c[here], "●", Style(color=class_colour(k, bright=True), bgcolor=class_colour(region),
+                                                     bold=True))
     which = "test" if test else "training"
     accuracy = view.test_accuracy if test else view.train_accuracy
     title = Text.assemble(("Decision boundary", "bold"), f" · {which} points · accuracy {accuracy:.1%} "
                           f"· t: {'training' if test else 'test'} points")
-    return [clip(title, width), *_lines(cells)[: max(height - 2, 0)], clip(_class_legend(view.class_names, mono), width)]
+    return [clip(title, width), *canvas.lines()[: max(height - 2, 0)],
+            clip(_class_legend(view.class_names, mono), width)]
 
 
 def _class_legend(names: tuple[str, ...], mono: bool) -> Text:
@@ -110,17 +97,16 @@ def fit_lines(view, width: int, height: int, mono: bool, test: bool = False) -> 
         low, high = float(np.nanmin(view.values)), float(np.nanmax(view.values))
         return [clip(title, width), *lines, clip(Text(f"fit {low:.3g} [{SEQUENTIAL}] {high:.3g}"), width)]
     cols = len(view.values)
-    cells = [[(" ", None) for _ in range(cols)] for _ in range(rows)]
+    canvas = Canvas(rows, cols)
     c, r, inside = _to_cells(np.stack([points[:, 0], targets], axis=1), view.box, cols, rows)
-    for ci, ri in zip(c[inside], r[inside]):
-        _cell(cells, ri, ci, "·", None if mono else Style(color="bright_black"))
+    canvas.put(r[inside], c[inside], "·", None if mono else Style(color="bright_black"))
     x_low, x_high, y_low, y_high = view.box
     fitted_rows = np.floor((y_high - view.values) / (y_high - y_low) * rows).astype(int)
-    for col, row in enumerate(fitted_rows):
-        if 0 <= row < rows:
-            _cell(cells, row, col, "*" if mono else "●", None if mono else Style(color="bright_yellow", bold=True))
+    on = (fitted_rows >= 0) & (fitted_rows < rows)
+    canvas.put(fitted_rows[on], np.arange(cols)[on], "*" if mono else "●",
+               None if mono else Style(color="bright_yellow", bold=True))
     legend = Text(f"* the fit   · {which} data   x {x_low:.2f} … {x_high:.2f}, y {y_low:.2f} … {y_high:.2f}")
-    return [clip(title, width), *_lines(cells), clip(legend, width)]
+    return [clip(title, width), *canvas.lines(), clip(legend, width)]
 
 
 def thumbnails(maps: list[np.ndarray], captions: list[str], width: int, height: int, mono: bool,
@@ -202,16 +188,17 @@ def latent_lines(view, width: int, height: int, mono: bool, walk: bool = False) 
     c, r, inside = _to_cells(view.codes, (x_low, x_high, y_low, y_high), cols, rows)
     labels = view.labels if len(view.labels) else np.zeros(len(view.codes), int)
     np.add.at(counts, (r[inside], c[inside], labels[inside]), 1)
-    cells = [[(" ", None) for _ in range(cols)] for _ in range(rows)]
+    canvas = Canvas(rows, cols)
     filled = counts.sum(axis=-1) > 0
-    for ri, ci in zip(*np.nonzero(filled)):
-        k = int(counts[ri, ci].argmax())
-        mark = class_mark(k) if len(view.labels) else "•"
-        _cell(cells, ri, ci, mark, None if mono else Style(color=class_colour(k, bright=True), bold=True))
+    most = counts.argmax(axis=-1)
+    for k in np.unique(most[filled]).tolist():
+        at = np.nonzero(filled & (most == k))
+        canvas.put(*at, class_mark(k) if len(view.labels) else "•",
+                   None if mono else Style(color=class_colour(k, bright=True), bold=True))
     title = Text.assemble(("Latent space", "bold"), f" · {len(view.codes)} test examples by their 2-D code, "
                           f"marked by label · t: the walk")
     legend = Text(f"code 1 {x_low:.2f} … {x_high:.2f} →, code 2 {y_low:.2f} … {y_high:.2f} ↑")
-    return [clip(title, width), *_lines(cells), clip(legend, width)]
+    return [clip(title, width), *canvas.lines(), clip(legend, width)]
 
 
 def _box_of(codes: np.ndarray) -> tuple[float, float, float, float]:

@@ -112,7 +112,10 @@ class InsidePane(Vertical, can_focus=True):
         self.checked, self.cell, self.dirty = None, None, True
 
     def on_session_event(self, event) -> None:
-        if isinstance(event, (events.EpochEnd, events.Finished, events.Stopped, events.Diverged)):
+        """New weights: drawn at once when the run is still (a step, the end); while it runs, the redraws
+        keep their own pace (`_due`), however many epochs go by (a 2-D set's epoch takes milliseconds)."""
+        if isinstance(event, (events.Finished, events.Stopped, events.Diverged)) or \
+                (isinstance(event, events.EpochEnd) and not self.running):
             self.dirty = True
 
     # ------------------------------------------------------------------ keys
@@ -245,9 +248,12 @@ class InsidePane(Vertical, can_focus=True):
             self._show_lines(lines)
 
     def _show_lines(self, lines: list[Text]) -> None:
+        """Show finished lines (the view's size is fixed by the pane's layout: no layout pass is needed)."""
+        started = time.perf_counter()
         self.drawn = lines
         self.draws += 1
-        self.query_one("#inside-view", Static).update(Group(*lines))
+        self.query_one("#inside-view", Static).update(Group(*lines), layout=False)
+        self._cost += time.perf_counter() - started
 
     def _show_bar(self) -> None:
         bar = Text()
