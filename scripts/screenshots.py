@@ -1,6 +1,6 @@
 """The README's screenshots: the studio training the default MLP on the embedded MNIST digits, and comparing runs.
 
-    python scripts/screenshots.py [--epochs 8] [--out docs]
+    python scripts/screenshots.py [--epochs 8] [--out docs] [--compare-only | --experiment-only | --inside-only]
 
 A real run in the real app (Textual's headless driver, 120x40): press space, wait for the
 epochs to finish, then save the monitor and the predictions panes as SVG. Works offline: the
@@ -13,6 +13,9 @@ two in the Runs pane and shows them overlaid in the Monitor, the losses on a log
 An experiment (studio-experiment.svg): the studio's Sweep pane (7) runs the ready-made `optimizers` lesson,
 two trials at a time, on full MNIST when `--data-dir` holds it (the embedded digits otherwise), and the
 Monitor overlays its four runs.
+
+Inside the network (studio-inside.svg): the studio trains the MLP on spirals, and the Inside pane (8)
+shows its decision boundary with the training points.
 """
 
 from __future__ import annotations
@@ -113,23 +116,50 @@ async def take_experiment(out: Path, data_dir: str | None) -> None:
             print(out / "studio-experiment.svg")
 
 
+async def take_inside(out: Path, epochs: int = 60) -> None:
+    from nnstudio.tui.run.config import RunConfig
+    from nnstudio.tui.studio.launch import create_app
+
+    with tempfile.TemporaryDirectory() as saves:
+        config = RunConfig().replace(**{"data.name": "spirals", "training.epochs": epochs})
+        app = create_app(config=config, saves_dir=saves, offer_resume=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("8")
+            app.simulate_key("space")
+            while app.status != "finished":
+                await pilot.pause(0.2)
+                if app.status in ("stopped", "diverged", "failed"):
+                    raise SystemExit(f"the run ended {app.status}")
+            app.clear_notifications()
+            inside = app.panes["inside"]
+            while inside.busy or inside.dirty or "Decision boundary" not in inside.drawn[0].plain:
+                await pilot.pause(0.1)
+            await pilot.pause(0.3)
+            app.save_screenshot(filename="studio-inside.svg", path=str(out))
+            print(out / "studio-inside.svg")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--out", default="docs", help="folder for the SVG files (default docs)")
     parser.add_argument("--compare-only", action="store_true", help="only the screenshot of runs compared")
     parser.add_argument("--experiment-only", action="store_true", help="only the screenshot of an experiment")
+    parser.add_argument("--inside-only", action="store_true", help="only the screenshot of the Inside pane")
     parser.add_argument("--data-dir", help="a folder with the MNIST files, for the experiment (default: embedded)")
     args = parser.parse_args()
     os.environ["NNSTUDIO_OFFLINE"] = "1"  # the embedded digits, whatever this machine has cached
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if not (args.compare_only or args.experiment_only):
+    only = args.compare_only or args.experiment_only or args.inside_only
+    if not only:
         asyncio.run(take(out, args.epochs))
-    if not args.experiment_only:
+    if args.compare_only or not only:
         asyncio.run(take_compare(out))
-    if not args.compare_only:
+    if args.experiment_only or not only:
         asyncio.run(take_experiment(out, args.data_dir))
+    if args.inside_only or not only:
+        asyncio.run(take_inside(out))
     return 0
 
 

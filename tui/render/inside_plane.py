@@ -47,8 +47,10 @@ def boundary_lines(view, width: int, height: int, mono: bool, test: bool = False
             at = np.nonzero((predicted == k) & (sure == is_sure))
             if mono:
                 canvas.put(*at, FILLS[k % len(FILLS)][int(is_sure)])
-            else:
-                canvas.put(*at, " ", Style(bgcolor=class_colour(k), dim=not is_sure))
+            elif is_sure:   # a solid field of the class's colour
+                canvas.put(*at, " ", Style(bgcolor=class_colour(k)))
+            else:           # a light texture of it: 16 colours have no paler shade
+                canvas.put(*at, "░", Style(color=class_colour(k)))
     points, labels = view.test if test else view.train
     c, r, inside = _to_cells(points, view.box, cols, rows)
     c, r, labels = c[inside], r[inside], np.asarray(labels)[inside].astype(int)
@@ -57,10 +59,11 @@ def boundary_lines(view, width: int, height: int, mono: bool, test: bool = False
         if mono:
             canvas.put(r[mine], c[mine], class_mark(k))
             continue
-        for region in np.unique(predicted[r[mine], c[mine]]).tolist():   # the dot keeps its region's colour behind
-            here = mine & (predicted[r, c] == region)
-            canvas.put(r[here], c[here], "●", Style(color=class_colour(k, bright=True), bgcolor=class_colour(region),
-                                                     bold=True))
+        behind = np.where(sure[r, c], predicted[r, c], -1)   # the region's colour stays behind a dot
+        for region in np.unique(behind[mine]).tolist():
+            here = mine & (behind == region)
+            canvas.put(r[here], c[here], "●", Style(color=class_colour(k, bright=True), bold=True,
+                                                     bgcolor=class_colour(region) if region >= 0 else None))
     which = "test" if test else "training"
     accuracy = view.test_accuracy if test else view.train_accuracy
     title = Text.assemble(("Decision boundary", "bold"), f" · {which} points · accuracy {accuracy:.1%} "
@@ -80,7 +83,7 @@ def _class_legend(names: tuple[str, ...], mono: bool) -> Text:
             legend.append("●", Style(color=class_colour(k, bright=True), bold=True))
             legend.append(f" {name}  ", Style(color=class_colour(k, bright=True)))
     if not mono:
-        legend.append("(brighter: surer)")
+        legend.append("(solid: sure, ░: unsure)")
     return legend
 
 
