@@ -97,12 +97,16 @@ def field_lines(grid: np.ndarray, ramp: Callable[[np.ndarray], tuple[np.ndarray,
 
 def _colour_runs(line: Text, colours: np.ndarray) -> None:
     """Style runs of equal colour at once (a span per run, not per cell)."""
-    start = 0
-    for i in range(1, len(colours) + 1):
-        if i == len(colours) or colours[i] != colours[start]:
-            if colours[start] != "default":
-                line.stylize(Style(color=str(colours[start])), start, i)
-            start = i
+    edges = np.flatnonzero(colours[1:] != colours[:-1]) + 1
+    starts, ends = np.concatenate([[0], edges]).tolist(), np.concatenate([edges, [len(colours)]]).tolist()
+    for start, end in zip(starts, ends):
+        colour = str(colours[start])
+        if colour != "default":
+            line.stylize(_STYLES.get(colour) or _STYLES.setdefault(colour, Style(color=colour)), start, end)
+
+
+#: one Style per colour name, made once
+_STYLES: dict[str, Style] = {}
 
 
 def shrink(image: np.ndarray, cols: int, rows: int) -> np.ndarray:

@@ -30,15 +30,16 @@ def weights_lines(view, width: int, height: int, mono: bool, page: int = 0) -> l
     scale = _weights_scale(img_h, img_w, units, width, body, view.filters)
     if view.filters:   # a filter is a few pixels: each pixel two columns wide, one row tall
         cols, rows = img_w * 2, img_h
-        pictures = [np.repeat(normalised(f, signed=True), 2, axis=1) for f in view.images]
     else:
         cols, rows = picture_size(img_h, img_w, scale)
-        pictures = [normalised(shrink(img, cols, rows), signed=True) for img in view.images]
     per_page = max(1, (width + 1) // (cols + 1)) * max(1, body // (rows + 1))
     pages = max(1, -(-units // per_page))
     page %= pages
     first = page * per_page
-    shown = pictures[first:first + per_page]
+    if view.filters:
+        shown = [np.repeat(normalised(f, signed=True), 2, axis=1) for f in view.images[first:first + per_page]]
+    else:   # only the page shown is shrunk: 128 units of 784 weights cost ten times what one page does
+        shown = [normalised(shrink(img, cols, rows), signed=True) for img in view.images[first:first + per_page]]
     lines, count = thumbnails(shown, [str(first + i + 1) for i in range(len(shown))], width, body, mono, signed=True)
     what = "filters" if view.filters else "units' weights over the image"
     title = Text.assemble(("Weights", "bold"), f" · layer 1 {view.layer.shape_text}: {what} · "

@@ -41,8 +41,9 @@ VIEW_KEYS = (("b", "boundary", "boundary"), ("u", "neurons", "units"), ("w", "we
 FIRST_CHOICES = ("boundary", "latent", "weights", "distributions")
 #: seconds between two live redraws, at least
 REFRESH = 0.5
-#: while training, the pane's drawing takes at most this share of the time
-COST_SHARE = 0.1
+#: while training, the pane's drawing takes at most this share of the time (its measure misses the screen's
+#: own rendering of the lines, about as long again)
+COST_SHARE = 0.05
 #: how often the pane asks itself whether a redraw is due
 TICK = 0.1
 #: seconds to wait for the training loop to reach a batch boundary for a copy of the weights
