@@ -18,6 +18,7 @@ from rich.text import Text
 from nnstudio import saves
 from nnstudio.engine.presets import autoencoder
 from nnstudio.engine.tensor import Tensor
+from nnstudio.tui.render.inside_plane import thumbnails
 
 from test_cli_train import child_env, nnstudio, run_cli
 
@@ -258,3 +259,11 @@ def test_piped_output_is_plain_characters_in_the_piped_size(saves_dir, tmp_path)
                             cwd=tmp_path, env={**child_env(tmp_path), "FORCE_COLOR": "1"}, capture_output=True,
                             text=True, timeout=120)
     assert forced.returncode == 0 and "\x1b[" in forced.stdout   # (colours, where Rich sees a terminal)
+
+
+def test_a_full_row_of_small_pictures_is_exactly_as_wide_as_the_space():
+    """Pictures 6 columns wide with a space between: 13 of them fill 90 columns, none cut by an ellipsis."""
+    maps = [np.full((3, 6), 0.5 + 0.04 * i) for i in range(13)]
+    lines, shown = thumbnails(maps, [str(i + 1) for i in range(13)], 90, 4, True, signed=True)
+    assert shown == 13 and [line.cell_len for line in lines[:3]] == [90] * 3
+    assert lines[3].plain.split() == [str(i + 1) for i in range(13)] and lines[3].cell_len <= 90
