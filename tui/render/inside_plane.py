@@ -128,16 +128,13 @@ def thumbnails(maps: list[np.ndarray], captions: list[str], width: int, height: 
     for start in range(0, shown, per_row):
         group = range(start, min(start + per_row, shown))
         drawn = [field_lines(maps[i], ramp, mono) for i in group]
-        for r in range(map_rows):
+        for r in range(map_rows):   # (a space between maps, none after the last: a row is exactly as wide as fits)
             line = Text()
-            for d in drawn:
+            for k, d in enumerate(drawn):
+                line.append(" " if k else "")
                 line.append_text(d[r])
-                line.append(" ")
             lines.append(line)
-        caption = Text()
-        for i in group:
-            caption.append(captions[i][:map_cols].ljust(map_cols + 1))
-        lines.append(caption)
+        lines.append(Text(" ".join(captions[i][:map_cols].ljust(map_cols) for i in group).rstrip()))
     return lines, shown
 
 
