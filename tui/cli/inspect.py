@@ -246,6 +246,6 @@ def run_inspect(args: argparse.Namespace) -> int:
     header = Text.assemble((target.title(), "bold"), f" · {saves.describe_model(session.spec)} · {subject.dataset}, "
                            f"{epochs} epoch{'s' if epochs != 1 else ''} trained")
     other = args.test or args.walk
-    for line in [clip(header, width), *draw(result, width, body, mono, other=other, page=(args.page or 1) - 1)]:
+    for line in [clip(header, width), *draw(result, width, body, mono, other=other, page=(args.page or 1) - 1, keys="cli")]:
         console.print(line, soft_wrap=True)
     return 1 if failed else 0

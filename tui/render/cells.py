@@ -138,6 +138,23 @@ def legend(ramp: str, low: str, high: str) -> Text:
     return Text(f"{low} [{ramp}] {high}")
 
 
+#: how to get another part of a view: a studio key, or a flag of `nnstudio inspect` ({page} filled in)
+HINTS = {
+    "studio": {"test": "t: test points", "train": "t: training points", "layer": "[ ] layer",
+               "page": "pgup/pgdn page {page}", "cell": "arrows choose a cell", "again": "k: check again",
+               "walk": "t: the walk", "scatter": "t: the scatter"},
+    "cli": {"test": "--test: test points", "train": "training points without --test", "layer": "--layer N",
+            "page": "page {page} (--page N)", "cell": "--cell TRUE,PREDICTED", "again": "",
+            "walk": "--walk: the walk", "scatter": "the scatter without --walk"},
+}
+
+
+def hint(keys: str, name: str, **values) -> str:
+    """" · " and how to reach the part `name` of a view with `keys` ("studio" or "cli"); "" when there is none."""
+    text = HINTS[keys][name].format(**values)
+    return f" · {text}" if text else ""
+
+
 def clip(text: Text | str, width: int) -> Text:
     """A line cut to `width` cells, with "…" where it was cut."""
     line = text if isinstance(text, Text) else Text(text)

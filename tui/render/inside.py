@@ -30,27 +30,28 @@ def grid_for(view: str, width: int, height: int) -> dict:
     return {}
 
 
-def draw(result, width: int, height: int, mono: bool = False, *, other: bool = False, page: int = 0) -> list[Text]:
+def draw(result, width: int, height: int, mono: bool = False, *, other: bool = False, page: int = 0,
+         keys: str = "studio") -> list[Text]:
     """`result` of `look` as lines; `other` shows the other half of a view (test points, the latent walk),
-    `page` the page of a view of many pictures."""
+    `page` the page of a view of many pictures; titles say how to see more with `keys`, "studio" or "cli"."""
     width, height = max(width, 10), max(height, 3)
     view = result.view
     if view == "boundary":
-        lines = (fit_lines if hasattr(result, "values") else boundary_lines)(result, width, height, mono, other)
+        lines = (fit_lines if hasattr(result, "values") else boundary_lines)(result, width, height, mono, other, keys)
     elif view == "neurons":
-        lines = neurons_lines(result, width, height, mono, page)
+        lines = neurons_lines(result, width, height, mono, page, keys)
     elif view == "weights":
-        lines = weights_lines(result, width, height, mono, page)
+        lines = weights_lines(result, width, height, mono, page, keys)
     elif view == "distributions":
-        lines = distributions_lines(result, width, height, mono)
+        lines = distributions_lines(result, width, height, mono, keys)
     elif view == "gradient-flow":
         lines = gradient_flow_lines(result, width, height, mono)
     elif view == "latent":
-        lines = latent_lines(result, width, height, mono, other)
+        lines = latent_lines(result, width, height, mono, other, keys)
     elif view == "confusion":
-        lines = confusion_lines(result, width, height, mono)
+        lines = confusion_lines(result, width, height, mono, keys)
     elif view == "gradcheck":
-        lines = gradcheck_lines(result, width, height, mono)
+        lines = gradcheck_lines(result, width, height, mono, keys)
     else:
         lines = [Text(f"no drawing for the view {view!r}")]
     return [clip(line, width) for line in lines[:height]]

@@ -10,7 +10,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from .cells import (NEGATIVE, POSITIVE, SEQUENTIAL, clip, diverging, field_lines, normalised, picture_size,
+from .cells import (NEGATIVE, POSITIVE, SEQUENTIAL, clip, hint, diverging, field_lines, normalised, picture_size,
                     sequential, shrink)
 from .inside_plane import thumbnails
 
@@ -23,7 +23,7 @@ KIND_NAMES = {"weight": "weights", "bias": "biases", "activation": "activations"
 
 
 # ====================================================================== weights as images
-def weights_lines(view, width: int, height: int, mono: bool, page: int = 0) -> list[Text]:
+def weights_lines(view, width: int, height: int, mono: bool, page: int = 0, keys: str = "studio") -> list[Text]:
     """A page of the first layer's units as pictures, each on its own signed scale."""
     units, img_h, img_w = view.images.shape
     body = max(height - 2, 3)
@@ -43,7 +43,7 @@ def weights_lines(view, width: int, height: int, mono: bool, page: int = 0) -> l
     lines, count = thumbnails(shown, [str(first + i + 1) for i in range(len(shown))], width, body, mono, signed=True)
     what = "filters" if view.filters else "units' weights over the image"
     title = Text.assemble(("Weights", "bold"), f" · layer 1 {view.layer.shape_text}: {what} · "
-                          f"{first + 1}-{first + count} of {units} · pgup/pgdn page {page + 1}/{pages}")
+                          f"{first + 1}-{first + count} of {units}{hint(keys, 'page', page=f'{page + 1}/{pages}')}")
     legend = Text(f"each on its own scale: negative [{NEGATIVE[::-1].strip()}] 0 [{POSITIVE.strip()}] positive")
     return [clip(title, width), *lines[:body], clip(legend, width)]
 
@@ -89,7 +89,7 @@ def _columns(count: int, width: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, width).round().astype(int))
 
 
-def distributions_lines(view, width: int, height: int, mono: bool) -> list[Text]:
+def distributions_lines(view, width: int, height: int, mono: bool, keys: str = "studio") -> list[Text]:
     """For each kind of number: the histogram now (a row of bars), and its quantile bands over the epochs."""
     kinds = [k for k in ("weight", "bias", "activation", "gradient") if k in view.now]
     body = max(height - 2, len(kinds) * 2)
@@ -128,7 +128,7 @@ def distributions_lines(view, width: int, height: int, mono: bool) -> list[Text]
     epochs = (f"epochs {view.epochs[0]}-{view.epochs[-1]} →" if view.epochs else "no epochs recorded yet")
     title = Text.assemble(("Distributions", "bold"), f" · layer {view.layer.number}/{view.layers} "
                           f"{view.layer.shape_text}, after {view.activation or 'no activation'}"
-                          f"{_health(view)} · [ ] layer")
+                          f"{_health(view)}{hint(keys, 'layer')}")
     legend = Text(f"{epochs}; bands: share of values [{SEQUENTIAL}] most")
     return [clip(title, width), *lines[:body], clip(legend, width)]
 
@@ -199,7 +199,7 @@ def gradient_flow_lines(view, width: int, height: int, mono: bool) -> list[Text]
 
 
 # ====================================================================== confusion drill-down
-def confusion_lines(view, width: int, height: int, mono: bool) -> list[Text]:
+def confusion_lines(view, width: int, height: int, mono: bool, keys: str = "studio") -> list[Text]:
     """The matrix with the chosen cell marked, and beside it (or below) the examples of that cell."""
     classes = len(view.class_names)
     cell_w = max(len(str(int(view.matrix.max()))) + 2, 4)
@@ -227,7 +227,7 @@ def confusion_lines(view, width: int, height: int, mono: bool) -> list[Text]:
         body = lines + pictures
     else:
         body = [a + Text(" ") + b for a, b in _zip_longest(lines, pictures, matrix_w)]
-    title = Text.assemble(("Confusion", "bold"), f" · test accuracy {view.accuracy:.1%} · arrows choose a cell")
+    title = Text.assemble(("Confusion", "bold"), f" · test accuracy {view.accuracy:.1%}{hint(keys, 'cell')}")
     return [clip(title, width), *[clip(line, width) for line in body[: max(height - 2, 1)]], clip(caption, width)]
 
 
@@ -257,7 +257,7 @@ def _cell_pictures(view, width: int, height: int, mono: bool) -> list[Text]:
 
 
 # ====================================================================== gradient check
-def gradcheck_lines(view, width: int, height: int, mono: bool) -> list[Text]:
+def gradcheck_lines(view, width: int, height: int, mono: bool, keys: str = "studio") -> list[Text]:
     """Per layer the largest relative error, and the verdict."""
     label_w = min(max(len(label) for label in view.labels.values()) + 2, 26)
     lines = [Text.assemble((f"{'layer':<{label_w}}", "bold"), ("largest relative error", "bold"))]
@@ -269,7 +269,7 @@ def gradcheck_lines(view, width: int, height: int, mono: bool) -> list[Text]:
     verdict = ("passed: the backward pass agrees with central differences" if view.passed else
                f"FAILED in {', '.join(view.labels[n] for n in view.failing())}: the backward pass is wrong there")
     title = Text.assemble(("Gradient check", "bold"), f" · {view.samples} training examples, {view.per_tensor} "
-                          f"elements per parameter, float64 · k: check again")
+                          f"elements per parameter, float64{hint(keys, 'again')}")
     return [clip(title, width), *[clip(line, width) for line in lines[: max(height - 3, 1)]],
             clip(Text(verdict, style=None if mono else ("green" if view.passed else "bold red")), width),
             clip(Text(f"pass when every error ≤ {view.tolerance:g}"), width)]

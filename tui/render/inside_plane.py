@@ -13,7 +13,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from .cells import (FILLS, SEQUENTIAL, Canvas, class_colour, class_mark, clip, diverging, field_lines, normalised,
+from .cells import (FILLS, SEQUENTIAL, Canvas, class_colour, hint, class_mark, clip, diverging, field_lines, normalised,
                     sequential, shrink)
 
 #: a cell is "sure" when its class's probability is at least this far from a tie, as a share of the way to 1
@@ -36,7 +36,7 @@ def _to_cells(points: np.ndarray, box, cols: int, rows: int) -> tuple[np.ndarray
     return c, r, inside
 
 
-def boundary_lines(view, width: int, height: int, mono: bool, test: bool = False) -> list[Text]:
+def boundary_lines(view, width: int, height: int, mono: bool, test: bool = False, keys: str = "studio") -> list[Text]:
     """A classifier's regions over the plane with the training (or test) points over them."""
     rows, cols, classes = view.probabilities.shape
     predicted, confidence = view.predicted, view.confidence
@@ -66,8 +66,8 @@ def boundary_lines(view, width: int, height: int, mono: bool, test: bool = False
                                                      bgcolor=class_colour(region) if region >= 0 else None))
     which = "test" if test else "training"
     accuracy = view.test_accuracy if test else view.train_accuracy
-    title = Text.assemble(("Decision boundary", "bold"), f" · {which} points · accuracy {accuracy:.1%} "
-                          f"· t: {'training' if test else 'test'} points")
+    title = Text.assemble(("Decision boundary", "bold"), f" · {which} points · accuracy {accuracy:.1%}"
+                          f"{hint(keys, 'train' if test else 'test')}")
     return [clip(title, width), *canvas.lines()[: max(height - 2, 0)],
             clip(_class_legend(view.class_names, mono), width)]
 
@@ -87,12 +87,12 @@ def _class_legend(names: tuple[str, ...], mono: bool) -> Text:
     return legend
 
 
-def fit_lines(view, width: int, height: int, mono: bool, test: bool = False) -> list[Text]:
+def fit_lines(view, width: int, height: int, mono: bool, test: bool = False, keys: str = "studio") -> list[Text]:
     """A regression's fit: the curve over its data (one feature), or the surface as a heat map (two)."""
     which = "test" if test else "training"
     points, targets = view.test if test else view.train
-    title = Text.assemble(("Fit", "bold"), f" · {which} points · test MSE {view.test_mse:.4g} "
-                          f"· t: {'training' if test else 'test'} points")
+    title = Text.assemble(("Fit", "bold"), f" · {which} points · test MSE {view.test_mse:.4g}"
+                          f"{hint(keys, 'train' if test else 'test')}")
     rows = max(height - 2, 3)
     if view.surface:
         grid = normalised(view.values, signed=False)
@@ -138,7 +138,7 @@ def thumbnails(maps: list[np.ndarray], captions: list[str], width: int, height: 
     return lines, shown
 
 
-def neurons_lines(view, width: int, height: int, mono: bool, page: int = 0) -> list[Text]:
+def neurons_lines(view, width: int, height: int, mono: bool, page: int = 0, keys: str = "studio") -> list[Text]:
     """Each unit of the chosen layer over the plane, a page of them, each on its own scale."""
     units = view.maps.shape[0]
     signed = bool(np.nanmin(view.maps) < 0)
@@ -154,8 +154,8 @@ def neurons_lines(view, width: int, height: int, mono: bool, page: int = 0) -> l
                               body_height, mono, signed)
     after = view.activation or "no activation"
     title = Text.assemble(("Neurons", "bold"), f" · layer {view.layer.number}/{view.layers} {view.layer.shape_text}, "
-                          f"after {after} · units {first + 1}-{first + shown} of {units} "
-                          f"· [ ] layer · pgup/pgdn page {page + 1}/{pages}")
+                          f"after {after} · units {first + 1}-{first + shown} of {units}"
+                          f"{hint(keys, 'layer')}{hint(keys, 'page', page=f'{page + 1}/{pages}')}")
     ramp = "negative ● … 0 … █ positive" if signed else f"0 [{SEQUENTIAL}] its highest"
     return [clip(title, width), *lines[:body_height], clip(Text(f"each map on its own scale: {ramp}"), width)]
 
@@ -177,11 +177,11 @@ def neuron_grid(width: int, height: int) -> tuple[int, int]:
     return cols, rows
 
 
-def latent_lines(view, width: int, height: int, mono: bool, walk: bool = False) -> list[Text]:
+def latent_lines(view, width: int, height: int, mono: bool, walk: bool = False, keys: str = "studio") -> list[Text]:
     """The codes of test examples as their labels' marks (the most frequent label of each cell), or the walk."""
     body = max(height - 2, 3)
     if walk:
-        return _walk_lines(view, width, body, mono)
+        return _walk_lines(view, width, body, mono, keys)
     cols, rows = max(width, 8), body
     x_low, x_high, y_low, y_high = _box_of(view.codes)
     counts = np.zeros((rows, cols, max(len(view.class_names), 1)), dtype=int)
@@ -196,7 +196,7 @@ def latent_lines(view, width: int, height: int, mono: bool, walk: bool = False) 
         canvas.put(*at, class_mark(k) if len(view.labels) else "•",
                    None if mono else Style(color=class_colour(k, bright=True), bold=True))
     title = Text.assemble(("Latent space", "bold"), f" · {len(view.codes)} test examples by their 2-D code, "
-                          f"marked by label · t: the walk")
+                          f"marked by label{hint(keys, 'walk')}")
     legend = Text(f"code 1 {x_low:.2f} … {x_high:.2f} →, code 2 {y_low:.2f} … {y_high:.2f} ↑")
     return [clip(title, width), *canvas.lines(), clip(legend, width)]
 
@@ -213,7 +213,7 @@ def walk_steps(width: int, height: int) -> int:
     return int(max(3, min(9, (width + 1) // 9, (height - 2) // 5)))
 
 
-def _walk_lines(view, width: int, body: int, mono: bool) -> list[Text]:
+def _walk_lines(view, width: int, body: int, mono: bool, keys: str) -> list[Text]:
     steps = view.walk.shape[0]
     image_h, image_w = view.walk.shape[2:]
     rows = max(2, min(body // steps - 1, image_h // 2))          # a caption line under each row of pictures
@@ -223,5 +223,5 @@ def _walk_lines(view, width: int, body: int, mono: bool) -> list[Text]:
     lines, _ = thumbnails(pictures, [""] * len(pictures), width, body, mono, signed=False, per_row=steps)
     x_low, x_high, y_low, y_high = view.walk_box
     title = Text.assemble(("Latent walk", "bold"), f" · {steps}x{steps} codes decoded, code 1 {x_low:.2f} … "
-                          f"{x_high:.2f} →, code 2 {y_high:.2f} … {y_low:.2f} ↓ · t: the scatter")
+                          f"{x_high:.2f} →, code 2 {y_high:.2f} … {y_low:.2f} ↓{hint(keys, 'scatter')}")
     return [clip(title, width), *lines[:body], clip(Text(f"ink [{SEQUENTIAL}]"), width)]
