@@ -54,7 +54,7 @@ async def test_the_boundary_is_redrawn_while_training_and_only_in_view(tmp_path,
         first = pane(app).draws
         await wait_for(pilot, lambda: pane(app).draws >= first + 2 or app.status != "running",
                        "two live redraws of the boundary")
-        assert "Decision boundary" in drawn(app) and "accuracy" in drawn(app)
+        assert "Decision boundary" in drawn(app) and "% right" in drawn(app)
         await pilot.press("3")   # out of view: no more drawing while it trains
         await pilot.pause(0.05)
         await wait_for(pilot, lambda: not pane(app).busy, "the drawing under way to end")

@@ -192,8 +192,8 @@ def gradient_flow_lines(view, width: int, height: int, mono: bool) -> list[Text]
                 mark, colour, _ = _zone(ratio) if math.isfinite(ratio) else (" ", "default", "")
                 line.append(mark, None if mono else Style(color=colour))
             lines.append(clip(line, width))
-    title = Text.assemble(("Gradient flow", "bold"), f" · epoch {view.epochs[-1]} · healthy update/weight "
-                          f"about 1e-3 (1e-4 … 1e-2)")
+    title = Text.assemble(("Gradient flow", "bold"), f" · epoch {view.epochs[-1]} · a healthy update/weight "
+                          f"is 1e-4 … 1e-2")
     legend = Text("  ".join(f"{mark} {name}" for _, mark, _, name in RATIO_ZONES))
     return [clip(title, width), *lines[: max(height - 2, 1)], clip(legend, width)]
 

@@ -66,7 +66,7 @@ def boundary_lines(view, width: int, height: int, mono: bool, test: bool = False
                                                      bgcolor=class_colour(region) if region >= 0 else None))
     which = "test" if test else "training"
     accuracy = view.test_accuracy if test else view.train_accuracy
-    title = Text.assemble(("Decision boundary", "bold"), f" · {which} points · accuracy {accuracy:.1%}"
+    title = Text.assemble(("Decision boundary", "bold"), f" · {which} points {accuracy:.1%} right"
                           f"{hint(keys, 'train' if test else 'test')}")
     return [clip(title, width), *canvas.lines()[: max(height - 2, 0)],
             clip(_class_legend(view.class_names, mono), width)]
