@@ -72,12 +72,7 @@ def _check(fn, leaves: list[Tensor], targets: list[Tensor], eps: float, tol: flo
     for k, (t, grad) in enumerate(zip(targets, analytic)):
         flat = t.data.reshape(-1)  # a view: perturbing it perturbs the tensor
         for i in range(flat.size):
-            original = flat[i]
-            flat[i] = original + eps
-            plus = objective()
-            flat[i] = original - eps
-            minus = objective()
-            flat[i] = original
+            plus, minus = _nudged(flat, i, eps, objective)
             numeric = (plus - minus) / (2 * eps)
             a = grad.reshape(-1)[i]
             error = abs(a - numeric) / max(abs(a), abs(numeric), floor)
@@ -132,17 +127,26 @@ def check_model(model: Module, loss_fn: Callable, x: np.ndarray, y: np.ndarray, 
         picks = rng.choice(flat.size, size=min(per_tensor, flat.size), replace=False)
         worst = 0.0
         for i in picks:
-            original = flat[i]
-            flat[i] = original + eps
-            plus = loss()
-            flat[i] = original - eps
-            minus = loss()
-            flat[i] = original
+            plus, minus = _nudged(flat, i, eps, loss)
             error = min(_relative(grad[i], numeric, floor)
                         for numeric in ((plus - minus) / (2 * eps), (plus - at) / eps, (at - minus) / eps))
             worst = max(worst, float(error)) if np.isfinite(error) else float("inf")
         errors[name] = worst
     return errors
+
+
+def _nudged(flat: np.ndarray, i: int, eps: float, objective: Callable[[], float]) -> tuple[float, float]:
+    """`objective()` with element i of `flat` (a view of a tensor) raised by eps, then lowered by eps; the
+    element is put back as it was, whatever happens."""
+    original = flat[i]
+    try:
+        flat[i] = original + eps
+        plus = objective()
+        flat[i] = original - eps
+        minus = objective()
+    finally:
+        flat[i] = original
+    return plus, minus
 
 
 def _relative(analytic: float, numeric: float, floor: float) -> float:

@@ -28,6 +28,16 @@ import tempfile
 from pathlib import Path
 
 
+async def train_to_the_end(app, pilot) -> None:
+    """Press space and wait for the run to finish (it must), then clear its notifications."""
+    app.simulate_key("space")
+    while app.status != "finished":
+        await pilot.pause(0.2)
+        if app.status in ("stopped", "diverged", "failed"):
+            raise SystemExit(f"the run ended {app.status}")
+    app.clear_notifications()
+
+
 async def take(out: Path, epochs: int) -> None:
     from nnstudio.tui.run.config import RunConfig
     from nnstudio.tui.studio.launch import create_app
@@ -36,12 +46,7 @@ async def take(out: Path, epochs: int) -> None:
         config = RunConfig().replace(**{"data.name": "mnist-embedded", "training.epochs": epochs})
         app = create_app(config=config, saves_dir=saves, offer_resume=False)
         async with app.run_test(size=(120, 40)) as pilot:
-            app.simulate_key("space")
-            while app.status != "finished":
-                await pilot.pause(0.2)
-                if app.status in ("stopped", "diverged", "failed"):
-                    raise SystemExit(f"the run ended {app.status}")
-            app.clear_notifications()
+            await train_to_the_end(app, pilot)
             await pilot.pause(1.0)  # the plots redraw on their own timer
             for key, name in (("3", "studio-monitor.svg"), ("4", "studio-predictions.svg")):
                 await pilot.press(key)
@@ -125,12 +130,7 @@ async def take_inside(out: Path, epochs: int = 60) -> None:
         app = create_app(config=config, saves_dir=saves, offer_resume=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("8")
-            app.simulate_key("space")
-            while app.status != "finished":
-                await pilot.pause(0.2)
-                if app.status in ("stopped", "diverged", "failed"):
-                    raise SystemExit(f"the run ended {app.status}")
-            app.clear_notifications()
+            await train_to_the_end(app, pilot)
             inside = app.panes["inside"]
             while inside.busy or inside.dirty or "Decision boundary" not in inside.drawn[0].plain:
                 await pilot.pause(0.1)
