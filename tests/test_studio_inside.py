@@ -199,3 +199,18 @@ def test_the_live_pace_follows_the_drawing_s_cost(monkeypatch):
     assert not inside._due()
     now[0] += 0.2 / module.COST_SHARE * 0.2
     assert inside._due()
+
+
+async def test_keys_of_another_view_say_which_view_they_belong_to(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"model.spec": DEEP_SPEC, "training.epochs": 1})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await trained(pilot)
+        await pilot.press("8", "g")
+        await shows(pilot, "Gradient flow")
+        for key, words in (("right_square_bracket", "choose the layer of the units view"),
+                           ("t", "shows the test points in the boundary view"),
+                           ("pagedown", "turn the pages of the units view")):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: any(words in text for text, _ in app.seen_notifications),
+                           f"the refusal of {key}")
+        assert pane(app).chosen_layer is None and not pane(app).other and pane(app).page == 0

@@ -127,13 +127,10 @@ class InsidePane(Vertical, can_focus=True):
             self.page = 0
         self.view, self.dirty = view, True
         self._show_bar()
+        self.refresh_bindings()
         self._tick()
 
     def action_layer(self, step: int) -> None:
-        if self.layer_count <= 1:
-            self.notify("This view has one layer to show (or none: choose neurons or distributions with u or d).",
-                        severity="warning")
-            return
         self.chosen_layer = min(max((self.chosen_layer or 1) + step, 1), self.layer_count)
         self.page, self.dirty = 0, True
         self._tick()
@@ -154,10 +151,24 @@ class InsidePane(Vertical, can_focus=True):
         self.dirty = True
         self._tick()
 
+    def refusal(self, action: str) -> str | None:
+        """Why a key of the pane cannot act on the view shown (None if it can): the footer greys it, a press
+        says why (the app's `run_action`)."""
+        if action == "layer":
+            if self.view not in ("neurons", "distributions"):
+                return "[ and ] choose the layer of the units view (u) and of the distributions view (d)."
+            if self.layer_count <= 1:
+                return "This model has one weight layer: there is no other to choose."
+        if action == "other" and self.view not in ("boundary", "latent"):
+            return "t shows the test points in the boundary view (b), and the walk in the latent view (a)."
+        if action == "page" and self.view not in ("neurons", "weights"):
+            return "Page up and down turn the pages of the units view (u) and of the weights view (w)."
+        return None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cell":
+        if action == "cell":   # the arrows are the confusion matrix's only
             return self.view == "confusion"
-        return True
+        return None if self.refusal(action) is not None else True
 
     # ------------------------------------------------------------------ drawing
     def on_resize(self) -> None:
@@ -239,7 +250,10 @@ class InsidePane(Vertical, can_focus=True):
         if found.get("view") and self.view is None:
             self.view = found["view"]
             self._show_bar()
-        self.layer_count = found.get("layers", self.layer_count)
+            self.refresh_bindings()
+        if found.get("layers", self.layer_count) != self.layer_count:
+            self.layer_count = found["layers"]
+            self.refresh_bindings()
         self.class_count = found.get("classes", self.class_count)
         if found.get("cell") is not None:
             self.cell = found["cell"]
