@@ -286,9 +286,11 @@ def test_histograms_count_every_weight_bias_activation_and_gradient(rng):
     x = rng.uniform(-1, 1, size=(300, 2)).astype(F32)
     s = subject(model, x, rng.integers(0, 3, 300), classes=3)
     found = look("distributions", s, layer=1)
-    assert set(found.now) == {"weight", "bias", "activation"}     # no gradient computed yet
-    counts = {kind: sum(h["counts"]) for kind, h in found.now.items()}
-    assert counts == {"weight": 8, "bias": 4, "activation": records.PROBE_ROWS * 4}
+    counts = {kind: sum(h["counts"]) for kind, h in found.now.items()}   # no gradient yet: made on training rows
+    assert counts == {"weight": 8, "bias": 4, "activation": records.PROBE_ROWS * 4, "gradient": 8}
+    model.zero_grad()
+    s.loss_fn(model(Tensor(x[:records.PROBE_ROWS])), s.y_train[:records.PROBE_ROWS]).backward()
+    np.testing.assert_allclose(sorted(found.now["gradient"]["edges"])[0], model[0].weight.grad.min(), rtol=1e-5)
     w = model[0].weight.data
     expected, edges = np.histogram(w.astype(np.float64), bins=records.BINS, range=(w.min(), w.max()))
     assert found.now["weight"]["counts"] == expected.tolist()

@@ -11,7 +11,7 @@ from test_studio_app import SPEC, blobs, studio, wait_for, wait_status  # noqa: 
 
 from nnstudio.engine import events
 from nnstudio.engine.tensor import Tensor
-from nnstudio.tui.run import Status
+from nnstudio.tui.run import Session, SessionError, Status
 from nnstudio.tui.studio.inside_pane import InsidePane
 
 DEEP_SPEC = {"input_shape": [2], "layers": [{"type": "linear", "out": 16}, {"type": "tanh"},
@@ -39,11 +39,26 @@ async def trained(pilot) -> None:
     await wait_status(pilot, "finished")
 
 
-async def test_without_a_model_the_pane_says_what_to_do(tmp_path, blobs):
+async def test_before_training_the_pane_looks_at_the_model_space_would_train(tmp_path, blobs):
+    app = studio(tmp_path, blobs, **{"model.spec": DEEP_SPEC})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("8")   # no session yet: the pane prepares one, untrained
+        await shows(pilot, "Decision boundary")
+        await pilot.press("k")
+        await shows(pilot, "passed: the backward pass agrees")
+        await pilot.press("u")
+        await shows(pilot, "layer 1/3 linear 2→16, after tanh")
+        assert app.session is None   # nothing was trained, nothing replaced
+
+
+async def test_a_model_that_cannot_be_built_is_one_line(tmp_path, blobs, monkeypatch):
+    def broken(self):
+        raise SessionError("blobs: the data set cannot be loaded (a test)")
+    monkeypatch.setattr(Session, "prepare", broken)
     app = studio(tmp_path, blobs)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("8")   # the session is made when training starts
-        await shows(pilot, "There is no model to look inside yet: build one (1 Model) and train it (space)")
+        await pilot.press("8")
+        await shows(pilot, "There is no model to look inside yet: blobs: the data set cannot be loaded (a test)")
 
 
 async def test_the_boundary_is_redrawn_while_training_and_only_in_view(tmp_path, blobs):
@@ -214,3 +229,13 @@ async def test_keys_of_another_view_say_which_view_they_belong_to(tmp_path, blob
             await wait_for(pilot, lambda: any(words in text for text, _ in app.seen_notifications),
                            f"the refusal of {key}")
         assert pane(app).chosen_layer is None and not pane(app).other and pane(app).page == 0
+
+
+async def test_a_drawing_that_comes_back_late_keeps_the_cell_chosen_meanwhile(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        inside = pane(app)
+        inside.view, inside.cell = "confusion", (2, 2)   # chosen after the request below went out
+        request = dict(view="confusion", generation=inside._generation)
+        inside._drawn(request, [], {"view": "confusion", "cell": (0, 1), "classes": 3}, 0.0)
+        assert inside.cell == (2, 2)

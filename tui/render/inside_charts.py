@@ -60,25 +60,24 @@ def _weights_scale(height: int, width: int, units: int, space_w: int, space_h: i
 
 
 # ====================================================================== distributions
-def _heat_from_quantiles(rows_of_quantiles: list[list[float]], low: float, high: float, height: int) -> np.ndarray:
-    """(height, epochs) densities rebuilt from each epoch's quantile bands (top row = highest values)."""
+def _heat_from_quantiles(rows_of_quantiles: list[list[float]], lows: np.ndarray, highs: np.ndarray,
+                         height: int) -> np.ndarray:
+    """(height, epochs) densities rebuilt from each epoch's quantile bands, epoch e drawn from lows[e] (bottom
+    row) to highs[e] (top row); values past the ends are drawn on the end rows."""
     from nnstudio.engine.inside import QUANTILES
     shares = np.diff(np.asarray(QUANTILES)) / 100.0
-    centres = high - (np.arange(height) + 0.5) * (high - low) / height
     heat = np.zeros((height, len(rows_of_quantiles)))
     for e, q in enumerate(rows_of_quantiles):
         if len(q) != len(QUANTILES):
             continue
-        q = np.asarray(q, dtype=float)
-        band = np.searchsorted(q, centres, side="right") - 1
-        valid = (band >= 0) & (band < len(shares)) & (centres >= q[0]) & (centres <= q[-1])
-        widths = np.maximum(np.diff(q), (high - low) / height)
-        density = np.where(valid, shares[np.clip(band, 0, len(shares) - 1)] / widths[np.clip(band, 0, len(shares) - 1)],
-                           0.0)
-        top = density.max()
-        heat[:, e] = density / top if top > 0 else 0.0
-        if not valid.any() and q[0] <= q[-1]:   # all within one row: mark it
-            heat[int(np.clip((high - q[4]) / (high - low) * height, 0, height - 1)), e] = 1.0
+        low, high = float(lows[e]), float(highs[e])
+        edges = high - np.arange(height + 1) * (high - low) / height   # row r covers edges[r + 1] .. edges[r]
+        edges[0], edges[-1] = np.inf, -np.inf
+        cumulative = np.interp(edges, np.asarray(q, dtype=float), np.cumsum(np.concatenate([[0.0], shares])),
+                               left=0.0, right=1.0)
+        mass = cumulative[:-1] - cumulative[1:]   # the share of values in each row (top row first)
+        top = mass.max()
+        heat[:, e] = mass / top if top > 0 else 0.0
     return heat
 
 
@@ -114,16 +113,16 @@ def distributions_lines(view, width: int, height: int, mono: bool, keys: str = "
             lines.append(clip(Text(f"{'  spread':<{label_w}}") + Text(sparks, style="" if mono else "cyan") +
                               Text(f" up to {top:.3g}"), width))
         elif heat_rows and rows and any(rows):
-            flat = [v for q in rows for v in q]
-            low, high = min(flat), max(flat)
-            if high <= low:
-                low, high = low - 0.5, high + 0.5
             picked = _columns(len(rows), max(width - label_w - 10, 8))
-            heat = _heat_from_quantiles([rows[i] for i in picked], low, high, heat_rows)
+            chosen = [rows[i] for i in picked]
+            lows, highs, own = _band_ranges(chosen)
+            heat = _heat_from_quantiles(chosen, lows, highs, heat_rows)
             heat = np.repeat(heat, max(1, min(4, max(width - label_w - 10, 8) // len(picked))), axis=1)
+            top_label = "own scale" if own else f"{highs[-1]:.3g}"
+            bottom_label = "each epoch" if own else f"{lows[-1]:.3g}"
             for r, heat_line in enumerate(field_lines(heat, sequential, mono)):
-                label = f"{high:>{label_w - 1}.3g} " if r == 0 else f"{low:>{label_w - 1}.3g} " \
-                    if r == heat_rows - 1 else " " * label_w
+                label = f"{top_label:>{label_w - 1}} " if r == 0 else f"{bottom_label:>{label_w - 1}} " \
+                    if r == heat_rows - 1 else ' ' * label_w
                 lines.append(clip(Text(label) + heat_line, width))
     epochs = (f"epochs {view.epochs[0]}-{view.epochs[-1]} →" if view.epochs else "no epochs recorded yet")
     title = Text.assemble(("Distributions", "bold"), f" · layer {view.layer.number}/{view.layers} "
@@ -131,6 +130,28 @@ def distributions_lines(view, width: int, height: int, mono: bool, keys: str = "
                           f"{_health(view)}{hint(keys, 'layer')}")
     legend = Text(f"{epochs}; bands: share of values [{SEQUENTIAL}] most")
     return [clip(title, width), *lines[:body], clip(legend, width)]
+
+
+#: when the middle of a kind's values spreads this many times wider in one epoch than in another (gradients
+#: shrinking as a run settles), one shared scale would flatten most epochs to a line: each gets its own
+OWN_SCALE_RATIO = 30.0
+
+
+def _band_ranges(rows: list[list[float]]) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Each epoch's drawn range: one shared range around the values' middle 87% (a far outlier of an early
+    epoch would squeeze all the rest), or each epoch's own when their spreads differ by OWN_SCALE_RATIO."""
+    inner = np.array([(q[1], q[7]) if len(q) == 9 else (np.nan, np.nan) for q in rows], dtype=float)
+    spread = inner[:, 1] - inner[:, 0]
+    pad = 0.25 * np.nan_to_num(spread)
+    lows, highs = inner[:, 0] - pad, inner[:, 1] + pad
+    finite = np.isfinite(spread) & (spread > 0)
+    own = bool(finite.any() and spread[finite].max() > OWN_SCALE_RATIO * spread[finite].min())
+    if not own:
+        lows = np.full(len(rows), np.nanmin(lows) if np.isfinite(lows).any() else -0.5)
+        highs = np.full(len(rows), np.nanmax(highs) if np.isfinite(highs).any() else 0.5)
+    same = ~(highs > lows)
+    lows, highs = np.where(same, lows - 0.5, lows), np.where(same, highs + 0.5, highs)
+    return np.nan_to_num(lows), np.nan_to_num(highs), own
 
 
 def _health(view) -> str:
@@ -202,32 +223,34 @@ def gradient_flow_lines(view, width: int, height: int, mono: bool) -> list[Text]
 def confusion_lines(view, width: int, height: int, mono: bool, keys: str = "studio") -> list[Text]:
     """The matrix with the chosen cell marked, and beside it (or below) the examples of that cell."""
     classes = len(view.class_names)
-    cell_w = max(len(str(int(view.matrix.max()))) + 2, 4)
+    cell_w = len(str(int(view.matrix.max()))) + 2   # a space, the count, room for the marked cell's brackets
     true, guess = view.cell
-    lines = [Text.assemble((f"{'true↓ pred→':>12}", "bold"),
-                           *[(f"{j:>{cell_w}}", "bold") for j in range(classes)])]
+    labels = [name if name == str(i) else f"{name[:8]} {i}" for i, name in enumerate(view.class_names)]
+    label_w = max(max(len(label) for label in labels), len("true↓")) + 1
+    lines = [Text.assemble((f"{'true↓':>{label_w}}", "bold"), *[(f"{j:>{cell_w}}", "bold") for j in range(classes)])]
     for i in range(classes):
-        name = view.class_names[i]
-        line = Text((name if name == str(i) else f"{name[:8]} {i}")[-11:].rjust(11) + " ")
+        line = Text(f"{labels[i]:>{label_w}}")
         for j in range(classes):
             count = int(view.matrix[i, j])
-            text = f"{count:>{cell_w - 1}}"
             if (i, j) == (true, guess):
-                line.append(f"[{text.strip():>{cell_w - 2}}]", Style(reverse=True, bold=True))
+                line.append(f"[{count}]".rjust(cell_w), Style(reverse=True, bold=True))
             else:
                 style = None if mono else ("green" if i == j else "red" if count else "bright_black")
-                line.append(f"{text} ", style)
+                line.append(f"{count:>{cell_w - 1}} ", style)
         lines.append(line)
-    matrix_w = 12 + cell_w * classes + 1
-    caption = Text(f"true {view.class_names[true]} read as {view.class_names[guess]}: {int(view.matrix[true, guess])} "
-                   f"test examples")
-    pictures = _cell_pictures(view, max(width - matrix_w - 1, 0), max(height - 3, 0), mono)
-    if not pictures:
-        pictures = _cell_pictures(view, width, max(height - 3 - len(lines), 0), mono)
-        body = lines + pictures
-    else:
+    matrix_w = label_w + cell_w * classes + 1
+    room = max(height - 3, 0)   # a title, the predicted-class header's line, the caption
+    pictures, shown = _cell_examples(view, width - matrix_w - 1, room, mono)
+    if shown:
         body = [a + Text(" ") + b for a, b in _zip_longest(lines, pictures, matrix_w)]
-    title = Text.assemble(("Confusion", "bold"), f" · test accuracy {view.accuracy:.1%}{hint(keys, 'cell')}")
+    else:
+        pictures, shown = _cell_examples(view, width, max(room - len(lines) + 1, 0), mono)
+        body = lines + pictures
+    total = int(view.matrix[true, guess])
+    caption = Text(f"true {view.class_names[true]} read as {view.class_names[guess]}: {total} test example"
+                   f"{'s' if total != 1 else ''}" + (f" ({shown} shown)" if 0 < shown < total else ""))
+    title = Text.assemble(("Confusion", "bold"), f" · test accuracy {view.accuracy:.1%} · predicted →"
+                          f"{hint(keys, 'cell')}")
     return [clip(title, width), *[clip(line, width) for line in body[: max(height - 2, 1)]], clip(caption, width)]
 
 
@@ -240,20 +263,36 @@ def _zip_longest(left: list[Text], right: list[Text], left_width: int) -> list[t
     return pairs
 
 
-def _cell_pictures(view, width: int, height: int, mono: bool) -> list[Text]:
-    """The cell's examples: small pictures with the model's confidence, or their feature rows."""
-    if width < 10 or height < 2 or not len(view.examples):
-        return [] if width < 10 or height < 2 else [Text("(no test example is in this cell)")]
-    if view.pictures is None:
-        return [Text(f"#{int(i)}: " + ", ".join(f"{v:.2f}" for v in row[:6]) + f"  ({p:.0%})")
-                for i, row, p in zip(view.examples, view.rows, view.confidence)][:height]
-    cols, rows = (14, 7) if height >= 8 else (10, 5)
-    if height < rows + 1:
-        return []
-    pictures = [normalised(shrink(p, cols, rows), signed=False) for p in view.pictures]
-    captions = [f"{p:.0%} sure" for p in view.confidence]
-    lines, _ = thumbnails(pictures, captions, width, height, mono, signed=False)
-    return lines
+def _cell_examples(view, width: int, height: int, mono: bool) -> tuple[list[Text], int]:
+    """The cell's examples in width x height: small pictures with the model's confidence, else their feature
+    rows, else just their numbers in the test split; and how many are shown."""
+    if width < 10 or height < 1:
+        return [], 0
+    if not len(view.examples):
+        return [Text("(no test example is in this cell)")], 0
+    if view.pictures is not None:
+        for cols, rows in ((14, 7), (10, 5)):
+            if height >= rows + 1 and width >= cols:
+                pictures = [normalised(shrink(p, cols, rows), signed=False) for p in view.pictures]
+                captions = [f"{p:.0%} sure" for p in view.confidence]
+                return thumbnails(pictures, captions, width, height, mono, signed=False)
+    if view.rows is not None:
+        listed = [Text(f"#{int(i)}: " + ", ".join(f"{v:.2f}" for v in row[:6]) + f"  ({p:.0%} sure)")
+                  for i, row, p in zip(view.examples, view.rows, view.confidence)][:height]
+        return listed, len(listed)
+    entries = [f"#{int(i)} {p:.0%}" for i, p in zip(view.examples, view.confidence)]   # no room for pictures
+    lines, line = [], "examples (test index, sure):"
+    for entry in entries:
+        if len(line) + 1 + len(entry) > width:
+            if len(lines) + 1 >= height:
+                break
+            lines.append(line)
+            line = entry
+        else:
+            line = f"{line} {entry}"
+    lines.append(line)
+    shown = sum(len(l.split(" #")) - 1 for l in lines) + sum(1 for l in lines[1:] if l.startswith("#"))
+    return [Text(l) for l in lines], min(shown, len(entries))
 
 
 # ====================================================================== gradient check

@@ -54,16 +54,9 @@ def boundary_lines(view, width: int, height: int, mono: bool, test: bool = False
     points, labels = view.test if test else view.train
     c, r, inside = _to_cells(points, view.box, cols, rows)
     c, r, labels = c[inside], r[inside], np.asarray(labels)[inside].astype(int)
-    for k in np.unique(labels).tolist():
+    for k in np.unique(labels).tolist():   # a point is its class's mark; in colour, on its class's colour too
         mine = labels == k
-        if mono:
-            canvas.put(r[mine], c[mine], class_mark(k))
-            continue
-        behind = np.where(sure[r, c], predicted[r, c], -1)   # the region's colour stays behind a dot
-        for region in np.unique(behind[mine]).tolist():
-            here = mine & (behind == region)
-            canvas.put(r[here], c[here], "●", Style(color=class_colour(k, bright=True), bold=True,
-                                                     bgcolor=class_colour(region) if region >= 0 else None))
+        canvas.put(r[mine], c[mine], class_mark(k), None if mono else _point_style(k))
     which = "test" if test else "training"
     accuracy = view.test_accuracy if test else view.train_accuracy
     title = Text.assemble(("Decision boundary", "bold"), f" · {which} points {accuracy:.1%} right"
@@ -80,11 +73,18 @@ def _class_legend(names: tuple[str, ...], mono: bool) -> Text:
             named = "" if name == class_mark(k) else f" {name}"
             legend.append(f"{class_mark(k)}{named}: {sure} sure, {unsure} unsure   ")
         else:
-            legend.append("●", Style(color=class_colour(k, bright=True), bold=True))
-            legend.append(f" {name}  ", Style(color=class_colour(k, bright=True)))
+            legend.append(class_mark(k), _point_style(k))
+            legend.append("" if name == class_mark(k) else f" {name}")
+            legend.append("  ")
     if not mono:
-        legend.append("(solid: sure, ░: unsure)")
+        legend.append("(regions: solid where sure, ░ where unsure)")
     return legend
+
+
+def _point_style(k: int) -> Style:
+    """A point of class k: its mark in black on the class's colour (a theme may draw a colour and its bright
+    version alike, so a coloured dot could vanish on its own region; a dark mark never does)."""
+    return Style(color="black", bgcolor=class_colour(k), bold=True)
 
 
 def fit_lines(view, width: int, height: int, mono: bool, test: bool = False, keys: str = "studio") -> list[Text]:

@@ -36,13 +36,13 @@ from ..run.blas import limit_blas_threads
 from ..run.config import RunConfig
 from ..run.signals import HANGUP
 from ..run.fitting import follow_data, model_name
-from ..run.inside import NotApplicable, Subject
 from .builder_pane import BuilderPane
 from .collector import restore_the_collector, spare_the_collector
 from .commands import StudioCommands
 from .footer import StudioFooter
 from .help_screen import HelpScreen, binding_rows
 from .inside_pane import InsidePane
+from .inside_source import InsideSource
 from .messages import ConfigChanged, LiveSettingRequested
 from .monitor_pane import MonitorPane
 from .predictions_pane import PredictionsPane
@@ -134,7 +134,8 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
             "sweep": SweepPane(id="sweep-pane"),
             "inside": InsidePane(id="inside-pane"),
         }
-        self.panes["inside"].subject_source = self._inside_subject
+        self.panes["inside"].subject_source = InsideSource(lambda: self.session, lambda: self.config,
+                                                           self.runner.dataset)
         with TabbedContent(initial="monitor", id="panes"):
             for n, (pane_id, title) in enumerate(PANES, 1):
                 with TabPane(f"{n} {title}", id=pane_id):
@@ -187,15 +188,6 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
         self._collector = spare_the_collector()
 
     # ================================================================== panes
-    def _inside_subject(self) -> Subject:
-        """What the Inside pane looks at (called in its worker thread): a copy of the session's model taken
-        between two batches, with its data and epoch records."""
-        session = self.session
-        if session is None or getattr(session, "model", None) is None:
-            raise NotApplicable("There is no model to look inside yet: build one (1 Model) and train it (space), "
-                                "or load a save (5 Saves)")
-        return Subject.of_session(session, session.model_copy(), history=list(session.history))
-
     @property
     def monitor(self) -> MonitorPane:
         return self.panes["monitor"]

@@ -255,7 +255,7 @@ class InsidePane(Vertical, can_focus=True):
             self.layer_count = found["layers"]
             self.refresh_bindings()
         self.class_count = found.get("classes", self.class_count)
-        if found.get("cell") is not None:
+        if found.get("cell") is not None and self.cell is None:   # the first matrix: its most frequent mistake
             self.cell = found["cell"]
         if request["view"] == "gradcheck":
             self.checked = lines

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnstudio.engine.tensor import Tensor
 from nnstudio.engine.inside import QUANTILES, dead_fraction, histogram, layer_values, saturated_fraction, trace
 
 from .jsonable import numbers
@@ -48,10 +49,27 @@ class Distributions:
                 "dead_fraction_by_epoch": self.dead_over_epochs}
 
 
+def _gradients_on(subject: Subject, x: np.ndarray, y: np.ndarray) -> None:
+    """Give the model's parameters the gradients of its loss on (x, y), in evaluation mode: a loaded save has
+    none (training left its last batch's), and "gradients now" should still say something."""
+    model = subject.model
+    was_training = model.training
+    model.eval()
+    try:
+        with np.errstate(all="ignore"):
+            model.zero_grad()
+            subject.loss_fn(model(Tensor(x)), y).backward()
+    finally:
+        model.train(was_training)
+
+
 def distributions(subject: Subject, layer: int | None) -> Distributions:
-    """Weight layer `layer` (from 1): its numbers now (activations on test examples, the last gradients
-    computed) and as each epoch's record left them."""
+    """Weight layer `layer` (from 1): its numbers now (activations on test examples; the gradients of the last
+    batch trained, or, for a model that has none, on PROBE_ROWS training examples) and as each epoch's record
+    left them."""
     chosen = subject.layer(layer)
+    if chosen.module.weight.grad is None and len(subject.x_train):
+        _gradients_on(subject, subject.x_train[:PROBE_ROWS], subject.targets[:PROBE_ROWS])
     probe = subject.x_test[:PROBE_ROWS] if len(subject.x_test) else subject.x_train[:PROBE_ROWS]
     traced = trace(subject.model, probe)[chosen.number - 1]
     now = {kind: histogram(values, BINS) for kind, values in layer_values(traced).items()
