@@ -352,7 +352,7 @@ def test_gradient_flow_reads_each_layers_figures_per_epoch_in_the_models_order(r
     x = rng.uniform(-1, 1, size=(8, 2))
     found = look("gradient-flow", subject(normed_net(), x, [0, 1] * 4, history=history))
     assert found.layers == ["0", "2", "3", "5"]
-    assert found.labels == ["1 linear 2→4", "norm 2", "2 linear 4→4", "3 linear 4→2"]
+    assert found.labels == ["1 linear 2→4", "norm after 1", "2 linear 4→4", "3 linear 4→2"]
     assert found.epochs == [1, 3]
     np.testing.assert_array_equal(found.grad_norms, [[0.1, 1.0], [0.2, np.nan], [0.3, 3.0], [0.5, 5.0]])
     np.testing.assert_array_equal(found.update_ratios, [[1e-3, 1e-6], [2e-3, np.nan], [3e-3, 1e-3], [5e-3, 1e-1]])
@@ -367,7 +367,7 @@ def test_gradient_flow_needs_a_trained_epoch(rng):
     for history in ([], [record(1)], [{"event": "note"}]):
         with pytest.raises(NotApplicable) as refused:
             look("gradient-flow", subject(normed_net(), x, [0, 1] * 4, history=history))
-        assert "at least one trained epoch" in one_line(refused)
+        assert "at least one finished epoch" in one_line(refused)
 
 
 # ====================================================================== 6. an autoencoder's latent space

@@ -239,3 +239,13 @@ async def test_a_drawing_that_comes_back_late_keeps_the_cell_chosen_meanwhile(tm
         request = dict(view="confusion", generation=inside._generation)
         inside._drawn(request, [], {"view": "confusion", "cell": (0, 1), "classes": 3}, 0.0)
         assert inside.cell == (2, 2)
+
+
+async def test_a_narrow_pane_keeps_every_view_key_in_its_bar(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(50, 15)) as pilot:
+        await pilot.press("8")
+        await shows(pilot, "Decision boundary")
+        bar = pane(app).query_one("#inside-bar").render()
+        text = str(bar)
+        assert text.split(" · ")[0].split() == list("buwdgack") and text.endswith("· boundary")

@@ -141,10 +141,10 @@ def legend(ramp: str, low: str, high: str) -> Text:
 #: how to get another part of a view: a studio key, or a flag of `nnstudio inspect` ({page} filled in)
 HINTS = {
     "studio": {"test": "t: test points", "train": "t: training points", "layer": "[ ] layer",
-               "page": "pgup/pgdn page {page}", "cell": "arrows choose a cell", "again": "k: check again",
+               "page": "pgup/pgdn", "cell": "arrows choose a cell", "again": "k: check again",
                "walk": "t: the walk", "scatter": "t: the scatter"},
     "cli": {"test": "--test: test points", "train": "training points without --test", "layer": "--layer N",
-            "page": "page {page} (--page N)", "cell": "--cell TRUE,PREDICTED", "again": "",
+            "page": "--page N", "cell": "--cell TRUE,PREDICTED", "again": "",
             "walk": "--walk: the walk", "scatter": "the scatter without --walk"},
 }
 

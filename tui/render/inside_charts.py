@@ -41,9 +41,9 @@ def weights_lines(view, width: int, height: int, mono: bool, page: int = 0, keys
     else:   # only the page shown is shrunk: 128 units of 784 weights cost ten times what one page does
         shown = [normalised(shrink(img, cols, rows), signed=True) for img in view.images[first:first + per_page]]
     lines, count = thumbnails(shown, [str(first + i + 1) for i in range(len(shown))], width, body, mono, signed=True)
-    what = "filters" if view.filters else "units' weights over the image"
-    title = Text.assemble(("Weights", "bold"), f" · layer 1 {view.layer.shape_text}: {what} · "
-                          f"{first + 1}-{first + count} of {units}{hint(keys, 'page', page=f'{page + 1}/{pages}')}")
+    what = "filters" if view.filters else "units"
+    title = Text.assemble(("Weights", "bold"), f" · layer 1 {view.layer.shape_text} · {what} "
+                          f"{first + 1}-{first + count} of {units}, page {page + 1}/{pages}{hint(keys, 'page')}")
     legend = Text(f"each on its own scale: negative [{NEGATIVE[::-1].strip()}] 0 [{POSITIVE.strip()}] positive")
     return [clip(title, width), *lines[:body], clip(legend, width)]
 
@@ -126,9 +126,11 @@ def distributions_lines(view, width: int, height: int, mono: bool, keys: str = "
                 lines.append(clip(Text(label) + heat_line, width))
     epochs = (f"epochs {view.epochs[0]}-{view.epochs[-1]} →" if view.epochs else "no epochs recorded yet")
     title = Text.assemble(("Distributions", "bold"), f" · layer {view.layer.number}/{view.layers} "
-                          f"{view.layer.shape_text}, after {view.activation or 'no activation'}"
+                          f"{view.layer.shape_text}{_after(view.activation)}"
                           f"{_health(view)}{hint(keys, 'layer')}")
-    legend = Text(f"{epochs}; bands: share of values [{SEQUENTIAL}] most")
+    spread = any(line.plain.startswith("  spread") for line in lines)
+    legend = Text(f"{epochs}; " + ("spread: how wide the middle 87% of values is" if spread else
+                                   f"bands: share of values [{SEQUENTIAL}] most"))
     return [clip(title, width), *lines[:body], clip(legend, width)]
 
 
@@ -154,6 +156,11 @@ def _band_ranges(rows: list[list[float]]) -> tuple[np.ndarray, np.ndarray, bool]
     return np.nan_to_num(lows), np.nan_to_num(highs), own
 
 
+def _after(activation: str | None) -> str:
+    """", after relu", or ", no activation" for a layer whose outputs go on as they are."""
+    return f", after {activation}" if activation else ", no activation"
+
+
 def _health(view) -> str:
     notes = []
     if view.dead is not None:
@@ -177,7 +184,7 @@ def _log_bar(value: float, low: float, high: float, cells: int, marks: tuple[flo
     if not (value > 0 and math.isfinite(value)):
         filled = 0
     else:
-        filled = int(round((math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low)) * cells))
+        filled = math.ceil((math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low)) * cells)
     bar = ["█" if i < filled else " " for i in range(cells)]
     for mark in marks:
         at = int(round((math.log10(mark) - math.log10(low)) / (math.log10(high) - math.log10(low)) * cells))
@@ -189,7 +196,7 @@ def _log_bar(value: float, low: float, high: float, cells: int, marks: tuple[flo
 def gradient_flow_lines(view, width: int, height: int, mono: bool) -> list[Text]:
     """Bars per layer for the latest epoch, then the update ratio's zone per layer and epoch."""
     label_w = min(max(len(label) for label in view.labels) + 1, 22)
-    bar_w = max(6, min(16, (width - label_w - 40) // 2))
+    bar_w = max(8, min(16, (width - label_w - 40) // 2))
     grads, ratios = view.latest(view.grad_norms), view.latest(view.update_ratios)
     lines = [Text.assemble((f"{'layer':<{label_w}}", "bold"), (f"{'gradient norm':<{bar_w + 10}}", "bold"),
                            ("update/weight (| at 1e-4, 1e-2)", "bold"))]

@@ -94,11 +94,19 @@ def fit_lines(view, width: int, height: int, mono: bool, test: bool = False, key
     title = Text.assemble(("Fit", "bold"), f" · {which} points · test MSE {view.test_mse:.4g}"
                           f"{hint(keys, 'train' if test else 'test')}")
     rows = max(height - 2, 3)
-    if view.surface:
-        grid = normalised(view.values, signed=False)
-        lines = field_lines(grid, sequential, mono)[:rows]
+    if view.surface:   # the fit as a heat map; the points as "o" (their targets are the surface's height)
+        surface_rows, surface_cols = view.values.shape
+        chars, colours = sequential(normalised(view.values, signed=False))
+        canvas = Canvas(surface_rows, surface_cols)
+        canvas.chars[:] = chars
+        for colour in np.unique(colours).tolist():
+            at = np.nonzero(colours == colour)
+            canvas.style_ids[at] = canvas.style_id(None if mono or colour == "default" else Style(color=colour))
+        c, r, inside = _to_cells(points, view.box, surface_cols, surface_rows)
+        canvas.put(r[inside], c[inside], "o", None if mono else Style(color="bright_white", bold=True))
         low, high = float(np.nanmin(view.values)), float(np.nanmax(view.values))
-        return [clip(title, width), *lines, clip(Text(f"fit {low:.3g} [{SEQUENTIAL}] {high:.3g}"), width)]
+        legend = Text(f"fit {low:.3g} [{SEQUENTIAL}] {high:.3g}   o {which} points")
+        return [clip(title, width), *canvas.lines()[:rows], clip(legend, width)]
     cols = len(view.values)
     canvas = Canvas(rows, cols)
     c, r, inside = _to_cells(np.stack([points[:, 0], targets], axis=1), view.box, cols, rows)
@@ -152,10 +160,10 @@ def neurons_lines(view, width: int, height: int, mono: bool, page: int = 0, keys
     first = page * per_page
     lines, shown = thumbnails(scaled[first:first + per_page], captions[first:first + per_page], width,
                               body_height, mono, signed)
-    after = view.activation or "no activation"
-    title = Text.assemble(("Neurons", "bold"), f" · layer {view.layer.number}/{view.layers} {view.layer.shape_text}, "
-                          f"after {after} · units {first + 1}-{first + shown} of {units}"
-                          f"{hint(keys, 'layer')}{hint(keys, 'page', page=f'{page + 1}/{pages}')}")
+    title = Text.assemble(("Neurons", "bold"), f" · layer {view.layer.number}/{view.layers} {view.layer.shape_text}"
+                          f"{', after ' + view.activation if view.activation else ', no activation'} · units "
+                          f"{first + 1}-{first + shown} of {units}, page {page + 1}/{pages}"
+                          f"{hint(keys, 'layer')}{hint(keys, 'page')}")
     ramp = "negative ● … 0 … █ positive" if signed else f"0 [{SEQUENTIAL}] its highest"
     return [clip(title, width), *lines[:body_height], clip(Text(f"each map on its own scale: {ramp}"), width)]
 
@@ -195,8 +203,8 @@ def latent_lines(view, width: int, height: int, mono: bool, walk: bool = False, 
         at = np.nonzero(filled & (most == k))
         canvas.put(*at, class_mark(k) if len(view.labels) else "•",
                    None if mono else Style(color=class_colour(k, bright=True), bold=True))
-    title = Text.assemble(("Latent space", "bold"), f" · {len(view.codes)} test examples by their 2-D code, "
-                          f"marked by label{hint(keys, 'walk')}")
+    title = Text.assemble(("Latent space", "bold"), f" · {len(view.codes)} test examples at their 2-D codes, "
+                          f"by label{hint(keys, 'walk')}")
     legend = Text(f"code 1 {x_low:.2f} … {x_high:.2f} →, code 2 {y_low:.2f} … {y_high:.2f} ↑")
     return [clip(title, width), *canvas.lines(), clip(legend, width)]
 

@@ -63,7 +63,7 @@ class InsidePane(Vertical, can_focus=True):
                 tooltip="The layer before (neurons, distributions)"),
         Binding("right_square_bracket", "layer(1)", "Layer +", key_display="]", id="inside.layer-up",
                 tooltip="The next layer (neurons, distributions)"),
-        Binding("t", "other", "Other half", id="inside.other",
+        Binding("t", "other", "Test/walk", id="inside.other",
                 tooltip="Test points instead of training points (boundary); the walk (latent)"),
         Binding("pagedown", "page(1)", "Page", show=False, id="inside.page-down", tooltip="Next page of pictures"),
         Binding("pageup", "page(-1)", "Page", show=False, id="inside.page-up", tooltip="Previous page of pictures"),
@@ -140,7 +140,7 @@ class InsidePane(Vertical, can_focus=True):
         self._tick()
 
     def action_page(self, step: int) -> None:
-        self.page, self.dirty = max(self.page + step, 0), True
+        self.page, self.dirty = self.page + step, True   # the drawing wraps it round, both ways
         self._tick()
 
     def action_cell(self, rows: int, cols: int) -> None:
@@ -173,6 +173,7 @@ class InsidePane(Vertical, can_focus=True):
     # ------------------------------------------------------------------ drawing
     def on_resize(self) -> None:
         self.dirty = True
+        self._show_bar()
 
     def on_show(self) -> None:
         self.dirty = True
@@ -271,9 +272,15 @@ class InsidePane(Vertical, can_focus=True):
         self._cost += time.perf_counter() - started
 
     def _show_bar(self) -> None:
+        """Each view's key and name, the one shown highlighted; narrower than the names, the keys alone and the
+        name of the view shown (every key stays in sight)."""
         bar = Text()
+        wide = self.size.width == 0 or self.size.width >= 80
         for n, (key, view, name) in enumerate(VIEW_KEYS):
-            bar.append("  " if n else "")
-            bar.append(key, "bold")
-            bar.append(f" {name}", "reverse bold" if view == self.view else "")
+            bar.append(("  " if wide else " ") if n else "")
+            bar.append(key, "bold reverse" if view == self.view and not wide else "bold")
+            if wide:
+                bar.append(f" {name}", "reverse bold" if view == self.view else "")
+        if not wide and self.view:
+            bar.append(f" · {dict((v, name) for _, v, name in VIEW_KEYS)[self.view]}")
         self.query_one("#inside-bar", Static).update(bar)

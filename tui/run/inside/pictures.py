@@ -36,7 +36,8 @@ class Weights:
         return {"view": self.view, "layer": self.layer.number, "layer_kind": self.layer.shape_text,
                 "filters": self.filters, "units": int(len(self.images)),
                 "height": int(self.images.shape[1]), "width": int(self.images.shape[2]),
-                "norms": numbers(np.sqrt((self.images.astype(np.float64) ** 2).sum(axis=(1, 2))), 5)}
+                "norms": numbers(np.sqrt((self.images.astype(np.float64) ** 2).sum(axis=(1, 2))), 5),
+                "images": numbers(self.images, 4)}
 
 
 def weights(subject: Subject) -> Weights:
@@ -72,7 +73,8 @@ class Latent:
     def to_json(self) -> dict:
         return {"view": self.view, "points": int(len(self.codes)), "codes": numbers(self.codes, 4),
                 "labels": self.labels.tolist(), "class_names": list(self.class_names),
-                "walk_box": numbers(self.walk_box), "walk_steps": int(self.walk.shape[0])}
+                "walk_box": numbers(self.walk_box), "walk_steps": int(self.walk.shape[0]),
+                "walk": numbers(self.walk, 4)}
 
 
 def _encoder_decoder(subject: Subject):

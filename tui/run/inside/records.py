@@ -128,7 +128,9 @@ def gradient_flow(subject: Subject) -> GradientFlow:
     """The gradient norms and update ratios of every layer with parameters, epoch by epoch."""
     records = [r for r in subject.epoch_records() if r.get("grad_norms")]
     if not records:
-        raise NotApplicable("gradient flow needs at least one trained epoch (train, then look again)")
+        raise NotApplicable("gradient flow needs at least one finished epoch, and this model has none recorded "
+                            "(train, then look again; a run that diverged in its first epoch has none: "
+                            "try a smaller learning rate)")
     names = [name for name, _ in _parameter_layers(subject)]
     labels = [subject.layer_label(name) for name in names]
     norms = np.array([[r["grad_norms"].get(n, np.nan) for r in records] for n in names], dtype=float)

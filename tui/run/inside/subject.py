@@ -101,9 +101,16 @@ class Subject:
         return layers[chosen - 1]
 
     def layer_label(self, name: str) -> str:
-        """How the views name a layer with parameters: "2 linear 128→64", or "norm 3" for a batch norm."""
-        layer = next((layer for layer in self.layers() if layer.name == name), None)
-        return f"{layer.number} {layer.shape_text}" if layer else f"norm {name}"
+        """How the views name a layer with parameters: "2 linear 128→64", or "norm after 1" for a batch norm
+        (numbered by the weight layer before it, as weight layers are numbered)."""
+        layers = self.layers()
+        layer = next((layer for layer in layers if layer.name == name), None)
+        if layer is not None:
+            return f"{layer.number} {layer.shape_text}"
+        order = [n for n, _ in self.model.named_parameters()]
+        first = next((i for i, n in enumerate(order) if n.rpartition(".")[0] == name), len(order))
+        before = [w.number for w in layers if any(n.rpartition(".")[0] == w.name for n in order[:first])]
+        return f"norm after {before[-1]}" if before else "norm"
 
     def epoch_records(self) -> list[dict]:
         """The epoch records of its history (the run's own and those it continues), in order."""
