@@ -267,3 +267,18 @@ def test_a_full_row_of_small_pictures_is_exactly_as_wide_as_the_space():
     lines, shown = thumbnails(maps, [str(i + 1) for i in range(13)], 90, 4, True, signed=True)
     assert shown == 13 and [line.cell_len for line in lines[:3]] == [90] * 3
     assert lines[3].plain.split() == [str(i + 1) for i in range(13)] and lines[3].cell_len <= 90
+
+
+def test_a_terminal_that_cannot_show_unicode_gets_ascii_stand_ins_not_question_marks(saves_dir, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "nnstudio.tui", "inspect", "sp", "--saves-dir", str(saves_dir),
+                           "--view", "distributions", "--width", "70", "--height", "14"], cwd=tmp_path,
+                          env={**child_env(tmp_path), "PYTHONIOENCODING": "ascii"}, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode("ascii")
+    assert "?" not in text and "weights" in text and "Distributions . layer 1/3" in text
+
+
+def test_an_empty_name_is_one_line(saves_dir, capsys):
+    assert run_cli("inspect", "", "--saves-dir", str(saves_dir)) == 2
+    err = capsys.readouterr().err
+    assert "SAVE|RUN is empty" in err and len(err.strip().splitlines()) == 1

@@ -7,6 +7,7 @@ what they expect (never for a time).
 from __future__ import annotations
 
 import pytest
+from studio_host import screen_text
 from test_studio_app import SPEC, blobs, studio, wait_for, wait_status  # noqa: F401  (blobs: a fixture)
 
 from nnstudio.engine import events
@@ -249,3 +250,17 @@ async def test_a_narrow_pane_keeps_every_view_key_in_its_bar(tmp_path, blobs):
         bar = pane(app).query_one("#inside-bar").render()
         text = str(bar)
         assert text.split(" · ")[0].split() == list("buwdgack") and text.endswith("· boundary")
+
+
+async def test_a_slow_drawing_says_it_is_under_way(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8")
+        await shows(pilot, "Decision boundary")
+        inside = pane(app)
+        inside.busy, inside.view = True, "confusion"   # as while a drawing is out
+        inside.requests += 1
+        inside._say_slow(inside.requests, "confusion")
+        await pilot.pause()
+        assert "Drawing the confusion view…" in screen_text(app)
+        inside._say_slow(inside.requests - 1, "confusion")   # an older drawing's timer: nothing

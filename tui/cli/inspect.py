@@ -37,7 +37,7 @@ from nnstudio import saves
 from nnstudio.engine.fields import Field
 
 from ..render.cells import clip
-from ..render.inside import draw, grid_for
+from ..render.inside import draw, grid_for, in_ascii
 from ..run import Session, SessionError, saved_config
 from ..run.config import ConfigError
 from ..run.inside import DESCRIPTIONS, VIEWS, NotApplicable, Subject, look
@@ -123,6 +123,8 @@ class Target:
 def locate(text: str, folder: Path) -> Target:
     """SAVE|RUN: a save first, then a run. UsageError when neither is there, SessionError for a run with no
     checkpoint left."""
+    if not text.strip():
+        raise UsageError("SAVE|RUN is empty: name a save (nnstudio saves list) or a run (nnstudio runs list)")
     if Path(text).is_dir():
         if saves.is_run_dir(text):
             return run_target(Path(text))
@@ -243,9 +245,12 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(plain(record), allow_nan=False, default=json_default))
         return 1 if failed else 0
     mono = not console.is_terminal or console.is_dumb_terminal or console.no_color
+    ascii_only = not console.encoding.lower().startswith("utf")
     header = Text.assemble((target.title(), "bold"), f" · {saves.describe_model(session.spec)} · {subject.dataset}, "
                            f"{epochs} epoch{'s' if epochs != 1 else ''} trained")
     other = args.test or args.walk
-    for line in [clip(header, width), *draw(result, width, body, mono, other=other, page=(args.page or 1) - 1, keys="cli")]:
+    header = in_ascii(clip(header, width)) if ascii_only else clip(header, width)
+    for line in [header, *draw(result, width, body, mono, other=other, page=(args.page or 1) - 1, keys="cli",
+                                                     ascii_only=ascii_only)]:
         console.print(line, soft_wrap=True)
     return 1 if failed else 0

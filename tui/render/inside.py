@@ -30,10 +30,19 @@ def grid_for(view: str, width: int, height: int) -> dict:
     return {}
 
 
+#: each character the views draw outside ASCII, and the ASCII one that stands for it (one for one, so styles
+#: keep their places): a terminal or a pipe that cannot encode Unicode would print "?" for all of them
+ASCII = str.maketrans({"░": "-", "▒": "=", "▓": "+", "█": "#", "·": ".", "∘": ":", "○": "o", "●": "@",
+                       "▁": "_", "▂": "_", "▃": ".", "▄": "-", "▅": "=", "▆": "=", "▇": "*", "≈": "~",
+                       "≡": "=", "°": "o", "→": ">", "↑": "^", "↓": "v", "…": "~", "×": "x", "┃": "|",
+                       "─": "-", "σ": "s"})
+
+
 def draw(result, width: int, height: int, mono: bool = False, *, other: bool = False, page: int = 0,
-         keys: str = "studio") -> list[Text]:
+         keys: str = "studio", ascii_only: bool = False) -> list[Text]:
     """`result` of `look` as lines; `other` shows the other half of a view (test points, the latent walk),
-    `page` the page of a view of many pictures; titles say how to see more with `keys`, "studio" or "cli"."""
+    `page` the page of a view of many pictures; titles say how to see more with `keys`, "studio" or "cli";
+    `ascii_only` for a terminal that cannot show anything else."""
     width, height = max(width, 10), max(height, 3)
     view = result.view
     if view == "boundary":
@@ -54,7 +63,14 @@ def draw(result, width: int, height: int, mono: bool = False, *, other: bool = F
         lines = gradcheck_lines(result, width, height, mono, keys)
     else:
         lines = [Text(f"no drawing for the view {view!r}")]
-    return [clip(line, width) for line in lines[:height]]
+    lines = [clip(line, width) for line in lines[:height]]
+    return [in_ascii(line) for line in lines] if ascii_only else lines
+
+
+def in_ascii(line: Text) -> Text:
+    """The same line with every character outside ASCII replaced by its stand-in (ASCII), styles kept."""
+    plain = line.plain.translate(ASCII).encode("ascii", "replace").decode("ascii")
+    return Text(plain, style=line.style, spans=list(line.spans), end=line.end)
 
 
 def message_lines(text: str, width: int) -> list[Text]:

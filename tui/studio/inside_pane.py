@@ -46,6 +46,8 @@ REFRESH = 0.5
 COST_SHARE = 0.05
 #: how often the pane asks itself whether a redraw is due
 TICK = 0.1
+#: a drawing not back after this many seconds says, in the bar, that it is under way
+SLOW = 0.3
 #: seconds to wait for the training loop to reach a batch boundary for a copy of the weights
 COPY_TIMEOUT = 5.0
 
@@ -93,6 +95,7 @@ class InsidePane(Vertical, can_focus=True):
         self._generation = 0               # new model (session): drawings of the one before are dropped
         self.drawn: list[Text] = []
         self.draws = 0                     # views shown so far (tests wait on it)
+        self.requests = 0                  # drawings asked for so far
 
     def compose(self) -> ComposeResult:
         yield Static(id="inside-bar")
@@ -197,9 +200,20 @@ class InsidePane(Vertical, can_focus=True):
         request = dict(view=self.view, layer=self.chosen_layer, other=self.other, page=self.page, cell=self.cell,
                        width=max(width, 10), height=max(height, 3), mono=bool(getattr(self.app, "no_color", False)),
                        generation=self._generation)
+        self.requests += 1
         if self.view == "gradcheck":
             self._show_lines([Text("Checking the gradients against central differences (float64)…")])
+        else:
+            self.set_timer(SLOW, lambda n=self.requests, v=self.view: self._say_slow(n, v))
         self._draw_in_thread(request)
+
+    def _say_slow(self, request: int, view: str | None) -> None:
+        """A drawing still under way (a whole test split through a CNN takes seconds): the title line says so,
+        over what is shown meanwhile."""
+        if self.busy and self.requests == request:
+            what = f"the {view.replace('-', ' ')} view" if view else "the view"
+            note = Text(f"Drawing {what}…", "italic")
+            self.query_one("#inside-view", Static).update(Group(note, *self.drawn[1:]), layout=False)
 
     @work(thread=True, group="inside", exit_on_error=False)
     def _draw_in_thread(self, request: dict) -> None:
