@@ -171,7 +171,7 @@ def test_a_run_is_read_at_its_latest_checkpoint_by_name_part_or_folder(saves_dir
         assert found["checkpoint"] == str(run_dir / "epoch-0002.safetensors")
         assert found["epochs_trained"] == 2 and found["epochs"] == [1, 2]   # (the view's own "epochs" kept)
     lines = inspect(saves_dir, capsys, run_dir.name, "--width", "80", "--height", "10")
-    assert lines[0].startswith(f"run {run_dir.name} (epoch-0002) · mlp 2-128-64-3")
+    assert lines[0].startswith(f"run {run_dir.name} at epoch 2 · mlp 2-128-64-3")
 
 
 def test_a_save_wins_over_a_run_of_the_same_name(saves_dir, tmp_path, capsys):

@@ -117,7 +117,10 @@ class Target:
     def title(self) -> str:
         if self.run_dir is None:
             return self.path.stem
-        return f"run {self.run_dir.name} ({self.path.stem})"
+        stem = self.path.stem   # a checkpoint's file: "epoch-0153", or the resume point
+        where = f"at epoch {int(stem.rpartition('-')[2])}" if stem.startswith("epoch-") and \
+            stem.rpartition("-")[2].isdigit() else f"at its {stem.replace('-', ' ')}"
+        return f"run {self.run_dir.name} {where}"
 
 
 def locate(text: str, folder: Path) -> Target:
