@@ -261,20 +261,31 @@ def _slices(file: BinaryIO, header: fmt.Header, info: fmt.TensorInfo) -> Iterato
         yield np.frombuffer(data, dtype=dtype)
 
 
+def _whole(file: BinaryIO, header: fmt.Header, info: fmt.TensorInfo) -> np.ndarray:
+    """One tensor read whole (an optimizer's, to check as `load` does), in its shape."""
+    parts = list(_slices(file, header, info)) or [np.zeros(0, dtype=info.numpy_dtype)]
+    return np.concatenate(parts).reshape(info.shape)
+
+
 def load_problem(path: str | Path) -> tuple[Metadata, fmt.Header, str | None]:
     """A save's metadata and header (SaveError if they cannot be read) and why `load` would refuse it, or None.
 
-    `header_problem`, then the weights read in slices and checked finite as `load` checks them:
-    nothing is built or kept, so a listing can tell a save that lists from one that loads.
+    `header_problem`, then the weights read in slices and checked finite as `load` checks them, and a
+    checkpoint's optimizer state (its step counts, its averages) checked as `load` checks it: nothing is
+    built or kept, so a listing can tell a save that lists from one that loads.
     """
     path = Path(path)
     with _open(path) as (file, size):
         metadata, header = _read_header(file, size)
         problem = header_problem(metadata, header)
         if problem is None:
+            model_tensors, optimizer_tensors = _split_tensors(metadata, header)
             try:
-                refuse_not_finite((name, _slices(file, header, header.tensors[name]))
-                                   for name in _split_tensors(metadata, header)[0])
+                refuse_not_finite((name, _slices(file, header, header.tensors[name])) for name in model_tensors)
+                if metadata.checkpoint is not None:
+                    arrays = {name: _whole(file, header, header.tensors[name]) for name in optimizer_tensors}
+                    _check_training_state(metadata, _stand_ins(expected_for(metadata).param_shapes, metadata.dtype),
+                                          arrays)
             except SaveError as error:
                 problem = error.problem
     return metadata, header, problem

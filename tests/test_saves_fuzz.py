@@ -23,7 +23,7 @@ from nnstudio.saves import SaveError
 from nnstudio.tui.main import main
 from nnstudio.tui.run import config_problem
 
-FUZZ = settings(max_examples=150, deadline=None, database=None,
+FUZZ = settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "150")), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 TINY = {"name": "tiny", "input_shape": [4],
@@ -279,3 +279,15 @@ def test_any_weight_replaced_by_any_number_loads_only_if_finite(scratch, valid, 
     if isinstance(result, SaveError):
         assert f"its weights are not finite: 1 of 4 tensors ({name}) holds NaN or infinite values" in result.problem
     displayed(scratch, result)
+
+
+def test_a_negative_optimizer_step_in_the_data_is_not_listed_as_loadable(scratch, valid):
+    """Found by the bit flips above (1 run in about 20): the listing read only the model's weights, so a
+    checkpoint whose Adam step count was damaged listed as loadable and then would not load."""
+    header_length = struct.unpack("<Q", valid[:8])[0]
+    table = json.loads(valid[8:8 + header_length])
+    begin, end = table["optimizer.state.3.step"]["data_offsets"]
+    at = 8 + header_length + begin
+    damaged = valid[:at] + struct.pack("<q", -2) + valid[at + (end - begin):]
+    error = outcome(scratch, damaged)
+    assert isinstance(error, SaveError) and "step must be an integer >= 0" in str(error)
