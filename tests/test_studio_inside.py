@@ -264,3 +264,17 @@ async def test_a_slow_drawing_says_it_is_under_way(tmp_path, blobs):
         await pilot.pause()
         assert "Drawing the confusion view…" in screen_text(app)
         inside._say_slow(inside.requests - 1, "confusion")   # an older drawing's timer: nothing
+
+
+async def test_training_a_new_model_forgets_the_untrained_one_s_cell_and_check(tmp_path, blobs):
+    """The pane looked at the untrained model before space; the session that trains is another model."""
+    app = studio(tmp_path, blobs, **{"training.epochs": 1})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("8", "c")
+        await shows(pilot, "Confusion")
+        pane(app).cell = (2, 1)
+        before = pane(app)._generation
+        await trained(pilot)
+        assert pane(app)._generation > before
+        await shows(pilot, "Confusion")
+        assert pane(app).cell != (2, 1) or "true 2 read as 1" in drawn(app)

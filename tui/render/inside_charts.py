@@ -129,8 +129,10 @@ def distributions_lines(view, width: int, height: int, mono: bool, keys: str = "
                           f"{view.layer.shape_text}{_after(view.activation)}"
                           f"{_health(view)}{hint(keys, 'layer')}")
     spread = any(line.plain.startswith("  spread") for line in lines)
+    own = any(line.plain.strip().startswith("own scale") for line in lines)
     legend = Text(f"{epochs}; " + ("spread: how wide the middle 87% of values is" if spread else
-                                   f"bands: share of values [{SEQUENTIAL}] most"))
+                                   f"share of values [{SEQUENTIAL}] most; the rest on the end rows"
+                                   + ("; own scale: each epoch between its own ends" if own else "")))
     return [clip(title, width), *lines[:body], clip(legend, width)]
 
 
@@ -143,9 +145,11 @@ def _band_ranges(rows: list[list[float]]) -> tuple[np.ndarray, np.ndarray, bool]
     """Each epoch's drawn range: one shared range around the values' middle 87% (a far outlier of an early
     epoch would squeeze all the rest), or each epoch's own when their spreads differ by OWN_SCALE_RATIO."""
     inner = np.array([(q[1], q[7]) if len(q) == 9 else (np.nan, np.nan) for q in rows], dtype=float)
+    outer = np.array([(q[0], q[8]) if len(q) == 9 else (np.nan, np.nan) for q in rows], dtype=float)
     spread = inner[:, 1] - inner[:, 0]
     pad = 0.25 * np.nan_to_num(spread)
-    lows, highs = inner[:, 0] - pad, inner[:, 1] + pad
+    lows = np.fmax(inner[:, 0] - pad, outer[:, 0])     # never past the values themselves (a ReLU's are >= 0)
+    highs = np.fmin(inner[:, 1] + pad, outer[:, 1])
     finite = np.isfinite(spread) & (spread > 0)
     own = bool(finite.any() and spread[finite].max() > OWN_SCALE_RATIO * spread[finite].min())
     if not own:
@@ -281,7 +285,7 @@ def _cell_examples(view, width: int, height: int, mono: bool) -> tuple[list[Text
         for cols, rows in ((14, 7), (10, 5)):
             if height >= rows + 1 and width >= cols:
                 pictures = [normalised(shrink(p, cols, rows), signed=False) for p in view.pictures]
-                captions = [f"{p:.0%} sure" for p in view.confidence]
+                captions = [f"#{int(i)} {p:.0%}" for i, p in zip(view.examples, view.confidence)]
                 return thumbnails(pictures, captions, width, height, mono, signed=False)
     if view.rows is not None:
         listed = [Text(f"#{int(i)}: " + ", ".join(f"{v:.2f}" for v in row[:6]) + f"  ({p:.0%} sure)")

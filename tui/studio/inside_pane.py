@@ -111,7 +111,12 @@ class InsidePane(Vertical, can_focus=True):
         self.dirty = True
 
     def show_history(self, history: list[dict], *_args) -> None:
-        """A new session, or a run's history put back: what was drawn belongs to another model."""
+        """A run's history put back (a load, a resume): what was drawn belongs to another model."""
+        self.new_model()
+
+    def new_model(self) -> None:
+        """Another model from now on (a new session: the one that trains is not the untrained one looked at
+        before): the drawings out, the gradient check and the confusion cell belong to the one before."""
         self._generation += 1
         self.checked, self.cell, self.dirty = None, None, True
 

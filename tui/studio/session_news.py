@@ -77,6 +77,7 @@ class SessionNews:
                 self.predictions.show_probe(ProbeSet.from_session(event.session))
                 self.monitor.task = event.session.task
                 self.monitor.train_size = len(event.session.data.x_train)
+                self.panes["inside"].new_model()
             return
         if isinstance(event, Notice):
             self.notify(event.text, title="Note", severity="warning", timeout=10)
