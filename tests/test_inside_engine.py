@@ -14,7 +14,6 @@ from hypothesis.extra import numpy as hnp
 from nnstudio.datasets import BatchIterator
 from nnstudio.datasets.embedded import load_embedded
 from nnstudio.engine import Tensor, build_model, events, manual_seed, nn
-from nnstudio.engine import inside
 from nnstudio.engine import trainer as trainer_module
 from nnstudio.engine.gradcheck import MODEL_TOLERANCE, check_model, layer_errors
 from nnstudio.engine.inside import (QUANTILES, dead_fraction, histogram, layer_distributions, quantiles,

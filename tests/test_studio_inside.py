@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from studio_host import screen_text
-from test_studio_app import SPEC, blobs, studio, wait_for, wait_status  # noqa: F401  (blobs: a fixture)
+from test_studio_app import blobs, studio, wait_for, wait_status  # noqa: F401  (blobs: a fixture)
 
 from nnstudio.engine import events
 from nnstudio.engine.tensor import Tensor
@@ -234,7 +234,7 @@ async def test_keys_of_another_view_say_which_view_they_belong_to(tmp_path, blob
 
 async def test_a_drawing_that_comes_back_late_keeps_the_cell_chosen_meanwhile(tmp_path, blobs):
     app = studio(tmp_path, blobs)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24)):
         inside = pane(app)
         inside.view, inside.cell = "confusion", (2, 2)   # chosen after the request below went out
         request = dict(view="confusion", generation=inside._generation)

@@ -10,7 +10,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from .cells import (NEGATIVE, POSITIVE, SEQUENTIAL, clip, hint, diverging, field_lines, normalised, picture_size,
+from .cells import (NEGATIVE, POSITIVE, SEQUENTIAL, clip, field_lines, hint, normalised, picture_size,
                     sequential, shrink)
 from .inside_plane import thumbnails
 
