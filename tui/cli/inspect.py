@@ -40,15 +40,13 @@ from ..render.cells import clip
 from ..render.inside import draw, grid_for, in_ascii
 from ..run import Session, SessionError, saved_config
 from ..run.config import ConfigError
-from ..run.inside import DESCRIPTIONS, VIEWS, NotApplicable, Subject, look
+from ..run.inside import DESCRIPTIONS, VIEWS, NotApplicable, Subject, first_view, look
 from ..run.run_names import find_run
 from .common import UsageError, existing_saves_folder, fail, failure_status, field_type, one_line_errors, plain, \
     resolve_save, show_notice
 from .eval import data_overrides
 
 PROG = "nnstudio inspect"
-#: the view shown when none is asked for: the first of these that applies to the model and its data
-DEFAULT_VIEWS = ("boundary", "latent", "weights", "gradient-flow", "distributions")
 #: the drawing's size when stdout is not a terminal (a pipe, a file)
 PIPED_SIZE = (100, 30)
 MIN_WIDTH, MIN_HEIGHT = 20, 5
@@ -189,17 +187,6 @@ def options_of(args: argparse.Namespace, view: str, width: int, height: int) -> 
     return options
 
 
-def default_view(subject: Subject, width: int, height: int):
-    """The first of DEFAULT_VIEWS that applies, and its result; NotApplicable naming them all if none does."""
-    reasons = []
-    for view in DEFAULT_VIEWS:
-        try:
-            return view, look(view, subject, **grid_for(view, width, height))
-        except NotApplicable as error:
-            reasons.append(f"{view}: {error}")
-    raise NotApplicable(f"no view applies to this model ({'; '.join(reasons)})")
-
-
 def size_of(args: argparse.Namespace, console: Console) -> tuple[int, int]:
     """--width and --height, else the terminal's size (a line left for the prompt), else PIPED_SIZE."""
     if console.is_terminal:
@@ -232,7 +219,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     body = height - 1   # (a line for what is looked at)
     try:
         if args.view is None:
-            view, result = default_view(subject, width, body)
+            view, result = first_view(subject, lambda view: grid_for(view, width, body))
             check_options(args, view)
         else:
             view, result = args.view, look(args.view, subject, **options_of(args, args.view, width, body))

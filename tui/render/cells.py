@@ -133,11 +133,6 @@ def picture_size(height: int, width: int, scale: int) -> tuple[int, int]:
     return cols, max(1, -(-height // (2 * scale)))
 
 
-def legend(ramp: str, low: str, high: str) -> Text:
-    """"low [ramp] high", the key to a ramp."""
-    return Text(f"{low} [{ramp}] {high}")
-
-
 #: how to get another part of a view: a studio key, or a flag of `nnstudio inspect` ({page} filled in)
 HINTS = {
     "studio": {"test": "t: test points", "train": "t: training points", "layer": "[ ] layer",
@@ -153,6 +148,11 @@ def hint(keys: str, name: str, **values) -> str:
     """" · " and how to reach the part `name` of a view with `keys` ("studio" or "cli"); "" when there is none."""
     text = HINTS[keys][name].format(**values)
     return f" · {text}" if text else ""
+
+
+def after_activation(activation: str | None) -> str:
+    """", after relu" in a layer's title, or ", no activation" for a layer whose outputs go on as they are."""
+    return f", after {activation}" if activation else ", no activation"
 
 
 def clip(text: Text | str, width: int) -> Text:

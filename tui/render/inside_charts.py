@@ -10,7 +10,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from .cells import (NEGATIVE, POSITIVE, SEQUENTIAL, clip, field_lines, hint, normalised, picture_size,
+from .cells import (NEGATIVE, POSITIVE, SEQUENTIAL, after_activation, clip, field_lines, hint, normalised, picture_size,
                     sequential, shrink)
 from .inside_plane import thumbnails
 
@@ -126,7 +126,7 @@ def distributions_lines(view, width: int, height: int, mono: bool, keys: str = "
                 lines.append(clip(Text(label) + heat_line, width))
     epochs = (f"epochs {view.epochs[0]}-{view.epochs[-1]} →" if view.epochs else "no epochs recorded yet")
     title = Text.assemble(("Distributions", "bold"), f" · layer {view.layer.number}/{view.layers} "
-                          f"{view.layer.shape_text}{_after(view.activation)}"
+                          f"{view.layer.shape_text}{after_activation(view.activation)}"
                           f"{_health(view)}{hint(keys, 'layer')}")
     spread = any(line.plain.startswith("  spread") for line in lines)
     own = any(line.plain.strip().startswith("own scale") for line in lines)
@@ -158,11 +158,6 @@ def _band_ranges(rows: list[list[float]]) -> tuple[np.ndarray, np.ndarray, bool]
     same = ~(highs > lows)
     lows, highs = np.where(same, lows - 0.5, lows), np.where(same, highs + 0.5, highs)
     return np.nan_to_num(lows), np.nan_to_num(highs), own
-
-
-def _after(activation: str | None) -> str:
-    """", after relu", or ", no activation" for a layer whose outputs go on as they are."""
-    return f", after {activation}" if activation else ", no activation"
 
 
 def _health(view) -> str:

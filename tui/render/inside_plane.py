@@ -13,7 +13,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from .cells import (FILLS, SEQUENTIAL, Canvas, class_colour, hint, class_mark, clip, diverging, field_lines, normalised,
+from .cells import (FILLS, SEQUENTIAL, Canvas, after_activation, class_colour, hint, class_mark, clip, diverging, field_lines, normalised,
                     sequential, shrink)
 
 #: a cell is "sure" when its class's probability is at least this far from a tie, as a share of the way to 1
@@ -161,7 +161,7 @@ def neurons_lines(view, width: int, height: int, mono: bool, page: int = 0, keys
     lines, shown = thumbnails(scaled[first:first + per_page], captions[first:first + per_page], width,
                               body_height, mono, signed)
     title = Text.assemble(("Neurons", "bold"), f" · layer {view.layer.number}/{view.layers} {view.layer.shape_text}"
-                          f"{', after ' + view.activation if view.activation else ', no activation'} · units "
+                          f"{after_activation(view.activation)} · units "
                           f"{first + 1}-{first + shown} of {units}, page {page + 1}/{pages}"
                           f"{hint(keys, 'layer')}{hint(keys, 'page')}")
     ramp = "negative ● … 0 … █ positive" if signed else f"0 [{SEQUENTIAL}] its highest"

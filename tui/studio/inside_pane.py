@@ -31,14 +31,12 @@ from nnstudio.engine import events
 
 from ..render.inside import draw, grid_for, message_lines
 from ..run import Status
-from ..run.inside import NotApplicable, Subject, look
+from ..run.inside import NotApplicable, Subject, first_view, look
 
 #: (key, view, name in the view bar)
 VIEW_KEYS = (("b", "boundary", "boundary"), ("u", "neurons", "units"), ("w", "weights", "weights"),
              ("d", "distributions", "dist"), ("g", "gradient-flow", "flow"), ("a", "latent", "latent"),
              ("c", "confusion", "confusion"), ("k", "gradcheck", "check"))
-#: the views tried, in order, when none is chosen yet: the first that applies is shown
-FIRST_CHOICES = ("boundary", "latent", "weights", "distributions")
 #: seconds between two live redraws, at least
 REFRESH = 0.5
 #: while training, the pane's drawing takes at most this share of the time (its measure misses the screen's
@@ -79,7 +77,7 @@ class InsidePane(Vertical, can_focus=True):
         self.subject_source: Callable[[], Subject] | None = None
         """Called in a worker thread: a Subject on a copy of the model (the app sets it); NotApplicable when
         there is no model to look at."""
-        self.view: str | None = None       # None: the first of FIRST_CHOICES that applies
+        self.view: str | None = None       # None: the first that applies (`first_view`)
         self.chosen_layer: int | None = None
         self.layer_count = 0                    # the model's weight layers, as the last drawing found
         self.other = False
@@ -240,21 +238,18 @@ class InsidePane(Vertical, can_focus=True):
             subject = self.subject_source()
         except NotApplicable as reason:
             return message_lines(str(reason), width)
-        views = [request["view"]] if request["view"] else list(FIRST_CHOICES)
-        for view in views:
-            try:
-                result = look(view, subject, layer=request["layer"], cell=request["cell"],
-                              **grid_for(view, width, height))
-            except NotApplicable as reason:
-                if view == views[-1]:
-                    found["view"] = view
-                    return message_lines(f"{reason}.", width) + [Text(""), *self._choices(width)]
-                continue
-            found.update(view=view, layers=getattr(result, "layers", 0) if view in ("neurons", "distributions")
-                         else len(subject.layers()), cell=getattr(result, "cell", None),
-                         classes=len(subject.class_names))
-            return draw(result, width, height, request["mono"], other=request["other"], page=request["page"])
-        return []
+        def options(view: str) -> dict:
+            return dict(layer=request["layer"], cell=request["cell"], **grid_for(view, width, height))
+        try:
+            if request["view"] is None:
+                view, result = first_view(subject, options)
+            else:
+                view, result = request["view"], look(request["view"], subject, **options(request["view"]))
+        except NotApplicable as reason:
+            return message_lines(f"{reason}.", width) + [Text(""), *self._choices(width)]
+        found.update(view=view, layers=getattr(result, "layers", 0) if view in ("neurons", "distributions")
+                     else len(subject.layers()), cell=getattr(result, "cell", None), classes=len(subject.class_names))
+        return draw(result, width, height, request["mono"], other=request["other"], page=request["page"])
 
     @staticmethod
     def _choices(width: int) -> list[Text]:

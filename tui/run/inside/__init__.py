@@ -12,7 +12,7 @@ what the view needs, in one line.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .checking import GradCheck, gradcheck
 from .pictures import Confusion, Latent, Weights, confusion, latent, weights
@@ -22,6 +22,8 @@ from .subject import Layer, NotApplicable, Subject
 
 #: every view, in the order the studio's keys and `inspect --view` list them
 VIEWS = ("boundary", "neurons", "weights", "distributions", "gradient-flow", "latent", "confusion", "gradcheck")
+#: the view shown when none is chosen: the first of these that applies to the model and its data
+DEFAULT_VIEWS = ("boundary", "latent", "weights", "gradient-flow", "distributions")
 #: what each view shows, in a few words
 DESCRIPTIONS = {
     "boundary": "the decision boundary (or the fitted curve) over the plane of a 2-D data set",
@@ -57,5 +59,17 @@ def look(view: str, subject: Subject, *, layer: int | None = None, cols: int = 6
     raise NotApplicable(f"no view {view!r}; the views are {', '.join(VIEWS)}")
 
 
-__all__ = ["VIEWS", "DESCRIPTIONS", "look", "Subject", "Layer", "NotApplicable", "Boundary", "Fit", "Neurons",
+def first_view(subject: Subject, options: Callable[[str], dict] = lambda view: {}) -> tuple[str, Any]:
+    """The first of DEFAULT_VIEWS that applies, and its result (`options(view)`: that view's `look` options);
+    NotApplicable naming each view's reason when none does."""
+    reasons = []
+    for view in DEFAULT_VIEWS:
+        try:
+            return view, look(view, subject, **options(view))
+        except NotApplicable as error:
+            reasons.append(f"{view}: {error}")
+    raise NotApplicable(f"no view applies to this model ({'; '.join(reasons)})")
+
+
+__all__ = ["VIEWS", "DEFAULT_VIEWS", "DESCRIPTIONS", "look", "first_view", "Subject", "Layer", "NotApplicable", "Boundary", "Fit", "Neurons",
            "Weights", "Latent", "Confusion", "Distributions", "GradientFlow", "GradCheck"]

@@ -39,10 +39,6 @@ class Layer:
         out, inp, kh, kw = m.weight.shape
         return f"conv2d {inp}→{out} {kh}×{kw}"
 
-    @property
-    def units(self) -> int:
-        return int(self.module.weight.shape[0])
-
 
 @dataclass(frozen=True, eq=False)
 class Subject:
