@@ -1,5 +1,6 @@
 """nnstudio's data sets: the MNIST family (IDX files, fetched or imported, cached), an embedded
-MNIST subset that works offline, and synthetic sets; plus preprocessing and batching.
+MNIST subset that works offline, synthetic sets, and sets imported from a user's CSV or .npz file;
+plus preprocessing and batching.
 
     from nnstudio.datasets import load_dataset, prepare, BatchIterator
     data = prepare(load_dataset("mnist"), val_fraction=0.1, seed=0, standardize=True)
@@ -15,16 +16,19 @@ from .errors import DatasetError, FetchError
 from .fetch import DownloadProgress, FetchResult, fetch_dataset, fetch_files
 from .idx import encode_idx, parse_idx, read_idx
 from .importer import import_dataset
+from .imported import IMPORT_LIMIT, Imported, import_file, imported_names, load_imported, remove_imported
 from .embedded import EMBEDDED_NAME
-from .loader import DatasetStatus, dataset_names, list_datasets, load_dataset
+from .loader import DatasetStatus, builtin_names, dataset_names, list_datasets, load_dataset
 from .locations import cache_dir, cache_root
 from .mnist_family import FASHION_MNIST, IDX_DATASETS, MNIST, IdxDatasetSpec, IdxFile
 from .preprocess import PreparedData, Standardizer, prepare, scale, stratified_split, to_layout, train_val_split
 from .shapes import DataShape, data_shape
 from .synthetic import SYNTHETIC
+from .table import TableError
 
 __all__ = [
-    "BatchIterator", "DataShape", "Dataset", "DatasetError", "DatasetStatus", "Digest", "DownloadProgress",
+    "BatchIterator", "IMPORT_LIMIT", "Imported", "TableError", "builtin_names", "import_file", "imported_names",
+    "load_imported", "remove_imported", "DataShape", "Dataset", "DatasetError", "DatasetStatus", "Digest", "DownloadProgress",
     "EMBEDDED_NAME", "FASHION_MNIST", "FetchError", "FetchResult", "IDX_DATASETS", "IdxDatasetSpec", "IdxFile",
     "MNIST", "PreparedData", "SYNTHETIC", "Standardizer", "cache_dir", "cache_root", "data_shape", "dataset_names",
     "encode_idx", "fetch_dataset", "fetch_files", "import_dataset", "list_datasets", "load_dataset", "parse_idx",

@@ -32,6 +32,14 @@ class Dataset:
     notice: str | None = None
     title: str = ""
     image_shape: tuple[int, ...] | None = None  # (channels, height, width) for image sets, else None
+    #: "per-feature": always standardise each column with the training rows' statistics (an imported table,
+    #: whose columns come in any units); None: as the run's data.standardize setting says
+    standardize: str | None = None
+    feature_names: tuple[str, ...] = ()   # the input columns' names (an imported table's header); else x1, x2, ...
+
+    def feature_name(self, i: int) -> str:
+        """The name of input column `i`: its header's, or x1, x2, ... where there is none."""
+        return self.feature_names[i] if i < len(self.feature_names) else f"x{i + 1}"
 
     @property
     def num_classes(self) -> int:

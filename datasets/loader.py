@@ -4,7 +4,8 @@ Names: `mnist` and `fashion-mnist` (IDX files: an explicit folder, NNSTUDIO_DATA
 cache, then a download; when all fail the embedded MNIST subset stands in, with a notice; a copy
 that turns out damaged when read is passed over with a note, except in an explicit folder, which
 is strict),
-`mnist-embedded` (the subset shipped in the package), and the synthetic sets of `synthetic`.
+`mnist-embedded` (the subset shipped in the package), the synthetic sets of `synthetic`, and the
+sets a user imported from a CSV or .npz file (`imported`, kept in the cache).
 `list_datasets` says what is available and where, for `nnstudio data list`.
 """
 
@@ -20,6 +21,7 @@ from .embedded import EMBEDDED_NAME, EMBEDDED_PATH, embedded_size_bytes, load_em
 from .errors import DatasetError
 from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_files
 from .idx import read_idx, read_idx_header
+from .imported import imported_names, load_imported, read_record
 from .locations import Located, copies, display_path, find_files, how_to_get, locate, offline
 from .mnist_family import IDX_DATASETS, MNIST, IdxDatasetSpec
 from .preprocess import to_layout
@@ -27,9 +29,15 @@ from .synthetic import DEFAULT_SIZE, SYNTHETIC, generate
 
 
 
-def dataset_names() -> list[str]:
-    """Every name `load_dataset` accepts."""
+def builtin_names() -> list[str]:
+    """The data sets nnstudio itself provides (an imported set may not take these names)."""
     return [*IDX_DATASETS, EMBEDDED_NAME, *SYNTHETIC]
+
+
+def dataset_names() -> list[str]:
+    """Every name `load_dataset` accepts: the built-in sets, then those imported on this machine."""
+    builtin = builtin_names()
+    return builtin + [name for name in imported_names() if name not in builtin]
 
 
 def load_dataset(
@@ -71,7 +79,18 @@ def load_dataset(
     if name in IDX_DATASETS:
         return load_idx_dataset(IDX_DATASETS[name], data_dir=data_dir, layout=layout, allow_fetch=allow_fetch,
                                 fallback=fallback, progress=progress, mirrors=mirrors, timeout=timeout)
-    raise DatasetError(f"unknown data set {name!r} (known: {', '.join(dataset_names())})")
+    if name in imported_names():
+        return load_imported(name, layout)
+    raise DatasetError(unknown_name(name))
+
+
+def unknown_name(name: str) -> str:
+    """Why `name` names no data set here, with a did-you-mean, and how to import one under that name."""
+    import difflib
+    close = difflib.get_close_matches(name, dataset_names(), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (f"unknown data set {name!r} ({hint}known: {', '.join(dataset_names())}); to use your own data under that "
+            f"name: nnstudio data import {name} FILE.csv")
 
 
 def load_idx_dataset(
@@ -222,4 +241,25 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetStat
                 else "K classes" if "classes" in spec.options else f"{spec.classes} classes")
         rows.append(DatasetStatus(spec.name, spec.title, spec.task, kind, (spec.input_dim,), None, None,
                                   True, "generated", 0))
+    for name in imported_names():
+        rows.append(_imported_status(name))
     return rows
+
+
+def _imported_status(name: str) -> DatasetStatus:
+    """The `data list` row of an imported set, from its record (a damaged one says so instead of failing)."""
+    from .imported import imported_folder
+    folder = imported_folder(name)
+    try:
+        record = read_record(name)
+        classes = record["class_names"]
+        kind = f"{len(classes)} classes" if record["task"] == "classification" else "regression"
+        shape = tuple(record["image_shape"]) if record.get("image_shape") else (len(record["features"]),)
+        rows = record["rows"]
+        size = sum(path.stat().st_size for path in folder.glob("*.npy"))
+        return DatasetStatus(name, record.get("title") or f"imported from {os.path.basename(record['source'])}",
+                             record["task"], kind, shape, rows["train"], rows["test"], True,
+                             f"{display_path(folder)} (imported)", size)
+    except (DatasetError, OSError, KeyError, TypeError) as error:
+        return DatasetStatus(name, "imported data set (damaged)", "?", "?", (), None, None, False,
+                             display_path(folder), 0, (str(error),))

@@ -187,6 +187,7 @@ def prepare(
     layout: str = "flat",
     train_size: int | None = None,
     split_rule: str = SPLIT_RULE,
+    standardizer: Standardizer | None = None,
 ) -> PreparedData:
     """Scale, split (`stratified_split` by `split_rule`), optionally standardise and lay out `dataset` for training.
 
@@ -195,6 +196,8 @@ def prepare(
     rows only and are applied in place. `train_size` trains on only that many of the training
     rows, drawn from `seed` once the validation rows are held out (so the validation set is the
     same whatever the subset): a small subset overfits in seconds, which is the point of it.
+    A given `standardizer` (a save's) is applied instead of statistics measured here, so a model meets
+    its inputs scaled exactly as when it trained.
     """
     train_index, val_index = stratified_split(dataset.y_train, val_fraction, seed, split_rule) if val_fraction \
         else (np.arange(len(dataset.y_train)), np.arange(0))
@@ -212,9 +215,16 @@ def prepare(
         scale(dataset.x_train[rows], out=x[start:start + len(rows)])
     x_test = scale(dataset.x_test)
     n_train = len(train_index)
-    standardizer = None
-    if standardize:
+    if not standardize:
+        standardizer = None
+    elif standardizer is None:
         standardizer = Standardizer.fit(x[:n_train], per_feature=per_feature)
+    if standardize:
+        wanted = x.shape[1:] if per_feature else ()
+        if standardizer.mean.shape not in (wanted, ()):
+            raise DatasetError(f"the saved standardisation is for inputs of shape {standardizer.mean.shape}, but "
+                               f"{dataset.name} has inputs of shape {x.shape[1:]}: was it imported again with other "
+                               f"columns?")
         standardizer.apply(x, inplace=True)
         standardizer.apply(x_test, inplace=True)
     x = to_layout(x, layout, dataset.image_shape)

@@ -3,7 +3,9 @@
     nnstudio data list [--data-dir DIR]          what is available, where, and how big
     nnstudio data fetch NAME [--mirror URL ...] [--force]
                                                  download into the cache (progress bar, resumable)
+    nnstudio data import NAME FILE.csv|FILE.npz   your own data as a data set (see `data_import`)
     nnstudio data import NAME DIR                 copy a local folder of IDX files into the cache, verified
+    nnstudio data remove NAME                     delete an imported data set
     nnstudio data info NAME [--data-dir DIR] [--fetch]
                                                  shapes, class counts, pixel statistics, a few samples
 
@@ -18,15 +20,17 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from nnstudio.datasets import (IDX_DATASETS, Dataset, DatasetError, Standardizer, dataset_names, fetch_files,
-                               import_dataset, list_datasets, load_dataset)
+from nnstudio.datasets import (IDX_DATASETS, SYNTHETIC, Dataset, DatasetError, Standardizer, dataset_names,
+                               fetch_files, list_datasets, load_dataset)
 from nnstudio.datasets.fetch import DEFAULT_TIMEOUT
 from nnstudio.datasets.locations import OFFLINE_ENV, display_path, find_files
 from nnstudio.engine.fields import Field
 
 from ..render import digit_lines, size_text
+from . import data_import
 from .download_bars import DownloadBars, download_bars
 from .common import UsageError, fail, field_type, parse_flag
 
@@ -58,10 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="download every file again, even those the cache holds intact")
     fetch.set_defaults(handler=run_fetch)
 
-    imports = actions.add_parser("import", help="copy and verify a local folder of IDX files into the cache")
-    imports.add_argument("name", choices=list(IDX_DATASETS), help="data set the files are")
-    imports.add_argument("dir", type=Path, help="folder holding the four IDX files (.gz or unpacked)")
-    imports.set_defaults(handler=run_import)
+    data_import.register(actions)
 
     info = actions.add_parser("info", help="shapes, class counts, pixel statistics and a few samples")
     info.add_argument("name", choices=dataset_names(), help="data set to describe")
@@ -95,7 +96,7 @@ def run_list(args: argparse.Namespace) -> int:
     if (status := _bad_data_dir(args)) is not None:
         return status
     table = Table(title="Data sets", caption="Get a missing one with `nnstudio data fetch NAME` "
-                  "or, offline, `nnstudio data import NAME DIR`.")
+                  "or, offline, `nnstudio data import NAME DIR`; your own with `nnstudio data import NAME FILE.csv`.")
     table.add_column("name", no_wrap=True)
     table.add_column("kind", no_wrap=True)
     table.add_column("input", no_wrap=True)
@@ -141,28 +142,13 @@ def run_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------------------- import
-
-def run_import(args: argparse.Namespace) -> int:
-    """`nnstudio data import NAME DIR`: copy the files into the cache after checking them."""
-    if not args.dir.is_dir():
-        return fail(PROG, f"{args.dir} is not a folder", 2)
-    try:
-        folder = import_dataset(args.name, args.dir)
-    except DatasetError as error:
-        return fail(PROG, str(error))
-    Console().print(f"{args.name}: imported from {display_path(args.dir)} into {display_path(folder)} "
-                    "(4 files, checksums verified)", soft_wrap=True)
-    return 0
-
-
 # ----------------------------------------------------------------------------------------- info
 
 def run_info(args: argparse.Namespace) -> int:
     """`nnstudio data info NAME`: what the data set holds, with a few samples drawn."""
     if (status := _bad_data_dir(args)) is not None:
         return status
-    synthetic = args.name not in IDX_DATASETS and args.name != "mnist-embedded"
+    synthetic = args.name in SYNTHETIC
     try:
         with download_bars() if args.fetch else contextlib.nullcontext() as progress:
             dataset = load_dataset(args.name, data_dir=args.data_dir, allow_fetch=args.fetch, layout="flat",
@@ -214,7 +200,8 @@ def _stats_table(dataset: Dataset) -> Table:
     for column in ("", "min", "max", "mean", "std"):
         table.add_column(column, justify="right")
     x = dataset.x_train.reshape(len(dataset.x_train), -1)
-    columns = [("all pixels", x)] if pixels else [(f"x{i + 1}", x[:, i:i + 1]) for i in range(x.shape[1])]
+    columns = [("all pixels", x)] if pixels else [(escape(dataset.feature_name(i)), x[:, i:i + 1])
+                                                  for i in range(x.shape[1])]
     if dataset.task == "regression":
         columns.append(("y", dataset.y_train.reshape(-1, 1)))
     for label, values in columns:
@@ -253,7 +240,7 @@ def _scatter(x: np.ndarray, y: np.ndarray, width: int = 56, height: int = 20) ->
 def _rows_table(dataset: Dataset, count: int) -> Table:
     table = Table(title="First samples (train)")
     for i in range(dataset.x_train.shape[1]):
-        table.add_column(f"x{i + 1}", justify="right")
+        table.add_column(escape(dataset.feature_name(i)), justify="right")
     table.add_column("y", justify="right")
     for x, y in zip(dataset.x_train[:count], dataset.y_train[:count]):
         table.add_row(*(f"{v:.3f}" for v in x), f"{float(y[0]):.3f}")

@@ -130,14 +130,21 @@ def per_class_table(record: dict) -> Table:
     return table
 
 
+def class_labels(names: list[str], width: int = 10) -> list[str]:
+    """Short labels of the classes for the confusion matrix's rows and columns: their names (cut to `width`), or
+    their numbers where the names are the numbers."""
+    return [name if len(name) <= width else name[:width - 1] + "…" for name in names]
+
+
 def confusion_table(record: dict) -> Table:
     """Rows are the true classes, columns the predicted ones; the diagonal (right) stands out from the errors."""
     confusion = np.asarray(record["confusion"])
     table = Table(title="Confusion matrix", title_justify="left")
     table.add_column("true\\pred", style="bold", justify="right")
-    for c in range(len(confusion)):
-        table.add_column(str(c), justify="right")
+    labels = class_labels(record["class_names"])
+    for label in labels:
+        table.add_column(escape(label), justify="right")
     for t, row in enumerate(confusion):
         cells = [f"[bold green]{n}[/]" if p == t else f"[red]{n}[/]" if n else "[dim]0[/]" for p, n in enumerate(row)]
-        table.add_row(str(t), *cells)
+        table.add_row(escape(labels[t]), *cells)
     return table

@@ -171,7 +171,7 @@ def prediction_table(session: Session, picked: Picked, right_wrong: tuple[str, s
     if classes:
         table.add_column("")  # the right/wrong mark
     for i in range(shown):
-        table.add_column(f"x{i + 1}", justify="right")
+        table.add_column(escape(session.dataset.feature_name(i)), justify="right")
     if shown < x.shape[1]:
         table.add_column("...")
     for column in ("truth", "prediction", "confidence" if classes else "error"):

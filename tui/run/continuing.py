@@ -21,7 +21,7 @@ from nnstudio.engine import divergence
 from .config import ConfigError, RunConfig
 from .reopening import config_of, load_save, run_folder_to_continue
 from .reports import SessionError
-from .training_data import split_rule_of
+from .training_data import saved_standardizer, split_rule_of
 
 if TYPE_CHECKING:
     from .session import Session
@@ -82,6 +82,8 @@ def from_save(cls: type["Session"], path: str | Path, *, config: RunConfig | Non
     if not reinitialise:   # before the trainer and schedule are built: they span the epochs still to train
         session.epoch_offset = len(loaded.metadata.history)
     session.split_rule = split_rule_of(loaded.metadata)   # (validated on the rows it was: it never trained on them)
+    if not reinitialise:
+        session.standardizer = saved_standardizer(loaded.metadata)   # (its inputs scaled as when it trained)
     session.prepare()
     if not reinitialise:
         session.model.load_state_dict(loaded.model.state_dict())
@@ -99,6 +101,7 @@ def restore(session: "Session", loaded: saves.Loaded, fresh: frozenset[str] = fr
     fork that changed their settings starts them afresh (a fresh schedule at the epoch it forks from).
     """
     session.split_rule = split_rule_of(loaded.metadata)   # (the same rows, as it trained: bit-identical)
+    session.standardizer = saved_standardizer(loaded.metadata)
     session.prepare()
     resume = loaded.checkpoint
     recorded = (resume.data_state or {}).get("blas_threads")

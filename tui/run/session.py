@@ -35,7 +35,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nnstudio import saves
-from nnstudio.datasets import BatchIterator
+from nnstudio.datasets import BatchIterator, Standardizer
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.engine import divergence, events, manual_seed
 from nnstudio.engine.nn import Module
@@ -87,6 +87,9 @@ class Session(RunControls):
         self.inherited: tuple[dict, list[dict]] | None = None   # a fork's: its parent's config and history records
         self.split_rule = SPLIT_RULE
         """How the validation rows are counted (`preprocess.SPLIT_RULES`): a run going on from a file uses its rule."""
+        self.standardizer: Standardizer | None = None
+        """Standardisation statistics to use rather than measure: a run going on from a file uses those it trained
+        with, so its inputs are scaled as they were (`training_data.saved_standardizer`)."""
         self.own_from: int | None = None
         """The epochs done before this run's own (a fork's parent's, a continued save's): its best is among those
         after (`runs.best_of`). Set when it first trains; a run resumed in its folder takes its history's."""
@@ -116,7 +119,7 @@ class Session(RunControls):
         self.reconstruct = is_autoencoder(self.spec)
         self.classes = dataset.num_classes if dataset.task == "classification" and not self.reconstruct else None
         layout = "image" if len(self.spec["input_shape"]) == 3 else "flat"
-        self.data = prepare_run_data(config, dataset, layout, self.split_rule)
+        self.data = prepare_run_data(config, dataset, layout, self.split_rule, self.standardizer)
         manual_seed(config.training.seed)
         self.model = build_model(self.spec)
         self._build_training_objects()

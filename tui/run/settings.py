@@ -27,12 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
-from nnstudio.datasets import SYNTHETIC, dataset_names
+from nnstudio.datasets import SYNTHETIC
 from nnstudio.engine.control import LIVE_SETTINGS as ENGINE_LIVE_SETTINGS
 from nnstudio.engine.fields import Field, FieldError, short_repr, suggest
 from nnstudio.engine.presets import PRESETS, Preset
 from nnstudio.engine.spec import validate_spec
 from nnstudio.saves.schema import MAX_HISTORY_ENTRIES
+
+from .dataset_names import DatasetNames, checked_name, is_classification
 
 
 class ConfigError(FieldError):
@@ -227,21 +229,21 @@ OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine")
 _FOR_SYNTHETIC = OnlyWith("data.name", tuple(SYNTHETIC), "synthetic data sets")
 _WITH_CLASSES = OnlyWith("data.name", tuple(name for name, spec in SYNTHETIC.items() if "classes" in spec.options))
-_CLASSIFICATION_SETS = OnlyWith("data.name", tuple(name for name in dataset_names() if name not in SYNTHETIC
-                                                   or SYNTHETIC[name].task == "classification"),
-                                "classification data sets")
+_CLASSIFICATION_SETS = OnlyWith("data.name", DatasetNames(is_classification), "classification data sets")
 _ADAM_FAMILY = ("adam", "adamw")
-_REAL_SETS = OnlyWith("data.name", tuple(name for name in dataset_names() if name not in SYNTHETIC),
-                      "the MNIST-family data sets (a synthetic one is made as big as data.size says)")
+_REAL_SETS = OnlyWith("data.name", DatasetNames(lambda name: name not in SYNTHETIC),
+                      "data sets read from files (a synthetic one is made as big as data.size says)")
 
 
 @section("data", "the data set and how it is split")
 class DataSettings(Section):
-    name: str = setting("mnist", "data set to train on", choices=tuple(dataset_names()))
+    name: str = setting("mnist", "data set to train on (built in, or imported with `nnstudio data import`)",
+                        choices=DatasetNames(), validate=checked_name)
     data_dir: str = setting("", "folder with the data set's IDX files; empty searches the usual places",
                             place=Place(True, "name the folder that holds the data set's files"))
     val_fraction: float = setting(0.1, "fraction of the training set held out for validation", low=0.0, high=0.9)
-    standardize: bool = setting(False, "shift and scale inputs to mean 0 and standard deviation 1")
+    standardize: bool = setting(False, "shift and scale inputs to mean 0 and standard deviation 1 (an imported "
+                                       "table always is, column by column)")
     train_size: int = setting(0, "train on only this many of the training rows, drawn at random by the seed (the "
                                  "validation rows stay as they are: a small subset shows overfitting); 0 = all",
                               low=0, only_with=_REAL_SETS)

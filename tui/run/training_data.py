@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, Callable
 
-from nnstudio.datasets import DatasetError, PreparedData, load_dataset, prepare
+from nnstudio.datasets import DatasetError, PreparedData, Standardizer, load_dataset, prepare
 from nnstudio.datasets.dataset import Dataset
 from nnstudio.datasets.preprocess import OLD_SPLIT_RULE, SPLIT_RULE, SPLIT_RULES
 from nnstudio.saves.schema import Metadata
@@ -33,15 +33,28 @@ def load_run_dataset(config: RunConfig, on_event: Callable[[Any], None]) -> Data
 
 
 def prepare_run_data(config: RunConfig, dataset: Dataset, layout: str = "flat",
-                     split_rule: str = SPLIT_RULE) -> PreparedData:
+                     split_rule: str = SPLIT_RULE, standardizer: Standardizer | None = None) -> PreparedData:
     """The data set split (validation held out, seeded, counted by `split_rule`) and scaled as the config says,
-    in `layout` ("flat" vectors or "image" arrays)."""
+    in `layout` ("flat" vectors or "image" arrays). An imported table is always standardised, column by column
+    (`Dataset.standardize`); `standardizer` (a save's statistics) is used instead of measuring them anew."""
     try:
         return prepare(dataset, val_fraction=config.data.val_fraction, seed=config.training.seed,
-                       standardize=config.data.standardize, layout=layout, train_size=config.data.train_size or None,
-                       split_rule=split_rule)
+                       standardize=config.data.standardize or dataset.standardize is not None,
+                       per_feature=dataset.standardize == "per-feature", layout=layout,
+                       train_size=config.data.train_size or None, split_rule=split_rule, standardizer=standardizer)
     except DatasetError as error:
         raise SessionError(str(error)) from None
+
+
+def saved_standardizer(metadata: Metadata) -> Standardizer | None:
+    """The standardisation statistics a save or checkpoint trained with, to meet its inputs scaled the same way
+    (an imported set re-imported since would otherwise be scaled by its new rows); None where it records none."""
+    normalisation = (metadata.dataset or {}).get("normalisation")
+    stats = normalisation.get("standardize") if isinstance(normalisation, dict) else None
+    try:
+        return Standardizer.from_dict(stats) if isinstance(stats, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def split_rule_of(metadata: Metadata) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -368,7 +369,8 @@ class PredictionsPane(Vertical, can_focus=True):
         table = Table(title="test sample", title_justify="left", box=None, pad_edge=False)
         probe, width = self.probe, self.probe.inputs.shape[1]
         for j in range(min(width, 6)):
-            table.add_column(f"x{j + 1}", justify="right")
+            name = probe.feature_names[j] if j < len(probe.feature_names) else f"x{j + 1}"
+            table.add_column(escape(name[:10]), justify="right")
         table.add_column("true" if probe.classifies else "target", justify="right")
         table.add_column("predicted", justify="right")
         table.add_column("" if probe.classifies else "sq. error", justify="right")

@@ -30,6 +30,7 @@ class ProbeSet:
     inputs: np.ndarray | None = None   # (N, D) feature rows, for everything else
     task: str = "classification"       # one of TASKS
     targets: np.ndarray | None = None  # (N, D) what an autoencoder should output: its inputs, scaled as it sees them
+    feature_names: tuple[str, ...] = ()  # the inputs' column names, where the data set has them
     test_evaluation: Callable[[], Callable[[], dict[str, Any]]] | None = field(default=None, compare=False,
                                                                                  repr=False)
     """Called on the interface thread while the weights are still: returns the whole test split's evaluation
@@ -47,7 +48,8 @@ class ProbeSet:
             images = dataset.x_test[index].reshape(len(index), channels, height, width)
             images = images[:, 0] if channels == 1 else images.mean(axis=1)
             return cls(dataset.y_test[index], names, images=images, **common)
-        return cls(dataset.y_test[index], names, inputs=dataset.x_test[index].reshape(len(index), -1), **common)
+        inputs = dataset.x_test[index].reshape(len(index), -1)
+        return cls(dataset.y_test[index], names, inputs=inputs, feature_names=tuple(dataset.feature_names), **common)
 
     def __len__(self) -> int:
         return len(self.labels)
