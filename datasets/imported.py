@@ -61,6 +61,35 @@ class Imported:
     dropped: int
     task_reason: str
     image_shape: tuple[int, ...] | None
+    source: str   # the file it came from
+
+
+    def describe(self) -> str:
+        """What was made, in a sentence: "iris: imported from iris.csv: classification, 3 classes (...), ..."."""
+        if self.task == "classification":
+            names = ", ".join(self.class_names[:8]) + (", ..." if len(self.class_names) > 8 else "")
+            what = f"classification, {len(self.class_names)} classes ({names})"
+        else:
+            what = "regression"
+        shape = f"{self.image_shape[1]}x{self.image_shape[2]} images" if self.image_shape else f"{self.features} features"
+        dropped = f"; {self.dropped:,} rows with missing values left out" if self.dropped else ""
+        return (f"{self.name}: imported from {display_path(self.source)}: {what} ({self.task_reason}), {shape}, "
+                f"{self.train_rows:,} train / {self.test_rows:,} test rows{dropped}.")
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """ "28x28" -> (28, 28); ValueError naming the form otherwise."""
+    match = re.fullmatch(r"\s*(\d{1,4})\s*[xX×]\s*(\d{1,4})\s*", text)
+    if not match or int(match[1]) < 1 or int(match[2]) < 1:
+        raise ValueError(f"an image size is HEIGHTxWIDTH, e.g. 28x28, got {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def suggested_name(path: str | os.PathLike) -> str:
+    """A data set name made from a file's name: "Iris Data.csv" -> "iris-data"."""
+    stem = Path(path).name.split(".")[0].lower()
+    name = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_")[:40]
+    return name or "mydata"
 
 
 def imported_root() -> Path:
@@ -107,7 +136,7 @@ def import_file(name: str, path: str | os.PathLike, *, target: str | None = None
     destination = imported_folder(name)
     if destination.exists() and not replace:
         raise DatasetError(f"a data set named {name} is already imported ({display_path(destination)}); "
-                           f"import with --replace to overwrite it, or choose another name")
+                           f"replace it (--replace; in the studio, tick \"replace\") or choose another name")
     sources = [Path(path)] + ([Path(test_file)] if test_file is not None else [])
     for source in sources:
         _check_size(source)
@@ -119,7 +148,10 @@ def import_file(name: str, path: str | os.PathLike, *, target: str | None = None
         else:
             raw = _read_csv(sources, part, target=target, ignore=ignore, drop_missing=drop_missing, image=image,
                             delimiter=delimiter, progress=progress)
-        made = _write(name, part, raw, task=task, test_fraction=test_fraction, seed=seed)
+        try:
+            made = _write(name, part, raw, task=task, test_fraction=test_fraction, seed=seed)
+        except DatasetError as error:   # (about the rows as a whole: the file is named in front)
+            raise DatasetError(f"{display_path(raw.source)}: {error}") from None
         _put_in_place(part, destination)
     except BaseException:
         shutil.rmtree(part, ignore_errors=True)
@@ -376,7 +408,7 @@ def _write(name: str, part: Path, raw: _Raw, *, task, test_fraction, seed) -> Im
     }
     (part / "dataset.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return Imported(name, imported_folder(name), task, class_names, raw.x.shape[1], len(y_train), len(y_test),
-                    raw.dropped, why, image_shape)
+                    raw.dropped, why, image_shape, raw.source)
 
 
 def _gather(x: np.ndarray, index: np.ndarray | None, path: Path) -> None:

@@ -137,7 +137,7 @@ class Table:
         """Row by row with the `csv` module: quoted fields, and the exact place of any problem."""
         features, targets, numbers, dropped = [], [], [], 0
         reader = csv.reader(lines, delimiter=self.delimiter)
-        for row in reader:
+        for row in _rows(reader, self.name, first_line):
             line = first_line + reader.line_num - 1
             if not row:
                 continue
@@ -198,6 +198,18 @@ class Table:
                          f"--drop-missing")
 
 
+def _rows(reader, name: str, first_line: int) -> Iterator[list[str]]:
+    """The reader's rows; a TableError naming the line where the `csv` module cannot go on."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise TableError(f"{name}, line {first_line + reader.line_num - 1}: cannot be read as CSV ({error})") \
+                from None
+
+
 class _Missing(Exception):
     """A row with a missing value, to be left out (drop_missing)."""
 
@@ -220,7 +232,10 @@ def open_table(path: str | os.PathLike, *, target: str | None = None, ignore: Se
                          if not head.strip() else
                          f"{name} starts with a blank line: the first line must be the header naming the columns")
     delimiter = delimiter or _delimiter(first)
-    header = tuple(cell.strip() for cell in next(csv.reader([first], delimiter=delimiter)))
+    try:
+        header = tuple(cell.strip() for cell in next(csv.reader([first], delimiter=delimiter)))
+    except csv.Error as error:
+        raise TableError(f"{name}, line 1: the header cannot be read as CSV ({error})") from None
     _check_header(name, header, delimiter)
     if len(head.split("\n", 1)) < 2 or not head.split("\n", 1)[1].strip():
         raise TableError(f"{name} has a header line but no rows of data")
@@ -277,13 +292,16 @@ def _numeric_target(table: Table, head: str) -> bool:
     """Whether the target reads as numbers: every non-missing target cell of the first rows does."""
     lines = head.split("\n")[1:-1] or head.split("\n")[1:]
     seen = 0
-    for row in csv.reader(lines, delimiter=table.delimiter):
-        if len(row) == len(table.header):
-            cell = row[table.target].strip()
-            if cell.lower() not in MISSING:
-                if not _is_number(cell):
-                    return False
-                seen += 1
+    try:
+        for row in csv.reader(lines, delimiter=table.delimiter):
+            if len(row) == len(table.header):
+                cell = row[table.target].strip()
+                if cell.lower() not in MISSING:
+                    if not _is_number(cell):
+                        return False
+                    seen += 1
+    except csv.Error:   # (the careful reader says where, when it comes to that line)
+        pass
     return seen > 0
 
 

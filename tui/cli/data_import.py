@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from nnstudio.datasets import (IDX_DATASETS, DatasetError, builtin_names, import_dataset, import_file,
                                remove_imported)
-from nnstudio.datasets.imported import IMPORT_LIMIT, LIMIT_ENV, TEST_FRACTION, Imported
+from nnstudio.datasets.imported import IMPORT_LIMIT, LIMIT_ENV, TEST_FRACTION, Imported, parse_image_size
 from nnstudio.datasets.locations import display_path
 from nnstudio.engine.fields import Field
 
@@ -103,22 +102,15 @@ def run_import(args: argparse.Namespace) -> int:
                                replace=args.replace, seed=args.seed, progress=progress, reserved=tuple(builtin_names()))
     except DatasetError as error:
         return fail(PROG, str(error))
-    Console().print(summary(made, args.source), highlight=False, soft_wrap=True)
+    Console().print(summary(made), highlight=False, soft_wrap=True)
     return 0
 
 
-def summary(made: Imported, source: Path) -> str:
-    """What an import made, in a few lines, and what to do next."""
-    if made.task == "classification":
-        names = ", ".join(made.class_names[:8]) + (", ..." if len(made.class_names) > 8 else "")
-        what = f"classification, {len(made.class_names)} classes ({names})"
-    else:
-        what = "regression"
-    shape = f"{made.image_shape[1]}x{made.image_shape[2]} images" if made.image_shape else f"{made.features} features"
-    dropped = f"; {made.dropped:,} rows with missing values left out" if made.dropped else ""
-    return (f"{made.name}: imported from {display_path(source)}: {what} ({made.task_reason}; --task to change), "
-            f"{shape}, {made.train_rows:,} train / {made.test_rows:,} test rows{dropped}.\n"
-            f"Train on it: nnstudio train --dataset {made.name}   (or choose it in the studio's Settings pane)")
+def summary(made: Imported) -> str:
+    """What an import made, and what to do next."""
+    return (f"{made.describe()}\n"
+            f"Task guessed wrong? Import again with --task and --replace. Train on it: nnstudio train --dataset "
+            f"{made.name}   (or choose it in the studio's Settings pane)")
 
 
 def _import_idx(args: argparse.Namespace) -> int:
@@ -156,12 +148,10 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def _image_size(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
-    if not match or int(match[1]) < 1 or int(match[2]) < 1:
-        raise ValueError(f"--image must be HEIGHTxWIDTH, e.g. 28x28, got {text!r}")
-    return int(match[1]), int(match[2])
+    try:
+        return None if text is None else parse_image_size(text)
+    except ValueError as error:
+        raise ValueError(f"--image: {error}") from None
 
 
 def _delimiter(text: str | None) -> str | None:

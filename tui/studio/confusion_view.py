@@ -12,6 +12,11 @@ from typing import Sequence
 import numpy as np
 from rich.text import Text
 
+#: a class name over a column is cut to this many characters
+COLUMN_NAME = 5
+#: named columns are used while the cells take at most this many characters; else the columns are numbered
+NAMED_COLUMNS_WIDTH = 48
+
 
 def confusion_view(matrix: np.ndarray | None, names: Sequence[str], source: str,
                    expected: bool = True) -> tuple[Text, int]:
@@ -26,14 +31,20 @@ def confusion_view(matrix: np.ndarray | None, names: Sequence[str], source: str,
         return Text(text, style="dim"), len(text)
     matrix = np.asarray(matrix)
     classes = matrix.shape[0]
-    labels = [names[i] if i < len(names) else str(i) for i in range(classes)]
-    labels = [name if len(name) <= 8 else str(i) for i, name in enumerate(labels)]
+    names = [names[i] if i < len(names) else str(i) for i in range(classes)]
+    counts = max(len(str(int(matrix.max()))), len(str(classes - 1)))
+    columns = [name[:COLUMN_NAME] for name in names]   # the classes' names over the columns, when they fit
+    cell = max(counts, *(len(name) for name in columns)) + 1
+    if any(name != str(i) for i, name in enumerate(names)) and classes * cell > NAMED_COLUMNS_WIDTH:
+        columns, cell = [str(j) for j in range(classes)], counts + 1   # else numbers, which the rows then name
+        labels = [f"{name[:8]} {i}" if name != str(i) else name for i, name in enumerate(names)]
+    else:
+        labels = [name[:8] for name in names]
     label_width = max(len(name) for name in labels)
-    cell = max(len(str(int(matrix.max()))), len(str(classes - 1))) + 1
     title = f"confusion · {source} ({int(matrix.sum()):,})"
     caption = "rows: true · columns: predicted"
     text = Text(title, style="bold")
-    text.append("\n" + " " * label_width + "".join(str(j).rjust(cell) for j in range(classes)) + "  acc", style="bold")
+    text.append("\n" + " " * label_width + "".join(name.rjust(cell) for name in columns) + "  acc", style="bold")
     for i in range(classes):
         text.append("\n")
         text.append(labels[i].rjust(label_width), style="bold")

@@ -31,7 +31,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 
-from nnstudio.datasets import SYNTHETIC
+from nnstudio.datasets import SYNTHETIC, Imported
 
 from ..run import Status
 from ..run.config import (LIVE_SETTINGS, SECTIONS, ConfigError, RunConfig, Setting, preset_default,
@@ -194,6 +194,8 @@ class SettingsPane(VerticalScroll, can_focus=False):
                 tooltip="Put back the current value of the setting being edited, and leave the field"),
         Binding("ctrl+r", "reset_default", "Default", id="settings.default",
                 tooltip="Set the selected setting to its default value (what the model's preset recommends)"),
+        Binding("i", "import_data", "Import data", id="settings.import",
+                tooltip="Import your own CSV or .npz file as a data set, and train on it"),
     ]
 
     config: reactive[RunConfig | None] = reactive(None, init=False, always_update=True)
@@ -207,6 +209,7 @@ class SettingsPane(VerticalScroll, can_focus=False):
         super().__init__(name=name, id=id, classes=classes)
         self.set_reactive(SettingsPane.config, config)
         self._locks_stale = True  # the rows' locks do not yet follow run_active
+        self._data_names: list[str] = []   # the data sets the data.name list offers
 
     # ================================================================== what the app calls
     def set_running(self, status: Status) -> None:
@@ -258,9 +261,25 @@ class SettingsPane(VerticalScroll, can_focus=False):
             self._locks_stale = True
 
     def on_show(self) -> None:
-        """Back in view: lock or unlock the rows as the run's state says, before anything is typed."""
+        """Back in view: lock or unlock the rows as the run's state says, before anything is typed; offer the data
+        sets imported meanwhile (say, with `nnstudio data import` in another terminal)."""
         if self._locks_stale:
             self._lock_rows()
+        self._refresh_data_names()
+
+    def _refresh_data_names(self) -> None:
+        row = self.row("data.name")
+        if row is None:
+            return
+        names = list(row.setting.choices)
+        if names == self._data_names:
+            return
+        self._data_names = names
+        select = row.control
+        with row.prevent(Select.Changed):
+            select.set_options([(name, name) for name in names])
+            if row.shown in names:
+                select.value = row.shown
 
     def _lock_rows(self) -> None:
         self._locks_stale = False
@@ -384,6 +403,24 @@ class SettingsPane(VerticalScroll, can_focus=False):
             return
         row.put(preset_default(self.config.model.preset, row.setting.path))
         self.apply(row, revert_if_refused=True)
+
+    def action_import_data(self) -> None:
+        """The import dialog; the set it imports becomes the run's data set (once a run under way has ended)."""
+        from .import_screen import ImportScreen
+        self.app.push_screen(ImportScreen(), self._imported)
+
+    def _imported(self, made: Imported | None) -> None:
+        if made is None:
+            return
+        self._refresh_data_names()
+        text = made.describe()
+        if self.run_active or self.config is None:
+            self.app.notify(f"{text} Choose it in data.name once this run ends.", timeout=10)
+            return
+        row = self.row("data.name")
+        row.put(made.name)
+        self.apply(row, revert_if_refused=True)
+        self.app.notify(f"{text} It is now the data set; the model follows its inputs and classes.", timeout=10)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The keys act on the focused setting: greyed out when none (or a locked one) has the focus."""
