@@ -71,7 +71,8 @@ class Imported:
             what = f"classification, {len(self.class_names)} classes ({names})"
         else:
             what = "regression"
-        shape = f"{self.image_shape[1]}x{self.image_shape[2]} images" if self.image_shape else f"{self.features} features"
+        shape = f"{self.image_shape[1]}x{self.image_shape[2]} images" if self.image_shape else \
+            f"{self.features} feature{'s' if self.features != 1 else ''}"
         dropped = f"; {self.dropped:,} rows with missing values left out" if self.dropped else ""
         return (f"{self.name}: imported from {display_path(self.source)}: {what} ({self.task_reason}), {shape}, "
                 f"{self.train_rows:,} train / {self.test_rows:,} test rows{dropped}.")

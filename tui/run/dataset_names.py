@@ -62,6 +62,6 @@ def checked_name(name: str) -> str:
         return name
     listed = list(names)
     hint = suggest(name, listed)
-    if not hint and isinstance(name, str) and name.strip():
-        hint = f"; or import your own data under that name: nnstudio data import {name} FILE.csv"
+    if isinstance(name, str) and name.strip():
+        hint += f"; or import your own data under that name: nnstudio data import {name} FILE.csv"
     raise ValueError(f"must be one of {', '.join(listed)}, got {given_text(name)}{hint}")

@@ -15,6 +15,7 @@ import numpy as np
 
 from nnstudio import saves
 
+from .dataset_names import DatasetNames
 from .config import SECTIONS, ConfigError, RunConfig, portable
 from .reports import SessionError
 
@@ -61,7 +62,7 @@ def config_from_metadata(metadata: saves.Metadata, path: str | Path) -> RunConfi
     try:
         return _pinned_config(metadata)
     except ConfigError as error:
-        raise SessionError(f"{path}: {_invalid(error)}") from None
+        raise SessionError(f"{path}: {_invalid(error, metadata)}") from None
 
 
 def _pinned_config(metadata: saves.Metadata) -> RunConfig:
@@ -70,7 +71,11 @@ def _pinned_config(metadata: saves.Metadata) -> RunConfig:
     return (config or RunConfig()).with_overrides({"model.spec": metadata.spec, **dataset})
 
 
-def _invalid(error: ConfigError) -> str:
+def _invalid(error: ConfigError, metadata: saves.Metadata) -> str:
+    name = metadata.dataset_name
+    if error.field == "data.name" and name and name not in DatasetNames():
+        return (f"it was trained on {name}, a data set that is not on this machine (imported where it was trained, "
+                f"or removed since): import it under that name, nnstudio data import {name} FILE.csv")
     return f"its run configuration is invalid: {error}"
 
 
@@ -79,7 +84,7 @@ def config_problem(metadata: saves.Metadata) -> str | None:
     try:
         _pinned_config(metadata)
     except ConfigError as error:
-        return _invalid(error)
+        return _invalid(error, metadata)
     return None
 
 
