@@ -44,7 +44,8 @@ MAX_CLASSES = 1000
 TEST_FRACTION = 0.2
 FORMAT = 1
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
-_ROWS_AT_A_TIME = 65536
+#: bytes of rows copied at a time from the parsed file into the train and test arrays
+_BLOCK_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def _read_csv(sources: list[Path], part: Path, *, target, ignore, drop_missing, 
             raise TableError(f"{table.name} has no rows left once those with missing values are dropped"
                              if dropped else f"{table.name} has a header line but no rows of data")
         dtype = np.uint8 if image is not None else np.float32
-        x = np.memmap(pixels, dtype=dtype, mode="r", shape=(rows, len(table.features)))
+        x = RowFile(pixels, rows, len(table.features), np.dtype(dtype))
         arrays.append((x, np.concatenate(targets)))
     test = arrays[1] if len(arrays) > 1 else (None, None)
     return _Raw(arrays[0][0], arrays[0][1], test[0], test[1], first.feature_names, first.target_name,
@@ -391,8 +392,13 @@ def _write(name: str, part: Path, raw: _Raw, *, task, test_fraction, seed) -> Im
             raise DatasetError(f"{len(y_all)} rows are too few to hold out a test split of {test_fraction:g}; "
                                f"import more rows, or give a --test-file")
         y_train, y_test = y_all[train_index], y_all[test_index]
-    _gather(raw.x, train_index, part / "x_train.npy")
-    _gather(raw.x if test_index is not None else raw.x_test, test_index, part / "x_test.npy")
+    if test_index is None:
+        _write_rows(raw.x, None, part / "x_train.npy")
+        _write_rows(raw.x_test, None, part / "x_test.npy")
+    else:
+        held = np.zeros(len(raw.targets), dtype=bool)
+        held[test_index] = True
+        _write_rows(raw.x, held, part / "x_train.npy", part / "x_test.npy")
     np.save(part / "y_train.npy", y_train)
     np.save(part / "y_test.npy", y_test)
     for leftover in part.glob("*.raw"):
@@ -412,15 +418,53 @@ def _write(name: str, part: Path, raw: _Raw, *, task, test_fraction, seed) -> Im
                     raw.dropped, why, image_shape, raw.source)
 
 
-def _gather(x: np.ndarray, index: np.ndarray | None, path: Path) -> None:
-    """Rows `index` of `x` (all when None) written to an .npy file a block at a time."""
-    rows = len(x) if index is None else len(index)
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=x.dtype, shape=(rows, x.shape[1]))
-    for start in range(0, rows, _ROWS_AT_A_TIME):
-        stop = min(start + _ROWS_AT_A_TIME, rows)
-        out[start:stop] = x[start:stop] if index is None else x[index[start:stop]]
-    out.flush()
-    del out
+@dataclass(frozen=True)
+class RowFile:
+    """Rows parsed from a CSV, as raw bytes on disk: read back a block at a time, never all at once."""
+
+    path: Path
+    rows: int
+    width: int
+    dtype: np.dtype
+
+    def __len__(self) -> int:
+        return self.rows
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows, self.width
+
+
+def _blocks(x: np.ndarray | RowFile):
+    """(first row, rows) of `x`, a block of about _BLOCK_BYTES at a time."""
+    per = max(1, _BLOCK_BYTES // max(1, x.shape[1] * np.dtype(x.dtype).itemsize))
+    if isinstance(x, np.ndarray):
+        for start in range(0, len(x), per):
+            yield start, x[start:start + per]
+        return
+    with open(x.path, "rb") as file:
+        for start in range(0, x.rows, per):
+            yield start, np.fromfile(file, dtype=x.dtype, count=min(per, x.rows - start) * x.width).reshape(-1, x.width)
+
+
+def _write_rows(x: np.ndarray | RowFile, held: np.ndarray | None, path: Path, held_path: Path | None = None) -> None:
+    """The rows of `x` as an .npy file at `path`, a block at a time; with `held` (a mask), the rows it marks go to
+    `held_path` instead. Both keep the rows' order."""
+    outputs = [(path, None if held is None else ~held)] + ([(held_path, held)] if held is not None else [])
+    files = []
+    try:
+        for out, mask in outputs:
+            rows = len(x) if mask is None else int(mask.sum())
+            file = open(out, "wb")
+            files.append(file)
+            np.lib.format.write_array_header_1_0(file, {"descr": np.lib.format.dtype_to_descr(np.dtype(x.dtype)),
+                                                        "fortran_order": False, "shape": (rows, x.shape[1])})
+        for start, block in _blocks(x):
+            for file, (_, mask) in zip(files, outputs):
+                np.ascontiguousarray(block if mask is None else block[mask[start:start + len(block)]]).tofile(file)
+    finally:
+        for file in files:
+            file.close()
 
 
 def _check_size(path: Path) -> None:

@@ -116,14 +116,14 @@ class Table:
         if any('"' in line or line.count(d) != columns - 1 for line in lines):
             return None   # quotes or a ragged line: the careful reader deals with it and says where
         wanted = list(self.features) + ([self.target] if self.numeric_target else [])
-        try:
-            values = np.loadtxt(lines, delimiter=d, dtype=np.float64, usecols=wanted, comments=None, ndmin=2)
+        try:   # (float32 at once: a value too large for it becomes inf, which sends the chunk to the careful reader)
+            values = np.loadtxt(lines, delimiter=d, dtype=np.float32, usecols=wanted, comments=None, ndmin=2)
         except ValueError:
             return None
-        if not np.isfinite(values).all() or (np.abs(values) > _FLOAT32_MAX).any():
+        if not np.isfinite(values).all():
             return None
         if self.numeric_target:
-            return Chunk(values[:, :-1].astype(np.float32), values[:, -1], numbers)
+            return Chunk(values[:, :-1], values[:, -1].astype(np.float64), numbers)
         if self.target == 0:
             targets = [line.split(d, 1)[0].strip() for line in lines]
         else:
@@ -131,7 +131,7 @@ class Table:
             targets = [line.rsplit(d, cut)[1].strip() for line in lines]
         if any(t.lower() in MISSING for t in targets):
             return None
-        return Chunk(values.astype(np.float32), np.array(targets, dtype=str), numbers)
+        return Chunk(values, np.array(targets, dtype=str), numbers)
 
     def _careful(self, lines: list[str], first_line: int) -> Chunk:
         """Row by row with the `csv` module: quoted fields, and the exact place of any problem."""
