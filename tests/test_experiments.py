@@ -46,7 +46,7 @@ def test_a_subset_larger_than_the_training_rows_says_how_many_there_are():
 
 
 def test_a_training_subset_is_for_the_mnist_family_a_synthetic_set_has_its_size():
-    with pytest.raises(ConfigError, match=r"data\.train_size: applies only for the MNIST-family .*data\.size"):
+    with pytest.raises(ConfigError, match=r"data\.train_size: applies only for data sets read from files .*data\.size"):
         RunConfig().replace(**{"data.name": "spirals", "data.train_size": 100})
     assert RunConfig().replace(**{"data.train_size": 100}).replace(**{"data.name": "moons"}).data.train_size == 0
 

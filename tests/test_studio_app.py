@@ -644,8 +644,8 @@ def test_a_file_named_like_a_command_does_not_take_the_command_over(tmp_path, mo
 
 #: pane key -> (keys of that pane the footer shows, keys of the other panes it must not show then)
 FOOTER_AFTER_SWITCH = {
-    "1": ({"Add layer", "Preset"}, {"Next", "Save as", "Default"}),
-    "2": ({"Revert", "Default"}, {"Add layer", "Next", "Save as"}),
+    "1": ({"Add layer", "Preset"}, {"Next", "Save as", "Default", "Import data"}),
+    "2": ({"Import data", "Revert"}, {"Add layer", "Next", "Save as"}),
     "4": ({"Next", "Mistakes"}, {"Add layer", "Default", "Save as"}),
     "5": ({"Load", "Save as", "Refresh"}, {"Add layer", "Next", "Default"}),
     "6": ({"Filter"}, {"Add layer", "Next", "Save as"}),
