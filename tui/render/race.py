@@ -155,10 +155,11 @@ def legend_lines(race, mono: bool, width: int = LEGEND_WIDTH) -> list[Text]:
 
 
 def title_line(race, running: bool | None = None) -> Text:
-    """The surface, its formula, the step and the learning rate (and, in the studio, running or paused)."""
+    """The surface, the step and the learning rate (in the studio, running or paused), then the formula: what
+    a narrow line cuts first."""
     s = race.surface
     state = "" if running is None else " · running" if running else " · paused" if race.racing else " · over"
-    return Text.assemble((s.title, "bold"), f"  {s.formula} · step {race.step_count} · lr {race.lr:.3g}{state}")
+    return Text.assemble((s.title, "bold"), f" · step {race.step_count} · lr {race.lr:.3g}{state} · {s.formula}")
 
 
 def race_lines(race, width: int, height: int, mono: bool, *, running: bool | None = None,
