@@ -147,7 +147,7 @@ def test_on_the_saddle_leaving_is_escaping():
     race.step(2000)
     assert {r.status for r in race.racers} == {"escaped"}
     assert all(r.loss < 0 and math.isfinite(r.loss) for r in race.racers)
-    assert not race.racing and race.step(10) == 0
+    assert not race.racing and race.step(10) == 0 and race.why_over == "every optimizer has stopped"
 
 
 def test_the_learning_rate_changes_live_and_the_paths_stay():
@@ -173,7 +173,7 @@ def test_moving_the_start_restarts_inside_the_box():
 def test_a_race_stops_at_its_length_limit(monkeypatch):
     monkeypatch.setattr(race_module, "MAX_STEPS", 7)
     race = Race("ravine")
-    assert race.step(100) == 7 and race.step_count == 7 and not race.racing
+    assert race.step(100) == 7 and race.step_count == 7 and not race.racing and race.why_over == "it has run 7 steps"
 
 
 def test_unknown_racers_are_refused_by_name():

@@ -144,3 +144,37 @@ async def test_the_view_bar_and_the_race_fit_80_columns(tmp_path, blobs):
         assert "b u w d g a c k o · optimizers" in screen_text(app)   # the names do not fit: the keys do
         assert all(len(line) <= 78 for line in text(app).splitlines())
         assert "0 reset" in text(app).splitlines()[-1]
+
+
+async def test_while_a_model_trains_the_race_goes_at_a_third_of_its_pace(tmp_path, blobs):
+    from nnstudio.tui.run import Status
+    from nnstudio.tui.studio.race_view import TRAINING_PACE
+
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        race_view = await shown(pilot)
+        await pilot.press("p")
+        app.panes["inside"].set_running(Status.RUNNING)   # as the app tells the panes when a run starts
+        steps = race_view.race.step_count
+        for _ in range(TRAINING_PACE):
+            race_view.frame()
+        assert race_view.race.step_count == steps + race_view.steps_per_frame
+        assert "running (slowed: a model trains)" in text(app)
+        app.panes["inside"].set_running(Status.PAUSED)
+        steps = race_view.race.step_count
+        race_view.frame()
+        assert race_view.race.step_count == steps + race_view.steps_per_frame
+
+
+async def test_a_race_that_is_over_says_so_and_0_starts_it_again(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        race = (await shown(pilot)).race
+        await pilot.press("F", "F")   # the saddle: every optimizer escapes
+        race.step(5000)
+        await pilot.press("p")
+        assert not view(app).running
+        assert "The race is over (every optimizer has stopped): 0 starts it again." in warnings_said(app)
+        assert "escaped at" in text(app)
+        await pilot.press("0", "s")
+        assert race.step_count == 1

@@ -180,10 +180,10 @@ def run_race(args: argparse.Namespace) -> int:
     ascii_only = not console.encoding.lower().startswith("utf")
     width, height = size_of(args, console, len(race.racers))
     s = race.surface
-    minima = f"   {MINIMUM} minimum" if s.minima else ""
+    minima = f"   {MINIMUM} {'minima' if len(s.minima) > 1 else 'minimum'}" if s.minima else ""
     lines = [clip(title_line(race), width), *map_lines(race, width, height, mono),
              clip(Text(f"{START} start ({race.start[0]:g}, {race.start[1]:g}){minima}   x {s.box[0]:g}…{s.box[1]:g}, "
-                       f"y {s.box[2]:g}…{s.box[3]:g}   capitals: where each ended"), width)]
+                       f"y {s.box[2]:g}…{s.box[3]:g}"), width)]
     for line in lines:
         console.print(in_ascii(line) if ascii_only else line, soft_wrap=True)
     console.print()

@@ -34,6 +34,10 @@ RAMP_GREYS = ("grey15", "grey30", "grey39", "grey46", "grey54", "grey62", "grey7
 COLOURS = {"sgd": "bright_red", "momentum": "bright_yellow", "nesterov": "bright_magenta", "rmsprop": "bright_cyan",
            "adam": "bright_green", "adamw": "bright_blue"}
 START, MINIMUM = "o", "*"
+#: styles made once: a racer's trail, where it stands, and the start and minima
+TRAIL_STYLES = {name: Style(color=colour) for name, colour in COLOURS.items()}
+HEAD_STYLES = {name: Style(color="black", bgcolor=colour, bold=True) for name, colour in COLOURS.items()}
+MARK_STYLE = Style(color="bright_white", bold=True)
 #: the legend's width when it stands beside the map, and the narrowest map it leaves room for
 LEGEND_WIDTH, SIDE_MAP = 31, 30
 #: how the keys are said under the studio's map
@@ -71,8 +75,9 @@ def standings(race) -> list[Standing]:
 
 
 @lru_cache(maxsize=16)
-def _shading(surface, cols: int, rows: int) -> np.ndarray:
-    """The ramp level of every cell: the function at the cell's centre, log-scaled over the box."""
+def _background(surface, cols: int, rows: int, mono: bool) -> Canvas:
+    """The map without the racers: each cell the ramp's character for the function at its centre, log-scaled
+    over the box (made once per surface and size; each frame writes over a copy)."""
     x_low, x_high, y_low, y_high = surface.box
     xs = x_low + (np.arange(cols) + 0.5) / cols * (x_high - x_low)
     ys = y_high - (np.arange(rows) + 0.5) / rows * (y_high - y_low)
@@ -81,14 +86,27 @@ def _shading(surface, cols: int, rows: int) -> np.ndarray:
     low = values[finite].min() if finite.any() else 0.0
     height = np.log1p(np.where(finite, values - low, 0.0))
     top = height.max()
-    scaled = height / top if top > 0 else height
-    return np.minimum((scaled * len(RAMP)).astype(np.int64), len(RAMP) - 1)
+    level = np.minimum(((height / top if top > 0 else height) * len(RAMP)).astype(np.int64), len(RAMP) - 1)
+    canvas = Canvas(rows, cols)
+    for k in range(len(RAMP)):
+        canvas.put(*np.nonzero(level == k), RAMP[k], None if mono else Style(color=RAMP_GREYS[k]))
+    canvas.put(*_point_cell(surface.minima, surface.box, cols, rows), MINIMUM, None if mono else MARK_STYLE)
+    return canvas
+
+
+def _point_cell(points, box, cols: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cells (rows, columns) of the points that fall inside the map."""
+    c, r, inside = _to_cells(np.array(points, dtype=float).reshape(-1, 2), box, cols, rows)
+    return r[inside], c[inside]
 
 
 def _trail_cells(path: np.ndarray, box, cols: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """The cells a path crosses inside the map: each point's cell, and cells between points a step apart."""
+    """The cells a path crosses inside the map, each once: each point's cell, and cells between points a step
+    apart."""
+    c, r, _ = _to_cells(path, box, cols, rows)
+    moved = np.concatenate([[True], (np.diff(c) != 0) | (np.diff(r) != 0)])   # a point per new cell
+    path, c, r = path[moved], c[moved], r[moved]
     if len(path) > 1:
-        c, r, _ = _to_cells(path, box, cols, rows)
         gaps = np.maximum(np.abs(np.diff(c)), np.abs(np.diff(r)))
         gaps = np.minimum(gaps, cols + rows)   # a step far out of the map is drawn only up to its edge, roughly
         wide = np.flatnonzero(gaps > 1)
@@ -97,37 +115,27 @@ def _trail_cells(path: np.ndarray, box, cols: int, rows: int) -> tuple[np.ndarra
             segment = np.repeat(wide, counts)
             fraction = (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)) / np.repeat(counts, counts)
             between = path[segment] + (path[segment + 1] - path[segment]) * fraction[:, None]
-            path = np.concatenate([path, between])
-    c, r, inside = _to_cells(path, box, cols, rows)
-    return r[inside], c[inside]
+            bc, br, _ = _to_cells(between, box, cols, rows)
+            c, r = np.concatenate([c, bc]), np.concatenate([r, br])
+    inside = (c >= 0) & (c < cols) & (r >= 0) & (r < rows)
+    crossed = np.zeros((rows, cols), dtype=bool)
+    crossed[r[inside], c[inside]] = True
+    return np.nonzero(crossed)
 
 
 def map_lines(race, cols: int, rows: int, mono: bool) -> list[Text]:
     """The surface shaded over its box, the racers' paths, the start and the minima: `rows` lines of `cols`."""
     cols, rows = max(cols, 4), max(rows, 2)
     box = race.surface.box
-    canvas = Canvas(rows, cols)
-    level = _shading(race.surface, cols, rows)
-    for k in range(len(RAMP)):
-        at = np.nonzero(level == k)
-        canvas.put(*at, RAMP[k], None if mono else Style(color=RAMP_GREYS[k]))
+    canvas = _background(race.surface, cols, rows, mono).copy()
     for racer in race.racers:   # trails first, then every racer's head on top of all trails
-        r, c = _trail_cells(racer.path, box, cols, rows)
-        canvas.put(r, c, racer.mark, None if mono else Style(color=COLOURS[racer.name]))
-    for point, mark, style in ((p, MINIMUM, Style(color="bright_white", bold=True)) for p in race.surface.minima):
-        _put_point(canvas, point, box, mark, None if mono else style)
-    _put_point(canvas, race.start, box, START, None if mono else Style(color="bright_white", bold=True))
+        canvas.put(*_trail_cells(racer.path, box, cols, rows), racer.mark, None if mono else TRAIL_STYLES[racer.name])
+    for point, mark, style in [(p, MINIMUM, MARK_STYLE) for p in race.surface.minima] + [(race.start, START, MARK_STYLE)]:
+        canvas.put(*_point_cell(point, box, cols, rows), mark, None if mono else style)
     for racer in race.racers:
-        style = Style(color="black", bgcolor=COLOURS[racer.name], bold=True)
-        _put_point(canvas, racer.position, box, racer.mark.upper(), None if mono else style)
+        canvas.put(*_point_cell(racer.position, box, cols, rows), racer.mark.upper(),
+                   None if mono else HEAD_STYLES[racer.name])
     return canvas.lines()
-
-
-def _put_point(canvas: Canvas, point, box, mark: str, style: Style | None) -> None:
-    rows, cols = canvas.chars.shape
-    c, r, inside = _to_cells(np.array([point], dtype=float), box, cols, rows)
-    if inside[0]:
-        canvas.put(r, c, mark, style)
 
 
 def legend_lines(race, mono: bool, width: int = LEGEND_WIDTH) -> list[Text]:
@@ -136,7 +144,7 @@ def legend_lines(race, mono: bool, width: int = LEGEND_WIDTH) -> list[Text]:
     lines = [Text(f"    {'optimizer':<9}{'loss':>9} {'dist':>7}", "bold")]
     for st in standings(race):
         line = Text(" ")
-        line.append(st.mark.upper(), None if mono else Style(color="black", bgcolor=COLOURS[st.name], bold=True))
+        line.append(st.mark.upper(), None if mono else HEAD_STYLES[st.name])
         line.append(f"  {st.label:<9}")
         if st.status == "racing":
             line.append(f"{st.loss_text():>9} {st.distance_text():>7}")
@@ -154,15 +162,16 @@ def legend_lines(race, mono: bool, width: int = LEGEND_WIDTH) -> list[Text]:
     return [clip(line, width) for line in lines]
 
 
-def title_line(race, running: bool | None = None) -> Text:
-    """The surface, the step and the learning rate (in the studio, running or paused), then the formula: what
-    a narrow line cuts first."""
+def title_line(race, running: bool | str | None = None) -> Text:
+    """The surface, the step and the learning rate (in the studio, running or paused; `running` may say how),
+    then the formula: what a narrow line cuts first."""
     s = race.surface
-    state = "" if running is None else " · running" if running else " · paused" if race.racing else " · over"
+    how = f" ({running})" if isinstance(running, str) else ""
+    state = "" if running is None else f" · running{how}" if running else " · paused" if race.racing else " · over"
     return Text.assemble((s.title, "bold"), f" · step {race.step_count} · lr {race.lr:.3g}{state} · {s.formula}")
 
 
-def race_lines(race, width: int, height: int, mono: bool, *, running: bool | None = None,
+def race_lines(race, width: int, height: int, mono: bool, *, running: bool | str | None = None,
                keys: str = STUDIO_KEYS) -> list[Text]:
     """The whole view in width x height cells: the title, the map with the legend beside it (below it when
     the space is narrow), and a line of `keys` (none if empty)."""

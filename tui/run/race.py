@@ -182,8 +182,10 @@ class Race:
         self.restart()
 
     def restart(self, *, surface: Surface | str | None = None, start: tuple[float, float] | None = None,
-                settings: RaceSettings | None = None) -> None:
-        """Every racer back at the start (a new one, on a new surface, with new settings, if given): step 0."""
+                lr: float | None = None, settings: RaceSettings | None = None) -> None:
+        """Every racer back at the start (a new one, on a new surface, with a new lr or settings, if given): step 0."""
+        if lr is not None:
+            self.lr = float(lr)
         if surface is not None:
             self.surface = SURFACES[surface] if isinstance(surface, str) else surface
         if start is not None:
@@ -212,6 +214,13 @@ class Race:
     def racing(self) -> bool:
         """Whether any racer can still step (and the race is under its length limit)."""
         return self.step_count < MAX_STEPS and any(r.racing for r in self.racers)
+
+    @property
+    def why_over(self) -> str | None:
+        """Why the race cannot go on, in words (None while it can)."""
+        if not any(r.racing for r in self.racers):
+            return "every optimizer has stopped"
+        return f"it has run {MAX_STEPS:,} steps" if self.step_count >= MAX_STEPS else None
 
     def step(self, count: int = 1) -> int:
         """Every racer still in the race takes `count` steps (fewer past MAX_STEPS); the race steps taken."""

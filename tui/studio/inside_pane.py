@@ -113,6 +113,7 @@ class InsidePane(Vertical, can_focus=True):
     def set_running(self, status: Status) -> None:
         self.running = status in (Status.RUNNING,)
         self.dirty = True
+        self.query_one(RaceView).training = self.running
 
     def show_history(self, history: list[dict], *_args) -> None:
         """A run's history put back (a load, a resume): what was drawn belongs to another model."""

@@ -28,9 +28,11 @@ from ..render.race import race_lines
 from ..run.race import LR_RANGE, Race, RaceSettings
 
 #: frames a second while the race runs
-FPS = 25
+FPS = 15
 #: about how long a race of the surface's suggested length takes to play
-RACE_SECONDS = 12
+RACE_SECONDS = 20
+#: while a model trains, the race takes a frame on one tick in this many (training comes first)
+TRAINING_PACE = 3
 #: an arrow moves the start by this share of the box's width (or height)
 MOVE = 1 / 20
 
@@ -64,6 +66,9 @@ class RaceView(Static):
         """Called at each (re)start: the studio's run config, whose optimizer section the racers use."""
         self.race: Race | None = None    # made when first shown, with the settings of that moment
         self.running = False
+        self.training = False
+        """A model trains meanwhile (the pane says so): the race goes at a TRAINING_PACE'th of its pace."""
+        self._ticks = 0
         self.frames = 0                  # frames stepped so far (tests wait on it)
         self.draws = 0
         self.drawn: list[Text] = []      # the lines shown
@@ -93,6 +98,9 @@ class RaceView(Static):
             return
         if not self.is_on_screen:   # out of view: no stepping, no drawing, until it is shown again
             self._set_timer(False)
+            return
+        self._ticks += 1
+        if self.training and self._ticks % TRAINING_PACE:
             return
         race = self.ensure_race()
         race.step(self.steps_per_frame)
@@ -126,21 +134,18 @@ class RaceView(Static):
         if what == "function":
             names = list(SURFACES)
             surface = SURFACES[names[(names.index(race.surface.name) + args[0]) % len(names)]]
-            race.lr = surface.lr
-            race.restart(surface=surface, start=surface.start, settings=self._settings())
+            race.restart(surface=surface, start=surface.start, lr=surface.lr, settings=self._settings())
         elif what == "lr":
             before = race.lr
             after = race.set_lr(race.lr * args[0])
             if after == before:
                 said = f"The learning rate stays at {after:g}: the race's range is {LR_RANGE[0]:g} to {LR_RANGE[1]:g}."
+        elif what in ("run", "step") and not race.racing:
+            said = f"The race is over ({race.why_over}): 0 starts it again."
         elif what == "run":
-            self.running = not self.running and race.racing
-            if not race.racing:
-                said = "The race is over (every optimizer has stopped): 0 starts it again."
+            self.running = not self.running
             self._set_timer(self.running)
         elif what == "step":
-            if not race.racing:
-                said = "The race is over (every optimizer has stopped): 0 starts it again."
             race.step(1)
         elif what == "reset":
             race.restart(settings=self._settings())
@@ -156,6 +161,7 @@ class RaceView(Static):
         if self.race is None or not self.size.width:
             return
         mono = bool(getattr(self.app, "no_color", False))
-        self.drawn = race_lines(self.race, self.size.width, self.size.height, mono, running=self.running)
+        running = ("slowed: a model trains" if self.training else True) if self.running else False
+        self.drawn = race_lines(self.race, self.size.width, self.size.height, mono, running=running)
         self.update(Group(*self.drawn), layout=False)
         self.draws += 1
