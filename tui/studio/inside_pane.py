@@ -97,13 +97,13 @@ class InsidePane(Vertical, can_focus=True):
         self.drawn: list[Text] = []
         self.draws = 0                     # views shown so far (tests wait on it)
         self.requests = 0                  # drawings asked for so far
+        self.race_view = RaceView(id="inside-race")   # the optimizers view, drawn by itself
+        self.race_view.settings_source = lambda: getattr(self, "config", None)   # the app sets every pane's config
 
     def compose(self) -> ComposeResult:
         yield Static(id="inside-bar")
         yield Static(id="inside-view")
-        race = RaceView(id="inside-race")
-        race.settings_source = lambda: getattr(self, "config", None)   # the app sets `config` on every pane
-        yield race
+        yield self.race_view
 
     def on_mount(self) -> None:
         self._show_bar()
@@ -113,7 +113,7 @@ class InsidePane(Vertical, can_focus=True):
     def set_running(self, status: Status) -> None:
         self.running = status in (Status.RUNNING,)
         self.dirty = True
-        self.query_one(RaceView).training = self.running
+        self.race_view.training = self.running
 
     def show_history(self, history: list[dict], *_args) -> None:
         """A run's history put back (a load, a resume): what was drawn belongs to another model."""
@@ -140,7 +140,7 @@ class InsidePane(Vertical, can_focus=True):
             self.page = 0
         self.view, self.dirty = view, True
         self.query_one("#inside-view").display = view != "optimizers"
-        self.query_one(RaceView).display = view == "optimizers"
+        self.race_view.display = view == "optimizers"
         self._show_bar()
         self.refresh_bindings()
         self._tick()
@@ -167,7 +167,7 @@ class InsidePane(Vertical, can_focus=True):
         self._tick()
 
     def action_race(self, what: str, *args) -> None:
-        if (said := self.query_one(RaceView).act(what, *args)) is not None:
+        if (said := self.race_view.act(what, *args)) is not None:
             self.app.notify(said, title="Optimizers", severity="warning", markup=False)
 
     def action_race_move(self, dx: int, dy: int) -> None:
