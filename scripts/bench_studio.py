@@ -4,6 +4,7 @@
     python scripts/bench_studio.py --data-dir ../shared/data/mnist --epochs 3 --repeat 3
     python scripts/bench_studio.py --data-dir ../shared/data/mnist --pane inside      (pane 8 in view)
     python scripts/bench_studio.py --dataset spirals --epochs 200 --pane inside       (the boundary redrawn)
+    python scripts/bench_studio.py --data-dir ../shared/data/mnist --pane race        (the optimizer race running)
 
 Throughput: headless and studio runs of the same configuration (MNIST, the MLP preset, Adam,
 batch 64, the same seed) are taken in turn, and each studio epoch is compared with the same
@@ -48,8 +49,9 @@ KEYS = ("space", "space", "1", "2", "3", "4", "5", "6")
 OVERLAY_KEYS = ("space", "space", "1", "2", "3", "e", "1", "3", "s", "2", "3", "l", "4", "5", "6")
 #: with --pane inside: pause, resume, then the Inside pane's view keys, each answered by the view bar
 INSIDE_KEYS = ("space", "space", "8", "u", "d", "g", "b", "w", "3", "8")
-#: the pane shown while the throughput is measured, by --pane
-PANE_KEYS = {"monitor": "3", "inside": "8"}
+#: the keys that show the pane (or view) in which the throughput is measured, by --pane; race: the Optimizers view of
+#: pane 8 with its race running (animated from its timer while the model trains)
+PANE_KEYS = {"monitor": ("3",), "inside": ("8",), "race": ("8", "o", "p")}
 #: what the runs written for --overlay look like: full MNIST's training split, batch 64, 50 epochs
 OVERLAY_EPOCHS, OVERLAY_TRAIN, OVERLAY_BATCH = 50, 54_000, 64
 
@@ -107,7 +109,7 @@ def studio_app(data_dir: str | None, epochs: int, saves: Path, dataset: str = "m
 async def train_in_studio(app, size: tuple[int, int], pane: str = "monitor") -> list[float]:
     """Train with `pane` shown, no key pressed: the training samples/s of each epoch."""
     async with app.run_test(size=size) as pilot:
-        await pilot.press(PANE_KEYS[pane])
+        await pilot.press(*PANE_KEYS[pane])
         app.simulate_key("space")
         while app.status not in ("finished", "stopped", "diverged", "failed"):
             await asyncio.sleep(0.2)

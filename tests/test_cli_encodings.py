@@ -30,6 +30,7 @@ TOUR = [
     (["predict", NAME, "--count", "2"], 0),
     (["data", "list"], 0),
     (["baseline", "--dataset", "spirals", "--samples", "100"], 0),
+    (["race", "--steps", "5"], 0),
     (["train", "--dataset", "spirals", "--epochs", "1", "--save", NAME], 2),   # taken: an error line naming it
     (["eval", "absent-ñ"], 2),
     (["--help"], 0),

@@ -249,7 +249,7 @@ async def test_a_narrow_pane_keeps_every_view_key_in_its_bar(tmp_path, blobs):
         await shows(pilot, "Decision boundary")
         bar = pane(app).query_one("#inside-bar").render()
         text = str(bar)
-        assert text.split(" · ")[0].split() == list("buwdgack") and text.endswith("· boundary")
+        assert text.split(" · ")[0].split() == list("buwdgacko") and text.endswith("· boundary")
 
 
 async def test_a_slow_drawing_says_it_is_under_way(tmp_path, blobs):

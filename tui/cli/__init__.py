@@ -9,7 +9,7 @@ puts them beside the studio's command.
 
 from __future__ import annotations
 
-from . import baseline, bench, data, eval, inspect, predict, runs, saves, sweep, train
+from . import baseline, bench, data, eval, inspect, predict, race, runs, saves, sweep, train
 
 #: the commands, in the order `nnstudio --help` lists them
-COMMAND_MODULES = (train, sweep, eval, predict, inspect, baseline, bench, data, saves, runs)
+COMMAND_MODULES = (train, sweep, eval, predict, inspect, race, baseline, bench, data, saves, runs)

@@ -175,6 +175,13 @@ class Canvas:
         self.styles: list[Style | None] = [None]
         self._ids: dict[Style, int] = {}
 
+    def copy(self) -> "Canvas":
+        """An independent canvas with the same cells (a background drawn once, written over each frame)."""
+        other = Canvas.__new__(Canvas)
+        other.chars, other.style_ids = self.chars.copy(), self.style_ids.copy()
+        other.styles, other._ids = list(self.styles), dict(self._ids)
+        return other
+
     def style_id(self, style: Style | None) -> int:
         if style is None:
             return 0

@@ -2,9 +2,10 @@
 
 One view at a time, chosen by a key: the decision boundary (b), each unit's map (u), the first
 layer's weights as images (w), a layer's distributions (d), the gradient flow (g), an
-autoencoder's latent space (a), the confusion drill-down (c), and the gradient check (k, which
-runs it). `[` and `]` choose the layer, `t` the other half of a view (test points, the latent
-walk), page up/down the page of pictures, the arrows the confusion matrix's cell.
+autoencoder's latent space (a), the confusion drill-down (c), the gradient check (k, which
+runs it), and optimizers racing on a test function (o: `race_view`, with keys of its own). `[` and
+`]` choose the layer, `t` the other half of a view (test points, the latent walk), page up/down the
+page of pictures, the arrows the confusion matrix's cell.
 
 The pane never touches the arrays being trained: it asks for a copy of the model taken between
 two batches (`subject_source`, the app's), and computes and draws the view in a thread worker on
@@ -32,11 +33,12 @@ from nnstudio.engine import events
 from ..render.inside import draw, grid_for, message_lines
 from ..run import Status
 from ..run.inside import NotApplicable, Subject, first_view, look
+from .race_view import RACE_BINDINGS, RaceView
 
 #: (key, view, name in the view bar)
 VIEW_KEYS = (("b", "boundary", "boundary"), ("u", "neurons", "units"), ("w", "weights", "weights"),
              ("d", "distributions", "dist"), ("g", "gradient-flow", "flow"), ("a", "latent", "latent"),
-             ("c", "confusion", "confusion"), ("k", "gradcheck", "check"))
+             ("c", "confusion", "confusion"), ("k", "gradcheck", "check"), ("o", "optimizers", "optimizers"))
 #: seconds between two live redraws, at least
 REFRESH = 0.5
 #: while training, the pane's drawing takes at most this share of the time (its measure misses the screen's
@@ -70,6 +72,7 @@ class InsidePane(Vertical, can_focus=True):
         *(Binding(key, f"cell({dr}, {dc})", key.title(), show=False, id=f"inside.cell-{key}",
                   tooltip="Move to another cell of the confusion matrix")
           for key, dr, dc in (("up", -1, 0), ("down", 1, 0), ("left", 0, -1), ("right", 0, 1))),
+        *RACE_BINDINGS,
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -94,10 +97,13 @@ class InsidePane(Vertical, can_focus=True):
         self.drawn: list[Text] = []
         self.draws = 0                     # views shown so far (tests wait on it)
         self.requests = 0                  # drawings asked for so far
+        self.race_view = RaceView(id="inside-race")   # the optimizers view, drawn by itself
+        self.race_view.settings_source = lambda: getattr(self, "config", None)   # the app sets every pane's config
 
     def compose(self) -> ComposeResult:
         yield Static(id="inside-bar")
         yield Static(id="inside-view")
+        yield self.race_view
 
     def on_mount(self) -> None:
         self._show_bar()
@@ -107,6 +113,7 @@ class InsidePane(Vertical, can_focus=True):
     def set_running(self, status: Status) -> None:
         self.running = status in (Status.RUNNING,)
         self.dirty = True
+        self.race_view.training = self.running
 
     def show_history(self, history: list[dict], *_args) -> None:
         """A run's history put back (a load, a resume): what was drawn belongs to another model."""
@@ -132,6 +139,8 @@ class InsidePane(Vertical, can_focus=True):
         elif view != self.view:
             self.page = 0
         self.view, self.dirty = view, True
+        self.query_one("#inside-view").display = view != "optimizers"
+        self.race_view.display = view == "optimizers"
         self._show_bar()
         self.refresh_bindings()
         self._tick()
@@ -157,6 +166,13 @@ class InsidePane(Vertical, can_focus=True):
         self.dirty = True
         self._tick()
 
+    def action_race(self, what: str, *args) -> None:
+        if (said := self.race_view.act(what, *args)) is not None:
+            self.app.notify(said, title="Optimizers", severity="warning", markup=False)
+
+    def action_race_move(self, dx: int, dy: int) -> None:
+        self.action_race("move", dx, dy)
+
     def refusal(self, action: str) -> str | None:
         """Why a key of the pane cannot act on the view shown (None if it can): the footer greys it, a press
         says why (the app's `run_action`)."""
@@ -169,6 +185,10 @@ class InsidePane(Vertical, can_focus=True):
             return "t shows the test points in the boundary view (b), and the walk in the latent view (a)."
         if action == "page" and self.view not in ("neurons", "weights"):
             return "Page up and down turn the pages of the units view (u) and of the weights view (w)."
+        if action == "race" and self.view != "optimizers":
+            return "f, + -, p, s and 0 drive the optimizer race: press o to show it."
+        if action == "race_move" and self.view != "optimizers":
+            return "The arrows move the start of the optimizer race (o) and choose a cell of the confusion matrix (c)."
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -185,7 +205,7 @@ class InsidePane(Vertical, can_focus=True):
         self.dirty = True
 
     def _due(self) -> bool:
-        if self.busy or not self.is_on_screen or self.subject_source is None:
+        if self.busy or not self.is_on_screen or self.subject_source is None or self.view == "optimizers":
             return False
         if self.view == "gradcheck":
             return self.checked is None
@@ -289,7 +309,8 @@ class InsidePane(Vertical, can_focus=True):
         """Each view's key and name, the one shown highlighted; narrower than the names, the keys alone and the
         name of the view shown (every key stays in sight)."""
         bar = Text()
-        wide = self.size.width == 0 or self.size.width >= 80
+        full = sum(len(key) + 1 + len(name) for key, _, name in VIEW_KEYS) + 2 * (len(VIEW_KEYS) - 1)
+        wide = self.size.width == 0 or self.size.width - 2 >= full
         for n, (key, view, name) in enumerate(VIEW_KEYS):
             bar.append(("  " if wide else " ") if n else "")
             bar.append(key, "bold reverse" if view == self.view and not wide else "bold")
