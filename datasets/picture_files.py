@@ -139,6 +139,10 @@ def parse_pgm(data: bytes) -> np.ndarray:
         if not all(word.isdigit() for word in words):
             bad = next(word for word in words if not word.isdigit())
             raise PictureError(f"bad PGM pixel value {bad[:20].decode('latin-1')!r}: not a whole number")
+        long = next((word for word in words if len(word) > 5), None)   # (above 65535 whatever its digits)
+        if long is not None and int(long) > maxval:
+            raise PictureError(f"bad PGM: a pixel value {long[:20].decode('latin-1')} is above the maximum value "
+                               f"{maxval}")
         values = np.array([int(word) for word in words], dtype=np.int64)
     if values.max() > maxval:
         raise PictureError(f"bad PGM: a pixel value {int(values.max())} is above the maximum value {maxval}")
