@@ -112,7 +112,7 @@ def test_a_model_of_points_says_what_it_would_need(saves_dir, capsys, tmp_path, 
     path.write_text(as_text(seven))
     status, out, err = predict(saves_dir, capsys, "blobs", "--image", str(path))
     assert status == 2 and not out and len(err.strip().splitlines()) == 1
-    assert "blobs.safetensors: reading a drawing needs a model trained on 28x28 grey images" in err
+    assert "blobs.safetensors: reading a drawing needs a model of 28x28 grey images" in err
     assert "this one learns blobs (2 numbers per example)" in err and "nnstudio train --dataset mnist" in err
 
 

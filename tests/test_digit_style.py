@@ -206,7 +206,7 @@ def test_a_model_of_points_cannot_read_a_drawing():
     config = RunConfig.from_dict({"data": {"name": "spirals"}, "training": {"epochs": 1}})
     session = Session(config, checkpoints=False)
     session.prepare()
-    with pytest.raises(NotDrawable, match="28x28 grey images .* this one learns spirals \\(2 numbers per example\\)"):
+    with pytest.raises(NotDrawable, match="a model of 28x28 grey images .* this one learns spirals \\(2 numbers per example\\)"):
         DigitReader.of_session(session)
 
 

@@ -120,8 +120,8 @@ def drawing_problem(session) -> str | None:
     if shape != IMAGE_SHAPE:
         what = (f"{shape[1]}x{shape[2]} images with {shape[0]} channel(s)" if shape is not None
                 else f"{int(np.prod(dataset.input_shape))} numbers per example")
-        return (f"reading a drawing needs a model trained on 28x28 grey images (MNIST, Fashion-MNIST, an image set "
-                f"you import); this one learns {dataset.name} ({what})")
+        return (f"reading a drawing needs a model of 28x28 grey images (MNIST, Fashion-MNIST, an imported image set); "
+                f"this one learns {dataset.name} ({what})")
     if session.task not in ("classification", "reconstruction"):
         return (f"reading a drawing needs a classifier or an autoencoder; this model of {dataset.name} is a "
                 f"{session.task}")

@@ -48,7 +48,7 @@ SLOW = 0.3
 #: pane width from which the digit as the model sees it is drawn full size (else at half size)
 WIDE = 110
 #: how to get a model that reads drawings, after what it needs (`drawing_problem`)
-HOW = "Choose MNIST or Fashion-MNIST in 2 Settings (data) and train, or load such a save in 5 Saves."
+HOW = "Choose one in 2 Settings (data) and train, or load such a save in 5 Saves."
 
 
 class Picture:
@@ -93,6 +93,8 @@ class DrawPane(Vertical):
         """(canvas version, model generation) of the reading shown."""
         self.readings = 0
         """Readings shown so far (tests wait on it)."""
+        self.reading: Reading | None = None
+        """The reading shown (None before the first, or when there is no model to read with)."""
         self.shown_at: dict[int, float] = {}
         """Canvas version -> perf_counter when its reading was shown (the benchmark reads it)."""
         self._reader: tuple[int, DigitReader | None, bool, str | None] | None = None   # the worker's cache
@@ -219,7 +221,7 @@ class DrawPane(Vertical):
         if answer is None:
             self.set_timer(REFRESH / 2, self._kick)
             return
-        self.shown = (version, generation)
+        self.shown, self.reading = (version, generation), answer.reading
         self._show(answer)
         self.readings += 1
         self.shown_at[version] = time.perf_counter()
