@@ -12,7 +12,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from nnstudio.datasets import load_dataset
+from nnstudio.tui.run import Session
 from nnstudio.tui.run.config import RunConfig
+from nnstudio.tui.run.drawing import DigitReader
 from nnstudio.tui.studio.draw_canvas import DrawCanvas
 from nnstudio.tui.studio.draw_pane import Picture
 from nnstudio.tui.studio.launch import create_app
@@ -177,6 +179,23 @@ async def test_the_reading_follows_the_canvas_live_with_the_classes_named(tmp_pa
         assert "mnist-embedded, trained 1 epoch · reads " in title and title.split("reads ")[1].split()[0] in WORDS
 
 
+async def test_a_loaded_save_is_the_model_that_reads(tmp_path, digits):
+    config = RunConfig.from_dict({"data": {"name": "mnist-embedded"}, "model": {"preset": "logreg"},
+                                  "training": {"epochs": 2, "batch_size": 128, "seed": 5}})
+    session = Session(config, dataset=digits, checkpoints=False)
+    session.run()
+    path = session.save("digits", folder=tmp_path / "saves")
+    app = create_app(config=config, dataset=digits, saves_dir=tmp_path / "saves", open_path=path, offer_resume=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.session is not None and app.status == "idle", "the save to be loaded")
+        await pilot.press("9")
+        await draw_a_seven(pilot)
+        await wait_for(pilot, lambda: caught_up(app) and "trained 2 epochs" in text_of(app, "#draw-title"),
+                       "the loaded model's reading")
+        expected = DigitReader.of_session(session).read(canvas(app).pixels).probabilities
+        np.testing.assert_allclose(pane(app).reading.probabilities, expected, rtol=1e-5)
+
+
 async def test_a_model_of_points_says_what_it_needs(tmp_path):
     app = studio(tmp_path, load_dataset("blobs", size=200, classes=3), preset="mlp", name="blobs")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -214,6 +233,8 @@ async def test_a_reading_never_queues_only_the_latest_canvas_is_read(tmp_path, d
             board.draw((14.5, col + 0.5))
         await wait_for(pilot, lambda: caught_up(app), "the last change to be read")
         assert pane(app).readings - before <= 3 and pane(app).shown[0] == board.version
+        seen = app.query_one("#draw-seen", Static).content
+        assert isinstance(seen, Picture) and len(seen.rows) == 7 + 2   # half size and a caption, however often drawn
 
 
 # ---------------------------------------------------------------------------------------------- snapshots

@@ -279,9 +279,8 @@ class DrawPane(Vertical):
         if getattr(self.app, "no_color", False):
             lines = [Text(line) for line in digit_lines(picture, "ascii")]
             return Text("\n").join(lines + [Text(line, "dim") for line in caption])
-        rows = halfblock_rows(picture)
-        rows += [[Segment(line, Style(dim=True))] for line in caption]
-        return Picture(rows)
+        rows = halfblock_rows(picture)   # (remembered by digit_grid: never changed in place)
+        return Picture(rows + [[Segment(line, Style(dim=True))] for line in caption])
 
     def _answer(self, content) -> None:
         self.query_one("#draw-answer", Static).update(content)
