@@ -51,13 +51,13 @@ def train_saves(data_dir: str | None, folder: Path, cnn_train_size: int) -> dict
     return saved
 
 
-async def latencies(path: Path, folder: Path, size: tuple[int, int], presses: int) -> list[float]:
-    """Seconds from each canvas key to the repaint that shows the reading of the canvas it made."""
+async def latencies(path: Path, folder: Path, size: tuple[int, int], presses: int) -> list[tuple[str, float]]:
+    """(key, seconds from it to the repaint that shows the reading of the canvas it made), for each press."""
     from nnstudio.tui.studio.draw_canvas import DrawCanvas
     from nnstudio.tui.studio.launch import create_app
 
     app = create_app(open_path=path, saves_dir=folder, offer_resume=False)
-    seen: list[float] = []
+    seen: list[tuple[str, float]] = []
     async with app.run_test(size=size) as pilot:
         while app.session is None or app.status != "idle":
             await asyncio.sleep(0.05)
@@ -82,7 +82,7 @@ async def latencies(path: Path, folder: Path, size: tuple[int, int], presses: in
             repainted = asyncio.Event()
             app.call_after_refresh(repainted.set)   # runs once the screen showing the reading is drawn
             await asyncio.wait_for(repainted.wait(), 5.0)
-            seen.append(time.perf_counter() - pressed)
+            seen.append((key, time.perf_counter() - pressed))
             await asyncio.sleep(0.02)
     return seen
 
@@ -106,9 +106,11 @@ def main() -> int:
         folder = Path(temporary)
         saves = train_saves(args.data_dir, folder, args.cnn_train_size)
         for preset, path in saves.items():
-            ms = [1000 * s for s in asyncio.run(latencies(path, folder, (columns, rows), args.presses))]
+            timed = [(key, 1000 * s) for key, s in asyncio.run(latencies(path, folder, (columns, rows), args.presses))]
+            ms = [m for _, m in timed]
+            slowest = ", ".join(f"{key} {m:.0f}" for key, m in sorted(timed, key=lambda t: -t[1])[:5])
             print(f"  {preset}: {len(ms)} presses at {args.size}: median {statistics.median(ms):.1f} ms, "
-                  f"90th percentile {p90(ms):.1f} ms, worst {max(ms):.1f} ms", flush=True)
+                  f"90th percentile {p90(ms):.1f} ms, worst {max(ms):.1f} ms (slowest: {slowest})", flush=True)
     return 0
 
 
