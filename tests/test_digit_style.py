@@ -6,6 +6,8 @@ by its centre of mass, so a model trained on MNIST reads it the same.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -190,6 +192,21 @@ def test_the_reader_standardises_as_the_session_prepared_its_training_data(reade
     digit = session.dataset.x_test[0].reshape(28, 28)
     made = DigitReader.of_session(session).model_input(digit.astype(np.float32) / 255)
     np.testing.assert_allclose(made[0], session.data.x_test[0], atol=1e-5)
+
+
+def test_an_image_set_kept_in_its_own_units_gets_a_drawing_in_them():
+    """An imported set of 0..255 floats (not uint8 pixels) is trained on as it is: full ink is 255 to its model."""
+    embedded = load_dataset("mnist-embedded")
+    floats = dataclasses.replace(embedded, x_train=embedded.x_train.astype(np.float32),
+                                 x_test=embedded.x_test.astype(np.float32))
+    config = RunConfig.from_dict({"data": {"name": "mnist-embedded"}, "model": {"preset": "logreg"},
+                                  "training": {"epochs": 1}})
+    session = Session(config, dataset=floats, checkpoints=False)
+    session.prepare()
+    reader = DigitReader.of_session(session)
+    assert reader.ink_range == (0.0, 255.0)
+    np.testing.assert_allclose(reader.model_input(embedded.x_test[0].reshape(28, 28) / 255.0)[0],
+                               session.data.x_test[0], atol=1e-3)
 
 
 def test_an_autoencoder_gives_back_a_picture():

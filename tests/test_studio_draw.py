@@ -15,6 +15,7 @@ from nnstudio.datasets import load_dataset
 from nnstudio.tui.run import Session
 from nnstudio.tui.run.config import RunConfig
 from nnstudio.tui.run.drawing import DigitReader
+from nnstudio.tui.run.inside import NotApplicable
 from nnstudio.tui.studio.draw_canvas import DrawCanvas
 from nnstudio.tui.studio.draw_pane import Picture
 from nnstudio.tui.studio.launch import create_app
@@ -235,6 +236,30 @@ async def test_a_reading_never_queues_only_the_latest_canvas_is_read(tmp_path, d
         assert pane(app).readings - before <= 3 and pane(app).shown[0] == board.version
         seen = app.query_one("#draw-seen", Static).content
         assert isinstance(seen, Picture) and len(seen.rows) == 7 + 2   # half size and a caption, however often drawn
+
+
+async def test_no_model_yet_says_why(tmp_path, digits):
+    app = studio(tmp_path, digits)
+    async with app.run_test(size=(80, 24)) as pilot:
+        def no_model(purpose):
+            raise NotApplicable(f"There is no model to {purpose} yet: layer 2 does not fit (a test)")
+        pane(app).model_source = no_model
+        await pilot.press("9", "space")
+        await wait_for(pilot, lambda: caught_up(app), "the canvas to be read")
+        assert text_of(app, "#draw-answer") == "There is no model to read your drawing yet: layer 2 does not fit (a test)"
+
+
+async def test_without_colour_the_canvas_is_block_characters_and_the_cursor_reverse(tmp_path, digits, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = studio(tmp_path, digits)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("9", "space", "up", "up")   # a dab at (14, 14); the cursor moved to (12, 14)
+        board = canvas(app)
+        line = board.render_line(7)    # pixel rows 14 and 15
+        assert line.text[13:16] == "▀█▀" and line.text.count(" ") == 25   # (row 15 inked beneath the dab)
+        cursor = board.render_line(6)  # pixel rows 12 and 13: the cursor's cell is reversed
+        assert [segment.style.reverse for segment in cursor if segment.text.strip() or segment.style.reverse] == [True]
+        assert cursor.text[14] == "▄"   # (the dab's edge on row 13, under the cursor on row 12)
 
 
 # ---------------------------------------------------------------------------------------------- snapshots
