@@ -261,7 +261,7 @@ class DrawPane(Vertical):
             text.append("untrained", style="bold yellow")
             text.append(" (it guesses: escape, then space trains it)")
         elif self.running:
-            text.append(f"training (epoch {reader.epochs + 1}): it reads with the weights of a moment ago")
+            text.append(f"training (epoch {reader.epochs + 1})")   # (the weights of a moment ago: README)
         else:
             text.append(f"trained {reader.epochs} epoch{'s' if reader.epochs != 1 else ''}")
         if reading.best is not None and not untrained:
