@@ -95,8 +95,6 @@ class DrawPane(Vertical):
         """Readings shown so far (tests wait on it)."""
         self.reading: Reading | None = None
         """The reading shown (None before the first, or when there is no model to read with)."""
-        self.shown_at: dict[int, float] = {}
-        """Canvas version -> perf_counter when its reading was shown (the benchmark reads it)."""
         self._reader: tuple[int, DigitReader | None, bool, str | None] | None = None   # the worker's cache
         self._requests = 0
         self._last_refresh = 0.0
@@ -180,7 +178,8 @@ class DrawPane(Vertical):
             return
         self.busy = True
         self._requests += 1
-        self.set_timer(SLOW, lambda n=self._requests: self._say_slow(n))
+        if self.shown is None:   # the first reading may wait for the untrained model to be prepared
+            self.set_timer(SLOW, lambda n=self._requests: self._say_slow(n))
         self._read_in_thread(version, pixels, self.generation)
 
     def _say_slow(self, request: int) -> None:
@@ -224,23 +223,26 @@ class DrawPane(Vertical):
         self.shown, self.reading = (version, generation), answer.reading
         self._show(answer)
         self.readings += 1
-        self.shown_at[version] = time.perf_counter()
         self._kick()   # the canvas or the model changed meanwhile: read the latest
 
     # ------------------------------------------------------------------ showing it
     def _show(self, answer: Answer) -> None:
+        """Show a reading. The parts keep their sizes (the pane's styles fix them), so no layout pass is asked
+        for, but when the picture the model sees changes its size or comes back."""
         title = self.query_one("#draw-title", Static)
         if answer.message is not None:
-            title.update(Text("Draw a digit", "bold"))
+            title.update(Text("Draw a digit", "bold"), layout=False)
             self.query_one("#draw-seen", Static).display = False
             self._answer(Text(answer.message))
             return
         reading, reader = answer.reading, answer.reader
-        title.update(self._title(reading, reader, answer.untrained))
+        title.update(self._title(reading, reader, answer.untrained), layout=False)
         seen, full = self.query_one("#draw-seen", Static), self.size.width >= WIDE
-        seen.display = True
-        seen.styles.width = 28 + 2 if full else 14 + 2   # (+ padding)
-        seen.update(self._picture(reading.seen, "as the model", "sees it", full=full))
+        width = 28 + 2 if full else 14 + 2   # (+ padding)
+        moved = not seen.display or seen.styles.width is None or seen.styles.width.value != width
+        if moved:
+            seen.display, seen.styles.width = True, width
+        seen.update(self._picture(reading.seen, "as the model", "sees it", full=full), layout=moved)
         if reading.empty:
             self._answer(Text("Draw a digit on the canvas: the arrows move the cursor, space paints (or use the "
                               "mouse).", "dim"))
@@ -283,7 +285,7 @@ class DrawPane(Vertical):
         return Picture(rows + [[Segment(line, Style(dim=True))] for line in caption])
 
     def _answer(self, content) -> None:
-        self.query_one("#draw-answer", Static).update(content)
+        self.query_one("#draw-answer", Static).update(content, layout=False)   # (its size is fixed)
 
     def _show_mode(self) -> None:
         """The pen's state and the keys, under the canvas."""
