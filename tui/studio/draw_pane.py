@@ -98,6 +98,7 @@ class DrawPane(Vertical):
         self._reader: tuple[int, DigitReader | None, bool, str | None] | None = None   # the worker's cache
         self._requests = 0
         self._last_refresh = 0.0
+        self._mode: tuple | None = None   # the pen's state as the line under the canvas shows it
 
     def compose(self) -> ComposeResult:
         yield Static(id="draw-title")
@@ -186,7 +187,8 @@ class DrawPane(Vertical):
         if self.busy and self._requests == request and self.shown is None:
             self._answer(Text("Preparing the model (its data set is loaded once)…", "italic"))
 
-    @work(thread=True, group="draw", exit_on_error=False)
+    # (a description, or Textual writes the repr of the 784 pixels for every reading: 4 ms)
+    @work(thread=True, group="draw", exit_on_error=False, description="reading the canvas")
     def _read_in_thread(self, version: int, pixels: np.ndarray, generation: int) -> None:
         try:
             answer = self._reading(pixels, generation)
@@ -288,8 +290,12 @@ class DrawPane(Vertical):
         self.query_one("#draw-answer", Static).update(content, layout=False)   # (its size is fixed)
 
     def _show_mode(self) -> None:
-        """The pen's state and the keys, under the canvas."""
+        """The pen's state and the keys, under the canvas (drawn again only when the pen changes)."""
         canvas = self.canvas
+        mode = (canvas.pen_down, canvas.eraser, canvas.brush)
+        if mode == self._mode:
+            return
+        self._mode = mode
         text = Text()
         text.append("pen down" if canvas.pen_down else "pen up", style="bold")
         text.append(" · ")
@@ -297,4 +303,4 @@ class DrawPane(Vertical):
         text.append(f" · brush {canvas.brush} of {max(BRUSHES)}")
         text.append(" · shift+arrows erase · escape: the run keys\n", style="dim")
         text.append("arrows move · space dabs · p pen down/up · e eraser · c clear · +/- brush", style="dim")
-        self.query_one("#draw-mode", Static).update(text)
+        self.query_one("#draw-mode", Static).update(text, layout=False)   # (two lines, always)

@@ -1,10 +1,11 @@
 """What the Inside and Draw panes look at: the studio's session, or, before it trains, the model it would train.
 
-Called in the panes' worker threads (one source for both: the untrained session is prepared once). A running session's model is copied between two batches
-(`Session.model_copy`). With no session yet (nothing trained, or just re-initialised), a session is
-prepared from the studio's configuration but never run: the same data, and the same initial weights
-that pressing space would start from (the seed makes them), so the views and the gradient check work
-before the first epoch. It is kept while the configuration stays the same.
+Called in the panes' worker threads (one source for both: the untrained session is prepared once). A
+running session's model is copied between two batches (`Session.model_copy`). With no session yet
+(nothing trained, or just re-initialised), a session is prepared from the studio's configuration but
+never run: the same data, and the same initial weights that pressing space would start from (the seed
+makes them), so the views, the gradient check and the Draw pane's reading work before the first epoch.
+It is kept while the configuration stays the same.
 """
 
 from __future__ import annotations
