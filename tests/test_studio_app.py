@@ -288,7 +288,7 @@ async def test_help_lists_the_bindings_of_the_app_and_the_pane(tmp_path, blobs):
             for key in binding.key.split(","):
                 assert any(app.get_key_display(binding.with_key(key)) in keys.split(" / ") and
                            (binding.tooltip or binding.description) == description for keys, description in rows), key
-        assert ("1-8", "1 Model, 2 Settings, 3 Monitor, 4 Predictions, 5 Saves, 6 Runs, 7 Sweep, 8 Inside") in rows
+        assert ("1-9", "1 Model, 2 Settings, 3 Monitor, 4 Predict, 5 Saves, 6 Runs, 7 Sweep, 8 Inside, 9 Draw") in rows
         sections = list(dict.fromkeys(section for section, *_ in app.screen.rows))
         assert sections == ["Panes", "The run", "Studio", "Predictions pane"]
         await pilot.press("escape")
@@ -325,7 +325,7 @@ async def test_command_palette_offers_the_main_actions(tmp_path, blobs):
         await pilot.press("4")
         await pilot.pause()
         names = [name for name, *_ in palette_entries(app, app.current_pane)]
-        for word in ("Run/Pause", "Step", "Save", "Load", "Help", "Quit", "Predictions", "Next"):
+        for word in ("Run/Pause", "Step", "Save", "Load", "Help", "Quit", "Predict", "Next"):
             assert any(word in name for name in names), word
         assert not any(name.startswith("Stop") for name in names)  # nothing to stop: not offered
 

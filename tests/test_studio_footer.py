@@ -174,7 +174,7 @@ async def test_at_80_columns_the_footer_shows_space_help_and_quit_on_every_pane(
         await pilot.press(pane)
         await settle(pilot)
         shown = footer_items(app)
-        for key, description in (("space", "Run/Pause"), ("?", "Help"), ("q", "Quit"), ("1-8", "Panes")):
+        for key, description in (("space", "Run/Pause"), ("?", "Help"), ("q", "Quit"), ("1-9", "Panes")):
             assert shown.get(key, ("",))[0] == description, (key, shown)
         assert all(0 <= left < right <= 80 for _, left, right in shown.values()), shown   # nothing cut off
         if PANE_FIRST_KEY[pane]:
@@ -187,11 +187,11 @@ async def test_a_wide_footer_shows_every_key_and_a_narrower_one_chooses_again(tm
         await pilot.press("1")
         await settle(pilot)
         wide = footer_items(app)
-        assert {"a", "e", "d", "⇧↑", "⇧↓", "p", "1-8", "space", "n", "x", "^s", "?", "q"} <= set(wide)
+        assert {"a", "e", "d", "⇧↑", "⇧↓", "p", "1-9", "space", "n", "x", "^s", "?", "q"} <= set(wide)
         await pilot.resize_terminal(80, 24)
         await settle(pilot)
         narrow = footer_items(app)
-        assert {"space", "?", "q", "1-8"} <= set(narrow) and len(narrow) < len(wide)
+        assert {"space", "?", "q", "1-9"} <= set(narrow) and len(narrow) < len(wide)
         assert all(right <= 80 for _, _, right in narrow.values())
 
 

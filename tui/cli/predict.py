@@ -3,11 +3,13 @@
     nnstudio predict mnist-mlp                   random test digits with truth, prediction and confidence
     nnstudio predict mnist-mlp --mistakes        only misclassified ones
     nnstudio predict spirals-mlp --count 20      data that are not images: a table of inputs and predictions
+    nnstudio predict mnist-mlp --image seven.pgm a digit of your own (a PGM, or 28 lines of characters)
 
 Digits are drawn with half blocks on a colour Unicode terminal and with a plain ASCII grey ramp
 elsewhere (pipes, files, NO_COLOR); --style picks one. A wrong prediction is marked
 "✗ 7 (pred 1, 64%)", a right one "✓ 3 (99%)". For regression models --mistakes shows the worst
-predictions; for autoencoders each input is drawn beside its reconstruction.
+predictions; for autoencoders each input is drawn beside its reconstruction. With --image, the picture
+in a file is read as the studio's Draw pane reads a drawing (`predict_image.py`).
 Errors print one line to stderr: exit status 2 for bad arguments (as for `eval`), 1 for failures.
 """
 
@@ -28,6 +30,7 @@ from ..render import MODES, caption, default_mode, digit_lines, side_by_side
 from ..run import Session, SessionError, outputs_problem
 from .common import UsageError, fail, failure_status, field_type, one_line_errors
 from .eval import add_save_arguments, open_save
+from .predict_image import run_predict_image
 
 PROG = "nnstudio predict"
 DEFAULT_COUNT = 12
@@ -50,6 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--style", choices=("auto",) + MODES, default="auto",
                         help="how digits are drawn: blocks (Unicode half blocks), ascii (grey ramp), or auto "
                              "(blocks on a colour terminal, else ascii)")
+    parser.add_argument("--image", metavar="FILE",
+                        help="read the digit in FILE instead: a PGM (P2 or P5, any size) or a text file of 28 lines "
+                             "(' ' and '.' empty, other characters ink, ' .:-=+*#%%@' as grey levels)")
+    parser.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
+                        help="with --image: the picture is dark ink on light (invert it), or not; default: decided "
+                             "by its border")
     parser.set_defaults(handler=run_predict)
 
 
@@ -64,6 +73,8 @@ class Picked:
 
 def run_predict(args: argparse.Namespace) -> int:
     """`nnstudio predict SAVE`: rebuild the session from the save, predict some test samples, show them."""
+    if args.image is not None or args.invert is not None:
+        return run_predict_image(args)
     console = Console()
     try:
         session, path = open_save(args)

@@ -1,4 +1,4 @@
-"""The studio app: eight panes in tabs, the run keys, and a router between the panes and the training session.
+"""The studio app: nine panes in tabs, the run keys, and a router between the panes and the training session.
 
 The app holds no training logic. It owns the run configuration (`self.config`) and a
 `SessionRunner`, which holds the session and runs it in a thread worker. Keys become runner
@@ -39,6 +39,7 @@ from ..run.fitting import follow_data, model_name
 from .builder_pane import BuilderPane
 from .collector import restore_the_collector, spare_the_collector
 from .commands import StudioCommands
+from .draw_pane import DrawPane
 from .footer import StudioFooter
 from .help_screen import HelpScreen, binding_rows
 from .inside_pane import InsidePane
@@ -61,8 +62,8 @@ from .welcome import Welcome
 #: seconds between two polls of the training thread's latest batch (the redraw budget: 10 a second)
 POLL_INTERVAL = 0.1
 #: (TabPane id, tab title): key n shows the n-th
-PANES = (("builder", "Model"), ("settings", "Settings"), ("monitor", "Monitor"), ("predictions", "Predictions"),
-         ("saves", "Saves"), ("runs", "Runs"), ("sweep", "Sweep"), ("inside", "Inside"))
+PANES = (("builder", "Model"), ("settings", "Settings"), ("monitor", "Monitor"), ("predictions", "Predict"),
+         ("saves", "Saves"), ("runs", "Runs"), ("sweep", "Sweep"), ("inside", "Inside"), ("draw", "Draw"))
 _PANE_KEYS = Binding.Group("Panes", compact=True)
 
 
@@ -133,9 +134,11 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
             "runs": RunsPane(self.config.checkpoints.folder, id="runs-pane"),
             "sweep": SweepPane(id="sweep-pane"),
             "inside": InsidePane(id="inside-pane"),
+            "draw": DrawPane(id="draw-pane"),
         }
-        self.panes["inside"].subject_source = InsideSource(lambda: self.session, lambda: self.config,
-                                                           self.runner.dataset)
+        source = InsideSource(lambda: self.session, lambda: self.config, self.runner.dataset)
+        self.panes["inside"].subject_source = source
+        self.panes["draw"].model_source = source.model   # (one source: the untrained model is prepared once)
         with TabbedContent(initial="monitor", id="panes"):
             for n, (pane_id, title) in enumerate(PANES, 1):
                 with TabPane(f"{n} {title}", id=pane_id):

@@ -77,7 +77,7 @@ class SessionNews:
                 self.predictions.show_probe(ProbeSet.from_session(event.session))
                 self.monitor.task = event.session.task
                 self.monitor.train_size = len(event.session.data.x_train)
-                self.panes["inside"].new_model()
+                self._tell_panes("new_model")   # (Inside and Draw: the untrained model looked at before is not it)
             return
         if isinstance(event, Notice):
             self.notify(event.text, title="Note", severity="warning", timeout=10)
