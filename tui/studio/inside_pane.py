@@ -192,8 +192,10 @@ class InsidePane(Vertical, can_focus=True):
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cell":   # the arrows are the confusion matrix's only
+        if action == "cell":   # the arrows are the confusion matrix's, and the race's start
             return self.view == "confusion"
+        if action in ("race", "race_move") and self.view != "optimizers":
+            return False   # (out of the footer: the race's keys would push the studio's own out; o shows them)
         return None if self.refusal(action) is not None else True
 
     # ------------------------------------------------------------------ drawing
