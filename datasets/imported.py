@@ -63,6 +63,7 @@ class Imported:
     task_reason: str
     image_shape: tuple[int, ...] | None
     source: str   # the file it came from
+    target: str = ""   # the target column's name
 
 
     def describe(self) -> str:
@@ -75,7 +76,8 @@ class Imported:
         shape = f"{self.image_shape[1]}x{self.image_shape[2]} images" if self.image_shape else \
             f"{self.features} feature{'s' if self.features != 1 else ''}"
         dropped = f"; {self.dropped:,} rows with missing values left out" if self.dropped else ""
-        return (f"{self.name}: imported from {display_path(self.source)}: {what} ({self.task_reason}), {shape}, "
+        return (f"{self.name}: imported from {display_path(self.source)}: {what} ({self.task_reason}), target "
+                f"{self.target!r}, {shape}, "
                 f"{self.train_rows:,} train / {self.test_rows:,} test rows{dropped}.")
 
 
@@ -87,11 +89,17 @@ def parse_image_size(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def suggested_name(path: str | os.PathLike) -> str:
-    """A data set name made from a file's name: "Iris Data.csv" -> "iris-data"."""
+def suggested_name(path: str | os.PathLike, taken: tuple[str, ...] = ()) -> str:
+    """A data set name made from a file's name ("Iris Data.csv" -> "iris-data"), with -2, -3... when that is one
+    of `taken` or already imported."""
     stem = Path(path).name.split(".")[0].lower()
-    name = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_")[:40]
-    return name or "mydata"
+    name = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_")[:36] or "mydata"
+    used = set(taken) | set(imported_names())
+    candidate, n = name, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
 
 
 def imported_root() -> Path:
@@ -335,7 +343,7 @@ def decide_task(targets: np.ndarray, task: str | None, column: str) -> tuple[str
     """(task, why): the task asked for, or the one the target suggests, with the reason in words."""
     if targets.dtype.kind == "U":
         if task == "regression":
-            example = next(iter(targets), "")
+            example = str(next(iter(targets), ""))
             raise DatasetError(f"the target {column!r} holds text ({example!r}); a regression target must be numbers: "
                                f"use --task classification, or another --target")
         return "classification", "the target is text"
@@ -415,7 +423,7 @@ def _write(name: str, part: Path, raw: _Raw, *, task, test_fraction, seed) -> Im
     }
     (part / "dataset.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return Imported(name, imported_folder(name), task, class_names, raw.x.shape[1], len(y_train), len(y_test),
-                    raw.dropped, why, image_shape, raw.source)
+                    raw.dropped, why, image_shape, raw.source, raw.target_name)
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,7 @@ def open_table(path: str | os.PathLike, *, target: str | None = None, ignore: Se
     _check_header(name, header, delimiter)
     if len(head.split("\n", 1)) < 2 or not head.split("\n", 1)[1].strip():
         raise TableError(f"{name} has a header line but no rows of data")
-    target_index = _column(name, header, target) if target is not None else len(header) - 1
+    target_index = _column(name, header, target) if target is not None else default_target(header)
     ignored = {_column(name, header, column) for column in ignore}
     if target_index in ignored:
         raise TableError(f"{name}: the target column {header[target_index]!r} cannot also be ignored")
@@ -248,6 +248,17 @@ def open_table(path: str | os.PathLike, *, target: str | None = None, ignore: Se
         raise TableError(f"{name}: no feature columns are left besides the target {header[target_index]!r}")
     table = Table(path, delimiter, header, features, target_index, numeric_target=True, drop_missing=drop_missing)
     return Table(path, delimiter, header, features, target_index, _numeric_target(table, head), drop_missing)
+
+
+#: column names taken for the target when no --target is given and the last column is not one
+TARGET_NAMES = ("label", "labels", "target", "class", "y", "digit")
+
+
+def default_target(header: Sequence[str]) -> int:
+    """The target's column when none is named: the one called label, target, class, y or digit, where there is
+    exactly one (MNIST as CSV puts its label first), else the last column."""
+    named = [i for i, cell in enumerate(header) if cell.lower() in TARGET_NAMES]
+    return named[0] if len(named) == 1 else len(header) - 1
 
 
 def _check_header(name: str, header: tuple[str, ...], delimiter: str) -> None:

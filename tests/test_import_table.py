@@ -108,6 +108,15 @@ def test_target_by_name_and_ignored_columns(tmp_path):
     assert load_dataset("named").feature_names == ("width", "height")
 
 
+def test_a_column_named_label_is_the_target_wherever_it_is(tmp_path):
+    """MNIST as CSV puts its label first: with 784 pixels and --image, the last pixel must not become the target."""
+    text = "label," + ",".join(f"p{i}" for i in range(4)) + "\n" + "".join(
+        f"{i % 2}," + ",".join(str((i * 7 + j) % 256) for j in range(4)) + "\n" for i in range(20))
+    made = import_file("first", write(tmp_path, text), image=(2, 2))
+    assert made.target == "label" and made.class_names == ("0", "1") and "target 'label'" in made.describe()
+    assert import_file("other", write(tmp_path, text), target="p3").target == "p3"   # (named: as named)
+
+
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_the_delimiter_is_read_from_the_header(tmp_path, delimiter):
     text = IRIS.replace(",", delimiter)
@@ -318,6 +327,7 @@ def test_suggested_names():
     assert suggested_name("/data/Iris Data.csv") == "iris-data"
     assert suggested_name("train.csv.gz") == "train"
     assert suggested_name("###.csv") == "mydata"
+    assert suggested_name("moons.csv", taken=("moons",)) == "moons-2"
 
 
 # ====================================================================== streaming

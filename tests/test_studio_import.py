@@ -76,7 +76,7 @@ async def test_a_csv_imported_from_the_dialog_becomes_the_data_set(tmp_path):
 
 async def test_a_bad_file_says_why_in_the_dialog_and_keeps_what_was_typed(tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text("a,b,label\n1,2,0\n3,oops,1\n")
+    bad.write_text("a,b,label\n1,2,0\n3,oops,1\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(10)))
     app = _Host()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dialog(pilot)
@@ -90,7 +90,12 @@ async def test_a_bad_file_says_why_in_the_dialog_and_keeps_what_was_typed(tmp_pa
         await fill(pilot, screen, "image", "28 by 28")
         await pilot.press("enter")
         await wait_for(pilot, lambda: "images: an image size is HEIGHTxWIDTH" in problem(screen), "the field named")
-        assert imported_names() == []
+        await fill(pilot, screen, "image", "")
+        assert problem(screen) == ""   # (what was typed since makes the old problem stale)
+        await fill(pilot, screen, "ignore", "b")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ImportScreen), "the import without column b")
+        assert imported_names() == ["mine"]
 
 
 async def test_escape_closes_without_importing(tmp_path):
@@ -130,6 +135,6 @@ async def test_the_dialog_fits(tmp_path, size):
     async with app.run_test(size=size) as pilot:
         await open_dialog(pilot)
         text = screen_text(app)
-        for label in ("file", "name", "target", "task", "test share", "images", "drop missing", "replace", "Import",
+        for label in ("file", "name", "target", "ignore", "task", "test share", "images", "drop missing", "replace", "Import",
                       "Cancel"):
             assert label in text, label

@@ -84,7 +84,10 @@ class ImportScreen(ModalScreen["Imported | None"]):
                                           placeholder="path/to/data.csv", compact=True))
             yield Static("", id="import-columns", markup=False)
             yield self._row("name", Input("", id="import-name", placeholder="e.g. iris", compact=True))
-            yield self._row("target", Input("", id="import-target", placeholder="the last column", compact=True))
+            yield self._row("target", Input("", id="import-target", placeholder="the last column (or one named label)",
+                                            compact=True))
+            yield self._row("ignore", Input("", id="import-ignore", placeholder="columns to leave out, e.g. id,name",
+                                            compact=True))
             yield self._row("task", Select(TASKS, value="", allow_blank=False, id="import-task", compact=True))
             yield self._row("test share", Input(f"{TEST_FRACTION:g}", id="import-test", placeholder="0.2", compact=True))
             yield self._row("images", Input("", id="import-image", placeholder="e.g. 28x28 (pixels 0..255)", compact=True))
@@ -122,7 +125,7 @@ class ImportScreen(ModalScreen["Imported | None"]):
             return
         if not self._named_by_hand:
             with self.prevent(Input.Changed):
-                self.query_one("#import-name", Input).value = suggested_name(path)
+                self.query_one("#import-name", Input).value = suggested_name(path, tuple(builtin_names()))
         columns.update(self._columns_text(path))
 
     def _columns_text(self, path: Path) -> str:
@@ -131,18 +134,29 @@ class ImportScreen(ModalScreen["Imported | None"]):
             return "an .npz: arrays x and y (and x_test, y_test)"
         target = self.query_one("#import-target", Input).value.strip() or None
         try:
-            table = open_table(path, target=target)
+            table = open_table(path, target=target, ignore=self._ignored())
         except TableError as error:
             return str(error)
         shown = ", ".join(table.header[:8]) + (f", ... ({len(table.header)} columns)" if len(table.header) > 8 else "")
         kind = "numbers" if table.numeric_target else "text: class names"
         return f"columns: {shown}\ntarget: {table.target_name} ({kind}); features: the {len(table.features)} others"
 
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        """Anything typed makes the last problem stale: it goes, so no message speaks of a file no longer named."""
+        if not self.importing:
+            self._say("")
+
     @on(Input.Changed, "#import-name")
     def _name_typed(self, event: Input.Changed) -> None:
         self._named_by_hand = bool(event.value.strip())
 
+    def _ignored(self) -> tuple[str, ...]:
+        text = self.query_one("#import-ignore", Input).value
+        return tuple(column.strip() for column in text.split(",") if column.strip())
+
     @on(Input.Changed, "#import-target")
+    @on(Input.Changed, "#import-ignore")
     def _target_typed(self) -> None:
         path = Path(os.path.expanduser(self.query_one("#import-file", Input).value.strip()))
         if path.is_file():
@@ -189,6 +203,7 @@ class ImportScreen(ModalScreen["Imported | None"]):
         return dict(name=name, path=Path(os.path.expanduser(path_text)),
                     target=self.query_one("#import-target", Input).value.strip() or None,
                     task=self.query_one("#import-task", Select).value or None, test_fraction=fraction, image=image,
+                    ignore=self._ignored(),
                     drop_missing=self.query_one("#import-drop", Checkbox).value,
                     replace=self.query_one("#import-replace", Checkbox).value)
 
@@ -203,10 +218,12 @@ class ImportScreen(ModalScreen["Imported | None"]):
                 last[0] = done
                 self.app.call_from_thread(self._progress, done, total)
 
+        path = request.pop("path")
         try:
-            made = import_file(request.pop("name"), request.pop("path"), progress=progress,
+            made = import_file(request.pop("name"), path, progress=progress,
                                reserved=tuple(builtin_names()), **request)
         except ImportCancelled:
+            self.app.call_from_thread(self.app.notify, f"The import of {path.name} was stopped: nothing was imported.")
             self.app.call_from_thread(self.dismiss, None)
         except (DatasetError, OSError) as error:
             self.app.call_from_thread(self._failed, str(error))
