@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,13 @@ def main() -> int:
     parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)   # the file written by the parent run
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    try:
+        return run(args, folder)
+    finally:   # the CSV and the imported copies are gigabytes at --copies 10
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, folder: Path) -> int:
     csv_path = args.csv or folder / "mnist.csv"
     if args.csv is None:
         write_csv(args.data_dir, csv_path, args.copies)

@@ -97,7 +97,7 @@ async def take_experiment(out: Path, data_dir: str | None) -> None:
     from nnstudio.tui.studio.launch import create_app
 
     with tempfile.TemporaryDirectory() as saves:
-        config = RunConfig().replace(**{"data.name": "mnist", "data.data_dir": data_dir})
+        config = RunConfig().replace(**{"data.name": "mnist", "data.data_dir": data_dir or ""})
         app = create_app(config=config, saves_dir=saves, offer_resume=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("7")
