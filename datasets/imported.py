@@ -65,11 +65,13 @@ class Imported:
     source: str   # the file it came from
     target: str = ""   # the target column's name
 
-
     def describe(self) -> str:
         """What was made, in a sentence: "iris: imported from iris.csv: classification, 3 classes (...), ..."."""
         if self.task == "classification":
-            names = ", ".join(self.class_names[:8]) + (", ..." if len(self.class_names) > 8 else "")
+            shown = self.class_names[:8]
+            if any("," in name for name in shown):   # "big, small, really" would read as three classes
+                shown = tuple(repr(name) for name in shown)
+            names = ", ".join(shown) + (", ..." if len(self.class_names) > 8 else "")
             what = f"classification, {len(self.class_names)} classes ({names})"
         else:
             what = "regression"
@@ -195,13 +197,24 @@ class _Raw:
     image: tuple[int, int] | None   # (height, width) when the rows are pictures
 
 
+def _header_difference(train: tuple[str, ...], test: tuple[str, ...]) -> str:
+    """What a test file's header lacks and adds, in words: "no 'b'; 'x' is extra"."""
+    lacks = [name for name in train if name not in test]
+    extra = [name for name in test if name not in train]
+    said = ([f"no {', '.join(map(repr, lacks))}"] if lacks else []) + \
+        ([f"{', '.join(map(repr, extra))} {'is' if len(extra) == 1 else 'are'} extra"] if extra else [])
+    return "; ".join(said) or "the same names in another order"
+
+
 def _read_csv(sources: list[Path], part: Path, *, target, ignore, drop_missing, image, delimiter,
               progress) -> _Raw:
     tables = [open_table(source, target=target, ignore=ignore, delimiter=delimiter, drop_missing=drop_missing)
               for source in sources]
     first = tables[0]
     if len(tables) > 1 and tables[1].header != first.header:
-        raise TableError(f"{tables[1].name} has other columns than {first.name}; a test file needs the same header")
+        difference = _header_difference(first.header, tables[1].header)
+        raise TableError(f"{tables[1].name} has other columns than {first.name} ({difference}); a test file needs "
+                         f"the same header")
     if image is not None and math.prod(image) != len(first.features):
         raise TableError(f"{first.name}: --image {image[0]}x{image[1]} needs {math.prod(image)} feature columns, "
                          f"but there are {len(first.features)}")
@@ -329,7 +342,9 @@ def _npz_pair(name, x_key, y_key, x, y, drop_missing, image_shape):
                                f"values per example, but {x_key} has {x.shape[1]}")
         if x.dtype != np.uint8:
             if ((x < 0) | (x > 255) | (x != np.round(x))).any():
-                raise DatasetError(f"{name}: {x_key} as images needs whole numbers from 0 to 255")
+                raise DatasetError(f"{name}: {x_key} read as {image_shape[0]}x{image_shape[1]} images needs whole "
+                                   f"numbers from 0 to 255 (pixels); scale it to 0..255, or give it as (N, "
+                                   f"features) to use the values as they are")
             x = x.astype(np.uint8)
     else:
         if (np.abs(x) > np.finfo(np.float32).max).any():

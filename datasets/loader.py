@@ -90,7 +90,7 @@ def unknown_name(name: str) -> str:
     close = difflib.get_close_matches(name, dataset_names(), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return (f"unknown data set {name!r} ({hint}known: {', '.join(dataset_names())}); to use your own data under that "
-            f"name: nnstudio data import {name} FILE.csv")
+            f"name: nnstudio data import {name} FILE (.csv or .npz)")
 
 
 def load_idx_dataset(

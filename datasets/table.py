@@ -176,7 +176,8 @@ class Table:
                              f"numbers: drop the column (--ignore {_quoted_option(self.header[column])}) or encode "
                              f"it as numbers (one column per category)") from None
         if not np.isfinite(value):
-            raise TableError(f"{self._where(line, column)}: {short(cell)} is not a finite number")
+            raise TableError(f"{self._where(line, column)}: {short(cell)} is not a finite number; replace it with a "
+                             f"number, or leave it empty and such rows out with --drop-missing")
         if abs(value) > _FLOAT32_MAX:
             raise TableError(f"{self._where(line, column)}: {short(cell)} is too large for a 32-bit float; "
                              f"rescale the column")

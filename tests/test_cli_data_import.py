@@ -140,12 +140,12 @@ def test_a_save_of_a_set_not_on_this_machine_says_how_to_get_it(tmp_path, capsys
     assert run_cli("eval", "gone", "--saves-dir", str(saves)) != 0
     err = capsys.readouterr().err
     assert "it was trained on loans, a data set that is not on this machine" in err
-    assert "nnstudio data import loans FILE.csv" in err and err.count("\n") == 1
+    assert "nnstudio data import loans FILE (.csv or .npz)" in err and err.count("\n") == 1
 
 
 def test_the_config_accepts_an_imported_name_only_once_imported(tmp_path):
-    with pytest.raises(ValueError, match="got 'loans' .did you mean 'moons'..; or import your own data under that name: nnstudio data "
-                                         "import loans FILE.csv"):
+    with pytest.raises(ValueError, match="got 'loans' .did you mean 'moons'..; or import your own data under that "
+                                         "name: nnstudio data import loans FILE \\(.csv or .npz\\)"):
         RunConfig().replace(**{"data.name": "loans"})
     assert run_cli("data", "import", "loans", str(loans_csv(tmp_path / "loans.csv", rows=30))) == 0
     config = RunConfig().replace(**{"data.name": "loans", "data.train_size": 10})   # (read from a file: applies)

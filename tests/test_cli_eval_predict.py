@@ -149,7 +149,7 @@ def test_predict_on_points_prints_a_table(saves_dir, capsys):
 def test_predict_regression_mistakes_are_the_worst(saves_dir, capsys):
     assert run_cli("predict", "sine", "--saves-dir", str(saves_dir), "--count", "3", "--mistakes") == 0
     out = capsys.readouterr().out
-    assert "the 3 worst" in out and "error" in out
+    assert "the 3 worst" in out and "sq. error" in out
 
 
 def test_predict_autoencoder_draws_reconstructions(saves_dir, capsys):

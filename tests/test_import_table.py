@@ -128,6 +128,7 @@ def test_quotes_crlf_bom_blank_lines_and_gzip(tmp_path):
            "".join(f"{i},{i},big one\r\n" for i in range(5, 15)) + "\r\n\r\n"
     made = import_file("quoted", write(tmp_path, text))
     assert made.class_names == ("big one", "small, really") and made.train_rows + made.test_rows == 12
+    assert "2 classes ('big one', 'small, really')" in made.describe()   # (quoted: a comma is in a name)
     packed = tmp_path / "iris.csv.gz"
     packed.write_bytes(gzip.compress(IRIS.encode()))
     assert import_file("packed", packed).class_names == ("setosa", "versicolor", "virginica")
@@ -141,7 +142,8 @@ def test_a_separate_test_file(tmp_path):
     assert (made.train_rows, made.test_rows) == (12, 2)
     assert load_dataset("split").y_test.tolist() == [0, 2]
     other = write(tmp_path, "a,b,c,d\n1,2,3,x\n", "other.csv")
-    with pytest.raises(DatasetError, match="other columns"):
+    with pytest.raises(DatasetError, match=r"other columns than .* \(no 'sepal_length', .*; 'a', 'b', 'c', 'd' are "
+                                           r"extra\)"):
         import_file("split2", train, test_file=other)
 
 
@@ -203,6 +205,8 @@ def test_npz_images_get_their_shape(tmp_path):
     ({"x": np.zeros((4, 2)), "y": np.arange(4), "x_test": np.zeros((2, 2))}, "x_test without its partner"),
     ({"x": np.array([[1.0, np.nan]] * 4), "y": np.arange(4)}, "row 0 has a missing or infinite value"),
     ({"x": np.zeros(4), "y": np.arange(4)}, "needs one row per example"),
+    ({"x": np.full((4, 2, 2), 0.5), "y": np.arange(4)}, r"x read as 2x2 images needs whole numbers .* give it as \(N, "
+                                                        r"features\)"),
 ])
 def test_bad_npz_files(tmp_path, arrays, fault):
     path = tmp_path / "bad.npz"
@@ -309,7 +313,7 @@ def test_remove(tmp_path):
     assert imported_names() == [] and not imported_folder("iris").exists()
     with pytest.raises(DatasetError, match="no imported data set named iris"):
         remove_imported("iris")
-    with pytest.raises(DatasetError, match="unknown data set 'iris'.*nnstudio data import iris FILE.csv"):
+    with pytest.raises(DatasetError, match=r"unknown data set 'iris'.*nnstudio data import iris FILE \(.csv or .npz\)"):
         load_dataset("iris")
 
 
@@ -372,7 +376,8 @@ def tables(draw):
     """A table as text, and the features and targets it holds."""
     rows = draw(st.integers(5, 40))
     width = draw(st.integers(1, 4))
-    names = draw(st.lists(_NAMES, min_size=width + 1, max_size=width + 1, unique=True))
+    names = draw(st.lists(_NAMES, min_size=width + 1, max_size=width + 1, unique=True).filter(   # (the target: last)
+        lambda names: not any(name.lower() in table_module.TARGET_NAMES for name in names[:-1])))
     x = np.array(draw(st.lists(st.lists(_VALUES, min_size=width, max_size=width), min_size=rows, max_size=rows)),
                  dtype=np.float32)
     words = draw(st.booleans())

@@ -185,7 +185,7 @@ def prediction_table(session: Session, picked: Picked, right_wrong: tuple[str, s
         table.add_column(escape(session.dataset.feature_name(i)), justify="right")
     if shown < x.shape[1]:
         table.add_column("...")
-    for column in ("truth", "prediction", "confidence" if classes else "error"):
+    for column in ("truth", "prediction", "confidence" if classes else "sq. error"):
         table.add_column(column, justify="right")
     names = session.dataset.class_names
     errors = None if classes else _squared_errors(session, picked.index, picked.outputs)

@@ -63,5 +63,5 @@ def checked_name(name: str) -> str:
     listed = list(names)
     hint = suggest(name, listed)
     if isinstance(name, str) and name.strip():
-        hint += f"; or import your own data under that name: nnstudio data import {name} FILE.csv"
+        hint += f"; or import your own data under that name: nnstudio data import {name} FILE (.csv or .npz)"
     raise ValueError(f"must be one of {', '.join(listed)}, got {given_text(name)}{hint}")

@@ -75,7 +75,7 @@ def _invalid(error: ConfigError, metadata: saves.Metadata) -> str:
     name = metadata.dataset_name
     if error.field == "data.name" and name and name not in DatasetNames():
         return (f"it was trained on {name}, a data set that is not on this machine (imported where it was trained, "
-                f"or removed since): import it under that name, nnstudio data import {name} FILE.csv")
+                f"or removed since): import it under that name, nnstudio data import {name} FILE (.csv or .npz)")
     return f"its run configuration is invalid: {error}"
 
 

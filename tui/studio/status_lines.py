@@ -26,9 +26,9 @@ STATUS_LOOK: dict[Status, tuple[str, str, str]] = {
     Status.STEPPING: ("▶", "bold green", "one batch or epoch, then paused again"),
     Status.STOPPING: ("■", "bold yellow", "stopping after this batch"),
     Status.STOPPED: ("■", "bold", "space continues · ctrl+s saves · r starts afresh"),
-    Status.FINISHED: ("✓", "bold green", "ctrl+s saves · raise the epochs (2) to go on · r starts afresh"),
+    Status.FINISHED: ("✓", "bold green", "ctrl+s saves · to go on, raise epochs in pane 2 · r starts afresh"),
     Status.EARLY_STOPPED: ("✓", "bold green", "validation loss stopped improving · ctrl+s saves · r afresh"),
-    Status.DIVERGED: ("✗", "bold red", "lower the learning rate (2), then r and space"),
+    Status.DIVERGED: ("✗", "bold red", "lower the learning rate in pane 2, then r and space"),
     Status.FAILED: ("✗", "bold red", "fix what is said below, then r and space"),
 }
 #: the hints of a run followed here, which another process trains (`run_following.py`)
@@ -39,7 +39,7 @@ FOLLOWED_HINTS: dict[Status, str] = {
     Status.STOPPED: "in its process · space resumes it here · f in Runs (6) forks it",
     Status.FINISHED: "in its process · space trains its settings afresh here",
     Status.EARLY_STOPPED: "in its process · space trains its settings afresh here",
-    Status.DIVERGED: "in its process · lower the learning rate (2), then space afresh",
+    Status.DIVERGED: "in its process · lower the learning rate in pane 2, then space afresh",
     Status.FAILED: "in its process · its log (train.log in its run folder) says why",
 }
 #: statuses at which a run starts: the reason an earlier one failed or diverged is then old news
