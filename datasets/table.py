@@ -79,6 +79,19 @@ class Table:
     def size(self) -> int:
         return self.path.stat().st_size
 
+    def text_features(self) -> tuple[str, ...]:
+        """The feature columns holding text in the file's first rows: to flag before an import refuses them."""
+        lines = _data_lines(_text_head(self.path))
+        text: set[int] = set()
+        try:
+            for row in csv.reader(lines, delimiter=self.delimiter):
+                if len(row) == len(self.header):
+                    text.update(i for i in self.features
+                                if row[i].strip().lower() not in MISSING and not _is_number(row[i].strip()))
+        except csv.Error:
+            pass
+        return tuple(self.header[i] for i in self.features if i in text)
+
     def chunks(self, progress: ProgressCallback | None = None) -> Iterator[Chunk]:
         """Every row, a chunk at a time; a TableError at the first row that cannot be read."""
         total = self.size()
@@ -302,7 +315,7 @@ def _column(name: str, header: tuple[str, ...], column: str) -> int:
 
 def _numeric_target(table: Table, head: str) -> bool:
     """Whether the target reads as numbers: every non-missing target cell of the first rows does."""
-    lines = head.split("\n")[1:-1] or head.split("\n")[1:]
+    lines = _data_lines(head)
     seen = 0
     try:
         for row in csv.reader(lines, delimiter=table.delimiter):
@@ -315,6 +328,11 @@ def _numeric_target(table: Table, head: str) -> bool:
     except csv.Error:   # (the careful reader says where, when it comes to that line)
         pass
     return seen > 0
+
+
+def _data_lines(head: str) -> list[str]:
+    """The whole data lines of a file's first bytes (the last may be cut off, unless it is all there is)."""
+    return head.split("\n")[1:-1] or head.split("\n")[1:]
 
 
 def _is_number(text: str) -> bool:

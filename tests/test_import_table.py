@@ -117,6 +117,14 @@ def test_a_column_named_label_is_the_target_wherever_it_is(tmp_path):
     assert import_file("other", write(tmp_path, text), target="p3").target == "p3"   # (named: as named)
 
 
+def test_text_features_are_found_in_the_first_rows(tmp_path):
+    path = write(tmp_path, 'id,city,age,"name, full",label\n1,Paris,30,"Doe, J",0\n2,,NA,Roe,1\n3,Rome,41,x,0\n')
+    open_table = table_module.open_table
+    assert open_table(path).text_features() == ("city", "name, full")   # (empty and NA are missing, not text)
+    assert open_table(path, ignore=["city"]).text_features() == ("name, full",)
+    assert open_table(write(tmp_path, IRIS)).text_features() == ()
+
+
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_the_delimiter_is_read_from_the_header(tmp_path, delimiter):
     text = IRIS.replace(",", delimiter)

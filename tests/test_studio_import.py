@@ -81,6 +81,8 @@ async def test_a_bad_file_says_why_in_the_dialog_and_keeps_what_was_typed(tmp_pa
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_dialog(pilot)
         await fill(pilot, screen, "file", str(bad))
+        columns = str(screen.query_one("#import-columns", Static).render())
+        assert "text in b: features must be numbers; name them in ignore" in columns   # (flagged before the import)
         await fill(pilot, screen, "name", "mine")
         await pilot.press("enter")
         await wait_for(pilot, lambda: problem(screen), "the problem shown")
@@ -93,6 +95,7 @@ async def test_a_bad_file_says_why_in_the_dialog_and_keeps_what_was_typed(tmp_pa
         await fill(pilot, screen, "image", "")
         assert problem(screen) == ""   # (what was typed since makes the old problem stale)
         await fill(pilot, screen, "ignore", "b")
+        assert "text in" not in str(screen.query_one("#import-columns", Static).render())
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, ImportScreen), "the import without column b")
         assert imported_names() == ["mine"]

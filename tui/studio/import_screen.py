@@ -139,7 +139,10 @@ class ImportScreen(ModalScreen["Imported | None"]):
             return str(error)
         shown = ", ".join(table.header[:8]) + (f", ... ({len(table.header)} columns)" if len(table.header) > 8 else "")
         kind = "numbers" if table.numeric_target else "text: class names"
-        return f"columns: {shown}\ntarget: {table.target_name} ({kind}); features: the {len(table.features)} others"
+        text = table.text_features()
+        flagged = f"\ntext in {', '.join(text)}: features must be numbers; name them in ignore" if text else ""
+        return (f"columns: {shown}\ntarget: {table.target_name} ({kind}); features: the {len(table.features)} "
+                f"others{flagged}")
 
     @on(Input.Changed)
     def _changed(self) -> None:
