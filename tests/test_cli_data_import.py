@@ -10,15 +10,9 @@ import pytest
 
 from nnstudio.datasets import imported_names, load_dataset
 from nnstudio.datasets.imported import imported_folder
-from nnstudio.tui.main import main
 from nnstudio.tui.run.config import RunConfig
 
-
-def run_cli(*argv: str) -> int:
-    try:
-        return main(list(argv))
-    except SystemExit as exit:
-        return exit.code
+from cli_run import run_cli
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from nnstudio import saves
-from nnstudio.tui.main import main
+
+from cli_run import run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -17,13 +18,6 @@ def saves_in_the_working_folder(tmp_path, monkeypatch):
     """The saves folder is ./saves in the test's own folder."""
     monkeypatch.setenv("NNSTUDIO_SAVES_DIR", "saves")
     monkeypatch.chdir(tmp_path)
-
-
-def run_cli(*argv: str) -> int:
-    try:
-        return main(list(argv))
-    except SystemExit as exit:
-        return exit.code
 
 
 def json_lines(text: str) -> list[dict]:

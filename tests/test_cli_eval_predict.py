@@ -12,18 +12,12 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from nnstudio.tui.main import main
 from nnstudio.tui.render import GREY_RAMP, default_mode, digit_lines, side_by_side
 from nnstudio.tui.run import Session
 
+from cli_run import run_cli
+
 BLOCK_CHARACTERS = set("▀▄█")
-
-
-def run_cli(*argv: str) -> int:
-    try:
-        return main(list(argv))
-    except SystemExit as exit:
-        return exit.code
 
 
 @pytest.fixture(scope="module")

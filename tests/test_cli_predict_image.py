@@ -12,16 +12,10 @@ import pytest
 
 from nnstudio.datasets import load_dataset
 from nnstudio.datasets.picture_files import RAMP
-from nnstudio.tui.main import main
 from nnstudio.tui.run import Session
 from nnstudio.tui.run.drawing import DigitReader
 
-
-def run_cli(*argv: str) -> int:
-    try:
-        return main(list(argv))
-    except SystemExit as exit:
-        return exit.code
+from cli_run import run_cli
 
 
 @pytest.fixture(scope="module")

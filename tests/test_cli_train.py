@@ -14,10 +14,12 @@ import pytest
 
 from nnstudio import saves
 from nnstudio.engine import events
-from nnstudio.tui.main import main, package_version
+from nnstudio.tui.main import package_version
 from nnstudio.tui.run.config import RunConfig, load_config
 from nnstudio.tui.run.history import read_history
 from nnstudio.tui.run import Session, saved_config
+
+from cli_run import run_cli
 
 QUICK = ["--dataset", "blobs", "--epochs", "3", "--batch-size", "32", "--seed", "1"]
 
@@ -57,14 +59,6 @@ def test_the_default_saves_folder_is_the_user_s_data_folder_not_the_working_one(
 
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]  # every stdout line must be JSON
-
-
-def run_cli(*argv: str) -> int:
-    """The command line in this process (argparse's own errors exit through SystemExit)."""
-    try:
-        return main(list(argv))
-    except SystemExit as exit:
-        return exit.code
 
 
 def files_under(folder: Path) -> set[Path]:

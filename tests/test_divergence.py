@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nnstudio.datasets import BatchIterator
-from nnstudio.engine import Tensor, divergence, events, manual_seed, nn
+from nnstudio.engine import divergence, events, manual_seed, nn
 from nnstudio.engine.divergence import LOSS_GROWTH, RUNNING_MEAN_SAMPLES, best_loss, chance_loss, grew_too_far
 from nnstudio.engine.optim import SGD
 from nnstudio.engine.trainer import Trainer

@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 
 from nnstudio.engine.presets import PRESETS, Preset, mlp, preset_spec
-from nnstudio.tui.main import main
 from nnstudio.tui.run.config import (RECOMMENDED, SETTINGS, RunConfig, config_for_preset, from_toml, load_config,
                                      preset_default, to_toml)
 from nnstudio.tui.run.settings import _recommended
+
+from cli_run import run_cli
 
 CNN = {"optimizer.lr": 3e-3, "training.epochs": 10, "schedule.name": "cosine"}
 MLP = {"optimizer.lr": 3e-3, "training.epochs": 20, "schedule.name": "cosine"}
@@ -21,13 +22,6 @@ MLP = {"optimizer.lr": 3e-3, "training.epochs": 20, "schedule.name": "cosine"}
 
 def settings_of(config: RunConfig, paths) -> dict:
     return {path: config.get(path) for path in paths}
-
-
-def run_cli(*argv: str) -> int:
-    try:
-        return main(list(argv))
-    except SystemExit as exit:
-        return exit.code
 
 
 def test_the_mlp_and_cnn_presets_recommend_what_was_measured():

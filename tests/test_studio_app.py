@@ -25,8 +25,9 @@ from nnstudio.tui.studio.footer import StudioFooter
 from nnstudio.tui.studio.help_screen import HelpScreen
 from nnstudio.tui.studio.messages import ConfigChanged, LiveSettingRequested, SessionEvent
 
+from studio_host import WAIT, wait_for
+
 SPEC = {"input_shape": [2], "layers": [{"type": "linear", "out": 16}, {"type": "relu"}, {"type": "linear", "out": 3}]}
-WAIT = 60.0  # seconds: only a bound for a hung test, not a speed requirement
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +56,6 @@ def studio(tmp_path, blobs, *, offer_resume=False, **overrides):
 
     app.notify = recording_notify
     return app
-
-
-async def wait_for(pilot, condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (status {pilot.app.status})")
-        await pilot.pause(0.02)
 
 
 async def wait_status(pilot, *statuses: str) -> None:
@@ -473,7 +466,6 @@ async def test_declining_the_resume_offer_starts_fresh(tmp_path, blobs):
         await pilot.press("n")
         await pilot.pause()
         assert app.session is None and app.status == "idle"
-
 
 
 # ====================================================================== every pane by keys (and the mouse)

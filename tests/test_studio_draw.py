@@ -4,7 +4,6 @@ pane says for a model that cannot read drawings, an autoencoder's reconstruction
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -20,7 +19,8 @@ from nnstudio.tui.studio.draw_canvas import DrawCanvas
 from nnstudio.tui.studio.draw_pane import Picture
 from nnstudio.tui.studio.launch import create_app
 
-WAIT = 60.0  # seconds: only a bound for a hung test, not a speed requirement
+from studio_host import wait_for
+
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -44,13 +44,6 @@ def studio(tmp_path, dataset, preset="logreg", name="mnist-embedded", **data):
 
     app.notify = recording_notify
     return app
-
-
-async def wait_for(pilot, condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.02)
 
 
 def pane(app):

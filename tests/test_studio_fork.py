@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, DataTable, Input, Select
+from textual.widgets import Button, DataTable, Select
 
 from nnstudio.tui.run import Session, Status
 from nnstudio.tui.run.config import RunConfig

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from textual import on
@@ -15,10 +14,8 @@ from nnstudio.tui.studio import import_screen
 from nnstudio.tui.studio.import_screen import ImportScreen
 from nnstudio.tui.studio.messages import ConfigChanged
 from nnstudio.tui.studio.settings_pane import SettingsPane
-from studio_host import PaneHost, screen_text
+from studio_host import PaneHost, screen_text, wait_for
 from test_cli_data_import import loans_csv
-
-WAIT = 20.0
 
 
 class _Host(PaneHost):
@@ -28,14 +25,6 @@ class _Host(PaneHost):
     @on(ConfigChanged)
     def record(self, message) -> None:
         self.posted.append(message)
-
-
-async def wait_for(pilot, condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 async def open_dialog(pilot) -> ImportScreen:
