@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 from pathlib import Path
@@ -15,7 +14,7 @@ from rich.text import Text
 from nnstudio.tui.render import GREY_RAMP, default_mode, digit_lines, side_by_side
 from nnstudio.tui.run import Session
 
-from cli_run import run_cli
+from cli_run import quick_saves, run_cli
 
 BLOCK_CHARACTERS = set("▀▄█")
 
@@ -23,20 +22,13 @@ BLOCK_CHARACTERS = set("▀▄█")
 @pytest.fixture(scope="module")
 def saves_dir(tmp_path_factory) -> Path:
     """Saves from quick runs of `nnstudio train`: a 2-D classifier, a regressor, a digit classifier, an autoencoder."""
-    folder = tmp_path_factory.mktemp("saves")
     runs = {
         "blobs": ["--dataset", "blobs", "--epochs", "3", "--batch-size", "32"],
         "sine": ["--dataset", "sine", "--epochs", "2"],
         "digits": ["--dataset", "mnist-embedded", "--model", "logreg", "--epochs", "1"],
         "auto": ["--dataset", "mnist-embedded", "--model", "autoencoder", "--epochs", "1", "--batch-size", "128"],
     }
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NNSTUDIO_OFFLINE", "1")
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        with contextlib.redirect_stdout(io.StringIO()):
-            for name, args in runs.items():
-                assert run_cli("train", *args, "--no-checkpoints", "--saves-dir", str(folder), "--save", name) == 0
-    return folder
+    return quick_saves(tmp_path_factory, runs)
 
 
 def eval_json(saves_dir: Path, name: str, capsys, *extra: str) -> dict:

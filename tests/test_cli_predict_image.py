@@ -3,8 +3,6 @@ a drawing; every bad file or model is one line."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import numpy as np
@@ -15,25 +13,18 @@ from nnstudio.datasets.picture_files import RAMP
 from nnstudio.tui.run import Session
 from nnstudio.tui.run.drawing import DigitReader
 
-from cli_run import run_cli
+from cli_run import quick_saves, run_cli
 
 
 @pytest.fixture(scope="module")
 def saves_dir(tmp_path_factory) -> Path:
     """Saves from quick runs: a digit classifier (standardised inputs), an autoencoder, a 2-D classifier."""
-    folder = tmp_path_factory.mktemp("saves")
     runs = {
         "digits": ["--dataset", "mnist-embedded", "--model", "logreg", "--epochs", "2"],
         "auto": ["--dataset", "mnist-embedded", "--model", "autoencoder", "--epochs", "1", "--batch-size", "128"],
         "blobs": ["--dataset", "blobs", "--epochs", "1"],
     }
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NNSTUDIO_OFFLINE", "1")
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        with contextlib.redirect_stdout(io.StringIO()):
-            for name, args in runs.items():
-                assert run_cli("train", *args, "--no-checkpoints", "--saves-dir", str(folder), "--save", name) == 0
-    return folder
+    return quick_saves(tmp_path_factory, runs)
 
 
 @pytest.fixture(scope="module")
