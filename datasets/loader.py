@@ -1,7 +1,8 @@
 """`load_dataset(name)`: the one entry point that turns a data set name into a `Dataset`.
 
 Names: `mnist` and `fashion-mnist` (IDX files: an explicit folder, NNSTUDIO_DATA_DIR, the user
-cache, then a download; when all fail the embedded MNIST subset stands in, with a notice; a copy
+cache, then a download; when all fail the embedded MNIST subset stands in for MNIST, with a notice
+(not for Fashion-MNIST: another set under its name would mislead); a copy
 that turns out damaged when read is passed over with a note, except in an explicit folder, which
 is strict),
 `mnist-embedded` (the subset shipped in the package), the synthetic sets of `synthetic`, and the
@@ -61,8 +62,8 @@ def load_dataset(
     Image sets: `data_dir` is an explicit folder (an error if the files are not there);
     `layout` is "flat" (N, 784) or "image" (N, 1, 28, 28), both views of the uint8 pixels;
     `allow_fetch` allows a download when no local copy exists (default: yes, unless
-    NNSTUDIO_OFFLINE is set); with `fallback`, a data set that cannot be had is replaced by the
-    embedded MNIST subset and `Dataset.notice` says so; without, a `DatasetError` is raised.
+    NNSTUDIO_OFFLINE is set); with `fallback`, MNIST when it cannot be had is replaced by the
+    embedded MNIST subset and `Dataset.notice` says so; otherwise a `DatasetError` is raised.
     Synthetic sets: `size` train points (default 1000), `test_size` (default size // 4), `noise`,
     `seed`, and generator options such as `classes` (spirals, blobs) or `cells` (checkerboard).
     """
@@ -124,12 +125,11 @@ def load_idx_dataset(
         looked = "; ".join(notes)
         failure = DatasetError(f"{spec.name} is not on this machine{f' ({looked})' if looked else ''} and "
                                f"downloading is off. {how_to_get(spec)}")
-    if not fallback:
+    if not (fallback and spec.embedded_stands_in):
         raise failure
     dataset = load_embedded_dataset(layout)
-    what = "MNIST digits subset" if spec.name == MNIST.name else f"MNIST digits subset (not {spec.title})"
     stop = "" if str(failure).endswith(".") else "."
-    dataset.notice = (f"{failure}{stop} Using the embedded {what}: "
+    dataset.notice = (f"{failure}{stop} Using the embedded MNIST digits subset: "
                       f"{len(dataset.y_train)} train / {len(dataset.y_test)} test images.")
     return dataset
 

@@ -18,7 +18,7 @@ from typing import Iterator
 
 from .checksums import matching_digest
 from .errors import DatasetError
-from .mnist_family import ROLES, IdxDatasetSpec, IdxFile
+from .mnist_family import IDX_DATASETS, ROLES, IdxDatasetSpec, IdxFile
 
 DATA_DIR_ENV = "NNSTUDIO_DATA_DIR"
 OFFLINE_ENV = "NNSTUDIO_OFFLINE"
@@ -177,9 +177,21 @@ def _look_in(folder: Path, origin: str, spec: IdxDatasetSpec, notes: list[str]) 
             notes.append(f"{display_path(path)}: cannot read ({error.strerror or error})")
             return None
     if foreign:
-        notes.append(f"{display_path(folder)}: {', '.join(foreign)} do not match {spec.name}'s checksums")
+        other = _holds_instead(files, spec)
+        notes.append(f"{display_path(folder)} holds {other}'s files, not {spec.name}'s" if other else
+                     f"{display_path(folder)}: {', '.join(foreign)} do not match {spec.name}'s checksums")
         return None
     return Located(folder, origin, files)
+
+
+def _holds_instead(files: dict[str, Path], spec: IdxDatasetSpec) -> str | None:
+    """The other data set of the family whose labels these files are (MNIST's and Fashion-MNIST's share names)."""
+    for other in IDX_DATASETS.values():
+        if other.name != spec.name and all(
+                matching_digest(files[role], other.files[role].digests, name=display_path(files[role]),
+                                content=other.content(role)) is not None for role in ("train_labels", "test_labels")):
+            return other.name
+    return None
 
 
 def how_to_get(spec: IdxDatasetSpec, data_dir: str | os.PathLike | None = None) -> str:

@@ -64,6 +64,7 @@ class IdxDatasetSpec:
     test_size: int | None = None
     mirrors: tuple[str, ...] = ()  # base URLs; a file's URL is base + "/" + file name
     system_dirs: tuple[str, ...] = ()  # folders where an OS package installs the files
+    embedded_stands_in: bool = True    # the embedded MNIST subset may replace it offline (it is digits too)
 
     @property
     def mirrors_env_var(self) -> str:
@@ -162,6 +163,7 @@ FASHION_MNIST = IdxDatasetSpec(
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets",
     ),
     system_dirs=("/usr/share/datasets/fashion-mnist",),
+    embedded_stands_in=False,   # digits under a clothing set's name would mislead
 )
 
 IDX_DATASETS: dict[str, IdxDatasetSpec] = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
