@@ -150,6 +150,28 @@ async def test_the_mouse_paints_by_dragging_and_the_right_button_erases(tmp_path
 
 
 # ---------------------------------------------------------------------------------------------- the reading
+async def test_the_reading_is_drawn_again_to_fit_a_resized_terminal(tmp_path, digits):
+    """Bars drawn for 120 columns would wrap at 80 (and push classes off the screen); the picture the model sees
+    is drawn full size only where there is room for it."""
+    app = studio(tmp_path, digits)
+
+    def fits() -> bool:
+        answer = app.query_one("#draw-answer", Static)
+        lines = text_of(app, "#draw-answer").splitlines()
+        return len(lines) > 0 and max(map(len, lines)) <= answer.content_size.width
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("9")
+        await draw_a_seven(pilot)
+        await wait_for(pilot, lambda: caught_up(app) and "%" in text_of(app, "#draw-answer"), "the drawing read")
+        assert fits() and app.query_one("#draw-seen", Static).styles.width.value == 30
+        for size, seen_width in (((80, 24), 16), ((120, 40), 30)):
+            await pilot.resize_terminal(*size)
+            await wait_for(pilot, lambda: fits() and app.query_one("#draw-seen", Static).styles.width.value ==
+                           seen_width, f"the reading drawn for {size}")
+            assert text_of(app, "#draw-answer").count("%") == 10
+
+
 async def test_the_reading_follows_the_canvas_live_with_the_classes_named(tmp_path, digits):
     app = studio(tmp_path, digits)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -99,6 +99,7 @@ class DrawPane(Vertical):
         self._requests = 0
         self._last_refresh = 0.0
         self._mode: tuple | None = None   # the pen's state as the line under the canvas shows it
+        self._answer_shown: Answer | None = None   # drawn again when the pane's size changes
 
     def compose(self) -> ComposeResult:
         yield Static(id="draw-title")
@@ -156,6 +157,12 @@ class DrawPane(Vertical):
 
     def on_show(self) -> None:
         self._kick()
+
+    def on_resize(self) -> None:
+        """The bars are drawn to the answer's width and the picture's size follows the pane's: once the new
+        layout is made, the reading shown is drawn again to fit it."""
+        if self._answer_shown is not None:
+            self.call_after_refresh(lambda: self._answer_shown and self._show(self._answer_shown))
 
     def _tick(self) -> None:
         """While training and in view: a fresh copy of the model every REFRESH seconds."""
@@ -231,6 +238,7 @@ class DrawPane(Vertical):
     def _show(self, answer: Answer) -> None:
         """Show a reading. The parts keep their sizes (the pane's styles fix them), so no layout pass is asked
         for, but when the picture the model sees changes its size or comes back."""
+        self._answer_shown = answer
         title = self.query_one("#draw-title", Static)
         if answer.message is not None:
             title.update(Text("Draw a digit", "bold"), layout=False)
@@ -245,6 +253,8 @@ class DrawPane(Vertical):
         if moved:
             seen.display, seen.styles.width = True, width
         seen.update(self._picture(reading.seen, "as the model", "sees it", full=full), layout=moved)
+        if moved:   # the answer beside it changes its width too: its bars are drawn once that is laid out
+            self.call_after_refresh(lambda: self._answer_shown is answer and self._show(answer))
         if reading.empty:
             self._answer(Text("Draw a digit on the canvas: the arrows move the cursor, space paints (or use the "
                               "mouse).", "dim"))
@@ -253,8 +263,8 @@ class DrawPane(Vertical):
             self._answer(self._picture(reading.reconstruction, "what it makes of it", f"(mse {error:.4f})",
                                        full=True))
         else:
-            width = max(self.query_one("#draw-answer", Static).size.width, 20)
-            height = max(self.query_one("#draw-answer", Static).size.height, 3)
+            space = self.query_one("#draw-answer", Static).content_size
+            width, height = max(space.width, 20), max(space.height, 3)
             bars = probability_bars(reading.class_names, reading.probabilities, width, rows=height)
             self._answer(Text("\n").join(bars))
 
