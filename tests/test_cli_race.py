@@ -36,6 +36,15 @@ def test_the_map_and_the_standings_in_plain_characters(capsys):
     assert "AdamW = Adam: weight decay 0" in out and SURFACES["rosenbrock"].about in out
 
 
+def test_the_standings_fit_80_columns_one_line_a_racer(capsys):
+    out, _ = race(capsys, "--function", "ravine", "--lr", "0.1")
+    table = out[out.index("optimizer"):].splitlines()[:7]
+    assert all(len(line.rstrip()) <= 80 for line in table)
+    rows = {line.split()[1]: line for line in table[1:]}
+    assert list(rows) == ["SGD", "Momentum", "Nesterov", "RMSprop", "Adam", "AdamW"]   # (no row wrapped in two)
+    assert rows["SGD"].rstrip().endswith("diverged at 3") and "(0.000, 0.000)" in rows["Adam"]
+
+
 def test_the_json_has_every_path(capsys):
     out, _ = race(capsys, "--function", "ravine", "--steps", "40", "--optimizers", "adam,sgd", "--json")
     data = json.loads(out)

@@ -147,6 +147,8 @@ def test_on_the_saddle_leaving_is_escaping():
     race.step(2000)
     assert {r.status for r in race.racers} == {"escaped"}
     assert all(r.loss < 0 and math.isfinite(r.loss) for r in race.racers)
+    x_low, x_high, y_low, y_high = race.surface.box   # escaped once off the map: the last point is on it
+    assert all(x_low <= r.position[0] <= x_high and y_low <= r.position[1] <= y_high for r in race.racers)
     assert not race.racing and race.step(10) == 0 and race.why_over == "every optimizer has stopped"
 
 

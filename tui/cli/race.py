@@ -158,12 +158,18 @@ def standings_table(race, mono: bool) -> Table:
     for name, justify in (("", "left"), ("optimizer", "left"), ("loss", "right"),
                           (f"to {race.surface.target_name}", "right"), ("steps", "right"), ("ended at", "left"),
                           ("", "left")):
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify, no_wrap=name in ("optimizer", "loss", "steps"))
     for st in standings(race):
         mark = Text(st.mark.upper(), "" if mono else f"bold black on {COLOURS[st.name]}")
         table.add_row(mark, st.label, st.loss_text(), st.distance_text(), str(st.steps),
-                      f"({st.point[0]:.4g}, {st.point[1]:.4g})", st.state_text())
+                      f"({_coordinate(st.point[0])}, {_coordinate(st.point[1])})", st.state_text())
     return table
+
+
+def _coordinate(value: float) -> str:
+    """A point's coordinate to three decimals (1e-46 is 0.000 on a map some units wide: what a reader wants)."""
+    text = f"{value:.3f}" if abs(value) < 1e6 else f"{value:.3g}"
+    return "0.000" if text == "-0.000" else text
 
 
 def run_race(args: argparse.Namespace) -> int:
@@ -188,6 +194,6 @@ def run_race(args: argparse.Namespace) -> int:
         console.print(in_ascii(line) if ascii_only else line, soft_wrap=True)
     console.print()
     console.print(standings_table(race, mono))
-    for note in (*race.notes(), s.about):
+    for note in (*race.notes(), f"What to watch for on {s.title} at lr {s.lr:g}: {s.about}"):
         console.print(Text(note), soft_wrap=True)
     return 0

@@ -40,7 +40,8 @@ OPTIMIZERS: dict[str, tuple[str, str]] = {
     "sgd": ("SGD", "s"), "momentum": ("Momentum", "m"), "nesterov": ("Nesterov", "n"),
     "rmsprop": ("RMSprop", "r"), "adam": ("Adam", "a"), "adamw": ("AdamW", "w"),
 }
-#: a racer further than this many box widths (or heights) from the box's centre has diverged
+#: a racer further than this many box widths (or heights) from the box's centre has diverged (on a surface
+#: without a minimum, one off the map has escaped)
 FAR = 10.0
 #: the most steps a race keeps (then it stops by itself): a path of this length is still cheap to draw
 MAX_STEPS = 20_000
@@ -155,9 +156,11 @@ class Racer:
             self._stop()
 
     def _far(self, x: float, y: float) -> bool:
+        """Far beyond the box; or, on a surface without a minimum (where leaving is the point), off the map."""
         x_low, x_high, y_low, y_high = self.surface.box
-        return (abs(x - (x_low + x_high) / 2) > FAR * (x_high - x_low)
-                or abs(y - (y_low + y_high) / 2) > FAR * (y_high - y_low))
+        limit = FAR if self.surface.minima else 0.5
+        return (abs(x - (x_low + x_high) / 2) > limit * (x_high - x_low)
+                or abs(y - (y_low + y_high) / 2) > limit * (y_high - y_low))
 
     def _stop(self) -> None:
         self.status = "diverged" if self.surface.minima else "escaped"
