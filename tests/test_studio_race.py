@@ -93,6 +93,20 @@ async def test_p_runs_and_pauses_the_race_from_its_timer(tmp_path, blobs):
         assert race.step_count == steps
 
 
+async def test_the_race_pauses_at_the_functions_length_and_p_goes_on(tmp_path, blobs):
+    app = studio(tmp_path, blobs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        race_view = await shown(pilot)
+        race, length = race_view.race, race_view.race.surface.steps
+        race.step(length - 1)
+        await pilot.press("p")
+        race_view.frame()   # (one step short of the length: the frame takes only that one)
+        assert race.step_count == length and not race_view.running
+        assert f"step {length} · lr 0.001 · paused at its length: p goes on" in text(app)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: race.step_count > length, "the race to go on past its length")
+
+
 async def test_the_race_steps_only_while_shown(tmp_path, blobs):
     app = studio(tmp_path, blobs)
     async with app.run_test(size=(80, 24)) as pilot:

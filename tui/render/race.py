@@ -167,7 +167,9 @@ def title_line(race, running: bool | str | None = None) -> Text:
     then the formula: what a narrow line cuts first."""
     s = race.surface
     how = f" ({running})" if isinstance(running, str) else ""
-    state = "" if running is None else f" · running{how}" if running else " · paused" if race.racing else " · over"
+    at_length = " at its length: p goes on" if race.step_count == race.surface.steps else ""
+    state = "" if running is None else f" · running{how}" if running else \
+        f" · paused{at_length}" if race.racing else " · over"
     return Text.assemble((s.title, "bold"), f" · step {race.step_count} · lr {race.lr:.3g}{state} · {s.formula}")
 
 

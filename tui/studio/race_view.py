@@ -2,7 +2,8 @@
 
 The race itself (`nnstudio.tui.run.race`) and its drawing (`nnstudio.tui.render.race`) know nothing of
 Textual; this widget holds one race, steps it from a timer while it runs and is on screen (FPS frames
-a second, a few optimizer steps a frame, so a race plays out in about RACE_SECONDS), and draws it after
+a second, a few optimizer steps a frame, so a race plays out in about RACE_SECONDS, then pauses at the
+function's own length, where `nnstudio race` stops; p goes on), and draws it after
 every change. A frame is a fraction of a millisecond of stepping (six optimizers on two numbers) and a
 redraw, on the interface thread; nothing here touches the model the studio trains.
 
@@ -103,9 +104,12 @@ class RaceView(Static):
         if self.training and self._ticks % TRAINING_PACE:
             return
         race = self.ensure_race()
-        race.step(self.steps_per_frame)
+        steps, length = self.steps_per_frame, race.surface.steps
+        if race.step_count < length:   # the race pauses at the function's own length (as `nnstudio race` stops)
+            steps = min(steps, length - race.step_count)
+        race.step(steps)
         self.frames += 1
-        if not race.racing:
+        if not race.racing or race.step_count == length:
             self.running = False
             self._set_timer(False)
         self.redraw()
