@@ -160,6 +160,8 @@ def parse_text(text: str) -> np.ndarray:
     if lines and lines[-1] == "":   # the newline ending the last line
         lines.pop()
     lines = [line.rstrip("\r") for line in lines]
+    while len(lines) > TEXT_ROWS and not lines[-1].strip():   # blank lines an editor left after the picture
+        lines.pop()
     if len(lines) != TEXT_ROWS:
         raise PictureError(f"a text picture has {TEXT_ROWS} lines (one per pixel row), this one {len(lines)}")
     picture = np.zeros((TEXT_ROWS, TEXT_COLUMNS), np.float32)

@@ -98,6 +98,8 @@ def test_a_text_picture_reads_blank_dot_ramp_and_other_characters():
     np.testing.assert_allclose(picture[0, :6], [0, 0, 2 / 9, 1, 1, 0])
     np.testing.assert_allclose(picture[27], RAMP.index("#") / 9)
     assert not picture[1:27].any()
+    trailing = parse_text("\n".join(lines) + "\n\n  \r\n")   # blank lines an editor left after it: not rows
+    np.testing.assert_array_equal(trailing, picture)
 
 
 def test_windows_line_ends_and_no_last_newline_are_fine():
