@@ -105,8 +105,13 @@ async def test_the_brush_sizes_and_the_keys_that_cannot_act_say_why(tmp_path, di
         assert app.seen_notifications[-1] == "The canvas is empty already: there is nothing to clear."
         await pilot.press("plus")
         assert board.brush == 3
-        await pilot.press("plus")
+        app.clock = lambda: 100.0   # (a fake clock: the notice is still up when the key is pressed again)
+        await pilot.press("plus", "plus", "plus")
         assert board.brush == 3 and "at its largest (3)" in app.seen_notifications[-1]
+        assert sum("at its largest" in said for said in app.seen_notifications) == 1   # said once, not stacked
+        app.clock = lambda: 100.0 + app.NOTIFICATION_TIMEOUT   # its notice gone: said again
+        await pilot.press("plus")
+        assert sum("at its largest" in said for said in app.seen_notifications) == 2
         await pilot.press("space")
         assert np.count_nonzero(board.pixels >= 0.5) == 9   # the largest brush: a 3x3 dab
         await pilot.press("c", "minus", "minus", "minus")

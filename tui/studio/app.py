@@ -17,6 +17,7 @@ the training thread's news (`session_news.SessionNews`), a run another process t
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -107,6 +108,8 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
         self.config = config
         self.open_path, self.offer_resume = open_path, offer_resume
         self.embedded_default = embedded_default
+        self._last_refusal: tuple[str, float] | None = None   # (reason, when): see _not_now
+        self.clock: Callable[[], float] = time.monotonic        # (a test's fake clock replaces it)
         """True when the studio opened on the embedded MNIST subset because the full set is not here (create_app)."""
         self.runner = SessionRunner(self, dataset=dataset)
         self.stop_signals = StopSignals(self, self.runner.stop_and_wait)
@@ -330,13 +333,23 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
             explain = getattr(default_namespace, "refusal", None)
             why = explain(action.partition("(")[0]) if callable(explain) else None
             if why is not None:
-                self.notify(why, title="Not now", severity="warning", markup=False)
+                self._not_now(why, markup=False)
             return why is not None
         name = action.partition("(")[0].removeprefix("app.")
         if name in RUN_ACTIONS and (why := refusal(name, self.run_state)) is not None:
-            self.notify(why, title="Not now", severity="warning")
+            self._not_now(why)
             return True
         return False
+
+    def _not_now(self, why: str, *, markup: bool = True) -> None:
+        """Say why a key cannot act, once: the same reason again while its notice is still up adds none (a key
+        pressed three times at a limit stacked three notices over the pane)."""
+        now = self.clock()
+        if self._last_refusal is not None and self._last_refusal[0] == why and \
+                now - self._last_refusal[1] < self.NOTIFICATION_TIMEOUT:
+            return
+        self._last_refusal = (why, now)
+        self.notify(why, title="Not now", severity="warning", markup=markup)
 
     def action_show_pane(self, pane_id: str) -> None:
         """Show a pane and put the keyboard focus in it."""
