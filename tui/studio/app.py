@@ -108,7 +108,7 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
         self.config = config
         self.open_path, self.offer_resume = open_path, offer_resume
         self.embedded_default = embedded_default
-        self._last_refusal: tuple[str, float] | None = None   # (reason, when): see _not_now
+        self._last_refusal: tuple[tuple[str, str], float] | None = None   # ((action, reason), when): _not_now
         self.clock: Callable[[], float] = time.monotonic        # (a test's fake clock replaces it)
         """True when the studio opened on the embedded MNIST subset because the full set is not here (create_app)."""
         self.runner = SessionRunner(self, dataset=dataset)
@@ -333,22 +333,22 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
             explain = getattr(default_namespace, "refusal", None)
             why = explain(action.partition("(")[0]) if callable(explain) else None
             if why is not None:
-                self._not_now(why, markup=False)
+                self._not_now(action, why, markup=False)
             return why is not None
         name = action.partition("(")[0].removeprefix("app.")
         if name in RUN_ACTIONS and (why := refusal(name, self.run_state)) is not None:
-            self._not_now(why)
+            self._not_now(action, why)
             return True
         return False
 
-    def _not_now(self, why: str, *, markup: bool = True) -> None:
-        """Say why a key cannot act, once: the same reason again while its notice is still up adds none (a key
-        pressed three times at a limit stacked three notices over the pane)."""
+    def _not_now(self, action: str, why: str, *, markup: bool = True) -> None:
+        """Say why a key cannot act, once: the same key refused again while its notice is still up adds none (a
+        key pressed three times at a limit stacked three notices over the pane)."""
         now = self.clock()
-        if self._last_refusal is not None and self._last_refusal[0] == why and \
+        if self._last_refusal is not None and self._last_refusal[0] == (action, why) and \
                 now - self._last_refusal[1] < self.NOTIFICATION_TIMEOUT:
             return
-        self._last_refusal = (why, now)
+        self._last_refusal = ((action, why), now)
         self.notify(why, title="Not now", severity="warning", markup=markup)
 
     def action_show_pane(self, pane_id: str) -> None:
