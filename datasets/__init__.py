@@ -27,10 +27,10 @@ from .synthetic import SYNTHETIC
 from .table import TableError
 
 __all__ = [
-    "BatchIterator", "IMPORT_LIMIT", "Imported", "TableError", "builtin_names", "import_file", "imported_names",
-    "load_imported", "remove_imported", "DataShape", "Dataset", "DatasetError", "DatasetStatus", "Digest", "DownloadProgress",
-    "EMBEDDED_NAME", "FASHION_MNIST", "FetchError", "FetchResult", "IDX_DATASETS", "IdxDatasetSpec", "IdxFile",
-    "MNIST", "PreparedData", "SYNTHETIC", "Standardizer", "cache_dir", "cache_root", "data_shape", "dataset_names",
-    "encode_idx", "fetch_dataset", "fetch_files", "import_dataset", "list_datasets", "load_dataset", "parse_idx",
-    "prepare", "read_idx", "scale", "stratified_split", "to_layout", "train_val_split",
+    "BatchIterator", "builtin_names", "cache_dir", "cache_root", "data_shape", "Dataset", "dataset_names",
+    "DatasetError", "DatasetStatus", "DataShape", "Digest", "DownloadProgress", "EMBEDDED_NAME", "encode_idx",
+    "FASHION_MNIST", "fetch_dataset", "fetch_files", "FetchError", "FetchResult", "IDX_DATASETS", "IdxDatasetSpec",
+    "IdxFile", "import_dataset", "import_file", "IMPORT_LIMIT", "Imported", "imported_names", "list_datasets",
+    "load_dataset", "load_imported", "MNIST", "parse_idx", "prepare", "PreparedData", "read_idx", "remove_imported",
+    "scale", "Standardizer", "stratified_split", "SYNTHETIC", "TableError", "to_layout", "train_val_split",
 ]

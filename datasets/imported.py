@@ -104,6 +104,11 @@ def suggested_name(path: str | os.PathLike, taken: tuple[str, ...] = ()) -> str:
     return candidate
 
 
+def import_command(name: str) -> str:
+    """The command that imports one's own data under `name`, for the messages that suggest it."""
+    return f"nnstudio data import {name} FILE (.csv or .npz)"
+
+
 def imported_root() -> Path:
     return cache_root() / "imported"
 

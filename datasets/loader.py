@@ -12,6 +12,7 @@ sets a user imported from a CSV or .npz file (`imported`, kept in the cache).
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, replace
 
@@ -22,7 +23,7 @@ from .embedded import EMBEDDED_NAME, EMBEDDED_PATH, embedded_size_bytes, load_em
 from .errors import DatasetError
 from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_files
 from .idx import read_idx, read_idx_header
-from .imported import imported_names, load_imported, read_record
+from .imported import import_command, imported_folder, imported_names, load_imported, read_record
 from .locations import Located, copies, display_path, find_files, how_to_get, locate, offline
 from .mnist_family import IDX_DATASETS, MNIST, IdxDatasetSpec
 from .preprocess import to_layout
@@ -87,11 +88,10 @@ def load_dataset(
 
 def unknown_name(name: str) -> str:
     """Why `name` names no data set here, with a did-you-mean, and how to import one under that name."""
-    import difflib
     close = difflib.get_close_matches(name, dataset_names(), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return (f"unknown data set {name!r} ({hint}known: {', '.join(dataset_names())}); to use your own data under that "
-            f"name: nnstudio data import {name} FILE (.csv or .npz)")
+            f"name: {import_command(name)}")
 
 
 def load_idx_dataset(
@@ -248,7 +248,6 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetStat
 
 def _imported_status(name: str) -> DatasetStatus:
     """The `data list` row of an imported set, from its record (a damaged one says so instead of failing)."""
-    from .imported import imported_folder
     folder = imported_folder(name)
     try:
         record = read_record(name)

@@ -131,8 +131,7 @@ def per_class_table(record: dict) -> Table:
 
 
 def class_labels(names: list[str], width: int = 10) -> list[str]:
-    """Short labels of the classes for the confusion matrix's rows and columns: their names (cut to `width`), or
-    their numbers where the names are the numbers."""
+    """Short labels of the classes for the confusion matrix's rows and columns: their names, cut to `width`."""
     return [name if len(name) <= width else name[:width - 1] + "…" for name in names]
 
 

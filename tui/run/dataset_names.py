@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from nnstudio.datasets import SYNTHETIC, DatasetError, builtin_names, dataset_names, imported_names
-from nnstudio.datasets.imported import read_record
+from nnstudio.datasets.imported import import_command, read_record
 from nnstudio.engine.fields import given_text, suggest
 
 
@@ -63,5 +63,5 @@ def checked_name(name: str) -> str:
     listed = list(names)
     hint = suggest(name, listed)
     if isinstance(name, str) and name.strip():
-        hint += f"; or import your own data under that name: nnstudio data import {name} FILE (.csv or .npz)"
+        hint += f"; or import your own data under that name: {import_command(name)}"
     raise ValueError(f"must be one of {', '.join(listed)}, got {given_text(name)}{hint}")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nnstudio import saves
+from nnstudio.datasets.imported import import_command
 
 from .dataset_names import DatasetNames
 from .config import SECTIONS, ConfigError, RunConfig, portable
@@ -75,7 +76,7 @@ def _invalid(error: ConfigError, metadata: saves.Metadata) -> str:
     name = metadata.dataset_name
     if error.field == "data.name" and name and name not in DatasetNames():
         return (f"it was trained on {name}, a data set that is not on this machine (imported where it was trained, "
-                f"or removed since): import it under that name, nnstudio data import {name} FILE (.csv or .npz)")
+                f"or removed since): import it under that name, {import_command(name)}")
     return f"its run configuration is invalid: {error}"
 
 

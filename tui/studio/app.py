@@ -108,9 +108,9 @@ class StudioApp(RunCommands, SessionNews, RunFollowing, App):
         self.config = config
         self.open_path, self.offer_resume = open_path, offer_resume
         self.embedded_default = embedded_default
+        """True when the studio opened on the embedded MNIST subset because the full set is not here (create_app)."""
         self._last_refusal: tuple[tuple[str, str], float] | None = None   # ((action, reason), when): _not_now
         self.clock: Callable[[], float] = time.monotonic        # (a test's fake clock replaces it)
-        """True when the studio opened on the embedded MNIST subset because the full set is not here (create_app)."""
         self.runner = SessionRunner(self, dataset=dataset)
         self.stop_signals = StopSignals(self, self.runner.stop_and_wait)
         self.panes: dict[str, Widget] = {}
