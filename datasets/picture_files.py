@@ -136,14 +136,14 @@ def parse_pgm(data: bytes) -> np.ndarray:
         words = body.split(None, pixels)[:pixels]
         if len(words) < pixels:
             raise PictureError(f"truncated PGM: {len(words):,} of {pixels:,} pixel values")
-        if not all(word.isdigit() for word in words):
-            bad = next(word for word in words if not word.isdigit())
+        bad = next((word for word in words if not word.isdigit()), None)
+        if bad is not None:
             raise PictureError(f"bad PGM pixel value {bad[:20].decode('latin-1')!r}: not a whole number")
-        long = next((word for word in words if len(word) > 5), None)   # (above 65535 whatever its digits)
-        if long is not None and int(long) > maxval:
-            raise PictureError(f"bad PGM: a pixel value {long[:20].decode('latin-1')} is above the maximum value "
-                               f"{maxval}")
-        values = np.array([int(word) for word in words], dtype=np.int64)
+        numbers = [int(word) for word in words]
+        largest = max(numbers)   # (checked before NumPy, which cannot hold a value of twenty digits)
+        if largest > maxval:
+            raise PictureError(f"bad PGM: a pixel value {str(largest)[:20]} is above the maximum value {maxval}")
+        values = np.array(numbers, dtype=np.int64)
     if values.max() > maxval:
         raise PictureError(f"bad PGM: a pixel value {int(values.max())} is above the maximum value {maxval}")
     return (values.astype(np.float32) / np.float32(maxval)).reshape(height, width)

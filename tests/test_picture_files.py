@@ -62,6 +62,7 @@ def test_a_comment_right_after_the_maximum_value_of_a_binary_pgm():
     (b"P2\n2 1 9\n3 10\n", "a pixel value 10 is above the maximum value 9"),
     (b"P2\n2 1 9\n3 -1\n", "bad PGM pixel value '-1'"),
     (b"P2 1 1 255 99999999999999999999999", "a pixel value 99999999999999999999 is above the maximum value 255"),
+    (b"P2 2 1 255\n000001 99999999999999999999999\n", "a pixel value 99999999999999999999 is above the maximum"),
     ("P5\n100000 100000 255\n".encode(), f"at most {MAX_PIXELS:,} pixels"),
     (b"P6\n1 1 255\n\x00\x00\x00", "a PPM (colour) picture, not a greyscale one"),
     (b"\x89PNG\r\n\x1a\n....", "a PNG picture"),
