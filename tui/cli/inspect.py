@@ -36,6 +36,7 @@ from rich.text import Text
 from nnstudio import saves
 from nnstudio.engine.fields import Field
 
+from ..render import unicode_console
 from ..render.cells import clip
 from ..render.inside import draw, grid_for, in_ascii
 from ..run import Session, SessionError, saved_config
@@ -235,7 +236,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(plain(record), allow_nan=False, default=json_default))
         return 1 if failed else 0
     mono = not console.is_terminal or console.is_dumb_terminal or console.no_color
-    ascii_only = not console.encoding.lower().startswith("utf")
+    ascii_only = not unicode_console(console)
     header = Text.assemble((target.title(), "bold"), f" · {saves.describe_model(session.spec)} · {subject.dataset}, "
                            f"{epochs} epoch{'s' if epochs != 1 else ''} trained")
     other = args.test or args.walk

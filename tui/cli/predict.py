@@ -26,7 +26,7 @@ from rich.text import Text
 
 from nnstudio.engine.fields import Field
 
-from ..render import MODES, caption, default_mode, digit_lines, side_by_side
+from ..render import MODES, caption, default_mode, digit_lines, side_by_side, unicode_console
 from ..run import Session, SessionError, outputs_problem
 from .common import UsageError, fail, failure_status, field_type, one_line_errors
 from .eval import add_save_arguments, open_save
@@ -129,7 +129,7 @@ def _squared_errors(session: Session, index: np.ndarray, outputs: np.ndarray) ->
 
 def marks(console: Console) -> tuple[str, str]:
     """The right/wrong marks: ✓ and ✗ where the terminal can show them, else plain letters."""
-    unicode = console.encoding.lower().replace("-", "").startswith("utf")
+    unicode = unicode_console(console)
     return ("✓", "✗") if unicode else ("ok", "XX")
 
 

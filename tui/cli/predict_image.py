@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
@@ -24,7 +23,7 @@ from rich.text import Text
 from nnstudio.datasets.digit_style import ink_on_dark
 from nnstudio.datasets.picture_files import PictureError, read_picture
 
-from ..render import caption, default_mode, digit_lines, side_by_side
+from ..render import caption, default_mode, digit_lines, side_by_side, unicode_console
 from ..render.bars import probability_bars
 from ..run import SessionError
 from ..run.drawing import DigitReader, NotDrawable
@@ -66,13 +65,13 @@ def run_predict_image(args: argparse.Namespace) -> int:
     reading = reader.read(picture)
     console = Console()
     mode = default_mode(console) if args.style == "auto" else args.style
-    unicode = console.encoding.lower().replace("-", "").startswith("utf")
+    unicode = unicode_console(console)
     console.print(f"[bold]{escape(path.name)}[/] read by [bold]{escape(save.stem)}[/] ({escape(reader.dataset)}, "
                   f"{reader.epochs} epoch(s) trained): cropped, scaled to 20 pixels and centred as MNIST's digits "
                   "were", highlight=False, soft_wrap=True)
     seen = digit_lines(reading.seen, mode) + [caption("as the model sees it")]
     if reading.reconstruction is not None:
-        error = float(np.mean((reading.reconstruction - reading.picture) ** 2))
+        error = reading.reconstruction_error
         cells = [seen, digit_lines(reading.reconstruction, mode) + [caption(f"reconstruction (mse {error:.4f})")]]
     else:
         name, probability = reading.best

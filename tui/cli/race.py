@@ -28,6 +28,7 @@ from rich.text import Text
 from nnstudio.engine.fields import Field, suggest
 from nnstudio.engine.surfaces import SURFACES
 
+from ..render import unicode_console
 from ..render.cells import clip
 from ..render.inside import in_ascii
 from ..render.race import COLOURS, MINIMUM, START, map_lines, standings, title_line
@@ -183,7 +184,7 @@ def run_race(args: argparse.Namespace) -> int:
         return 0
     console = Console(highlight=False)
     mono = not console.is_terminal or console.is_dumb_terminal or console.no_color
-    ascii_only = not console.encoding.lower().startswith("utf")
+    ascii_only = not unicode_console(console)
     width, height = size_of(args, console, len(race.racers))
     s = race.surface
     minima = f"   {MINIMUM} {'minima' if len(s.minima) > 1 else 'minimum'}" if s.minima else ""

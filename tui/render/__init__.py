@@ -73,9 +73,14 @@ def digit_lines(image: np.ndarray, mode: str = "ascii") -> list[str]:
     return ["".join(GREY_RAMP[v] for v in row) for row in levels]
 
 
+def unicode_console(console: Console) -> bool:
+    """Whether `console` writes a Unicode encoding (UTF-8, utf8...): block and box characters can be used."""
+    return console.encoding.lower().replace("-", "").startswith("utf")
+
+
 def default_mode(console: Console) -> str:
     """"blocks" on a colour-capable Unicode terminal; "ascii" for pipes, files, NO_COLOR and dumb terminals."""
-    unicode = console.encoding.lower().replace("-", "").startswith("utf")
+    unicode = unicode_console(console)
     fancy = console.is_terminal and not console.is_dumb_terminal and not console.no_color
     return "blocks" if fancy and unicode else "ascii"
 

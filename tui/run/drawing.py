@@ -50,6 +50,13 @@ class Reading:
         return not self.picture.any()
 
     @property
+    def reconstruction_error(self) -> float | None:
+        """An autoencoder's mean squared error between the picture and what it made of it (None otherwise)."""
+        if self.reconstruction is None:
+            return None
+        return float(np.mean((self.reconstruction - self.picture) ** 2))
+
+    @property
     def best(self) -> tuple[str, float] | None:
         """The most likely class and its probability (None without probabilities)."""
         if self.probabilities is None:

@@ -47,13 +47,16 @@ def _cell_style(top: int, bottom: int) -> Style:
     return Style(color=grey(top), bgcolor=grey(bottom))
 
 
-def halfblock_rows(image: np.ndarray) -> list[list[Segment]]:
+def halfblock_rows(image: np.ndarray, remember: bool = True) -> list[list[Segment]]:
     """An (H, W) image as ceil(H/2) rows of W "▀" cells, each showing two pixels' grey levels.
 
     Neighbouring cells of the same greys share one segment (a digit is mostly background),
     so a terminal line of digits is a few dozen segments, not hundreds. The same pixels give
-    the same rows: the probe's images come back every epoch, so their rows are remembered.
+    the same rows: the probe's images come back every epoch, so their rows are remembered
+    (unless not `remember`: a picture that is seen once, such as a drawing, would push them out).
     """
+    if not remember:
+        return _halfblock_rows(np.asarray(image))
     pixels = np.ascontiguousarray(image)
     key = (pixels.shape, pixels.dtype.str, pixels.tobytes())
     rows = _drawn_images.get(key)

@@ -29,7 +29,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ..render import HALF_BLOCKS, INK_THRESHOLD
+from ..render import digit_lines
 
 #: pixels across and down
 SIDE = 28
@@ -265,26 +265,23 @@ class DrawCanvas(Widget, can_focus=True):
         return self._strips[y] if 0 <= y < len(self._strips) else Strip.blank(self.size.width, self.rich_style)
 
     def _draw_strips(self) -> list[Strip]:
-        mono = bool(getattr(self.app, "no_color", False))
         row, col = self.cursor
+        if getattr(self.app, "no_color", False):   # ink or none, as `predict` draws digits; the cursor reversed
+            base, strips = self.rich_style, []
+            for line, text in enumerate(digit_lines(self.pixels, "blocks")):
+                segments = [Segment(text, base)] if line != row // 2 else \
+                    [Segment(text[:col], base), Segment(text[col], base + Style(reverse=True)),
+                     Segment(text[col + 1:], base)]
+                strips.append(Strip(segments, SIDE))
+            return strips
         footprint = stroke_ink(self._centre(), self._centre(), BRUSHES[self.brush]) >= 0.5
         tint = footprint.astype(np.int8)
         tint[row, col] = 2
         levels = np.rint(np.clip(self.pixels, 0.0, 1.0) * (_LEVELS - 1)).astype(int).tolist()
-        tints, inked = tint.tolist(), (self.pixels > INK_THRESHOLD).tolist()
-        strips = []
-        base = self.rich_style
+        tints, strips = tint.tolist(), []
         for line in range(SIDE // 2):
             top, bottom = 2 * line, 2 * line + 1
-            segments = []
-            for x in range(SIDE):
-                if mono:
-                    cursor = row in (top, bottom) and col == x
-                    character = HALF_BLOCKS[inked[top][x], inked[bottom][x]]
-                    segments.append(Segment(character, base + Style(reverse=True) if cursor else base))
-                else:
-                    style = _cell_style(levels[top][x], tints[top][x], levels[bottom][x], tints[bottom][x],
-                                        self.eraser)
-                    segments.append(Segment("▀", style))
+            segments = [Segment("▀", _cell_style(levels[top][x], tints[top][x], levels[bottom][x], tints[bottom][x],
+                                                 self.eraser)) for x in range(SIDE)]
             strips.append(Strip(Segment.simplify(segments), SIDE))
         return strips

@@ -34,6 +34,7 @@ from textual.widgets import Static
 from nnstudio.engine import events
 
 from ..render import digit_lines
+from ..render.cells import shrink
 from ..render.bars import probability_bars
 from ..run import Status
 from ..run.drawing import DigitReader, NotDrawable, Reading
@@ -259,7 +260,7 @@ class DrawPane(Vertical):
             self._answer(Text("Draw a digit on the canvas: the arrows move the cursor, space paints (or use the "
                               "mouse).", "dim"))
         elif reading.reconstruction is not None:
-            error = float(np.mean((reading.reconstruction - reading.picture) ** 2))
+            error = reading.reconstruction_error
             self._answer(self._picture(reading.reconstruction, "what it makes of it", f"(mse {error:.4f})",
                                        full=True))
         else:
@@ -289,11 +290,11 @@ class DrawPane(Vertical):
         """A 28x28 picture as half-blocks (halved unless `full`), captioned; an ASCII ramp without colour."""
         picture = np.asarray(image, np.float32)
         if not full:
-            picture = picture.reshape(14, 2, 14, 2).mean(axis=(1, 3))
+            picture = shrink(picture, 14, 14)
         if getattr(self.app, "no_color", False):
             lines = [Text(line) for line in digit_lines(picture, "ascii")]
             return Text("\n").join(lines + [Text(line, "dim") for line in caption])
-        rows = halfblock_rows(picture)   # (remembered by digit_grid: never changed in place)
+        rows = halfblock_rows(picture, remember=False)   # (a drawing is seen once: not for the probe's cache)
         return Picture(rows + [[Segment(line, Style(dim=True))] for line in caption])
 
     def _answer(self, content) -> None:
