@@ -86,7 +86,8 @@ class Surface:
             return self.fn(Tensor(np.asarray(xs, np.float64)), Tensor(np.asarray(ys, np.float64))).data
 
     def value_and_grad(self, point) -> tuple[float, np.ndarray]:
-        """The function and its gradient (by backward) at one point, in float64."""
+        """The function and its gradient (by backward) at one point, in float64 (for checks: a racer evaluates its
+        own point in place, `Racer.evaluate`)."""
         p = Tensor(np.array(point, dtype=np.float64), requires_grad=True)
         loss = self.loss(p)
         loss.backward()

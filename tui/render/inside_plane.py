@@ -27,7 +27,7 @@ def plane_size(width: int, height: int) -> tuple[int, int]:
     return max(width, 8), max(height - 2, 3)
 
 
-def _to_cells(points: np.ndarray, box, cols: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def to_cells(points: np.ndarray, box, cols: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points (n, 2) to (col, row) cells of the grid over `box`, and which fall inside it."""
     x_low, x_high, y_low, y_high = box
     c = np.floor((points[:, 0] - x_low) / (x_high - x_low) * cols).astype(int)
@@ -52,7 +52,7 @@ def boundary_lines(view, width: int, height: int, mono: bool, test: bool = False
             else:           # a light texture of it: 16 colours have no paler shade
                 canvas.put(*at, "░", Style(color=class_colour(k)))
     points, labels = view.test if test else view.train
-    c, r, inside = _to_cells(points, view.box, cols, rows)
+    c, r, inside = to_cells(points, view.box, cols, rows)
     c, r, labels = c[inside], r[inside], np.asarray(labels)[inside].astype(int)
     for k in np.unique(labels).tolist():   # a point is its class's mark; in colour, on its class's colour too
         mine = labels == k
@@ -102,14 +102,14 @@ def fit_lines(view, width: int, height: int, mono: bool, test: bool = False, key
         for colour in np.unique(colours).tolist():
             at = np.nonzero(colours == colour)
             canvas.style_ids[at] = canvas.style_id(None if mono or colour == "default" else Style(color=colour))
-        c, r, inside = _to_cells(points, view.box, surface_cols, surface_rows)
+        c, r, inside = to_cells(points, view.box, surface_cols, surface_rows)
         canvas.put(r[inside], c[inside], "o", None if mono else Style(color="bright_white", bold=True))
         low, high = float(np.nanmin(view.values)), float(np.nanmax(view.values))
         legend = Text(f"fit {low:.3g} [{SEQUENTIAL}] {high:.3g}   o {which} points")
         return [clip(title, width), *canvas.lines()[:rows], clip(legend, width)]
     cols = len(view.values)
     canvas = Canvas(rows, cols)
-    c, r, inside = _to_cells(np.stack([points[:, 0], targets], axis=1), view.box, cols, rows)
+    c, r, inside = to_cells(np.stack([points[:, 0], targets], axis=1), view.box, cols, rows)
     canvas.put(r[inside], c[inside], "·", None if mono else Style(color="bright_black"))
     x_low, x_high, y_low, y_high = view.box
     fitted_rows = np.floor((y_high - view.values) / (y_high - y_low) * rows).astype(int)
@@ -193,7 +193,7 @@ def latent_lines(view, width: int, height: int, mono: bool, walk: bool = False, 
     cols, rows = max(width, 8), body
     x_low, x_high, y_low, y_high = _box_of(view.codes)
     counts = np.zeros((rows, cols, max(len(view.class_names), 1)), dtype=int)
-    c, r, inside = _to_cells(view.codes, (x_low, x_high, y_low, y_high), cols, rows)
+    c, r, inside = to_cells(view.codes, (x_low, x_high, y_low, y_high), cols, rows)
     labels = view.labels if len(view.labels) else np.zeros(len(view.codes), int)
     np.add.at(counts, (r[inside], c[inside], labels[inside]), 1)
     canvas = Canvas(rows, cols)

@@ -23,8 +23,8 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from .cells import Canvas, clip
-from .inside_plane import _to_cells
+from .cells import Canvas, clip, levels, normalised
+from .inside_plane import to_cells
 
 #: the map's ramp, lowest to highest: light characters, so that the racers' letters stand out on it
 RAMP = " .,:;-="
@@ -84,26 +84,23 @@ def _background(surface, cols: int, rows: int, mono: bool) -> Canvas:
     values = surface.values(*np.meshgrid(xs, ys))
     finite = np.isfinite(values)
     low = values[finite].min() if finite.any() else 0.0
-    height = np.log1p(np.where(finite, values - low, 0.0))
-    top = height.max()
-    level = np.minimum(((height / top if top > 0 else height) * len(RAMP)).astype(np.int64), len(RAMP) - 1)
+    level = levels(normalised(np.log1p(np.where(finite, values - low, 0.0)), signed=False), len(RAMP))
     canvas = Canvas(rows, cols)
     for k in range(len(RAMP)):
         canvas.put(*np.nonzero(level == k), RAMP[k], None if mono else Style(color=RAMP_GREYS[k]))
-    canvas.put(*_point_cell(surface.minima, surface.box, cols, rows), MINIMUM, None if mono else MARK_STYLE)
-    return canvas
+    return canvas   # (the minima and the start are put over the trails, each frame: `map_lines`)
 
 
 def _point_cell(points, box, cols: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """The cells (rows, columns) of the points that fall inside the map."""
-    c, r, inside = _to_cells(np.array(points, dtype=float).reshape(-1, 2), box, cols, rows)
+    c, r, inside = to_cells(np.array(points, dtype=float).reshape(-1, 2), box, cols, rows)
     return r[inside], c[inside]
 
 
 def _trail_cells(path: np.ndarray, box, cols: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """The cells a path crosses inside the map, each once: each point's cell, and cells between points a step
     apart."""
-    c, r, _ = _to_cells(path, box, cols, rows)
+    c, r, _ = to_cells(path, box, cols, rows)
     moved = np.concatenate([[True], (np.diff(c) != 0) | (np.diff(r) != 0)])   # a point per new cell
     path, c, r = path[moved], c[moved], r[moved]
     if len(path) > 1:
@@ -115,7 +112,7 @@ def _trail_cells(path: np.ndarray, box, cols: int, rows: int) -> tuple[np.ndarra
             segment = np.repeat(wide, counts)
             fraction = (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)) / np.repeat(counts, counts)
             between = path[segment] + (path[segment + 1] - path[segment]) * fraction[:, None]
-            bc, br, _ = _to_cells(between, box, cols, rows)
+            bc, br, _ = to_cells(between, box, cols, rows)
             c, r = np.concatenate([c, bc]), np.concatenate([r, br])
     inside = (c >= 0) & (c < cols) & (r >= 0) & (r < rows)
     crossed = np.zeros((rows, cols), dtype=bool)

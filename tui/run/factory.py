@@ -13,6 +13,7 @@ from nnstudio.engine.spec import SpecError
 
 from .config import RunConfig, model_spec
 from .fitting import fit_preset, fit_problem, preset_problem
+from .settings import OptimizerSettings
 from .reports import MismatchError
 
 
@@ -37,7 +38,11 @@ def fit_spec(config: RunConfig, dataset: Dataset) -> dict:
 
 def make_optimizer(config: RunConfig, params) -> optim.Optimizer:
     """The configured optimizer; for Adam/AdamW, "momentum" is the first beta."""
-    o = config.optimizer
+    return optimizer_of(config.optimizer, params)
+
+
+def optimizer_of(o: OptimizerSettings, params) -> optim.Optimizer:
+    """The engine optimizer an optimizer section describes (a run's, or one racer's in `race`)."""
     if o.name == "sgd":
         return optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
     if o.name == "rmsprop":

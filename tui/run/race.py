@@ -34,6 +34,8 @@ from nnstudio.engine.surfaces import SURFACES, Surface
 from nnstudio.engine.tensor import Tensor
 
 from .config import RunConfig
+from .factory import optimizer_of
+from .settings import OptimizerSettings
 
 #: the racers, in the order they are listed: name -> (label, mark)
 OPTIMIZERS: dict[str, tuple[str, str]] = {
@@ -71,16 +73,14 @@ class RaceSettings:
         return None
 
     def make(self, name: str, params: list[Tensor], lr: float) -> optim.Optimizer:
-        """The engine optimizer of racer `name` with these settings."""
-        wd = self.weight_decay
-        if name == "sgd":
-            return optim.SGD(params, lr=lr, weight_decay=wd)
-        if name in ("momentum", "nesterov"):
-            return optim.SGD(params, lr=lr, momentum=self.momentum, nesterov=name == "nesterov", weight_decay=wd)
-        if name == "rmsprop":
-            return optim.RMSprop(params, lr=lr, alpha=self.alpha, eps=self.eps, weight_decay=wd)
-        cls = optim.AdamW if name == "adamw" else optim.Adam
-        return cls(params, lr=lr, betas=(self.momentum, self.beta2), eps=self.eps, weight_decay=wd)
+        """The engine optimizer of racer `name` with these settings, made as a run makes its own."""
+        kind, momentum, nesterov = {
+            "sgd": ("sgd", 0.0, False), "momentum": ("sgd", self.momentum, False),
+            "nesterov": ("sgd", self.momentum, True), "rmsprop": ("rmsprop", 0.0, False),   # (RMSprop alone)
+            "adam": ("adam", self.momentum, False), "adamw": ("adamw", self.momentum, False)}[name]
+        return optimizer_of(OptimizerSettings(name=kind, lr=lr, momentum=momentum, nesterov=nesterov,
+                                              weight_decay=self.weight_decay, beta2=self.beta2, eps=self.eps,
+                                              alpha=self.alpha), params)
 
 
 @dataclass
@@ -92,7 +92,6 @@ class Racer:
     point: Tensor
     surface: Surface
     loss: float = math.nan
-    steps: int = 0
     status: str = "racing"              # "racing", "diverged" or "escaped" (stopped either way)
     _points: np.ndarray = field(default_factory=lambda: np.empty((64, 2)), repr=False)
     _count: int = 0
@@ -110,6 +109,11 @@ class Racer:
             self._points = np.concatenate([self._points, np.empty_like(self._points)])
         self._points[self._count] = (x, y)
         self._count += 1
+
+    @property
+    def steps(self) -> int:
+        """Steps taken: every point of its path but the start."""
+        return self._count - 1
 
     @property
     def label(self) -> str:
@@ -150,7 +154,6 @@ class Racer:
         if not (math.isfinite(x) and math.isfinite(y)) or self._far(x, y):
             self._stop()
             return
-        self.steps += 1
         self._add(x, y)
         if not self.evaluate():
             self._stop()
@@ -197,9 +200,10 @@ class Race:
             self.settings = settings
         self.step_count = 0
         self.racers: list[Racer] = []
-        self.left_out = [why for n in self.names if (why := self.settings.left_out(n))]
+        self.left_out = []
         for name in self.names:
-            if self.settings.left_out(name):
+            if (why := self.settings.left_out(name)) is not None:
+                self.left_out.append(why)
                 continue
             point = Tensor(np.array(self.start, dtype=np.float64), requires_grad=True)
             racer = Racer(name, self.settings.make(name, [point], self.lr), point, self.surface)
@@ -246,12 +250,12 @@ class Race:
             racer.optimizer.lr = self.lr
         return self.lr
 
-    def move_start(self, dx: float, dy: float) -> tuple[float, float]:
-        """The start moved by (dx, dy), kept inside the box; the race restarts there."""
+    def move_start(self, dx: float, dy: float, settings: RaceSettings | None = None) -> tuple[float, float]:
+        """The start moved by (dx, dy), kept inside the box; the race restarts there (with `settings`, if given)."""
         x_low, x_high, y_low, y_high = self.surface.box
         x = min(max(self.start[0] + dx, x_low), x_high)
         y = min(max(self.start[1] + dy, y_low), y_high)
-        self.restart(start=(round(x, 10), round(y, 10)))
+        self.restart(start=(round(x, 10), round(y, 10)), settings=settings)
         return self.start
 
     def to_json(self) -> dict[str, Any]:

@@ -98,7 +98,8 @@ class InsidePane(Vertical, can_focus=True):
         self.draws = 0                     # views shown so far (tests wait on it)
         self.requests = 0                  # drawings asked for so far
         self.race_view = RaceView(id="inside-race")   # the optimizers view, drawn by itself
-        self.race_view.settings_source = lambda: getattr(self, "config", None)   # the app sets every pane's config
+        self.config = None   # the run's settings: the app sets every pane's (`_push_config`)
+        self.race_view.settings_source = lambda: self.config
 
     def compose(self) -> ComposeResult:
         yield Static(id="inside-bar")
