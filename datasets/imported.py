@@ -28,10 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import Dataset
+from .embedded import EMBEDDED_NAME
 from .errors import DatasetError
 from .locations import cache_root, display_path
-from .preprocess import stratified_split
-from .table import ProgressCallback, TableError, is_gzip, open_table
+from .mnist_family import IDX_DATASETS
+from .preprocess import stratified_split, to_layout
+from .synthetic import SYNTHETIC
+from .table import ProgressCallback, TableError, open_table
 
 #: files larger than this are refused before reading (override: NNSTUDIO_IMPORT_LIMIT, in bytes)
 IMPORT_LIMIT = 4 << 30
@@ -91,17 +94,27 @@ def parse_image_size(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def builtin_names() -> list[str]:
+    """The data sets nnstudio itself provides (an imported set may not take these names)."""
+    return [*IDX_DATASETS, EMBEDDED_NAME, *SYNTHETIC]
+
+
 def suggested_name(path: str | os.PathLike, taken: tuple[str, ...] = ()) -> str:
-    """A data set name made from a file's name ("Iris Data.csv" -> "iris-data"), with -2, -3... when that is one
-    of `taken` or already imported."""
+    """A data set name made from a file's name ("Iris Data.csv" -> "iris-data"), with -2, -3... when that is a
+    built-in set's, already imported, or one of `taken`."""
     stem = Path(path).name.split(".")[0].lower()
     name = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_")[:36] or "mydata"
-    used = set(taken) | set(imported_names())
+    used = set(taken) | set(builtin_names()) | set(imported_names())
     candidate, n = name, 1
     while candidate in used:
         n += 1
         candidate = f"{name}-{n}"
     return candidate
+
+
+def imported_title(record: dict) -> str:
+    """An imported set's title, from its record: "imported from iris.csv"."""
+    return f"imported from {Path(record.get('source', '?')).name}"
 
 
 def import_command(name: str) -> str:
@@ -126,9 +139,9 @@ def imported_names() -> list[str]:
         return []
 
 
-def check_name(name: str, reserved: tuple[str, ...] = ()) -> str:
+def check_name(name: str) -> str:
     """`name` if it can name an imported set; DatasetError saying what a name may be otherwise."""
-    if name in reserved:
+    if name in builtin_names():
         raise DatasetError(f"{name} is a built-in data set; choose another name for yours")
     if not _NAME.fullmatch(name):
         raise DatasetError(f"{name!r} cannot name a data set: use up to 40 lowercase letters, digits, - and _, "
@@ -141,11 +154,11 @@ def import_file(name: str, path: str | os.PathLike, *, target: str | None = None
                 ignore: tuple[str, ...] = (), test_fraction: float = TEST_FRACTION,
                 test_file: str | os.PathLike | None = None, drop_missing: bool = False,
                 image: tuple[int, int] | None = None, delimiter: str | None = None, replace: bool = False,
-                seed: int = 0, progress: ProgressCallback | None = None, reserved: tuple[str, ...] = ()) -> Imported:
+                seed: int = 0, progress: ProgressCallback | None = None) -> Imported:
     """Import a CSV (header line, numeric features, a target) or an .npz (arrays x, y and optionally x_test,
     y_test) as the data set `name`. `task` "classification" or "regression" (default: guessed from the target);
     `image` (height, width) declares the features pixels 0..255 of that size. DatasetError when it cannot."""
-    check_name(name, reserved)
+    check_name(name)
     if task not in (None, "classification", "regression"):
         raise DatasetError(f"the task must be classification or regression, not {task!r}")
     if test_file is None and not 0.0 < test_fraction < 1.0:
@@ -155,12 +168,17 @@ def import_file(name: str, path: str | os.PathLike, *, target: str | None = None
         raise DatasetError(f"a data set named {name} is already imported ({display_path(destination)}); "
                            f"replace it (--replace; in the studio, tick \"replace\") or choose another name")
     sources = [Path(path)] + ([Path(test_file)] if test_file is not None else [])
+    tabular = {"--test-file": test_file, "--target": target, "--ignore": ignore, "--delimiter": delimiter}
+    if is_npz(sources[0]) and (given := [option for option, value in tabular.items() if value]):
+        raise DatasetError(f"{display_path(sources[0])} is an .npz: {', '.join(given)} "
+                           f"{'is' if len(given) == 1 else 'are'} for CSV files (an .npz names its arrays x and y, "
+                           f"and its test split x_test and y_test)")
     for source in sources:
         _check_size(source)
     imported_root().mkdir(parents=True, exist_ok=True)
     part = Path(tempfile.mkdtemp(prefix=f".{name}.part-", dir=imported_root()))
     try:
-        if _is_npz(sources[0]):
+        if is_npz(sources[0]):
             raw = _read_npz(sources[0], drop_missing, image)
         else:
             raw = _read_csv(sources, part, target=target, ignore=ignore, drop_missing=drop_missing, image=image,
@@ -265,12 +283,13 @@ def _pixels(features: np.ndarray, lines: np.ndarray, table) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- .npz
-def _is_npz(path: Path) -> bool:
+def is_npz(path: Path) -> bool:
+    """Whether `path` is an .npz: by its name, or a zip file's first bytes."""
     if path.suffix.lower() == ".npz":
         return True
     try:
         with open(path, "rb") as file:
-            return file.read(4) == b"PK\x03\x04" and zipfile.is_zipfile(path) and not is_gzip(path)
+            return file.read(4) == b"PK\x03\x04" and zipfile.is_zipfile(path)
     except OSError:
         return False
 
@@ -572,7 +591,6 @@ def read_record(name: str) -> dict:
 
 def load_imported(name: str, layout: str = "flat") -> Dataset:
     """The imported set `name` as a Dataset (arrays memory-mapped)."""
-    from .preprocess import to_layout
     record = read_record(name)
     folder = imported_folder(name)
     try:
@@ -590,7 +608,7 @@ def load_imported(name: str, layout: str = "flat") -> Dataset:
         x_train=to_layout(arrays["x_train"], layout, image_shape), y_train=np.asarray(arrays["y_train"]),
         x_test=to_layout(arrays["x_test"], layout, image_shape), y_test=np.asarray(arrays["y_test"]),
         class_names=class_names, input_shape=tuple(input_shape), source=str(folder),
-        title=f"imported from {Path(record.get('source', '?')).name}", image_shape=image_shape,
+        title=imported_title(record), image_shape=image_shape,
         standardize=None if image_shape else "per-feature",
         feature_names=() if image_shape else tuple(str(name) for name in record.get("features") or ()),
     )

@@ -23,17 +23,12 @@ from .embedded import EMBEDDED_NAME, EMBEDDED_PATH, embedded_size_bytes, load_em
 from .errors import DatasetError
 from .fetch import DEFAULT_TIMEOUT, ProgressCallback, fetch_files
 from .idx import read_idx, read_idx_header
-from .imported import import_command, imported_folder, imported_names, load_imported, read_record
+from .imported import builtin_names, import_command, imported_folder, imported_title, imported_names, load_imported, read_record
 from .locations import Located, copies, display_path, find_files, how_to_get, locate, offline
 from .mnist_family import IDX_DATASETS, MNIST, IdxDatasetSpec
 from .preprocess import to_layout
 from .synthetic import DEFAULT_SIZE, SYNTHETIC, generate
 
-
-
-def builtin_names() -> list[str]:
-    """The data sets nnstudio itself provides (an imported set may not take these names)."""
-    return [*IDX_DATASETS, EMBEDDED_NAME, *SYNTHETIC]
 
 
 def dataset_names() -> list[str]:
@@ -256,7 +251,7 @@ def _imported_status(name: str) -> DatasetStatus:
         shape = tuple(record["image_shape"]) if record.get("image_shape") else (len(record["features"]),)
         rows = record["rows"]
         size = sum(path.stat().st_size for path in folder.glob("*.npy"))
-        return DatasetStatus(name, record.get("title") or f"imported from {os.path.basename(record['source'])}",
+        return DatasetStatus(name, imported_title(record),
                              record["task"], kind, shape, rows["train"], rows["test"], True,
                              f"{display_path(folder)} (imported)", size)
     except (DatasetError, OSError, KeyError, TypeError) as error:

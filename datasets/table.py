@@ -63,6 +63,7 @@ class Table:
     target: int                   # column index
     numeric_target: bool          # the target parses as numbers (from the first chunk); else it is text
     drop_missing: bool = False
+    text_columns: tuple[str, ...] = ()   # feature columns holding text in the first rows (they will be refused)
 
     @property
     def name(self) -> str:
@@ -81,16 +82,7 @@ class Table:
 
     def text_features(self) -> tuple[str, ...]:
         """The feature columns holding text in the file's first rows: to flag before an import refuses them."""
-        lines = _data_lines(_text_head(self.path))
-        text: set[int] = set()
-        try:
-            for row in csv.reader(lines, delimiter=self.delimiter):
-                if len(row) == len(self.header):
-                    text.update(i for i in self.features
-                                if row[i].strip().lower() not in MISSING and not _is_number(row[i].strip()))
-        except csv.Error:
-            pass
-        return tuple(self.header[i] for i in self.features if i in text)
+        return self.text_columns
 
     def chunks(self, progress: ProgressCallback | None = None) -> Iterator[Chunk]:
         """Every row, a chunk at a time; a TableError at the first row that cannot be read."""
@@ -261,7 +253,8 @@ def open_table(path: str | os.PathLike, *, target: str | None = None, ignore: Se
     if not features:
         raise TableError(f"{name}: no feature columns are left besides the target {header[target_index]!r}")
     table = Table(path, delimiter, header, features, target_index, numeric_target=True, drop_missing=drop_missing)
-    return Table(path, delimiter, header, features, target_index, _numeric_target(table, head), drop_missing)
+    return Table(path, delimiter, header, features, target_index, _numeric_target(table, head), drop_missing,
+                 _text_columns(table, head))
 
 
 #: column names taken for the target when no --target is given and the last column is not one
@@ -328,6 +321,19 @@ def _numeric_target(table: Table, head: str) -> bool:
     except csv.Error:   # (the careful reader says where, when it comes to that line)
         pass
     return seen > 0
+
+
+def _text_columns(table: Table, head: str) -> tuple[str, ...]:
+    """The feature columns with a cell of text (not a number, not a missing value) in the first rows."""
+    text: set[int] = set()
+    try:
+        for row in csv.reader(_data_lines(head), delimiter=table.delimiter):
+            if len(row) == len(table.header):
+                text.update(i for i in table.features
+                            if row[i].strip().lower() not in MISSING and not _is_number(row[i].strip()))
+    except csv.Error:   # (the careful reader says where, when it comes to that line)
+        pass
+    return tuple(table.header[i] for i in table.features if i in text)
 
 
 def _data_lines(head: str) -> list[str]:

@@ -298,10 +298,18 @@ def test_bad_names(tmp_path, name):
         import_file(name, write(tmp_path, IRIS))
 
 
+def test_csv_options_given_with_an_npz_are_refused_not_ignored(tmp_path):
+    path = tmp_path / "points.npz"
+    np.savez(path, x=np.random.default_rng(1).normal(size=(40, 2)), y=np.arange(40) % 2)
+    with pytest.raises(DatasetError, match=r"points.npz is an .npz: --test-file, --target are for CSV files"):
+        import_file("points", path, test_file=write(tmp_path, IRIS), target="y")
+    assert imported_names() == []
+
+
 def test_a_built_in_name_is_reserved_and_an_existing_one_needs_replace(tmp_path):
     path = write(tmp_path, IRIS)
     with pytest.raises(DatasetError, match="spirals is a built-in data set"):
-        import_file("spirals", path, reserved=("spirals",))
+        import_file("spirals", path)
     import_file("iris", path)
     with pytest.raises(DatasetError, match="already imported"):
         import_file("iris", path)

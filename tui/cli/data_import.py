@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from nnstudio.datasets import (IDX_DATASETS, DatasetError, builtin_names, import_dataset, import_file,
                                remove_imported)
@@ -29,6 +28,7 @@ from nnstudio.engine.fields import Field
 
 from ..render import size_text
 from .common import fail, field_type
+from .download_bars import download_bars
 
 PROG = "nnstudio data"
 #: files smaller than this import without a progress bar (they take well under a second)
@@ -99,7 +99,7 @@ def run_import(args: argparse.Namespace) -> int:
             made = import_file(args.name, args.source, target=args.target, task=args.task, ignore=ignore,
                                test_fraction=args.test_fraction, test_file=args.test_file,
                                drop_missing=args.drop_missing, image=image, delimiter=delimiter,
-                               replace=args.replace, seed=args.seed, progress=progress, reserved=tuple(builtin_names()))
+                               replace=args.replace, seed=args.seed, progress=progress)
     except DatasetError as error:
         return fail(PROG, str(error))
     Console().print(summary(made), highlight=False, soft_wrap=True)
@@ -170,8 +170,6 @@ def _progress_bar(source: Path, size: int):
     if size < QUIET_BYTES or not sys.stderr.isatty():
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with download_bars(transient=True) as progress:
         task = progress.add_task(f"reading {source.name}", total=size)
         yield lambda done, total: progress.update(task, completed=done, total=total)

@@ -31,8 +31,9 @@ class DownloadBars:
             self.progress.update(task, completed=event.done, total=event.total)
 
 
-def download_bars(console: Console | None = None) -> Progress:
-    """The rich progress display of downloads, on stderr unless another console is given."""
+def download_bars(console: Console | None = None, transient: bool = False) -> Progress:
+    """The rich progress display of downloads (and of reading a big file), on stderr unless another console is
+    given; a `transient` one goes once done."""
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())
-    return Progress(*columns, console=console or Console(stderr=True))
+    return Progress(*columns, console=console or Console(stderr=True), transient=transient)

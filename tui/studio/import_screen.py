@@ -22,8 +22,8 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select, Static
 
-from nnstudio.datasets import DatasetError, builtin_names, import_file
-from nnstudio.datasets.imported import TEST_FRACTION, Imported, parse_image_size, suggested_name
+from nnstudio.datasets import DatasetError, import_file
+from nnstudio.datasets.imported import TEST_FRACTION, Imported, is_npz, parse_image_size, suggested_name
 from nnstudio.datasets.locations import display_path
 from nnstudio.datasets.table import TableError, open_table
 
@@ -125,12 +125,12 @@ class ImportScreen(ModalScreen["Imported | None"]):
             return
         if not self._named_by_hand:
             with self.prevent(Input.Changed):
-                self.query_one("#import-name", Input).value = suggested_name(path, tuple(builtin_names()))
+                self.query_one("#import-name", Input).value = suggested_name(path)
         columns.update(self._columns_text(path))
 
     def _columns_text(self, path: Path) -> str:
         """The file's columns and target, read from its first lines, or why it cannot be read."""
-        if path.suffix.lower() == ".npz":
+        if is_npz(path):
             return "an .npz: arrays x and y (and x_test, y_test)"
         target = self.query_one("#import-target", Input).value.strip() or None
         try:
@@ -224,7 +224,7 @@ class ImportScreen(ModalScreen["Imported | None"]):
         path = request.pop("path")
         try:
             made = import_file(request.pop("name"), path, progress=progress,
-                               reserved=tuple(builtin_names()), **request)
+                               **request)
         except ImportCancelled:
             self.app.call_from_thread(self.app.notify, f"The import of {path.name} was stopped: nothing was imported.")
             self.app.call_from_thread(self.dismiss, None)
